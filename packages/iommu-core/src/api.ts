@@ -1,0 +1,179 @@
+// Models the IOMMU core API VFIO consumes (drivers/iommu/iommu.c): iommu_map with its unwind,
+// iommu_unmap / iommu_unmap_fast with the over-unmap and stop-at-hole rules, the 2018 TLB
+// interface (iommu_tlb_range_add / iommu_tlb_sync) and mainline's gather. See spec/iommu-core.md §1-3.
+
+import { IommuError, errnoName } from './errno.js';
+import { IotlbGather } from './gather.js';
+import { __IOMMU_DOMAIN_PAGING, type IommuDomain } from './ops.js';
+import { pgsizeCount, pgsizeOut } from './pgsize.js';
+import { FP_MAP, FP_SYNC, FP_UNMAP_FAST } from './sim/faults.js';
+import { EV } from './sim/meter.js';
+
+const isPageCount = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 2 ** 52;
+
+/** Pages of the domain's smallest page size (min_pagesz), or 0 when the bitmap is empty. */
+function minPages(dom: IommuDomain): number {
+  const o = dom.orders[0];
+  return o === undefined ? 0 : 2 ** (o - 12);
+}
+
+/**
+ * iommu_map(): maps npages from IOVA page `iova` to frames from `pfn`, choosing page sizes from
+ * the domain's bitmap by size and alignment. Throws IommuError (ENODEV no ops or empty bitmap,
+ * EINVAL not a paging domain or misaligned, or the driver's errno); a failed map is unwound with a
+ * synced iommu_unmap of exactly what succeeded and leaves no mapping behind.
+ */
+export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: number, prot: number): void {
+  const ops = dom.ops, sim = dom.sim;
+  const mp = minPages(dom);
+  if (mp === 0) throw new IommuError('ENODEV', 'iommu_map', 'domain has no page sizes');
+  if ((dom.type & __IOMMU_DOMAIN_PAGING) === 0) throw new IommuError('EINVAL', 'iommu_map', 'not a paging domain');
+  if (!isPageCount(iova) || !isPageCount(pfn) || !isPageCount(npages)) {
+    throw new IommuError('EINVAL', 'iommu_map', `iova ${iova}, pfn ${pfn} and npages ${npages} must be page numbers`);
+  }
+  if (mp > 1 && (iova % mp !== 0 || pfn % mp !== 0 || npages % mp !== 0)) {
+    throw new IommuError('EINVAL', 'iommu_map', `unaligned: iova 0x${iova.toString(16)} pfn 0x${pfn.toString(16)} npages ${npages} min_pagesz ${mp} pages`);
+  }
+  if (npages === 0) return;
+  sim.checker.enter('iommu_map');
+  if (ops.mapBegin !== undefined) ops.mapBegin(dom);
+  const per2018 = ops.apiEra === '2018';
+  const faults = sim.faults, meter = sim.meter;
+  let done = 0, ret = 0;
+  while (done < npages) {
+    const order = pgsizeCount(dom.orders, iova + done, pfn + done, npages - done);
+    const count = pgsizeOut.count;
+    if (order < 0) throw new Error(`BUG: iommu_pgsize found no size for iova ${iova + done}`);
+    meter.charge(EV.mapCalls, per2018 ? count : 1);   // 2018 called ops->map once per page size step
+    if (faults.hit(FP_MAP)) { ret = -12; break; }
+    ret = ops.mapPages(dom, iova + done, pfn + done, order, count, prot);
+    done += dom.mapped;
+    if (ret !== 0) break;
+  }
+  if (ret !== 0) {
+    if (done > 0) iommuUnmap(dom, iova, done);
+    if (ops.mapEnd !== undefined) ops.mapEnd(dom, true);
+    sim.checker.leave();
+    throw new IommuError(errnoName(ret), 'iommu_map', `driver ${ops.name} failed at iova page 0x${(iova + done).toString(16)} after ${done} of ${npages} pages`);
+  }
+  if (ops.mapEnd !== undefined) ops.mapEnd(dom, false);
+  if (ops.iotlbSyncMap !== undefined) ops.iotlbSyncMap(dom, iova, npages);
+  sim.checker.leave();
+}
+
+/** The __iommu_unmap loop: page size from the IOVA alone, stop at the first 0, return pages. */
+function unmapLoop(dom: IommuDomain, iova: number, npages: number, gather: IotlbGather | null, rangeAdd: boolean): number {
+  const ops = dom.ops, meter = dom.sim.meter, per2018 = ops.apiEra === '2018';
+  let unmapped = 0;
+  while (unmapped < npages) {
+    const cur = iova + unmapped;
+    const order = pgsizeCount(dom.orders, cur, cur, npages - unmapped);
+    const count = pgsizeOut.count;
+    if (order < 0) break;
+    meter.charge(EV.unmapCalls, per2018 ? count : 1);
+    const got = ops.unmapPages(dom, cur, order, count, gather);
+    if (got === 0) break;
+    if (rangeAdd && ops.iotlbRangeAdd !== undefined) {
+      meter.charge(EV.iotlbRangeAdds, 1);
+      ops.iotlbRangeAdd(dom, cur, count * 2 ** (order - 12));  // 2018 adds the step size, not what came back
+    }
+    unmapped += got;
+  }
+  return unmapped;
+}
+
+/** Validity checks shared by both unmaps: the gather-era kernel returns 0 for any bad input. */
+function unmapArgsOk(dom: IommuDomain, iova: number, npages: number): boolean {
+  const mp = minPages(dom);
+  if (mp === 0 || (dom.type & __IOMMU_DOMAIN_PAGING) === 0) return false;
+  if (!isPageCount(iova) || !isPageCount(npages)) return false;
+  return mp === 1 || (iova % mp === 0 && npages % mp === 0);
+}
+
+/**
+ * iommu_unmap(): unmaps npages from iova and syncs the IOTLB. Returns the pages the driver removed:
+ * more than asked when a larger page covered the range, less when it hit a hole, 0 for bad input.
+ */
+export function iommuUnmap(dom: IommuDomain, iova: number, npages: number): number {
+  if (!unmapArgsOk(dom, iova, npages)) return 0;
+  const sim = dom.sim;
+  sim.checker.enter('iommu_unmap');
+  let n: number;
+  if (dom.ops.apiEra === 'gather') {
+    const g = scratchGather(dom);
+    n = unmapLoop(dom, iova, npages, g, false);
+    syncNow(dom, g);
+  } else {
+    n = unmapLoop(dom, iova, npages, null, true);
+    syncNow(dom, null);
+  }
+  sim.checker.leave();
+  return n;
+}
+
+/**
+ * iommu_unmap_fast(): unmaps without syncing; the caller adds the range (2018) or passes a gather
+ * (mainline) and syncs later. Returns pages removed, like iommuUnmap.
+ */
+export function iommuUnmapFast(dom: IommuDomain, iova: number, npages: number, gather?: IotlbGather): number {
+  if (!unmapArgsOk(dom, iova, npages)) return 0;
+  const sim = dom.sim;
+  if (sim.faults.hit(FP_UNMAP_FAST)) return 0;
+  sim.checker.enter('iommu_unmap_fast');
+  const n = unmapLoop(dom, iova, npages, gather ?? null, false);
+  sim.checker.leave();
+  return n;
+}
+
+/** iommu_tlb_range_add() (2018): tells the driver a range to invalidate at the next sync. */
+export function iommuTlbRangeAdd(dom: IommuDomain, iova: number, npages: number): void {
+  if (dom.ops.iotlbRangeAdd === undefined) return;
+  dom.sim.meter.charge(EV.iotlbRangeAdds, 1);
+  dom.ops.iotlbRangeAdd(dom, iova, npages);
+}
+
+/** iommu_tlb_sync(domain) (2018) / iommu_iotlb_sync(domain, gather) (mainline); re-inits the gather. */
+export function iommuTlbSync(dom: IommuDomain, gather?: IotlbGather): void {
+  const sim = dom.sim;
+  sim.checker.enter('iommu_tlb_sync');
+  syncNow(dom, gather ?? null);
+  sim.checker.leave();
+}
+
+function syncNow(dom: IommuDomain, g: IotlbGather | null): void {
+  const sim = dom.sim;
+  sim.meter.charge(EV.iotlbSyncs, 1);
+  // an injected sync failure models a lost invalidation: nothing is flushed
+  if (!sim.faults.hit(FP_SYNC) && dom.ops.iotlbSync !== undefined) dom.ops.iotlbSync(dom, g);
+  if (g !== null) g.reset();
+}
+
+/** iommu_flush_iotlb_all(): synchronous flush of everything the domain may have cached. */
+export function iommuFlushIotlbAll(dom: IommuDomain): void {
+  if (dom.ops.flushIotlbAll !== undefined) dom.ops.flushIotlbAll(dom);
+}
+
+/** iommu_iova_to_phys(): the pfn iova translates to, or -1 when not mapped. */
+export function iommuIovaToPhys(dom: IommuDomain, iova: number): number {
+  dom.sim.meter.charge(EV.iovaToPhys, 1);
+  return dom.ops.iovaToPhys(dom, iova);
+}
+
+/** iommu_pgsize(): the order (log2 bytes) the core would use next for iova -> pfn with npages left; -1 if none fits. */
+export function iommuPgsize(dom: IommuDomain, iova: number, pfn: number, npages: number): number {
+  return pgsizeCount(dom.orders, iova, pfn, npages);
+}
+
+/** Like iommuPgsize, also returning how many pages of that size the core emits in one run. */
+export function iommuPgsizeCount(dom: IommuDomain, iova: number, pfn: number, npages: number): { order: number; count: number } {
+  const order = pgsizeCount(dom.orders, iova, pfn, npages);
+  return { order, count: pgsizeOut.count };
+}
+
+const scratch = new WeakMap<IommuDomain, IotlbGather>();
+function scratchGather(dom: IommuDomain): IotlbGather {
+  let g = scratch.get(dom);
+  if (g === undefined) { g = new IotlbGather(); scratch.set(dom, g); }
+  g.reset();
+  return g;
+}

@@ -1,0 +1,42 @@
+// Models struct iommu_iotlb_gather (v5.15+ form, inclusive end) and its add helpers
+// (include/linux/iommu.h). Addresses are IOVA page numbers; pgsize is in pages.
+
+export class IotlbGather {
+  /** First page gathered; Infinity when empty (the kernel's ULONG_MAX). */
+  start = Infinity;
+  /** Last page gathered, inclusive; 0 when empty. */
+  end = 0;
+  /** Page size of the gathered entries, in pages; 0 when empty. */
+  pgsize = 0;
+  /** Set by DMA flush queues; VFIO never sets it. */
+  queued = false;
+  get empty(): boolean { return this.start === Infinity; }
+  /** iommu_iotlb_gather_init(). */
+  reset(): void { this.start = Infinity; this.end = 0; this.pgsize = 0; this.queued = false; }
+}
+
+/** A fresh gather (iommu_iotlb_gather_init). */
+export function createIotlbGather(): IotlbGather { return new IotlbGather(); }
+
+/** iommu_iotlb_gather_is_disjoint(): touching ranges are not disjoint. */
+export function iommuIotlbGatherIsDisjoint(g: IotlbGather, iova: number, npages: number): boolean {
+  const last = iova + npages - 1;
+  return g.end !== 0 && (last + 1 < g.start || iova > g.end + 1);
+}
+
+/** iommu_iotlb_gather_add_range(): widen only (range-invalidating drivers). */
+export function iommuIotlbGatherAddRange(g: IotlbGather, iova: number, npages: number): void {
+  const last = iova + npages - 1;
+  if (g.start > iova) g.start = iova;
+  if (g.end < last) g.end = last;
+}
+
+/**
+ * iommu_iotlb_gather_add_page(): page-based drivers must sync before gathering a page of another
+ * size or one disjoint from the gathered range. `sync` performs that early sync.
+ */
+export function iommuIotlbGatherAddPage(g: IotlbGather, iova: number, npages: number, sync: (g: IotlbGather) => void): void {
+  if ((g.pgsize !== 0 && g.pgsize !== npages) || iommuIotlbGatherIsDisjoint(g, iova, npages)) sync(g);
+  g.pgsize = npages;
+  iommuIotlbGatherAddRange(g, iova, npages);
+}

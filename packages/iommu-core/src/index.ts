@@ -1,0 +1,37 @@
+// @x/iommu-core public API (named exports only).
+export { ERRNO, errnoName, SysError, IommuError, type ErrnoCode } from './errno.js';
+export { createSim, Sim, type SimOptions } from './sim.js';
+export { PhysMem, FRAME_FREE, FRAME_KERNEL, FRAME_USER } from './physmem.js';
+export { backingPfn, parseBacking, BACKING_PROFILES, type Backing, type BackingProfile } from './mem/backing.js';
+export { TABLE_PFN_BASE, TABLE_WORDS } from './mem/arena.js';
+export { PagedInt32, PagedUint8 } from './mem/paged.js';
+export {
+  iommuMap, iommuUnmap, iommuUnmapFast, iommuTlbRangeAdd, iommuTlbSync, iommuFlushIotlbAll,
+  iommuIovaToPhys, iommuPgsize, iommuPgsizeCount,
+} from './api.js';
+export {
+  createIotlbGather, IotlbGather, iommuIotlbGatherAddPage, iommuIotlbGatherAddRange, iommuIotlbGatherIsDisjoint,
+} from './gather.js';
+export {
+  IOMMU_READ, IOMMU_WRITE, IOMMU_CACHE, IOMMU_NOEXEC, IOMMU_MMIO, IOMMU_PRIV, SZ_4K, SZ_2M, SZ_1G,
+  IOMMU_DOMAIN_BLOCKED, IOMMU_DOMAIN_IDENTITY, IOMMU_DOMAIN_UNMANAGED, IOMMU_DOMAIN_DMA, __IOMMU_DOMAIN_PAGING,
+  IOMMU_CAP_CACHE_COHERENCY, IOMMU_CAP_INTR_REMAP, IOMMU_CAP_NOEXEC,
+  IOMMU_RESV_DIRECT, IOMMU_RESV_DIRECT_RELAXABLE, IOMMU_RESV_RESERVED, IOMMU_RESV_MSI, IOMMU_RESV_SW_MSI,
+  bitmapOrders, domainSetPgsizeBitmap,
+  type IommuDomain, type IommuOps, type IommuDriver, type ResvRegion, type DomainGeometry,
+} from './ops.js';
+export { ctz, fls, pgsizeCount, pgsizeOut } from './pgsize.js';
+export {
+  PT_ENTRY_EMPTY, PT_ENTRY_TABLE, PT_ENTRY_OA, PtState, itemOrder, levelOfOrder, clearEntries, type PtFormat,
+} from './pagetable/format.js';
+export { PageTable, P9, type PtPolicy } from './pagetable/engine.js';
+export { createRefFormat } from './pagetable/fmt-ref.js';
+export { Iotlb, type IotlbPolicy } from './iotlb.js';
+export { createReferenceDriver, ReferenceDriver, REF_POLICY, type RefDriverOptions, type DmaFault, type RefDomain } from './ref-driver.js';
+export { SimClock } from './sim/clock.js';
+export { Meter, EV } from './sim/meter.js';
+export { CORE_COSTS, type CostEntry, type CoreEvent } from './sim/cost.js';
+export { Prng } from './sim/prng.js';
+export { FaultInjector, FAULT_POINTS, type FaultPoint } from './sim/faults.js';
+export { SafetyChecker, type Violation, type Reacher } from './sim/checker.js';
+export { Tracer, type TraceEvent } from './trace.js';

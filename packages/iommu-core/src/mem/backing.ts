@@ -1,0 +1,86 @@
+// Models how a process's anonymous memory is backed by host frames: the profile decides how long
+// the physically contiguous runs are, which is what VFIO's pinning coalesces into IOMMU mappings.
+
+import { IommuError } from '../errno.js';
+import type { Prng } from '../sim/prng.js';
+import { BLOCK_SHIFT, FRAME_USER, GIGA_SHIFT, type FrameAllocator } from './frames.js';
+
+/** '4k' scattered pages, 'thp' / 'hugetlb-2m' 2 MiB pages, 'hugetlb-1g' 1 GiB pages, or a mix. */
+export type BackingProfile = '4k' | 'thp' | 'hugetlb-2m' | 'hugetlb-1g' | 'fragmented' | `fragmented:${number}`;
+
+export const BACKING_PROFILES: readonly string[] = ['4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented', 'fragmented:<p>'];
+
+/**
+ * The frames behind a range of pages: run r covers pages [r << runOrder, (r+1) << runOrder) and
+ * starts at pfns[r]. runOrder is 0 (one pfn per page), 9 (2 MiB) or 18 (1 GiB).
+ */
+export interface Backing {
+  readonly npages: number;
+  readonly runOrder: number;
+  readonly pfns: Uint32Array;
+}
+
+/** pfn behind page i of a backing. */
+export function backingPfn(b: Backing, i: number): number {
+  return b.pfns[i >>> b.runOrder]! + (i & ((1 << b.runOrder) - 1));
+}
+
+/** Parses a profile name; throws EINVAL with the list of valid names. */
+export function parseBacking(p: string): { kind: '4k' | 'thp' | 'hugetlb-2m' | 'hugetlb-1g' | 'fragmented'; scatter: number } {
+  if (p === '4k' || p === 'thp' || p === 'hugetlb-2m' || p === 'hugetlb-1g') return { kind: p, scatter: p === '4k' ? 1 : 0 };
+  if (p === 'fragmented') return { kind: 'fragmented', scatter: 0.5 };
+  const m = /^fragmented:(\d*\.?\d+)$/.exec(p);
+  if (m && Number(m[1]) >= 0 && Number(m[1]) <= 1) return { kind: 'fragmented', scatter: Number(m[1]) };
+  throw new IommuError('EINVAL', 'mmap', `unknown backing '${p}' (one of ${BACKING_PROFILES.join(', ')}; p in [0,1] is the share of 2 MiB regions left as scattered 4 KiB pages)`);
+}
+
+/** Allocates the frames for npages of a VMA under a backing profile. */
+export function allocBacking(fa: FrameAllocator, rng: Prng, npages: number, profile: string): Backing {
+  const { kind, scatter } = parseBacking(profile);
+  if (!(Number.isInteger(npages) && npages >= 1)) throw new IommuError('EINVAL', 'mmap', `bad page count ${npages}`);
+  const big = kind === 'hugetlb-1g' ? GIGA_SHIFT : kind === '4k' ? 0 : BLOCK_SHIFT;
+  if ((kind === 'hugetlb-1g' || kind === 'hugetlb-2m') && npages % (1 << big) !== 0) {
+    throw new IommuError('EINVAL', 'mmap', `hugetlbfs length must be a multiple of the huge page size (${kind})`);
+  }
+  if (npages > fa.freeFrames) throw new IommuError('ENOMEM', 'mmap', `needs ${npages} frames, host has ${fa.freeFrames} free`);
+  if (kind === 'hugetlb-1g' || ((kind === 'hugetlb-2m' || kind === 'thp') && npages % (1 << BLOCK_SHIFT) === 0)) {
+    const pfns = new Uint32Array(npages >>> big);
+    let r = 0;
+    try {
+      for (; r < pfns.length; r++) pfns[r] = big === GIGA_SHIFT ? fa.allocGiga(FRAME_USER) : fa.allocBlock(FRAME_USER);
+    } catch (e) {
+      freeBacking(fa, { npages: r << big, runOrder: big, pfns });
+      throw e;
+    }
+    return { npages, runOrder: big, pfns };
+  }
+  // per-page pfns: 4k, fragmented, or a THP VMA whose tail is not a whole 2 MiB
+  const pfns = new Uint32Array(npages);
+  let i = 0;
+  try {
+    while (i < npages) {
+      const left = npages - i;
+      const huge = kind !== '4k' && left >= 1 << BLOCK_SHIFT && (kind === 'thp' || rng.next() >= scatter);
+      if (huge) {
+        const p = fa.allocBlock(FRAME_USER);
+        for (let k = 0; k < 1 << BLOCK_SHIFT; k++) pfns[i++] = p + k;
+      } else {
+        const n = kind === '4k' ? left : Math.min(left, 1 << BLOCK_SHIFT);
+        for (let k = 0; k < n; k++) pfns[i++] = fa.allocScattered();
+      }
+    }
+  } catch (e) {
+    freeBacking(fa, { npages: i, runOrder: 0, pfns });
+    throw e;
+  }
+  return { npages, runOrder: 0, pfns };
+}
+
+/** Returns every frame of a backing to the allocator. */
+export function freeBacking(fa: FrameAllocator, b: Backing): void {
+  const run = 1 << b.runOrder;
+  for (let r = 0; r < b.pfns.length; r++) {
+    const n = Math.min(run, b.npages - r * run);
+    for (let k = 0; k < n; k++) fa.freeFrame(b.pfns[r]! + k);
+  }
+}

@@ -1,0 +1,185 @@
+// Models the host page allocator at 2 MiB-block granularity: whole free blocks are picked at random
+// (seeded) so large pages land scattered like a long-running host's, 1 GiB pages need 512 aligned
+// free blocks, and scattered 4 KiB pages are dealt from a few open blocks in permuted order so
+// neighbours in a VMA are almost never physically contiguous.
+
+import { IommuError } from '../errno.js';
+import type { Prng } from '../sim/prng.js';
+import { PagedUint8 } from './paged.js';
+
+export const BLOCK_SHIFT = 9;           // 512 frames = 2 MiB
+export const GIGA_SHIFT = 18;           // 262144 frames = 1 GiB
+const BLOCKS_PER_GIGA = 1 << (GIGA_SHIFT - BLOCK_SHIFT);
+const OPEN_SCATTER = 16;                // blocks 4K scattering draws from at once
+
+/** Frame states kept per frame. */
+export const FRAME_FREE = 0, FRAME_KERNEL = 1, FRAME_USER = 2;
+
+export class FrameAllocator {
+  readonly nFrames: number;
+  readonly nBlocks: number;
+  readonly state = new PagedUint8();
+  /** Frames in use per block. */
+  private readonly used: Uint16Array;
+  /** Free whole blocks, unordered; pos[b] = index in freeList or -1. */
+  private readonly freeList: Uint32Array;
+  private readonly pos: Int32Array;
+  private nFree: number;
+  /** Free blocks per 1 GiB region, to find gigantic pages quickly. */
+  private readonly gigaFree: Uint16Array;
+  // open blocks for scattered 4K pages: block, next i, permutation stride
+  private readonly scBlock = new Int32Array(OPEN_SCATTER).fill(-1);
+  private readonly scNext = new Int32Array(OPEN_SCATTER);
+  private readonly scStride = new Int32Array(OPEN_SCATTER);
+  private readonly scStart = new Int32Array(OPEN_SCATTER);
+  // bump block for small contiguous kernel allocations
+  private kBlock = -1;
+  private kNext = 0;
+  framesInUse = 0;
+
+  constructor(nFrames: number, private readonly rng: Prng) {
+    if (nFrames < 1 << BLOCK_SHIFT || nFrames % (1 << BLOCK_SHIFT) !== 0) {
+      throw new RangeError(`host memory must be a positive multiple of 2 MiB (got ${nFrames} frames)`);
+    }
+    if (nFrames > 2 ** 32) throw new RangeError('host memory above 16 TiB is not modeled (pfns are stored as u32)');
+    this.nFrames = nFrames;
+    this.nBlocks = nFrames >>> BLOCK_SHIFT;
+    this.used = new Uint16Array(this.nBlocks);
+    this.freeList = new Uint32Array(this.nBlocks);
+    this.pos = new Int32Array(this.nBlocks);
+    for (let b = 0; b < this.nBlocks; b++) { this.freeList[b] = b; this.pos[b] = b; }
+    this.nFree = this.nBlocks;
+    this.gigaFree = new Uint16Array(Math.ceil(this.nBlocks / BLOCKS_PER_GIGA));
+    for (let b = 0; b < this.nBlocks; b++) this.gigaFree[b >>> 9]!++;
+  }
+
+  get freeFrames(): number { return this.nFrames - this.framesInUse; }
+
+  /** One whole free 2 MiB block chosen at random; returns its first pfn. */
+  allocBlock(kind: number): number {
+    if (this.nFree === 0) throw new IommuError('ENOMEM', 'alloc_pages', 'no free 2 MiB block left in host memory');
+    const b = this.freeList[this.rng.int(this.nFree)]!;
+    this.takeBlock(b);
+    this.used[b] = 1 << BLOCK_SHIFT;
+    const pfn = b << BLOCK_SHIFT;
+    this.state.fill(pfn, 1 << BLOCK_SHIFT, kind);
+    this.framesInUse += 1 << BLOCK_SHIFT;
+    return pfn;
+  }
+
+  /** One free, naturally aligned 1 GiB run (hugetlbfs gigantic page); returns its first pfn. */
+  allocGiga(kind: number): number {
+    const n = this.gigaFree.length;
+    let g = this.rng.int(n);
+    for (let i = 0; i < n; i++, g = (g + 1) % n) {
+      if (this.gigaFree[g] === BLOCKS_PER_GIGA) return this.takeRun(g * BLOCKS_PER_GIGA, BLOCKS_PER_GIGA, kind);
+    }
+    throw new IommuError('ENOMEM', 'alloc_gigantic_page', 'no free naturally aligned 1 GiB run in host memory');
+  }
+
+  /** One scattered 4 KiB frame for a user page. */
+  allocScattered(): number {
+    const j = this.rng.int(OPEN_SCATTER);
+    let b = this.scBlock[j]!;
+    if (b < 0 || this.scNext[j]! >= 1 << BLOCK_SHIFT) {
+      if (this.nFree === 0) return this.allocFromAnyPartial();
+      b = this.freeList[this.rng.int(this.nFree)]!;
+      this.takeBlock(b);
+      this.scBlock[j] = b; this.scNext[j] = 0;
+      this.scStride[j] = (this.rng.int(256) << 1) | 1;   // odd: a permutation of 0..511
+      this.scStart[j] = this.rng.int(512);
+    }
+    const i = this.scNext[j]!;
+    this.scNext[j] = i + 1;
+    const pfn = (b << BLOCK_SHIFT) | ((this.scStart[j]! + i * this.scStride[j]!) & 511);
+    this.markUsed(pfn, FRAME_USER);
+    return pfn;
+  }
+
+  /** n physically contiguous frames aligned to `align` frames (a power of two). */
+  allocContig(n: number, align: number, kind: number): number {
+    if (!(Number.isInteger(n) && n >= 1)) throw new IommuError('EINVAL', 'alloc_pages', `bad frame count ${n}`);
+    if (!(align >= 1 && (align & (align - 1)) === 0)) throw new IommuError('EINVAL', 'alloc_pages', `align ${align} is not a power of two`);
+    if (n <= 1 << BLOCK_SHIFT && align <= 1 << BLOCK_SHIFT) {
+      let start = (this.kNext + align - 1) & ~(align - 1);
+      if (this.kBlock < 0 || start + n > 1 << BLOCK_SHIFT) {
+        if (n === 1 << BLOCK_SHIFT) return this.allocBlock(kind);
+        if (this.nFree === 0) throw new IommuError('ENOMEM', 'alloc_pages', `no ${n} contiguous free frames`);
+        this.kBlock = this.freeList[this.rng.int(this.nFree)]!;
+        this.takeBlock(this.kBlock);
+        start = 0;
+      }
+      this.kNext = start + n;
+      const pfn = (this.kBlock << BLOCK_SHIFT) + start;
+      for (let i = 0; i < n; i++) this.markUsed(pfn + i, kind);
+      return pfn;
+    }
+    const blocks = Math.ceil(n / (1 << BLOCK_SHIFT));
+    const step = Math.max(1, align >>> BLOCK_SHIFT);
+    // first fit over aligned candidates, starting at a random aligned block for spread
+    const cands = Math.floor(this.nBlocks / step);
+    let c = this.rng.int(cands || 1);
+    for (let k = 0; k < cands; k++, c = (c + 1) % cands) {
+      const b0 = c * step;
+      if (b0 + blocks > this.nBlocks) continue;
+      let ok = true;
+      for (let b = b0; b < b0 + blocks; b++) if (this.pos[b]! < 0) { ok = false; break; }
+      if (ok) {
+        const pfn = this.takeRun(b0, blocks, kind);
+        // give back the unused tail of the last block
+        for (let f = pfn + n; f < pfn + blocks * (1 << BLOCK_SHIFT); f++) this.freeFrame(f);
+        return pfn;
+      }
+    }
+    throw new IommuError('ENOMEM', 'alloc_pages', `no ${n} contiguous free frames aligned to ${align}`);
+  }
+
+  /** Returns a frame; a block whose last frame comes back becomes free again. */
+  freeFrame(pfn: number): void {
+    if (this.state.get(pfn) === FRAME_FREE) throw new RangeError(`double free of pfn ${pfn}`);
+    this.state.set(pfn, FRAME_FREE);
+    this.framesInUse--;
+    const b = pfn >>> BLOCK_SHIFT;
+    if (--this.used[b]! === 0 && !this.isOpen(b)) this.giveBlock(b);
+  }
+
+  private isOpen(b: number): boolean {
+    if (b === this.kBlock) return true;
+    for (let j = 0; j < OPEN_SCATTER; j++) if (this.scBlock[j] === b) return true;
+    return false;
+  }
+  private markUsed(pfn: number, kind: number): void {
+    this.state.set(pfn, kind);
+    this.used[pfn >>> BLOCK_SHIFT]!++;
+    this.framesInUse++;
+  }
+  private takeRun(b0: number, blocks: number, kind: number): number {
+    for (let b = b0; b < b0 + blocks; b++) { this.takeBlock(b); this.used[b] = 1 << BLOCK_SHIFT; }
+    const pfn = b0 << BLOCK_SHIFT;
+    this.state.fill(pfn, blocks << BLOCK_SHIFT, kind);
+    this.framesInUse += blocks << BLOCK_SHIFT;
+    return pfn;
+  }
+  private takeBlock(b: number): void {
+    const p = this.pos[b]!;
+    if (p < 0) throw new Error(`block ${b} is not free`);
+    const last = this.freeList[--this.nFree]!;
+    this.freeList[p] = last; this.pos[last] = p;
+    this.pos[b] = -1;
+    this.gigaFree[b >>> 9]!--;
+  }
+  private giveBlock(b: number): void {
+    this.pos[b] = this.nFree; this.freeList[this.nFree++] = b;
+    this.gigaFree[b >>> 9]!++;
+  }
+  private allocFromAnyPartial(): number {
+    // memory nearly full: reuse a free frame inside a partly used block (slow, rare)
+    for (let b = 0; b < this.nBlocks; b++) {
+      if (this.pos[b]! >= 0 || this.used[b] === 1 << BLOCK_SHIFT) continue;
+      for (let f = b << BLOCK_SHIFT; f < (b + 1) << BLOCK_SHIFT; f++) {
+        if (this.state.get(f) === FRAME_FREE) { this.markUsed(f, FRAME_USER); return f; }
+      }
+    }
+    throw new IommuError('ENOMEM', 'alloc_pages', 'host memory exhausted');
+  }
+}

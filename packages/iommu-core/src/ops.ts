@@ -1,0 +1,102 @@
+// The driver contract (struct iommu_ops / iommu_domain_ops) and the domain every core call takes.
+// Sizes are page-granular numbers: iova is an IOVA page number, pfn a frame, order log2 bytes.
+
+import type { IotlbGather } from './gather.js';
+import type { Sim } from './sim.js';
+
+export const IOMMU_READ = 1 << 0, IOMMU_WRITE = 1 << 1, IOMMU_CACHE = 1 << 2, IOMMU_NOEXEC = 1 << 3,
+  IOMMU_MMIO = 1 << 4, IOMMU_PRIV = 1 << 5;
+export const __IOMMU_DOMAIN_PAGING = 1 << 0, __IOMMU_DOMAIN_DMA_API = 1 << 1, __IOMMU_DOMAIN_PT = 1 << 2;
+export const IOMMU_DOMAIN_BLOCKED = 0, IOMMU_DOMAIN_IDENTITY = __IOMMU_DOMAIN_PT,
+  IOMMU_DOMAIN_UNMANAGED = __IOMMU_DOMAIN_PAGING, IOMMU_DOMAIN_DMA = __IOMMU_DOMAIN_PAGING | __IOMMU_DOMAIN_DMA_API;
+export const IOMMU_CAP_CACHE_COHERENCY = 0, IOMMU_CAP_INTR_REMAP = 1, IOMMU_CAP_NOEXEC = 2;
+export const SZ_4K = 1n << 12n, SZ_2M = 1n << 21n, SZ_1G = 1n << 30n;
+
+/** enum iommu_resv_type. */
+export const IOMMU_RESV_DIRECT = 0, IOMMU_RESV_DIRECT_RELAXABLE = 1, IOMMU_RESV_RESERVED = 2,
+  IOMMU_RESV_MSI = 3, IOMMU_RESV_SW_MSI = 4;
+
+/** A reserved IOVA region a device may not map (iommu_get_resv_regions), in pages, inclusive last. */
+export interface ResvRegion { readonly start: number; readonly last: number; readonly type: number }
+
+/** struct iommu_domain_geometry, in pages (apertureEnd is the last page, inclusive). */
+export interface DomainGeometry { apertureStart: number; apertureEnd: number; forceAperture: boolean }
+
+export interface IommuDomain {
+  readonly id: number;
+  readonly type: number;
+  readonly ops: IommuOps;
+  readonly sim: Sim;
+  /** bit k set: leaves of 2^k bytes. Change it only through domainSetPgsizeBitmap(). */
+  pgsizeBitmap: bigint;
+  /** Supported orders, ascending, derived from pgsizeBitmap (hot-path form). */
+  orders: readonly number[];
+  geometry: DomainGeometry;
+  /** Out-parameter of ops.mapPages: pages mapped by the call (the kernel's *mapped). */
+  mapped: number;
+}
+
+/**
+ * Driver operations, named after the kernel's ops. Errors are returned as negative errno numbers
+ * from mapPages (the hot path never allocates an Error); the core turns them into IommuErrors.
+ */
+export interface IommuOps {
+  readonly name: string;
+  /** '2018': iotlb_range_add + iotlb_sync(domain); 'gather': iotlb_sync(domain, gather). */
+  readonly apiEra: '2018' | 'gather';
+  /** map_pages: count leaves of 2^order bytes. 0 or -errno; sets dom.mapped. */
+  mapPages(dom: IommuDomain, iova: number, pfn: number, order: number, count: number, prot: number): number;
+  /** unmap_pages: returns pages removed (may exceed the request; 0 at a hole). Records into gather, or the domain's own pending range when gather is null. */
+  unmapPages(dom: IommuDomain, iova: number, order: number, count: number, gather: IotlbGather | null): number;
+  /** iova_to_phys: pfn of the page, or -1. */
+  iovaToPhys(dom: IommuDomain, iova: number): number;
+  flushIotlbAll?(dom: IommuDomain): void;
+  /** 2018 API: record a range to invalidate at the next sync. */
+  iotlbRangeAdd?(dom: IommuDomain, iova: number, npages: number): void;
+  /** Invalidate what was gathered (or the domain's pending range when gather is null) and wait. */
+  iotlbSync?(dom: IommuDomain, gather: IotlbGather | null): void;
+  iotlbSyncMap?(dom: IommuDomain, iova: number, npages: number): void;
+  /** Model hooks (no kernel counterpart): bracket an iommu_map so a failed one leaves no new tables. */
+  mapBegin?(dom: IommuDomain): void;
+  mapEnd?(dom: IommuDomain, failed: boolean): void;
+}
+
+/** What VFIO and other users need from a driver instance (one IOMMU unit). */
+export interface IommuDriver {
+  readonly name: string;
+  readonly sim: Sim;
+  readonly ops: IommuOps;
+  readonly pgsizeBitmap: bigint;
+  /** iommu_domain_alloc(IOMMU_DOMAIN_UNMANAGED). */
+  domainAlloc(): IommuDomain;
+  /** iommu_domain_free(); the domain must have no attached devices. */
+  domainFree(dom: IommuDomain): void;
+  /** Registers a new device behind this IOMMU (its own group); returns its id. */
+  probeDevice(): number;
+  /** iommu_attach_device(): throws IommuError (ENODEV, EBUSY, EINVAL). */
+  attachDevice(dom: IommuDomain, dev: number): void;
+  detachDevice(dom: IommuDomain, dev: number): void;
+  /** Domain a device translates through, or null. */
+  deviceDomain(dev: number): IommuDomain | null;
+  /** iommu_capable(). */
+  capable(cap: number): boolean;
+  /** iommu_get_resv_regions() for a device. */
+  resvRegions(dev: number): readonly ResvRegion[];
+  /** A device access: true when every page translated with the needed permission. */
+  dma(dev: number, iova: number, npages: number, dir: 'read' | 'write'): boolean;
+}
+
+/** Orders (log2 bytes) set in a bitmap, ascending. */
+export function bitmapOrders(bm: bigint): number[] {
+  const out: number[] = [];
+  for (let o = 0; o < 64; o++) if (((bm >> BigInt(o)) & 1n) !== 0n) out.push(o);
+  return out;
+}
+
+/** Changes a domain's pgsize_bitmap (drivers narrow or widen it after allocation). */
+export function domainSetPgsizeBitmap(dom: IommuDomain, bm: bigint): void {
+  const orders = bitmapOrders(bm);
+  if (orders.length > 0 && orders[0]! < 12) throw new RangeError('page sizes below 4 KiB are not modeled (page-granular model)');
+  dom.pgsizeBitmap = bm;
+  dom.orders = orders;
+}

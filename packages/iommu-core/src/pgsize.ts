@@ -1,0 +1,45 @@
+// Models iommu_pgsize() (drivers/iommu/iommu.c, map_pages form, v5.15+): the largest supported
+// page size that the alignment of iova|paddr and the remaining size allow, and how many of them to
+// emit before a larger size becomes usable. Pages and orders, no BigInt.
+
+/** Trailing zero bits of a non-negative integer < 2^53; 64 for 0 (aligned to everything). */
+export function ctz(x: number): number {
+  if (x === 0) return 64;
+  const lo = x % 4294967296;
+  if (lo !== 0) return 31 - Math.clz32(lo & -lo);
+  const hi = Math.floor(x / 4294967296);
+  return 32 + 31 - Math.clz32(hi & -hi);
+}
+
+/** floor(log2(x)) for x >= 1. */
+export function fls(x: number): number {
+  return x < 4294967296 ? 31 - Math.clz32(x) : 32 + 31 - Math.clz32(Math.floor(x / 4294967296));
+}
+
+/** Out-parameter of pgsizeCount (avoids an allocation per call). */
+export const pgsizeOut = { count: 0 };
+
+/**
+ * Chooses the page order for the next run at iova -> pfn with npages left, from the ascending
+ * supported orders. Writes the run length (in pages of that order) to pgsizeOut.count.
+ * Returns -1 when no supported size fits (the kernel BUG()s).
+ */
+export function pgsizeCount(orders: readonly number[], iova: number, pfn: number, npages: number): number {
+  const maxOrder = 12 + Math.min(fls(npages), Math.min(ctz(iova), ctz(pfn)));
+  let k = -1;
+  for (let i = 0; i < orders.length; i++) { if (orders[i]! <= maxOrder) k = i; else break; }
+  if (k < 0) { pgsizeOut.count = 0; return -1; }
+  const order = orders[k]!;
+  let size = npages;
+  const next = orders[k + 1];
+  if (next !== undefined) {
+    const m = 2 ** (next - 12);
+    // a larger size needs iova and pfn to share their offset inside it
+    if (iova % m === pfn % m) {
+      const offset = m - (iova % m);
+      if (offset + m <= size) size = offset;
+    }
+  }
+  pgsizeOut.count = Math.floor(size / 2 ** (order - 12));
+  return order;
+}

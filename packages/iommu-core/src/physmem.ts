@@ -1,0 +1,141 @@
+// Models host physical memory: the frame allocator with its backing profiles, the page-table
+// arena, per-frame pin counts (what GUP pinning holds) and reach counts (how many PTEs and IOTLB
+// entries translate to the frame), which let the safety checker test "unpinned while a device can
+// still reach it" in O(1) per page.
+
+import { IommuError } from './errno.js';
+import { TableArena } from './mem/arena.js';
+import { allocBacking, freeBacking, type Backing } from './mem/backing.js';
+import { FRAME_FREE, FRAME_KERNEL, FRAME_USER, FrameAllocator } from './mem/frames.js';
+import { PagedInt32 } from './mem/paged.js';
+import type { SafetyChecker } from './sim/checker.js';
+import { FP_PIN, FP_TABLE_ALLOC, type FaultInjector } from './sim/faults.js';
+import { EV, type Meter } from './sim/meter.js';
+import type { Prng } from './sim/prng.js';
+
+export { FRAME_FREE, FRAME_KERNEL, FRAME_USER };
+
+export class PhysMem {
+  /** Frames of host RAM (pfns 0 .. nFrames-1). */
+  readonly nFrames: number;
+  readonly frames: FrameAllocator;
+  readonly tables = new TableArena();
+  readonly pins = new PagedInt32();
+  // reach counts at three granularities so a 2 MiB or 1 GiB leaf costs one increment
+  readonly reach4k = new PagedInt32();
+  readonly reach2m = new PagedInt32();
+  readonly reach1g = new PagedInt32();
+  /** Frames a device wrote (sparse): pfn -> number of DMA writes. */
+  readonly dmaWritten = new Map<number, number>();
+  /** Frames pinned right now (pages). */
+  pinnedPages = 0;
+
+  constructor(bytes: bigint, private readonly meter: Meter, private readonly rng: Prng,
+              private readonly faults: FaultInjector, private readonly checker: SafetyChecker) {
+    if (bytes <= 0n || bytes % (2n << 20n) !== 0n) throw new RangeError(`memory must be a positive multiple of 2 MiB, got ${bytes}`);
+    this.nFrames = Number(bytes >> 12n);
+    this.frames = new FrameAllocator(this.nFrames, rng);
+  }
+
+  isRam(pfn: number): boolean { return pfn >= 0 && pfn < this.nFrames; }
+  frameState(pfn: number): number { return this.isRam(pfn) ? this.frames.state.get(pfn) : FRAME_FREE; }
+
+  /** npages physically contiguous kernel-owned frames (no pinning needed); returns the first pfn. */
+  allocFrames(npages: number, opts: { align?: number } = {}): number {
+    return this.frames.allocContig(npages, opts.align ?? 1, FRAME_KERNEL);
+  }
+  freeFrames(pfn: number, npages: number): void {
+    for (let i = 0; i < npages; i++) this.frames.freeFrame(pfn + i);
+  }
+
+  /** Frames for a process VMA under a backing profile ('4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented[:p]'). */
+  allocBacking(npages: number, profile: string): Backing { return allocBacking(this.frames, this.rng, npages, profile); }
+  freeBacking(b: Backing): void { freeBacking(this.frames, b); }
+
+  /**
+   * Pins npages frames from pfn (GUP). Returns false, pinning nothing, when the fault injector
+   * fails this pin. Counts `pins` per page.
+   */
+  pin(pfn: number, npages: number): boolean {
+    if (this.faults.hit(FP_PIN)) return false;
+    const pins = this.pins;
+    for (let i = 0; i < npages; i++) pins.add(pfn + i, 1);
+    this.pinnedPages += npages;
+    this.meter.charge(EV.pins, npages);
+    return true;
+  }
+
+  /**
+   * Drops one pin on each of npages frames. A frame whose last pin goes while a PTE or an IOTLB
+   * entry still reaches it is a safety violation: the page could be reused under the device.
+   */
+  unpin(pfn: number, npages: number): void {
+    const pins = this.pins;
+    for (let i = 0; i < npages; i++) {
+      const f = pfn + i;
+      const c = pins.add(f, -1);
+      if (c === 0) {
+        if (this.isReachable(f)) this.checker.report('unpin-while-reachable', f, 'last pin dropped while a PTE or IOTLB entry still translates to the frame');
+      } else if (c < 0) {
+        pins.add(f, 1);
+        this.checker.report('unpin-underflow', f, 'unpin of a frame that is not pinned');
+        this.pinnedPages++;
+      }
+    }
+    this.pinnedPages -= npages;
+    this.meter.charge(EV.unpins, npages);
+  }
+
+  pinCount(pfn: number): number { return this.pins.get(pfn); }
+
+  /** Adjusts the reach count of the frames a translation of 2^order bytes at pfn covers. */
+  reachAdd(pfn: number, order: number, d: number): void {
+    if (order < 21) {
+      const n = 2 ** (order - 12);
+      for (let i = 0; i < n; i++) this.reach4k.add(pfn + i, d);
+    } else if (order < 30) {
+      const b = pfn / 512, n = 2 ** (order - 21);
+      for (let i = 0; i < n; i++) this.reach2m.add(b + i, d);
+    } else {
+      const b = pfn / 262144, n = 2 ** (order - 30);
+      for (let i = 0; i < n; i++) this.reach1g.add(b + i, d);
+    }
+  }
+
+  /** True while some PTE or IOTLB entry translates to the frame. */
+  isReachable(pfn: number): boolean {
+    return (this.reach4k.get(pfn) | this.reach2m.get(pfn >>> 9) | this.reach1g.get(pfn >>> 18)) !== 0;
+  }
+
+  /** Allocates a zeroed page-table page; -1 when the fault injector fails this allocation. */
+  allocTable(): number {
+    if (this.faults.hit(FP_TABLE_ALLOC)) return -1;
+    this.meter.charge(EV.tableAllocs, 1);
+    return this.tables.alloc();
+  }
+  freeTable(pfn: number): void {
+    this.tables.free(pfn);
+    this.meter.charge(EV.tableFrees, 1);
+  }
+
+  /**
+   * A device access to a frame, after translation. Checks that the frame is safe to touch: RAM that
+   * is free, or user memory nobody pins, is a violation. Writes are remembered (sparse).
+   */
+  dmaAccess(pfn: number, write: boolean, domain: number, iova: number, via: 'pte' | 'iotlb'): void {
+    if (this.isRam(pfn)) {
+      const st = this.frames.state.get(pfn);
+      if (st === FRAME_FREE) this.checker.report('dma-to-free-frame', pfn, 'device reached a frame that is back in the allocator', { domain, iova, via });
+      else if (st === FRAME_USER && this.pins.get(pfn) === 0) this.checker.report('dma-to-unpinned', pfn, 'device reached a user page nobody pins', { domain, iova, via });
+    }
+    if (write) this.dmaWritten.set(pfn, (this.dmaWritten.get(pfn) ?? 0) + 1);
+  }
+
+  /** Pages pinned, tables in use and frames in use, for leak checks. */
+  usage(): { pinnedPages: number; tables: number; framesInUse: number } {
+    return { pinnedPages: this.pinnedPages, tables: this.tables.inUse, framesInUse: this.frames.framesInUse };
+  }
+}
+
+export { IommuError };
+export type { Backing };

@@ -1,0 +1,230 @@
+// The reference driver: a VT-d-like IOMMU in the spirit of the iommufd selftest mock domain, on the
+// generic engine with any page-size bitmap. It keeps a small IOTLB tagged by domain, lets devices
+// DMA through it and logs faults, so VFIO's unmap/sync ordering can be checked without AMD code.
+//
+// Map over a present leaf fails with EBUSY and keeps the old entry (VT-d 2018 refused to
+// overwrite); an empty leftover table under a new large page is replaced, as VT-d's
+// __domain_mapping freed small-page tables before installing a superpage. Unmap removes whole
+// leaves, stops at the first hole and frees tables it fully cleared, after the next sync.
+
+import { IommuError } from './errno.js';
+import { IotlbGather, iommuIotlbGatherAddRange } from './gather.js';
+import { Iotlb, type IotlbPolicy } from './iotlb.js';
+import {
+  IOMMU_DOMAIN_UNMANAGED, IOMMU_READ, IOMMU_RESV_MSI, IOMMU_WRITE, SZ_1G, SZ_2M, SZ_4K, bitmapOrders,
+  domainSetPgsizeBitmap, type IommuDomain, type IommuDriver, type IommuOps, type ResvRegion,
+} from './ops.js';
+import { PageTable, type PtPolicy } from './pagetable/engine.js';
+import { createRefFormat } from './pagetable/fmt-ref.js';
+import type { Sim } from './sim.js';
+import { EV } from './sim/meter.js';
+
+export interface RefDriverOptions {
+  /** Page sizes the driver offers. Default SZ_4K | SZ_2M | SZ_1G (VT-d-like); pass ~0xfffn & ((1n << 39n) - 1n) for AMD-like fine-grained sizes. */
+  pgsizeBitmap?: bigint;
+  /** IOTLB entries (all domains share them). Default 64. */
+  iotlbEntries?: number;
+  iotlbPolicy?: IotlbPolicy;
+  /** '2018' (range_add + sync(domain)) or 'gather' (mainline). Default 'gather'. */
+  apiEra?: '2018' | 'gather';
+  /** VT-d 2018: every unmap call flushes its range and waits, so a later sync has nothing to do. */
+  flushOnUnmap?: boolean;
+  /** Reserved regions reported for every device. Default: the x86 MSI window 0xfee00000-0xfeefffff. */
+  resvRegions?: readonly ResvRegion[];
+  /** iommu_capable(IOMMU_CAP_CACHE_COHERENCY). Default true. */
+  cacheCoherent?: boolean;
+  name?: string;
+}
+
+export const REF_POLICY: PtPolicy = {
+  overmap: -16, leafAbove: -16, replaceEmptyTables: true, holes: 'stop', startInLeaf: 'whole', freeTables: true,
+};
+
+/** A logged translation fault. */
+export interface DmaFault {
+  readonly deviceId: number;
+  readonly domainId: number;
+  /** IOVA page that faulted. */
+  readonly iova: number;
+  readonly write: boolean;
+  readonly reason: 'not-present' | 'permission' | 'no-domain';
+}
+
+const X86_MSI: ResvRegion = { start: 0xfee00, last: 0xfeeff, type: IOMMU_RESV_MSI };
+
+export interface RefDomain extends IommuDomain { readonly pt: PageTable; readonly pending: IotlbGather }
+
+export class ReferenceDriver implements IommuDriver {
+  readonly name: string;
+  readonly ops: IommuOps;
+  readonly pgsizeBitmap: bigint;
+  readonly iotlb: Iotlb;
+  private readonly fmt;
+  private readonly devs = new Map<number, RefDomain | null>();
+  private readonly faultLog: DmaFault[] = [];
+  private nextDev = 1;
+  private readonly resv: readonly ResvRegion[];
+  private readonly coherent: boolean;
+
+  constructor(readonly sim: Sim, opts: RefDriverOptions = {}) {
+    this.pgsizeBitmap = opts.pgsizeBitmap ?? (SZ_4K | SZ_2M | SZ_1G);
+    const orders = bitmapOrders(this.pgsizeBitmap);
+    if (orders.length === 0 || orders[0]! < 12) throw new RangeError('reference driver needs a bitmap with sizes >= 4 KiB');
+    this.fmt = createRefFormat(this.pgsizeBitmap);
+    if (orders.some((o) => o >= 39)) throw new RangeError('reference format holds leaves up to 256 GiB (order 38)');
+    this.name = opts.name ?? 'ref';
+    this.iotlb = new Iotlb(opts.iotlbEntries ?? 64, opts.iotlbPolicy ?? 'lru', sim.mem, sim.meter);
+    sim.checker.reachers.push(this.iotlb);
+    this.resv = opts.resvRegions ?? [X86_MSI];
+    this.coherent = opts.cacheCoherent ?? true;
+    const flushOnUnmap = opts.flushOnUnmap ?? false;
+    const drv = this;
+    const flushRange = (d: RefDomain, g: IotlbGather): void => {
+      if (!g.empty) {
+        drv.iotlb.invalidateRange(d.id, g.start, g.end);
+        sim.meter.charge(EV.invalidations, 1);
+        sim.meter.charge(EV.iotlbFlushes, 1);
+        sim.meter.charge(EV.completionWaits, 1);
+        if (sim.trace.on) sim.trace.instant(drv.name, 'flush', { domain: d.id, start: g.start, last: g.end });
+      }
+      d.pt.releaseDeferred();
+      g.reset();
+    };
+    this.ops = {
+      name: this.name,
+      apiEra: opts.apiEra ?? 'gather',
+      mapPages(dom, iova, pfn, order, count, prot) {
+        const d = dom as RefDomain;
+        const lp = 2 ** (order - 12);
+        if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) { dom.mapped = 0; return -22; }
+        if (iova + count * lp - 1 > dom.geometry.apertureEnd) { dom.mapped = 0; return -14; } // VT-d: beyond the address width
+        const r = d.pt.map(iova, pfn, order, count, prot);
+        dom.mapped = d.pt.mapped;
+        if (d.pt.replaced) flushRange(d, rangeOf(iova, count * lp));
+        return r;
+      },
+      unmapPages(dom, iova, order, count, gather) {
+        const d = dom as RefDomain;
+        const got = d.pt.unmap(iova, count * 2 ** (order - 12));
+        if (got > 0) {
+          if (flushOnUnmap) flushRange(d, rangeOf(iova, got));
+          else iommuIotlbGatherAddRange(gather ?? d.pending, iova, got);
+        }
+        return got;
+      },
+      iovaToPhys: (dom, iova) => (dom as RefDomain).pt.lookup(iova),
+      flushIotlbAll(dom) {
+        const d = dom as RefDomain;
+        drv.iotlb.invalidateDomain(d.id);
+        sim.meter.charge(EV.invalidations, 1);
+        sim.meter.charge(EV.iotlbFlushes, 1);
+        sim.meter.charge(EV.completionWaits, 1);
+        d.pending.reset();
+        d.pt.releaseDeferred();
+      },
+      iotlbRangeAdd(dom, iova, npages) { iommuIotlbGatherAddRange((dom as RefDomain).pending, iova, npages); },
+      iotlbSync(dom, gather) {
+        const d = dom as RefDomain;
+        if (gather !== null) {
+          // a gather and the domain's own pending range may both hold work: flush their union
+          if (!d.pending.empty) { iommuIotlbGatherAddRange(gather, d.pending.start, d.pending.end - d.pending.start + 1); d.pending.reset(); }
+          flushRange(d, gather);
+        } else flushRange(d, d.pending);
+      },
+      mapBegin: (dom) => (dom as RefDomain).pt.txBegin(),
+      mapEnd: (dom, failed) => (dom as RefDomain).pt.txEnd(failed),
+    };
+  }
+
+  domainAlloc(): IommuDomain {
+    const id = this.sim.nextDomainId();
+    const pt = new PageTable(this.fmt, this.sim.mem, this.sim.meter, REF_POLICY, 3, id);
+    this.sim.checker.reachers.push(pt);
+    const dom: RefDomain = {
+      id, type: IOMMU_DOMAIN_UNMANAGED, ops: this.ops, sim: this.sim, pgsizeBitmap: 0n, orders: [],
+      geometry: { apertureStart: 0, apertureEnd: 2 ** 36 - 1, forceAperture: true }, mapped: 0, pt, pending: new IotlbGather(),
+    };
+    domainSetPgsizeBitmap(dom, this.pgsizeBitmap);
+    return dom;
+  }
+
+  domainFree(dom: IommuDomain): void {
+    const d = dom as RefDomain;
+    for (const [dev, dd] of this.devs) if (dd === d) throw new IommuError('EBUSY', 'iommu_domain_free', `device ${dev} is still attached`);
+    this.iotlb.invalidateDomain(d.id);
+    d.pt.destroy();
+    const i = this.sim.checker.reachers.indexOf(d.pt);
+    if (i >= 0) this.sim.checker.reachers.splice(i, 1);
+  }
+
+  probeDevice(): number {
+    while (this.devs.has(this.nextDev)) this.nextDev++;
+    const id = this.nextDev++;
+    this.devs.set(id, null);
+    return id;
+  }
+
+  attachDevice(dom: IommuDomain, dev: number): void {
+    if (!(Number.isInteger(dev) && dev > 0)) throw new IommuError('ENODEV', 'iommu_attach_device', `bad device id ${dev}`);
+    const cur = this.devs.get(dev);
+    if (cur !== undefined && cur !== null && cur !== dom) throw new IommuError('EBUSY', 'iommu_attach_device', `device ${dev} is attached to domain ${cur.id}`);
+    if (dom.ops !== this.ops) throw new IommuError('EINVAL', 'iommu_attach_device', 'domain belongs to another IOMMU');
+    this.devs.set(dev, dom as RefDomain);
+  }
+
+  detachDevice(dom: IommuDomain, dev: number): void {
+    if (this.devs.get(dev) === dom) this.devs.set(dev, null);
+  }
+
+  deviceDomain(dev: number): IommuDomain | null { return this.devs.get(dev) ?? null; }
+  capable(cap: number): boolean { return cap === 0 ? this.coherent : cap === 1; }
+  resvRegions(_dev: number): readonly ResvRegion[] { return this.resv; }
+
+  /** A device reads or writes npages from iova: IOTLB first, then the page table. False at the first fault. */
+  dma(dev: number, iova: number, npages: number, dir: 'read' | 'write'): boolean {
+    const d = this.devs.get(dev) ?? null;
+    const write = dir === 'write';
+    const need = write ? IOMMU_WRITE : IOMMU_READ;
+    const meter = this.sim.meter, mem = this.sim.mem;
+    if (d === null) { this.fault(dev, -1, iova, write, 'no-domain'); return false; }
+    for (let i = 0; i < npages; i++) {
+      const va = iova + i;
+      let pfn: number, prot: number, via: 'pte' | 'iotlb';
+      if (this.iotlb.lookup(d.id, va)) {
+        pfn = this.iotlb.hitPfn; prot = this.iotlb.hitProt; via = 'iotlb';
+      } else {
+        meter.charge(EV.walkLevels, d.pt.top + 1);
+        pfn = d.pt.lookup(va);
+        if (pfn < 0) { this.fault(dev, d.id, va, write, 'not-present'); return false; }
+        prot = d.pt.lastProt;
+        const lp = 2 ** (d.pt.lastOrder - 12);
+        const off = va % lp;
+        this.iotlb.fill(d.id, va - off, pfn - off, d.pt.lastOrder, prot);
+        via = 'pte';
+      }
+      if ((prot & need) === 0) { this.fault(dev, d.id, va, write, 'permission'); return false; }
+      mem.dmaAccess(pfn, write, d.id, va, via);
+      meter.charge(EV.dmaPages, 1);
+    }
+    return true;
+  }
+
+  /** Faults logged so far, oldest first. */
+  faults(): readonly DmaFault[] { return this.faultLog; }
+
+  private fault(dev: number, dom: number, iova: number, write: boolean, reason: DmaFault['reason']): void {
+    this.faultLog.push({ deviceId: dev, domainId: dom, iova, write, reason });
+    this.sim.meter.charge(EV.faults, 1);
+  }
+}
+
+function rangeOf(iova: number, npages: number): IotlbGather {
+  const g = new IotlbGather();
+  iommuIotlbGatherAddRange(g, iova, npages);
+  return g;
+}
+
+/** Creates a reference driver (one IOMMU unit) on a sim. */
+export function createReferenceDriver(sim: Sim, opts: RefDriverOptions = {}): ReferenceDriver {
+  return new ReferenceDriver(sim, opts);
+}
