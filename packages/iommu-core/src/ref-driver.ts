@@ -31,6 +31,11 @@ export interface RefDriverOptions {
   flushOnUnmap?: boolean;
   /** Reserved regions reported for every device. Default: the x86 MSI window 0xfee00000-0xfeefffff. */
   resvRegions?: readonly ResvRegion[];
+  /**
+   * Replace an empty leftover table under a new large page (VT-d). false answers EBUSY instead, the
+   * way the 2018 AMD driver did, for testing VFIO's map_try_harder on this driver. Default true.
+   */
+  replaceEmptyTables?: boolean;
   /** iommu_capable(IOMMU_CAP_CACHE_COHERENCY). Default true. */
   cacheCoherent?: boolean;
   name?: string;
@@ -65,6 +70,7 @@ export class ReferenceDriver implements IommuDriver {
   private nextDev = 1;
   private readonly resv: readonly ResvRegion[];
   private readonly coherent: boolean;
+  private readonly policy: PtPolicy;
 
   constructor(readonly sim: Sim, opts: RefDriverOptions = {}) {
     this.pgsizeBitmap = opts.pgsizeBitmap ?? (SZ_4K | SZ_2M | SZ_1G);
@@ -77,6 +83,7 @@ export class ReferenceDriver implements IommuDriver {
     sim.checker.reachers.push(this.iotlb);
     this.resv = opts.resvRegions ?? [X86_MSI];
     this.coherent = opts.cacheCoherent ?? true;
+    this.policy = opts.replaceEmptyTables === false ? { ...REF_POLICY, replaceEmptyTables: false } : REF_POLICY;
     const flushOnUnmap = opts.flushOnUnmap ?? false;
     const drv = this;
     const flushRange = (d: RefDomain, g: IotlbGather): void => {
@@ -138,7 +145,7 @@ export class ReferenceDriver implements IommuDriver {
 
   domainAlloc(): IommuDomain {
     const id = this.sim.nextDomainId();
-    const pt = new PageTable(this.fmt, this.sim.mem, this.sim.meter, REF_POLICY, 3, id);
+    const pt = new PageTable(this.fmt, this.sim.mem, this.sim.meter, this.policy, 3, id);
     this.sim.checker.reachers.push(pt);
     const dom: RefDomain = {
       id, type: IOMMU_DOMAIN_UNMANAGED, ops: this.ops, sim: this.sim, pgsizeBitmap: 0n, orders: [],
