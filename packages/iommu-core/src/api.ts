@@ -74,7 +74,7 @@ function unmapLoop(dom: IommuDomain, iova: number, npages: number, gather: Iotlb
     const got = ops.unmapPages(dom, cur, order, count, gather);
     if (got === 0) break;
     if (rangeAdd && ops.iotlbRangeAdd !== undefined) {
-      meter.charge(EV.iotlbRangeAdds, 1);
+      meter.charge(EV.iotlbRangeAdds, per2018 ? count : 1);   // the 2018 loop added once per page-size step
       ops.iotlbRangeAdd(dom, cur, count * 2 ** (order - 12));  // 2018 adds the step size, not what came back
     }
     unmapped += got;

@@ -35,3 +35,4 @@ export { Prng } from './sim/prng.js';
 export { FaultInjector, FAULT_POINTS, type FaultPoint } from './sim/faults.js';
 export { SafetyChecker, type Violation, type Reacher } from './sim/checker.js';
 export { Tracer, type TraceEvent } from './trace.js';
+export { ptFormatSelfTest } from './pagetable/conformance.js';

@@ -1,0 +1,55 @@
+// A format's self-test, after kunit_generic_pt.h (test_table_ptr, test_entry_possible_sizes,
+// test_entry_oa, test_attr_from_entry): any PtFormat can be checked with it. Returns a list of
+// failures (empty when the format is consistent), so test suites in any package can assert it.
+
+import { PT_ENTRY_EMPTY, PT_ENTRY_OA, PT_ENTRY_TABLE, PtState, clearEntries, itemOrder, type PtFormat } from './format.js';
+
+const READ = 1, WRITE = 2;
+
+/** Checks a format's codec level by level; maxPfnBits bounds the output addresses tried. */
+export function ptFormatSelfTest(fmt: PtFormat, maxPfnBits = 40): string[] {
+  const bad: string[] = [];
+  const words = new Int32Array(1024);
+  const st = new PtState();
+  const maxPfn = 2 ** maxPfnBits - 1;
+  for (let level = 0; level <= fmt.maxLevel; level++) {
+    // test_table_ptr: tables can be installed at every level above 0
+    if (level > 0) {
+      for (const tp of [2 ** 36, 2 ** 36 + 12345, 1]) {
+        fmt.installTable(words, 6, level, tp);
+        const t = fmt.load(words, 6, level, st);
+        if (t !== PT_ENTRY_TABLE || st.pfn !== tp) bad.push(`level ${level}: table pointer ${tp} read back as type ${t} pfn ${st.pfn}`);
+        clearEntries(words, 6, 1);
+        if (fmt.load(words, 6, level, st) !== PT_ENTRY_EMPTY) bad.push(`level ${level}: cleared table entry not empty`);
+      }
+    }
+    // test_entry_possible_sizes
+    const orders = fmt.leafOrders(level);
+    for (const o of orders) {
+      if (o < itemOrder(level) || o >= itemOrder(level) + 9) bad.push(`level ${level}: order ${o} outside [item, table span)`);
+    }
+    // test_entry_oa + test_attr_from_entry
+    for (const o of orders) {
+      const rep = 2 ** (o - itemOrder(level));
+      const lp = 2 ** (o - 12);
+      const align = (p: number): number => p - (p % lp);
+      for (const oa of [0, align(0x74a71445deadb % (maxPfn + 1)), align(maxPfn)]) {
+        for (const prot of [READ, WRITE, READ | WRITE]) {
+          words.fill(0);
+          const n = fmt.installLeaves(words, 0, level, oa, o, prot, 1);
+          if (n !== rep) bad.push(`level ${level} order ${o}: wrote ${n} entries, expected ${rep}`);
+          for (let r = 0; r < rep; r++) {
+            const t = fmt.load(words, 2 * r, level, st);
+            if (t !== PT_ENTRY_OA || st.pfn !== oa || st.order !== o) {
+              bad.push(`level ${level} order ${o} oa ${oa} replica ${r}: type ${t} pfn ${st.pfn} order ${st.order}`);
+              break;
+            }
+            if ((fmt.leafProt(words, 2 * r) & (READ | WRITE)) !== prot) bad.push(`level ${level} order ${o}: prot ${prot} not kept`);
+          }
+          if ((words[2 * rep] | words[2 * rep + 1]!) !== 0) bad.push(`level ${level} order ${o}: wrote past its replicas`);
+        }
+      }
+    }
+  }
+  return bad;
+}

@@ -1,0 +1,90 @@
+// Overmap, injected failures and the unwind: a failed iommu_map leaves the tree exactly as before.
+import { describe, expect, it } from 'vitest';
+import { IommuError, iommuIovaToPhys, iommuMap, iommuUnmap } from '../src/index.js';
+import { expectClean, leaves, makeHarness, RW } from './harness.js';
+
+function snapshot(h: ReturnType<typeof makeHarness>) {
+  return { leaves: leaves(h.dom), tables: h.dom.pt.tables, inUse: h.sim.mem.tables.inUse, reach: [...h.sim.mem.reach4k.nonZero()] };
+}
+
+describe('iommu_map errors and unwind', () => {
+  it('test_map_over_existing: EBUSY, the old entry stays', () => {
+    const h = makeHarness();
+    iommuMap(h.dom, 0, 100, 1, RW);
+    const err = (() => { try { iommuMap(h.dom, 0, 200, 1, RW); } catch (e) { return e as IommuError; } return null; })();
+    expect(err).toMatchObject({ name: 'IommuError', code: 'EBUSY', errno: -16, syscall: 'iommu_map' });
+    expect(iommuIovaToPhys(h.dom, 0)).toBe(100);
+  });
+
+  it('test_map_over_existing_unwinds_prefix: a run that hits a mapped page unmaps what it did (one synced unmap)', () => {
+    const h = makeHarness();
+    iommuMap(h.dom, 5, 5, 1, RW);
+    const before = snapshot(h);
+    const syncs = h.sim.counters.iotlbSyncs;
+    expect(() => iommuMap(h.dom, 0, 1000, 8, RW)).toThrow(expect.objectContaining({ code: 'EBUSY' }));
+    expect(snapshot(h)).toEqual(before);
+    expect(h.sim.counters.iotlbSyncs - syncs).toBe(1);
+  });
+
+  it('test_large_over_leftover_table: an empty 4K table under a new 2M page is replaced (VT-d) and freed after the flush', () => {
+    const h = makeHarness();
+    iommuMap(h.dom, 0, 0, 512, RW);          // pfn 0: one 2M leaf
+    iommuUnmap(h.dom, 0, 512);
+    iommuMap(h.dom, 0, 1, 1, RW);            // misaligned pfn: a 4K table appears
+    iommuUnmap(h.dom, 0, 1);                 // 4K of a 2M span: the now-empty table stays linked
+    expect(h.dom.pt.tables).toBe(4);
+    iommuMap(h.dom, 0, 0, 512, RW);
+    expect(leaves(h.dom)).toEqual([[0, 0, 21]]);
+    expect(h.dom.pt.tables).toBe(3);
+    expect(h.sim.mem.tables.inUse).toBe(3);  // the replaced table was flushed and freed inside the map
+  });
+
+  it('test_large_over_leftover_table_busy: with replaceEmptyTables false the driver answers EBUSY (AMD 2018 style)', () => {
+    const h = makeHarness({ replaceEmptyTables: false });
+    iommuMap(h.dom, 0, 1, 1, RW);
+    iommuUnmap(h.dom, 0, 1);
+    expect(() => iommuMap(h.dom, 0, 0, 512, RW)).toThrow(expect.objectContaining({ code: 'EBUSY' }));
+    for (let i = 0; i < 512; i++) iommuMap(h.dom, i, i, 1, RW);     // page by page works
+    expect(leaves(h.dom).length).toBe(512);
+  });
+
+  it('test_small_inside_large: EBUSY when a 2M leaf sits where the walk must descend', () => {
+    const h = makeHarness();
+    iommuMap(h.dom, 0, 0, 512, RW);
+    expect(() => iommuMap(h.dom, 3, 3, 1, RW)).toThrow(expect.objectContaining({ code: 'EBUSY' }));
+    expect(leaves(h.dom)).toEqual([[0, 0, 21]]);
+  });
+
+  it('test_unwind_table_alloc_failure: the 4th table allocation fails; tree, tables and reach are as before', () => {
+    const h = makeHarness();
+    const before = snapshot(h);
+    const c0 = h.sim.counters;
+    h.sim.faults.arm('tableAlloc', 4);
+    expect(() => iommuMap(h.dom, 0x1ff, 0x1ff, 2, RW)).toThrow(expect.objectContaining({ code: 'ENOMEM', errno: -12 }));
+    expect(snapshot(h)).toEqual(before);
+    const c = h.sim.counters;
+    expect(c.tableAllocs - c0.tableAllocs).toBe(3);     // L2, L1, L0 for page 0x1ff; the 2nd L0 failed
+    expect(c.tableFrees - c0.tableFrees).toBe(3);       // all three were new and are empty again
+    expect(c.iotlbSyncs - c0.iotlbSyncs).toBe(1);       // the unwind is a synced iommu_unmap of 1 page
+    expect(h.sim.faults.fired).toEqual(['tableAlloc']);
+    expectClean(h);
+  });
+
+  it('test_unwind_keeps_old_tables: tables that existed before a failed map survive it', () => {
+    const h = makeHarness();
+    iommuMap(h.dom, 0, 0, 1, RW);
+    iommuUnmap(h.dom, 0, 1);
+    const before = snapshot(h);
+    h.sim.faults.arm('map', 1);
+    expect(() => iommuMap(h.dom, 1, 1, 1, RW)).toThrow(expect.objectContaining({ code: 'ENOMEM' }));
+    expect(snapshot(h)).toEqual(before);
+  });
+
+  it('test_injected_driver_map_failure_midway: the second run fails, the first is unwound', () => {
+    const h = makeHarness();
+    h.sim.faults.arm('map', 2);
+    expect(() => iommuMap(h.dom, 1, 1, 0x400, RW)).toThrow(IommuError);
+    expectClean(h);
+    expect(h.dom.pt.tables).toBe(1);
+  });
+});

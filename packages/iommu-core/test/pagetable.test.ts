@@ -1,0 +1,86 @@
+// The engine and the reference format: codec self-test, page-size choice vs brute force, leaf counts.
+import { describe, expect, it } from 'vitest';
+import { createRefFormat, pgsizeCount, pgsizeOut, ptFormatSelfTest, Prng, SZ_1G, SZ_2M, SZ_4K, bitmapOrders, iommuMap, iommuUnmap } from '../src/index.js';
+import { expectClean, leaves, makeHarness, RW } from './harness.js';
+
+const FINE = ((1n << 39n) - 1n) & ~0xfffn;
+
+/** The 6.x iommu_pgsize written the slow, obvious way with BigInt (spec iommu-core 1.2). */
+function refPgsize(bm: bigint, iova: bigint, paddr: bigint, size: bigint): [number, number] {
+  const fls = (x: bigint): bigint => BigInt(x.toString(2).length - 1);
+  const ffs = (x: bigint): bigint => { let i = 0n; while (((x >> i) & 1n) === 0n) i++; return i; };
+  const genmask = (h: bigint): bigint => (1n << (h + 1n)) - 1n;
+  const am = iova | paddr;
+  let sizes = bm & genmask(fls(size));
+  if (am !== 0n) sizes &= genmask(ffs(am));
+  if (sizes === 0n) return [-1, 0];
+  const idx = fls(sizes);
+  const pg = 1n << idx;
+  const bigger = bm & ~genmask(idx);
+  if (bigger !== 0n) {
+    const next = 1n << ffs(bigger);
+    if (((iova ^ paddr) & (next - 1n)) === 0n) {
+      const off = next - (am & (next - 1n));
+      if (off + next <= size) size = off;
+    }
+  }
+  return [Number(idx), Number(size >> idx)];
+}
+
+describe('reference format and engine', () => {
+  it('test_fmt_self_test: VT-d-like and fine-grained reference formats pass the codec self-test', () => {
+    expect(ptFormatSelfTest(createRefFormat(SZ_4K | SZ_2M | SZ_1G))).toEqual([]);
+    expect(ptFormatSelfTest(createRefFormat(FINE))).toEqual([]);
+    expect(createRefFormat(FINE).leafOrders(1)).toEqual([21, 22, 23, 24, 25, 26, 27, 28, 29]);
+  });
+
+  it('test_best_pgsize: pgsizeCount equals the BigInt reference on seeded random inputs', () => {
+    const rng = new Prng(99);
+    for (const bm of [SZ_4K | SZ_2M | SZ_1G, FINE, SZ_2M | SZ_1G, SZ_4K]) {
+      const orders = bitmapOrders(bm);
+      for (let i = 0; i < 3000; i++) {
+        const sh = rng.int(30);
+        const iova = (rng.u32() % 2 ** 20) * 2 ** sh % 2 ** 40;
+        const pfn = rng.int(3) === 0 ? iova : (rng.u32() % 2 ** 20) * 2 ** rng.int(20);
+        const np = 1 + rng.int(rng.int(2) ? 600 : 2 ** 20);
+        const [o, c] = refPgsize(bm, BigInt(iova) << 12n, BigInt(pfn) << 12n, BigInt(np) << 12n);
+        const got = pgsizeCount(orders, iova, pfn, np);
+        expect([got, got < 0 ? 0 : pgsizeOut.count]).toEqual([o, o < 0 ? 0 : c]);
+      }
+    }
+  });
+
+  it('test_map_table_to_oa: fill 1G with 4K, unmap half at once and the rest page by page, then one 1G leaf replaces the tables', () => {
+    const h = makeHarness({}, 8n << 30n);
+    const base = 0x40000;
+    for (let i = 0; i < 512; i++) iommuMap(h.dom, base + i * 512, 1 + base + i * 512, 512, RW); // pfn misaligned: 4K leaves
+    expect(leaves(h.dom).length).toBe(262144);
+    expect(iommuUnmap(h.dom, base, 131072)).toBe(131072);
+    for (let i = 131072; i < 262144; i += 512) expect(iommuUnmap(h.dom, base + i, 512)).toBe(512);
+    expect(leaves(h.dom).length).toBe(0);
+    iommuMap(h.dom, base, base, 262144, RW);
+    expect(leaves(h.dom)).toEqual([[base, base, 30]]);
+    expect(h.dom.pt.tables).toBe(2);                      // root + the level-2 table
+    expect(iommuUnmap(h.dom, base, 262144)).toBe(262144);
+    expectClean(h);
+  });
+
+  it('test_keep_position: 256 x 4K in one call writes 256 PTEs with one descent', () => {
+    const h = makeHarness();
+    iommuMap(h.dom, 0, 0, 1, RW);
+    const c0 = h.sim.counters;
+    iommuMap(h.dom, 1, 7, 256, RW);
+    const c = h.sim.counters;
+    expect([c.pteWrites - c0.pteWrites, c.tableAllocs - c0.tableAllocs, c.mapCalls - c0.mapCalls]).toEqual([256, 0, 1]);
+    expect(iommuUnmap(h.dom, 1, 256)).toBe(256);
+  });
+
+  it('test_replicated_leaves: a 64K page on a fine-grained bitmap is 16 identical entries, unmappable from any page', () => {
+    const h = makeHarness({ pgsizeBitmap: FINE });
+    iommuMap(h.dom, 0x100, 0x300, 16, RW);
+    expect(leaves(h.dom)).toEqual([[0x100, 0x300, 16]]);
+    expect(h.sim.counters.pteWrites).toBe(3 + 16);
+    expect(iommuUnmap(h.dom, 0x100, 1)).toBe(16);       // fgsp: the whole 64K comes back
+    expectClean(h);
+  });
+});

@@ -1,0 +1,53 @@
+// Cost table, counters, clock, tracer, PRNG and fault injector.
+import { describe, expect, it } from 'vitest';
+import { CORE_COSTS, createSim, iommuMap, Prng } from '../src/index.js';
+import { makeHarness, RW } from './harness.js';
+
+describe('sim', () => {
+  it('test_cost_table: every core default has a source; overrides replace the ns', () => {
+    const sim = createSim({ cost: { completionWaits: 5000 } });
+    const t = sim.costTable();
+    for (const k of Object.keys(CORE_COSTS)) expect(t[k]!.source.length).toBeGreaterThan(10);
+    expect(t.completionWaits!.ns).toBe(5000);
+    expect(() => createSim({ cost: { bogus: 1 } })).toThrow(/unknown cost event 'bogus'/);
+  });
+
+  it('test_clock_is_sum_of_charges: modeled time equals count x cost over every event', () => {
+    const h = makeHarness();
+    iommuMap(h.dom, 0, 0, 300, RW);
+    const c = h.sim.counters, t = h.sim.costTable();
+    const sum = Object.keys(c).reduce((s, k) => s + c[k]! * t[k]!.ns, 0);
+    expect(h.sim.clock.now).toBeCloseTo(sum, 6);
+    expect(c.pteWrites).toBe(303);
+  });
+
+  it('test_trace_off_records_nothing; on records the driver flush', () => {
+    const h = makeHarness();
+    iommuMap(h.dom, 0, 0, 1, RW);
+    expect(h.sim.trace.events.length).toBe(0);
+    h.sim.trace.on = true;
+    h.dom.ops.flushIotlbAll!(h.dom);
+    h.sim.trace.begin('vfio', 'VFIO_IOMMU_UNMAP_DMA');
+    h.sim.trace.end('vfio', 'VFIO_IOMMU_UNMAP_DMA');
+    expect(h.sim.trace.events.map((e) => e.ph)).toEqual(['B', 'E']);
+  });
+
+  it('test_prng_deterministic', () => {
+    const a = new Prng(42), b = new Prng(42), c = new Prng(43);
+    const xa = Array.from({ length: 5 }, () => a.u32());
+    expect(Array.from({ length: 5 }, () => b.u32())).toEqual(xa);
+    expect(Array.from({ length: 5 }, () => c.u32())).not.toEqual(xa);
+    for (let i = 0; i < 1000; i++) { const v = a.int(7); expect(v >= 0 && v < 7 && Number.isInteger(v)).toBe(true); }
+  });
+
+  it('test_fault_injector: nth occurrence, counts, validation', () => {
+    const sim = createSim({ memory: 64n << 20n });
+    sim.faults.arm('pin', 3);
+    const p = sim.mem.allocFrames(1);
+    expect([sim.mem.pin(p, 1), sim.mem.pin(p, 1), sim.mem.pin(p, 1), sim.mem.pin(p, 1)]).toEqual([true, true, false, true]);
+    expect(sim.faults.reached[1]).toBe(4);
+    expect(sim.faults.armed).toBe(false);
+    expect(() => sim.faults.arm('pin', 0)).toThrow(/nth/);
+    expect(() => sim.faults.arm('nope' as 'pin')).toThrow(/unknown fault point/);
+  });
+});
