@@ -1,0 +1,345 @@
+// Models the AMD IOMMU driver (drivers/iommu/amd_iommu.c v4.15/v4.16, amd/iommu.c + iommupt
+// mainline) as an IommuDriver: protection domains on the amdv1 page table with a dynamic top,
+// attach/detach through DTEs, the era's flush ops issued as real commands on the ring, and DMA
+// through the emulated hardware (DTE, IOTLB, walker, event log).
+
+import {
+  EV, IOMMU_DOMAIN_UNMANAGED, IOMMU_READ, IOMMU_RESV_MSI, IOMMU_WRITE, IommuError, IotlbGather, PageTable,
+  domainSetPgsizeBitmap, iommuIotlbGatherAddRange, levelOfOrder,
+  type IommuDomain, type IommuDriver, type IommuOps, type IotlbPolicy, type ResvRegion, type Sim,
+} from '@x/iommu-core';
+import { AMD_IOMMU_PGSIZES, createAmdv1Format, pteBigInt } from './fmt-amdv1.js';
+import {
+  buildCompletionWait, buildInvAddress, buildInvAll, buildInvDte, buildInvIommuPages, invAddress2018, invOut,
+  INV_ALL_PAGES, type CmdName,
+} from './hw/commands.js';
+import { DEV_ID_MAX } from './hw/dte.js';
+import type { AmdEvent } from './hw/event-log.js';
+import { AmdIommuHw } from './hw/iommu.js';
+import { AMD_PROFILES, ptPolicyOf, type AmdProfileName, type AmdQuirks } from './profiles.js';
+
+export interface AmdIommuOptions {
+  /** Kernel era. Default 'v4.16'. */
+  profile?: AmdProfileName;
+  /** Override single quirks of the profile. */
+  quirks?: Partial<AmdQuirks>;
+  /** IOTLB entries. Default 1024. */
+  iotlbEntries?: number;
+  /** IOTLB replacement: 'lru' (default), 'fifo', 'wipe' (QEMU-like). */
+  iotlbPolicy?: IotlbPolicy;
+  /** Highest IOVA bit + 1 the hardware translates (EFR HATS). Default 64. */
+  vaBits?: number;
+  /** Reserved regions per device. Default: the x86 MSI window 0xfee00000-0xfeefffff. */
+  resvRegions?: readonly ResvRegion[];
+  name?: string;
+}
+
+/** A protection domain: the core's IommuDomain plus the amdv1 table and flush bookkeeping. */
+export interface AmdDomain extends IommuDomain {
+  readonly pt: PageTable;
+  /** Ranges unmapped with no gather, for the next sync (mainline). */
+  readonly pending: IotlbGather;
+  /** Devices attached (dev_iommu[] count for our single IOMMU). */
+  devCount: number;
+}
+
+const X86_MSI: ResvRegion = { start: 0xfee00, last: 0xfeeff, type: IOMMU_RESV_MSI };
+/** Where the driver's cmd_sem lives: a fixed modeled kernel address (byte), outside RAM and tables. */
+export const CMD_SEM_ADDR = 0xffff_ffff_f000;
+const EINVAL = -22, ERANGE = -34, ENOMEM = -12;
+
+export class AmdIommu implements IommuDriver {
+  readonly name: string;
+  readonly ops: IommuOps;
+  readonly pgsizeBitmap = AMD_IOMMU_PGSIZES;
+  readonly hw: AmdIommuHw;
+  readonly quirks: Readonly<AmdQuirks>;
+  readonly profile: AmdProfileName;
+  readonly fmt = createAmdv1Format();
+  private readonly devs = new Map<number, AmdDomain | null>();
+  private readonly domains = new Set<AmdDomain>();
+  private readonly eventList: AmdEvent[] = [];
+  private readonly resv: readonly ResvRegion[];
+  private readonly maxPage: number;
+  private nextDev = 0x0100;
+  private semVal = 0;
+
+  constructor(readonly sim: Sim, opts: AmdIommuOptions = {}) {
+    this.profile = opts.profile ?? 'v4.16';
+    const p = AMD_PROFILES[this.profile];
+    if (p === undefined) throw new RangeError(`unknown AMD profile '${String(opts.profile)}' (v4.15 | v4.16 | mainline)`);
+    this.quirks = { ...p.quirks, ...opts.quirks };
+    this.name = opts.name ?? `amd-iommu ${this.profile}`;
+    this.hw = new AmdIommuHw(sim, { iotlbEntries: opts.iotlbEntries, iotlbPolicy: opts.iotlbPolicy });
+    this.resv = opts.resvRegions ?? [X86_MSI];
+    const vaBits = opts.vaBits ?? 64;
+    if (!(Number.isInteger(vaBits) && vaBits >= 21 && vaBits <= 64)) throw new RangeError(`vaBits must be 21..64, got ${vaBits}`);
+    this.maxPage = 2 ** (vaBits - 12) - 1;
+    this.ops = this.makeOps(p.apiEra);
+  }
+
+  // ---- command helpers (one IOMMU; commands only when the domain has devices on it) ----------
+
+  private submit(): void { this.hw.cmdRing.advance(); this.hw.doorbell(); }
+
+  /** iommu_completion_wait(): queue COMPLETION_WAIT with a store to cmd_sem, run it, check the store. */
+  completionWait(): void {
+    const ring = this.hw.cmdRing;
+    const val = this.quirks.semaphoreOne ? 1 : ++this.semVal;
+    const sem = this.hw.stores.get(CMD_SEM_ADDR);
+    if (sem !== undefined) sem[0] = 0;                         // 2018: cmd_sem = 0 before the wait
+    buildCompletionWait(ring.words, ring.slot(), CMD_SEM_ADDR, val, 0, true);
+    this.submit();
+    const got = this.hw.stores.get(CMD_SEM_ADDR);
+    if (got === undefined || got[0] !== val) throw new Error('BUG: Completion-Wait loop timed out');
+  }
+
+  private invPages(d: AmdDomain, page: number, s: boolean, pde: boolean): void {
+    const ring = this.hw.cmdRing;
+    buildInvIommuPages(ring.words, ring.slot(), d.id, page, s, pde);
+    this.submit();
+  }
+
+  private invDte(dev: number): void {
+    const ring = this.hw.cmdRing;
+    buildInvDte(ring.words, ring.slot(), dev);
+    this.submit();
+  }
+
+  /** domain_flush_tlb_pde (+ domain_flush_complete when `wait`): the whole domain. */
+  private flushDomain(d: AmdDomain, wait: boolean): void {
+    if (d.devCount === 0) return;
+    this.sim.meter.charge(EV.iotlbFlushes, 1);
+    this.invPages(d, INV_ALL_PAGES, true, true);
+    if (wait) this.completionWait();
+  }
+
+  /** domain_flush_pages + complete over [start, start+npages): the era's address rule, PDE=1. */
+  private flushRange(d: AmdDomain, start: number, npages: number): void {
+    if (d.devCount === 0) return;
+    this.sim.meter.charge(EV.iotlbFlushes, 1);
+    if (this.quirks.invPageOrAll) invAddress2018(start, npages); else buildInvAddress(start, npages);
+    this.invPages(d, invOut.page, invOut.s, true);
+    this.completionWait();
+  }
+
+  /** INVALIDATE_IOMMU_ALL (needs IASup); flushes every cache of this IOMMU and waits. */
+  invalidateAll(): void {
+    const ring = this.hw.cmdRing;
+    buildInvAll(ring.words, ring.slot());
+    this.submit();
+    this.completionWait();
+  }
+
+  // ---- DTEs -------------------------------------------------------------------------------
+
+  private setDte(dev: number, d: AmdDomain): void {
+    this.hw.devtab.write(dev, { v: true, tv: true, mode: d.pt.top + 1, rootPfn: d.pt.root, ir: true, iw: true, domainId: d.id });
+  }
+
+  /** update_domain() after the table grew: new root and mode in every attached DTE, then flushes. */
+  private updateDomain(d: AmdDomain): void {
+    if (d.devCount === 0) return;
+    for (const [dev, dd] of this.devs) if (dd === d) { this.setDte(dev, d); this.invDte(dev); }
+    if (this.quirks.growFlush2018) this.flushDomain(d, false);    // 2018: PDE flush, no wait
+    else this.completionWait();                                  // mainline: DTE flush + wait
+  }
+
+  // ---- ops ----------------------------------------------------------------------------------
+
+  private makeOps(apiEra: '2018' | 'gather'): IommuOps {
+    const drv = this, q = this.quirks;
+    const syncGather = (d: AmdDomain, g: IotlbGather): void => {
+      if (!g.empty) drv.flushRange(d, g.start, g.end - g.start + 1);
+      d.pt.releaseDeferred();
+      g.reset();
+    };
+    const ops: IommuOps = {
+      name: this.name,
+      apiEra,
+      mapPages(dom, iova, pfn, order, count, prot) {
+        const d = dom as AmdDomain;
+        dom.mapped = 0;
+        if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) return EINVAL;
+        if (!drv.fmt.leafOrders(levelOfOrder(order)).includes(order)) return EINVAL;   // 512 GiB, > 2^51
+        const lp = 2 ** (order - 12);
+        const last = iova + count * lp - 1;
+        if (last > drv.maxPage) return ERANGE;
+        let grew = false;
+        while (last >= d.pt.span || d.pt.top < levelOfOrder(order)) {
+          if (!d.pt.grow()) return q.ebusyOnPresent ? ENOMEM : ERANGE;
+          grew = true;
+        }
+        if (grew) drv.updateDomain(d);
+        const r = d.pt.map(iova, pfn, order, count, prot);
+        dom.mapped = d.pt.mapped;
+        if (d.pt.replaced) {
+          // iommupt: tables unlinked under a new large leaf are flushed before they are freed
+          drv.flushRange(d, iova, count * lp);
+          d.pt.releaseDeferred();
+        }
+        return r;
+      },
+      unmapPages(dom, iova, order, count, gather) {
+        const d = dom as AmdDomain;
+        const lp = 2 ** (order - 12);
+        if (q.flushOnUnmap) {
+          // v4.15: the 2018 core called ->unmap once per page-size step; each one flushed and waited
+          let got = 0;
+          const end = iova + count * lp;
+          for (let cur = iova; cur < end;) {
+            const n = d.pt.unmap(cur, lp);
+            if (n === 0) break;
+            drv.flushDomain(d, true);
+            cur += n; got += n;
+          }
+          return got;
+        }
+        const got = d.pt.unmap(iova, count * lp);
+        if (got > 0 && !q.syncFlushesAll) iommuIotlbGatherAddRange(gather ?? d.pending, iova, got);
+        return got;
+      },
+      iovaToPhys: (dom, iova) => (dom as AmdDomain).pt.lookup(iova),
+      mapBegin: (dom) => (dom as AmdDomain).pt.txBegin(),
+      mapEnd: (dom, failed) => (dom as AmdDomain).pt.txEnd(failed),
+    };
+    if (q.flushOnUnmap) return ops;                 // v4.15 AMD had no iotlb ops
+    ops.flushIotlbAll = (dom) => {
+      const d = dom as AmdDomain;
+      drv.flushDomain(d, true);
+      d.pending.reset();
+      d.pt.releaseDeferred();
+    };
+    if (q.syncFlushesAll) {
+      // v4.16: range_add is a no-op; sync is flush_iotlb_all
+      ops.iotlbRangeAdd = () => {};
+      ops.iotlbSync = (dom, g) => { ops.flushIotlbAll!(dom); if (g !== null) g.reset(); };
+    } else {
+      ops.iotlbRangeAdd = (dom, iova, npages) => iommuIotlbGatherAddRange((dom as AmdDomain).pending, iova, npages);
+      ops.iotlbSync = (dom, g) => {
+        const d = dom as AmdDomain;
+        if (g !== null) {
+          if (!d.pending.empty) { iommuIotlbGatherAddRange(g, d.pending.start, d.pending.end - d.pending.start + 1); d.pending.reset(); }
+          syncGather(d, g);
+        } else syncGather(d, d.pending);
+      };
+    }
+    return ops;
+  }
+
+  // ---- IommuDriver ----------------------------------------------------------------------------
+
+  /** iommu_domain_alloc(UNMANAGED): a protection domain at mode 3 (top level 2). */
+  domainAlloc(): IommuDomain {
+    const id = this.sim.nextDomainId();
+    if (id > 0xffff) throw new IommuError('ENOSPC', 'iommu_domain_alloc', 'no free 16-bit domain id');
+    const pt = new PageTable(this.fmt, this.sim.mem, this.sim.meter, ptPolicyOf(this.quirks), 2, id);
+    this.sim.checker.reachers.push(pt);
+    const dom: AmdDomain = {
+      id, type: IOMMU_DOMAIN_UNMANAGED, ops: this.ops, sim: this.sim, pgsizeBitmap: 0n, orders: [],
+      geometry: { apertureStart: 0, apertureEnd: this.maxPage, forceAperture: true }, mapped: 0, pt,
+      pending: new IotlbGather(), devCount: 0,
+    };
+    domainSetPgsizeBitmap(dom, this.pgsizeBitmap);
+    this.domains.add(dom);
+    return dom;
+  }
+
+  domainFree(dom: IommuDomain): void {
+    const d = this.own(dom, 'iommu_domain_free');
+    if (d.devCount > 0) throw new IommuError('EBUSY', 'iommu_domain_free', `domain ${d.id} still has ${d.devCount} device(s)`);
+    this.hw.iotlb.invalidateDomain(d.id);
+    d.pt.destroy();
+    const i = this.sim.checker.reachers.indexOf(d.pt);
+    if (i >= 0) this.sim.checker.reachers.splice(i, 1);
+    this.domains.delete(d);
+  }
+
+  probeDevice(): number {
+    while (this.devs.has(this.nextDev)) this.nextDev++;
+    if (this.nextDev > DEV_ID_MAX) throw new IommuError('ENOSPC', 'iommu_probe_device', 'no free 16-bit device id');
+    const id = this.nextDev++;
+    this.devs.set(id, null);
+    return id;
+  }
+
+  /** iommu_attach_device(): writes the DTE, flushes it and the domain (PDE=1, the kdump-safety flush) and waits. */
+  attachDevice(dom: IommuDomain, dev: number): void {
+    if (!(Number.isInteger(dev) && dev >= 0 && dev <= DEV_ID_MAX)) throw new IommuError('ENODEV', 'iommu_attach_device', `bad device id ${dev}`);
+    if (dom.ops !== this.ops) throw new IommuError('EINVAL', 'iommu_attach_device', 'domain belongs to another IOMMU');
+    const d = dom as AmdDomain;
+    const cur = this.devs.get(dev);
+    if (cur === d) return;
+    if (cur !== undefined && cur !== null) throw new IommuError('EBUSY', 'iommu_attach_device', `device 0x${dev.toString(16)} is attached to domain ${cur.id}`);
+    this.devs.set(dev, d);
+    d.devCount++;
+    this.setDte(dev, d);
+    this.invDte(dev);
+    this.flushDomain(d, true);
+  }
+
+  /**
+   * Detach: DTE back to V|TV with no permissions (DMA blocked) and INVALIDATE_DEVTAB_ENTRY; 2018
+   * (do_detach + iommu_completion_wait) then only waits, later kernels flush the domain (PDE=1) first.
+   */
+  detachDevice(dom: IommuDomain, dev: number): void {
+    const d = dom as AmdDomain;
+    if (this.devs.get(dev) !== d) return;
+    this.hw.devtab.write(dev, { v: true, tv: true, mode: 0, rootPfn: 0, ir: false, iw: false, domainId: 0 });
+    this.invDte(dev);
+    if (this.ops.apiEra === '2018') this.completionWait();
+    else this.flushDomain(d, true);
+    this.devs.set(dev, null);
+    d.devCount--;
+  }
+
+  deviceDomain(dev: number): IommuDomain | null { return this.devs.get(dev) ?? null; }
+  /** IOMMU_CAP_CACHE_COHERENCY (FC on every leaf) and IOMMU_CAP_INTR_REMAP. */
+  capable(cap: number): boolean { return cap === 0 || cap === 1; }
+  resvRegions(_dev: number): readonly ResvRegion[] { return this.resv; }
+
+  /**
+   * A device reads or writes npages from IOVA page `iova` through the emulated IOMMU: DTE, IOTLB,
+   * then the page walk. Stops at the first fault (an IO_PAGE_FAULT in the event log) and returns false.
+   */
+  dma(dev: number, iova: number, npages: number, dir: 'read' | 'write'): boolean {
+    if (!(Number.isInteger(dev) && dev >= 0 && dev <= DEV_ID_MAX)) throw new RangeError(`bad device id ${dev}`);
+    const hw = this.hw, mem = this.sim.mem, meter = this.sim.meter, write = dir === 'write';
+    for (let i = 0; i < npages; i++) {
+      const va = iova + i;
+      const pfn = hw.translate(dev, va, write);
+      if (pfn < 0) { hw.events.drain(this.eventList); return false; }
+      mem.dmaAccess(pfn, write, hw.devtab.cDom[dev]!, va, hw.via);
+      meter.charge(EV.dmaPages, 1);
+    }
+    return true;
+  }
+
+  /** Events the driver has drained from the log, oldest first. */
+  eventLog(): readonly AmdEvent[] {
+    this.hw.events.drain(this.eventList);
+    return this.eventList;
+  }
+
+  /** Commands the hardware executed, by the spec's names. */
+  commands(): Record<CmdName, number> { return this.hw.commands(); }
+
+  /** The raw 64-bit entry that translates IOVA page `iova` and its 0-based level, or null. */
+  readPte(dom: IommuDomain, iova: number): { pte: bigint; level: number } | null {
+    const e = this.own(dom, 'readPte').pt.entryOf(iova);
+    return e === null ? null : { pte: pteBigInt(e.words, e.w), level: e.level };
+  }
+
+  /** DTE mode (levels) of a domain's table: top level + 1. */
+  mode(dom: IommuDomain): number { return this.own(dom, 'mode').pt.top + 1; }
+
+  private own(dom: IommuDomain, call: string): AmdDomain {
+    if (dom.ops !== this.ops) throw new IommuError('EINVAL', call, 'domain belongs to another IOMMU');
+    return dom as AmdDomain;
+  }
+}
+
+/** Creates an AMD IOMMU (one unit) with its driver on a sim. */
+export function createAmdIommu(sim: Sim, opts: AmdIommuOptions = {}): AmdIommu {
+  return new AmdIommu(sim, opts);
+}
