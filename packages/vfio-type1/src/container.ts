@@ -1,0 +1,286 @@
+// Models a VFIO container fd (drivers/vfio/container.c) with the type1 backend behind it
+// (vfio_iommu_type1_ioctl): GET_API_VERSION, CHECK_EXTENSION, SET_IOMMU, GET_INFO, MAP_DMA and
+// UNMAP_DMA, both typed and as raw little-endian structs, with every check of the profile's era.
+
+import { errnoName, type Violation } from '@x/iommu-core';
+import { checkAccounting, checkDeep, checkDomainEmpty, checkReleased } from './checker.js';
+import { attachGroup, detachGroup } from './domain.js';
+import { VfioError } from './errors.js';
+import type { Group, Host, Process } from './host-mm.js';
+import { VfioIommu } from './iommu.js';
+import { doGetInfo, doMapDma, doUnmapDma } from './ioctl.js';
+import { profileSpec, type Profile, type ProfileSpec, type TryHarder, type UnmapPath } from './profiles.js';
+import type { VfioStats } from './stats.js';
+import {
+  VFIO_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_DMA_CC_IOMMU, VFIO_GET_API_VERSION, VFIO_IOMMU_GET_INFO,
+  VFIO_IOMMU_INFO_CAPS, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU,
+  VFIO_TYPE1_NESTING_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_UNMAP_ALL, VFIO_UPDATE_VADDR, INFO_SIZE,
+  decodeInfo, encodeDmaMap, encodeDmaUnmap, encodeInfoRequest, type DmaMap, type DmaUnmap, type IommuInfo,
+} from './uapi.js';
+import { IOMMU_CACHE } from '@x/iommu-core';
+
+export interface ContainerOptions {
+  /** Kernel era. Default 'mainline'. */
+  profile?: Profile;
+  /** Unmap path; default from the profile (v4.15 slow, v4.16 fast, mainline mainline). */
+  unmapPath?: UnmapPath;
+  /** VFIO_IOMMU_TLB_SYNC_MAX: regions queued per sync on the fast/mainline paths. Default 512. */
+  tlbSyncMax?: number;
+  /** dma_entry_limit module parameter (5.1+, so mainline only). Default 65535. */
+  dmaEntryLimit?: number;
+  /** disable_hugepages module parameter: pin and map one page per chunk. Default false. */
+  disableHugepages?: boolean;
+  /** allow_unsafe_interrupts module parameter. Default false. */
+  allowUnsafeInterrupts?: boolean;
+  /** map_try_harder() unwind variant, or false to leave it out; default 'landed' in v4.x, absent in mainline. */
+  mapTryHarder?: TryHarder | false;
+}
+
+/** A mapping as the container holds it (bytes). */
+export interface MappingInfo { iova: bigint; vaddr: bigint; size: bigint; prot: number; lockedPages: number }
+
+const U32 = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+
+export class Container {
+  readonly spec: ProfileSpec;
+  readonly groups: Group[] = [];
+  /** The type1 instance, after SET_IOMMU; null before and after the last group left. */
+  iommu: VfioIommu | null = null;
+  closed = false;
+  private readonly unmapPath: UnmapPath;
+  private readonly tryHarder: TryHarder | null;
+  private readonly tlbSyncMax: number;
+  private readonly dmaEntryLimit: number;
+  private lastStats: VfioStats | null = null;
+
+  constructor(readonly host: Host, readonly proc: Process, readonly opts: ContainerOptions = {}) {
+    this.spec = profileSpec(opts.profile ?? 'mainline');
+    this.unmapPath = opts.unmapPath ?? this.spec.unmapPath;
+    if (!['slow', 'fast', 'mainline'].includes(this.unmapPath)) throw new RangeError(`unknown unmapPath '${this.unmapPath}' (slow, fast, mainline)`);
+    this.tryHarder = opts.mapTryHarder === undefined ? this.spec.tryHarder : opts.mapTryHarder === false ? null : opts.mapTryHarder;
+    if (this.tryHarder !== null && !['landed', 'rfc-v2', 'suggested'].includes(this.tryHarder)) {
+      throw new RangeError(`unknown mapTryHarder '${String(this.tryHarder)}' (landed, rfc-v2, suggested, false)`);
+    }
+    this.tlbSyncMax = opts.tlbSyncMax ?? 512;
+    if (!(Number.isInteger(this.tlbSyncMax) && this.tlbSyncMax >= 1)) throw new RangeError(`tlbSyncMax must be an integer >= 1, got ${this.tlbSyncMax}`);
+    if (opts.dmaEntryLimit !== undefined && !this.spec.dmaEntryLimit) {
+      throw new RangeError(`dmaEntryLimit is not a parameter of the ${this.spec.name} profile (dma_entry_limit came in 5.1)`);
+    }
+    this.dmaEntryLimit = opts.dmaEntryLimit ?? 65535;
+    if (!U32(this.dmaEntryLimit)) throw new RangeError(`dmaEntryLimit must be a u32, got ${this.dmaEntryLimit}`);
+  }
+
+  get profile(): Profile { return this.spec.name; }
+
+  /** Raw ioctl on the container fd: arg is the struct as bytes (GET_INFO/MAP/UNMAP; outputs written back) or an integer. */
+  ioctl(cmd: number, arg: Uint8Array | number = 0): number {
+    this.live();
+    switch (cmd) {
+      case VFIO_GET_API_VERSION: return VFIO_API_VERSION;
+      case VFIO_CHECK_EXTENSION: return this.checkExtension(typeof arg === 'number' ? arg : 0);
+      case VFIO_SET_IOMMU: this.setIommu(typeof arg === 'number' ? arg : -1); return 0;
+      default: break;
+    }
+    const name = cmd === VFIO_IOMMU_MAP_DMA ? 'VFIO_IOMMU_MAP_DMA' : cmd === VFIO_IOMMU_UNMAP_DMA ? 'VFIO_IOMMU_UNMAP_DMA'
+      : cmd === VFIO_IOMMU_GET_INFO ? 'VFIO_IOMMU_GET_INFO' : `ioctl(0x${cmd.toString(16)})`;
+    const it = this.iommu;
+    if (it === null) throw new VfioError('EINVAL', name, 'no IOMMU driver set on the container');
+    if (cmd !== VFIO_IOMMU_MAP_DMA && cmd !== VFIO_IOMMU_UNMAP_DMA && cmd !== VFIO_IOMMU_GET_INFO) {
+      throw new VfioError('ENOTTY', name, 'type1 does not handle this ioctl');
+    }
+    if (!(arg instanceof Uint8Array)) throw new VfioError('EFAULT', name, 'argument is not a user buffer');
+    const sim = this.host.sim;
+    sim.meter.charge(it.evIoctl, 1);
+    sim.checker.enter(name);
+    const tr = sim.trace;
+    if (tr.on) tr.begin('vfio', name);
+    try {
+      let r: number;
+      if (cmd === VFIO_IOMMU_MAP_DMA) r = doMapDma(it, arg);
+      else if (cmd === VFIO_IOMMU_UNMAP_DMA) r = doUnmapDma(it, arg);
+      else r = doGetInfo(it, arg);
+      if (r < 0) throw new VfioError(errnoName(r), name, deepReason(r));
+      return r;
+    } catch (e) {
+      if (e instanceof VfioError && cmd !== VFIO_IOMMU_GET_INFO) it.stats.errors++;
+      throw e;
+    } finally {
+      if (cmd !== VFIO_IOMMU_GET_INFO) checkAccounting(this);
+      if (tr.on) tr.end('vfio', name);
+      sim.checker.leave();
+    }
+  }
+
+  /** VFIO_GET_API_VERSION. */
+  getApiVersion(): number { return this.ioctl(VFIO_GET_API_VERSION); }
+
+  /** VFIO_CHECK_EXTENSION: 1 when the extension is supported in this era (and state), else 0. */
+  checkExtension(ext: number): number {
+    this.live();
+    const it = this.iommu, s = this.spec;
+    switch (ext) {
+      case VFIO_TYPE1_IOMMU: case VFIO_TYPE1v2_IOMMU: return 1;
+      case VFIO_TYPE1_NESTING_IOMMU: return s.nesting ? 1 : 0;
+      case VFIO_UNMAP_ALL: return s.unmapAllExt ? 1 : 0;
+      case VFIO_UPDATE_VADDR: return s.unmapAllExt && it !== null ? 1 : 0;
+      case VFIO_DMA_CC_IOMMU:
+        if (it === null) return 0;
+        return it.domains.every((d) => (d.prot & IOMMU_CACHE) !== 0) ? 1 : 0;
+      default: return 0;
+    }
+  }
+
+  /** VFIO_GROUP_SET_CONTAINER: adds a group; attaches it at once when the IOMMU is already set. */
+  addGroup(g: Group): void {
+    this.live();
+    const sc = 'VFIO_GROUP_SET_CONTAINER';
+    if (g.container !== null) throw new VfioError('EINVAL', sc, `group ${g.id} is already set to a container`);
+    const it = this.iommu;
+    if (it !== null) this.tracked(sc, () => attachGroup(it, g));
+    g.container = this;
+    this.groups.push(g);
+  }
+
+  /** VFIO_GROUP_UNSET_CONTAINER: detaches a group; the last one takes every mapping with it. */
+  removeGroup(g: Group): void {
+    this.live();
+    const sc = 'VFIO_GROUP_UNSET_CONTAINER';
+    if (g.container !== this) throw new VfioError('EINVAL', sc, `group ${g.id} is not in this container`);
+    const chk = this.host.sim.checker;
+    chk.enter(sc);
+    try {
+      this.detach(g);
+      checkAccounting(this);
+    } finally {
+      chk.leave();
+    }
+  }
+
+  /** VFIO_SET_IOMMU(type): type1 (v1) or type1v2; EINVAL without groups or when already set, ENODEV for other types. */
+  setIommu(type: number): void {
+    this.live();
+    const sc = 'VFIO_SET_IOMMU';
+    if (this.groups.length === 0 || this.iommu !== null) {
+      throw new VfioError('EINVAL', sc, this.iommu !== null ? 'an IOMMU driver is already set' : 'the container has no group');
+    }
+    if (this.checkExtension(type) <= 0) throw new VfioError('ENODEV', sc, `no IOMMU driver supports type ${type}`);
+    const it = new VfioIommu(this.host.sim, this.proc, this.spec, type !== VFIO_TYPE1_IOMMU, this.unmapPath, this.tryHarder,
+      this.tlbSyncMax, this.opts.disableHugepages ?? false, this.opts.allowUnsafeInterrupts ?? false, this.dmaEntryLimit);
+    const done: Group[] = [];
+    for (const g of this.groups) {
+      const r = attachGroup(it, g);
+      if (r !== 0) {
+        for (let k = done.length - 1; k >= 0; k--) detachGroup(it, done[k]!, (d) => checkDomainEmpty(it, d.dom, sc));
+        throw new VfioError(errnoName(r), sc, `attaching group ${g.id} failed`);
+      }
+      done.push(g);
+    }
+    this.iommu = it;
+  }
+
+  /** VFIO_IOMMU_MAP_DMA. Throws VfioError; a failed call leaves no trace. */
+  mapDma(m: DmaMap): void { this.ioctl(VFIO_IOMMU_MAP_DMA, encodeDmaMap(m)); }
+
+  /** VFIO_IOMMU_UNMAP_DMA: returns the bytes unmapped (may exceed the request in v1, 0 when nothing was mapped). */
+  unmapDma(u: DmaUnmap): { size: bigint } {
+    const b = encodeDmaUnmap(u);
+    this.ioctl(VFIO_IOMMU_UNMAP_DMA, b);
+    return { size: new DataView(b.buffer).getBigUint64(16, true) };
+  }
+
+  /** VFIO_IOMMU_GET_INFO, asking again with the argsz the kernel wants when capabilities do not fit. */
+  getInfo(): IommuInfo {
+    let b = encodeInfoRequest(INFO_SIZE);
+    this.ioctl(VFIO_IOMMU_GET_INFO, b);
+    let info = decodeInfo(b);
+    if ((info.flags & VFIO_IOMMU_INFO_CAPS) !== 0 && info.argsz > INFO_SIZE) {
+      b = encodeInfoRequest(info.argsz);
+      this.ioctl(VFIO_IOMMU_GET_INFO, b);
+      info = decodeInfo(b);
+    }
+    if ((info.flags & VFIO_IOMMU_INFO_CAPS) === 0) { delete info.capOffset; info.argsz = INFO_SIZE; }
+    return info;
+  }
+
+  /** Counters of this container (kept after close). */
+  stats(): VfioStats {
+    const it = this.iommu;
+    if (it !== null) return it.stats.snapshot();
+    if (this.lastStats !== null) return this.lastStats.snapshot();
+    throw new VfioError('EINVAL', 'stats', 'no IOMMU driver set on the container');
+  }
+
+  /** The container's mappings, ascending (bytes). */
+  mappings(): MappingInfo[] {
+    const it = this.iommu;
+    if (it === null) return [];
+    return it.dmas.list.map((d) => ({ iova: BigInt(d.iova) << 12n, vaddr: BigInt(d.vaddr) << 12n, size: BigInt(d.size) << 12n,
+      prot: d.prot, lockedPages: d.lockedPages }));
+  }
+
+  /** dma_avail (entries left before ENOSPC). */
+  get dmaAvail(): number { return this.iommu?.dmaAvail ?? this.dmaEntryLimit; }
+
+  /** Runs the full checker walk now; returns the violations it added. */
+  check(): Violation[] {
+    const chk = this.host.sim.checker, n0 = chk.violations.length;
+    checkAccounting(this);
+    if (this.iommu !== null) checkDeep(this.iommu);
+    return chk.violations.slice(n0);
+  }
+
+  /** close(): detaches every group, which removes every mapping and pin; checks nothing is left. */
+  close(): void {
+    if (this.closed) return;
+    const chk = this.host.sim.checker;
+    chk.enter('close');
+    try {
+      for (const g of [...this.groups]) this.detach(g);
+      checkAccounting(this);
+    } finally {
+      chk.leave();
+    }
+    this.closed = true;
+    const i = this.host.containers.indexOf(this);
+    if (i >= 0) this.host.containers.splice(i, 1);
+  }
+
+  private detach(g: Group): void {
+    const it = this.iommu;
+    if (it !== null) {
+      detachGroup(it, g, (d) => checkDomainEmpty(it, d.dom, 'domain free'));
+    }
+    this.groups.splice(this.groups.indexOf(g), 1);
+    g.container = null;
+    if (it !== null && this.groups.length === 0) {
+      checkReleased(it);
+      this.lastStats = it.stats.snapshot();
+      this.iommu = null;
+    }
+  }
+
+  private tracked(sc: string, f: () => number): void {
+    const chk = this.host.sim.checker;
+    chk.enter(sc);
+    try {
+      const r = f();
+      if (r !== 0) throw new VfioError(errnoName(r), sc, `attach failed (${errnoName(r)})`);
+    } finally {
+      checkAccounting(this);
+      chk.leave();
+    }
+  }
+
+  private live(): void {
+    if (this.closed) throw new VfioError('EINVAL', 'ioctl', 'container is closed (the kernel would answer EBADF on a closed fd)');
+  }
+}
+
+function deepReason(r: number): string {
+  switch (errnoName(r)) {
+    case 'ENOMEM': return 'RLIMIT_MEMLOCK exceeded or allocation failure while pinning/mapping';
+    case 'EFAULT': return 'a page of the vaddr range could not be pinned, or the IOMMU refused the address';
+    case 'EBUSY': return 'the IOMMU refused to map over an existing mapping';
+    default: return 'the IOMMU driver failed the map';
+  }
+}

@@ -1,0 +1,173 @@
+// Models vfio_iommu_type1_attach_group() / detach_group() and vfio_iommu_replay(): one domain per
+// IOMMU (groups on the same ops and coherency share it), replay of every existing dma into a domain
+// attached later, the iova list from apertures and reserved regions (spec vfio-type1 §6.7, §8).
+
+import {
+  IOMMU_CACHE, IOMMU_CAP_CACHE_COHERENCY, IOMMU_CAP_INTR_REMAP, IOMMU_RESV_DIRECT_RELAXABLE,
+  iommuIovaToPhys, iommuMap, iommuUnmap, type IommuDomain,
+} from '@x/iommu-core';
+import { sysErrno } from './errors.js';
+import type { Group } from './host-mm.js';
+import { VfioDomain, type IovaNode, type VfioIommu } from './iommu.js';
+import { vfioIommuUnmapUnpinAll } from './unmap.js';
+
+const EINVAL = -22, EBUSY = -16, EPERM = -1;
+
+function errnoOf(e: unknown): number {
+  const errno = sysErrno(e);
+  if (errno === null) throw e;
+  return errno;
+}
+
+/** Detaches whatever devices of g are attached to dom. */
+function detachDevices(g: Group, dom: IommuDomain): void {
+  for (const dev of g.devices) g.drv.detachDevice(dom, dev);
+}
+
+/** Attaches all of g's devices to dom, or none: returns 0 or -errno. */
+function attachDevices(g: Group, dom: IommuDomain): number {
+  let k = 0;
+  try {
+    for (; k < g.devices.length; k++) g.drv.attachDevice(dom, g.devices[k]!);
+    return 0;
+  } catch (e) {
+    for (let j = 0; j < k; j++) g.drv.detachDevice(dom, g.devices[j]!);
+    return errnoOf(e);
+  }
+}
+
+/** Removes [rs, re] from every node of a list (vfio_iommu_resv_exclude). */
+function carve(list: IovaNode[], rs: number, re: number): IovaNode[] {
+  const out: IovaNode[] = [];
+  for (const n of list) {
+    if (re < n.start || rs > n.last) { out.push(n); continue; }
+    if (rs > n.start) out.push({ start: n.start, last: rs - 1 });
+    if (re < n.last) out.push({ start: re + 1, last: n.last });
+  }
+  return out;
+}
+
+/** Reserved regions that carve the iova list (all but DIRECT_RELAXABLE), over a group's devices. */
+function resvOf(g: Group): { start: number; last: number }[] {
+  const out: { start: number; last: number }[] = [];
+  for (const dev of g.devices) for (const r of g.drv.resvRegions(dev)) if (r.type !== IOMMU_RESV_DIRECT_RELAXABLE) out.push(r);
+  return out;
+}
+
+/** The iova list for a set of domains (apertures intersected) and groups (regions carved). */
+function buildIovaList(doms: readonly IommuDomain[], groups: readonly Group[]): IovaNode[] {
+  if (doms.length === 0) return [];
+  let start = 0, last = Infinity;
+  for (const d of doms) { start = Math.max(start, d.geometry.apertureStart); last = Math.min(last, d.geometry.apertureEnd); }
+  if (start > last) return [];
+  let list: IovaNode[] = [{ start, last }];
+  for (const g of groups) for (const r of resvOf(g)) list = carve(list, r.start, r.last);
+  return list;
+}
+
+function allGroups(it: VfioIommu): Group[] {
+  const gs: Group[] = [];
+  for (const d of it.domains) gs.push(...d.groups);
+  return gs;
+}
+
+/**
+ * vfio_iommu_replay(): maps every existing dma into a new domain, taking the physical runs from the
+ * current first domain (no pinning: the pages are pinned already). Returns 0 or -errno; with
+ * replayUnwind (4.19y+) a failure first unmaps from the new domain everything replay mapped.
+ */
+function vfioIommuReplay(it: VfioIommu, nd: VfioDomain): number {
+  if (it.domains.length === 0) return 0;
+  const ref = it.domains[0]!.dom;
+  const l = it.dmas.list;
+  it.stats.replays++;
+  for (let k = 0; k < l.length; k++) {
+    const dma = l[k]!;
+    let iova = dma.iova;
+    const end = dma.end;
+    while (iova < end) {
+      const phys = iommuIovaToPhys(ref, iova);
+      if (phys < 0) { it.stats.warnings++; iova++; continue; }
+      let len = 1;
+      while (iova + len < end && iommuIovaToPhys(ref, iova + len) === phys + len) len++;
+      try {
+        iommuMap(nd.dom, iova, phys, len, dma.prot | nd.prot);
+      } catch (e) {
+        const err = errnoOf(e);
+        if (it.spec.replayUnwind) for (let j = k; j >= 0; j--) iommuUnmap(nd.dom, l[j]!.iova, l[j]!.size);
+        return err;
+      }
+      it.stats.replayedPages += len;
+      iova += len;
+    }
+  }
+  return 0;
+}
+
+/**
+ * vfio_iommu_type1_attach_group(): gives group g a domain (a new one on its driver, or the existing
+ * domain with the same ops and coherency), replaying existing mappings into a new domain. Returns 0
+ * or -errno (EBUSY vaddr invalid, EINVAL iova conflicts, EPERM no interrupt remapping, the driver's
+ * attach errno, or replay's errno) and then leaves the container as it was.
+ */
+export function attachGroup(it: VfioIommu, g: Group): number {
+  if (it.vaddrInvalidCount > 0) return EBUSY;
+  const drv = g.drv;
+  const dom = drv.domainAlloc();
+  let ret = attachDevices(g, dom);
+  if (ret !== 0) { drv.domainFree(dom); return ret; }
+  const fail = (err: number): number => { detachDevices(g, dom); drv.domainFree(dom); return err; };
+  let newList: IovaNode[] = [];
+  if (it.spec.iovaList) {
+    const ap = dom.geometry;
+    const cur = it.iovaList;
+    if (cur.length > 0 && (ap.apertureStart > cur[cur.length - 1]!.last || ap.apertureEnd < cur[0]!.start)) return fail(EINVAL);
+    const l = it.dmas.list;
+    if (l.length > 0 && (l[0]!.iova < ap.apertureStart || l[l.length - 1]!.end - 1 > ap.apertureEnd)) return fail(EINVAL);
+    for (const r of resvOf(g)) if (it.dmas.findOverlap(r.start, r.last - r.start + 1) !== null) return fail(EINVAL);
+    newList = buildIovaList([...it.domains.map((d) => d.dom), dom], [...allGroups(it), g]);
+    if (newList.length === 0) return fail(EINVAL);
+  }
+  if (!it.allowUnsafeInterrupts && !drv.capable(IOMMU_CAP_INTR_REMAP)) return fail(EPERM);
+  const prot = it.spec.alwaysCache || drv.capable(IOMMU_CAP_CACHE_COHERENCY) ? IOMMU_CACHE : 0;
+  for (const d of it.domains) {
+    if (d.dom.ops === dom.ops && d.prot === prot) {
+      detachDevices(g, dom);
+      drv.domainFree(dom);
+      ret = attachDevices(g, d.dom);
+      if (ret !== 0) return ret;
+      d.groups.push(g);
+      if (it.spec.iovaList) it.iovaList = newList;
+      return 0;
+    }
+  }
+  const nd = new VfioDomain(dom, drv, prot);
+  ret = vfioIommuReplay(it, nd);
+  if (ret !== 0) return fail(ret);
+  nd.groups.push(g);
+  it.domains.unshift(nd);                 // new domains go to the head of domain_list
+  for (const dma of it.dmas.list) dma.iommuMapped = true;
+  if (it.spec.iovaList) it.iovaList = newList;
+  return 0;
+}
+
+/**
+ * vfio_iommu_type1_detach_group(): detaches g; an emptied domain is freed, and when it was the last
+ * one every dma is unmapped, unpinned and removed first. The iova list is rebuilt from what remains.
+ * beforeFree runs on the last domain after its dmas are gone (the container's leftover check).
+ */
+export function detachGroup(it: VfioIommu, g: Group, beforeFree: (d: VfioDomain) => void): void {
+  const k = it.domains.findIndex((d) => d.groups.includes(g));
+  if (k < 0) return;
+  const d = it.domains[k]!;
+  detachDevices(g, d.dom);
+  d.groups.splice(d.groups.indexOf(g), 1);
+  if (d.groups.length === 0) {
+    // the last domain takes every dma with it and must then be empty; an earlier one is freed with
+    // its mappings (its devices are detached; the dmas stay mapped in the other domains)
+    if (it.domains.length === 1) { vfioIommuUnmapUnpinAll(it); beforeFree(d); }
+    it.domains.splice(k, 1);
+    d.drv.domainFree(d.dom);
+  }
+  if (it.spec.iovaList) it.iovaList = buildIovaList(it.domains.map((x) => x.dom), allGroups(it));
+}

@@ -1,0 +1,158 @@
+// Models the host side VFIO pins from: processes (mm_struct) with VMAs backed by PhysMem frames or
+// by device MMIO (VM_PFNMAP, pfns without struct page), RLIMIT_MEMLOCK, CAP_IPC_LOCK and
+// mm->locked_vm; and IOMMU groups of devices behind a driver.
+
+import { type Backing, type IommuDriver, type Sim, backingPfn } from '@x/iommu-core';
+import { VfioError } from './errors.js';
+import { Container, type ContainerOptions } from './container.js';
+
+const PAGE_SHIFT = 12n;
+/** First user address handed out by mmap (bytes); VMAs are placed 1 GiB-aligned upward from it. */
+const MMAP_BASE_PAGE = 0x7f0000000000 / 4096;
+const VMA_ALIGN_PAGES = 1 << 18;
+/** MMIO pfns start here: above any RAM frame (< 2^32) and below the page-table pfns (2^36). */
+export const MMIO_PFN_BASE = 2 ** 34;
+
+/** A virtual memory area: npages from startPage, backed by RAM frames or by MMIO pfns. */
+export class Vma {
+  constructor(
+    readonly startPage: number,
+    readonly npages: number,
+    /** RAM frames, or null for an MMIO VMA. */
+    readonly backing: Backing | null,
+    /** First MMIO pfn (MMIO VMAs only), else -1. */
+    readonly mmioPfn: number,
+    readonly profile: string,
+  ) {}
+  get endPage(): number { return this.startPage + this.npages; }
+  get mmio(): boolean { return this.backing === null; }
+  /** pfn behind page idx of this VMA. */
+  pfnAt(idx: number): number { return this.backing === null ? this.mmioPfn + idx : backingPfn(this.backing, idx); }
+  /**
+   * Pages from idx (at most max) whose pfns continue pfnAt(idx) contiguously. Works per backing run
+   * (2 MiB / 1 GiB) when the backing has runs, per page otherwise.
+   */
+  contigFrom(idx: number, max: number): number {
+    const lim = Math.min(max, this.npages - idx);
+    const b = this.backing;
+    if (b === null) return lim;
+    if (b.runOrder === 0) {
+      const p = b.pfns;
+      let n = 1, expect = p[idx]! + 1;
+      while (n < lim && p[idx + n] === expect) { n++; expect++; }
+      return n;
+    }
+    const run = 1 << b.runOrder, p = b.pfns;
+    let r = idx >>> b.runOrder;
+    let n = Math.min(lim, run - (idx & (run - 1)));
+    let expect = p[r]! + (idx & (run - 1)) + n;
+    while (n < lim && p[r + 1] === expect) { r++; const k = Math.min(run, lim - n); n += k; expect += k; }
+    return n;
+  }
+}
+
+/** A process: its VMAs, RLIMIT_MEMLOCK, CAP_IPC_LOCK and locked_vm (pages). */
+export class Process {
+  /** mm->locked_vm in pages. */
+  lockedVm = 0;
+  /** RLIMIT_MEMLOCK in pages (Infinity = RLIM_INFINITY). */
+  readonly memlockPages: number;
+  readonly vmas: Vma[] = [];
+  private nextPage = MMAP_BASE_PAGE;
+
+  constructor(readonly host: Host, readonly pid: number, readonly memlockLimit: bigint | null, readonly capIpcLock: boolean) {
+    this.memlockPages = memlockLimit === null ? Infinity : Number(memlockLimit >> PAGE_SHIFT);
+  }
+
+  /**
+   * mmap(): a new VMA of size bytes. backing: a PhysMem profile ('4k', 'thp', 'hugetlb-2m',
+   * 'hugetlb-1g', 'fragmented[:p]') or 'mmio' (a device BAR: reserved pfns, never pinned or charged).
+   * Returns the VMA's start address. Throws VfioError EINVAL (size) or the allocator's ENOMEM.
+   */
+  mmap(size: bigint, opts: { backing?: string } = {}): bigint {
+    if (size <= 0n || (size & 0xfffn) !== 0n) throw new VfioError('EINVAL', 'mmap', `size 0x${size.toString(16)} must be a positive multiple of 4 KiB`);
+    const npages = Number(size >> PAGE_SHIFT);
+    const profile = opts.backing ?? this.host.sim.backing;
+    const start = this.nextPage;
+    let vma: Vma;
+    if (profile === 'mmio') {
+      vma = new Vma(start, npages, null, this.host.allocMmio(npages), profile);
+    } else {
+      vma = new Vma(start, npages, this.host.sim.mem.allocBacking(npages, profile), -1, profile);
+    }
+    this.vmas.push(vma);
+    this.nextPage = Math.ceil((start + npages) / VMA_ALIGN_PAGES) * VMA_ALIGN_PAGES + VMA_ALIGN_PAGES;
+    return BigInt(start) << PAGE_SHIFT;
+  }
+
+  /** The VMA holding a virtual page, or null (binary search; VMAs are created in ascending order). */
+  findVma(vpage: number): Vma | null {
+    const v = this.vmas;
+    let lo = 0, hi = v.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1, m = v[mid]!;
+      if (vpage < m.startPage) hi = mid - 1;
+      else if (vpage >= m.endPage) lo = mid + 1;
+      else return m;
+    }
+    return null;
+  }
+
+  /** pfn behind a virtual page, or -1 when no VMA holds it. */
+  pfnOf(vpage: number): number {
+    const v = this.findVma(vpage);
+    return v === null ? -1 : v.pfnAt(vpage - v.startPage);
+  }
+}
+
+/** An IOMMU group: devices behind one driver (VFIO attaches them together). */
+export class Group {
+  /** The container this group is set to, or null. */
+  container: Container | null = null;
+  constructor(readonly id: number, readonly drv: IommuDriver, readonly devices: readonly number[]) {}
+}
+
+/** The host: a sim, its IOMMU groups and processes. */
+export class Host {
+  readonly groups: Group[] = [];
+  readonly processes: Process[] = [];
+  readonly containers: Container[] = [];
+  private nextMmio = MMIO_PFN_BASE;
+  private nextGroup = 0;
+  private nextPid = 1000;
+
+  constructor(readonly sim: Sim) {}
+
+  /** A new IOMMU group of `devices` devices behind drv (each probed on the driver). */
+  addGroup(drv: IommuDriver, opts: { devices?: number } = {}): Group {
+    const n = opts.devices ?? 1;
+    if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`devices must be an integer >= 1, got ${n}`);
+    const devs: number[] = [];
+    for (let i = 0; i < n; i++) devs.push(drv.probeDevice());
+    const g = new Group(this.nextGroup++, drv, devs);
+    this.groups.push(g);
+    return g;
+  }
+
+  /** A new process. memlockLimit: RLIMIT_MEMLOCK in bytes (default RLIM_INFINITY). */
+  spawn(opts: { memlockLimit?: bigint | null; capIpcLock?: boolean } = {}): Process {
+    const p = new Process(this, this.nextPid++, opts.memlockLimit ?? null, opts.capIpcLock ?? false);
+    this.processes.push(p);
+    return p;
+  }
+
+  /** open("/dev/vfio/vfio") by proc: a container with no IOMMU driver set yet. */
+  openContainer(proc: Process, opts: ContainerOptions = {}): Container {
+    if (proc.host !== this) throw new RangeError('process belongs to another host');
+    const c = new Container(this, proc, opts);
+    this.containers.push(c);
+    return c;
+  }
+
+  /** MMIO pfns for a device BAR mapping (never RAM). */
+  allocMmio(npages: number): number {
+    const p = this.nextMmio;
+    this.nextMmio += Math.ceil(npages / 512) * 512 + 512;   // 2 MiB aligned, with a gap
+    return p;
+  }
+}

@@ -1,0 +1,23 @@
+// @x/vfio-type1 public API (named exports only).
+export { Host, Process, Group, Vma, MMIO_PFN_BASE } from './host-mm.js';
+export { Container, type ContainerOptions, type MappingInfo } from './container.js';
+export { VfioError } from './errors.js';
+export { PROFILES, profileSpec, type Profile, type ProfileSpec, type UnmapPath, type TryHarder } from './profiles.js';
+export { VfioStats } from './stats.js';
+export { VfioDma, DmaTree } from './dma.js';
+export { VfioIommu, VfioDomain, VFIO_REGION_BYTES, type IovaNode } from './iommu.js';
+export { domainLeaves } from './checker.js';
+export {
+  VFIO_API_VERSION, VFIO_GET_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_SET_IOMMU, VFIO_GROUP_GET_STATUS,
+  VFIO_GROUP_SET_CONTAINER, VFIO_GROUP_UNSET_CONTAINER, VFIO_IOMMU_GET_INFO, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA,
+  VFIO_IOMMU_ENABLE, VFIO_IOMMU_DISABLE, VFIO_IOMMU_DIRTY_PAGES,
+  VFIO_TYPE1_IOMMU, VFIO_SPAPR_TCE_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_DMA_CC_IOMMU, VFIO_EEH, VFIO_TYPE1_NESTING_IOMMU,
+  VFIO_SPAPR_TCE_v2_IOMMU, VFIO_NOIOMMU_IOMMU, VFIO_UNMAP_ALL, VFIO_UPDATE_VADDR,
+  VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_MAP_FLAG_VADDR,
+  VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_VADDR,
+  VFIO_IOMMU_INFO_PGSIZES, VFIO_IOMMU_INFO_CAPS,
+  VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
+  DMA_MAP_MINSZ, DMA_UNMAP_MINSZ, DMA_UNMAP_BITMAP_MINSZ, INFO_MINSZ, INFO_SIZE,
+  encodeDmaMap, decodeDmaMap, encodeDmaUnmap, decodeDmaUnmap, encodeInfoRequest, decodeInfo,
+  type DmaMap, type DmaUnmap, type IommuInfo, type IovaRange,
+} from './uapi.js';

@@ -1,0 +1,85 @@
+// Models struct vfio_iommu (one per container after SET_IOMMU) and struct vfio_domain: the domain
+// list (new domains at the head), the dma tree, dma_avail, the iova list and the page-size bitmap.
+
+import { type IommuDomain, type IommuDriver, type Sim } from '@x/iommu-core';
+import { DmaTree } from './dma.js';
+import type { Group, Process } from './host-mm.js';
+import type { ProfileSpec, TryHarder, UnmapPath } from './profiles.js';
+import { VfioStats } from './stats.js';
+
+/** struct vfio_domain: one IOMMU domain and the groups attached to it. */
+export class VfioDomain {
+  readonly groups: Group[] = [];
+  /** IOMMU_CACHE when added to every map of this domain (4.x: only if the IOMMU is coherent). */
+  constructor(readonly dom: IommuDomain, readonly drv: IommuDriver, readonly prot: number) {}
+}
+
+/** An inclusive range of IOVA pages (struct vfio_iova). */
+export interface IovaNode { start: number; last: number }
+
+/** Bytes of one queued struct vfio_regions (list_head 16 + iova 8 + phys 8 + len 8). */
+export const VFIO_REGION_BYTES = 40;
+
+export class VfioIommu {
+  readonly domains: VfioDomain[] = [];
+  readonly dmas = new DmaTree();
+  dmaAvail: number;
+  vaddrInvalidCount = 0;
+  /** Valid IOVA ranges (5.4+); empty = no restriction. */
+  iovaList: IovaNode[] = [];
+  /** Pages charged to locked_vm by this container's dmas, and RAM pages it holds pinned. */
+  lockedPages = 0;
+  pinnedPages = 0;
+  readonly stats = new VfioStats();
+  // the fast path's region list as parallel typed arrays (no object per region)
+  readonly qIova: Float64Array;
+  readonly qPfn: Float64Array;
+  readonly qLen: Float64Array;
+  readonly evLockAcct: number;
+  readonly evRegionAlloc: number;
+  readonly evIoctl: number;
+
+  constructor(
+    readonly sim: Sim,
+    readonly proc: Process,
+    readonly spec: ProfileSpec,
+    readonly v2: boolean,
+    readonly unmapPath: UnmapPath,
+    readonly tryHarder: TryHarder | null,
+    readonly tlbSyncMax: number,
+    readonly disableHugepages: boolean,
+    readonly allowUnsafeInterrupts: boolean,
+    dmaEntryLimit: number,
+  ) {
+    this.dmaAvail = dmaEntryLimit;
+    this.qIova = new Float64Array(tlbSyncMax);
+    this.qPfn = new Float64Array(tlbSyncMax);
+    this.qLen = new Float64Array(tlbSyncMax);
+    const m = sim.meter;
+    this.evLockAcct = m.register('vfio.lockAcct', { ns: 100, source: 'assumption: mmap_lock + locked_vm update per vfio_lock_acct call' });
+    this.evRegionAlloc = m.register('vfio.regionAllocs', { ns: 50, source: 'assumption: kzalloc of a 40-byte struct vfio_regions' });
+    this.evIoctl = m.register('vfio.ioctls', { ns: 300, source: 'assumption: ioctl entry/exit, copy_from_user/copy_to_user of the struct, mutex' });
+  }
+
+  /** vfio_pgsize_bitmap(): AND over domains; sub-4K sizes collapse to 4K. */
+  pgsizeBitmap(): bigint {
+    let bm = 0xffffffffffffffffn;
+    for (const d of this.domains) bm &= d.dom.pgsizeBitmap;
+    if ((bm & 0xfffn) !== 0n) bm = (bm & ~0xfffn) | 0x1000n;
+    return bm;
+  }
+
+  /** Smallest page size in bytes (1 << __ffs(bitmap)). */
+  minPgsize(): bigint {
+    const bm = this.pgsizeBitmap();
+    if (bm === 0n) throw new Error('BUG: empty page-size intersection (__ffs(0) is undefined in the kernel)');
+    return bm & -bm;
+  }
+
+  /** True when [start, last] pages lies inside one iova list node (or the list is empty). */
+  iovaRangeValid(start: number, last: number): boolean {
+    if (this.iovaList.length === 0) return true;
+    for (const n of this.iovaList) if (start >= n.start && last <= n.last) return true;
+    return false;
+  }
+}

@@ -1,0 +1,70 @@
+// Models vfio_pin_pages_remote() / vfio_unpin_pages_remote(): pin a physically contiguous,
+// homogeneous (all RAM or all reserved) run of a dma's pages, charging locked_vm per RAM page
+// (spec vfio-type1 §5.2). Reserved (MMIO, VM_PFNMAP) pfns are never pinned nor charged.
+
+import { overLimit, vfioLockAcct } from './accounting.js';
+import type { VfioDma } from './dma.js';
+import type { VfioIommu } from './iommu.js';
+
+const EFAULT = -14, ENOMEM = -12;
+
+/** Out-parameters of vfioPinPagesRemote (the kernel's *pfn_base), reused to avoid an object per call. */
+export const pinOut = { pfn: 0, reserved: false };
+
+/**
+ * Contiguous run starting at virtual page vpage of dma's task, at most max pages: sets pinOut.pfn and
+ * pinOut.reserved, returns its length, or -EFAULT when no VMA holds vpage. Crosses into an adjacent
+ * VMA when its first frame continues the run.
+ */
+export function contigRun(dma: VfioDma, vpage: number, max: number): number {
+  const proc = dma.task;
+  let vma = proc.findVma(vpage);
+  if (vma === null) return EFAULT;
+  const idx = vpage - vma.startPage;
+  const pfn = vma.pfnAt(idx), rsvd = vma.mmio;
+  let n = vma.contigFrom(idx, max);
+  while (n < max && vpage + n === vma.endPage) {
+    const nv = proc.findVma(vpage + n);
+    if (nv === null || nv.mmio !== rsvd || nv.pfnAt(0) !== pfn + n) break;
+    n += nv.contigFrom(0, max - n);
+    vma = nv;
+  }
+  pinOut.pfn = pfn;
+  pinOut.reserved = rsvd;
+  return n;
+}
+
+/**
+ * vfio_pin_pages_remote(): pins the contiguous run at vpage (at most npage pages; 1 with
+ * disable_hugepages). Returns the pages pinned (pinOut holds the first pfn), or -EFAULT (no VMA,
+ * or GUP failed: an injected pin fault), or -ENOMEM (RLIMIT_MEMLOCK; nothing left pinned).
+ */
+export function vfioPinPagesRemote(it: VfioIommu, dma: VfioDma, vpage: number, npage: number): number {
+  const n = contigRun(dma, vpage, it.disableHugepages ? 1 : npage);
+  if (n < 0) return n;
+  if (pinOut.reserved) return n;                          // is_invalid_reserved_pfn: no pin, no charge
+  if (overLimit(dma, n)) {
+    it.stats.warnings++;                                  // pr_warn("RLIMIT_MEMLOCK (%ld) exceeded")
+    return ENOMEM;
+  }
+  const pfn = pinOut.pfn;
+  if (!it.sim.mem.pin(pfn, n)) return EFAULT;
+  it.pinnedPages += n;
+  it.stats.pins += n;
+  vfioLockAcct(it, dma, n);
+  pinOut.pfn = pfn;
+  return n;
+}
+
+/**
+ * vfio_unpin_pages_remote(): drops the pins of npage frames from pfn (a homogeneous run) and, with
+ * doAccounting, uncharges them. Returns the pages released that were RAM (the kernel's `unlocked`).
+ */
+export function vfioUnpinPagesRemote(it: VfioIommu, dma: VfioDma, pfn: number, npage: number, doAccounting: boolean): number {
+  if (!it.sim.mem.isRam(pfn)) return 0;                   // put_pfn() is a no-op on reserved pfns
+  it.sim.mem.unpin(pfn, npage);
+  it.pinnedPages -= npage;
+  it.stats.unpins += npage;
+  if (doAccounting) vfioLockAcct(it, dma, -npage);
+  return npage;
+}

@@ -1,0 +1,47 @@
+// stats(): every counter after a known workload; trace events when the tracer is on.
+import { afterEach, describe, expect, it } from 'vitest';
+import { createReferenceDriver, createSim } from '@x/iommu-core';
+import { Host, VfioStats } from '../src/index.js';
+import { K4, M2, RW, expectCleanClose, makeEnv, type Env } from './helpers.js';
+
+let e: Env;
+afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
+
+describe('stats', () => {
+  it('test_stats_exact', () => {
+    e = makeEnv({ profile: 'v4.16', memlockLimit: 8n * M2 });
+    const va = e.proc.mmap(4n * M2, { backing: 'hugetlb-2m' });
+    const v4 = e.proc.mmap(3n * K4, { backing: '4k' });
+    e.c.mapDma({ vaddr: va, iova: 0n, size: 4n * M2, flags: RW });
+    e.c.mapDma({ vaddr: v4, iova: 0x10000000n, size: 3n * K4, flags: RW });
+    expect(() => e.c.mapDma({ vaddr: va, iova: 0n, size: K4, flags: RW })).toThrow();
+    e.c.unmapDma({ iova: 0n, size: 0x20000000n });
+    const expected = Object.assign(new VfioStats(), {
+      mapCalls: 2, unmapCalls: 1, errors: 1, mapChunks: 4 + 3, unmapChunks: 4 + 3,
+      regionsPerUnmap: { 7: 1 }, syncs: 2, regionsPerSync: { 4: 1, 3: 1 }, peakQueuedRegions: 4, peakQueuedBytes: 160,
+      pins: 2051, unpins: 2051,
+    });
+    expect(e.c.stats()).toEqual(expected);
+  });
+
+  it('test_trace_events', () => {
+    const sim = createSim({ memory: 1n << 30n, seed: 3, trace: true });
+    const drv = createReferenceDriver(sim);
+    const host = new Host(sim);
+    const g = host.addGroup(drv);
+    const proc = host.spawn();
+    const va = proc.mmap(2n * M2, { backing: 'thp' });
+    const c = host.openContainer(proc, { profile: 'mainline' });
+    c.addGroup(g);
+    c.setIommu(3);
+    c.mapDma({ vaddr: va, iova: 0n, size: 2n * M2, flags: RW });
+    c.unmapDma({ iova: 0n, size: 2n * M2 });
+    const ev = sim.trace.events.filter((x) => x.track === 'vfio').map((x) => [x.ph, x.name, x.args?.regions]);
+    expect(ev).toEqual([
+      ['B', 'VFIO_IOMMU_MAP_DMA', undefined], ['E', 'VFIO_IOMMU_MAP_DMA', undefined],
+      ['B', 'VFIO_IOMMU_UNMAP_DMA', undefined], ['i', 'vfio_sync_unpin', 2], ['E', 'VFIO_IOMMU_UNMAP_DMA', undefined],
+    ]);
+    c.close();
+    expect(sim.violations).toEqual([]);
+  });
+});

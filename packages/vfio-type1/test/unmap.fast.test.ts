@@ -1,0 +1,147 @@
+// The three unmap paths: exact IOTLB sync counts, the region queue, the slow fallback, and the
+// ordering rule (no page unpinned before the sync that covers its unmap).
+import { afterEach, describe, expect, it } from 'vitest';
+import type { UnmapPath } from '../src/index.js';
+import { K4, M2, RW, expectCleanClose, makeEnv, type Env } from './helpers.js';
+
+let e: Env;
+afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
+
+/** Maps n 4 KiB pages of scattered frames as one dma at iova 0; returns how many physical runs it has. */
+function mapScattered(n: number, o: Parameters<typeof makeEnv>[0]): number {
+  e = makeEnv({ memory: 2n << 30n, ...o });
+  const va = e.proc.mmap(BigInt(n) * K4, { backing: '4k' });
+  e.c.mapDma({ vaddr: va, iova: 0n, size: BigInt(n) * K4, flags: RW });
+  return e.c.stats().mapChunks;
+}
+
+describe('unmap_sync_counts', () => {
+  it.each<[UnmapPath, number, number]>([
+    ['slow', 1300, 1300], ['fast', 1300, 3], ['mainline', 1300, 3],
+    ['fast', 512, 1], ['fast', 513, 2], ['mainline', 1024, 2],
+  ])('test_sync_count path=%s regions=%i syncs=%i', (unmapPath, n, syncs) => {
+    expect(mapScattered(n, { profile: 'v4.16', unmapPath })).toBe(n);   // n physically separate 4K regions
+    const c0 = e.sim.counters;
+    expect(e.c.unmapDma({ iova: 0n, size: BigInt(n) * K4 })).toEqual({ size: BigInt(n) * K4 });
+    const c1 = e.sim.counters;
+    expect(c1.iotlbSyncs - c0.iotlbSyncs).toBe(syncs);
+    expect(e.c.stats().syncs).toBe(syncs);
+    expect(c1.unpins - c0.unpins).toBe(n);
+    expect(e.c.stats().regionsPerUnmap).toEqual({ [n]: 1 });
+    if (unmapPath !== 'slow') {
+      expect(e.c.stats().peakQueuedRegions).toBe(Math.min(n, 512));
+      expect(e.c.stats().peakQueuedBytes).toBe(Math.min(n, 512) * 40);
+      const full = Math.floor(n / 512), rest = n % 512;
+      expect(e.c.stats().regionsPerSync).toEqual(rest === 0 ? { 512: full } : full === 0 ? { [rest]: 1 } : { 512: full, [rest]: 1 });
+    } else {
+      expect(e.c.stats().peakQueuedRegions).toBe(0);
+    }
+  });
+
+  it('test_tlb_sync_max_option', () => {
+    mapScattered(1000, { profile: 'mainline', tlbSyncMax: 100 });
+    const s0 = e.sim.counters.iotlbSyncs;
+    e.c.unmapDma({ iova: 0n, size: 1000n * K4 });
+    expect(e.sim.counters.iotlbSyncs - s0).toBe(10);
+    expect(e.c.stats().regionsPerSync).toEqual({ 100: 10 });
+  });
+
+  it('test_queue_is_per_dma', () => {
+    // 600 one-page dmas unmapped by one call: each vfio_unmap_unpin syncs its own queue
+    e = makeEnv({ profile: 'v4.16', memory: 2n << 30n });
+    const va = e.proc.mmap(600n * K4, { backing: '4k' });
+    for (let i = 0n; i < 600n; i++) e.c.mapDma({ vaddr: va + i * K4, iova: i * K4, size: K4, flags: RW });
+    const s0 = e.sim.counters.iotlbSyncs;
+    expect(e.c.unmapDma({ iova: 0n, size: 600n * K4 })).toEqual({ size: 600n * K4 });
+    expect(e.sim.counters.iotlbSyncs - s0).toBe(600);
+    expect(e.c.stats().regionsPerSync).toEqual({ 1: 600 });
+    expect(e.c.stats().regionsPerUnmap).toEqual({ 600: 1 });
+  });
+
+  it('test_2018_driver_range_add_per_region', () => {
+    mapScattered(700, { profile: 'v4.16', drv: { apiEra: '2018' } });
+    const c0 = e.sim.counters;
+    e.c.unmapDma({ iova: 0n, size: 700n * K4 });
+    const c1 = e.sim.counters;
+    expect(c1.iotlbRangeAdds - c0.iotlbRangeAdds).toBe(700);
+    expect(c1.iotlbSyncs - c0.iotlbSyncs).toBe(2);
+    expect(c1.iotlbFlushes - c0.iotlbFlushes).toBe(2);
+  });
+});
+
+describe('unmap_fallback', () => {
+  it('test_fast_unmap_zero_falls_back_to_slow', () => {
+    e = makeEnv({ profile: 'v4.16' });
+    const va = e.proc.mmap(4n * M2, { backing: 'thp' });
+    e.c.mapDma({ vaddr: va, iova: 0n, size: 4n * M2, flags: RW });
+    expect(e.c.stats().mapChunks).toBe(4);
+    e.sim.faults.arm('unmapFast', 2);
+    const s0 = e.sim.counters.iotlbSyncs;
+    expect(e.c.unmapDma({ iova: 0n, size: 4n * M2 })).toEqual({ size: 4n * M2 });
+    // region 1 queued; region 2's fast unmap returns 0: sync + unpin the queue (1), then the slow
+    // iommu_unmap with its own sync; regions 3 and 4 queued and synced at the end
+    expect(e.sim.counters.iotlbSyncs - s0).toBe(3);
+    const st = e.c.stats();
+    expect(st.fallbacks).toBe(1);
+    expect(st.syncs).toBe(3);
+    expect(st.regionsPerSync).toEqual({ 1: 1, 2: 1 });
+    expect(st.unmapChunks).toBe(4);
+    expect(e.proc.lockedVm).toBe(0);
+  });
+
+  it('test_fallback_on_first_chunk_syncs_empty_queue', () => {
+    e = makeEnv({ profile: 'mainline' });
+    const va = e.proc.mmap(2n * M2, { backing: 'thp' });
+    e.c.mapDma({ vaddr: va, iova: 0n, size: 2n * M2, flags: RW });
+    e.sim.faults.arm('unmapFast', 1);
+    const s0 = e.sim.counters.iotlbSyncs;
+    e.c.unmapDma({ iova: 0n, size: 2n * M2 });
+    // the kernel syncs an empty region list before the slow path: 1 + slow 1 + final 1
+    expect(e.sim.counters.iotlbSyncs - s0).toBe(3);
+    expect(e.c.stats().regionsPerSync).toEqual({ 0: 1, 1: 1 });
+    expect(e.c.stats().fallbacks).toBe(1);
+  });
+});
+
+describe.each<UnmapPath>(['slow', 'fast', 'mainline'])('unmap_ordering path=%s', (unmapPath) => {
+  it('test_no_unpin_before_sync', () => {
+    e = makeEnv({ profile: 'v4.16', unmapPath, drv: { iotlbEntries: 4096 } });
+    const dev = e.group.devices[0]!;
+    const va = e.proc.mmap(2n * M2, { backing: '4k' });
+    e.c.mapDma({ vaddr: va, iova: 0n, size: 2n * M2, flags: RW });
+    expect(e.drv.dma(dev, 0, 1024, 'read')).toBe(true);        // every page now cached in the IOTLB
+    // a device access racing each sync: it may still hit a stale IOTLB entry, whose frame must be pinned
+    const ops = e.drv.ops as { iotlbSync?: (d: never, g: never) => void };
+    const orig = ops.iotlbSync!;
+    const pinnedAtSync: number[] = [];
+    ops.iotlbSync = (d, g) => {
+      e.drv.dma(dev, 1023, 1, 'read');
+      pinnedAtSync.push(e.sim.mem.pinCount(e.proc.pfnOf(Number(va >> 12n) + 1023)));
+      orig(d, g);
+    };
+    expect(e.c.unmapDma({ iova: 0n, size: 2n * M2 })).toEqual({ size: 2n * M2 });
+    ops.iotlbSync = orig;
+    expect(pinnedAtSync.length).toBe(unmapPath === 'slow' ? 1024 : 2);
+    expect(pinnedAtSync[pinnedAtSync.length - 1]).toBe(1);       // page 1023 still pinned at its sync
+    expect(e.sim.violations).toEqual([]);
+    expect(e.drv.faults().length).toBe(0);                       // page 1023 is reached through the stale IOTLB entry
+  });
+
+  it('test_lost_invalidation_is_caught', () => {
+    // negative control: if a sync flushes nothing, unpinning after it is a violation the checker reports
+    e = makeEnv({ profile: 'v4.16', unmapPath, drv: { iotlbEntries: 4096 } });
+    const va = e.proc.mmap(M2, { backing: '4k' });
+    e.c.mapDma({ vaddr: va, iova: 0n, size: 8n * K4, flags: RW });
+    expect(e.drv.dma(e.group.devices[0]!, 0, 8, 'write')).toBe(true);
+    e.sim.faults.arm('sync', 1);
+    e.c.unmapDma({ iova: 0n, size: 8n * K4 });
+    const v = e.sim.violations;
+    // fast/mainline: the one sync of the call is lost, all 8 pages are unpinned while cached;
+    // slow: only the first chunk's sync is lost
+    expect(v.length).toBe(unmapPath === 'slow' ? 1 : 8);
+    expect(v[0]).toMatchObject({ kind: 'unpin-while-reachable', via: 'iotlb', call: expect.stringMatching(/^VFIO_IOMMU_UNMAP_DMA/) });
+    e.sim.violations.length = 0;
+    e.c.close();
+    e.sim.violations.length = 0;
+  });
+});
