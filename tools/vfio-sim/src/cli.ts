@@ -1,0 +1,138 @@
+// vfio-sim: the command line. With no command it compares the default scenario (a 64 GiB q35
+// guest on AMD-Vi, boot then shutdown) under v4.15, v4.16 and mainline.
+
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT_USAGE, UsageError } from './errors.js';
+import { addScenarioOptions } from './scenario/options.js';
+import { runCommand } from './commands/run.js';
+import { compareCommand } from './commands/compare.js';
+import { sweepCommand } from './commands/sweep.js';
+import { replayCommand } from './commands/replay.js';
+import { reportCommand } from './commands/report.js';
+
+export const VERSION = '0.1.0';
+
+function outputOptions(cmd: Command, parallel: boolean): Command {
+  cmd.option('--json', 'print the result as JSON (schema vfio-sim/result@1, see README); no progress bar')
+    .option('--trace <file>', 'write a Chrome/Perfetto trace-event JSON file (open in ui.perfetto.dev)')
+    .option('--html <file>', 'write a self-contained HTML report with plots')
+    .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal)')
+    .option('--strict', 'exit 1 when a case has safety violations or failed ioctls');
+  if (parallel) {
+    cmd.option('--serial', 'run cases one after another instead of on worker threads (same numbers)')
+      .option('--workers <n>', 'worker threads (default: one per CPU, at most one per case)');
+  }
+  return cmd;
+}
+
+const EXAMPLES_MAIN = `
+Examples:
+  $ vfio-sim                                         # default: 64G guest, v4.15 vs v4.16 vs mainline
+  $ vfio-sim sweep --tlb-sync-max 1,8,64,512,4096    # is 512 regions per sync a good cap?
+  $ vfio-sim compare --backing 4k,thp,hugetlb-1g --profile v4.16
+  $ vfio-sim run --profile v4.16 --guest 16G --trace t.json --html r.html
+  $ vfio-sim run --record boot.jsonl && vfio-sim replay boot.jsonl --profile mainline
+  $ vfio-sim report --costs`;
+
+export function buildProgram(): Command {
+  const program = new Command('vfio-sim')
+    .description('Model VFIO type1 DMA mapping on the IOMMU core and AMD-Vi: IOTLB syncs, invalidations, PTE writes, pins and modeled time per kernel profile (v4.15, v4.16, mainline), side by side.')
+    .version(VERSION)
+    .showSuggestionAfterError(true)
+    .addHelpText('after', EXAMPLES_MAIN);
+
+  const compare = program.command('compare', { isDefault: true })
+    .description('run cases side by side: the three kernel profiles by default; any scenario option (not --seed) takes a comma list, and each list multiplies the cases')
+    .argument('[scenario-files...]', 'JSON scenario files, each a case (flags apply to all)')
+    .addHelpText('after', `
+Examples:
+  $ vfio-sim compare                                  # v4.15, v4.16, mainline on the default 64G guest
+  $ vfio-sim compare --guest 256G --profile v4.16,mainline
+  $ vfio-sim compare --backing 4k,hugetlb-1g --profile v4.16
+  $ vfio-sim compare --workload churn --churn-ops 20000
+  $ vfio-sim compare a.json b.json --json > cmp.json`);
+  outputOptions(addScenarioOptions(compare), true).action(async (files: string[], o) => {
+    // the plain profile comparison (no files, no lists) ends with hints on what to try next
+    const lists = Object.values(o).some((v) => typeof v === 'string' && v.includes(','));
+    process.exitCode = await compareCommand(files, o, files.length === 0 && o.profile === undefined && !lists);
+  });
+
+  const run = program.command('run').description('run one scenario under one profile (default v4.16)')
+    .addHelpText('after', `
+Examples:
+  $ vfio-sim run                                      # default scenario, v4.16
+  $ vfio-sim run --profile mainline --guest 1T --backing hugetlb-1g
+  $ vfio-sim run --scenario examples/churn.json --json
+  $ vfio-sim run --guest 8G --record run.jsonl --trace run.trace.json`);
+  outputOptions(addScenarioOptions(run), false)
+    .option('--record <file>', 'write the ioctl stream as JSON Lines (replay it with `vfio-sim replay`)')
+    .action(async (o) => { process.exitCode = await runCommand(o); });
+
+  const sweep = program.command('sweep').description('vary one scenario option over a comma list (profile default v4.16) and show the trade-off')
+    .addHelpText('after', `
+Examples:
+  $ vfio-sim sweep --tlb-sync-max 1,8,64,512,4096     # syncs vs queued bytes vs time pinned after unmap
+  $ vfio-sim sweep --guest 8G,32G,128G --profile mainline
+  $ vfio-sim sweep --backing 4k,fragmented:0.5,thp,hugetlb-1g --html sweep.html`);
+  outputOptions(addScenarioOptions(sweep), true).action(async (o) => { process.exitCode = await sweepCommand(o); });
+
+  const replay = program.command('replay').description('replay a recorded ioctl stream (JSON Lines, see README) and report its counters')
+    .argument('<file>', 'a .jsonl file written by `run --record` or by hand')
+    .option('--profile <list>', 'replay under these kernel profiles instead of the recorded one (comma list)')
+    .option('--tlb-sync-max <n>', 'VFIO_IOMMU_TLB_SYNC_MAX for the replay')
+    .addHelpText('after', `
+Examples:
+  $ vfio-sim run --guest 8G --record boot.jsonl
+  $ vfio-sim replay boot.jsonl                        # same counters as the run
+  $ vfio-sim replay boot.jsonl --profile v4.15,v4.16,mainline --html replay.html`);
+  outputOptions(replay, true).action(async (file: string, o) => { process.exitCode = await replayCommand(file, o); });
+
+  program.command('report').description('print the cost table (--costs) or re-render a saved --json result')
+    .argument('[file]', 'a result written with --json')
+    .option('--costs', 'print the modeled cost of every event and where the number comes from')
+    .addOption(new Option('--driver <name>', 'driver whose events to list with --costs').choices(['amd', 'reference']))
+    .option('--profile <name>', 'profile for --costs (default v4.16)')
+    .option('--cost <event=ns,...>', 'show the table with these overrides')
+    .option('--json', 'print JSON')
+    .option('--html <file>', 're-render FILE as an HTML report')
+    .addHelpText('after', `
+Examples:
+  $ vfio-sim report --costs
+  $ vfio-sim compare --json > cmp.json && vfio-sim report cmp.json --html cmp.html`)
+    .action((file: string | undefined, o) => { process.exitCode = reportCommand(file, o); });
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code (usage errors: one line on stderr, code 2). */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({ outputError: () => {} });
+  for (const c of program.commands) { c.exitOverride(); c.configureOutput({ outputError: () => {} }); }
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      process.stderr.write(`vfio-sim: ${e.message.replace(/^error: /, '').split('\n')[0]}\n`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`vfio-sim: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+}
+
+const invoked = process.argv[1] !== undefined && /cli\.(js|ts|mjs)$/.test(process.argv[1]);
+if (invoked) {
+  // `vfio-sim | head` closes stdout early: stop quietly like other CLIs
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); else throw e; });
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
+    process.stderr.write(`vfio-sim: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,127 @@
+// What run, compare, sweep and replay share: building scenarios from flags and files, expanding
+// comma lists into cases, running them, and writing the outputs (table, --json, --trace, --html).
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { UsageError } from '../errors.js';
+import type { CaseOutput } from '../engine/run.js';
+import { RESULT_SCHEMA, type CaseResult, type CommandResult, type SweepInfo } from '../engine/result.js';
+import { runTasks } from '../pool.js';
+import { progressBar } from '../progress.js';
+import { renderHtml } from '../report/html.js';
+import { renderJson } from '../report/json.js';
+import { renderTrace } from '../report/perfetto.js';
+import { renderTable } from '../report/table.js';
+import { defaultScenario, mergeScenario, resolveScenario, type Scenario } from '../scenario/scenario.js';
+import { flagName, optionValues, parseCost, setPath, type OptDef } from '../scenario/options.js';
+import type { Task } from '../task.js';
+import { costTable } from './report.js';
+
+export interface OutputOpts {
+  json?: boolean; trace?: string; html?: string; progress?: boolean; serial?: boolean; workers?: string; strict?: boolean;
+}
+
+/** Reads and checks a scenario JSON file over the defaults. */
+export function loadScenarioFile(file: string, base: Scenario = defaultScenario()): Scenario {
+  let text: string;
+  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new UsageError('--scenario', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  let json: unknown;
+  try { json = JSON.parse(text); } catch (e) { throw new UsageError('--scenario', `${file} is not valid JSON: ${(e as Error).message}`); }
+  const s = mergeScenario(base, json, `--scenario ${basename(file)}`);
+  if (typeof (json as { name?: unknown }).name !== 'string') s.name = basename(file).replace(/\.json$/, '');
+  // sizes may be written as numbers of bytes; the result schema echoes them as strings
+  if (typeof s.guest.memory === 'number') s.guest.memory = String(s.guest.memory);
+  if (typeof s.guest.below4g === 'number') s.guest.below4g = String(s.guest.below4g);
+  if (typeof s.host.memory === 'number') s.host.memory = String(s.host.memory);
+  return s;
+}
+
+/** Base scenario from defaults, --scenario, single-valued flags, booleans and --cost; plus the list-valued flags. */
+export function scenarioFromOptions(opts: Record<string, unknown>, lists: boolean): { base: Scenario; varying: [OptDef, (string | number)[]][] } {
+  let s = defaultScenario();
+  if (typeof opts.scenario === 'string') s = loadScenarioFile(opts.scenario, s);
+  const vals = optionValues(opts, lists);
+  const varying: [OptDef, (string | number)[]][] = [];
+  for (const [o, v] of vals) {
+    if (v.length === 1) setPath(s, o.path, v[0]);
+    else varying.push([o, v]);
+  }
+  if (opts.vgaHole === false) s.guest.vgaHole = false;
+  if (opts.disableHugepages === true) s.vfio.disableHugepages = true;
+  if (typeof opts.cost === 'string') s.cost = { ...s.cost, ...parseCost(opts.cost) };
+  return { base: s, varying };
+}
+
+/** Every combination of the varying options; labels name what differs. */
+export function expandCases(base: Scenario, varying: readonly [OptDef, readonly (string | number)[]][]): { label: string; scenario: Scenario }[] {
+  let cases: { parts: string[]; scenario: Scenario }[] = [{ parts: [], scenario: base }];
+  for (const [o, vals] of varying) {
+    const next: typeof cases = [];
+    for (const c of cases) {
+      for (const v of vals) {
+        const s = structuredClone(c.scenario);
+        setPath(s, o.path, v);
+        const part = o.attr === 'profile' ? String(v) : `${flagName(o).slice(2)}=${v}`;
+        next.push({ parts: [...c.parts, part], scenario: s });
+      }
+    }
+    cases = next;
+  }
+  return cases.map((c) => ({ label: c.parts.length > 0 ? c.parts.join(' ') : c.scenario.profile, scenario: c.scenario }));
+}
+
+/** Validates every case before any work starts (so a bad one exits 2 at once), cost names included. */
+export function checkCases(cases: readonly { scenario: Scenario }[]): void {
+  const seen = new Set<string>();
+  for (const c of cases) {
+    const s = c.scenario;
+    resolveScenario(s);
+    const names = Object.keys(s.cost);
+    const key = `${s.driver} ${s.profile} ${names.join(',')}`;
+    if (names.length === 0 || seen.has(key)) continue;
+    seen.add(key);
+    let known: Set<string>;
+    try {
+      known = new Set(costTable(s.driver, s.profile, s.cost).map((r) => r.event));
+    } catch (e) {
+      throw new UsageError('--cost', (e as Error).message);
+    }
+    for (const n of names) if (!known.has(n)) throw new UsageError('--cost', `unknown event '${n}' (see \`vfio-sim report --costs --driver ${s.driver}\`)`);
+  }
+}
+
+export function parseWorkers(w: string | undefined): number | undefined {
+  if (w === undefined) return undefined;
+  if (!/^\d+$/.test(w) || Number(w) < 1 || Number(w) > 256) throw new UsageError('--workers', `'${w}' must be an integer in [1, 256]`);
+  return Number(w);
+}
+
+/** Runs tasks with a progress bar, returns outputs in task order. */
+export async function execute(tasks: Task[], o: OutputOpts): Promise<CaseOutput[]> {
+  const bar = progressBar(tasks.length, 'cases', o);
+  try {
+    return await runTasks(tasks, {
+      serial: o.serial, workers: parseWorkers(o.workers),
+      onCase: (n, label) => bar.update(n, label),
+    });
+  } finally {
+    bar.stop();
+  }
+}
+
+/** Writes the requested outputs; returns the process exit code. */
+export function emit(command: CommandResult['command'], outs: readonly CaseOutput[], sweep: SweepInfo | null, o: OutputOpts, hints = false): number {
+  const res: CommandResult = { schema: RESULT_SCHEMA, command, cases: outs.map((x) => x.result), sweep };
+  if (o.trace !== undefined) {
+    writeFileSync(o.trace, renderTrace(outs.map((x) => ({ label: x.result.label, events: x.trace ?? [] }))));
+  }
+  if (o.html !== undefined) writeFileSync(o.html, renderHtml(res, `vfio-sim ${command}`));
+  if (o.json) process.stdout.write(renderJson(res));
+  else {
+    process.stdout.write(`${renderTable(res, { hints })}\n`);
+    const files = [o.trace && `trace: ${o.trace} (open in https://ui.perfetto.dev)`, o.html && `html: ${o.html}`].filter(Boolean);
+    if (files.length > 0) process.stdout.write(`\n${files.join('\n')}\n`);
+  }
+  if (o.strict && res.cases.some((c: CaseResult) => c.metrics.violations > 0 || c.metrics.ioctlErrors > 0)) return 1;
+  return 0;
+}

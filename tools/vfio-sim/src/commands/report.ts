@@ -1,0 +1,53 @@
+// vfio-sim report: --costs prints the cost table in force (defaults and their sources, driver
+// events included); FILE re-renders a saved --json result as a table or an --html page.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createReferenceDriver, createSim } from '@x/iommu-core';
+import { Host, VFIO_TYPE1v2_IOMMU } from '@x/vfio-type1';
+import { createAmdIommu } from '@x/amd-iommu';
+import { UsageError } from '../errors.js';
+import { RESULT_SCHEMA, type CommandResult } from '../engine/result.js';
+import { renderHtml } from '../report/html.js';
+import { renderJson } from '../report/json.js';
+import { renderTable } from '../report/table.js';
+import { textTable } from '../report/format.js';
+import { parseCost } from '../scenario/options.js';
+import { PROFILES, type Profile } from '../scenario/scenario.js';
+
+export interface CostRow { readonly event: string; readonly ns: number; readonly source: string }
+
+/** The cost table of a machine with the given driver and profile (core events first, then the driver's). */
+export function costTable(driver: 'amd' | 'reference', profile: Profile, overrides: Record<string, number> = {}): CostRow[] {
+  const sim = createSim({ memory: 64n << 20n, cost: overrides });
+  const drv = driver === 'amd' ? createAmdIommu(sim, { profile, iotlbEntries: 64 }) : createReferenceDriver(sim);
+  // a container with a group registers VFIO's own events too
+  const host = new Host(sim);
+  const c = host.openContainer(host.spawn(), { profile });
+  c.addGroup(host.addGroup(drv));
+  c.setIommu(VFIO_TYPE1v2_IOMMU);
+  return Object.entries(sim.costTable()).map(([event, e]) => ({ event, ns: e.ns, source: e.source }));
+}
+
+export function reportCommand(file: string | undefined, opts: { costs?: boolean; json?: boolean; html?: string; driver?: string; profile?: string; cost?: string }): number {
+  if (opts.costs) {
+    const driver = opts.driver ?? 'amd';
+    if (driver !== 'amd' && driver !== 'reference') throw new UsageError('--driver', `'${driver}' is not one of amd, reference`);
+    const profile = (opts.profile ?? 'v4.16') as Profile;
+    if (!PROFILES.includes(profile)) throw new UsageError('--profile', `'${profile}' is not one of ${PROFILES.join(', ')}`);
+    const rows = costTable(driver, profile, opts.cost !== undefined ? parseCost(opts.cost) : {});
+    if (opts.json) process.stdout.write(`${JSON.stringify({ driver, profile, costs: rows }, null, 2)}\n`);
+    else {
+      process.stdout.write(`cost table (modeled ns per event; driver ${driver}, profile ${profile}); override with --cost event=ns\n\n`);
+      process.stdout.write(`${textTable(['event', 'ns', 'source'], rows.map((r) => [r.event, String(r.ns), r.source]), [2])}\n`);
+    }
+    return 0;
+  }
+  if (file === undefined) throw new UsageError('report', 'give a saved --json result FILE, or --costs');
+  let res: CommandResult;
+  try { res = JSON.parse(readFileSync(file, 'utf8')) as CommandResult; } catch (e) { throw new UsageError('report', `cannot read ${file}: ${(e as Error).message}`); }
+  if (res.schema !== RESULT_SCHEMA) throw new UsageError('report', `${file} is not a vfio-sim result (schema ${String(res.schema)}, want ${RESULT_SCHEMA})`);
+  if (opts.html !== undefined) writeFileSync(opts.html, renderHtml(res, `vfio-sim ${res.command}`));
+  if (opts.json) process.stdout.write(renderJson(res));
+  else process.stdout.write(`${renderTable(res)}\n${opts.html !== undefined ? `\nhtml: ${opts.html}\n` : ''}`);
+  return 0;
+}

@@ -1,0 +1,95 @@
+// Builds the simulated machine a run drives: the sim (host RAM, clock, costs, checker, tracer), the
+// IOMMU driver for the chosen kernel profile, the VFIO host with its groups, the QEMU process and
+// one type1v2 container with every group attached, as QEMU sets it up before mapping guest RAM.
+
+import { createReferenceDriver, createSim, type Sim } from '@x/iommu-core';
+import { createAmdIommu } from '@x/amd-iommu';
+import { Host, VFIO_TYPE1v2_IOMMU, type UnmapPath } from '@x/vfio-type1';
+import type { Profile } from '../scenario/scenario.js';
+
+/** Everything needed to rebuild the machine; the header of a replay file. Sizes in bytes as decimal strings. */
+export interface MachineSpec {
+  hostMemory: string;
+  seed: number;
+  backing: string;
+  cost: Record<string, number>;
+  driver: 'amd' | 'reference';
+  profile: Profile;
+  iotlbEntries: number;
+  groups: number;
+  devices: number;
+  memlockLimit: string;
+  capIpcLock: boolean;
+  container: { tlbSyncMax: number; unmapPath: string | null; disableHugepages: boolean; dmaEntryLimit: number };
+}
+
+/** What the driver side of a machine offers the run: DMA by a device and the counters it keeps. */
+export interface DriverHandle {
+  readonly kind: 'amd' | 'reference';
+  readonly raw: unknown;
+  dma(dev: number, iova: number, pages: number, write: boolean): boolean;
+  faults(): number;
+  commands(): Record<string, number> | null;
+}
+
+export interface Machine {
+  readonly sim: Sim;
+  readonly drv: DriverHandle;
+  readonly host: InstanceType<typeof Host>;
+  readonly proc: ReturnType<InstanceType<typeof Host>['spawn']>;
+  readonly container: ReturnType<InstanceType<typeof Host>['openContainer']>;
+  /** Device ids across all groups, in group order. */
+  readonly deviceIds: readonly number[];
+}
+
+/** Reference-driver options standing in for each kernel era (VT-d-like page sizes). */
+function refOptions(profile: Profile, iotlbEntries: number) {
+  if (profile === 'v4.15') return { apiEra: '2018' as const, flushOnUnmap: true, iotlbEntries };
+  if (profile === 'v4.16') return { apiEra: '2018' as const, flushOnUnmap: false, iotlbEntries };
+  return { apiEra: 'gather' as const, flushOnUnmap: false, iotlbEntries };
+}
+
+export function buildMachine(m: MachineSpec, trace: boolean): Machine {
+  const sim = createSim({ memory: BigInt(m.hostMemory), backing: m.backing, seed: m.seed, cost: m.cost, trace });
+  let drv: DriverHandle;
+  let raw: Parameters<InstanceType<typeof Host>['addGroup']>[0];
+  if (m.driver === 'amd') {
+    const amd = createAmdIommu(sim, { profile: m.profile, iotlbEntries: m.iotlbEntries });
+    raw = amd as unknown as typeof raw;
+    drv = {
+      kind: 'amd', raw: amd,
+      dma: (dev, iova, pages, write) => amd.dma(dev, iova, pages, write ? 'write' : 'read'),
+      faults: () => amd.eventLog().filter((e: { type: string }) => e.type === 'IO_PAGE_FAULT').length,
+      commands: () => ({ ...(amd.commands() as Record<string, number>) }),
+    };
+  } else {
+    const ref = createReferenceDriver(sim, refOptions(m.profile, m.iotlbEntries));
+    raw = ref as unknown as typeof raw;
+    drv = {
+      kind: 'reference', raw: ref,
+      dma: (dev, iova, pages, write) => ref.dma(dev, iova, pages, write ? 'write' : 'read'),
+      faults: () => ref.faults().length,
+      commands: () => null,
+    };
+  }
+  const host = new Host(sim);
+  const groups = [];
+  const deviceIds: number[] = [];
+  for (let g = 0; g < m.groups; g++) {
+    // devices spread over groups as evenly as possible, earlier groups take the remainder
+    const n = Math.floor(m.devices / m.groups) + (g < m.devices % m.groups ? 1 : 0);
+    const grp = host.addGroup(raw, { devices: n });
+    groups.push(grp);
+    deviceIds.push(...grp.devices);
+  }
+  const proc = host.spawn({ memlockLimit: BigInt(m.memlockLimit), capIpcLock: m.capIpcLock });
+  const c = host.openContainer(proc, {
+    profile: m.profile, tlbSyncMax: m.container.tlbSyncMax, disableHugepages: m.container.disableHugepages,
+    // dma_entry_limit came in 5.1: the package refuses it for the 4.x profiles
+    ...(m.profile === 'mainline' ? { dmaEntryLimit: m.container.dmaEntryLimit } : {}),
+    ...(m.container.unmapPath !== null ? { unmapPath: m.container.unmapPath as UnmapPath } : {}),
+  });
+  for (const g of groups) c.addGroup(g);
+  c.setIommu(VFIO_TYPE1v2_IOMMU);
+  return { sim, drv, host, proc, container: c, deviceIds };
+}

@@ -1,0 +1,101 @@
+// The result of one case (one scenario run) and of a command (several cases): the stable JSON
+// schema documented in README.md ("JSON output") and docs/result.schema.json. Only plain JSON
+// values (numbers, strings, booleans, arrays, objects) so results cross worker threads and files.
+
+import type { Scenario } from '../scenario/scenario.js';
+
+export const RESULT_SCHEMA = 'vfio-sim/result@1';
+
+/** min / median / max / mean of regions per unmap call, plus the histogram it came from. */
+export interface RegionsPerCall {
+  readonly min: number;
+  readonly median: number;
+  readonly max: number;
+  readonly mean: number;
+  /** [regions, calls] pairs, ascending by regions: `calls` unmap calls queued `regions` regions. */
+  readonly histogram: readonly (readonly [number, number])[];
+}
+
+export interface Metrics {
+  /** VFIO_IOMMU_MAP_DMA / VFIO_IOMMU_UNMAP_DMA ioctls issued (failed ones included). */
+  readonly mapIoctls: number;
+  readonly unmapIoctls: number;
+  /** ioctls that returned an error. */
+  readonly ioctlErrors: number;
+  /** vfio_unmap_unpin() calls: one per vfio_dma removed. */
+  readonly unmapCalls: number;
+  /** Regions (physically contiguous runs) unmapped per unmap call. */
+  readonly regionsPerCall: RegionsPerCall;
+  /** Total regions unmapped (sum of the histogram). */
+  readonly regions: number;
+  /** IOTLB syncs issued by VFIO's unmap path (per-chunk flushes in v4.15, batch syncs after). */
+  readonly iotlbSyncs: number;
+  /** Fast-path chunks that fell back to the slow path. */
+  readonly fallbacks: number;
+  /** map_try_harder() entries (v4.16: the AMD EBUSY quirk). */
+  readonly mapTryHarder: number;
+  /** IOTLB invalidation commands (AMD: INVALIDATE_IOMMU_PAGES + INVALIDATE_IOMMU_ALL). */
+  readonly invalidations: number;
+  /** COMPLETION_WAIT commands (waits for the invalidations). */
+  readonly completionWaits: number;
+  readonly pteWrites: number;
+  readonly pteClears: number;
+  readonly tableAllocs: number;
+  readonly tableFrees: number;
+  /** Page-table pages in use at the end of boot (after all maps). */
+  readonly tablesAfterBoot: number;
+  /** Pages pinned / unpinned (get_user_pages / put_page), 4 KiB pages. */
+  readonly pins: number;
+  readonly unpins: number;
+  /** Most regions queued (unmapped, not yet synced, still pinned) at one time, and the kernel memory
+   *  their list entries took (struct vfio_regions, 40 bytes each), as the container reports them. */
+  readonly peakQueuedRegions: number;
+  readonly peakQueuedBytes: number;
+  /** Most guest memory (bytes) unmapped from the IOMMU but still pinned at one time. */
+  readonly peakPinnedAfterUnmapBytes: number;
+  /** How long unmapped pages stayed pinned before their unpin (modeled ns): mean per page and max. */
+  readonly pinnedAfterUnmapMeanNs: number;
+  readonly pinnedAfterUnmapMaxNs: number;
+  /** DMA the device did and the IOMMU faults it took. */
+  readonly dmaPages: number;
+  readonly iotlbHits: number;
+  readonly iotlbMisses: number;
+  readonly ioPageFaults: number;
+  /** Safety violations found by the checker (page unpinned while reachable, ...). */
+  readonly violations: number;
+  /** Modeled time of the whole run and per phase (ns). */
+  readonly modeledNs: number;
+  readonly phaseNs: Readonly<Record<string, number>>;
+}
+
+export interface ViolationRecord { readonly kind: string; readonly pfn: number; readonly iova: number; readonly domain: number; readonly via: string; readonly call: string; readonly detail: string }
+
+export interface CaseResult {
+  /** What the case is called in tables ('v4.16', 'tlbSyncMax=64', ...). */
+  readonly label: string;
+  /** The scenario that produced the case; null for a replay of a hand-written stream. */
+  readonly scenario: Scenario | null;
+  /** The DMA mappings the guest layout produced. */
+  readonly layout: readonly { readonly name: string; readonly iova: string; readonly size: string }[];
+  readonly metrics: Metrics;
+  /** Every sim counter (event name -> count) and every modeled-time bucket (event -> ns). */
+  readonly counters: Readonly<Record<string, number>>;
+  readonly timeNs: Readonly<Record<string, number>>;
+  /** Commands issued on the AMD command ring by name, or null for the reference driver. */
+  readonly commands: Readonly<Record<string, number>> | null;
+  /** The container's own stats object as the vfio-type1 package reports it (bigints as strings). */
+  readonly vfioStats: unknown;
+  /** The first 20 violations, in detection order. */
+  readonly violationSamples: readonly ViolationRecord[];
+  /** The first 20 failed ioctls: which op and the error code. */
+  readonly errorSamples: readonly { readonly index: number; readonly ioctl: string; readonly code: string; readonly message: string }[];
+}
+
+export interface SweepInfo { readonly option: string; readonly flag: string; readonly values: readonly (string | number | boolean)[] }
+
+export interface CommandResult {
+  readonly schema: typeof RESULT_SCHEMA;
+  readonly command: 'run' | 'compare' | 'sweep' | 'replay';
+  readonly cases: readonly CaseResult[];
+  readonly sweep: SweepInfo | null;
+}

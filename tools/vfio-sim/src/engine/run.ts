@@ -1,0 +1,228 @@
+// Runs one case: builds the machine, drives the workload (or a recorded stream) through the raw
+// ioctl interface exactly as a VMM would, and collects the counters into a CaseResult. run and
+// replay share the executor, so a replayed stream reproduces a run's counters exactly.
+
+import type { TraceEvent } from '@x/iommu-core';
+import { VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA } from '@x/vfio-type1';
+import { UsageError } from '../errors.js';
+import { resolveScenario, type Resolved, type Scenario } from '../scenario/scenario.js';
+import { workload, type Op } from '../scenario/workload.js';
+import { hex, encodeDmaMap, encodeDmaUnmap, decodeDmaUnmap, DMA_MAP_SIZE, DMA_UNMAP_SIZE } from './uapi.js';
+import { buildMachine, type Machine, type MachineSpec } from './machine.js';
+import { REPLAY_FORMAT, REPLAY_VERSION, type HeaderLine, type RecordLine } from './record.js';
+import type { CaseResult, Metrics, ViolationRecord } from './result.js';
+import { collectStats } from './stats.js';
+import { PinnedAfterUnmap } from './instrument.js';
+
+export interface CaseOptions {
+  /** Keep sim trace events (for --trace). */
+  readonly trace?: boolean;
+  /** Keep the JSON Lines record (for run --record). */
+  readonly record?: boolean;
+  /** Called now and then with ops done so far. */
+  readonly onProgress?: (done: number) => void;
+}
+
+export interface CaseOutput {
+  readonly result: CaseResult;
+  readonly trace: readonly TraceEvent[] | null;
+  readonly record: readonly string[] | null;
+}
+
+/** The machine a scenario asks for. */
+export function machineSpec(r: Resolved): MachineSpec {
+  const s = r.scenario;
+  return {
+    hostMemory: String(r.hostBytes), seed: s.seed, backing: s.host.backing, cost: { ...s.cost },
+    driver: s.driver, profile: s.profile, iotlbEntries: s.iommu.iotlbEntries, groups: s.groups, devices: s.devices,
+    // libvirt's rule for VFIO guests: RLIMIT_MEMLOCK = guest RAM + 1 GiB; churn buffers are charged again
+    memlockLimit: String(r.guestBytes + (1n << 30n) + BigInt(s.churn.live * s.churn.maxPages) * 4096n),
+    capIpcLock: false,
+    container: { tlbSyncMax: s.vfio.tlbSyncMax, unmapPath: s.vfio.unmapPath, disableHugepages: s.vfio.disableHugepages, dmaEntryLimit: s.vfio.dmaEntryLimit },
+  };
+}
+
+const TRACK = 'qemu';
+
+/** Executes record lines against a machine and keeps what the metrics need. */
+class Executor {
+  readonly phaseNs: Record<string, number> = {};
+  readonly errors: CaseResult['errorSamples'][number][] = [];
+  mapIoctls = 0; unmapIoctls = 0; ioctlErrors = 0; tablesAfterBoot = -1; done = 0;
+  private phase: string | null = null;
+  private phaseStart = 0;
+  readonly out: string[] | null;
+  readonly pau: PinnedAfterUnmap;
+
+  constructor(readonly m: Machine, record: boolean, readonly onProgress?: (done: number) => void) {
+    this.out = record ? [] : null;
+    this.pau = new PinnedAfterUnmap(m);
+  }
+
+  exec(l: RecordLine): void {
+    const { sim } = this.m;
+    const tr = sim.trace;
+    switch (l.op) {
+      case 'phase': {
+        this.endPhase();
+        this.phase = l.name; this.phaseStart = sim.clock.now;
+        if (tr.on) tr.begin(TRACK, l.name);
+        break;
+      }
+      case 'ioctl': {
+        if (l.cmd === 'VFIO_IOMMU_MAP_DMA') {
+          const a = l.arg;
+          const bytes = encodeDmaMap({ argsz: a.argsz, flags: a.flags, vaddr: BigInt(a.vaddr), iova: BigInt(a.iova), size: BigInt(a.size) });
+          this.mapIoctls++;
+          if (tr.on) tr.begin(TRACK, 'VFIO_IOMMU_MAP_DMA', { iova: a.iova, size: a.size });
+          const r = this.ioctl(VFIO_IOMMU_MAP_DMA, bytes, l.cmd);
+          if (tr.on) tr.end(TRACK, 'VFIO_IOMMU_MAP_DMA', r.errno === null ? {} : { errno: r.errno });
+          if (this.out) this.out.push(JSON.stringify(r.errno === null ? { ...l, ret: r.ret } : { ...l, errno: r.errno }));
+        } else {
+          const a = l.arg;
+          const bytes = encodeDmaUnmap({ argsz: a.argsz, flags: a.flags, iova: BigInt(a.iova), size: BigInt(a.size) });
+          this.unmapIoctls++;
+          if (tr.on) tr.begin(TRACK, 'VFIO_IOMMU_UNMAP_DMA', { iova: a.iova, size: a.size });
+          this.pau.inUnmap = true;
+          const r = this.ioctl(VFIO_IOMMU_UNMAP_DMA, bytes, l.cmd);
+          this.pau.inUnmap = false;
+          const sizeOut = hex(decodeDmaUnmap(bytes).size);
+          if (tr.on) tr.end(TRACK, 'VFIO_IOMMU_UNMAP_DMA', r.errno === null ? { size: sizeOut } : { errno: r.errno });
+          if (this.out) this.out.push(JSON.stringify(r.errno === null ? { ...l, ret: r.ret, sizeOut } : { ...l, errno: r.errno }));
+        }
+        break;
+      }
+      case 'dma': {
+        if (tr.on) tr.begin(TRACK, 'dma', { device: l.device, iova: l.iova, pages: l.pages });
+        this.m.drv.dma(l.device, Number(BigInt(l.iova) >> 12n), l.pages, l.dir === 'write');
+        if (tr.on) tr.end(TRACK, 'dma');
+        if (this.out) this.out.push(JSON.stringify(l));
+        break;
+      }
+      case 'mmap': case 'header': break;
+    }
+    if (l.op === 'phase' && this.out) this.out.push(JSON.stringify(l));
+    if (tr.on && l.op === 'ioctl') {
+      const u = sim.mem.usage();
+      tr.counter('memory', 'pinned pages', { pages: u.pinnedPages });
+      tr.counter('memory', 'page tables', { tables: u.tables });
+    }
+    if ((++this.done & 255) === 0 && this.onProgress) this.onProgress(this.done);
+  }
+
+  private ioctl(cmd: number, bytes: Uint8Array, name: string): { ret: number; errno: string | null } {
+    try {
+      const ret = this.m.container.ioctl(cmd, bytes);
+      return { ret: typeof ret === 'number' ? ret : 0, errno: null };
+    } catch (e) {
+      const err = e as { code?: string; message?: string };
+      if (typeof err.code !== 'string') throw e;   // a bug in the model, not a kernel error: let it surface
+      this.ioctlErrors++;
+      if (this.errors.length < 20) this.errors.push({ index: this.done, ioctl: name, code: err.code, message: String(err.message) });
+      return { ret: -1, errno: err.code };
+    }
+  }
+
+  endPhase(): void {
+    if (this.phase === null) return;
+    const { sim } = this.m;
+    this.phaseNs[this.phase] = (this.phaseNs[this.phase] ?? 0) + (sim.clock.now - this.phaseStart);
+    if (this.phase === 'boot') this.tablesAfterBoot = sim.mem.usage().tables;
+    if (sim.trace.on) sim.trace.end(TRACK, this.phase);
+    this.phase = null;
+  }
+}
+
+/** Turns a workload op into the record line the executor runs. */
+function toLine(op: Op, devices: readonly number[]): RecordLine {
+  switch (op.op) {
+    case 'phase': return { op: 'phase', name: op.name };
+    case 'map': return { op: 'ioctl', cmd: 'VFIO_IOMMU_MAP_DMA', arg: { argsz: DMA_MAP_SIZE, flags: op.flags, vaddr: hex(op.vaddr), iova: hex(op.iova), size: hex(op.size) } };
+    case 'unmap': return { op: 'ioctl', cmd: 'VFIO_IOMMU_UNMAP_DMA', arg: { argsz: DMA_UNMAP_SIZE, flags: 0, iova: hex(op.iova), size: hex(op.size) } };
+    case 'dma': return { op: 'dma', device: devices[op.device]!, iova: hex(BigInt(op.iova) << 12n), pages: op.pages, dir: op.write ? 'write' : 'read' };
+  }
+}
+
+/** Runs a scenario under its profile. */
+export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {}): CaseOutput {
+  const r = resolveScenario(scenario);
+  const spec = machineSpec(r);
+  const m = buildMachine(spec, opts.trace ?? false);
+  const ex = new Executor(m, opts.record ?? false, opts.onProgress);
+  let vaddr: bigint;
+  try {
+    vaddr = m.proc.mmap(r.guestBytes, { backing: scenario.host.backing });
+  } catch (e) {
+    // the host allocator could not back the guest (no free 1 GiB regions left, ...): a scenario problem
+    const err = e as { code?: string; message?: string };
+    if (err.code === 'ENOMEM' || err.code === 'EINVAL') throw new UsageError('--host-memory', `the host cannot back the guest's RAM: ${String(err.message)}`);
+    throw e;
+  }
+  if (ex.out) {
+    const header: HeaderLine = { op: 'header', format: REPLAY_FORMAT, version: REPLAY_VERSION, label, machine: spec, scenario };
+    ex.out.push(JSON.stringify(header));
+    ex.out.push(JSON.stringify({ op: 'mmap', size: hex(r.guestBytes), backing: scenario.host.backing, vaddr: hex(vaddr) }));
+  }
+  for (const op of workload(r, vaddr, m.deviceIds.length)) ex.exec(toLine(op, m.deviceIds));
+  ex.endPhase();
+  return finish(m, ex, label, scenario, r);
+}
+
+/** Replays a parsed record against a freshly built machine (optionally under another profile). */
+export function replayCase(header: HeaderLine, lines: readonly RecordLine[], label: string, opts: CaseOptions = {}): CaseOutput {
+  const m = buildMachine(header.machine, opts.trace ?? false);
+  const ex = new Executor(m, opts.record ?? false, opts.onProgress);
+  if (ex.out) ex.out.push(JSON.stringify({ ...header, label }));
+  let r: Resolved | null = null;
+  if (header.scenario !== null) r = resolveScenario(header.scenario);
+  for (const l of lines) {
+    if (l.op === 'mmap') {
+      const vaddr = m.proc.mmap(BigInt(l.size), { backing: l.backing });
+      if (l.vaddr !== undefined && BigInt(l.vaddr) !== vaddr) {
+        throw new Error(`replay: mmap returned ${hex(vaddr)}, the record says ${l.vaddr}; the process layout differs`);
+      }
+      if (ex.out) ex.out.push(JSON.stringify({ ...l, vaddr: hex(vaddr) }));
+      continue;
+    }
+    ex.exec(l);
+  }
+  ex.endPhase();
+  return finish(m, ex, label, header.scenario, r);
+}
+
+function finish(m: Machine, ex: Executor, label: string, scenario: Scenario | null, r: Resolved | null): CaseOutput {
+  const { sim } = m;
+  const counters = sim.counters;
+  const timeNs = sim.meter.timeSnapshot();
+  const st = collectStats(m.container.stats());
+  const cmds = m.drv.commands();
+  const v = sim.violations;
+  const invalidations = cmds !== null ? (cmds.INVALIDATE_IOMMU_PAGES ?? 0) + (cmds.INVALIDATE_IOMMU_ALL ?? 0) : counters.invalidations ?? 0;
+  const completionWaits = cmds !== null ? (cmds.COMPLETION_WAIT ?? 0) : counters.completionWaits ?? 0;
+  const metrics: Metrics = {
+    mapIoctls: ex.mapIoctls, unmapIoctls: ex.unmapIoctls, ioctlErrors: ex.ioctlErrors,
+    unmapCalls: st.unmapCalls, regionsPerCall: st.regionsPerCall, regions: st.regions,
+    iotlbSyncs: st.syncs, fallbacks: st.fallbacks, mapTryHarder: st.mapTryHarder,
+    invalidations, completionWaits,
+    pteWrites: counters.pteWrites ?? 0, pteClears: counters.pteClears ?? 0,
+    tableAllocs: counters.tableAllocs ?? 0, tableFrees: counters.tableFrees ?? 0,
+    tablesAfterBoot: Math.max(0, ex.tablesAfterBoot),
+    pins: counters.pins ?? 0, unpins: counters.unpins ?? 0,
+    peakQueuedRegions: st.peakQueuedRegions, peakQueuedBytes: st.peakQueuedBytes,
+    peakPinnedAfterUnmapBytes: ex.pau.peakPages * 4096,
+    pinnedAfterUnmapMeanNs: ex.pau.meanNs(), pinnedAfterUnmapMaxNs: ex.pau.maxNs,
+    dmaPages: counters.dmaPages ?? 0, iotlbHits: counters.iotlbHits ?? 0, iotlbMisses: counters.iotlbMisses ?? 0,
+    ioPageFaults: m.drv.faults(),
+    violations: v.length + sim.checker.dropped,
+    modeledNs: sim.clock.now, phaseNs: { ...ex.phaseNs },
+  };
+  const result: CaseResult = {
+    label,
+    scenario,
+    layout: r === null ? [] : r.blocks.map((b) => ({ name: b.name, iova: hex(b.gpa), size: hex(b.size) })),
+    metrics, counters, timeNs, commands: cmds, vfioStats: st.raw,
+    violationSamples: v.slice(0, 20).map((x): ViolationRecord => ({ kind: x.kind, pfn: x.pfn, iova: x.iova, domain: x.domain, via: x.via, call: x.call, detail: x.detail })),
+    errorSamples: ex.errors,
+  };
+  return { result, trace: sim.trace.on ? sim.trace.events.slice() : null, record: ex.out };
+}

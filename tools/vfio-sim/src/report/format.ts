@@ -1,0 +1,23 @@
+// Number formatting shared by the table and HTML reports.
+
+import { fmtSize } from '../scenario/size.js';
+
+export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+/** Modeled nanoseconds as a human duration: 812 ns, 3.41 us, 12.3 ms, 1.52 s. */
+export function dur(ns: number): string {
+  if (ns < 1e3) return `${ns.toFixed(0)} ns`;
+  if (ns < 1e6) return `${(ns / 1e3).toFixed(ns < 1e4 ? 2 : 1)} us`;
+  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 2 : 1)} ms`;
+  return `${(ns / 1e9).toFixed(2)} s`;
+}
+
+export const bytes = (n: number): string => (n === 0 ? '0' : fmtSize(BigInt(Math.round(n))));
+
+/** Plain-text table with a header row; the first column (and any in `left`) left-aligned, the rest right-aligned. */
+export function textTable(head: readonly string[], rows: readonly (readonly string[])[], left: readonly number[] = []): string {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => (i === 0 || left.includes(i) ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
+  return [line(head), w.map((x) => '-'.repeat(x)).join('  '), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,120 @@
+// The scenario options every command accepts, mapped onto scenario fields. Values are parsed here,
+// not by commander, so one parser serves flags, comma lists (compare/sweep) and --case overrides,
+// and every error is a UsageError naming the flag.
+
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { parseSize } from './size.js';
+import {
+  BACKINGS, DMA_PATTERNS, DRIVERS, MACHINES, PROFILES, UNMAP_PATHS, WORKLOADS, checkBacking, type Scenario,
+} from './scenario.js';
+
+type Kind = 'size' | 'int' | 'enum' | 'backing' | 'seed';
+
+export interface OptDef {
+  /** commander flag, e.g. '--guest <size>' */
+  readonly flag: string;
+  /** commander's attribute name */
+  readonly attr: string;
+  /** scenario path */
+  readonly path: string;
+  readonly kind: Kind;
+  readonly choices?: readonly string[];
+  readonly help: string;
+}
+
+export const SCENARIO_OPTS: readonly OptDef[] = [
+  { flag: '--guest <size>', attr: 'guest', path: 'guest.memory', kind: 'size', help: 'guest RAM (default 64G)' },
+  { flag: '--machine <type>', attr: 'machine', path: 'guest.machine', kind: 'enum', choices: MACHINES, help: 'QEMU machine: q35 (2G below 4G) or pc (3G below 4G) (default q35)' },
+  { flag: '--below-4g <size>', attr: 'below4g', path: 'guest.below4g', kind: 'size', help: 'RAM below the 32-bit PCI hole (default: the machine\'s rule)' },
+  { flag: '--host-memory <size>', attr: 'hostMemory', path: 'host.memory', kind: 'size', help: 'host RAM (default guest + 4G)' },
+  { flag: '--backing <kind>', attr: 'backing', path: 'host.backing', kind: 'backing', choices: BACKINGS, help: 'host backing of guest RAM: 4k, thp, hugetlb-2m, hugetlb-1g, fragmented:<p> (default thp)' },
+  { flag: '--driver <name>', attr: 'driver', path: 'driver', kind: 'enum', choices: DRIVERS, help: 'IOMMU driver: amd (AMD-Vi) or reference (VT-d-like 4K|2M|1G) (default amd)' },
+  { flag: '--profile <name>', attr: 'profile', path: 'profile', kind: 'enum', choices: PROFILES, help: 'kernel profile: v4.15, v4.16, mainline' },
+  { flag: '--devices <n>', attr: 'devices', path: 'devices', kind: 'int', help: 'assigned devices (default 1)' },
+  { flag: '--groups <n>', attr: 'groups', path: 'groups', kind: 'int', help: 'IOMMU groups the devices are spread over (default 1)' },
+  { flag: '--dma <pattern>', attr: 'dma', path: 'dma.pattern', kind: 'enum', choices: DMA_PATTERNS, help: 'device DMA pattern: none, sequential, random, hotset (default random)' },
+  { flag: '--dma-bursts <n>', attr: 'dmaBursts', path: 'dma.bursts', kind: 'int', help: 'DMA bursts while the guest runs (default 64)' },
+  { flag: '--dma-pages <n>', attr: 'dmaPages', path: 'dma.pages', kind: 'int', help: '4 KiB pages per DMA burst (default 16)' },
+  { flag: '--workload <kind>', attr: 'workload', path: 'workload', kind: 'enum', choices: WORKLOADS, help: 'boot (map all, DMA, unmap all), churn (vIOMMU/DPDK-like small map/unmap), boot+churn (default boot)' },
+  { flag: '--churn-ops <n>', attr: 'churnOps', path: 'churn.ops', kind: 'int', help: 'churn: map calls (default 2000)' },
+  { flag: '--churn-max-pages <n>', attr: 'churnMaxPages', path: 'churn.maxPages', kind: 'int', help: 'churn: largest buffer in 4 KiB pages (default 16)' },
+  { flag: '--churn-live <n>', attr: 'churnLive', path: 'churn.live', kind: 'int', help: 'churn: mappings alive at once (default 32)' },
+  { flag: '--tlb-sync-max <n>', attr: 'tlbSyncMax', path: 'vfio.tlbSyncMax', kind: 'int', help: 'VFIO_IOMMU_TLB_SYNC_MAX: regions queued per IOTLB sync (default 512)' },
+  { flag: '--unmap-path <path>', attr: 'unmapPath', path: 'vfio.unmapPath', kind: 'enum', choices: UNMAP_PATHS, help: 'force the VFIO unmap path: slow (v4.15), fast (v4.16 region list), mainline (gather) (default: the profile\'s)' },
+  { flag: '--dma-entry-limit <n>', attr: 'dmaEntryLimit', path: 'vfio.dmaEntryLimit', kind: 'int', help: 'vfio_iommu_type1 dma_entry_limit, mainline only (default 65535)' },
+  { flag: '--iotlb-entries <n>', attr: 'iotlbEntries', path: 'iommu.iotlbEntries', kind: 'int', help: 'IOTLB capacity of the emulated IOMMU (default 1024)' },
+  { flag: '--seed <n>', attr: 'seed', path: 'seed', kind: 'seed', help: 'PRNG seed (default 1)' },
+];
+
+/** Registers the scenario options (and the boolean/cost ones) on a command. */
+export function addScenarioOptions(cmd: Command): Command {
+  // compare and sweep take comma lists on every option but --seed; their descriptions say so once
+  for (const o of SCENARIO_OPTS) cmd.option(o.flag, o.help);
+  cmd.option('--no-vga-hole', 'map the RAM below 4G as one block (QEMU sees 0xa0000-0xbffff as VGA MMIO)');
+  cmd.option('--disable-hugepages', 'vfio_iommu_type1 disable_hugepages=1 (pin and map page by page)');
+  cmd.option('--cost <event=ns,...>', 'override modeled costs, e.g. completionWaits=2000,pins=100 (see `vfio-sim report --costs`)');
+  cmd.option('--scenario <file>', 'read the scenario from a JSON file (flags override it)');
+  return cmd;
+}
+
+export const flagName = (o: OptDef): string => o.flag.split(' ')[0]!;
+
+/** Parses one value of an option into its scenario value. */
+export function parseValue(o: OptDef, text: string): string | number {
+  const f = flagName(o);
+  const t = text.trim();
+  switch (o.kind) {
+    case 'size': parseSize(t, f); return t;
+    case 'int': case 'seed':
+      if (!/^\d+$/.test(t)) throw new UsageError(f, `'${text}' is not a whole number`);
+      return Number(t);
+    case 'enum':
+      if (!o.choices!.includes(t)) throw new UsageError(f, `'${text}' is not one of ${o.choices!.join(', ')}`);
+      return t;
+    case 'backing':
+      try { return checkBacking(t); } catch { throw new UsageError(f, `'${text}' is not one of ${BACKINGS.join(', ')}`); }
+  }
+}
+
+export function setPath(s: Scenario, path: string, v: unknown): void {
+  const keys = path.split('.');
+  let o = s as unknown as Record<string, unknown>;
+  for (const k of keys.slice(0, -1)) o = o[k] as Record<string, unknown>;
+  o[keys[keys.length - 1]!] = v;
+}
+
+export function getPath(s: Scenario, path: string): unknown {
+  let o: unknown = s;
+  for (const k of path.split('.')) o = (o as Record<string, unknown>)[k];
+  return o;
+}
+
+/** Parses --cost event=ns,... */
+export function parseCost(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of text.split(',')) {
+    const m = /^\s*([A-Za-z_][\w.]*)\s*=\s*(\d+(?:\.\d+)?)\s*$/.exec(part);
+    if (m === null) throw new UsageError('--cost', `'${part}' is not event=ns (e.g. completionWaits=2000)`);
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+/** Splits each given option into its values; `lists` false rejects commas. */
+export function optionValues(opts: Record<string, unknown>, lists: boolean): Map<OptDef, (string | number)[]> {
+  const out = new Map<OptDef, (string | number)[]>();
+  for (const o of SCENARIO_OPTS) {
+    const raw = opts[o.attr];
+    if (raw === undefined) continue;
+    const parts = String(raw).split(',').filter((x) => x.trim() !== '');
+    if (parts.length === 0) throw new UsageError(flagName(o), 'needs a value');
+    if (parts.length > 1 && (!lists || o.kind === 'seed')) {
+      throw new UsageError(flagName(o), `takes one value here, got '${String(raw)}' (comma lists work with compare and sweep${o.kind === 'seed' ? ', but not for --seed' : ''})`);
+    }
+    const vals = parts.map((p) => parseValue(o, p));
+    if (new Set(vals).size !== vals.length) throw new UsageError(flagName(o), `lists a value twice: '${String(raw)}'`);
+    out.set(o, vals);
+  }
+  return out;
+}

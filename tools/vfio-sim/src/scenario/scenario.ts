@@ -1,0 +1,188 @@
+// A scenario: the guest, the host, the IOMMU and VFIO configuration and the workload of one run.
+// Scenarios are plain JSON (sizes as strings), so they can live in files, cross worker threads
+// and be echoed in --json output; resolveScenario() validates one and computes what a run needs.
+
+import { UsageError } from '../errors.js';
+import { parseSize, shortSize } from './size.js';
+import { qemuLayout, type RamBlock } from './layout.js';
+
+export const PROFILES = ['v4.15', 'v4.16', 'mainline'] as const;
+export type Profile = (typeof PROFILES)[number];
+export const DRIVERS = ['amd', 'reference'] as const;
+export const MACHINES = ['q35', 'pc'] as const;
+export const WORKLOADS = ['boot', 'churn', 'boot+churn'] as const;
+export const DMA_PATTERNS = ['none', 'sequential', 'random', 'hotset'] as const;
+export const UNMAP_PATHS = ['slow', 'fast', 'mainline'] as const;
+export const BACKINGS = ['4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented', 'fragmented:<p>'] as const;
+
+/** The JSON shape of a scenario (every field optional in a file; defaults fill the rest). */
+export interface Scenario {
+  name: string;
+  seed: number;
+  guest: { memory: string; machine: (typeof MACHINES)[number]; below4g: string | null; vgaHole: boolean };
+  host: { memory: string | null; backing: string };
+  driver: (typeof DRIVERS)[number];
+  profile: Profile;
+  devices: number;
+  groups: number;
+  dma: { pattern: (typeof DMA_PATTERNS)[number]; bursts: number; pages: number };
+  workload: (typeof WORKLOADS)[number];
+  churn: { ops: number; maxPages: number; live: number };
+  vfio: { tlbSyncMax: number; unmapPath: (typeof UNMAP_PATHS)[number] | null; disableHugepages: boolean; dmaEntryLimit: number };
+  iommu: { iotlbEntries: number };
+  cost: Record<string, number>;
+}
+
+export function defaultScenario(): Scenario {
+  return {
+    name: 'default',
+    seed: 1,
+    guest: { memory: '64G', machine: 'q35', below4g: null, vgaHole: true },
+    host: { memory: null, backing: 'thp' },
+    driver: 'amd',
+    profile: 'v4.16',
+    devices: 1,
+    groups: 1,
+    dma: { pattern: 'random', bursts: 64, pages: 16 },
+    workload: 'boot',
+    churn: { ops: 2000, maxPages: 16, live: 32 },
+    vfio: { tlbSyncMax: 512, unmapPath: null, disableHugepages: false, dmaEntryLimit: 65535 },
+    iommu: { iotlbEntries: 1024 },
+    cost: {},
+  };
+}
+
+/** What a run needs, computed from a validated scenario. */
+export interface Resolved {
+  readonly scenario: Scenario;
+  readonly guestBytes: bigint;
+  readonly hostBytes: bigint;
+  readonly blocks: readonly RamBlock[];
+}
+
+/** Where a field came from, for error messages: the CLI flag and the JSON path. */
+export interface FieldName { readonly flag: string; readonly path: string }
+export const FIELDS: Record<string, FieldName> = {};
+function f(flag: string, path: string): FieldName { return (FIELDS[path] = { flag, path }); }
+const F = {
+  name: f('--name', 'name'), seed: f('--seed', 'seed'),
+  guest: f('--guest', 'guest.memory'), machine: f('--machine', 'guest.machine'), below4g: f('--below-4g', 'guest.below4g'),
+  vgaHole: f('--no-vga-hole', 'guest.vgaHole'),
+  host: f('--host-memory', 'host.memory'), backing: f('--backing', 'host.backing'),
+  driver: f('--driver', 'driver'), profile: f('--profile', 'profile'), devices: f('--devices', 'devices'), groups: f('--groups', 'groups'),
+  dma: f('--dma', 'dma.pattern'), dmaBursts: f('--dma-bursts', 'dma.bursts'), dmaPages: f('--dma-pages', 'dma.pages'),
+  workload: f('--workload', 'workload'), churnOps: f('--churn-ops', 'churn.ops'), churnMax: f('--churn-max-pages', 'churn.maxPages'),
+  churnLive: f('--churn-live', 'churn.live'),
+  tlbSyncMax: f('--tlb-sync-max', 'vfio.tlbSyncMax'), unmapPath: f('--unmap-path', 'vfio.unmapPath'),
+  disableHugepages: f('--disable-hugepages', 'vfio.disableHugepages'), dmaEntryLimit: f('--dma-entry-limit', 'vfio.dmaEntryLimit'),
+  iotlb: f('--iotlb-entries', 'iommu.iotlbEntries'), cost: f('--cost', 'cost'),
+};
+
+function bad(n: FieldName, msg: string): never { throw new UsageError(n.flag, msg); }
+function oneOf<T extends string>(n: FieldName, v: unknown, list: readonly T[]): T {
+  if (typeof v !== 'string' || !list.includes(v as T)) bad(n, `'${String(v)}' is not one of ${list.join(', ')}`);
+  return v as T;
+}
+function int(n: FieldName, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(n, `'${String(v)}' must be an integer in [${min}, ${max}]`);
+  return v;
+}
+function bool(n: FieldName, v: unknown): boolean {
+  if (typeof v !== 'boolean') bad(n, `'${String(v)}' must be true or false`);
+  return v;
+}
+function size(n: FieldName, v: unknown): bigint {
+  if (typeof v !== 'string' && typeof v !== 'number') bad(n, `'${String(v)}' is not a size`);
+  return parseSize(String(v), n.flag);
+}
+
+const SZ_4K = 1n << 12n, SZ_2M = 1n << 21n, SZ_1G = 1n << 30n;
+
+/** Checks a backing name the way the host model reads it. */
+export function checkBacking(v: unknown): string {
+  if (typeof v === 'string') {
+    if (['4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented'].includes(v)) return v;
+    const m = /^fragmented:(\d*\.?\d+)$/.exec(v);
+    if (m && Number(m[1]) >= 0 && Number(m[1]) <= 1) return v;
+  }
+  bad(F.backing, `'${String(v)}' is not one of ${BACKINGS.join(', ')} (p in [0,1] = share of 2 MiB regions left as scattered 4 KiB pages)`);
+}
+
+/**
+ * Validates a complete scenario and computes the guest layout. Throws UsageError naming the flag
+ * for any bad field and for impossible combinations (guest bigger than host, ...).
+ */
+export function resolveScenario(s: Scenario): Resolved {
+  if (typeof s.name !== 'string' || s.name.length === 0 || s.name.length > 80) bad(F.name, 'must be a non-empty string of at most 80 characters');
+  int(F.seed, s.seed, 0, 2 ** 32 - 1);
+  const guestBytes = size(F.guest, s.guest.memory);
+  if (guestBytes % SZ_2M !== 0n) bad(F.guest, `${s.guest.memory} is not a multiple of 2 MiB`);
+  if (guestBytes > 1n << 42n) bad(F.guest, `${s.guest.memory} is larger than the 4 TiB this tool models`);
+  oneOf(F.machine, s.guest.machine, MACHINES);
+  bool(F.vgaHole, s.guest.vgaHole);
+  const below = s.guest.below4g === null ? null : size(F.below4g, s.guest.below4g);
+  const backing = checkBacking(s.host.backing);
+  const hostBytes = s.host.memory === null ? guestBytes + (4n << 30n) : size(F.host, s.host.memory);
+  if (hostBytes % SZ_2M !== 0n) bad(F.host, `${s.host.memory} is not a multiple of 2 MiB`);
+  if (hostBytes > 1n << 44n) bad(F.host, `${s.host.memory} is larger than the 16 TiB this tool models`);
+  if (guestBytes > hostBytes) bad(F.host, `the host (${shortSize(hostBytes)}) is smaller than the guest (${shortSize(guestBytes)}): the guest's RAM cannot be backed`);
+  if (backing === 'hugetlb-1g' && guestBytes % SZ_1G !== 0n) bad(F.guest, `${s.guest.memory} is not a multiple of 1 GiB, which hugetlb-1g backing needs`);
+  if (backing === 'hugetlb-1g' && hostBytes < guestBytes + SZ_1G) {
+    // 1 GiB pages need 1 GiB-aligned free regions; the allocator keeps its first block for itself
+    bad(F.host, `hugetlb-1g backing needs a host at least 1 GiB larger than the guest (got host ${shortSize(hostBytes)}, guest ${shortSize(guestBytes)})`);
+  }
+  oneOf(F.driver, s.driver, DRIVERS);
+  oneOf(F.profile, s.profile, PROFILES);
+  const groups = int(F.groups, s.groups, 1, 64);
+  const devices = int(F.devices, s.devices, 1, 256);
+  if (devices < groups) bad(F.devices, `${devices} devices cannot fill ${groups} groups (each group needs a device)`);
+  oneOf(F.dma, s.dma.pattern, DMA_PATTERNS);
+  int(F.dmaBursts, s.dma.bursts, 0, 1_000_000);
+  int(F.dmaPages, s.dma.pages, 1, 1 << 20);
+  oneOf(F.workload, s.workload, WORKLOADS);
+  int(F.churnOps, s.churn.ops, 0, 10_000_000);
+  int(F.churnMax, s.churn.maxPages, 1, 1 << 18);
+  int(F.churnLive, s.churn.live, 1, 65535);
+  int(F.tlbSyncMax, s.vfio.tlbSyncMax, 1, 1 << 20);
+  if (s.vfio.unmapPath !== null) oneOf(F.unmapPath, s.vfio.unmapPath, UNMAP_PATHS);
+  bool(F.disableHugepages, s.vfio.disableHugepages);
+  int(F.dmaEntryLimit, s.vfio.dmaEntryLimit, 1, 2 ** 31 - 1);
+  int(F.iotlb, s.iommu.iotlbEntries, 1, 1 << 20);
+  if (typeof s.cost !== 'object' || s.cost === null || Array.isArray(s.cost)) bad(F.cost, 'must be an object of event -> ns');
+  for (const [k, v] of Object.entries(s.cost)) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(F.cost, `${k}=${String(v)}: cost must be a finite number of ns >= 0`);
+  }
+  const blocks = qemuLayout(guestBytes, s.guest.machine, below, s.guest.vgaHole, F.below4g.flag);
+  if (s.workload !== 'churn' && blocks.length > s.vfio.dmaEntryLimit) bad(F.dmaEntryLimit, `${blocks.length} RAM blocks exceed the limit of ${s.vfio.dmaEntryLimit} mappings`);
+  if (s.workload !== 'boot' && s.churn.live > s.vfio.dmaEntryLimit - blocks.length) {
+    bad(F.churnLive, `${s.churn.live} live churn mappings plus ${blocks.length} RAM blocks exceed --dma-entry-limit ${s.vfio.dmaEntryLimit}`);
+  }
+  if (BigInt(s.churn.maxPages) * SZ_4K > guestBytes) bad(F.churnMax, 'a churn buffer cannot be larger than the guest');
+  return { scenario: s, guestBytes, hostBytes, blocks };
+}
+
+/** Deep-merges a partial scenario (from a JSON file or overrides) over a base; unknown keys are errors. */
+export function mergeScenario(base: Scenario, patch: unknown, where: string): Scenario {
+  const out = structuredClone(base) as unknown as Record<string, unknown>;
+  walk(out, patch, '');
+  return out as unknown as Scenario;
+  function walk(dst: Record<string, unknown>, src: unknown, prefix: string): void {
+    if (typeof src !== 'object' || src === null || Array.isArray(src)) {
+      throw new UsageError(where, `${prefix === '' ? 'scenario' : prefix} must be a JSON object`);
+    }
+    for (const [k, v] of Object.entries(src as Record<string, unknown>)) {
+      const path = prefix === '' ? k : `${prefix}.${k}`;
+      if (k === '$schema' || k === 'comment') continue;
+      if (!(k in dst)) throw new UsageError(where, `unknown field '${path}' (known: ${Object.keys(dst).map((x) => (prefix === '' ? x : `${prefix}.${x}`)).join(', ')})`);
+      const cur = dst[k];
+      if (path === 'cost') {
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError(where, 'cost must be an object of event -> ns');
+        dst[k] = { ...(cur as object), ...(v as object) };
+      } else if (typeof cur === 'object' && cur !== null) {
+        walk(cur as Record<string, unknown>, v, path);
+      } else {
+        dst[k] = v;
+      }
+    }
+  }
+}

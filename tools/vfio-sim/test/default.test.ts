@@ -1,0 +1,101 @@
+// The default scenario (64 GiB q35 guest, THP host, AMD-Vi, v4.15 vs v4.16 vs mainline): its
+// numbers are deterministic, identical on worker threads and serially, match the documented
+// schema, and agree with each other the way the kernel's algorithms say they must.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { CaseResult, CommandResult } from '../src/engine/result.js';
+import { PKG, cli, fastSyncs } from './helpers.js';
+import { validate } from './schema.js';
+
+let parallel: string, serial: string, res: CommandResult;
+const byLabel = (l: string): CaseResult => res.cases.find((c) => c.label === l)!;
+
+describe('default scenario', () => {
+  beforeAll(async () => {
+    const [p, s] = [await cli(['--json']), await cli(['--json', '--serial'])];
+    expect(p.code).toBe(0); expect(s.code).toBe(0);
+    expect(p.stderr).toBe('');   // not a TTY: no progress bar
+    parallel = p.stdout; serial = s.stdout;
+    res = JSON.parse(parallel) as CommandResult;
+  }, 120_000);
+
+  it('test_deterministic_and_parallel_equals_serial', () => {
+    expect(parallel).toBe(serial);
+    expect(res.cases.map((c) => c.label)).toEqual(['v4.15', 'v4.16', 'mainline']);
+  });
+
+  it('test_json_schema', () => {
+    const schema = JSON.parse(readFileSync(join(PKG, 'docs', 'result.schema.json'), 'utf8')) as Record<string, unknown>;
+    expect(validate(schema, res)).toEqual([]);
+    // the validator does reject what the schema forbids
+    expect(validate(schema, { ...res, extra: 1 })).toEqual(['$: unexpected \'extra\'']);
+    expect(validate(schema, { ...res, schema: 'x' })[0]).toMatch(/^\$\.schema: want/);
+  });
+
+  it('test_layout_and_pins', () => {
+    for (const c of res.cases) {
+      expect(c.layout).toEqual([
+        { name: 'ram-below-4g@0', iova: '0x0', size: '0xa0000' },
+        { name: 'ram-below-4g@0xc0000', iova: '0xc0000', size: '0x7ff40000' },
+        { name: 'ram-above-4g', iova: '0x100000000', size: '0xf80000000' },
+      ]);
+      const pages = c.layout.reduce((a, b) => a + Number(BigInt(b.size) >> 12n), 0);
+      expect(c.metrics.pins).toBe(pages);
+      expect(c.metrics.unpins).toBe(pages);
+      expect(c.metrics.mapIoctls).toBe(3);
+      expect(c.metrics.unmapIoctls).toBe(3);
+      expect(c.metrics.unmapCalls).toBe(3);
+      expect(c.metrics.ioctlErrors).toBe(0);
+      expect(c.metrics.violations).toBe(0);
+      expect(c.metrics.regions).toBe(c.metrics.regionsPerCall.histogram.reduce((a, [r, n]) => a + r * n, 0));
+    }
+    // same host frames under every profile: the unmap loop finds the same regions
+    expect(byLabel('v4.16').metrics.regionsPerCall).toEqual(byLabel('v4.15').metrics.regionsPerCall);
+    expect(byLabel('mainline').metrics.regionsPerCall).toEqual(byLabel('v4.15').metrics.regionsPerCall);
+  });
+
+  it('test_syncs_follow_the_unmap_path', () => {
+    const old = byLabel('v4.15').metrics;
+    // v4.15: one synchronous iommu_unmap (flush + wait) per chunk, nothing queued
+    expect(old.iotlbSyncs).toBe(old.regions);
+    expect(old.peakQueuedRegions).toBe(0);
+    for (const l of ['v4.16', 'mainline']) {
+      const m = byLabel(l).metrics;
+      // fast path: ceil(regions / VFIO_IOMMU_TLB_SYNC_MAX) syncs per unmap call, plus the slow fallbacks
+      expect(m.iotlbSyncs).toBe(fastSyncs(m.regionsPerCall.histogram, 512) + m.fallbacks);
+      expect(m.peakQueuedRegions).toBe(Math.min(512, m.regionsPerCall.max));
+      expect(m.peakQueuedBytes).toBe(m.peakQueuedRegions * 40);   // struct vfio_regions
+      expect(m.iotlbSyncs).toBeLessThan(old.iotlbSyncs);
+      expect(m.phaseNs.shutdown!).toBeLessThan(old.phaseNs.shutdown!);
+      expect(m.peakPinnedAfterUnmapBytes).toBeGreaterThan(old.peakPinnedAfterUnmapBytes);
+    }
+    for (const c of res.cases) {
+      // every sync waits for its invalidations on the AMD command ring
+      expect(c.commands!.COMPLETION_WAIT).toBe(c.metrics.completionWaits);
+      expect(c.metrics.completionWaits).toBeGreaterThanOrEqual(c.metrics.iotlbSyncs);
+      // the clock is the sum of every event's modeled time (summed in another order: rounding only)
+      const sum = Object.values(c.timeNs).reduce((a, b) => a + b, 0);
+      expect(Math.abs(c.metrics.modeledNs - sum) / sum).toBeLessThan(1e-9);
+    }
+  });
+
+  it('test_table_output', async () => {
+    // the table is the same result rendered for people: check it on a small guest against its JSON
+    const [t, j] = [await cli(['--guest', '8G']), await cli(['--guest', '8G', '--json'])];
+    expect(t.code).toBe(0);
+    expect(t.stderr).toBe('');
+    const small = JSON.parse(j.stdout) as CommandResult;
+    const lines = t.stdout.split('\n');
+    expect(lines[0]).toMatch(/^vfio-sim compare: guest 8 GiB \(q35: 2 GiB below 4G \+ 6 GiB above, 3 DMA mappings\), host 12 GiB thp, AMD-Vi/);
+    expect(lines[3]!.trim().split(/\s+/)).toEqual(['v4.15', 'v4.16', 'mainline']);
+    const row = (name: string): string[] => lines.find((l) => l.startsWith(name))!.slice(24).trim().split(/\s{2,}/);
+    expect(row('IOTLB syncs').map((x) => Number(x.replace(/,/g, '')))).toEqual(small.cases.map((c) => c.metrics.iotlbSyncs));
+    expect(row('pins (4K pages)').map((x) => Number(x.replace(/,/g, '')))).toEqual(small.cases.map((c) => c.metrics.pins));
+    expect(row('regions/call min/med/max')).toEqual(small.cases.map((c) => {
+      const r = c.metrics.regionsPerCall; return `${r.min}/${r.median}/${r.max}`;
+    }));
+    expect(t.stdout).toContain('What to try next:\n  vfio-sim sweep --tlb-sync-max 1,8,64,512,4096');
+  }, 60_000);
+});

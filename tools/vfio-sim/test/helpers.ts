@@ -1,0 +1,35 @@
+// Runs the built CLI as a user would and parses what it prints.
+
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CommandResult } from '../src/engine/result.js';
+
+export const PKG = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const CLI = join(PKG, 'dist', 'cli.js');
+
+export interface Ran { code: number | null; stdout: string; stderr: string }
+
+/** `node dist/cli.js ...args` with stdin/stdout/stderr as pipes (so not a TTY). */
+export function cli(args: readonly string[], cwd = PKG): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    p.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Runs with --json and parses; fails loudly on a non-zero exit. */
+export async function cliJson(args: readonly string[]): Promise<{ res: CommandResult; raw: string; ran: Ran }> {
+  const ran = await cli([...args, '--json']);
+  if (ran.code !== 0) throw new Error(`exit ${ran.code}: ${ran.stderr}`);
+  return { res: JSON.parse(ran.stdout) as CommandResult, raw: ran.stdout, ran };
+}
+
+/** VFIO_IOMMU_TLB_SYNC_MAX rule: syncs the fast path needs for a regions-per-call histogram. */
+export function fastSyncs(hist: readonly (readonly [number, number])[], tlbSyncMax: number): number {
+  return hist.reduce((a, [regions, calls]) => a + Math.ceil(regions / tlbSyncMax) * calls, 0);
+}
