@@ -171,12 +171,14 @@ export class AmdIommu implements IommuDriver {
           grew = true;
         }
         if (grew) drv.updateDomain(d);
+        const mark = d.pt.deferredMark();
         const r = d.pt.map(iova, pfn, order, count, prot);
         dom.mapped = d.pt.mapped;
         if (d.pt.replaced) {
-          // iommupt: tables unlinked under a new large leaf are flushed before they are freed
+          // iommupt: tables unlinked under a new large leaf are flushed before they are freed; an
+          // earlier unmap's tables still wait for that unmap's gather sync
           drv.flushRange(d, iova, count * lp);
-          d.pt.releaseDeferred();
+          d.pt.releaseDeferred(mark);
         }
         return r;
       },
@@ -200,6 +202,7 @@ export class AmdIommu implements IommuDriver {
         return got;
       },
       iovaToPhys: (dom, iova) => (dom as AmdDomain).pt.lookup(iova),
+      mappedPages: (dom) => (dom as AmdDomain).pt.mappedPages(),
       mapBegin: (dom) => (dom as AmdDomain).pt.txBegin(),
       mapEnd: (dom, failed) => (dom as AmdDomain).pt.txEnd(failed),
     };

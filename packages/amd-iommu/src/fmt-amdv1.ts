@@ -119,7 +119,7 @@ export function createAmdv1Format(opts: Amdv1Options = {}): PtFormat {
       if (rl === 0) {
         // natural size: NextLevel 0, no size code (PM_LEVEL_ENC is not used for these)
         for (let k = 0; k < n; k++, pfn += lp, w += 2) {
-          words[w] = ((pfn % 0x100000) << 12) | AMDV1_PR;
+          words[w] = ((pfn & 0xfffff) << 12) | AMDV1_PR;            // & keeps the low bits of any integer < 2^53
           words[w + 1] = Math.floor(pfn / 0x100000) | hiFlags;
         }
         return n;
@@ -138,6 +138,15 @@ export function createAmdv1Format(opts: Amdv1Options = {}): PtFormat {
       // PDE: NextLevel = 1-based level of the child = 0-based level of this table; IR|IW always
       words[w] = ((tablePfn % 0x100000) << 12) | (level << AMDV1_NL_SHIFT) | AMDV1_PR;
       words[w + 1] = Math.floor(tablePfn / 0x100000) | AMDV1_HI_IR | AMDV1_HI_IW;
+    },
+    leafRunAfter(words, w, level, max) {
+      // level-0 NextLevel-0 leaves with consecutive frames: lo grows by 1 << 12 until bit 31 wraps
+      const lo = words[w]!, hi = words[w + 1]!;
+      if (level !== 0 || ((lo >>> AMDV1_NL_SHIFT) & AMDV1_NL_MASK) !== 0) return 0;
+      const room = Math.min(max, 0xfffff - (lo >>> 12));
+      let k = 0;
+      for (let x = w + 2, e = lo + 4096; k < room && words[x] === (e | 0) && words[x + 1] === hi; k++, x += 2, e += 4096);
+      return k;
     },
     leafProt(words, w) {
       const hi = words[w + 1]!;

@@ -1,7 +1,7 @@
 // Models the kernel's errno values and the Node-style error objects every failing call throws.
 
 export const ERRNO = {
-  EPERM: 1, ENOENT: 2, EIO: 5, ENXIO: 6, E2BIG: 7, EAGAIN: 11, ENOMEM: 12, EFAULT: 14, EBUSY: 16,
+  EPERM: 1, ENOENT: 2, EIO: 5, ENXIO: 6, E2BIG: 7, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13, EFAULT: 14, EBUSY: 16,
   EEXIST: 17, ENODEV: 19, EINVAL: 22, ENOTTY: 25, ENOSPC: 28, ERANGE: 34, EOVERFLOW: 75,
   EOPNOTSUPP: 95, EADDRINUSE: 98,
 } as const;

@@ -104,13 +104,16 @@ export class Iotlb implements Reacher {
 
   /** Drops every entry of a domain whose leaf overlaps [start, last] (pages, inclusive); returns entries dropped. */
   invalidateRange(domain: number, start: number, last: number): number {
+    const m = this.index.get(domain);
+    if (m === undefined || m.size === 0) return 0;
     let n = 0;
-    if (this.used === 0) return 0;
-    for (let s = 0; s < this.capacity; s++) {
-      if (this.dom[s] !== domain) continue;
+    // only this domain's slots are visited; collect first, the map changes while dropping
+    const hit: number[] = [];
+    for (const s of m.values()) {
       const a = this.iova[s]!, b = a + 2 ** (this.order[s]! - 12) - 1;
-      if (b >= start && a <= last) { this.drop(s); n++; }
+      if (b >= start && a <= last) hit.push(s);
     }
+    for (const s of hit) { this.drop(s); n++; }
     return n;
   }
 

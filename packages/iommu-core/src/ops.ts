@@ -56,7 +56,12 @@ export interface IommuOps {
   /** Invalidate what was gathered (or the domain's pending range when gather is null) and wait. */
   iotlbSync?(dom: IommuDomain, gather: IotlbGather | null): void;
   iotlbSyncMap?(dom: IommuDomain, iova: number, npages: number): void;
-  /** Model hooks (no kernel counterpart): bracket an iommu_map so a failed one leaves no new tables. */
+  /** Model hook (no kernel counterpart): pages the domain still maps, for leak checks; not for hot paths. */
+  mappedPages?(dom: IommuDomain): number;
+  /**
+   * Model hooks (no kernel counterpart): bracket an iommu_map so a failed one leaves no new tables.
+   * Brackets nest, so a caller may wrap several iommu_map calls (VFIO's MAP_DMA) in one more.
+   */
   mapBegin?(dom: IommuDomain): void;
   mapEnd?(dom: IommuDomain, failed: boolean): void;
 }

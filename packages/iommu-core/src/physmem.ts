@@ -7,7 +7,7 @@ import { IommuError } from './errno.js';
 import { TableArena } from './mem/arena.js';
 import { allocBacking, freeBacking, type Backing } from './mem/backing.js';
 import { FRAME_FREE, FRAME_KERNEL, FRAME_USER, FrameAllocator } from './mem/frames.js';
-import { PagedInt32 } from './mem/paged.js';
+import { PAGED_CHUNK_SHIFT, PAGED_MASK, PagedInt32 } from './mem/paged.js';
 import type { SafetyChecker } from './sim/checker.js';
 import { FP_PIN, FP_TABLE_ALLOC, type FaultInjector } from './sim/faults.js';
 import { EV, type Meter } from './sim/meter.js';
@@ -58,8 +58,7 @@ export class PhysMem {
    */
   pin(pfn: number, npages: number): boolean {
     if (this.faults.hit(FP_PIN)) return false;
-    const pins = this.pins;
-    for (let i = 0; i < npages; i++) pins.add(pfn + i, 1);
+    this.pins.addRun(pfn, npages, 1);
     this.pinnedPages += npages;
     this.meter.charge(EV.pins, npages);
     return true;
@@ -68,19 +67,32 @@ export class PhysMem {
   /**
    * Drops one pin on each of npages frames. A frame whose last pin goes while a PTE or an IOTLB
    * entry still reaches it is a safety violation: the page could be reused under the device.
+   * Walks the pin counts a chunk at a time; reach is read once per 2 MiB block plus the 4K count.
    */
   unpin(pfn: number, npages: number): void {
-    const pins = this.pins;
-    for (let i = 0; i < npages; i++) {
-      const f = pfn + i;
-      const c = pins.add(f, -1);
-      if (c === 0) {
-        if (this.isReachable(f)) this.checker.report('unpin-while-reachable', f, 'last pin dropped while a PTE or IOTLB entry still translates to the frame');
-      } else if (c < 0) {
-        pins.add(f, 1);
-        this.checker.report('unpin-underflow', f, 'unpin of a frame that is not pinned');
-        this.pinnedPages++;
+    const pins = this.pins, r4 = this.reach4k;
+    let i = pfn, left = npages, blk = -1, blkReach = 0;
+    while (left > 0) {
+      const c = pins.chunkFor(i);
+      const r4c = r4.chunks[i >>> PAGED_CHUNK_SHIFT];
+      const off = i & PAGED_MASK;
+      const m = Math.min(left, PAGED_MASK + 1 - off);
+      for (let k = off; k < off + m; k++) {
+        const v = --c[k]!;
+        if (v > 0) continue;
+        const f = i + (k - off);
+        if (v < 0) {
+          c[k] = 0;
+          this.pinnedPages++;
+          this.checker.report('unpin-underflow', f, 'unpin of a frame that is not pinned');
+          continue;
+        }
+        if ((f >>> 9) !== blk) { blk = f >>> 9; blkReach = this.reach2m.get(blk) | this.reach1g.get(f >>> 18); }
+        if (blkReach !== 0 || (r4c !== undefined && r4c[k] !== 0)) {
+          this.checker.report('unpin-while-reachable', f, 'last pin dropped while a PTE or IOTLB entry still translates to the frame');
+        }
       }
+      i += m; left -= m;
     }
     this.pinnedPages -= npages;
     this.meter.charge(EV.unpins, npages);
@@ -91,8 +103,7 @@ export class PhysMem {
   /** Adjusts the reach count of the frames a translation of 2^order bytes at pfn covers. */
   reachAdd(pfn: number, order: number, d: number): void {
     if (order < 21) {
-      const n = 2 ** (order - 12);
-      for (let i = 0; i < n; i++) this.reach4k.add(pfn + i, d);
+      this.reach4k.addRun(pfn, 2 ** (order - 12), d);
     } else if (order < 30) {
       const b = pfn / 512, n = 2 ** (order - 21);
       for (let i = 0; i < n; i++) this.reach2m.add(b + i, d);

@@ -86,7 +86,7 @@ export class ReferenceDriver implements IommuDriver {
     this.policy = opts.replaceEmptyTables === false ? { ...REF_POLICY, replaceEmptyTables: false } : REF_POLICY;
     const flushOnUnmap = opts.flushOnUnmap ?? false;
     const drv = this;
-    const flushRange = (d: RefDomain, g: IotlbGather): void => {
+    const flushRange = (d: RefDomain, g: IotlbGather, mark = 0): void => {
       if (!g.empty) {
         drv.iotlb.invalidateRange(d.id, g.start, g.end);
         sim.meter.charge(EV.invalidations, 1);
@@ -94,7 +94,7 @@ export class ReferenceDriver implements IommuDriver {
         sim.meter.charge(EV.completionWaits, 1);
         if (sim.trace.on) sim.trace.instant(drv.name, 'flush', { domain: d.id, start: g.start, last: g.end });
       }
-      d.pt.releaseDeferred();
+      d.pt.releaseDeferred(mark);
       g.reset();
     };
     this.ops = {
@@ -105,9 +105,10 @@ export class ReferenceDriver implements IommuDriver {
         const lp = 2 ** (order - 12);
         if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) { dom.mapped = 0; return -22; }
         if (iova + count * lp - 1 > dom.geometry.apertureEnd) { dom.mapped = 0; return -14; } // VT-d: beyond the address width
+        const mark = d.pt.deferredMark();
         const r = d.pt.map(iova, pfn, order, count, prot);
         dom.mapped = d.pt.mapped;
-        if (d.pt.replaced) flushRange(d, rangeOf(iova, count * lp));
+        if (d.pt.replaced) flushRange(d, rangeOf(iova, count * lp), mark);   // an unmap's tables wait for its own sync
         return r;
       },
       unmapPages(dom, iova, order, count, gather) {
@@ -138,6 +139,7 @@ export class ReferenceDriver implements IommuDriver {
           flushRange(d, gather);
         } else flushRange(d, d.pending);
       },
+      mappedPages: (dom) => (dom as RefDomain).pt.mappedPages(),
       mapBegin: (dom) => (dom as RefDomain).pt.txBegin(),
       mapEnd: (dom, failed) => (dom as RefDomain).pt.txEnd(failed),
     };

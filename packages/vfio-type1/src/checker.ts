@@ -7,10 +7,9 @@ import type { Container } from './container.js';
 import type { VfioIommu } from './iommu.js';
 import { contigRun, pinOut } from './pin.js';
 
-/** Leaves a domain still maps, when its driver exposes a page table (the reference and AMD drivers do); -1 if unknown. */
+/** Pages a domain still maps, when its driver implements the ops.mappedPages model hook; -1 if unknown. */
 export function domainLeaves(dom: IommuDomain): number {
-  const pt = (dom as { pt?: { countLeaves?: () => number } }).pt;
-  return pt !== undefined && typeof pt.countLeaves === 'function' ? pt.countLeaves() : -1;
+  return dom.ops.mappedPages !== undefined ? dom.ops.mappedPages(dom) : -1;
 }
 
 /**
@@ -59,7 +58,7 @@ export function checkDeep(it: VfioIommu): void {
 /** Before a domain is freed on teardown: nothing may still be mapped in it. */
 export function checkDomainEmpty(it: VfioIommu, dom: IommuDomain, why: string): void {
   const n = domainLeaves(dom);
-  if (n > 0) it.sim.checker.report('teardown-leaves-mapping', -1, `${why}: domain ${dom.id} still holds ${n} leaf mapping(s)`);
+  if (n > 0) it.sim.checker.report('teardown-leaves-mapping', -1, `${why}: domain ${dom.id} still maps ${n} page(s)`);
 }
 
 /** After the type1 instance is released: no pins, no charge, no dma left. */

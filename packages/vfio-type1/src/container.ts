@@ -272,7 +272,7 @@ export class Container {
   }
 
   private live(): void {
-    if (this.closed) throw new VfioError('EINVAL', 'ioctl', 'container is closed (the kernel would answer EBADF on a closed fd)');
+    if (this.closed) throw new VfioError('EBADF', 'ioctl', 'container fd is closed');
   }
 }
 

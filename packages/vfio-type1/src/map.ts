@@ -91,6 +91,10 @@ export function vfioIommuMap(it: VfioIommu, iova: number, pfn: number, npage: nu
  * Returns 0, or -errno after vfio_remove_dma() undid everything (pins, locked_vm, mappings, dma_avail).
  */
 export function vfioPinMapDma(it: VfioIommu, dma: VfioDma, npage: number): number {
+  // model hook: bracket the whole MAP_DMA so a failed one also frees the tables its successful
+  // chunks allocated (Linux leaves them; the model's rule is that a failed call leaves no trace)
+  const doms = it.domains.slice();
+  for (const d of doms) d.dom.ops.mapBegin?.(d.dom);
   let remaining = npage, ret = 0;
   while (remaining > 0) {
     const n = vfioPinPagesRemote(it, dma, dma.vaddr + dma.size, remaining);
@@ -104,5 +108,6 @@ export function vfioPinMapDma(it: VfioIommu, dma: VfioDma, npage: number): numbe
   }
   dma.iommuMapped = true;
   if (ret !== 0) vfioRemoveDma(it, dma);
+  for (const d of doms) d.dom.ops.mapEnd?.(d.dom, ret !== 0);
   return ret;
 }

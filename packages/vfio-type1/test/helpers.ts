@@ -61,9 +61,9 @@ export function snapshot(e: Env) {
 
 /** Expects fn to throw a VfioError with this code/errno/syscall, and the state to be unchanged. */
 /**
- * tablesLeft: page-table pages a failed MAP leaves allocated, exactly. Linux (and the reference
- * driver) never free a table that an earlier, successful chunk of the same call allocated and the
- * unwind emptied; everything else (leaves, pins, locked_vm, dma_avail) must be as before.
+ * tablesLeft: page-table pages a failed call may leave allocated, exactly. MAP_DMA brackets itself
+ * with the drivers' mapBegin/mapEnd hooks, so a failed map leaves 0 (Linux would leave the tables of
+ * its successful chunks); everything else (leaves, pins, locked_vm, dma_avail) must be as before.
  */
 export function expectFailNoTrace(e: Env, fn: () => unknown, code: string, errno: number, syscall: string, tablesLeft = 0): void {
   const before = snapshot(e);

@@ -24,6 +24,16 @@ export class PagedInt32 {
   }
   /** Chunk holding index i (allocated on demand) and the offset inside it, for loops over runs. */
   chunkFor(i: number): Int32Array { return this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT); }
+  /** Adds d to n consecutive entries from i, a chunk at a time. */
+  addRun(i: number, n: number, d: number): void {
+    while (n > 0) {
+      const c = this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
+      const off = i & MASK;
+      const m = Math.min(n, CHUNK - off);
+      for (let k = off; k < off + m; k++) c[k] += d;
+      i += m; n -= m;
+    }
+  }
   /** True when every chunk is absent or all zero. */
   allZero(): boolean {
     for (const c of this.chunks) if (c !== undefined) for (let i = 0; i < c.length; i++) if (c[i] !== 0) return false;

@@ -55,7 +55,8 @@ export class PageTable implements Reacher {
   private wW = 0;
   private wLevel = 0;
   private deferred: number[] = [];
-  private txTables: number[] | null = null;
+  private readonly txTables: number[] = [];
+  private readonly txMarks: number[] = [];
 
   constructor(readonly fmt: PtFormat, private readonly mem: PhysMem, private readonly meter: Meter,
               readonly policy: PtPolicy, topLevel: number, readonly domainId: number) {
@@ -122,7 +123,7 @@ export class PageTable implements Reacher {
         fmt.installTable(words, w, l, child);
         this.tables++;
         this.meter.charge(EV.pteWrites, 1);
-        if (this.txTables !== null) this.txTables.push(child);
+        if (this.txMarks.length > 0) this.txTables.push(child);
       } else if (fmt.load(words, w, l, st) === PT_ENTRY_TABLE) {
         child = st.pfn;
       } else {
@@ -164,7 +165,7 @@ export class PageTable implements Reacher {
       if (good > 0) {
         const written = fmt.installLeaves(words, base + 2 * i, tl, pfn, order, prot, good);
         this.meter.charge(EV.pteWrites, written);
-        if (lp === 1) for (let k = 0; k < good; k++) mem.reach4k.add(pfn + k, 1);
+        if (lp === 1) mem.reach4k.addRun(pfn, good, 1);
         else for (let k = 0; k < good; k++) mem.reachAdd(pfn + k * lp, order, 1);
         iova += good * lp; pfn += good * lp; count -= good; this.mapped += good * lp;
       }
@@ -196,6 +197,7 @@ export class PageTable implements Reacher {
   unmap(iova: number, npages: number): number {
     const end = iova + npages;
     const fmt = this.fmt, st = this.st, mem = this.mem, pol = this.policy;
+    const runFmt = fmt.leafRunAfter !== undefined;
     let cur = iova, removed = 0, cleared = 0, spanStart = -1;
     while (cur < end) {
       if (cur >= this.span) break;
@@ -219,22 +221,44 @@ export class PageTable implements Reacher {
       let rep = 2 ** (st.order - 12 - 9 * l);
       let i = (this.wW - base) / 2;
       i -= i % rep;
+      // 4K leaves with consecutive frames drop their reach as one run (one chunk walk, not one per page)
+      let runPfn = 0, runLen = 0;
       for (;;) {
-        clearEntries(words, base + 2 * i, rep);
+        const w0 = base + 2 * i;
+        // a run of single-entry leaves with consecutive frames after this one: read before clearing
+        const more = rep === 1 && runFmt && leafStart + lp < end && i + 1 < 512
+          ? fmt.leafRunAfter!(words, w0, l, Math.min(511 - i, Math.floor((end - leafStart - lp) / lp))) : 0;
+        if (rep === 1) { words[w0] = 0; words[w0 + 1] = 0; } else clearEntries(words, w0, rep);
         cleared += rep;
-        if (lp === 1) mem.reach4k.add(st.pfn, -1); else mem.reachAdd(st.pfn, st.order, -1);
+        if (lp === 1) {
+          if (runLen > 0 && st.pfn === runPfn + runLen) runLen++;
+          else { if (runLen > 0) mem.reach4k.addRun(runPfn, runLen, -1); runPfn = st.pfn; runLen = 1; }
+        } else mem.reachAdd(st.pfn, st.order, -1);
         removed += lp;
         cur = leafStart + lp;
         i += rep;
+        if (more > 0) {
+          const k = more;
+          {
+            words.fill(0, base + 2 * i, base + 2 * (i + k));
+            if (lp === 1) runLen += k; else for (let q = 1; q <= k; q++) mem.reachAdd(st.pfn + q * lp, st.order, -1);
+            cleared += k; removed += k * lp; cur += k * lp; i += k;
+            if (cur >= end || i >= 512) break;
+          }
+        }
         if (cur >= end || i >= 512) break;
         const w = base + 2 * i;
         if ((words[w] | words[w + 1]!) === 0) break;            // outer loop applies the hole rule
+        const prevOrder = st.order;
         type = fmt.load(words, w, l, st);
         if (type !== PT_ENTRY_OA) break;                          // a table: outer loop descends
-        lp = 2 ** (st.order - 12);
-        rep = 2 ** (st.order - 12 - 9 * l);
+        if (st.order !== prevOrder) {                             // Math.pow only when the size changes
+          lp = 2 ** (st.order - 12);
+          rep = 2 ** (st.order - 12 - 9 * l);
+        }
         leafStart = cur;
       }
+      if (runLen > 0) mem.reach4k.addRun(runPfn, runLen, -1);
     }
     if (cleared > 0) this.meter.charge(EV.pteClears, cleared);
     if (pol.freeTables && removed > 0 && spanStart >= 0) this.freeCovered(this.root, this.top, 0, spanStart, cur);
@@ -297,22 +321,40 @@ export class PageTable implements Reacher {
   /** Tables waiting for an IOTLB sync before they may be freed. */
   get deferredTables(): number { return this.deferred.length; }
 
-  /** Frees the tables unlinked since the last call; drivers call it after their IOTLB sync. */
-  releaseDeferred(): void {
-    for (const t of this.deferred) this.mem.freeTable(t);
-    this.deferred.length = 0;
+  /** Position in the deferred list, so a caller can release only what it unlinked itself. */
+  deferredMark(): number { return this.deferred.length; }
+
+  /**
+   * Frees the tables unlinked since `mark` (default: all); drivers call it after the IOTLB sync
+   * that made them unreachable. A map that replaced tables releases from its own mark after
+   * flushing its range, leaving an unmap's tables for the gather sync (iommupt keeps two lists).
+   */
+  releaseDeferred(mark = 0): void {
+    const d = this.deferred;
+    for (let k = mark; k < d.length; k++) this.mem.freeTable(d[k]!);
+    d.length = Math.min(mark, d.length);
   }
 
   // ---- failed-map cleanup (model hook: a failed iommu_map leaves no tables behind) ----------
 
-  /** Starts recording the tables map() allocates. */
-  txBegin(): void { this.txTables = []; }
-  /** Stops recording; on abort frees every recorded table that is now empty, deepest first. */
+  /**
+   * Starts recording the tables map() allocates. Nestable: VFIO may bracket a whole MAP_DMA while
+   * the core brackets each iommu_map inside it; an abort frees what was allocated since its own begin.
+   */
+  txBegin(): void {
+    if (this.txMarks.length === 0) this.txTables.length = 0;
+    this.txMarks.push(this.txTables.length);
+  }
+  /** Ends the innermost bracket; on abort frees every table recorded since it that is now empty, deepest first. */
   txEnd(abort: boolean): void {
     const list = this.txTables;
-    this.txTables = null;
-    if (!abort || list === null) return;
-    for (let k = list.length - 1; k >= 0; k--) this.unlinkIfEmpty(list[k]!);
+    const mark = this.txMarks.pop();
+    if (mark === undefined) return;
+    if (abort) {
+      for (let k = list.length - 1; k >= mark; k--) this.unlinkIfEmpty(list[k]!);
+      list.length = mark;
+    }
+    if (this.txMarks.length === 0) list.length = 0;
   }
   private unlinkIfEmpty(pfn: number): void {
     if (!this.tableEmpty(pfn)) return;
@@ -387,6 +429,9 @@ export class PageTable implements Reacher {
     };
     walk(this.root, this.top, 0);
   }
+
+  /** Pages mapped by all leaves (for teardown checks). */
+  mappedPages(): number { let n = 0; this.forEachLeaf((_i, _p, o) => { n += 2 ** (o - 12); }); return n; }
 
   /** Number of leaves (a replicated run counts once). */
   countLeaves(): number { let n = 0; this.forEachLeaf(() => { n++; }); return n; }

@@ -14,7 +14,7 @@ const REF_PROT_MASK = 0x1f;
 const REF_TABLE = 1 << 6;
 const REF_REP_SHIFT = 7;
 
-const pfnLo = (pfn: number): number => (pfn % 0x100000) << 12;
+const pfnLo = (pfn: number): number => (pfn & 0xfffff) << 12;   // & keeps the low bits of any integer < 2^53
 const pfnHi = (pfn: number): number => Math.floor(pfn / 0x100000) | 0;
 const pfnOf = (words: Int32Array, w: number): number => (words[w + 1]! >>> 0) * 0x100000 + (words[w]! >>> 12);
 
@@ -42,6 +42,15 @@ export function createRefFormat(pgsizeBitmap: bigint): PtFormat {
       const rl = order - 12 - 9 * level;
       const rep = 1 << rl;
       const flags = REF_PR | ((prot & REF_PROT_MASK) << REF_PROT_SHIFT) | (rl << REF_REP_SHIFT);
+      if (rep === 1 && order === 12) {
+        // consecutive 4K frames: carry the low 20 pfn bits, divide only when they wrap
+        let lo20 = pfn & 0xfffff, hi = pfnHi(pfn);
+        for (let k = 0; k < n; k++, w += 2) {
+          words[w] = (lo20 << 12) | flags; words[w + 1] = hi;
+          if (++lo20 === 0x100000) { lo20 = 0; hi++; }
+        }
+        return n;
+      }
       const lp = 2 ** (order - 12);
       for (let k = 0; k < n; k++, pfn += lp) {
         const lo = pfnLo(pfn) | flags, hi = pfnHi(pfn);
@@ -52,6 +61,15 @@ export function createRefFormat(pgsizeBitmap: bigint): PtFormat {
     installTable(words, w, _level, tablePfn) {
       words[w] = pfnLo(tablePfn) | REF_PR | REF_TABLE | (3 << REF_PROT_SHIFT);
       words[w + 1] = pfnHi(tablePfn);
+    },
+    leafRunAfter(words, w, level, max) {
+      const lo = words[w]!, hi = words[w + 1]!;
+      if (level !== 0 || (lo & REF_TABLE) !== 0 || ((lo >>> REF_REP_SHIFT) & 15) !== 0) return 0;
+      // the next 4K frame adds 1 << 12 to lo while the low 20 pfn bits do not wrap
+      const room = Math.min(max, 0xfffff - (lo >>> 12));
+      let k = 0;
+      for (let x = w + 2, e = lo + 4096; k < room && words[x] === (e | 0) && words[x + 1] === hi; k++, x += 2, e += 4096);
+      return k;
     },
     leafProt: (words, w) => (words[w]! >>> REF_PROT_SHIFT) & REF_PROT_MASK,
   };

@@ -33,6 +33,12 @@ export interface PtFormat {
   installLeaves(words: Int32Array, w: number, level: number, pfn: number, order: number, prot: number, n: number): number;
   /** Writes a pointer to table `tablePfn` at w (entry of a table at `level`). pt_install_table(). */
   installTable(words: Int32Array, w: number, level: number, tablePfn: number): void;
+  /**
+   * Optional batch decode: given the single-entry leaf at w (already loaded), how many of the next
+   * entries (up to max) continue it as single-entry leaves of the same size and prot with
+   * consecutive frames. Lets unmap clear a run without decoding every entry.
+   */
+  leafRunAfter?(words: Int32Array, w: number, level: number, max: number): number;
   /** IOMMU_READ | IOMMU_WRITE | ... permissions of the leaf entry at w. pt_attr_from_entry(). */
   leafProt(words: Int32Array, w: number): number;
 }
