@@ -5,7 +5,7 @@
 import { IommuError, errnoName } from './errno.js';
 import { IotlbGather } from './gather.js';
 import { __IOMMU_DOMAIN_PAGING, type IommuDomain } from './ops.js';
-import { pgsizeCount, pgsizeOut } from './pgsize.js';
+import { POW2, pgsizeCount, pgsizeOut } from './pgsize.js';
 import { FP_MAP, FP_SYNC, FP_UNMAP_FAST } from './sim/faults.js';
 import { EV } from './sim/meter.js';
 
@@ -14,7 +14,7 @@ const isPageCount = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <
 /** Pages of the domain's smallest page size (min_pagesz), or 0 when the bitmap is empty. */
 function minPages(dom: IommuDomain): number {
   const o = dom.orders[0];
-  return o === undefined ? 0 : 2 ** (o - 12);
+  return o === undefined ? 0 : POW2[o - 12]!;
 }
 
 /**
@@ -75,7 +75,7 @@ function unmapLoop(dom: IommuDomain, iova: number, npages: number, gather: Iotlb
     if (got === 0) break;
     if (rangeAdd && ops.iotlbRangeAdd !== undefined) {
       meter.charge(EV.iotlbRangeAdds, per2018 ? count : 1);   // the 2018 loop added once per page-size step
-      ops.iotlbRangeAdd(dom, cur, count * 2 ** (order - 12));  // 2018 adds the step size, not what came back
+      ops.iotlbRangeAdd(dom, cur, count * POW2[order - 12]!);  // 2018 adds the step size, not what came back
     }
     unmapped += got;
   }

@@ -20,7 +20,7 @@ export {
   bitmapOrders, domainSetPgsizeBitmap,
   type IommuDomain, type IommuOps, type IommuDriver, type ResvRegion, type DomainGeometry,
 } from './ops.js';
-export { ctz, fls, pgsizeCount, pgsizeOut } from './pgsize.js';
+export { ctz, fls, pgsizeCount, pgsizeOut, POW2 } from './pgsize.js';
 export {
   PT_ENTRY_EMPTY, PT_ENTRY_TABLE, PT_ENTRY_OA, PtState, itemOrder, levelOfOrder, clearEntries, type PtFormat,
 } from './pagetable/format.js';

@@ -2,6 +2,7 @@
 // policy. Cached entries count as "reach" on their frames, so a stale entry left after an unmap
 // without a sync is exactly what the safety checker sees. Parallel typed arrays, one slot per entry.
 
+import { POW2 } from './pgsize.js';
 import type { PhysMem } from './physmem.js';
 import type { Reacher } from './sim/checker.js';
 import { EV, type Meter } from './sim/meter.js';
@@ -51,7 +52,7 @@ export class Iotlb implements Reacher {
     if (m === undefined || m.size === 0) { this.meter.charge(EV.iotlbMisses, 1); return false; }
     for (let o = 12; o < 64; o++) {
       if (this.ordersUsed[o] === 0) continue;
-      const lp = 2 ** (o - 12);
+      const lp = POW2[o - 12]!;
       const base = Math.floor(iova / lp);
       const s = m.get(base * 64 + o);
       if (s !== undefined) {
@@ -77,7 +78,7 @@ export class Iotlb implements Reacher {
     this.stamp[s] = ++this.tick;
     let m = this.index.get(domain);
     if (m === undefined) { m = new Map(); this.index.set(domain, m); }
-    m.set((leafIova / 2 ** (order - 12)) * 64 + order, s);
+    m.set((leafIova / POW2[order - 12]!) * 64 + order, s);
     this.ordersUsed[order]!++;
     this.used++;
     this.mem.reachAdd(leafPfn, order, 1);
@@ -85,7 +86,7 @@ export class Iotlb implements Reacher {
 
   private drop(s: number): void {
     const d = this.dom[s]!, o = this.order[s]!;
-    this.index.get(d)!.delete((this.iova[s]! / 2 ** (o - 12)) * 64 + o);
+    this.index.get(d)!.delete((this.iova[s]! / POW2[o - 12]!) * 64 + o);
     this.ordersUsed[o]!--;
     this.mem.reachAdd(this.pfn[s]!, o, -1);
     this.dom[s] = -1;
@@ -110,7 +111,7 @@ export class Iotlb implements Reacher {
     // only this domain's slots are visited; collect first, the map changes while dropping
     const hit: number[] = [];
     for (const s of m.values()) {
-      const a = this.iova[s]!, b = a + 2 ** (this.order[s]! - 12) - 1;
+      const a = this.iova[s]!, b = a + POW2[this.order[s]! - 12]! - 1;
       if (b >= start && a <= last) hit.push(s);
     }
     for (const s of hit) { this.drop(s); n++; }
@@ -133,7 +134,7 @@ export class Iotlb implements Reacher {
   findReach(pfn: number): { domain: number; iova: number; via: 'iotlb' } | null {
     for (let s = 0; s < this.capacity; s++) {
       if (this.dom[s] === -1) continue;
-      const p = this.pfn[s]!, n = 2 ** (this.order[s]! - 12);
+      const p = this.pfn[s]!, n = POW2[this.order[s]! - 12]!;
       if (pfn >= p && pfn < p + n) return { domain: this.dom[s]!, iova: this.iova[s]! + (pfn - p), via: 'iotlb' };
     }
     return null;

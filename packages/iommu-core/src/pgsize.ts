@@ -16,6 +16,9 @@ export function fls(x: number): number {
   return x < 4294967296 ? 31 - Math.clz32(x) : 32 + 31 - Math.clz32(Math.floor(x / 4294967296));
 }
 
+/** POW2[k] = 2^k for k < 64: a table lookup, because `2 ** k` with a variable k calls Math.pow. */
+export const POW2 = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
+
 /** Out-parameter of pgsizeCount (avoids an allocation per call). */
 export const pgsizeOut = { count: 0 };
 
@@ -33,13 +36,13 @@ export function pgsizeCount(orders: readonly number[], iova: number, pfn: number
   let size = npages;
   const next = orders[k + 1];
   if (next !== undefined) {
-    const m = 2 ** (next - 12);
+    const m = POW2[next - 12]!;
     // a larger size needs iova and pfn to share their offset inside it
     if (iova % m === pfn % m) {
       const offset = m - (iova % m);
       if (offset + m <= size) size = offset;
     }
   }
-  pgsizeOut.count = Math.floor(size / 2 ** (order - 12));
+  pgsizeOut.count = Math.floor(size / POW2[order - 12]!);
   return order;
 }

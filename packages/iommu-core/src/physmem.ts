@@ -3,6 +3,7 @@
 // entries translate to the frame), which let the safety checker test "unpinned while a device can
 // still reach it" in O(1) per page.
 
+import { POW2 } from './pgsize.js';
 import { IommuError } from './errno.js';
 import { TableArena } from './mem/arena.js';
 import { allocBacking, freeBacking, type Backing } from './mem/backing.js';
@@ -103,12 +104,12 @@ export class PhysMem {
   /** Adjusts the reach count of the frames a translation of 2^order bytes at pfn covers. */
   reachAdd(pfn: number, order: number, d: number): void {
     if (order < 21) {
-      this.reach4k.addRun(pfn, 2 ** (order - 12), d);
+      this.reach4k.addRun(pfn, POW2[order - 12]!, d);
     } else if (order < 30) {
-      const b = pfn / 512, n = 2 ** (order - 21);
+      const b = pfn / 512, n = POW2[order - 21]!;
       for (let i = 0; i < n; i++) this.reach2m.add(b + i, d);
     } else {
-      const b = pfn / 262144, n = 2 ** (order - 30);
+      const b = pfn / 262144, n = POW2[order - 30]!;
       for (let i = 0; i < n; i++) this.reach1g.add(b + i, d);
     }
   }

@@ -7,6 +7,7 @@
 // __domain_mapping freed small-page tables before installing a superpage. Unmap removes whole
 // leaves, stops at the first hole and frees tables it fully cleared, after the next sync.
 
+import { POW2 } from './pgsize.js';
 import { IommuError } from './errno.js';
 import { IotlbGather, iommuIotlbGatherAddRange } from './gather.js';
 import { Iotlb, type IotlbPolicy } from './iotlb.js';
@@ -102,7 +103,7 @@ export class ReferenceDriver implements IommuDriver {
       apiEra: opts.apiEra ?? 'gather',
       mapPages(dom, iova, pfn, order, count, prot) {
         const d = dom as RefDomain;
-        const lp = 2 ** (order - 12);
+        const lp = POW2[order - 12]!;
         if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) { dom.mapped = 0; return -22; }
         if (iova + count * lp - 1 > dom.geometry.apertureEnd) { dom.mapped = 0; return -14; } // VT-d: beyond the address width
         const mark = d.pt.deferredMark();
@@ -113,7 +114,7 @@ export class ReferenceDriver implements IommuDriver {
       },
       unmapPages(dom, iova, order, count, gather) {
         const d = dom as RefDomain;
-        const got = d.pt.unmap(iova, count * 2 ** (order - 12));
+        const got = d.pt.unmap(iova, count * POW2[order - 12]!);
         if (got > 0) {
           if (flushOnUnmap) flushRange(d, rangeOf(iova, got));
           else iommuIotlbGatherAddRange(gather ?? d.pending, iova, got);
@@ -206,7 +207,7 @@ export class ReferenceDriver implements IommuDriver {
         pfn = d.pt.lookup(va);
         if (pfn < 0) { this.fault(dev, d.id, va, write, 'not-present'); return false; }
         prot = d.pt.lastProt;
-        const lp = 2 ** (d.pt.lastOrder - 12);
+        const lp = POW2[d.pt.lastOrder - 12]!;
         const off = va % lp;
         this.iotlb.fill(d.id, va - off, pfn - off, d.pt.lastOrder, prot);
         via = 'pte';

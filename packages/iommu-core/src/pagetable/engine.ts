@@ -3,6 +3,7 @@
 // again from the root for every PTE. A per-level cache of the last table visited (keyed by the
 // IOVA bits above that table) also lets consecutive single-page calls skip the upper levels.
 
+import { POW2 } from '../pgsize.js';
 import type { PhysMem } from '../physmem.js';
 import type { Reacher } from '../sim/checker.js';
 import { EV, type Meter } from '../sim/meter.js';
@@ -146,8 +147,8 @@ export class PageTable implements Reacher {
    */
   map(iova: number, pfn: number, order: number, count: number, prot: number): number {
     const tl = levelOfOrder(order);
-    const rep = 2 ** (order - 12 - 9 * tl);
-    const lp = 2 ** (order - 12);
+    const rep = POW2[order - 12 - 9 * tl]!;
+    const lp = POW2[order - 12]!;
     const fmt = this.fmt, mem = this.mem;
     this.mapped = 0;
     this.replaced = false;
@@ -212,13 +213,13 @@ export class PageTable implements Reacher {
         continue;
       }
       const l = this.wLevel, words = this.wWords, base = this.wBase;
-      let lp = 2 ** (st.order - 12);
+      let lp = POW2[st.order - 12]!;
       let leafStart = cur - (cur % lp);
       if (spanStart < 0) {
         if (leafStart < cur && pol.startInLeaf === 'zero') break;
         spanStart = leafStart;
       }
-      let rep = 2 ** (st.order - 12 - 9 * l);
+      let rep = POW2[st.order - 12 - 9 * l]!;
       let i = (this.wW - base) / 2;
       i -= i % rep;
       // 4K leaves with consecutive frames drop their reach as one run (one chunk walk, not one per page)
@@ -253,8 +254,8 @@ export class PageTable implements Reacher {
         type = fmt.load(words, w, l, st);
         if (type !== PT_ENTRY_OA) break;                          // a table: outer loop descends
         if (st.order !== prevOrder) {                             // Math.pow only when the size changes
-          lp = 2 ** (st.order - 12);
-          rep = 2 ** (st.order - 12 - 9 * l);
+          lp = POW2[st.order - 12]!;
+          rep = POW2[st.order - 12 - 9 * l]!;
         }
         leafStart = cur;
       }
@@ -385,7 +386,7 @@ export class PageTable implements Reacher {
     const st = this.st;
     this.lastOrder = st.order;
     this.lastProt = this.fmt.leafProt(this.wWords, this.wW);
-    return st.pfn + (iova % 2 ** (st.order - 12));
+    return st.pfn + (iova % POW2[st.order - 12]!);
   }
 
   /** Level and word position of the entry that translates iova (for raw PTE reads), or null. */
@@ -422,7 +423,7 @@ export class PageTable implements Reacher {
         const iova = tableIova + i * P9[level]!;
         if (type === PT_ENTRY_TABLE) walk(st.pfn, level - 1, iova);
         else {
-          const rep = 2 ** (st.order - 12 - 9 * level);
+          const rep = POW2[st.order - 12 - 9 * level]!;
           if (i % rep === 0) fn(iova, st.pfn, st.order);
         }
       }
@@ -431,7 +432,7 @@ export class PageTable implements Reacher {
   }
 
   /** Pages mapped by all leaves (for teardown checks). */
-  mappedPages(): number { let n = 0; this.forEachLeaf((_i, _p, o) => { n += 2 ** (o - 12); }); return n; }
+  mappedPages(): number { let n = 0; this.forEachLeaf((_i, _p, o) => { n += POW2[o - 12]!; }); return n; }
 
   /** Number of leaves (a replicated run counts once). */
   countLeaves(): number { let n = 0; this.forEachLeaf(() => { n++; }); return n; }
@@ -439,7 +440,7 @@ export class PageTable implements Reacher {
   findReach(pfn: number): { domain: number; iova: number; via: 'pte' } | null {
     let hit: { domain: number; iova: number; via: 'pte' } | null = null;
     this.forEachLeaf((iova, p, order) => {
-      const n = 2 ** (order - 12);
+      const n = POW2[order - 12]!;
       if (hit === null && pfn >= p && pfn < p + n) hit = { domain: this.domainId, iova: iova + (pfn - p), via: 'pte' };
     });
     return hit;
