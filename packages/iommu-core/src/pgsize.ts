@@ -5,6 +5,7 @@
 /** Trailing zero bits of a non-negative integer < 2^53; 64 for 0 (aligned to everything). */
 export function ctz(x: number): number {
   if (x === 0) return 64;
+  if (x <= 0x7fffffff) return 31 - Math.clz32(x & -x);     // int32 fast path
   const lo = x % 4294967296;
   if (lo !== 0) return 31 - Math.clz32(lo & -lo);
   const hi = Math.floor(x / 4294967296);
@@ -28,6 +29,7 @@ export const pgsizeOut = { count: 0 };
  * Returns -1 when no supported size fits (the kernel BUG()s).
  */
 export function pgsizeCount(orders: readonly number[], iova: number, pfn: number, npages: number): number {
+  if (npages === 1 && orders[0] === 12) { pgsizeOut.count = 1; return 12; }   // the single-page call
   const maxOrder = 12 + Math.min(fls(npages), Math.min(ctz(iova), ctz(pfn)));
   let k = -1;
   for (let i = 0; i < orders.length; i++) { if (orders[i]! <= maxOrder) k = i; else break; }

@@ -262,7 +262,8 @@ export class PageTable implements Reacher {
       if (runLen > 0) mem.reach4k.addRun(runPfn, runLen, -1);
     }
     if (cleared > 0) this.meter.charge(EV.pteClears, cleared);
-    if (pol.freeTables && removed > 0 && spanStart >= 0) this.freeCovered(this.root, this.top, 0, spanStart, cur);
+    // a table spans at least 512 pages: a shorter cleared span cannot free one
+    if (pol.freeTables && spanStart >= 0 && cur - spanStart >= 512) this.freeCovered(this.root, this.top, 0, spanStart, cur);
     return removed;
   }
 
@@ -332,8 +333,9 @@ export class PageTable implements Reacher {
    */
   releaseDeferred(mark = 0): void {
     const d = this.deferred;
+    if (d.length <= mark) return;
     for (let k = mark; k < d.length; k++) this.mem.freeTable(d[k]!);
-    d.length = Math.min(mark, d.length);
+    d.length = mark;
   }
 
   // ---- failed-map cleanup (model hook: a failed iommu_map leaves no tables behind) ----------
@@ -343,7 +345,7 @@ export class PageTable implements Reacher {
    * the core brackets each iommu_map inside it; an abort frees what was allocated since its own begin.
    */
   txBegin(): void {
-    if (this.txMarks.length === 0) this.txTables.length = 0;
+    if (this.txMarks.length === 0 && this.txTables.length !== 0) this.txTables.length = 0;
     this.txMarks.push(this.txTables.length);
   }
   /** Ends the innermost bracket; on abort frees every table recorded since it that is now empty, deepest first. */
@@ -355,7 +357,7 @@ export class PageTable implements Reacher {
       for (let k = list.length - 1; k >= mark; k--) this.unlinkIfEmpty(list[k]!);
       list.length = mark;
     }
-    if (this.txMarks.length === 0) list.length = 0;
+    if (this.txMarks.length === 0 && list.length !== 0) list.length = 0;
   }
   private unlinkIfEmpty(pfn: number): void {
     if (!this.tableEmpty(pfn)) return;
