@@ -8,7 +8,7 @@ import { IommuError } from './errno.js';
 import { TableArena } from './mem/arena.js';
 import { allocBacking, freeBacking, type Backing } from './mem/backing.js';
 import { FRAME_FREE, FRAME_KERNEL, FRAME_USER, FrameAllocator } from './mem/frames.js';
-import { PAGED_CHUNK_SHIFT, PAGED_MASK, PagedInt32 } from './mem/paged.js';
+import { BlockedInt32, PAGED_CHUNK_SHIFT, PAGED_MASK, PagedInt32 } from './mem/paged.js';
 import type { SafetyChecker } from './sim/checker.js';
 import { FP_PIN, FP_TABLE_ALLOC, type FaultInjector } from './sim/faults.js';
 import { EV, type Meter } from './sim/meter.js';
@@ -21,7 +21,8 @@ export class PhysMem {
   readonly nFrames: number;
   readonly frames: FrameAllocator;
   readonly tables = new TableArena();
-  readonly pins = new PagedInt32();
+  /** Pin counts: a base per 2 MiB block plus a per-frame delta where pins are not block-uniform. */
+  readonly pins = new BlockedInt32();
   // reach counts at three granularities so a 2 MiB or 1 GiB leaf costs one increment
   readonly reach4k = new PagedInt32();
   readonly reach2m = new PagedInt32();
@@ -68,27 +69,39 @@ export class PhysMem {
   /**
    * Drops one pin on each of npages frames. A frame whose last pin goes while a PTE or an IOTLB
    * entry still reaches it is a safety violation: the page could be reused under the device.
-   * Walks the pin counts a chunk at a time; reach is read once per 2 MiB block plus the 4K count.
+   * A whole 2 MiB block whose pins are uniform costs one update; other frames are walked a chunk at
+   * a time; reach is read once per 2 MiB block plus the 4K count.
    */
   unpin(pfn: number, npages: number): void {
-    const pins = this.pins, r4 = this.reach4k;
-    let i = pfn, left = npages, blk = -1, blkReach = 0;
+    const pins = this.pins, base = pins.base, delta = pins.delta, r4 = this.reach4k;
+    let i = pfn, left = npages;
     while (left > 0) {
-      const c = pins.chunkFor(i);
+      const blk = i >>> 9;
       const r4c = r4.chunks[i >>> PAGED_CHUNK_SHIFT];
       const off = i & PAGED_MASK;
-      const m = Math.min(left, PAGED_MASK + 1 - off);
+      if ((i & 511) === 0 && left >= 512 && pins.uniform(blk)) {
+        const v = base.add(blk, -1);
+        if (v <= 0) this.unpinBlockLast(i, v, r4c, off);
+        i += 512; left -= 512;
+        continue;
+      }
+      // the rest of this block frame by frame: pins = base + delta
+      const c = delta.chunkFor(i);
+      const b0 = base.get(blk);
+      const m = Math.min(left, 512 - (i & 511));
+      let blkReach = -1;
+      pins.touched.set(blk, 1);
       for (let k = off; k < off + m; k++) {
-        const v = --c[k]!;
+        const v = b0 + --c[k]!;
         if (v > 0) continue;
         const f = i + (k - off);
         if (v < 0) {
-          c[k] = 0;
+          c[k] = -b0;
           this.pinnedPages++;
           this.checker.report('unpin-underflow', f, 'unpin of a frame that is not pinned');
           continue;
         }
-        if ((f >>> 9) !== blk) { blk = f >>> 9; blkReach = this.reach2m.get(blk) | this.reach1g.get(f >>> 18); }
+        if (blkReach < 0) blkReach = this.reach2m.get(blk) | this.reach1g.get(f >>> 18);
         if (blkReach !== 0 || (r4c !== undefined && r4c[k] !== 0)) {
           this.checker.report('unpin-while-reachable', f, 'last pin dropped while a PTE or IOTLB entry still translates to the frame');
         }
@@ -97,6 +110,25 @@ export class PhysMem {
     }
     this.pinnedPages -= npages;
     this.meter.charge(EV.unpins, npages);
+  }
+
+  /** A uniform block's pins went to v <= 0 at once: the per-frame reports, in frame order. */
+  private unpinBlockLast(f0: number, v: number, r4c: Int32Array | undefined, off: number): void {
+    if (v < 0) {
+      this.pins.base.set(f0 >>> 9, 0);
+      for (let k = 0; k < 512; k++) {
+        this.pinnedPages++;
+        this.checker.report('unpin-underflow', f0 + k, 'unpin of a frame that is not pinned');
+      }
+      return;
+    }
+    const blkReach = this.reach2m.get(f0 >>> 9) | this.reach1g.get(f0 >>> 18);
+    if (blkReach === 0 && r4c === undefined) return;
+    for (let k = 0; k < 512; k++) {
+      if (blkReach !== 0 || r4c![off + k] !== 0) {
+        this.checker.report('unpin-while-reachable', f0 + k, 'last pin dropped while a PTE or IOTLB entry still translates to the frame');
+      }
+    }
   }
 
   pinCount(pfn: number): number { return this.pins.get(pfn); }

@@ -3,6 +3,8 @@
 const CHUNK_SHIFT = 16;
 const CHUNK = 1 << CHUNK_SHIFT;
 const MASK = CHUNK - 1;
+// 2 MiB blocks (512 frames): the granularity of THP / hugetlb runs
+const BLOCK_SHIFT = 9, BLOCK = 1 << BLOCK_SHIFT, BLOCK_MASK = BLOCK - 1;
 
 /** A sparse Int32 array indexed by frame number; untouched chunks read as 0 and cost nothing. */
 export class PagedInt32 {
@@ -55,33 +57,123 @@ export class PagedInt32 {
   }
 }
 
-/** Same as PagedInt32 with one byte per entry (frame state). */
+/**
+ * Same as PagedInt32 with one byte per entry (frame state), plus a per-2 MiB-block layer: a fill of
+ * whole aligned 512-entry blocks stores one byte per block and touches no per-entry memory; a block
+ * gets per-entry bytes only once an entry in it is set apart from the rest.
+ */
 export class PagedUint8 {
   chunks: (Uint8Array | undefined)[] = [];
   bytes = 0;
+  /** Per block: its value while uniform. */
+  private readonly blkVal = new PagedBlockBytes();
+  /** Per block: 1 once its entries live in `chunks`. */
+  private readonly blkMixed = new PagedBlockBytes();
   get(i: number): number {
-    const c = this.chunks[i >>> CHUNK_SHIFT];
-    return c === undefined ? 0 : c[i & MASK]!;
+    const b = i >>> BLOCK_SHIFT;
+    if (this.blkMixed.get(b) === 0) return this.blkVal.get(b);
+    return this.chunks[i >>> CHUNK_SHIFT]![i & MASK]!;
   }
   set(i: number, v: number): void {
-    const c = this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
-    c[i & MASK] = v;
+    this.mix(i >>> BLOCK_SHIFT)[i & MASK] = v;
   }
   /** Sets n consecutive entries from i to v. */
   fill(i: number, n: number, v: number): void {
     while (n > 0) {
-      const c = this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
+      const b = i >>> BLOCK_SHIFT;
+      if ((i & BLOCK_MASK) === 0 && n > BLOCK_MASK) {
+        // whole blocks: one byte each
+        const k = Math.floor(n / BLOCK);
+        n -= k * BLOCK; i += k * BLOCK;
+        this.blkVal.fill(b, k, v);
+        this.blkMixed.fill(b, k, 0);
+        continue;
+      }
+      const m = Math.min(n, BLOCK - (i & BLOCK_MASK));
       const off = i & MASK;
-      const m = Math.min(n, CHUNK - off);
-      c.fill(v, off, off + m);
+      this.mix(b).fill(v, off, off + m);
       i += m; n -= m;
     }
+  }
+  /** Gives block b per-entry bytes (filled with its uniform value); returns its chunk. */
+  private mix(b: number): Uint8Array {
+    const c = this.chunks[b >>> (CHUNK_SHIFT - BLOCK_SHIFT)] ?? this.alloc(b >>> (CHUNK_SHIFT - BLOCK_SHIFT));
+    if (this.blkMixed.get(b) === 0) {
+      const off = (b << BLOCK_SHIFT) & MASK;
+      c.fill(this.blkVal.get(b), off, off + BLOCK);
+      this.blkMixed.set(b, 1);
+    }
+    return c;
   }
   private alloc(k: number): Uint8Array {
     const c = new Uint8Array(CHUNK);
     this.chunks[k] = c;
     this.bytes += CHUNK;
     return c;
+  }
+}
+
+/** One byte per 2 MiB block, chunked (the block layer of PagedUint8). */
+export class PagedBlockBytes {
+  chunks: (Uint8Array | undefined)[] = [];
+  get(b: number): number {
+    const c = this.chunks[b >>> CHUNK_SHIFT];
+    return c === undefined ? 0 : c[b & MASK]!;
+  }
+  set(b: number, v: number): void {
+    const c = this.chunks[b >>> CHUNK_SHIFT];
+    if (c !== undefined) c[b & MASK] = v;
+    else if (v !== 0) this.fill(b, 1, v);
+  }
+  fill(b: number, n: number, v: number): void {
+    while (n > 0) {
+      const k = b >>> CHUNK_SHIFT;
+      let c = this.chunks[k];
+      if (c === undefined) { c = new Uint8Array(CHUNK); this.chunks[k] = c; }
+      const off = b & MASK;
+      const m = Math.min(n, CHUNK - off);
+      c.fill(v, off, off + m);
+      b += m; n -= m;
+    }
+  }
+}
+
+/**
+ * Per-frame counts (pin counts) stored as a per-2 MiB-block base plus a per-entry delta:
+ * value(i) = base[i >> 9] + delta[i]. Adding to whole aligned 512-entry blocks (a THP or hugetlb
+ * pin) touches 4 bytes per block; per-entry memory is paid only for blocks touched partially.
+ */
+export class BlockedInt32 {
+  readonly base = new PagedInt32();
+  readonly delta = new PagedInt32();
+  /** Per block: 1 once delta was touched in it (its entries may differ from each other). */
+  readonly touched = new PagedBlockBytes();
+  get bytes(): number { return this.base.bytes + this.delta.bytes; }
+  get(i: number): number { return this.base.get(i >>> BLOCK_SHIFT) + this.delta.get(i); }
+  /** True when block b's entries all equal base[b] (its delta was never touched). */
+  uniform(b: number): boolean { return this.touched.get(b) === 0; }
+  /** Adds d to n consecutive entries from i: whole aligned blocks in the base, the rest in delta. */
+  addRun(i: number, n: number, d: number): void {
+    while (n > 0) {
+      if ((i & BLOCK_MASK) === 0 && n > BLOCK_MASK) {
+        this.base.add(i >>> BLOCK_SHIFT, d);
+        i += BLOCK; n -= BLOCK;
+        continue;
+      }
+      const m = Math.min(n, BLOCK - (i & BLOCK_MASK));
+      this.touched.set(i >>> BLOCK_SHIFT, 1);
+      if (m === 1) this.delta.add(i, d); else this.delta.addRun(i, m, d);
+      i += m; n -= m;
+    }
+  }
+  allZero(): boolean {
+    for (let k = 0; k < this.base.chunks.length; k++) {
+      const c = this.base.chunks[k];
+      if (c === undefined) continue;
+      for (let j = 0; j < c.length; j++) if (c[j] !== 0) { for (let f = (k * CHUNK + j) << BLOCK_SHIFT, e = f + BLOCK; f < e; f++) if (this.get(f) !== 0) return false; }
+    }
+    for (const [f] of this.delta.nonZero()) if (this.get(f) !== 0) return false;
+    return true;
   }
 }
 
