@@ -11,7 +11,7 @@ import type { Group } from './host-mm.js';
 import { VfioDomain, type IovaNode, type VfioIommu } from './iommu.js';
 import { vfioIommuUnmapUnpinAll } from './unmap.js';
 
-const EINVAL = -22, EBUSY = -16, EPERM = -1;
+const EINVAL = -22, EBUSY = -16, EPERM = -1, EIO = -5;
 
 function errnoOf(e: unknown): number {
   const errno = sysErrno(e);
@@ -113,7 +113,15 @@ function vfioIommuReplay(it: VfioIommu, nd: VfioDomain): number {
 export function attachGroup(it: VfioIommu, g: Group): number {
   if (it.vaddrInvalidCount > 0) return EBUSY;
   const drv = g.drv;
-  const dom = drv.domainAlloc();
+  let dom: IommuDomain;
+  try {
+    dom = drv.domainAlloc();
+  } catch (e) {
+    // iommu_domain_alloc() NULL: 4.x returns -EIO; mainline's iommu_paging_domain_alloc() its ERR_PTR
+    const errno = sysErrno(e);
+    if (errno === null) throw e;
+    return it.spec.name === 'mainline' ? errno : EIO;
+  }
   let ret = attachDevices(g, dom);
   if (ret !== 0) { drv.domainFree(dom); return ret; }
   const fail = (err: number): number => { detachDevices(g, dom); drv.domainFree(dom); return err; };

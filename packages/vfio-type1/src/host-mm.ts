@@ -85,6 +85,25 @@ export class Process {
     return BigInt(start) << PAGE_SHIFT;
   }
 
+  /**
+   * munmap() of a whole VMA (vaddr = its start): its RAM frames go back to the allocator. Model
+   * limit: a VMA with a page still pinned is refused with EBUSY (Linux would unmap it and free those
+   * pages at their last unpin). Throws VfioError EINVAL when no VMA starts at vaddr.
+   */
+  munmap(vaddr: bigint): void {
+    const start = Number(vaddr >> PAGE_SHIFT);
+    const i = this.vmas.findIndex((v) => v.startPage === start);
+    if (i < 0 || (vaddr & 0xfffn) !== 0n) throw new VfioError('EINVAL', 'munmap', `no VMA starts at 0x${vaddr.toString(16)}`);
+    const v = this.vmas[i]!, mem = this.host.sim.mem;
+    if (v.backing !== null) {
+      for (let k = 0; k < v.npages; k++) {
+        if (mem.pinCount(v.pfnAt(k)) > 0) throw new VfioError('EBUSY', 'munmap', `page ${k} of the VMA is pinned`);
+      }
+      mem.freeBacking(v.backing);
+    }
+    this.vmas.splice(i, 1);
+  }
+
   /** The VMA holding a virtual page, or null (binary search; VMAs are created in ascending order). */
   findVma(vpage: number): Vma | null {
     const v = this.vmas;

@@ -9,6 +9,7 @@ import { compareCommand } from './commands/compare.js';
 import { sweepCommand } from './commands/sweep.js';
 import { replayCommand } from './commands/replay.js';
 import { reportCommand } from './commands/report.js';
+import { DEMOS, demoCommand } from './commands/demo.js';
 
 export const VERSION = '0.1.0';
 
@@ -100,6 +101,17 @@ Examples:
   $ vfio-sim report --costs
   $ vfio-sim compare --json > cmp.json && vfio-sim report cmp.json --html cmp.html`)
     .action((file: string | undefined, o) => { process.exitCode = reportCommand(file, o); });
+
+  program.command('demo').description(`replay a fixed call sequence that shows a bug around the 2018 map_try_harder review, with the checker's report (${DEMOS.join(', ')})`)
+    .argument('<name>', DEMOS.join(' | '))
+    .option('--variant <name>', 'map_try_harder unwind: landed, rfc-v2, suggested (default: the one with the bug)')
+    .option('--json', 'print the calls and violations as JSON')
+    .addHelpText('after', `
+Examples:
+  $ vfio-sim demo try-harder-leak                     # landed unwind: page 0 stays mapped, unpinned
+  $ vfio-sim demo review-bug                          # rfc-v2 unwind: no sync, device reaches freed frames
+  $ vfio-sim demo review-bug --variant suggested      # the reviewer's unwind on the same run`)
+    .action((name: string, o) => { process.exitCode = demoCommand(name, o); });
 
   return program;
 }

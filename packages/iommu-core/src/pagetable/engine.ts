@@ -3,6 +3,7 @@
 // again from the root for every PTE. A per-level cache of the last table visited (keyed by the
 // IOVA bits above that table) also lets consecutive single-page calls skip the upper levels.
 
+import { IommuError } from '../errno.js';
 import { POW2 } from '../pgsize.js';
 import type { PhysMem } from '../physmem.js';
 import type { Reacher } from '../sim/checker.js';
@@ -63,7 +64,7 @@ export class PageTable implements Reacher {
               readonly policy: PtPolicy, topLevel: number, readonly domainId: number) {
     if (!(topLevel >= 0 && topLevel <= fmt.maxLevel)) throw new RangeError(`top level ${topLevel} outside 0..${fmt.maxLevel}`);
     const r = mem.allocTable();
-    if (r < 0) throw new RangeError('page-table root allocation failed');
+    if (r < 0) throw new IommuError('ENOMEM', 'iommu_domain_alloc', 'page-table root allocation failed');
     this.root = r;
     this.top = topLevel;
     const empty = mem.tables.words(r);
