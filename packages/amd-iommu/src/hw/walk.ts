@@ -3,13 +3,11 @@
 // permissions of the DTE and every entry, and decode the leaf size (NextLevel 0 or 7).
 // Reads the arena's int32 words directly; no BigInt, no allocation per walk.
 
-import type { PhysMem } from '@x/iommu-core';
+import { P9, type PhysMem } from '@x/iommu-core';   // P9[L] = pages one item covers at level L
 import { AMDV1_NL_LARGE, AMDV1_PR, trailingOnes } from '../fmt-amdv1.js';
 import { EVENT_FLAG_PE, EVENT_FLAG_PR, EVENT_FLAG_RZ } from './event-log.js';
 
 const HI_IR = 1 << 29, HI_IW = 1 << 30;
-/** 2^(9L): pages one item covers at 0-based level L. */
-const P9 = [1, 512, 262144, 134217728, 68719476736, 35184372088832, 18014398509481984];
 
 /** Result of the last walk (one instance per IOMMU). */
 export class WalkResult {
