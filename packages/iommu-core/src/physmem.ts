@@ -4,7 +4,6 @@
 // still reach it" in O(1) per page.
 
 import { POW2 } from './pgsize.js';
-import { IommuError } from './errno.js';
 import { TableArena } from './mem/arena.js';
 import { allocBacking, freeBacking, type Backing } from './mem/backing.js';
 import { FRAME_FREE, FRAME_KERNEL, FRAME_USER, FrameAllocator } from './mem/frames.js';
@@ -181,5 +180,4 @@ export class PhysMem {
   }
 }
 
-export { IommuError };
 export type { Backing };

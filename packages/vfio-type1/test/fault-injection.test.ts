@@ -45,13 +45,19 @@ function mapScenario(profile: Profile, backing: 'thp' | '4k'): Scenario {
 }
 
 /** THP and 4 KiB dmas mapped; the device has read page 0 of each (one IOTLB entry per dma). */
+/** The THP dma at IOVA 0 and the 4 KiB dma right after it that the unmap and replay scenarios share. */
+function mapThpAndSmall(e: Env): { va: bigint; va4: bigint } {
+  const va = e.proc.mmap(THP, { backing: 'thp' }), va4 = e.proc.mmap(SMALL, { backing: '4k' });
+  e.c.mapDma({ vaddr: va, iova: 0n, size: THP, flags: RW });
+  e.c.mapDma({ vaddr: va4, iova: THP, size: SMALL, flags: RW });
+  return { va, va4 };
+}
+
 function unmapScenario(profile: Profile): Scenario {
   return {
     name: 'unmap', profile, syscall: 'VFIO_IOMMU_UNMAP_DMA',
     setup: (e) => {
-      const va = e.proc.mmap(THP, { backing: 'thp' }), va4 = e.proc.mmap(SMALL, { backing: '4k' });
-      e.c.mapDma({ vaddr: va, iova: 0n, size: THP, flags: RW });
-      e.c.mapDma({ vaddr: va4, iova: THP, size: SMALL, flags: RW });
+      const { va, va4 } = mapThpAndSmall(e);
       const dev = e.group.devices[0]!;
       expect(e.drv.dma(dev, 0, 1, 'read')).toBe(true);
       expect(e.drv.dma(dev, Number(THP >> 12n), 1, 'read')).toBe(true);
@@ -72,9 +78,7 @@ function replayScenario(profile: Profile): Scenario {
   return {
     name: 'replay', profile, syscall: 'VFIO_GROUP_SET_CONTAINER',
     setup: (e) => {
-      const va = e.proc.mmap(THP, { backing: 'thp' }), va4 = e.proc.mmap(SMALL, { backing: '4k' });
-      e.c.mapDma({ vaddr: va, iova: 0n, size: THP, flags: RW });
-      e.c.mapDma({ vaddr: va4, iova: THP, size: SMALL, flags: RW });
+      const { va, va4 } = mapThpAndSmall(e);
       const b = createReferenceDriver(e.sim, { name: 'refB', pgsizeBitmap: SZ_4K | SZ_2M });
       const gB = e.host.addGroup(b, { devices: 1 });
       return { va, va4, b, gB };
