@@ -6,7 +6,7 @@ import { IommuError, errnoName } from './errno.js';
 import { IotlbGather } from './gather.js';
 import { __IOMMU_DOMAIN_PAGING, type IommuDomain } from './ops.js';
 import { POW2, pgsizeCount, pgsizeOut } from './pgsize.js';
-import { FP_MAP, FP_SYNC, FP_UNMAP_FAST } from './sim/faults.js';
+import { FP_MAP, FP_SYNC, FP_UNMAP_FAST, FP_UNMAP_FAST_UNDERREPORT } from './sim/faults.js';
 import { EV } from './sim/meter.js';
 
 const isPageCount = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 2 ** 52;
@@ -117,11 +117,15 @@ export function iommuUnmap(dom: IommuDomain, iova: number, npages: number): numb
  */
 export function iommuUnmapFast(dom: IommuDomain, iova: number, npages: number, gather?: IotlbGather): number {
   if (!unmapArgsOk(dom, iova, npages)) return 0;
-  const sim = dom.sim;
-  if (sim.faults.hit(FP_UNMAP_FAST)) return 0;
+  const sim = dom.sim, faults = sim.faults;
+  if (faults.hit(FP_UNMAP_FAST)) return 0;                  // injected refusal: the PTEs stay
   sim.checker.enter('iommu_unmap_fast');
   const n = unmapLoop(dom, iova, npages, gather ?? null, false);
   sim.checker.leave();
+  // injected under-report: the PTEs are gone (and the driver queued their invalidation as usual),
+  // but the caller is told 0; only test hit() when something is armed
+  if (!faults.armed) faults.pass(FP_UNMAP_FAST_UNDERREPORT);
+  else if (faults.hit(FP_UNMAP_FAST_UNDERREPORT)) return 0;
   return n;
 }
 

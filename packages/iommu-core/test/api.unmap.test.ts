@@ -125,3 +125,61 @@ describe('iommu_unmap_fast, range_add and sync', () => {
     expect([g.start, g.end, g.pgsize]).toEqual([512, 1023, 512]);
   });
 });
+
+describe('iommu_unmap_fast fault points', () => {
+  it('test_unmap_fast_underreport: the PTE is removed and queued, the call returns 0', () => {
+    const h = makeHarness({ apiEra: '2018' });
+    h.drv.attachDevice(h.dom, 1);
+    const p = h.sim.mem.allocFrames(4);
+    expect(h.sim.mem.pin(p, 4)).toBe(true);
+    iommuMap(h.dom, 0, p, 4, RW);
+    expect(h.drv.dma(1, 0, 4, 'read')).toBe(true);               // pages 0..3 cached in the IOTLB
+    h.sim.faults.arm('unmapFastUnderreport', 2);
+    expect(iommuUnmapFast(h.dom, 0, 1)).toBe(1);
+    expect(iommuUnmapFast(h.dom, 1, 1)).toBe(0);                 // the under-report
+    expect(h.sim.faults.fired).toEqual(['unmapFastUnderreport']);
+    expect(h.sim.faults.armed).toBe(false);
+    // page 1's entry is gone, and the driver queued its invalidation with page 0's
+    expect(leaves(h.dom)).toEqual([[2, p + 2, 12], [3, p + 3, 12]]);
+    expect(iommuIovaToPhys(h.dom, 1)).toBe(-1);
+    expect([h.dom.pending.start, h.dom.pending.end]).toEqual([0, 1]);
+    // disarmed: the next fast unmap still counts an occurrence of both points, and reports its page
+    expect(iommuUnmapFast(h.dom, 2, 1)).toBe(1);
+    // [tableAlloc (root + 3 lower tables), pin, map, unmapFast, sync, unmapFastUnderreport]
+    expect(Array.from(h.sim.faults.reached)).toEqual([4, 1, 1, 3, 0, 3]);
+    // no range_add for page 1 (the caller saw 0), yet the sync flushes the driver's queue, page 1 included
+    iommuTlbRangeAdd(h.dom, 0, 1);
+    iommuTlbRangeAdd(h.dom, 2, 1);
+    iommuTlbSync(h.dom);
+    expect(h.drv.dma(1, 1, 1, 'read')).toBe(false);
+    expect(h.drv.faults().map((f) => [f.iova, f.reason])).toEqual([[1, 'not-present']]);
+    // so unpinning pages 0..2 after the sync is safe: nothing reaches them any more
+    h.sim.mem.unpin(p, 3);
+    expect(h.sim.violations).toEqual([]);
+  });
+
+  it('test_unmap_fast_underreport_gather: a mainline gather still receives the range', () => {
+    const h = makeHarness();
+    iommuMap(h.dom, 0, 0x100, 8, RW);
+    const g = createIotlbGather();
+    h.sim.faults.arm('unmapFastUnderreport', 1);
+    expect(iommuUnmapFast(h.dom, 4, 4, g)).toBe(0);
+    expect([g.start, g.end]).toEqual([4, 7]);
+    expect(leaves(h.dom)).toEqual([0, 1, 2, 3].map((i) => [i, 0x100 + i, 12]));
+    expect(h.sim.faults.fired).toEqual(['unmapFastUnderreport']);
+  });
+
+  it('test_unmap_fast_refusal: the PTE stays and the under-report point is not reached', () => {
+    const h = makeHarness({ apiEra: '2018' });
+    iommuMap(h.dom, 0, 0x100, 2, RW);
+    h.sim.faults.arm('unmapFast', 1);
+    h.sim.faults.arm('unmapFastUnderreport', 1);
+    expect(iommuUnmapFast(h.dom, 0, 1)).toBe(0);                 // refused
+    expect(leaves(h.dom)).toEqual([[0, 0x100, 12], [1, 0x101, 12]]);
+    expect(h.dom.pending.empty).toBe(true);
+    expect(Array.from(h.sim.faults.reached)).toEqual([4, 0, 1, 1, 0, 0]);
+    expect(iommuUnmapFast(h.dom, 0, 1)).toBe(0);                 // the under-report, armed for this one
+    expect(leaves(h.dom)).toEqual([[1, 0x101, 12]]);
+    expect(h.sim.faults.fired).toEqual(['unmapFast', 'unmapFastUnderreport']);
+  });
+});

@@ -88,18 +88,28 @@ function replayScenario(profile: Profile): Scenario {
 }
 
 const REACHED: Record<string, Record<FaultPoint, number>> = {
-  map_thp: { tableAlloc: 2, pin: 4, map: 4, unmapFast: 0, sync: 0 },
-  map_4k: { tableAlloc: 3, pin: 64, map: 64, unmapFast: 0, sync: 0 },
-  unmap: { tableAlloc: 0, pin: 0, map: 0, unmapFast: 68, sync: 2 },
-  replay: { tableAlloc: 4, pin: 0, map: 68, unmapFast: 0, sync: 0 },
+  map_thp: { tableAlloc: 2, pin: 4, map: 4, unmapFast: 0, sync: 0, unmapFastUnderreport: 0 },
+  map_4k: { tableAlloc: 3, pin: 64, map: 64, unmapFast: 0, sync: 0, unmapFastUnderreport: 0 },
+  unmap: { tableAlloc: 0, pin: 0, map: 0, unmapFast: 68, sync: 2, unmapFastUnderreport: 68 },
+  replay: { tableAlloc: 4, pin: 0, map: 68, unmapFast: 0, sync: 0, unmapFastUnderreport: 0 },
 };
 
 const SCENARIOS: Scenario[] = (['v4.16', 'mainline'] as Profile[]).flatMap((p) => [
   mapScenario(p, 'thp'), mapScenario(p, '4k'), unmapScenario(p), replayScenario(p),
 ]);
 
+/**
+ * Points the sweep injects. Not `unmapFastUnderreport`: a driver that clears PTEs but reports 0 is a
+ * driver bug the kernel does not survive either (vfio_unmap_unpin trusts the return: the slow retry
+ * finds nothing, WARN_ON(!unmapped) breaks out, and the rest of the dma stays mapped, pinned and
+ * charged), so "close leaves nothing" cannot hold; unmap.fast.test.ts pins down that leak and
+ * review-bugs.test.ts uses the point for rfc-v2's skipped sync. Its reach count is still checked.
+ */
+type Swept = Exclude<FaultPoint, 'unmapFastUnderreport'>;
+const SWEPT: readonly Swept[] = FAULT_POINTS.filter((p): p is Swept => p !== 'unmapFastUnderreport');
+
 /** Errno a fault at this point makes the call fail with (null: the call cannot fail from it). */
-const FAIL_ERRNO: Record<FaultPoint, [string, number] | null> = {
+const FAIL_ERRNO: Record<Swept, [string, number] | null> = {
   tableAlloc: ['ENOMEM', -12],   // the driver's page-table allocation fails: iommu_map -ENOMEM
   pin: ['EFAULT', -14],          // GUP fails: vfio_pin_pages_remote -EFAULT
   map: ['ENOMEM', -12],          // iommu_map fails midway
@@ -143,11 +153,12 @@ describe.each(SCENARIOS.map((s) => [`${s.name} profile=${s.profile}`, s] as cons
 
   it('test_points_reached', () => {
     // the same in both profiles: 4 THP chunks / 64 scattered 4 KiB pages; unmap = 4 + 64 fast unmaps,
-    // one sync per dma; replay = a root table + 3 tables, 4 + 64 iommu_map steps
+    // one sync per dma (each fast unmap reaches both unmapFast points); replay = a root table + 3
+    // tables, 4 + 64 iommu_map steps
     expect(reached).toEqual(REACHED[s.name]);
   });
 
-  for (const point of FAULT_POINTS) {
+  for (const point of SWEPT) {
     const ks = sampleOccurrences(reached[point]);
     if (ks.length === 0) continue;
     covered[`${s.name}/${s.profile}/${point}`] = reached[point];

@@ -2,7 +2,7 @@
 // ordering rule (no page unpinned before the sync that covers its unmap).
 import { afterEach, describe, expect, it } from 'vitest';
 import type { UnmapPath } from '../src/index.js';
-import { K4, M2, RW, expectCleanClose, makeEnv, type Env } from './helpers.js';
+import { K4, M2, RW, domOf, expectCleanClose, leaves, makeEnv, type Env } from './helpers.js';
 
 let e: Env;
 afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
@@ -100,6 +100,42 @@ describe('unmap_fallback', () => {
     expect(e.sim.counters.iotlbSyncs - s0).toBe(3);
     expect(e.c.stats().regionsPerSync).toEqual({ 0: 1, 1: 1 });
     expect(e.c.stats().fallbacks).toBe(1);
+  });
+});
+
+describe('unmap_underreport', () => {
+  it('test_fast_unmap_underreport_warns_and_leaks', () => {
+    // a driver that clears region 2's PTEs but reports 0 (not survivable, so the fault sweep skips
+    // this point): region 1 is synced and unpinned, the slow retry of region 2 finds nothing mapped,
+    // WARN_ON(!unmapped) breaks out of the dma, and regions 2..4 stay pinned and charged for good
+    e = makeEnv({ profile: 'v4.16' });
+    const va = e.proc.mmap(4n * M2, { backing: 'thp' });
+    e.c.mapDma({ vaddr: va, iova: 0n, size: 4n * M2, flags: RW });
+    const pfnAt = (chunk: number) => e.proc.pfnOf(Number(va >> 12n) + 512 * chunk);
+    e.sim.faults.arm('unmapFastUnderreport', 2);
+    const s0 = e.sim.counters.iotlbSyncs;
+    expect(e.c.unmapDma({ iova: 0n, size: 4n * M2 })).toEqual({ size: 4n * M2 });
+    expect(e.sim.faults.fired).toEqual(['unmapFastUnderreport']);
+    expect(e.sim.counters.iotlbSyncs - s0).toBe(2);               // the queue's sync, the slow unmap's
+    const st = e.c.stats();
+    expect([st.fallbacks, st.warnings, st.unmapChunks, st.regionsPerSync]).toEqual([1, 1, 1, { 1: 1 }]);
+    expect(e.c.mappings()).toEqual([]);
+    expect(leaves(domOf(e))).toEqual([[1024, pfnAt(2), 21], [1536, pfnAt(3), 21]]);
+    expect([e.sim.mem.pinnedPages, e.proc.lockedVm]).toEqual([1536, 1536]);
+    expect(e.sim.violations).toEqual([]);
+    // the checker finds the leak: pins and charge no dma accounts for, then what close leaves behind
+    expect(e.c.check().map((x) => [x.kind, x.detail])).toEqual([
+      ['dma-charge-mismatch', 'dmas charged 0 pages, container 1536'],
+      ['pin-outside-dma', 'container pins 1536 pages, its dmas cover 0'],
+    ]);
+    e.sim.violations.length = 0;
+    e.c.close();
+    expect(e.sim.violations.map((x) => [x.kind, x.call, x.detail])).toEqual([
+      ['teardown-leaves-mapping', 'close', 'domain free: domain 1 still maps 1024 page(s)'],
+      ['teardown-leaves-pins', 'close', '1536 pages still pinned after release'],
+      ['teardown-leaves-charge', 'close', '1536 pages still charged after release'],
+      ['locked-vm-mismatch', 'close', 'pid 1000 locked_vm 1536 pages, its containers charged 0'],
+    ]);
   });
 });
 

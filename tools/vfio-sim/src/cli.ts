@@ -109,8 +109,8 @@ Examples:
     .addHelpText('after', `
 Examples:
   $ vfio-sim demo try-harder-leak                     # landed unwind: page 0 stays mapped, unpinned
-  $ vfio-sim demo review-bug                          # rfc-v2 unwind: no sync, device reaches freed frames
-  $ vfio-sim demo review-bug --variant suggested      # the reviewer's unwind on the same run`)
+  $ vfio-sim demo review-bug                          # rfc-v2 unwind: last unmap reports 0, no sync, device reaches freed frames
+  $ vfio-sim demo review-bug --variant suggested      # the reviewer's unwind on the same run: warns, syncs, nothing reported`)
     .action((name: string, o) => { process.exitCode = demoCommand(name, o); });
 
   return program;

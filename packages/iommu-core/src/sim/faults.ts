@@ -1,9 +1,13 @@
 // Seeded fault injection: fail the n-th occurrence of an injection point. Every point counts how
 // often it was reached, so a harness can enumerate "fail occurrence k" for k = 1..reached.
+//   unmapFast:           iommu_unmap_fast refuses: nothing is unmapped, it returns 0;
+//   unmapFastUnderreport: iommu_unmap_fast unmaps (and the driver queues the invalidation) but
+//                        returns 0, i.e. the driver under-reports; reached once per fast unmap that
+//                        got past 'unmapFast'.
 
-export const FAULT_POINTS = ['tableAlloc', 'pin', 'map', 'unmapFast', 'sync'] as const;
+export const FAULT_POINTS = ['tableAlloc', 'pin', 'map', 'unmapFast', 'sync', 'unmapFastUnderreport'] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
-export const FP_TABLE_ALLOC = 0, FP_PIN = 1, FP_MAP = 2, FP_UNMAP_FAST = 3, FP_SYNC = 4;
+export const FP_TABLE_ALLOC = 0, FP_PIN = 1, FP_MAP = 2, FP_UNMAP_FAST = 3, FP_SYNC = 4, FP_UNMAP_FAST_UNDERREPORT = 5;
 
 export class FaultInjector {
   /** True while any point is armed; hot paths test this before calling hit(). */
@@ -24,6 +28,9 @@ export class FaultInjector {
   }
   disarm(): void { this.failAt.fill(0); this.armed = false; }
   resetCounts(): void { this.reached.fill(0); this.fired.length = 0; }
+
+  /** Records one occurrence of point p that cannot fail: for a second point on a hot path, `if (!armed)`. */
+  pass(p: number): void { this.reached[p]!++; }
 
   /** Records one occurrence of point p; true when this occurrence must fail. */
   hit(p: number): boolean {

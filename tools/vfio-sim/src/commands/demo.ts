@@ -4,7 +4,10 @@
 //   try-harder-leak: the landed unwind's off-by-one leaves page 0 of the chunk mapped, unpinned;
 //   review-bug:      the RFC v2 unwind syncs only if its LAST fast unmap returned pages; when it
 //                    returns 0 while pages are queued, no sync runs and a device keeps reaching
-//                    frames that went back to the allocator.
+//                    frames that went back to the allocator. That last unmap (page 1) always finds
+//                    a page, so the zero is injected as a driver under-report (the PTE is cleared,
+//                    0 is returned); on the same run 'suggested' warns, syncs (v4.16's sync flushes
+//                    the whole domain) and leaves nothing behind.
 
 import { createSim, type Violation } from '@x/iommu-core';
 import { createAmdIommu } from '@x/amd-iommu';
@@ -61,8 +64,8 @@ export function runDemo(name: DemoName, variant?: TryHarder): DemoResult {
   const ops = (amd as unknown as { ops: { mapPages: (...a: unknown[]) => number } }).ops;
   const orig = ops.mapPages;
   if (name === 'review-bug') {
-    sim.faults.arm('unmapFast', 100);
-    log('fault: the unwind\'s last iommu_unmap_fast returns 0 [faults.arm(\'unmapFast\', 100)]');
+    sim.faults.arm('unmapFastUnderreport', 100);
+    log('fault: the unwind\'s last iommu_unmap_fast clears its page but returns 0 [faults.arm(\'unmapFastUnderreport\', 100)]');
     // the device is already using the buffer: once page 99 is mapped it reads pages 0..99
     ops.mapPages = (...a: unknown[]) => {
       const r = orig.apply(ops, a);
