@@ -5,7 +5,7 @@
 
 import {
   EV, IOMMU_DOMAIN_UNMANAGED, IOMMU_READ, IOMMU_RESV_MSI, IOMMU_WRITE, IommuError, IotlbGather, PageTable,
-  domainSetPgsizeBitmap, iommuIotlbGatherAddRange, levelOfOrder,
+  domainSetPgsizeBitmap, iommuIotlbGatherAddRange, levelOfOrder, POW2,
   type IommuDomain, type IommuDriver, type IommuOps, type IotlbPolicy, type ResvRegion, type Sim,
 } from '@x/iommu-core';
 import { AMD_IOMMU_PGSIZES, createAmdv1Format, pteBigInt } from './fmt-amdv1.js';
@@ -17,6 +17,9 @@ import { DEV_ID_MAX } from './hw/dte.js';
 import type { AmdEvent } from './hw/event-log.js';
 import { AmdIommuHw } from './hw/iommu.js';
 import { AMD_PROFILES, ptPolicyOf, type AmdProfileName, type AmdQuirks } from './profiles.js';
+
+/** levelOfOrder() as a table: map_pages asks it once per call. */
+const LEVEL_OF_ORDER = Uint8Array.from({ length: 64 }, (_, o) => (o < 12 ? 0 : levelOfOrder(o)));
 
 export interface AmdIommuOptions {
   /** Kernel era. Default 'v4.16'. */
@@ -61,6 +64,8 @@ export class AmdIommu implements IommuDriver {
   private readonly eventList: AmdEvent[] = [];
   private readonly resv: readonly ResvRegion[];
   private readonly maxPage: number;
+  /** leafOk[order]: the amdv1 table holds leaves of that order (hot-path form of fmt.leafOrders). */
+  private readonly leafOk = new Uint8Array(64);
   private nextDev = 0x0100;
   private semVal = 0;
 
@@ -75,6 +80,7 @@ export class AmdIommu implements IommuDriver {
     const vaBits = opts.vaBits ?? 64;
     if (!(Number.isInteger(vaBits) && vaBits >= 21 && vaBits <= 64)) throw new RangeError(`vaBits must be 21..64, got ${vaBits}`);
     this.maxPage = 2 ** (vaBits - 12) - 1;
+    for (let l = 0; l <= this.fmt.maxLevel; l++) for (const o of this.fmt.leafOrders(l)) this.leafOk[o] = 1;
     this.ops = this.makeOps(p.apiEra);
   }
 
@@ -161,12 +167,13 @@ export class AmdIommu implements IommuDriver {
         const d = dom as AmdDomain;
         dom.mapped = 0;
         if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) return EINVAL;
-        if (!drv.fmt.leafOrders(levelOfOrder(order)).includes(order)) return EINVAL;   // 512 GiB, > 2^51
-        const lp = 2 ** (order - 12);
+        if (drv.leafOk[order] !== 1) return EINVAL;                        // 512 GiB, > 2^51
+        const lp = POW2[order - 12]!;
         const last = iova + count * lp - 1;
         if (last > drv.maxPage) return ERANGE;
         let grew = false;
-        while (last >= d.pt.span || d.pt.top < levelOfOrder(order)) {
+        const lvl = LEVEL_OF_ORDER[order]!;
+        while (last >= d.pt.span || d.pt.top < lvl) {
           if (!d.pt.grow()) return q.ebusyOnPresent ? ENOMEM : ERANGE;
           grew = true;
         }
@@ -184,7 +191,7 @@ export class AmdIommu implements IommuDriver {
       },
       unmapPages(dom, iova, order, count, gather) {
         const d = dom as AmdDomain;
-        const lp = 2 ** (order - 12);
+        const lp = POW2[order - 12]!;
         if (q.flushOnUnmap) {
           // v4.15: the 2018 core called ->unmap once per page-size step; each one flushed and waited
           let got = 0;

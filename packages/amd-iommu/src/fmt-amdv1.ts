@@ -139,14 +139,10 @@ export function createAmdv1Format(opts: Amdv1Options = {}): PtFormat {
       words[w] = ((tablePfn % 0x100000) << 12) | (level << AMDV1_NL_SHIFT) | AMDV1_PR;
       words[w + 1] = Math.floor(tablePfn / 0x100000) | AMDV1_HI_IR | AMDV1_HI_IW;
     },
-    leafRunAfter(words, w, level, max) {
-      // level-0 NextLevel-0 leaves with consecutive frames: lo grows by 1 << 12 until bit 31 wraps
-      const lo = words[w]!, hi = words[w + 1]!;
-      if (level !== 0 || ((lo >>> AMDV1_NL_SHIFT) & AMDV1_NL_MASK) !== 0) return 0;
-      const room = Math.min(max, 0xfffff - (lo >>> 12));
-      let k = 0;
-      for (let x = w + 2, e = lo + 4096; k < room && words[x] === (e | 0) && words[x + 1] === hi; k++, x += 2, e += 4096);
-      return k;
+    leaf4k(pfn, prot, out) {
+      // NextLevel 0 at level 0: the address field starts at bit 12, so the next frame is lo + 4096
+      out[0] = ((pfn & 0xfffff) << 12) | AMDV1_PR;
+      out[1] = Math.floor(pfn / 0x100000) | fc | ((prot & IOMMU_READ) !== 0 ? AMDV1_HI_IR : 0) | ((prot & IOMMU_WRITE) !== 0 ? AMDV1_HI_IW : 0);
     },
     leafProt(words, w) {
       const hi = words[w + 1]!;

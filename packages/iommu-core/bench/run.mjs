@@ -17,16 +17,18 @@ const base = (k) => 0x100000 + k * 1024;  // 4 MiB apart, all under one level-1 
 // setup/teardown outside the timed window, and the case reports the median round (ns per op).
 // (tinybench's time budget counts only the timed part, which made untimed setup dominate.)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 300);
+// rounds run and discarded first: the JIT settles the first case late, so it gets as many as the rest
+const WARMUP = 100;
 const ns = {};
 function phase(_bench, name, setup, op, teardown, inner = INNER) {
   const samples = [];
-  for (let r = 0; r < ROUNDS + 20; r++) {
+  for (let r = 0; r < ROUNDS + WARMUP; r++) {
     for (let k = 0; k < inner; k++) setup(k);
     const t0 = process.hrtime.bigint();
     for (let k = 0; k < inner; k++) op(k);
     const t1 = process.hrtime.bigint();
     for (let k = 0; k < inner; k++) teardown(k);
-    if (r >= 20) samples.push(Number(t1 - t0) / inner);   // first 20 rounds warm up
+    if (r >= WARMUP) samples.push(Number(t1 - t0) / inner);
   }
   samples.sort((a, b) => a - b);
   ns[name] = samples[samples.length >> 1];

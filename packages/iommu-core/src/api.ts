@@ -9,7 +9,8 @@ import { POW2, pgsizeCount, pgsizeOut } from './pgsize.js';
 import { FP_MAP, FP_SYNC, FP_UNMAP_FAST, FP_UNMAP_FAST_UNDERREPORT } from './sim/faults.js';
 import { EV } from './sim/meter.js';
 
-const isPageCount = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 2 ** 52;
+const MAX_PAGE = 2 ** 52;
+const isPageCount = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= MAX_PAGE;
 
 /** Pages of the domain's smallest page size (min_pagesz), or 0 when the bitmap is empty. */
 function minPages(dom: IommuDomain): number {

@@ -4,7 +4,7 @@ export { createSim, Sim, type SimOptions } from './sim.js';
 export { PhysMem, FRAME_FREE, FRAME_KERNEL, FRAME_USER } from './physmem.js';
 export { backingPfn, parseBacking, BACKING_PROFILES, type Backing, type BackingProfile } from './mem/backing.js';
 export { TABLE_PFN_BASE, TABLE_WORDS } from './mem/arena.js';
-export { BlockedInt32, PagedInt32, PagedUint8 } from './mem/paged.js';
+export { BlockedInt32, COUNT8_SPILLED, PagedCount8, PagedInt32, PagedUint8 } from './mem/paged.js';
 export {
   iommuMap, iommuUnmap, iommuUnmapFast, iommuTlbRangeAdd, iommuTlbSync, iommuFlushIotlbAll,
   iommuIovaToPhys, iommuPgsize, iommuPgsizeCount,

@@ -7,7 +7,7 @@ import { POW2 } from './pgsize.js';
 import { TableArena } from './mem/arena.js';
 import { allocBacking, freeBacking, type Backing } from './mem/backing.js';
 import { FRAME_FREE, FRAME_KERNEL, FRAME_USER, FrameAllocator } from './mem/frames.js';
-import { BlockedInt32, PAGED_CHUNK_SHIFT, PAGED_MASK, PagedInt32 } from './mem/paged.js';
+import { BlockedInt32, PAGED_CHUNK_SHIFT, PAGED_MASK, PagedCount8, PagedInt32 } from './mem/paged.js';
 import type { SafetyChecker } from './sim/checker.js';
 import { FP_PIN, FP_TABLE_ALLOC, type FaultInjector } from './sim/faults.js';
 import { EV, type Meter } from './sim/meter.js';
@@ -23,7 +23,8 @@ export class PhysMem {
   /** Pin counts: a base per 2 MiB block plus a per-frame delta where pins are not block-uniform. */
   readonly pins = new BlockedInt32();
   // reach counts at three granularities so a 2 MiB or 1 GiB leaf costs one increment
-  readonly reach4k = new PagedInt32();
+  /** One byte per frame (a frame mapped at 127+ IOVAs spills); the engine counts runs in its chunks. */
+  readonly reach4k = new PagedCount8();
   readonly reach2m = new PagedInt32();
   readonly reach1g = new PagedInt32();
   /** Frames a device wrote (sparse): pfn -> number of DMA writes. */
@@ -39,7 +40,7 @@ export class PhysMem {
   }
 
   isRam(pfn: number): boolean { return pfn >= 0 && pfn < this.nFrames; }
-  frameState(pfn: number): number { return this.isRam(pfn) ? this.frames.state.get(pfn) : FRAME_FREE; }
+  frameState(pfn: number): number { return this.isRam(pfn) ? this.frames.stateOf(pfn) : FRAME_FREE; }
 
   /** npages physically contiguous kernel-owned frames (no pinning needed); returns the first pfn. */
   allocFrames(npages: number, opts: { align?: number } = {}): number {
@@ -72,6 +73,13 @@ export class PhysMem {
    * a time; reach is read once per 2 MiB block plus the 4K count.
    */
   unpin(pfn: number, npages: number): void {
+    if (npages === 1) {
+      // a scattered 4 KiB page, the 4k backing's every region: no block loop
+      this.unpinFrame(pfn);
+      this.pinnedPages--;
+      this.meter.charge(EV.unpins, 1);
+      return;
+    }
     const pins = this.pins, base = pins.base, delta = pins.delta, r4 = this.reach4k;
     let i = pfn, left = npages;
     while (left > 0) {
@@ -91,11 +99,15 @@ export class PhysMem {
       let blkReach = -1;
       pins.touched.set(blk, 1);
       for (let k = off; k < off + m; k++) {
-        const v = b0 + --c[k]!;
+        // the delta byte in place; -127 would leave the byte's range and -128 is a spilled entry
+        const x = c[k]!;
+        let dv = x - 1;
+        if (x > -127) c[k] = dv; else dv = delta.add(i + (k - off), -1);
+        const v = b0 + dv;
         if (v > 0) continue;
         const f = i + (k - off);
         if (v < 0) {
-          c[k] = -b0;
+          delta.set(f, -b0);
           this.pinnedPages++;
           this.checker.report('unpin-underflow', f, 'unpin of a frame that is not pinned');
           continue;
@@ -111,8 +123,27 @@ export class PhysMem {
     this.meter.charge(EV.unpins, npages);
   }
 
+  /** unpin() of one frame f: the per-frame path of the loop above, reports included. */
+  private unpinFrame(f: number): void {
+    const pins = this.pins, delta = pins.delta, blk = f >>> 9;
+    const c = delta.chunkFor(f), k = f & PAGED_MASK;
+    const x = c[k]!;
+    let dv = x - 1;
+    if (x > -127) c[k] = dv; else dv = delta.add(f, -1);
+    pins.touched.set(blk, 1);
+    const b0 = pins.base.get(blk), v = b0 + dv;
+    if (v > 0) return;
+    if (v < 0) {
+      delta.set(f, -b0);
+      this.pinnedPages++;
+      this.checker.report('unpin-underflow', f, 'unpin of a frame that is not pinned');
+    } else if (this.isReachable(f)) {
+      this.checker.report('unpin-while-reachable', f, 'last pin dropped while a PTE or IOTLB entry still translates to the frame');
+    }
+  }
+
   /** A uniform block's pins went to v <= 0 at once: the per-frame reports, in frame order. */
-  private unpinBlockLast(f0: number, v: number, r4c: Int32Array | undefined, off: number): void {
+  private unpinBlockLast(f0: number, v: number, r4c: Int8Array | undefined, off: number): void {
     if (v < 0) {
       this.pins.base.set(f0 >>> 9, 0);
       for (let k = 0; k < 512; k++) {
@@ -167,7 +198,7 @@ export class PhysMem {
    */
   dmaAccess(pfn: number, write: boolean, domain: number, iova: number, via: 'pte' | 'iotlb'): void {
     if (this.isRam(pfn)) {
-      const st = this.frames.state.get(pfn);
+      const st = this.frames.stateOf(pfn);
       if (st === FRAME_FREE) this.checker.report('dma-to-free-frame', pfn, 'device reached a frame that is back in the allocator', { domain, iova, via });
       else if (st === FRAME_USER && this.pins.get(pfn) === 0) this.checker.report('dma-to-unpinned', pfn, 'device reached a user page nobody pins', { domain, iova, via });
     }

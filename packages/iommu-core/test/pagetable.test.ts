@@ -83,4 +83,39 @@ describe('reference format and engine', () => {
     expect(iommuUnmap(h.dom, 0x100, 1)).toBe(16);       // fgsp: the whole 64K comes back
     expectClean(h);
   });
+
+  it('test_4k_runs_cross_chunk_and_carry: a 4K run over a reach-chunk edge and the 2^20-frame codec carry', () => {
+    const h = makeHarness({}, 8n << 30n);
+    // frames 0xfff00.. cross the 2^20 carry of the PTE's low word and a 2^16 reach chunk at 0x100000
+    const pfn = 0x100000 - 256;
+    iommuMap(h.dom, 0x40000, pfn, 512, RW);
+    expect(leaves(h.dom)[0]).toEqual([0x40000, pfn, 12]);
+    expect(leaves(h.dom)[511]).toEqual([0x40000 + 511, pfn + 511, 12]);
+    expect(h.dom.pt.countLeaves()).toBe(512);
+    for (const f of [pfn, 0xfffff, 0x100000, pfn + 511]) expect(h.sim.mem.reach4k.get(f)).toBe(1);
+    expect(h.sim.mem.reach4k.get(pfn + 512)).toBe(0);
+    expect(h.sim.counters.pteWrites).toBe(512 + 3);       // 512 leaves + 3 tables below the root
+    // unmap from the middle of the run across the carry: one call, exact count back
+    expect(iommuUnmap(h.dom, 0x40000 + 200, 312)).toBe(312);
+    expect(h.sim.counters.pteClears).toBe(312);
+    expect(h.sim.mem.reach4k.get(0xfffff)).toBe(0);
+    expect(h.sim.mem.reach4k.get(pfn + 199)).toBe(1);
+    expect(iommuUnmap(h.dom, 0x40000, 200)).toBe(200);
+    expectClean(h);
+  });
+
+  it('test_reach_count_spills: one frame mapped at 300 IOVAs keeps an exact reach count past a byte', () => {
+    const h = makeHarness();
+    const f = 0x1234;
+    for (let i = 0; i < 300; i++) iommuMap(h.dom, 0x10000 + 2 * i, f, 1, RW);
+    expect(h.sim.mem.reach4k.get(f)).toBe(300);
+    expect([...h.sim.mem.reach4k.spill]).toEqual([[f, 300]]);    // past 127: the byte says 'spilled'
+    expect(h.sim.mem.isReachable(f)).toBe(true);
+    for (let i = 0; i < 299; i++) expect(iommuUnmap(h.dom, 0x10000 + 2 * i, 1)).toBe(1);
+    expect(h.sim.mem.reach4k.get(f)).toBe(1);
+    expect(h.sim.mem.reach4k.spill.size).toBe(0);
+    expect(iommuUnmap(h.dom, 0x10000 + 598, 1)).toBe(1);
+    expect(h.sim.mem.isReachable(f)).toBe(false);
+    expectClean(h);
+  });
 });

@@ -40,7 +40,7 @@ export function checkDeep(it: VfioIommu): void {
     charged += dma.lockedPages;
     let off = 0;
     while (off < dma.size) {
-      const n = contigRun(dma, dma.vaddr + off, dma.size - off);
+      const n = contigRun(dma, off, dma.size - off);
       if (n <= 0) { chk.report('dma-vaddr-unbacked', -1, `dma iova page 0x${dma.iova.toString(16)}: vaddr page 0x${(dma.vaddr + off).toString(16)} has no VMA`); break; }
       if (!pinOut.reserved) {
         for (let i = 0; i < n; i++) {

@@ -58,6 +58,8 @@ export class Process {
   /** RLIMIT_MEMLOCK in pages (Infinity = RLIM_INFINITY). */
   readonly memlockPages: number;
   readonly vmas: Vma[] = [];
+  /** The VMA findVma() found last (pinning and unmapping walk a VMA page by page), or null. */
+  vmaHint: Vma | null = null;
   private nextPage = MMAP_BASE_PAGE;
 
   constructor(readonly host: Host, readonly pid: number, readonly memlockLimit: bigint | null, readonly capIpcLock: boolean) {
@@ -102,6 +104,7 @@ export class Process {
       mem.freeBacking(v.backing);
     }
     this.vmas.splice(i, 1);
+    if (this.vmaHint === v) this.vmaHint = null;
   }
 
   /** The VMA holding a virtual page, or null (binary search; VMAs are created in ascending order). */
@@ -112,7 +115,7 @@ export class Process {
       const mid = (lo + hi) >>> 1, m = v[mid]!;
       if (vpage < m.startPage) hi = mid - 1;
       else if (vpage >= m.endPage) lo = mid + 1;
-      else return m;
+      else { this.vmaHint = m; return m; }
     }
     return null;
   }

@@ -97,7 +97,7 @@ export function vfioPinMapDma(it: VfioIommu, dma: VfioDma, npage: number): numbe
   for (const d of doms) d.dom.ops.mapBegin?.(d.dom);
   let remaining = npage, ret = 0;
   while (remaining > 0) {
-    const n = vfioPinPagesRemote(it, dma, dma.vaddr + dma.size, remaining);
+    const n = vfioPinPagesRemote(it, dma, dma.size, remaining);
     if (n <= 0) { ret = n; break; }
     const pfn = pinOut.pfn;
     ret = vfioIommuMap(it, dma.iova + dma.size, pfn, n, dma.prot);

@@ -12,22 +12,31 @@ const EFAULT = -14, ENOMEM = -12;
 export const pinOut = { pfn: 0, reserved: false };
 
 /**
- * Contiguous run starting at virtual page vpage of dma's task, at most max pages: sets pinOut.pfn and
- * pinOut.reserved, returns its length, or -EFAULT when no VMA holds vpage. Crosses into an adjacent
- * VMA when its first frame continues the run.
+ * Contiguous run starting at page off of dma's vaddr range (virtual page dma.vaddr + off), at most max
+ * pages: sets pinOut.pfn and pinOut.reserved, returns its length, or -EFAULT when no VMA holds the
+ * page. Crosses into an adjacent VMA when its first frame continues the run.
+ * Takes the offset, not the virtual page: user virtual page numbers are above 2^31, so passing one
+ * to a call that is not inlined would box it (one heap number per page pinned or unmapped).
  */
-export function contigRun(dma: VfioDma, vpage: number, max: number): number {
-  const proc = dma.task;
-  let vma = proc.findVma(vpage);
-  if (vma === null) return EFAULT;
-  const idx = vpage - vma.startPage;
+export function contigRun(dma: VfioDma, off: number, max: number): number {
+  const proc = dma.task, vpage = dma.vaddr + off;
+  let vma = proc.vmaHint;
+  // indices inside a VMA are small integers; only vpage itself is a large double
+  let idx = vma === null ? -1 : vpage - vma.startPage;
+  if (vma === null || idx < 0 || idx >= vma.npages) {
+    vma = proc.findVma(vpage);
+    if (vma === null) return EFAULT;
+    idx = vpage - vma.startPage;
+  }
   const pfn = vma.pfnAt(idx), rsvd = vma.mmio;
   let n = vma.contigFrom(idx, max);
-  while (n < max && vpage + n === vma.endPage) {
+  let atEnd = idx + n === vma.npages;
+  while (n < max && atEnd) {
     const nv = proc.findVma(vpage + n);
     if (nv === null || nv.mmio !== rsvd || nv.pfnAt(0) !== pfn + n) break;
-    n += nv.contigFrom(0, max - n);
-    vma = nv;
+    const k = nv.contigFrom(0, max - n);
+    n += k;
+    atEnd = k === nv.npages;
   }
   pinOut.pfn = pfn;
   pinOut.reserved = rsvd;
@@ -35,12 +44,12 @@ export function contigRun(dma: VfioDma, vpage: number, max: number): number {
 }
 
 /**
- * vfio_pin_pages_remote(): pins the contiguous run at vpage (at most npage pages; 1 with
- * disable_hugepages). Returns the pages pinned (pinOut holds the first pfn), or -EFAULT (no VMA,
- * or GUP failed: an injected pin fault), or -ENOMEM (RLIMIT_MEMLOCK; nothing left pinned).
+ * vfio_pin_pages_remote(): pins the contiguous run at page off of dma's vaddr range (at most npage
+ * pages; 1 with disable_hugepages). Returns the pages pinned (pinOut holds the first pfn), or -EFAULT
+ * (no VMA, or GUP failed: an injected pin fault), or -ENOMEM (RLIMIT_MEMLOCK; nothing left pinned).
  */
-export function vfioPinPagesRemote(it: VfioIommu, dma: VfioDma, vpage: number, npage: number): number {
-  const n = contigRun(dma, vpage, it.disableHugepages ? 1 : npage);
+export function vfioPinPagesRemote(it: VfioIommu, dma: VfioDma, off: number, npage: number): number {
+  const n = contigRun(dma, off, it.disableHugepages ? 1 : npage);
   if (n < 0) return n;
   if (pinOut.reserved) return n;                          // is_invalid_reserved_pfn: no pin, no charge
   if (overLimit(dma, n)) {

@@ -26,7 +26,7 @@ function chunkAt(it: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number): 
   const phys = dom.ops.iovaToPhys(dom, iova);
   if (phys < 0) { meter.charge(EV.iovaToPhys, 1); return false; }
   const left = dma.end - iova;
-  let len = contigRun(dma, dma.vaddr + (iova - dma.iova), left);
+  let len = contigRun(dma, iova - dma.iova, left);
   if (len <= 0 || pinOut.pfn !== phys) len = 1;
   // the kernel's lookups: the first page, each page that continued the run, and the one that broke it
   meter.charge(EV.iovaToPhys, len + (len < left ? 1 : 0));

@@ -65,8 +65,11 @@ export function allocBacking(fa: FrameAllocator, rng: Prng, npages: number, prof
         const p = fa.allocBlock(FRAME_USER);
         for (let k = 0; k < 1 << BLOCK_SHIFT; k++) pfns[i++] = p + k;
       } else {
-        const n = kind === '4k' ? left : Math.min(left, 1 << BLOCK_SHIFT);
-        for (let k = 0; k < n; k++) pfns[i++] = fa.allocScattered();
+        const end = i + (kind === '4k' ? left : Math.min(left, 1 << BLOCK_SHIFT));
+        while (i < end) {
+          i += fa.allocScatteredRun(pfns, i, end - i);
+          if (i < end) pfns[i++] = fa.allocScattered();   // no whole free block left: the slow path
+        }
       }
     }
   } catch (e) {

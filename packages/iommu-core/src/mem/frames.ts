@@ -5,7 +5,7 @@
 
 import { IommuError } from '../errno.js';
 import type { Prng } from '../sim/prng.js';
-import { PagedUint8 } from './paged.js';
+import { PAGED_CHUNK_SHIFT, PAGED_MASK, PagedUint8 } from './paged.js';
 
 export const BLOCK_SHIFT = 9;           // 512 frames = 2 MiB
 export const GIGA_SHIFT = 18;           // 262144 frames = 1 GiB
@@ -14,6 +14,14 @@ const OPEN_SCATTER = 16;                // blocks 4K scattering draws from at on
 
 /** Frame states kept per frame. */
 export const FRAME_FREE = 0, FRAME_KERNEL = 1, FRAME_USER = 2;
+/**
+ * Uniform state value of an open scatter block whose frame states are implicit: frame i of the
+ * slot's permutation is in use iff i < scNext. Dealing a 4 KiB frame then writes no per-frame byte
+ * (each byte per frame of host memory costs 3-5 ns per page in first-touch faults alone); the block
+ * gets explicit bytes only if one of its frames is freed or taken another way while it is open, and
+ * becomes a uniform FRAME_USER block once all 512 frames are dealt.
+ */
+const FRAME_SC_IMPLICIT = 0xff;
 
 export class FrameAllocator {
   readonly nFrames: number;
@@ -24,7 +32,7 @@ export class FrameAllocator {
   /** Free whole blocks, unordered; pos[b] = index in freeList or -1. */
   private readonly freeList: Uint32Array;
   private readonly pos: Int32Array;
-  private nFree: number;
+  private nFree = 0;
   /** Free blocks per 1 GiB region, to find gigantic pages quickly. */
   private readonly gigaFree: Uint16Array;
   // open blocks for scattered 4K pages: block, next i, permutation stride
@@ -32,6 +40,8 @@ export class FrameAllocator {
   private readonly scNext = new Int32Array(OPEN_SCATTER);
   private readonly scStride = new Int32Array(OPEN_SCATTER);
   private readonly scStart = new Int32Array(OPEN_SCATTER);
+  /** Per slot: 1 while its block's frame states are implicit (FRAME_SC_IMPLICIT). */
+  private readonly scImplicit = new Uint8Array(OPEN_SCATTER);
   // bump block for small contiguous kernel allocations
   private kBlock = -1;
   private kNext = 0;
@@ -80,20 +90,101 @@ export class FrameAllocator {
   /** One scattered 4 KiB frame for a user page. */
   allocScattered(): number {
     const j = this.rng.int(OPEN_SCATTER);
-    let b = this.scBlock[j]!;
+    const b = this.scBlock[j]!;
     if (b < 0 || this.scNext[j]! >= 1 << BLOCK_SHIFT) {
       if (this.nFree === 0) return this.allocFromAnyPartial();
-      b = this.freeList[this.rng.int(this.nFree)]!;
-      this.takeBlock(b);
-      this.scBlock[j] = b; this.scNext[j] = 0;
-      this.scStride[j] = (this.rng.int(256) << 1) | 1;   // odd: a permutation of 0..511
-      this.scStart[j] = this.rng.int(512);
+      this.openScatter(j);
     }
-    const i = this.scNext[j]!;
+    const pfn = this.deal(j);
+    this.framesInUse++;
+    return pfn;
+  }
+
+  /**
+   * n scattered 4 KiB frames for user pages, written to out[at..]: the frames n allocScattered() calls
+   * would return, in the same order and from the same random draws, without a call per page.
+   * Stops early, returning how many it wrote, once no whole free block is left (the caller goes on
+   * with allocScattered(), whose partial-block scan may fail with ENOMEM).
+   */
+  allocScatteredRun(out: Uint32Array, at: number, n: number): number {
+    const rng = this.rng, scBlock = this.scBlock, scNext = this.scNext;
+    let k = 0;
+    // checked before each draw: with a free block left, an open block that is full can be replaced
+    for (; k < n && this.nFree > 0; k++) {
+      const j = rng.int(OPEN_SCATTER);
+      if (scBlock[j]! < 0 || scNext[j]! >= 1 << BLOCK_SHIFT) this.openScatter(j);
+      out[at + k] = this.deal(j);
+    }
+    this.framesInUse += k;
+    return k;
+  }
+
+  /** Replaces slot j's block by a random free one, with a random odd stride (a permutation of 0..511). */
+  private openScatter(j: number): void {
+    const rng = this.rng;
+    const b = this.freeList[rng.int(this.nFree)]!;
+    this.takeBlock(b);
+    this.scBlock[j] = b; this.scNext[j] = 0;
+    this.scStride[j] = (rng.int(256) << 1) | 1;
+    this.scStart[j] = rng.int(512);
+    const st = this.state;
+    if (st.uniformValue(b) === FRAME_FREE) {
+      st.fill(b << BLOCK_SHIFT, 1 << BLOCK_SHIFT, FRAME_SC_IMPLICIT);
+      this.scImplicit[j] = 1;
+    } else {
+      st.mixBlock(b);                                     // freed frame by frame before: bytes exist already
+      this.scImplicit[j] = 0;
+    }
+  }
+
+  /** The next frame of slot j's permutation, marked in use (framesInUse is the caller's). */
+  private deal(j: number): number {
+    const b = this.scBlock[j]!, i = this.scNext[j]!;
     this.scNext[j] = i + 1;
     const pfn = (b << BLOCK_SHIFT) | ((this.scStart[j]! + i * this.scStride[j]!) & 511);
-    this.markUsed(pfn, FRAME_USER);
+    this.used[b]!++;
+    if (this.scImplicit[j] === 0) this.state.chunks[pfn >>> PAGED_CHUNK_SHIFT]![pfn & PAGED_MASK] = FRAME_USER;
+    else if (i === (1 << BLOCK_SHIFT) - 1) {
+      // all 512 dealt and nothing else touched the block: one uniform byte says so
+      this.state.fill(b << BLOCK_SHIFT, 1 << BLOCK_SHIFT, FRAME_USER);
+      this.scImplicit[j] = 0;
+    }
     return pfn;
+  }
+
+  /** State of a frame (FRAME_FREE, FRAME_KERNEL or FRAME_USER). */
+  stateOf(pfn: number): number {
+    const v = this.state.get(pfn);
+    if (v !== FRAME_SC_IMPLICIT) return v;
+    const j = this.implicitSlot(pfn >>> BLOCK_SHIFT);
+    return this.permIndex(j, pfn) < this.scNext[j]! ? FRAME_USER : FRAME_FREE;
+  }
+
+  /** Slot whose open block b has implicit states. */
+  private implicitSlot(b: number): number {
+    for (let j = 0; j < OPEN_SCATTER; j++) if (this.scBlock[j] === b && this.scImplicit[j] === 1) return j;
+    throw new Error(`BUG: block ${b} has implicit frame states but no open scatter slot`);
+  }
+
+  /** Position of frame pfn in slot j's permutation: i with (start + i * stride) & 511 = pfn & 511. */
+  private permIndex(j: number, pfn: number): number {
+    const s = this.scStride[j]!;
+    // inverse of the odd stride mod 512 by Newton's iteration (correct bits 3 -> 6 -> 12)
+    let inv = s;
+    inv = Math.imul(inv, 2 - Math.imul(s, inv));
+    inv = Math.imul(inv, 2 - Math.imul(s, inv));
+    return Math.imul((pfn - this.scStart[j]!) & 511, inv) & 511;
+  }
+
+  /** Gives the block holding pfn explicit per-frame state bytes if it is an implicit scatter block. */
+  private explicit(pfn: number): void {
+    if (this.state.get(pfn) !== FRAME_SC_IMPLICIT) return;
+    const b = pfn >>> BLOCK_SHIFT, j = this.implicitSlot(b);
+    this.state.fill(b << BLOCK_SHIFT, 1 << BLOCK_SHIFT, FRAME_FREE);
+    const c = this.state.mixBlock(b), base = (b << BLOCK_SHIFT) & PAGED_MASK;
+    const start = this.scStart[j]!, stride = this.scStride[j]!, n = this.scNext[j]!;
+    for (let i = 0; i < n; i++) c[base + ((start + i * stride) & 511)] = FRAME_USER;
+    this.scImplicit[j] = 0;
   }
 
   /** n physically contiguous frames aligned to `align` frames (a power of two). */
@@ -136,7 +227,8 @@ export class FrameAllocator {
 
   /** Returns a frame; a block whose last frame comes back becomes free again. */
   freeFrame(pfn: number): void {
-    if (this.state.get(pfn) === FRAME_FREE) throw new RangeError(`double free of pfn ${pfn}`);
+    if (this.stateOf(pfn) === FRAME_FREE) throw new RangeError(`double free of pfn ${pfn}`);
+    this.explicit(pfn);
     this.state.set(pfn, FRAME_FREE);
     this.framesInUse--;
     const b = pfn >>> BLOCK_SHIFT;
@@ -149,6 +241,7 @@ export class FrameAllocator {
     return false;
   }
   private markUsed(pfn: number, kind: number): void {
+    this.explicit(pfn);
     this.state.set(pfn, kind);
     this.used[pfn >>> BLOCK_SHIFT]!++;
     this.framesInUse++;
@@ -177,7 +270,7 @@ export class FrameAllocator {
     for (let b = 0; b < this.nBlocks; b++) {
       if (this.pos[b]! >= 0 || this.used[b] === 1 << BLOCK_SHIFT) continue;
       for (let f = b << BLOCK_SHIFT; f < (b + 1) << BLOCK_SHIFT; f++) {
-        if (this.state.get(f) === FRAME_FREE) { this.markUsed(f, FRAME_USER); return f; }
+        if (this.stateOf(f) === FRAME_FREE) { this.markUsed(f, FRAME_USER); return f; }
       }
     }
     throw new IommuError('ENOMEM', 'alloc_pages', 'host memory exhausted');

@@ -75,7 +75,7 @@ export class PagedUint8 {
     return this.chunks[i >>> CHUNK_SHIFT]![i & MASK]!;
   }
   set(i: number, v: number): void {
-    this.mix(i >>> BLOCK_SHIFT)[i & MASK] = v;
+    this.mixBlock(i >>> BLOCK_SHIFT)[i & MASK] = v;
   }
   /** Sets n consecutive entries from i to v. */
   fill(i: number, n: number, v: number): void {
@@ -91,12 +91,18 @@ export class PagedUint8 {
       }
       const m = Math.min(n, BLOCK - (i & BLOCK_MASK));
       const off = i & MASK;
-      this.mix(b).fill(v, off, off + m);
+      this.mixBlock(b).fill(v, off, off + m);
       i += m; n -= m;
     }
   }
-  /** Gives block b per-entry bytes (filled with its uniform value); returns its chunk. */
-  private mix(b: number): Uint8Array {
+  /** Block b's value while all its entries are equal and stored once, else -1. */
+  uniformValue(b: number): number { return this.blkMixed.get(b) === 0 ? this.blkVal.get(b) : -1; }
+  /**
+   * Gives block b per-entry bytes (filled with its uniform value); returns its chunk, where entry i
+   * of the block is at (i & PAGED_MASK). The chunk stays the block's until fill() covers the whole
+   * block again, so a caller that owns the block may write it directly.
+   */
+  mixBlock(b: number): Uint8Array {
     const c = this.chunks[b >>> (CHUNK_SHIFT - BLOCK_SHIFT)] ?? this.alloc(b >>> (CHUNK_SHIFT - BLOCK_SHIFT));
     if (this.blkMixed.get(b) === 0) {
       const off = (b << BLOCK_SHIFT) & MASK;
@@ -138,14 +144,103 @@ export class PagedBlockBytes {
   }
 }
 
+/** Inline byte of a PagedCount8 entry whose value lives in the spill map. */
+export const COUNT8_SPILLED = -128;
+
+/**
+ * A sparse int32 array indexed by frame number, one signed byte per entry: values -127..127 live in
+ * the byte, any other value in a small Map, with the byte set to COUNT8_SPILLED. Pin-count deltas are
+ * 0 or 1 for nearly every frame, and each byte of per-frame state costs about 3 ns per page on
+ * first touch, so this is 1 byte per frame where an Int32Array is 4; a frame pinned 128 or more
+ * times apart from its block is exact too, through the spill.
+ */
+export class PagedCount8 {
+  chunks: (Int8Array | undefined)[] = [];
+  /** Bytes of chunks allocated so far (the spill map holds a handful of entries, not counted). */
+  bytes = 0;
+  /** Values outside -127..127, by index. */
+  readonly spill = new Map<number, number>();
+  get(i: number): number {
+    const c = this.chunks[i >>> CHUNK_SHIFT];
+    if (c === undefined) return 0;
+    const x = c[i & MASK]!;
+    return x !== COUNT8_SPILLED ? x : this.spill.get(i)!;
+  }
+  /** Adds d at i and returns the new value. */
+  add(i: number, d: number): number {
+    const c = this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
+    const k = i & MASK, x = c[k]!, w = x + d;
+    if (x !== COUNT8_SPILLED && w >= -127 && w <= 127) { c[k] = w; return w; }
+    return this.addSlow(c, i, d);
+  }
+  set(i: number, v: number): void {
+    const c = this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
+    this.store(c, i, v);
+  }
+  /** Chunk holding index i (allocated on demand); a byte equal to COUNT8_SPILLED means "ask get()". */
+  chunkFor(i: number): Int8Array { return this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT); }
+  /** Adds d to n consecutive entries from i, a chunk at a time. */
+  addRun(i: number, n: number, d: number): void {
+    if (n === 1) { this.add(i, d); return; }             // a scattered 4 KiB frame: no loop set-up
+    while (n > 0) {
+      const c = this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
+      const off = i & MASK;
+      const m = Math.min(n, CHUNK - off);
+      for (let k = off; k < off + m; k++) {
+        const x = c[k]!, w = x + d;
+        if (x !== COUNT8_SPILLED && w >= -127 && w <= 127) c[k] = w;
+        else this.addSlow(c, i + (k - off), d);
+      }
+      i += m; n -= m;
+    }
+  }
+  /** True when every entry is 0. */
+  allZero(): boolean {
+    for (const c of this.chunks) if (c !== undefined) for (let i = 0; i < c.length; i++) if (c[i] !== 0) return false;
+    return true;
+  }
+  /** Indices with a non-zero value (for reports and tests; not for hot paths). */
+  *nonZero(): Generator<[number, number]> {
+    for (let k = 0; k < this.chunks.length; k++) {
+      const c = this.chunks[k];
+      if (c === undefined) continue;
+      for (let i = 0; i < c.length; i++) if (c[i] !== 0) yield [k * CHUNK + i, this.get(k * CHUNK + i)];
+    }
+  }
+  /** The rare path of add: the entry is spilled, or its new value leaves -127..127. */
+  private addSlow(c: Int8Array, i: number, d: number): number {
+    const k = i & MASK;
+    const v = (c[k] === COUNT8_SPILLED ? this.spill.get(i)! : c[k]!) + d;
+    this.store(c, i, v);
+    return v;
+  }
+  private store(c: Int8Array, i: number, v: number): void {
+    const k = i & MASK;
+    if (v >= -127 && v <= 127) {
+      if (c[k] === COUNT8_SPILLED) this.spill.delete(i);   // back in range: keep the map small
+      c[k] = v;
+    } else {
+      c[k] = COUNT8_SPILLED;
+      this.spill.set(i, v);
+    }
+  }
+  private alloc(k: number): Int8Array {
+    const c = new Int8Array(CHUNK);
+    this.chunks[k] = c;
+    this.bytes += CHUNK;
+    return c;
+  }
+}
+
 /**
  * Per-frame counts (pin counts) stored as a per-2 MiB-block base plus a per-entry delta:
  * value(i) = base[i >> 9] + delta[i]. Adding to whole aligned 512-entry blocks (a THP or hugetlb
- * pin) touches 4 bytes per block; per-entry memory is paid only for blocks touched partially.
+ * pin) touches 4 bytes per block; per-entry memory (one byte, see PagedCount8) is paid only for
+ * blocks touched partially. Values are exact int32s.
  */
 export class BlockedInt32 {
   readonly base = new PagedInt32();
-  readonly delta = new PagedInt32();
+  readonly delta = new PagedCount8();
   /** Per block: 1 once delta was touched in it (its entries may differ from each other). */
   readonly touched = new PagedBlockBytes();
   get bytes(): number { return this.base.bytes + this.delta.bytes; }
@@ -154,6 +249,12 @@ export class BlockedInt32 {
   uniform(b: number): boolean { return this.touched.get(b) === 0; }
   /** Adds d to n consecutive entries from i: whole aligned blocks in the base, the rest in delta. */
   addRun(i: number, n: number, d: number): void {
+    if (n === 1) {
+      // one scattered 4 KiB page: the common case of a 4k-backed guest, no loop
+      this.touched.set(i >>> BLOCK_SHIFT, 1);
+      this.delta.add(i, d);
+      return;
+    }
     while (n > 0) {
       if ((i & BLOCK_MASK) === 0 && n > BLOCK_MASK) {
         this.base.add(i >>> BLOCK_SHIFT, d);

@@ -51,5 +51,21 @@ export function ptFormatSelfTest(fmt: PtFormat, maxPfnBits = 40): string[] {
       }
     }
   }
+  // the linear 4K codec (format.ts leaf4k): the same words as installLeaves, +4096 per frame
+  if (fmt.leaf4k !== undefined) {
+    const e = new Int32Array(2), f = new Int32Array(2);
+    for (const oa of [0, 0xffffe, 0xfffff, 0x74a71445dea % (maxPfn + 1), maxPfn - 1]) {
+      for (const prot of [READ, WRITE, READ | WRITE]) {
+        words.fill(0);
+        fmt.installLeaves(words, 0, 0, oa, 12, prot, 2);
+        fmt.leaf4k(oa, prot, e);
+        fmt.leaf4k(oa + 1, prot, f);
+        if (e[0] !== words[0] || e[1] !== words[1]) bad.push(`leaf4k(${oa}) differs from installLeaves`);
+        if (f[0] !== words[2] || f[1] !== words[3]) bad.push(`leaf4k(${oa + 1}) differs from installLeaves`);
+        const carry = (oa + 1) % 0x100000 === 0;
+        if (!carry && (f[0] !== ((e[0]! + 4096) | 0) || f[1] !== e[1])) bad.push(`leaf4k(${oa + 1}) is not leaf4k(${oa}) + 4096`);
+      }
+    }
+  }
   return bad;
 }

@@ -5,6 +5,7 @@
 
 import { IommuError } from '../errno.js';
 import { POW2 } from '../pgsize.js';
+import { PAGED_CHUNK_SHIFT } from '../mem/paged.js';
 import type { PhysMem } from '../physmem.js';
 import type { Reacher } from '../sim/checker.js';
 import { EV, type Meter } from '../sim/meter.js';
@@ -30,6 +31,8 @@ export interface PtPolicy {
 }
 
 const ENOMEM = -12;
+// reach-count chunks (PagedInt32) and the pfn span over which a linear 4K encoding carries (format.ts)
+const RCHUNK = 1 << PAGED_CHUNK_SHIFT, RMASK = RCHUNK - 1, LIN = 0x100000;
 
 export class PageTable implements Reacher {
   /** 0-based level of the root table. */
@@ -47,6 +50,9 @@ export class PageTable implements Reacher {
   lastProt = 0;
 
   private readonly st = new PtState();
+  /** The format's linear 4K codec (format.ts leaf4k), or null. */
+  private readonly lin: ((pfn: number, prot: number, out: Int32Array) => void) | null;
+  private readonly enc = new Int32Array(2);
   private readonly cPfn = new Float64Array(8);
   private readonly cKey = new Float64Array(8).fill(-1);
   private readonly cBase = new Int32Array(8);
@@ -67,6 +73,7 @@ export class PageTable implements Reacher {
     if (r < 0) throw new IommuError('ENOMEM', 'iommu_domain_alloc', 'page-table root allocation failed');
     this.root = r;
     this.top = topLevel;
+    this.lin = fmt.leaf4k !== undefined ? fmt.leaf4k.bind(fmt) : null;
     const empty = mem.tables.words(r);
     for (let i = 0; i < 8; i++) this.cWords.push(empty);
     this.wWords = empty;
@@ -147,6 +154,7 @@ export class PageTable implements Reacher {
    * says how many pages were installed before a failure (the caller unwinds them).
    */
   map(iova: number, pfn: number, order: number, count: number, prot: number): number {
+    if (order === 12 && this.lin !== null) return this.map4k(iova, pfn, count, prot);
     const tl = levelOfOrder(order);
     const rep = POW2[order - 12 - 9 * tl]!;
     const lp = POW2[order - 12]!;
@@ -189,6 +197,53 @@ export class PageTable implements Reacher {
     return 0;
   }
 
+  /**
+   * map() for 4 KiB leaves on a format with a linear 4K codec: per level-0 table, one pass checks
+   * each slot is empty, writes the leaf and counts the frame's reach (cut where a reach chunk or
+   * the codec's 2^20-frame carry ends). A level-0 slot never holds a table, so a present entry is
+   * always the policy's overmap.
+   */
+  private map4k(iova: number, pfn: number, count: number, prot: number): number {
+    const lin = this.lin!, enc = this.enc, reach = this.mem.reach4k;
+    this.mapped = 0;
+    this.replaced = false;
+    if (iova + count > this.span) throw new RangeError(`iova page ${iova} + ${count} beyond the top level's span`);
+    while (count > 0) {
+      let words: Int32Array, base: number;
+      if (this.cKey[0] === Math.floor(iova / 512) && this.top > 0) { words = this.cWords[0]!; base = this.cBase[0]!; }
+      else {
+        const e = this.descend(iova, 0);
+        if (e < 0) return e;
+        words = this.wWords; base = this.wBase;
+      }
+      const i = iova & 511;
+      const fit = Math.min(count, 512 - i);
+      let w = base + 2 * i, n = 0;
+      while (n < fit) {
+        const p = pfn + n, off = p & RMASK;
+        if (n === 0 || (p & (LIN - 1)) === 0) lin(p, prot, enc);
+        const seg = Math.min(fit - n, RCHUNK - off, LIN - (p & (LIN - 1)));
+        const c = reach.chunkFor(p);
+        let lo = enc[0]!, k = 0;
+        const hi = enc[1]!;
+        for (; k < seg; k++, w += 2) {
+          if ((words[w]! | words[w + 1]!) !== 0) break;
+          words[w] = lo; words[w + 1] = hi;
+          const x = c[off + k]!;                       // a reach byte; 127 and -128 (spilled) go the slow way
+          if (x < 127 && x > -128) c[off + k] = x + 1; else reach.add(p + k, 1);
+          lo = (lo + 4096) | 0;
+        }
+        n += k;
+        if (k < seg) break;
+        enc[0] = lo;
+      }
+      if (n > 0) this.meter.charge(EV.pteWrites, n);
+      iova += n; pfn += n; count -= n; this.mapped += n;
+      if (n < fit) return this.policy.overmap;
+    }
+    return 0;
+  }
+
   // ---- unmap --------------------------------------------------------------------------------
 
   /**
@@ -199,7 +254,7 @@ export class PageTable implements Reacher {
   unmap(iova: number, npages: number): number {
     const end = iova + npages;
     const fmt = this.fmt, st = this.st, mem = this.mem, pol = this.policy;
-    const runFmt = fmt.leafRunAfter !== undefined;
+    const lin = this.lin !== null, reach = mem.reach4k;
     let cur = iova, removed = 0, cleared = 0, spanStart = -1;
     while (cur < end) {
       if (cur >= this.span) break;
@@ -214,53 +269,55 @@ export class PageTable implements Reacher {
         continue;
       }
       const l = this.wLevel, words = this.wWords, base = this.wBase;
-      let lp = POW2[st.order - 12]!;
-      let leafStart = cur - (cur % lp);
+      // `%` on these doubles is a runtime call in V8: 4K leaves (the per-page hot path) skip it
+      const small = st.order === 12;
+      let lp = small ? 1 : POW2[st.order - 12]!;
+      let leafStart = small ? cur : cur - (cur % lp);
       if (spanStart < 0) {
         if (leafStart < cur && pol.startInLeaf === 'zero') break;
         spanStart = leafStart;
       }
-      let rep = POW2[st.order - 12 - 9 * l]!;
-      let i = (this.wW - base) / 2;
-      i -= i % rep;
-      // 4K leaves with consecutive frames drop their reach as one run (one chunk walk, not one per page)
-      let runPfn = 0, runLen = 0;
+      let rep = small ? 1 : POW2[st.order - 12 - 9 * l]!;
+      let i = (this.wW - base) >> 1;
+      if (!small) i -= i % rep;
       for (;;) {
-        const w0 = base + 2 * i;
-        // a run of single-entry leaves with consecutive frames after this one: read before clearing
-        const more = rep === 1 && runFmt && leafStart + lp < end && i + 1 < 512
-          ? fmt.leafRunAfter!(words, w0, l, Math.min(511 - i, Math.floor((end - leafStart - lp) / lp))) : 0;
-        if (rep === 1) { words[w0] = 0; words[w0 + 1] = 0; } else clearEntries(words, w0, rep);
-        cleared += rep;
-        if (lp === 1) {
-          if (runLen > 0 && st.pfn === runPfn + runLen) runLen++;
-          else { if (runLen > 0) mem.reach4k.addRun(runPfn, runLen, -1); runPfn = st.pfn; runLen = 1; }
-        } else mem.reachAdd(st.pfn, st.order, -1);
-        removed += lp;
-        cur = leafStart + lp;
-        i += rep;
-        if (more > 0) {
-          const k = more;
-          {
-            words.fill(0, base + 2 * i, base + 2 * (i + k));
-            if (lp === 1) runLen += k; else for (let q = 1; q <= k; q++) mem.reachAdd(st.pfn + q * lp, st.order, -1);
-            cleared += k; removed += k * lp; cur += k * lp; i += k;
-            if (cur >= end || i >= 512) break;
+        let w = base + 2 * i;
+        if (lp === 1 && lin) {
+          // a 4K leaf and the run of linearly encoded successors (consecutive frames, same prot)
+          // that the range covers: cleared and uncounted in one pass
+          const p = st.pfn, off = p & RMASK;
+          const seg = Math.min(end - cur, 512 - i, RCHUNK - off, LIN - (p & (LIN - 1)));
+          const c = reach.chunkFor(p);
+          let lo = words[w]!, k = 1;
+          const hi = words[w + 1]!;
+          words[w] = 0; words[w + 1] = 0;
+          let x = c[off]!;                             // reach bytes: -127 and -128 (spilled) go the slow way
+          if (x > -127) c[off] = x - 1; else reach.add(p, -1);
+          for (w += 2; k < seg; k++, w += 2) {
+            lo = (lo + 4096) | 0;
+            if (words[w] !== lo || words[w + 1] !== hi) break;
+            words[w] = 0; words[w + 1] = 0;
+            x = c[off + k]!;
+            if (x > -127) c[off + k] = x - 1; else reach.add(p + k, -1);
           }
+          cleared += k; removed += k; cur += k; i += k;
+        } else {
+          if (rep === 1) { words[w] = 0; words[w + 1] = 0; } else clearEntries(words, w, rep);
+          mem.reachAdd(st.pfn, st.order, -1);
+          cleared += rep; removed += lp; cur = leafStart + lp; i += rep;
         }
         if (cur >= end || i >= 512) break;
-        const w = base + 2 * i;
-        if ((words[w] | words[w + 1]!) === 0) break;            // outer loop applies the hole rule
+        w = base + 2 * i;
+        if ((words[w]! | words[w + 1]!) === 0) break;            // outer loop applies the hole rule
         const prevOrder = st.order;
         type = fmt.load(words, w, l, st);
         if (type !== PT_ENTRY_OA) break;                          // a table: outer loop descends
-        if (st.order !== prevOrder) {                             // Math.pow only when the size changes
+        if (st.order !== prevOrder) {
           lp = POW2[st.order - 12]!;
           rep = POW2[st.order - 12 - 9 * l]!;
         }
         leafStart = cur;
       }
-      if (runLen > 0) mem.reach4k.addRun(runPfn, runLen, -1);
     }
     if (cleared > 0) this.meter.charge(EV.pteClears, cleared);
     // a table spans at least 512 pages: a shorter cleared span cannot free one
@@ -389,7 +446,7 @@ export class PageTable implements Reacher {
     const st = this.st;
     this.lastOrder = st.order;
     this.lastProt = this.fmt.leafProt(this.wWords, this.wW);
-    return st.pfn + (iova % POW2[st.order - 12]!);
+    return st.order === 12 ? st.pfn : st.pfn + (iova % POW2[st.order - 12]!);
   }
 
   /** Level and word position of the entry that translates iova (for raw PTE reads), or null. */

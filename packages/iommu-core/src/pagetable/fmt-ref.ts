@@ -62,14 +62,9 @@ export function createRefFormat(pgsizeBitmap: bigint): PtFormat {
       words[w] = pfnLo(tablePfn) | REF_PR | REF_TABLE | (3 << REF_PROT_SHIFT);
       words[w + 1] = pfnHi(tablePfn);
     },
-    leafRunAfter(words, w, level, max) {
-      const lo = words[w]!, hi = words[w + 1]!;
-      if (level !== 0 || (lo & REF_TABLE) !== 0 || ((lo >>> REF_REP_SHIFT) & 15) !== 0) return 0;
-      // the next 4K frame adds 1 << 12 to lo while the low 20 pfn bits do not wrap
-      const room = Math.min(max, 0xfffff - (lo >>> 12));
-      let k = 0;
-      for (let x = w + 2, e = lo + 4096; k < room && words[x] === (e | 0) && words[x + 1] === hi; k++, x += 2, e += 4096);
-      return k;
+    leaf4k(pfn, prot, out) {
+      out[0] = pfnLo(pfn) | REF_PR | ((prot & REF_PROT_MASK) << REF_PROT_SHIFT);
+      out[1] = pfnHi(pfn);
     },
     leafProt: (words, w) => (words[w]! >>> REF_PROT_SHIFT) & REF_PROT_MASK,
   };

@@ -34,11 +34,13 @@ export interface PtFormat {
   /** Writes a pointer to table `tablePfn` at w (entry of a table at `level`). pt_install_table(). */
   installTable(words: Int32Array, w: number, level: number, tablePfn: number): void;
   /**
-   * Optional batch decode: given the single-entry leaf at w (already loaded), how many of the next
-   * entries (up to max) continue it as single-entry leaves of the same size and prot with
-   * consecutive frames. Lets unmap clear a run without decoding every entry.
+   * Optional linear 4 KiB codec: the two words of a natural-size leaf at level 0 for pfn, into
+   * out[0] (lo) and out[1] (hi). A format that has it promises that the leaf for pfn + 1 with the
+   * same prot is (lo + 4096, hi) unless pfn + 1 is a multiple of 2^20, and that no other entry
+   * encodes like that. The engine then writes, recognises and counts runs of 4 KiB leaves itself,
+   * in one pass with the conflict check and the reach counts (the hot path of every 4K guest).
    */
-  leafRunAfter?(words: Int32Array, w: number, level: number, max: number): number;
+  leaf4k?(pfn: number, prot: number, out: Int32Array): void;
   /** IOMMU_READ | IOMMU_WRITE | ... permissions of the leaf entry at w. pt_attr_from_entry(). */
   leafProt(words: Int32Array, w: number): number;
 }

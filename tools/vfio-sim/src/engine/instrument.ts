@@ -22,10 +22,14 @@ export class PinnedAfterUnmap {
   private n = new Float64Array(1024);
   private head = 0;
   private tail = 0;
+  // read here rather than passed in: a modeled time is a double, and passing one to a call that is
+  // not inlined boxes it (a heap number per unpin)
+  private readonly clock: { readonly now: number };
 
   constructor(m: Machine) {
     const { sim } = m;
     const clock = sim.clock, tr = sim.trace;
+    this.clock = clock;
     // the driver's ops object is shared by all its domains: wrap its entry points once. Besides the
     // pinned-after-unmap log this puts the driver's work on an 'iommu' trace track (the core and
     // drivers trace nothing below the ioctl themselves).
@@ -36,7 +40,7 @@ export class PinnedAfterUnmap {
         if (tr.on) tr.begin(TRACK, 'unmap_pages', { iova, order, count });
         const got = unmap.call(ops, dom, iova, order, count, gather);
         if (tr.on) tr.end(TRACK, 'unmap_pages', { pages: got });
-        if (got > 0 && this.inUnmap) this.push(clock.now, got);
+        if (got > 0 && this.inUnmap) this.push(got);
         return got;
       };
       const map = ops.mapPages;
@@ -69,14 +73,15 @@ export class PinnedAfterUnmap {
     const mem = sim.mem;
     const unpin = mem.unpin;
     mem.unpin = (pfn: number, npages: number): void => {
-      if (this.inUnmap) this.consume(clock.now, npages);
+      if (this.inUnmap) this.consume(npages);
       unpin.call(mem, pfn, npages);
     };
   }
 
   meanNs(): number { return this.pages === 0 ? 0 : this.sumNs / this.pages; }
 
-  private push(now: number, pages: number): void {
+  private push(pages: number): void {
+    const now = this.clock.now;
     if (this.tail === this.t.length) {
       if (this.head > 0) { this.t.copyWithin(0, this.head, this.tail); this.n.copyWithin(0, this.head, this.tail); this.tail -= this.head; this.head = 0; }
       if (this.tail === this.t.length) {
@@ -89,7 +94,8 @@ export class PinnedAfterUnmap {
     if (this.outstanding > this.peakPages) this.peakPages = this.outstanding;
   }
 
-  private consume(now: number, pages: number): void {
+  private consume(pages: number): void {
+    const now = this.clock.now;
     while (pages > 0 && this.head < this.tail) {
       const take = Math.min(pages, this.n[this.head]!);
       const d = now - this.t[this.head]!;
