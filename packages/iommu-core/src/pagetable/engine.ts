@@ -36,9 +36,9 @@ const RCHUNK = 1 << PAGED_CHUNK_SHIFT, RMASK = RCHUNK - 1, LIN = 0x100000;
 
 export class PageTable implements Reacher {
   /** 0-based level of the root table. */
-  top: number;
+  top = 0;
   /** pfn of the root table. */
-  root: number;
+  root = 0;
   /** Tables this page table owns, root included (deferred frees excluded). */
   tables = 1;
   /** Pages installed by the last map() call, including a partly done run. */
@@ -252,6 +252,17 @@ export class PageTable implements Reacher {
    * whole leaves, holes included under holes='count').
    */
   unmap(iova: number, npages: number): number {
+    if (npages === 1 && this.lin !== null && this.cKey[0] === Math.floor(iova / 512) && this.top > 0) {
+      // one 4K leaf in the level-0 table the last walk ended in: VFIO's per-page teardown of a 4k guest
+      const words = this.cWords[0]!, w = this.cBase[0]! + 2 * (iova & 511), st = this.st;
+      if ((words[w]! | words[w + 1]!) !== 0 && this.fmt.load(words, w, 0, st) === PT_ENTRY_OA && st.order === 12) {
+        words[w] = 0; words[w + 1] = 0;
+        const p = st.pfn, c = this.mem.reach4k.chunkFor(p), off = p & RMASK, x = c[off]!;
+        if (x > -127) c[off] = x - 1; else this.mem.reach4k.add(p, -1);
+        this.meter.charge(EV.pteClears, 1);
+        return 1;
+      }
+    }
     const end = iova + npages;
     const fmt = this.fmt, st = this.st, mem = this.mem, pol = this.policy;
     const lin = this.lin !== null, reach = mem.reach4k;
