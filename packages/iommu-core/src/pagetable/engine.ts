@@ -207,6 +207,18 @@ export class PageTable implements Reacher {
     const lin = this.lin!, enc = this.enc, reach = this.mem.reach4k;
     this.mapped = 0;
     this.replaced = false;
+    if (count === 1 && this.cKey[0] === Math.floor(iova / 512) && this.top > 0) {
+      // one page into the level-0 table the last walk ended in: VFIO's per-page map of a 4k guest
+      const words = this.cWords[0]!, w = this.cBase[0]! + 2 * (iova & 511);
+      if ((words[w]! | words[w + 1]!) !== 0) return this.policy.overmap;
+      lin(pfn, prot, enc);
+      words[w] = enc[0]!; words[w + 1] = enc[1]!;
+      const c = reach.chunkFor(pfn), off = pfn & RMASK, x = c[off]!;
+      if (x < 127 && x > -128) c[off] = x + 1; else reach.add(pfn, 1);
+      this.meter.charge(EV.pteWrites, 1);
+      this.mapped = 1;
+      return 0;
+    }
     if (iova + count > this.span) throw new RangeError(`iova page ${iova} + ${count} beyond the top level's span`);
     while (count > 0) {
       let words: Int32Array, base: number;
