@@ -1,6 +1,6 @@
 // Host frame allocator: scattered 4 KiB frames keep their states implicit while their block is open.
-import { describe, expect, it } from 'vitest';
-import { createSim, FRAME_FREE, FRAME_USER } from '../src/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createSim, FRAME_FREE, FRAME_KERNEL, FRAME_USER, IommuError, type Backing } from '../src/index.js';
 
 /** Frames per state over the whole host, read one by one through frameState(). */
 function census(sim: ReturnType<typeof createSim>): [number, number, number] {
@@ -51,5 +51,167 @@ describe('FrameAllocator scattered frames', () => {
     expect(census(sim)).toEqual([16384 - 9099, 0, 9099]);
     sim.mem.freeBacking(more);
     expect(census(sim)).toEqual([16384 - 99, 0, 99]);
+  });
+});
+
+type SimT = ReturnType<typeof createSim>;
+
+/** Every frame's state, read through frameState(), and the allocator's count: what a failed call must leave as it was. */
+function snapshot(sim: SimT): { states: Uint8Array; inUse: number; free: number } {
+  const states = new Uint8Array(sim.mem.nFrames);
+  for (let f = 0; f < sim.mem.nFrames; f++) states[f] = sim.mem.frameState(f);
+  return { states, inUse: sim.mem.frames.framesInUse, free: sim.mem.frames.freeFrames };
+}
+
+/**
+ * Each frame of the live backings and kernel frames is handed out once, reads USER (KERNEL), and the
+ * allocator's counts agree with a census of all frames. Returns the number of user frames.
+ */
+function expectDistinct(sim: SimT, live: readonly Backing[], kernel: readonly number[] = []): number {
+  const seen = new Uint8Array(sim.mem.nFrames);
+  let user = 0, dup = 0, wrong = 0;
+  for (const b of live) {
+    for (let i = 0; i < b.npages; i++) {
+      const f = b.pfns[i >>> b.runOrder]! + (i & ((1 << b.runOrder) - 1));
+      if (seen[f]++ !== 0) dup++;
+      if (sim.mem.frameState(f) !== FRAME_USER) wrong++;
+      user++;
+    }
+  }
+  for (const f of kernel) {
+    if (seen[f]++ !== 0) dup++;
+    if (sim.mem.frameState(f) !== FRAME_KERNEL) wrong++;
+  }
+  expect(dup).toBe(0);
+  expect(wrong).toBe(0);
+  const inUse = user + kernel.length;
+  expect(sim.mem.frames.framesInUse).toBe(inUse);
+  expect(sim.mem.frames.freeFrames).toBe(sim.mem.nFrames - inUse);
+  expect(census(sim)).toEqual([sim.mem.nFrames - inUse, kernel.length, user]);
+  return user;
+}
+
+/** A call that throws ENOMEM leaves every frame state and the counts as they were. */
+function expectEnomemUnchanged(sim: SimT, call: () => unknown): void {
+  const before = snapshot(sim);
+  let err: unknown;
+  try { call(); } catch (e) { err = e; }
+  expect(err).toBeInstanceOf(IommuError);
+  expect(err).toMatchObject({ code: 'ENOMEM', errno: -12 });
+  const after = snapshot(sim);
+  expect(after.inUse).toBe(before.inUse);
+  expect(after.free).toBe(before.free);
+  expect(Buffer.from(after.states).equals(Buffer.from(before.states))).toBe(true);
+}
+
+// Regression: once no whole free 2 MiB block was left, allocFromAnyPartial() took undealt frames of
+// open scatter blocks that their slot then dealt again (16 MiB host, 4000 4k pages: 3510 distinct pfns).
+describe('FrameAllocator nearly full host', () => {
+  afterEach(() => { vi.restoreAllMocks(); });
+
+  it.each([1, 2, 3, 7, 42])('test_scatter_fallback_distinct seed=%i: every 4k frame dealt once up to a full host', (seed) => {
+    for (const n of [3584, 3900, 4000, 4095, 4096]) {
+      const sim = createSim({ memory: 16n << 20n, seed });
+      const b = sim.mem.allocBacking(n, '4k');
+      expect(new Set(b.pfns).size).toBe(n);
+      expect(expectDistinct(sim, [b])).toBe(n);
+      expect(sim.mem.frames.freeFrames).toBe(4096 - n);
+    }
+  });
+
+  it.each([1, 5, 9])('test_scatter_fallback_free_refill seed=%i: frees between fills, refill to exactly full, then ENOMEM', (seed) => {
+    const sim = createSim({ memory: 16n << 20n, seed });
+    const live: Backing[] = [];
+    for (let k = 0; k < 4; k++) live.push(sim.mem.allocBacking(1000, '4k'));
+    expect(expectDistinct(sim, live)).toBe(4000);
+    sim.mem.freeBacking(live.splice(1, 1)[0]!);            // 1000 frames back, scattered over every block
+    expect(expectDistinct(sim, live)).toBe(3000);
+    live.push(sim.mem.allocBacking(700, '4k'));
+    expect(expectDistinct(sim, live)).toBe(3700);
+    sim.mem.freeBacking(live.splice(0, 1)[0]!);
+    expect(expectDistinct(sim, live)).toBe(2700);
+    live.push(sim.mem.allocBacking(1396, '4k'));
+    expect(expectDistinct(sim, live)).toBe(4096);
+    expect(sim.mem.frames.freeFrames).toBe(0);
+    expectEnomemUnchanged(sim, () => sim.mem.allocBacking(1, '4k'));
+    expectEnomemUnchanged(sim, () => sim.mem.frames.allocScattered());
+    for (const b of live) sim.mem.freeBacking(b);
+    expect(expectDistinct(sim, [])).toBe(0);
+    // the host is whole again: a full 4k fill still deals each frame once
+    expect(expectDistinct(sim, [sim.mem.allocBacking(4096, '4k')])).toBe(4096);
+  });
+
+  it.each([1, 2, 3])('test_fallback_thp_fragmented seed=%i: thp and fragmented on a nearly full host', (seed) => {
+    const sim = createSim({ memory: 64n << 20n, seed });   // 32 blocks, 16384 frames
+    const fallback = vi.spyOn(Object.getPrototypeOf(sim.mem.frames) as { allocFromAnyPartial(j: number): number }, 'allocFromAnyPartial');
+    const live: Backing[] = [sim.mem.allocBacking(3000, '4k')];   // opens 16 scatter blocks
+    const thp = sim.mem.allocBacking(16 * 512, 'thp');     // every whole free block left
+    live.push(thp);
+    expect(expectDistinct(sim, live)).toBe(11192);
+    // fragmented deals 4K regions before it fails on a 2 MiB one: the unwind frees them (per-frame bytes now)
+    expect(sim.mem.frames.state.bytes).toBe(0);
+    expectEnomemUnchanged(sim, () => sim.mem.allocBacking(2048, 'fragmented'));
+    expect(sim.mem.frames.state.bytes).toBe(1 << 16);
+    // no whole block left: a THP VMA of whole 2 MiB pages fails and unwinds although 5192 frames are free
+    expectEnomemUnchanged(sim, () => sim.mem.allocBacking(512, 'thp'));
+    expectEnomemUnchanged(sim, () => sim.mem.allocBacking(512, 'fragmented:0'));
+    // 4K pages until slots run dry and the fallback deals; a THP tail and small fragmented VMAs are 4K pages too
+    expect(fallback).toHaveBeenCalledTimes(0);
+    live.push(sim.mem.allocBacking(4000, '4k'));
+    expect(expectDistinct(sim, live)).toBe(15192);
+    live.push(sim.mem.allocBacking(300, 'thp'));
+    live.push(sim.mem.allocBacking(400, 'fragmented'));
+    live.push(sim.mem.allocBacking(300, 'fragmented:0.25'));
+    expect(expectDistinct(sim, live)).toBe(16192);
+    expect(fallback.mock.calls.length).toBeGreaterThan(0);
+    // 16 whole blocks come back: thp takes 8, fragmented 1 or none; its 4K pages open the rest and then
+    // deal from partly used blocks again (every slot was fully dealt)
+    sim.mem.freeBacking(thp);
+    live.splice(live.indexOf(thp), 1);
+    expect(expectDistinct(sim, live)).toBe(8000);
+    live.push(sim.mem.allocBacking(8 * 512, 'thp'));
+    live.push(sim.mem.allocBacking(1000, 'fragmented'));
+    expect(expectDistinct(sim, live)).toBe(8000 + 4096 + 1000);
+    // fill the rest with 4K pages to exactly full
+    const rest = sim.mem.frames.freeFrames;
+    live.push(sim.mem.allocBacking(rest, '4k'));
+    expect(expectDistinct(sim, live)).toBe(16384);
+    expectEnomemUnchanged(sim, () => sim.mem.allocBacking(1, 'fragmented'));
+    expectEnomemUnchanged(sim, () => sim.mem.allocBacking(1, 'thp'));
+  });
+
+  it('test_fallback_kernel_bump_block: 4k pages take the kernel bump block\'s tail, later kernel frames do not reuse it', () => {
+    const sim = createSim({ memory: 16n << 20n, seed: 3 });
+    const kernel = [sim.mem.allocFrames(1)];
+    const kb = kernel[0]! >>> 9;
+    // 7 scatter blocks (3584 frames) then 501 frames of the kernel block's tail, in order
+    const b = sim.mem.allocBacking(4085, '4k');
+    expect(expectDistinct(sim, [b], kernel)).toBe(4085);
+    const tail = [...b.pfns].filter((f) => f >>> 9 === kb);
+    expect(tail.length).toBe(501);
+    expect(tail).toEqual(Array.from({ length: 501 }, (_, i) => kb * 512 + 1 + i));
+    // the kernel bump goes on after the frames the fallback took
+    kernel.push(sim.mem.allocFrames(1));
+    expect(kernel[1]).toBe(kb * 512 + 502);
+    const k8 = sim.mem.allocFrames(8, { align: 8 });
+    expect(k8).toBe(kb * 512 + 504);
+    for (let i = 0; i < 8; i++) kernel.push(k8 + i);
+    expect(expectDistinct(sim, [b], kernel)).toBe(4085);
+    // the alignment gap is the one free frame left
+    expect(sim.mem.frames.freeFrames).toBe(1);
+    const last = sim.mem.allocBacking(1, '4k');
+    expect(last.pfns[0]).toBe(kb * 512 + 503);
+    expect(expectDistinct(sim, [b, last], kernel)).toBe(4086);
+    expectEnomemUnchanged(sim, () => sim.mem.allocBacking(1, '4k'));
+    expectEnomemUnchanged(sim, () => sim.mem.allocFrames(1));
+  });
+
+  it('test_backing_enomem_unchanged: more than is free fails up front with every state as it was', () => {
+    const sim = createSim({ memory: 16n << 20n, seed: 8 });
+    const b = sim.mem.allocBacking(3000, '4k');
+    for (const p of ['4k', 'thp', 'fragmented', 'hugetlb-2m']) expectEnomemUnchanged(sim, () => sim.mem.allocBacking(1536, p));
+    expect(expectDistinct(sim, [b])).toBe(3000);
+    expect(sim.mem.allocBacking(1096, '4k').npages).toBe(1096);
+    expect(sim.mem.frames.freeFrames).toBe(0);
   });
 });

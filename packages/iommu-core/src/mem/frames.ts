@@ -92,7 +92,7 @@ export class FrameAllocator {
     const j = this.rng.int(OPEN_SCATTER);
     const b = this.scBlock[j]!;
     if (b < 0 || this.scNext[j]! >= 1 << BLOCK_SHIFT) {
-      if (this.nFree === 0) return this.allocFromAnyPartial();
+      if (this.nFree === 0) return this.allocFromAnyPartial(j);
       this.openScatter(j);
     }
     const pfn = this.deal(j);
@@ -265,13 +265,36 @@ export class FrameAllocator {
     this.pos[b] = this.nFree; this.freeList[this.nFree++] = b;
     this.gigaFree[b >>> 9]!++;
   }
-  private allocFromAnyPartial(): number {
-    // memory nearly full: reuse a free frame inside a partly used block (slow, rare)
+  /**
+   * One 4 KiB user frame once no whole free block is left and slot j0 is empty or fully dealt (slow,
+   * rare). A frame an open block has still to hand out (a scatter slot's undealt frames, the kernel
+   * bump block's tail from kNext) is taken only the way that block hands it out, so its owner can
+   * never deal it a second time: first another scatter slot with frames left deals one, then a free
+   * frame inside a partly used block is reused, and last the kernel bump block gives its next frame.
+   */
+  private allocFromAnyPartial(j0: number): number {
+    const scBlock = this.scBlock, scNext = this.scNext;
+    for (let k = 1; k < OPEN_SCATTER; k++) {
+      const j = (j0 + k) & (OPEN_SCATTER - 1);          // OPEN_SCATTER is a power of two
+      if (scBlock[j]! >= 0 && scNext[j]! < 1 << BLOCK_SHIFT) {
+        const pfn = this.deal(j);
+        this.framesInUse++;
+        return pfn;
+      }
+    }
+    // every open scatter slot is fully dealt: a free frame in its block was dealt and freed, never dealt again
+    const kb = this.kBlock;
     for (let b = 0; b < this.nBlocks; b++) {
       if (this.pos[b]! >= 0 || this.used[b] === 1 << BLOCK_SHIFT) continue;
-      for (let f = b << BLOCK_SHIFT; f < (b + 1) << BLOCK_SHIFT; f++) {
+      const f0 = b << BLOCK_SHIFT, end = f0 + (b === kb ? this.kNext : 1 << BLOCK_SHIFT);
+      for (let f = f0; f < end; f++) {
         if (this.stateOf(f) === FRAME_FREE) { this.markUsed(f, FRAME_USER); return f; }
       }
+    }
+    if (kb >= 0 && this.kNext < 1 << BLOCK_SHIFT) {
+      const f = (kb << BLOCK_SHIFT) + this.kNext++;     // bumped past, as allocContig would
+      this.markUsed(f, FRAME_USER);
+      return f;
     }
     throw new IommuError('ENOMEM', 'alloc_pages', 'host memory exhausted');
   }
