@@ -7,6 +7,7 @@
 //   node bench/scale.mjs                         all 9 cases
 //   node bench/scale.mjs --sizes 64G --backings thp
 //   node bench/scale.mjs --prof /tmp/prof        also write a --cpu-prof profile per case
+//   node bench/scale.mjs --json                  rows and verdicts as one JSON document on stdout
 //   node bench/scale.mjs --case 64G thp          one case in this process, one JSON line (used by the test)
 
 import { spawnSync } from 'node:child_process';
@@ -151,30 +152,79 @@ function verdicts(rows) {
   return out.join('\n');
 }
 
+const USAGE = `usage: pnpm bench:scale [-- options]   (node bench/scale.mjs [options])
+
+Runs the default scenario (q35, AMD-Vi, v4.16, boot + DMA + shutdown) per guest size and backing,
+each case in a fresh child process, and prints wall time, peak RSS, bytes per mapped 4 KiB page,
+the modeled counters and issue 8's targets. The full run (9 cases) takes minutes: 1T 4k dominates.
+
+options:
+  --sizes LIST       guest sizes, <n>G or <n>T, comma-separated   (default 64G,256G,1T)
+  --backings LIST    host backings, comma-separated             (default hugetlb-1g,thp,4k)
+                     one of: ${['4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented'].join(', ')}
+  --prof DIR         also write a --cpu-prof profile per case into DIR
+  --json             print {machine, rows, targets} as JSON instead of the table
+  --case SIZE BACKING  run one case in this process and print one JSON line (used by the tests)
+  -h, --help         this text`;
+
+/** Parses argv; throws a usage error (exit 2) on anything unknown or malformed. */
+export function parseArgs(argv) {
+  const o = { sizes: ['64G', '256G', '1T'], backings: ['hugetlb-1g', 'thp', '4k'], prof: null, json: false, help: false, case: null };
+  const val = (i, k) => { if (i + 1 >= argv.length || argv[i + 1].startsWith('--')) throw usageError(`${k} needs a value`); return argv[i + 1]; };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-h' || a === '--help') o.help = true;
+    else if (a === '--json') o.json = true;
+    else if (a === '--sizes') o.sizes = val(i++, a).split(',');
+    else if (a === '--backings') o.backings = val(i++, a).split(',');
+    else if (a === '--prof') o.prof = val(i++, a);
+    else if (a === '--case') { o.case = [val(i++, a), val(i++, a)]; }
+    else throw usageError(`unknown option '${a}'`);
+  }
+  for (const s of o.case ? [o.case[0]] : o.sizes) { if (!/^[1-9]\d*[GT]$/.test(s)) throw usageError(`size '${s}': want <n>G or <n>T`); }
+  for (const b of o.case ? [o.case[1]] : o.backings) { if (!BACKINGS.includes(b)) throw usageError(`backing '${b}': want one of ${BACKINGS.join(', ')}`); }
+  return o;
+}
+const BACKINGS = ['4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented'];
+function usageError(msg) { const e = new Error(msg); e.usage = true; return e; }
+
 async function main(argv) {
-  const ci = argv.indexOf('--case');
-  if (ci >= 0) {
-    process.stdout.write(JSON.stringify(await runOne(argv[ci + 1], argv[ci + 2])) + '\n');
+  let o;
+  try { o = parseArgs(argv); } catch (e) {
+    if (!e.usage) throw e;
+    process.stderr.write(`bench:scale: ${e.message}\n\n${USAGE}\n`);
+    process.exitCode = 2;
     return;
   }
-  const opt = (k, d) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : d; };
-  const sizes = opt('--sizes', '64G,256G,1T').split(','), backings = opt('--backings', 'hugetlb-1g,thp,4k').split(',');
-  const prof = opt('--prof', null);
+  if (o.help) { console.log(USAGE); return; }
+  if (o.case) {
+    process.stdout.write(JSON.stringify(await runOne(o.case[0], o.case[1])) + '\n');
+    return;
+  }
   const os = await import('node:os');
-  console.log(`vfio-sim bench:scale: default scenario (q35, AMD-Vi, v4.16, boot + DMA + shutdown), one child process per case`);
-  console.log(`machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / GIB).toFixed(1)} GiB RAM, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
-  const rows = [];
-  for (const s of sizes) {
-    for (const b of backings) {
-      const r = child(s, b, prof);
+  const machine = `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / GIB).toFixed(1)} GiB RAM, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+  if (!o.json) {
+    console.log(`vfio-sim bench:scale: default scenario (q35, AMD-Vi, v4.16, boot + DMA + shutdown), one child process per case`);
+    console.log(`machine: ${machine}`);
+  }
+  const rows = [], n = o.sizes.length * o.backings.length;
+  for (const s of o.sizes) {
+    for (const b of o.backings) {
+      // progress on stderr, so --json stays one document on stdout
+      process.stderr.write(`[${rows.length + 1}/${n}] ${s} ${b} ... `);
+      const r = child(s, b, o.prof);
       rows.push(r);
-      process.stderr.write(r.error ? `${s} ${b}: ${r.error}\n` : `${s} ${b}: ${r.wallS.toFixed(2)} s, ${fmtB(r.peakRss)}\n`);
+      process.stderr.write(r.error ? `error: ${r.error}\n` : `${r.wallS.toFixed(2)} s, ${fmtB(r.peakRss)}\n`);
     }
   }
-  console.log('\n' + table(rows) + '\n');
-  console.log('B/page RSS = (peak RSS - RSS before the run) / mapped 4 KiB pages; B/page model = typed-array bytes of pins,');
-  console.log('reach counts, frame state, frame blocks, page-table arena and backing pfns / mapped pages; ns/page = wall / pages.\n');
-  console.log('targets:\n' + verdicts(rows));
+  if (o.json) {
+    console.log(JSON.stringify({ machine, rows, targets: verdicts(rows).split('\n') }, null, 2));
+  } else {
+    console.log('\n' + table(rows) + '\n');
+    console.log('B/page RSS = (peak RSS - RSS before the run) / mapped 4 KiB pages; B/page model = typed-array bytes of pins,');
+    console.log('reach counts, frame state, frame blocks, page-table arena and backing pfns / mapped pages; ns/page = wall / pages.\n');
+    console.log('targets:\n' + verdicts(rows));
+  }
   if (rows.some((r) => r.error)) process.exitCode = 1;
 }
 

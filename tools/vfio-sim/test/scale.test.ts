@@ -34,3 +34,40 @@ describe('bench:scale regression guard', () => {
     console.log(`bench:scale 64G thp: ${row.wallS.toFixed(2)} s wall (not asserted), ${row.bytesPerPageRss.toFixed(2)} B/page RSS, ${row.bytesPerPageModel.toFixed(2)} B/page model`);
   }, 60_000);
 });
+
+describe('bench:scale command line', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [join(PKG, 'bench', 'scale.mjs'), ...args], { encoding: 'utf8' });
+
+  it('test_help_prints_usage_and_runs_nothing', () => {
+    const r = run('--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('usage: pnpm bench:scale [-- options]   (node bench/scale.mjs [options])');
+    expect(r.stdout).toContain('--backings LIST');
+    expect(r.stderr).toBe('');   // no case ran: cases report progress on stderr
+  });
+
+  it.each([
+    [['--bogus'], "unknown option '--bogus'"],
+    [['--sizes', '3X'], "size '3X': want <n>G or <n>T"],
+    [['--sizes', '0G'], "size '0G': want <n>G or <n>T"],
+    [['--backings', 'thp,2m'], "backing '2m': want one of 4k, thp, hugetlb-2m, hugetlb-1g, fragmented"],
+    [['--prof'], '--prof needs a value'],
+    [['--case', '1G'], '--case needs a value'],
+  ])('test_bad_args_exit_2 %j', (args, msg) => {
+    const r = run(...args);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.split('\n')[0]).toBe(`bench:scale: ${msg}`);
+  });
+
+  it('test_json_one_document_with_rows_and_targets', () => {
+    const r = run('--sizes', '1G', '--backings', 'hugetlb-1g', '--json');
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout) as { rows: Row[]; targets: string[] };
+    expect(doc.rows).toHaveLength(1);
+    expect(doc.rows[0]!.pages).toBe(262_112);
+    expect(doc.rows[0]!.counters.violations).toBe(0);
+    expect(doc.targets[0]).toBe('- 1 TiB thp < 2 s: not measured');
+    expect(r.stderr).toMatch(/^\[1\/1\] 1G hugetlb-1g \.\.\. \d+\.\d\d s, \d+ MiB\n$/);
+  }, 60_000);
+});
