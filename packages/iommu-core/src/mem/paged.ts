@@ -6,6 +6,23 @@ const MASK = CHUNK - 1;
 // 2 MiB blocks (512 frames): the granularity of THP / hugetlb runs
 const BLOCK_SHIFT = 9, BLOCK = 1 << BLOCK_SHIFT, BLOCK_MASK = BLOCK - 1;
 
+type Chunks = readonly (ArrayLike<number> | undefined)[];
+
+/** True when every allocated chunk holds only zeros (shared by the chunked counters' allZero). */
+function chunksAllZero(chunks: Chunks): boolean {
+  for (const c of chunks) if (c !== undefined) for (let i = 0; i < c.length; i++) if (c[i] !== 0) return false;
+  return true;
+}
+
+/** [index, value] of each entry whose stored element is non-zero, its value read through get(). */
+function* nonZeroEntries(chunks: Chunks, arr: { get(i: number): number }): Generator<[number, number]> {
+  for (let k = 0; k < chunks.length; k++) {
+    const c = chunks[k];
+    if (c === undefined) continue;
+    for (let i = 0; i < c.length; i++) if (c[i] !== 0) yield [k * CHUNK + i, arr.get(k * CHUNK + i)];
+  }
+}
+
 /** A sparse Int32 array indexed by frame number; untouched chunks read as 0 and cost nothing. */
 export class PagedInt32 {
   chunks: (Int32Array | undefined)[] = [];
@@ -37,18 +54,9 @@ export class PagedInt32 {
     }
   }
   /** True when every chunk is absent or all zero. */
-  allZero(): boolean {
-    for (const c of this.chunks) if (c !== undefined) for (let i = 0; i < c.length; i++) if (c[i] !== 0) return false;
-    return true;
-  }
+  allZero(): boolean { return chunksAllZero(this.chunks); }
   /** Indices with a non-zero value (for reports and tests; not for hot paths). */
-  *nonZero(): Generator<[number, number]> {
-    for (let k = 0; k < this.chunks.length; k++) {
-      const c = this.chunks[k];
-      if (c === undefined) continue;
-      for (let i = 0; i < c.length; i++) if (c[i] !== 0) yield [k * CHUNK + i, c[i]!];
-    }
-  }
+  nonZero(): Generator<[number, number]> { return nonZeroEntries(this.chunks, this); }
   private alloc(k: number): Int32Array {
     const c = new Int32Array(CHUNK);
     this.chunks[k] = c;
@@ -194,19 +202,10 @@ export class PagedCount8 {
       i += m; n -= m;
     }
   }
-  /** True when every entry is 0. */
-  allZero(): boolean {
-    for (const c of this.chunks) if (c !== undefined) for (let i = 0; i < c.length; i++) if (c[i] !== 0) return false;
-    return true;
-  }
-  /** Indices with a non-zero value (for reports and tests; not for hot paths). */
-  *nonZero(): Generator<[number, number]> {
-    for (let k = 0; k < this.chunks.length; k++) {
-      const c = this.chunks[k];
-      if (c === undefined) continue;
-      for (let i = 0; i < c.length; i++) if (c[i] !== 0) yield [k * CHUNK + i, this.get(k * CHUNK + i)];
-    }
-  }
+  /** True when every entry is 0 (a spilled entry's byte is COUNT8_SPILLED, never 0). */
+  allZero(): boolean { return chunksAllZero(this.chunks); }
+  /** Indices with a non-zero value, read through get() (for reports and tests; not for hot paths). */
+  nonZero(): Generator<[number, number]> { return nonZeroEntries(this.chunks, this); }
   /** The rare path of add: the entry is spilled, or its new value leaves -127..127. */
   private addSlow(c: Int8Array, i: number, d: number): number {
     const k = i & MASK;
