@@ -215,3 +215,48 @@ describe('FrameAllocator nearly full host', () => {
     expect(sim.mem.frames.freeFrames).toBe(0);
   });
 });
+
+// A block whose frames were all freed while it was an open scatter or kernel bump block used to stay
+// off the free list for good: after 4k VMAs came and went, THP and 1 GiB pages failed with ENOMEM on
+// a host with every frame free. Exhaustion now drains such blocks first (the kernel drains its
+// per-CPU page lists before it gives up).
+describe('FrameAllocator blocks held open come back', () => {
+  it.each([1, 2, 3])('test_4k_churn_then_thp_fills_host seed=%i', (seed) => {
+    const sim = createSim({ memory: 64n << 20n, seed });   // 32 blocks
+    for (let k = 0; k < 20; k++) sim.mem.freeBacking(sim.mem.allocBacking(3000, '4k'));
+    expect(expectDistinct(sim, [])).toBe(0);
+    const live = Array.from({ length: 32 }, () => sim.mem.allocBacking(512, 'thp'));
+    expect(live.every((b) => b.runOrder === 9)).toBe(true);   // whole 2 MiB pages, no 4K tail
+    expect(expectDistinct(sim, live)).toBe(16384);
+    expectEnomemUnchanged(sim, () => sim.mem.allocBacking(1, 'thp'));
+  });
+
+  it('test_4k_churn_then_gigantic_pages', () => {
+    const sim = createSim({ memory: 2n << 30n, seed: 4 });   // two 1 GiB regions
+    for (let k = 0; k < 3; k++) sim.mem.freeBacking(sim.mem.allocBacking(200_000, '4k'));
+    const g = [sim.mem.allocBacking(262144, 'hugetlb-1g'), sim.mem.allocBacking(262144, 'hugetlb-1g')];
+    expect(g.map((b) => b.pfns[0]).sort((a, b) => a - b)).toEqual([0, 262144]);
+    expect(expectDistinct(sim, g)).toBe(524288);
+  });
+
+  it('test_kernel_bump_block_freed_then_thp_takes_it', () => {
+    const sim = createSim({ memory: 16n << 20n, seed: 5 });  // 8 blocks
+    const k = sim.mem.allocFrames(4);
+    sim.mem.freeFrames(k, 4);
+    const live = Array.from({ length: 8 }, () => sim.mem.allocBacking(512, 'thp'));
+    expect(live.map((b) => b.pfns[0]! >>> 9)).toContain(k >>> 9);
+    expect(expectDistinct(sim, live)).toBe(4096);
+    // the next kernel frame needs a block of its own: none is left
+    expectEnomemUnchanged(sim, () => sim.mem.allocFrames(1));
+  });
+
+  it('test_open_blocks_still_in_use_stay_held', () => {
+    const sim = createSim({ memory: 16n << 20n, seed: 6 });
+    const keep = sim.mem.allocBacking(16, '4k');              // up to 16 open blocks, each with a frame in use
+    const held = new Set([...keep.pfns].map((f) => f >>> 9)).size;
+    const thp: Backing[] = [];
+    for (;;) { try { thp.push(sim.mem.allocBacking(512, 'thp')); } catch { break; } }
+    expect(thp.length).toBe(8 - held);
+    expect(expectDistinct(sim, [keep, ...thp])).toBe(16 + 512 * (8 - held));
+  });
+});

@@ -45,6 +45,8 @@ export class FrameAllocator {
   // bump block for small contiguous kernel allocations
   private kBlock = -1;
   private kNext = 0;
+  /** Set when a block's last frame is freed while the block is held open (see drainEmpty). */
+  private heldEmpty = false;
   framesInUse = 0;
 
   constructor(nFrames: number, private readonly rng: Prng) {
@@ -67,7 +69,7 @@ export class FrameAllocator {
 
   /** One whole free 2 MiB block chosen at random; returns its first pfn. */
   allocBlock(kind: number): number {
-    if (this.nFree === 0) throw new IommuError('ENOMEM', 'alloc_pages', 'no free 2 MiB block left in host memory');
+    if (this.nFree === 0 && this.drainEmpty() === 0) throw new IommuError('ENOMEM', 'alloc_pages', 'no free 2 MiB block left in host memory');
     const b = this.freeList[this.rng.int(this.nFree)]!;
     this.takeBlock(b);
     this.used[b] = 1 << BLOCK_SHIFT;
@@ -81,8 +83,11 @@ export class FrameAllocator {
   allocGiga(kind: number): number {
     const n = this.gigaFree.length;
     let g = this.rng.int(n);
-    for (let i = 0; i < n; i++, g = (g + 1) % n) {
-      if (this.gigaFree[g] === BLOCKS_PER_GIGA) return this.takeRun(g * BLOCKS_PER_GIGA, BLOCKS_PER_GIGA, kind);
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < n; i++, g = (g + 1) % n) {
+        if (this.gigaFree[g] === BLOCKS_PER_GIGA) return this.takeRun(g * BLOCKS_PER_GIGA, BLOCKS_PER_GIGA, kind);
+      }
+      if (this.drainEmpty() === 0) break;
     }
     throw new IommuError('ENOMEM', 'alloc_gigantic_page', 'no free naturally aligned 1 GiB run in host memory');
   }
@@ -92,7 +97,7 @@ export class FrameAllocator {
     const j = this.rng.int(OPEN_SCATTER);
     const b = this.scBlock[j]!;
     if (b < 0 || this.scNext[j]! >= 1 << BLOCK_SHIFT) {
-      if (this.nFree === 0) return this.allocFromAnyPartial(j);
+      if (this.nFree === 0 && this.drainEmpty() === 0) return this.allocFromAnyPartial(j);
       this.openScatter(j);
     }
     const pfn = this.deal(j);
@@ -195,7 +200,7 @@ export class FrameAllocator {
       let start = (this.kNext + align - 1) & ~(align - 1);
       if (this.kBlock < 0 || start + n > 1 << BLOCK_SHIFT) {
         if (n === 1 << BLOCK_SHIFT) return this.allocBlock(kind);
-        if (this.nFree === 0) throw new IommuError('ENOMEM', 'alloc_pages', `no ${n} contiguous free frames`);
+        if (this.nFree === 0 && this.drainEmpty() === 0) throw new IommuError('ENOMEM', 'alloc_pages', `no ${n} contiguous free frames`);
         this.kBlock = this.freeList[this.rng.int(this.nFree)]!;
         this.takeBlock(this.kBlock);
         start = 0;
@@ -210,17 +215,20 @@ export class FrameAllocator {
     // first fit over aligned candidates, starting at a random aligned block for spread
     const cands = Math.floor(this.nBlocks / step);
     let c = this.rng.int(cands || 1);
-    for (let k = 0; k < cands; k++, c = (c + 1) % cands) {
-      const b0 = c * step;
-      if (b0 + blocks > this.nBlocks) continue;
-      let ok = true;
-      for (let b = b0; b < b0 + blocks; b++) if (this.pos[b]! < 0) { ok = false; break; }
-      if (ok) {
-        const pfn = this.takeRun(b0, blocks, kind);
-        // give back the unused tail of the last block
-        for (let f = pfn + n; f < pfn + blocks * (1 << BLOCK_SHIFT); f++) this.freeFrame(f);
-        return pfn;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let k = 0; k < cands; k++, c = (c + 1) % cands) {
+        const b0 = c * step;
+        if (b0 + blocks > this.nBlocks) continue;
+        let ok = true;
+        for (let b = b0; b < b0 + blocks; b++) if (this.pos[b]! < 0) { ok = false; break; }
+        if (ok) {
+          const pfn = this.takeRun(b0, blocks, kind);
+          // give back the unused tail of the last block
+          for (let f = pfn + n; f < pfn + blocks * (1 << BLOCK_SHIFT); f++) this.freeFrame(f);
+          return pfn;
+        }
       }
+      if (this.drainEmpty() === 0) break;
     }
     throw new IommuError('ENOMEM', 'alloc_pages', `no ${n} contiguous free frames aligned to ${align}`);
   }
@@ -232,7 +240,10 @@ export class FrameAllocator {
     this.state.set(pfn, FRAME_FREE);
     this.framesInUse--;
     const b = pfn >>> BLOCK_SHIFT;
-    if (--this.used[b]! === 0 && !this.isOpen(b)) this.giveBlock(b);
+    if (--this.used[b]! === 0) {
+      if (!this.isOpen(b)) this.giveBlock(b);
+      else this.heldEmpty = true;                         // free but held open: drainEmpty() can give it back
+    }
   }
 
   private isOpen(b: number): boolean {
@@ -264,6 +275,30 @@ export class FrameAllocator {
   private giveBlock(b: number): void {
     this.pos[b] = this.nFree; this.freeList[this.nFree++] = b;
     this.gigaFree[b >>> 9]!++;
+  }
+  /**
+   * Gives back every block that holds no frame in use but is not on the free list: an open scatter
+   * or kernel bump block whose frames were all freed (or never dealt), or one dropped from its slot
+   * that way. Called only when an allocation finds no fitting free block, as the kernel drains its
+   * per-CPU page lists before it gives up, so runs that never get there draw the same blocks as
+   * without it. Returns the number of blocks given back.
+   */
+  private drainEmpty(): number {
+    if (!this.heldEmpty) return 0;
+    this.heldEmpty = false;
+    let n = 0;
+    for (let j = 0; j < OPEN_SCATTER; j++) {
+      const b = this.scBlock[j]!;
+      if (b >= 0 && this.used[b] === 0) { this.scBlock[j] = -1; this.scImplicit[j] = 0; }   // reopens on its next draw
+    }
+    if (this.kBlock >= 0 && this.used[this.kBlock] === 0) this.kBlock = -1;
+    for (let b = 0; b < this.nBlocks; b++) {
+      if (this.pos[b]! >= 0 || this.used[b] !== 0 || this.isOpen(b)) continue;
+      this.state.fill(b << BLOCK_SHIFT, 1 << BLOCK_SHIFT, FRAME_FREE);   // implicit or all-free bytes: one uniform byte
+      this.giveBlock(b);
+      n++;
+    }
+    return n;
   }
   /**
    * One 4 KiB user frame once no whole free block is left and slot j0 is empty or fully dealt (slow,
