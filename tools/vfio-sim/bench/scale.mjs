@@ -133,9 +133,13 @@ function verdicts(rows) {
     const est = big4k.wallS * (268435424 / big4k.pages);
     out.push(`  (1 TiB 4k extrapolated linearly from ${big4k.size}: ${est.toFixed(1)} s)`);
   }
-  const worst = ok.reduce((a, r) => Math.max(a, r.bytesPerPageRss, r.bytesPerPageModel), 0);
-  const wr = ok.find((r) => Math.max(r.bytesPerPageRss, r.bytesPerPageModel) === worst);
-  if (wr) out.push(`- <= ${TARGET_BYTES_PER_PAGE} bytes/page (all cases, RSS growth and model): ${worst <= TARGET_BYTES_PER_PAGE ? 'MET' : 'MISSED'} (worst ${worst.toFixed(2)} B/page at ${wr.size} ${wr.backing}, ${pct(worst / TARGET_BYTES_PER_PAGE - 1)} vs target)`);
+  // below 64 GiB the process's fixed memory (the machine, the allocator's per-block arrays) is a
+  // large share of a small guest's pages: the per-page target is about large guests
+  const big = ok.filter((r) => gib(r.size) >= 64);
+  if (ok.length > 0 && big.length === 0) out.push(`- <= ${TARGET_BYTES_PER_PAGE} bytes/page: not measured (needs a guest of 64G or more; below that fixed memory dominates)`);
+  const worst = big.reduce((a, r) => Math.max(a, r.bytesPerPageRss, r.bytesPerPageModel), 0);
+  const wr = big.find((r) => Math.max(r.bytesPerPageRss, r.bytesPerPageModel) === worst);
+  if (wr) out.push(`- <= ${TARGET_BYTES_PER_PAGE} bytes/page (cases of 64G and up, RSS growth and model): ${worst <= TARGET_BYTES_PER_PAGE ? 'MET' : 'MISSED'} (worst ${worst.toFixed(2)} B/page at ${wr.size} ${wr.backing}, ${pct(worst / TARGET_BYTES_PER_PAGE - 1)} vs target)`);
   for (const b of [...new Set(ok.map((r) => r.backing))]) {
     const rs = ok.filter((r) => r.backing === b);
     if (rs.length < 2) continue;
@@ -173,6 +177,7 @@ export function parseArgs(argv) {
   const val = (i, k) => { if (i + 1 >= argv.length || argv[i + 1].startsWith('--')) throw usageError(`${k} needs a value`); return argv[i + 1]; };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
+    if (a === '--' && i === 0) continue;                  // `pnpm bench:scale -- --sizes 64G` passes the separator on
     if (a === '-h' || a === '--help') o.help = true;
     else if (a === '--json') o.json = true;
     else if (a === '--sizes') o.sizes = val(i++, a).split(',');
