@@ -163,10 +163,15 @@ export class PhysMem {
 
   pinCount(pfn: number): number { return this.pins.get(pfn); }
 
-  /** Adjusts the reach count of the frames a translation of 2^order bytes at pfn covers. */
+  /**
+   * Adjusts the reach count of the frames a translation of 2^order bytes at pfn covers. Only host
+   * RAM is counted: a leaf over MMIO (VM_PFNMAP pfns lie far above RAM) reaches nothing that can be
+   * pinned or freed, and the chunked counts index by 32-bit shifts, which such pfns would wrap.
+   */
   reachAdd(pfn: number, order: number, d: number): void {
+    if (pfn >= this.nFrames) return;
     if (order < 21) {
-      this.reach4k.addRun(pfn, POW2[order - 12]!, d);
+      this.reach4k.addRun(pfn, Math.min(POW2[order - 12]!, this.nFrames - pfn), d);
     } else if (order < 30) {
       const b = pfn / 512, n = POW2[order - 21]!;
       for (let i = 0; i < n; i++) this.reach2m.add(b + i, d);
@@ -176,8 +181,19 @@ export class PhysMem {
     }
   }
 
+  /** reach4k.addRun over n 4 KiB frames from pfn, limited to RAM. */
+  reachAddRun4k(pfn: number, n: number, d: number): void {
+    if (pfn < this.nFrames) this.reach4k.addRun(pfn, Math.min(n, this.nFrames - pfn), d);
+  }
+
+  /** reach4k.add for one 4 KiB frame, skipped outside RAM (the engine's rare path). */
+  reach4kAdd(pfn: number, d: number): void {
+    if (pfn < this.nFrames) this.reach4k.add(pfn, d);
+  }
+
   /** True while some PTE or IOTLB entry translates to the frame. */
   isReachable(pfn: number): boolean {
+    if (pfn >= this.nFrames) return false;
     return (this.reach4k.get(pfn) | this.reach2m.get(pfn >>> 9) | this.reach1g.get(pfn >>> 18)) !== 0;
   }
 

@@ -96,3 +96,43 @@ describe('safety hook', () => {
     expect(h.sim.violations).toMatchObject([{ kind: 'unpin-underflow', pfn }]);
   });
 });
+
+// Regression: reach counts indexed pfns with 32-bit shifts, so a leaf over MMIO at 2^34 + p counted
+// as a mapping of RAM frame p, and unpinning p after its own unmap was reported as a violation.
+describe('safety hook and MMIO leaves', () => {
+  const MMIO = 2 ** 34;
+
+  it('test_mmio_leaves_never_count_as_ram: 4K (one page and fused runs), 2M and IOTLB fills', () => {
+    const h = makeHarness();
+    h.drv.attachDevice(h.dom, 1);
+    const pfn = pinnedBuffer(h, 1);
+    const blk = pfn - (pfn % 512);
+    iommuMap(h.dom, 0x10, pfn, 1, RW);
+    iommuMap(h.dom, 0x400, MMIO + pfn, 1, RW);                  // the one-page path
+    iommuMap(h.dom, 0x800, MMIO + blk, 512, RW);                // 2 MiB leaf over MMIO
+    iommuMap(h.dom, 0x1000 + (pfn & 511), MMIO + pfn, 300, RW); // a fused 4K run over MMIO
+    expect(h.drv.dma(1, 0x400, 1, 'read')).toBe(true);          // an IOTLB entry for the MMIO leaf
+    expect(h.drv.dma(1, 0x800 + (pfn & 511), 1, 'read')).toBe(true);
+    expect(h.sim.mem.reach4k.get(pfn)).toBe(1);                 // only the RAM mapping at 0x10
+    expect(h.sim.mem.reach2m.get(blk / 512)).toBe(0);
+    expect(iommuUnmap(h.dom, 0x10, 1)).toBe(1);
+    expect(h.sim.mem.isReachable(pfn)).toBe(false);
+    expect(h.sim.mem.isReachable(MMIO + pfn)).toBe(false);      // MMIO is never counted
+    h.sim.mem.unpin(pfn, 1);
+    expect(h.sim.violations).toEqual([]);
+    expect(iommuUnmap(h.dom, 0x400, 1)).toBe(1);
+    expect(iommuUnmap(h.dom, 0x800, 512)).toBe(512);
+    expect(iommuUnmap(h.dom, 0x1000 + (pfn & 511), 300)).toBe(300);
+    expect(h.sim.mem.reach4k.allZero() && h.sim.mem.reach2m.allZero()).toBe(true);
+  });
+
+  it('test_mmio_run_beside_ram_end: a run from the last RAM frames into the space above counts RAM only', () => {
+    const h = makeHarness();
+    const last = h.sim.mem.nFrames - 4;
+    iommuMap(h.dom, 0x2000, last, 8, RW);                        // 4 RAM frames, 4 beyond RAM
+    expect([0, 1, 2, 3].map((k) => h.sim.mem.reach4k.get(last + k))).toEqual([1, 1, 1, 1]);
+    expect(h.sim.mem.isReachable(last + 4)).toBe(false);
+    expect(iommuUnmap(h.dom, 0x2000, 8)).toBe(8);
+    expect(h.sim.mem.reach4k.allZero()).toBe(true);
+  });
+});

@@ -33,6 +33,12 @@ export interface PtPolicy {
 const ENOMEM = -12;
 // reach-count chunks (PagedInt32) and the pfn span over which a linear 4K encoding carries (format.ts)
 const RCHUNK = 1 << PAGED_CHUNK_SHIFT, RMASK = RCHUNK - 1, LIN = 0x100000;
+/**
+ * Reach bytes for leaves outside host RAM (MMIO, whose pfns lie far above it): the fused 4K loops
+ * count into this shared scratch chunk so they stay monomorphic; its values mean nothing, and a
+ * saturated byte takes the slow path, which skips non-RAM frames.
+ */
+const NO_REACH = new Int8Array(RCHUNK);
 
 export class PageTable implements Reacher {
   /** 0-based level of the root table. */
@@ -175,7 +181,7 @@ export class PageTable implements Reacher {
       if (good > 0) {
         const written = fmt.installLeaves(words, base + 2 * i, tl, pfn, order, prot, good);
         this.meter.charge(EV.pteWrites, written);
-        if (lp === 1) mem.reach4k.addRun(pfn, good, 1);
+        if (lp === 1) mem.reachAddRun4k(pfn, good, 1);
         else for (let k = 0; k < good; k++) mem.reachAdd(pfn + k * lp, order, 1);
         iova += good * lp; pfn += good * lp; count -= good; this.mapped += good * lp;
       }
@@ -204,7 +210,7 @@ export class PageTable implements Reacher {
    * always the policy's overmap.
    */
   private map4k(iova: number, pfn: number, count: number, prot: number): number {
-    const lin = this.lin!, enc = this.enc, reach = this.mem.reach4k;
+    const lin = this.lin!, enc = this.enc, reach = this.mem.reach4k, ram = this.mem.nFrames;
     this.mapped = 0;
     this.replaced = false;
     if (count === 1 && this.cKey[0] === Math.floor(iova / 512) && this.top > 0) {
@@ -213,8 +219,10 @@ export class PageTable implements Reacher {
       if ((words[w]! | words[w + 1]!) !== 0) return this.policy.overmap;
       lin(pfn, prot, enc);
       words[w] = enc[0]!; words[w + 1] = enc[1]!;
-      const c = reach.chunkFor(pfn), off = pfn & RMASK, x = c[off]!;
-      if (x < 127 && x > -128) c[off] = x + 1; else reach.add(pfn, 1);
+      if (pfn < ram) {
+        const c = reach.chunkFor(pfn), off = pfn & RMASK, x = c[off]!;
+        if (x < 127 && x > -128) c[off] = x + 1; else reach.add(pfn, 1);
+      }
       this.meter.charge(EV.pteWrites, 1);
       this.mapped = 1;
       return 0;
@@ -234,15 +242,16 @@ export class PageTable implements Reacher {
       while (n < fit) {
         const p = pfn + n, off = p & RMASK;
         if (n === 0 || (p & (LIN - 1)) === 0) lin(p, prot, enc);
-        const seg = Math.min(fit - n, RCHUNK - off, LIN - (p & (LIN - 1)));
-        const c = reach.chunkFor(p);
+        const inRam = p < ram;
+        const seg = Math.min(fit - n, RCHUNK - off, LIN - (p & (LIN - 1)), inRam ? ram - p : RCHUNK);
+        const c = inRam ? reach.chunkFor(p) : NO_REACH;
         let lo = enc[0]!, k = 0;
         const hi = enc[1]!;
         for (; k < seg; k++, w += 2) {
           if ((words[w]! | words[w + 1]!) !== 0) break;
           words[w] = lo; words[w + 1] = hi;
           const x = c[off + k]!;                       // a reach byte; 127 and -128 (spilled) go the slow way
-          if (x < 127 && x > -128) c[off + k] = x + 1; else reach.add(p + k, 1);
+          if (x < 127 && x > -128) c[off + k] = x + 1; else this.mem.reach4kAdd(p + k, 1);
           lo = (lo + 4096) | 0;
         }
         n += k;
@@ -269,8 +278,11 @@ export class PageTable implements Reacher {
       const words = this.cWords[0]!, w = this.cBase[0]! + 2 * (iova & 511), st = this.st;
       if ((words[w]! | words[w + 1]!) !== 0 && this.fmt.load(words, w, 0, st) === PT_ENTRY_OA && st.order === 12) {
         words[w] = 0; words[w + 1] = 0;
-        const p = st.pfn, c = this.mem.reach4k.chunkFor(p), off = p & RMASK, x = c[off]!;
-        if (x > -127) c[off] = x - 1; else this.mem.reach4k.add(p, -1);
+        const p = st.pfn;
+        if (p < this.mem.nFrames) {
+          const c = this.mem.reach4k.chunkFor(p), off = p & RMASK, x = c[off]!;
+          if (x > -127) c[off] = x - 1; else this.mem.reach4k.add(p, -1);
+        }
         this.meter.charge(EV.pteClears, 1);
         return 1;
       }
@@ -308,20 +320,20 @@ export class PageTable implements Reacher {
         if (lp === 1 && lin) {
           // a 4K leaf and the run of linearly encoded successors (consecutive frames, same prot)
           // that the range covers: cleared and uncounted in one pass
-          const p = st.pfn, off = p & RMASK;
-          const seg = Math.min(end - cur, 512 - i, RCHUNK - off, LIN - (p & (LIN - 1)));
-          const c = reach.chunkFor(p);
+          const p = st.pfn, off = p & RMASK, inRam = p < mem.nFrames;
+          const seg = Math.min(end - cur, 512 - i, RCHUNK - off, LIN - (p & (LIN - 1)), inRam ? mem.nFrames - p : RCHUNK);
+          const c = inRam ? reach.chunkFor(p) : NO_REACH;
           let lo = words[w]!, k = 1;
           const hi = words[w + 1]!;
           words[w] = 0; words[w + 1] = 0;
           let x = c[off]!;                             // reach bytes: -127 and -128 (spilled) go the slow way
-          if (x > -127) c[off] = x - 1; else reach.add(p, -1);
+          if (x > -127) c[off] = x - 1; else mem.reach4kAdd(p, -1);
           for (w += 2; k < seg; k++, w += 2) {
             lo = (lo + 4096) | 0;
             if (words[w] !== lo || words[w + 1] !== hi) break;
             words[w] = 0; words[w + 1] = 0;
             x = c[off + k]!;
-            if (x > -127) c[off + k] = x - 1; else reach.add(p + k, -1);
+            if (x > -127) c[off + k] = x - 1; else mem.reach4kAdd(p + k, -1);
           }
           cleared += k; removed += k; cur += k; i += k;
         } else {
