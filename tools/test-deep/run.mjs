@@ -18,7 +18,7 @@ const env = {
 const suites = [
   ['packages/iommu-core', ['test/api.property.test.ts']],
   ['packages/amd-iommu', ['test/differential.test.ts']],
-  ['packages/vfio-type1', ['test/isolation.test.ts', 'test/fault-injection.test.ts']],
+  ['packages/vfio-type1', ['test/isolation.test.ts', 'test/fault-injection.test.ts', 'test/differential.test.ts']],
 ];
 rmSync(report, { force: true });
 let failed = 0;

@@ -139,20 +139,24 @@ export class CapChain {
   private readonly parts: Uint8Array[] = [];
   size = 0;
   constructor(private readonly align: number) {}
-  /** Appends a cap of `len` bytes; fill writes its body (after the 8-byte header). */
+  /**
+   * Appends a cap of `len` bytes; fill writes its body (after the 8-byte header). The cap is zeroed
+   * over its aligned size, pad included, and copied out whole, as vfio_info_cap_add() does since
+   * it aligns capabilities: the caller's bytes under the pad come back 0.
+   */
   add(id: number, version: number, len: number, fill: (v: DataView) => void): void {
-    const b = new Uint8Array(len), v = view(b);
+    const b = new Uint8Array(Math.ceil(len / this.align) * this.align), v = view(b);
     v.setUint16(0, id, true); v.setUint16(2, version, true);
     fill(v);
     this.parts.push(b);
-    this.size += Math.ceil(len / this.align) * this.align;
+    this.size += b.byteLength;
   }
   /** Copies the chain at `base` of out, making each `next` absolute (last = 0). */
   writeAt(out: Uint8Array, base: number): void {
     let off = base;
     for (let i = 0; i < this.parts.length; i++) {
       const p = this.parts[i]!;
-      const step = Math.ceil(p.byteLength / this.align) * this.align;
+      const step = p.byteLength;
       out.set(p, off);
       view(out).setUint32(off + 4, i + 1 < this.parts.length ? off + step : 0, true);
       off += step;

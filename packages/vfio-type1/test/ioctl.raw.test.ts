@@ -32,6 +32,22 @@ describe('get_info_layout', () => {
     expect(decodeInfo(b)).toEqual(e.c.getInfo());
   });
 
+  it('test_get_info_cap_pad_zeroed_over_caller_bytes', () => {
+    // vfio_info_cap_add() zeroes each capability over its 8-byte-aligned size and the chain is
+    // copied out whole: DMA_AVAIL's 4 pad bytes come back 0 whatever the caller's buffer held
+    // (found by the differential test, whose buffers start as 0xee)
+    e = makeEnv({ profile: 'mainline', dmaEntryLimit: 100 });
+    const clean = encodeInfoRequest(120);
+    e.c.ioctl(VFIO_IOMMU_GET_INFO, clean);
+    const dirty = encodeInfoRequest(120);
+    dirty.fill(0xee, 4);
+    e.c.ioctl(VFIO_IOMMU_GET_INFO, dirty);
+    expect(hexOf(dirty.subarray(68, 72))).toBe('00000000');
+    // every byte comes back as in the clean run: mainline copies min(argsz, sizeof(info)) of a zeroed
+    // info (its reserved word too) and the whole chain
+    expect(hexOf(dirty)).toBe(hexOf(clean));
+  });
+
   it('test_get_info_argsz_rules_mainline', () => {
     e = makeEnv({ profile: 'mainline' });
     const b15 = encodeInfoRequest(15, 24);
