@@ -1,8 +1,9 @@
 // vfio-sim: the command line. With no command it compares the default scenario (a 64 GiB q35
 // guest on AMD-Vi, boot then shutdown) under v4.15, v4.16 and mainline.
 
+import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT_USAGE, UsageError } from './errors.js';
+import { EXIT_OUTPUT, EXIT_USAGE, OutputError, UsageError } from './errors.js';
 import { addScenarioOptions } from './scenario/options.js';
 import { runCommand } from './commands/run.js';
 import { compareCommand } from './commands/compare.js';
@@ -14,7 +15,7 @@ import { DEMOS, demoCommand } from './commands/demo.js';
 export const VERSION = '0.1.0';
 
 function outputOptions(cmd: Command, parallel: boolean): Command {
-  cmd.option('--json', 'print the result as JSON (schema vfio-sim/result@1, see README); no progress bar')
+  cmd.option('--json', 'print the result as JSON (schema vfio-sim/result@2, see README); no progress bar')
     .option('--trace <file>', 'write a Chrome/Perfetto trace-event JSON file (open in ui.perfetto.dev)')
     .option('--html <file>', 'write a self-contained HTML report with plots')
     .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal)')
@@ -44,15 +45,18 @@ export function buildProgram(): Command {
 
   const compare = program.command('compare', { isDefault: true })
     .description('run cases side by side: the three kernel profiles by default; any scenario option (not --seed) takes a comma list, and each list multiplies the cases')
-    .argument('[scenario-files...]', 'JSON scenario files, each a case (flags apply to all)')
+    .argument('[scenario-files...]', 'JSON scenario files, each a case; flags given as well override their fields in every file (not with --scenario)')
     .addHelpText('after', `
 Examples:
   $ vfio-sim compare                                  # v4.15, v4.16, mainline on the default 64G guest
   $ vfio-sim compare --guest 256G --profile v4.16,mainline
   $ vfio-sim compare --backing 4k,hugetlb-1g --profile v4.16
   $ vfio-sim compare --workload churn --churn-ops 20000
+  $ vfio-sim compare tools/vfio-sim/examples/dgpu-256g.json --guest 64G --profile v4.15,v4.16
   $ vfio-sim compare a.json b.json --json > cmp.json`);
   outputOptions(addScenarioOptions(compare), true).action(async (files: string[], o) => {
+    // compare is the default command, so `vfio-sim rn` lands here with 'rn' as a scenario file
+    checkScenarioArgs(files, program.args[0] !== 'compare', program);
     // the plain profile comparison (no files, no lists) ends with hints on what to try next
     const lists = Object.values(o).some((v) => typeof v === 'string' && v.includes(','));
     process.exitCode = await compareCommand(files, o, files.length === 0 && o.profile === undefined && !lists);
@@ -63,7 +67,7 @@ Examples:
 Examples:
   $ vfio-sim run                                      # default scenario, v4.16
   $ vfio-sim run --profile mainline --guest 1T --backing hugetlb-1g
-  $ vfio-sim run --scenario examples/churn.json --json
+  $ vfio-sim run --scenario tools/vfio-sim/examples/churn.json --guest 8G
   $ vfio-sim run --guest 8G --record run.jsonl --trace run.trace.json`);
   outputOptions(addScenarioOptions(run), false)
     .option('--record <file>', 'write the ioctl stream as JSON Lines (replay it with `vfio-sim replay`)')
@@ -113,7 +117,54 @@ Examples:
   $ vfio-sim demo review-bug --variant suggested      # the reviewer's unwind on the same run: warns, syncs, nothing reported`)
     .action((name: string, o) => { process.exitCode = demoCommand(name, o); });
 
+  // commander's own help command shows the program's help for `help foo`; ours says foo is unknown
+  program.helpCommand(false);
+  program.command('help').description('display help for command').argument('[command]')
+    .action((name: string | undefined) => {
+      if (name === undefined) { program.outputHelp(); return; }
+      const c = program.commands.find((x) => x.name() === name);
+      if (c === undefined) throw new UsageError('', unknownCommand(name, program));
+      c.outputHelp();
+    });
+
   return program;
+}
+
+/** Edit distance (optimal string alignment: a swap of two neighbours counts 1), for suggestions. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** `unknown command 'rn' (did you mean 'run'?)`; the nearest command within 3 edits that keeps most of its letters. */
+function unknownCommand(name: string, program: Command): string {
+  const names = program.commands.map((c) => c.name());
+  let best: string | null = null, bestD = Infinity;
+  for (const n of names) {
+    const dist = editDistance(name.toLowerCase(), n);
+    if (dist < bestD && dist <= 3 && (n.length - dist) / n.length > 0.4) { best = n; bestD = dist; }
+  }
+  return `unknown command '${name}' ${best !== null ? `(did you mean '${best}'?)` : `(commands: ${names.join(', ')})`}`;
+}
+
+/**
+ * A compare argument is a scenario file. When compare was not typed (it is the default command),
+ * a first argument that is neither an existing file nor path-like (no '/', no .json/.jsonl) is a
+ * mistyped command: `vfio-sim rn`, `vfio-sim swep --guest 1G`. Missing path-like files are
+ * reported by loadScenarioFile ("cannot read scenario file x.json: ENOENT").
+ */
+function checkScenarioArgs(files: readonly string[], implicit: boolean, program: Command): void {
+  const f = files[0];
+  if (!implicit || f === undefined || existsSync(f)) return;
+  if (f.includes('/') || /\.jsonl?$/i.test(f)) return;
+  throw new UsageError('', unknownCommand(f, program));
 }
 
 /** Runs the CLI; returns the exit code (usage errors: one line on stderr, code 2). */
@@ -134,6 +185,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (e instanceof UsageError) {
       process.stderr.write(`vfio-sim: ${e.message}\n`);
       return EXIT_USAGE;
+    }
+    if (e instanceof OutputError) {
+      process.stderr.write(`vfio-sim: ${e.message}\n`);
+      return EXIT_OUTPUT;
     }
     throw e;
   }

@@ -12,7 +12,7 @@ export default function work(t: Task): WorkerReply {
   try {
     return { ok: runTask(t) };
   } catch (e) {
-    if (e instanceof UsageError) return { usage: { option: e.option, message: e.message.slice(e.option.length + 2) } };
+    if (e instanceof UsageError) return { usage: { option: e.option, message: e.detail } };
     throw e;
   }
 }

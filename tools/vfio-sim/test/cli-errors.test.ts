@@ -1,26 +1,10 @@
 // Bad invocations: one line on stderr naming the option, nothing on stdout, exit code 2.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli.js';
-import { cli, type Ran } from './helpers.js';
-
-/** The CLI's main() in this process (no node start-up per case), with stdout/stderr captured. */
-async function inProcess(args: readonly string[]): Promise<Ran> {
-  let stdout = '', stderr = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { stdout += String(c); return true; });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { stderr += String(c); return true; });
-  const saved = process.exitCode;
-  try {
-    const code = await main(args);
-    return { code, stdout, stderr };
-  } finally {
-    o.mockRestore(); e.mockRestore();
-    process.exitCode = saved;
-  }
-}
+import { describe, expect, it } from 'vitest';
+import { PKG, cli, inProcess, type Ran } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-err-'));
 const badScenario = join(dir, 'bad.json');
@@ -57,6 +41,47 @@ const cases: [string, string[], RegExp][] = [
   ['test_unknown_cost_event', ['compare', '--cost', 'pins=100,amd.cmd.sumbit=5'], /^vfio-sim: --cost: unknown event 'amd.cmd.sumbit'/],
 ];
 
+const goodScenario = join(dir, 'small.json');
+writeFileSync(goodScenario, JSON.stringify({ guest: { memory: '2G' } }));
+const COMMANDS = 'compare, run, sweep, replay, report, demo, help';
+
+// the whole of stderr, exactly (one line, exit 2, nothing on stdout)
+const exact: [string, string[], string][] = [
+  ['test_unknown_command_suggests', ['rn'], "vfio-sim: unknown command 'rn' (did you mean 'run'?)"],
+  ['test_unknown_command_with_options', ['swep', '--guest', '1G'], "vfio-sim: unknown command 'swep' (did you mean 'sweep'?)"],
+  ['test_unknown_command_swapped_letters', ['reprot'], "vfio-sim: unknown command 'reprot' (did you mean 'report'?)"],
+  ['test_unknown_command_no_suggestion', ['frobnicate'], `vfio-sim: unknown command 'frobnicate' (commands: ${COMMANDS})`],
+  ['test_missing_scenario_file', ['nonexist.json'], 'vfio-sim: cannot read scenario file nonexist.json: ENOENT'],
+  ['test_missing_scenario_file_path', [join(dir, 'sub', 'x')], `vfio-sim: cannot read scenario file ${join(dir, 'sub', 'x')}: ENOENT`],
+  ['test_compare_missing_file_named', ['compare', 'rn'], 'vfio-sim: cannot read scenario file rn: ENOENT'],
+  ['test_scenario_flag_missing_file', ['run', '--scenario', 'nonexist.json'], 'vfio-sim: --scenario: cannot read nonexist.json: ENOENT'],
+  ['test_help_unknown_command', ['help', 'foo'], `vfio-sim: unknown command 'foo' (commands: ${COMMANDS})`],
+  ['test_help_unknown_command_suggests', ['help', 'swep'], "vfio-sim: unknown command 'swep' (did you mean 'sweep'?)"],
+  ['test_compare_files_and_scenario_flag', ['compare', goodScenario, '--scenario', goodScenario],
+    'vfio-sim: --scenario: give scenario files either as arguments or with --scenario, not both (every argument is a case of its own)'],
+  ['test_trace_dir_missing', ['run', '--guest', '1G', '--trace', '/nonexistent/dir/t.json'], 'vfio-sim: --trace: cannot write /nonexistent/dir/t.json: ENOENT (no such directory)'],
+  ['test_html_is_a_directory', ['run', '--guest', '1G', '--html', dir], `vfio-sim: --html: cannot write ${dir}: EISDIR (is a directory)`],
+  ['test_record_dir_missing', ['run', '--guest', '1G', '--record', '/nonexistent/x.jsonl'], 'vfio-sim: --record: cannot write /nonexistent/x.jsonl: ENOENT (no such directory)'],
+  ['test_output_parent_is_a_file', ['sweep', '--guest', '1G,2G', '--html', join(goodScenario, 'r.html')],
+    `vfio-sim: --html: cannot write ${join(goodScenario, 'r.html')}: ENOTDIR (${goodScenario} is not a directory)`],
+  ['test_output_same_file_twice', ['compare', '--guest', '1G', '--trace', join(dir, 'o'), '--html', join(dir, 'o')],
+    `vfio-sim: --html: ${join(dir, 'o')} is also the --trace file; give each output its own file`],
+  ['test_replay_output_checked', ['replay', join(PKG, 'examples', 'hand.jsonl'), '--trace', '/nonexistent/t.json'],
+    'vfio-sim: --trace: cannot write /nonexistent/t.json: ENOENT (no such directory)'],
+  ['test_report_file_and_costs', ['report', goodScenario, '--costs'],
+    `vfio-sim: report: give either a saved --json result FILE or --costs, not both (got ${goodScenario} and --costs)`],
+  ['test_report_costs_html', ['report', '--costs', '--html', join(dir, 'c.html')],
+    'vfio-sim: --html: re-renders a saved result FILE; --costs prints its table only as text or --json'],
+  ['test_report_driver_without_costs', ['report', goodScenario, '--driver', 'reference'],
+    'vfio-sim: --driver: goes with --costs (a saved result FILE already says its driver, profile and costs)'],
+  ['test_dma_entry_limit_not_mainline', ['run', '--guest', '1G', '--dma-entry-limit', '5', '--profile', 'v4.16'],
+    'vfio-sim: --dma-entry-limit: dma_entry_limit came in Linux 5.1, profile v4.16 has no such limit (use it with --profile mainline)'],
+  ['test_dma_entry_limit_compare_profiles', ['compare', '--guest', '1G', '--dma-entry-limit', '5'],
+    'vfio-sim: --dma-entry-limit: dma_entry_limit came in Linux 5.1, profile v4.15 has no such limit (use it with --profile mainline)'],
+  ['test_dma_entry_limit_mainline_exceeded', ['run', '--guest', '1G', '--dma-entry-limit', '1', '--profile', 'mainline'],
+    'vfio-sim: --dma-entry-limit: 2 RAM blocks exceed the limit of 1 mappings'],
+];
+
 function expectUsageError(r: Ran, msg: RegExp): void {
   expect(r.code).toBe(2);
   expect(r.stdout).toBe('');
@@ -74,6 +99,54 @@ describe('cli errors', () => {
   it.each(cases)('%s', async (_name, args, msg) => {
     const r = await inProcess(args);
     expectUsageError(r, msg);
+  });
+
+  it.each(exact)('%s', async (_name, args, msg) => {
+    const r = await inProcess(args);
+    expect(r).toEqual({ code: 2, stdout: '', stderr: `${msg}\n` });
+  });
+
+  // the real binary: no stack trace, exit 2, before any simulation ran
+  it.concurrent.each(exact.filter(([n]) => ['test_unknown_command_suggests', 'test_trace_dir_missing', 'test_html_is_a_directory'].includes(n)))('%s (node dist/cli.js)', async (_name, args, msg) => {
+    expect(await cli(args)).toEqual({ code: 2, stdout: '', stderr: `${msg}\n` });
+  });
+
+  it('test_report_html_dir_missing', async () => {
+    const saved = join(dir, 'cmp.json');
+    const ran = await inProcess(['run', '--guest', '1G', '--dma', 'none', '--json']);
+    expect(ran.code).toBe(0);
+    writeFileSync(saved, ran.stdout);
+    expect(await inProcess(['report', saved, '--html', '/nonexistent/x.html']))
+      .toEqual({ code: 2, stdout: '', stderr: 'vfio-sim: --html: cannot write /nonexistent/x.html: ENOENT (no such directory)\n' });
+  });
+
+  it('test_output_write_fails_late', async (ctx) => {
+    // the path passes the checks (it exists and is not a directory) but every write fails: exit 1, one line
+    if (!existsSync('/dev/full')) ctx.skip();
+    expect(await cli(['run', '--guest', '1G', '--dma', 'none', '--trace', '/dev/full']))
+      .toEqual({ code: 1, stdout: '', stderr: 'vfio-sim: --trace: cannot write /dev/full: ENOSPC (no space left on device)\n' });
+  });
+
+  it('test_help_command_prints_command_help', async () => {
+    const [a, b] = [await inProcess(['help', 'run']), await inProcess(['run', '--help'])];
+    expect(a.code).toBe(0);
+    expect(a.stderr).toBe('');
+    expect(a.stdout).toBe(b.stdout);
+    expect(a.stdout.startsWith('Usage: vfio-sim run [options]\n')).toBe(true);
+    const top = await inProcess(['help']);
+    expect(top.stdout).toBe((await inProcess(['--help'])).stdout);
+  });
+
+  it('test_help_example_files_exist', async () => {
+    // help examples are run from the repository root, as the README says
+    const root = join(PKG, '..', '..');
+    const files: string[] = [];
+    for (const args of [['--help'], ['run', '--help'], ['compare', '--help'], ['sweep', '--help'], ['replay', '--help'], ['report', '--help'], ['demo', '--help']]) {
+      const text = (await inProcess(args)).stdout;
+      for (const m of text.matchAll(/(?:^|\s)(\S*examples\/\S+)/g)) files.push(m[1]!);
+    }
+    expect(files).toEqual(['tools/vfio-sim/examples/churn.json', 'tools/vfio-sim/examples/dgpu-256g.json']);
+    for (const f of files) expect(existsSync(join(root, f)), f).toBe(true);
   });
 
   it('test_help_has_examples', async () => {

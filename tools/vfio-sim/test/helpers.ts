@@ -3,6 +3,8 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { vi } from 'vitest';
+import { main } from '../src/cli.js';
 import type { CommandResult } from '../src/engine/result.js';
 
 export const PKG = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -20,6 +22,21 @@ export function cli(args: readonly string[], cwd = PKG): Promise<Ran> {
     p.on('error', reject);
     p.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** The CLI's main() in this process (no node start-up per case), with stdout/stderr captured. */
+export async function inProcess(args: readonly string[]): Promise<Ran> {
+  let stdout = '', stderr = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { stdout += String(c); return true; });
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { stderr += String(c); return true; });
+  const saved = process.exitCode;
+  try {
+    const code = await main(args);
+    return { code, stdout, stderr };
+  } finally {
+    o.mockRestore(); e.mockRestore();
+    process.exitCode = saved;
+  }
 }
 
 /** Runs with --json and parses; fails loudly on a non-zero exit. */

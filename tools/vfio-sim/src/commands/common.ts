@@ -1,7 +1,7 @@
 // What run, compare, sweep and replay share: building scenarios from flags and files, expanding
 // comma lists into cases, running them, and writing the outputs (table, --json, --trace, --html).
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { CaseOutput } from '../engine/run.js';
@@ -12,22 +12,28 @@ import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
 import { renderTrace } from '../report/perfetto.js';
 import { renderTable } from '../report/table.js';
-import { defaultScenario, mergeScenario, resolveScenario, type Scenario } from '../scenario/scenario.js';
+import { DMA_ENTRY_LIMIT_DEFAULT, defaultScenario, mergeScenario, resolveScenario, type Scenario } from '../scenario/scenario.js';
 import { flagName, optionValues, parseCost, setPath, type OptDef } from '../scenario/options.js';
 import type { Task } from '../task.js';
 import { costTable } from './report.js';
+import { checkOutputs, writeOutput } from './outfile.js';
 
 export interface OutputOpts {
   json?: boolean; trace?: string; html?: string; progress?: boolean; serial?: boolean; workers?: string; strict?: boolean;
 }
 
-/** Reads and checks a scenario JSON file over the defaults. */
-export function loadScenarioFile(file: string, base: Scenario = defaultScenario()): Scenario {
+/**
+ * Reads and checks a scenario JSON file over the defaults. `viaFlag`: the user named it with
+ * --scenario (errors name that flag) rather than as a `compare` argument.
+ */
+export function loadScenarioFile(file: string, viaFlag: boolean): Scenario {
+  const opt = viaFlag ? '--scenario' : '';
+  const what = viaFlag ? file : `scenario file ${file}`;
   let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new UsageError('--scenario', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new UsageError(opt, `cannot read ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
   let json: unknown;
-  try { json = JSON.parse(text); } catch (e) { throw new UsageError('--scenario', `${file} is not valid JSON: ${(e as Error).message}`); }
-  const s = mergeScenario(base, json, `--scenario ${basename(file)}`);
+  try { json = JSON.parse(text); } catch (e) { throw new UsageError(opt, `${what} is not valid JSON: ${(e as Error).message}`); }
+  const s = mergeScenario(defaultScenario(), json, viaFlag ? `--scenario ${basename(file)}` : `scenario file ${basename(file)}`);
   if (typeof (json as { name?: unknown }).name !== 'string') s.name = basename(file).replace(/\.json$/, '');
   // sizes may be written as numbers of bytes; the result schema echoes them as strings
   if (typeof s.guest.memory === 'number') s.guest.memory = String(s.guest.memory);
@@ -36,10 +42,16 @@ export function loadScenarioFile(file: string, base: Scenario = defaultScenario(
   return s;
 }
 
-/** Base scenario from defaults, --scenario, single-valued flags, booleans and --cost; plus the list-valued flags. */
-export function scenarioFromOptions(opts: Record<string, unknown>, lists: boolean): { base: Scenario; varying: [OptDef, (string | number)[]][] } {
+/**
+ * The scenario of the flags: defaults, then a scenario file (`file`, a compare argument, or else
+ * --scenario), then every flag the user gave over it (single values, --no-vga-hole,
+ * --disable-hugepages, --cost per event). Flags not given leave the file's fields alone: commander
+ * sets no defaults for them. Comma lists come back as `varying`, applied by expandCases.
+ */
+export function scenarioFromOptions(opts: Record<string, unknown>, lists: boolean, file?: string): { base: Scenario; varying: [OptDef, (string | number)[]][] } {
   let s = defaultScenario();
-  if (typeof opts.scenario === 'string') s = loadScenarioFile(opts.scenario, s);
+  if (file !== undefined) s = loadScenarioFile(file, false);
+  else if (typeof opts.scenario === 'string') s = loadScenarioFile(opts.scenario, true);
   const vals = optionValues(opts, lists);
   const varying: [OptDef, (string | number)[]][] = [];
   for (const [o, v] of vals) {
@@ -76,6 +88,10 @@ export function checkCases(cases: readonly { scenario: Scenario }[]): void {
   for (const c of cases) {
     const s = c.scenario;
     resolveScenario(s);
+    // dma_entry_limit came in Linux 5.1; @x/vfio-type1 refuses it for the 4.x profiles (RangeError)
+    if (s.profile !== 'mainline' && s.vfio.dmaEntryLimit !== DMA_ENTRY_LIMIT_DEFAULT) {
+      throw new UsageError('--dma-entry-limit', `dma_entry_limit came in Linux 5.1, profile ${s.profile} has no such limit (use it with --profile mainline)`);
+    }
     const names = Object.keys(s.cost);
     const key = `${s.driver} ${s.profile} ${names.join(',')}`;
     if (names.length === 0 || seen.has(key)) continue;
@@ -109,13 +125,18 @@ export async function execute(tasks: Task[], o: OutputOpts): Promise<CaseOutput[
   }
 }
 
-/** Writes the requested outputs; returns the process exit code. */
+/** Checks the output paths of run/compare/sweep/replay before any work starts (usage error, exit 2). */
+export function checkOutputOpts(o: OutputOpts & { record?: string }): void {
+  checkOutputs({ '--trace': o.trace, '--html': o.html, '--record': o.record });
+}
+
+/** Writes the requested outputs; returns the process exit code (1 with --strict and a bad case). */
 export function emit(command: CommandResult['command'], outs: readonly CaseOutput[], sweep: SweepInfo | null, o: OutputOpts, hints = false): number {
   const res: CommandResult = { schema: RESULT_SCHEMA, command, cases: outs.map((x) => x.result), sweep };
   if (o.trace !== undefined) {
-    writeFileSync(o.trace, renderTrace(outs.map((x) => ({ label: x.result.label, events: x.trace ?? [] }))));
+    writeOutput('--trace', o.trace, renderTrace(outs.map((x) => ({ label: x.result.label, events: x.trace ?? [] }))));
   }
-  if (o.html !== undefined) writeFileSync(o.html, renderHtml(res, `vfio-sim ${command}`));
+  if (o.html !== undefined) writeOutput('--html', o.html, renderHtml(res, `vfio-sim ${command}`));
   if (o.json) process.stdout.write(renderJson(res));
   else {
     process.stdout.write(`${renderTable(res, { hints })}\n`);

@@ -1,20 +1,32 @@
 // vfio-sim compare: cases side by side. By default the three kernel profiles; any scenario flag
 // given a comma list adds a dimension (--backing 4k,thp), and scenario files are cases of their own.
 
-import { PROFILES } from '../scenario/scenario.js';
-import { SCENARIO_OPTS } from '../scenario/options.js';
-import { checkCases, emit, execute, expandCases, loadScenarioFile, scenarioFromOptions, type OutputOpts } from './common.js';
 import { basename } from 'node:path';
+import { UsageError } from '../errors.js';
+import { PROFILES, type Scenario } from '../scenario/scenario.js';
+import { SCENARIO_OPTS } from '../scenario/options.js';
+import { checkCases, checkOutputOpts, emit, execute, expandCases, scenarioFromOptions, type OutputOpts } from './common.js';
 
+/**
+ * Each scenario file is a case (times the flags' comma lists); every flag the user gave overrides
+ * the same field of every file, as `run --scenario F --flag` does. Without files the flags make
+ * the base scenario and, unless --profile is given, the three profiles are the cases.
+ */
 export async function compareCommand(files: string[], opts: Record<string, unknown> & OutputOpts, hints: boolean): Promise<number> {
-  const { base, varying } = scenarioFromOptions(opts, true);
-  const profileOpt = SCENARIO_OPTS.find((o) => o.attr === 'profile')!;
-  if (opts.profile === undefined && files.length === 0) varying.unshift([profileOpt, [...PROFILES]]);
-  let cases = expandCases(base, varying);
-  if (files.length > 0) {
+  if (files.length > 0 && typeof opts.scenario === 'string') {
+    throw new UsageError('--scenario', 'give scenario files either as arguments or with --scenario, not both (every argument is a case of its own)');
+  }
+  checkOutputOpts(opts);
+  let cases: { label: string; scenario: Scenario }[];
+  if (files.length === 0) {
+    const { base, varying } = scenarioFromOptions(opts, true);
+    const profileOpt = SCENARIO_OPTS.find((o) => o.attr === 'profile')!;
+    if (opts.profile === undefined) varying.unshift([profileOpt, [...PROFILES]]);
+    cases = expandCases(base, varying);
+  } else {
     cases = files.flatMap((f) => {
-      const s = loadScenarioFile(f, base);
-      return expandCases(s, varying).map((c) => ({ label: varying.length > 0 ? `${basename(f, '.json')} ${c.label}` : basename(f, '.json'), scenario: c.scenario }));
+      const { base, varying } = scenarioFromOptions(opts, true, f);
+      return expandCases(base, varying).map((c) => ({ label: varying.length > 0 ? `${basename(f, '.json')} ${c.label}` : basename(f, '.json'), scenario: c.scenario }));
     });
   }
   checkCases(cases);

@@ -1,18 +1,19 @@
 // vfio-sim report: --costs prints the cost table in force (defaults and their sources, driver
 // events included); FILE re-renders a saved --json result as a table or an --html page.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createReferenceDriver, createSim } from '@x/iommu-core';
 import { Host, VFIO_TYPE1v2_IOMMU } from '@x/vfio-type1';
 import { createAmdIommu } from '@x/amd-iommu';
 import { UsageError } from '../errors.js';
-import { RESULT_SCHEMA, type CommandResult } from '../engine/result.js';
+import { RESULT_SCHEMA, RESULT_SCHEMAS_READ, type CommandResult } from '../engine/result.js';
 import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
 import { renderTable } from '../report/table.js';
 import { textTable } from '../report/format.js';
 import { parseCost } from '../scenario/options.js';
 import { PROFILES, type Profile } from '../scenario/scenario.js';
+import { checkOutputs, writeOutput } from './outfile.js';
 
 export interface CostRow { readonly event: string; readonly ns: number; readonly source: string }
 
@@ -28,7 +29,18 @@ export function costTable(driver: 'amd' | 'reference', profile: Profile, overrid
   return Object.entries(sim.costTable()).map(([event, e]) => ({ event, ns: e.ns, source: e.source }));
 }
 
+/**
+ * Two forms (README "Commands"): `report --costs [--driver d] [--profile p] [--cost ...]` prints the
+ * cost table; `report FILE [--html out]` re-renders a saved result. Mixing them is a usage error,
+ * not a silently dropped argument.
+ */
 export function reportCommand(file: string | undefined, opts: { costs?: boolean; json?: boolean; html?: string; driver?: string; profile?: string; cost?: string }): number {
+  if (opts.costs && file !== undefined) throw new UsageError('report', `give either a saved --json result FILE or --costs, not both (got ${file} and --costs)`);
+  if (opts.costs && opts.html !== undefined) throw new UsageError('--html', 're-renders a saved result FILE; --costs prints its table only as text or --json');
+  if (!opts.costs) {
+    const stray = (['driver', 'profile', 'cost'] as const).find((k) => opts[k] !== undefined);
+    if (stray !== undefined) throw new UsageError(`--${stray}`, 'goes with --costs (a saved result FILE already says its driver, profile and costs)');
+  }
   if (opts.costs) {
     const driver = opts.driver ?? 'amd';
     if (driver !== 'amd' && driver !== 'reference') throw new UsageError('--driver', `'${driver}' is not one of amd, reference`);
@@ -43,10 +55,13 @@ export function reportCommand(file: string | undefined, opts: { costs?: boolean;
     return 0;
   }
   if (file === undefined) throw new UsageError('report', 'give a saved --json result FILE, or --costs');
+  checkOutputs({ '--html': opts.html });
   let res: CommandResult;
   try { res = JSON.parse(readFileSync(file, 'utf8')) as CommandResult; } catch (e) { throw new UsageError('report', `cannot read ${file}: ${(e as Error).message}`); }
-  if (res.schema !== RESULT_SCHEMA) throw new UsageError('report', `${file} is not a vfio-sim result (schema ${String(res.schema)}, want ${RESULT_SCHEMA})`);
-  if (opts.html !== undefined) writeFileSync(opts.html, renderHtml(res, `vfio-sim ${res.command}`));
+  if (!(RESULT_SCHEMAS_READ as readonly string[]).includes(res.schema)) throw new UsageError('report', `${file} is not a vfio-sim result (schema ${String(res.schema)}, want ${RESULT_SCHEMAS_READ.join(' or ')})`);
+  // @1 had no replay comparison: read it as @2 with nothing compared
+  if (res.schema !== RESULT_SCHEMA) res = { ...res, schema: RESULT_SCHEMA, cases: res.cases.map((c) => ({ ...c, mismatches: c.mismatches ?? null })) };
+  if (opts.html !== undefined) writeOutput('--html', opts.html, renderHtml(res, `vfio-sim ${res.command}`));
   if (opts.json) process.stdout.write(renderJson(res));
   else process.stdout.write(`${renderTable(res)}\n${opts.html !== undefined ? `\nhtml: ${opts.html}\n` : ''}`);
   return 0;

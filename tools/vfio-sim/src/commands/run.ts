@@ -1,15 +1,16 @@
 // vfio-sim run: one scenario under one profile; --record writes the ioctl stream as JSON Lines.
 
-import { writeFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import { checkCases, emit, execute, scenarioFromOptions, type OutputOpts } from './common.js';
+import { checkCases, checkOutputOpts, emit, execute, scenarioFromOptions, type OutputOpts } from './common.js';
+import { writeOutput } from './outfile.js';
 
 export async function runCommand(opts: Record<string, unknown> & OutputOpts & { record?: string }): Promise<number> {
   const { base, varying } = scenarioFromOptions(opts, false);
   if (varying.length > 0) throw new UsageError('--profile', 'run takes single values; use compare or sweep for lists');
   checkCases([{ scenario: base }]);
+  checkOutputOpts(opts);
   const outs = await execute([{ kind: 'run', label: base.profile, scenario: base, trace: opts.trace !== undefined, record: opts.record !== undefined }], opts);
-  if (opts.record !== undefined) writeFileSync(opts.record, `${outs[0]!.record!.join('\n')}\n`);
+  if (opts.record !== undefined) writeOutput('--record', opts.record, `${outs[0]!.record!.join('\n')}\n`);
   const code = emit('run', outs, null, opts);
   if (opts.record !== undefined && !opts.json) process.stdout.write(`record: ${opts.record} (replay with: vfio-sim replay ${opts.record})\n`);
   return code;

@@ -4,7 +4,7 @@
 
 import { UsageError } from '../errors.js';
 import { flagName } from '../scenario/options.js';
-import { checkCases, emit, execute, expandCases, scenarioFromOptions, type OutputOpts } from './common.js';
+import { checkCases, checkOutputOpts, emit, execute, expandCases, scenarioFromOptions, type OutputOpts } from './common.js';
 
 export async function sweepCommand(opts: Record<string, unknown> & OutputOpts): Promise<number> {
   const { base, varying } = scenarioFromOptions(opts, true);
@@ -15,6 +15,7 @@ export async function sweepCommand(opts: Record<string, unknown> & OutputOpts): 
   const [o, values] = varying[0]!;
   const cases = expandCases(base, varying);
   checkCases(cases);
+  checkOutputOpts(opts);
   const trace = opts.trace !== undefined;
   const outs = await execute(cases.map((c) => ({ kind: 'run', label: c.label, scenario: c.scenario, trace, record: false })), opts);
   return emit('sweep', outs, { option: o.path, flag: flagName(o), values }, opts);

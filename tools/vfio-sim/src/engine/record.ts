@@ -26,10 +26,11 @@ export type RecordLine = HeaderLine | MmapLine | PhaseLine | MapLine | UnmapLine
 
 const U64 = /^0x[0-9a-f]{1,16}$/i;
 
-/** Parses and checks a replay file; errors name the line. */
-export function parseReplay(text: string, file: string): { header: HeaderLine; lines: RecordLine[] } {
+/** Parses and checks a replay file; errors name the line. `lineNos[i]` is the file line (1-based) of `lines[i]`. */
+export function parseReplay(text: string, file: string): { header: HeaderLine; lines: RecordLine[]; lineNos: number[] } {
   const rows = text.split('\n');
   const lines: RecordLine[] = [];
+  const lineNos: number[] = [];
   let header: HeaderLine | null = null;
   for (let i = 0; i < rows.length; i++) {
     const raw = rows[i]!.trim();
@@ -65,14 +66,23 @@ export function parseReplay(text: string, file: string): { header: HeaderLine; l
         if (fields === null) throw new UsageError(where, `ioctl: unsupported cmd '${String(o.cmd)}' (VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA)`);
         if (!u32(a.argsz) || !u32(a.flags)) throw new UsageError(where, 'ioctl: arg.argsz and arg.flags must be u32 numbers');
         for (const k of fields) if (!u64(a[k])) throw new UsageError(where, `ioctl: arg.${k} must be a 0x hex u64 string`);
+        // the recorded result, which replay compares with its own (all optional in a hand-written stream)
+        if (o.ret !== undefined && o.errno !== undefined) throw new UsageError(where, "ioctl: give 'ret' or 'errno', not both");
+        if (o.ret !== undefined) need('ret', (v) => typeof v === 'number' && Number.isInteger(v), 'an integer');
+        if (o.errno !== undefined) need('errno', (v) => typeof v === 'string' && /^E[A-Z0-9]+$/.test(v), "an errno name like 'EINVAL'");
+        if (o.sizeOut !== undefined) {
+          if (o.cmd !== 'VFIO_IOMMU_UNMAP_DMA') throw new UsageError(where, "ioctl: 'sizeOut' belongs to VFIO_IOMMU_UNMAP_DMA");
+          need('sizeOut', u64, 'a 0x hex u64');
+        }
         break;
       }
       default: throw new UsageError(where, `unknown op '${String(o.op)}' (mmap, phase, ioctl, dma)`);
     }
     lines.push(o as unknown as RecordLine);
+    lineNos.push(i + 1);
   }
   if (header === null) throw new UsageError(file, 'empty replay file');
-  return { header, lines };
+  return { header, lines, lineNos };
 }
 
 /** Checks a header's machine object field by field (what buildMachine reads). */

@@ -4,7 +4,9 @@
 
 import type { Scenario } from '../scenario/scenario.js';
 
-export const RESULT_SCHEMA = 'vfio-sim/result@1';
+export const RESULT_SCHEMA = 'vfio-sim/result@2';
+/** Earlier schemas `report` still reads: @1 is @2 without `mismatches`. */
+export const RESULT_SCHEMAS_READ = ['vfio-sim/result@1', RESULT_SCHEMA] as const;
 
 /** min / median / max / mean of regions per unmap call, plus the histogram it came from. */
 export interface RegionsPerCall {
@@ -70,6 +72,21 @@ export interface Metrics {
 
 export interface ViolationRecord { readonly kind: string; readonly pfn: number; readonly iova: number; readonly domain: number; readonly via: string; readonly call: string; readonly detail: string }
 
+/** What one ioctl returned: `ret` (null when it failed), `errno` (null when it succeeded), UNMAP_DMA's written-back size. */
+export interface IoctlOutcome { readonly ret: number | null; readonly errno: string | null; readonly sizeOut: string | null }
+
+/** A replayed ioctl whose result differs from the one recorded on its line (only recorded fields are compared). */
+export interface MismatchRecord {
+  /** Line of the replay file (1-based). */
+  readonly line: number;
+  readonly ioctl: string;
+  readonly iova: string;
+  readonly size: string;
+  /** As written in the record (a field it leaves out is null and not compared). */
+  readonly recorded: IoctlOutcome;
+  readonly replayed: IoctlOutcome;
+}
+
 export interface CaseResult {
   /** What the case is called in tables ('v4.16', 'tlbSyncMax=64', ...). */
   readonly label: string;
@@ -89,6 +106,8 @@ export interface CaseResult {
   readonly violationSamples: readonly ViolationRecord[];
   /** The first 20 failed ioctls: which op and the error code. */
   readonly errorSamples: readonly { readonly index: number; readonly ioctl: string; readonly code: string; readonly message: string }[];
+  /** Replay only: every ioctl whose result differs from the record, in order; null for a run (nothing to compare). */
+  readonly mismatches: readonly MismatchRecord[] | null;
 }
 
 export interface SweepInfo { readonly option: string; readonly flag: string; readonly values: readonly (string | number | boolean)[] }

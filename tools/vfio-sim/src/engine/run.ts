@@ -9,8 +9,8 @@ import { resolveScenario, type Resolved, type Scenario } from '../scenario/scena
 import { workload, type Op } from '../scenario/workload.js';
 import { hex, encodeDmaMap, encodeDmaUnmap, decodeDmaUnmap, DMA_MAP_SIZE, DMA_UNMAP_SIZE } from './uapi.js';
 import { buildMachine, type Machine, type MachineSpec } from './machine.js';
-import { REPLAY_FORMAT, REPLAY_VERSION, type HeaderLine, type RecordLine } from './record.js';
-import type { CaseResult, Metrics, ViolationRecord } from './result.js';
+import { REPLAY_FORMAT, REPLAY_VERSION, type HeaderLine, type MapLine, type RecordLine, type UnmapLine } from './record.js';
+import type { CaseResult, IoctlOutcome, Metrics, MismatchRecord, ViolationRecord } from './result.js';
 import { collectStats } from './stats.js';
 import { PinnedAfterUnmap } from './instrument.js';
 
@@ -53,13 +53,26 @@ class Executor {
   private phaseStart = 0;
   readonly out: string[] | null;
   readonly pau: PinnedAfterUnmap;
+  /** Replay: calls whose result differs from the record; null for a run. */
+  readonly mismatches: MismatchRecord[] | null;
 
-  constructor(readonly m: Machine, record: boolean, readonly onProgress?: (done: number) => void) {
+  constructor(readonly m: Machine, record: boolean, readonly onProgress?: (done: number) => void, compare = false) {
     this.out = record ? [] : null;
     this.pau = new PinnedAfterUnmap(m);
+    this.mismatches = compare ? [] : null;
   }
 
-  exec(l: RecordLine): void {
+  /** Replay: compares the result with what the record says (only the fields it has), keeps a mismatch. */
+  private check(l: MapLine | UnmapLine, lineNo: number, r: { ret: number; errno: string | null }, sizeOut: string | null): void {
+    const rec: IoctlOutcome = { ret: l.ret ?? null, errno: l.errno ?? null, sizeOut: (l as UnmapLine).sizeOut ?? null };
+    const got: IoctlOutcome = { ret: r.errno === null ? r.ret : null, errno: r.errno, sizeOut: r.errno === null ? sizeOut : null };
+    const differs = (rec.errno !== null && got.errno !== rec.errno) ||
+      (rec.ret !== null && got.ret !== rec.ret) ||
+      (rec.sizeOut !== null && (got.sizeOut === null || BigInt(got.sizeOut) !== BigInt(rec.sizeOut)));
+    if (differs) this.mismatches!.push({ line: lineNo, ioctl: l.cmd, iova: l.arg.iova, size: l.arg.size, recorded: rec, replayed: got });
+  }
+
+  exec(l: RecordLine, lineNo = 0): void {
     const { sim } = this.m;
     const tr = sim.trace;
     switch (l.op) {
@@ -77,6 +90,7 @@ class Executor {
           if (tr.on) tr.begin(TRACK, 'VFIO_IOMMU_MAP_DMA', { iova: a.iova, size: a.size });
           const r = this.ioctl(VFIO_IOMMU_MAP_DMA, bytes, l.cmd);
           if (tr.on) tr.end(TRACK, 'VFIO_IOMMU_MAP_DMA', r.errno === null ? {} : { errno: r.errno });
+          if (this.mismatches) this.check(l, lineNo, r, null);
           if (this.out) this.out.push(JSON.stringify(r.errno === null ? { ...l, ret: r.ret } : { ...l, errno: r.errno }));
         } else {
           const a = l.arg;
@@ -88,6 +102,7 @@ class Executor {
           this.pau.inUnmap = false;
           const sizeOut = hex(decodeDmaUnmap(bytes).size);
           if (tr.on) tr.end(TRACK, 'VFIO_IOMMU_UNMAP_DMA', r.errno === null ? { size: sizeOut } : { errno: r.errno });
+          if (this.mismatches) this.check(l, lineNo, r, sizeOut);
           if (this.out) this.out.push(JSON.stringify(r.errno === null ? { ...l, ret: r.ret, sizeOut } : { ...l, errno: r.errno }));
         }
         break;
@@ -168,23 +183,28 @@ export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {
   return finish(m, ex, label, scenario, r);
 }
 
-/** Replays a parsed record against a freshly built machine (optionally under another profile). */
-export function replayCase(header: HeaderLine, lines: readonly RecordLine[], label: string, opts: CaseOptions = {}): CaseOutput {
+/**
+ * Replays a parsed record against a freshly built machine (optionally under another profile) and
+ * compares every ioctl's result with the recorded one (`lineNos[i]`: file line of `lines[i]`).
+ */
+export function replayCase(header: HeaderLine, lines: readonly RecordLine[], label: string, opts: CaseOptions = {}, lineNos: readonly number[] = []): CaseOutput {
   const m = buildMachine(header.machine, opts.trace ?? false);
-  const ex = new Executor(m, opts.record ?? false, opts.onProgress);
+  const ex = new Executor(m, opts.record ?? false, opts.onProgress, true);
   if (ex.out) ex.out.push(JSON.stringify({ ...header, label }));
   let r: Resolved | null = null;
   if (header.scenario !== null) r = resolveScenario(header.scenario);
-  for (const l of lines) {
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
     if (l.op === 'mmap') {
       const vaddr = m.proc.mmap(BigInt(l.size), { backing: l.backing });
       if (l.vaddr !== undefined && BigInt(l.vaddr) !== vaddr) {
-        throw new Error(`replay: mmap returned ${hex(vaddr)}, the record says ${l.vaddr}; the process layout differs`);
+        // every later MAP_DMA vaddr would point elsewhere: stop rather than report each call
+        throw new UsageError('replay', `line ${lineNos[i] ?? '?'}: mmap returned ${hex(vaddr)}, the record says ${l.vaddr}; the process layout differs`);
       }
       if (ex.out) ex.out.push(JSON.stringify({ ...l, vaddr: hex(vaddr) }));
       continue;
     }
-    ex.exec(l);
+    ex.exec(l, lineNos[i] ?? 0);
   }
   ex.endPhase();
   return finish(m, ex, label, header.scenario, r);
@@ -223,6 +243,7 @@ function finish(m: Machine, ex: Executor, label: string, scenario: Scenario | nu
     metrics, counters, timeNs, commands: cmds, vfioStats: st.raw,
     violationSamples: v.slice(0, 20).map((x): ViolationRecord => ({ kind: x.kind, pfn: x.pfn, iova: x.iova, domain: x.domain, via: x.via, call: x.call, detail: x.detail })),
     errorSamples: ex.errors,
+    mismatches: ex.mismatches,
   };
   return { result, trace: sim.trace.on ? sim.trace.events.slice() : null, record: ex.out };
 }

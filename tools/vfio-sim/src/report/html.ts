@@ -5,7 +5,7 @@
 import type { CaseResult, CommandResult } from '../engine/result.js';
 import { bytes, dur, int } from './format.js';
 import { barChart, esc, lineChart, shortNum } from './svg.js';
-import { ROWS, describeScenario, sweepAnswer } from './table.js';
+import { describeScenario, phasesOf, sweepAnswer, tableRows } from './table.js';
 
 /** log2 bins for regions per call: 1, 2-3, 4-7, ... */
 function binsOf(cases: readonly CaseResult[]): { labels: string[]; series: { name: string; values: number[] }[] } {
@@ -43,7 +43,7 @@ export function renderHtml(res: CommandResult, title = 'vfio-sim report'): strin
       { name: 'completion waits', values: cases.map((c) => c.metrics.completionWaits) },
     ],
   }));
-  const phases = [...new Set(cases.flatMap((c) => Object.keys(c.metrics.phaseNs)))];
+  const phases = phasesOf(cases);
   figs.push(barChart({
     title: 'Modeled time per phase', categories: cats, yLabel: 'ms', fmt: (v) => shortNum(v),
     series: phases.map((p) => ({ name: p, values: cases.map((c) => (c.metrics.phaseNs[p] ?? 0) / 1e6) })),
@@ -66,7 +66,7 @@ export function renderHtml(res: CommandResult, title = 'vfio-sim report'): strin
     figs.push(lineChart({ title: `Modeled shutdown time vs ${res.sweep.flag}`, x, xLabel: res.sweep.flag, yLabel: 'ms', logX,
       series: [{ name: 'shutdown', values: cases.map((c) => (c.metrics.phaseNs.shutdown ?? 0) / 1e6) }] }));
   }
-  const main = table(['', ...labels], ROWS.map(([n, f]) => [n, ...cases.map(f)]));
+  const main = table(['', ...labels], tableRows(cases).map(([n, f]) => [n, ...cases.map(f)]));
   // where the modeled time went: the biggest cost buckets of each case
   const events = [...new Set(cases.flatMap((c) => Object.keys(c.timeNs)))]
     .map((e) => [e, Math.max(...cases.map((c) => c.timeNs[e] ?? 0))] as const)

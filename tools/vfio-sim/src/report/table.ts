@@ -1,7 +1,7 @@
 // The readable default output: one column per case, one row per number that answers the review's
 // questions, then a short note on what to try next.
 
-import type { CaseResult, CommandResult } from '../engine/result.js';
+import type { CaseResult, CommandResult, IoctlOutcome } from '../engine/result.js';
 import { fmtSize, parseSize } from '../scenario/size.js';
 import { resolveScenario } from '../scenario/scenario.js';
 import { bytes, dur, int, textTable } from './format.js';
@@ -28,33 +28,86 @@ export const ROWS: readonly Row[] = [
   ['pinned after unmap mean', (c) => dur(c.metrics.pinnedAfterUnmapMeanNs)],
   ['pinned after unmap max', (c) => dur(c.metrics.pinnedAfterUnmapMaxNs)],
   ['DMA pages / IO faults', (c) => `${int(c.metrics.dmaPages)}/${int(c.metrics.ioPageFaults)}`],
-  ['modeled time: boot', (c) => dur(c.metrics.phaseNs.boot ?? 0)],
-  ['modeled time: shutdown', (c) => dur(c.metrics.phaseNs.shutdown ?? 0)],
+];
+
+const TAIL_ROWS: readonly Row[] = [
   ['modeled time: total', (c) => dur(c.metrics.modeledNs)],
   ['ioctl errors', (c) => int(c.metrics.ioctlErrors)],
   ['safety violations', (c) => int(c.metrics.violations)],
 ];
 
-/** One line describing a case's scenario. */
-export function describeScenario(c: CaseResult): string {
-  const s = c.scenario;
-  if (s === null) return 'replayed stream';
+/** The workload's phases in the order a scenario runs them; a replayed stream may name others. */
+const PHASE_ORDER = ['boot', 'run', 'churn', 'shutdown'];
+
+/** Every phase any case has, in scenario order, then unknown names in the order they appear. */
+export function phasesOf(cases: readonly CaseResult[]): string[] {
+  const seen = new Set(cases.flatMap((c) => Object.keys(c.metrics.phaseNs)));
+  return [...PHASE_ORDER.filter((p) => seen.has(p)), ...[...seen].filter((p) => !PHASE_ORDER.includes(p))];
+}
+
+/** Modeled time outside every phase: building the container (VFIO_SET_IOMMU, group attach) before the first phase marker. */
+export function setupNs(c: CaseResult): number {
+  const inPhases = Object.values(c.metrics.phaseNs).reduce((a, b) => a + b, 0);
+  return Math.max(0, c.metrics.modeledNs - inPhases);
+}
+
+/**
+ * The table's rows for these cases: the fixed counters, then one modeled-time row per phase any
+ * case has (setup, boot, run, churn, shutdown, ...), which add up to the total row.
+ */
+export function tableRows(cases: readonly CaseResult[]): Row[] {
+  const time: Row[] = [['modeled time: setup', (c) => dur(setupNs(c))]];
+  for (const p of phasesOf(cases)) time.push([`modeled time: ${p}`, (c) => dur(c.metrics.phaseNs[p] ?? 0)]);
+  return [...ROWS, ...time, ...TAIL_ROWS];
+}
+
+/** The parts of a case's one-line description, each with the name used when it varies between cases. */
+function describeParts(c: CaseResult): [name: string, text: string][] {
+  const s = c.scenario!;
   const r = resolveScenario(s);
   const high = r.blocks.filter((b) => b.gpa >= 1n << 32n).reduce((a, b) => a + b.size, 0n);
   const low = r.guestBytes - high;
   const dma = s.dma.pattern === 'none' ? 'no DMA' : `DMA ${s.dma.pattern}`;
   const work = s.workload === 'boot' ? 'boot + shutdown' : s.workload === 'churn' ? `churn ${s.churn.ops} ops` : `boot + churn ${s.churn.ops} ops + shutdown`;
   const maps = s.workload === 'churn' ? 'RAM not mapped at boot (vIOMMU)' : `${r.blocks.length} DMA mappings`;
-  return `guest ${fmtSize(r.guestBytes)} (${s.guest.machine}: ${fmtSize(low)} below 4G + ${fmtSize(high)} above, ${maps}), ` +
-    `host ${fmtSize(r.hostBytes)} ${s.host.backing}, ${s.driver === 'amd' ? 'AMD-Vi' : 'reference (VT-d-like)'}, ` +
-    `${s.devices} device${s.devices > 1 ? 's' : ''}/${s.groups} group${s.groups > 1 ? 's' : ''}, ${dma}, ${work}, seed ${s.seed}`;
+  return [
+    ['guest', `guest ${fmtSize(r.guestBytes)} (${s.guest.machine}: ${fmtSize(low)} below 4G + ${fmtSize(high)} above, ${maps})`],
+    ['host memory', `host ${fmtSize(r.hostBytes)}`],
+    ['backing', s.host.backing],
+    ['driver', s.driver === 'amd' ? 'AMD-Vi' : 'reference (VT-d-like)'],
+    ['devices', `${s.devices} device${s.devices > 1 ? 's' : ''}/${s.groups} group${s.groups > 1 ? 's' : ''}`],
+    ['DMA', dma],
+    ['workload', work],
+    ['seed', `seed ${s.seed}`],
+  ];
 }
 
-/** Fields that differ between cases, so a header can say only what is common. */
+/** Joins parts as the header does: `host 68 GiB thp` is two parts, the rest are separated by commas. */
+function joinParts(parts: readonly [string, string][]): string {
+  const out: string[] = [];
+  for (const [name, text] of parts) {
+    if (name === 'backing' && out.length > 0 && out[out.length - 1]!.startsWith('host ')) out[out.length - 1] += ` ${text}`;
+    else out.push(name === 'backing' ? `${text} backing` : text);
+  }
+  return out.join(', ');
+}
+
+/** One line describing a case's scenario. */
+export function describeScenario(c: CaseResult): string {
+  if (c.scenario === null) return 'replayed stream';
+  return joinParts(describeParts(c));
+}
+
+/**
+ * What all cases share, for the header: the parts of the description every case has the same,
+ * then `varies: ...` naming the others (the case columns show them).
+ */
 function common(cases: readonly CaseResult[]): string {
-  const first = cases[0]!;
-  if (first.scenario === null) return 'replayed stream';
-  return describeScenario(first);
+  if (cases.some((c) => c.scenario === null)) return 'replayed stream';
+  const all = cases.map(describeParts);
+  const same = all[0]!.filter(([name, text]) => all.every((p) => p.find(([n]) => n === name)![1] === text));
+  const varies = all[0]!.filter(([name]) => !same.some(([n]) => n === name)).map(([name]) => name);
+  return `${joinParts(same)}${varies.length > 0 ? `; varies: ${varies.join(', ')}` : ''}`;
 }
 
 export function renderTable(res: CommandResult, opts: { hints?: boolean } = {}): string {
@@ -67,7 +120,7 @@ export function renderTable(res: CommandResult, opts: { hints?: boolean } = {}):
     out.push(`cases: ${diffs.join(' | ')}`);
   }
   out.push('');
-  out.push(textTable(['', ...cases.map((c) => c.label)], ROWS.map(([name, f]) => [name, ...cases.map(f)])));
+  out.push(textTable(['', ...cases.map((c) => c.label)], tableRows(cases).map(([name, f]) => [name, ...cases.map(f)])));
   const v = cases.filter((c) => c.metrics.violations > 0);
   for (const c of v) {
     const s = c.violationSamples[0];
@@ -78,9 +131,26 @@ export function renderTable(res: CommandResult, opts: { hints?: boolean } = {}):
     const s = c.errorSamples[0]!;
     out.push(`\n${c.label}: ${c.metrics.ioctlErrors} ioctl(s) failed; first: ${s.ioctl} -> ${s.code}: ${s.message}`);
   }
+  for (const c of cases) {
+    const mm = c.mismatches ?? [];
+    if (mm.length === 0) continue;
+    out.push(`\n${c.label}: ${int(mm.length)} replayed ioctl(s) differ from the record${mm.length > MISMATCHES_SHOWN ? ` (first ${MISMATCHES_SHOWN}; --json lists all)` : ''}:`);
+    for (const x of mm.slice(0, MISMATCHES_SHOWN)) {
+      out.push(`  line ${x.line}: ${x.ioctl} iova ${x.iova} size ${x.size}: recorded ${outcome(x.recorded, x.recorded)}, replayed ${outcome(x.replayed, x.recorded)}`);
+    }
+  }
   if (res.sweep !== null) out.push('', sweepAnswer(res));
   if (opts.hints) out.push('', hints(res));
   return out.join('\n');
+}
+
+const MISMATCHES_SHOWN = 5;
+
+/** `ret 0 sizeOut 0x3000` or `errno EINVAL`; sizeOut only when the record has one. */
+function outcome(o: IoctlOutcome, recorded: IoctlOutcome): string {
+  const parts = [o.errno !== null ? `errno ${o.errno}` : `ret ${o.ret}`];
+  if (recorded.sizeOut !== null && o.sizeOut !== null) parts.push(`sizeOut ${o.sizeOut}`);
+  return parts.join(' ');
 }
 
 /** What the sweep shows, in words: the trade-off between syncs, memory held pinned after unmap and time. */

@@ -42,7 +42,7 @@ export const SCENARIO_OPTS: readonly OptDef[] = [
   { flag: '--churn-live <n>', attr: 'churnLive', path: 'churn.live', kind: 'int', help: 'churn: mappings alive at once (default 32)' },
   { flag: '--tlb-sync-max <n>', attr: 'tlbSyncMax', path: 'vfio.tlbSyncMax', kind: 'int', help: 'VFIO_IOMMU_TLB_SYNC_MAX: regions queued per IOTLB sync (default 512)' },
   { flag: '--unmap-path <path>', attr: 'unmapPath', path: 'vfio.unmapPath', kind: 'enum', choices: UNMAP_PATHS, help: 'force the VFIO unmap path: slow (v4.15), fast (v4.16 region list), mainline (gather) (default: the profile\'s)' },
-  { flag: '--dma-entry-limit <n>', attr: 'dmaEntryLimit', path: 'vfio.dmaEntryLimit', kind: 'int', help: 'vfio_iommu_type1 dma_entry_limit, mainline only (default 65535)' },
+  { flag: '--dma-entry-limit <n>', attr: 'dmaEntryLimit', path: 'vfio.dmaEntryLimit', kind: 'int', help: 'vfio_iommu_type1 dma_entry_limit: most live DMA mappings (Linux 5.1+, so --profile mainline only; default 65535)' },
   { flag: '--iotlb-entries <n>', attr: 'iotlbEntries', path: 'iommu.iotlbEntries', kind: 'int', help: 'IOTLB capacity of the emulated IOMMU (default 1024)' },
   { flag: '--seed <n>', attr: 'seed', path: 'seed', kind: 'seed', help: 'PRNG seed (default 1)' },
 ];
@@ -54,7 +54,7 @@ export function addScenarioOptions(cmd: Command): Command {
   cmd.option('--no-vga-hole', 'map the RAM below 4G as one block (QEMU sees 0xa0000-0xbffff as VGA MMIO)');
   cmd.option('--disable-hugepages', 'vfio_iommu_type1 disable_hugepages=1 (pin and map page by page)');
   cmd.option('--cost <event=ns,...>', 'override modeled costs, e.g. completionWaits=2000,pins=100 (see `vfio-sim report --costs`)');
-  cmd.option('--scenario <file>', 'read the scenario from a JSON file (flags override it)');
+  cmd.option('--scenario <file>', 'read the scenario from a JSON file (flags given as well override its fields)');
   return cmd;
 }
 
