@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { qemuLayout } from '../src/scenario/layout.js';
 import { defaultScenario, mergeScenario, resolveScenario } from '../src/scenario/scenario.js';
-import { parseSize } from '../src/scenario/size.js';
+import { fmtSize, parseSize } from '../src/scenario/size.js';
 import { churnBase, workload } from '../src/scenario/workload.js';
 
 const G = 1n << 30n, M = 1n << 20n;
@@ -92,5 +92,16 @@ describe('scenario', () => {
       }
     }
     expect(live.size).toBe(0);
+  });
+});
+
+describe('fmtSize', () => {
+  it('test_fmt_size_exact_while_short_else_two_decimals', () => {
+    expect([64n << 30n, 2n << 20n, 640n << 10n, 1026n << 20n, 4097n, 9999n << 10n].map(fmtSize))
+      .toEqual(['64 GiB', '2 MiB', '640 KiB', '1026 MiB', '4.00 KiB', '9999 KiB']);
+    // the review's example: a 1 GiB guest's peak unmapped+pinned printed as 1047808 KiB
+    expect(fmtSize(1047808n << 10n)).toBe('1023.25 MiB');
+    expect(fmtSize(10000n << 10n)).toBe('9.77 MiB');
+    expect(fmtSize(20000n << 20n)).toBe('19.53 GiB');
   });
 });

@@ -24,12 +24,16 @@ export function parseSize(text: string, option: string): bigint {
   return v;
 }
 
-/** Formats bytes compactly with binary units: 64 GiB, 2 MiB, 640 KiB, 4097 B. */
+/**
+ * Formats bytes compactly with binary units: 64 GiB, 2 MiB, 640 KiB, 1026 MiB, 1023.25 MiB, 4.00 KiB, 512 B.
+ * A whole number of a unit is shown exactly while it has at most four digits; beyond that (1047808
+ * KiB) the next unit up with two decimals reads better.
+ */
 export function fmtSize(bytes: bigint | number): string {
   const b = BigInt(bytes);
   for (const [u, s] of [['PiB', 50n], ['TiB', 40n], ['GiB', 30n], ['MiB', 20n], ['KiB', 10n]] as const) {
     const unit = 1n << s;
-    if (b >= unit && b % unit === 0n) return `${b / unit} ${u}`;
+    if (b >= unit && b % unit === 0n && (b / unit < 10000n || u === 'PiB')) return `${b / unit} ${u}`;
   }
   for (const [u, s] of [['PiB', 50n], ['TiB', 40n], ['GiB', 30n], ['MiB', 20n], ['KiB', 10n]] as const) {
     const unit = 1n << s;
