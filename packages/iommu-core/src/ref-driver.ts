@@ -2,8 +2,9 @@
 // generic engine with any page-size bitmap. It keeps a small IOTLB tagged by domain, lets devices
 // DMA through it and logs faults, so VFIO's unmap/sync ordering can be checked without AMD code.
 //
-// Map over a present leaf fails with EBUSY and keeps the old entry (VT-d 2018 refused to
-// overwrite); an empty leftover table under a new large page is replaced, as VT-d's
+// Map over a present leaf fails with EBUSY and keeps the old entry (VT-d keeps it too, but only
+// warns and returns 0; the refusal makes the conflict visible); an empty leftover table under a
+// new large page is replaced, as VT-d's
 // __domain_mapping freed small-page tables before installing a superpage. Unmap removes whole
 // leaves, stops at the first hole and frees tables it fully cleared, after the next sync.
 
