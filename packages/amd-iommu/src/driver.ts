@@ -5,7 +5,7 @@
 
 import {
   EV, IOMMU_DOMAIN_UNMANAGED, IOMMU_READ, IOMMU_RESV_MSI, IOMMU_WRITE, IommuError, IotlbGather, PageTable,
-  domainSetPgsizeBitmap, iommuIotlbGatherAddRange, levelOfOrder, POW2,
+  __IOMMU_DOMAIN_PAGING, domainMarkFreed, domainSetPgsizeBitmap, iommuIotlbGatherAddRange, levelOfOrder, POW2,
   type IommuDomain, type IommuDriver, type IommuOps, type IotlbPolicy, type ResvRegion, type Sim,
 } from '@x/iommu-core';
 import { AMD_IOMMU_PGSIZES, createAmdv1Format, pteBigInt } from './fmt-amdv1.js';
@@ -21,20 +21,25 @@ import { AMD_PROFILES, ptPolicyOf, type AmdProfileName, type AmdQuirks } from '.
 /** levelOfOrder() as a table: map_pages asks it once per call. */
 const LEVEL_OF_ORDER = Uint8Array.from({ length: 64 }, (_, o) => (o < 12 ? 0 : levelOfOrder(o)));
 
+/**
+ * Options of createAmdIommu. Every property may be left out or set to `undefined` (the same thing:
+ * the default applies), so the type holds under `exactOptionalPropertyTypes`.
+ */
 export interface AmdIommuOptions {
   /** Kernel era. Default 'v4.16'. */
-  profile?: AmdProfileName;
-  /** Override single quirks of the profile. */
-  quirks?: Partial<AmdQuirks>;
+  profile?: AmdProfileName | undefined;
+  /** Override single quirks of the profile; a quirk left out or `undefined` keeps the profile's value. */
+  quirks?: { [K in keyof AmdQuirks]?: AmdQuirks[K] | undefined } | undefined;
   /** IOTLB entries. Default 1024. */
-  iotlbEntries?: number;
+  iotlbEntries?: number | undefined;
   /** IOTLB replacement: 'lru' (default), 'fifo', 'wipe' (QEMU-like). */
-  iotlbPolicy?: IotlbPolicy;
+  iotlbPolicy?: IotlbPolicy | undefined;
   /** Highest IOVA bit + 1 the hardware translates (EFR HATS). Default 64. */
-  vaBits?: number;
+  vaBits?: number | undefined;
   /** Reserved regions per device. Default: the x86 MSI window 0xfee00000-0xfeefffff. */
-  resvRegions?: readonly ResvRegion[];
-  name?: string;
+  resvRegions?: readonly ResvRegion[] | undefined;
+  /** Driver name (ops.name). Default `amd-iommu <profile>`. */
+  name?: string | undefined;
 }
 
 /** A protection domain: the core's IommuDomain plus the amdv1 table and flush bookkeeping. */
@@ -73,7 +78,15 @@ export class AmdIommu implements IommuDriver {
     this.profile = opts.profile ?? 'v4.16';
     const p = AMD_PROFILES[this.profile];
     if (p === undefined) throw new RangeError(`unknown AMD profile '${String(opts.profile)}' (v4.15 | v4.16 | mainline)`);
-    this.quirks = { ...p.quirks, ...opts.quirks };
+    const quirks: AmdQuirks = { ...p.quirks };
+    // a quirk given as undefined keeps the profile's value (a plain spread would copy the undefined)
+    if (opts.quirks !== undefined) {
+      for (const k of Object.keys(opts.quirks) as (keyof AmdQuirks)[]) {
+        const v = opts.quirks[k];
+        if (v !== undefined) quirks[k] = v;
+      }
+    }
+    this.quirks = quirks;
     this.name = opts.name ?? `amd-iommu ${this.profile}`;
     this.hw = new AmdIommuHw(sim, { iotlbEntries: opts.iotlbEntries, iotlbPolicy: opts.iotlbPolicy });
     this.resv = opts.resvRegions ?? [X86_MSI];
@@ -166,6 +179,7 @@ export class AmdIommu implements IommuDriver {
       mapPages(dom, iova, pfn, order, count, prot) {
         const d = dom as AmdDomain;
         dom.mapped = 0;
+        if ((dom.type & __IOMMU_DOMAIN_PAGING) === 0) return EINVAL;      // freed (iommu_map checks first)
         if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) return EINVAL;
         if (drv.leafOk[order] !== 1) return EINVAL;                        // 512 GiB, > 2^51
         const lp = POW2[order - 12]!;
@@ -191,6 +205,7 @@ export class AmdIommu implements IommuDriver {
       },
       unmapPages(dom, iova, order, count, gather) {
         const d = dom as AmdDomain;
+        if ((dom.type & __IOMMU_DOMAIN_PAGING) === 0) return 0;           // freed: nothing to remove
         const lp = POW2[order - 12]!;
         if (q.flushOnUnmap) {
           // v4.15: the 2018 core called ->unmap once per page-size step; each one flushed and waited
@@ -208,13 +223,16 @@ export class AmdIommu implements IommuDriver {
         if (got > 0 && !q.syncFlushesAll) iommuIotlbGatherAddRange(gather ?? d.pending, iova, got);
         return got;
       },
-      iovaToPhys: (dom, iova) => (dom as AmdDomain).pt.lookup(iova),
-      mappedPages: (dom) => (dom as AmdDomain).pt.mappedPages(),
-      mapBegin: (dom) => (dom as AmdDomain).pt.txBegin(),
-      mapEnd: (dom, failed) => (dom as AmdDomain).pt.txEnd(failed),
+      // a freed domain's tables went back to the arena (and may belong to another domain now):
+      // never read them through it
+      iovaToPhys: (dom, iova) => ((dom.type & __IOMMU_DOMAIN_PAGING) === 0 ? -1 : (dom as AmdDomain).pt.lookup(iova)),
+      mappedPages: (dom) => ((dom.type & __IOMMU_DOMAIN_PAGING) === 0 ? 0 : (dom as AmdDomain).pt.mappedPages()),
+      mapBegin: (dom) => { if ((dom.type & __IOMMU_DOMAIN_PAGING) !== 0) (dom as AmdDomain).pt.txBegin(); },
+      mapEnd: (dom, failed) => { if ((dom.type & __IOMMU_DOMAIN_PAGING) !== 0) (dom as AmdDomain).pt.txEnd(failed); },
     };
     if (q.flushOnUnmap) return ops;                 // v4.15 AMD had no iotlb ops
     ops.flushIotlbAll = (dom) => {
+      if ((dom.type & __IOMMU_DOMAIN_PAGING) === 0) return;           // freed: its IOTLB entries went with it
       const d = dom as AmdDomain;
       drv.flushDomain(d, true);
       d.pending.reset();
@@ -225,8 +243,11 @@ export class AmdIommu implements IommuDriver {
       ops.iotlbRangeAdd = () => {};
       ops.iotlbSync = (dom, g) => { ops.flushIotlbAll!(dom); if (g !== null) g.reset(); };
     } else {
-      ops.iotlbRangeAdd = (dom, iova, npages) => iommuIotlbGatherAddRange((dom as AmdDomain).pending, iova, npages);
+      ops.iotlbRangeAdd = (dom, iova, npages) => {
+        if ((dom.type & __IOMMU_DOMAIN_PAGING) !== 0) iommuIotlbGatherAddRange((dom as AmdDomain).pending, iova, npages);
+      };
       ops.iotlbSync = (dom, g) => {
+        if ((dom.type & __IOMMU_DOMAIN_PAGING) === 0) return;           // freed: nothing cached, nothing to free
         const d = dom as AmdDomain;
         if (g !== null) {
           if (!d.pending.empty) { iommuIotlbGatherAddRange(g, d.pending.start, d.pending.end - d.pending.start + 1); d.pending.reset(); }
@@ -255,14 +276,24 @@ export class AmdIommu implements IommuDriver {
     return dom;
   }
 
+  /**
+   * iommu_domain_free(): frees every table of the domain and drops its IOTLB entries. Throws
+   * IommuError EINVAL for a domain of another IOMMU or one already freed (a second free would hand
+   * the same table frames out twice), EBUSY while devices are attached (nothing is freed then).
+   * Afterwards the domain is dead: its paging type is cleared, so iommuMap throws EINVAL, unmaps
+   * return 0 and iommuIovaToPhys -1, and this driver's calls taking it throw EINVAL. Its DomainID
+   * is never handed out again (DomainIDs come from the sim's counter).
+   */
   domainFree(dom: IommuDomain): void {
     const d = this.own(dom, 'iommu_domain_free');
     if (d.devCount > 0) throw new IommuError('EBUSY', 'iommu_domain_free', `domain ${d.id} still has ${d.devCount} device(s)`);
     this.hw.iotlb.invalidateDomain(d.id);
     d.pt.destroy();
+    d.pending.reset();
     const i = this.sim.checker.reachers.indexOf(d.pt);
     if (i >= 0) this.sim.checker.reachers.splice(i, 1);
     this.domains.delete(d);
+    domainMarkFreed(d);                                       // the core API refuses it from now on
   }
 
   probeDevice(): number {
@@ -273,11 +304,14 @@ export class AmdIommu implements IommuDriver {
     return id;
   }
 
-  /** iommu_attach_device(): writes the DTE, flushes it and the domain (PDE=1, the kdump-safety flush) and waits. */
+  /**
+   * iommu_attach_device(): writes the DTE, flushes it and the domain (PDE=1, the kdump-safety flush)
+   * and waits. Throws IommuError ENODEV (bad id), EINVAL (another IOMMU's or a freed domain),
+   * EBUSY (attached to another domain).
+   */
   attachDevice(dom: IommuDomain, dev: number): void {
     if (!(Number.isInteger(dev) && dev >= 0 && dev <= DEV_ID_MAX)) throw new IommuError('ENODEV', 'iommu_attach_device', `bad device id ${dev}`);
-    if (dom.ops !== this.ops) throw new IommuError('EINVAL', 'iommu_attach_device', 'domain belongs to another IOMMU');
-    const d = dom as AmdDomain;
+    const d = this.own(dom, 'iommu_attach_device');
     const cur = this.devs.get(dev);
     if (cur === d) return;
     if (cur !== undefined && cur !== null) throw new IommuError('EBUSY', 'iommu_attach_device', `device 0x${dev.toString(16)} is attached to domain ${cur.id}`);
@@ -291,9 +325,11 @@ export class AmdIommu implements IommuDriver {
   /**
    * Detach: DTE back to V|TV with no permissions (DMA blocked) and INVALIDATE_DEVTAB_ENTRY; 2018
    * (do_detach + iommu_completion_wait) then only waits, later kernels flush the domain (PDE=1) first.
+   * A device not attached to `dom` is left alone. Throws IommuError EINVAL for another IOMMU's or a
+   * freed domain.
    */
   detachDevice(dom: IommuDomain, dev: number): void {
-    const d = dom as AmdDomain;
+    const d = this.own(dom, 'iommu_detach_device');
     if (this.devs.get(dev) !== d) return;
     this.hw.devtab.write(dev, { v: true, tv: true, mode: 0, rootPfn: 0, ir: false, iw: false, domainId: 0 });
     this.invDte(dev);
@@ -334,18 +370,24 @@ export class AmdIommu implements IommuDriver {
   /** Commands the hardware executed, by the spec's names. */
   commands(): Record<CmdName, number> { return this.hw.commands(); }
 
-  /** The raw 64-bit entry that translates IOVA page `iova` and its 0-based level, or null. */
+  /**
+   * The raw 64-bit entry that translates IOVA page `iova` and its 0-based level, or null when
+   * nothing does. Throws IommuError EINVAL for another IOMMU's or a freed domain.
+   */
   readPte(dom: IommuDomain, iova: number): { pte: bigint; level: number } | null {
     const e = this.own(dom, 'readPte').pt.entryOf(iova);
     return e === null ? null : { pte: pteBigInt(e.words, e.w), level: e.level };
   }
 
-  /** DTE mode (levels) of a domain's table: top level + 1. */
+  /** DTE mode (levels) of a domain's table: top level + 1. Throws IommuError EINVAL like readPte. */
   mode(dom: IommuDomain): number { return this.own(dom, 'mode').pt.top + 1; }
 
+  /** The domain as ours and live: EINVAL for another IOMMU's domain or one already freed. */
   private own(dom: IommuDomain, call: string): AmdDomain {
     if (dom.ops !== this.ops) throw new IommuError('EINVAL', call, 'domain belongs to another IOMMU');
-    return dom as AmdDomain;
+    const d = dom as AmdDomain;
+    if (!this.domains.has(d)) throw new IommuError('EINVAL', call, `domain ${d.id} was freed`);
+    return d;
   }
 }
 

@@ -85,7 +85,7 @@ export function pteStore(words: Int32Array, w: number, v: bigint): void {
 
 export interface Amdv1Options {
   /** Set FC (force coherent) on leaves; Linux always does (PT_FEAT_AMDV1_FORCE_COHERENCE). Default true. */
-  forceCoherence?: boolean;
+  forceCoherence?: boolean | undefined;
 }
 
 /** Creates the amdv1 codec. */

@@ -17,7 +17,8 @@ export { CmdRing, CMD_RING_ENTRIES } from './hw/cmd-ring.js';
 export { DeviceTable, DTE_V, DTE_TV, DTE_HI_IR, DTE_HI_IW, DTE_MODE_SHIFT, type DteFields } from './hw/dte.js';
 export {
   EventLog, EVENT_IO_PAGE_FAULT, EVENT_ILLEGAL_COMMAND_ERROR, EVENT_NAMES, EVENT_FLAG_GN, EVENT_FLAG_NX, EVENT_FLAG_US,
-  EVENT_FLAG_I, EVENT_FLAG_PR, EVENT_FLAG_RW, EVENT_FLAG_PE, EVENT_FLAG_RZ, EVENT_FLAG_TN, type AmdEvent,
+  EVENT_FLAG_I, EVENT_FLAG_PR, EVENT_FLAG_RW, EVENT_FLAG_PE, EVENT_FLAG_RZ, EVENT_FLAG_TN, type AmdEvent, type AmdEventType,
+  type AmdEventName,
 } from './hw/event-log.js';
 export { walk, WalkResult } from './hw/walk.js';
 export { AmdIommuHw, AMD_COSTS, type AmdHwOptions } from './hw/iommu.js';

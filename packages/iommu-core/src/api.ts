@@ -4,13 +4,20 @@
 
 import { IommuError, errnoName } from './errno.js';
 import { IotlbGather } from './gather.js';
-import { __IOMMU_DOMAIN_PAGING, type IommuDomain } from './ops.js';
+import {
+  __IOMMU_DOMAIN_PAGING, IOMMU_CACHE, IOMMU_DOMAIN_IDENTITY, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE,
+  type IommuDomain,
+} from './ops.js';
 import { POW2, pgsizeCount, pgsizeOut } from './pgsize.js';
 import { FP_MAP, FP_SYNC, FP_UNMAP_FAST, FP_UNMAP_FAST_UNDERREPORT } from './sim/faults.js';
 import { EV } from './sim/meter.js';
 
 const MAX_PAGE = 2 ** 52;
 const isPageCount = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= MAX_PAGE;
+/** Every prot bit the core defines; iommu_map refuses any other. */
+const PROT_BITS = IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE | IOMMU_NOEXEC | IOMMU_MMIO | IOMMU_PRIV;
+/** A page number for a message: hex when it is one, else as given (no '0x-1000', no '0x1.8'). */
+const pageStr = (n: number): string => (Number.isSafeInteger(n) && n >= 0 ? `0x${n.toString(16)}` : String(n));
 
 /** Pages of the domain's smallest page size (min_pagesz), or 0 when the bitmap is empty. */
 function minPages(dom: IommuDomain): number {
@@ -21,8 +28,10 @@ function minPages(dom: IommuDomain): number {
 /**
  * iommu_map(): maps npages from IOVA page `iova` to frames from `pfn`, choosing page sizes from
  * the domain's bitmap by size and alignment. Throws IommuError (ENODEV no ops or empty bitmap,
- * EINVAL not a paging domain or misaligned, or the driver's errno); a failed map is unwound with a
- * synced iommu_unmap of exactly what succeeded and leaves no mapping behind.
+ * EINVAL not a paging domain (a freed one included), page numbers that are not non-negative
+ * integers, a prot that is not a combination of the IOMMU_* prot bits, or misaligned; or the
+ * driver's errno, e.g. EINVAL for a prot with neither IOMMU_READ nor IOMMU_WRITE); a failed map is
+ * unwound with a synced iommu_unmap of exactly what succeeded and leaves no mapping behind.
  */
 export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: number, prot: number): void {
   const ops = dom.ops, sim = dom.sim;
@@ -32,8 +41,12 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
   if (!isPageCount(iova) || !isPageCount(pfn) || !isPageCount(npages)) {
     throw new IommuError('EINVAL', 'iommu_map', `iova ${iova}, pfn ${pfn} and npages ${npages} must be page numbers`);
   }
+  // one check for the whole call: a non-negative int32 with only known bits (1.5, -1, 2 ** 40 fail)
+  if ((prot | 0) !== prot || (prot & ~PROT_BITS) !== 0) {
+    throw new IommuError('EINVAL', 'iommu_map', `prot ${prot} is not a combination of IOMMU_READ, IOMMU_WRITE, IOMMU_CACHE, IOMMU_NOEXEC, IOMMU_MMIO and IOMMU_PRIV`);
+  }
   if (mp > 1 && (iova % mp !== 0 || pfn % mp !== 0 || npages % mp !== 0)) {
-    throw new IommuError('EINVAL', 'iommu_map', `unaligned: iova 0x${iova.toString(16)} pfn 0x${pfn.toString(16)} npages ${npages} min_pagesz ${mp} pages`);
+    throw new IommuError('EINVAL', 'iommu_map', `unaligned: iova ${pageStr(iova)} pfn ${pageStr(pfn)} npages ${npages} min_pagesz ${mp} pages`);
   }
   if (npages === 0) return;
   sim.checker.enter('iommu_map');
@@ -55,7 +68,7 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
     if (done > 0) iommuUnmap(dom, iova, done);
     if (ops.mapEnd !== undefined) ops.mapEnd(dom, true);
     sim.checker.leave();
-    throw new IommuError(errnoName(ret), 'iommu_map', `driver ${ops.name} failed at iova page 0x${(iova + done).toString(16)} after ${done} of ${npages} pages`);
+    throw new IommuError(errnoName(ret), 'iommu_map', `driver ${ops.name} failed at iova page ${pageStr(iova + done)} after ${done} of ${npages} pages`);
   }
   if (ops.mapEnd !== undefined) ops.mapEnd(dom, false);
   if (ops.iotlbSyncMap !== undefined) ops.iotlbSyncMap(dom, iova, npages);
@@ -158,19 +171,33 @@ export function iommuFlushIotlbAll(dom: IommuDomain): void {
   if (dom.ops.flushIotlbAll !== undefined) dom.ops.flushIotlbAll(dom);
 }
 
-/** iommu_iova_to_phys(): the pfn iova translates to, or -1 when not mapped. */
+/**
+ * iommu_iova_to_phys(): the pfn iova translates to, or -1 when not mapped. Like the kernel, asks the
+ * driver only for a paging domain: -1 for a blocked or freed one, iova itself for an identity one.
+ */
 export function iommuIovaToPhys(dom: IommuDomain, iova: number): number {
+  const type = dom.type;
+  if ((type & __IOMMU_DOMAIN_PAGING) === 0) return type === IOMMU_DOMAIN_IDENTITY ? iova : -1;
   dom.sim.meter.charge(EV.iovaToPhys, 1);
   return dom.ops.iovaToPhys(dom, iova);
 }
 
-/** iommu_pgsize(): the order (log2 bytes) the core would use next for iova -> pfn with npages left; -1 if none fits. */
+/** iova, pfn and npages describe something a page size can fit: page numbers and at least one page. */
+const pgsizeArgsOk = (iova: number, pfn: number, npages: number): boolean =>
+  isPageCount(iova) && isPageCount(pfn) && isPageCount(npages) && npages > 0;
+
+/**
+ * iommu_pgsize(): the order (log2 bytes) the core would use next for iova -> pfn with npages left;
+ * -1 if none fits, including for npages < 1 and for arguments that are not non-negative integers.
+ */
 export function iommuPgsize(dom: IommuDomain, iova: number, pfn: number, npages: number): number {
+  if (!pgsizeArgsOk(iova, pfn, npages)) return -1;
   return pgsizeCount(dom.orders, iova, pfn, npages);
 }
 
-/** Like iommuPgsize, also returning how many pages of that size the core emits in one run. */
+/** Like iommuPgsize, also returning how many pages of that size the core emits in one run ({ order: -1, count: 0 } if none). */
 export function iommuPgsizeCount(dom: IommuDomain, iova: number, pfn: number, npages: number): { order: number; count: number } {
+  if (!pgsizeArgsOk(iova, pfn, npages)) return { order: -1, count: 0 };
   const order = pgsizeCount(dom.orders, iova, pfn, npages);
   return { order, count: pgsizeOut.count };
 }

@@ -18,6 +18,14 @@ export function errnoName(errno: number): ErrnoCode {
   return name;
 }
 
+/**
+ * Brands that survive the dual package: the CJS and ESM builds each define their own classes, so an
+ * error thrown by one fails `instanceof` in the other. Symbol.for() keys are shared by the whole
+ * process (every realm and module copy), so the guards below test these instead.
+ */
+const SYS_ERROR_BRAND = Symbol.for('@x/iommu-core.SysError');
+const IOMMU_ERROR_BRAND = Symbol.for('@x/iommu-core.IommuError');
+
 /** Shared base: `code`, negative `errno` and `syscall`, like Node's system errors. */
 export class SysError extends Error {
   readonly code: ErrnoCode;
@@ -30,6 +38,9 @@ export class SysError extends Error {
     this.errno = -ERRNO[code];
     this.syscall = syscall;
   }
+  // runtime-only brand on the prototype: an error's own keys stay as they were, and the declared
+  // types stay structural (the .d.ts and .d.cts copies of the class remain assignable to each other)
+  static { Object.defineProperty(this.prototype, SYS_ERROR_BRAND, { value: true }); }
 }
 
 /** Thrown by the IOMMU core API (`syscall` is the kernel entry point, e.g. 'iommu_map'). */
@@ -38,4 +49,18 @@ export class IommuError extends SysError {
     super(code, syscall, detail);
     this.name = 'IommuError';
   }
+  static { Object.defineProperty(this.prototype, IOMMU_ERROR_BRAND, { value: true }); }
+}
+
+/**
+ * True for any SysError (IommuError, @x/vfio-type1's VfioError, ...) from any copy of this package:
+ * the CJS or the ESM build, or another installed version. Use it instead of `instanceof SysError`.
+ */
+export function isSysError(e: unknown): e is SysError {
+  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[SYS_ERROR_BRAND] === true;
+}
+
+/** True for an IommuError (or a subclass) from any copy of this package; see isSysError. */
+export function isIommuError(e: unknown): e is IommuError {
+  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[IOMMU_ERROR_BRAND] === true;
 }

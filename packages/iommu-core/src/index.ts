@@ -1,8 +1,8 @@
 // @x/iommu-core public API (named exports only).
-export { ERRNO, errnoName, SysError, IommuError, type ErrnoCode } from './errno.js';
-export { createSim, Sim, type SimOptions } from './sim.js';
+export { ERRNO, errnoName, SysError, IommuError, isSysError, isIommuError, type ErrnoCode } from './errno.js';
+export { createSim, Sim, type SimOptions, type SimCounters, type SimCostTable } from './sim.js';
 export { PhysMem, FRAME_FREE, FRAME_KERNEL, FRAME_USER } from './physmem.js';
-export { backingPfn, parseBacking, BACKING_PROFILES, type Backing, type BackingProfile } from './mem/backing.js';
+export { backingPfn, parseBacking, isBackingProfile, BACKING_PROFILES, type Backing, type BackingProfile } from './mem/backing.js';
 export { TABLE_PFN_BASE, TABLE_WORDS } from './mem/arena.js';
 export { BlockedInt32, COUNT8_SPILLED, PagedCount8, PagedInt32, PagedUint8 } from './mem/paged.js';
 export {
@@ -17,7 +17,7 @@ export {
   IOMMU_DOMAIN_BLOCKED, IOMMU_DOMAIN_IDENTITY, IOMMU_DOMAIN_UNMANAGED, IOMMU_DOMAIN_DMA, __IOMMU_DOMAIN_PAGING,
   IOMMU_CAP_CACHE_COHERENCY, IOMMU_CAP_INTR_REMAP, IOMMU_CAP_NOEXEC,
   IOMMU_RESV_DIRECT, IOMMU_RESV_DIRECT_RELAXABLE, IOMMU_RESV_RESERVED, IOMMU_RESV_MSI, IOMMU_RESV_SW_MSI,
-  bitmapOrders, domainSetPgsizeBitmap,
+  bitmapOrders, domainSetPgsizeBitmap, domainMarkFreed,
   type IommuDomain, type IommuOps, type IommuDriver, type ResvRegion, type DomainGeometry,
 } from './ops.js';
 export { ctz, fls, pgsizeCount, pgsizeOut, POW2 } from './pgsize.js';
@@ -33,6 +33,6 @@ export { Meter, EV } from './sim/meter.js';
 export { CORE_COSTS, type CostEntry, type CoreEvent } from './sim/cost.js';
 export { Prng } from './sim/prng.js';
 export { FaultInjector, FAULT_POINTS, type FaultPoint } from './sim/faults.js';
-export { SafetyChecker, type Violation, type Reacher } from './sim/checker.js';
+export { SafetyChecker, type Violation, type ViolationKind, type ViolationKinds, type Reacher } from './sim/checker.js';
 export { Tracer, type TraceEvent } from './trace.js';
 export { ptFormatSelfTest } from './pagetable/conformance.js';

@@ -74,7 +74,10 @@ export interface IommuDriver {
   readonly pgsizeBitmap: bigint;
   /** iommu_domain_alloc(IOMMU_DOMAIN_UNMANAGED). */
   domainAlloc(): IommuDomain;
-  /** iommu_domain_free(); the domain must have no attached devices. */
+  /**
+   * iommu_domain_free(); the domain must have no attached devices (EBUSY). A second free is EINVAL
+   * ('iommu_domain_free'); the freed domain is marked with domainMarkFreed() so the core refuses it.
+   */
   domainFree(dom: IommuDomain): void;
   /** Registers a new device behind this IOMMU (its own group); returns its id. */
   probeDevice(): number;
@@ -104,4 +107,15 @@ export function domainSetPgsizeBitmap(dom: IommuDomain, bm: bigint): void {
   if (orders.length > 0 && orders[0]! < 12) throw new RangeError('page sizes below 4 KiB are not modeled (page-granular model)');
   dom.pgsizeBitmap = bm;
   dom.orders = orders;
+}
+
+/**
+ * Marks a domain freed, for drivers' domainFree (a model helper: in the kernel a freed domain is
+ * gone and any later use is a use-after-free). Clears __IOMMU_DOMAIN_PAGING, so the core API gives
+ * the answers it gives any non-paging domain: iommuMap throws IommuError EINVAL 'not a paging
+ * domain', iommuUnmap / iommuUnmapFast return 0, iommuIovaToPhys returns -1. Call it last, once the
+ * free can no longer fail; the driver still refuses a second free itself (EINVAL, 'iommu_domain_free').
+ */
+export function domainMarkFreed(dom: IommuDomain): void {
+  (dom as { type: number }).type = dom.type & ~__IOMMU_DOMAIN_PAGING;
 }

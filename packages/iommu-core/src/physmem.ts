@@ -5,7 +5,7 @@
 
 import { POW2 } from './pgsize.js';
 import { TableArena } from './mem/arena.js';
-import { allocBacking, freeBacking, type Backing } from './mem/backing.js';
+import { allocBacking, freeBacking, type Backing, type BackingProfile } from './mem/backing.js';
 import { FRAME_FREE, FRAME_KERNEL, FRAME_USER, FrameAllocator } from './mem/frames.js';
 import { BlockedInt32, PAGED_CHUNK_SHIFT, PAGED_MASK, PagedCount8, PagedInt32 } from './mem/paged.js';
 import type { SafetyChecker } from './sim/checker.js';
@@ -43,22 +43,31 @@ export class PhysMem {
   frameState(pfn: number): number { return this.isRam(pfn) ? this.frames.stateOf(pfn) : FRAME_FREE; }
 
   /** npages physically contiguous kernel-owned frames (no pinning needed); returns the first pfn. */
-  allocFrames(npages: number, opts: { align?: number } = {}): number {
+  allocFrames(npages: number, opts: { align?: number | undefined } = {}): number {
     return this.frames.allocContig(npages, opts.align ?? 1, FRAME_KERNEL);
   }
   freeFrames(pfn: number, npages: number): void {
     for (let i = 0; i < npages; i++) this.frames.freeFrame(pfn + i);
   }
 
-  /** Frames for a process VMA under a backing profile ('4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented[:p]'). */
-  allocBacking(npages: number, profile: string): Backing { return allocBacking(this.frames, this.rng, npages, profile); }
+  /**
+   * Frames for a process VMA under a backing profile ('4k', 'thp', 'hugetlb-2m', 'hugetlb-1g',
+   * 'fragmented', 'fragmented:<p>'). Throws IommuError (syscall 'mmap') EINVAL for an unknown profile,
+   * a bad page count or a hugetlb length that is not whole huge pages, ENOMEM with nothing left allocated.
+   */
+  allocBacking(npages: number, profile: BackingProfile): Backing { return allocBacking(this.frames, this.rng, npages, profile); }
   freeBacking(b: Backing): void { freeBacking(this.frames, b); }
 
   /**
    * Pins npages frames from pfn (GUP). Returns false, pinning nothing, when the fault injector
-   * fails this pin. Counts `pins` per page.
+   * fails this pin. Counts `pins` per page. RangeError (a caller's bug, not an errno) when npages is
+   * not a positive integer or the frames are not all host RAM (pfns 0 .. nFrames-1).
    */
   pin(pfn: number, npages: number): boolean {
+    // one check per call on the per-page path: u32 integers (nFrames <= 2^32), no allocation
+    if (!((npages >>> 0) === npages && npages !== 0 && (pfn >>> 0) === pfn && pfn + npages <= this.nFrames)) {
+      throw badFrameRange('pin', pfn, npages, this.nFrames);
+    }
     if (this.faults.hit(FP_PIN)) return false;
     this.pins.addRun(pfn, npages, 1);
     this.pinnedPages += npages;
@@ -70,9 +79,13 @@ export class PhysMem {
    * Drops one pin on each of npages frames. A frame whose last pin goes while a PTE or an IOTLB
    * entry still reaches it is a safety violation: the page could be reused under the device.
    * A whole 2 MiB block whose pins are uniform costs one update; other frames are walked a chunk at
-   * a time; reach is read once per 2 MiB block plus the 4K count.
+   * a time; reach is read once per 2 MiB block plus the 4K count. RangeError for the arguments pin()
+   * refuses.
    */
   unpin(pfn: number, npages: number): void {
+    if (!((npages >>> 0) === npages && npages !== 0 && (pfn >>> 0) === pfn && pfn + npages <= this.nFrames)) {
+      throw badFrameRange('unpin', pfn, npages, this.nFrames);
+    }
     if (npages === 1) {
       // a scattered 4 KiB page, the 4k backing's every region: no block loop
       this.unpinFrame(pfn);
@@ -228,3 +241,10 @@ export class PhysMem {
 }
 
 export type { Backing };
+
+/** The RangeError for a pin/unpin whose range is not whole frames of host RAM (cold path). */
+function badFrameRange(op: string, pfn: number, npages: number, nFrames: number): RangeError {
+  if (!(Number.isInteger(npages) && npages > 0)) return new RangeError(`${op}: npages must be a positive integer, got ${npages}`);
+  if (!(Number.isInteger(pfn) && pfn >= 0)) return new RangeError(`${op}: pfn must be a non-negative integer, got ${pfn}`);
+  return new RangeError(`${op}: frames ${pfn}..${pfn + npages - 1} are not all host RAM (pfns 0..${nFrames - 1})`);
+}

@@ -14,33 +14,35 @@ import { IotlbGather, iommuIotlbGatherAddRange } from './gather.js';
 import { Iotlb, type IotlbPolicy } from './iotlb.js';
 import {
   IOMMU_DOMAIN_UNMANAGED, IOMMU_READ, IOMMU_RESV_MSI, IOMMU_WRITE, SZ_1G, SZ_2M, SZ_4K, bitmapOrders,
-  domainSetPgsizeBitmap, type IommuDomain, type IommuDriver, type IommuOps, type ResvRegion,
+  domainMarkFreed, domainSetPgsizeBitmap, type IommuDomain, type IommuDriver, type IommuOps, type ResvRegion,
 } from './ops.js';
 import { PageTable, type PtPolicy } from './pagetable/engine.js';
 import { createRefFormat } from './pagetable/fmt-ref.js';
 import type { Sim } from './sim.js';
 import { EV } from './sim/meter.js';
 
+/** Options of createReferenceDriver. Every property may be left out or set to undefined: both mean the default. */
 export interface RefDriverOptions {
   /** Page sizes the driver offers. Default SZ_4K | SZ_2M | SZ_1G (VT-d-like); pass ~0xfffn & ((1n << 39n) - 1n) for AMD-like fine-grained sizes. */
-  pgsizeBitmap?: bigint;
+  pgsizeBitmap?: bigint | undefined;
   /** IOTLB entries (all domains share them). Default 64. */
-  iotlbEntries?: number;
-  iotlbPolicy?: IotlbPolicy;
+  iotlbEntries?: number | undefined;
+  /** IOTLB replacement policy. Default 'lru'. */
+  iotlbPolicy?: IotlbPolicy | undefined;
   /** '2018' (range_add + sync(domain)) or 'gather' (mainline). Default 'gather'. */
-  apiEra?: '2018' | 'gather';
+  apiEra?: '2018' | 'gather' | undefined;
   /** VT-d 2018: every unmap call flushes its range and waits, so a later sync has nothing to do. */
-  flushOnUnmap?: boolean;
+  flushOnUnmap?: boolean | undefined;
   /** Reserved regions reported for every device. Default: the x86 MSI window 0xfee00000-0xfeefffff. */
-  resvRegions?: readonly ResvRegion[];
+  resvRegions?: readonly ResvRegion[] | undefined;
   /**
    * Replace an empty leftover table under a new large page (VT-d). false answers EBUSY instead, the
    * way the 2018 AMD driver did, for testing VFIO's map_try_harder on this driver. Default true.
    */
-  replaceEmptyTables?: boolean;
+  replaceEmptyTables?: boolean | undefined;
   /** iommu_capable(IOMMU_CAP_CACHE_COHERENCY). Default true. */
-  cacheCoherent?: boolean;
-  name?: string;
+  cacheCoherent?: boolean | undefined;
+  name?: string | undefined;
 }
 
 export const REF_POLICY: PtPolicy = {
@@ -68,6 +70,8 @@ export class ReferenceDriver implements IommuDriver {
   readonly iotlb: Iotlb;
   private readonly fmt;
   private readonly devs = new Map<number, RefDomain | null>();
+  /** Domains allocated here and not yet freed (a freed one must not be freed or attached again). */
+  private readonly live = new Set<RefDomain>();
   private readonly faultLog: DmaFault[] = [];
   private nextDev = 1;
   private readonly resv: readonly ResvRegion[];
@@ -156,16 +160,34 @@ export class ReferenceDriver implements IommuDriver {
       geometry: { apertureStart: 0, apertureEnd: 2 ** 36 - 1, forceAperture: true }, mapped: 0, pt, pending: new IotlbGather(),
     };
     domainSetPgsizeBitmap(dom, this.pgsizeBitmap);
+    this.live.add(dom);
     return dom;
   }
 
+  /**
+   * iommu_domain_free(): drops the domain's IOTLB entries and frees its tables. Throws IommuError
+   * EINVAL for a domain already freed (a second free would hand its table pages out twice) or one of
+   * another IOMMU, EBUSY while a device is attached (nothing is freed then). Afterwards the core API
+   * refuses the domain (domainMarkFreed) and attachDevice throws EINVAL.
+   */
   domainFree(dom: IommuDomain): void {
-    const d = dom as RefDomain;
+    const d = this.own(dom, 'iommu_domain_free');
     for (const [dev, dd] of this.devs) if (dd === d) throw new IommuError('EBUSY', 'iommu_domain_free', `device ${dev} is still attached`);
     this.iotlb.invalidateDomain(d.id);
     d.pt.destroy();
+    d.pending.reset();
     const i = this.sim.checker.reachers.indexOf(d.pt);
     if (i >= 0) this.sim.checker.reachers.splice(i, 1);
+    this.live.delete(d);
+    domainMarkFreed(d);
+  }
+
+  /** dom as one of this driver's live domains; IommuError EINVAL for another IOMMU's or a freed one. */
+  private own(dom: IommuDomain, syscall: string): RefDomain {
+    if (dom.ops !== this.ops) throw new IommuError('EINVAL', syscall, 'domain belongs to another IOMMU');
+    const d = dom as RefDomain;
+    if (!this.live.has(d)) throw new IommuError('EINVAL', syscall, `domain ${d.id} was freed`);
+    return d;
   }
 
   probeDevice(): number {
@@ -179,8 +201,7 @@ export class ReferenceDriver implements IommuDriver {
     if (!(Number.isInteger(dev) && dev > 0)) throw new IommuError('ENODEV', 'iommu_attach_device', `bad device id ${dev}`);
     const cur = this.devs.get(dev);
     if (cur !== undefined && cur !== null && cur !== dom) throw new IommuError('EBUSY', 'iommu_attach_device', `device ${dev} is attached to domain ${cur.id}`);
-    if (dom.ops !== this.ops) throw new IommuError('EINVAL', 'iommu_attach_device', 'domain belongs to another IOMMU');
-    this.devs.set(dev, dom as RefDomain);
+    this.devs.set(dev, this.own(dom, 'iommu_attach_device'));
   }
 
   detachDevice(dom: IommuDomain, dev: number): void {
@@ -191,8 +212,16 @@ export class ReferenceDriver implements IommuDriver {
   capable(cap: number): boolean { return cap === 0 ? this.coherent : cap === 1; }
   resvRegions(_dev: number): readonly ResvRegion[] { return this.resv; }
 
-  /** A device reads or writes npages from iova: IOTLB first, then the page table. False at the first fault. */
+  /**
+   * A device reads or writes npages from IOVA page iova: IOTLB first, then the page table. False at
+   * the first fault (see faults()). RangeError for an iova that is not a non-negative integer, npages
+   * that is not a positive integer, or a dir other than 'read' / 'write' (programming errors, not faults).
+   */
   dma(dev: number, iova: number, npages: number, dir: 'read' | 'write'): boolean {
+    // one check per call; the message is built only on failure
+    if (!((npages >>> 0) === npages && npages !== 0 && Number.isInteger(iova) && iova >= 0 && (dir === 'write' || dir === 'read'))) {
+      throw badDma(iova, npages, dir);
+    }
     const d = this.devs.get(dev) ?? null;
     const write = dir === 'write';
     const need = write ? IOMMU_WRITE : IOMMU_READ;
@@ -227,6 +256,14 @@ export class ReferenceDriver implements IommuDriver {
     this.faultLog.push({ deviceId: dev, domainId: dom, iova, write, reason });
     this.sim.meter.charge(EV.faults, 1);
   }
+}
+
+/** The RangeError for a dma() call with bad arguments (cold path). */
+function badDma(iova: number, npages: number, dir: unknown): RangeError {
+  if (!(Number.isInteger(npages) && npages > 0)) return new RangeError(`dma: npages must be a positive integer, got ${npages}`);
+  if (!((npages >>> 0) === npages)) return new RangeError(`dma: npages ${npages} is more than one access can touch (max ${2 ** 32 - 1})`);
+  if (!(Number.isInteger(iova) && iova >= 0)) return new RangeError(`dma: iova must be a non-negative integer (an IOVA page), got ${iova}`);
+  return new RangeError(`dma: dir must be 'read' or 'write', got ${typeof dir === 'string' ? `'${dir}'` : String(dir)}`);
 }
 
 function rangeOf(iova: number, npages: number): IotlbGather {

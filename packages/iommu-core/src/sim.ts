@@ -2,26 +2,36 @@
 // the fault injector, the safety checker and the seeded PRNG every component draws from.
 
 import { PhysMem } from './physmem.js';
-import { parseBacking } from './mem/backing.js';
+import { backingError, isBackingProfile, type BackingProfile } from './mem/backing.js';
 import { SafetyChecker, type Violation } from './sim/checker.js';
 import { SimClock } from './sim/clock.js';
+import type { CostEntry, CoreEvent } from './sim/cost.js';
 import { FaultInjector } from './sim/faults.js';
 import { Meter } from './sim/meter.js';
 import { Prng } from './sim/prng.js';
 import { Tracer } from './trace.js';
 
+/** Options of createSim. Every property may be left out or set to undefined: both mean the default. */
 export interface SimOptions {
-  /** Host RAM in bytes (multiple of 2 MiB). Default 64 GiB. */
-  memory?: bigint;
+  /** Host RAM in bytes (multiple of 2 MiB, at most 16 TiB). Default 64 GiB. */
+  memory?: bigint | undefined;
   /** Default backing profile for process memory: '4k' | 'thp' | 'hugetlb-2m' | 'hugetlb-1g' | 'fragmented[:p]'. Default 'thp'. */
-  backing?: string;
-  /** PRNG seed. Default 1. */
-  seed?: number;
-  /** Cost overrides: event name -> ns (see costTable()). */
-  cost?: Record<string, number>;
+  backing?: BackingProfile | undefined;
+  /** PRNG seed (an integer). Default 1. */
+  seed?: number | undefined;
+  /** Cost overrides: event name -> ns (see costTable()); core names, or driver names containing a '.'. */
+  cost?: Readonly<Record<string, number>> | undefined;
   /** Record trace events. Default false. */
-  trace?: boolean;
+  trace?: boolean | undefined;
 }
+
+/**
+ * sim.counters: one count per event. The core events (CoreEvent: pteWrites, iotlbSyncs, ...) are
+ * always present, so they type as number; drivers' events ('amd.*', ...) are there once registered.
+ */
+export type SimCounters = Readonly<Record<CoreEvent, number>> & Readonly<Record<string, number>>;
+/** sim.costTable(): event -> { ns, source }, core events always present (see SimCounters). */
+export type SimCostTable = Readonly<Record<CoreEvent, CostEntry>> & Readonly<Record<string, CostEntry>>;
 
 export class Sim {
   readonly clock = new SimClock();
@@ -31,7 +41,7 @@ export class Sim {
   readonly checker = new SafetyChecker();
   readonly trace: Tracer;
   readonly mem: PhysMem;
-  readonly backing: string;
+  readonly backing: BackingProfile;
   readonly seed: number;
   private domainIds = 0;
 
@@ -41,20 +51,26 @@ export class Sim {
     this.rng = new Prng(this.seed);
     this.meter = new Meter(this.clock, opts.cost ?? {});
     this.trace = new Tracer(this.clock, opts.trace ?? false);
-    this.backing = opts.backing ?? 'thp';
-    parseBacking(this.backing);
+    const backing = opts.backing ?? 'thp';
+    // a bad option is the caller's bug: RangeError, like memory, seed and cost (allocBacking's EINVAL is the mmap's)
+    if (!isBackingProfile(backing)) throw new RangeError(backingError(backing));
+    this.backing = backing;
     this.mem = new PhysMem(opts.memory ?? 64n << 30n, this.meter, this.rng.fork(), this.faults, this.checker);
   }
 
   /** Counters as a flat object: { pteWrites, tableAllocs, iotlbSyncs, ... } (a snapshot). */
-  get counters(): Record<string, number> { return this.meter.snapshot(); }
+  get counters(): SimCounters { return this.meter.snapshot() as SimCounters; }
   /** Safety checker findings; empty when all is well. */
   get violations(): Violation[] { return this.checker.violations; }
   /** The cost table in force: event -> { ns, source }. */
-  costTable(): Record<string, { ns: number; source: string }> { return this.meter.table(); }
+  costTable(): SimCostTable { return this.meter.table() as SimCostTable; }
   /** Next domain id (1-based, like AMD's domain ids where 0 is never used). */
   nextDomainId(): number { return ++this.domainIds; }
 }
 
-/** Creates a simulated machine. */
+/**
+ * Creates a simulated machine. RangeError for options that are a caller's bug: memory not a positive
+ * multiple of 2 MiB (or above 16 TiB), a seed that is not an integer, an unknown cost event, an
+ * unknown backing profile.
+ */
 export function createSim(opts: SimOptions = {}): Sim { return new Sim(opts); }

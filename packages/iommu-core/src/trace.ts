@@ -11,7 +11,8 @@ export interface TraceEvent {
   readonly ts: number;
   /** Track, e.g. 'vfio', 'iommu', 'amd-iommu'. */
   readonly track: string;
-  readonly args?: Readonly<Record<string, number | string | boolean>>;
+  /** Absent or undefined when the event has none. */
+  readonly args?: Readonly<Record<string, number | string | boolean>> | undefined;
 }
 
 export class Tracer {

@@ -209,7 +209,7 @@ describe('FrameAllocator nearly full host', () => {
   it('test_backing_enomem_unchanged: more than is free fails up front with every state as it was', () => {
     const sim = createSim({ memory: 16n << 20n, seed: 8 });
     const b = sim.mem.allocBacking(3000, '4k');
-    for (const p of ['4k', 'thp', 'fragmented', 'hugetlb-2m']) expectEnomemUnchanged(sim, () => sim.mem.allocBacking(1536, p));
+    for (const p of ['4k', 'thp', 'fragmented', 'hugetlb-2m'] as const) expectEnomemUnchanged(sim, () => sim.mem.allocBacking(1536, p));
     expect(expectDistinct(sim, [b])).toBe(3000);
     expect(sim.mem.allocBacking(1096, '4k').npages).toBe(1096);
     expect(sim.mem.frames.freeFrames).toBe(0);

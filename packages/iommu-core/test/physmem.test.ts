@@ -63,10 +63,17 @@ describe('PhysMem', () => {
     expect(sim.mem.frameState(part.pfns[0]!)).toBe(FRAME_FREE);
   });
 
-  it('test_backing_bad_name: an unknown profile names the valid ones', () => {
+  it('test_backing_bad_name: an unknown profile names the valid ones (mmap EINVAL; createSim RangeError)', () => {
     const sim = createSim({ memory: 64n << 20n });
-    expect(() => sim.mem.allocBacking(1, 'huge')).toThrow(/unknown backing 'huge' \(one of 4k, thp/);
-    expect(() => createSim({ backing: 'fragmented:2' })).toThrow(/unknown backing/);
+    const help = "(one of 4k, thp, hugetlb-2m, hugetlb-1g, fragmented, fragmented:<p>; p in [0,1] is the share of 2 MiB regions left as scattered 4 KiB pages)";
+    // @ts-expect-error -- 'huge' is not a BackingProfile
+    const e = (() => { try { sim.mem.allocBacking(1, 'huge'); } catch (x) { return x; } return null; })();
+    expect(e).toBeInstanceOf(IommuError);
+    expect(e).toMatchObject({ code: 'EINVAL', errno: -22, syscall: 'mmap', message: `EINVAL: unknown backing 'huge' ${help}, mmap` });
+    // the type admits any number after 'fragmented:'; the range [0, 1] is checked at run time
+    expect(() => createSim({ backing: 'fragmented:2' })).toThrow(new RangeError(`unknown backing 'fragmented:2' ${help}`));
+    expect(() => createSim({ backing: 'fragmented:2' })).not.toThrow(IommuError);
+    expect(createSim({ memory: 64n << 20n, backing: 'fragmented:0.25' }).backing).toBe('fragmented:0.25');
   });
 
   it('test_pin_counts: pins and unpins are per page and counted', () => {

@@ -1,15 +1,19 @@
 // A QEMU-like session: container setup, guest RAM + a peer device's BAR mapped, DMA, teardown,
 // under each kernel era.
 import { createReferenceDriver, createSim } from '@x/iommu-core';
-import { Host, VFIO_TYPE1v2_IOMMU, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE } from '@x/vfio-type1';
+import {
+  Host, PROFILE_NAMES, VFIO_TYPE1v2_IOMMU, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, isVfioError,
+} from '@x/vfio-type1';
 
 const RW = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
 const G = 1n << 30n, M = 1n << 20n;
-for (const profile of ['v4.15', 'v4.16', 'mainline']) {
+for (const profile of PROFILE_NAMES) {                        // 'v4.15', 'v4.16', 'mainline' (Profile[])
   const sim = createSim({ memory: 8n * G, seed: 1 });
   const drv = createReferenceDriver(sim);                    // VT-d-like: 4K | 2M | 1G
   const host = new Host(sim);
   const gpu = host.addGroup(drv, { devices: 1 });
+  const dev = gpu.devices[0];                                // number | undefined to a strict checker
+  if (dev === undefined) throw new Error('the group has no device');
   const qemu = host.spawn({ memlockLimit: 5n * G, capIpcLock: false });
   const ram = qemu.mmap(4n * G, { backing: 'thp' });        // guest RAM
   const bar = qemu.mmap(16n * M, { backing: 'mmio' });      // a peer device's BAR (P2P)
@@ -22,8 +26,13 @@ for (const profile of ['v4.15', 'v4.16', 'mainline']) {
   c.mapDma({ vaddr: ram + 3n * G, iova: 4n * G, size: G, flags: RW });      // above 4G
   c.mapDma({ vaddr: bar, iova: 0xfd000000n, size: 16n * M, flags: RW });    // P2P window
   let msi = 'mapped';
-  try { c.mapDma({ vaddr: ram, iova: 0xfee00000n, size: 4096n, flags: RW }); } catch (e) { msi = `${e.code} (${e.errno})`; }
-  const ok = drv.dma(gpu.devices[0], 0x100000, 256, 'write');
+  try {
+    c.mapDma({ vaddr: ram, iova: 0xfee00000n, size: 4096n, flags: RW });
+  } catch (e) {
+    if (!isVfioError(e)) throw e;                            // a bug, not an errno
+    msi = `${e.code} (${e.errno})`;
+  }
+  const ok = drv.dma(dev, 0x100000, 256, 'write');
   const locked = qemu.lockedVm;
   const t0 = sim.clock.now, s0 = sim.counters.iotlbSyncs;
   const freed = [c.unmapDma({ iova: 0n, size: 3n * G }), c.unmapDma({ iova: 4n * G, size: G }),

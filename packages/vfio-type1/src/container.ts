@@ -19,27 +19,38 @@ import {
 } from './uapi.js';
 import { IOMMU_CACHE } from '@x/iommu-core';
 
+/** openContainer() options; a property set to undefined is the same as one left out. */
 export interface ContainerOptions {
   /** Kernel era. Default 'mainline'. */
-  profile?: Profile;
+  profile?: Profile | undefined;
   /** Unmap path; default from the profile (v4.15 slow, v4.16 fast, mainline mainline). */
-  unmapPath?: UnmapPath;
+  unmapPath?: UnmapPath | undefined;
   /** VFIO_IOMMU_TLB_SYNC_MAX: regions queued per sync on the fast/mainline paths. Default 512. */
-  tlbSyncMax?: number;
+  tlbSyncMax?: number | undefined;
   /** dma_entry_limit module parameter (5.1+, so mainline only). Default 65535. */
-  dmaEntryLimit?: number;
+  dmaEntryLimit?: number | undefined;
   /** disable_hugepages module parameter: pin and map one page per chunk. Default false. */
-  disableHugepages?: boolean;
+  disableHugepages?: boolean | undefined;
   /** allow_unsafe_interrupts module parameter. Default false. */
-  allowUnsafeInterrupts?: boolean;
+  allowUnsafeInterrupts?: boolean | undefined;
   /** map_try_harder() unwind variant, or false to leave it out; default 'landed' in v4.x, absent in mainline. */
-  mapTryHarder?: TryHarder | false;
+  mapTryHarder?: TryHarder | false | undefined;
 }
 
 /** A mapping as the container holds it (bytes). */
 export interface MappingInfo { iova: bigint; vaddr: bigint; size: bigint; prot: number; lockedPages: number }
 
 const U32 = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+
+/** The container ioctls this model handles, by number: their names are the errors' `syscall`. */
+const IOCTL_NAMES: ReadonlyMap<number, string> = new Map([
+  [VFIO_GET_API_VERSION, 'VFIO_GET_API_VERSION'], [VFIO_CHECK_EXTENSION, 'VFIO_CHECK_EXTENSION'],
+  [VFIO_SET_IOMMU, 'VFIO_SET_IOMMU'], [VFIO_IOMMU_GET_INFO, 'VFIO_IOMMU_GET_INFO'],
+  [VFIO_IOMMU_MAP_DMA, 'VFIO_IOMMU_MAP_DMA'], [VFIO_IOMMU_UNMAP_DMA, 'VFIO_IOMMU_UNMAP_DMA'],
+]);
+
+/** `syscall` of an ioctl's errors: its name when handled here, else `ioctl(0x3b73)`. cmd is a u32. */
+function ioctlName(cmd: number): string { return IOCTL_NAMES.get(cmd) ?? `ioctl(0x${cmd.toString(16)})`; }
 
 export class Container {
   readonly spec: ProfileSpec;
@@ -72,17 +83,23 @@ export class Container {
 
   get profile(): Profile { return this.spec.name; }
 
-  /** Raw ioctl on the container fd: arg is the struct as bytes (GET_INFO/MAP/UNMAP; outputs written back) or an integer. */
+  /**
+   * Raw ioctl on the container fd: arg is the struct as bytes (GET_INFO/MAP/UNMAP; outputs written
+   * back) or an integer. The bytes go in as they are: the kernel's checks decide. cmd must be an
+   * ioctl number (an integer in 0..2^32-1, the kernel's `unsigned int cmd`): RangeError / TypeError
+   * otherwise, before anything happens.
+   */
   ioctl(cmd: number, arg: Uint8Array | number = 0): number {
-    this.live();
+    if (typeof cmd !== 'number') throw new TypeError(`ioctl: the request must be an ioctl number, got ${typeof cmd}`);
+    if (!U32(cmd)) throw new RangeError(`ioctl: request ${cmd} is not an ioctl number (an integer in 0 to 0xffffffff)`);
+    this.live(ioctlName(cmd));
     switch (cmd) {
       case VFIO_GET_API_VERSION: return VFIO_API_VERSION;
       case VFIO_CHECK_EXTENSION: return this.checkExtension(typeof arg === 'number' ? arg : 0);
       case VFIO_SET_IOMMU: this.setIommu(typeof arg === 'number' ? arg : -1); return 0;
       default: break;
     }
-    const name = cmd === VFIO_IOMMU_MAP_DMA ? 'VFIO_IOMMU_MAP_DMA' : cmd === VFIO_IOMMU_UNMAP_DMA ? 'VFIO_IOMMU_UNMAP_DMA'
-      : cmd === VFIO_IOMMU_GET_INFO ? 'VFIO_IOMMU_GET_INFO' : `ioctl(0x${cmd.toString(16)})`;
+    const name = ioctlName(cmd);
     const it = this.iommu;
     if (it === null) throw new VfioError('EINVAL', name, 'no IOMMU driver set on the container');
     if (cmd !== VFIO_IOMMU_MAP_DMA && cmd !== VFIO_IOMMU_UNMAP_DMA && cmd !== VFIO_IOMMU_GET_INFO) {
@@ -115,8 +132,8 @@ export class Container {
   getApiVersion(): number { return this.ioctl(VFIO_GET_API_VERSION); }
 
   /** VFIO_CHECK_EXTENSION: 1 when the extension is supported in this era (and state), else 0. */
-  checkExtension(ext: number): number {
-    this.live();
+  checkExtension(ext: number): 0 | 1 {
+    this.live('VFIO_CHECK_EXTENSION');
     const it = this.iommu, s = this.spec;
     switch (ext) {
       case VFIO_TYPE1_IOMMU: case VFIO_TYPE1v2_IOMMU: return 1;
@@ -132,8 +149,8 @@ export class Container {
 
   /** VFIO_GROUP_SET_CONTAINER: adds a group; attaches it at once when the IOMMU is already set. */
   addGroup(g: Group): void {
-    this.live();
     const sc = 'VFIO_GROUP_SET_CONTAINER';
+    this.live(sc);
     if (g.container !== null) throw new VfioError('EINVAL', sc, `group ${g.id} is already set to a container`);
     const it = this.iommu;
     if (it !== null) this.tracked(sc, () => attachGroup(it, g));
@@ -143,8 +160,8 @@ export class Container {
 
   /** VFIO_GROUP_UNSET_CONTAINER: detaches a group; the last one takes every mapping with it. */
   removeGroup(g: Group): void {
-    this.live();
     const sc = 'VFIO_GROUP_UNSET_CONTAINER';
+    this.live(sc);
     if (g.container !== this) throw new VfioError('EINVAL', sc, `group ${g.id} is not in this container`);
     const chk = this.host.sim.checker;
     chk.enter(sc);
@@ -158,8 +175,8 @@ export class Container {
 
   /** VFIO_SET_IOMMU(type): type1 (v1) or type1v2; EINVAL without groups or when already set, ENODEV for other types. */
   setIommu(type: number): void {
-    this.live();
     const sc = 'VFIO_SET_IOMMU';
+    this.live(sc);
     if (this.groups.length === 0 || this.iommu !== null) {
       throw new VfioError('EINVAL', sc, this.iommu !== null ? 'an IOMMU driver is already set' : 'the container has no group');
     }
@@ -178,10 +195,16 @@ export class Container {
     this.iommu = it;
   }
 
-  /** VFIO_IOMMU_MAP_DMA. Throws VfioError; a failed call leaves no trace. */
+  /**
+   * VFIO_IOMMU_MAP_DMA. Throws VfioError; a failed call leaves no trace. A field its uapi field cannot
+   * hold (see DmaMap) is a TypeError / RangeError thrown before the ioctl (encodeDmaMap).
+   */
   mapDma(m: DmaMap): void { this.ioctl(VFIO_IOMMU_MAP_DMA, encodeDmaMap(m)); }
 
-  /** VFIO_IOMMU_UNMAP_DMA: returns the bytes unmapped (may exceed the request in v1, 0 when nothing was mapped). */
+  /**
+   * VFIO_IOMMU_UNMAP_DMA: returns the bytes unmapped (may exceed the request in v1, 0 when nothing
+   * was mapped). Fields checked as in mapDma (encodeDmaUnmap).
+   */
   unmapDma(u: DmaUnmap): { size: bigint } {
     const b = encodeDmaUnmap(u);
     this.ioctl(VFIO_IOMMU_UNMAP_DMA, b);
@@ -271,8 +294,9 @@ export class Container {
     }
   }
 
-  private live(): void {
-    if (this.closed) throw new VfioError('EBADF', 'ioctl', 'container fd is closed');
+  /** EBADF once closed; `syscall` names the ioctl that was attempted ('VFIO_IOMMU_MAP_DMA', ...). */
+  private live(syscall: string): void {
+    if (this.closed) throw new VfioError('EBADF', syscall, 'container fd is closed');
   }
 }
 

@@ -2,9 +2,33 @@
 // by device MMIO (VM_PFNMAP, pfns without struct page), RLIMIT_MEMLOCK, CAP_IPC_LOCK and
 // mm->locked_vm; and IOMMU groups of devices behind a driver.
 
-import { type Backing, type IommuDriver, type Sim, backingPfn } from '@x/iommu-core';
-import { VfioError } from './errors.js';
+import { type Backing, type BackingProfile, type IommuDriver, type Sim, backingPfn } from '@x/iommu-core';
+import { VfioError, rethrowAsVfio } from './errors.js';
 import { Container, type ContainerOptions } from './container.js';
+import { checkU64 } from './uapi.js';
+
+/**
+ * What backs an mmap: a PhysMem profile ('4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented',
+ * 'fragmented:<p>' with p in [0, 1]) or 'mmio' (a device BAR).
+ */
+export type MmapBacking = BackingProfile | 'mmio';
+/** Process.mmap() options; a property set to undefined is the same as one left out. */
+export interface MmapOptions {
+  /** Default: the sim's backing (createSim({ backing }), 'thp' unless set). */
+  backing?: MmapBacking | undefined;
+}
+/** Host.spawn() options; a property set to undefined is the same as one left out. */
+export interface SpawnOptions {
+  /** RLIMIT_MEMLOCK in bytes, a u64 (0 .. 2^64-1); null or absent = RLIM_INFINITY. */
+  memlockLimit?: bigint | null | undefined;
+  /** CAP_IPC_LOCK: pins are not charged against RLIMIT_MEMLOCK. Default false. */
+  capIpcLock?: boolean | undefined;
+}
+/** Host.addGroup() options; a property set to undefined is the same as one left out. */
+export interface AddGroupOptions {
+  /** Devices in the group, each probed on the driver. Default 1. */
+  devices?: number | undefined;
+}
 
 const PAGE_SHIFT = 12n;
 /** First user address handed out by mmap (bytes); VMAs are placed 1 GiB-aligned upward from it. */
@@ -62,25 +86,47 @@ export class Process {
   vmaHint: Vma | null = null;
   private nextPage = MMAP_BASE_PAGE;
 
+  /**
+   * memlockLimit: RLIMIT_MEMLOCK in bytes, a u64, or null for RLIM_INFINITY. A negative limit (or one
+   * past 2^64-1) is a RangeError and a number a TypeError: setrlimit() takes an unsigned rlim_t, and
+   * a limit below 0 pages would make every later MAP_DMA fail with ENOMEM.
+   */
   constructor(readonly host: Host, readonly pid: number, readonly memlockLimit: bigint | null, readonly capIpcLock: boolean) {
+    if (memlockLimit !== null) {
+      if (typeof memlockLimit !== 'bigint') throw new TypeError(`memlockLimit: expected a bigint (bytes) or null (RLIM_INFINITY), got ${typeof memlockLimit} ${String(memlockLimit)}`);
+      if (memlockLimit < 0n) throw new RangeError(`memlockLimit: ${memlockLimit} is negative (RLIMIT_MEMLOCK is an unsigned byte count; null = RLIM_INFINITY)`);
+      checkU64('memlockLimit', memlockLimit);
+    }
     this.memlockPages = memlockLimit === null ? Infinity : Number(memlockLimit >> PAGE_SHIFT);
   }
 
   /**
    * mmap(): a new VMA of size bytes. backing: a PhysMem profile ('4k', 'thp', 'hugetlb-2m',
    * 'hugetlb-1g', 'fragmented[:p]') or 'mmio' (a device BAR: reserved pfns, never pinned or charged).
-   * Returns the VMA's start address. Throws VfioError EINVAL (size) or the allocator's ENOMEM.
+   * Returns the VMA's start address. Throws VfioError (syscall 'mmap'): EINVAL for a size of 0 or not
+   * a multiple of 4 KiB, an unknown backing, or a hugetlb length that is not a multiple of the huge
+   * page; ENOMEM when the host cannot back it (the core allocator's error, re-thrown as a VfioError of
+   * the same code and errno, kept as `cause`). A size that is not a u64 bigint is a TypeError /
+   * RangeError (a programming error, like the typed ioctl calls).
    */
-  mmap(size: bigint, opts: { backing?: string } = {}): bigint {
-    if (size <= 0n || (size & 0xfffn) !== 0n) throw new VfioError('EINVAL', 'mmap', `size 0x${size.toString(16)} must be a positive multiple of 4 KiB`);
+  mmap(size: bigint, opts: MmapOptions = {}): bigint {
+    checkU64('mmap size', size);
+    if (size === 0n || (size & 0xfffn) !== 0n) throw new VfioError('EINVAL', 'mmap', `size 0x${size.toString(16)} must be a positive multiple of 4 KiB`);
     const npages = Number(size >> PAGE_SHIFT);
-    const profile = opts.backing ?? this.host.sim.backing;
+    // typed for users; a JS caller's string is still checked at run time by the core's parseBacking
+    const profile = (opts.backing ?? this.host.sim.backing) as MmapBacking;
     const start = this.nextPage;
     let vma: Vma;
     if (profile === 'mmio') {
       vma = new Vma(start, npages, null, this.host.allocMmio(npages), profile);
     } else {
-      vma = new Vma(start, npages, this.host.sim.mem.allocBacking(npages, profile), -1, profile);
+      let b: Backing;
+      try {
+        b = this.host.sim.mem.allocBacking(npages, profile);
+      } catch (e) {
+        rethrowAsVfio(e, 'mmap');
+      }
+      vma = new Vma(start, npages, b, -1, profile);
     }
     this.vmas.push(vma);
     this.nextPage = Math.ceil((start + npages) / VMA_ALIGN_PAGES) * VMA_ALIGN_PAGES + VMA_ALIGN_PAGES;
@@ -90,9 +136,11 @@ export class Process {
   /**
    * munmap() of a whole VMA (vaddr = its start): its RAM frames go back to the allocator. Model
    * limit: a VMA with a page still pinned is refused with EBUSY (Linux would unmap it and free those
-   * pages at their last unpin). Throws VfioError EINVAL when no VMA starts at vaddr.
+   * pages at their last unpin). Throws VfioError EINVAL when no VMA starts at vaddr; a vaddr that is not
+   * a u64 bigint is a TypeError / RangeError.
    */
   munmap(vaddr: bigint): void {
+    checkU64('munmap vaddr', vaddr);
     const start = Number(vaddr >> PAGE_SHIFT);
     const i = this.vmas.findIndex((v) => v.startPage === start);
     if (i < 0 || (vaddr & 0xfffn) !== 0n) throw new VfioError('EINVAL', 'munmap', `no VMA starts at 0x${vaddr.toString(16)}`);
@@ -146,7 +194,7 @@ export class Host {
   constructor(readonly sim: Sim) {}
 
   /** A new IOMMU group of `devices` devices behind drv (each probed on the driver). */
-  addGroup(drv: IommuDriver, opts: { devices?: number } = {}): Group {
+  addGroup(drv: IommuDriver, opts: AddGroupOptions = {}): Group {
     const n = opts.devices ?? 1;
     if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`devices must be an integer >= 1, got ${n}`);
     const devs: number[] = [];
@@ -156,9 +204,13 @@ export class Host {
     return g;
   }
 
-  /** A new process. memlockLimit: RLIMIT_MEMLOCK in bytes (default RLIM_INFINITY). */
-  spawn(opts: { memlockLimit?: bigint | null; capIpcLock?: boolean } = {}): Process {
-    const p = new Process(this, this.nextPid++, opts.memlockLimit ?? null, opts.capIpcLock ?? false);
+  /**
+   * A new process. memlockLimit: RLIMIT_MEMLOCK in bytes (default RLIM_INFINITY); RangeError when
+   * negative or past u64, TypeError when not a bigint (see Process).
+   */
+  spawn(opts: SpawnOptions = {}): Process {
+    const p = new Process(this, this.nextPid, opts.memlockLimit ?? null, opts.capIpcLock ?? false);
+    this.nextPid++;   // only once the limit was accepted: a rejected spawn leaves the host as it was
     this.processes.push(p);
     return p;
   }

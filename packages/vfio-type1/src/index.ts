@@ -1,8 +1,12 @@
 // @x/vfio-type1 public API (named exports only).
-export { Host, Process, Group, Vma, MMIO_PFN_BASE } from './host-mm.js';
+export {
+  Host, Process, Group, Vma, MMIO_PFN_BASE, type MmapBacking, type MmapOptions, type SpawnOptions, type AddGroupOptions,
+} from './host-mm.js';
 export { Container, type ContainerOptions, type MappingInfo } from './container.js';
-export { VfioError } from './errors.js';
-export { PROFILES, profileSpec, type Profile, type ProfileSpec, type UnmapPath, type TryHarder } from './profiles.js';
+export { VfioError, isVfioError } from './errors.js';
+// the base class of VfioError and the core's IommuError: `e instanceof SysError` catches both
+export { SysError } from '@x/iommu-core';
+export { PROFILES, PROFILE_NAMES, profileSpec, type Profile, type ProfileSpec, type UnmapPath, type TryHarder } from './profiles.js';
 export { VfioStats } from './stats.js';
 export { VfioDma, DmaTree } from './dma.js';
 export { VfioIommu, VfioDomain, VFIO_REGION_BYTES, type IovaNode } from './iommu.js';

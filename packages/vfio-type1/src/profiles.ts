@@ -54,8 +54,12 @@ export const PROFILES: Readonly<Record<Profile, ProfileSpec>> = {
   },
 };
 
+/** The profile names, oldest first, typed as Profile (Object.keys(PROFILES) would be string[]). */
+export const PROFILE_NAMES: readonly Profile[] = ['v4.15', 'v4.16', 'mainline'];
+
+/** The spec of a profile by name; RangeError for an unknown name. */
 export function profileSpec(p: string): ProfileSpec {
   const s = (PROFILES as Record<string, ProfileSpec>)[p];
-  if (s === undefined) throw new RangeError(`unknown profile '${p}' (one of ${Object.keys(PROFILES).join(', ')})`);
+  if (s === undefined) throw new RangeError(`unknown profile '${p}' (one of ${PROFILE_NAMES.join(', ')})`);
   return s;
 }

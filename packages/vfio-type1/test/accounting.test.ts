@@ -7,7 +7,7 @@ let e: Env;
 afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
 
 describe.each(['v4.15', 'v4.16', 'mainline'] as const)('accounting profile=%s', (profile) => {
-  it.each(['thp', '4k', 'hugetlb-2m', 'fragmented'])('test_locked_vm_map_unmap_close backing=%s', (backing) => {
+  it.each(['thp', '4k', 'hugetlb-2m', 'fragmented'] as const)('test_locked_vm_map_unmap_close backing=%s', (backing) => {
     e = makeEnv({ profile, memlockLimit: 64n << 20n });
     const va = e.proc.mmap(16n * M2, { backing });
     e.c.mapDma({ vaddr: va, iova: 0n, size: 8n * M2, flags: RW });

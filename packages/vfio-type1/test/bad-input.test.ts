@@ -110,7 +110,7 @@ export const CASES: Case[] = [
   { ioctl: 'MAP', via: 'typed', what: 'dma_entry_limit 1 and overlap: EEXIST first', only: ['mainline'], env: { dmaEntryLimit: 1 }, want: 'EEXIST', run: (e, x) => map(e, x.va + M2, A_IOVA, K4) },
   // ---- MAP_DMA: container state
   { ioctl: 'MAP', via: 'typed', what: 'before SET_IOMMU', env: { noSet: true }, want: 'EINVAL', run: (e, x) => map(e, x.va + M2, FREE_IOVA, K4) },
-  { ioctl: 'MAP', via: 'raw', what: 'container fd closed', env: { closed: true }, syscall: 'ioctl', want: 'EBADF', run: (e, x) => rawMap(e, { vaddr: x.va + M2, iova: FREE_IOVA, size: K4 }) },
+  { ioctl: 'MAP', via: 'raw', what: 'container fd closed', env: { closed: true }, want: 'EBADF', run: (e, x) => rawMap(e, { vaddr: x.va + M2, iova: FREE_IOVA, size: K4 }) },
   { ioctl: 'MAP', via: 'raw', what: 'argument is an integer, not a buffer', want: 'EFAULT', run: (e) => e.c.ioctl(VFIO_IOMMU_MAP_DMA, 0) },
 
   // ---- UNMAP_DMA
@@ -138,7 +138,7 @@ export const CASES: Case[] = [
   { ioctl: 'UNMAP', via: 'typed', what: 'nothing mapped in range', want: '=0', run: (e) => unmap(e, FREE_IOVA, M2) },
   { ioctl: 'UNMAP', via: 'typed', what: 'range just below A', want: '=0', run: (e) => unmap(e, 0n, A_IOVA) },
   { ioctl: 'UNMAP', via: 'typed', what: 'before SET_IOMMU', env: { noSet: true }, want: 'EINVAL', run: (e) => unmap(e, A_IOVA, M2) },
-  { ioctl: 'UNMAP', via: 'raw', what: 'container fd closed', env: { closed: true }, syscall: 'ioctl', want: 'EBADF', run: (e) => rawUnmap(e, { iova: A_IOVA, size: M2 }) },
+  { ioctl: 'UNMAP', via: 'raw', what: 'container fd closed', env: { closed: true }, want: 'EBADF', run: (e) => rawUnmap(e, { iova: A_IOVA, size: M2 }) },
 
   // ---- GET_INFO
   { ioctl: 'INFO', via: 'raw', what: 'argsz 0', want: 'EINVAL', run: (e) => rawInfo(e, 0, 24) },
@@ -148,7 +148,7 @@ export const CASES: Case[] = [
   { ioctl: 'INFO', via: 'raw', what: 'argsz 24, buffer 20 bytes', want: v4Mainline('=0', 'EFAULT'), run: (e) => rawInfo(e, 24, 20) },
   { ioctl: 'INFO', via: 'raw', what: 'argsz 0xffffffff, buffer 24 bytes (caps copied past the buffer)', want: v4Mainline('=0', 'EFAULT'), run: (e) => rawInfo(e, 0xffffffff, 24) },
   { ioctl: 'INFO', via: 'typed', what: 'before SET_IOMMU', env: { noSet: true }, want: 'EINVAL', run: (e) => { e.c.getInfo(); } },
-  { ioctl: 'INFO', via: 'raw', what: 'container fd closed', env: { closed: true }, syscall: 'ioctl', want: 'EBADF', run: (e) => rawInfo(e, 24, 24) },
+  { ioctl: 'INFO', via: 'raw', what: 'container fd closed', env: { closed: true }, want: 'EBADF', run: (e) => rawInfo(e, 24, 24) },
 
   // ---- SET_IOMMU
   { ioctl: 'SET', via: 'typed', what: 'type1v2 when already set', want: 'EINVAL', run: (e) => e.c.setIommu(VFIO_TYPE1v2_IOMMU) },
@@ -160,7 +160,7 @@ export const CASES: Case[] = [
   { ioctl: 'SET', via: 'raw', what: 'type 0xffffffff', env: { noSet: true }, want: 'ENODEV', run: (e) => e.c.ioctl(VFIO_SET_IOMMU, 0xffffffff) },
   { ioctl: 'SET', via: 'raw', what: 'NESTING (6)', env: { noSet: true }, only: ['mainline'], want: 'ENODEV', run: (e) => e.c.ioctl(VFIO_SET_IOMMU, 6) },
   { ioctl: 'SET', via: 'raw', what: 'UNMAP_ALL (9) is an extension, not a type', env: { noSet: true }, only: ['v4.15', 'v4.16'], want: 'ENODEV', run: (e) => e.c.ioctl(VFIO_SET_IOMMU, 9) },
-  { ioctl: 'SET', via: 'typed', what: 'container fd closed', env: { closed: true, noSet: true }, syscall: 'ioctl', want: 'EBADF', run: (e) => e.c.setIommu(VFIO_TYPE1v2_IOMMU) },
+  { ioctl: 'SET', via: 'typed', what: 'container fd closed', env: { closed: true, noSet: true }, want: 'EBADF', run: (e) => e.c.setIommu(VFIO_TYPE1v2_IOMMU) },
 
   // ---- CHECK_EXTENSION (answers, never errors, on an open fd)
   { ioctl: 'EXT', via: 'typed', what: 'extension 0', want: '=0', run: (e) => e.c.checkExtension(0) },
@@ -171,7 +171,7 @@ export const CASES: Case[] = [
   { ioctl: 'EXT', via: 'typed', what: 'DMA_CC_IOMMU (4) before SET_IOMMU', env: { noSet: true }, want: '=0', run: (e) => e.c.checkExtension(4) },
   { ioctl: 'EXT', via: 'raw', what: 'extension 0xffffffff', want: '=0', run: (e) => e.c.ioctl(VFIO_CHECK_EXTENSION, 0xffffffff) },
   { ioctl: 'EXT', via: 'raw', what: 'argument is a buffer, not an integer', want: '=0', run: (e) => e.c.ioctl(VFIO_CHECK_EXTENSION, new Uint8Array(8)) },
-  { ioctl: 'EXT', via: 'typed', what: 'container fd closed', env: { closed: true }, syscall: 'ioctl', want: 'EBADF', run: (e) => e.c.checkExtension(VFIO_TYPE1v2_IOMMU) },
+  { ioctl: 'EXT', via: 'typed', what: 'container fd closed', env: { closed: true }, want: 'EBADF', run: (e) => e.c.checkExtension(VFIO_TYPE1v2_IOMMU) },
 
   // ---- wrong ioctl numbers on the container fd
   { ioctl: 'RAW', via: 'raw', what: 'VFIO_IOMMU_ENABLE 0x3b73 (SPAPR only)', syscall: 'ioctl(0x3b73)', want: 'ENOTTY', run: (e) => e.c.ioctl(VFIO_IOMMU_ENABLE, new Uint8Array(8)) },

@@ -18,7 +18,7 @@ import {
   IOMMU_RESV_DIRECT_RELAXABLE, IOMMU_RESV_MSI, IOMMU_RESV_RESERVED, SZ_1G, SZ_2M, SZ_4K, createReferenceDriver, createSim,
   iommuIovaToPhys, type IommuDomain, type RefDomain, type ReferenceDriver, type Sim,
 } from '@x/iommu-core';
-import { Host, type Container, type ContainerOptions, type Group, type Process, type Profile } from '../src/index.js';
+import { Host, type Container, type ContainerOptions, type Group, type MmapBacking, type Process, type Profile } from '../src/index.js';
 import { ERRNO_OF, SpecModel, type GroupSpec, type MapArgs, type Res, type UnmapArgs } from './spec-model.js';
 
 /** Sequences over the three profiles, and calls per sequence (pnpm test:deep: 2500 and 900). */
@@ -44,7 +44,7 @@ const hx = (v: bigint | number): string => `0x${v.toString(16)}`;
 
 // ---- the random input: an environment and a list of calls ----------------------------------------
 
-interface VmaSpec { backing: string; pages: number }
+interface VmaSpec { backing: MmapBacking; pages: number }
 interface EnvSpec {
   seed: number; v2: boolean; vmas: VmaSpec[];
   /** RLIMIT_MEMLOCK in pages (null: unlimited); odd adds 0x800 bytes the limit rounds away. */

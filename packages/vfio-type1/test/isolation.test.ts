@@ -4,7 +4,7 @@
 import { appendFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Prng, createReferenceDriver, createSim, type ReferenceDriver, type Sim } from '@x/iommu-core';
-import { Host, VFIO_TYPE1v2_IOMMU, type Container, type Group, type Process, type Profile } from '../src/index.js';
+import { Host, VFIO_TYPE1v2_IOMMU, type Container, type Group, type MmapBacking, type Process, type Profile } from '../src/index.js';
 import { K4, M2, RW } from './helpers.js';
 
 interface Side { proc: Process; group: Group; c: Container; dev: number; va: bigint }
@@ -14,7 +14,7 @@ function world(profile: Profile): World {
   const sim = createSim({ memory: 1n << 30n, seed: 11 });
   const drv = createReferenceDriver(sim, { iotlbEntries: 256 });
   const host = new Host(sim);
-  const side = (backing: string): Side => {
+  const side = (backing: MmapBacking): Side => {
     const group = host.addGroup(drv, { devices: 1 });
     const proc = host.spawn({ memlockLimit: 64n << 20n });
     const c = host.openContainer(proc, { profile });

@@ -4,7 +4,15 @@
 
 export const EVENT_IO_PAGE_FAULT = 2;
 export const EVENT_ILLEGAL_COMMAND_ERROR = 5;
-export const EVENT_NAMES: Record<number, string> = {
+/** Event names of the spec's event codes 1..9. */
+export type AmdEventName =
+  | 'ILLEGAL_DEV_TABLE_ENTRY' | 'IO_PAGE_FAULT' | 'DEV_TAB_HARDWARE_ERROR' | 'PAGE_TAB_HARDWARE_ERROR'
+  | 'ILLEGAL_COMMAND_ERROR' | 'COMMAND_HARDWARE_ERROR' | 'IOTLB_INV_TIMEOUT' | 'INVALID_DEVICE_REQUEST'
+  | 'INVALID_PPR_REQUEST';
+/** The events the emulated hardware logs (ioPageFault, illegalCommand): what AmdEvent.type can be. */
+export type AmdEventType = 'IO_PAGE_FAULT' | 'ILLEGAL_COMMAND_ERROR';
+/** Event names by event code (bits 63:60). */
+export const EVENT_NAMES: Readonly<Record<number, AmdEventName>> = {
   1: 'ILLEGAL_DEV_TABLE_ENTRY', 2: 'IO_PAGE_FAULT', 3: 'DEV_TAB_HARDWARE_ERROR', 4: 'PAGE_TAB_HARDWARE_ERROR',
   5: 'ILLEGAL_COMMAND_ERROR', 6: 'COMMAND_HARDWARE_ERROR', 7: 'IOTLB_INV_TIMEOUT', 8: 'INVALID_DEVICE_REQUEST',
   9: 'INVALID_PPR_REQUEST',
@@ -17,7 +25,8 @@ export const EVENT_LOG_ENTRIES = 512;
 
 /** A decoded event-log entry. `iova` is the faulting IOVA page; `address` the raw byte address. */
 export interface AmdEvent {
-  readonly type: string;
+  /** EVENT_NAMES[code]: the two kinds of event this hardware logs. */
+  readonly type: AmdEventType;
   readonly code: number;
   readonly deviceId: number;
   readonly domainId: number;
@@ -60,17 +69,24 @@ export class EventLog {
     return this.put(0, EVENT_ILLEGAL_COMMAND_ERROR << 28, ringOffset, 0);
   }
 
-  /** Software: decodes and consumes every entry from head to tail, zeroing them (Linux iommu_poll_events). */
+  /**
+   * Software: decodes and consumes every entry from head to tail, zeroing them (Linux
+   * iommu_poll_events). Throws Error (a model bug) at an entry with a code this hardware never
+   * writes (only possible by writing `words` directly); that entry and the ones after it stay.
+   */
   drain(out: AmdEvent[]): number {
     let n = 0;
     while (this.head !== this.tail) {
       const e = this.head >>> 2, wd = this.words;
       const w0 = wd[e]!, w1 = wd[e + 1]!, w2 = wd[e + 2]!, w3 = wd[e + 3]!;
       const code = w1 >>> 28;
+      const type: AmdEventType | null = code === EVENT_IO_PAGE_FAULT ? 'IO_PAGE_FAULT'
+        : code === EVENT_ILLEGAL_COMMAND_ERROR ? 'ILLEGAL_COMMAND_ERROR' : null;
+      if (type === null) throw new Error(`BUG: event code ${code} (${EVENT_NAMES[code] ?? 'reserved'}) in the log; this hardware writes only IO_PAGE_FAULT and ILLEGAL_COMMAND_ERROR`);
       const raw = (BigInt(w3 >>> 0) << 96n) | (BigInt(w2 >>> 0) << 64n) | (BigInt(w1 >>> 0) << 32n) | BigInt(w0 >>> 0);
       const address = (BigInt(w3 >>> 0) << 32n) | BigInt(w2 >>> 0);
       out.push({
-        type: EVENT_NAMES[code] ?? `EVENT_${code}`, code, deviceId: w0 & 0xffff, domainId: w1 & 0xffff,
+        type, code, deviceId: w0 & 0xffff, domainId: w1 & 0xffff,
         iova: (w3 >>> 0) * 0x100000 + (w2 >>> 12), address, flags: (w1 >>> 16) & 0xfff, raw,
       });
       wd.fill(0, e, e + 4);

@@ -34,13 +34,14 @@ export const AMD_COSTS = {
   'amd.event.ILLEGAL_COMMAND_ERROR': { ns: 0, source: 'count only' },
 } as const;
 
+/** Options of AmdIommuHw; a property set to `undefined` is the same as one left out (the default). */
 export interface AmdHwOptions {
   /** IOTLB entries. Default 1024 (QEMU's AMDVI_IOTLB_MAX_SIZE). */
-  iotlbEntries?: number;
+  iotlbEntries?: number | undefined;
   /** Replacement when full: 'lru' (default), 'fifo', or 'wipe' (QEMU: clear everything). */
-  iotlbPolicy?: IotlbPolicy;
+  iotlbPolicy?: IotlbPolicy | undefined;
   /** Command ring entries. Default 512 (Linux). */
-  cmdEntries?: number;
+  cmdEntries?: number | undefined;
 }
 
 export class AmdIommuHw {

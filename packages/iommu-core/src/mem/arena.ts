@@ -11,6 +11,8 @@ const TABLES_PER_CHUNK = 1 << TABLES_PER_CHUNK_SHIFT;
 
 export class TableArena {
   chunks: Int32Array[] = [];
+  /** Per chunk, one byte per table: 1 while allocated (catches a double free before it corrupts). */
+  private live: Uint8Array[] = [];
   private freeIdx: number[] = [];
   private next = 0;
   inUse = 0;
@@ -29,15 +31,25 @@ export class TableArena {
       if (t >>> TABLES_PER_CHUNK_SHIFT >= this.chunks.length) {
         if (t >= 2 ** 31) throw new IommuError('ENOMEM', 'alloc_pgtable_page', 'page-table arena is full');
         this.chunks.push(new Int32Array(TABLES_PER_CHUNK * TABLE_WORDS));
+        this.live.push(new Uint8Array(TABLES_PER_CHUNK));
       }
     }
+    this.live[t >>> TABLES_PER_CHUNK_SHIFT]![t & (TABLES_PER_CHUNK - 1)] = 1;
     if (++this.inUse > this.peak) this.peak = this.inUse;
     return TABLE_PFN_BASE + t;
   }
 
+  /**
+   * Returns table `pfn` to the arena. RangeError (an internal invariant: a caller's bug) for a pfn
+   * that is not a table page, or a table already free: a second free would put it on the free list
+   * twice and two later allocations would share it.
+   */
   free(pfn: number): void {
     const t = pfn - TABLE_PFN_BASE;
-    if (!(t >= 0 && t < this.next)) throw new RangeError(`pfn ${pfn} is not a page-table page`);
+    if (!(t >= 0 && t < this.next && Number.isInteger(t))) throw new RangeError(`pfn ${pfn} is not a page-table page`);
+    const live = this.live[t >>> TABLES_PER_CHUNK_SHIFT]!, k = t & (TABLES_PER_CHUNK - 1);
+    if (live[k] === 0) throw new RangeError(`BUG: double free of table page ${pfn}`);
+    live[k] = 0;
     this.freeIdx.push(t);
     this.inUse--;
   }

@@ -5,10 +5,17 @@ import { IommuError } from '../errno.js';
 import type { Prng } from '../sim/prng.js';
 import { BLOCK_SHIFT, FRAME_USER, GIGA_SHIFT, type FrameAllocator } from './frames.js';
 
-/** '4k' scattered pages, 'thp' / 'hugetlb-2m' 2 MiB pages, 'hugetlb-1g' 1 GiB pages, or a mix. */
+/**
+ * '4k' scattered pages, 'thp' / 'hugetlb-2m' 2 MiB pages, 'hugetlb-1g' 1 GiB pages, or a mix:
+ * 'fragmented:<p>' leaves a share p in [0, 1] of the 2 MiB regions as scattered 4 KiB pages
+ * ('fragmented' = 'fragmented:0.5'). The type admits any number for p; parseBacking checks the range.
+ */
 export type BackingProfile = '4k' | 'thp' | 'hugetlb-2m' | 'hugetlb-1g' | 'fragmented' | `fragmented:${number}`;
 
-export const BACKING_PROFILES: readonly string[] = ['4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented', 'fragmented:<p>'];
+/** The profile names, each usable as is ('fragmented:<p>' takes a share p, see BackingProfile). */
+export const BACKING_PROFILES = ['4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented'] as const satisfies readonly BackingProfile[];
+
+const BACKING_HELP = `one of ${[...BACKING_PROFILES, 'fragmented:<p>'].join(', ')}; p in [0,1] is the share of 2 MiB regions left as scattered 4 KiB pages`;
 
 /**
  * The frames behind a range of pages: run r covers pages [r << runOrder, (r+1) << runOrder) and
@@ -25,17 +32,37 @@ export function backingPfn(b: Backing, i: number): number {
   return b.pfns[i >>> b.runOrder]! + (i & ((1 << b.runOrder) - 1));
 }
 
-/** Parses a profile name; throws EINVAL with the list of valid names. */
-export function parseBacking(p: string): { kind: '4k' | 'thp' | 'hugetlb-2m' | 'hugetlb-1g' | 'fragmented'; scatter: number } {
+type ParsedBacking = { kind: '4k' | 'thp' | 'hugetlb-2m' | 'hugetlb-1g' | 'fragmented'; scatter: number };
+
+/** parseBacking without the throw: null for a string that is not a valid profile. */
+function tryParseBacking(p: string): ParsedBacking | null {
   if (p === '4k' || p === 'thp' || p === 'hugetlb-2m' || p === 'hugetlb-1g') return { kind: p, scatter: p === '4k' ? 1 : 0 };
   if (p === 'fragmented') return { kind: 'fragmented', scatter: 0.5 };
   const m = /^fragmented:(\d*\.?\d+)$/.exec(p);
   if (m && Number(m[1]) >= 0 && Number(m[1]) <= 1) return { kind: 'fragmented', scatter: Number(m[1]) };
-  throw new IommuError('EINVAL', 'mmap', `unknown backing '${p}' (one of ${BACKING_PROFILES.join(', ')}; p in [0,1] is the share of 2 MiB regions left as scattered 4 KiB pages)`);
+  return null;
+}
+
+/** Why `p` is not a profile, with the list of valid names (the text of both errors below). */
+export const backingError = (p: unknown): string => `unknown backing '${String(p)}' (${BACKING_HELP})`;
+
+/**
+ * Parses a profile name (any string: input from a user or a file). Throws IommuError EINVAL
+ * (syscall 'mmap', as the VMA's creation fails) with the list of valid names.
+ */
+export function parseBacking(p: string): ParsedBacking {
+  const r = typeof p === 'string' ? tryParseBacking(p) : null;
+  if (r === null) throw new IommuError('EINVAL', 'mmap', backingError(p));
+  return r;
+}
+
+/** True when p is a valid backing profile (the check createSim and parseBacking make). */
+export function isBackingProfile(p: unknown): p is BackingProfile {
+  return typeof p === 'string' && tryParseBacking(p) !== null;
 }
 
 /** Allocates the frames for npages of a VMA under a backing profile. */
-export function allocBacking(fa: FrameAllocator, rng: Prng, npages: number, profile: string): Backing {
+export function allocBacking(fa: FrameAllocator, rng: Prng, npages: number, profile: BackingProfile): Backing {
   const { kind, scatter } = parseBacking(profile);
   if (!(Number.isInteger(npages) && npages >= 1)) throw new IommuError('EINVAL', 'mmap', `bad page count ${npages}`);
   const big = kind === 'hugetlb-1g' ? GIGA_SHIFT : kind === '4k' ? 0 : BLOCK_SHIFT;

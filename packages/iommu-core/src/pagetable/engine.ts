@@ -506,8 +506,9 @@ export class PageTable implements Reacher {
     return true;
   }
 
-  /** Calls fn(iova, pfn, order) for every leaf (heads of replicated runs once). Not for hot paths. */
+  /** Calls fn(iova, pfn, order) for every leaf (heads of replicated runs once); none after destroy(). Not for hot paths. */
   forEachLeaf(fn: (iova: number, pfn: number, order: number) => void): void {
+    if (this.tables === 0) return;                 // destroyed: the old root may be another domain's table now
     const walk = (table: number, level: number, tableIova: number): void => {
       const words = this.mem.tables.words(table), base = this.mem.tables.wordOffset(table);
       const st = new PtState();
@@ -541,8 +542,12 @@ export class PageTable implements Reacher {
     return hit;
   }
 
-  /** Clears every leaf and frees every table, root included (domain free). */
+  /**
+   * Clears every leaf and frees every table, root included (domain free). A second call throws a
+   * RangeError 'BUG: ...': the freed root may already belong to another domain, whose tables it would free.
+   */
   destroy(): void {
+    if (this.tables === 0) throw new RangeError(`BUG: page table of domain ${this.domainId} destroyed twice`);
     const all: number[] = [];
     this.forEachLeaf((iova, pfn, order) => { this.mem.reachAdd(pfn, order, -1); });
     const collect = (table: number, level: number): void => {

@@ -7,9 +7,37 @@ export interface Reacher {
   findReach(pfn: number): { domain: number; iova: number; via: 'pte' | 'iotlb' } | null;
 }
 
+/**
+ * The violation kinds, as the keys of an interface so a package that adds checks can declare its
+ * own: `declare module '@x/iommu-core' { interface ViolationKinds { 'my-check': true } }`.
+ */
+export interface ViolationKinds {
+  // the core's checks (physmem.ts)
+  /** A frame's last pin dropped while a PTE or IOTLB entry still translates to it. */
+  'unpin-while-reachable': true;
+  /** An unpin of a frame that was not pinned (the count stays at 0). */
+  'unpin-underflow': true;
+  /** A device reached a frame that is back in the allocator. */
+  'dma-to-free-frame': true;
+  /** A device reached a user page nobody pins. */
+  'dma-to-unpinned': true;
+  // @x/vfio-type1's invariant checks (its src/checker.ts), kept here so its reports type-check
+  'pinned-not-charged': true;
+  'locked-vm-mismatch': true;
+  'dma-vaddr-unbacked': true;
+  'dma-page-not-pinned': true;
+  'dma-charge-mismatch': true;
+  'pin-outside-dma': true;
+  'teardown-leaves-mapping': true;
+  'teardown-leaves-pins': true;
+  'teardown-leaves-charge': true;
+  'teardown-leaves-dma': true;
+}
+export type ViolationKind = keyof ViolationKinds;
+
 export interface Violation {
-  /** 'unpin-while-reachable' | 'dma-to-unpinned' | 'dma-to-free-frame' | 'unpin-underflow' | checks added by users of the core */
-  readonly kind: string;
+  /** What went wrong: one of ViolationKinds' keys. */
+  readonly kind: ViolationKind;
   readonly pfn: number;
   /** IOVA page through which the frame is reachable, or -1. */
   readonly iova: number;
@@ -35,7 +63,7 @@ export class SafetyChecker {
   get call(): string { return this.callStack.join(' > '); }
 
   /** Records a violation on a frame, locating the PTE/IOTLB entry that still reaches it. */
-  report(kind: string, pfn: number, detail: string, where?: { domain: number; iova: number; via: string }): void {
+  report(kind: ViolationKind, pfn: number, detail: string, where?: { domain: number; iova: number; via: string }): void {
     if (this.violations.length >= this.limit) { this.dropped++; return; }
     let w = where ?? null;
     if (w === null) for (const r of this.reachers) { w = r.findReach(pfn); if (w !== null) break; }

@@ -2,7 +2,7 @@
 // IOMMU driver for the chosen kernel profile, the VFIO host with its groups, the QEMU process and
 // one type1v2 container with every group attached, as QEMU sets it up before mapping guest RAM.
 
-import { createReferenceDriver, createSim, type Sim } from '@x/iommu-core';
+import { createReferenceDriver, createSim, type BackingProfile, type Sim } from '@x/iommu-core';
 import { createAmdIommu } from '@x/amd-iommu';
 import { Host, VFIO_TYPE1v2_IOMMU, type UnmapPath } from '@x/vfio-type1';
 import type { Profile } from '../scenario/scenario.js';
@@ -11,7 +11,7 @@ import type { Profile } from '../scenario/scenario.js';
 export interface MachineSpec {
   hostMemory: string;
   seed: number;
-  backing: string;
+  backing: BackingProfile;
   cost: Record<string, number>;
   driver: 'amd' | 'reference';
   profile: Profile;

@@ -2,6 +2,7 @@
 // then the process's mmap, phase markers, ioctls with their uapi struct field by field (u64 as
 // "0x..." strings) and the result the kernel model gave, and device DMA. See README "Replay format".
 
+import { isBackingProfile, type BackingProfile } from '@x/iommu-core';
 import { UsageError } from '../errors.js';
 import type { Scenario } from '../scenario/scenario.js';
 import type { MachineSpec } from './machine.js';
@@ -9,7 +10,7 @@ import type { MachineSpec } from './machine.js';
 export const REPLAY_FORMAT = 'vfio-sim-replay', REPLAY_VERSION = 1;
 
 export interface HeaderLine { op: 'header'; format: typeof REPLAY_FORMAT; version: number; label: string; machine: MachineSpec; scenario: Scenario | null }
-export interface MmapLine { op: 'mmap'; size: string; backing: string; vaddr: string }
+export interface MmapLine { op: 'mmap'; size: string; backing: BackingProfile; vaddr: string }
 export interface PhaseLine { op: 'phase'; name: string }
 export interface MapLine {
   op: 'ioctl'; cmd: 'VFIO_IOMMU_MAP_DMA';
@@ -53,7 +54,7 @@ export function parseReplay(text: string, file: string): { header: HeaderLine; l
     const u64 = (v: unknown): boolean => typeof v === 'string' && U64.test(v);
     const u32 = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
     switch (o.op) {
-      case 'mmap': need('size', u64, 'a 0x hex u64'); need('backing', (v) => typeof v === 'string', 'a backing name'); break;
+      case 'mmap': need('size', u64, 'a 0x hex u64'); need('backing', (v) => typeof v === 'string' && isBackingProfile(v), 'a backing name'); break;
       case 'phase': need('name', (v) => typeof v === 'string', 'a string'); break;
       case 'dma':
         need('device', u32, 'a device id'); need('iova', u64, 'a 0x hex byte address'); need('pages', (v) => u32(v) && (v as number) > 0, 'a page count > 0');
@@ -92,7 +93,7 @@ function checkMachine(m: Record<string, unknown>, where: string): void {
   const int = (v: unknown, min: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min;
   need('hostMemory', dec(m.hostMemory), 'bytes as a decimal string');
   need('seed', int(m.seed, 0), 'an integer >= 0');
-  need('backing', typeof m.backing === 'string', 'a backing name');
+  need('backing', typeof m.backing === 'string' && isBackingProfile(m.backing), 'a backing name');
   need('cost', typeof m.cost === 'object' && m.cost !== null && !Array.isArray(m.cost), 'an object of event -> ns');
   need('driver', m.driver === 'amd' || m.driver === 'reference', "'amd' or 'reference'");
   need('profile', m.profile === 'v4.15' || m.profile === 'v4.16' || m.profile === 'mainline', "'v4.15', 'v4.16' or 'mainline'");

@@ -33,7 +33,7 @@ export interface CaseOutput {
 export function machineSpec(r: Resolved): MachineSpec {
   const s = r.scenario;
   return {
-    hostMemory: String(r.hostBytes), seed: s.seed, backing: s.host.backing, cost: { ...s.cost },
+    hostMemory: String(r.hostBytes), seed: s.seed, backing: r.backing, cost: { ...s.cost },
     driver: s.driver, profile: s.profile, iotlbEntries: s.iommu.iotlbEntries, groups: s.groups, devices: s.devices,
     // libvirt's rule for VFIO guests: RLIMIT_MEMLOCK = guest RAM + 1 GiB; churn buffers are charged again
     memlockLimit: String(r.guestBytes + (1n << 30n) + BigInt(s.churn.live * s.churn.maxPages) * 4096n),
@@ -166,7 +166,7 @@ export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {
   const ex = new Executor(m, opts.record ?? false, opts.onProgress);
   let vaddr: bigint;
   try {
-    vaddr = m.proc.mmap(r.guestBytes, { backing: scenario.host.backing });
+    vaddr = m.proc.mmap(r.guestBytes, { backing: r.backing });
   } catch (e) {
     // the host allocator could not back the guest (no free 1 GiB regions left, ...): a scenario problem
     const err = e as { code?: string; message?: string };
@@ -176,7 +176,7 @@ export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {
   if (ex.out) {
     const header: HeaderLine = { op: 'header', format: REPLAY_FORMAT, version: REPLAY_VERSION, label, machine: spec, scenario };
     ex.out.push(JSON.stringify(header));
-    ex.out.push(JSON.stringify({ op: 'mmap', size: hex(r.guestBytes), backing: scenario.host.backing, vaddr: hex(vaddr) }));
+    ex.out.push(JSON.stringify({ op: 'mmap', size: hex(r.guestBytes), backing: r.backing, vaddr: hex(vaddr) }));
   }
   for (const op of workload(r, vaddr, m.deviceIds.length)) ex.exec(toLine(op, m.deviceIds));
   ex.endPhase();

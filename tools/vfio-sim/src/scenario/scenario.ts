@@ -2,6 +2,7 @@
 // Scenarios are plain JSON (sizes as strings), so they can live in files, cross worker threads
 // and be echoed in --json output; resolveScenario() validates one and computes what a run needs.
 
+import { isBackingProfile, type BackingProfile } from '@x/iommu-core';
 import { UsageError } from '../errors.js';
 import { parseSize, shortSize } from './size.js';
 import { qemuLayout, type RamBlock } from './layout.js';
@@ -58,6 +59,8 @@ export function defaultScenario(): Scenario {
 /** What a run needs, computed from a validated scenario. */
 export interface Resolved {
   readonly scenario: Scenario;
+  /** The host backing, checked. */
+  readonly backing: BackingProfile;
   readonly guestBytes: bigint;
   readonly hostBytes: bigint;
   readonly blocks: readonly RamBlock[];
@@ -102,11 +105,10 @@ function size(n: FieldName, v: unknown): bigint {
 const SZ_4K = 1n << 12n, SZ_2M = 1n << 21n, SZ_1G = 1n << 30n;
 
 /** Checks a backing name the way the host model reads it. */
-export function checkBacking(v: unknown): string {
-  if (typeof v === 'string') {
-    if (['4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented'].includes(v)) return v;
+export function checkBacking(v: unknown): BackingProfile {
+  if (typeof v === 'string' && isBackingProfile(v)) {
     const m = /^fragmented:(\d*\.?\d+)$/.exec(v);
-    if (m && Number(m[1]) >= 0 && Number(m[1]) <= 1) return v;
+    if (!v.startsWith('fragmented:') || (m && Number(m[1]) >= 0 && Number(m[1]) <= 1)) return v;
   }
   bad(F.backing, `'${String(v)}' is not one of ${BACKINGS.join(', ')} (p in [0,1] = share of 2 MiB regions left as scattered 4 KiB pages)`);
 }
@@ -163,7 +165,7 @@ export function resolveScenario(s: Scenario): Resolved {
     bad(F.churnLive, `${s.churn.live} live churn mappings plus ${blocks.length} RAM blocks exceed --dma-entry-limit ${s.vfio.dmaEntryLimit}`);
   }
   if (BigInt(s.churn.maxPages) * SZ_4K > guestBytes) bad(F.churnMax, 'a churn buffer cannot be larger than the guest');
-  return { scenario: s, guestBytes, hostBytes, blocks };
+  return { scenario: s, backing, guestBytes, hostBytes, blocks };
 }
 
 /** Deep-merges a partial scenario (from a JSON file or overrides) over a base; unknown keys are errors. */
