@@ -2,7 +2,7 @@
 // with the fast API, and watch the safety checker catch an unpin before the sync.
 import {
   createSim, createReferenceDriver, createIotlbGather, iommuMap, iommuUnmap, iommuUnmapFast, iommuTlbSync,
-  iommuIovaToPhys, iommuPgsize, IOMMU_READ, IOMMU_WRITE, SZ_4K, SZ_2M, SZ_1G,
+  iommuIovaToPhys, iommuPgsize, backingPfn, IOMMU_READ, IOMMU_WRITE, SZ_4K, SZ_2M, SZ_1G,
 } from '@x/iommu-core';
 
 const sim = createSim({ memory: 64n << 30n, backing: 'thp', seed: 1 });
@@ -10,7 +10,7 @@ const drv = createReferenceDriver(sim, { pgsizeBitmap: SZ_4K | SZ_2M | SZ_1G });
 const dom = drv.domainAlloc();
 drv.attachDevice(dom, 1);
 
-const pfn = sim.mem.allocBacking(512, 'thp').pfns[0];      // one THP-backed 2 MiB user page
+const pfn = backingPfn(sim.mem.allocBacking(512, 'thp'), 0);   // one THP-backed 2 MiB user page
 sim.mem.pin(pfn, 512);
 console.log('page size chosen:', 2 ** iommuPgsize(dom, 0x100000, pfn, 512) / 1024, 'KiB');
 iommuMap(dom, 0x100000, pfn, 512, IOMMU_READ | IOMMU_WRITE);
