@@ -59,7 +59,11 @@ const EINVAL = -22, ERANGE = -34, ENOMEM = -12;
 export class AmdIommu implements IommuDriver {
   readonly name: string;
   readonly ops: IommuOps;
-  readonly pgsizeBitmap = AMD_IOMMU_PGSIZES;
+  /**
+   * AMD_IOMMU_PGSIZES in the 2018 profiles; mainline (iommupt) derives the domain's sizes from the
+   * format's limits, which drops every size at or above the 52-bit output address.
+   */
+  readonly pgsizeBitmap: bigint;
   readonly hw: AmdIommuHw;
   readonly quirks: Readonly<AmdQuirks>;
   readonly profile: AmdProfileName;
@@ -76,6 +80,7 @@ export class AmdIommu implements IommuDriver {
 
   constructor(readonly sim: Sim, opts: AmdIommuOptions = {}) {
     this.profile = opts.profile ?? 'v4.16';
+    this.pgsizeBitmap = this.profile === 'mainline' ? AMD_IOMMU_PGSIZES & ((1n << 52n) - 1n) : AMD_IOMMU_PGSIZES;
     const p = AMD_PROFILES[this.profile];
     if (p === undefined) throw new RangeError(`unknown AMD profile '${String(opts.profile)}' (v4.15 | v4.16 | mainline)`);
     const quirks: AmdQuirks = { ...p.quirks };

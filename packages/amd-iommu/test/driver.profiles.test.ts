@@ -2,10 +2,10 @@
 // §9.5), mode growth with DTE rewrite (§2.7), replicated sizes (§2.4), and flush counts (§3.7, §4.1).
 import { describe, expect, it } from 'vitest';
 import {
-  IommuError, createIotlbGather, iommuIovaToPhys, iommuMap, iommuPgsize, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap,
+  IommuError, createIotlbGather, createSim, iommuIovaToPhys, iommuMap, iommuPgsize, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap,
   iommuUnmapFast,
 } from '@x/iommu-core';
-import { AMD_PROFILES, pteBigInt } from '../src/index.js';
+import { AMD_PROFILES, createAmdIommu, pteBigInt } from '../src/index.js';
 import { DEV, RW, cmdDelta, expectClean, expectCountersMatchRing, setup, type Fixture } from './helpers.js';
 
 const errOf = (fn: () => void): IommuError => { try { fn(); } catch (e) { return e as IommuError; } throw new Error('no error'); };
@@ -317,5 +317,22 @@ describe('flush counts per profile', () => {
     expect(Object.keys(AMD_PROFILES)).toEqual(['v4.15', 'v4.16', 'mainline']);
     expect(AMD_PROFILES['v4.16'].apiEra).toBe('2018');
     expect(AMD_PROFILES.mainline.apiEra).toBe('gather');
+  });
+});
+
+describe('page sizes per profile', () => {
+  it.each([
+    ['v4.15', 0xffff_ff7f_ffff_f000n], ['v4.16', 0xffff_ff7f_ffff_f000n],
+    // iommupt derives the sizes from the format: none at or above the 52-bit output address
+    ['mainline', 0x000f_ff7f_ffff_f000n],
+  ] as const)('test_pgsize_bitmap profile=%s', (profile, bitmap) => {
+    const sim = createSim({ memory: 1n << 30n, seed: 1 });
+    const amd = createAmdIommu(sim, { profile });
+    expect(amd.pgsizeBitmap).toBe(bitmap);
+    const dom = amd.domainAlloc();
+    expect(dom.pgsizeBitmap).toBe(bitmap);
+    expect(dom.orders[0]).toBe(12);
+    expect(dom.orders.at(-1)).toBe(profile === 'mainline' ? 51 : 63);
+    expect(dom.orders.includes(39)).toBe(false);
   });
 });
