@@ -4,7 +4,7 @@
 
 import {
   IOMMU_CACHE, IOMMU_CAP_CACHE_COHERENCY, IOMMU_CAP_INTR_REMAP, IOMMU_RESV_DIRECT_RELAXABLE,
-  iommuIovaToPhys, iommuMap, iommuUnmap, type IommuDomain,
+  iommuIovaToPhys, iommuMap, iommuPgsize, iommuUnmap, type IommuDomain,
 } from '@x/iommu-core';
 import { sysErrno } from './errors.js';
 import type { Group } from './host-mm.js';
@@ -150,6 +150,10 @@ export function attachGroup(it: VfioIommu, g: Group): number {
     }
   }
   const nd = new VfioDomain(dom, drv, prot);
+  // vfio_test_domain_fgsp(): the kernel maps two contiguous pages at IOVA 0 and unmaps one; both go
+  // iff the domain used one 8 KiB leaf, which is what the core's page-size choice says (the probe's
+  // own map and unmap are not issued: see Differences from Linux)
+  if (it.spec.fgspProbe) nd.fgsp = iommuPgsize(dom, 0, 0, 2) === 13;
   ret = vfioIommuReplay(it, nd);
   if (ret !== 0) return fail(ret);
   nd.groups.push(g);

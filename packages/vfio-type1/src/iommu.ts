@@ -10,6 +10,11 @@ import { VfioStats } from './stats.js';
 /** struct vfio_domain: one IOMMU domain and the groups attached to it. */
 export class VfioDomain {
   readonly groups: Group[] = [];
+  /**
+   * domain->fgsp: the domain maps 8 KiB as one leaf, so unmapping one page removes both (AMD). The
+   * unmap loop then takes one page per chunk and lets the over-unmap cover the leaf.
+   */
+  fgsp = false;
   /** IOMMU_CACHE when added to every map of this domain (4.x: only if the IOMMU is coherent). */
   constructor(readonly dom: IommuDomain, readonly drv: IommuDriver, readonly prot: number) {}
 }

@@ -35,12 +35,17 @@ export interface ProfileSpec {
   readonly alwaysCache: boolean;
   /** UNMAP_ALL (9) and UPDATE_VADDR (10) extensions. */
   readonly unmapAllExt: boolean;
+  /**
+   * vfio_test_domain_fgsp() probes each new domain for fine-grained superpages, and the unmap loop
+   * then takes one page per chunk (2014 .. its removal, merge release UNVERIFIED, ~6.16).
+   */
+  readonly fgspProbe: boolean;
 }
 
 const V4_15: ProfileSpec = {
   name: 'v4.15', unmapPath: 'slow', tryHarder: 'landed', mapFlags: 0b11, unmapFlags: 0, wrapErrno: 'EINVAL',
   unmapWrapOffByOne: true, dmaEntryLimit: false, iovaList: false, infoCaps: false, replayUnwind: false,
-  nesting: true, alwaysCache: false, unmapAllExt: false,
+  nesting: true, alwaysCache: false, unmapAllExt: false, fgspProbe: true,
 };
 
 /** Profiles by name. v4.16 = v4.15 checks + the fast unmap path (the 2018 series). */
@@ -50,7 +55,7 @@ export const PROFILES: Readonly<Record<Profile, ProfileSpec>> = {
   mainline: {
     name: 'mainline', unmapPath: 'mainline', tryHarder: null, mapFlags: 0b111, unmapFlags: 0b111, wrapErrno: 'EOVERFLOW',
     unmapWrapOffByOne: false, dmaEntryLimit: true, iovaList: true, infoCaps: true, replayUnwind: true,
-    nesting: false, alwaysCache: true, unmapAllExt: true,
+    nesting: false, alwaysCache: true, unmapAllExt: true, fgspProbe: false,
   },
 };
 

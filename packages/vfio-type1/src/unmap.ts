@@ -24,7 +24,13 @@ const chunk = { pfn: 0, len: 0 };
 function chunkAt(it: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number): boolean {
   const dom = first.dom, meter = it.sim.meter;
   const phys = dom.ops.iovaToPhys(dom, iova);
-  if (phys < 0) { meter.charge(EV.iovaToPhys, 1); return false; }
+  if (phys < 0 || first.fgsp) {
+    // with fine-grained superpages the kernel does not look further: one page, the unmap takes the leaf
+    meter.charge(EV.iovaToPhys, 1);
+    chunk.pfn = phys;
+    chunk.len = 1;
+    return phys >= 0;
+  }
   const left = dma.end - iova;
   let len = contigRun(dma, iova - dma.iova, left);
   if (len <= 0 || pinOut.pfn !== phys) len = 1;

@@ -51,9 +51,18 @@ describe('default scenario', () => {
       expect(c.metrics.violations).toBe(0);
       expect(c.metrics.regions).toBe(c.metrics.regionsPerCall.histogram.reduce((a, [r, n]) => a + r * n, 0));
     }
-    // same host frames under every profile: the unmap loop finds the same regions
+    // same host frames under every profile. 4.x probed AMD's domain for fine-grained superpages
+    // (vfio_test_domain_fgsp), so its unmap loop takes one IOMMU leaf per region and one iova_to_phys
+    // per region; mainline has no probe and scans each physically contiguous run page by page. The low
+    // 640 KiB (512K + 128K leaves) and the run from 0xc0000 to the first 2 MiB boundary (256K + 1M)
+    // are two regions each in 4.x and one each in mainline; every THP block above 4 GiB is one leaf.
     expect(byLabel('v4.16').metrics.regionsPerCall).toEqual(byLabel('v4.15').metrics.regionsPerCall);
-    expect(byLabel('mainline').metrics.regionsPerCall).toEqual(byLabel('v4.15').metrics.regionsPerCall);
+    expect(byLabel('v4.15').metrics.regionsPerCall.histogram).toEqual([[2, 1], [1025, 1], [31744, 1]]);
+    expect(byLabel('mainline').metrics.regionsPerCall.histogram).toEqual([[1, 1], [1024, 1], [31744, 1]]);
+    for (const l of ['v4.15', 'v4.16']) expect(byLabel(l).counters.iovaToPhys).toBe(byLabel(l).metrics.regions);
+    const main = byLabel('mainline');
+    // one lookup per page, plus the one that ended each run that did not end its dma
+    expect(main.counters.iovaToPhys).toBe(main.metrics.pins + main.metrics.regions - main.metrics.unmapCalls);
   });
 
   it('test_syncs_follow_the_unmap_path', () => {
@@ -68,9 +77,12 @@ describe('default scenario', () => {
       expect(m.peakQueuedRegions).toBe(Math.min(512, m.regionsPerCall.max));
       expect(m.peakQueuedBytes).toBe(m.peakQueuedRegions * 40);   // struct vfio_regions
       expect(m.iotlbSyncs).toBeLessThan(old.iotlbSyncs);
-      expect(m.phaseNs.shutdown!).toBeLessThan(old.phaseNs.shutdown!);
       expect(m.peakPinnedAfterUnmapBytes).toBeGreaterThan(old.peakPinnedAfterUnmapBytes);
     }
+    // the batching saves the per-chunk syncs; mainline's page-by-page run scan costs more than that
+    const shutdown = (l: string) => byLabel(l).metrics.phaseNs.shutdown!;
+    expect(shutdown('v4.16')).toBeLessThan(shutdown('v4.15'));
+    expect(shutdown('mainline')).toBeGreaterThan(shutdown('v4.15'));
     for (const c of res.cases) {
       // every sync waits for its invalidations on the AMD command ring
       expect(c.commands!.COMPLETION_WAIT).toBe(c.metrics.completionWaits);

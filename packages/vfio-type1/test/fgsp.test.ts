@@ -1,0 +1,48 @@
+// vfio_test_domain_fgsp(): a domain that maps 8 KiB as one leaf (AMD) has fine-grained superpages, and
+// the 4.x unmap loop then takes one page per chunk, one iova_to_phys each, letting the over-unmap
+// cover the leaf: one region per IOMMU leaf. Otherwise (VT-d-like sizes, mainline) it scans for the
+// physically contiguous run: one region per run, one lookup per page plus the one that ends it.
+import { afterEach, describe, expect, it } from 'vitest';
+import { SZ_1G, SZ_2M, SZ_4K } from '@x/iommu-core';
+import type { Profile } from '../src/index.js';
+import { G1, K4, M2, RW, expectCleanClose, makeEnv, type Env } from './helpers.js';
+
+let e: Env;
+afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
+
+/** Every power of two from 4 KiB to 256 GiB, as AMD advertises (512 GiB left out). */
+const AMD_LIKE = ~0xfffn & ((1n << 39n) - 1n);
+
+/** Maps 6 MiB + 4 KiB of one 1 GiB page at IOVA 1 GiB (leaves 4M + 2M + 4K), unmaps it; the counts. */
+function runOf(profile: Profile, pgsizeBitmap: bigint) {
+  e = makeEnv({ profile, drv: { pgsizeBitmap }, memory: 4n << 30n });
+  const va = e.proc.mmap(G1, { backing: 'hugetlb-1g' });
+  const size = 3n * M2 + K4;                                 // 6 MiB + 4 KiB
+  e.c.mapDma({ vaddr: va, iova: G1, size, flags: RW });
+  const s0 = e.c.stats(), lookups0 = e.sim.counters.iovaToPhys;
+  expect(e.c.unmapDma({ iova: G1, size })).toEqual({ size });
+  const s1 = e.c.stats();
+  return {
+    fgsp: e.c.iommu!.domains[0]!.fgsp,
+    regions: s1.unmapChunks - s0.unmapChunks,
+    lookups: e.sim.counters.iovaToPhys - lookups0,
+    unpinned: s1.unpins - s0.unpins,
+  };
+}
+
+describe('fine-grained superpages (vfio_test_domain_fgsp)', () => {
+  it.each<Profile>(['v4.15', 'v4.16'])('test_fgsp_amd_like_one_region_per_leaf profile=%s', (profile) => {
+    // 4M + 2M + 4K leaves: three chunks of one page each, each unmap removing a whole leaf
+    expect(runOf(profile, AMD_LIKE)).toEqual({ fgsp: true, regions: 3, lookups: 3, unpinned: 1537 });
+  });
+
+  it.each<Profile>(['v4.15', 'v4.16'])('test_no_fgsp_vtd_like_one_region_per_run profile=%s', (profile) => {
+    // 8 KiB is two 4 KiB leaves: the loop scans all 1537 pages of the run (the last lookup ends the dma)
+    expect(runOf(profile, SZ_4K | SZ_2M | SZ_1G)).toEqual({ fgsp: false, regions: 1, lookups: 1537, unpinned: 1537 });
+  });
+
+  it('test_mainline_has_no_probe', () => {
+    // the fgsp probe is gone from mainline: the contiguous run is one chunk even on AMD-like sizes
+    expect(runOf('mainline', AMD_LIKE)).toEqual({ fgsp: false, regions: 1, lookups: 1537, unpinned: 1537 });
+  });
+});
