@@ -5,7 +5,7 @@
 
 import {
   EV, IOMMU_DOMAIN_UNMANAGED, IOMMU_READ, IOMMU_RESV_MSI, IOMMU_WRITE, IommuError, IotlbGather, PageTable,
-  __IOMMU_DOMAIN_PAGING, domainMarkFreed, domainSetPgsizeBitmap, iommuIotlbGatherAddRange, levelOfOrder, POW2,
+  __IOMMU_DOMAIN_PAGING, domainMarkFreed, domainSetPgsizeBitmap, driverDomain, iommuIotlbGatherAddRange, levelOfOrder, POW2,
   type IommuDomain, type IommuDriver, type IommuOps, type IotlbPolicy, type ResvRegion, type Sim,
 } from '@x/iommu-core';
 import { AMD_IOMMU_PGSIZES, createAmdv1Format, pteBigInt } from './fmt-amdv1.js';
@@ -69,7 +69,6 @@ export class AmdIommu implements IommuDriver {
   readonly profile: AmdProfileName;
   readonly fmt = createAmdv1Format();
   private readonly devs = new Map<number, AmdDomain | null>();
-  private readonly domains = new Set<AmdDomain>();
   private readonly eventList: AmdEvent[] = [];
   private readonly resv: readonly ResvRegion[];
   private readonly maxPage: number;
@@ -277,7 +276,6 @@ export class AmdIommu implements IommuDriver {
       pending: new IotlbGather(), devCount: 0,
     };
     domainSetPgsizeBitmap(dom, this.pgsizeBitmap);
-    this.domains.add(dom);
     return dom;
   }
 
@@ -297,7 +295,6 @@ export class AmdIommu implements IommuDriver {
     d.pending.reset();
     const i = this.sim.checker.reachers.indexOf(d.pt);
     if (i >= 0) this.sim.checker.reachers.splice(i, 1);
-    this.domains.delete(d);
     domainMarkFreed(d);                                       // the core API refuses it from now on
   }
 
@@ -388,12 +385,7 @@ export class AmdIommu implements IommuDriver {
   mode(dom: IommuDomain): number { return this.own(dom, 'mode').pt.top + 1; }
 
   /** The domain as ours and live: EINVAL for another IOMMU's domain or one already freed. */
-  private own(dom: IommuDomain, call: string): AmdDomain {
-    if (dom.ops !== this.ops) throw new IommuError('EINVAL', call, 'domain belongs to another IOMMU');
-    const d = dom as AmdDomain;
-    if (!this.domains.has(d)) throw new IommuError('EINVAL', call, `domain ${d.id} was freed`);
-    return d;
-  }
+  private own(dom: IommuDomain, call: string): AmdDomain { return driverDomain<AmdDomain>(this.ops, dom, call); }
 }
 
 /** Creates an AMD IOMMU (one unit) with its driver on a sim. */

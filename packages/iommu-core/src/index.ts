@@ -17,7 +17,7 @@ export {
   IOMMU_DOMAIN_BLOCKED, IOMMU_DOMAIN_IDENTITY, IOMMU_DOMAIN_UNMANAGED, IOMMU_DOMAIN_DMA, __IOMMU_DOMAIN_PAGING,
   IOMMU_CAP_CACHE_COHERENCY, IOMMU_CAP_INTR_REMAP, IOMMU_CAP_NOEXEC,
   IOMMU_RESV_DIRECT, IOMMU_RESV_DIRECT_RELAXABLE, IOMMU_RESV_RESERVED, IOMMU_RESV_MSI, IOMMU_RESV_SW_MSI,
-  bitmapOrders, domainSetPgsizeBitmap, domainMarkFreed,
+  bitmapOrders, domainSetPgsizeBitmap, domainMarkFreed, driverDomain,
   type IommuDomain, type IommuOps, type IommuDriver, type ResvRegion, type DomainGeometry,
 } from './ops.js';
 export { ctz, fls, pgsizeCount, pgsizeOut, POW2 } from './pgsize.js';

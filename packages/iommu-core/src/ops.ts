@@ -1,6 +1,7 @@
 // The driver contract (struct iommu_ops / iommu_domain_ops) and the domain every core call takes.
 // Sizes are page-granular numbers: iova is an IOVA page number, pfn a frame, order log2 bytes.
 
+import { IommuError } from './errno.js';
 import type { IotlbGather } from './gather.js';
 import type { Sim } from './sim.js';
 
@@ -118,4 +119,15 @@ export function domainSetPgsizeBitmap(dom: IommuDomain, bm: bigint): void {
  */
 export function domainMarkFreed(dom: IommuDomain): void {
   (dom as { type: number }).type = dom.type & ~__IOMMU_DOMAIN_PAGING;
+}
+
+/**
+ * `dom` as a live domain of the driver whose ops are `ops`, for a driver's entry points that take a
+ * domain (domain free, attach, ...): IommuError EINVAL (`syscall`) for another IOMMU's domain or one
+ * already freed (domainMarkFreed cleared its paging type).
+ */
+export function driverDomain<D extends IommuDomain>(ops: IommuOps, dom: IommuDomain, syscall: string): D {
+  if (dom.ops !== ops) throw new IommuError('EINVAL', syscall, 'domain belongs to another IOMMU');
+  if ((dom.type & __IOMMU_DOMAIN_PAGING) === 0) throw new IommuError('EINVAL', syscall, `domain ${dom.id} was freed`);
+  return dom as D;
 }

@@ -59,15 +59,20 @@ export class PhysMem {
   freeBacking(b: Backing): void { freeBacking(this.frames, b); }
 
   /**
+   * pfn..pfn+npages-1 are whole frames of host RAM: u32 integers (nFrames <= 2^32), npages >= 1. The
+   * pin/unpin argument check: a few integer comparisons per call on the per-page path, no allocation.
+   */
+  private ramRange(pfn: number, npages: number): boolean {
+    return (npages >>> 0) === npages && npages !== 0 && (pfn >>> 0) === pfn && pfn + npages <= this.nFrames;
+  }
+
+  /**
    * Pins npages frames from pfn (GUP). Returns false, pinning nothing, when the fault injector
    * fails this pin. Counts `pins` per page. RangeError (a caller's bug, not an errno) when npages is
    * not a positive integer or the frames are not all host RAM (pfns 0 .. nFrames-1).
    */
   pin(pfn: number, npages: number): boolean {
-    // one check per call on the per-page path: u32 integers (nFrames <= 2^32), no allocation
-    if (!((npages >>> 0) === npages && npages !== 0 && (pfn >>> 0) === pfn && pfn + npages <= this.nFrames)) {
-      throw badFrameRange('pin', pfn, npages, this.nFrames);
-    }
+    if (!this.ramRange(pfn, npages)) throw badFrameRange('pin', pfn, npages, this.nFrames);
     if (this.faults.hit(FP_PIN)) return false;
     this.pins.addRun(pfn, npages, 1);
     this.pinnedPages += npages;
@@ -83,9 +88,7 @@ export class PhysMem {
    * refuses.
    */
   unpin(pfn: number, npages: number): void {
-    if (!((npages >>> 0) === npages && npages !== 0 && (pfn >>> 0) === pfn && pfn + npages <= this.nFrames)) {
-      throw badFrameRange('unpin', pfn, npages, this.nFrames);
-    }
+    if (!this.ramRange(pfn, npages)) throw badFrameRange('unpin', pfn, npages, this.nFrames);
     if (npages === 1) {
       // a scattered 4 KiB page, the 4k backing's every region: no block loop
       this.unpinFrame(pfn);
@@ -184,7 +187,7 @@ export class PhysMem {
   reachAdd(pfn: number, order: number, d: number): void {
     if (pfn >= this.nFrames) return;
     if (order < 21) {
-      this.reach4k.addRun(pfn, Math.min(POW2[order - 12]!, this.nFrames - pfn), d);
+      this.reachAddRun4k(pfn, POW2[order - 12]!, d);
     } else if (order < 30) {
       const b = pfn / 512, n = POW2[order - 21]!;
       for (let i = 0; i < n; i++) this.reach2m.add(b + i, d);

@@ -14,7 +14,7 @@ import { IotlbGather, iommuIotlbGatherAddRange } from './gather.js';
 import { Iotlb, type IotlbPolicy } from './iotlb.js';
 import {
   IOMMU_DOMAIN_UNMANAGED, IOMMU_READ, IOMMU_RESV_MSI, IOMMU_WRITE, SZ_1G, SZ_2M, SZ_4K, bitmapOrders,
-  domainMarkFreed, domainSetPgsizeBitmap, type IommuDomain, type IommuDriver, type IommuOps, type ResvRegion,
+  domainMarkFreed, domainSetPgsizeBitmap, driverDomain, type IommuDomain, type IommuDriver, type IommuOps, type ResvRegion,
 } from './ops.js';
 import { PageTable, type PtPolicy } from './pagetable/engine.js';
 import { createRefFormat } from './pagetable/fmt-ref.js';
@@ -70,8 +70,6 @@ export class ReferenceDriver implements IommuDriver {
   readonly iotlb: Iotlb;
   private readonly fmt;
   private readonly devs = new Map<number, RefDomain | null>();
-  /** Domains allocated here and not yet freed (a freed one must not be freed or attached again). */
-  private readonly live = new Set<RefDomain>();
   private readonly faultLog: DmaFault[] = [];
   private nextDev = 1;
   private readonly resv: readonly ResvRegion[];
@@ -160,7 +158,6 @@ export class ReferenceDriver implements IommuDriver {
       geometry: { apertureStart: 0, apertureEnd: 2 ** 36 - 1, forceAperture: true }, mapped: 0, pt, pending: new IotlbGather(),
     };
     domainSetPgsizeBitmap(dom, this.pgsizeBitmap);
-    this.live.add(dom);
     return dom;
   }
 
@@ -178,17 +175,11 @@ export class ReferenceDriver implements IommuDriver {
     d.pending.reset();
     const i = this.sim.checker.reachers.indexOf(d.pt);
     if (i >= 0) this.sim.checker.reachers.splice(i, 1);
-    this.live.delete(d);
     domainMarkFreed(d);
   }
 
   /** dom as one of this driver's live domains; IommuError EINVAL for another IOMMU's or a freed one. */
-  private own(dom: IommuDomain, syscall: string): RefDomain {
-    if (dom.ops !== this.ops) throw new IommuError('EINVAL', syscall, 'domain belongs to another IOMMU');
-    const d = dom as RefDomain;
-    if (!this.live.has(d)) throw new IommuError('EINVAL', syscall, `domain ${d.id} was freed`);
-    return d;
-  }
+  private own(dom: IommuDomain, syscall: string): RefDomain { return driverDomain<RefDomain>(this.ops, dom, syscall); }
 
   probeDevice(): number {
     while (this.devs.has(this.nextDev)) this.nextDev++;

@@ -7,6 +7,23 @@ import type { Container } from './container.js';
 import type { VfioIommu } from './iommu.js';
 import { contigRun, pinOut } from './pin.js';
 
+// The container's violation kinds, added to the core's list (its ViolationKinds) so that
+// sim.checker.report() and Violation.kind know them.
+declare module '@x/iommu-core' {
+  interface ViolationKinds {
+    'pinned-not-charged': true;
+    'locked-vm-mismatch': true;
+    'dma-vaddr-unbacked': true;
+    'dma-page-not-pinned': true;
+    'dma-charge-mismatch': true;
+    'pin-outside-dma': true;
+    'teardown-leaves-mapping': true;
+    'teardown-leaves-pins': true;
+    'teardown-leaves-charge': true;
+    'teardown-leaves-dma': true;
+  }
+}
+
 /** Pages a domain still maps, when its driver implements the ops.mappedPages model hook; -1 if unknown. */
 export function domainLeaves(dom: IommuDomain): number {
   return dom.ops.mappedPages !== undefined ? dom.ops.mappedPages(dom) : -1;

@@ -21,17 +21,6 @@ export interface ViolationKinds {
   'dma-to-free-frame': true;
   /** A device reached a user page nobody pins. */
   'dma-to-unpinned': true;
-  // @x/vfio-type1's invariant checks (its src/checker.ts), kept here so its reports type-check
-  'pinned-not-charged': true;
-  'locked-vm-mismatch': true;
-  'dma-vaddr-unbacked': true;
-  'dma-page-not-pinned': true;
-  'dma-charge-mismatch': true;
-  'pin-outside-dma': true;
-  'teardown-leaves-mapping': true;
-  'teardown-leaves-pins': true;
-  'teardown-leaves-charge': true;
-  'teardown-leaves-dma': true;
 }
 export type ViolationKind = keyof ViolationKinds;
 

@@ -106,10 +106,7 @@ const SZ_4K = 1n << 12n, SZ_2M = 1n << 21n, SZ_1G = 1n << 30n;
 
 /** Checks a backing name the way the host model reads it. */
 export function checkBacking(v: unknown): BackingProfile {
-  if (typeof v === 'string' && isBackingProfile(v)) {
-    const m = /^fragmented:(\d*\.?\d+)$/.exec(v);
-    if (!v.startsWith('fragmented:') || (m && Number(m[1]) >= 0 && Number(m[1]) <= 1)) return v;
-  }
+  if (isBackingProfile(v)) return v;                  // the core's parse: names, and p in [0, 1]
   bad(F.backing, `'${String(v)}' is not one of ${BACKINGS.join(', ')} (p in [0,1] = share of 2 MiB regions left as scattered 4 KiB pages)`);
 }
 
