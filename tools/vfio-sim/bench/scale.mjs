@@ -6,13 +6,14 @@
 //
 //   node bench/scale.mjs                         all 9 cases
 //   node bench/scale.mjs --sizes 64G --backings thp
-//   node bench/scale.mjs --prof /tmp/prof        also write a --cpu-prof profile per case
+//   node bench/scale.mjs --prof /tmp/prof        also write a --cpu-prof profile per case, print its top functions
 //   node bench/scale.mjs --json                  rows and verdicts as one JSON document on stdout
 //   node bench/scale.mjs --case 64G thp          one case in this process, one JSON line (used by the test)
 
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatProfileSummary, summariseProfileFile } from './profile-summary.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const GIB = 2 ** 30;
@@ -103,7 +104,7 @@ const fmtN = (n) => n.toLocaleString('en-US');
 const fmtB = (b) => (b >= GIB ? `${(b / GIB).toFixed(2)} GiB` : `${(b / 2 ** 20).toFixed(0)} MiB`);
 const pct = (x) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 
-function table(rows) {
+export function table(rows) {
   const head = ['guest', 'backing', 'wall s', 'peak RSS', 'B/page RSS', 'B/page model', 'ns/page', 'PTE writes', 'tables', 'syncs', 'pins', 'violations'];
   const body = rows.map((r) => r.error
     ? [r.size, r.backing, `error: ${r.error}`]
@@ -116,7 +117,7 @@ function table(rows) {
     ...body.map((b) => (b.length === 3 ? `| ${b[0]} | ${b[1]} | ${b[2]} |` : line(b)))].join('\n');
 }
 
-function verdicts(rows) {
+export function verdicts(rows) {
   const ok = rows.filter((r) => !r.error);
   const get = (s, b) => ok.find((r) => r.size === s && r.backing === b);
   const out = [];
@@ -166,7 +167,8 @@ options:
   --sizes LIST       guest sizes, <n>G or <n>T, comma-separated   (default 64G,256G,1T)
   --backings LIST    host backings, comma-separated             (default hugetlb-1g,thp,4k)
                      one of: ${['4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented'].join(', ')}
-  --prof DIR         also write a --cpu-prof profile per case into DIR
+  --prof DIR         also write a --cpu-prof profile per case into DIR and print where the
+                     time goes (top functions, inclusive and self; in --json: rows[].profile)
   --json             print {machine, rows, targets} as JSON instead of the table
   --case SIZE BACKING  run one case in this process and print one JSON line (used by the tests)
   -h, --help         this text`;
@@ -218,6 +220,7 @@ async function main(argv) {
       // progress on stderr, so --json stays one document on stdout
       process.stderr.write(`[${rows.length + 1}/${n}] ${s} ${b} ... `);
       const r = child(s, b, o.prof);
+      if (o.prof && !r.error) r.profile = summariseProfileFile(join(o.prof, `${s}-${b}.cpuprofile`));
       rows.push(r);
       process.stderr.write(r.error ? `error: ${r.error}\n` : `${r.wallS.toFixed(2)} s, ${fmtB(r.peakRss)}\n`);
     }
@@ -229,6 +232,7 @@ async function main(argv) {
     console.log('B/page RSS = (peak RSS - RSS before the run) / mapped 4 KiB pages; B/page model = typed-array bytes of pins,');
     console.log('reach counts, frame state, frame blocks, page-table arena and backing pfns / mapped pages; ns/page = wall / pages.\n');
     console.log('targets:\n' + verdicts(rows));
+    for (const r of rows) if (r.profile) console.log('\n' + formatProfileSummary(`where the time goes, ${r.size} ${r.backing} (${o.prof}/${r.size}-${r.backing}.cpuprofile)`, r.profile));
   }
   if (rows.some((r) => r.error)) process.exitCode = 1;
 }
