@@ -104,7 +104,7 @@ const fmtN = (n) => n.toLocaleString('en-US');
 const fmtB = (b) => (b >= GIB ? `${(b / GIB).toFixed(2)} GiB` : `${(b / 2 ** 20).toFixed(0)} MiB`);
 const pct = (x) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 
-export function table(rows) {
+function table(rows) {
   const head = ['guest', 'backing', 'wall s', 'peak RSS', 'B/page RSS', 'B/page model', 'ns/page', 'PTE writes', 'tables', 'syncs', 'pins', 'violations'];
   const body = rows.map((r) => r.error
     ? [r.size, r.backing, `error: ${r.error}`]
@@ -117,7 +117,7 @@ export function table(rows) {
     ...body.map((b) => (b.length === 3 ? `| ${b[0]} | ${b[1]} | ${b[2]} |` : line(b)))].join('\n');
 }
 
-export function verdicts(rows) {
+function verdicts(rows) {
   const ok = rows.filter((r) => !r.error);
   const get = (s, b) => ok.find((r) => r.size === s && r.backing === b);
   const out = [];
