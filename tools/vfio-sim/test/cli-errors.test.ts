@@ -19,6 +19,17 @@ writeFileSync(badReplay, `${JSON.stringify(header)}\n{"op":"ioctl","cmd":"VFIO_I
 const badHeader = join(dir, 'badhdr.jsonl');
 writeFileSync(badHeader, `${JSON.stringify({ ...header, machine: { ...machine, profile: 'v5.0' } })}\n`);
 
+// files report FILE must refuse with one line: JSON null, a result missing its fields, not JSON at all
+const nullResult = join(dir, 'null.json');
+writeFileSync(nullResult, 'null\n');
+const hollowResult = join(dir, 'hollow.json');
+writeFileSync(hollowResult, JSON.stringify({ schema: 'vfio-sim/result@2', cases: [{}] }));
+const notJsonResult = join(dir, 'two.json');
+writeFileSync(notJsonResult, '{"a":1} x\n');
+// a hand-written replay header asking for more than any flag may (4 GiB of queue arrays)
+const hugeQueue = join(dir, 'hugeq.jsonl');
+writeFileSync(hugeQueue, `${JSON.stringify({ ...header, machine: { ...machine, container: { ...machine.container, tlbSyncMax: 2 ** 32 } } })}\n`);
+
 const cases: [string, string[], RegExp][] = [
   ['test_unknown_option', ['--bogus'], /--bogus/],
   ['test_unknown_option_on_command', ['run', '--tlb-sync', '4'], /--tlb-sync/],
@@ -39,6 +50,8 @@ const cases: [string, string[], RegExp][] = [
   ['test_replay_bad_header', ['replay', badHeader], /^vfio-sim: .*badhdr.jsonl:1: header: machine.profile must be 'v4.15', 'v4.16' or 'mainline'$/m],
   ['test_bad_cost', ['run', '--cost', 'pins'], /^vfio-sim: --cost: 'pins' is not event=ns/],
   ['test_unknown_cost_event', ['compare', '--cost', 'pins=100,amd.cmd.sumbit=5'], /^vfio-sim: --cost: unknown event 'amd.cmd.sumbit'/],
+  ['test_report_costs_unknown_core_event', ['report', '--costs', '--cost', 'bogus=2'], /^vfio-sim: --cost: unknown cost event 'bogus' \(core events: mapCalls, /],
+  ['test_report_not_json', ['report', notJsonResult], /^vfio-sim: report: .*two.json is not valid JSON: /],
 ];
 
 const goodScenario = join(dir, 'small.json');
@@ -80,6 +93,31 @@ const exact: [string, string[], string][] = [
     'vfio-sim: --dma-entry-limit: dma_entry_limit came in Linux 5.1, profile v4.15 has no such limit (use it with --profile mainline)'],
   ['test_dma_entry_limit_mainline_exceeded', ['run', '--guest', '1G', '--dma-entry-limit', '1', '--profile', 'mainline'],
     'vfio-sim: --dma-entry-limit: 2 RAM blocks exceed the limit of 1 mappings'],
+  // churn alone maps no RAM: its live mappings have the whole limit; boot+churn shares it with RAM
+  ['test_dma_entry_limit_churn_only', ['run', '--guest', '1G', '--workload', 'churn', '--churn-live', '9', '--dma-entry-limit', '8', '--profile', 'mainline'],
+    'vfio-sim: --churn-live: 9 live churn mappings exceed --dma-entry-limit 8'],
+  ['test_dma_entry_limit_boot_and_churn', ['run', '--guest', '1G', '--workload', 'boot+churn', '--churn-live', '7', '--dma-entry-limit', '8', '--profile', 'mainline'],
+    'vfio-sim: --churn-live: 7 live churn mappings plus 2 RAM blocks exceed --dma-entry-limit 8'],
+  ['test_report_costs_unknown_driver_event', ['report', '--costs', '--cost', 'pins=1,amd.cmd.sumbit=3'],
+    "vfio-sim: --cost: unknown event 'amd.cmd.sumbit' (see `vfio-sim report --costs --driver amd`)"],
+  ['test_replay_tlb_sync_max_zero', ['replay', join(PKG, 'examples', 'hand.jsonl'), '--tlb-sync-max', '0'],
+    "vfio-sim: --tlb-sync-max: '0' must be an integer in [1, 1048576]"],
+  ['test_replay_tlb_sync_max_too_big', ['replay', join(PKG, 'examples', 'hand.jsonl'), '--tlb-sync-max', '2000000'],
+    "vfio-sim: --tlb-sync-max: '2000000' must be an integer in [1, 1048576]"],
+  ['test_replay_header_tlb_sync_max_too_big', ['replay', hugeQueue],
+    `vfio-sim: ${hugeQueue}:1: header: machine.container.tlbSyncMax must be an integer in [1, 1048576]`],
+  ['test_report_null_document', ['report', nullResult],
+    `vfio-sim: report: ${nullResult} is not a vfio-sim result (schema undefined, want vfio-sim/result@1 or vfio-sim/result@2)`],
+  ['test_report_hollow_document', ['report', hollowResult],
+    `vfio-sim: report: ${hollowResult} is not a complete vfio-sim/result@2 document: $: missing 'command' (and 12 more)`],
+  ['test_report_missing_file', ['report', join(dir, 'none.json')], `vfio-sim: report: cannot read ${join(dir, 'none.json')}: ENOENT`],
+  ['test_output_path_empty', ['run', '--guest', '1G', '--trace', ''], 'vfio-sim: --trace: needs a file name (got an empty string)'],
+  ['test_seed_beyond_2_53', ['run', '--seed', '99999999999999999999'],
+    "vfio-sim: --seed: '99999999999999999999' is too large (every option's range ends below 2^53)"],
+  ['test_backing_p_out_of_range', ['run', '--backing', 'fragmented:2'],
+    "vfio-sim: --backing: 'fragmented:2' is not one of 4k, thp, hugetlb-2m, hugetlb-1g, fragmented, fragmented:<p> (p in [0,1] = share of 2 MiB regions left as scattered 4 KiB pages)"],
+  ['test_list_empty_entry', ['sweep', '--tlb-sync-max', '1,,2'], "vfio-sim: --tlb-sync-max: '1,,2' has an empty list entry"],
+  ['test_list_trailing_comma', ['compare', '--guest', '1G,'], "vfio-sim: --guest: '1G,' has an empty list entry"],
 ];
 
 function expectUsageError(r: Ran, msg: RegExp): void {
@@ -118,6 +156,15 @@ describe('cli errors', () => {
     writeFileSync(saved, ran.stdout);
     expect(await inProcess(['report', saved, '--html', '/nonexistent/x.html']))
       .toEqual({ code: 2, stdout: '', stderr: 'vfio-sim: --html: cannot write /nonexistent/x.html: ENOENT (no such directory)\n' });
+  });
+
+  it('test_churn_only_may_use_the_whole_dma_entry_limit', async () => {
+    // what the check above allows really runs within the limit: 8 live churn mappings, limit 8, no RAM mapped
+    const r = await inProcess(['run', '--guest', '1G', '--workload', 'churn', '--churn-live', '8', '--churn-ops', '50',
+      '--dma-entry-limit', '8', '--profile', 'mainline', '--json']);
+    expect(r.code).toBe(0);
+    const m = (JSON.parse(r.stdout) as { cases: { metrics: { mapIoctls: number; ioctlErrors: number } }[] }).cases[0]!.metrics;
+    expect([m.mapIoctls, m.ioctlErrors]).toEqual([50, 0]);
   });
 
   it('test_output_write_fails_late', async (ctx) => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CaseResult, CommandResult } from '../src/engine/result.js';
 import { PKG, cli, fastSyncs } from './helpers.js';
-import { validate } from './schema.js';
+import { validate } from '../src/report/schema.js';
 
 let parallel: string, serial: string, res: CommandResult;
 const byLabel = (l: string): CaseResult => res.cases.find((c) => c.label === l)!;

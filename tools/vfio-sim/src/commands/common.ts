@@ -15,7 +15,7 @@ import { renderTable } from '../report/table.js';
 import { DMA_ENTRY_LIMIT_DEFAULT, defaultScenario, mergeScenario, resolveScenario, type Scenario } from '../scenario/scenario.js';
 import { flagName, optionValues, parseCost, setPath, type OptDef } from '../scenario/options.js';
 import type { Task } from '../task.js';
-import { costTable } from './report.js';
+import { checkedCostTable } from './report.js';
 import { checkOutputs, writeOutput } from './outfile.js';
 
 export interface OutputOpts {
@@ -96,13 +96,7 @@ export function checkCases(cases: readonly { scenario: Scenario }[]): void {
     const key = `${s.driver} ${s.profile} ${names.join(',')}`;
     if (names.length === 0 || seen.has(key)) continue;
     seen.add(key);
-    let known: Set<string>;
-    try {
-      known = new Set(costTable(s.driver, s.profile, s.cost).map((r) => r.event));
-    } catch (e) {
-      throw new UsageError('--cost', (e as Error).message);
-    }
-    for (const n of names) if (!known.has(n)) throw new UsageError('--cost', `unknown event '${n}' (see \`vfio-sim report --costs --driver ${s.driver}\`)`);
+    checkedCostTable(s.driver, s.profile, s.cost);
   }
 }
 

@@ -25,6 +25,8 @@ function reason(e: unknown): string {
  */
 export function checkWritable(flag: string, file: string): void {
   const fail = (why: string): never => { throw new UsageError(flag, `cannot write ${file}: ${why}`); };
+  // resolve('') is the working directory, which stat() finds: an empty path must be refused here
+  if (file === '') throw new UsageError(flag, 'needs a file name (got an empty string)');
   let exists = true;
   try {
     if (statSync(file).isDirectory()) fail('EISDIR (is a directory)');

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { parseReplay } from '../engine/record.js';
 import { optionValues, SCENARIO_OPTS } from '../scenario/options.js';
-import type { Profile } from '../scenario/scenario.js';
+import { checkTlbSyncMax, type Profile } from '../scenario/scenario.js';
 import type { Task } from '../task.js';
 import { checkOutputOpts, emit, execute, type OutputOpts } from './common.js';
 
@@ -20,6 +20,7 @@ export async function replayCommand(file: string, opts: Record<string, unknown> 
   const profiles = (vals.get(SCENARIO_OPTS.find((o) => o.attr === 'profile')!) ?? [header.machine.profile]) as Profile[];
   const syncMax = vals.get(SCENARIO_OPTS.find((o) => o.attr === 'tlbSyncMax')!);
   if (syncMax !== undefined && syncMax.length > 1) throw new UsageError('--tlb-sync-max', 'replay takes one value');
+  if (syncMax !== undefined) checkTlbSyncMax(syncMax[0]);
   const trace = opts.trace !== undefined;
   const tasks: Task[] = profiles.map((p) => {
     const machine = { ...header.machine, profile: p, container: { ...header.machine.container, ...(syncMax ? { tlbSyncMax: syncMax[0] as number } : {}) } };

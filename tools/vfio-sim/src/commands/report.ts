@@ -6,9 +6,11 @@ import { createReferenceDriver, createSim } from '@x/iommu-core';
 import { Host, VFIO_TYPE1v2_IOMMU } from '@x/vfio-type1';
 import { createAmdIommu } from '@x/amd-iommu';
 import { UsageError } from '../errors.js';
-import { RESULT_SCHEMA, RESULT_SCHEMAS_READ, type CommandResult } from '../engine/result.js';
+import { RESULT_SCHEMA, RESULT_SCHEMAS_READ, type CaseResult, type CommandResult } from '../engine/result.js';
+import RESULT_JSON_SCHEMA from '../../docs/result.schema.json' with { type: 'json' };
 import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
+import { validate } from '../report/schema.js';
 import { renderTable } from '../report/table.js';
 import { textTable } from '../report/format.js';
 import { parseCost } from '../scenario/options.js';
@@ -29,6 +31,39 @@ export function costTable(driver: 'amd' | 'reference', profile: Profile, overrid
   return Object.entries(sim.costTable()).map(([event, e]) => ({ event, ns: e.ns, source: e.source }));
 }
 
+/** A saved --json result, checked against docs/result.schema.json; anything else is a usage error. */
+function readResult(file: string): CommandResult {
+  let text: string;
+  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new UsageError('report', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  let doc: unknown;
+  try { doc = JSON.parse(text); } catch (e) { throw new UsageError('report', `${file} is not valid JSON: ${(e as Error).message}`); }
+  const schema = (doc as { schema?: unknown } | null)?.schema;
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || !(RESULT_SCHEMAS_READ as readonly unknown[]).includes(schema)) {
+    throw new UsageError('report', `${file} is not a vfio-sim result (schema ${String(schema)}, want ${RESULT_SCHEMAS_READ.join(' or ')})`);
+  }
+  let res = doc as CommandResult;
+  // @1 had no replay comparison: read it as @2 with nothing compared
+  if (schema !== RESULT_SCHEMA && Array.isArray(res.cases)) {
+    res = { ...res, schema: RESULT_SCHEMA, cases: res.cases.map((c) => ({ ...c, mismatches: (c as { mismatches?: unknown }).mismatches ?? null })) as CaseResult[] };
+  }
+  const errs = validate(RESULT_JSON_SCHEMA, res);
+  if (errs.length > 0) throw new UsageError('report', `${file} is not a complete ${RESULT_SCHEMA} document: ${errs[0]}${errs.length > 1 ? ` (and ${errs.length - 1} more)` : ''}`);
+  return res;
+}
+
+/** costTable() for overrides a user typed: a bad or unknown event name is a usage error naming --cost. */
+export function checkedCostTable(driver: 'amd' | 'reference', profile: Profile, overrides: Record<string, number>): CostRow[] {
+  let rows: CostRow[];
+  try {
+    rows = costTable(driver, profile, overrides);
+  } catch (e) {
+    throw new UsageError('--cost', (e as Error).message);
+  }
+  const known = new Set(rows.map((r) => r.event));
+  for (const n of Object.keys(overrides)) if (!known.has(n)) throw new UsageError('--cost', `unknown event '${n}' (see \`vfio-sim report --costs --driver ${driver}\`)`);
+  return rows;
+}
+
 /**
  * Two forms (README "Commands"): `report --costs [--driver d] [--profile p] [--cost ...]` prints the
  * cost table; `report FILE [--html out]` re-renders a saved result. Mixing them is a usage error,
@@ -46,7 +81,7 @@ export function reportCommand(file: string | undefined, opts: { costs?: boolean;
     if (driver !== 'amd' && driver !== 'reference') throw new UsageError('--driver', `'${driver}' is not one of amd, reference`);
     const profile = (opts.profile ?? 'v4.16') as Profile;
     if (!PROFILES.includes(profile)) throw new UsageError('--profile', `'${profile}' is not one of ${PROFILES.join(', ')}`);
-    const rows = costTable(driver, profile, opts.cost !== undefined ? parseCost(opts.cost) : {});
+    const rows = checkedCostTable(driver, profile, opts.cost !== undefined ? parseCost(opts.cost) : {});
     if (opts.json) process.stdout.write(`${JSON.stringify({ driver, profile, costs: rows }, null, 2)}\n`);
     else {
       process.stdout.write(`cost table (modeled ns per event; driver ${driver}, profile ${profile}); override with --cost event=ns\n\n`);
@@ -56,11 +91,7 @@ export function reportCommand(file: string | undefined, opts: { costs?: boolean;
   }
   if (file === undefined) throw new UsageError('report', 'give a saved --json result FILE, or --costs');
   checkOutputs({ '--html': opts.html });
-  let res: CommandResult;
-  try { res = JSON.parse(readFileSync(file, 'utf8')) as CommandResult; } catch (e) { throw new UsageError('report', `cannot read ${file}: ${(e as Error).message}`); }
-  if (!(RESULT_SCHEMAS_READ as readonly string[]).includes(res.schema)) throw new UsageError('report', `${file} is not a vfio-sim result (schema ${String(res.schema)}, want ${RESULT_SCHEMAS_READ.join(' or ')})`);
-  // @1 had no replay comparison: read it as @2 with nothing compared
-  if (res.schema !== RESULT_SCHEMA) res = { ...res, schema: RESULT_SCHEMA, cases: res.cases.map((c) => ({ ...c, mismatches: c.mismatches ?? null })) };
+  const res = readResult(file);
   if (opts.html !== undefined) writeOutput('--html', opts.html, renderHtml(res, `vfio-sim ${res.command}`));
   if (opts.json) process.stdout.write(renderJson(res));
   else process.stdout.write(`${renderTable(res)}\n${opts.html !== undefined ? `\nhtml: ${opts.html}\n` : ''}`);

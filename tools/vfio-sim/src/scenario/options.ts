@@ -68,12 +68,14 @@ export function parseValue(o: OptDef, text: string): string | number {
     case 'size': parseSize(t, f); return t;
     case 'int': case 'seed':
       if (!/^\d+$/.test(t)) throw new UsageError(f, `'${text}' is not a whole number`);
+      // beyond 2^53 Number() rounds: the range check would echo a value nobody typed
+      if (!Number.isSafeInteger(Number(t))) throw new UsageError(f, `'${t}' is too large (every option's range ends below 2^53)`);
       return Number(t);
     case 'enum':
       if (!o.choices!.includes(t)) throw new UsageError(f, `'${text}' is not one of ${o.choices!.join(', ')}`);
       return t;
     case 'backing':
-      try { return checkBacking(t); } catch { throw new UsageError(f, `'${text}' is not one of ${BACKINGS.join(', ')}`); }
+      return checkBacking(t);                            // its message says what p may be
   }
 }
 
@@ -107,8 +109,9 @@ export function optionValues(opts: Record<string, unknown>, lists: boolean): Map
   for (const o of SCENARIO_OPTS) {
     const raw = opts[o.attr];
     if (raw === undefined) continue;
-    const parts = String(raw).split(',').filter((x) => x.trim() !== '');
-    if (parts.length === 0) throw new UsageError(flagName(o), 'needs a value');
+    const parts = String(raw).split(',');
+    if (parts.every((x) => x.trim() === '')) throw new UsageError(flagName(o), 'needs a value');
+    if (parts.some((x) => x.trim() === '')) throw new UsageError(flagName(o), `'${String(raw)}' has an empty list entry`);
     if (parts.length > 1 && (!lists || o.kind === 'seed')) {
       throw new UsageError(flagName(o), `takes one value here, got '${String(raw)}' (comma lists work with compare and sweep${o.kind === 'seed' ? ', but not for --seed' : ''})`);
     }

@@ -110,6 +110,9 @@ export function checkBacking(v: unknown): BackingProfile {
   bad(F.backing, `'${String(v)}' is not one of ${BACKINGS.join(', ')} (p in [0,1] = share of 2 MiB regions left as scattered 4 KiB pages)`);
 }
 
+/** VFIO_IOMMU_TLB_SYNC_MAX as the tool accepts it (also checked alone by replay, whose header may have no scenario). */
+export function checkTlbSyncMax(v: unknown): number { return int(F.tlbSyncMax, v, 1, 1 << 20); }
+
 /**
  * Validates a complete scenario and computes the guest layout. Throws UsageError naming the flag
  * for any bad field and for impossible combinations (guest bigger than host, ...).
@@ -145,7 +148,7 @@ export function resolveScenario(s: Scenario): Resolved {
   int(F.churnOps, s.churn.ops, 0, 10_000_000);
   int(F.churnMax, s.churn.maxPages, 1, 1 << 18);
   int(F.churnLive, s.churn.live, 1, 65535);
-  int(F.tlbSyncMax, s.vfio.tlbSyncMax, 1, 1 << 20);
+  checkTlbSyncMax(s.vfio.tlbSyncMax);
   if (s.vfio.unmapPath !== null) oneOf(F.unmapPath, s.vfio.unmapPath, UNMAP_PATHS);
   bool(F.disableHugepages, s.vfio.disableHugepages);
   int(F.dmaEntryLimit, s.vfio.dmaEntryLimit, 1, 2 ** 31 - 1);
@@ -158,8 +161,12 @@ export function resolveScenario(s: Scenario): Resolved {
   // dma_entry_limit is a mainline (5.1+) parameter: the 4.x profiles have no limit to exceed
   const limited = s.profile === 'mainline';
   if (limited && s.workload !== 'churn' && blocks.length > s.vfio.dmaEntryLimit) bad(F.dmaEntryLimit, `${blocks.length} RAM blocks exceed the limit of ${s.vfio.dmaEntryLimit} mappings`);
-  if (limited && s.workload !== 'boot' && s.churn.live > s.vfio.dmaEntryLimit - blocks.length) {
-    bad(F.churnLive, `${s.churn.live} live churn mappings plus ${blocks.length} RAM blocks exceed --dma-entry-limit ${s.vfio.dmaEntryLimit}`);
+  // 'churn' alone maps no RAM (a vIOMMU guest): its live mappings have the whole limit
+  const ramMaps = s.workload === 'churn' ? 0 : blocks.length;
+  if (limited && s.workload !== 'boot' && s.churn.live > s.vfio.dmaEntryLimit - ramMaps) {
+    bad(F.churnLive, ramMaps === 0
+      ? `${s.churn.live} live churn mappings exceed --dma-entry-limit ${s.vfio.dmaEntryLimit}`
+      : `${s.churn.live} live churn mappings plus ${ramMaps} RAM blocks exceed --dma-entry-limit ${s.vfio.dmaEntryLimit}`);
   }
   if (BigInt(s.churn.maxPages) * SZ_4K > guestBytes) bad(F.churnMax, 'a churn buffer cannot be larger than the guest');
   return { scenario: s, backing, guestBytes, hostBytes, blocks };

@@ -1,6 +1,7 @@
 // A small JSON Schema (2020-12 subset) validator for the result schema in docs/result.schema.json:
 // $ref to #/$defs, anyOf, const, enum, type, properties, required, additionalProperties, items,
 // prefixItems, minItems, maxItems, minimum, pattern. Returns the errors with their JSON paths.
+// `report FILE` checks a saved result with it before rendering; the tests check fresh output.
 
 type S = Record<string, unknown>;
 
