@@ -29,4 +29,16 @@ describe('progress', () => {
     const off = underTty(`${args} --no-progress`);
     expect(off).not.toMatch(/cases \[/);
   });
+
+  it.skipIf(!existsSync(SCRIPT))('test_single_run_counts_its_ops_on_tty', () => {
+    // a single case has no case bar; its executor reports every 256 lines and the first report is drawn
+    const args = 'run --guest 1G --workload churn --churn-ops 3000 --dma none';
+    const tty = underTty(args);
+    expect(tty).toMatch(/\rv4\.16: 256 ioctls and DMAs done, \d+\.\d s/);
+    expect(tty).not.toMatch(/cases \[/);
+    // the line is erased when the run ends
+    expect(tty).toMatch(/\r\x1b\[K/);
+    expect(underTty(`${args} --json`)).not.toMatch(/ioctls and DMAs done/);
+    expect(underTty(`${args} --no-progress`)).not.toMatch(/ioctls and DMAs done/);
+  });
 });

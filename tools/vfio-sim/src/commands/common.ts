@@ -7,7 +7,7 @@ import { UsageError } from '../errors.js';
 import type { CaseOutput } from '../engine/run.js';
 import { RESULT_SCHEMA, type CaseResult, type CommandResult, type SweepInfo } from '../engine/result.js';
 import { runTasks } from '../pool.js';
-import { progressBar } from '../progress.js';
+import { opsTicker, progressBar } from '../progress.js';
 import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
 import { renderTrace } from '../report/perfetto.js';
@@ -108,11 +108,13 @@ export function parseWorkers(w: string | undefined): number | undefined {
 
 /** Runs tasks with a progress bar, returns outputs in task order. */
 export async function execute(tasks: Task[], o: OutputOpts): Promise<CaseOutput[]> {
-  const bar = progressBar(tasks.length, 'cases', o);
+  // one case runs in this thread and reports its ops; several report finished cases
+  const one = tasks.length === 1;
+  const bar = one ? opsTicker(tasks[0]!.label, o) : progressBar(tasks.length, 'cases', o);
   try {
     return await runTasks(tasks, {
       serial: o.serial, workers: parseWorkers(o.workers),
-      onCase: (n, label) => bar.update(n, label),
+      ...(one ? { onOps: (n: number) => bar.update(n) } : { onCase: (n: number, label: string) => bar.update(n, label) }),
     });
   } finally {
     bar.stop();
