@@ -1,6 +1,6 @@
 // Bad invocations: one line on stderr naming the option, nothing on stdout, exit code 2.
 
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -53,6 +53,10 @@ const cases: [string, string[], RegExp][] = [
   ['test_report_costs_unknown_core_event', ['report', '--costs', '--cost', 'bogus=2'], /^vfio-sim: --cost: unknown cost event 'bogus' \(core events: mapCalls, /],
   ['test_report_not_json', ['report', notJsonResult], /^vfio-sim: report: .*two.json is not valid JSON: /],
 ];
+
+// the hand-written example with its DMA sent from a device the machine does not have
+const strayDevice = join(dir, 'stray.jsonl');
+writeFileSync(strayDevice, readFileSync(join(PKG, 'examples', 'hand.jsonl'), 'utf8').replace('"op":"dma","device":256', '"op":"dma","device":999'));
 
 const goodScenario = join(dir, 'small.json');
 writeFileSync(goodScenario, JSON.stringify({ guest: { memory: '2G' } }));
@@ -116,6 +120,8 @@ const exact: [string, string[], string][] = [
     "vfio-sim: --seed: '99999999999999999999' is too large (every option's range ends below 2^53)"],
   ['test_backing_p_out_of_range', ['run', '--backing', 'fragmented:2'],
     "vfio-sim: --backing: 'fragmented:2' is not one of 4k, thp, hugetlb-2m, hugetlb-1g, fragmented, fragmented:<p> (p in [0,1] = share of 2 MiB regions left as scattered 4 KiB pages)"],
+  ['test_replay_dma_from_unknown_device', ['replay', strayDevice],
+    "vfio-sim: replay: line 5: dma device 999 is not one of the machine's devices (256)"],
   ['test_list_empty_entry', ['sweep', '--tlb-sync-max', '1,,2'], "vfio-sim: --tlb-sync-max: '1,,2' has an empty list entry"],
   ['test_list_trailing_comma', ['compare', '--guest', '1G,'], "vfio-sim: --guest: '1G,' has an empty list entry"],
 ];

@@ -193,6 +193,7 @@ export function replayCase(header: HeaderLine, lines: readonly RecordLine[], lab
   if (ex.out) ex.out.push(JSON.stringify({ ...header, label }));
   let r: Resolved | null = null;
   if (header.scenario !== null) r = resolveScenario(header.scenario);
+  const devices = new Set(m.deviceIds);
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
     if (l.op === 'mmap') {
@@ -203,6 +204,10 @@ export function replayCase(header: HeaderLine, lines: readonly RecordLine[], lab
       }
       if (ex.out) ex.out.push(JSON.stringify({ ...l, vaddr: hex(vaddr) }));
       continue;
+    }
+    // a device the header's machine does not have is a broken file, not a DMA that faults
+    if (l.op === 'dma' && !devices.has(l.device)) {
+      throw new UsageError('replay', `line ${lineNos[i] ?? '?'}: dma device ${l.device} is not one of the machine's devices (${m.deviceIds.join(', ')})`);
     }
     ex.exec(l, lineNos[i] ?? 0);
   }
