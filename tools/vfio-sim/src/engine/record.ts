@@ -4,7 +4,7 @@
 
 import { isBackingProfile, type BackingProfile } from '@x/iommu-core';
 import { UsageError } from '../errors.js';
-import type { Scenario } from '../scenario/scenario.js';
+import { BOUNDS, type Scenario } from '../scenario/scenario.js';
 import type { MachineSpec } from './machine.js';
 
 export const REPLAY_FORMAT = 'vfio-sim-replay', REPLAY_VERSION = 1;
@@ -90,23 +90,25 @@ export function parseReplay(text: string, file: string): { header: HeaderLine; l
 function checkMachine(m: Record<string, unknown>, where: string): void {
   const need = (k: string, ok: boolean, what: string): void => { if (!ok) throw new UsageError(where, `header: machine.${k} must be ${what}`); };
   const dec = (v: unknown): boolean => typeof v === 'string' && /^[1-9]\d*$/.test(v);
-  // the scenario's bounds (scenario.ts resolveScenario): a hand-written header gets no more room than a flag
-  const int = (v: unknown, min: number, max: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+  const int = (v: unknown, min: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min;
+  // the scenario's bounds: a hand-written header gets no more room than a flag
+  const bounded = (k: string, v: unknown, [min, max]: readonly [number, number]): void =>
+    need(k, int(v, min) && (v as number) <= max, `an integer in [${min}, ${max}]`);
   need('hostMemory', dec(m.hostMemory), 'bytes as a decimal string');
-  need('seed', int(m.seed, 0, 2 ** 32 - 1), 'an integer in [0, 4294967295]');
+  bounded('seed', m.seed, BOUNDS.seed);
   need('backing', typeof m.backing === 'string' && isBackingProfile(m.backing), 'a backing name');
   need('cost', typeof m.cost === 'object' && m.cost !== null && !Array.isArray(m.cost), 'an object of event -> ns');
   need('driver', m.driver === 'amd' || m.driver === 'reference', "'amd' or 'reference'");
   need('profile', m.profile === 'v4.15' || m.profile === 'v4.16' || m.profile === 'mainline', "'v4.15', 'v4.16' or 'mainline'");
-  need('iotlbEntries', int(m.iotlbEntries, 1, 1 << 20), 'an integer in [1, 1048576]');
-  need('groups', int(m.groups, 1, 64), 'an integer in [1, 64]');
-  need('devices', int(m.devices, 1, 256) && (m.devices as number) >= (m.groups as number), 'an integer in [groups, 256]');
+  bounded('iotlbEntries', m.iotlbEntries, BOUNDS.iotlbEntries);
+  bounded('groups', m.groups, BOUNDS.groups);
+  need('devices', int(m.devices, m.groups as number) && (m.devices as number) <= BOUNDS.devices[1], `an integer in [groups, ${BOUNDS.devices[1]}]`);
   need('memlockLimit', dec(m.memlockLimit), 'bytes as a decimal string');
   need('capIpcLock', typeof m.capIpcLock === 'boolean', 'true or false');
   const c = m.container as Record<string, unknown> | undefined;
   need('container', typeof c === 'object' && c !== null, 'an object');
-  need('container.tlbSyncMax', int(c!.tlbSyncMax, 1, 1 << 20), 'an integer in [1, 1048576]');
+  bounded('container.tlbSyncMax', c!.tlbSyncMax, BOUNDS.tlbSyncMax);
   need('container.unmapPath', c!.unmapPath === null || c!.unmapPath === 'slow' || c!.unmapPath === 'fast' || c!.unmapPath === 'mainline', "null, 'slow', 'fast' or 'mainline'");
   need('container.disableHugepages', typeof c!.disableHugepages === 'boolean', 'true or false');
-  need('container.dmaEntryLimit', int(c!.dmaEntryLimit, 1, 2 ** 31 - 1), 'an integer in [1, 2147483647]');
+  bounded('container.dmaEntryLimit', c!.dmaEntryLimit, BOUNDS.dmaEntryLimit);
 }

@@ -84,6 +84,12 @@ const F = {
   iotlb: f('--iotlb-entries', 'iommu.iotlbEntries'), cost: f('--cost', 'cost'),
 };
 
+/** [min, max] of the numeric fields a replay header repeats (checked there with the same bounds). */
+export const BOUNDS = {
+  seed: [0, 2 ** 32 - 1], groups: [1, 64], devices: [1, 256], tlbSyncMax: [1, 1 << 20],
+  dmaEntryLimit: [1, 2 ** 31 - 1], iotlbEntries: [1, 1 << 20],
+} as const satisfies Record<string, readonly [number, number]>;
+
 function bad(n: FieldName, msg: string): never { throw new UsageError(n.flag, msg); }
 function oneOf<T extends string>(n: FieldName, v: unknown, list: readonly T[]): T {
   if (typeof v !== 'string' || !list.includes(v as T)) bad(n, `'${String(v)}' is not one of ${list.join(', ')}`);
@@ -111,7 +117,7 @@ export function checkBacking(v: unknown): BackingProfile {
 }
 
 /** VFIO_IOMMU_TLB_SYNC_MAX as the tool accepts it (also checked alone by replay, whose header may have no scenario). */
-export function checkTlbSyncMax(v: unknown): number { return int(F.tlbSyncMax, v, 1, 1 << 20); }
+export function checkTlbSyncMax(v: unknown): number { return int(F.tlbSyncMax, v, ...BOUNDS.tlbSyncMax); }
 
 /**
  * Validates a complete scenario and computes the guest layout. Throws UsageError naming the flag
@@ -119,7 +125,7 @@ export function checkTlbSyncMax(v: unknown): number { return int(F.tlbSyncMax, v
  */
 export function resolveScenario(s: Scenario): Resolved {
   if (typeof s.name !== 'string' || s.name.length === 0 || s.name.length > 80) bad(F.name, 'must be a non-empty string of at most 80 characters');
-  int(F.seed, s.seed, 0, 2 ** 32 - 1);
+  int(F.seed, s.seed, ...BOUNDS.seed);
   const guestBytes = size(F.guest, s.guest.memory);
   if (guestBytes % SZ_2M !== 0n) bad(F.guest, `${s.guest.memory} is not a multiple of 2 MiB`);
   if (guestBytes > 1n << 42n) bad(F.guest, `${s.guest.memory} is larger than the 4 TiB this tool models`);
@@ -138,8 +144,8 @@ export function resolveScenario(s: Scenario): Resolved {
   }
   oneOf(F.driver, s.driver, DRIVERS);
   oneOf(F.profile, s.profile, PROFILES);
-  const groups = int(F.groups, s.groups, 1, 64);
-  const devices = int(F.devices, s.devices, 1, 256);
+  const groups = int(F.groups, s.groups, ...BOUNDS.groups);
+  const devices = int(F.devices, s.devices, ...BOUNDS.devices);
   if (devices < groups) bad(F.devices, `${devices} devices cannot fill ${groups} groups (each group needs a device)`);
   oneOf(F.dma, s.dma.pattern, DMA_PATTERNS);
   int(F.dmaBursts, s.dma.bursts, 0, 1_000_000);
@@ -151,8 +157,8 @@ export function resolveScenario(s: Scenario): Resolved {
   checkTlbSyncMax(s.vfio.tlbSyncMax);
   if (s.vfio.unmapPath !== null) oneOf(F.unmapPath, s.vfio.unmapPath, UNMAP_PATHS);
   bool(F.disableHugepages, s.vfio.disableHugepages);
-  int(F.dmaEntryLimit, s.vfio.dmaEntryLimit, 1, 2 ** 31 - 1);
-  int(F.iotlb, s.iommu.iotlbEntries, 1, 1 << 20);
+  int(F.dmaEntryLimit, s.vfio.dmaEntryLimit, ...BOUNDS.dmaEntryLimit);
+  int(F.iotlb, s.iommu.iotlbEntries, ...BOUNDS.iotlbEntries);
   if (typeof s.cost !== 'object' || s.cost === null || Array.isArray(s.cost)) bad(F.cost, 'must be an object of event -> ns');
   for (const [k, v] of Object.entries(s.cost)) {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(F.cost, `${k}=${String(v)}: cost must be a finite number of ns >= 0`);
