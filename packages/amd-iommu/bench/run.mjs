@@ -8,7 +8,7 @@ import { createAmdIommu } from '../dist/index.js';
 
 const RW = 3, INNER = 64, DEV = 0x0100;
 const base = (k) => 0x100000 + k * 1024;   // 4 MiB apart
-// 2 MiB leaves get their own IOVA: v4.16 refuses a large page where a 4 KiB table was (the quirk)
+// 2 MiB leaves get their own IOVA: v4.17 refuses a large page where a 4 KiB table was (the quirk)
 const base2m = (k) => 0x200000 + k * 1024;
 
 function rig(kind) {
@@ -39,7 +39,7 @@ function phase(bench, name, setup, op, teardown, inner = INNER) {
   });
 }
 
-const kinds = ['ref', 'v4.16', 'mainline'];
+const kinds = ['ref', 'v4.17', 'mainline'];
 const rows = [
   ['map 4K', (r) => [() => {}, (k) => iommuMap(r.dom, base(k), r.pfn4k + k, 1, RW), (k) => iommuUnmap(r.dom, base(k), 1)]],
   ['unmap 4K (synced)', (r) => [(k) => iommuMap(r.dom, base(k), r.pfn4k + k, 1, RW), (k) => iommuUnmap(r.dom, base(k), 1), () => {}]],
@@ -75,7 +75,7 @@ for (const kind of kinds) {
 
 const names = Object.keys(results.ref);
 const pad = (s, n) => String(s).padStart(n);
-console.log(`${'operation'.padEnd(28)}${pad('ref', 12)}${pad('amd v4.16', 12)}${pad('amd mainline', 14)}${pad('mainline/ref', 14)}`);
+console.log(`${'operation'.padEnd(28)}${pad('ref', 12)}${pad('amd v4.17', 12)}${pad('amd mainline', 14)}${pad('mainline/ref', 14)}`);
 for (const n of names) {
   const v = kinds.map((k) => results[k][n]);
   const f = (x) => (typeof x === 'number' ? x.toFixed(1) : x);

@@ -6,7 +6,7 @@ import {
 import { createAmdIommu } from '@x/amd-iommu';
 
 const sim = createSim({ memory: 8n << 30n, seed: 1 });
-const amd = createAmdIommu(sim, { profile: 'v4.16', iotlbEntries: 1024 });
+const amd = createAmdIommu(sim, { profile: 'v4.17', iotlbEntries: 1024 });
 const dom = amd.domainAlloc();
 amd.attachDevice(dom, 0x0100);                       // writes the DTE: mode 3, root, domain id
 
@@ -31,7 +31,7 @@ console.log('readPte:', '0x' + entry.pte.toString(16), 'level', entry.level);
 console.log('dma read:', amd.dma(0x0100, 0x1000, 16, 'read'));
 iommuUnmapFast(dom, 0x1000, 16); iommuTlbRangeAdd(dom, 0x1000, 16);
 console.log('dma after unmapFast:', amd.dma(0x0100, 0x1000, 1, 'read'));
-iommuTlbSync(dom);                                    // v4.16: whole domain, S=1 PDE=1, + COMPLETION_WAIT
+iommuTlbSync(dom);                                    // v4.17: whole domain, S=1 PDE=1, + COMPLETION_WAIT
 console.log('dma after sync:', amd.dma(0x0100, 0x1000, 1, 'write'));
 console.log(amd.eventLog().map((ev) => `${ev.type} dev=0x${ev.deviceId.toString(16)} domain=${ev.domainId} iova=0x${ev.iova.toString(16)} flags=0x${ev.flags.toString(16)}`));
 console.log(amd.commands());

@@ -1,12 +1,12 @@
-// Models the AMD IOMMU driver (drivers/iommu/amd_iommu.c v4.15/v4.16, amd/iommu.c + iommupt
-// mainline) as an IommuDriver: protection domains on the amdv1 page table with a dynamic top,
+// Models the AMD IOMMU driver (drivers/iommu/amd_iommu.c from v3.19, amd/iommu.c + io_pgtable.c,
+// then iommupt) as an IommuDriver: protection domains on the amdv1 page table with a dynamic top,
 // attach/detach through DTEs, the era's flush ops issued as real commands on the ring, and DMA
 // through the emulated hardware (DTE, IOTLB, walker, event log).
 
 import {
   EV, IOMMU_DOMAIN_UNMANAGED, IOMMU_READ, IOMMU_RESV_MSI, IOMMU_WRITE, IommuError, IotlbGather, PageTable,
   __IOMMU_DOMAIN_PAGING, domainMarkFreed, domainSetPgsizeBitmap, driverDomain, iommuIotlbGatherAddRange, levelOfOrder, POW2,
-  type IommuDomain, type IommuDriver, type IommuOps, type IotlbPolicy, type ResvRegion, type Sim,
+  type IommuDomain, type IommuDriver, type IommuOps, type IotlbPolicy, type Release, type ResvRegion, type Sim,
 } from '@x/iommu-core';
 import { AMD_IOMMU_PGSIZES, createAmdv1Format, pteBigInt } from './fmt-amdv1.js';
 import {
@@ -16,7 +16,7 @@ import {
 import { DEV_ID_MAX } from './hw/dte.js';
 import type { AmdEvent } from './hw/event-log.js';
 import { AmdIommuHw } from './hw/iommu.js';
-import { AMD_PROFILES, ptPolicyOf, type AmdProfileName, type AmdQuirks } from './profiles.js';
+import { amdProfile, ptPolicyOf, type AmdProfileName, type AmdQuirks } from './profiles.js';
 
 /** levelOfOrder() as a table: map_pages asks it once per call. */
 const LEVEL_OF_ORDER = Uint8Array.from({ length: 64 }, (_, o) => (o < 12 ? 0 : levelOfOrder(o)));
@@ -26,7 +26,10 @@ const LEVEL_OF_ORDER = Uint8Array.from({ length: 64 }, (_, o) => (o < 12 ? 0 : l
  * the default applies), so the type holds under `exactOptionalPropertyTypes`.
  */
 export interface AmdIommuOptions {
-  /** Kernel era. Default 'v4.16'. */
+  /**
+   * Kernel release: any 'vX.Y' from v3.19 to the newest modelled release, or 'mainline'. Default
+   * 'mainline', as for every factory of these packages.
+   */
   profile?: AmdProfileName | undefined;
   /** Override single quirks of the profile; a quirk left out or `undefined` keeps the profile's value. */
   quirks?: { [K in keyof AmdQuirks]?: AmdQuirks[K] | undefined } | undefined;
@@ -60,13 +63,15 @@ export class AmdIommu implements IommuDriver {
   readonly name: string;
   readonly ops: IommuOps;
   /**
-   * AMD_IOMMU_PGSIZES in the 2018 profiles; mainline (iommupt) derives the domain's sizes from the
+   * AMD_IOMMU_PGSIZES before iommupt; iommupt derives the domain's sizes from the
    * format's limits, which drops every size at or above the 52-bit output address.
    */
   readonly pgsizeBitmap: bigint;
   readonly hw: AmdIommuHw;
   readonly quirks: Readonly<AmdQuirks>;
   readonly profile: AmdProfileName;
+  /** The release this driver models (profile 'mainline' = the newest modelled release). */
+  readonly release: Release;
   readonly fmt = createAmdv1Format();
   private readonly devs = new Map<number, AmdDomain | null>();
   private readonly eventList: AmdEvent[] = [];
@@ -78,10 +83,9 @@ export class AmdIommu implements IommuDriver {
   private semVal = 0;
 
   constructor(readonly sim: Sim, opts: AmdIommuOptions = {}) {
-    this.profile = opts.profile ?? 'v4.16';
-    this.pgsizeBitmap = this.profile === 'mainline' ? AMD_IOMMU_PGSIZES & ((1n << 52n) - 1n) : AMD_IOMMU_PGSIZES;
-    const p = AMD_PROFILES[this.profile];
-    if (p === undefined) throw new RangeError(`unknown AMD profile '${String(opts.profile)}' (v4.15 | v4.16 | mainline)`);
+    this.profile = opts.profile ?? 'mainline';
+    const p = amdProfile(this.profile);                        // RangeError naming the valid releases
+    this.release = p.release;
     const quirks: AmdQuirks = { ...p.quirks };
     // a quirk given as undefined keeps the profile's value (a plain spread would copy the undefined)
     if (opts.quirks !== undefined) {
@@ -91,6 +95,7 @@ export class AmdIommu implements IommuDriver {
       }
     }
     this.quirks = quirks;
+    this.pgsizeBitmap = quirks.iommupt ? AMD_IOMMU_PGSIZES & ((1n << 52n) - 1n) : AMD_IOMMU_PGSIZES;
     this.name = opts.name ?? `amd-iommu ${this.profile}`;
     this.hw = new AmdIommuHw(sim, { iotlbEntries: opts.iotlbEntries, iotlbPolicy: opts.iotlbPolicy });
     this.resv = opts.resvRegions ?? [X86_MSI];
@@ -180,6 +185,7 @@ export class AmdIommu implements IommuDriver {
     const ops: IommuOps = {
       name: this.name,
       apiEra,
+      singlePageOps: q.singlePageOps,
       mapPages(dom, iova, pfn, order, count, prot) {
         const d = dom as AmdDomain;
         dom.mapped = 0;
@@ -212,7 +218,7 @@ export class AmdIommu implements IommuDriver {
         if ((dom.type & __IOMMU_DOMAIN_PAGING) === 0) return 0;           // freed: nothing to remove
         const lp = POW2[order - 12]!;
         if (q.flushOnUnmap) {
-          // v4.15: the 2018 core called ->unmap once per page-size step; each one flushed and waited
+          // before v4.17 the core called ->unmap once per page-size step; each one flushed and waited
           let got = 0;
           const end = iova + count * lp;
           for (let cur = iova; cur < end;) {
@@ -234,7 +240,7 @@ export class AmdIommu implements IommuDriver {
       mapBegin: (dom) => { if ((dom.type & __IOMMU_DOMAIN_PAGING) !== 0) (dom as AmdDomain).pt.txBegin(); },
       mapEnd: (dom, failed) => { if ((dom.type & __IOMMU_DOMAIN_PAGING) !== 0) (dom as AmdDomain).pt.txEnd(failed); },
     };
-    if (q.flushOnUnmap) return ops;                 // v4.15 AMD had no iotlb ops
+    if (q.flushOnUnmap) return ops;                 // before v4.17 AMD had no iotlb ops
     ops.flushIotlbAll = (dom) => {
       if ((dom.type & __IOMMU_DOMAIN_PAGING) === 0) return;           // freed: its IOTLB entries went with it
       const d = dom as AmdDomain;
@@ -243,7 +249,7 @@ export class AmdIommu implements IommuDriver {
       d.pt.releaseDeferred();
     };
     if (q.syncFlushesAll) {
-      // v4.16: range_add is a no-op; sync is flush_iotlb_all
+      // v4.17 .. v5.14: range_add is a no-op; sync is flush_iotlb_all
       ops.iotlbRangeAdd = () => {};
       ops.iotlbSync = (dom, g) => { ops.flushIotlbAll!(dom); if (g !== null) g.reset(); };
     } else {

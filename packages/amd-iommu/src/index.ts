@@ -1,6 +1,7 @@
 // @x/amd-iommu public API (named exports only).
 export { createAmdIommu, AmdIommu, CMD_SEM_ADDR, type AmdIommuOptions, type AmdDomain } from './driver.js';
-export { AMD_PROFILES, ptPolicyOf, type AmdProfile, type AmdProfileName, type AmdQuirks } from './profiles.js';
+export { AMD_PROFILES, AMD_PROFILE_NAMES, amdProfile, ptPolicyOf, type AmdProfile, type AmdProfileName, type AmdQuirks } from './profiles.js';
+export { AMD_TIMELINE, type AmdEntryId } from './timeline.js';
 export {
   createAmdv1Format, amdv1Cfgs, AMD_IOMMU_PGSIZES, AMDV1_PR, AMDV1_A, AMDV1_D, AMDV1_NL_SHIFT, AMDV1_NL_LARGE,
   AMDV1_HI_U, AMDV1_HI_FC, AMDV1_HI_IR, AMDV1_HI_IW, AMDV1_MAX_LEVEL, AMDV1_MAX_OA_ORDER, AMDV1_HOLE_ORDER,

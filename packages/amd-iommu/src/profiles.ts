@@ -1,67 +1,91 @@
-// Models the AMD IOMMU driver's behaviour per kernel era as data (spec amd-iommu §3, §4, §9.5):
-// v4.15 (unmap flushes the domain and waits), v4.16 (the 2018 fast-flush ops; the seed), and
-// mainline (range-selective flushes, gather, iommupt page-table semantics). Each quirk can be
-// toggled on its own.
+// Models the AMD IOMMU driver's behaviour per kernel release as data (spec amd-iommu §3, §4, §9.5):
+// every quirk is derived from the AMD timeline and the core's (which API shape the driver
+// implements), so a release is exactly the set of commits it contains. Each quirk can still be
+// toggled on its own (createAmdIommu's `quirks`).
 
-import type { PtPolicy } from '@x/iommu-core';
+import {
+  CORE_TIMELINE, KEY_RELEASES, namedReleases, parseRelease, timelineFlags, type PtPolicy, type Release, type ReleaseName,
+} from '@x/iommu-core';
+import { AMD_TIMELINE } from './timeline.js';
 
-export type AmdProfileName = 'v4.15' | 'v4.16' | 'mainline';
+/** A kernel release ('v4.17', ...) or 'mainline' (the newest modelled release). */
+export type AmdProfileName = ReleaseName;
 
 export interface AmdQuirks {
-  /** v4.15: every ->unmap ends with a whole-domain PDE flush + COMPLETION_WAIT; no iotlb ops. */
+  /** Before v4.17: every ->unmap ends with a whole-domain PDE flush + COMPLETION_WAIT; no iotlb ops. */
   flushOnUnmap: boolean;
-  /** v4.16: iotlb_range_add is empty and iotlb_sync = flush_iotlb_all (whole domain, PDE=1, wait). */
+  /** v4.17 .. v5.14: iotlb_range_add is empty and iotlb_sync = flush_iotlb_all (whole domain, PDE=1, wait). */
   syncFlushesAll: boolean;
-  /** 2018 build_inv_iommu_pages: any range of more than one page is sent as the whole domain. */
+  /** Before v5.13, build_inv_iommu_pages: any range of more than one page is sent as the whole domain. */
   invPageOrAll: boolean;
   /**
-   * 2018 iommu_map_page: map refuses any present target entry (EBUSY), even a pointer to an emptied
-   * 4 KiB table, and a leaf above the target level fails the walk (ENOMEM). Off: iommupt rules
-   * (EADDRINUSE on a leaf, empty leftover tables replaced and freed after a flush).
+   * Before v5.0, iommu_map_page: map refuses any present target entry (EBUSY), even a pointer to an
+   * emptied 4 KiB table, and a leaf above the target level fails the walk (ENOMEM).
    */
   ebusyOnPresent: boolean;
-  /** 2018 iommu_unmap_page: steps over holes counting their size; unmap inside a large leaf removes it whole. */
+  /** Before iommupt: unmap steps over holes counting their size; unmap inside a large leaf removes it whole. */
   unmapCountsHoles: boolean;
-  /** Tables are never freed on unmap (only when the domain is freed). */
+  /** Before iommupt: tables are never freed on unmap (only when the domain is freed). */
   keepTables: boolean;
-  /** 2018 update_domain after growth: DTE flushes + whole-domain PDE invalidation, no wait (else DTE flushes + wait). */
+  /** Before amd_io_pgtable: update_domain after growth = DTE flushes + whole-domain PDE invalidation, no wait (else DTE flushes + wait). */
   growFlush2018: boolean;
-  /** COMPLETION_WAIT stores 1 every time (2018) instead of an increasing sequence number. */
+  /** Before cmd_sem_val: COMPLETION_WAIT stores 1 every time instead of an increasing sequence number. */
   semaphoreOne: boolean;
+  /** Before map_pages: the core calls ->map / ->unmap once per page (else once per run of same-size pages). */
+  singlePageOps: boolean;
+  /** iommupt page tables: EADDRINUSE on an existing leaf, one walk per call, page sizes below 2^52 only. */
+  iommupt: boolean;
 }
 
 export interface AmdProfile {
+  /** The name it was asked by ('mainline' stays 'mainline'). */
   readonly name: AmdProfileName;
-  /** Which core API shape the driver implements. */
+  /** The release it stands for. */
+  readonly release: Release;
+  /** Which core API shape the driver implements: 2018 range_add + sync(domain), or the gather. */
   readonly apiEra: '2018' | 'gather';
   readonly quirks: Readonly<AmdQuirks>;
 }
 
-export const AMD_PROFILES: Readonly<Record<AmdProfileName, AmdProfile>> = {
-  'v4.15': {
-    name: 'v4.15', apiEra: '2018',
-    quirks: { flushOnUnmap: true, syncFlushesAll: true, invPageOrAll: true, ebusyOnPresent: true, unmapCountsHoles: true,
-      keepTables: true, growFlush2018: true, semaphoreOne: true },
-  },
-  'v4.16': {
-    name: 'v4.16', apiEra: '2018',
-    quirks: { flushOnUnmap: false, syncFlushesAll: true, invPageOrAll: true, ebusyOnPresent: true, unmapCountsHoles: true,
-      keepTables: true, growFlush2018: true, semaphoreOne: true },
-  },
-  mainline: {
-    name: 'mainline', apiEra: 'gather',
-    quirks: { flushOnUnmap: false, syncFlushesAll: false, invPageOrAll: false, ebusyOnPresent: false, unmapCountsHoles: false,
-      keepTables: false, growFlush2018: false, semaphoreOne: false },
-  },
-};
+const cache = new Map<string, AmdProfile>();
+
+/**
+ * The AMD driver profile of a release: any 'vX.Y' from v3.19 to the newest modelled release, or
+ * 'mainline'. RangeError naming the valid range for anything else.
+ */
+export function amdProfile(name: string): AmdProfile {
+  let p = cache.get(name);
+  if (p !== undefined) return p;
+  const release = parseRelease(name);
+  const a = timelineFlags(AMD_TIMELINE, release), c = timelineFlags(CORE_TIMELINE, release);
+  const quirks: AmdQuirks = {
+    flushOnUnmap: !a['amd-fast-flush'], syncFlushesAll: !a['amd-sync-range'], invPageOrAll: !a['amd-inv-address'],
+    ebusyOnPresent: !a['amd-upgrade-pgsize'], unmapCountsHoles: !a['amd-iommupt'], keepTables: !a['amd-iommupt'],
+    growFlush2018: !a['amd-io-pgtable'], semaphoreOne: !a['amd-cmd-sem-seq'], singlePageOps: !a['amd-map-pages'],
+    iommupt: a['amd-iommupt'],
+  };
+  p = Object.freeze({ name: name as AmdProfileName, release, apiEra: c['iotlb-gather'] ? 'gather' : '2018', quirks: Object.freeze(quirks) });
+  cache.set(name, p);
+  return p;
+}
+
+/** The releases the AMD profile table lists: the key releases and both sides of every entry. */
+export const AMD_PROFILE_NAMES: readonly AmdProfileName[] = namedReleases([...CORE_TIMELINE, ...AMD_TIMELINE], KEY_RELEASES);
+
+/** Profiles of the named releases (any other release works through amdProfile / createAmdIommu). */
+export const AMD_PROFILES: Readonly<Record<string, AmdProfile>> = Object.freeze(
+  Object.fromEntries(AMD_PROFILE_NAMES.map((n) => [n, amdProfile(n)])));
 
 export const EBUSY = -16, ENOMEM = -12, EADDRINUSE = -98;
 
 /** The page-table engine policy a set of quirks implies. */
 export function ptPolicyOf(q: Readonly<AmdQuirks>): PtPolicy {
+  // 5.0 .. iommupt (io_pgtable) silently replaced a present leaf; the model refuses it (EBUSY), which
+  // no VFIO call can reach: VFIO answers EEXIST before it maps over a live mapping
+  const present = q.ebusyOnPresent || !q.iommupt ? EBUSY : EADDRINUSE;
   return {
-    overmap: q.ebusyOnPresent ? EBUSY : EADDRINUSE,
-    leafAbove: q.ebusyOnPresent ? ENOMEM : EADDRINUSE,
+    overmap: present,
+    leafAbove: q.ebusyOnPresent ? ENOMEM : present,
     replaceEmptyTables: !q.ebusyOnPresent,
     holes: q.unmapCountsHoles ? 'count' : 'stop',
     startInLeaf: q.unmapCountsHoles ? 'whole' : 'zero',

@@ -20,9 +20,10 @@ describe('amd_iommu options', () => {
     const a = createAmdIommu(createSim({ memory: 1n << 30n, seed: 1 }), all);
     const b = createAmdIommu(createSim({ memory: 1n << 30n, seed: 1 }), {});
     for (const amd of [a, b]) {
-      expect(amd.profile).toBe('v4.16');
-      expect(amd.name).toBe('amd-iommu v4.16');
-      expect(amd.quirks).toEqual(AMD_PROFILES['v4.16'].quirks);
+      // one default release for every factory: openContainer() defaults to mainline too
+      expect(amd.profile).toBe('mainline');
+      expect(amd.name).toBe('amd-iommu mainline');
+      expect(amd.quirks).toEqual(AMD_PROFILES.mainline!.quirks);
       expect([amd.hw.iotlb.capacity, amd.hw.iotlb.policy, amd.hw.cmdRing.entries]).toEqual([1024, 'lru', 512]);
       expect(amd.resvRegions(DEV)).toEqual([{ start: 0xfee00, last: 0xfeeff, type: IOMMU_RESV_MSI }]);
       expect(amd.domainAlloc().geometry.apertureEnd).toBe(2 ** 52 - 1);    // vaBits 64
@@ -78,7 +79,7 @@ describe('amd_iommu event and command names', () => {
   });
 
   it('test_commands_keyed_by_cmd_name', () => {
-    const f = setup({ profile: 'v4.16' });
+    const f = setup({ profile: 'v4.17' });
     const c = f.amd.commands();
     expectTypeOf(c).toEqualTypeOf<Record<CmdName, number>>();
     expectTypeOf<keyof typeof c>().toEqualTypeOf<CmdName>();

@@ -13,7 +13,7 @@ const errOf = (fn: () => unknown): IommuError => {
   try { fn(); } catch (e) { if (e instanceof IommuError) return e; throw e; }
   throw new Error('no error');
 };
-const PROFILES: readonly AmdProfileName[] = ['v4.15', 'v4.16', 'mainline'];
+const PROFILES: readonly AmdProfileName[] = ['v4.16', 'v4.17', 'mainline'];
 
 describe.each(PROFILES)('amd_iommu_domain_free profile=%s', (profile) => {
   it('test_domain_free_twice', () => {
@@ -130,9 +130,9 @@ describe.each(PROFILES)('amd_iommu_domain_free profile=%s', (profile) => {
 
 describe('amd_iommu DomainIDs after a free', () => {
   it('test_domain_free_domain_id_not_reused', () => {
-    // v4.16 detach only waits (no domain flush), so the IOTLB still holds entries tagged with the
+    // v4.17 detach only waits (no domain flush), so the IOTLB still holds entries tagged with the
     // DomainID; the free drops them, and the DomainID is never handed out again (the sim's counter)
-    const f = setup({ profile: 'v4.16' });
+    const f = setup({ profile: 'v4.17' });
     const pfn = f.sim.mem.allocFrames(1), id = f.dom.id;
     iommuMap(f.dom, 0x10, pfn, 1, RW);
     expect(f.amd.dma(DEV, 0x10, 1, 'read')).toBe(true);

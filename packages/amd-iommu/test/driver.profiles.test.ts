@@ -18,8 +18,8 @@ function map4kThenUnmap(f: Fixture, iova: number, pfn: number, pageByPage: boole
 }
 
 describe('the 4K -> 2M remap quirk (VFIO map_try_harder, 2018)', () => {
-  it('test_quirk_v4_16_ebusy', () => {
-    const f = setup({ profile: 'v4.16' });
+  it('test_quirk_v4_17_ebusy', () => {
+    const f = setup({ profile: 'v4.17' });
     const pfn = f.sim.mem.allocFrames(512, { align: 512 });
     map4kThenUnmap(f, 0x200, pfn, false);
     const tables = f.dom.pt.tables;
@@ -59,7 +59,7 @@ describe('the 4K -> 2M remap quirk (VFIO map_try_harder, 2018)', () => {
     const pa = a.sim.mem.allocFrames(512, { align: 512 });
     map4kThenUnmap(a, 0x200, pa, true);
     expect(errOf(() => iommuMap(a.dom, 0x200, pa, 512, RW)).code).toBe('EBUSY');
-    const b = setup({ profile: 'v4.16', quirks: { ebusyOnPresent: false } });
+    const b = setup({ profile: 'v4.17', quirks: { ebusyOnPresent: false } });
     const pb = b.sim.mem.allocFrames(512, { align: 512 });
     map4kThenUnmap(b, 0x200, pb, true);
     iommuMap(b.dom, 0x200, pb, 512, RW);
@@ -68,7 +68,7 @@ describe('the 4K -> 2M remap quirk (VFIO map_try_harder, 2018)', () => {
 });
 
 describe('page-table conflicts per era (spec §9.5)', () => {
-  for (const [profile, onLeaf, inLarge] of [['v4.16', 'EBUSY', 'ENOMEM'], ['mainline', 'EADDRINUSE', 'EADDRINUSE']] as const) {
+  for (const [profile, onLeaf, inLarge] of [['v4.17', 'EBUSY', 'ENOMEM'], ['mainline', 'EADDRINUSE', 'EADDRINUSE']] as const) {
     it(`test_overmap_${profile.replace('.', '_')}`, () => {
       const f = setup({ profile });
       const pfn = f.sim.mem.allocFrames(1024, { align: 512 });
@@ -82,8 +82,8 @@ describe('page-table conflicts per era (spec §9.5)', () => {
     });
   }
 
-  it('test_unmap_inside_large_v4_16', () => {
-    const f = setup({ profile: 'v4.16' });
+  it('test_unmap_inside_large_v4_17', () => {
+    const f = setup({ profile: 'v4.17' });
     const pfn = f.sim.mem.allocFrames(512, { align: 512 });
     iommuMap(f.dom, 0x400, pfn, 512, RW);
     expect(iommuUnmap(f.dom, 0x401, 1)).toBe(512);        // clears the whole 2 MiB page
@@ -102,8 +102,8 @@ describe('page-table conflicts per era (spec §9.5)', () => {
     expectClean(f);
   });
 
-  it('test_tables_never_freed_v4_16', () => {
-    const f = setup({ profile: 'v4.16' });
+  it('test_tables_never_freed_v4_17', () => {
+    const f = setup({ profile: 'v4.17' });
     const pfn = f.sim.mem.allocFrames(512, { align: 512 });
     const frees = f.sim.counters.tableFrees;
     map4kThenUnmap(f, 0x200, pfn, false);
@@ -113,7 +113,7 @@ describe('page-table conflicts per era (spec §9.5)', () => {
 });
 
 describe('mode growth (increase_address_space)', () => {
-  for (const profile of ['v4.16', 'mainline'] as const) {
+  for (const profile of ['v4.17', 'mainline'] as const) {
     it(`test_grow_to_mode_4_${profile.replace('.', '_')}`, () => {
       const f = setup({ profile });
       expect(f.amd.mode(f.dom)).toBe(3);
@@ -132,7 +132,7 @@ describe('mode growth (increase_address_space)', () => {
       expect(f.amd.hw.devtab.read(DEV)).toEqual({ v: true, tv: true, mode: 4, rootPfn: newRoot, ir: true, iw: true, domainId: f.dom.id });
       expect(f.amd.hw.devtab.raw(DEV)[0]).toBe((3n << 61n) | (BigInt(newRoot) << 12n) | (4n << 9n) | 3n);
       // 2018 update_domain: DTE flush + whole-domain PDE flush, no wait; mainline: DTE flush + wait
-      expect(cmdDelta(f.amd, before)).toEqual(profile === 'v4.16'
+      expect(cmdDelta(f.amd, before)).toEqual(profile === 'v4.17'
         ? { INVALIDATE_DEVTAB_ENTRY: 1, INVALIDATE_IOMMU_PAGES: 1 }
         : { INVALIDATE_DEVTAB_ENTRY: 1, COMPLETION_WAIT: 1 });
       expect(f.amd.dma(DEV, 2 ** 27, 1, 'write')).toBe(true);
@@ -163,7 +163,7 @@ describe('replicated (NextLevel 7) sizes', () => {
   for (let o = 13; o <= 20; o++) cases.push([o, 0]);
   for (let o = 22; o <= 28; o++) cases.push([o, 1]);
   it.each(cases)('test_replicated order %i at level %i', (order, level) => {
-    for (const profile of ['v4.16', 'mainline'] as const) {
+    for (const profile of ['v4.17', 'mainline'] as const) {
       const f = setup({ profile });
       const lp = 2 ** (order - 12), item = 2 ** (9 * level), rep = lp / item;
       const pfn = f.sim.mem.allocFrames(lp, { align: lp });
@@ -178,7 +178,7 @@ describe('replicated (NextLevel 7) sizes', () => {
       for (let k = 0; k < rep; k++) expect(f.amd.readPte(f.dom, iova + k * item)).toEqual(head);
       expect(f.amd.readPte(f.dom, iova + lp)).toBeNull();
       for (const off of [0, 1, lp >> 1, lp - 1]) expect(iommuIovaToPhys(f.dom, iova + off)).toBe(pfn + off);
-      if (profile === 'v4.16') expect(iommuUnmap(f.dom, iova + lp - 1, 1)).toBe(lp);  // any page removes it
+      if (profile === 'v4.17') expect(iommuUnmap(f.dom, iova + lp - 1, 1)).toBe(lp);  // any page removes it
       else expect(iommuUnmap(f.dom, iova, 1)).toBe(lp);                                 // from its head
       expect(f.amd.readPte(f.dom, iova)).toBeNull();
       expectClean(f);
@@ -186,7 +186,7 @@ describe('replicated (NextLevel 7) sizes', () => {
   });
 
   it('test_512g_refused', () => {
-    const f = setup({ profile: 'v4.16' });
+    const f = setup({ profile: 'v4.17' });
     expect(f.dom.pgsizeBitmap & (1n << 39n)).toBe(0n);
     expect(iommuPgsize(f.dom, 2 ** 27, 2 ** 27, 2 ** 27)).toBe(38);   // two 256 GiB pages instead
     expect(f.dom.ops.mapPages(f.dom, 2 ** 27, 2 ** 27, 39, 1, RW)).toBe(-22);
@@ -204,13 +204,13 @@ describe('flush counts per profile', () => {
     for (let i = 0; i < 100; i++) iommuMap(f.dom, 0x100000 + i, pfn + 2 * i, 1, RW);
   }
 
-  it('test_flush_v4_16_fast_batch', () => {
-    const f = setup({ profile: 'v4.16' });
+  it('test_flush_v4_17_fast_batch', () => {
+    const f = setup({ profile: 'v4.17' });
     populate(f);
     const before = f.amd.commands(), syncs = f.sim.counters.iotlbSyncs;
     for (let i = 0; i < 100; i++) { expect(iommuUnmapFast(f.dom, 0x100000 + i, 1)).toBe(1); iommuTlbRangeAdd(f.dom, 0x100000 + i, 1); }
     expect(cmdDelta(f.amd, before)).toEqual({});          // nothing flushed yet
-    expect(f.dom.pending.empty).toBe(true);               // v4.16: iotlb_range_add records nothing
+    expect(f.dom.pending.empty).toBe(true);               // v4.17: iotlb_range_add records nothing
     iommuTlbSync(f.dom);
     expect(cmdDelta(f.amd, before)).toEqual({ INVALIDATE_IOMMU_PAGES: 1, COMPLETION_WAIT: 1 });
     expect(f.sim.counters.iotlbSyncs - syncs).toBe(1);
@@ -221,8 +221,8 @@ describe('flush counts per profile', () => {
     expectClean(f);
   });
 
-  it('test_flush_v4_16_unmap_each', () => {
-    const f = setup({ profile: 'v4.16' });
+  it('test_flush_v4_17_unmap_each', () => {
+    const f = setup({ profile: 'v4.17' });
     populate(f);
     const before = f.amd.commands();
     for (let i = 0; i < 100; i++) iommuUnmap(f.dom, 0x100000 + i, 1);
@@ -230,8 +230,8 @@ describe('flush counts per profile', () => {
     expectCountersMatchRing(f);
   });
 
-  it('test_flush_v4_15_unmap_each', () => {
-    const f = setup({ profile: 'v4.15' });
+  it('test_flush_v4_16_unmap_each', () => {
+    const f = setup({ profile: 'v4.16' });
     populate(f);
     expect(f.dom.ops.iotlbSync).toBeUndefined();
     const before = f.amd.commands(), flushes = f.sim.counters.iotlbFlushes;
@@ -241,8 +241,8 @@ describe('flush counts per profile', () => {
     expectCountersMatchRing(f);
   });
 
-  it('test_flush_v4_15_fast_still_flushes', () => {
-    const f = setup({ profile: 'v4.15' });
+  it('test_flush_v4_16_fast_still_flushes', () => {
+    const f = setup({ profile: 'v4.16' });
     populate(f);
     const before = f.amd.commands();
     for (let i = 0; i < 100; i++) { iommuUnmapFast(f.dom, 0x100000 + i, 1); iommuTlbRangeAdd(f.dom, 0x100000 + i, 1); }
@@ -250,8 +250,8 @@ describe('flush counts per profile', () => {
     expect(cmdDelta(f.amd, before)).toEqual({ INVALIDATE_IOMMU_PAGES: 100, COMPLETION_WAIT: 100 });
   });
 
-  it('test_flush_v4_15_per_size_step', () => {
-    const f = setup({ profile: 'v4.15' });
+  it('test_flush_v4_16_per_size_step', () => {
+    const f = setup({ profile: 'v4.16' });
     const pfn = f.sim.mem.allocFrames(4, { align: 4 });
     iommuMap(f.dom, 0x101, pfn + 1, 3, RW);               // 4K at 0x101, 8K at 0x102
     const before = f.amd.commands();
@@ -284,7 +284,7 @@ describe('flush counts per profile', () => {
   });
 
   it('test_no_commands_without_devices', () => {
-    const f = setup({ profile: 'v4.16' }, false);
+    const f = setup({ profile: 'v4.17' }, false);
     const pfn = f.sim.mem.allocFrames(1);
     iommuMap(f.dom, 1, pfn, 1, RW);
     iommuUnmap(f.dom, 1, 1);
@@ -292,7 +292,7 @@ describe('flush counts per profile', () => {
   });
 
   it('test_attach_detach_commands', () => {
-    const f = setup({ profile: 'v4.16' }, false);
+    const f = setup({ profile: 'v4.17' }, false);
     f.amd.attachDevice(f.dom, DEV);
     expect(f.amd.commands()).toMatchObject({ INVALIDATE_DEVTAB_ENTRY: 1, INVALIDATE_IOMMU_PAGES: 1, COMPLETION_WAIT: 1 });
     expect(f.amd.hw.devtab.raw(DEV)[1]).toBe(BigInt(f.dom.id));
@@ -314,15 +314,17 @@ describe('flush counts per profile', () => {
   });
 
   it('test_profiles_data', () => {
-    expect(Object.keys(AMD_PROFILES)).toEqual(['v4.15', 'v4.16', 'mainline']);
-    expect(AMD_PROFILES['v4.16'].apiEra).toBe('2018');
-    expect(AMD_PROFILES.mainline.apiEra).toBe('gather');
+    // the table lists the key releases of the published experiments and both sides of every entry
+    for (const r of ['v3.19', 'v4.16', 'v4.17', 'v5.11', 'v5.12', 'v6.16', 'v6.18', 'mainline']) expect(AMD_PROFILES[r]).toBeDefined();
+    expect(Object.keys(AMD_PROFILES).at(-1)).toBe('mainline');
+    expect(AMD_PROFILES['v4.17']!.apiEra).toBe('2018');
+    expect(AMD_PROFILES.mainline!.apiEra).toBe('gather');
   });
 });
 
 describe('page sizes per profile', () => {
   it.each([
-    ['v4.15', 0xffff_ff7f_ffff_f000n], ['v4.16', 0xffff_ff7f_ffff_f000n],
+    ['v4.16', 0xffff_ff7f_ffff_f000n], ['v4.17', 0xffff_ff7f_ffff_f000n],
     // iommupt derives the sizes from the format: none at or above the 52-bit output address
     ['mainline', 0x000f_ff7f_ffff_f000n],
   ] as const)('test_pgsize_bitmap profile=%s', (profile, bitmap) => {

@@ -8,7 +8,7 @@ import { DEV, RO, RW, setup } from './helpers.js';
 
 describe('DMA through the AMD IOMMU', () => {
   it('test_dma_mapped_page', () => {
-    const f = setup({ profile: 'v4.16' });
+    const f = setup({ profile: 'v4.17' });
     const pfn = f.sim.mem.allocFrames(4);
     iommuMap(f.dom, 0x1000, pfn + 2, 1, RW);
     const c0 = f.sim.counters;
@@ -39,7 +39,7 @@ describe('DMA through the AMD IOMMU', () => {
   });
 
   it('test_dma_unmapped_faults', () => {
-    const f = setup({ profile: 'v4.16' });
+    const f = setup({ profile: 'v4.17' });
     expect(f.amd.dma(DEV, 0x2000, 1, 'read')).toBe(false);
     const ev = f.amd.eventLog();
     expect(ev).toHaveLength(1);
@@ -52,7 +52,7 @@ describe('DMA through the AMD IOMMU', () => {
   });
 
   it('test_dma_read_only_write_faults', () => {
-    const f = setup({ profile: 'v4.16' });
+    const f = setup({ profile: 'v4.17' });
     const pfn = f.sim.mem.allocFrames(1);
     iommuMap(f.dom, 0x3000, pfn, 1, RO);
     expect(f.amd.dma(DEV, 0x3000, 1, 'read')).toBe(true);
@@ -64,7 +64,7 @@ describe('DMA through the AMD IOMMU', () => {
     expect(ev[0]!.raw >> 48n & 0x1ffn).toBe(0x70n);
     expect(f.sim.mem.dmaWritten.has(pfn)).toBe(false);
     // the same on a fresh walk (no IOTLB entry)
-    const g = setup({ profile: 'v4.16' });
+    const g = setup({ profile: 'v4.17' });
     const p2 = g.sim.mem.allocFrames(1);
     iommuMap(g.dom, 0x3000, p2, 1, RO);
     expect(g.amd.dma(DEV, 0x3000, 1, 'write')).toBe(false);
@@ -72,7 +72,7 @@ describe('DMA through the AMD IOMMU', () => {
   });
 
   it('test_dma_stops_at_first_fault', () => {
-    const f = setup({ profile: 'v4.16' });
+    const f = setup({ profile: 'v4.17' });
     const pfn = f.sim.mem.allocFrames(2);
     iommuMap(f.dom, 0x10, pfn, 1, RW);
     iommuMap(f.dom, 0x12, pfn + 1, 1, RW);
@@ -82,12 +82,12 @@ describe('DMA through the AMD IOMMU', () => {
   });
 
   it('test_dma_unattached_device_blocked', () => {
-    const f = setup({ profile: 'v4.16' });
+    const f = setup({ profile: 'v4.17' });
     expect(f.amd.dma(0x0200, 0, 1, 'read')).toBe(false);       // Linux's default DTE: V|TV, mode 0, no IR/IW
     expect(f.amd.eventLog()[0]).toMatchObject({ deviceId: 0x0200, domainId: 0, flags: EVENT_FLAG_PR | EVENT_FLAG_PE });
   });
 
-  for (const profile of ['v4.16', 'mainline'] as const) {
+  for (const profile of ['v4.17', 'mainline'] as const) {
     it(`test_stale_iotlb_until_sync_${profile.replace('.', '_')}`, () => {
       const f = setup({ profile });
       const pfn = f.sim.mem.allocFrames(1);
@@ -96,7 +96,7 @@ describe('DMA through the AMD IOMMU', () => {
       expect(f.amd.dma(DEV, 0x5000, 1, 'write')).toBe(true);    // caches the translation
       const g = createIotlbGather();
       expect(iommuUnmapFast(f.dom, 0x5000, 1, profile === 'mainline' ? g : undefined)).toBe(1);
-      if (profile === 'v4.16') iommuTlbRangeAdd(f.dom, 0x5000, 1);
+      if (profile === 'v4.17') iommuTlbRangeAdd(f.dom, 0x5000, 1);
       expect(f.amd.readPte(f.dom, 0x5000)).toBeNull();
       // the page table no longer maps it, but the IOTLB does
       expect(f.amd.dma(DEV, 0x5000, 1, 'write')).toBe(true);
@@ -112,7 +112,7 @@ describe('DMA through the AMD IOMMU', () => {
   }
 
   it('test_stale_iotlb_dma_to_free_frame', () => {
-    const f = setup({ profile: 'v4.16' });
+    const f = setup({ profile: 'v4.17' });
     const pfn = f.sim.mem.allocFrames(1);
     iommuMap(f.dom, 0x6000, pfn, 1, RW);
     f.amd.dma(DEV, 0x6000, 1, 'read');
@@ -123,11 +123,11 @@ describe('DMA through the AMD IOMMU', () => {
   });
 
   it('test_synced_unmap_leaves_nothing', () => {
-    const f = setup({ profile: 'v4.15' });
+    const f = setup({ profile: 'v4.16' });
     const pfn = f.sim.mem.allocFrames(1);
     iommuMap(f.dom, 0x7000, pfn, 1, RW);
     f.amd.dma(DEV, 0x7000, 1, 'read');
-    iommuUnmapFast(f.dom, 0x7000, 1);                          // v4.15 flushes inside ->unmap
+    iommuUnmapFast(f.dom, 0x7000, 1);                          // v4.16 flushes inside ->unmap
     expect(f.amd.dma(DEV, 0x7000, 1, 'read')).toBe(false);
   });
 });
@@ -152,7 +152,7 @@ describe('IOTLB', () => {
   });
 
   it('test_iotlb_lru_capacity', () => {
-    const f = setup({ profile: 'v4.16', iotlbEntries: 4 });
+    const f = setup({ profile: 'v4.17', iotlbEntries: 4 });
     const pfn = f.sim.mem.allocFrames(5);
     for (let i = 0; i < 5; i++) iommuMap(f.dom, 0x100 + 2 * i, pfn + i, 1, RW);
     for (let i = 0; i < 5; i++) f.amd.dma(DEV, 0x100 + 2 * i, 1, 'read');
@@ -163,7 +163,7 @@ describe('IOTLB', () => {
   });
 
   it('test_iotlb_wipe_when_full', () => {
-    const f = setup({ profile: 'v4.16', iotlbEntries: 4, iotlbPolicy: 'wipe' });
+    const f = setup({ profile: 'v4.17', iotlbEntries: 4, iotlbPolicy: 'wipe' });
     const pfn = f.sim.mem.allocFrames(5);
     for (let i = 0; i < 5; i++) iommuMap(f.dom, 0x100 + 2 * i, pfn + i, 1, RW);
     for (let i = 0; i < 5; i++) f.amd.dma(DEV, 0x100 + 2 * i, 1, 'read');
@@ -173,7 +173,7 @@ describe('IOTLB', () => {
   });
 
   it('test_iotlb_default_capacity', () => {
-    const f = setup({ profile: 'v4.16' });
+    const f = setup({ profile: 'v4.17' });
     expect(f.amd.hw.iotlb.capacity).toBe(1024);
     expect(f.amd.hw.iotlb.policy).toBe('lru');
   });
@@ -187,18 +187,18 @@ describe('IOTLB', () => {
     f.amd.dma(DEV, 0x800, 1, 'read');
     iommuUnmap(f.dom, 0x10, 1);                               // mainline: one page, S=0
     expect(f.amd.hw.iotlb.entriesOf(f.dom.id)).toBe(1);
-    const v = setup({ profile: 'v4.16' });
+    const v = setup({ profile: 'v4.17' });
     const p2 = v.sim.mem.allocFrames(2);
     iommuMap(v.dom, 0x10, p2, 1, RW);
     iommuMap(v.dom, 0x800, p2 + 1, 1, RW);
     v.amd.dma(DEV, 0x10, 1, 'read');
     v.amd.dma(DEV, 0x800, 1, 'read');
-    iommuUnmap(v.dom, 0x10, 1);                               // v4.16: the whole domain
+    iommuUnmap(v.dom, 0x10, 1);                               // v4.17: the whole domain
     expect(v.amd.hw.iotlb.entriesOf(v.dom.id)).toBe(0);
   });
 
   it('test_dte_cache_needs_invalidation', () => {
-    const f = setup({ profile: 'v4.16' });
+    const f = setup({ profile: 'v4.17' });
     const pfn = f.sim.mem.allocFrames(1);
     iommuMap(f.dom, 0x10, pfn, 1, RW);
     expect(f.amd.dma(DEV, 0x10, 1, 'read')).toBe(true);
@@ -231,7 +231,7 @@ describe('hardware commands and costs', () => {
   });
 
   it('test_modeled_cost_of_sync', () => {
-    const f = setup({ profile: 'v4.16' });
+    const f = setup({ profile: 'v4.17' });
     const pfn = f.sim.mem.allocFrames(1);
     iommuMap(f.dom, 0x10, pfn, 1, RW);
     iommuUnmapFast(f.dom, 0x10, 1);

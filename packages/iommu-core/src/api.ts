@@ -51,14 +51,14 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
   if (npages === 0) return;
   sim.checker.enter('iommu_map');
   if (ops.mapBegin !== undefined) ops.mapBegin(dom);
-  const per2018 = ops.apiEra === '2018';
+  const perPage = ops.singlePageOps ?? ops.apiEra === '2018';
   const faults = sim.faults, meter = sim.meter;
   let done = 0, ret = 0;
   while (done < npages) {
     const order = pgsizeCount(dom.orders, iova + done, pfn + done, npages - done);
     const count = pgsizeOut.count;
     if (order < 0) throw new Error(`BUG: iommu_pgsize found no size for iova ${iova + done}`);
-    meter.charge(EV.mapCalls, per2018 ? count : 1);   // 2018 called ops->map once per page size step
+    meter.charge(EV.mapCalls, perPage ? count : 1);   // before map_pages, ops->map took one page per call
     if (faults.hit(FP_MAP)) { ret = -12; break; }
     ret = ops.mapPages(dom, iova + done, pfn + done, order, count, prot);
     done += dom.mapped;
@@ -77,18 +77,18 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
 
 /** The __iommu_unmap loop: page size from the IOVA alone, stop at the first 0, return pages. */
 function unmapLoop(dom: IommuDomain, iova: number, npages: number, gather: IotlbGather | null, rangeAdd: boolean): number {
-  const ops = dom.ops, meter = dom.sim.meter, per2018 = ops.apiEra === '2018';
+  const ops = dom.ops, meter = dom.sim.meter, perPage = ops.singlePageOps ?? ops.apiEra === '2018';
   let unmapped = 0;
   while (unmapped < npages) {
     const cur = iova + unmapped;
     const order = pgsizeCount(dom.orders, cur, cur, npages - unmapped);
     const count = pgsizeOut.count;
     if (order < 0) break;
-    meter.charge(EV.unmapCalls, per2018 ? count : 1);
+    meter.charge(EV.unmapCalls, perPage ? count : 1);
     const got = ops.unmapPages(dom, cur, order, count, gather);
     if (got === 0) break;
     if (rangeAdd && ops.iotlbRangeAdd !== undefined) {
-      meter.charge(EV.iotlbRangeAdds, per2018 ? count : 1);   // the 2018 loop added once per page-size step
+      meter.charge(EV.iotlbRangeAdds, perPage ? count : 1);   // the 2018 loop added once per page-size step
       ops.iotlbRangeAdd(dom, cur, count * POW2[order - 12]!);  // 2018 adds the step size, not what came back
     }
     unmapped += got;

@@ -36,3 +36,9 @@ export { FaultInjector, FAULT_POINTS, type FaultPoint } from './sim/faults.js';
 export { SafetyChecker, type Violation, type ViolationKind, type ViolationKinds, type Reacher } from './sim/checker.js';
 export { Tracer, type TraceEvent } from './trace.js';
 export { ptFormatSelfTest } from './pagetable/conformance.js';
+export {
+  RELEASES, OLDEST_RELEASE, NEWEST_RELEASE, releaseIndex, isReleaseName, releaseError, parseRelease, releaseAtLeast,
+  previousRelease, entriesAt, timelineFlags, timelineDiff, sortTimeline, checkTimeline, timelineMarkdown, namedReleases,
+  KEY_RELEASES, CORE_TIMELINE,
+  type Release, type ReleaseName, type TimelineEntry, type TimelineComponent, type TimelineDiff, type CoreEntryId,
+} from './timeline/index.js';

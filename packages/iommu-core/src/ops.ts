@@ -4,6 +4,7 @@
 import { IommuError } from './errno.js';
 import type { IotlbGather } from './gather.js';
 import type { Sim } from './sim.js';
+import type { Release } from './timeline/release.js';
 
 export const IOMMU_READ = 1 << 0, IOMMU_WRITE = 1 << 1, IOMMU_CACHE = 1 << 2, IOMMU_NOEXEC = 1 << 3,
   IOMMU_MMIO = 1 << 4, IOMMU_PRIV = 1 << 5;
@@ -45,6 +46,11 @@ export interface IommuOps {
   readonly name: string;
   /** '2018': iotlb_range_add + iotlb_sync(domain); 'gather': iotlb_sync(domain, gather). */
   readonly apiEra: '2018' | 'gather';
+  /**
+   * The driver has only ->map / ->unmap, one page per call (before map_pages / unmap_pages): the
+   * core counts one call per page of each run. Default: true for apiEra '2018', false for 'gather'.
+   */
+  readonly singlePageOps?: boolean;
   /** map_pages: count leaves of 2^order bytes. 0 or -errno; sets dom.mapped. */
   mapPages(dom: IommuDomain, iova: number, pfn: number, order: number, count: number, prot: number): number;
   /** unmap_pages: returns pages removed (may exceed the request; 0 at a hole). Records into gather, or the domain's own pending range when gather is null. */
@@ -70,6 +76,11 @@ export interface IommuOps {
 /** What VFIO and other users need from a driver instance (one IOMMU unit). */
 export interface IommuDriver {
   readonly name: string;
+  /**
+   * The kernel release whose driver this models, when it models one. A VFIO container refuses a
+   * driver of another release unless asked to mix them.
+   */
+  readonly release?: Release;
   readonly sim: Sim;
   readonly ops: IommuOps;
   readonly pgsizeBitmap: bigint;

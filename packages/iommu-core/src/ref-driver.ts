@@ -20,18 +20,31 @@ import { PageTable, type PtPolicy } from './pagetable/engine.js';
 import { createRefFormat } from './pagetable/fmt-ref.js';
 import type { Sim } from './sim.js';
 import { EV } from './sim/meter.js';
+import { CORE_TIMELINE } from './timeline/core-entries.js';
+import { timelineFlags } from './timeline/entry.js';
+import { parseRelease, type Release, type ReleaseName } from './timeline/release.js';
 
 /** Options of createReferenceDriver. Every property may be left out or set to undefined: both mean the default. */
 export interface RefDriverOptions {
+  /**
+   * Kernel release whose VT-d driver this one flushes like (any 'vX.Y' from v3.19 to the newest
+   * modelled release, or 'mainline'). Default 'mainline'. Before v5.11 every ->unmap call flushed its
+   * range and waited and the driver had no iotlb ops; apiEra and flushOnUnmap below override it.
+   */
+  release?: ReleaseName | undefined;
   /** Page sizes the driver offers. Default SZ_4K | SZ_2M | SZ_1G (VT-d-like); pass ~0xfffn & ((1n << 39n) - 1n) for AMD-like fine-grained sizes. */
   pgsizeBitmap?: bigint | undefined;
   /** IOTLB entries (all domains share them). Default 64. */
   iotlbEntries?: number | undefined;
   /** IOTLB replacement policy. Default 'lru'. */
   iotlbPolicy?: IotlbPolicy | undefined;
-  /** '2018' (range_add + sync(domain)) or 'gather' (mainline). Default 'gather'. */
+  /** '2018' (range_add + sync(domain)) or 'gather'. Default: the release's (gather from v5.4). */
   apiEra?: '2018' | 'gather' | undefined;
-  /** VT-d 2018: every unmap call flushes its range and waits, so a later sync has nothing to do. */
+  /**
+   * VT-d before v5.11: every ->unmap call (one per page before map_pages) flushes its range and
+   * waits, and the driver has no iotlb_range_add / iotlb_sync / flush_iotlb_all, so the core's sync
+   * does nothing. Default: the release's.
+   */
   flushOnUnmap?: boolean | undefined;
   /** Reserved regions reported for every device. Default: the x86 MSI window 0xfee00000-0xfeefffff. */
   resvRegions?: readonly ResvRegion[] | undefined;
@@ -65,6 +78,7 @@ export interface RefDomain extends IommuDomain { readonly pt: PageTable; readonl
 
 export class ReferenceDriver implements IommuDriver {
   readonly name: string;
+  readonly release: Release;
   readonly ops: IommuOps;
   readonly pgsizeBitmap: bigint;
   readonly iotlb: Iotlb;
@@ -77,6 +91,8 @@ export class ReferenceDriver implements IommuDriver {
   private readonly policy: PtPolicy;
 
   constructor(readonly sim: Sim, opts: RefDriverOptions = {}) {
+    this.release = parseRelease(opts.release ?? 'mainline');
+    const era = timelineFlags(CORE_TIMELINE, this.release);
     this.pgsizeBitmap = opts.pgsizeBitmap ?? (SZ_4K | SZ_2M | SZ_1G);
     const orders = bitmapOrders(this.pgsizeBitmap);
     if (orders.length === 0 || orders[0]! < 12) throw new RangeError('reference driver needs a bitmap with sizes >= 4 KiB');
@@ -88,7 +104,7 @@ export class ReferenceDriver implements IommuDriver {
     this.resv = opts.resvRegions ?? [X86_MSI];
     this.coherent = opts.cacheCoherent ?? true;
     this.policy = opts.replaceEmptyTables === false ? { ...REF_POLICY, replaceEmptyTables: false } : REF_POLICY;
-    const flushOnUnmap = opts.flushOnUnmap ?? false;
+    const flushOnUnmap = opts.flushOnUnmap ?? !era['vtd-iotlb-sync'];
     const drv = this;
     const flushRange = (d: RefDomain, g: IotlbGather, mark = 0): void => {
       if (!g.empty) {
@@ -101,9 +117,11 @@ export class ReferenceDriver implements IommuDriver {
       d.pt.releaseDeferred(mark);
       g.reset();
     };
-    this.ops = {
+    const ops: IommuOps = {
       name: this.name,
-      apiEra: opts.apiEra ?? 'gather',
+      apiEra: opts.apiEra ?? (era['iotlb-gather'] ? 'gather' : '2018'),
+      // an explicit apiEra '2018' keeps meaning what it did before releases: one page per ->unmap call
+      singlePageOps: opts.apiEra !== undefined ? opts.apiEra === '2018' : !era['vtd-map-pages'],
       mapPages(dom, iova, pfn, order, count, prot) {
         const d = dom as RefDomain;
         const lp = POW2[order - 12]!;
@@ -117,15 +135,31 @@ export class ReferenceDriver implements IommuDriver {
       },
       unmapPages(dom, iova, order, count, gather) {
         const d = dom as RefDomain;
-        const got = d.pt.unmap(iova, count * POW2[order - 12]!);
-        if (got > 0) {
-          if (flushOnUnmap) flushRange(d, rangeOf(iova, got));
-          else iommuIotlbGatherAddRange(gather ?? d.pending, iova, got);
+        const lp = POW2[order - 12]!;
+        if (flushOnUnmap) {
+          // VT-d before v5.11: the core called ->unmap once per page and each call flushed its range
+          // (iommu_flush_iotlb_psi: one invalidation, then the wait descriptor)
+          let got = 0;
+          for (let k = 0; k < count; k++) {
+            const n = d.pt.unmap(iova + got, lp);
+            if (n === 0) break;
+            flushRange(d, rangeOf(iova + got, n));
+            got += n;
+            if (got >= count * lp) break;
+          }
+          return got;
         }
+        const got = d.pt.unmap(iova, count * lp);
+        if (got > 0) iommuIotlbGatherAddRange(gather ?? d.pending, iova, got);
         return got;
       },
       iovaToPhys: (dom, iova) => (dom as RefDomain).pt.lookup(iova),
-      flushIotlbAll(dom) {
+      mappedPages: (dom) => (dom as RefDomain).pt.mappedPages(),
+      mapBegin: (dom) => (dom as RefDomain).pt.txBegin(),
+      mapEnd: (dom, failed) => (dom as RefDomain).pt.txEnd(failed),
+    };
+    if (!flushOnUnmap) {
+      ops.flushIotlbAll = (dom) => {
         const d = dom as RefDomain;
         drv.iotlb.invalidateDomain(d.id);
         sim.meter.charge(EV.invalidations, 1);
@@ -133,20 +167,18 @@ export class ReferenceDriver implements IommuDriver {
         sim.meter.charge(EV.completionWaits, 1);
         d.pending.reset();
         d.pt.releaseDeferred();
-      },
-      iotlbRangeAdd(dom, iova, npages) { iommuIotlbGatherAddRange((dom as RefDomain).pending, iova, npages); },
-      iotlbSync(dom, gather) {
+      };
+      ops.iotlbRangeAdd = (dom, iova, npages) => { iommuIotlbGatherAddRange((dom as RefDomain).pending, iova, npages); };
+      ops.iotlbSync = (dom, gather) => {
         const d = dom as RefDomain;
         if (gather !== null) {
           // a gather and the domain's own pending range may both hold work: flush their union
           if (!d.pending.empty) { iommuIotlbGatherAddRange(gather, d.pending.start, d.pending.end - d.pending.start + 1); d.pending.reset(); }
           flushRange(d, gather);
         } else flushRange(d, d.pending);
-      },
-      mappedPages: (dom) => (dom as RefDomain).pt.mappedPages(),
-      mapBegin: (dom) => (dom as RefDomain).pt.txBegin(),
-      mapEnd: (dom, failed) => (dom as RefDomain).pt.txEnd(failed),
-    };
+      };
+    }
+    this.ops = ops;
   }
 
   domainAlloc(): IommuDomain {

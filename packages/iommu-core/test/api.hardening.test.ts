@@ -334,7 +334,7 @@ describe('item 6: option types under exactOptionalPropertyTypes', () => {
     expect(sim.costTable()).toEqual(ref.costTable());
     expect(sim.mem.allocBacking(1024, '4k').pfns).toEqual(ref.mem.allocBacking(1024, '4k').pfns);
     const o: Required<{ [K in keyof RefDriverOptions]: undefined }> = {
-      pgsizeBitmap: undefined, iotlbEntries: undefined, iotlbPolicy: undefined, apiEra: undefined, flushOnUnmap: undefined,
+      release: undefined, pgsizeBitmap: undefined, iotlbEntries: undefined, iotlbPolicy: undefined, apiEra: undefined, flushOnUnmap: undefined,
       resvRegions: undefined, replaceEmptyTables: undefined, cacheCoherent: undefined, name: undefined,
     };
     const drv = createReferenceDriver(sim, o);

@@ -1,5 +1,5 @@
 // pnpm bench (vfio-type1): MAP_DMA + UNMAP_DMA of 1 GiB, THP-backed and 4K-backed, under the slow
-// (v4.15), fast (v4.16) and mainline unmap paths on the reference driver. Prints wall-clock ns per
+// (v4.16), fast (v4.17) and mainline unmap paths on the reference driver. Prints wall-clock ns per
 // map+unmap, the modeled time the sim charges for it, IOTLB syncs per op, and ratios against slow.
 // Never part of CI's pass/fail.
 import { Bench } from 'tinybench';
@@ -7,7 +7,7 @@ import { createReferenceDriver, createSim } from '@x/iommu-core';
 import { Host, VFIO_TYPE1v2_IOMMU } from '../dist/index.js';
 
 const GiB = 1n << 30n;
-const PATHS = [['slow', 'v4.15'], ['fast', 'v4.16'], ['mainline', 'mainline']];
+const PATHS = [['slow', 'v4.16'], ['fast', 'v4.17'], ['mainline', 'mainline']];
 const BACKINGS = ['thp', '4k'];
 
 /** One machine + container per task, set up outside the timed function. */

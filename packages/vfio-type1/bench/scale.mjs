@@ -2,7 +2,7 @@
 import { createSim, createReferenceDriver } from '@x/iommu-core';
 import { Host, PROFILES } from '../dist/index.js';
 
-const USAGE = `usage: node bench/scale.mjs [GiB] [backing] [profile]   (defaults: 64 thp v4.16)
+const USAGE = `usage: node bench/scale.mjs [GiB] [backing] [profile]   (defaults: 64 thp v4.17)
   GiB      guest size in GiB, a whole number from 1 to 16384
   backing  4k | thp | hugetlb-2m | hugetlb-1g | fragmented
   profile  ${Object.keys(PROFILES).join(' | ')}`;
@@ -10,7 +10,7 @@ const args = process.argv.slice(2);
 if (args.includes('-h') || args.includes('--help')) { console.log(USAGE); process.exit(0); }
 function usage(msg) { console.error(`bench/scale.mjs: ${msg}\n${USAGE}`); process.exit(2); }
 if (args.length > 3) usage(`too many arguments: ${args.slice(3).join(' ')}`);
-const [gbArg = '64', backing = 'thp', profile = 'v4.16'] = args;
+const [gbArg = '64', backing = 'thp', profile = 'v4.17'] = args;
 if (!/^[1-9]\d*$/.test(gbArg) || Number(gbArg) > 16384) usage(`GiB '${gbArg}': want a whole number from 1 to 16384`);
 if (!['4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented'].includes(backing)) usage(`backing '${backing}': want 4k, thp, hugetlb-2m, hugetlb-1g or fragmented`);
 if (!Object.keys(PROFILES).includes(profile)) usage(`profile '${profile}': want ${Object.keys(PROFILES).join(', ')}`);

@@ -21,19 +21,28 @@ import { IOMMU_CACHE } from '@x/iommu-core';
 
 /** openContainer() options; a property set to undefined is the same as one left out. */
 export interface ContainerOptions {
-  /** Kernel era. Default 'mainline'. */
+  /**
+   * Kernel release: any 'vX.Y' from v3.19 to the newest modelled release, or 'mainline'. Default
+   * 'mainline', as for every factory of these packages.
+   */
   profile?: Profile | undefined;
-  /** Unmap path; default from the profile (v4.15 slow, v4.16 fast, mainline mainline). */
+  /**
+   * Accept groups whose IOMMU driver models another release than the container (a driver without a
+   * release is always accepted). Default false: VFIO_GROUP_SET_CONTAINER then throws RangeError
+   * naming both releases, since no real kernel runs two releases at once.
+   */
+  mixReleases?: boolean | undefined;
+  /** Unmap path; default from the release (slow before v4.17, fast v4.17-v5.3, mainline = the gather, v5.4+). */
   unmapPath?: UnmapPath | undefined;
   /** VFIO_IOMMU_TLB_SYNC_MAX: regions queued per sync on the fast/mainline paths. Default 512. */
   tlbSyncMax?: number | undefined;
-  /** dma_entry_limit module parameter (5.1+, so mainline only). Default 65535. */
+  /** dma_entry_limit module parameter (v5.1+ only). Default 65535. */
   dmaEntryLimit?: number | undefined;
   /** disable_hugepages module parameter: pin and map one page per chunk. Default false. */
   disableHugepages?: boolean | undefined;
   /** allow_unsafe_interrupts module parameter. Default false. */
   allowUnsafeInterrupts?: boolean | undefined;
-  /** map_try_harder() unwind variant, or false to leave it out; default 'landed' in v4.x, absent in mainline. */
+  /** map_try_harder() unwind variant, or false to leave it out; default 'landed' before v5.0, absent after. */
   mapTryHarder?: TryHarder | false | undefined;
 }
 
@@ -75,7 +84,7 @@ export class Container {
     this.tlbSyncMax = opts.tlbSyncMax ?? 512;
     if (!(Number.isInteger(this.tlbSyncMax) && this.tlbSyncMax >= 1)) throw new RangeError(`tlbSyncMax must be an integer >= 1, got ${this.tlbSyncMax}`);
     if (opts.dmaEntryLimit !== undefined && !this.spec.dmaEntryLimit) {
-      throw new RangeError(`dmaEntryLimit is not a parameter of the ${this.spec.name} profile (dma_entry_limit came in 5.1)`);
+      throw new RangeError(`dmaEntryLimit is not a parameter of ${this.spec.name} (dma_entry_limit came in v5.1)`);
     }
     this.dmaEntryLimit = opts.dmaEntryLimit ?? 65535;
     if (!U32(this.dmaEntryLimit)) throw new RangeError(`dmaEntryLimit must be a u32, got ${this.dmaEntryLimit}`);
@@ -152,6 +161,11 @@ export class Container {
     const sc = 'VFIO_GROUP_SET_CONTAINER';
     this.live(sc);
     if (g.container !== null) throw new VfioError('EINVAL', sc, `group ${g.id} is already set to a container`);
+    const r = g.drv.release;
+    if (r !== undefined && r !== this.spec.release && this.opts.mixReleases !== true) {
+      throw new RangeError(`group ${g.id}'s IOMMU driver ${g.drv.name} models ${r} but the container models ${this.spec.release}` +
+        `${this.spec.name === 'mainline' ? ' (mainline)' : ''}: create both for one release, or pass mixReleases: true to openContainer`);
+    }
     const it = this.iommu;
     if (it !== null) this.tracked(sc, () => attachGroup(it, g));
     g.container = this;

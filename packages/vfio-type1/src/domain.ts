@@ -117,10 +117,10 @@ export function attachGroup(it: VfioIommu, g: Group): number {
   try {
     dom = drv.domainAlloc();
   } catch (e) {
-    // iommu_domain_alloc() NULL: 4.x returns -EIO; mainline's iommu_paging_domain_alloc() its ERR_PTR
+    // iommu_domain_alloc() NULL: -EIO; since 6.11 iommu_paging_domain_alloc() returns its ERR_PTR
     const errno = sysErrno(e);
     if (errno === null) throw e;
-    return it.spec.name === 'mainline' ? errno : EIO;
+    return it.spec.pagingDomainAlloc ? errno : EIO;
   }
   let ret = attachDevices(g, dom);
   if (ret !== 0) { drv.domainFree(dom); return ret; }

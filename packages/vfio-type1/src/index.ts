@@ -6,7 +6,8 @@ export { Container, type ContainerOptions, type MappingInfo } from './container.
 export { VfioError, isVfioError } from './errors.js';
 // the base class of VfioError and the core's IommuError: `e instanceof SysError` catches both
 export { SysError } from '@x/iommu-core';
-export { PROFILES, PROFILE_NAMES, profileSpec, type Profile, type ProfileSpec, type UnmapPath, type TryHarder } from './profiles.js';
+export { PROFILES, PROFILE_NAMES, profileSpec, type Profile, type ProfileSpec, type UnmapPath, type TryHarder, type PfnmapStep } from './profiles.js';
+export { VFIO_TIMELINE, type VfioEntryId } from './timeline.js';
 export { VfioStats } from './stats.js';
 export { VfioDma, DmaTree } from './dma.js';
 export { VfioIommu, VfioDomain, VFIO_REGION_BYTES, type IovaNode } from './iommu.js';

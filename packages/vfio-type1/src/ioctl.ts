@@ -35,7 +35,7 @@ export function doMapDma(it: VfioIommu, b: Uint8Array): number {
   const vaddrOp = (m.flags & VFIO_DMA_MAP_FLAG_VADDR) !== 0;
   const mask = it.minPgsize() - 1n;
   const wrap = iova + size - 1n > U64_MAX || vaddr + size - 1n > U64_MAX;
-  if (s.name === 'mainline') {
+  if (s.overflowRework) {
     // 6.18 order: size, overflow (EOVERFLOW), prot/VADDR rule, alignment
     if (size === 0n) throw new VfioError('EINVAL', MAP, 'size is 0');
     if (wrap) throw new VfioError(s.wrapErrno, MAP, `iova ${hex(iova)} or vaddr ${hex(vaddr)} + size ${hex(size)} wraps`);
@@ -94,7 +94,14 @@ export function doUnmapDma(it: VfioIommu, b: Uint8Array): number {
     if (size === 0n || (size & mask) !== 0n) throw new VfioError('EINVAL', UNMAP, `size ${hex(size)} is 0 or not aligned to ${hex(mask + 1n)}`);
     // 4.15-4.20: `iova + size < iova` in u64 also rejects a range ending exactly at 2^64
     const wraps = s.unmapWrapOffByOne ? iova + size > U64_MAX : iova + size - 1n > U64_MAX;
-    if (wraps) throw new VfioError(s.wrapErrno, UNMAP, `iova ${hex(iova)} + size ${hex(size)} wraps`);
+    if (wraps && s.unmapWrapCheck) throw new VfioError(s.wrapErrno, UNMAP, `iova ${hex(iova)} + size ${hex(size)} wraps`);
+    if (wraps) {
+      // before v4.15 nothing tested the wrap: the search with a wrapped end found no mapping
+      it.stats.unmapCalls++;
+      histAdd(it.stats.regionsPerUnmap, 0);
+      writeUnmapSize(b, 0n);
+      return 0;
+    }
     lo = page(iova); hi = page(iova + size - 1n);
   }
   if (dirty) throw new VfioError('EINVAL', UNMAP, 'dirty page tracking is not enabled');
@@ -134,7 +141,7 @@ export function doUnmapDma(it: VfioIommu, b: Uint8Array): number {
   return 0;
 }
 
-/** GET_INFO: fills flags, iova_pgsizes and (mainline) the capability chain; 0 or throws VfioError. */
+/** GET_INFO: fills flags, iova_pgsizes and (5.4+) the capability chain; 0 or throws VfioError. */
 export function doGetInfo(it: VfioIommu, b: Uint8Array): number {
   if (b.byteLength < INFO_MINSZ) throw new VfioError('EFAULT', INFO, `copy_from_user of ${INFO_MINSZ} bytes from a ${b.byteLength}-byte buffer`);
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -147,11 +154,14 @@ export function doGetInfo(it: VfioIommu, b: Uint8Array): number {
     v.setBigUint64(8, bm, true);
     return 0;
   }
-  const caps = new CapChain(8);
-  caps.add(VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, 1, 32, (c) => {
-    c.setUint32(8, 0, true); c.setBigUint64(16, bm & -bm, true); c.setBigUint64(24, DIRTY_BITMAP_SIZE_REPORTED, true);
-  });
-  caps.add(VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, 1, 12, (c) => c.setUint32(8, it.dmaAvail, true));
+  // v6.6 pads each capability to 8 bytes; before, DMA_AVAIL's 12 bytes left the next one misaligned
+  const caps = new CapChain(it.spec.capAlign ? 8 : 1);
+  if (it.spec.capMigration) {
+    caps.add(VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, 1, 32, (c) => {
+      c.setUint32(8, 0, true); c.setBigUint64(16, bm & -bm, true); c.setBigUint64(24, DIRTY_BITMAP_SIZE_REPORTED, true);
+    });
+  }
+  if (it.spec.capDmaAvail) caps.add(VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, 1, 12, (c) => c.setUint32(8, it.dmaAvail, true));
   const ranges = it.iovaList;
   if (ranges.length > 0) {
     caps.add(VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, 1, 16 + 16 * ranges.length, (c) => {

@@ -1,70 +1,128 @@
-// Models what each kernel era's vfio_iommu_type1.c had, as data: unmap path, checks and their
-// errno, capabilities (spec vfio-type1 §13 errno-by-era matrix, §0 era labels).
+// Models what each kernel release's vfio_iommu_type1.c had, as data derived from the timeline
+// (timeline.ts and the core's): unmap path, checks and their errno, capabilities, pinning (spec
+// vfio-type1 §13 errno-by-era matrix, §0 era labels). Nothing here is set per release by hand.
 
-/** Kernel eras this package models. */
-export type Profile = 'v4.15' | 'v4.16' | 'mainline';
-/** vfio_unmap_unpin flavour: per-chunk iommu_unmap, the 2018 region list, or mainline's gather. */
+import {
+  CORE_TIMELINE, KEY_RELEASES, namedReleases, parseRelease, timelineFlags, type Release, type ReleaseName,
+} from '@x/iommu-core';
+import { VFIO_TIMELINE, type VfioEntryId } from './timeline.js';
+import {
+  VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL,
+  VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_DMA_UNMAP_FLAG_VADDR,
+} from './uapi.js';
+
+/** A kernel release ('v4.17', any 'vX.Y' from v3.19 to the newest modelled one) or 'mainline'. */
+export type Profile = ReleaseName;
+/** vfio_unmap_unpin flavour: per-chunk iommu_unmap, the 2018 region list, or the gather (v5.4+). */
 export type UnmapPath = 'slow' | 'fast' | 'mainline';
 /** map_try_harder() unwind: what Linux merged, the RFC v2 under review, or the reviewer's suggestion. */
 export type TryHarder = 'landed' | 'rfc-v2' | 'suggested';
+/** How pinning walks a VM_PFNMAP range (a device BAR): one pfn lookup per page, or one per mapping (4K/2M/1G, v6.15+). */
+export type PfnmapStep = 'page' | 'mapping';
 
 export interface ProfileSpec {
+  /** The name it was asked by ('mainline' stays 'mainline'). */
   readonly name: Profile;
+  /** The release it stands for. */
+  readonly release: Release;
+  /** Timeline entries in effect (vfio-type1's and the core's), by id. */
+  readonly entries: readonly string[];
+  /** 6fe1010d6d9c (v4.0): unmap by physically contiguous chunks; before, one page per iommu_unmap. */
+  readonly unmapChunking: boolean;
   readonly unmapPath: UnmapPath;
-  /** map_try_harder() on -EBUSY (E-4.12 .. 4.19y); null when the era has no such fallback. */
+  /** map_try_harder() on -EBUSY (until v5.0); null when the release has no such fallback. */
   readonly tryHarder: TryHarder | null;
   /** Known MAP_DMA flags. */
   readonly mapFlags: number;
   /** Known UNMAP_DMA flags (0: any flag is EINVAL). */
   readonly unmapFlags: number;
-  /** errno of an iova/vaddr wrap on MAP (and UNMAP, mainline): EINVAL before 6.18, EOVERFLOW after. */
+  /** errno of an iova/vaddr wrap on MAP (and UNMAP): EINVAL before 6.18, EOVERFLOW after. */
   readonly wrapErrno: 'EINVAL' | 'EOVERFLOW';
-  /** 4.15-4.20 UNMAP wrap test `iova + size < iova` in u64: also rejects a range ending exactly at 2^64. */
+  /** 6.18 order of the MAP_DMA checks (size, overflow, prot/VADDR, alignment) and u64-end-inclusive ranges. */
+  readonly overflowRework: boolean;
+  /** UNMAP_DMA tests for a wrapping range (v4.15+); before, a wrapping unmap finds nothing and returns 0. */
+  readonly unmapWrapCheck: boolean;
+  /** v4.15-v4.20 UNMAP wrap test `iova + size < iova` in u64: also rejects a range ending exactly at 2^64. */
   readonly unmapWrapOffByOne: boolean;
   /** dma_entry_limit / dma_avail (5.1+): ENOSPC. */
   readonly dmaEntryLimit: boolean;
-  /** iova_list from aperture and reserved regions, EINVAL outside it; IOVA_RANGE cap (5.4+). */
+  /** iova_list from aperture and reserved regions, EINVAL outside it; GET_INFO capability chain with IOVA_RANGE (5.4+). */
   readonly iovaList: boolean;
-  /** GET_INFO capability chain: none (pre-5.4) or MIGRATION + DMA_AVAIL + IOVA_RANGE, 8-byte aligned (6.6+). */
+  /** GET_INFO has a capability chain (5.4+). */
   readonly infoCaps: boolean;
-  /** Replay into a new domain unwinds what it mapped on failure (4.19y+). */
+  /** MIGRATION capability (5.8+). */
+  readonly capMigration: boolean;
+  /** DMA_AVAIL capability (5.10+). */
+  readonly capDmaAvail: boolean;
+  /** Capabilities padded to 8 bytes (6.6+). */
+  readonly capAlign: boolean;
+  /** Replay into a new domain unwinds what it mapped on failure. */
   readonly replayUnwind: boolean;
-  /** NESTING (6) extension answered 1 and accepted as v2 (4.x). */
+  /** NESTING (6) extension answered 1 and accepted as v2 (until its removal). */
   readonly nesting: boolean;
-  /** IOMMU_CACHE added to every map (mainline) vs only when the IOMMU reports coherency (4.x domain->prot). */
+  /** IOMMU_CACHE added to every map vs only when the IOMMU reports coherency (domain->prot). */
   readonly alwaysCache: boolean;
   /** UNMAP_ALL (9) and UPDATE_VADDR (10) extensions. */
   readonly unmapAllExt: boolean;
-  /**
-   * vfio_test_domain_fgsp() probes each new domain for fine-grained superpages, and the unmap loop
-   * then takes one page per chunk (2014 .. its removal, merge release UNVERIFIED, ~6.16).
-   */
+  /** vfio_test_domain_fgsp() probes each new domain; with fgsp the unmap loop takes one page per chunk (v4.0 until its removal). */
   readonly fgspProbe: boolean;
+  /** vfio_batch: one pin_user_pages_remote call per 512 pages (5.12+); before, one get_user_pages call per page. */
+  readonly batchedPinning: boolean;
+  /** Pin and unpin step over a large folio at once (6.18+). */
+  readonly folioAcct: boolean;
+  readonly pfnmapStep: PfnmapStep;
+  /** A failed domain allocation at attach returns its own errno (6.11+); before, -EIO. */
+  readonly pagingDomainAlloc: boolean;
 }
 
-const V4_15: ProfileSpec = {
-  name: 'v4.15', unmapPath: 'slow', tryHarder: 'landed', mapFlags: 0b11, unmapFlags: 0, wrapErrno: 'EINVAL',
-  unmapWrapOffByOne: true, dmaEntryLimit: false, iovaList: false, infoCaps: false, replayUnwind: false,
-  nesting: true, alwaysCache: false, unmapAllExt: false, fgspProbe: true,
-};
+const cache = new Map<string, ProfileSpec>();
 
-/** Profiles by name. v4.16 = v4.15 checks + the fast unmap path (the 2018 series). */
-export const PROFILES: Readonly<Record<Profile, ProfileSpec>> = {
-  'v4.15': V4_15,
-  'v4.16': { ...V4_15, name: 'v4.16', unmapPath: 'fast' },
-  mainline: {
-    name: 'mainline', unmapPath: 'mainline', tryHarder: null, mapFlags: 0b111, unmapFlags: 0b111, wrapErrno: 'EOVERFLOW',
-    unmapWrapOffByOne: false, dmaEntryLimit: true, iovaList: true, infoCaps: true, replayUnwind: true,
-    nesting: false, alwaysCache: true, unmapAllExt: true, fgspProbe: false,
-  },
-};
-
-/** The profile names, oldest first, typed as Profile (Object.keys(PROFILES) would be string[]). */
-export const PROFILE_NAMES: readonly Profile[] = ['v4.15', 'v4.16', 'mainline'];
-
-/** The spec of a profile by name; RangeError for an unknown name. */
+/**
+ * The spec of a profile: any 'vX.Y' from v3.19 to the newest modelled release, or 'mainline'.
+ * RangeError naming the valid range for anything else.
+ */
 export function profileSpec(p: string): ProfileSpec {
-  const s = (PROFILES as Record<string, ProfileSpec>)[p];
-  if (s === undefined) throw new RangeError(`unknown profile '${p}' (one of ${PROFILE_NAMES.join(', ')})`);
+  let s = cache.get(p);
+  if (s !== undefined) return s;
+  const release = parseRelease(p);
+  const f: Readonly<Record<VfioEntryId, boolean>> = timelineFlags(VFIO_TIMELINE, release);
+  const c = timelineFlags(CORE_TIMELINE, release);
+  const entries = [...CORE_TIMELINE, ...VFIO_TIMELINE].filter((e) => (e.component === 'vfio-type1' ? f[e.id as VfioEntryId] : c[e.id as keyof typeof c]));
+  s = Object.freeze({
+    name: p as Profile, release, entries: Object.freeze(entries.map((e) => e.id)),
+    unmapChunking: f['dma-unmap-chunking'],
+    unmapPath: c['iotlb-gather'] ? 'mainline' : f['fast-unmap'] ? 'fast' : 'slow',
+    tryHarder: f['remove-map-try-harder'] ? null : 'landed',
+    mapFlags: VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | (f['unmap-all-vaddr'] ? VFIO_DMA_MAP_FLAG_VADDR : 0),
+    unmapFlags: (f['dirty-tracking'] ? VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP : 0) |
+      (f['unmap-all-vaddr'] ? VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR : 0),
+    wrapErrno: f['overflow-rework'] ? 'EOVERFLOW' : 'EINVAL',
+    overflowRework: f['overflow-rework'],
+    unmapWrapCheck: f['unmap-wrap-check'],
+    unmapWrapOffByOne: f['unmap-wrap-check'] && !f['unmap-wrap-fix'],
+    dmaEntryLimit: f['dma-entry-limit'],
+    iovaList: f['iova-list'], infoCaps: f['iova-list'], capMigration: f['dirty-tracking'], capDmaAvail: f['dma-avail-cap'],
+    capAlign: f['cap-align'],
+    replayUnwind: f['replay-unwind'],
+    nesting: !f['remove-nesting'],
+    alwaysCache: f['always-cache'],
+    unmapAllExt: f['unmap-all-vaddr'],
+    fgspProbe: f['dma-unmap-chunking'] && !f['remove-fgsp'],
+    batchedPinning: f['batched-pinning'],
+    folioAcct: f['folio-batch-acct'],
+    pfnmapStep: f['pfnmap-huge-step'] ? 'mapping' : 'page',
+    pagingDomainAlloc: f['paging-domain-alloc'],
+  } satisfies ProfileSpec);
+  cache.set(p, s);
   return s;
 }
+
+/**
+ * The named profiles, oldest first: the key releases of the published experiments and both sides
+ * of every timeline entry, then 'mainline'. Any other release in range works too.
+ */
+export const PROFILE_NAMES: readonly Profile[] = namedReleases([...CORE_TIMELINE, ...VFIO_TIMELINE], KEY_RELEASES);
+
+/** Profiles of the named releases. */
+export const PROFILES: Readonly<Record<string, ProfileSpec>> = Object.freeze(
+  Object.fromEntries(PROFILE_NAMES.map((n) => [n, profileSpec(n)])));

@@ -1,7 +1,8 @@
-// Models vfio_unmap_unpin() with its three eras (drivers/vfio/vfio_iommu_type1.c): 'slow' (v4.15:
-// iommu_unmap + unpin per chunk), 'fast' (v4.16: unmap_unpin_fast queues up to tlbSyncMax regions,
-// one iommu_tlb_sync, then unpins; unmap_unpin_slow when the fast unmap returns 0) and 'mainline'
-// (the same with an iommu_iotlb_gather). Also vfio_remove_dma() (spec vfio-type1 §6.1-6.5).
+// Models vfio_unmap_unpin() with its three paths (drivers/vfio/vfio_iommu_type1.c): 'slow' (before
+// v4.17: iommu_unmap + unpin per chunk, one page per chunk before v4.0), 'fast' (v4.17: unmap_unpin_fast
+// queues up to tlbSyncMax regions, one iommu_tlb_sync, then unpins; unmap_unpin_slow when the fast
+// unmap returns 0) and 'mainline' (v5.4+: the same with an iommu_iotlb_gather). Also vfio_remove_dma()
+// (spec vfio-type1 §6.1-6.5).
 
 import {
   EV, createIotlbGather, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast, type IotlbGather,
@@ -24,8 +25,9 @@ const chunk = { pfn: 0, len: 0 };
 function chunkAt(it: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number): boolean {
   const dom = first.dom, meter = it.sim.meter;
   const phys = dom.ops.iovaToPhys(dom, iova);
-  if (phys < 0 || first.fgsp) {
-    // with fine-grained superpages the kernel does not look further: one page, the unmap takes the leaf
+  if (phys < 0 || first.fgsp || !it.spec.unmapChunking) {
+    // with fine-grained superpages (and before v4.0's chunking, always) the kernel does not look
+    // further: one page, and the unmap removes the whole leaf that holds it
     meter.charge(EV.iovaToPhys, 1);
     chunk.pfn = phys;
     chunk.len = 1;

@@ -6,7 +6,7 @@ const MAP = 'VFIO_IOMMU_MAP_DMA';
 let e: Env;
 afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
 
-describe.each(['v4.15', 'v4.16', 'mainline'] as const)('accounting profile=%s', (profile) => {
+describe.each(['v4.16', 'v4.17', 'mainline'] as const)('accounting profile=%s', (profile) => {
   it.each(['thp', '4k', 'hugetlb-2m', 'fragmented'] as const)('test_locked_vm_map_unmap_close backing=%s', (backing) => {
     e = makeEnv({ profile, memlockLimit: 64n << 20n });
     const va = e.proc.mmap(16n * M2, { backing });
@@ -74,7 +74,7 @@ describe.each(['v4.15', 'v4.16', 'mainline'] as const)('accounting profile=%s', 
 
 describe('accounting_disable_hugepages', () => {
   it('test_disable_hugepages_one_page_chunks', () => {
-    e = makeEnv({ profile: 'v4.16', disableHugepages: true });
+    e = makeEnv({ profile: 'v4.17', disableHugepages: true });
     const va = e.proc.mmap(M2, { backing: 'thp' });
     e.c.mapDma({ vaddr: va, iova: 0n, size: M2, flags: RW });
     expect(e.c.stats().mapChunks).toBe(512);

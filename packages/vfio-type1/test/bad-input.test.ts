@@ -12,7 +12,7 @@ import {
 } from '../src/index.js';
 import { K4, M2, RW, makeEnv, snapshot, type Env, type EnvOpts } from './helpers.js';
 
-const PROFILES: Profile[] = ['v4.15', 'v4.16', 'mainline'];
+const PROFILES: Profile[] = ['v4.16', 'v4.17', 'mainline'];
 const TOP = 1n << 64n;
 const ERRNO: Record<string, number> = {
   EPERM: -1, ENOENT: -2, EIO: -5, EBADF: -9, ENOMEM: -12, EFAULT: -14, EBUSY: -16, EEXIST: -17, ENODEV: -19,
@@ -54,8 +54,8 @@ const rawUnmap = (e: Env, f: { argsz?: number; flags?: number; iova: bigint; siz
 };
 const rawInfo = (e: Env, argsz: number, len: number): number => e.c.ioctl(VFIO_IOMMU_GET_INFO, encodeInfoRequest(argsz, len));
 
-const wrapErr = { 'v4.15': 'EINVAL', 'v4.16': 'EINVAL', mainline: 'EOVERFLOW' } as const;
-const v4Mainline = (v4: Want, ml: Want) => ({ 'v4.15': v4, 'v4.16': v4, mainline: ml });
+const wrapErr = { 'v4.16': 'EINVAL', 'v4.17': 'EINVAL', mainline: 'EOVERFLOW' } as const;
+const v4Mainline = (v4: Want, ml: Want) => ({ 'v4.16': v4, 'v4.17': v4, mainline: ml });
 
 export const CASES: Case[] = [
   // ---- MAP_DMA: argsz and buffer
@@ -159,7 +159,7 @@ export const CASES: Case[] = [
   { ioctl: 'SET', via: 'raw', what: 'NOIOMMU (8)', env: { noSet: true }, want: 'ENODEV', run: (e) => e.c.ioctl(VFIO_SET_IOMMU, 8) },
   { ioctl: 'SET', via: 'raw', what: 'type 0xffffffff', env: { noSet: true }, want: 'ENODEV', run: (e) => e.c.ioctl(VFIO_SET_IOMMU, 0xffffffff) },
   { ioctl: 'SET', via: 'raw', what: 'NESTING (6)', env: { noSet: true }, only: ['mainline'], want: 'ENODEV', run: (e) => e.c.ioctl(VFIO_SET_IOMMU, 6) },
-  { ioctl: 'SET', via: 'raw', what: 'UNMAP_ALL (9) is an extension, not a type', env: { noSet: true }, only: ['v4.15', 'v4.16'], want: 'ENODEV', run: (e) => e.c.ioctl(VFIO_SET_IOMMU, 9) },
+  { ioctl: 'SET', via: 'raw', what: 'UNMAP_ALL (9) is an extension, not a type', env: { noSet: true }, only: ['v4.16', 'v4.17'], want: 'ENODEV', run: (e) => e.c.ioctl(VFIO_SET_IOMMU, 9) },
   { ioctl: 'SET', via: 'typed', what: 'container fd closed', env: { closed: true, noSet: true }, want: 'EBADF', run: (e) => e.c.setIommu(VFIO_TYPE1v2_IOMMU) },
 
   // ---- CHECK_EXTENSION (answers, never errors, on an open fd)
@@ -241,7 +241,7 @@ describe('bad_input_matrix', () => {
 
 /** The README table: one row per case, the result per profile. */
 export function renderTable(): string {
-  const head = '| # | ioctl | via | input | v4.15 | v4.16 | mainline |\n|---|---|---|---|---|---|---|\n';
+  const head = '| # | ioctl | via | input | v4.16 | v4.17 | mainline |\n|---|---|---|---|---|---|---|\n';
   const cell = (w: Want | undefined): string => (w === undefined ? 'n/a' : w.startsWith('=') ? `ok, ${w.slice(1)}` : w);
   return head + CASES.map((c, i) => `| ${i + 1} | ${c.ioctl} | ${c.via} | ${c.what.replace(/\|/g, '\\|')} | ${PROFILES.map((p) => cell(wantFor(c, p))).join(' | ')} |`).join('\n') + '\n';
 }

@@ -7,7 +7,7 @@ afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
 
 describe('checker', () => {
   it('test_check_clean_state', () => {
-    e = makeEnv({ profile: 'v4.16' });
+    e = makeEnv({ profile: 'v4.17' });
     const va = e.proc.mmap(4n * M2, { backing: 'fragmented' });
     const bar = e.proc.mmap(M2, { backing: 'mmio' });
     e.c.mapDma({ vaddr: va, iova: 0n, size: 4n * M2, flags: RW });
@@ -39,9 +39,9 @@ describe('checker', () => {
   });
 
   it('test_two_containers_one_process', () => {
-    e = makeEnv({ profile: 'v4.16', memlockLimit: 4n * M2 });
+    e = makeEnv({ profile: 'v4.17', memlockLimit: 4n * M2 });
     const g2 = e.host.addGroup(e.drv, { devices: 1 });
-    const c2 = e.host.openContainer(e.proc, { profile: 'v4.16' });
+    const c2 = e.host.openContainer(e.proc, { profile: 'v4.17' });
     c2.addGroup(g2);
     c2.setIommu(3);
     const va = e.proc.mmap(6n * M2, { backing: 'thp' });

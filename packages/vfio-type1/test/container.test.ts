@@ -24,8 +24,8 @@ describe('container', () => {
 
   it.each<[Profile, number[], number[]]>([
     //               before SET_IOMMU              after SET_IOMMU(v2)
-    ['v4.15', [1, 0, 1, 0, 1, 0, 0, 0, 0], [1, 0, 1, 1, 1, 0, 0, 0, 0]],
     ['v4.16', [1, 0, 1, 0, 1, 0, 0, 0, 0], [1, 0, 1, 1, 1, 0, 0, 0, 0]],
+    ['v4.17', [1, 0, 1, 0, 1, 0, 0, 0, 0], [1, 0, 1, 1, 1, 0, 0, 0, 0]],
     ['mainline', [1, 0, 1, 0, 0, 0, 1, 0, 0], [1, 0, 1, 1, 0, 0, 1, 1, 0]],
   ])('test_check_extension profile=%s', (profile, before, after) => {
     e = makeEnv({ profile, noSet: true });
@@ -48,7 +48,7 @@ describe('container', () => {
   });
 
   it('test_nesting_is_v2_in_4x', () => {
-    e = makeEnv({ profile: 'v4.16', noSet: true });
+    e = makeEnv({ profile: 'v4.17', noSet: true });
     e.c.setIommu(VFIO_TYPE1_NESTING_IOMMU);
     expect(e.c.iommu!.v2).toBe(true);
   });
@@ -67,8 +67,8 @@ describe('container', () => {
   });
 
   it('test_group_set_twice_einval', () => {
-    e = makeEnv({ profile: 'v4.16' });
-    const other = e.host.openContainer(e.proc, { profile: 'v4.16' });
+    e = makeEnv({ profile: 'v4.17' });
+    const other = e.host.openContainer(e.proc, { profile: 'v4.17' });
     expect(() => other.addGroup(e.group)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'VFIO_GROUP_SET_CONTAINER' }));
     expect(() => other.removeGroup(e.group)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'VFIO_GROUP_UNSET_CONTAINER' }));
     other.close();

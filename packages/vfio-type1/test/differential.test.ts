@@ -39,7 +39,7 @@ const BITMAP_A = SZ_4K | SZ_2M | SZ_1G;
 const AMD_LIKE = ~0xfffn & ((1n << 39n) - 1n);
 /** ioctl numbers, _IO(';', 100 + n) on x86 (spec §1.1). */
 const GET_INFO = 0x3b70, MAP_DMA = 0x3b71, UNMAP_DMA = 0x3b72;
-const PROFILES: readonly Profile[] = ['v4.15', 'v4.16', 'mainline'];
+const PROFILES: readonly Profile[] = ['v4.16', 'v4.17', 'mainline'];
 const hx = (v: bigint | number): string => `0x${v.toString(16)}`;
 
 // ---- the random input: an environment and a list of calls ----------------------------------------
@@ -206,8 +206,8 @@ function eq(w: World, what: string, got: unknown, want: unknown): void {
 
 function build(profile: Profile, env: EnvSpec): World {
   const sim = createSim({ memory: 256n << 20n, seed: env.seed });
-  const drvA = createReferenceDriver(sim, { pgsizeBitmap: BITMAP_A, resvRegions: [MSI_X86] });
-  const drvB = createReferenceDriver(sim, { name: 'refB', pgsizeBitmap: env.bitmapB, resvRegions: env.resvB ? [MSI_X86, RESV_B] : [MSI_X86] });
+  const drvA = createReferenceDriver(sim, { release: profile, pgsizeBitmap: BITMAP_A, resvRegions: [MSI_X86] });
+  const drvB = createReferenceDriver(sim, { release: profile, name: 'refB', pgsizeBitmap: env.bitmapB, resvRegions: env.resvB ? [MSI_X86, RESV_B] : [MSI_X86] });
   const host = new Host(sim);
   const groups = [host.addGroup(drvA), host.addGroup(drvA), host.addGroup(drvB, { devices: env.devsB })];
   const drvs = [drvA, drvA, drvB];

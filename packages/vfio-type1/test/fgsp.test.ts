@@ -31,12 +31,12 @@ function runOf(profile: Profile, pgsizeBitmap: bigint) {
 }
 
 describe('fine-grained superpages (vfio_test_domain_fgsp)', () => {
-  it.each<Profile>(['v4.15', 'v4.16'])('test_fgsp_amd_like_one_region_per_leaf profile=%s', (profile) => {
+  it.each<Profile>(['v4.16', 'v4.17'])('test_fgsp_amd_like_one_region_per_leaf profile=%s', (profile) => {
     // 4M + 2M + 4K leaves: three chunks of one page each, each unmap removing a whole leaf
     expect(runOf(profile, AMD_LIKE)).toEqual({ fgsp: true, regions: 3, lookups: 3, unpinned: 1537 });
   });
 
-  it.each<Profile>(['v4.15', 'v4.16'])('test_no_fgsp_vtd_like_one_region_per_run profile=%s', (profile) => {
+  it.each<Profile>(['v4.16', 'v4.17'])('test_no_fgsp_vtd_like_one_region_per_run profile=%s', (profile) => {
     // 8 KiB is two 4 KiB leaves: the loop scans all 1537 pages of the run (the last lookup ends the dma)
     expect(runOf(profile, SZ_4K | SZ_2M | SZ_1G)).toEqual({ fgsp: false, regions: 1, lookups: 1537, unpinned: 1537 });
   });

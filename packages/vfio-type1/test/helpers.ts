@@ -21,7 +21,8 @@ export interface EnvOpts extends ContainerOptions {
 
 export function makeEnv(o: EnvOpts = {}): Env {
   const sim = createSim({ memory: o.memory ?? 4n << 30n, seed: 7 });
-  const drv = createReferenceDriver(sim, o.drv ?? {});
+  // the driver models the container's release unless a test says otherwise (no kernel mixes two)
+  const drv = createReferenceDriver(sim, { release: o.profile, ...o.drv });
   const host = new Host(sim);
   const group = host.addGroup(drv, { devices: 1 });
   const proc = host.spawn({ memlockLimit: o.memlockLimit ?? null, capIpcLock: o.capIpcLock ?? false });

@@ -8,7 +8,7 @@ const TOP = 1n << 64n;
 let e: Env;
 afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
 
-describe.each<Profile>(['v4.15', 'v4.16', 'mainline'])('map_dma_checks profile=%s', (profile) => {
+describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('map_dma_checks profile=%s', (profile) => {
   const wrapCode = profile === 'mainline' ? 'EOVERFLOW' : 'EINVAL';
   const wrapErrno = profile === 'mainline' ? -75 : -22;
   function setup(): bigint {
@@ -140,8 +140,8 @@ describe('map_dma_entry_limit', () => {
   });
 
   it('test_dma_entry_limit_absent_before_5_1', () => {
-    expect(() => makeEnv({ profile: 'v4.16', dmaEntryLimit: 2 })).toThrow(RangeError);
-    e = makeEnv({ profile: 'v4.16' });
+    expect(() => makeEnv({ profile: 'v4.17', dmaEntryLimit: 2 })).toThrow(RangeError);
+    e = makeEnv({ profile: 'v4.17' });
     const va = e.proc.mmap(M2, { backing: '4k' });
     for (let i = 0n; i < 512n; i++) e.c.mapDma({ vaddr: va + i * K4, iova: i * K4, size: K4, flags: RW });
     expect(e.c.mappings().length).toBe(512);

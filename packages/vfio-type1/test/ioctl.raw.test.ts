@@ -65,7 +65,7 @@ describe('get_info_layout', () => {
     expect(hexOf(lie)).toBe('c8' + '00'.repeat(99));
   });
 
-  it.each<Profile>(['v4.15', 'v4.16'])('test_get_info_no_caps profile=%s', (profile) => {
+  it.each<Profile>(['v4.16', 'v4.17'])('test_get_info_no_caps profile=%s', (profile) => {
     e = makeEnv({ profile });
     const b = encodeInfoRequest(24);
     b.fill(0xee, 16);
@@ -76,7 +76,7 @@ describe('get_info_layout', () => {
   });
 });
 
-describe.each<Profile>(['v4.16', 'mainline'])('raw_vs_typed profile=%s', (profile) => {
+describe.each<Profile>(['v4.17', 'mainline'])('raw_vs_typed profile=%s', (profile) => {
   it('test_raw_ioctl_matches_typed', () => {
     const maps: DmaMap[] = [
       { vaddr: 0n, iova: 0n, size: 4n * M2, flags: RW },

@@ -22,7 +22,7 @@ function three(profile: Profile, v1 = false): bigint {
 }
 const iovas = (): bigint[] => e.c.mappings().map((m) => m.iova);
 
-describe.each<Profile>(['v4.15', 'v4.16', 'mainline'])('unmap_dma_checks profile=%s', (profile) => {
+describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('unmap_dma_checks profile=%s', (profile) => {
   const ml = profile === 'mainline';
 
   it('test_unmap_argsz_short_and_efault', () => {

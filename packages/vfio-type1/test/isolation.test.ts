@@ -12,7 +12,7 @@ interface World { sim: Sim; drv: ReferenceDriver; host: Host; a: Side; b: Side }
 
 function world(profile: Profile): World {
   const sim = createSim({ memory: 1n << 30n, seed: 11 });
-  const drv = createReferenceDriver(sim, { iotlbEntries: 256 });
+  const drv = createReferenceDriver(sim, { iotlbEntries: 256, release: profile });
   const host = new Host(sim);
   const side = (backing: MmapBacking): Side => {
     const group = host.addGroup(drv, { devices: 1 });
@@ -45,7 +45,7 @@ afterEach(() => {
 
 const pfnOf = (s: Side, off: bigint): number => s.proc.pfnOf(Number((s.va + off) >> 12n));
 
-describe.each<Profile>(['v4.15', 'v4.16', 'mainline'])('isolation profile=%s', (profile) => {
+describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('isolation profile=%s', (profile) => {
   it('test_two_containers_two_processes', () => {
     w = world(profile);
     const { a, b, drv, sim } = w;

@@ -18,7 +18,7 @@ function leftover(o: Parameters<typeof makeEnv>[0]): bigint {
 
 describe('map_try_harder', () => {
   it.each<TryHarder>(['landed', 'rfc-v2', 'suggested'])('test_try_harder_maps_page_by_page variant=%s', (v) => {
-    const va = leftover({ profile: 'v4.16', mapTryHarder: v });
+    const va = leftover({ profile: 'v4.17', mapTryHarder: v });
     e.c.mapDma({ vaddr: va, iova: 0n, size: M2, flags: RW });
     const st = e.c.stats();
     expect(st.tryHarderEntries).toBe(1);
@@ -39,7 +39,7 @@ describe('map_try_harder', () => {
   });
 
   it('test_try_harder_disabled_option', () => {
-    const va = leftover({ profile: 'v4.16', mapTryHarder: false });
+    const va = leftover({ profile: 'v4.17', mapTryHarder: false });
     expectFailNoTrace(e, () => e.c.mapDma({ vaddr: va, iova: 0n, size: M2, flags: RW }), 'EBUSY', -16, 'VFIO_IOMMU_MAP_DMA');
   });
 
@@ -48,7 +48,7 @@ describe('map_try_harder', () => {
   const FAIL_AT_PAGE_100 = 102;
 
   it('test_try_harder_failure_suggested_leaves_nothing', () => {
-    const va = leftover({ profile: 'v4.16', mapTryHarder: 'suggested' });
+    const va = leftover({ profile: 'v4.17', mapTryHarder: 'suggested' });
     const s0 = e.sim.counters.iotlbSyncs;
     e.sim.faults.arm('map', FAIL_AT_PAGE_100);
     // the page-by-page retry failed (ENOMEM): the call returns the ORIGINAL EBUSY
@@ -61,7 +61,7 @@ describe('map_try_harder', () => {
   });
 
   it.each<[TryHarder, number]>([['landed', 100], ['rfc-v2', 1]])('test_try_harder_failure_off_by_one variant=%s', (v, syncs) => {
-    const va = leftover({ profile: 'v4.16', mapTryHarder: v });
+    const va = leftover({ profile: 'v4.17', mapTryHarder: v });
     const pfn0 = e.proc.pfnOf(Number(va >> 12n));
     const s0 = e.sim.counters.iotlbSyncs;
     e.sim.faults.arm('map', FAIL_AT_PAGE_100);

@@ -28,7 +28,7 @@ function oracleUnmap(ms: M[], lo: number, hi: number, v2: boolean): number | 'EI
   return total;
 }
 
-describe.each<[Profile, boolean]>([['v4.15', false], ['v4.16', true], ['v4.16', false], ['mainline', true]])('random profile=%s v2=%s', (profile, v2) => {
+describe.each<[Profile, boolean]>([['v4.16', false], ['v4.17', true], ['v4.17', false], ['mainline', true]])('random profile=%s v2=%s', (profile, v2) => {
   it('test_random_map_unmap_vs_oracle', () => {
     e = makeEnv({ profile, v1: !v2, memory: 1n << 30n });
     const va = e.proc.mmap(BigInt(SPACE) << 12n, { backing: 'fragmented:0.5' });

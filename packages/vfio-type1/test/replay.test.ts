@@ -10,12 +10,12 @@ afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
 
 function twoDrivers(profile: Profile, drvB: Parameters<typeof createReferenceDriver>[1] = { pgsizeBitmap: SZ_4K | SZ_2M }) {
   e = makeEnv({ profile });
-  const b = createReferenceDriver(e.sim, { name: 'refB', ...drvB });
+  const b = createReferenceDriver(e.sim, { release: profile, name: 'refB', ...drvB });
   const gB = e.host.addGroup(b, { devices: 2 });
   return { b, gB };
 }
 
-describe.each<Profile>(['v4.15', 'v4.16', 'mainline'])('replay profile=%s', (profile) => {
+describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('replay profile=%s', (profile) => {
   it('test_replay_into_new_domain', () => {
     const { b, gB } = twoDrivers(profile);
     const va = e.proc.mmap(4n * M2, { backing: 'thp' });
@@ -37,7 +37,7 @@ describe.each<Profile>(['v4.15', 'v4.16', 'mainline'])('replay profile=%s', (pro
     // unmap: the other domain (A) is unmapped with one iommu_unmap per dma, the first (B, the head) walked
     const s0 = e.sim.counters.iotlbSyncs;
     expect(e.c.unmapDma({ iova: 0x40000000n, size: 64n * K4 })).toEqual({ size: 64n * K4 });
-    expect(e.sim.counters.iotlbSyncs - s0).toBe(profile === 'v4.15' ? 1 + 64 : 1 + 1);
+    expect(e.sim.counters.iotlbSyncs - s0).toBe(profile === 'v4.16' ? 1 + 64 : 1 + 1);
     expect(leaves(dA).length).toBe(4);
     expect(leaves(dB).length).toBe(4);
     // detaching B's group frees its domain; the page sizes grow back
@@ -115,7 +115,7 @@ describe('replay_iova_list', () => {
 
   it('test_resv_region_ignored_before_5_4', () => {
     const resv = [{ start: 0x100, last: 0x1ff, type: IOMMU_RESV_RESERVED }];
-    const { gB } = twoDrivers('v4.16', { resvRegions: resv });
+    const { gB } = twoDrivers('v4.17', { resvRegions: resv });
     const va = e.proc.mmap(2n * M2, { backing: 'thp' });
     e.c.mapDma({ vaddr: va, iova: 0n, size: 2n * M2, flags: RW });
     e.c.addGroup(gB);
@@ -130,13 +130,13 @@ describe('attach_checks', () => {
     return d;
   }
   it('test_attach_without_interrupt_remapping_eperm', () => {
-    e = makeEnv({ profile: 'v4.16', noSet: true });
+    e = makeEnv({ profile: 'v4.17', noSet: true });
     const g = e.host.addGroup(noIrqRemap(e.drv), { devices: 1 });
-    const c2 = e.host.openContainer(e.proc, { profile: 'v4.16' });
+    const c2 = e.host.openContainer(e.proc, { profile: 'v4.17' });
     c2.addGroup(g);
     expect(() => c2.setIommu(3)).toThrow(expect.objectContaining({ code: 'EPERM', errno: -1, syscall: 'VFIO_SET_IOMMU' }));
     expect(c2.iommu).toBe(null);
-    const c3 = e.host.openContainer(e.proc, { profile: 'v4.16', allowUnsafeInterrupts: true });
+    const c3 = e.host.openContainer(e.proc, { profile: 'v4.17', allowUnsafeInterrupts: true });
     c2.removeGroup(g);
     c3.addGroup(g);
     c3.setIommu(3);

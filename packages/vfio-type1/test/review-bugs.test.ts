@@ -12,7 +12,7 @@
 // entries for those pages reaches frames that went back to the allocator. `suggested` on the very
 // same run only warns on the zero and syncs anyway: on the reference driver the sync flushes the
 // driver's own queue (filled by its unmap, like the 2018 io-pgtable drivers), which holds the
-// under-reported page too, so nothing stale survives. (On AMD v4.16 the sync flushes the whole
+// under-reported page too, so nothing stale survives. (On AMD v4.17 the sync flushes the whole
 // domain: the same result; that is the `vfio-sim demo review-bug` run.)
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TryHarder } from '../src/index.js';
@@ -29,13 +29,14 @@ const FAIL_AT_PAGE_100 = 102, LAST_UNWIND_UNMAP = 100;
 interface Run { pfn0: number; va: bigint; dev: number; syncs: number; err: unknown }
 
 /**
- * v4.16 container whose IOVA 0..2M once held a 4 KiB mapping (the driver kept the empty table), then
+ * v4.17 container whose IOVA 0..2M once held a 4 KiB mapping (the driver kept the empty table), then
  * MAP_DMA of a 2 MiB hugetlb chunk at IOVA 0: EBUSY, map_try_harder page by page. The device is
  * already using the buffer: once page 99 is mapped it reads pages 0..99 (IOTLB entries for them).
  * Page 100 fails; when underreport, the unwind's last fast unmap clears its page but returns 0.
  */
 function reviewRun(v: TryHarder, underreport: boolean): Run {
-  e = makeEnv({ profile: 'v4.16', mapTryHarder: v, drv: { replaceEmptyTables: false, iotlbEntries: 4096 } });
+  // a driver with AMD's 2018 behaviours: EBUSY over a leftover table, invalidations deferred to the sync
+  e = makeEnv({ profile: 'v4.17', mapTryHarder: v, drv: { replaceEmptyTables: false, flushOnUnmap: false, iotlbEntries: 4096 } });
   const small = e.proc.mmap(K4, { backing: '4k' });
   e.c.mapDma({ vaddr: small, iova: 0n, size: K4, flags: RW });
   e.c.unmapDma({ iova: 0n, size: K4 });

@@ -4,7 +4,7 @@
 // the only chunking it knows is the pin loop's "physically contiguous run", because in the 4.x eras which
 // errno a map gets (ENOMEM vs the driver's EFAULT) depends on where a chunk ends (spec §5.1, §5.2).
 //
-// Eras: 'v4' = the 4.15–4.20 checks (profiles v4.15 and v4.16), 'main' = E-6.18 (profile mainline).
+// Eras: 'v4' = the 4.15–4.20 checks (profiles v4.16 and v4.17), 'main' = E-6.18 (profile mainline).
 // Addresses at the ioctl boundary are bigint bytes; below it IOVA pages and virtual pages are numbers.
 
 export type Era = 'v4' | 'main';

@@ -9,7 +9,7 @@ afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
 
 describe('stats', () => {
   it('test_stats_exact', () => {
-    e = makeEnv({ profile: 'v4.16', memlockLimit: 8n * M2 });
+    e = makeEnv({ profile: 'v4.17', memlockLimit: 8n * M2 });
     const va = e.proc.mmap(4n * M2, { backing: 'hugetlb-2m' });
     const v4 = e.proc.mmap(3n * K4, { backing: '4k' });
     e.c.mapDma({ vaddr: va, iova: 0n, size: 4n * M2, flags: RW });

@@ -1,4 +1,4 @@
-// pnpm bench:scale: the default scenario (q35 guest, AMD-Vi, v4.16, boot + DMA + shutdown) at
+// pnpm bench:scale: the default scenario (q35 guest, AMD-Vi, v4.17, boot + DMA + shutdown) at
 // 64 GiB, 256 GiB and 1 TiB for the hugetlb-1g, thp and 4k backings, each case in a fresh child
 // process so peak RSS is per case. Prints wall time, peak RSS, bytes per mapped 4 KiB page (RSS
 // growth during the run, and the model's typed-array bytes), the modeled counters, and each target
@@ -37,7 +37,7 @@ export function scenarioFor(size, backing) {
     name: 'default', seed: 1,
     guest: { memory: size, machine: 'q35', below4g: null, vgaHole: true },
     host: { memory: hostFor(size, backing), backing },
-    driver: 'amd', profile: 'v4.16', devices: 1, groups: 1,
+    driver: 'amd', profile: 'v4.17', devices: 1, groups: 1,
     dma: { pattern: 'random', bursts: 64, pages: 16 },
     workload: 'boot', churn: { ops: 2000, maxPages: 16, live: 32 },
     vfio: { tlbSyncMax: 512, unmapPath: null, disableHugepages: false, dmaEntryLimit: 65535 },
@@ -159,7 +159,7 @@ function verdicts(rows) {
 
 const USAGE = `usage: pnpm bench:scale [-- options]   (node bench/scale.mjs [options])
 
-Runs the default scenario (q35, AMD-Vi, v4.16, boot + DMA + shutdown) per guest size and backing,
+Runs the default scenario (q35, AMD-Vi, v4.17, boot + DMA + shutdown) per guest size and backing,
 each case in a fresh child process, and prints wall time, peak RSS, bytes per mapped 4 KiB page,
 the modeled counters and issue 8's targets. The full run (9 cases) takes minutes: 1T 4k dominates.
 
@@ -211,7 +211,7 @@ async function main(argv) {
   const os = await import('node:os');
   const machine = `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / GIB).toFixed(1)} GiB RAM, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
   if (!o.json) {
-    console.log(`vfio-sim bench:scale: default scenario (q35, AMD-Vi, v4.16, boot + DMA + shutdown), one child process per case`);
+    console.log(`vfio-sim bench:scale: default scenario (q35, AMD-Vi, v4.17, boot + DMA + shutdown), one child process per case`);
     console.log(`machine: ${machine}`);
   }
   const rows = [], n = o.sizes.length * o.backings.length;

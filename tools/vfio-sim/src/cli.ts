@@ -1,5 +1,5 @@
 // vfio-sim: the command line. With no command it compares the default scenario (a 64 GiB q35
-// guest on AMD-Vi, boot then shutdown) under v4.15, v4.16 and mainline.
+// guest on AMD-Vi, boot then shutdown) under v4.16, v4.17 and mainline.
 
 import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
@@ -29,16 +29,16 @@ function outputOptions(cmd: Command, parallel: boolean): Command {
 
 const EXAMPLES_MAIN = `
 Examples:
-  $ vfio-sim                                         # default: 64G guest, v4.15 vs v4.16 vs mainline
+  $ vfio-sim                                         # default: 64G guest, v4.16 vs v4.17 vs mainline
   $ vfio-sim sweep --tlb-sync-max 1,8,64,512,4096    # is 512 regions per sync a good cap?
-  $ vfio-sim compare --backing 4k,thp,hugetlb-1g --profile v4.16
-  $ vfio-sim run --profile v4.16 --guest 16G --trace t.json --html r.html
+  $ vfio-sim compare --backing 4k,thp,hugetlb-1g --profile v4.17
+  $ vfio-sim run --profile v4.17 --guest 16G --trace t.json --html r.html
   $ vfio-sim run --record boot.jsonl && vfio-sim replay boot.jsonl --profile mainline
   $ vfio-sim report --costs`;
 
 export function buildProgram(): Command {
   const program = new Command('vfio-sim')
-    .description('Model VFIO type1 DMA mapping on the IOMMU core and AMD-Vi: IOTLB syncs, invalidations, PTE writes, pins and modeled time per kernel profile (v4.15, v4.16, mainline), side by side.')
+    .description('Model VFIO type1 DMA mapping on the IOMMU core and AMD-Vi: IOTLB syncs, invalidations, PTE writes, pins and modeled time per kernel profile (v4.16, v4.17, mainline), side by side.')
     .version(VERSION)
     .showSuggestionAfterError(true)
     .addHelpText('after', EXAMPLES_MAIN);
@@ -48,11 +48,11 @@ export function buildProgram(): Command {
     .argument('[scenario-files...]', 'JSON scenario files, each a case; flags given as well override their fields in every file (not with --scenario)')
     .addHelpText('after', `
 Examples:
-  $ vfio-sim compare                                  # v4.15, v4.16, mainline on the default 64G guest
-  $ vfio-sim compare --guest 256G --profile v4.16,mainline
-  $ vfio-sim compare --backing 4k,hugetlb-1g --profile v4.16
+  $ vfio-sim compare                                  # v4.16, v4.17, mainline on the default 64G guest
+  $ vfio-sim compare --guest 256G --profile v4.17,mainline
+  $ vfio-sim compare --backing 4k,hugetlb-1g --profile v4.17
   $ vfio-sim compare --workload churn --churn-ops 20000
-  $ vfio-sim compare tools/vfio-sim/examples/dgpu-256g.json --guest 64G --profile v4.15,v4.16
+  $ vfio-sim compare tools/vfio-sim/examples/dgpu-256g.json --guest 64G --profile v4.16,v4.17
   $ vfio-sim compare a.json b.json --json > cmp.json`);
   outputOptions(addScenarioOptions(compare), true).action(async (files: string[], o) => {
     // compare is the default command, so `vfio-sim rn` lands here with 'rn' as a scenario file
@@ -62,10 +62,10 @@ Examples:
     process.exitCode = await compareCommand(files, o, files.length === 0 && o.profile === undefined && !lists);
   });
 
-  const run = program.command('run').description('run one scenario under one profile (default v4.16)')
+  const run = program.command('run').description('run one scenario under one profile (default v4.17)')
     .addHelpText('after', `
 Examples:
-  $ vfio-sim run                                      # default scenario, v4.16
+  $ vfio-sim run                                      # default scenario, v4.17
   $ vfio-sim run --profile mainline --guest 1T --backing hugetlb-1g
   $ vfio-sim run --scenario tools/vfio-sim/examples/churn.json --guest 8G
   $ vfio-sim run --guest 8G --record run.jsonl --trace run.trace.json`);
@@ -73,7 +73,7 @@ Examples:
     .option('--record <file>', 'write the ioctl stream as JSON Lines (replay it with `vfio-sim replay`)')
     .action(async (o) => { process.exitCode = await runCommand(o); });
 
-  const sweep = program.command('sweep').description('vary one scenario option over a comma list (profile default v4.16) and show the trade-off')
+  const sweep = program.command('sweep').description('vary one scenario option over a comma list (profile default v4.17) and show the trade-off')
     .addHelpText('after', `
 Examples:
   $ vfio-sim sweep --tlb-sync-max 1,8,64,512,4096     # syncs vs queued bytes vs time pinned after unmap
@@ -89,14 +89,14 @@ Examples:
 Examples:
   $ vfio-sim run --guest 8G --record boot.jsonl
   $ vfio-sim replay boot.jsonl                        # same counters as the run
-  $ vfio-sim replay boot.jsonl --profile v4.15,v4.16,mainline --html replay.html`);
+  $ vfio-sim replay boot.jsonl --profile v4.16,v4.17,mainline --html replay.html`);
   outputOptions(replay, true).action(async (file: string, o) => { process.exitCode = await replayCommand(file, o); });
 
   program.command('report').description('print the cost table (--costs) or re-render a saved --json result')
     .argument('[file]', 'a result written with --json')
     .option('--costs', 'print the modeled cost of every event and where the number comes from')
     .addOption(new Option('--driver <name>', 'driver whose events to list with --costs').choices(['amd', 'reference']))
-    .option('--profile <name>', 'profile for --costs (default v4.16)')
+    .option('--profile <name>', 'profile for --costs (default v4.17)')
     .option('--cost <event=ns,...>', 'show the table with these overrides')
     .option('--json', 'print JSON')
     .option('--html <file>', 're-render FILE as an HTML report')

@@ -12,7 +12,7 @@ writeFileSync(badScenario, JSON.stringify({ guest: { memory: '8G', ram: 1 } }));
 const notJson = join(dir, 'nope.json');
 writeFileSync(notJson, '{ guest: ');
 const badReplay = join(dir, 'bad.jsonl');
-const machine = { hostMemory: '8589934592', seed: 1, backing: 'thp', cost: {}, driver: 'amd', profile: 'v4.16', iotlbEntries: 1024, groups: 1, devices: 1,
+const machine = { hostMemory: '8589934592', seed: 1, backing: 'thp', cost: {}, driver: 'amd', profile: 'v4.17', iotlbEntries: 1024, groups: 1, devices: 1,
   memlockLimit: '5368709120', capIpcLock: false, container: { tlbSyncMax: 512, unmapPath: null, disableHugepages: false, dmaEntryLimit: 65535 } };
 const header = { op: 'header', format: 'vfio-sim-replay', version: 1, label: 'x', machine, scenario: null };
 writeFileSync(badReplay, `${JSON.stringify(header)}\n{"op":"ioctl","cmd":"VFIO_IOMMU_MAP_DMA","arg":{"argsz":32,"flags":3,"vaddr":"0x0","iova":"0x0"}}\n`);
@@ -39,7 +39,7 @@ const cases: [string, string[], RegExp][] = [
   ['test_bad_int', ['compare', '--tlb-sync-max', 'lots'], /^vfio-sim: --tlb-sync-max: 'lots' is not a whole number/],
   ['test_zero_tlb_sync_max', ['run', '--tlb-sync-max', '0'], /^vfio-sim: --tlb-sync-max: '0' must be an integer in \[1,/],
   ['test_bad_enum', ['run', '--backing', '2m'], /^vfio-sim: --backing: '2m' is not one of 4k, thp/],
-  ['test_list_on_run', ['run', '--profile', 'v4.16,mainline'], /^vfio-sim: --profile: takes one value here/],
+  ['test_list_on_run', ['run', '--profile', 'v4.17,mainline'], /^vfio-sim: --profile: takes one value here/],
   ['test_sweep_needs_a_list', ['sweep'], /^vfio-sim: sweep: give one option a comma list/],
   ['test_sweep_two_lists', ['sweep', '--tlb-sync-max', '1,8', '--guest', '4G,8G'], /^vfio-sim: --guest, --tlb-sync-max: sweep varies one option; use compare for several$/m],
   ['test_below_4g_in_pci_hole', ['run', '--guest', '8G', '--below-4g', '3840M'], /^vfio-sim: --below-4g: .*PCI hole/],
@@ -47,7 +47,7 @@ const cases: [string, string[], RegExp][] = [
   ['test_scenario_not_json', ['run', '--scenario', notJson], /^vfio-sim: --scenario: .*nope.json is not valid JSON/],
   ['test_replay_missing_file', ['replay', join(dir, 'missing.jsonl')], /^vfio-sim: replay: cannot read .*ENOENT/],
   ['test_replay_bad_line', ['replay', badReplay], /^vfio-sim: .*bad.jsonl:2: ioctl: arg.size must be a 0x hex u64 string/],
-  ['test_replay_bad_header', ['replay', badHeader], /^vfio-sim: .*badhdr.jsonl:1: header: machine.profile must be 'v4.15', 'v4.16' or 'mainline'$/m],
+  ['test_replay_bad_header', ['replay', badHeader], /^vfio-sim: .*badhdr.jsonl:1: header: machine.profile must be 'v4.16', 'v4.17' or 'mainline'$/m],
   ['test_bad_cost', ['run', '--cost', 'pins'], /^vfio-sim: --cost: 'pins' is not event=ns/],
   ['test_unknown_cost_event', ['compare', '--cost', 'pins=100,amd.cmd.sumbit=5'], /^vfio-sim: --cost: unknown event 'amd.cmd.sumbit'/],
   ['test_report_costs_unknown_core_event', ['report', '--costs', '--cost', 'bogus=2'], /^vfio-sim: --cost: unknown cost event 'bogus' \(core events: mapCalls, /],
@@ -91,10 +91,10 @@ const exact: [string, string[], string][] = [
     'vfio-sim: --html: re-renders a saved result FILE; --costs prints its table only as text or --json'],
   ['test_report_driver_without_costs', ['report', goodScenario, '--driver', 'reference'],
     'vfio-sim: --driver: goes with --costs (a saved result FILE already says its driver, profile and costs)'],
-  ['test_dma_entry_limit_not_mainline', ['run', '--guest', '1G', '--dma-entry-limit', '5', '--profile', 'v4.16'],
-    'vfio-sim: --dma-entry-limit: dma_entry_limit came in Linux 5.1, profile v4.16 has no such limit (use it with --profile mainline)'],
+  ['test_dma_entry_limit_not_mainline', ['run', '--guest', '1G', '--dma-entry-limit', '5', '--profile', 'v4.17'],
+    'vfio-sim: --dma-entry-limit: dma_entry_limit came in Linux 5.1, profile v4.17 has no such limit (use it with --profile mainline)'],
   ['test_dma_entry_limit_compare_profiles', ['compare', '--guest', '1G', '--dma-entry-limit', '5'],
-    'vfio-sim: --dma-entry-limit: dma_entry_limit came in Linux 5.1, profile v4.15 has no such limit (use it with --profile mainline)'],
+    'vfio-sim: --dma-entry-limit: dma_entry_limit came in Linux 5.1, profile v4.16 has no such limit (use it with --profile mainline)'],
   ['test_dma_entry_limit_mainline_exceeded', ['run', '--guest', '1G', '--dma-entry-limit', '1', '--profile', 'mainline'],
     'vfio-sim: --dma-entry-limit: 2 RAM blocks exceed the limit of 1 mappings'],
   // churn alone maps no RAM: its live mappings have the whole limit; boot+churn shares it with RAM

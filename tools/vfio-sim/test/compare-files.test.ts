@@ -15,7 +15,7 @@ writeFileSync(other, JSON.stringify({ name: 'two-dev', guest: { memory: '1G' }, 
 
 describe('compare files', () => {
   it('test_compare_flag_overrides_file', async () => {
-    const { res } = await cliJson(['compare', small, '--guest', '4G', '--profile', 'v4.16']);
+    const { res } = await cliJson(['compare', small, '--guest', '4G', '--profile', 'v4.17']);
     expect(res.cases.map((c) => c.label)).toEqual(['small']);
     const s = res.cases[0]!.scenario!;
     expect(s.guest.memory).toBe('4G');         // typed: beats the file's 2G
@@ -30,7 +30,7 @@ describe('compare files', () => {
 
   it('test_compare_flag_overrides_example_file', async () => {
     // the review's report: the dGPU example's 256 GiB guest must give way to --guest 8G
-    const { res } = await cliJson(['compare', 'examples/dgpu-256g.json', '--guest', '8G', '--profile', 'v4.16']);
+    const { res } = await cliJson(['compare', 'examples/dgpu-256g.json', '--guest', '8G', '--profile', 'v4.17']);
     const c = res.cases[0]!;
     expect(c.label).toBe('dgpu-256g');
     expect(c.scenario!.guest.memory).toBe('8G');
@@ -40,10 +40,10 @@ describe('compare files', () => {
 
   it('test_compare_flags_apply_to_every_file', async () => {
     // the default command (no `compare`), two files, a list and a --cost merged per event
-    const { res } = await cliJson([small, other, '--guest', '4G', '--profile', 'v4.15,mainline', '--cost', 'pins=200', '--dma-bursts', '1']);
-    expect(res.cases.map((c) => c.label)).toEqual(['small v4.15', 'small mainline', 'other v4.15', 'other mainline']);
+    const { res } = await cliJson([small, other, '--guest', '4G', '--profile', 'v4.16,mainline', '--cost', 'pins=200', '--dma-bursts', '1']);
+    expect(res.cases.map((c) => c.label)).toEqual(['small v4.16', 'small mainline', 'other v4.16', 'other mainline']);
     expect(res.cases.map((c) => c.scenario!.guest.memory)).toEqual(['4G', '4G', '4G', '4G']);
-    expect(res.cases.map((c) => c.scenario!.profile)).toEqual(['v4.15', 'mainline', 'v4.15', 'mainline']);
+    expect(res.cases.map((c) => c.scenario!.profile)).toEqual(['v4.16', 'mainline', 'v4.16', 'mainline']);
     expect(res.cases.map((c) => c.scenario!.devices)).toEqual([1, 1, 2, 2]);
     expect(res.cases.map((c) => c.scenario!.name)).toEqual(['small', 'small', 'two-dev', 'two-dev']);
     expect(res.cases[2]!.scenario!.cost).toEqual({ pins: 200, unpins: 30 });
@@ -54,7 +54,7 @@ describe('compare files', () => {
   it('test_compare_scenario_flag_is_the_base', async () => {
     // --scenario (no file arguments) is the base of the profile comparison, flags over it
     const { res } = await cliJson(['compare', '--scenario', small, '--tlb-sync-max', '8']);
-    expect(res.cases.map((c) => c.label)).toEqual(['v4.15', 'v4.16', 'mainline']);
+    expect(res.cases.map((c) => c.label)).toEqual(['v4.16', 'v4.17', 'mainline']);
     expect(res.cases.map((c) => [c.scenario!.guest.memory, c.scenario!.vfio.tlbSyncMax])).toEqual([['2G', 8], ['2G', 8], ['2G', 8]]);
   });
 });

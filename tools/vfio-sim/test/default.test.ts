@@ -1,4 +1,4 @@
-// The default scenario (64 GiB q35 guest, THP host, AMD-Vi, v4.15 vs v4.16 vs mainline): its
+// The default scenario (64 GiB q35 guest, THP host, AMD-Vi, v4.16 vs v4.17 vs mainline): its
 // numbers are deterministic, identical on worker threads and serially, match the documented
 // schema, and agree with each other the way the kernel's algorithms say they must.
 
@@ -23,7 +23,7 @@ describe('default scenario', () => {
 
   it('test_deterministic_and_parallel_equals_serial', () => {
     expect(parallel).toBe(serial);
-    expect(res.cases.map((c) => c.label)).toEqual(['v4.15', 'v4.16', 'mainline']);
+    expect(res.cases.map((c) => c.label)).toEqual(['v4.16', 'v4.17', 'mainline']);
   });
 
   it('test_json_schema', () => {
@@ -56,21 +56,21 @@ describe('default scenario', () => {
     // per region; mainline has no probe and scans each physically contiguous run page by page. The low
     // 640 KiB (512K + 128K leaves) and the run from 0xc0000 to the first 2 MiB boundary (256K + 1M)
     // are two regions each in 4.x and one each in mainline; every THP block above 4 GiB is one leaf.
-    expect(byLabel('v4.16').metrics.regionsPerCall).toEqual(byLabel('v4.15').metrics.regionsPerCall);
-    expect(byLabel('v4.15').metrics.regionsPerCall.histogram).toEqual([[2, 1], [1025, 1], [31744, 1]]);
+    expect(byLabel('v4.17').metrics.regionsPerCall).toEqual(byLabel('v4.16').metrics.regionsPerCall);
+    expect(byLabel('v4.16').metrics.regionsPerCall.histogram).toEqual([[2, 1], [1025, 1], [31744, 1]]);
     expect(byLabel('mainline').metrics.regionsPerCall.histogram).toEqual([[1, 1], [1024, 1], [31744, 1]]);
-    for (const l of ['v4.15', 'v4.16']) expect(byLabel(l).counters.iovaToPhys).toBe(byLabel(l).metrics.regions);
+    for (const l of ['v4.16', 'v4.17']) expect(byLabel(l).counters.iovaToPhys).toBe(byLabel(l).metrics.regions);
     const main = byLabel('mainline');
     // one lookup per page, plus the one that ended each run that did not end its dma
     expect(main.counters.iovaToPhys).toBe(main.metrics.pins + main.metrics.regions - main.metrics.unmapCalls);
   });
 
   it('test_syncs_follow_the_unmap_path', () => {
-    const old = byLabel('v4.15').metrics;
-    // v4.15: one synchronous iommu_unmap (flush + wait) per chunk, nothing queued
+    const old = byLabel('v4.16').metrics;
+    // v4.16: one synchronous iommu_unmap (flush + wait) per chunk, nothing queued
     expect(old.iotlbSyncs).toBe(old.regions);
     expect(old.peakQueuedRegions).toBe(0);
-    for (const l of ['v4.16', 'mainline']) {
+    for (const l of ['v4.17', 'mainline']) {
       const m = byLabel(l).metrics;
       // fast path: ceil(regions / VFIO_IOMMU_TLB_SYNC_MAX) syncs per unmap call, plus the slow fallbacks
       expect(m.iotlbSyncs).toBe(fastSyncs(m.regionsPerCall.histogram, 512) + m.fallbacks);
@@ -81,8 +81,8 @@ describe('default scenario', () => {
     }
     // the batching saves the per-chunk syncs; mainline's page-by-page run scan costs more than that
     const shutdown = (l: string) => byLabel(l).metrics.phaseNs.shutdown!;
-    expect(shutdown('v4.16')).toBeLessThan(shutdown('v4.15'));
-    expect(shutdown('mainline')).toBeGreaterThan(shutdown('v4.15'));
+    expect(shutdown('v4.17')).toBeLessThan(shutdown('v4.16'));
+    expect(shutdown('mainline')).toBeGreaterThan(shutdown('v4.16'));
     for (const c of res.cases) {
       // every sync waits for its invalidations on the AMD command ring
       expect(c.commands!.COMPLETION_WAIT).toBe(c.metrics.completionWaits);
@@ -101,7 +101,7 @@ describe('default scenario', () => {
     const small = JSON.parse(j.stdout) as CommandResult;
     const lines = t.stdout.split('\n');
     expect(lines[0]).toMatch(/^vfio-sim compare: guest 8 GiB \(q35: 2 GiB below 4G \+ 6 GiB above, 3 DMA mappings\), host 12 GiB thp, AMD-Vi/);
-    expect(lines[3]!.trim().split(/\s+/)).toEqual(['v4.15', 'v4.16', 'mainline']);
+    expect(lines[3]!.trim().split(/\s+/)).toEqual(['v4.16', 'v4.17', 'mainline']);
     const row = (name: string): string[] => lines.find((l) => l.startsWith(name))!.slice(24).trim().split(/\s{2,}/);
     expect(row('IOTLB syncs').map((x) => Number(x.replace(/,/g, '')))).toEqual(small.cases.map((c) => c.metrics.iotlbSyncs));
     expect(row('pins (4K pages)').map((x) => Number(x.replace(/,/g, '')))).toEqual(small.cases.map((c) => c.metrics.pins));

@@ -40,7 +40,7 @@ describe('demo', () => {
   });
 
   it('test_demo_review_bug_suggested_same_run', () => {
-    // the same under-reported last unmap (page 0 here): suggested warns and syncs anyway, v4.16's
+    // the same under-reported last unmap (page 0 here): suggested warns and syncs anyway, v4.17's
     // sync flushes the whole domain, and the device faults instead of writing freed memory
     const r = runDemo('review-bug', 'suggested');
     expect(r.calls).toContain("fault: the unwind's last iommu_unmap_fast clears its page but returns 0 [faults.arm('unmapFastUnderreport', 100)]");

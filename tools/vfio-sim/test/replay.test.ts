@@ -20,7 +20,7 @@ describe('replay', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'vfio-sim-rec-')), 'run.jsonl');
     const { res: run } = await cliJson(['run', '--guest', '4G', '--workload', 'boot+churn', '--churn-ops', '400', '--devices', '2', '--record', file]);
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines[0]).toMatchObject({ op: 'header', format: 'vfio-sim-replay', version: 1, label: 'v4.16' });
+    expect(lines[0]).toMatchObject({ op: 'header', format: 'vfio-sim-replay', version: 1, label: 'v4.17' });
     expect(lines[1]).toMatchObject({ op: 'mmap', size: '0x100000000', backing: 'thp' });
     const ioctls = lines.filter((l) => l.op === 'ioctl');
     expect(ioctls.length).toBe(run.cases[0]!.metrics.mapIoctls + run.cases[0]!.metrics.unmapIoctls);
@@ -37,8 +37,8 @@ describe('replay', () => {
     expect(b.mismatches).toEqual([]);
 
     // the same stream under the other profiles: same regions, other flush strategy
-    const { res: other } = await cliJson(['replay', file, '--profile', 'v4.15,mainline']);
-    expect(other.cases.map((c) => c.label)).toEqual(['v4.15', 'mainline']);
+    const { res: other } = await cliJson(['replay', file, '--profile', 'v4.16,mainline']);
+    expect(other.cases.map((c) => c.label)).toEqual(['v4.16', 'mainline']);
     expect(other.cases[0]!.metrics.regions).toBe(a.metrics.regions);
     expect(other.cases[0]!.metrics.iotlbSyncs).toBe(a.metrics.regions);
     expect(other.cases.map((c) => c.mismatches)).toEqual([[], []]);   // every call gives the recorded result there too
@@ -84,7 +84,7 @@ describe('replay', () => {
     expect(t.code).toBe(1);
     expect(t.stderr).toBe('');
     expect(t.stdout).toContain([
-      'v4.16: 2 replayed ioctl(s) differ from the record:',
+      'v4.17: 2 replayed ioctl(s) differ from the record:',
       '  line 4: VFIO_IOMMU_MAP_DMA iova 0x0 size 0xa0000: recorded ret -22, replayed ret 0',
       `  line ${unmap + 1}: VFIO_IOMMU_UNMAP_DMA iova ${iova} size ${size}: recorded ret 0 sizeOut 0x1000, replayed ret 0 sizeOut ${sizeOut}`,
     ].join('\n'));

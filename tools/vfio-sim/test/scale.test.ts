@@ -1,5 +1,5 @@
 // Regression guard for issue 8 (scale): the bench:scale case of the default scenario at 64 GiB
-// (THP, AMD-Vi, v4.16), run as the bench runs it (a fresh child process), must give exactly these
+// (THP, AMD-Vi, v4.17), run as the bench runs it (a fresh child process), must give exactly these
 // counters and stay within 24 bytes of memory per mapped 4 KiB page. Wall time is never asserted.
 
 import { spawnSync } from 'node:child_process';
@@ -23,7 +23,7 @@ describe('bench:scale regression guard', () => {
     const row = benchCase('64G', 'thp');
     expect(row.counters).toEqual({
       pteWrites: 33_312, pteClears: 33_247, tableAllocs: 66, tableFrees: 0, tablesAfterBoot: 66,
-      // v4.16 on AMD has fine-grained superpages: one region per IOMMU leaf, so the low 640 KiB and the
+      // v4.17 on AMD has fine-grained superpages: one region per IOMMU leaf, so the low 640 KiB and the
       // run up to the first 2 MiB boundary are two regions each (2 + 1025 + 31744; syncs 1 + 3 + 62)
       iotlbSyncs: 66, invalidations: 67, completionWaits: 67, pins: 16_777_184, unpins: 16_777_184,
       regions: 32_771, violations: 0, ioctlErrors: 0, modeledNs: row.counters.modeledNs,

@@ -43,7 +43,7 @@ describe('table', () => {
 
   it('test_table_phase_rows_in_scenario_order', async () => {
     // the union over cases, in the order a scenario runs its phases (not the order the cases list them)
-    const { lines, res } = await both(['compare', '--guest', '2G', '--profile', 'v4.16', '--workload', 'churn,boot+churn', '--churn-ops', '50']);
+    const { lines, res } = await both(['compare', '--guest', '2G', '--profile', 'v4.17', '--workload', 'churn,boot+churn', '--churn-ops', '50']);
     expect(res.cases.map((c) => Object.keys(c.metrics.phaseNs))).toEqual([['churn', 'shutdown'], ['boot', 'run', 'churn', 'shutdown']]);
     const rows = timeRows(lines);
     expect(rows.map((r) => r[0])).toEqual(['modeled time: setup', 'modeled time: boot', 'modeled time: run', 'modeled time: churn', 'modeled time: shutdown', 'modeled time: total']);
@@ -52,11 +52,11 @@ describe('table', () => {
   });
 
   it('test_table_header_only_common', async () => {
-    const a = await cli(['compare', '--guest', '2G', '--backing', '4k,thp', '--profile', 'v4.16,mainline', '--dma', 'none']);
+    const a = await cli(['compare', '--guest', '2G', '--backing', '4k,thp', '--profile', 'v4.17,mainline', '--dma', 'none']);
     expect(a.code).toBe(0);
     expect(a.stdout.split('\n').slice(0, 2)).toEqual([
       'vfio-sim compare: guest 2 GiB (q35: 2 GiB below 4G + 0 B above, 2 DMA mappings), host 6 GiB, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1; varies: backing',
-      'cases: backing=4k v4.16 | backing=4k mainline | backing=thp v4.16 | backing=thp mainline',
+      'cases: backing=4k v4.17 | backing=4k mainline | backing=thp v4.17 | backing=thp mainline',
     ]);
     const b = await cli(['sweep', '--guest', '2G,4G', '--dma', 'none']);
     expect(b.code).toBe(0);

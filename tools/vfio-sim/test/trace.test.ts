@@ -10,13 +10,13 @@ import { cli } from './helpers.js';
 describe('trace', () => {
   it('test_trace_parses_and_slices_nest', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'vfio-sim-trace-')), 't.json');
-    const r = await cli(['compare', '--guest', '4G', '--profile', 'v4.15,v4.16', '--trace', file, '--json']);
+    const r = await cli(['compare', '--guest', '4G', '--profile', 'v4.16,v4.17', '--trace', file, '--json']);
     expect(r.code).toBe(0);
     const res = JSON.parse(r.stdout) as { cases: { label: string; metrics: { iotlbSyncs: number; unmapIoctls: number } }[] };
     const t = JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: ChromeEvent[]; displayTimeUnit: string };
     expect(t.displayTimeUnit).toBe('ns');
     const procs = t.traceEvents.filter((e) => e.ph === 'M' && e.name === 'process_name').map((e) => [e.pid, e.args!.name]);
-    expect(procs).toEqual([[1, 'v4.15'], [2, 'v4.16']]);
+    expect(procs).toEqual([[1, 'v4.16'], [2, 'v4.17']]);
     const stacks = new Map<string, ChromeEvent[]>();
     const last = new Map<string, number>();
     const slices = new Map<string, number>();
@@ -42,7 +42,7 @@ describe('trace', () => {
       expect(slices.get(`${pid} qemu shutdown`)).toBe(1);
       expect(slices.get(`${pid} iommu unmap_pages`)).toBeGreaterThan(0);
     });
-    // v4.16: VFIO's batched syncs appear as iotlb_sync slices, one per sync
+    // v4.17: VFIO's batched syncs appear as iotlb_sync slices, one per sync
     expect(slices.get('2 iommu iotlb_sync')).toBe(res.cases[1]!.metrics.iotlbSyncs);
   });
 });

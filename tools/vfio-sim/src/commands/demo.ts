@@ -1,12 +1,12 @@
 // vfio-sim demo: fixed call sequences that show the bugs around the 2018 review of
-// map_try_harder()'s unwind, on the AMD-Vi v4.16 driver (whose -EBUSY on a large page over a
+// map_try_harder()'s unwind, on the AMD-Vi v4.17 driver (whose -EBUSY on a large page over a
 // leftover 4 KiB table is what sends VFIO down map_try_harder), with the checker's report.
 //   try-harder-leak: the landed unwind's off-by-one leaves page 0 of the chunk mapped, unpinned;
 //   review-bug:      the RFC v2 unwind syncs only if its LAST fast unmap returned pages; when it
 //                    returns 0 while pages are queued, no sync runs and a device keeps reaching
 //                    frames that went back to the allocator. That last unmap (page 1) always finds
 //                    a page, so the zero is injected as a driver under-report (the PTE is cleared,
-//                    0 is returned); on the same run 'suggested' warns, syncs (v4.16's sync flushes
+//                    0 is returned); on the same run 'suggested' warns, syncs (v4.17's sync flushes
 //                    the whole domain) and leaves nothing behind.
 
 import { createSim, type Violation } from '@x/iommu-core';
@@ -32,12 +32,12 @@ const hex = (v: bigint | number): string => `0x${v.toString(16)}`;
 export function runDemo(name: DemoName, variant?: TryHarder): DemoResult {
   const v = variant ?? (name === 'review-bug' ? 'rfc-v2' : 'landed');
   const sim = createSim({ memory: 1n << 30n, seed: 1 });
-  const amd = createAmdIommu(sim, { profile: 'v4.16', iotlbEntries: 4096 });
+  const amd = createAmdIommu(sim, { profile: 'v4.17', iotlbEntries: 4096 });
   const host = new Host(sim);
   const group = host.addGroup(amd as unknown as Parameters<Host['addGroup']>[0], { devices: 1 });
   const dev = group.devices[0]!;
   const proc = host.spawn({});
-  const c = host.openContainer(proc, { profile: 'v4.16', mapTryHarder: v });
+  const c = host.openContainer(proc, { profile: 'v4.17', mapTryHarder: v });
   const calls: string[] = [];
   const log = (s: string): void => { calls.push(s); };
   const tryCall = (what: string, fn: () => unknown): void => {
@@ -51,7 +51,7 @@ export function runDemo(name: DemoName, variant?: TryHarder): DemoResult {
   };
   c.addGroup(group);
   c.setIommu(VFIO_TYPE1v2_IOMMU);
-  log(`container: profile v4.16, AMD-Vi v4.16 driver, map_try_harder unwind '${v}', device ${hex(dev)}`);
+  log(`container: profile v4.17, AMD-Vi v4.17 driver, map_try_harder unwind '${v}', device ${hex(dev)}`);
   const small = proc.mmap(1n << 12n, { backing: '4k' });
   tryCall(`MAP_DMA { vaddr ${hex(small)}, iova 0x0, size 0x1000, R|W }`, () => c.mapDma({ vaddr: small, iova: 0n, size: 1n << 12n, flags: 3 }));
   tryCall('UNMAP_DMA { iova 0x0, size 0x1000 }', () => c.unmapDma({ iova: 0n, size: 1n << 12n }));

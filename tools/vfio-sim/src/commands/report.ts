@@ -79,7 +79,7 @@ export function reportCommand(file: string | undefined, opts: { costs?: boolean;
   if (opts.costs) {
     const driver = opts.driver ?? 'amd';
     if (driver !== 'amd' && driver !== 'reference') throw new UsageError('--driver', `'${driver}' is not one of amd, reference`);
-    const profile = (opts.profile ?? 'v4.16') as Profile;
+    const profile = (opts.profile ?? 'v4.17') as Profile;
     if (!PROFILES.includes(profile)) throw new UsageError('--profile', `'${profile}' is not one of ${PROFILES.join(', ')}`);
     const rows = checkedCostTable(driver, profile, opts.cost !== undefined ? parseCost(opts.cost) : {});
     if (opts.json) process.stdout.write(`${JSON.stringify({ driver, profile, costs: rows }, null, 2)}\n`);

@@ -44,8 +44,8 @@ export interface Machine {
 
 /** Reference-driver options standing in for each kernel era (VT-d-like page sizes). */
 function refOptions(profile: Profile, iotlbEntries: number) {
-  if (profile === 'v4.15') return { apiEra: '2018' as const, flushOnUnmap: true, iotlbEntries };
-  if (profile === 'v4.16') return { apiEra: '2018' as const, flushOnUnmap: false, iotlbEntries };
+  if (profile === 'v4.16') return { apiEra: '2018' as const, flushOnUnmap: true, iotlbEntries };
+  if (profile === 'v4.17') return { apiEra: '2018' as const, flushOnUnmap: false, iotlbEntries };
   return { apiEra: 'gather' as const, flushOnUnmap: false, iotlbEntries };
 }
 

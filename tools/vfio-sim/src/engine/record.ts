@@ -99,7 +99,7 @@ function checkMachine(m: Record<string, unknown>, where: string): void {
   need('backing', typeof m.backing === 'string' && isBackingProfile(m.backing), 'a backing name');
   need('cost', typeof m.cost === 'object' && m.cost !== null && !Array.isArray(m.cost), 'an object of event -> ns');
   need('driver', m.driver === 'amd' || m.driver === 'reference', "'amd' or 'reference'");
-  need('profile', m.profile === 'v4.15' || m.profile === 'v4.16' || m.profile === 'mainline', "'v4.15', 'v4.16' or 'mainline'");
+  need('profile', m.profile === 'v4.16' || m.profile === 'v4.17' || m.profile === 'mainline', "'v4.16', 'v4.17' or 'mainline'");
   bounded('iotlbEntries', m.iotlbEntries, BOUNDS.iotlbEntries);
   bounded('groups', m.groups, BOUNDS.groups);
   need('devices', int(m.devices, m.groups as number) && (m.devices as number) <= BOUNDS.devices[1], `an integer in [groups, ${BOUNDS.devices[1]}]`);

@@ -30,11 +30,11 @@ export interface Metrics {
   readonly regionsPerCall: RegionsPerCall;
   /** Total regions unmapped (sum of the histogram). */
   readonly regions: number;
-  /** IOTLB syncs issued by VFIO's unmap path (per-chunk flushes in v4.15, batch syncs after). */
+  /** IOTLB syncs issued by VFIO's unmap path (per-chunk flushes in v4.16, batch syncs after). */
   readonly iotlbSyncs: number;
   /** Fast-path chunks that fell back to the slow path. */
   readonly fallbacks: number;
-  /** map_try_harder() entries (v4.16: the AMD EBUSY quirk). */
+  /** map_try_harder() entries (v4.17: the AMD EBUSY quirk). */
   readonly mapTryHarder: number;
   /** IOTLB invalidation commands (AMD: INVALIDATE_IOMMU_PAGES + INVALIDATE_IOMMU_ALL). */
   readonly invalidations: number;
@@ -88,7 +88,7 @@ export interface MismatchRecord {
 }
 
 export interface CaseResult {
-  /** What the case is called in tables ('v4.16', 'tlbSyncMax=64', ...). */
+  /** What the case is called in tables ('v4.17', 'tlbSyncMax=64', ...). */
   readonly label: string;
   /** The scenario that produced the case; null for a replay of a hand-written stream. */
   readonly scenario: Scenario | null;

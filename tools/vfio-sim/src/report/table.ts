@@ -179,12 +179,12 @@ export function sweepAnswer(res: CommandResult): string {
 }
 
 function hints(res: CommandResult): string {
-  const c = res.cases.find((x) => x.label === 'v4.16') ?? res.cases[0]!;
+  const c = res.cases.find((x) => x.label === 'v4.17') ?? res.cases[0]!;
   const guest = parseSize(c.scenario === null ? '64G' : c.scenario.guest.memory, '--guest');
   const g = (b: bigint): string => fmtSize(b).replace(/ (.)iB$/, '$1');
   const rows: [string, string][] = [
     ['vfio-sim sweep --tlb-sync-max 1,8,64,512,4096', 'is 512 regions per sync a good cap?'],
-    ['vfio-sim compare --profile v4.16 --backing 4k,thp,hugetlb-1g', 'what the host backing does to regions per unmap'],
+    ['vfio-sim compare --profile v4.17 --backing 4k,thp,hugetlb-1g', 'what the host backing does to regions per unmap'],
     [`vfio-sim sweep --guest ${g(guest / 4n)},${g(guest)},${g(guest * 4n)}`, 'how it scales with memory above 4 GiB'],
     ['vfio-sim compare --workload churn', 'vIOMMU/DPDK-like: many small map/unmap calls'],
     ['vfio-sim run --trace t.json --html r.html', 'open t.json in ui.perfetto.dev, r.html in a browser'],

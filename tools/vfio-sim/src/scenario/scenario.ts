@@ -7,7 +7,7 @@ import { UsageError } from '../errors.js';
 import { parseSize, shortSize } from './size.js';
 import { qemuLayout, type RamBlock } from './layout.js';
 
-export const PROFILES = ['v4.15', 'v4.16', 'mainline'] as const;
+export const PROFILES = ['v4.16', 'v4.17', 'mainline'] as const;
 export type Profile = (typeof PROFILES)[number];
 export const DRIVERS = ['amd', 'reference'] as const;
 export const MACHINES = ['q35', 'pc'] as const;
@@ -44,7 +44,7 @@ export function defaultScenario(): Scenario {
     guest: { memory: '64G', machine: 'q35', below4g: null, vgaHole: true },
     host: { memory: null, backing: 'thp' },
     driver: 'amd',
-    profile: 'v4.16',
+    profile: 'v4.17',
     devices: 1,
     groups: 1,
     dma: { pattern: 'random', bursts: 64, pages: 16 },
