@@ -331,8 +331,9 @@ export class AmdIommu implements IommuDriver {
   }
 
   /**
-   * Detach: DTE back to V|TV with no permissions (DMA blocked) and INVALIDATE_DEVTAB_ENTRY; 2018
-   * (do_detach + iommu_completion_wait) then only waits, later kernels flush the domain (PDE=1) first.
+   * Detach: DTE back to V|TV with no permissions (DMA blocked) and INVALIDATE_DEVTAB_ENTRY; before
+   * v5.0 (do_detach + iommu_completion_wait) it then only waits, since 9825bd94e3a2 it flushes the
+   * domain (PDE=1) first.
    * A device not attached to `dom` is left alone. Throws IommuError EINVAL for another IOMMU's or a
    * freed domain.
    */
@@ -341,8 +342,8 @@ export class AmdIommu implements IommuDriver {
     if (this.devs.get(dev) !== d) return;
     this.hw.devtab.write(dev, { v: true, tv: true, mode: 0, rootPfn: 0, ir: false, iw: false, domainId: 0 });
     this.invDte(dev);
-    if (this.ops.apiEra === '2018') this.completionWait();
-    else this.flushDomain(d, true);
+    if (this.quirks.detachFlush) this.flushDomain(d, true);
+    else this.completionWait();
     this.devs.set(dev, null);
     d.devCount--;
   }

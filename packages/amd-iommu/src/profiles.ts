@@ -27,8 +27,10 @@ export interface AmdQuirks {
   unmapCountsHoles: boolean;
   /** Before iommupt: tables are never freed on unmap (only when the domain is freed). */
   keepTables: boolean;
-  /** Before amd_io_pgtable: update_domain after growth = DTE flushes + whole-domain PDE invalidation, no wait (else DTE flushes + wait). */
+  /** Before v5.7: update_domain after growth = DTE flushes + whole-domain PDE invalidation, no wait (else DTE flushes + wait). */
   growFlush2018: boolean;
+  /** From v5.0: detach flushes the domain (PDE=1) before its wait; before, detach only invalidated the DTE and waited. */
+  detachFlush: boolean;
   /** Before cmd_sem_val: COMPLETION_WAIT stores 1 every time instead of an increasing sequence number. */
   semaphoreOne: boolean;
   /** Before map_pages: the core calls ->map / ->unmap once per page (else once per run of same-size pages). */
@@ -61,7 +63,8 @@ export function amdProfile(name: string): AmdProfile {
   const quirks: AmdQuirks = {
     flushOnUnmap: !a['amd-fast-flush'], syncFlushesAll: !a['amd-sync-range'], invPageOrAll: !a['amd-inv-address'],
     ebusyOnPresent: !a['amd-upgrade-pgsize'], unmapCountsHoles: !a['amd-iommupt'], keepTables: !a['amd-iommupt'],
-    growFlush2018: !a['amd-io-pgtable'], semaphoreOne: !a['amd-cmd-sem-seq'], singlePageOps: !a['amd-map-pages'],
+    growFlush2018: !a['amd-grow-dte-flush'], detachFlush: a['amd-detach-flush'], semaphoreOne: !a['amd-cmd-sem-seq'],
+    singlePageOps: !a['amd-map-pages'],
     iommupt: a['amd-iommupt'],
   };
   p = Object.freeze({ name: name as AmdProfileName, release, apiEra: c['iotlb-gather'] ? 'gather' : '2018', quirks: Object.freeze(quirks) });

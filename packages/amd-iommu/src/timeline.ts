@@ -5,7 +5,7 @@
 import type { TimelineEntry } from '@x/iommu-core';
 
 export type AmdEntryId =
-  | 'amd-fast-flush' | 'amd-upgrade-pgsize' | 'amd-io-pgtable' | 'amd-cmd-sem-seq' | 'amd-inv-address'
+  | 'amd-fast-flush' | 'amd-detach-flush' | 'amd-upgrade-pgsize' | 'amd-grow-dte-flush' | 'amd-cmd-sem-seq' | 'amd-inv-address'
   | 'amd-sync-range' | 'amd-map-pages' | 'amd-iommupt';
 
 export const AMD_TIMELINE: readonly (TimelineEntry & { readonly id: AmdEntryId })[] = [
@@ -16,22 +16,30 @@ export const AMD_TIMELINE: readonly (TimelineEntry & { readonly id: AmdEntryId }
     verified: 'likely: authored 2018-02-21, after the v4.16 merge window closed, and applied by Joerg Roedel for the cycle whose VFIO pull (vfio-v4.17-rc1) adopted it; its diff moves the per-unmap domain flush into iotlb_sync.',
   },
   {
-    id: 'amd-upgrade-pgsize', component: 'amd-iommu', commit: '000000000000', since: 'v5.0',
+    id: 'amd-detach-flush', component: 'amd-iommu', commit: '9825bd94e3a2', since: 'v5.0',
+    title: 'iommu/amd: Fix IOMMU page flush when detach device from a domain',
+    effect: 'detaching a device flushes the domain\'s IOTLB (PDE=1) and waits; before, detach only invalidated the DTE and waited.',
+    verified: 'likely: the diff (matched to the title on a 4.x stable shortlog) was committed for v5.0; the commit id comes from the diff page.',
+  },
+  {
+    id: 'amd-upgrade-pgsize', component: 'amd-iommu', commit: '6f820bb995b6', since: 'v5.0',
     title: 'iommu/amd: Allow to upgrade page-size',
+    also: ['6d568ef9a622 iommu/amd: Allow downgrading page-sizes in alloc_pte()'],
     effect: 'a large page may be mapped over a range whose 4 KiB tables were emptied: the tables are replaced and freed after a flush, instead of EBUSY (the 2018 quirk behind map_try_harder).',
-    verified: 'PENDING',
+    verified: 'likely: part of Joerg Roedel\'s Nov-2018 series "iommu/amd: Always allow to map huge pages", whose last patch (7a30423a95a1, VFIO) was committed after v4.20-rc1, for v5.0.',
   },
   {
-    id: 'amd-io-pgtable', component: 'amd-iommu', commit: '89c9a09cb9f6', since: 'v5.12',
-    title: 'iommu/amd: Adopt IO page table framework for AMD IOMMU v1 page table',
-    effect: 'growing the table rewrites every attached DTE, flushes them and waits (amd_iommu_update_and_flush_device_table) instead of flushing the domain without a wait.',
-    verified: 'PENDING',
+    id: 'amd-grow-dte-flush', component: 'amd-iommu', commit: '19c6978fba68', since: 'v5.7',
+    title: 'iommu/amd: Update Device Table in increase_address_space()',
+    also: ['f44a4d7e4f1c iommu/amd: Call domain_flush_complete() in update_domain()'],
+    effect: 'growing the table rewrites every attached DTE, flushes them and waits instead of flushing the domain without a wait.',
+    verified: '"IOMMU fixes for v5.7-rc4" pull (tag iommu-fixes-v5.7-rc4) lists the series.',
   },
   {
-    id: 'amd-cmd-sem-seq', component: 'amd-iommu', commit: '000000000000', since: 'v5.11',
+    id: 'amd-cmd-sem-seq', component: 'amd-iommu', commit: 'c69d89aff393', since: 'v5.10',
     title: 'iommu/amd: Use 4K page for completion wait write-back semaphore',
     effect: 'COMPLETION_WAIT stores an increasing sequence number (cmd_sem_val) instead of 1 into a zeroed semaphore.',
-    verified: 'PENDING',
+    verified: '"IOMMU updates for v5.10" pull (tag iommu-updates-v5.10) lists it.',
   },
   {
     id: 'amd-inv-address', component: 'amd-iommu', commit: '268aa4548277', since: 'v5.13',

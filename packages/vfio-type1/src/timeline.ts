@@ -10,8 +10,6 @@ export type VfioEntryId =
   | 'unmap-all-vaddr' | 'batched-pinning' | 'always-cache' | 'cap-align' | 'paging-domain-alloc' | 'remove-nesting'
   | 'pfnmap-huge-step' | 'remove-fgsp' | 'folio-batch-acct' | 'overflow-rework';
 
-const P = 'PENDING';
-
 export const VFIO_TIMELINE: readonly (TimelineEntry & { readonly id: VfioEntryId })[] = [
   {
     id: 'dma-unmap-chunking', component: 'vfio-type1', commit: '6fe1010d6d9c', since: 'v4.0',
@@ -38,10 +36,10 @@ export const VFIO_TIMELINE: readonly (TimelineEntry & { readonly id: VfioEntryId
     verified: '"[GIT PULL] VFIO fixes for v5.0-rc2" (tag vfio-v5.0-rc2 ends at 58fec830fc19).',
   },
   {
-    id: 'remove-map-try-harder', component: 'vfio-type1', commit: '000000000000', since: 'v5.0',
+    id: 'remove-map-try-harder', component: 'vfio-type1', commit: '7a30423a95a1', since: 'v5.0',
     title: 'vfio/type1: Remove map_try_harder() code path',
     effect: 'an EBUSY from iommu_map is returned as is; before, VFIO retried the chunk one page at a time (map_try_harder) for the AMD page-size quirk.',
-    verified: P,
+    verified: 'likely: committed 2018-11-15, after v4.20-rc1, as the last patch of Joerg Roedel\'s "iommu/amd: Always allow to map huge pages" series, which went in for v5.0.',
   },
   {
     id: 'dma-entry-limit', component: 'vfio-type1', commit: '492855939bdb', since: 'v5.1',
@@ -56,13 +54,14 @@ export const VFIO_TIMELINE: readonly (TimelineEntry & { readonly id: VfioEntryId
     verified: '"[GIT PULL] VFIO updates for v5.4-rc1" (2019-09-20): "Support for reporting valid IOVA regions to user" (Shameer Kolothum\'s series).',
   },
   {
-    id: 'dirty-tracking', component: 'vfio-type1', commit: '000000000000', since: 'v5.8',
-    title: 'vfio iommu: Add migration capability',
+    id: 'dirty-tracking', component: 'vfio-type1', commit: 'ad721705d09c', since: 'v5.8',
+    title: 'vfio iommu: Add migration capability to report supported features',
+    also: ['331e33d2960c vfio iommu: Update UNMAP_DMA ioctl to get dirty bitmap before unmap'],
     effect: 'GET_INFO reports the MIGRATION capability and UNMAP_DMA knows VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP.',
-    verified: '"[GIT PULL] VFIO updates for v5.8-rc1" (2020-06-03) lists Kirti Wankhede\'s migration series.',
+    verified: '"[GIT PULL] VFIO updates for v5.8-rc1" (2020-06-03); merged as 5a36f0f3f518 (vfio-v5.8-rc1).',
   },
   {
-    id: 'dma-avail-cap', component: 'vfio-type1', commit: '000000000000', since: 'v5.10',
+    id: 'dma-avail-cap', component: 'vfio-type1', commit: '7d6e1329652e', since: 'v5.10',
     title: 'vfio iommu: Add dma available capability',
     effect: 'GET_INFO reports DMA_AVAIL (dma_avail) in its capability chain.',
     verified: '"[GIT PULL] VFIO updates for v5.10-rc1" (2020-10-22) lists it (Matthew Rosato).',
@@ -74,8 +73,9 @@ export const VFIO_TIMELINE: readonly (TimelineEntry & { readonly id: VfioEntryId
     verified: 'likely: posted 2020-08-07 and merged as a v5.9-rc fix; backported to the 4.14+ stable trees.',
   },
   {
-    id: 'unmap-all-vaddr', component: 'vfio-type1', commit: '000000000000', since: 'v5.12',
+    id: 'unmap-all-vaddr', component: 'vfio-type1', commit: 'c3cbab24db38', since: 'v5.12',
     title: 'vfio/type1: implement interfaces to update vaddr',
+    also: ['c19650995374 vfio/type1: implement unmap all'],
     effect: 'VFIO_UPDATE_VADDR and VFIO_UNMAP_ALL extensions: MAP_DMA takes FLAG_VADDR, UNMAP_DMA takes FLAG_ALL and FLAG_VADDR.',
     verified: '"[GIT PULL] VFIO updates for v5.12-rc1" (2021-02-24) lists Steve Sistare\'s series.',
   },
@@ -99,10 +99,10 @@ export const VFIO_TIMELINE: readonly (TimelineEntry & { readonly id: VfioEntryId
     verified: 'the VFIO pull for v6.6 lists "Stefan Hajnoczi (2): vfio/type1: fix cap_migration information leak; vfio: align capability structures".',
   },
   {
-    id: 'paging-domain-alloc', component: 'vfio-type1', commit: '000000000000', since: 'v6.11',
+    id: 'paging-domain-alloc', component: 'vfio-type1', commit: '60ffc4501722', since: 'v6.11',
     title: 'vfio/type1: Use iommu_paging_domain_alloc()',
     effect: 'a failed domain allocation at attach returns the allocator\'s errno; before, -EIO.',
-    verified: P,
+    verified: '"IOMMU updates for v6.11" pull (tag iommu-updates-v6.11) lists it (Lu Baolu).',
   },
   {
     id: 'remove-nesting', component: 'vfio-type1', commit: '35890f85573c', since: 'v6.13',

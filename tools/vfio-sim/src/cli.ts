@@ -11,6 +11,7 @@ import { sweepCommand } from './commands/sweep.js';
 import { replayCommand } from './commands/replay.js';
 import { reportCommand } from './commands/report.js';
 import { DEMOS, demoCommand } from './commands/demo.js';
+import { timelineCommand } from './commands/timeline.js';
 
 export const VERSION = '0.1.0';
 
@@ -105,6 +106,17 @@ Examples:
   $ vfio-sim report --costs
   $ vfio-sim compare --json > cmp.json && vfio-sim report cmp.json --html cmp.html`)
     .action((file: string | undefined, o) => { process.exitCode = reportCommand(file, o); });
+
+  program.command('timeline').description('the kernel timeline the model is built from: every entry, one release\'s profile, or what differs between two releases (with commit ids)')
+    .argument('[releases...]', 'none, one release, or two (A B, or A..B); any v3.19 .. v7.1, or mainline')
+    .option('--driver <name>', 'only the entries that apply with this driver: amd or reference')
+    .option('--json', 'print JSON: each entry with its effect in the model and how its release was verified')
+    .addHelpText('after', `
+Examples:
+  $ vfio-sim timeline v4.16 v4.17                    # what the 2018 series changed
+  $ vfio-sim timeline v4.17..mainline --driver amd   # everything since, for an AMD-Vi machine
+  $ vfio-sim timeline v5.12 --json                   # the profile of one release`)
+    .action((releases: string[], o) => { process.exitCode = timelineCommand(releases, o); });
 
   program.command('demo').description(`replay a fixed call sequence that shows a bug around the 2018 map_try_harder review, with the checker's report (${DEMOS.join(', ')})`)
     .argument('<name>', DEMOS.join(' | '))

@@ -101,7 +101,12 @@ describe('default scenario', () => {
     const small = JSON.parse(j.stdout) as CommandResult;
     const lines = t.stdout.split('\n');
     expect(lines[0]).toMatch(/^vfio-sim compare: guest 8 GiB \(q35: 2 GiB below 4G \+ 6 GiB above, 3 DMA mappings\), host 12 GiB thp, AMD-Vi/);
-    expect(lines[3]!.trim().split(/\s+/)).toEqual(['v4.16', 'v4.17', 'mainline']);
+    // the header names the timeline entries between the columns, then the table starts
+    expect(lines[2]).toBe('timeline entries between the releases (commits: vfio-sim timeline v4.16 mainline):');
+    expect(lines[3]).toBe('  v4.16 -> v4.17: amd-fast-flush, fast-unmap');
+    const head = lines.findIndex((l) => /^\s+v4\.16\s+v4\.17\s+mainline$/.test(l));
+    expect(lines[head - 1]).toBe('');
+    expect(lines.slice(4, head - 1).every((l) => l.startsWith('  '))).toBe(true);
     const row = (name: string): string[] => lines.find((l) => l.startsWith(name))!.slice(24).trim().split(/\s{2,}/);
     expect(row('IOTLB syncs').map((x) => Number(x.replace(/,/g, '')))).toEqual(small.cases.map((c) => c.metrics.iotlbSyncs));
     expect(row('pins (4K pages)').map((x) => Number(x.replace(/,/g, '')))).toEqual(small.cases.map((c) => c.metrics.pins));

@@ -20,10 +20,11 @@ export const CORE_TIMELINE: readonly (TimelineEntry & { readonly id: CoreEntryId
     verified: '"[git pull] IOMMU Updates for Linux v5.4" (tag iommu-updates-v5.4, 2019-09-16) lists it; its diffstat touches vfio_iommu_type1.c.',
   },
   {
-    id: 'map-pages', component: 'iommu-core', commit: '000000000000', since: 'v5.15',
+    id: 'map-pages', component: 'iommu-core', commit: '647c57764b37', since: 'v5.15',
     title: 'iommu: Add support for the map_pages() callback',
+    also: ['cacffb7f7b45 iommu: Add an unmap_pages() op for IOMMU drivers'],
     effect: 'the core hands a driver that implements map_pages/unmap_pages a run of same-size pages in one call; before, ops->map/unmap took one page per call.',
-    verified: 'PENDING',
+    verified: '"IOMMU updates for v5.15" pull (tag iommu-updates-v5.15) lists both; committed 2021-07-26, after v5.14-rc1.',
   },
   {
     id: 'vtd-iotlb-sync', component: 'intel-iommu', commit: '2a2b8eaa5b25', since: 'v5.11',
@@ -32,9 +33,9 @@ export const CORE_TIMELINE: readonly (TimelineEntry & { readonly id: CoreEntryId
     verified: '"[GIT PULL] IOMMU updates for 5.11" (tag iommu-updates-v5.11, 2020-12-14) lists it; its diff removes the flush from intel_iommu_unmap and adds intel_iommu_tlb_sync.',
   },
   {
-    id: 'vtd-map-pages', component: 'intel-iommu', commit: '000000000000', since: 'v5.15',
+    id: 'vtd-map-pages', component: 'intel-iommu', commit: '3f34f1259776', since: 'v5.15',
     title: 'iommu/vt-d: Implement map/unmap_pages() iommu_ops callback',
     effect: 'VT-d takes a run of same-size pages per map/unmap call.',
-    verified: 'PENDING',
+    verified: '"IOMMU updates for v5.15" pull lists it (Lu Baolu).',
   },
 ];

@@ -13,6 +13,7 @@ import { renderJson } from '../report/json.js';
 import { renderTrace } from '../report/perfetto.js';
 import { renderTable } from '../report/table.js';
 import { DMA_ENTRY_LIMIT_DEFAULT, defaultScenario, mergeScenario, resolveScenario, type Scenario } from '../scenario/scenario.js';
+import { profileSpec } from '@x/vfio-type1';
 import { flagName, optionValues, parseCost, setPath, type OptDef } from '../scenario/options.js';
 import type { Task } from '../task.js';
 import { checkedCostTable } from './report.js';
@@ -48,12 +49,12 @@ export function loadScenarioFile(file: string, viaFlag: boolean): Scenario {
  * --disable-hugepages, --cost per event). Flags not given leave the file's fields alone: commander
  * sets no defaults for them. Comma lists come back as `varying`, applied by expandCases.
  */
-export function scenarioFromOptions(opts: Record<string, unknown>, lists: boolean, file?: string): { base: Scenario; varying: [OptDef, (string | number)[]][] } {
+export function scenarioFromOptions(opts: Record<string, unknown>, lists: boolean, file?: string): { base: Scenario; varying: [OptDef, (string | number | boolean)[]][] } {
   let s = defaultScenario();
   if (file !== undefined) s = loadScenarioFile(file, false);
   else if (typeof opts.scenario === 'string') s = loadScenarioFile(opts.scenario, true);
   const vals = optionValues(opts, lists);
-  const varying: [OptDef, (string | number)[]][] = [];
+  const varying: [OptDef, (string | number | boolean)[]][] = [];
   for (const [o, v] of vals) {
     if (v.length === 1) setPath(s, o.path, v[0]);
     else varying.push([o, v]);
@@ -65,7 +66,7 @@ export function scenarioFromOptions(opts: Record<string, unknown>, lists: boolea
 }
 
 /** Every combination of the varying options; labels name what differs. */
-export function expandCases(base: Scenario, varying: readonly [OptDef, readonly (string | number)[]][]): { label: string; scenario: Scenario }[] {
+export function expandCases(base: Scenario, varying: readonly [OptDef, readonly (string | number | boolean)[]][]): { label: string; scenario: Scenario }[] {
   let cases: { parts: string[]; scenario: Scenario }[] = [{ parts: [], scenario: base }];
   for (const [o, vals] of varying) {
     const next: typeof cases = [];
@@ -73,7 +74,7 @@ export function expandCases(base: Scenario, varying: readonly [OptDef, readonly 
       for (const v of vals) {
         const s = structuredClone(c.scenario);
         setPath(s, o.path, v);
-        const part = o.attr === 'profile' ? String(v) : `${flagName(o).slice(2)}=${v}`;
+        const part = o.attr === 'profile' ? String(v) : `${flagName(o).slice(2)}=${o.kind === 'onoff' ? (v ? 'on' : 'off') : v}`;
         next.push({ parts: [...c.parts, part], scenario: s });
       }
     }
@@ -88,9 +89,9 @@ export function checkCases(cases: readonly { scenario: Scenario }[]): void {
   for (const c of cases) {
     const s = c.scenario;
     resolveScenario(s);
-    // dma_entry_limit came in Linux 5.1; @x/vfio-type1 refuses it for the 4.x profiles (RangeError)
-    if (s.profile !== 'mainline' && s.vfio.dmaEntryLimit !== DMA_ENTRY_LIMIT_DEFAULT) {
-      throw new UsageError('--dma-entry-limit', `dma_entry_limit came in Linux 5.1, profile ${s.profile} has no such limit (use it with --profile mainline)`);
+    // dma_entry_limit came in v5.1 (492855939bdb); @x/vfio-type1 refuses it for older releases (RangeError)
+    if (!profileSpec(s.profile).dmaEntryLimit && s.vfio.dmaEntryLimit !== DMA_ENTRY_LIMIT_DEFAULT) {
+      throw new UsageError('--dma-entry-limit', `dma_entry_limit came in v5.1 (492855939bdb); release ${s.profile} has no such limit`);
     }
     const names = Object.keys(s.cost);
     const key = `${s.driver} ${s.profile} ${names.join(',')}`;

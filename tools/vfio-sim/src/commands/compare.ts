@@ -1,16 +1,16 @@
-// vfio-sim compare: cases side by side. By default the three kernel profiles; any scenario flag
+// vfio-sim compare: cases side by side. By default v4.16, v4.17 and mainline; any scenario flag
 // given a comma list adds a dimension (--backing 4k,thp), and scenario files are cases of their own.
 
 import { basename } from 'node:path';
 import { UsageError } from '../errors.js';
-import { PROFILES, type Scenario } from '../scenario/scenario.js';
+import { DEFAULT_COMPARE, type Scenario } from '../scenario/scenario.js';
 import { SCENARIO_OPTS } from '../scenario/options.js';
 import { checkCases, checkOutputOpts, emit, execute, expandCases, scenarioFromOptions, type OutputOpts } from './common.js';
 
 /**
  * Each scenario file is a case (times the flags' comma lists); every flag the user gave overrides
  * the same field of every file, as `run --scenario F --flag` does. Without files the flags make
- * the base scenario and, unless --profile is given, the three profiles are the cases.
+ * the base scenario and, unless --profile is given, v4.16, v4.17 and mainline are the cases.
  */
 export async function compareCommand(files: string[], opts: Record<string, unknown> & OutputOpts, hints: boolean): Promise<number> {
   if (files.length > 0 && typeof opts.scenario === 'string') {
@@ -21,7 +21,7 @@ export async function compareCommand(files: string[], opts: Record<string, unkno
   if (files.length === 0) {
     const { base, varying } = scenarioFromOptions(opts, true);
     const profileOpt = SCENARIO_OPTS.find((o) => o.attr === 'profile')!;
-    if (opts.profile === undefined) varying.unshift([profileOpt, [...PROFILES]]);
+    if (opts.profile === undefined) varying.unshift([profileOpt, [...DEFAULT_COMPARE]]);
     cases = expandCases(base, varying);
   } else {
     cases = files.flatMap((f) => {

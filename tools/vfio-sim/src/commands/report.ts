@@ -2,7 +2,7 @@
 // events included); FILE re-renders a saved --json result as a table or an --html page.
 
 import { readFileSync } from 'node:fs';
-import { createReferenceDriver, createSim } from '@x/iommu-core';
+import { createReferenceDriver, createSim, isReleaseName, releaseError } from '@x/iommu-core';
 import { Host, VFIO_TYPE1v2_IOMMU } from '@x/vfio-type1';
 import { createAmdIommu } from '@x/amd-iommu';
 import { UsageError } from '../errors.js';
@@ -14,7 +14,7 @@ import { validate } from '../report/schema.js';
 import { renderTable } from '../report/table.js';
 import { textTable } from '../report/format.js';
 import { parseCost } from '../scenario/options.js';
-import { PROFILES, type Profile } from '../scenario/scenario.js';
+import type { Profile } from '../scenario/scenario.js';
 import { checkOutputs, writeOutput } from './outfile.js';
 
 export interface CostRow { readonly event: string; readonly ns: number; readonly source: string }
@@ -22,7 +22,7 @@ export interface CostRow { readonly event: string; readonly ns: number; readonly
 /** The cost table of a machine with the given driver and profile (core events first, then the driver's). */
 export function costTable(driver: 'amd' | 'reference', profile: Profile, overrides: Record<string, number> = {}): CostRow[] {
   const sim = createSim({ memory: 64n << 20n, cost: overrides });
-  const drv = driver === 'amd' ? createAmdIommu(sim, { profile, iotlbEntries: 64 }) : createReferenceDriver(sim);
+  const drv = driver === 'amd' ? createAmdIommu(sim, { profile, iotlbEntries: 64 }) : createReferenceDriver(sim, { release: profile });
   // a container with a group registers VFIO's own events too
   const host = new Host(sim);
   const c = host.openContainer(host.spawn(), { profile });
@@ -79,8 +79,8 @@ export function reportCommand(file: string | undefined, opts: { costs?: boolean;
   if (opts.costs) {
     const driver = opts.driver ?? 'amd';
     if (driver !== 'amd' && driver !== 'reference') throw new UsageError('--driver', `'${driver}' is not one of amd, reference`);
-    const profile = (opts.profile ?? 'v4.17') as Profile;
-    if (!PROFILES.includes(profile)) throw new UsageError('--profile', `'${profile}' is not one of ${PROFILES.join(', ')}`);
+    const profile = opts.profile ?? 'mainline';
+    if (!isReleaseName(profile)) throw new UsageError('--profile', releaseError(profile));
     const rows = checkedCostTable(driver, profile, opts.cost !== undefined ? parseCost(opts.cost) : {});
     if (opts.json) process.stdout.write(`${JSON.stringify({ driver, profile, costs: rows }, null, 2)}\n`);
     else {

@@ -2,9 +2,9 @@
 // IOMMU driver for the chosen kernel profile, the VFIO host with its groups, the QEMU process and
 // one type1v2 container with every group attached, as QEMU sets it up before mapping guest RAM.
 
-import { createReferenceDriver, createSim, type BackingProfile, type Sim } from '@x/iommu-core';
+import { SZ_1G, SZ_2M, SZ_4K, createReferenceDriver, createSim, type BackingProfile, type Sim } from '@x/iommu-core';
 import { createAmdIommu } from '@x/amd-iommu';
-import { Host, VFIO_TYPE1v2_IOMMU, type UnmapPath } from '@x/vfio-type1';
+import { Host, VFIO_TYPE1v2_IOMMU, profileSpec, type UnmapPath } from '@x/vfio-type1';
 import type { Profile } from '../scenario/scenario.js';
 
 /** Everything needed to rebuild the machine; the header of a replay file. Sizes in bytes as decimal strings. */
@@ -16,6 +16,8 @@ export interface MachineSpec {
   driver: 'amd' | 'reference';
   profile: Profile;
   iotlbEntries: number;
+  /** Reference driver page sizes: 4K|2M|1G (true) or 4K only (VT-d sp_off). Absent in older replay headers: true. */
+  superpages?: boolean;
   groups: number;
   devices: number;
   memlockLimit: string;
@@ -42,12 +44,6 @@ export interface Machine {
   readonly deviceIds: readonly number[];
 }
 
-/** Reference-driver options standing in for each kernel era (VT-d-like page sizes). */
-function refOptions(profile: Profile, iotlbEntries: number) {
-  if (profile === 'v4.16') return { apiEra: '2018' as const, flushOnUnmap: true, iotlbEntries };
-  if (profile === 'v4.17') return { apiEra: '2018' as const, flushOnUnmap: false, iotlbEntries };
-  return { apiEra: 'gather' as const, flushOnUnmap: false, iotlbEntries };
-}
 
 export function buildMachine(m: MachineSpec, trace: boolean): Machine {
   const sim = createSim({ memory: BigInt(m.hostMemory), backing: m.backing, seed: m.seed, cost: m.cost, trace });
@@ -63,7 +59,8 @@ export function buildMachine(m: MachineSpec, trace: boolean): Machine {
       commands: () => ({ ...(amd.commands() as Record<string, number>) }),
     };
   } else {
-    const ref = createReferenceDriver(sim, refOptions(m.profile, m.iotlbEntries));
+    // VT-d-like, flushing as the release's intel-iommu did (inside ->unmap before v5.11)
+    const ref = createReferenceDriver(sim, { release: m.profile, iotlbEntries: m.iotlbEntries, pgsizeBitmap: m.superpages === false ? SZ_4K : SZ_4K | SZ_2M | SZ_1G });
     raw = ref as unknown as typeof raw;
     drv = {
       kind: 'reference', raw: ref,
@@ -85,8 +82,8 @@ export function buildMachine(m: MachineSpec, trace: boolean): Machine {
   const proc = host.spawn({ memlockLimit: BigInt(m.memlockLimit), capIpcLock: m.capIpcLock });
   const c = host.openContainer(proc, {
     profile: m.profile, tlbSyncMax: m.container.tlbSyncMax, disableHugepages: m.container.disableHugepages,
-    // dma_entry_limit came in 5.1: the package refuses it for the 4.x profiles
-    ...(m.profile === 'mainline' ? { dmaEntryLimit: m.container.dmaEntryLimit } : {}),
+    // dma_entry_limit came in v5.1: the package refuses it for older releases
+    ...(profileSpec(m.profile).dmaEntryLimit ? { dmaEntryLimit: m.container.dmaEntryLimit } : {}),
     ...(m.container.unmapPath !== null ? { unmapPath: m.container.unmapPath as UnmapPath } : {}),
   });
   for (const g of groups) c.addGroup(g);

@@ -2,7 +2,7 @@
 // then the process's mmap, phase markers, ioctls with their uapi struct field by field (u64 as
 // "0x..." strings) and the result the kernel model gave, and device DMA. See README "Replay format".
 
-import { isBackingProfile, type BackingProfile } from '@x/iommu-core';
+import { NEWEST_RELEASE, OLDEST_RELEASE, isBackingProfile, isReleaseName, type BackingProfile } from '@x/iommu-core';
 import { UsageError } from '../errors.js';
 import { BOUNDS, type Scenario } from '../scenario/scenario.js';
 import type { MachineSpec } from './machine.js';
@@ -99,7 +99,8 @@ function checkMachine(m: Record<string, unknown>, where: string): void {
   need('backing', typeof m.backing === 'string' && isBackingProfile(m.backing), 'a backing name');
   need('cost', typeof m.cost === 'object' && m.cost !== null && !Array.isArray(m.cost), 'an object of event -> ns');
   need('driver', m.driver === 'amd' || m.driver === 'reference', "'amd' or 'reference'");
-  need('profile', m.profile === 'v4.16' || m.profile === 'v4.17' || m.profile === 'mainline', "'v4.16', 'v4.17' or 'mainline'");
+  need('profile', isReleaseName(m.profile), `a release from ${OLDEST_RELEASE} to ${NEWEST_RELEASE} or 'mainline'`);
+  need('superpages', m.superpages === undefined || typeof m.superpages === 'boolean', 'true or false (or absent: true)');
   bounded('iotlbEntries', m.iotlbEntries, BOUNDS.iotlbEntries);
   bounded('groups', m.groups, BOUNDS.groups);
   need('devices', int(m.devices, m.groups as number) && (m.devices as number) <= BOUNDS.devices[1], `an integer in [groups, ${BOUNDS.devices[1]}]`);

@@ -34,7 +34,7 @@ export function machineSpec(r: Resolved): MachineSpec {
   const s = r.scenario;
   return {
     hostMemory: String(r.hostBytes), seed: s.seed, backing: r.backing, cost: { ...s.cost },
-    driver: s.driver, profile: s.profile, iotlbEntries: s.iommu.iotlbEntries, groups: s.groups, devices: s.devices,
+    driver: s.driver, profile: s.profile, iotlbEntries: s.iommu.iotlbEntries, superpages: s.iommu.superpages, groups: s.groups, devices: s.devices,
     // libvirt's rule for VFIO guests: RLIMIT_MEMLOCK = guest RAM + 1 GiB; churn buffers are charged again
     memlockLimit: String(r.guestBytes + (1n << 30n) + BigInt(s.churn.live * s.churn.maxPages) * 4096n),
     capIpcLock: false,

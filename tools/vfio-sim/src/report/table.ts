@@ -5,6 +5,7 @@ import type { CaseResult, CommandResult, IoctlOutcome } from '../engine/result.j
 import { fmtSize, parseSize } from '../scenario/size.js';
 import { resolveScenario } from '../scenario/scenario.js';
 import { bytes, dur, int, textTable } from './format.js';
+import { releaseSteps } from '../engine/timeline.js';
 
 type Row = readonly [string, (c: CaseResult) => string];
 
@@ -118,6 +119,7 @@ export function renderTable(res: CommandResult, opts: { hints?: boolean } = {}):
   if (res.sweep !== null || cases.length > 1) {
     const diffs = cases.map((c) => c.label);
     out.push(`cases: ${diffs.join(' | ')}`);
+    for (const line of timelineLines(cases)) out.push(line);
   }
   out.push('');
   out.push(textTable(['', ...cases.map((c) => c.label)], tableRows(cases).map(([name, f]) => [name, ...cases.map(f)])));
@@ -145,6 +147,34 @@ export function renderTable(res: CommandResult, opts: { hints?: boolean } = {}):
 }
 
 const MISMATCHES_SHOWN = 5;
+
+/** `head` then the words, comma-separated, over lines of at most `width`, continued under the first word. */
+function wrap(head: string, words: readonly string[], width: number): string[] {
+  const lines: string[] = [];
+  let cur = head;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]! + (i < words.length - 1 ? ',' : '');
+    if (cur.length > head.length && cur.length + 1 + w.length > width) { lines.push(cur); cur = ' '.repeat(head.length) + w; }
+    else cur += (cur.length > head.length ? ' ' : '') + w;
+  }
+  lines.push(cur);
+  return lines;
+}
+
+/**
+ * When the cases run different releases: per step between neighbouring releases, the timeline
+ * entries (for the cases' driver) that make the columns differ; `vfio-sim timeline A B` has commits.
+ */
+export function timelineLines(cases: readonly CaseResult[]): string[] {
+  const scen = cases.map((c) => c.scenario).filter((s) => s !== null);
+  if (scen.length !== cases.length) return [];
+  const drivers = new Set(scen.map((s) => s.driver));
+  const steps = releaseSteps(scen.map((s) => s.profile), drivers.size === 1 ? scen[0]!.driver : null);
+  if (steps.length === 0) return [];
+  const lines = steps.flatMap((s) => wrap(`  ${s.from} -> ${s.to}: `, s.ids.length === 0 ? ['no entry'] : [...s.ids], 100));
+  const first = steps[0]!.from, last = steps[steps.length - 1]!.to;
+  return [`timeline entries between the releases (commits: vfio-sim timeline ${first} ${last}):`, ...lines];
+}
 
 /** `ret 0 sizeOut 0x3000` or `errno EINVAL`; sizeOut only when the record has one. */
 function outcome(o: IoctlOutcome, recorded: IoctlOutcome): string {

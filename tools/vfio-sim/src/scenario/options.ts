@@ -6,10 +6,11 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseSize } from './size.js';
 import {
-  BACKINGS, DMA_PATTERNS, DRIVERS, MACHINES, PROFILES, UNMAP_PATHS, WORKLOADS, checkBacking, type Scenario,
+  BACKINGS, DMA_PATTERNS, DRIVERS, MACHINES, UNMAP_PATHS, WORKLOADS, checkBacking, type Scenario,
 } from './scenario.js';
+import { isReleaseName, releaseError } from '@x/iommu-core';
 
-type Kind = 'size' | 'int' | 'enum' | 'backing' | 'seed';
+type Kind = 'size' | 'int' | 'enum' | 'backing' | 'seed' | 'release' | 'onoff';
 
 export interface OptDef {
   /** commander flag, e.g. '--guest <size>' */
@@ -29,8 +30,9 @@ export const SCENARIO_OPTS: readonly OptDef[] = [
   { flag: '--below-4g <size>', attr: 'below4g', path: 'guest.below4g', kind: 'size', help: 'RAM below the 32-bit PCI hole (default: the machine\'s rule)' },
   { flag: '--host-memory <size>', attr: 'hostMemory', path: 'host.memory', kind: 'size', help: 'host RAM (default guest + 4G)' },
   { flag: '--backing <kind>', attr: 'backing', path: 'host.backing', kind: 'backing', choices: BACKINGS, help: 'host backing of guest RAM: 4k, thp, hugetlb-2m, hugetlb-1g, fragmented:<p> (default thp)' },
-  { flag: '--driver <name>', attr: 'driver', path: 'driver', kind: 'enum', choices: DRIVERS, help: 'IOMMU driver: amd (AMD-Vi) or reference (VT-d-like 4K|2M|1G) (default amd)' },
-  { flag: '--profile <name>', attr: 'profile', path: 'profile', kind: 'enum', choices: PROFILES, help: 'kernel profile: v4.16, v4.17, mainline' },
+  { flag: '--driver <name>', attr: 'driver', path: 'driver', kind: 'enum', choices: DRIVERS, help: 'IOMMU driver: amd (AMD-Vi) or reference (VT-d-like, flushing as that release\'s intel-iommu did) (default amd)' },
+  { flag: '--superpages <on|off>', attr: 'superpages', path: 'iommu.superpages', kind: 'onoff', help: 'reference driver page sizes: on = 4K|2M|1G, off = 4K only (VT-d sp_off) (default on)' },
+  { flag: '--profile <release>', attr: 'profile', path: 'profile', kind: 'release', help: 'kernel release: any v3.19 .. v7.1, or mainline (= v7.1); see `vfio-sim timeline` (default: compare v4.16,v4.17,mainline; run and sweep mainline)' },
   { flag: '--devices <n>', attr: 'devices', path: 'devices', kind: 'int', help: 'assigned devices (default 1)' },
   { flag: '--groups <n>', attr: 'groups', path: 'groups', kind: 'int', help: 'IOMMU groups the devices are spread over (default 1)' },
   { flag: '--dma <pattern>', attr: 'dma', path: 'dma.pattern', kind: 'enum', choices: DMA_PATTERNS, help: 'device DMA pattern: none, sequential, random, hotset (default random)' },
@@ -41,8 +43,8 @@ export const SCENARIO_OPTS: readonly OptDef[] = [
   { flag: '--churn-max-pages <n>', attr: 'churnMaxPages', path: 'churn.maxPages', kind: 'int', help: 'churn: largest buffer in 4 KiB pages (default 16)' },
   { flag: '--churn-live <n>', attr: 'churnLive', path: 'churn.live', kind: 'int', help: 'churn: mappings alive at once (default 32)' },
   { flag: '--tlb-sync-max <n>', attr: 'tlbSyncMax', path: 'vfio.tlbSyncMax', kind: 'int', help: 'VFIO_IOMMU_TLB_SYNC_MAX: regions queued per IOTLB sync (default 512)' },
-  { flag: '--unmap-path <path>', attr: 'unmapPath', path: 'vfio.unmapPath', kind: 'enum', choices: UNMAP_PATHS, help: 'force the VFIO unmap path: slow (v4.16), fast (v4.17 region list), mainline (gather) (default: the profile\'s)' },
-  { flag: '--dma-entry-limit <n>', attr: 'dmaEntryLimit', path: 'vfio.dmaEntryLimit', kind: 'int', help: 'vfio_iommu_type1 dma_entry_limit: most live DMA mappings (Linux 5.1+, so --profile mainline only; default 65535)' },
+  { flag: '--unmap-path <path>', attr: 'unmapPath', path: 'vfio.unmapPath', kind: 'enum', choices: UNMAP_PATHS, help: 'force the VFIO unmap path: slow (before v4.17), fast (v4.17 region list), mainline (v5.4+ gather) (default: the release\'s)' },
+  { flag: '--dma-entry-limit <n>', attr: 'dmaEntryLimit', path: 'vfio.dmaEntryLimit', kind: 'int', help: 'vfio_iommu_type1 dma_entry_limit: most live DMA mappings (v5.1+ releases only; default 65535)' },
   { flag: '--iotlb-entries <n>', attr: 'iotlbEntries', path: 'iommu.iotlbEntries', kind: 'int', help: 'IOTLB capacity of the emulated IOMMU (default 1024)' },
   { flag: '--seed <n>', attr: 'seed', path: 'seed', kind: 'seed', help: 'PRNG seed (default 1)' },
 ];
@@ -61,7 +63,7 @@ export function addScenarioOptions(cmd: Command): Command {
 export const flagName = (o: OptDef): string => o.flag.split(' ')[0]!;
 
 /** Parses one value of an option into its scenario value. */
-export function parseValue(o: OptDef, text: string): string | number {
+export function parseValue(o: OptDef, text: string): string | number | boolean {
   const f = flagName(o);
   const t = text.trim();
   switch (o.kind) {
@@ -76,6 +78,12 @@ export function parseValue(o: OptDef, text: string): string | number {
       return t;
     case 'backing':
       return checkBacking(t);                            // its message says what p may be
+    case 'release':
+      if (!isReleaseName(t)) throw new UsageError(f, releaseError(t));
+      return t;
+    case 'onoff':
+      if (t !== 'on' && t !== 'off') throw new UsageError(f, `'${text}' is not on or off`);
+      return t === 'on';
   }
 }
 
@@ -104,8 +112,8 @@ export function parseCost(text: string): Record<string, number> {
 }
 
 /** Splits each given option into its values; `lists` false rejects commas. */
-export function optionValues(opts: Record<string, unknown>, lists: boolean): Map<OptDef, (string | number)[]> {
-  const out = new Map<OptDef, (string | number)[]>();
+export function optionValues(opts: Record<string, unknown>, lists: boolean): Map<OptDef, (string | number | boolean)[]> {
+  const out = new Map<OptDef, (string | number | boolean)[]>();
   for (const o of SCENARIO_OPTS) {
     const raw = opts[o.attr];
     if (raw === undefined) continue;

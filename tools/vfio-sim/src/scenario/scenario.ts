@@ -2,13 +2,16 @@
 // Scenarios are plain JSON (sizes as strings), so they can live in files, cross worker threads
 // and be echoed in --json output; resolveScenario() validates one and computes what a run needs.
 
-import { isBackingProfile, type BackingProfile } from '@x/iommu-core';
+import { isBackingProfile, isReleaseName, releaseError, type BackingProfile, type ReleaseName } from '@x/iommu-core';
+import { profileSpec } from '@x/vfio-type1';
 import { UsageError } from '../errors.js';
 import { parseSize, shortSize } from './size.js';
 import { qemuLayout, type RamBlock } from './layout.js';
 
-export const PROFILES = ['v4.16', 'v4.17', 'mainline'] as const;
-export type Profile = (typeof PROFILES)[number];
+/** The default comparison: before the 2018 series, the series (6bd06f5a486c, eb5ecd1a40e2), today. */
+export const DEFAULT_COMPARE = ['v4.16', 'v4.17', 'mainline'] as const;
+/** A kernel release ('v4.17', any 'vX.Y' from v3.19 to the newest modelled one) or 'mainline'. */
+export type Profile = ReleaseName;
 export const DRIVERS = ['amd', 'reference'] as const;
 export const MACHINES = ['q35', 'pc'] as const;
 export const WORKLOADS = ['boot', 'churn', 'boot+churn'] as const;
@@ -30,7 +33,7 @@ export interface Scenario {
   workload: (typeof WORKLOADS)[number];
   churn: { ops: number; maxPages: number; live: number };
   vfio: { tlbSyncMax: number; unmapPath: (typeof UNMAP_PATHS)[number] | null; disableHugepages: boolean; dmaEntryLimit: number };
-  iommu: { iotlbEntries: number };
+  iommu: { iotlbEntries: number; superpages: boolean };
   cost: Record<string, number>;
 }
 
@@ -44,14 +47,14 @@ export function defaultScenario(): Scenario {
     guest: { memory: '64G', machine: 'q35', below4g: null, vgaHole: true },
     host: { memory: null, backing: 'thp' },
     driver: 'amd',
-    profile: 'v4.17',
+    profile: 'mainline',
     devices: 1,
     groups: 1,
     dma: { pattern: 'random', bursts: 64, pages: 16 },
     workload: 'boot',
     churn: { ops: 2000, maxPages: 16, live: 32 },
     vfio: { tlbSyncMax: 512, unmapPath: null, disableHugepages: false, dmaEntryLimit: DMA_ENTRY_LIMIT_DEFAULT },
-    iommu: { iotlbEntries: 1024 },
+    iommu: { iotlbEntries: 1024, superpages: true },
     cost: {},
   };
 }
@@ -81,7 +84,7 @@ const F = {
   churnLive: f('--churn-live', 'churn.live'),
   tlbSyncMax: f('--tlb-sync-max', 'vfio.tlbSyncMax'), unmapPath: f('--unmap-path', 'vfio.unmapPath'),
   disableHugepages: f('--disable-hugepages', 'vfio.disableHugepages'), dmaEntryLimit: f('--dma-entry-limit', 'vfio.dmaEntryLimit'),
-  iotlb: f('--iotlb-entries', 'iommu.iotlbEntries'), cost: f('--cost', 'cost'),
+  iotlb: f('--iotlb-entries', 'iommu.iotlbEntries'), superpages: f('--superpages', 'iommu.superpages'), cost: f('--cost', 'cost'),
 };
 
 /** [min, max] of the numeric fields a replay header repeats (checked there with the same bounds). */
@@ -143,7 +146,9 @@ export function resolveScenario(s: Scenario): Resolved {
     bad(F.host, `hugetlb-1g backing needs a host at least 1 GiB larger than the guest (got host ${shortSize(hostBytes)}, guest ${shortSize(guestBytes)})`);
   }
   oneOf(F.driver, s.driver, DRIVERS);
-  oneOf(F.profile, s.profile, PROFILES);
+  if (!isReleaseName(s.profile)) bad(F.profile, releaseError(s.profile));
+  bool(F.superpages, s.iommu.superpages);
+  if (!s.iommu.superpages && s.driver !== 'reference') bad(F.superpages, "'off' applies to --driver reference (VT-d-like); AMD-Vi's page sizes come from its page-table format");
   const groups = int(F.groups, s.groups, ...BOUNDS.groups);
   const devices = int(F.devices, s.devices, ...BOUNDS.devices);
   if (devices < groups) bad(F.devices, `${devices} devices cannot fill ${groups} groups (each group needs a device)`);
@@ -164,8 +169,8 @@ export function resolveScenario(s: Scenario): Resolved {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(F.cost, `${k}=${String(v)}: cost must be a finite number of ns >= 0`);
   }
   const blocks = qemuLayout(guestBytes, s.guest.machine, below, s.guest.vgaHole, F.below4g.flag);
-  // dma_entry_limit is a mainline (5.1+) parameter: the 4.x profiles have no limit to exceed
-  const limited = s.profile === 'mainline';
+  // dma_entry_limit came in v5.1: older releases have no limit to exceed
+  const limited = profileSpec(s.profile).dmaEntryLimit;
   if (limited && s.workload !== 'churn' && blocks.length > s.vfio.dmaEntryLimit) bad(F.dmaEntryLimit, `${blocks.length} RAM blocks exceed the limit of ${s.vfio.dmaEntryLimit} mappings`);
   // 'churn' alone maps no RAM (a vIOMMU guest): its live mappings have the whole limit
   const ramMaps = s.workload === 'churn' ? 0 : blocks.length;
