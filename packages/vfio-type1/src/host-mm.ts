@@ -37,8 +37,16 @@ const VMA_ALIGN_PAGES = 1 << 18;
 /** MMIO pfns start here: above any RAM frame (< 2^32) and below the page-table pfns (2^36). */
 export const MMIO_PFN_BASE = 2 ** 34;
 
+/** Largest page-table mapping vfio-pci installs for a BAR (a PUD: 1 GiB), in log2 pages. */
+const PUD_ORDER = 18, PMD_ORDER = 9;
+
 /** A virtual memory area: npages from startPage, backed by RAM frames or by MMIO pfns. */
 export class Vma {
+  /**
+   * log2 pages of one folio: 0 for scattered 4 KiB pages, 9 for THP / hugetlb-2m, 18 for
+   * hugetlb-1g. MMIO VMAs: 0 (pfns without struct page).
+   */
+  readonly folioOrder: number;
   constructor(
     readonly startPage: number,
     readonly npages: number,
@@ -47,9 +55,24 @@ export class Vma {
     /** First MMIO pfn (MMIO VMAs only), else -1. */
     readonly mmioPfn: number,
     readonly profile: string,
-  ) {}
+  ) {
+    this.folioOrder = backing === null ? 0 : backing.runOrder;
+  }
   get endPage(): number { return this.startPage + this.npages; }
   get mmio(): boolean { return this.backing === null; }
+  /**
+   * MMIO VMAs: pages from idx to the end of the page-table mapping that holds it. vfio-pci's
+   * huge_fault maps a BAR with PUD (1 GiB) and PMD (2 MiB) entries where the address and the pfn
+   * are both aligned and the whole mapping lies inside the VMA, else 4 KiB PTEs.
+   */
+  mappingLeft(idx: number): number {
+    for (const o of [PUD_ORDER, PMD_ORDER]) {
+      const size = 2 ** o, base = idx - (idx % size);
+      if ((this.startPage + base) % size === 0 && (this.mmioPfn + base) % size === 0 && base + size <= this.npages) return base + size - idx;
+    }
+    return 1;
+  }
+
   /** pfn behind page idx of this VMA. */
   pfnAt(idx: number): number { return this.backing === null ? this.mmioPfn + idx : backingPfn(this.backing, idx); }
   /**
@@ -223,10 +246,14 @@ export class Host {
     return c;
   }
 
-  /** MMIO pfns for a device BAR mapping (never RAM). */
+  /**
+   * MMIO pfns for a device BAR mapping (never RAM). A BAR is naturally aligned to its size (PCI),
+   * up to 1 GiB here, which decides which huge mappings vfio-pci can use for it.
+   */
   allocMmio(npages: number): number {
-    const p = this.nextMmio;
-    this.nextMmio += Math.ceil(npages / 512) * 512 + 512;   // 2 MiB aligned, with a gap
+    const align = Math.min(2 ** Math.ceil(Math.log2(npages)), 2 ** PUD_ORDER);
+    const p = Math.ceil(this.nextMmio / align) * align;
+    this.nextMmio = p + Math.ceil(npages / 512) * 512 + 512;   // a gap after each BAR
     return p;
   }
 }

@@ -43,6 +43,10 @@ export class VfioIommu {
   readonly evLockAcct: number;
   readonly evRegionAlloc: number;
   readonly evIoctl: number;
+  readonly evGupCalls: number;
+  readonly evPinSteps: number;
+  readonly evUnpinSteps: number;
+  readonly evPfnLookups: number;
 
   constructor(
     readonly sim: Sim,
@@ -64,6 +68,10 @@ export class VfioIommu {
     this.evLockAcct = m.register('vfio.lockAcct', { ns: 100, source: 'assumption: mmap_lock + locked_vm update per vfio_lock_acct call' });
     this.evRegionAlloc = m.register('vfio.regionAllocs', { ns: 50, source: 'assumption: kzalloc of a 40-byte struct vfio_regions' });
     this.evIoctl = m.register('vfio.ioctls', { ns: 300, source: 'assumption: ioctl entry/exit, copy_from_user/copy_to_user of the struct, mutex' });
+    this.evGupCalls = m.register('vfio.gupCalls', { ns: 0, source: 'count only until calibrated: get_user_pages / pin_user_pages_remote calls (one per page before v5.12, one per 512-page vfio_batch after)' });
+    this.evPinSteps = m.register('vfio.pinSteps', { ns: 0, source: 'count only until calibrated: steps of vfio_pin_pages_remote\'s contiguity/accounting loop (one per page before v6.18, one per contiguous run of a batch after)' });
+    this.evUnpinSteps = m.register('vfio.unpinSteps', { ns: 0, source: 'count only until calibrated: put_pfn per page before v6.18, one step per folio of unpin_user_page_range_dirty_lock after' });
+    this.evPfnLookups = m.register('vfio.pfnLookups', { ns: 0, source: 'count only until calibrated: pfn lookups of a VM_PFNMAP range (one per page before v6.15, one per BAR mapping after)' });
   }
 
   /** vfio_pgsize_bitmap(): AND over domains; sub-4K sizes collapse to 4K. */

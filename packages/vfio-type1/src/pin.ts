@@ -9,7 +9,10 @@ import type { VfioIommu } from './iommu.js';
 const EFAULT = -14, ENOMEM = -12;
 
 /** Out-parameters of vfioPinPagesRemote (the kernel's *pfn_base), reused to avoid an object per call. */
-export const pinOut = { pfn: 0, reserved: false };
+export const pinOut = { pfn: 0, reserved: false, folioOrder: 0 };
+
+/** Pages per vfio_batch: one page of struct page pointers (PAGE_SIZE / sizeof(void *)). */
+export const VFIO_BATCH_PAGES = 512;
 
 /**
  * Contiguous run starting at page off of dma's vaddr range (virtual page dma.vaddr + off), at most max
@@ -29,6 +32,7 @@ export function contigRun(dma: VfioDma, off: number, max: number): number {
     idx = vpage - vma.startPage;
   }
   const pfn = vma.pfnAt(idx), rsvd = vma.mmio;
+  let folioOrder = vma.folioOrder;
   let n = vma.contigFrom(idx, max);
   let atEnd = idx + n === vma.npages;
   while (n < max && atEnd) {
@@ -37,10 +41,46 @@ export function contigRun(dma: VfioDma, off: number, max: number): number {
     const k = nv.contigFrom(0, max - n);
     n += k;
     atEnd = k === nv.npages;
+    if (nv.folioOrder < folioOrder) folioOrder = nv.folioOrder;
   }
   pinOut.pfn = pfn;
   pinOut.reserved = rsvd;
+  pinOut.folioOrder = folioOrder;
   return n;
+}
+
+/** Runs of `unit` pages (aligned from 0) that [off, off + n) overlaps. */
+function segments(off: number, n: number, unit: number): number {
+  return Math.floor((off + n - 1) / unit) - Math.floor(off / unit) + 1;
+}
+
+/**
+ * The pfn lookups pinning a VM_PFNMAP run costs: one per page (vma offset arithmetic, then
+ * follow_pfn / follow_pte), or since v6.15 (0fd06844de5d) one per page-table mapping of the BAR.
+ */
+function chargePfnLookups(it: VfioIommu, dma: VfioDma, off: number, n: number): void {
+  if (it.spec.pfnmapStep === 'page') { it.sim.meter.charge(it.evPfnLookups, n); return; }
+  const proc = dma.task;
+  let steps = 0;
+  for (let done = 0; done < n;) {
+    const vpage = dma.vaddr + off + done, vma = proc.findVma(vpage)!;
+    done += Math.min(n - done, vma.mappingLeft(vpage - vma.startPage));
+    steps++;
+  }
+  it.sim.meter.charge(it.evPfnLookups, steps);
+}
+
+/**
+ * The pinning work the release's vfio_pin_pages_remote does for n RAM pages at page off of the
+ * dma: GUP calls (one per page before v5.12; one per vfio_batch of 512 since 4d83de6da265) and
+ * steps of its accounting loop (one per page before v6.18; one per contiguous run of a batch since
+ * f6c84a52cc41). The run is physically contiguous, so only batch boundaries split it.
+ */
+function chargePinWork(it: VfioIommu, off: number, n: number): void {
+  const s = it.spec, m = it.sim.meter;
+  const batched = s.batchedPinning && !it.disableHugepages;
+  m.charge(it.evGupCalls, batched ? Math.ceil((off + n) / VFIO_BATCH_PAGES) - Math.ceil(off / VFIO_BATCH_PAGES) : n);
+  m.charge(it.evPinSteps, s.folioAcct && batched ? segments(off, n, VFIO_BATCH_PAGES) : n);
 }
 
 /**
@@ -51,7 +91,11 @@ export function contigRun(dma: VfioDma, off: number, max: number): number {
 export function vfioPinPagesRemote(it: VfioIommu, dma: VfioDma, off: number, npage: number): number {
   const n = contigRun(dma, off, it.disableHugepages ? 1 : npage);
   if (n < 0) return n;
-  if (pinOut.reserved) return n;                          // is_invalid_reserved_pfn: no pin, no charge
+  if (pinOut.reserved) {                                  // is_invalid_reserved_pfn: no pin, no charge
+    chargePfnLookups(it, dma, off, n);
+    return n;
+  }
+  chargePinWork(it, off, n);
   if (overLimit(dma, n)) {
     it.stats.warnings++;                                  // pr_warn("RLIMIT_MEMLOCK (%ld) exceeded")
     return ENOMEM;
@@ -61,6 +105,7 @@ export function vfioPinPagesRemote(it: VfioIommu, dma: VfioDma, off: number, npa
   it.pinnedPages += n;
   it.stats.pins += n;
   vfioLockAcct(it, dma, n);
+  if (pinOut.folioOrder < dma.folioOrder) dma.folioOrder = pinOut.folioOrder;
   pinOut.pfn = pfn;
   return n;
 }
@@ -71,6 +116,9 @@ export function vfioPinPagesRemote(it: VfioIommu, dma: VfioDma, off: number, npa
  */
 export function vfioUnpinPagesRemote(it: VfioIommu, dma: VfioDma, pfn: number, npage: number, doAccounting: boolean): number {
   if (!it.sim.mem.isRam(pfn)) return 0;                   // put_pfn() is a no-op on reserved pfns
+  // put_pfn() per page; since d14de5b92578 (v6.18) one unpin_user_page_range_dirty_lock() that
+  // steps over the range a folio at a time
+  it.sim.meter.charge(it.evUnpinSteps, it.spec.folioAcct ? segments(pfn, npage, 2 ** Math.min(dma.folioOrder, 18)) : npage);
   it.sim.mem.unpin(pfn, npage);
   it.pinnedPages -= npage;
   it.stats.unpins += npage;

@@ -34,7 +34,7 @@ describe('progress', () => {
     // a single case has no case bar; its executor reports every 256 lines and the first report is drawn
     const args = 'run --guest 1G --workload churn --churn-ops 3000 --dma none';
     const tty = underTty(args);
-    expect(tty).toMatch(/\rv4\.16: 256 ioctls and DMAs done, \d+\.\d s/);
+    expect(tty).toMatch(/\rmainline: 256 ioctls and DMAs done, \d+\.\d s/);
     expect(tty).not.toMatch(/cases \[/);
     // the line is erased when the run ends
     expect(tty).toMatch(/\r\x1b\[K/);

@@ -10,7 +10,7 @@ import { cli, cliJson } from './helpers.js';
 /** A small record (2 GiB guest, 3 churn maps, DMA) and its lines. */
 async function smallRecord(): Promise<{ file: string; rows: string[] }> {
   const file = join(mkdtempSync(join(tmpdir(), 'vfio-sim-rec-')), 'small.jsonl');
-  const { res } = await cliJson(['run', '--guest', '2G', '--workload', 'boot+churn', '--churn-ops', '3', '--churn-live', '2', '--dma-bursts', '2', '--record', file]);
+  const { res } = await cliJson(['run', '--guest', '2G', '--workload', 'boot+churn', '--churn-ops', '3', '--churn-live', '2', '--dma-bursts', '2', '--profile', 'v4.17', '--record', file]);
   expect(res.cases[0]!.mismatches).toBeNull();   // a run has nothing to compare with
   return { file, rows: readFileSync(file, 'utf8').split('\n') };
 }
@@ -18,7 +18,7 @@ async function smallRecord(): Promise<{ file: string; rows: string[] }> {
 describe('replay', () => {
   it('test_replay_reproduces_counters', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'vfio-sim-rec-')), 'run.jsonl');
-    const { res: run } = await cliJson(['run', '--guest', '4G', '--workload', 'boot+churn', '--churn-ops', '400', '--devices', '2', '--record', file]);
+    const { res: run } = await cliJson(['run', '--guest', '4G', '--workload', 'boot+churn', '--churn-ops', '400', '--devices', '2', '--profile', 'v4.17', '--record', file]);
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ op: 'header', format: 'vfio-sim-replay', version: 1, label: 'v4.17' });
     expect(lines[1]).toMatchObject({ op: 'mmap', size: '0x100000000', backing: 'thp' });

@@ -1,0 +1,188 @@
+// The kernel timeline: release names and their order, the entry data, the diff between two
+// releases, and the VT-d flush behaviour the reference driver takes from it by release.
+import { describe, expect, it } from 'vitest';
+import {
+  CORE_TIMELINE, KEY_RELEASES, NEWEST_RELEASE, OLDEST_RELEASE, RELEASES, checkTimeline, createIotlbGather, entriesAt,
+  iommuMap, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast, isReleaseName, namedReleases, parseRelease,
+  previousRelease, releaseAtLeast, releaseError, timelineDiff, timelineFlags, timelineMarkdown, type TimelineEntry,
+} from '../src/index.js';
+import { expectClean, makeHarness, RW } from './harness.js';
+
+const RANGE = '(a release from v3.19 to v7.1, or mainline)';
+
+describe('releases', () => {
+  it('test_release_list: every release from v3.19 to v7.1, in order', () => {
+    // 3.19, 4.0..4.20, 5.0..5.19, 6.0..6.19, 7.0..7.1
+    expect(RELEASES.length).toBe(1 + 21 + 20 + 20 + 2);
+    expect([OLDEST_RELEASE, NEWEST_RELEASE]).toEqual(['v3.19', 'v7.1']);
+    expect(RELEASES.slice(0, 3)).toEqual(['v3.19', 'v4.0', 'v4.1']);
+    for (const [a, b] of [['v4.20', 'v5.0'], ['v5.19', 'v6.0'], ['v6.19', 'v7.0']]) expect(RELEASES.indexOf(b as never) - RELEASES.indexOf(a as never)).toBe(1);
+    expect(parseRelease('mainline')).toBe('v7.1');
+    expect(previousRelease('v4.17')).toBe('v4.16');
+    expect(previousRelease('v5.0')).toBe('v4.20');
+    expect(previousRelease('v3.19')).toBe(null);
+    expect(releaseAtLeast('v4.17', 'v4.17')).toBe(true);
+    expect(releaseAtLeast('v4.16', 'v4.17')).toBe(false);
+    expect(releaseAtLeast('mainline', 'v7.1')).toBe(true);
+    expect(releaseAtLeast('v5.10', 'v5.9')).toBe(true);      // numeric, not string, order
+  });
+
+  it.each([
+    ['v3.18', `release 'v3.18' is older than v3.19, the oldest this model covers ${RANGE}`],
+    ['v2.6', `release 'v2.6' is older than v3.19, the oldest this model covers ${RANGE}`],
+    ['v7.2', `release 'v7.2' is newer than v7.1, the newest this model covers ${RANGE}`],
+    ['v4.21', `unknown release 'v4.21' ${RANGE}`],
+    ['4.17', `unknown release '4.17' (write it as 'v4.17'; a release from v3.19 to v7.1, or mainline)`],
+    ['latest', `unknown release 'latest' ${RANGE}`],
+    ['', `unknown release '' ${RANGE}`],
+  ])('test_bad_release_name %s', (name, msg) => {
+    expect(isReleaseName(name)).toBe(false);
+    expect(releaseError(name)).toBe(msg);
+    expect(() => parseRelease(name)).toThrow(new RangeError(msg));
+  });
+});
+
+const E = (id: string, since: string, extra: Partial<TimelineEntry> = {}): TimelineEntry => ({
+  id, component: 'iommu-core', commit: 'abcdef012345', title: `t ${id}`, since: since as never, effect: 'e', verified: 'a pull request says so', ...extra,
+});
+
+describe('timeline', () => {
+  const T = [E('a', 'v4.0'), E('b', 'v4.17'), E('c', 'v4.17', { component: 'amd-iommu' }), E('d', 'v6.18')];
+
+  it('test_entries_at_and_flags', () => {
+    expect(entriesAt(T, 'v3.19')).toEqual([]);
+    expect(entriesAt(T, 'v4.16').map((e) => e.id)).toEqual(['a']);
+    expect(entriesAt(T, 'v4.17').map((e) => e.id)).toEqual(['a', 'b', 'c']);
+    expect(entriesAt(T, 'mainline').map((e) => e.id)).toEqual(['a', 'b', 'c', 'd']);
+    expect(timelineFlags(T, 'v6.17')).toEqual({ a: true, b: true, c: true, d: false });
+    expect(() => entriesAt(T, 'v9.9')).toThrow(RangeError);
+  });
+
+  it('test_diff_both_directions', () => {
+    const up = timelineDiff(T, 'v4.16', 'mainline');
+    expect([up.from, up.to]).toEqual(['v4.16', 'v7.1']);
+    expect(up.added.map((e) => e.id)).toEqual(['c', 'b', 'd']);  // by release, then component, then id
+    expect(up.removed).toEqual([]);
+    const down = timelineDiff(T, 'v6.18', 'v4.0');
+    expect(down.added).toEqual([]);
+    expect(down.removed.map((e) => e.id)).toEqual(['d', 'b', 'c']);  // newest first
+    expect(timelineDiff(T, 'v4.17', 'v4.17')).toMatchObject({ added: [], removed: [] });
+    // a release and mainline are the same kernel when mainline is that release
+    expect(timelineDiff(T, 'v7.1', 'mainline')).toMatchObject({ added: [], removed: [] });
+  });
+
+  it('test_check_timeline_refuses_bad_data', () => {
+    expect(() => checkTimeline(T)).not.toThrow();
+    expect(() => checkTimeline([...T, E('a', 'v5.0')])).toThrow("timeline: duplicate id 'a'");
+    expect(() => checkTimeline([E('x', 'v5.0', { commit: '000000000000' })])).toThrow("timeline: 'x' commit '000000000000' is not a 12-hex-digit commit id");
+    expect(() => checkTimeline([E('x', 'v5.0', { commit: 'abc' })])).toThrow(/is not a 12-hex-digit commit id/);
+    expect(() => checkTimeline([E('x', 'v5.0', { verified: 'PENDING' })])).toThrow("timeline: 'x' does not say how its release was verified");
+    expect(() => checkTimeline([E('x', 'v4.21')])).toThrow("timeline: 'x' since 'v4.21' is not a release");
+  });
+
+  it('test_named_releases: both sides of every entry, the extras, then mainline', () => {
+    expect(namedReleases(T, ['v5.12'])).toEqual(['v3.19', 'v4.0', 'v4.16', 'v4.17', 'v5.12', 'v6.17', 'v6.18', 'mainline']);
+  });
+
+  it('test_markdown_escapes_pipes', () => {
+    const md = timelineMarkdown([E('p', 'v5.0', { title: 'a | b', also: ['0123456789ab other | one'] })]);
+    expect(md.split('\n')).toEqual([
+      '| entry | release | commit | what it changes in the model | how the release was verified |',
+      '|---|---|---|---|---|',
+      '| `p` | v5.0 | `abcdef012345` a \\| b; `0123456789ab` other \\| one | e | a pull request says so |',
+    ]);
+  });
+
+  it('test_core_timeline_data', () => {
+    expect(() => checkTimeline(CORE_TIMELINE)).not.toThrow();
+    // the releases these commits first shipped in, as verified (see each entry's `verified`)
+    expect(Object.fromEntries(CORE_TIMELINE.map((e) => [e.id, [e.commit, e.since]]))).toEqual({
+      'iommu-tlb-interface': ['add02cfdc9bc', 'v4.14'],
+      'iotlb-gather': ['a7d20dc19d9e', 'v5.4'],
+      'map-pages': ['647c57764b37', 'v5.15'],
+      'vtd-iotlb-sync': ['2a2b8eaa5b25', 'v5.11'],
+      'vtd-map-pages': ['3f34f1259776', 'v5.15'],
+    });
+    expect(KEY_RELEASES).toEqual(['v3.19', 'v4.16', 'v4.17', 'v5.11', 'v5.12', 'v6.16', 'v6.18']);
+  });
+});
+
+describe('reference driver by release (VT-d)', () => {
+  // 8 pages at IOVA 0x200 from frames that are 4 KiB-aligned only (no 2 MiB leaf possible)
+  const map8 = (release: string) => {
+    const h = makeHarness({ release: release as never });
+    const pfn = h.sim.mem.allocFrames(16, { align: 16 }) + 1;
+    iommuMap(h.dom, 0x201, pfn, 8, RW);
+    return h;
+  };
+  const flushes = (h: ReturnType<typeof makeHarness>) => {
+    const c = h.sim.counters;
+    return [c.invalidations, c.completionWaits, c.iotlbFlushes];
+  };
+
+  it('test_vtd_4x_one_invalidation_and_one_wait_per_unmap_call', () => {
+    // before v5.11 intel_iommu_unmap flushed its own range and waited, once per ->unmap call (one
+    // page per call before map_pages), and had no iotlb ops: the core's sync adds nothing
+    for (const r of ['v3.19', 'v4.16', 'v4.17', 'v5.10']) {
+      const h = map8(r);
+      expect(h.drv.release).toBe(r);
+      expect(h.drv.ops.iotlbSync).toBeUndefined();
+      expect(h.drv.ops.iotlbRangeAdd).toBeUndefined();
+      expect(h.drv.ops.flushIotlbAll).toBeUndefined();
+      expect(iommuUnmap(h.dom, 0x201, 8)).toBe(8);
+      expect(flushes(h)).toEqual([8, 8, 8]);
+      expect(h.sim.counters.iotlbSyncs).toBe(1);               // the core's sync, which finds no op
+      expectClean(h);
+    }
+  });
+
+  it('test_vtd_4x_one_flush_for_a_2m_leaf', () => {
+    const h = makeHarness({ release: 'v4.16' });
+    iommuMap(h.dom, 512, h.sim.mem.allocFrames(512, { align: 512 }), 512, RW);
+    expect(iommuUnmap(h.dom, 512, 512)).toBe(512);
+    expect(flushes(h)).toEqual([1, 1, 1]);
+    expectClean(h);
+  });
+
+  it('test_vtd_4_17_fast_unmap_still_flushes_inside_unmap', () => {
+    // VFIO's 2018 fast path over a 4.17 VT-d: the flushes happen in iommu_unmap_fast, the range add
+    // and the sync find no driver op
+    const h = map8('v4.17');
+    expect(iommuUnmapFast(h.dom, 0x201, 8)).toBe(8);
+    expect(flushes(h)).toEqual([8, 8, 8]);
+    iommuTlbRangeAdd(h.dom, 0x201, 8);
+    iommuTlbSync(h.dom);
+    expect(flushes(h)).toEqual([8, 8, 8]);
+    expect(h.sim.counters.iotlbRangeAdds).toBe(0);            // no driver op: nothing recorded
+    expectClean(h);
+  });
+
+  it('test_vtd_5_11_one_flush_per_gather', () => {
+    for (const r of ['v5.11', 'mainline']) {
+      const h = map8(r);
+      expect(h.drv.ops.apiEra).toBe('gather');
+      const g = createIotlbGather();
+      expect(iommuUnmapFast(h.dom, 0x201, 8, g)).toBe(8);
+      expect(flushes(h)).toEqual([0, 0, 0]);
+      iommuTlbSync(h.dom, g);
+      expect(flushes(h)).toEqual([1, 1, 1]);
+      expectClean(h);
+    }
+  });
+
+  it('test_vtd_calls_per_page_before_map_pages', () => {
+    // one ops->map/unmap call per page before v5.15 (map_pages / unmap_pages), one per run after
+    for (const [r, calls] of [['v5.14', 8], ['v5.15', 1]] as const) {
+      const h = map8(r);
+      expect(h.sim.counters.mapCalls).toBe(calls);
+      iommuUnmap(h.dom, 0x201, 8);
+      expect(h.sim.counters.unmapCalls).toBe(calls);
+    }
+  });
+
+  it('test_vtd_explicit_options_still_override_the_release', () => {
+    const h = makeHarness({ release: 'v4.16', flushOnUnmap: false, apiEra: '2018' });
+    expect(h.drv.ops.iotlbSync).toBeDefined();
+    expect(() => makeHarness({ release: 'v3.0' as never })).toThrow(`release 'v3.0' is older than v3.19, the oldest this model covers ${RANGE}`);
+  });
+});
