@@ -77,3 +77,15 @@ describe('amd timeline', () => {
     expect(() => amdProfile('v3.10')).toThrow("release 'v3.10' is older than v3.19");
   });
 });
+
+describe('spec timeline table', () => {
+  it('test_spec_table_is_generated_from_the_data', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { timelineMarkdown: md } = await import('@x/iommu-core');
+    const { AMD_TIMELINE: data } = await import('../src/index.js');
+    const spec = readFileSync(new URL('../docs/spec.md', import.meta.url), 'utf8');
+    const [, table] = /<!-- timeline:begin -->\n([\s\S]*?)\n<!-- timeline:end -->/.exec(spec) ?? [];
+    // regenerate with `pnpm docs:timeline`
+    expect(table).toBe(md(data));
+  });
+});

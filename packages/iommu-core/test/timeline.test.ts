@@ -186,3 +186,15 @@ describe('reference driver by release (VT-d)', () => {
     expect(() => makeHarness({ release: 'v3.0' as never })).toThrow(`release 'v3.0' is older than v3.19, the oldest this model covers ${RANGE}`);
   });
 });
+
+describe('spec timeline table', () => {
+  it('test_spec_table_is_generated_from_the_data', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { timelineMarkdown: md } = await import('@x/iommu-core');
+    const { CORE_TIMELINE: data } = await import('../src/index.js');
+    const spec = readFileSync(new URL('../docs/spec.md', import.meta.url), 'utf8');
+    const [, table] = /<!-- timeline:begin -->\n([\s\S]*?)\n<!-- timeline:end -->/.exec(spec) ?? [];
+    // regenerate with `pnpm docs:timeline`
+    expect(table).toBe(md(data));
+  });
+});

@@ -16,7 +16,7 @@ if (!['4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented'].includes(backing)) 
 if (!Object.keys(PROFILES).includes(profile)) usage(`profile '${profile}': want ${Object.keys(PROFILES).join(', ')}`);
 const GB = BigInt(gbArg);
 const sim = createSim({ memory: (GB + 2n) << 30n, seed: 1 });
-const drv = createReferenceDriver(sim);
+const drv = createReferenceDriver(sim, { release: profile });
 const host = new Host(sim);
 const g = host.addGroup(drv);
 const proc = host.spawn({});
