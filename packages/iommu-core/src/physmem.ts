@@ -32,11 +32,12 @@ export class PhysMem {
   /** Frames pinned right now (pages). */
   pinnedPages = 0;
 
+  /** hostAge: how fragmented the host's allocator is, 1 (long-running, default) .. 0 (freshly booted); see FrameAllocator. */
   constructor(bytes: bigint, private readonly meter: Meter, private readonly rng: Prng,
-              private readonly faults: FaultInjector, private readonly checker: SafetyChecker) {
+              private readonly faults: FaultInjector, private readonly checker: SafetyChecker, hostAge = 1) {
     if (bytes <= 0n || bytes % (2n << 20n) !== 0n) throw new RangeError(`memory must be a positive multiple of 2 MiB, got ${bytes}`);
     this.nFrames = Number(bytes >> 12n);
-    this.frames = new FrameAllocator(this.nFrames, rng);
+    this.frames = new FrameAllocator(this.nFrames, rng, hostAge);
   }
 
   isRam(pfn: number): boolean { return pfn >= 0 && pfn < this.nFrames; }

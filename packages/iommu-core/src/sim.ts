@@ -3,6 +3,7 @@
 
 import { PhysMem } from './physmem.js';
 import { backingError, isBackingProfile, type BackingProfile } from './mem/backing.js';
+import { checkHostAge } from './mem/frames.js';
 import { SafetyChecker, type Violation } from './sim/checker.js';
 import { SimClock } from './sim/clock.js';
 import type { CostEntry, CoreEvent } from './sim/cost.js';
@@ -23,6 +24,15 @@ export interface SimOptions {
   cost?: Readonly<Record<string, number>> | undefined;
   /** Record trace events. Default false. */
   trace?: boolean | undefined;
+  /**
+   * Host age a, a number in [0, 1]: how the host's page allocator places process memory. 1 (default)
+   * is a long-running, fully fragmented host: 2 MiB blocks and 1 GiB runs from random free memory,
+   * 4 KiB pages scattered so VMA neighbours are almost never physically contiguous. 0 is a freshly
+   * booted buddy allocator: each block, 1 GiB run and 4 KiB page is the next free one in address
+   * order, so a '4k' VMA gets long physically contiguous runs. In between, each pick is the fresh
+   * host's with probability 1 - a. At 1 the frames are exactly those of earlier versions for a seed.
+   */
+  hostAge?: number | undefined;
 }
 
 /**
@@ -43,6 +53,8 @@ export class Sim {
   readonly mem: PhysMem;
   readonly backing: BackingProfile;
   readonly seed: number;
+  /** The host age in force (SimOptions.hostAge). */
+  readonly hostAge: number;
   private domainIds = 0;
 
   constructor(opts: SimOptions = {}) {
@@ -55,7 +67,9 @@ export class Sim {
     // a bad option is the caller's bug: RangeError, like memory, seed and cost (allocBacking's EINVAL is the mmap's)
     if (!isBackingProfile(backing)) throw new RangeError(backingError(backing));
     this.backing = backing;
-    this.mem = new PhysMem(opts.memory ?? 64n << 30n, this.meter, this.rng.fork(), this.faults, this.checker);
+    // checked before PhysMem draws its fork, like backing above (FrameAllocator checks it again for direct users)
+    this.hostAge = checkHostAge(opts.hostAge ?? 1);
+    this.mem = new PhysMem(opts.memory ?? 64n << 30n, this.meter, this.rng.fork(), this.faults, this.checker, this.hostAge);
   }
 
   /** Counters as a flat object: { pteWrites, tableAllocs, iotlbSyncs, ... } (a snapshot). */
@@ -71,6 +85,6 @@ export class Sim {
 /**
  * Creates a simulated machine. RangeError for options that are a caller's bug: memory not a positive
  * multiple of 2 MiB (or above 16 TiB), a seed that is not an integer, an unknown cost event, an
- * unknown backing profile.
+ * unknown backing profile, a hostAge that is not a number in [0, 1].
  */
 export function createSim(opts: SimOptions = {}): Sim { return new Sim(opts); }

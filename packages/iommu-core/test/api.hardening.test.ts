@@ -247,7 +247,7 @@ describe('item 3: counters and cost table types', () => {
     const c = sim.counters, t = sim.costTable();
     const core: CoreEvent[] = ['mapCalls', 'unmapCalls', 'pteWrites', 'pteClears', 'tableAllocs', 'tableFrees', 'iotlbSyncs',
       'iotlbRangeAdds', 'iotlbFlushes', 'invalidations', 'completionWaits', 'pins', 'unpins', 'iovaToPhys', 'iotlbHits',
-      'iotlbMisses', 'walkLevels', 'dmaPages', 'faults'];
+      'iotlbMisses', 'walkLevels', 'dmaPages', 'faults', 'pageFaults', 'pageZeroes'];
     expect(Object.keys(c)).toEqual(core);
     for (const k of core) { expect(c[k]).toBe(0); expect(typeof t[k].ns).toBe('number'); }
   });

@@ -260,3 +260,20 @@ describe('FrameAllocator blocks held open come back', () => {
     expect(expectDistinct(sim, [keep, ...thp])).toBe(16 + 512 * (8 - held));
   });
 });
+
+// Backing.pmdMapped says which 2 MiB regions of a per-page backing are one 2 MiB page: a page fault
+// maps those whole (one fault, 512 pages cleared), the others page by page.
+describe('Backing.pmdMapped', () => {
+  it('test_backing_pmd_mapped: the regions whose frames are one whole block, for mixed backings only', () => {
+    const sim = createSim({ memory: 64n << 20n, seed: 3 });
+    expect(sim.mem.allocBacking(1024, '4k').pmdMapped).toBeNull();
+    expect(sim.mem.allocBacking(1024, 'thp').pmdMapped).toBeNull();           // runOrder 9: each run is the page
+    const tail = sim.mem.allocBacking(1024 + 100, 'thp');                      // two 2 MiB pages, a 4K tail
+    expect(tail.runOrder).toBe(0);
+    expect([...tail.pmdMapped!]).toEqual([1, 1, 0]);
+    const f = sim.mem.allocBacking(8 * 512, 'fragmented');
+    const whole = (r: number): number => (f.pfns[r * 512]! % 512 === 0 && f.pfns[r * 512 + 511] === f.pfns[r * 512]! + 511 ? 1 : 0);
+    expect([...f.pmdMapped!]).toEqual(Array.from({ length: 8 }, (_, r) => whole(r)));
+    expect([...f.pmdMapped!]).toEqual([1, 0, 0, 0, 0, 0, 1, 1]);
+  });
+});

@@ -1,8 +1,9 @@
 // Models the host side VFIO pins from: processes (mm_struct) with VMAs backed by PhysMem frames or
 // by device MMIO (VM_PFNMAP, pfns without struct page), RLIMIT_MEMLOCK, CAP_IPC_LOCK and
-// mm->locked_vm; and IOMMU groups of devices behind a driver.
+// mm->locked_vm; which pages of a VMA are present yet (faulted in); and IOMMU groups of devices
+// behind a driver.
 
-import { type Backing, type BackingProfile, type IommuDriver, type Sim, backingPfn } from '@x/iommu-core';
+import { EV, type Backing, type BackingProfile, type IommuDriver, type Meter, type Sim, backingPfn } from '@x/iommu-core';
 import { VfioError, rethrowAsVfio } from './errors.js';
 import { Container, type ContainerOptions } from './container.js';
 import { checkU64 } from './uapi.js';
@@ -16,6 +17,13 @@ export type MmapBacking = BackingProfile | 'mmio';
 export interface MmapOptions {
   /** Default: the sim's backing (createSim({ backing }), 'thp' unless set). */
   backing?: MmapBacking | undefined;
+  /**
+   * true (default): every page is present from the start (MAP_POPULATE, or memory the process has
+   * touched already). false: no page is faulted in yet; the first pin of a page faults it in and
+   * clears it (get_user_pages on a fresh anonymous VMA), counted as pageFaults and pageZeroes.
+   * Ignored for 'mmio' (a BAR has no pages to clear).
+   */
+  populate?: boolean | undefined;
 }
 /** Host.spawn() options; a property set to undefined is the same as one left out. */
 export interface SpawnOptions {
@@ -47,6 +55,14 @@ export class Vma {
    * hugetlb-1g. MMIO VMAs: 0 (pfns without struct page).
    */
   readonly folioOrder: number;
+  /**
+   * Which pages are present, or null when all are (populated at mmap, or MMIO). Per fault unit:
+   * one byte per backing run (a 2 MiB or 1 GiB page) when the backing has runs, else one bit per
+   * 4 KiB page (bit i & 7 of byte i >>> 3); a PMD-mapped 2 MiB region sets its 512 bits together.
+   * Pages stay present after an unpin (put_page does not unmap them); only munmap drops the VMA.
+   */
+  readonly populated: Uint8Array | null;
+
   constructor(
     readonly startPage: number,
     readonly npages: number,
@@ -55,8 +71,12 @@ export class Vma {
     /** First MMIO pfn (MMIO VMAs only), else -1. */
     readonly mmioPfn: number,
     readonly profile: string,
+    /** false: no page is present yet (see MmapOptions.populate). */
+    populate = true,
   ) {
     this.folioOrder = backing === null ? 0 : backing.runOrder;
+    this.populated = populate || backing === null ? null
+      : new Uint8Array(backing.runOrder !== 0 ? backing.pfns.length : (npages + 7) >>> 3);
   }
   get endPage(): number { return this.startPage + this.npages; }
   get mmio(): boolean { return this.backing === null; }
@@ -96,6 +116,68 @@ export class Vma {
     while (n < lim && p[r + 1] === expect) { r++; const k = Math.min(run, lim - n); n += k; expect += k; }
     return n;
   }
+
+  /**
+   * Faults in the pages among [idx, idx + n) that are not present yet, as get_user_pages does on a
+   * VMA mmapped without MAP_POPULATE: each 4 KiB page, or the whole 2 MiB / 1 GiB page around it,
+   * is mapped and cleared (clear_page / clear_huge_page) once. Charges pageFaults (one per fault)
+   * and pageZeroes (4 KiB pages cleared) to meter, once per call. A no-op for a populated VMA.
+   */
+  faultIn(idx: number, n: number, meter: Meter): void {
+    const pop = this.populated;
+    if (pop === null || n <= 0) return;
+    const b = this.backing!, end = idx + n;
+    let faults = 0, zeroes = 0;
+    if (b.runOrder !== 0) {
+      // a run is one huge page: one fault maps and clears all of it
+      for (let r = idx >>> b.runOrder, last = (end - 1) >>> b.runOrder; r <= last; r++) {
+        if (pop[r] === 0) { pop[r] = 1; faults++; }
+      }
+      zeroes = faults * (1 << b.runOrder);
+    } else {
+      const pmd = b.pmdMapped;
+      let i = idx;
+      while (i < end) {
+        const r = i >>> 9;
+        if (pmd !== null && pmd[r] === 1) {
+          // a THP region of a mixed backing: one fault for its 2 MiB page, bytes r*64 .. r*64+63 set together
+          if ((pop[i >>> 3]! & (1 << (i & 7))) === 0) { pop.fill(0xff, r << 6, (r + 1) << 6); faults++; zeroes += 512; }
+          i = Math.min(end, (r + 1) << 9);
+        } else if ((i & 7) === 0 && i + 8 <= end) {
+          // eight 4 KiB pages at once: a byte never straddles a 2 MiB region
+          const v = pop[i >>> 3]!;
+          if (v !== 0xff) {
+            let c = v - ((v >>> 1) & 0x55);                // popcount of the byte: pages already present
+            c = (c & 0x33) + ((c >>> 2) & 0x33);
+            c = (c + (c >>> 4)) & 0x0f;
+            faults += 8 - c; zeroes += 8 - c;
+            pop[i >>> 3] = 0xff;
+          }
+          i += 8;
+        } else {
+          const bit = 1 << (i & 7);
+          if ((pop[i >>> 3]! & bit) === 0) { pop[i >>> 3] = pop[i >>> 3]! | bit; faults++; zeroes++; }
+          i++;
+        }
+      }
+    }
+    if (faults !== 0) {
+      meter.charge(EV.pageFaults, faults);
+      meter.charge(EV.pageZeroes, zeroes);
+    }
+  }
+
+  /** Pages of [idx, idx + n) that are present (all of them for a populated VMA). */
+  presentPages(idx: number, n: number): number {
+    const pop = this.populated;
+    if (pop === null) return n;
+    const b = this.backing!;
+    let k = 0;
+    for (let i = idx; i < idx + n; i++) {
+      if (b.runOrder !== 0 ? pop[i >>> b.runOrder] !== 0 : (pop[i >>> 3]! & (1 << (i & 7))) !== 0) k++;
+    }
+    return k;
+  }
 }
 
 /** A process: its VMAs, RLIMIT_MEMLOCK, CAP_IPC_LOCK and locked_vm (pages). */
@@ -105,6 +187,8 @@ export class Process {
   /** RLIMIT_MEMLOCK in pages (Infinity = RLIM_INFINITY). */
   readonly memlockPages: number;
   readonly vmas: Vma[] = [];
+  /** VMAs whose pages are not all present yet (Vma.populated !== null): 0 lets pinning skip fault-in. */
+  unpopulatedVmas = 0;
   /** The VMA findVma() found last (pinning and unmapping walk a VMA page by page), or null. */
   vmaHint: Vma | null = null;
   private nextPage = MMAP_BASE_PAGE;
@@ -130,10 +214,13 @@ export class Process {
    * a multiple of 4 KiB, an unknown backing, or a hugetlb length that is not a multiple of the huge
    * page; ENOMEM when the host cannot back it (the core allocator's error, re-thrown as a VfioError of
    * the same code and errno, kept as `cause`). A size that is not a u64 bigint is a TypeError /
-   * RangeError (a programming error, like the typed ioctl calls).
+   * RangeError (a programming error, like the typed ioctl calls), and so is a populate that is not a
+   * boolean (TypeError). populate false leaves the pages to be faulted in when first pinned.
    */
   mmap(size: bigint, opts: MmapOptions = {}): bigint {
     checkU64('mmap size', size);
+    const populate = opts.populate ?? true;
+    if (typeof populate !== 'boolean') throw new TypeError(`mmap populate: expected true, false or undefined, got ${typeof populate} ${String(populate)}`);
     if (size === 0n || (size & 0xfffn) !== 0n) throw new VfioError('EINVAL', 'mmap', `size 0x${size.toString(16)} must be a positive multiple of 4 KiB`);
     const npages = Number(size >> PAGE_SHIFT);
     // typed for users; a JS caller's string is still checked at run time by the core's parseBacking
@@ -149,7 +236,8 @@ export class Process {
       } catch (e) {
         rethrowAsVfio(e, 'mmap');
       }
-      vma = new Vma(start, npages, b, -1, profile);
+      vma = new Vma(start, npages, b, -1, profile, populate);
+      if (vma.populated !== null) this.unpopulatedVmas++;
     }
     this.vmas.push(vma);
     this.nextPage = Math.ceil((start + npages) / VMA_ALIGN_PAGES) * VMA_ALIGN_PAGES + VMA_ALIGN_PAGES;
@@ -174,6 +262,7 @@ export class Process {
       }
       mem.freeBacking(v.backing);
     }
+    if (v.populated !== null) this.unpopulatedVmas--;
     this.vmas.splice(i, 1);
     if (this.vmaHint === v) this.vmaHint = null;
   }

@@ -1,6 +1,7 @@
 // Models vfio_pin_pages_remote() / vfio_unpin_pages_remote(): pin a physically contiguous,
 // homogeneous (all RAM or all reserved) run of a dma's pages, charging locked_vm per RAM page
-// (spec vfio-type1 §5.2). Reserved (MMIO, VM_PFNMAP) pfns are never pinned nor charged.
+// (spec vfio-type1 §5.2), and faulting in pages not present yet as get_user_pages does. Reserved
+// (MMIO, VM_PFNMAP) pfns are never pinned, charged nor faulted in.
 
 import { overLimit, vfioLockAcct } from './accounting.js';
 import type { VfioDma } from './dma.js';
@@ -84,9 +85,33 @@ function chargePinWork(it: VfioIommu, off: number, n: number): void {
 }
 
 /**
+ * get_user_pages() faulting in pages [off, off + n) of dma's vaddr range that are not present yet
+ * (VMAs mmapped with populate false), VMA by VMA: see Vma.faultIn for what is charged. Pages stay
+ * present afterwards, whatever becomes of the pin.
+ */
+export function faultInRun(it: VfioIommu, dma: VfioDma, off: number, n: number): void {
+  const proc = dma.task;
+  for (let done = 0; done < n;) {
+    const vpage = dma.vaddr + off + done;
+    let vma = proc.vmaHint;
+    let idx = vma === null ? -1 : vpage - vma.startPage;
+    if (vma === null || idx < 0 || idx >= vma.npages) {
+      vma = proc.findVma(vpage);
+      if (vma === null) return;                           // contigRun found the run: not reached
+      idx = vpage - vma.startPage;
+    }
+    const k = Math.min(n - done, vma.npages - idx);
+    vma.faultIn(idx, k, it.sim.meter);
+    done += k;
+  }
+}
+
+/**
  * vfio_pin_pages_remote(): pins the contiguous run at page off of dma's vaddr range (at most npage
  * pages; 1 with disable_hugepages). Returns the pages pinned (pinOut holds the first pfn), or -EFAULT
  * (no VMA, or GUP failed: an injected pin fault), or -ENOMEM (RLIMIT_MEMLOCK; nothing left pinned).
+ * Pages not present yet are faulted in by the pin (get_user_pages); with -ENOMEM the pages that fit
+ * under the limit and the first one over it have been faulted in already and stay present.
  */
 export function vfioPinPagesRemote(it: VfioIommu, dma: VfioDma, off: number, npage: number): number {
   const n = contigRun(dma, off, it.disableHugepages ? 1 : npage);
@@ -96,12 +121,20 @@ export function vfioPinPagesRemote(it: VfioIommu, dma: VfioDma, off: number, npa
     return n;
   }
   chargePinWork(it, off, n);
+  const lazy = dma.task.unpopulatedVmas !== 0;           // false unless some VMA was mmapped with populate false
   if (overLimit(dma, n)) {
     it.stats.warnings++;                                  // pr_warn("RLIMIT_MEMLOCK (%ld) exceeded")
+    if (lazy) {
+      // v4.16 pins page by page: vaddr_get_pfn() (GUP, which faults the page in) comes before each
+      // limit test, so the pages under the limit and the one over it were faulted in; their pins are
+      // dropped, the pages stay present (as in Linux: put_page does not unmap)
+      faultInRun(it, dma, off, Math.min(n, Math.max(0, dma.task.memlockPages - dma.task.lockedVm) + 1));
+    }
     return ENOMEM;
   }
   const pfn = pinOut.pfn;
   if (!it.sim.mem.pin(pfn, n)) return EFAULT;
+  if (lazy) faultInRun(it, dma, off, n);
   it.pinnedPages += n;
   it.stats.pins += n;
   vfioLockAcct(it, dma, n);

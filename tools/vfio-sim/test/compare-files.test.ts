@@ -34,7 +34,7 @@ describe('compare files', () => {
     const c = res.cases[0]!;
     expect(c.label).toBe('dgpu-256g');
     expect(c.scenario!.guest.memory).toBe('8G');
-    expect(c.scenario!.host).toEqual({ memory: '260G', backing: 'hugetlb-1g' });   // from the file
+    expect(c.scenario!.host).toEqual({ memory: '260G', backing: 'hugetlb-1g', age: 1, populate: true });   // from the file
     expect(c.metrics.pins).toBe(2_097_120);     // 8 GiB minus the 128 KiB VGA window, in 4 KiB pages
   });
 

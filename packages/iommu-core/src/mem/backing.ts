@@ -25,6 +25,13 @@ export interface Backing {
   readonly npages: number;
   readonly runOrder: number;
   readonly pfns: Uint32Array;
+  /**
+   * runOrder 0 only: one byte per 2 MiB region of pages (region r = pages [r << 9, (r+1) << 9)), 1
+   * where one 2 MiB page (THP) backs the region, which a page fault then maps whole; the 'fragmented'
+   * mix and a 'thp' VMA whose tail is not a whole 2 MiB have one. null when every page is a 4 KiB
+   * page ('4k') or the runs are the pages (runOrder 9 or 18).
+   */
+  readonly pmdMapped: Uint8Array | null;
 }
 
 /** pfn behind page i of a backing. */
@@ -76,13 +83,14 @@ export function allocBacking(fa: FrameAllocator, rng: Prng, npages: number, prof
     try {
       for (; r < pfns.length; r++) pfns[r] = big === GIGA_SHIFT ? fa.allocGiga(FRAME_USER) : fa.allocBlock(FRAME_USER);
     } catch (e) {
-      freeBacking(fa, { npages: r << big, runOrder: big, pfns });
+      freeBacking(fa, { npages: r << big, runOrder: big, pfns, pmdMapped: null });
       throw e;
     }
-    return { npages, runOrder: big, pfns };
+    return { npages, runOrder: big, pfns, pmdMapped: null };
   }
   // per-page pfns: 4k, fragmented, or a THP VMA whose tail is not a whole 2 MiB
   const pfns = new Uint32Array(npages);
+  const pmdMapped = kind === '4k' ? null : new Uint8Array((npages + (1 << BLOCK_SHIFT) - 1) >>> BLOCK_SHIFT);
   let i = 0;
   try {
     while (i < npages) {
@@ -90,6 +98,7 @@ export function allocBacking(fa: FrameAllocator, rng: Prng, npages: number, prof
       const huge = kind !== '4k' && left >= 1 << BLOCK_SHIFT && (kind === 'thp' || rng.next() >= scatter);
       if (huge) {
         const p = fa.allocBlock(FRAME_USER);
+        pmdMapped![i >>> BLOCK_SHIFT] = 1;                // i is a region start: every region before was whole
         for (let k = 0; k < 1 << BLOCK_SHIFT; k++) pfns[i++] = p + k;
       } else {
         const end = i + (kind === '4k' ? left : Math.min(left, 1 << BLOCK_SHIFT));
@@ -100,10 +109,10 @@ export function allocBacking(fa: FrameAllocator, rng: Prng, npages: number, prof
       }
     }
   } catch (e) {
-    freeBacking(fa, { npages: i, runOrder: 0, pfns });
+    freeBacking(fa, { npages: i, runOrder: 0, pfns, pmdMapped: null });
     throw e;
   }
-  return { npages, runOrder: 0, pfns };
+  return { npages, runOrder: 0, pfns, pmdMapped };
 }
 
 /** Returns every frame of a backing to the allocator. */

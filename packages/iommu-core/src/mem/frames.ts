@@ -1,7 +1,9 @@
 // Models the host page allocator at 2 MiB-block granularity: whole free blocks are picked at random
 // (seeded) so large pages land scattered like a long-running host's, 1 GiB pages need 512 aligned
 // free blocks, and scattered 4 KiB pages are dealt from a few open blocks in permuted order so
-// neighbours in a VMA are almost never physically contiguous.
+// neighbours in a VMA are almost never physically contiguous. The host age a in [0, 1] blends that
+// with a freshly booted buddy allocator (a = 0), whose free lists still hold long high-order blocks:
+// it hands out the next free memory in address order and splits blocks into ascending 4 KiB pages.
 
 import { IommuError } from '../errno.js';
 import type { Prng } from '../sim/prng.js';
@@ -11,6 +13,13 @@ export const BLOCK_SHIFT = 9;           // 512 frames = 2 MiB
 export const GIGA_SHIFT = 18;           // 262144 frames = 1 GiB
 const BLOCKS_PER_GIGA = 1 << (GIGA_SHIFT - BLOCK_SHIFT);
 const OPEN_SCATTER = 16;                // blocks 4K scattering draws from at once
+/**
+ * Slot of the sequential open block (host age < 1 only): its frames are dealt in ascending order
+ * (stride 1 from 0), as a buddy allocator splitting a 2 MiB block hands out its 4 KiB pages. It
+ * shares the scatter slots' arrays and implicit frame states; at host age 1 it is never opened.
+ */
+const SEQ_SLOT = OPEN_SCATTER;
+const SLOTS = OPEN_SCATTER + 1;
 
 /** Frame states kept per frame. */
 export const FRAME_FREE = 0, FRAME_KERNEL = 1, FRAME_USER = 2;
@@ -22,6 +31,14 @@ export const FRAME_FREE = 0, FRAME_KERNEL = 1, FRAME_USER = 2;
  * becomes a uniform FRAME_USER block once all 512 frames are dealt.
  */
 const FRAME_SC_IMPLICIT = 0xff;
+
+/** Returns a host age that is a number in [0, 1] (NaN and infinities are not); RangeError otherwise. */
+export function checkHostAge(a: unknown): number {
+  if (typeof a !== 'number' || !(a >= 0 && a <= 1)) {
+    throw new RangeError(`hostAge must be a number in [0, 1] (1 = long-running host, 0 = freshly booted), got ${String(a)}`);
+  }
+  return a;
+}
 
 export class FrameAllocator {
   readonly nFrames: number;
@@ -35,21 +52,36 @@ export class FrameAllocator {
   private nFree = 0;
   /** Free blocks per 1 GiB region, to find gigantic pages quickly. */
   private readonly gigaFree: Uint16Array;
-  // open blocks for scattered 4K pages: block, next i, permutation stride
-  private readonly scBlock = new Int32Array(OPEN_SCATTER).fill(-1);
-  private readonly scNext = new Int32Array(OPEN_SCATTER);
-  private readonly scStride = new Int32Array(OPEN_SCATTER);
-  private readonly scStart = new Int32Array(OPEN_SCATTER);
+  // open blocks for scattered 4K pages (slots 0..15) and the sequential one (SEQ_SLOT): block, next i, permutation stride
+  private readonly scBlock = new Int32Array(SLOTS).fill(-1);
+  private readonly scNext = new Int32Array(SLOTS);
+  private readonly scStride = new Int32Array(SLOTS);
+  private readonly scStart = new Int32Array(SLOTS);
   /** Per slot: 1 while its block's frame states are implicit (FRAME_SC_IMPLICIT). */
-  private readonly scImplicit = new Uint8Array(OPEN_SCATTER);
+  private readonly scImplicit = new Uint8Array(SLOTS);
+  /** Block pickBlock() handed out last (-1: none yet, the next sequential pick is block 0). */
+  private lastBlock = -1;
+  /** 1 GiB region allocGiga() took last (-1: none yet). */
+  private lastGiga = -1;
   // bump block for small contiguous kernel allocations
   private kBlock = -1;
   private kNext = 0;
   /** Set when a block's last frame is freed while the block is held open (see drainEmpty). */
   private heldEmpty = false;
   framesInUse = 0;
+  /**
+   * Host age a in [0, 1]: 1 = a long-running, fully fragmented host (every pick random), 0 = a freshly
+   * booted one (every pick the next free memory in address order); in between, each pick is the
+   * fresh host's with probability 1 - a.
+   */
+  readonly hostAge: number;
 
-  constructor(nFrames: number, private readonly rng: Prng) {
+  /**
+   * nFrames: host RAM in 4 KiB frames (a positive multiple of 512, at most 2^32). hostAge: see the
+   * field (default 1). RangeError for either out of range.
+   */
+  constructor(nFrames: number, private readonly rng: Prng, hostAge = 1) {
+    this.hostAge = checkHostAge(hostAge);
     if (nFrames < 1 << BLOCK_SHIFT || nFrames % (1 << BLOCK_SHIFT) !== 0) {
       throw new RangeError(`host memory must be a positive multiple of 2 MiB (got ${nFrames} frames)`);
     }
@@ -67,10 +99,37 @@ export class FrameAllocator {
 
   get freeFrames(): number { return this.nFrames - this.framesInUse; }
 
-  /** One whole free 2 MiB block chosen at random; returns its first pfn. */
+  /**
+   * True when the next pick follows the fresh host (probability 1 - a). Draws only for 0 < a < 1:
+   * a = 1 must draw exactly what it drew before host age existed, so a seed gives the same frames.
+   */
+  private fresh(): boolean {
+    const a = this.hostAge;
+    return a < 1 && (a === 0 || this.rng.next() >= a);
+  }
+
+  /**
+   * The free block a 2 MiB allocation takes (nFree > 0): a random one, or with probability 1 - a the
+   * first free block after the one handed out last (a fresh buddy allocator's ascending memory).
+   */
+  private pickBlock(): number {
+    const b = this.fresh() ? this.nextFreeBlock(this.lastBlock + 1) : this.freeList[this.rng.int(this.nFree)]!;
+    this.lastBlock = b;
+    return b;
+  }
+
+  /** First free block at or after `from` in address order, wrapping around (nFree > 0). */
+  private nextFreeBlock(from: number): number {
+    const pos = this.pos, n = this.nBlocks;
+    for (let b = from; b < n; b++) if (pos[b]! >= 0) return b;
+    for (let b = 0; b < from; b++) if (pos[b]! >= 0) return b;
+    throw new Error('BUG: nextFreeBlock with no free block');
+  }
+
+  /** One whole free 2 MiB block (random, or the next one on a fresher host: see hostAge); returns its first pfn. */
   allocBlock(kind: number): number {
     if (this.nFree === 0 && this.drainEmpty() === 0) throw new IommuError('ENOMEM', 'alloc_pages', 'no free 2 MiB block left in host memory');
-    const b = this.freeList[this.rng.int(this.nFree)]!;
+    const b = this.pickBlock();
     this.takeBlock(b);
     this.used[b] = 1 << BLOCK_SHIFT;
     const pfn = b << BLOCK_SHIFT;
@@ -79,26 +138,35 @@ export class FrameAllocator {
     return pfn;
   }
 
-  /** One free, naturally aligned 1 GiB run (hugetlbfs gigantic page); returns its first pfn. */
+  /**
+   * One free, naturally aligned 1 GiB run (hugetlbfs gigantic page); returns its first pfn. The search
+   * starts at a random region, or with probability 1 - a right after the region taken last.
+   */
   allocGiga(kind: number): number {
     const n = this.gigaFree.length;
-    let g = this.rng.int(n);
+    let g = this.fresh() ? (this.lastGiga + 1) % n : this.rng.int(n);
     for (let pass = 0; pass < 2; pass++) {
       for (let i = 0; i < n; i++, g = (g + 1) % n) {
-        if (this.gigaFree[g] === BLOCKS_PER_GIGA) return this.takeRun(g * BLOCKS_PER_GIGA, BLOCKS_PER_GIGA, kind);
+        if (this.gigaFree[g] === BLOCKS_PER_GIGA) {
+          this.lastGiga = g;
+          return this.takeRun(g * BLOCKS_PER_GIGA, BLOCKS_PER_GIGA, kind);
+        }
       }
       if (this.drainEmpty() === 0) break;
     }
     throw new IommuError('ENOMEM', 'alloc_gigantic_page', 'no free naturally aligned 1 GiB run in host memory');
   }
 
-  /** One scattered 4 KiB frame for a user page. */
+  /**
+   * One 4 KiB frame for a user page: from a random one of the open scatter blocks, or with
+   * probability 1 - a the next frame of the sequential block.
+   */
   allocScattered(): number {
-    const j = this.rng.int(OPEN_SCATTER);
+    const j = this.fresh() ? SEQ_SLOT : this.rng.int(OPEN_SCATTER);
     const b = this.scBlock[j]!;
     if (b < 0 || this.scNext[j]! >= 1 << BLOCK_SHIFT) {
       if (this.nFree === 0 && this.drainEmpty() === 0) return this.allocFromAnyPartial(j);
-      this.openScatter(j);
+      if (j === SEQ_SLOT) this.openSeq(); else this.openScatter(j);
     }
     const pfn = this.deal(j);
     this.framesInUse++;
@@ -112,6 +180,7 @@ export class FrameAllocator {
    * with allocScattered(), whose partial-block scan may fail with ENOMEM).
    */
   allocScatteredRun(out: Uint32Array, at: number, n: number): number {
+    if (this.hostAge < 1) return this.allocScatteredRunAged(out, at, n);
     const rng = this.rng, scBlock = this.scBlock, scNext = this.scNext;
     let k = 0;
     // checked before each draw: with a free block left, an open block that is full can be replaced
@@ -124,14 +193,49 @@ export class FrameAllocator {
     return k;
   }
 
+  /**
+   * allocScatteredRun on a host younger than 1: each page first draws (for 0 < a < 1) whether it is
+   * the sequential block's next frame. Its own loop so that a = 1 keeps the loop above untouched.
+   */
+  private allocScatteredRunAged(out: Uint32Array, at: number, n: number): number {
+    const rng = this.rng, a = this.hostAge, scBlock = this.scBlock, scNext = this.scNext;
+    let k = 0;
+    for (; k < n && this.nFree > 0; k++) {
+      let j: number;
+      if (a === 0 || rng.next() >= a) {                  // fresh(), inlined: one draw per page at most
+        j = SEQ_SLOT;
+        if (scBlock[j]! < 0 || scNext[j]! >= 1 << BLOCK_SHIFT) this.openSeq();
+      } else {
+        j = rng.int(OPEN_SCATTER);
+        if (scBlock[j]! < 0 || scNext[j]! >= 1 << BLOCK_SHIFT) this.openScatter(j);
+      }
+      out[at + k] = this.deal(j);
+    }
+    this.framesInUse += k;
+    return k;
+  }
+
   /** Replaces slot j's block by a random free one, with a random odd stride (a permutation of 0..511). */
   private openScatter(j: number): void {
     const rng = this.rng;
     const b = this.freeList[rng.int(this.nFree)]!;
     this.takeBlock(b);
+    // arguments evaluate left to right: the same draws, in the same order, as before openSlot existed
+    this.openSlot(j, b, (rng.int(256) << 1) | 1, rng.int(512));
+  }
+
+  /** Opens the sequential slot on the block pickBlock() chooses; it deals frames 0, 1, ..., 511 in order. */
+  private openSeq(): void {
+    const b = this.pickBlock();
+    this.takeBlock(b);
+    this.openSlot(SEQ_SLOT, b, 1, 0);
+  }
+
+  /** Slot j now deals block b (taken off the free list) in the order (start + i * stride) & 511. */
+  private openSlot(j: number, b: number, stride: number, start: number): void {
     this.scBlock[j] = b; this.scNext[j] = 0;
-    this.scStride[j] = (rng.int(256) << 1) | 1;
-    this.scStart[j] = rng.int(512);
+    this.scStride[j] = stride;
+    this.scStart[j] = start;
     const st = this.state;
     if (st.uniformValue(b) === FRAME_FREE) {
       st.fill(b << BLOCK_SHIFT, 1 << BLOCK_SHIFT, FRAME_SC_IMPLICIT);
@@ -167,7 +271,7 @@ export class FrameAllocator {
 
   /** Slot whose open block b has implicit states. */
   private implicitSlot(b: number): number {
-    for (let j = 0; j < OPEN_SCATTER; j++) if (this.scBlock[j] === b && this.scImplicit[j] === 1) return j;
+    for (let j = 0; j < SLOTS; j++) if (this.scBlock[j] === b && this.scImplicit[j] === 1) return j;
     throw new Error(`BUG: block ${b} has implicit frame states but no open scatter slot`);
   }
 
@@ -248,7 +352,7 @@ export class FrameAllocator {
 
   private isOpen(b: number): boolean {
     if (b === this.kBlock) return true;
-    for (let j = 0; j < OPEN_SCATTER; j++) if (this.scBlock[j] === b) return true;
+    for (let j = 0; j < SLOTS; j++) if (this.scBlock[j] === b) return true;
     return false;
   }
   private markUsed(pfn: number, kind: number): void {
@@ -287,7 +391,7 @@ export class FrameAllocator {
     if (!this.heldEmpty) return 0;
     this.heldEmpty = false;
     let n = 0;
-    for (let j = 0; j < OPEN_SCATTER; j++) {
+    for (let j = 0; j < SLOTS; j++) {
       const b = this.scBlock[j]!;
       if (b >= 0 && this.used[b] === 0) { this.scBlock[j] = -1; this.scImplicit[j] = 0; }   // reopens on its next draw
     }
@@ -309,8 +413,10 @@ export class FrameAllocator {
    */
   private allocFromAnyPartial(j0: number): number {
     const scBlock = this.scBlock, scNext = this.scNext;
-    for (let k = 1; k < OPEN_SCATTER; k++) {
-      const j = (j0 + k) & (OPEN_SCATTER - 1);          // OPEN_SCATTER is a power of two
+    for (let k = 1; k < SLOTS; k++) {
+      // the slots after j0, wrapping; SEQ_SLOT sits between 15 and 0 and is never open at host age 1,
+      // so the scatter slots are tried in the order they were before it existed
+      const j = (j0 + k) % SLOTS;
       if (scBlock[j]! >= 0 && scNext[j]! < 1 << BLOCK_SHIFT) {
         const pfn = this.deal(j);
         this.framesInUse++;

@@ -10,7 +10,8 @@ import type { MachineSpec } from './machine.js';
 export const REPLAY_FORMAT = 'vfio-sim-replay', REPLAY_VERSION = 1;
 
 export interface HeaderLine { op: 'header'; format: typeof REPLAY_FORMAT; version: number; label: string; machine: MachineSpec; scenario: Scenario | null }
-export interface MmapLine { op: 'mmap'; size: string; backing: BackingProfile; vaddr: string }
+/** populate: the guest RAM is present at mmap (absent: true) or faulted in by the first pin (false). */
+export interface MmapLine { op: 'mmap'; size: string; backing: BackingProfile; vaddr: string; populate?: boolean }
 export interface PhaseLine { op: 'phase'; name: string }
 export interface MapLine {
   op: 'ioctl'; cmd: 'VFIO_IOMMU_MAP_DMA';
@@ -54,7 +55,10 @@ export function parseReplay(text: string, file: string): { header: HeaderLine; l
     const u64 = (v: unknown): boolean => typeof v === 'string' && U64.test(v);
     const u32 = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
     switch (o.op) {
-      case 'mmap': need('size', u64, 'a 0x hex u64'); need('backing', (v) => typeof v === 'string' && isBackingProfile(v), 'a backing name'); break;
+      case 'mmap':
+        need('size', u64, 'a 0x hex u64'); need('backing', (v) => typeof v === 'string' && isBackingProfile(v), 'a backing name');
+        need('populate', (v) => v === undefined || typeof v === 'boolean', 'true or false (or absent: true)');
+        break;
       case 'phase': need('name', (v) => typeof v === 'string', 'a string'); break;
       case 'dma':
         need('device', u32, 'a device id'); need('iova', u64, 'a 0x hex byte address'); need('pages', (v) => u32(v) && (v as number) > 0, 'a page count > 0');
@@ -101,6 +105,7 @@ function checkMachine(m: Record<string, unknown>, where: string): void {
   need('driver', m.driver === 'amd' || m.driver === 'reference', "'amd' or 'reference'");
   need('profile', isReleaseName(m.profile), `a release from ${OLDEST_RELEASE} to ${NEWEST_RELEASE} or 'mainline'`);
   need('superpages', m.superpages === undefined || typeof m.superpages === 'boolean', 'true or false (or absent: true)');
+  need('hostAge', m.hostAge === undefined || (typeof m.hostAge === 'number' && m.hostAge >= 0 && m.hostAge <= 1), 'a number in [0, 1] (or absent: 1)');
   bounded('iotlbEntries', m.iotlbEntries, BOUNDS.iotlbEntries);
   bounded('groups', m.groups, BOUNDS.groups);
   need('devices', int(m.devices, m.groups as number) && (m.devices as number) <= BOUNDS.devices[1], `an integer in [groups, ${BOUNDS.devices[1]}]`);

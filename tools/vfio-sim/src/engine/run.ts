@@ -9,7 +9,7 @@ import { resolveScenario, type Resolved, type Scenario } from '../scenario/scena
 import { workload, type Op } from '../scenario/workload.js';
 import { hex, encodeDmaMap, encodeDmaUnmap, decodeDmaUnmap, DMA_MAP_SIZE, DMA_UNMAP_SIZE } from './uapi.js';
 import { buildMachine, type Machine, type MachineSpec } from './machine.js';
-import { REPLAY_FORMAT, REPLAY_VERSION, type HeaderLine, type MapLine, type RecordLine, type UnmapLine } from './record.js';
+import { REPLAY_FORMAT, REPLAY_VERSION, type HeaderLine, type MapLine, type MmapLine, type RecordLine, type UnmapLine } from './record.js';
 import type { CaseResult, IoctlOutcome, Metrics, MismatchRecord, ViolationRecord } from './result.js';
 import { collectStats } from './stats.js';
 import { PinnedAfterUnmap } from './instrument.js';
@@ -33,7 +33,10 @@ export interface CaseOutput {
 export function machineSpec(r: Resolved): MachineSpec {
   const s = r.scenario;
   return {
-    hostMemory: String(r.hostBytes), seed: s.seed, backing: r.backing, cost: { ...s.cost },
+    hostMemory: String(r.hostBytes), seed: s.seed, backing: r.backing,
+    // only when it is not the default, so a default run's replay header is as before host age existed
+    ...(r.hostAge !== 1 ? { hostAge: r.hostAge } : {}),
+    cost: { ...s.cost },
     driver: s.driver, profile: s.profile, iotlbEntries: s.iommu.iotlbEntries, superpages: s.iommu.superpages, groups: s.groups, devices: s.devices,
     // libvirt's rule for VFIO guests: RLIMIT_MEMLOCK = guest RAM + 1 GiB; churn buffers are charged again
     memlockLimit: String(r.guestBytes + (1n << 30n) + BigInt(s.churn.live * s.churn.maxPages) * 4096n),
@@ -166,7 +169,7 @@ export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {
   const ex = new Executor(m, opts.record ?? false, opts.onProgress);
   let vaddr: bigint;
   try {
-    vaddr = m.proc.mmap(r.guestBytes, { backing: r.backing });
+    vaddr = m.proc.mmap(r.guestBytes, { backing: r.backing, populate: r.populate });
   } catch (e) {
     // the host allocator could not back the guest (no free 1 GiB regions left, ...): a scenario problem
     const err = e as { code?: string; message?: string };
@@ -176,7 +179,9 @@ export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {
   if (ex.out) {
     const header: HeaderLine = { op: 'header', format: REPLAY_FORMAT, version: REPLAY_VERSION, label, machine: spec, scenario };
     ex.out.push(JSON.stringify(header));
-    ex.out.push(JSON.stringify({ op: 'mmap', size: hex(r.guestBytes), backing: r.backing, vaddr: hex(vaddr) }));
+    // populate only when false (absent = true), so default records keep their mmap line
+    const mm: MmapLine = { op: 'mmap', size: hex(r.guestBytes), backing: r.backing, vaddr: hex(vaddr), ...(r.populate ? {} : { populate: false }) };
+    ex.out.push(JSON.stringify(mm));
   }
   for (const op of workload(r, vaddr, m.deviceIds.length)) ex.exec(toLine(op, m.deviceIds));
   ex.endPhase();
@@ -197,7 +202,7 @@ export function replayCase(header: HeaderLine, lines: readonly RecordLine[], lab
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
     if (l.op === 'mmap') {
-      const vaddr = m.proc.mmap(BigInt(l.size), { backing: l.backing });
+      const vaddr = m.proc.mmap(BigInt(l.size), { backing: l.backing, populate: l.populate ?? true });
       if (l.vaddr !== undefined && BigInt(l.vaddr) !== vaddr) {
         // every later MAP_DMA vaddr would point elsewhere: stop rather than report each call
         throw new UsageError('replay', `line ${lineNos[i] ?? '?'}: mmap returned ${hex(vaddr)}, the record says ${l.vaddr}; the process layout differs`);

@@ -1,6 +1,6 @@
 // A small JSON Schema (2020-12 subset) validator for the result schema in docs/result.schema.json:
 // $ref to #/$defs, anyOf, const, enum, type, properties, required, additionalProperties, items,
-// prefixItems, minItems, maxItems, minimum, pattern. Returns the errors with their JSON paths.
+// prefixItems, minItems, maxItems, minimum, maximum, pattern. Returns the errors with their JSON paths.
 // `report FILE` checks a saved result with it before rendering; the tests check fresh output.
 
 type S = Record<string, unknown>;
@@ -35,6 +35,7 @@ export function validate(schema: S, value: unknown): string[] {
       if (!ts.some((t) => typeOk(t, v))) { errs.push(`${path}: want ${ts.join('|')}, got ${JSON.stringify(v)?.slice(0, 40)}`); return; }
     }
     if (typeof s.minimum === 'number' && typeof v === 'number' && v < s.minimum) errs.push(`${path}: ${v} < ${s.minimum}`);
+    if (typeof s.maximum === 'number' && typeof v === 'number' && v > s.maximum) errs.push(`${path}: ${v} > ${s.maximum}`);
     if (typeof s.pattern === 'string' && typeof v === 'string' && !new RegExp(s.pattern).test(v)) errs.push(`${path}: '${v}' !~ ${s.pattern}`);
     if (Array.isArray(v)) {
       if (typeof s.minItems === 'number' && v.length < s.minItems) errs.push(`${path}: fewer than ${s.minItems} items`);

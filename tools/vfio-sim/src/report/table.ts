@@ -53,16 +53,22 @@ export function setupNs(c: CaseResult): number {
 }
 
 /**
- * The table's rows for these cases: the fixed counters, then one modeled-time row per phase any
- * case has (setup, boot, run, churn, shutdown, ...), which add up to the total row.
+ * The table's rows for these cases: the fixed counters, page faults when a case took any, then one
+ * modeled-time row per phase any case has (setup, boot, run, churn, shutdown, ...), which add up to the total row.
  */
 export function tableRows(cases: readonly CaseResult[]): Row[] {
+  // only when some case faulted pages in (--populate off): default tables keep their rows
+  const faults: Row[] = cases.some((c) => (c.counters.pageFaults ?? 0) > 0)
+    ? [['page faults / 4K cleared', (c) => `${int(c.counters.pageFaults ?? 0)}/${int(c.counters.pageZeroes ?? 0)}`]] : [];
   const time: Row[] = [['modeled time: setup', (c) => dur(setupNs(c))]];
   for (const p of phasesOf(cases)) time.push([`modeled time: ${p}`, (c) => dur(c.metrics.phaseNs[p] ?? 0)]);
-  return [...ROWS, ...time, ...TAIL_ROWS];
+  return [...ROWS, ...faults, ...time, ...TAIL_ROWS];
 }
 
-/** The parts of a case's one-line description, each with the name used when it varies between cases. */
+/**
+ * The parts of a case's one-line description, each with the name used when it varies between cases.
+ * A part whose text is '' is at its default and not shown (but still named when the cases differ).
+ */
 function describeParts(c: CaseResult): [name: string, text: string][] {
   const s = c.scenario!;
   const r = resolveScenario(s);
@@ -75,6 +81,8 @@ function describeParts(c: CaseResult): [name: string, text: string][] {
     ['guest', `guest ${fmtSize(r.guestBytes)} (${s.guest.machine}: ${fmtSize(low)} below 4G + ${fmtSize(high)} above, ${maps})`],
     ['host memory', `host ${fmtSize(r.hostBytes)}`],
     ['backing', s.host.backing],
+    ['host age', r.hostAge !== 1 ? `host age ${r.hostAge}` : ''],
+    ['populate', r.populate ? '' : 'not pre-populated'],
     ['driver', s.driver === 'amd' ? 'AMD-Vi' : 'reference (VT-d-like)'],
     ['devices', `${s.devices} device${s.devices > 1 ? 's' : ''}/${s.groups} group${s.groups > 1 ? 's' : ''}`],
     ['DMA', dma],
@@ -87,6 +95,7 @@ function describeParts(c: CaseResult): [name: string, text: string][] {
 function joinParts(parts: readonly [string, string][]): string {
   const out: string[] = [];
   for (const [name, text] of parts) {
+    if (text === '') continue;
     if (name === 'backing' && out.length > 0 && out[out.length - 1]!.startsWith('host ')) out[out.length - 1] += ` ${text}`;
     else out.push(name === 'backing' ? `${text} backing` : text);
   }

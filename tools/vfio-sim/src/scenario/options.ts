@@ -10,7 +10,7 @@ import {
 } from './scenario.js';
 import { isReleaseName, releaseError } from '@x/iommu-core';
 
-type Kind = 'size' | 'int' | 'enum' | 'backing' | 'seed' | 'release' | 'onoff';
+type Kind = 'size' | 'int' | 'enum' | 'backing' | 'seed' | 'release' | 'onoff' | 'fraction';
 
 export interface OptDef {
   /** commander flag, e.g. '--guest <size>' */
@@ -30,6 +30,8 @@ export const SCENARIO_OPTS: readonly OptDef[] = [
   { flag: '--below-4g <size>', attr: 'below4g', path: 'guest.below4g', kind: 'size', help: 'RAM below the 32-bit PCI hole (default: the machine\'s rule)' },
   { flag: '--host-memory <size>', attr: 'hostMemory', path: 'host.memory', kind: 'size', help: 'host RAM (default guest + 4G)' },
   { flag: '--backing <kind>', attr: 'backing', path: 'host.backing', kind: 'backing', choices: BACKINGS, help: 'host backing of guest RAM: 4k, thp, hugetlb-2m, hugetlb-1g, fragmented:<p> (default thp)' },
+  { flag: '--host-age <0..1>', attr: 'hostAge', path: 'host.age', kind: 'fraction', help: 'host allocator: 1 = long-running, fragmented (random frames); 0 = freshly booted (ascending, contiguous memory) (default 1)' },
+  { flag: '--populate <on|off>', attr: 'populate', path: 'host.populate', kind: 'onoff', help: 'guest RAM present at mmap (on) or faulted in and cleared by the first pin (off) (default on)' },
   { flag: '--driver <name>', attr: 'driver', path: 'driver', kind: 'enum', choices: DRIVERS, help: 'IOMMU driver: amd (AMD-Vi) or reference (VT-d-like, flushing as that release\'s intel-iommu did) (default amd)' },
   { flag: '--superpages <on|off>', attr: 'superpages', path: 'iommu.superpages', kind: 'onoff', help: 'reference driver page sizes: on = 4K|2M|1G, off = 4K only (VT-d sp_off) (default on)' },
   { flag: '--profile <release>', attr: 'profile', path: 'profile', kind: 'release', help: 'kernel release: any v3.19 .. v7.1, or mainline (= v7.1); see `vfio-sim timeline` (default: compare v4.16,v4.17,mainline; run and sweep mainline)' },
@@ -84,6 +86,10 @@ export function parseValue(o: OptDef, text: string): string | number | boolean {
     case 'onoff':
       if (t !== 'on' && t !== 'off') throw new UsageError(f, `'${text}' is not on or off`);
       return t === 'on';
+    case 'fraction':
+      // a plain decimal ('0', '0.25', '.5', '1'): no exponent, sign or hex, which Number() would take
+      if (!/^(\d+\.?\d*|\.\d+)$/.test(t) || !(Number(t) >= 0 && Number(t) <= 1)) throw new UsageError(f, `'${text}' is not a number in [0, 1]`);
+      return Number(t);
   }
 }
 

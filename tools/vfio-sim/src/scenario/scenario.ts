@@ -24,7 +24,12 @@ export interface Scenario {
   name: string;
   seed: number;
   guest: { memory: string; machine: (typeof MACHINES)[number]; below4g: string | null; vgaHole: boolean };
-  host: { memory: string | null; backing: string };
+  /**
+   * age: the host's allocator, 1 (long-running, fragmented) .. 0 (freshly booted), see createSim's
+   * hostAge; populate: guest RAM present at mmap (true) or faulted in by the first pin (false).
+   * Both may be absent in a result saved before they existed (then 1 and true).
+   */
+  host: { memory: string | null; backing: string; age: number; populate: boolean };
   driver: (typeof DRIVERS)[number];
   profile: Profile;
   devices: number;
@@ -45,7 +50,7 @@ export function defaultScenario(): Scenario {
     name: 'default',
     seed: 1,
     guest: { memory: '64G', machine: 'q35', below4g: null, vgaHole: true },
-    host: { memory: null, backing: 'thp' },
+    host: { memory: null, backing: 'thp', age: 1, populate: true },
     driver: 'amd',
     profile: 'mainline',
     devices: 1,
@@ -64,6 +69,10 @@ export interface Resolved {
   readonly scenario: Scenario;
   /** The host backing, checked. */
   readonly backing: BackingProfile;
+  /** host.age, checked (1 when absent). */
+  readonly hostAge: number;
+  /** host.populate (true when absent). */
+  readonly populate: boolean;
   readonly guestBytes: bigint;
   readonly hostBytes: bigint;
   readonly blocks: readonly RamBlock[];
@@ -78,6 +87,7 @@ const F = {
   guest: f('--guest', 'guest.memory'), machine: f('--machine', 'guest.machine'), below4g: f('--below-4g', 'guest.below4g'),
   vgaHole: f('--no-vga-hole', 'guest.vgaHole'),
   host: f('--host-memory', 'host.memory'), backing: f('--backing', 'host.backing'),
+  hostAge: f('--host-age', 'host.age'), populate: f('--populate', 'host.populate'),
   driver: f('--driver', 'driver'), profile: f('--profile', 'profile'), devices: f('--devices', 'devices'), groups: f('--groups', 'groups'),
   dma: f('--dma', 'dma.pattern'), dmaBursts: f('--dma-bursts', 'dma.bursts'), dmaPages: f('--dma-pages', 'dma.pages'),
   workload: f('--workload', 'workload'), churnOps: f('--churn-ops', 'churn.ops'), churnMax: f('--churn-max-pages', 'churn.maxPages'),
@@ -119,6 +129,12 @@ export function checkBacking(v: unknown): BackingProfile {
   bad(F.backing, `'${String(v)}' is not one of ${BACKINGS.join(', ')} (p in [0,1] = share of 2 MiB regions left as scattered 4 KiB pages)`);
 }
 
+/** A host age as the tool accepts it: a number in [0, 1] (also checked alone by replay for its header). */
+export function checkHostAge(v: unknown): number {
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) bad(F.hostAge, `'${String(v)}' must be a number in [0, 1] (1 = long-running host, 0 = freshly booted)`);
+  return v;
+}
+
 /** VFIO_IOMMU_TLB_SYNC_MAX as the tool accepts it (also checked alone by replay, whose header may have no scenario). */
 export function checkTlbSyncMax(v: unknown): number { return int(F.tlbSyncMax, v, ...BOUNDS.tlbSyncMax); }
 
@@ -136,6 +152,9 @@ export function resolveScenario(s: Scenario): Resolved {
   bool(F.vgaHole, s.guest.vgaHole);
   const below = s.guest.below4g === null ? null : size(F.below4g, s.guest.below4g);
   const backing = checkBacking(s.host.backing);
+  // absent in results saved before these fields existed: the defaults they ran with
+  const hostAge = s.host.age === undefined ? 1 : checkHostAge(s.host.age);
+  const populate = s.host.populate === undefined ? true : bool(F.populate, s.host.populate);
   const hostBytes = s.host.memory === null ? guestBytes + (4n << 30n) : size(F.host, s.host.memory);
   if (hostBytes % SZ_2M !== 0n) bad(F.host, `${s.host.memory} is not a multiple of 2 MiB`);
   if (hostBytes > 1n << 44n) bad(F.host, `${s.host.memory} is larger than the 16 TiB this tool models`);
@@ -180,7 +199,7 @@ export function resolveScenario(s: Scenario): Resolved {
       : `${s.churn.live} live churn mappings plus ${ramMaps} RAM blocks exceed --dma-entry-limit ${s.vfio.dmaEntryLimit}`);
   }
   if (BigInt(s.churn.maxPages) * SZ_4K > guestBytes) bad(F.churnMax, 'a churn buffer cannot be larger than the guest');
-  return { scenario: s, backing, guestBytes, hostBytes, blocks };
+  return { scenario: s, backing, hostAge, populate, guestBytes, hostBytes, blocks };
 }
 
 /** Deep-merges a partial scenario (from a JSON file or overrides) over a base; unknown keys are errors. */
