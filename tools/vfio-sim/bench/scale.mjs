@@ -41,7 +41,7 @@ export function scenarioFor(size, backing) {
     dma: { pattern: 'random', bursts: 64, pages: 16 },
     workload: 'boot', churn: { ops: 2000, maxPages: 16, live: 32 },
     vfio: { tlbSyncMax: 512, unmapPath: null, disableHugepages: false, dmaEntryLimit: 65535 },
-    iommu: { iotlbEntries: 1024 }, cost: {},
+    iommu: { iotlbEntries: 1024, superpages: true }, cost: {},
   };
 }
 
