@@ -220,6 +220,7 @@ function hints(res: CommandResult): string {
     ['vfio-sim compare --profile v4.17 --backing 4k,thp,hugetlb-1g', 'what the host backing does to regions per unmap'],
     [`vfio-sim sweep --guest ${g(guest / 4n)},${g(guest)},${g(guest * 4n)}`, 'how it scales with memory above 4 GiB'],
     ['vfio-sim compare --workload churn', 'vIOMMU/DPDK-like: many small map/unmap calls'],
+    ['vfio-sim sweep --firmware seabios,none', 'what the SeaBIOS boot\'s re-mapping of low RAM costs'],
     ['vfio-sim run --trace t.json --html r.html', 'open t.json in ui.perfetto.dev, r.html in a browser'],
     ['vfio-sim --help', 'every command and option'],
   ];
