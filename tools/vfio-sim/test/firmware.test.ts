@@ -4,7 +4,7 @@
 // i440fx.c/pci.c/pci_bridge.c); the state it leaves mapped against --firmware none; the counters it
 // gives (pins summed by hand), replay, and --firmware none reproducing the old default's numbers.
 
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import type { CommandResult } from '../src/engine/result.js';
 import { placeBars } from '../src/scenario/firmware.js';
 import { defaultScenario, resolveScenario, type Scenario } from '../src/scenario/scenario.js';
 import { workload, type Op, type ProcessVmas } from '../src/scenario/workload.js';
-import { cliJson } from './helpers.js';
+import { cli, cliJson } from './helpers.js';
 
 const G = 1n << 30n;
 const R = 1, RW = 3;   // VFIO_DMA_MAP_FLAG_READ, | VFIO_DMA_MAP_FLAG_WRITE
@@ -242,6 +242,28 @@ describe('firmware seabios', () => {
     expect(b.counters).toEqual(a.counters);
     expect(b.commands).toEqual(a.commands);
     expect(b.mismatches).toEqual([]);
+  });
+
+  it('test_records_and_results_from_before_read_as_firmware_none', async () => {
+    // a record and a saved result written before the firmware option existed have no guest.firmware
+    // (nor gpuBar): they ran without firmware churn, and read back that way
+    const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-old-'));
+    const file = join(dir, 'old.jsonl');
+    const { res: run } = await cliJson(['run', '--guest', '2G', '--firmware', 'none', '--profile', 'v4.17', '--record', file]);
+    const rows = readFileSync(file, 'utf8').trimEnd().split('\n');
+    const header = JSON.parse(rows[0]!) as { scenario: { guest: Record<string, unknown> } };
+    delete header.scenario.guest.firmware; delete header.scenario.guest.gpuBar;
+    writeFileSync(file, [JSON.stringify(header), ...rows.slice(1)].join('\n'));
+    const { res: rep } = await cliJson(['replay', file]);
+    expect(rep.cases[0]!.scenario!.guest.firmware).toBe('none');
+    expect(rep.cases[0]!.metrics).toEqual(run.cases[0]!.metrics);
+    const saved = join(dir, 'old.json');
+    const old = structuredClone(run) as unknown as { cases: { scenario: { guest: Record<string, unknown> } }[] };
+    delete old.cases[0]!.scenario.guest.firmware; delete old.cases[0]!.scenario.guest.gpuBar;
+    writeFileSync(saved, JSON.stringify(old));
+    const [a, b] = [await cli(['report', saved]), await cli(['run', '--guest', '2G', '--firmware', 'none', '--profile', 'v4.17'])];
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
   });
 
   it('test_firmware_none_reproduces_the_old_default', async () => {
