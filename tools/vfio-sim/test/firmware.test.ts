@@ -1,8 +1,10 @@
 // The SeaBIOS boot (--firmware seabios): the exact MAP_DMA / UNMAP_DMA sequence QEMU's listener
 // issues for an 8 GiB q35 and a 4 GiB pc guest with one assigned GPU, written out by hand from the
-// research notes (QEMU trace excerpts F1-F5, SeaBIOS shadow.c/pciinit.c/smm.c, QEMU pam.c/q35.c/
-// i440fx.c/pci.c/pci_bridge.c); the state it leaves mapped against --firmware none; the counters it
-// gives (pins summed by hand), replay, and --firmware none reproducing the old default's numbers.
+// research notes (SeaBIOS shadow.c/pciinit.c/smm.c, QEMU pam.c/q35.c/i440fx.c/pci.c/pci_bridge.c,
+// and published listener traces: F1 Launchpad bug 1879175 (i440fx, QEMU 3.1), F2 nutanix/libvfio-user
+// issue #439 (i440fx), F3 libvfio-user issue #544 (q35), F5 qemu-devel January 2020 (BAR0 split
+// around its MSI-X page)); the state it leaves mapped against --firmware none; the counters it gives
+// (pins summed by hand), replay, and --firmware none reproducing the old default's numbers.
 
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,7 +52,7 @@ function ioctls(s: Scenario): { io: Io[]; vaddrs: bigint[]; boot: number } {
 const LOW = 0x7fffffff, B0 = 0xfd000000, B1 = 0xe0000000, NIC = 0xfe000000;
 const BAR0A = [B0, B0 + 0x5fff] as const, BAR0B = [B0 + 0x7000, B0 + 0xffffff] as const, BAR1 = [B1, B1 + 0xfffffff] as const;
 const Q35_8G: Io[] = [
-  // 0. realize: the listener replays every section, VGA window not routed yet (notes B, "Typical realize burst")
+  // 0. realize: the listener replays every section, VGA window not routed yet (F1's first lines; notes part B, "Typical realize burst")
   M(0x0, 0xbffff, RW), M(0xc0000, 0xdffff, R), M(0xe0000, 0xfffff, R), M(0x100000, LOW, RW), M(0xfffc0000, 0xffffffff, R), M(0x100000000, 0x27fffffff, RW),
   // 2. make_bios_writable dword 1: PAM0-3 RAM, so 0xd8000-0xdffff is the rest of pc.rom, 0xe0000-0xeffff of isa-bios
   U(0x0, 0xbffff), U(0xc0000, 0xdffff), U(0xe0000, 0xfffff), U(0x100000, LOW),

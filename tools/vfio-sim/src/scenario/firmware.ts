@@ -71,12 +71,12 @@ const VGA_START = 0xa0000n, VGA_END = 0xc0000n, ISA_BIOS_START = 0xe0000n, ONE_M
 const PC_ROM_SIZE = 128n * KiB;
 /** "pc.bios": SeaBIOS bios-256k.bin, read-only RAM at 4 GiB - 256 KiB; "isa-bios" aliases its last 128 KiB at 0xe0000 (hw/i386/x86-common.c x86_bios_rom_init). */
 const BIOS_SIZE = 256n * KiB, ISA_BIOS_OFFSET = BIOS_SIZE - 128n * KiB;
-/** GPU BAR0: 16 MiB of registers, mmapped whole; QEMU's MSI-X table emulation covers the page at +0x6000 (trace F5 of the notes: sections 0x0-0x5fff and 0x7000-0xffffff of the BAR). */
-export const GPU_BAR0_SIZE = 16n * MiB;
-export const MSIX_TABLE_OFFSET = 0x6000n;
+/** GPU BAR0: 16 MiB of registers, mmapped whole; QEMU's MSI-X table emulation covers the page at +0x6000 (a QEMU 4.0 trace on qemu-devel, January 2020: sections 0x0-0x5fff and 0x7000-0xffffff of the BAR). */
+const GPU_BAR0_SIZE = 16n * MiB;
+const MSIX_TABLE_OFFSET = 0x6000n;
 const MSIX_TABLE_END = MSIX_TABLE_OFFSET + 0x1000n;
 /** The emulated NIC's option ROM BAR: QEMU's default NIC (e1000e on q35, e1000 on pc) with its iPXE ROM, 256 KiB. */
-export const NIC_ROM_SIZE = 256n * KiB;
+const NIC_ROM_SIZE = 256n * KiB;
 /** SeaBIOS's 32-bit PCI window ends below the IOAPIC (BUILD_PCIMEM_END). */
 const PCIMEM_END = 0xfec00000n;
 /** q35: SeaBIOS puts PCIEXBAR (MMCONFIG) at 0xb0000000, 256 MiB, and the PCI window above it (pciinit.c mch_mem_addr_setup). */
@@ -257,7 +257,8 @@ export function seabiosBoot(m: MachineShape): BootPlan | null {
   commit('SeaBIOS optionrom_setup: NIC ROM BAR enabled', 'src/optionroms.c map_pcirom; hw/pci/pci.c pci_update_mappings (PCI_ROM_SLOT, pci_add_option_rom)', (s) => { s.nicRom = true; });
   commit('SeaBIOS optionrom_setup: NIC ROM BAR disabled', 'src/optionroms.c init_pcirom; hw/pci/pci.c pci_update_mappings', (s) => { s.nicRom = false; });
   // 9. make_bios_readonly: 0xf0000 read-only (0x10); 32 KiB pairs up to rom_get_max() read-only (0x11):
-  //    0xc0000-0xe7fff, 0xe8000-0xeffff left RAM (PAM6 untouched), as trace F2 shows
+  //    0xc0000-0xe7fff, 0xe8000-0xeffff left RAM (PAM6 untouched), as the i440fx trace in
+  //    nutanix/libvfio-user issue #439 (2021) shows
   commit(`SeaBIOS make_bios_readonly, dword 1 (${pams(dw1)})`, `src/fw/shadow.c make_bios_readonly_intel; ${mch}`,
     (s) => { for (const r of dw1) writePam(s.pam, r, r === 0 ? 0x10 : 0x11); });
   commit(`SeaBIOS make_bios_readonly, dword 2 (${pams(dw2)})`, `src/fw/shadow.c make_bios_readonly_intel; ${mch}`,
