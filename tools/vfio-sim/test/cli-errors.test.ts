@@ -95,13 +95,26 @@ const exact: [string, string[], string][] = [
     'vfio-sim: --dma-entry-limit: dma_entry_limit came in v5.1 (492855939bdb); release v4.17 has no such limit'],
   ['test_dma_entry_limit_compare_profiles', ['compare', '--guest', '1G', '--dma-entry-limit', '5'],
     'vfio-sim: --dma-entry-limit: dma_entry_limit came in v5.1 (492855939bdb); release v4.16 has no such limit'],
-  ['test_dma_entry_limit_mainline_exceeded', ['run', '--guest', '1G', '--dma-entry-limit', '1', '--profile', 'mainline'],
+  ['test_dma_entry_limit_mainline_exceeded', ['run', '--guest', '1G', '--dma-entry-limit', '1', '--profile', 'mainline', '--firmware', 'none'],
     'vfio-sim: --dma-entry-limit: 2 RAM blocks exceed the limit of 1 mappings'],
+  // a 1 GiB q35 SeaBIOS boot peaks at 9 sections: low RAM split by the VGA hole and the read-only BIOS
+  // pieces (5), the GPU's BAR0 (two, around the MSI-X page) and BAR1, pc.bios at 0xfffc0000
+  ['test_dma_entry_limit_seabios_peak', ['run', '--guest', '1G', '--dma-entry-limit', '8', '--profile', 'mainline'],
+    'vfio-sim: --dma-entry-limit: the SeaBIOS boot has up to 9 sections mapped at once, more than the limit of 8 mappings'],
   // churn alone maps no RAM: its live mappings have the whole limit; boot+churn shares it with RAM
   ['test_dma_entry_limit_churn_only', ['run', '--guest', '1G', '--workload', 'churn', '--churn-live', '9', '--dma-entry-limit', '8', '--profile', 'mainline'],
     'vfio-sim: --churn-live: 9 live churn mappings exceed --dma-entry-limit 8'],
-  ['test_dma_entry_limit_boot_and_churn', ['run', '--guest', '1G', '--workload', 'boot+churn', '--churn-live', '7', '--dma-entry-limit', '8', '--profile', 'mainline'],
+  ['test_dma_entry_limit_boot_and_churn', ['run', '--guest', '1G', '--workload', 'boot+churn', '--churn-live', '7', '--dma-entry-limit', '8', '--profile', 'mainline', '--firmware', 'none'],
     'vfio-sim: --churn-live: 7 live churn mappings plus 2 RAM blocks exceed --dma-entry-limit 8'],
+  ['test_dma_entry_limit_seabios_and_churn', ['run', '--guest', '1G', '--workload', 'boot+churn', '--churn-live', '4', '--dma-entry-limit', '12', '--profile', 'mainline'],
+    'vfio-sim: --churn-live: 4 live churn mappings plus 9 sections mapped after boot exceed --dma-entry-limit 12'],
+  ['test_firmware_unknown', ['run', '--firmware', 'ovmf'], "vfio-sim: --firmware: 'ovmf' is not one of seabios, none"],
+  ['test_gpu_bar_not_power_of_two', ['run', '--gpu-bar', '384M'], 'vfio-sim: --gpu-bar: 384M is not a power of two of at least 1 MiB (a BAR behind a bridge window)'],
+  // 1 GiB from 0xfd000000 down aligns to 0x80000000, below q35's window start 0xc0000000 (above MMCONFIG)
+  ['test_gpu_bar_above_4g', ['run', '--gpu-bar', '1G'],
+    "vfio-sim: --gpu-bar: a 1G BAR1 does not fit in SeaBIOS's 32-bit PCI window below 0xfec00000 (SeaBIOS would move it above 4 GiB, which this tool does not model)"],
+  ['test_q35_below_4g_over_mmconfig', ['run', '--guest', '8G', '--below-4g', '3G'],
+    "vfio-sim: --below-4g: 3G below 4 GiB overlaps q35's MMCONFIG window at 0xb0000000, where SeaBIOS puts PCIEXBAR (at most 2816M with --firmware seabios)"],
   ['test_report_costs_unknown_driver_event', ['report', '--costs', '--cost', 'pins=1,amd.cmd.sumbit=3'],
     "vfio-sim: --cost: unknown event 'amd.cmd.sumbit' (see `vfio-sim report --costs --driver amd`)"],
   ['test_replay_tlb_sync_max_zero', ['replay', join(PKG, 'examples', 'hand.jsonl'), '--tlb-sync-max', '0'],

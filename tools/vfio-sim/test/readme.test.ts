@@ -50,7 +50,7 @@ describe('readme', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-readme-'));
     const rec = await cli(['run', '--guest', '4G', '--workload', 'boot+churn', '--churn-ops', '3', '--churn-live', '2', '--dma-bursts', '2', '--record', 'small.jsonl'], dir);
     expect(rec.code).toBe(0);
-    expect(lines[0]).toBe('$ sed \'4s/"ret":0/"ret":-22/\' small.jsonl > edited.jsonl');
+    expect(lines[0]).toBe('$ sed \'9s/"ret":0/"ret":-22/\' small.jsonl > edited.jsonl');
     execFileSync('sh', ['-c', lines[0]!.slice(2)], { cwd: dir });
     expect(lines[1]).toBe('$ vfio-sim replay edited.jsonl');
     expect(lines[2]).toBe('...');

@@ -1,6 +1,7 @@
 // Regression guard for issue 8 (scale): the bench:scale case of the default scenario at 64 GiB
-// (THP, AMD-Vi, v4.17), run as the bench runs it (a fresh child process), must give exactly these
-// counters and stay within 24 bytes of memory per mapped 4 KiB page. Wall time is never asserted.
+// (THP, AMD-Vi, v4.17, --firmware none: each RAM section mapped once, the steady state), run as the
+// bench runs it (a fresh child process), must give exactly these counters and stay within 24 bytes
+// of memory per mapped 4 KiB page. Wall time is never asserted.
 
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';

@@ -5,9 +5,15 @@ import { UsageError } from '../src/errors.js';
 import { qemuLayout } from '../src/scenario/layout.js';
 import { defaultScenario, mergeScenario, resolveScenario } from '../src/scenario/scenario.js';
 import { fmtSize, parseSize } from '../src/scenario/size.js';
-import { churnBase, workload } from '../src/scenario/workload.js';
+import { churnBase, workload, type ProcessVmas } from '../src/scenario/workload.js';
+import type { RegionName } from '../src/scenario/firmware.js';
 
 const G = 1n << 30n, M = 1n << 20n;
+
+/** Guest RAM at `base` and every other host object a firmware boot maps 1 TiB apart above it. */
+function vmasAt(base: bigint, names: readonly RegionName[] = []): ProcessVmas {
+  return new Map<RegionName, bigint>([['pc.ram', base], ...names.map((n, i): [RegionName, bigint] => [n, base + BigInt(i + 1) * (1n << 40n)])]);
+}
 
 describe('scenario', () => {
   it('test_parse_size', () => {
@@ -62,15 +68,20 @@ describe('scenario', () => {
     const s = defaultScenario();
     s.guest.memory = '8G'; s.workload = 'boot+churn'; s.churn.ops = 500;
     const r = resolveScenario(s);
-    const a = [...workload(r, 0x7f0000000000n, 2)];
-    const b = [...workload(r, 0x7f0000000000n, 2)];
+    const vmas = vmasAt(0x7f0000000000n, r.boot!.regions.map((x) => x.name));
+    const a = [...workload(r, vmas, 2)];
+    const b = [...workload(r, vmas, 2)];
     expect(a).toEqual(b);
     const maps = a.filter((o) => o.op === 'map');
     const unmaps = a.filter((o) => o.op === 'unmap');
-    expect(maps).toHaveLength(r.blocks.length + 500);
+    // the 8 GiB q35 SeaBIOS boot maps 36 times (test/firmware.test.ts lists them), then 500 churn maps
+    expect(maps).toHaveLength(36 + 500);
     expect(unmaps).toHaveLength(maps.length);   // shutdown unmaps everything left
     s.seed = 2;
-    expect([...workload(resolveScenario(s), 0x7f0000000000n, 2)]).not.toEqual(a);
+    expect([...workload(resolveScenario(s), vmas, 2)]).not.toEqual(a);
+    // firmware none: each RAM section mapped once
+    s.guest.firmware = 'none';
+    expect([...workload(resolveScenario(s), vmasAt(0x7f0000000000n), 2)].filter((o) => o.op === 'map')).toHaveLength(r.blocks.length + 500);
   });
 
   it('test_churn_iovas_never_overlap_live', () => {
@@ -80,7 +91,7 @@ describe('scenario', () => {
     const live = new Map<bigint, bigint>();
     const base = churnBase(r);
     expect(base).toBe(7n * G);   // first GiB boundary above 4G + 2G, plus a GiB of gap
-    for (const o of workload(r, 0n, 1)) {
+    for (const o of workload(r, vmasAt(0n), 1)) {
       if (o.op === 'map') {
         expect(o.iova >= base).toBe(true);
         for (const [iova, size] of live) expect(o.iova + o.size <= iova || o.iova >= iova + size).toBe(true);

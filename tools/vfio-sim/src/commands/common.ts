@@ -39,6 +39,7 @@ export function loadScenarioFile(file: string, viaFlag: boolean): Scenario {
   // sizes may be written as numbers of bytes; the result schema echoes them as strings
   if (typeof s.guest.memory === 'number') s.guest.memory = String(s.guest.memory);
   if (typeof s.guest.below4g === 'number') s.guest.below4g = String(s.guest.below4g);
+  if (typeof s.guest.gpuBar === 'number') s.guest.gpuBar = String(s.guest.gpuBar);
   if (typeof s.host.memory === 'number') s.host.memory = String(s.host.memory);
   return s;
 }

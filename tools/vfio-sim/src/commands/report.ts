@@ -14,7 +14,7 @@ import { validate } from '../report/schema.js';
 import { renderTable } from '../report/table.js';
 import { textTable } from '../report/format.js';
 import { parseCost } from '../scenario/options.js';
-import type { Profile } from '../scenario/scenario.js';
+import { upgradeScenario, type Profile } from '../scenario/scenario.js';
 import { checkOutputs, writeOutput } from './outfile.js';
 
 export interface CostRow { readonly event: string; readonly ns: number; readonly source: string }
@@ -48,7 +48,8 @@ function readResult(file: string): CommandResult {
   }
   const errs = validate(RESULT_JSON_SCHEMA, res);
   if (errs.length > 0) throw new UsageError('report', `${file} is not a complete ${RESULT_SCHEMA} document: ${errs[0]}${errs.length > 1 ? ` (and ${errs.length - 1} more)` : ''}`);
-  return res;
+  // scenario fields added since the file was written: what that run did (no firmware churn, ...)
+  return { ...res, cases: res.cases.map((c) => (c.scenario === null ? c : { ...c, scenario: upgradeScenario(c.scenario) })) };
 }
 
 /** costTable() for overrides a user typed: a bad or unknown event name is a usage error naming --cost. */

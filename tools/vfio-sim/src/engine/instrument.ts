@@ -1,7 +1,8 @@
 // Measures how long pages stay pinned after the IOMMU stopped translating them: the price of
 // batching (v4.17 keeps up to tlbSyncMax regions pinned until one sync). Each unmap_pages return
 // is logged with the modeled time; each unpin during an UNMAP_DMA ioctl consumes the oldest logged
-// pages (VFIO unpins in unmap order on every path), and the time difference is the delay.
+// pages (VFIO unpins in unmap order on every path), and the time difference is the delay. Pages of
+// a device BAR mapping (MMIO, reserved pfns) are never pinned nor unpinned: their unmaps are not logged.
 
 import type { IommuOps } from '@x/iommu-core';
 import type { Machine } from './machine.js';
@@ -25,6 +26,8 @@ export class PinnedAfterUnmap {
   // read here rather than passed in: a modeled time is a double, and passing one to a call that is
   // not inlined boxes it (a heap number per unpin)
   private readonly clock: { readonly now: number };
+  /** IOVA page ranges mapped from MMIO (device BARs), as [start, end) pairs; usually empty. */
+  private readonly mmio: number[] = [];
 
   constructor(m: Machine) {
     const { sim } = m;
@@ -40,7 +43,7 @@ export class PinnedAfterUnmap {
         if (tr.on) tr.begin(TRACK, 'unmap_pages', { iova, order, count });
         const got = unmap.call(ops, dom, iova, order, count, gather);
         if (tr.on) tr.end(TRACK, 'unmap_pages', { pages: got });
-        if (got > 0 && this.inUnmap) this.push(got);
+        if (got > 0 && this.inUnmap && (this.mmio.length === 0 || !this.isMmio(iova))) this.push(got);
         return got;
       };
       const map = ops.mapPages;
@@ -79,6 +82,21 @@ export class PinnedAfterUnmap {
   }
 
   meanNs(): number { return this.pages === 0 ? 0 : this.sumNs / this.pages; }
+
+  /** A MAP_DMA of MMIO (a BAR mmap) covered IOVA pages [start, end). */
+  mapMmio(start: number, end: number): void { this.mmio.push(start, end); }
+
+  /** An UNMAP_DMA of IOVA pages [start, end) removed the MMIO mappings inside it. */
+  unmapMmio(start: number, end: number): void {
+    for (let i = this.mmio.length - 2; i >= 0; i -= 2) {
+      if (this.mmio[i]! >= start && this.mmio[i + 1]! <= end) this.mmio.splice(i, 2);
+    }
+  }
+
+  private isMmio(iova: number): boolean {
+    for (let i = 0; i < this.mmio.length; i += 2) if (iova >= this.mmio[i]! && iova < this.mmio[i + 1]!) return true;
+    return false;
+  }
 
   private push(pages: number): void {
     const now = this.clock.now;

@@ -4,14 +4,18 @@
 
 import { NEWEST_RELEASE, OLDEST_RELEASE, isBackingProfile, isReleaseName, type BackingProfile } from '@x/iommu-core';
 import { UsageError } from '../errors.js';
-import { BOUNDS, type Scenario } from '../scenario/scenario.js';
+import { BOUNDS, upgradeScenario, type Scenario } from '../scenario/scenario.js';
 import type { MachineSpec } from './machine.js';
 
 export const REPLAY_FORMAT = 'vfio-sim-replay', REPLAY_VERSION = 1;
 
 export interface HeaderLine { op: 'header'; format: typeof REPLAY_FORMAT; version: number; label: string; machine: MachineSpec; scenario: Scenario | null }
-/** populate: the guest RAM is present at mmap (absent: true) or faulted in by the first pin (false). */
-export interface MmapLine { op: 'mmap'; size: string; backing: BackingProfile; vaddr: string; populate?: boolean }
+/**
+ * An mmap of the QEMU process: guest RAM (no name), or what a firmware boot maps besides it
+ * ('pc.rom', 'gpu.bar0' with backing 'mmio', ...); populate: present at mmap (absent: true) or
+ * faulted in by the first pin (false).
+ */
+export interface MmapLine { op: 'mmap'; name?: string; size: string; backing: BackingProfile | 'mmio'; vaddr: string; populate?: boolean }
 export interface PhaseLine { op: 'phase'; name: string }
 export interface MapLine {
   op: 'ioctl'; cmd: 'VFIO_IOMMU_MAP_DMA';
@@ -47,6 +51,8 @@ export function parseReplay(text: string, file: string): { header: HeaderLine; l
       if (typeof o.machine !== 'object' || o.machine === null) throw new UsageError(where, 'header needs a machine object');
       checkMachine(o.machine as Record<string, unknown>, where);
       header = o as unknown as HeaderLine;
+      // a record made before a scenario field existed ran without it (no firmware churn, ...)
+      if (typeof header.scenario === 'object' && header.scenario !== null) header = { ...header, scenario: upgradeScenario(header.scenario) };
       continue;
     }
     const need = (k: string, ok: (v: unknown) => boolean, what: string): void => {
@@ -56,7 +62,9 @@ export function parseReplay(text: string, file: string): { header: HeaderLine; l
     const u32 = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
     switch (o.op) {
       case 'mmap':
-        need('size', u64, 'a 0x hex u64'); need('backing', (v) => typeof v === 'string' && isBackingProfile(v), 'a backing name');
+        need('size', u64, 'a 0x hex u64');
+        need('backing', (v) => v === 'mmio' || (typeof v === 'string' && isBackingProfile(v)), "a backing name or 'mmio' (a device BAR)");
+        if (o.name !== undefined) need('name', (v) => typeof v === 'string', 'a string');
         need('populate', (v) => v === undefined || typeof v === 'boolean', 'true or false (or absent: true)');
         break;
       case 'phase': need('name', (v) => typeof v === 'string', 'a string'); break;

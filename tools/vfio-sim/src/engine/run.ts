@@ -7,6 +7,7 @@ import { VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA } from '@x/vfio-type1';
 import { UsageError } from '../errors.js';
 import { resolveScenario, type Resolved, type Scenario } from '../scenario/scenario.js';
 import { workload, type Op } from '../scenario/workload.js';
+import type { RegionName } from '../scenario/firmware.js';
 import { hex, encodeDmaMap, encodeDmaUnmap, decodeDmaUnmap, DMA_MAP_SIZE, DMA_UNMAP_SIZE } from './uapi.js';
 import { buildMachine, type Machine, type MachineSpec } from './machine.js';
 import { REPLAY_FORMAT, REPLAY_VERSION, type HeaderLine, type MapLine, type MmapLine, type RecordLine, type UnmapLine } from './record.js';
@@ -92,6 +93,7 @@ class Executor {
           this.mapIoctls++;
           if (tr.on) tr.begin(TRACK, 'VFIO_IOMMU_MAP_DMA', { iova: a.iova, size: a.size });
           const r = this.ioctl(VFIO_IOMMU_MAP_DMA, bytes, l.cmd);
+          if (r.errno === null) this.noteMmio(BigInt(a.vaddr), BigInt(a.iova), BigInt(a.size));
           if (tr.on) tr.end(TRACK, 'VFIO_IOMMU_MAP_DMA', r.errno === null ? {} : { errno: r.errno });
           if (this.mismatches) this.check(l, lineNo, r, null);
           if (this.out) this.out.push(JSON.stringify(r.errno === null ? { ...l, ret: r.ret } : { ...l, errno: r.errno }));
@@ -103,6 +105,7 @@ class Executor {
           this.pau.inUnmap = true;
           const r = this.ioctl(VFIO_IOMMU_UNMAP_DMA, bytes, l.cmd);
           this.pau.inUnmap = false;
+          if (r.errno === null) this.pau.unmapMmio(Number(BigInt(a.iova) >> 12n), Number((BigInt(a.iova) + BigInt(a.size)) >> 12n));
           const sizeOut = hex(decodeDmaUnmap(bytes).size);
           if (tr.on) tr.end(TRACK, 'VFIO_IOMMU_UNMAP_DMA', r.errno === null ? { size: sizeOut } : { errno: r.errno });
           if (this.mismatches) this.check(l, lineNo, r, sizeOut);
@@ -126,6 +129,16 @@ class Executor {
       tr.counter('memory', 'page tables', { tables: u.tables });
     }
     if ((++this.done & 255) === 0 && this.onProgress) this.onProgress(this.done);
+  }
+
+  /** Tells the pinned-after-unmap log about a mapping of a BAR mmap (MMIO VMA): its pages are never unpinned. */
+  private noteMmio(vaddr: bigint, iova: bigint, size: bigint): void {
+    const vmas = this.m.proc.vmas;
+    const page = Number(vaddr >> 12n);
+    for (let i = 0; i < vmas.length; i++) {
+      const v = vmas[i]!;
+      if (v.mmio && page >= v.startPage && page < v.endPage) { this.pau.mapMmio(Number(iova >> 12n), Number((iova + size) >> 12n)); return; }
+    }
   }
 
   private ioctl(cmd: number, bytes: Uint8Array, name: string): { ret: number; errno: string | null } {
@@ -167,23 +180,35 @@ export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {
   const spec = machineSpec(r);
   const m = buildMachine(spec, opts.trace ?? false);
   const ex = new Executor(m, opts.record ?? false, opts.onProgress);
-  let vaddr: bigint;
-  try {
-    vaddr = m.proc.mmap(r.guestBytes, { backing: r.backing, populate: r.populate });
-  } catch (e) {
-    // the host allocator could not back the guest (no free 1 GiB regions left, ...): a scenario problem
-    const err = e as { code?: string; message?: string };
-    if (err.code === 'ENOMEM' || err.code === 'EINVAL') throw new UsageError('--host-memory', `the host cannot back the guest's RAM: ${String(err.message)}`);
-    throw e;
-  }
   if (ex.out) {
     const header: HeaderLine = { op: 'header', format: REPLAY_FORMAT, version: REPLAY_VERSION, label, machine: spec, scenario };
     ex.out.push(JSON.stringify(header));
-    // populate only when false (absent = true), so default records keep their mmap line
-    const mm: MmapLine = { op: 'mmap', size: hex(r.guestBytes), backing: r.backing, vaddr: hex(vaddr), ...(r.populate ? {} : { populate: false }) };
-    ex.out.push(JSON.stringify(mm));
   }
-  for (const op of workload(r, vaddr, m.deviceIds.length)) ex.exec(toLine(op, m.deviceIds));
+  // guest RAM first, then what a firmware boot maps besides it: the ROM RAMBlocks (small anonymous
+  // memory: 4 KiB pages) and the GPU's BAR mmaps (device MMIO), as QEMU has them before the guest runs
+  const vmas = new Map<RegionName, bigint>();
+  const regions: { name: RegionName; size: bigint; backing: MmapLine['backing'] }[] = [{ name: 'pc.ram', size: r.guestBytes, backing: r.backing }];
+  for (const x of r.boot?.regions ?? []) regions.push({ name: x.name, size: x.size, backing: x.kind === 'mmio' ? 'mmio' : '4k' });
+  for (const x of regions) {
+    let vaddr: bigint;
+    try {
+      // guest RAM may be left for the first pin to fault in (--populate off); ROMs and BARs are present
+      vaddr = m.proc.mmap(x.size, { backing: x.backing, populate: x.name === 'pc.ram' ? r.populate : true });
+    } catch (e) {
+      // the host allocator could not back the guest (no free 1 GiB regions left, ...): a scenario problem
+      const err = e as { code?: string; message?: string };
+      if (err.code === 'ENOMEM' || err.code === 'EINVAL') throw new UsageError('--host-memory', `the host cannot back the guest's ${x.name === 'pc.ram' ? 'RAM' : `${x.name} (${x.size >> 10n} KiB)`}: ${String(err.message)}`);
+      throw e;
+    }
+    vmas.set(x.name, vaddr);
+    // guest RAM's line has no name (records before firmware boots had only that one)
+    // populate only when false (absent = true), so default records keep their mmap lines
+    if (ex.out) {
+      ex.out.push(JSON.stringify({ op: 'mmap', ...(x.name === 'pc.ram' ? {} : { name: x.name }), size: hex(x.size), backing: x.backing,
+        vaddr: hex(vaddr), ...(x.name === 'pc.ram' && !r.populate ? { populate: false } : {}) }));
+    }
+  }
+  for (const op of workload(r, vmas, m.deviceIds.length)) ex.exec(toLine(op, m.deviceIds));
   ex.endPhase();
   return finish(m, ex, label, scenario, r);
 }

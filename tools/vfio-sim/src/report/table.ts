@@ -76,7 +76,10 @@ function describeParts(c: CaseResult): [name: string, text: string][] {
   const low = r.guestBytes - high;
   const dma = s.dma.pattern === 'none' ? 'no DMA' : `DMA ${s.dma.pattern}`;
   const work = s.workload === 'boot' ? 'boot + shutdown' : s.workload === 'churn' ? `churn ${s.churn.ops} ops` : `boot + churn ${s.churn.ops} ops + shutdown`;
-  const maps = s.workload === 'churn' ? 'RAM not mapped at boot (vIOMMU)' : `${r.blocks.length} DMA mappings`;
+  const boot = r.boot === null ? null : r.boot.changes.reduce((a, c) => [a[0]! + c.add.length, a[1]! + c.del.length], [0, 0]);
+  const maps = s.workload === 'churn' ? 'RAM not mapped at boot (vIOMMU)'
+    : boot === null ? `${r.blocks.length} DMA mappings`
+    : `SeaBIOS boot: ${boot[0]} maps, ${boot[1]} unmaps, ${r.boot!.final.length} DMA mappings after`;
   return [
     ['guest', `guest ${fmtSize(r.guestBytes)} (${s.guest.machine}: ${fmtSize(low)} below 4G + ${fmtSize(high)} above, ${maps})`],
     ['host memory', `host ${fmtSize(r.hostBytes)}`],
@@ -226,6 +229,7 @@ function hints(res: CommandResult): string {
     ['vfio-sim compare --profile v4.17 --backing 4k,thp,hugetlb-1g', 'what the host backing does to regions per unmap'],
     [`vfio-sim sweep --guest ${g(guest / 4n)},${g(guest)},${g(guest * 4n)}`, 'how it scales with memory above 4 GiB'],
     ['vfio-sim compare --workload churn', 'vIOMMU/DPDK-like: many small map/unmap calls'],
+    ['vfio-sim sweep --firmware seabios,none', 'what the SeaBIOS boot\'s re-mapping of low RAM costs'],
     ['vfio-sim run --trace t.json --html r.html', 'open t.json in ui.perfetto.dev, r.html in a browser'],
     ['vfio-sim --help', 'every command and option'],
   ];

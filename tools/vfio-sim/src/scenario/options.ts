@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseSize } from './size.js';
 import {
-  BACKINGS, DMA_PATTERNS, DRIVERS, MACHINES, UNMAP_PATHS, WORKLOADS, checkBacking, type Scenario,
+  BACKINGS, DMA_PATTERNS, DRIVERS, FIRMWARES, MACHINES, UNMAP_PATHS, WORKLOADS, checkBacking, type Scenario,
 } from './scenario.js';
 import { isReleaseName, releaseError } from '@x/iommu-core';
 
@@ -28,6 +28,8 @@ export const SCENARIO_OPTS: readonly OptDef[] = [
   { flag: '--guest <size>', attr: 'guest', path: 'guest.memory', kind: 'size', help: 'guest RAM (default 64G)' },
   { flag: '--machine <type>', attr: 'machine', path: 'guest.machine', kind: 'enum', choices: MACHINES, help: 'QEMU machine: q35 (2G below 4G) or pc (3G below 4G) (default q35)' },
   { flag: '--below-4g <size>', attr: 'below4g', path: 'guest.below4g', kind: 'size', help: 'RAM below the 32-bit PCI hole (default: the machine\'s rule)' },
+  { flag: '--firmware <name>', attr: 'firmware', path: 'guest.firmware', kind: 'enum', choices: FIRMWARES, help: 'boot: seabios (the maps and unmaps QEMU does while SeaBIOS and Linux set up PAM, SMRAM, VGA and the GPU\'s BARs) or none (each RAM section mapped once) (default seabios)' },
+  { flag: '--gpu-bar <size>', attr: 'gpuBar', path: 'guest.gpuBar', kind: 'size', help: 'the GPU\'s prefetchable BAR1 (power of two, placed below 4 GiB as SeaBIOS does; BAR0 is 16M) (default 256M)' },
   { flag: '--host-memory <size>', attr: 'hostMemory', path: 'host.memory', kind: 'size', help: 'host RAM (default guest + 4G)' },
   { flag: '--backing <kind>', attr: 'backing', path: 'host.backing', kind: 'backing', choices: BACKINGS, help: 'host backing of guest RAM: 4k, thp, hugetlb-2m, hugetlb-1g, fragmented:<p> (default thp)' },
   { flag: '--host-age <0..1>', attr: 'hostAge', path: 'host.age', kind: 'fraction', help: 'host allocator: 1 = long-running, fragmented (random frames); 0 = freshly booted (ascending, contiguous memory) (default 1)' },
@@ -55,7 +57,7 @@ export const SCENARIO_OPTS: readonly OptDef[] = [
 export function addScenarioOptions(cmd: Command): Command {
   // compare and sweep take comma lists on every option but --seed; their descriptions say so once
   for (const o of SCENARIO_OPTS) cmd.option(o.flag, o.help);
-  cmd.option('--no-vga-hole', 'map the RAM below 4G as one block (QEMU sees 0xa0000-0xbffff as VGA MMIO)');
+  cmd.option('--no-vga-hole', 'map the RAM below 4G as one block (QEMU sees 0xa0000-0xbffff as VGA MMIO); with --firmware seabios: the GPU has no legacy VGA (x-vga=off)');
   cmd.option('--disable-hugepages', 'vfio_iommu_type1 disable_hugepages=1 (pin and map page by page)');
   cmd.option('--cost <event=ns,...>', 'override modeled costs, e.g. completionWaits=2000,pins=100 (see `vfio-sim report --costs`)');
   cmd.option('--scenario <file>', 'read the scenario from a JSON file (flags given as well override its fields)');

@@ -6,7 +6,8 @@ import { isBackingProfile, isReleaseName, releaseError, type BackingProfile, typ
 import { profileSpec } from '@x/vfio-type1';
 import { UsageError } from '../errors.js';
 import { parseSize, shortSize } from './size.js';
-import { qemuLayout, type RamBlock } from './layout.js';
+import { defaultBelow4g, qemuLayout, type RamBlock } from './layout.js';
+import { MIN_BAR1, Q35_MMCONFIG, seabiosBoot, type BootPlan } from './firmware.js';
 
 /** The default comparison: before the 2018 series, the series (6bd06f5a486c, eb5ecd1a40e2), today. */
 export const DEFAULT_COMPARE = ['v4.16', 'v4.17', 'mainline'] as const;
@@ -14,6 +15,8 @@ export const DEFAULT_COMPARE = ['v4.16', 'v4.17', 'mainline'] as const;
 export type Profile = ReleaseName;
 export const DRIVERS = ['amd', 'reference'] as const;
 export const MACHINES = ['q35', 'pc'] as const;
+/** seabios: the boot maps what QEMU's listener sees while SeaBIOS and Linux initialise the machine (firmware.ts); none: each RAM section once. */
+export const FIRMWARES = ['seabios', 'none'] as const;
 export const WORKLOADS = ['boot', 'churn', 'boot+churn'] as const;
 export const DMA_PATTERNS = ['none', 'sequential', 'random', 'hotset'] as const;
 export const UNMAP_PATHS = ['slow', 'fast', 'mainline'] as const;
@@ -23,7 +26,12 @@ export const BACKINGS = ['4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented', 
 export interface Scenario {
   name: string;
   seed: number;
-  guest: { memory: string; machine: (typeof MACHINES)[number]; below4g: string | null; vgaHole: boolean };
+  guest: {
+    memory: string; machine: (typeof MACHINES)[number]; below4g: string | null; vgaHole: boolean;
+    firmware: (typeof FIRMWARES)[number];
+    /** Size of the assigned GPU's prefetchable BAR1 (the first device; firmware 'seabios' maps its BARs). */
+    gpuBar: string;
+  };
   /**
    * age: the host's allocator, 1 (long-running, fragmented) .. 0 (freshly booted), see createSim's
    * hostAge; populate: guest RAM present at mmap (true) or faulted in by the first pin (false).
@@ -49,7 +57,7 @@ export function defaultScenario(): Scenario {
   return {
     name: 'default',
     seed: 1,
-    guest: { memory: '64G', machine: 'q35', below4g: null, vgaHole: true },
+    guest: { memory: '64G', machine: 'q35', below4g: null, vgaHole: true, firmware: 'seabios', gpuBar: '256M' },
     host: { memory: null, backing: 'thp', age: 1, populate: true },
     driver: 'amd',
     profile: 'mainline',
@@ -76,6 +84,8 @@ export interface Resolved {
   readonly guestBytes: bigint;
   readonly hostBytes: bigint;
   readonly blocks: readonly RamBlock[];
+  /** The firmware boot's topology changes, or null when the boot maps each RAM section once (firmware 'none', or no RAM at boot). */
+  readonly boot: BootPlan | null;
 }
 
 /** Where a field came from, for error messages: the CLI flag and the JSON path. */
@@ -85,7 +95,7 @@ function f(flag: string, path: string): FieldName { return (FIELDS[path] = { fla
 const F = {
   name: f('--name', 'name'), seed: f('--seed', 'seed'),
   guest: f('--guest', 'guest.memory'), machine: f('--machine', 'guest.machine'), below4g: f('--below-4g', 'guest.below4g'),
-  vgaHole: f('--no-vga-hole', 'guest.vgaHole'),
+  vgaHole: f('--no-vga-hole', 'guest.vgaHole'), firmware: f('--firmware', 'guest.firmware'), gpuBar: f('--gpu-bar', 'guest.gpuBar'),
   host: f('--host-memory', 'host.memory'), backing: f('--backing', 'host.backing'),
   hostAge: f('--host-age', 'host.age'), populate: f('--populate', 'host.populate'),
   driver: f('--driver', 'driver'), profile: f('--profile', 'profile'), devices: f('--devices', 'devices'), groups: f('--groups', 'groups'),
@@ -150,6 +160,9 @@ export function resolveScenario(s: Scenario): Resolved {
   if (guestBytes > 1n << 42n) bad(F.guest, `${s.guest.memory} is larger than the 4 TiB this tool models`);
   oneOf(F.machine, s.guest.machine, MACHINES);
   bool(F.vgaHole, s.guest.vgaHole);
+  oneOf(F.firmware, s.guest.firmware, FIRMWARES);
+  const gpuBar = size(F.gpuBar, s.guest.gpuBar);
+  if (gpuBar < MIN_BAR1 || (gpuBar & (gpuBar - 1n)) !== 0n) bad(F.gpuBar, `${s.guest.gpuBar} is not a power of two of at least 1 MiB (a BAR behind a bridge window)`);
   const below = s.guest.below4g === null ? null : size(F.below4g, s.guest.below4g);
   const backing = checkBacking(s.host.backing);
   // absent in results saved before these fields existed: the defaults they ran with
@@ -188,18 +201,46 @@ export function resolveScenario(s: Scenario): Resolved {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(F.cost, `${k}=${String(v)}: cost must be a finite number of ns >= 0`);
   }
   const blocks = qemuLayout(guestBytes, s.guest.machine, below, s.guest.vgaHole, F.below4g.flag);
+  // 'churn' alone maps no RAM (a vIOMMU guest): no boot, whatever the firmware
+  let boot: BootPlan | null = null;
+  if (s.guest.firmware === 'seabios' && s.workload !== 'churn') {
+    const low = below ?? defaultBelow4g(guestBytes, s.guest.machine);
+    // q35 never puts RAM above 0xb0000000 below 4 GiB (pc_q35.c): SeaBIOS's MMCONFIG window starts there
+    if (s.guest.machine === 'q35' && low > Q35_MMCONFIG) bad(F.below4g, `${shortSize(low)} below 4 GiB overlaps q35's MMCONFIG window at 0xb0000000, where SeaBIOS puts PCIEXBAR (at most 2816M with --firmware seabios)`);
+    boot = seabiosBoot({ machine: s.guest.machine, low, high: guestBytes - low, vga: s.guest.vgaHole, bar1: gpuBar });
+    if (boot === null) bad(F.gpuBar, `a ${s.guest.gpuBar} BAR1 does not fit in SeaBIOS's 32-bit PCI window below 0xfec00000 (SeaBIOS would move it above 4 GiB, which this tool does not model)`);
+  }
   // dma_entry_limit came in v5.1: older releases have no limit to exceed
   const limited = profileSpec(s.profile).dmaEntryLimit;
-  if (limited && s.workload !== 'churn' && blocks.length > s.vfio.dmaEntryLimit) bad(F.dmaEntryLimit, `${blocks.length} RAM blocks exceed the limit of ${s.vfio.dmaEntryLimit} mappings`);
-  // 'churn' alone maps no RAM (a vIOMMU guest): its live mappings have the whole limit
-  const ramMaps = s.workload === 'churn' ? 0 : blocks.length;
+  if (limited && s.workload !== 'churn') {
+    if (boot === null && blocks.length > s.vfio.dmaEntryLimit) bad(F.dmaEntryLimit, `${blocks.length} RAM blocks exceed the limit of ${s.vfio.dmaEntryLimit} mappings`);
+    if (boot !== null && boot.peak > s.vfio.dmaEntryLimit) bad(F.dmaEntryLimit, `the SeaBIOS boot has up to ${boot.peak} sections mapped at once, more than the limit of ${s.vfio.dmaEntryLimit} mappings`);
+  }
+  const ramMaps = s.workload === 'churn' ? 0 : boot !== null ? boot.final.length : blocks.length;
   if (limited && s.workload !== 'boot' && s.churn.live > s.vfio.dmaEntryLimit - ramMaps) {
     bad(F.churnLive, ramMaps === 0
       ? `${s.churn.live} live churn mappings exceed --dma-entry-limit ${s.vfio.dmaEntryLimit}`
-      : `${s.churn.live} live churn mappings plus ${ramMaps} RAM blocks exceed --dma-entry-limit ${s.vfio.dmaEntryLimit}`);
+      : `${s.churn.live} live churn mappings plus ${ramMaps} ${boot !== null ? 'sections mapped after boot' : 'RAM blocks'} exceed --dma-entry-limit ${s.vfio.dmaEntryLimit}`);
   }
   if (BigInt(s.churn.maxPages) * SZ_4K > guestBytes) bad(F.churnMax, 'a churn buffer cannot be larger than the guest');
-  return { scenario: s, backing, hostAge, populate, guestBytes, hostBytes, blocks };
+  return { scenario: s, backing, hostAge, populate, guestBytes, hostBytes, blocks, boot };
+}
+
+/**
+ * A scenario read back from a replay header or a saved result, with the fields that came after it
+ * was written filled in as what that run did: no firmware churn (firmware 'none'), the default GPU
+ * BAR, and the reference driver's superpages on.
+ */
+export function upgradeScenario(s: Scenario): Scenario {
+  const g = s.guest as Partial<Scenario['guest']> | undefined, i = s.iommu as Partial<Scenario['iommu']> | undefined;
+  // a malformed object is left for resolveScenario to report
+  if (typeof g !== 'object' || g === null || typeof i !== 'object' || i === null) return s;
+  if (g.firmware !== undefined && g.gpuBar !== undefined && i.superpages !== undefined) return s;
+  return {
+    ...s,
+    guest: { ...s.guest, firmware: g.firmware ?? 'none', gpuBar: g.gpuBar ?? '256M' },
+    iommu: { ...s.iommu, superpages: i.superpages ?? true },
+  };
 }
 
 /** Deep-merges a partial scenario (from a JSON file or overrides) over a base; unknown keys are errors. */

@@ -1,10 +1,13 @@
-// Generates the userspace side of a run, the way QEMU drives VFIO: boot maps every RAM section,
-// the assigned device does DMA while the guest runs, shutdown unmaps every section; the churn
-// workload is a vIOMMU/DPDK-like stream of many small map/DMA/unmap calls. Ops are yielded lazily
-// and all random choices come from one seeded PRNG, so a seed fixes the stream.
+// Generates the userspace side of a run, the way QEMU drives VFIO: boot maps the guest's memory
+// (each RAM section once, or with firmware 'seabios' every map and unmap QEMU's listener does while
+// SeaBIOS and Linux initialise the machine, firmware.ts), the assigned device does DMA while the
+// guest runs, shutdown unmaps what is mapped; the churn workload is a vIOMMU/DPDK-like stream of
+// many small map/DMA/unmap calls. Ops are yielded lazily and all random choices come from one
+// seeded PRNG, so a seed fixes the stream.
 
 import { Prng } from '@x/iommu-core';
 import type { Resolved } from './scenario.js';
+import type { RegionName, Section } from './firmware.js';
 
 export const VFIO_DMA_MAP_FLAG_READ = 1, VFIO_DMA_MAP_FLAG_WRITE = 2;
 
@@ -19,15 +22,29 @@ export type Op =
 interface Live { iova: bigint; size: bigint }
 const PAGE = 4096n;
 
+/** Where the QEMU process has each host object mapped: guest RAM ('pc.ram') and, for a firmware boot, its ROMs and the GPU's BARs. */
+export type ProcessVmas = ReadonlyMap<RegionName, bigint>;
+
+/** A guest range the device may DMA into: writable guest RAM that stays mapped while the guest runs. */
+interface DmaTarget { readonly gpa: bigint; readonly size: bigint }
+
+/** The MAP_DMA of a section: read-only sections (ROMs, read-only PAM segments) get READ only (listener.c: section->readonly). */
+function mapOf(sec: Section, vmas: ProcessVmas): Op {
+  const flags = sec.readonly ? VFIO_DMA_MAP_FLAG_READ : VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+  return { op: 'map', vaddr: vmas.get(sec.region)! + sec.offset, iova: sec.gpa, size: sec.size, flags };
+}
+const isGuestRam = (sec: Section): boolean => sec.region === 'pc.ram' && !sec.readonly;
+
 /** Where churn IOVAs start: the first 1 GiB boundary above the guest's RAM in GPA space. */
 export function churnBase(r: Resolved): bigint {
   const top = r.blocks.reduce((m, b) => (b.gpa + b.size > m ? b.gpa + b.size : m), 0n);
   return ((top + (1n << 30n) - 1n) >> 30n << 30n) + (1n << 30n);
 }
 
-/** The ops of a scenario; `vaddr` is where the guest's RAM backend is mapped in the QEMU process. */
-export function* workload(r: Resolved, vaddr: bigint, ndevices: number): Generator<Op> {
+/** The ops of a scenario; `vmas` says where the QEMU process has guest RAM (and the firmware boot's ROMs and BARs) mapped. */
+export function* workload(r: Resolved, vmas: ProcessVmas, ndevices: number): Generator<Op> {
   const s = r.scenario;
+  const vaddr = vmas.get('pc.ram')!;
   // independent of the sim's own PRNG stream: workload choices never depend on model internals
   const rng = new Prng((s.seed ^ 0x5f3759df) >>> 0);
   const rw = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
@@ -38,10 +55,19 @@ export function* workload(r: Resolved, vaddr: bigint, ndevices: number): Generat
   const ram = s.workload !== 'churn';
   if (ram) {
     yield { op: 'phase', name: 'boot' };
-    for (const b of r.blocks) yield { op: 'map', vaddr: vaddr + b.hostOffset, iova: b.gpa, size: b.size, flags: rw };
+    if (r.boot === null) {
+      for (const b of r.blocks) yield { op: 'map', vaddr: vaddr + b.hostOffset, iova: b.gpa, size: b.size, flags: rw };
+    } else {
+      // one memory transaction at a time: its region_dels (one UNMAP_DMA each), then its region_adds
+      for (const c of r.boot.changes) {
+        for (const d of c.del) yield { op: 'unmap', iova: d.gpa, size: d.size };
+        for (const a of c.add) yield mapOf(a, vmas);
+      }
+    }
     if (dmaOn && s.dma.bursts > 0) {
       yield { op: 'phase', name: 'run' };
-      yield* ramTraffic(r, rng, nextDev);
+      // the guest gives the device writable RAM only (never the read-only BIOS area or a BAR)
+      yield* ramTraffic(r, r.boot === null ? r.blocks : r.boot.final.filter(isGuestRam), rng, nextDev);
     }
   }
   const live: Live[] = [];
@@ -76,9 +102,12 @@ export function* workload(r: Resolved, vaddr: bigint, ndevices: number): Generat
   yield { op: 'phase', name: 'shutdown' };
   for (const m of live) yield { op: 'unmap', iova: m.iova, size: m.size };
   if (ram) {
-    for (const b of r.blocks) {
+    // what boot left mapped, in address order: the RAM sections, or the firmware boot's final sections
+    const steady = r.boot === null ? r.blocks.map((b) => ({ gpa: b.gpa, size: b.size, dma: true }))
+      : r.boot.final.map((x) => ({ gpa: x.gpa, size: x.size, dma: isGuestRam(x) }));
+    for (const b of steady) {
       // the device's last DMA into a section just before QEMU unmaps it: its IOTLB entries are live
-      if (dmaOn) {
+      if (dmaOn && b.dma) {
         const pages = Number(b.size / PAGE);
         const n = Math.min(s.dma.pages, pages);
         yield { op: 'dma', device: nextDev(), iova: Number(b.gpa / PAGE) + rng.int(pages - n + 1), pages: n, write: true };
@@ -88,10 +117,10 @@ export function* workload(r: Resolved, vaddr: bigint, ndevices: number): Generat
   }
 }
 
-/** DMA bursts over the mapped RAM following the scenario's pattern. */
-function* ramTraffic(r: Resolved, rng: Prng, nextDev: () => number): Generator<Op> {
+/** DMA bursts over the mapped RAM (`targets`, in address order) following the scenario's pattern. */
+function* ramTraffic(r: Resolved, targets: readonly DmaTarget[], rng: Prng, nextDev: () => number): Generator<Op> {
   const s = r.scenario;
-  const blocks = r.blocks.map((b) => ({ first: Number(b.gpa / PAGE), pages: Number(b.size / PAGE) }));
+  const blocks = targets.map((b) => ({ first: Number(b.gpa / PAGE), pages: Number(b.size / PAGE) }));
   const total = blocks.reduce((a, b) => a + b.pages, 0);
   // a linear page index over all sections -> (section, iova page); bursts never cross a section end
   const at = (lin: number, want: number): { iova: number; pages: number } => {
