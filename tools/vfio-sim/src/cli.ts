@@ -39,7 +39,7 @@ Examples:
 
 export function buildProgram(): Command {
   const program = new Command('vfio-sim')
-    .description('Model VFIO type1 DMA mapping on the IOMMU core and AMD-Vi: IOTLB syncs, invalidations, PTE writes, pins and modeled time per kernel profile (v4.16, v4.17, mainline), side by side.')
+    .description('Model VFIO type1 DMA mapping on the IOMMU core and AMD-Vi: IOTLB syncs, invalidations, PTE writes, pins and modeled time per kernel release (v3.19 .. v7.1; by default v4.16, v4.17 and mainline), side by side.')
     .version(VERSION)
     .showSuggestionAfterError(true)
     .addHelpText('after', EXAMPLES_MAIN);
@@ -63,28 +63,28 @@ Examples:
     process.exitCode = await compareCommand(files, o, files.length === 0 && o.profile === undefined && !lists);
   });
 
-  const run = program.command('run').description('run one scenario under one profile (default v4.17)')
+  const run = program.command('run').description('run one scenario under one kernel release (default mainline)')
     .addHelpText('after', `
 Examples:
-  $ vfio-sim run                                      # default scenario, v4.17
-  $ vfio-sim run --profile mainline --guest 1T --backing hugetlb-1g
+  $ vfio-sim run                                      # default scenario, mainline
+  $ vfio-sim run --profile v4.17 --guest 1T --backing hugetlb-1g
   $ vfio-sim run --scenario tools/vfio-sim/examples/churn.json --guest 8G
   $ vfio-sim run --guest 8G --record run.jsonl --trace run.trace.json`);
   outputOptions(addScenarioOptions(run), false)
     .option('--record <file>', 'write the ioctl stream as JSON Lines (replay it with `vfio-sim replay`)')
     .action(async (o) => { process.exitCode = await runCommand(o); });
 
-  const sweep = program.command('sweep').description('vary one scenario option over a comma list (profile default v4.17) and show the trade-off')
+  const sweep = program.command('sweep').description('vary one scenario option over a comma list (release default mainline) and show the trade-off')
     .addHelpText('after', `
 Examples:
   $ vfio-sim sweep --tlb-sync-max 1,8,64,512,4096     # syncs vs queued bytes vs time pinned after unmap
-  $ vfio-sim sweep --guest 8G,32G,128G --profile mainline
+  $ vfio-sim sweep --guest 8G,32G,128G --profile v4.17
   $ vfio-sim sweep --backing 4k,fragmented:0.5,thp,hugetlb-1g --html sweep.html`);
   outputOptions(addScenarioOptions(sweep), true).action(async (o) => { process.exitCode = await sweepCommand(o); });
 
   const replay = program.command('replay').description('replay a recorded ioctl stream (JSON Lines, see README) and report its counters')
     .argument('<file>', 'a .jsonl file written by `run --record` or by hand')
-    .option('--profile <list>', 'replay under these kernel profiles instead of the recorded one (comma list)')
+    .option('--profile <list>', 'replay under these kernel releases instead of the recorded one (comma list)')
     .option('--tlb-sync-max <n>', 'VFIO_IOMMU_TLB_SYNC_MAX for the replay')
     .addHelpText('after', `
 Examples:
@@ -97,7 +97,7 @@ Examples:
     .argument('[file]', 'a result written with --json')
     .option('--costs', 'print the modeled cost of every event and where the number comes from')
     .addOption(new Option('--driver <name>', 'driver whose events to list with --costs').choices(['amd', 'reference']))
-    .option('--profile <name>', 'profile for --costs (default v4.17)')
+    .option('--profile <release>', 'release for --costs (default mainline)')
     .option('--cost <event=ns,...>', 'show the table with these overrides')
     .option('--json', 'print JSON')
     .option('--html <file>', 're-render FILE as an HTML report')

@@ -15,7 +15,7 @@ const schema = JSON.parse(readFileSync(join(PKG, 'docs', 'result.schema.json'), 
 
 describe('populate', () => {
   it('test_populate_off_counts_faults_and_zeroes', async () => {
-    const { res } = await cliJson(['run', '--guest', '1G', '--populate', 'off']);
+    const { res } = await cliJson(['run', '--guest', '1G', '--firmware', 'none', '--populate', 'off']);
     const c = res.cases[0]!;
     // THP: every 2 MiB page of the 1 GiB guest faults once (the VGA hole's too: it shares the first
     // 2 MiB page with mapped RAM) and clears its 512 4 KiB pages
@@ -27,16 +27,16 @@ describe('populate', () => {
     expect(validate(schema, res)).toEqual([]);
     // the default: present at mmap, nothing faulted; 4k backing: one fault per mapped page (all but
     // the 32 pages of the VGA hole 0xa0000-0xbffff, which no MAP_DMA pins)
-    const { res: on } = await cliJson(['run', '--guest', '1G']);
+    const { res: on } = await cliJson(['run', '--guest', '1G', '--firmware', 'none']);
     expect([on.cases[0]!.counters.pageFaults, on.cases[0]!.counters.pageZeroes]).toEqual([0, 0]);
-    const { res: k4 } = await cliJson(['run', '--guest', '1G', '--backing', '4k', '--populate', 'off', '--dma', 'none']);
+    const { res: k4 } = await cliJson(['run', '--guest', '1G', '--firmware', 'none', '--backing', '4k', '--populate', 'off', '--dma', 'none']);
     const hole = (0xc0000 - 0xa0000) / SZ_4K;
     expect(k4.cases[0]!.counters.pageFaults).toBe(GIB / SZ_4K - hole);
     expect([k4.cases[0]!.counters.pageFaults, k4.cases[0]!.counters.pageZeroes, k4.cases[0]!.metrics.pins]).toEqual([262112, 262112, 262112]);
   });
 
   it('test_compare_populate_on_off', async () => {
-    const { res } = await cliJson(['compare', '--populate', 'on,off', '--guest', '1G', '--profile', 'mainline']);
+    const { res } = await cliJson(['compare', '--populate', 'on,off', '--guest', '1G', '--firmware', 'none', '--profile', 'mainline']);
     expect(res.cases.map((c) => c.label)).toEqual(['populate=on', 'populate=off']);
     expect(res.cases.map((c) => c.scenario!.host.populate)).toEqual([true, false]);
     expect(res.cases.map((c) => c.counters.pageFaults)).toEqual([0, 512]);
@@ -44,9 +44,9 @@ describe('populate', () => {
     const [a, b] = res.cases.map((c) => c.metrics.phaseNs.boot!);
     expect(b! - a!).toBeCloseTo(512 * 250 + 262144 * 400, 3);
     // without --profile, compare's three default releases times the list: 6 cases
-    const { res: all } = await cliJson(['compare', '--populate', 'on,off', '--guest', '1G', '--dma', 'none']);
+    const { res: all } = await cliJson(['compare', '--populate', 'on,off', '--guest', '1G', '--firmware', 'none', '--dma', 'none']);
     expect(all.cases.map((c) => c.label)).toEqual(['v4.16 populate=on', 'v4.16 populate=off', 'v4.17 populate=on', 'v4.17 populate=off', 'mainline populate=on', 'mainline populate=off']);
-    const t = await cli(['compare', '--populate', 'on,off', '--guest', '1G', '--profile', 'mainline', '--dma', 'none']);
+    const t = await cli(['compare', '--populate', 'on,off', '--guest', '1G', '--firmware', 'none', '--profile', 'mainline', '--dma', 'none']);
     expect(t.stdout.split('\n').slice(0, 2)).toEqual([
       'vfio-sim compare: guest 1 GiB (q35: 1 GiB below 4G + 0 B above, 2 DMA mappings), host 5 GiB thp, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1; varies: populate',
       'cases: populate=on | populate=off',
@@ -57,7 +57,7 @@ describe('populate', () => {
 
 describe('host age', () => {
   it('test_host_age_regions_per_unmap_4k', async () => {
-    const { res } = await cliJson(['compare', '--guest', '1G', '--backing', '4k', '--host-age', '1,0.5,0', '--profile', 'mainline', '--dma', 'none']);
+    const { res } = await cliJson(['compare', '--guest', '1G', '--firmware', 'none', '--backing', '4k', '--host-age', '1,0.5,0', '--profile', 'mainline', '--dma', 'none']);
     expect(res.cases.map((c) => c.label)).toEqual(['host-age=1', 'host-age=0.5', 'host-age=0']);
     // seed 1: an aged host scatters nearly every page (262,087 regions for 262,112 pages); a fresh
     // one hands the guest ascending memory, one physically contiguous run per RAM block
@@ -69,18 +69,18 @@ describe('host age', () => {
     expect(res.cases.map((c) => c.scenario!.host.age)).toEqual([1, 0.5, 0]);
     expect(validate(schema, res)).toEqual([]);
     // host age 1 is the default: same numbers as leaving it out
-    const { res: dflt } = await cliJson(['run', '--guest', '1G', '--backing', '4k', '--profile', 'mainline', '--dma', 'none']);
+    const { res: dflt } = await cliJson(['run', '--guest', '1G', '--firmware', 'none', '--backing', '4k', '--profile', 'mainline', '--dma', 'none']);
     expect(dflt.cases[0]!.metrics).toEqual(res.cases[0]!.metrics);
     expect(dflt.cases[0]!.counters).toEqual(res.cases[0]!.counters);
   });
 
   it('test_host_age_header_and_sweep', async () => {
-    const t = await cli(['run', '--guest', '1G', '--host-age', '0.25', '--populate', 'off', '--dma', 'none']);
+    const t = await cli(['run', '--guest', '1G', '--firmware', 'none', '--host-age', '0.25', '--populate', 'off', '--dma', 'none']);
     expect(t.code).toBe(0);
     expect(t.stdout.split('\n')[0]).toBe('vfio-sim run: guest 1 GiB (q35: 1 GiB below 4G + 0 B above, 2 DMA mappings), host 5 GiB thp, host age 0.25, not pre-populated, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1');
-    const { res } = await cliJson(['sweep', '--guest', '1G', '--host-age', '1,.5,0', '--dma', 'none']);
+    const { res } = await cliJson(['sweep', '--guest', '1G', '--firmware', 'none', '--host-age', '1,.5,0', '--dma', 'none']);
     expect(res.sweep).toEqual({ option: 'host.age', flag: '--host-age', values: [1, 0.5, 0] });
-    const s = await cli(['sweep', '--guest', '1G', '--host-age', '1,0', '--dma', 'none']);
+    const s = await cli(['sweep', '--guest', '1G', '--firmware', 'none', '--host-age', '1,0', '--dma', 'none']);
     expect(s.stdout.split('\n')[0]).toBe('vfio-sim sweep --host-age over 1, 0: guest 1 GiB (q35: 1 GiB below 4G + 0 B above, 2 DMA mappings), host 5 GiB thp, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1; varies: host age');
   });
 });
@@ -109,7 +109,7 @@ describe('host memory usage errors', () => {
 describe('host memory record and replay', () => {
   it('test_replay_reproduces_populate_off_and_host_age', async () => {
     const file = join(dir, 'pop.jsonl');
-    const { res: run } = await cliJson(['run', '--guest', '2G', '--backing', '4k', '--host-age', '0.5', '--populate', 'off',
+    const { res: run } = await cliJson(['run', '--guest', '2G', '--firmware', 'none', '--backing', '4k', '--host-age', '0.5', '--populate', 'off',
       '--workload', 'boot+churn', '--churn-ops', '50', '--profile', 'mainline', '--record', file]);
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect((lines[0]!.machine as Record<string, unknown>).hostAge).toBe(0.5);
@@ -136,7 +136,7 @@ describe('host memory record and replay', () => {
 
   it('test_default_record_has_no_host_memory_fields', async () => {
     const file = join(dir, 'dflt.jsonl');
-    await cliJson(['run', '--guest', '1G', '--dma-bursts', '1', '--record', file]);
+    await cliJson(['run', '--guest', '1G', '--firmware', 'none', '--dma-bursts', '1', '--record', file]);
     const [h, m] = readFileSync(file, 'utf8').split('\n').slice(0, 2).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect('hostAge' in (h!.machine as Record<string, unknown>)).toBe(false);
     expect(m).toEqual({ op: 'mmap', size: '0x40000000', backing: 'thp', vaddr: '0x7f0000000000' });

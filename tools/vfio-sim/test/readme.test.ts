@@ -1,7 +1,7 @@
 // README output blocks that are command transcripts: the Errors section and replay's mismatch
 // report are run here and must match what the README shows (test/demo.test.ts does the demos).
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,4 +59,13 @@ describe('readme', () => {
     expect(ran.stderr).toBe('');
     expect(ran.stdout.endsWith(lines.slice(3).join('\n'))).toBe(true);
   });
+});
+
+describe('readme output blocks', () => {
+  it('test_every_marked_block_is_a_real_run', () => {
+    // `<!-- output: ... -->` and `<!-- transcript -->` blocks of both READMEs, rerun (pnpm docs:outputs --check)
+    const r = spawnSync(process.execPath, [join(PKG, 'scripts', 'readme-outputs.mjs'), '--check'], { encoding: 'utf8' });
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('docs:outputs: 0 block(s) differ');
+    expect(r.status).toBe(0);
+  }, 120_000);
 });

@@ -74,7 +74,7 @@ describe('releases in runs', () => {
   it('test_reference_driver_4x_one_flush_per_iommu_unmap', async () => {
     // before v5.11 VT-d flushed inside ->unmap (one call per page of a run) and had no sync op: one
     // invalidation and one wait per ->unmap call, none from the core's sync (it was two per call)
-    const { res } = await cliJson(['run', '--guest', '4G', '--driver', 'reference', '--profile', 'v4.16', '--dma', 'none']);
+    const { res } = await cliJson(['run', '--guest', '4G', '--firmware', 'none', '--driver', 'reference', '--profile', 'v4.16', '--dma', 'none']);
     const c = res.cases[0]!, m = c.metrics;
     expect(m.iotlbSyncs).toBe(m.regions);                      // slow path: one iommu_unmap per region
     expect(m.invalidations).toBe(c.counters.unmapCalls);
@@ -83,7 +83,7 @@ describe('releases in runs', () => {
     // 2 MiB boundary are one ->unmap call each; every other region is one 2 MiB leaf
     expect(c.counters.unmapCalls).toBe(160 + 320 + (m.regions - 2));
     // v4.17 on VT-d: the fast path's syncs find nothing to flush; the flushes happened in the unmaps
-    const { res: r17 } = await cliJson(['run', '--guest', '4G', '--driver', 'reference', '--profile', 'v4.17', '--dma', 'none']);
+    const { res: r17 } = await cliJson(['run', '--guest', '4G', '--firmware', 'none', '--driver', 'reference', '--profile', 'v4.17', '--dma', 'none']);
     const n = r17.cases[0]!.metrics;
     expect(n.invalidations).toBe(r17.cases[0]!.counters.unmapCalls);
     expect(n.invalidations).toBe(m.invalidations);
@@ -91,7 +91,7 @@ describe('releases in runs', () => {
   });
 
   it('test_superpages_off_maps_4k_leaves', async () => {
-    const { res } = await cliJson(['compare', '--guest', '1G', '--driver', 'reference', '--profile', 'v4.16', '--superpages', 'on,off', '--dma', 'none']);
+    const { res } = await cliJson(['compare', '--guest', '1G', '--firmware', 'none', '--driver', 'reference', '--profile', 'v4.16', '--superpages', 'on,off', '--dma', 'none']);
     expect(res.cases.map((c) => c.label)).toEqual(['superpages=on', 'superpages=off']);
     const [on, off] = res.cases.map((c) => c.metrics);
     // 1 GiB of THP (the VGA hole's 32 pages not mapped): one 4 KiB leaf per page without superpages,

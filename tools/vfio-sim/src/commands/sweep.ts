@@ -1,5 +1,5 @@
 // vfio-sim sweep: one option over a list of values (e.g. --tlb-sync-max 1,8,64,512,4096) under one
-// profile (default v4.17, the seed's), with the trade-off it shows: syncs vs queued bytes vs how
+// release (default mainline), with the trade-off it shows: syncs vs queued bytes vs how
 // long pages stay pinned after their unmap.
 
 import { UsageError } from '../errors.js';

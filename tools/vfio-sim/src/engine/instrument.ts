@@ -1,5 +1,5 @@
 // Measures how long pages stay pinned after the IOMMU stopped translating them: the price of
-// batching (v4.17 keeps up to tlbSyncMax regions pinned until one sync). Each unmap_pages return
+// batching (since v4.17 VFIO keeps up to tlbSyncMax regions pinned until one sync). Each unmap_pages return
 // is logged with the modeled time; each unpin during an UNMAP_DMA ioctl consumes the oldest logged
 // pages (VFIO unpins in unmap order on every path), and the time difference is the delay. Pages of
 // a device BAR mapping (MMIO, reserved pfns) are never pinned nor unpinned: their unmaps are not logged.

@@ -30,11 +30,11 @@ export interface Metrics {
   readonly regionsPerCall: RegionsPerCall;
   /** Total regions unmapped (sum of the histogram). */
   readonly regions: number;
-  /** IOTLB syncs issued by VFIO's unmap path (per-chunk flushes in v4.16, batch syncs after). */
+  /** IOTLB syncs issued by VFIO's unmap path (per-chunk flushes before v4.17, batch syncs after). */
   readonly iotlbSyncs: number;
   /** Fast-path chunks that fell back to the slow path. */
   readonly fallbacks: number;
-  /** map_try_harder() entries (v4.17: the AMD EBUSY quirk). */
+  /** map_try_harder() entries (before v5.0: the AMD EBUSY quirk). */
   readonly mapTryHarder: number;
   /** IOTLB invalidation commands (AMD: INVALIDATE_IOMMU_PAGES + INVALIDATE_IOMMU_ALL). */
   readonly invalidations: number;
