@@ -38,7 +38,8 @@ export { Tracer, type TraceEvent } from './trace.js';
 export { ptFormatSelfTest } from './pagetable/conformance.js';
 export {
   RELEASES, OLDEST_RELEASE, NEWEST_RELEASE, releaseIndex, isReleaseName, releaseError, parseRelease, releaseAtLeast,
-  previousRelease, entriesAt, timelineFlags, timelineDiff, sortTimeline, checkTimeline, timelineMarkdown, namedReleases,
+  previousRelease, entriesAt, timelineFlags, timelineDiff, sortTimeline, checkTimeline, timelineMarkdown, withTimelineTable,
+  TIMELINE_BEGIN, TIMELINE_END, namedReleases,
   KEY_RELEASES, CORE_TIMELINE,
   type Release, type ReleaseName, type TimelineEntry, type TimelineComponent, type TimelineDiff, type CoreEntryId,
 } from './timeline/index.js';

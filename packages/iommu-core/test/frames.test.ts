@@ -1,13 +1,9 @@
 // Host frame allocator: scattered 4 KiB frames keep their states implicit while their block is open.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSim, FRAME_FREE, FRAME_KERNEL, FRAME_USER, IommuError, type Backing } from '../src/index.js';
+import { census, expectDistinct } from './harness.js';
 
 /** Frames per state over the whole host, read one by one through frameState(). */
-function census(sim: ReturnType<typeof createSim>): [number, number, number] {
-  const n: [number, number, number] = [0, 0, 0];
-  for (let f = 0; f < sim.mem.nFrames; f++) n[sim.mem.frameState(f) as 0 | 1 | 2]++;
-  return n;
-}
 
 describe('FrameAllocator scattered frames', () => {
   it('test_scatter_states_implicit: dealt frames read USER, the rest FREE, with no per-frame bytes', () => {
@@ -63,33 +59,6 @@ function snapshot(sim: SimT): { states: Uint8Array; inUse: number; free: number 
   return { states, inUse: sim.mem.frames.framesInUse, free: sim.mem.frames.freeFrames };
 }
 
-/**
- * Each frame of the live backings and kernel frames is handed out once, reads USER (KERNEL), and the
- * allocator's counts agree with a census of all frames. Returns the number of user frames.
- */
-function expectDistinct(sim: SimT, live: readonly Backing[], kernel: readonly number[] = []): number {
-  const seen = new Uint8Array(sim.mem.nFrames);
-  let user = 0, dup = 0, wrong = 0;
-  for (const b of live) {
-    for (let i = 0; i < b.npages; i++) {
-      const f = b.pfns[i >>> b.runOrder]! + (i & ((1 << b.runOrder) - 1));
-      if (seen[f]++ !== 0) dup++;
-      if (sim.mem.frameState(f) !== FRAME_USER) wrong++;
-      user++;
-    }
-  }
-  for (const f of kernel) {
-    if (seen[f]++ !== 0) dup++;
-    if (sim.mem.frameState(f) !== FRAME_KERNEL) wrong++;
-  }
-  expect(dup).toBe(0);
-  expect(wrong).toBe(0);
-  const inUse = user + kernel.length;
-  expect(sim.mem.frames.framesInUse).toBe(inUse);
-  expect(sim.mem.frames.freeFrames).toBe(sim.mem.nFrames - inUse);
-  expect(census(sim)).toEqual([sim.mem.nFrames - inUse, kernel.length, user]);
-  return user;
-}
 
 /** A call that throws ENOMEM leaves every frame state and the counts as they were. */
 function expectEnomemUnchanged(sim: SimT, call: () => unknown): void {

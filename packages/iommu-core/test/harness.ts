@@ -1,6 +1,9 @@
 // Shared fixtures: a sim + reference driver + domain, and leak checks every suite ends with.
 import { expect } from 'vitest';
-import { createReferenceDriver, createSim, type RefDomain, type RefDriverOptions, type Sim, type ReferenceDriver } from '../src/index.js';
+import {
+  FRAME_FREE, FRAME_KERNEL, FRAME_USER, createReferenceDriver, createSim, type Backing, type RefDomain, type RefDriverOptions, type Sim,
+  type ReferenceDriver,
+} from '../src/index.js';
 
 export interface Harness { sim: Sim; drv: ReferenceDriver; dom: RefDomain }
 
@@ -27,3 +30,38 @@ export function leaves(dom: RefDomain): [number, number, number][] {
 }
 
 export const RW = 3;
+
+/** Frames by state over the whole host: [free, kernel, user]. */
+export function census(sim: Sim): [number, number, number] {
+  const n: [number, number, number] = [0, 0, 0];
+  for (let f = 0; f < sim.mem.nFrames; f++) n[sim.mem.frameState(f) as 0 | 1 | 2]++;
+  return n;
+}
+
+/**
+ * Each frame of the live backings and kernel frames is handed out once, reads USER (KERNEL), and the
+ * allocator's counts agree with a census of all frames. Returns the number of user frames.
+ */
+export function expectDistinct(sim: Sim, live: readonly Backing[], kernel: readonly number[] = []): number {
+  const seen = new Uint8Array(sim.mem.nFrames);
+  let user = 0, dup = 0, wrong = 0;
+  for (const b of live) {
+    for (let i = 0; i < b.npages; i++) {
+      const f = b.pfns[i >>> b.runOrder]! + (i & ((1 << b.runOrder) - 1));
+      if (seen[f]++ !== 0) dup++;
+      if (sim.mem.frameState(f) !== FRAME_USER) wrong++;
+      user++;
+    }
+  }
+  for (const f of kernel) {
+    if (seen[f]++ !== 0) dup++;
+    if (sim.mem.frameState(f) !== FRAME_KERNEL) wrong++;
+  }
+  expect(dup).toBe(0);
+  expect(wrong).toBe(0);
+  const inUse = user + kernel.length;
+  expect(sim.mem.frames.framesInUse).toBe(inUse);
+  expect(sim.mem.frames.freeFrames).toBe(sim.mem.nFrames - inUse);
+  expect(census(sim)).toEqual([sim.mem.nFrames - inUse, kernel.length, user]);
+  return user;
+}

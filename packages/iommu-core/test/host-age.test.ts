@@ -2,7 +2,8 @@
 // modeled, with the very same frames per seed; 0 is a freshly booted buddy allocator handing out
 // ascending memory; in between, each pick is the fresh host's with probability 1 - a.
 import { describe, expect, it } from 'vitest';
-import { createSim, FRAME_USER, IommuError, type Backing, type BackingProfile } from '../src/index.js';
+import { createSim, IommuError, type Backing, type BackingProfile } from '../src/index.js';
+import { expectDistinct } from './harness.js';
 
 type SimT = ReturnType<typeof createSim>;
 
@@ -18,22 +19,6 @@ function longestRun(p: Uint32Array): number {
   return best;
 }
 
-/** Every frame of the live backings is handed out once and reads USER; the allocator's count (plus `kernel` frames) agrees. */
-function expectDistinct(sim: SimT, live: readonly Backing[], kernel = 0): void {
-  const seen = new Uint8Array(sim.mem.nFrames);
-  let dup = 0, wrong = 0, user = 0;
-  for (const b of live) {
-    for (let i = 0; i < b.npages; i++) {
-      const f = b.pfns[i >>> b.runOrder]! + (i & ((1 << b.runOrder) - 1));
-      if (seen[f]++ !== 0) dup++;
-      if (sim.mem.frameState(f) !== FRAME_USER) wrong++;
-      user++;
-    }
-  }
-  let census = 0;
-  for (let f = 0; f < sim.mem.nFrames; f++) if (sim.mem.frameState(f) === FRAME_USER) census++;
-  expect({ dup, wrong, census, inUse: sim.mem.frames.framesInUse }).toEqual({ dup: 0, wrong: 0, census: user, inUse: user + kernel });
-}
 
 /** The same calls on a sim: a kernel frame, a 1 GiB VMA, a second one, the first freed, a third. */
 function script(sim: SimT, p: BackingProfile): Backing[] {
@@ -76,10 +61,10 @@ describe('younger hosts hand out ascending memory', () => {
   /** 256 MiB host, seed 1: three kernel allocations (blocks 59, 10-11, 59), a 16 MiB THP VMA, then a 128 MiB 4k VMA. */
   function fourK(hostAge: number): { thp: Backing; vma: Backing } {
     const sim = createSim({ memory: 256n << 20n, seed: 1, hostAge });
-    sim.mem.allocFrames(1); sim.mem.allocFrames(600); sim.mem.allocFrames(1);
+    const k0 = sim.mem.allocFrames(1), k1 = sim.mem.allocFrames(600), k2 = sim.mem.allocFrames(1);
     const thp = sim.mem.allocBacking(8 * 512, 'thp');
     const vma = sim.mem.allocBacking(32768, '4k');
-    expectDistinct(sim, [thp, vma], 602);
+    expectDistinct(sim, [thp, vma], [k0, ...Array.from({ length: 600 }, (_, i) => k1 + i), k2]);
     return { thp, vma };
   }
 

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import {
   CORE_TIMELINE, KEY_RELEASES, NEWEST_RELEASE, OLDEST_RELEASE, RELEASES, checkTimeline, createIotlbGather, entriesAt,
   iommuMap, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast, isReleaseName, namedReleases, parseRelease,
-  previousRelease, releaseAtLeast, releaseError, timelineDiff, timelineFlags, timelineMarkdown, type TimelineEntry,
+  previousRelease, releaseAtLeast, releaseError, timelineDiff, timelineFlags, timelineMarkdown, withTimelineTable,
+  type TimelineEntry,
 } from '../src/index.js';
 import { expectClean, makeHarness, RW } from './harness.js';
 
@@ -91,6 +92,15 @@ describe('timeline', () => {
       '|---|---|---|---|---|',
       '| `p` | v5.0 | `abcdef012345` a \\| b; `0123456789ab` other \\| one | e | a pull request says so |',
     ]);
+  });
+
+  it('test_with_timeline_table', () => {
+    const doc = 'intro\n<!-- timeline:begin -->\nstale\n<!-- timeline:end -->\nrest\n';
+    const fresh = withTimelineTable(doc, [E('p', 'v5.0')]);
+    expect(fresh).toBe(`intro\n<!-- timeline:begin -->\n${timelineMarkdown([E('p', 'v5.0')])}\n<!-- timeline:end -->\nrest\n`);
+    expect(withTimelineTable(fresh, [E('p', 'v5.0')])).toBe(fresh);          // current: unchanged
+    expect(() => withTimelineTable('no markers', [])).toThrow('no <!-- timeline:begin --> ... <!-- timeline:end --> markers');
+    expect(() => withTimelineTable('<!-- timeline:end --> <!-- timeline:begin -->', [])).toThrow(/markers/);
   });
 
   it('test_core_timeline_data', () => {
@@ -190,11 +200,10 @@ describe('reference driver by release (VT-d)', () => {
 describe('spec timeline table', () => {
   it('test_spec_table_is_generated_from_the_data', async () => {
     const { readFileSync } = await import('node:fs');
-    const { timelineMarkdown: md } = await import('@x/iommu-core');
+    const { withTimelineTable } = await import('@x/iommu-core');
     const { CORE_TIMELINE: data } = await import('../src/index.js');
     const spec = readFileSync(new URL('../docs/spec.md', import.meta.url), 'utf8');
-    const [, table] = /<!-- timeline:begin -->\n([\s\S]*?)\n<!-- timeline:end -->/.exec(spec) ?? [];
     // regenerate with `pnpm docs:timeline`
-    expect(table).toBe(md(data));
+    expect(withTimelineTable(spec, data)).toBe(spec);
   });
 });

@@ -3,18 +3,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CORE_TIMELINE, timelineMarkdown } from '@x/iommu-core';
+import { CORE_TIMELINE, withTimelineTable } from '@x/iommu-core';
 import { AMD_TIMELINE } from '@x/amd-iommu';
 import { VFIO_TIMELINE } from '@x/vfio-type1';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const BEGIN = '<!-- timeline:begin -->', END = '<!-- timeline:end -->';
 for (const [pkg, entries] of [['iommu-core', CORE_TIMELINE], ['amd-iommu', AMD_TIMELINE], ['vfio-type1', VFIO_TIMELINE]]) {
   const file = join(root, 'packages', pkg, 'docs', 'spec.md');
-  const md = readFileSync(file, 'utf8');
-  const a = md.indexOf(BEGIN), b = md.indexOf(END);
-  if (a < 0 || b < a) throw new Error(`${file}: no ${BEGIN} ... ${END} markers`);
-  const next = `${md.slice(0, a + BEGIN.length)}\n${timelineMarkdown(entries)}\n${md.slice(b)}`;
+  const md = readFileSync(file, 'utf8'), next = withTimelineTable(md, entries);
   if (next !== md) writeFileSync(file, next);
   console.log(`${next === md ? 'unchanged' : 'updated  '} packages/${pkg}/docs/spec.md (${entries.length} entries)`);
 }

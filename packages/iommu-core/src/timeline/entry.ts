@@ -82,6 +82,19 @@ export function checkTimeline(entries: readonly TimelineEntry[]): void {
   }
 }
 
+/** Markers around the generated timeline table in a spec document. */
+export const TIMELINE_BEGIN = '<!-- timeline:begin -->', TIMELINE_END = '<!-- timeline:end -->';
+
+/**
+ * A spec document with the part between its timeline markers replaced by the table of `entries`.
+ * Equal to `md` when the table is current. Error when the markers are missing or out of order.
+ */
+export function withTimelineTable(md: string, entries: readonly TimelineEntry[]): string {
+  const a = md.indexOf(TIMELINE_BEGIN), b = md.indexOf(TIMELINE_END);
+  if (a < 0 || b < a) throw new Error(`no ${TIMELINE_BEGIN} ... ${TIMELINE_END} markers`);
+  return `${md.slice(0, a + TIMELINE_BEGIN.length)}\n${timelineMarkdown(entries)}\n${md.slice(b)}`;
+}
+
 /** The spec table of a timeline (Markdown), generated from the data the code uses. */
 export function timelineMarkdown(entries: readonly TimelineEntry[]): string {
   const esc = (s: string): string => s.replace(/\|/g, '\\|');

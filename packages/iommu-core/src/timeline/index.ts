@@ -4,7 +4,8 @@ export {
   previousRelease, type Release, type ReleaseName,
 } from './release.js';
 export {
-  entriesAt, timelineFlags, timelineDiff, sortTimeline, checkTimeline, timelineMarkdown, namedReleases, KEY_RELEASES,
+  entriesAt, timelineFlags, timelineDiff, sortTimeline, checkTimeline, timelineMarkdown, withTimelineTable, TIMELINE_BEGIN,
+  TIMELINE_END, namedReleases, KEY_RELEASES,
   type TimelineEntry, type TimelineComponent, type TimelineDiff,
 } from './entry.js';
 export { CORE_TIMELINE, type CoreEntryId } from './core-entries.js';
