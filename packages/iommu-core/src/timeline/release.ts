@@ -32,6 +32,9 @@ export function isReleaseName(v: unknown): v is ReleaseName {
   return typeof v === 'string' && releaseIndex(v) >= 0;
 }
 
+/** [major, minor] of a release tag. */
+const versionOf = (r: Release): [number, number] => r.slice(1).split('.').map(Number) as [number, number];
+
 /** Why `v` is not a release name: one line naming the valid range. */
 export function releaseError(v: unknown): string {
   const range = `a release from ${OLDEST_RELEASE} to ${NEWEST_RELEASE}, or mainline`;
@@ -39,10 +42,9 @@ export function releaseError(v: unknown): string {
     const m = /^v?(\d+)\.(\d+)$/.exec(v);
     if (m !== null) {
       const major = Number(m[1]), minor = Number(m[2]);
-      const [om, on] = [3, 19];
+      const [om, on] = versionOf(OLDEST_RELEASE), [nm, nn] = versionOf(NEWEST_RELEASE);
       if (major < om || (major === om && minor < on)) return `release '${v}' is older than ${OLDEST_RELEASE}, the oldest this model covers (${range})`;
       if (!v.startsWith('v')) return `unknown release '${v}' (write it as 'v${major}.${minor}'; ${range})`;
-      const [nm, nn] = NEWEST_RELEASE.slice(1).split('.').map(Number) as [number, number];
       if (major > nm || (major === nm && minor > nn)) return `release '${v}' is newer than ${NEWEST_RELEASE}, the newest this model covers (${range})`;
     }
   }
