@@ -59,6 +59,12 @@ const X86_MSI: ResvRegion = { start: 0xfee00, last: 0xfeeff, type: IOMMU_RESV_MS
 export const CMD_SEM_ADDR = 0xffff_ffff_f000;
 const EINVAL = -22, ERANGE = -34, ENOMEM = -12;
 
+/** The io-pgtable code's per-page walks (before iommupt); their costs come from the sim's machine. */
+export const AMD_PT_EVENTS = {
+  'amd.pt.mapWalks': { ns: 0, source: 'one walk from the top of the table per page the io-pgtable code mapped (before iommupt, 789a5913b29c)' },
+  'amd.pt.unmapWalks': { ns: 0, source: 'one lookup from the top per leaf (or hole) the io-pgtable code unmapped (before iommupt)' },
+} as const;
+
 export class AmdIommu implements IommuDriver {
   readonly name: string;
   readonly ops: IommuOps;
@@ -79,6 +85,8 @@ export class AmdIommu implements IommuDriver {
   private readonly maxPage: number;
   /** leafOk[order]: the amdv1 table holds leaves of that order (hot-path form of fmt.leafOrders). */
   private readonly leafOk = new Uint8Array(64);
+  private readonly evMapWalks: number;
+  private readonly evUnmapWalks: number;
   private nextDev = 0x0100;
   private semVal = 0;
 
@@ -98,6 +106,8 @@ export class AmdIommu implements IommuDriver {
     this.pgsizeBitmap = quirks.iommupt ? AMD_IOMMU_PGSIZES & ((1n << 52n) - 1n) : AMD_IOMMU_PGSIZES;
     this.name = opts.name ?? `amd-iommu ${this.profile}`;
     this.hw = new AmdIommuHw(sim, { iotlbEntries: opts.iotlbEntries, iotlbPolicy: opts.iotlbPolicy });
+    this.evMapWalks = sim.meter.register('amd.pt.mapWalks', AMD_PT_EVENTS['amd.pt.mapWalks']);
+    this.evUnmapWalks = sim.meter.register('amd.pt.unmapWalks', AMD_PT_EVENTS['amd.pt.unmapWalks']);
     this.resv = opts.resvRegions ?? [X86_MSI];
     const vaBits = opts.vaBits ?? 64;
     if (!(Number.isInteger(vaBits) && vaBits >= 21 && vaBits <= 64)) throw new RangeError(`vaBits must be 21..64, got ${vaBits}`);
@@ -176,7 +186,7 @@ export class AmdIommu implements IommuDriver {
   // ---- ops ----------------------------------------------------------------------------------
 
   private makeOps(apiEra: '2018' | 'gather'): IommuOps {
-    const drv = this, q = this.quirks;
+    const drv = this, q = this.quirks, meter = this.sim.meter;
     const syncGather = (d: AmdDomain, g: IotlbGather): void => {
       if (!g.empty) drv.flushRange(d, g.start, g.end - g.start + 1);
       d.pt.releaseDeferred();
@@ -205,6 +215,8 @@ export class AmdIommu implements IommuDriver {
         const mark = d.pt.deferredMark();
         const r = d.pt.map(iova, pfn, order, count, prot);
         dom.mapped = d.pt.mapped;
+        // io-pgtable (before iommupt) walked from the top again for every page it mapped
+        if (!q.iommupt && dom.mapped > 0) meter.charge(drv.evMapWalks, Math.ceil(dom.mapped / lp));
         if (d.pt.replaced) {
           // iommupt: tables unlinked under a new large leaf are flushed before they are freed; an
           // earlier unmap's tables still wait for that unmap's gather sync
@@ -223,6 +235,7 @@ export class AmdIommu implements IommuDriver {
           const end = iova + count * lp;
           for (let cur = iova; cur < end;) {
             const n = d.pt.unmap(cur, lp);
+            if (!q.iommupt) meter.charge(drv.evUnmapWalks, d.pt.unmapSteps);
             if (n === 0) break;
             drv.flushDomain(d, true);
             cur += n; got += n;
@@ -230,6 +243,8 @@ export class AmdIommu implements IommuDriver {
           return got;
         }
         const got = d.pt.unmap(iova, count * lp);
+        // io-pgtable looked every leaf (and hole) up from the top; iommupt keeps its place
+        if (!q.iommupt) meter.charge(drv.evUnmapWalks, d.pt.unmapSteps);
         if (got > 0 && !q.syncFlushesAll) iommuIotlbGatherAddRange(gather ?? d.pending, iova, got);
         return got;
       },

@@ -4,12 +4,12 @@
 // toggled on its own (createAmdIommu's `quirks`).
 
 import {
-  CORE_TIMELINE, KEY_RELEASES, namedReleases, parseRelease, timelineFlags, type PtPolicy, type Release, type ReleaseName,
+  CORE_TIMELINE, KEY_RELEASES, namedReleases, parseProfile, timelineFlags, type ProfileName, type PtPolicy, type Release,
 } from '@x/iommu-core';
 import { AMD_TIMELINE } from './timeline.js';
 
-/** A kernel release ('v4.17', ...) or 'mainline' (the newest modelled release). */
-export type AmdProfileName = ReleaseName;
+/** A kernel release ('v4.17', ...) or 'mainline' (the newest modelled release), optionally with '+id' / '~id' entry switches. */
+export type AmdProfileName = ProfileName;
 
 export interface AmdQuirks {
   /** Before v4.17: every ->unmap ends with a whole-domain PDE flush + COMPLETION_WAIT; no iotlb ops. */
@@ -58,8 +58,8 @@ const cache = new Map<string, AmdProfile>();
 export function amdProfile(name: string): AmdProfile {
   let p = cache.get(name);
   if (p !== undefined) return p;
-  const release = parseRelease(name);
-  const a = timelineFlags(AMD_TIMELINE, release), c = timelineFlags(CORE_TIMELINE, release);
+  const release = parseProfile(name).release;
+  const a = timelineFlags(AMD_TIMELINE, name), c = timelineFlags(CORE_TIMELINE, name);
   const quirks: AmdQuirks = {
     flushOnUnmap: !a['amd-fast-flush'], syncFlushesAll: !a['amd-sync-range'], invPageOrAll: !a['amd-inv-address'],
     ebusyOnPresent: !a['amd-upgrade-pgsize'], unmapCountsHoles: !a['amd-iommupt'], keepTables: !a['amd-iommupt'],

@@ -241,7 +241,6 @@ describe('hardware commands and costs', () => {
     // INVALIDATE_IOMMU_PAGES + COMPLETION_WAIT, each a ring submit, plus the core's sync event
     // (the clock is a float sum of fractional costs: compare to a nanosecond millionth)
     expect(f.sim.clock.now - t0).toBeCloseTo(costs.invalidations!.ns + costs.completionWaits!.ns + 2 * costs['amd.cmd.submit']!.ns + costs.iotlbSyncs!.ns, 6);
-    expect(f.sim.clock.now - t0).toBeCloseTo(1700, 6);
     for (const [k, v] of Object.entries(costs)) if (k.startsWith('amd.')) expect(v.source.length, k).toBeGreaterThan(5);
   });
 });

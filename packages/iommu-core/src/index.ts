@@ -31,6 +31,10 @@ export { createReferenceDriver, ReferenceDriver, REF_POLICY, type RefDriverOptio
 export { SimClock } from './sim/clock.js';
 export { Meter, EV } from './sim/meter.js';
 export { CORE_COSTS, type CostEntry, type CoreEvent } from './sim/cost.js';
+export {
+  MACHINES, MACHINE_NAMES, DEFAULT_MACHINE, HW_EVENTS, MAX_EVENT_NS, isMachineName, machineError, machineProfile, machineCosts,
+  costError, type MachineProfile,
+} from './sim/machines.js';
 export { Prng } from './sim/prng.js';
 export { FaultInjector, FAULT_POINTS, type FaultPoint } from './sim/faults.js';
 export { SafetyChecker, type Violation, type ViolationKind, type ViolationKinds, type Reacher } from './sim/checker.js';
@@ -40,6 +44,6 @@ export {
   RELEASES, OLDEST_RELEASE, NEWEST_RELEASE, releaseIndex, isReleaseName, releaseError, parseRelease, releaseAtLeast,
   previousRelease, entriesAt, timelineFlags, timelineDiff, sortTimeline, checkTimeline, timelineMarkdown, withTimelineTable,
   TIMELINE_BEGIN, TIMELINE_END, namedReleases,
-  KEY_RELEASES, CORE_TIMELINE,
-  type Release, type ReleaseName, type TimelineEntry, type TimelineComponent, type TimelineDiff, type CoreEntryId,
+  KEY_RELEASES, CORE_TIMELINE, ENTRY_IDS, isProfileName, profileError, parseProfile,
+  type ProfileName, type ParsedProfile, type Release, type ReleaseName, type TimelineEntry, type TimelineComponent, type TimelineDiff, type CoreEntryId,
 } from './timeline/index.js';

@@ -51,6 +51,12 @@ export interface IommuOps {
    * core counts one call per page of each run. Default: true for apiEra '2018', false for 'gather'.
    */
   readonly singlePageOps?: boolean;
+  /**
+   * The driver stores what one call maps in its own smaller entries (VT-d before v5.15 reported
+   * every power of two and split each chunk into 4K/2M/1G entries), so unmapping one page of an 8 KiB
+   * chunk removes one page. Default false: a reported size is a leaf the driver removes whole.
+   */
+  readonly splitsChunks?: boolean;
   /** map_pages: count leaves of 2^order bytes. 0 or -errno; sets dom.mapped. */
   mapPages(dom: IommuDomain, iova: number, pfn: number, order: number, count: number, prot: number): number;
   /** unmap_pages: returns pages removed (may exceed the request; 0 at a hole). Records into gather, or the domain's own pending range when gather is null. */

@@ -8,7 +8,7 @@
 // __domain_mapping freed small-page tables before installing a superpage. Unmap removes whole
 // leaves, stops at the first hole and frees tables it fully cleared, after the next sync.
 
-import { POW2 } from './pgsize.js';
+import { POW2, pgsizeCount, pgsizeOut } from './pgsize.js';
 import { IommuError } from './errno.js';
 import { IotlbGather, iommuIotlbGatherAddRange } from './gather.js';
 import { Iotlb, type IotlbPolicy } from './iotlb.js';
@@ -22,18 +22,28 @@ import type { Sim } from './sim.js';
 import { EV } from './sim/meter.js';
 import { CORE_TIMELINE } from './timeline/core-entries.js';
 import { timelineFlags } from './timeline/entry.js';
-import { parseRelease, type Release, type ReleaseName } from './timeline/release.js';
+import type { Release } from './timeline/release.js';
+import { parseProfile, type ProfileName } from './timeline/profile.js';
 
 /** Options of createReferenceDriver. Every property may be left out or set to undefined: both mean the default. */
 export interface RefDriverOptions {
   /**
-   * Kernel release whose VT-d driver this one flushes like (any 'vX.Y' from v3.19 to the newest
-   * modelled release, or 'mainline'). Default 'mainline'. Before v5.11 every ->unmap call flushed its
-   * range and waited and the driver had no iotlb ops; apiEra and flushOnUnmap below override it.
+   * Kernel release whose VT-d driver this one behaves like (any 'vX.Y' from v3.19 to the newest
+   * modelled release, or 'mainline', optionally with timeline entries switched: 'v5.10+vtd-iotlb-sync').
+   * Default 'mainline'. Before v5.11 every ->unmap call flushed its range and waited and the driver
+   * had no iotlb ops; before v5.15 it reported every power of two from 4K to the core and split each
+   * call into its table's sizes itself. apiEra, flushOnUnmap and realPgsizeBitmap below override it.
    */
-  release?: ReleaseName | undefined;
-  /** Page sizes the driver offers. Default SZ_4K | SZ_2M | SZ_1G (VT-d-like); pass ~0xfffn & ((1n << 39n) - 1n) for AMD-like fine-grained sizes. */
+  release?: ProfileName | undefined;
+  /** Page sizes the driver's tables hold. Default SZ_4K | SZ_2M | SZ_1G (VT-d-like); pass ~0xfffn & ((1n << 39n) - 1n) for AMD-like fine-grained sizes. */
   pgsizeBitmap?: bigint | undefined;
+  /**
+   * true: the core is told pgsizeBitmap (VT-d since v5.15, a886d5a7e67b). false: the core is told
+   * every power of two from 4 KiB and each map or unmap call is split here into the
+   * table's sizes (VT-d before v5.15: one call, and before v5.11 one flush, per naturally aligned
+   * chunk of a run). Default: the release's.
+   */
+  realPgsizeBitmap?: boolean | undefined;
   /** IOTLB entries (all domains share them). Default 64. */
   iotlbEntries?: number | undefined;
   /** IOTLB replacement policy. Default 'lru'. */
@@ -58,6 +68,9 @@ export interface RefDriverOptions {
   name?: string | undefined;
 }
 
+/** What VT-d reported before v5.15 (INTEL_IOMMU_PGSIZES, ~0xFFF): every power of two from 4 KiB. */
+const ALL_SIZES = 0xfffffffffffff000n;
+
 export const REF_POLICY: PtPolicy = {
   overmap: -16, leafAbove: -16, replaceEmptyTables: true, holes: 'stop', startInLeaf: 'whole', freeTables: true,
 };
@@ -80,7 +93,10 @@ export class ReferenceDriver implements IommuDriver {
   readonly name: string;
   readonly release: Release;
   readonly ops: IommuOps;
+  /** Page sizes the driver's tables hold. */
   readonly pgsizeBitmap: bigint;
+  /** Page sizes reported to the core (domain.pgsizeBitmap): pgsizeBitmap, or every size before v5.15. */
+  readonly reportedPgsizeBitmap: bigint;
   readonly iotlb: Iotlb;
   private readonly fmt;
   private readonly devs = new Map<number, RefDomain | null>();
@@ -91,9 +107,12 @@ export class ReferenceDriver implements IommuDriver {
   private readonly policy: PtPolicy;
 
   constructor(readonly sim: Sim, opts: RefDriverOptions = {}) {
-    this.release = parseRelease(opts.release ?? 'mainline');
-    const era = timelineFlags(CORE_TIMELINE, this.release);
+    const profile = opts.release ?? 'mainline';
+    this.release = parseProfile(profile).release;
+    const era = timelineFlags(CORE_TIMELINE, profile);
     this.pgsizeBitmap = opts.pgsizeBitmap ?? (SZ_4K | SZ_2M | SZ_1G);
+    const real = opts.realPgsizeBitmap ?? era['vtd-real-pgsize'];
+    this.reportedPgsizeBitmap = real ? this.pgsizeBitmap : ALL_SIZES;
     const orders = bitmapOrders(this.pgsizeBitmap);
     if (orders.length === 0 || orders[0]! < 12) throw new RangeError('reference driver needs a bitmap with sizes >= 4 KiB');
     this.fmt = createRefFormat(this.pgsizeBitmap);
@@ -106,6 +125,20 @@ export class ReferenceDriver implements IommuDriver {
     this.policy = opts.replaceEmptyTables === false ? { ...REF_POLICY, replaceEmptyTables: false } : REF_POLICY;
     const flushOnUnmap = opts.flushOnUnmap ?? !era['vtd-iotlb-sync'];
     const drv = this;
+    const leafOrders = orders;
+    // VT-d before v5.15 (__domain_mapping): the largest table size that the IOVA and the pfn are both
+    // aligned to and that fits what is left, run after run
+    const mapSplit = (d: RefDomain, iova: number, pfn: number, npages: number, prot: number): number => {
+      let done = 0;
+      while (done < npages) {
+        const o = pgsizeCount(leafOrders, iova + done, pfn + done, npages - done);
+        const r = d.pt.map(iova + done, pfn + done, o, pgsizeOut.count, prot);
+        done += d.pt.mapped;
+        if (r !== 0) { d.mapped = done; return r; }
+      }
+      d.mapped = done;
+      return 0;
+    };
     const flushRange = (d: RefDomain, g: IotlbGather, mark = 0): void => {
       if (!g.empty) {
         drv.iotlb.invalidateRange(d.id, g.start, g.end);
@@ -122,14 +155,18 @@ export class ReferenceDriver implements IommuDriver {
       apiEra: opts.apiEra ?? (era['iotlb-gather'] ? 'gather' : '2018'),
       // an explicit apiEra '2018' keeps meaning what it did before releases: one page per ->unmap call
       singlePageOps: opts.apiEra !== undefined ? opts.apiEra === '2018' : !era['vtd-map-pages'],
+      splitsChunks: !real,
       mapPages(dom, iova, pfn, order, count, prot) {
         const d = dom as RefDomain;
         const lp = POW2[order - 12]!;
         if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) { dom.mapped = 0; return -22; }
         if (iova + count * lp - 1 > dom.geometry.apertureEnd) { dom.mapped = 0; return -14; } // VT-d: beyond the address width
         const mark = d.pt.deferredMark();
-        const r = d.pt.map(iova, pfn, order, count, prot);
-        dom.mapped = d.pt.mapped;
+        let r: number;
+        if (real || leafOrders.includes(order)) {
+          r = d.pt.map(iova, pfn, order, count, prot);
+          dom.mapped = d.pt.mapped;
+        } else r = mapSplit(d, iova, pfn, count * lp, prot);
         if (d.pt.replaced) flushRange(d, rangeOf(iova, count * lp), mark);   // an unmap's tables wait for its own sync
         return r;
       },
@@ -189,7 +226,7 @@ export class ReferenceDriver implements IommuDriver {
       id, type: IOMMU_DOMAIN_UNMANAGED, ops: this.ops, sim: this.sim, pgsizeBitmap: 0n, orders: [],
       geometry: { apertureStart: 0, apertureEnd: 2 ** 36 - 1, forceAperture: true }, mapped: 0, pt, pending: new IotlbGather(),
     };
-    domainSetPgsizeBitmap(dom, this.pgsizeBitmap);
+    domainSetPgsizeBitmap(dom, this.reportedPgsizeBitmap);
     return dom;
   }
 

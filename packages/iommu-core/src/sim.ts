@@ -9,6 +9,7 @@ import { SimClock } from './sim/clock.js';
 import type { CostEntry, CoreEvent } from './sim/cost.js';
 import { FaultInjector } from './sim/faults.js';
 import { Meter } from './sim/meter.js';
+import { DEFAULT_MACHINE } from './sim/machines.js';
 import { Prng } from './sim/prng.js';
 import { Tracer } from './trace.js';
 
@@ -20,7 +21,15 @@ export interface SimOptions {
   backing?: BackingProfile | undefined;
   /** PRNG seed (an integer). Default 1. */
   seed?: number | undefined;
-  /** Cost overrides: event name -> ns (see costTable()); core names, or driver names containing a '.'. */
+  /**
+   * The hardware whose costs the clock charges: a machine profile name (MACHINE_NAMES; default
+   * DEFAULT_MACHINE, 'lizhe-2025'). Each machine is a host published measurements come from.
+   */
+  machine?: string | undefined;
+  /**
+   * Cost overrides: event name -> ns (see costTable()), each a number in [0, 1e9]; core names, or
+   * driver names containing a '.'. They win over the machine's costs.
+   */
   cost?: Readonly<Record<string, number>> | undefined;
   /** Record trace events. Default false. */
   trace?: boolean | undefined;
@@ -53,6 +62,8 @@ export class Sim {
   readonly mem: PhysMem;
   readonly backing: BackingProfile;
   readonly seed: number;
+  /** The machine profile in force (SimOptions.machine). */
+  readonly machine: string;
   /** The host age in force (SimOptions.hostAge). */
   readonly hostAge: number;
   private domainIds = 0;
@@ -61,7 +72,8 @@ export class Sim {
     this.seed = opts.seed ?? 1;
     if (!Number.isInteger(this.seed)) throw new RangeError(`seed must be an integer, got ${this.seed}`);
     this.rng = new Prng(this.seed);
-    this.meter = new Meter(this.clock, opts.cost ?? {});
+    this.machine = opts.machine ?? DEFAULT_MACHINE;
+    this.meter = new Meter(this.clock, opts.cost ?? {}, this.machine);
     this.trace = new Tracer(this.clock, opts.trace ?? false);
     const backing = opts.backing ?? 'thp';
     // a bad option is the caller's bug: RangeError, like memory, seed and cost (allocBacking's EINVAL is the mmap's)
@@ -84,7 +96,7 @@ export class Sim {
 
 /**
  * Creates a simulated machine. RangeError for options that are a caller's bug: memory not a positive
- * multiple of 2 MiB (or above 16 TiB), a seed that is not an integer, an unknown cost event, an
- * unknown backing profile, a hostAge that is not a number in [0, 1].
+ * multiple of 2 MiB (or above 16 TiB), a seed that is not an integer, an unknown machine, an unknown cost event or a
+ * cost outside [0, 1e9] ns, an unknown backing profile, a hostAge that is not a number in [0, 1].
  */
 export function createSim(opts: SimOptions = {}): Sim { return new Sim(opts); }

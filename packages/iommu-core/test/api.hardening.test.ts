@@ -328,13 +328,13 @@ describe('item 5: isSysError / isIommuError', () => {
 describe('item 6: option types under exactOptionalPropertyTypes', () => {
   it('test_options_accept_undefined: undefined means the default, at run time too', () => {
     const cfg: { seed?: number | undefined; memory?: bigint | undefined; backing?: BackingProfile | undefined } = {};
-    const sim = createSim({ seed: cfg.seed, memory: cfg.memory, backing: cfg.backing, cost: undefined, trace: undefined });
+    const sim = createSim({ seed: cfg.seed, memory: cfg.memory, backing: cfg.backing, cost: undefined, trace: undefined, machine: undefined });
     const ref = createSim();
     expect([sim.seed, sim.backing, sim.mem.nFrames, sim.trace.on]).toEqual([1, 'thp', 16777216, false]);
     expect(sim.costTable()).toEqual(ref.costTable());
     expect(sim.mem.allocBacking(1024, '4k').pfns).toEqual(ref.mem.allocBacking(1024, '4k').pfns);
     const o: Required<{ [K in keyof RefDriverOptions]: undefined }> = {
-      release: undefined, pgsizeBitmap: undefined, iotlbEntries: undefined, iotlbPolicy: undefined, apiEra: undefined, flushOnUnmap: undefined,
+      release: undefined, pgsizeBitmap: undefined, realPgsizeBitmap: undefined, iotlbEntries: undefined, iotlbPolicy: undefined, apiEra: undefined, flushOnUnmap: undefined,
       resvRegions: undefined, replaceEmptyTables: undefined, cacheCoherent: undefined, name: undefined,
     };
     const drv = createReferenceDriver(sim, o);

@@ -5,9 +5,9 @@ import {
   CORE_TIMELINE, KEY_RELEASES, NEWEST_RELEASE, OLDEST_RELEASE, RELEASES, checkTimeline, createIotlbGather, entriesAt,
   iommuMap, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast, isReleaseName, namedReleases, parseRelease,
   previousRelease, releaseAtLeast, releaseError, timelineDiff, timelineFlags, timelineMarkdown, withTimelineTable,
-  type TimelineEntry,
+  ENTRY_IDS, SZ_1G, SZ_2M, SZ_4K, isProfileName, parseProfile, profileError, type TimelineEntry,
 } from '../src/index.js';
-import { expectClean, makeHarness, RW } from './harness.js';
+import { expectClean, leaves, makeHarness, RW } from './harness.js';
 
 const RANGE = '(a release from v3.19 to v7.1, or mainline)';
 
@@ -112,6 +112,7 @@ describe('timeline', () => {
       'map-pages': ['647c57764b37', 'v5.15'],
       'vtd-iotlb-sync': ['2a2b8eaa5b25', 'v5.11'],
       'vtd-map-pages': ['3f34f1259776', 'v5.15'],
+      'vtd-real-pgsize': ['a886d5a7e67b', 'v5.15'],
     });
     expect(KEY_RELEASES).toEqual(['v3.19', 'v4.16', 'v4.17', 'v5.11', 'v5.12', 'v6.16', 'v6.18']);
   });
@@ -131,8 +132,9 @@ describe('reference driver by release (VT-d)', () => {
   };
 
   it('test_vtd_4x_one_invalidation_and_one_wait_per_unmap_call', () => {
-    // before v5.11 intel_iommu_unmap flushed its own range and waited, once per ->unmap call (one
-    // page per call before map_pages), and had no iotlb ops: the core's sync adds nothing
+    // before v5.11 intel_iommu_unmap flushed its own range and waited, once per ->unmap call, and had
+    // no iotlb ops: the core's sync adds nothing. Before v5.15 VT-d reported every power of two, so
+    // the core unmapped 0x201..0x208 in naturally aligned chunks: 0x201, 0x202-3, 0x204-7, 0x208
     for (const r of ['v3.19', 'v4.16', 'v4.17', 'v5.10']) {
       const h = map8(r);
       expect(h.drv.release).toBe(r);
@@ -140,7 +142,7 @@ describe('reference driver by release (VT-d)', () => {
       expect(h.drv.ops.iotlbRangeAdd).toBeUndefined();
       expect(h.drv.ops.flushIotlbAll).toBeUndefined();
       expect(iommuUnmap(h.dom, 0x201, 8)).toBe(8);
-      expect(flushes(h)).toEqual([8, 8, 8]);
+      expect(flushes(h)).toEqual([4, 4, 4]);
       expect(h.sim.counters.iotlbSyncs).toBe(1);               // the core's sync, which finds no op
       expectClean(h);
     }
@@ -159,10 +161,10 @@ describe('reference driver by release (VT-d)', () => {
     // and the sync find no driver op
     const h = map8('v4.17');
     expect(iommuUnmapFast(h.dom, 0x201, 8)).toBe(8);
-    expect(flushes(h)).toEqual([8, 8, 8]);
+    expect(flushes(h)).toEqual([4, 4, 4]);
     iommuTlbRangeAdd(h.dom, 0x201, 8);
     iommuTlbSync(h.dom);
-    expect(flushes(h)).toEqual([8, 8, 8]);
+    expect(flushes(h)).toEqual([4, 4, 4]);
     expect(h.sim.counters.iotlbRangeAdds).toBe(0);            // no driver op: nothing recorded
     expectClean(h);
   });
@@ -181,13 +183,45 @@ describe('reference driver by release (VT-d)', () => {
   });
 
   it('test_vtd_calls_per_page_before_map_pages', () => {
-    // one ops->map/unmap call per page before v5.15 (map_pages / unmap_pages), one per run after
-    for (const [r, calls] of [['v5.14', 8], ['v5.15', 1]] as const) {
+    // before v5.15 one ops->map/unmap call per page of the size the core chose: with every power of
+    // two reported, one per naturally aligned chunk (4: 4K, 8K, 16K, 4K); one per run after
+    for (const [r, calls] of [['v5.14', 4], ['v5.15', 1]] as const) {
       const h = map8(r);
       expect(h.sim.counters.mapCalls).toBe(calls);
       iommuUnmap(h.dom, 0x201, 8);
       expect(h.sim.counters.unmapCalls).toBe(calls);
     }
+    // the table sizes alone reported (a886d5a7e67b switched on early): one call per 4 KiB page
+    const h = makeHarness({ release: 'v5.14+vtd-real-pgsize' as never });
+    iommuMap(h.dom, 0x201, h.sim.mem.allocFrames(16, { align: 16 }) + 1, 8, RW);
+    expect(h.sim.counters.mapCalls).toBe(8);
+    expect(h.drv.reportedPgsizeBitmap).toBe(SZ_4K | SZ_2M | SZ_1G);
+  });
+
+  it('test_vtd_before_5_15_reports_every_size_and_keeps_its_table_sizes', () => {
+    // 2 MiB + 4 KiB at a 2 MiB-aligned IOVA and pfn: the core asks for one 2 MiB and one 4 KiB chunk
+    // (one call each); the table holds a 2 MiB leaf and a 4 KiB one, as VT-d's own split did
+    const run = (release: string) => {
+      const h = makeHarness({ release: release as never });
+      const pfn = h.sim.mem.allocFrames(1024, { align: 512 });
+      iommuMap(h.dom, 1024, pfn, 513, RW);
+      const first = [h.sim.counters.mapCalls, h.sim.counters.pteWrites];
+      // 16 KiB over 16 KiB-aligned frames: one 16 KiB call, which VT-d split into four 4 KiB entries
+      iommuMap(h.dom, 4096, pfn + 604, 4, RW);
+      return { h, pfn, first, second: [h.sim.counters.mapCalls - first[0]!, h.sim.counters.pteWrites - first[1]!] };
+    };
+    const old = run('v4.0'), real = run('v5.14+vtd-real-pgsize');
+    expect(old.h.dom.pgsizeBitmap).toBe(0xfffffffffffff000n);
+    // the same entries (2 MiB + 4 KiB leaves and their tables) either way; 2 calls either way
+    expect(old.first).toEqual(real.first);
+    expect(old.first[0]).toBe(2);
+    expect(old.second).toEqual([1, 5]);                      // one call: 4 leaves and the new table's pointer
+    expect(real.second).toEqual([4, 5]);                     // one call per 4 KiB page
+    // unmapping one 4 KiB page inside the 2 MiB leaf removes the leaf (the "horrid API" rule), one flush
+    expect(iommuUnmap(old.h.dom, 1030, 1)).toBe(512);
+    expect(flushes(old.h)).toEqual([1, 1, 1]);
+    const p = old.pfn;
+    expect(leaves(old.h.dom)).toEqual([[1536, p + 512, 12], [4096, p + 604, 12], [4097, p + 605, 12], [4098, p + 606, 12], [4099, p + 607, 12]]);
   });
 
   it('test_vtd_explicit_options_still_override_the_release', () => {

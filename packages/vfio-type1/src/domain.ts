@@ -151,9 +151,10 @@ export function attachGroup(it: VfioIommu, g: Group): number {
   }
   const nd = new VfioDomain(dom, drv, prot);
   // vfio_test_domain_fgsp(): the kernel maps two contiguous pages at IOVA 0 and unmaps one; both go
-  // iff the domain used one 8 KiB leaf, which is what the core's page-size choice says (the probe's
-  // own map and unmap are not issued: see Differences from Linux)
-  if (it.spec.fgspProbe) nd.fgsp = iommuPgsize(dom, 0, 0, 2) === 13;
+  // iff the domain holds the 8 KiB as one leaf: the core picks an 8 KiB page and the driver keeps it
+  // whole (VT-d before v5.15 reported 8 KiB but split it into 4 KiB entries). The probe's own map and
+  // unmap are not issued: see Differences from Linux.
+  if (it.spec.fgspProbe) nd.fgsp = iommuPgsize(dom, 0, 0, 2) === 13 && dom.ops.splitsChunks !== true;
   ret = vfioIommuReplay(it, nd);
   if (ret !== 0) return fail(ret);
   nd.groups.push(g);

@@ -55,6 +55,8 @@ export class Vma {
    * hugetlb-1g. MMIO VMAs: 0 (pfns without struct page).
    */
   readonly folioOrder: number;
+  /** hugetlbfs memory: GUP walks it once per folio in every release (THP only since v6.6). */
+  readonly hugetlb: boolean;
   /**
    * Which pages are present, or null when all are (populated at mmap, or MMIO). Per fault unit:
    * one byte per backing run (a 2 MiB or 1 GiB page) when the backing has runs, else one bit per
@@ -75,6 +77,7 @@ export class Vma {
     populate = true,
   ) {
     this.folioOrder = backing === null ? 0 : backing.runOrder;
+    this.hugetlb = profile.startsWith('hugetlb');
     this.populated = populate || backing === null ? null
       : new Uint8Array(backing.runOrder !== 0 ? backing.pfns.length : (npages + 7) >>> 3);
   }

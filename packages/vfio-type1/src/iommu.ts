@@ -3,6 +3,7 @@
 
 import { type IommuDomain, type IommuDriver, type Sim } from '@x/iommu-core';
 import { DmaTree } from './dma.js';
+import { registerVfioEvents } from './events.js';
 import type { Group, Process } from './host-mm.js';
 import type { ProfileSpec, TryHarder, UnmapPath } from './profiles.js';
 import { VfioStats } from './stats.js';
@@ -44,8 +45,11 @@ export class VfioIommu {
   readonly evRegionAlloc: number;
   readonly evIoctl: number;
   readonly evGupCalls: number;
+  readonly evGupPages: number;
+  readonly evGupWalks: number;
   readonly evPinSteps: number;
   readonly evUnpinSteps: number;
+  readonly evUnpinFolios: number;
   readonly evPfnLookups: number;
 
   constructor(
@@ -65,13 +69,17 @@ export class VfioIommu {
     this.qPfn = new Float64Array(tlbSyncMax);
     this.qLen = new Float64Array(tlbSyncMax);
     const m = sim.meter;
-    this.evLockAcct = m.register('vfio.lockAcct', { ns: 100, source: 'assumption: mmap_lock + locked_vm update per vfio_lock_acct call' });
-    this.evRegionAlloc = m.register('vfio.regionAllocs', { ns: 50, source: 'assumption: kzalloc of a 40-byte struct vfio_regions' });
-    this.evIoctl = m.register('vfio.ioctls', { ns: 300, source: 'assumption: ioctl entry/exit, copy_from_user/copy_to_user of the struct, mutex' });
-    this.evGupCalls = m.register('vfio.gupCalls', { ns: 0, source: 'count only until calibrated: get_user_pages / pin_user_pages_remote calls (one per page before v5.12, one per 512-page vfio_batch after)' });
-    this.evPinSteps = m.register('vfio.pinSteps', { ns: 0, source: 'count only until calibrated: steps of vfio_pin_pages_remote\'s contiguity/accounting loop (one per page before v6.18, one per contiguous run of a batch after)' });
-    this.evUnpinSteps = m.register('vfio.unpinSteps', { ns: 0, source: 'count only until calibrated: put_pfn per page before v6.18, one step per folio of unpin_user_page_range_dirty_lock after' });
-    this.evPfnLookups = m.register('vfio.pfnLookups', { ns: 0, source: 'count only until calibrated: pfn lookups of a VM_PFNMAP range (one per page before v6.15, one per BAR mapping after)' });
+    const ev = registerVfioEvents(m);
+    this.evLockAcct = ev['vfio.lockAcct'];
+    this.evRegionAlloc = ev['vfio.regionAllocs'];
+    this.evIoctl = ev['vfio.ioctls'];
+    this.evGupCalls = ev['vfio.gupCalls'];
+    this.evGupPages = ev['vfio.gupPages'];
+    this.evGupWalks = ev['vfio.gupWalks'];
+    this.evPinSteps = ev['vfio.pinSteps'];
+    this.evUnpinSteps = ev['vfio.unpinSteps'];
+    this.evUnpinFolios = ev['vfio.unpinFolios'];
+    this.evPfnLookups = ev['vfio.pfnLookups'];
   }
 
   /** vfio_pgsize_bitmap(): AND over domains; sub-4K sizes collapse to 4K. */

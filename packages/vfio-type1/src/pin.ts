@@ -9,8 +9,12 @@ import type { VfioIommu } from './iommu.js';
 
 const EFAULT = -14, ENOMEM = -12;
 
-/** Out-parameters of vfioPinPagesRemote (the kernel's *pfn_base), reused to avoid an object per call. */
-export const pinOut = { pfn: 0, reserved: false, folioOrder: 0 };
+/**
+ * Out-parameters of contigRun (the kernel's *pfn_base and what GUP learns about the folios), reused
+ * to avoid an object per call. hugetlb: every VMA of the run is hugetlbfs (GUP walks it per folio in
+ * every release).
+ */
+export const pinOut = { pfn: 0, reserved: false, folioOrder: 0, hugetlb: false };
 
 /** Pages per vfio_batch: one page of struct page pointers (PAGE_SIZE / sizeof(void *)). */
 export const VFIO_BATCH_PAGES = 512;
@@ -33,7 +37,7 @@ export function contigRun(dma: VfioDma, off: number, max: number): number {
     idx = vpage - vma.startPage;
   }
   const pfn = vma.pfnAt(idx), rsvd = vma.mmio;
-  let folioOrder = vma.folioOrder;
+  let folioOrder = vma.folioOrder, hugetlb = vma.hugetlb;
   let n = vma.contigFrom(idx, max);
   let atEnd = idx + n === vma.npages;
   while (n < max && atEnd) {
@@ -43,16 +47,30 @@ export function contigRun(dma: VfioDma, off: number, max: number): number {
     n += k;
     atEnd = k === nv.npages;
     if (nv.folioOrder < folioOrder) folioOrder = nv.folioOrder;
+    hugetlb = hugetlb && nv.hugetlb;
   }
   pinOut.pfn = pfn;
   pinOut.reserved = rsvd;
   pinOut.folioOrder = folioOrder;
+  pinOut.hugetlb = hugetlb;
   return n;
 }
 
 /** Runs of `unit` pages (aligned from 0) that [off, off + n) overlaps. */
 function segments(off: number, n: number, unit: number): number {
   return Math.floor((off + n - 1) / unit) - Math.floor(off / unit) + 1;
+}
+
+/**
+ * Pieces [off, off + n) splits into at batch boundaries (multiples of 512 in dma offsets) and folio
+ * boundaries (multiples of `folio` in pfns from `pfn`): when one grid contains the other, the finer
+ * one's count; otherwise both counted apart, an upper bound that can count a shared boundary twice.
+ */
+function batchFolioPieces(off: number, pfn: number, n: number, folio: number): number {
+  const b = segments(off, n, VFIO_BATCH_PAGES), f = segments(pfn, n, folio);
+  if (folio <= VFIO_BATCH_PAGES && (off - pfn) % folio === 0) return f;
+  if (folio >= VFIO_BATCH_PAGES && (off - pfn) % VFIO_BATCH_PAGES === 0) return b;
+  return b + f - 1;
 }
 
 /**
@@ -72,15 +90,22 @@ function chargePfnLookups(it: VfioIommu, dma: VfioDma, off: number, n: number): 
 }
 
 /**
- * The pinning work the release's vfio_pin_pages_remote does for n RAM pages at page off of the
- * dma: GUP calls (one per page before v5.12; one per vfio_batch of 512 since 4d83de6da265) and
- * steps of its accounting loop (one per page before v6.18; one per contiguous run of a batch since
- * f6c84a52cc41). The run is physically contiguous, so only batch boundaries split it.
+ * The pinning work the release's vfio_pin_pages_remote does for the run of n RAM pages at page off
+ * of the dma (contigRun's pinOut describes it): GUP calls (one per page before v5.12; one per
+ * vfio_batch of 512 since 4d83de6da265), GUP's page-table walks (one per 4 KiB folio; for a large
+ * folio one per folio and call, except a THP before v6.6 (57edfcfd3419), walked per page), the
+ * pages GUP hands back, and steps of VFIO's accounting loop (one per page before v6.18; one per
+ * contiguous run of a batch since f6c84a52cc41). The run is physically contiguous, so only batch
+ * and folio boundaries split it.
  */
 function chargePinWork(it: VfioIommu, off: number, n: number): void {
   const s = it.spec, m = it.sim.meter;
   const batched = s.batchedPinning && !it.disableHugepages;
   m.charge(it.evGupCalls, batched ? Math.ceil((off + n) / VFIO_BATCH_PAGES) - Math.ceil(off / VFIO_BATCH_PAGES) : n);
+  m.charge(it.evGupPages, n);
+  const folio = 2 ** Math.min(pinOut.folioOrder, 18);
+  const perFolio = folio > 1 && (pinOut.hugetlb || s.gupThpFast);
+  m.charge(it.evGupWalks, !perFolio || !batched ? n : batchFolioPieces(off, pinOut.pfn, n, folio));
   m.charge(it.evPinSteps, s.folioAcct && batched ? segments(off, n, VFIO_BATCH_PAGES) : n);
 }
 
@@ -150,8 +175,10 @@ export function vfioPinPagesRemote(it: VfioIommu, dma: VfioDma, off: number, npa
 export function vfioUnpinPagesRemote(it: VfioIommu, dma: VfioDma, pfn: number, npage: number, doAccounting: boolean): number {
   if (!it.sim.mem.isRam(pfn)) return 0;                   // put_pfn() is a no-op on reserved pfns
   // put_pfn() per page; since d14de5b92578 (v6.18) one unpin_user_page_range_dirty_lock() that
-  // steps over the range a folio at a time
-  it.sim.meter.charge(it.evUnpinSteps, it.spec.folioAcct ? segments(pfn, npage, 2 ** Math.min(dma.folioOrder, 18)) : npage);
+  // steps over the range a folio at a time. Either way each folio's struct page is touched once.
+  const folios = segments(pfn, npage, 2 ** Math.min(dma.folioOrder, 18));
+  it.sim.meter.charge(it.evUnpinSteps, it.spec.folioAcct ? folios : npage);
+  it.sim.meter.charge(it.evUnpinFolios, folios);
   it.sim.mem.unpin(pfn, npage);
   it.pinnedPages -= npage;
   it.stats.unpins += npage;

@@ -3,7 +3,7 @@
 // vfio-type1 §13 errno-by-era matrix, §0 era labels). Nothing here is set per release by hand.
 
 import {
-  CORE_TIMELINE, KEY_RELEASES, namedReleases, parseRelease, timelineFlags, type Release, type ReleaseName,
+  CORE_TIMELINE, KEY_RELEASES, namedReleases, parseProfile, timelineFlags, type ProfileName, type Release,
 } from '@x/iommu-core';
 import { VFIO_TIMELINE, type VfioEntryId } from './timeline.js';
 import {
@@ -11,8 +11,11 @@ import {
   VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_DMA_UNMAP_FLAG_VADDR,
 } from './uapi.js';
 
-/** A kernel release ('v4.17', any 'vX.Y' from v3.19 to the newest modelled one) or 'mainline'. */
-export type Profile = ReleaseName;
+/**
+ * A kernel release ('v4.17', any 'vX.Y' from v3.19 to the newest modelled one) or 'mainline',
+ * optionally with timeline entries switched on ('+id') or off ('~id'): 'v4.0+remove-fgsp'.
+ */
+export type Profile = ProfileName;
 /** vfio_unmap_unpin flavour: per-chunk iommu_unmap, the 2018 region list, or the gather (v5.4+). */
 export type UnmapPath = 'slow' | 'fast' | 'mainline';
 /** map_try_harder() unwind: what Linux merged, the RFC v2 under review, or the reviewer's suggestion. */
@@ -70,6 +73,8 @@ export interface ProfileSpec {
   readonly batchedPinning: boolean;
   /** Pin and unpin step over a large folio at once (6.18+). */
   readonly folioAcct: boolean;
+  /** mm: GUP walks a PMD-mapped THP once per folio (6.6+); before, once per 4 KiB page when given a pages array. */
+  readonly gupThpFast: boolean;
   readonly pfnmapStep: PfnmapStep;
   /** A failed domain allocation at attach returns its own errno (6.11+); before, -EIO. */
   readonly pagingDomainAlloc: boolean;
@@ -78,16 +83,16 @@ export interface ProfileSpec {
 const cache = new Map<string, ProfileSpec>();
 
 /**
- * The spec of a profile: any 'vX.Y' from v3.19 to the newest modelled release, or 'mainline'.
- * RangeError naming the valid range for anything else.
+ * The spec of a profile: any 'vX.Y' from v3.19 to the newest modelled release, or 'mainline', with
+ * optional '+id' / '~id' entry switches. RangeError naming the valid range for anything else.
  */
 export function profileSpec(p: string): ProfileSpec {
   let s = cache.get(p);
   if (s !== undefined) return s;
-  const release = parseRelease(p);
-  const f: Readonly<Record<VfioEntryId, boolean>> = timelineFlags(VFIO_TIMELINE, release);
-  const c = timelineFlags(CORE_TIMELINE, release);
-  const entries = [...CORE_TIMELINE, ...VFIO_TIMELINE].filter((e) => (e.component === 'vfio-type1' ? f[e.id as VfioEntryId] : c[e.id as keyof typeof c]));
+  const release = parseProfile(p).release;
+  const f: Readonly<Record<VfioEntryId, boolean>> = timelineFlags(VFIO_TIMELINE, p);
+  const c = timelineFlags(CORE_TIMELINE, p);
+  const entries = [...CORE_TIMELINE, ...VFIO_TIMELINE].filter((e) => (e.id in f ? f[e.id as VfioEntryId] : c[e.id as keyof typeof c]));
   s = Object.freeze({
     name: p as Profile, release, entries: Object.freeze(entries.map((e) => e.id)),
     unmapChunking: f['dma-unmap-chunking'],
@@ -110,6 +115,7 @@ export function profileSpec(p: string): ProfileSpec {
     fgspProbe: f['dma-unmap-chunking'] && !f['remove-fgsp'],
     batchedPinning: f['batched-pinning'],
     folioAcct: f['folio-batch-acct'],
+    gupThpFast: f['gup-thp-fast'],
     pfnmapStep: f['pfnmap-huge-step'] ? 'mapping' : 'page',
     pagingDomainAlloc: f['paging-domain-alloc'],
   } satisfies ProfileSpec);

@@ -8,7 +8,7 @@ export type VfioEntryId =
   | 'dma-unmap-chunking' | 'unmap-wrap-check' | 'fast-unmap' | 'unmap-wrap-fix'
   | 'remove-map-try-harder' | 'dma-entry-limit' | 'iova-list' | 'dirty-tracking' | 'dma-avail-cap' | 'replay-unwind'
   | 'unmap-all-vaddr' | 'batched-pinning' | 'always-cache' | 'cap-align' | 'paging-domain-alloc' | 'remove-nesting'
-  | 'pfnmap-huge-step' | 'remove-fgsp' | 'folio-batch-acct' | 'overflow-rework';
+  | 'pfnmap-huge-step' | 'remove-fgsp' | 'folio-batch-acct' | 'overflow-rework' | 'gup-thp-fast';
 
 export const VFIO_TIMELINE: readonly (TimelineEntry & { readonly id: VfioEntryId })[] = [
   {
@@ -129,6 +129,12 @@ export const VFIO_TIMELINE: readonly (TimelineEntry & { readonly id: VfioEntryId
       '089722e8939e vfio/type1: introduce a new member has_rsvd for struct vfio_dma', 'd14de5b92578 vfio/type1: optimize vfio_unpin_pages_remote()'],
     effect: 'pinning and unpinning step over a large folio at once (contiguity, accounting and unpin per folio run) instead of page by page.',
     verified: '"[GIT PULL] VFIO updates for v6.18-rc1 part 2" (2025-10-08) lists the five commits; merged as ed4d6e92463e.',
+  },
+  {
+    id: 'gup-thp-fast', component: 'mm', commit: '57edfcfd3419', since: 'v6.6',
+    title: 'mm/gup: accelerate thp gup even for "pages != NULL"',
+    effect: 'GUP fills every page of a PMD-mapped THP from one page-table walk, as it did for hugetlbfs; before, a caller passing a pages array (VFIO does) got one walk, PMD lock and reference per 4 KiB page of the THP.',
+    verified: 'Peter Xu\'s series "mm/gup: Unify hugetlb, speed up thp" is in the mm-stable-2023-08-28 pull for the 6.6 merge window; later fixes of it carry "Fixes: 57edfcfd3419" with "Cc: <stable@vger.kernel.org> [6.6+]".',
   },
   {
     id: 'overflow-rework', component: 'vfio-type1', commit: '6012379ede6a', since: 'v6.18',

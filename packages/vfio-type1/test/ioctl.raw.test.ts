@@ -70,9 +70,10 @@ describe('get_info_layout', () => {
     const b = encodeInfoRequest(24);
     b.fill(0xee, 16);
     e.c.ioctl(VFIO_IOMMU_GET_INFO, b);
-    // flags PGSIZES only, argsz untouched, only 16 bytes written
-    expect(hexOf(b)).toBe('18000000' + '01000000' + '0010204000000000' + 'eeeeeeeeeeeeeeee');
-    expect(e.c.getInfo()).toEqual({ argsz: 24, flags: 1, iovaPgsizes: 0x40201000n });
+    // flags PGSIZES only, argsz untouched, only 16 bytes written; VT-d before v5.15 reported every
+    // power of two from 4 KiB (INTEL_IOMMU_PGSIZES, ~0xFFF)
+    expect(hexOf(b)).toBe('18000000' + '01000000' + '00f0ffffffffffff' + 'eeeeeeeeeeeeeeee');
+    expect(e.c.getInfo()).toEqual({ argsz: 24, flags: 1, iovaPgsizes: 0xfffffffffffff000n });
   });
 });
 

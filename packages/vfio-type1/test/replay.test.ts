@@ -8,9 +8,10 @@ import { K4, M2, RW, domOf, expectCleanClose, leaves, makeEnv, snapshot, type En
 let e: Env;
 afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
 
+/** Two VT-d-like drivers that report their own table sizes (as VT-d does since v5.15) in every release. */
 function twoDrivers(profile: Profile, drvB: Parameters<typeof createReferenceDriver>[1] = { pgsizeBitmap: SZ_4K | SZ_2M }) {
-  e = makeEnv({ profile });
-  const b = createReferenceDriver(e.sim, { release: profile, name: 'refB', ...drvB });
+  e = makeEnv({ profile, drv: { realPgsizeBitmap: true } });
+  const b = createReferenceDriver(e.sim, { release: profile, name: 'refB', realPgsizeBitmap: true, ...drvB });
   const gB = e.host.addGroup(b, { devices: 2 });
   return { b, gB };
 }

@@ -36,6 +36,7 @@ describe('vfio timeline data', () => {
       'remove-fgsp': ['07970d048cdd', 'v6.16'],
       'folio-batch-acct': ['f6c84a52cc41', 'v6.18'],
       'overflow-rework': ['6012379ede6a', 'v6.18'],
+      'gup-thp-fast': ['57edfcfd3419', 'v6.6'],
     });
   });
 

@@ -54,6 +54,8 @@ export class PageTable implements Reacher {
   /** Order and prot of the leaf found by the last lookup(). */
   lastOrder = 0;
   lastProt = 0;
+  /** Leaves the last unmap removed and holes it stepped over (one lookup each in a page-walking driver). */
+  unmapSteps = 0;
 
   private readonly st = new PtState();
   /** The format's linear 4K codec (format.ts leaf4k), or null. */
@@ -284,10 +286,12 @@ export class PageTable implements Reacher {
           if (x > -127) c[off] = x - 1; else this.mem.reach4k.add(p, -1);
         }
         this.meter.charge(EV.pteClears, 1);
+        this.unmapSteps = 1;
         return 1;
       }
     }
     const end = iova + npages;
+    let steps = 0;
     const fmt = this.fmt, st = this.st, mem = this.mem, pol = this.policy;
     const lin = this.lin !== null, reach = mem.reach4k;
     let cur = iova, removed = 0, cleared = 0, spanStart = -1;
@@ -298,6 +302,7 @@ export class PageTable implements Reacher {
         if (pol.holes === 'stop') break;
         const sz = P9[this.wLevel]!;
         if (this.wLevel === 0) cleared++;
+        steps++;
         removed += sz;
         cur = cur - (cur % sz) + sz;
         if (spanStart < 0) spanStart = iova;
@@ -335,11 +340,11 @@ export class PageTable implements Reacher {
             x = c[off + k]!;
             if (x > -127) c[off + k] = x - 1; else mem.reach4kAdd(p + k, -1);
           }
-          cleared += k; removed += k; cur += k; i += k;
+          cleared += k; removed += k; cur += k; i += k; steps += k;
         } else {
           if (rep === 1) { words[w] = 0; words[w + 1] = 0; } else clearEntries(words, w, rep);
           mem.reachAdd(st.pfn, st.order, -1);
-          cleared += rep; removed += lp; cur = leafStart + lp; i += rep;
+          cleared += rep; removed += lp; cur = leafStart + lp; i += rep; steps++;
         }
         if (cur >= end || i >= 512) break;
         w = base + 2 * i;
@@ -355,6 +360,7 @@ export class PageTable implements Reacher {
       }
     }
     if (cleared > 0) this.meter.charge(EV.pteClears, cleared);
+    this.unmapSteps = steps;
     // a table spans at least 512 pages: a shorter cleared span cannot free one
     if (pol.freeTables && spanStart >= 0 && cur - spanStart >= 512) this.freeCovered(this.root, this.top, 0, spanStart, cur);
     return removed;

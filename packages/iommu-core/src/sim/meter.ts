@@ -3,6 +3,7 @@
 
 import type { SimClock } from './clock.js';
 import { CORE_COSTS, type CostEntry, type CoreEvent } from './cost.js';
+import { DEFAULT_MACHINE, costError, machineCosts } from './machines.js';
 
 const CORE_NAMES = Object.keys(CORE_COSTS) as CoreEvent[];
 
@@ -16,7 +17,20 @@ export class Meter {
   timeNs = new Float64Array(64);
   costNs = new Float64Array(64);
   private readonly index = new Map<string, number>();
-  constructor(private readonly clock: SimClock, private readonly overrides: Readonly<Record<string, number>> = {}) {
+  private readonly machineTable: Readonly<Record<string, CostEntry>>;
+
+  /**
+   * Costs come from the machine's table (machines.ts), then the registering package's entry; a user
+   * override wins over both. RangeError for an unknown machine, an unknown core event or a cost that
+   * is not a number of nanoseconds in [0, 1e9].
+   */
+  constructor(private readonly clock: SimClock, private readonly overrides: Readonly<Record<string, number>> = {},
+    readonly machine: string = DEFAULT_MACHINE) {
+    this.machineTable = machineCosts(machine);
+    for (const [k, v] of Object.entries(overrides)) {
+      const bad = costError(k, v);
+      if (bad !== null) throw new RangeError(bad);
+    }
     for (const n of CORE_NAMES) this.register(n, CORE_COSTS[n]);
     for (const k of Object.keys(overrides)) {
       if (!this.index.has(k) && !k.includes('.')) {
@@ -26,16 +40,17 @@ export class Meter {
     }
   }
 
-  /** Registers (or finds) an event; a user override from createSim({ cost }) wins over `entry.ns`. */
+  /** Registers (or finds) an event: a user override wins over the machine's cost, which wins over `entry`. */
   register(name: string, entry: CostEntry): number {
     const old = this.index.get(name);
     if (old !== undefined) return old;
     const id = this.names.length;
     if (id >= this.count.length) this.grow();
-    this.names.push(name);
-    this.sources.push(entry.source);
+    const m = this.machineTable[name];
     const o = this.overrides[name];
-    this.costNs[id] = o !== undefined ? o : entry.ns;
+    this.names.push(name);
+    this.sources.push(o !== undefined ? `override (${m?.source ?? entry.source})` : m !== undefined ? m.source : entry.source);
+    this.costNs[id] = o !== undefined ? o : m !== undefined ? m.ns : entry.ns;
     this.index.set(name, id);
     return id;
   }

@@ -3,7 +3,7 @@
 
 import type { TimelineEntry } from './entry.js';
 
-export type CoreEntryId = 'iommu-tlb-interface' | 'iotlb-gather' | 'map-pages' | 'vtd-iotlb-sync' | 'vtd-map-pages';
+export type CoreEntryId = 'iommu-tlb-interface' | 'iotlb-gather' | 'map-pages' | 'vtd-iotlb-sync' | 'vtd-map-pages' | 'vtd-real-pgsize';
 
 /** The core's timeline (component 'iommu-core') and VT-d's ('intel-iommu'). */
 export const CORE_TIMELINE: readonly (TimelineEntry & { readonly id: CoreEntryId })[] = [
@@ -37,5 +37,11 @@ export const CORE_TIMELINE: readonly (TimelineEntry & { readonly id: CoreEntryId
     title: 'iommu/vt-d: Implement map/unmap_pages() iommu_ops callback',
     effect: 'VT-d takes a run of same-size pages per map/unmap call.',
     verified: '"IOMMU updates for v5.15" pull lists it (Lu Baolu).',
+  },
+  {
+    id: 'vtd-real-pgsize', component: 'intel-iommu', commit: 'a886d5a7e67b', since: 'v5.15',
+    title: 'iommu/vt-d: Report real pgsize bitmap to iommu core',
+    effect: 'VT-d reports the page sizes its tables hold (4K, and 2M and 1G with superpages). Before, it reported every power of two from 4K, so the core handed it one naturally aligned chunk per call (one flush per unmapped chunk before v5.11) and the driver split it into 4K/2M/1G entries itself.',
+    verified: '"[git pull] IOMMU Updates for Linux v5.15" (tag iommu-updates-v5.15) lists it under Lu Baolu; Joerg Roedel applied the three-patch series to iommu/core in July 2021.',
   },
 ];

@@ -3,9 +3,13 @@
 // entries at or before it; every era flag in the packages is derived from that set, never set by hand.
 
 import { RELEASES, parseRelease, previousRelease, releaseIndex, type Release, type ReleaseName } from './release.js';
+import { parseProfile } from './profile.js';
 
-/** Where a behaviour lives in the kernel, which is also the package that models it. */
-export type TimelineComponent = 'iommu-core' | 'intel-iommu' | 'amd-iommu' | 'vfio-type1';
+/**
+ * Where a behaviour lives in the kernel. The package that models it: iommu-core for the core and
+ * intel-iommu, amd-iommu, vfio-type1 for vfio-type1 and for the mm code VFIO pins through ('mm').
+ */
+export type TimelineComponent = 'iommu-core' | 'intel-iommu' | 'amd-iommu' | 'vfio-type1' | 'mm';
 
 export interface TimelineEntry {
   /** Short, stable name: 'fast-unmap', 'batched-pinning'. */
@@ -32,13 +36,16 @@ export function entriesAt(entries: readonly TimelineEntry[], release: ReleaseNam
 }
 
 /**
- * The answer to "does release R have entry `id`" for every id of a timeline, as one object, so a
- * profile is computed once and read as plain booleans. RangeError for a bad release name.
+ * The answer to "does profile P have entry `id`" for every id of a timeline, as one object, so a
+ * profile is computed once and read as plain booleans. P is a release, or a release with entries
+ * switched on ('+id') or off ('~id'); switches of other timelines' entries are left to those.
+ * RangeError for a bad profile name.
  */
-export function timelineFlags<Id extends string>(entries: readonly (TimelineEntry & { readonly id: Id })[], release: ReleaseName): Readonly<Record<Id, boolean>> {
-  const at = releaseIndex(parseRelease(release));
+export function timelineFlags<Id extends string>(entries: readonly (TimelineEntry & { readonly id: Id })[], profile: string): Readonly<Record<Id, boolean>> {
+  const p = parseProfile(profile);
+  const at = releaseIndex(p.release);
   const out = {} as Record<Id, boolean>;
-  for (const e of entries) out[e.id] = releaseIndex(e.since) <= at;
+  for (const e of entries) out[e.id] = p.on.includes(e.id) || (!p.off.includes(e.id) && releaseIndex(e.since) <= at);
   return out;
 }
 

@@ -9,3 +9,4 @@ export {
   type TimelineEntry, type TimelineComponent, type TimelineDiff,
 } from './entry.js';
 export { CORE_TIMELINE, type CoreEntryId } from './core-entries.js';
+export { ENTRY_IDS, isProfileName, profileError, parseProfile, type ProfileName, type ParsedProfile } from './profile.js';

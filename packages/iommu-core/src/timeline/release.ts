@@ -58,9 +58,12 @@ export function parseRelease(name: string): Release {
   return RELEASES[i]!;
 }
 
-/** True when release `r` contains what first shipped in `since`. Both must be valid release names. */
-export function releaseAtLeast(r: ReleaseName, since: ReleaseName): boolean {
-  return releaseIndex(r) >= releaseIndex(since);
+/**
+ * True when release `r` contains what first shipped in `since`. Both must be valid release names;
+ * `r` may carry entry switches ('v4.0+remove-fgsp'), which do not change its release.
+ */
+export function releaseAtLeast(r: ReleaseName | `${ReleaseName}${'+' | '~'}${string}`, since: ReleaseName): boolean {
+  return releaseIndex(r.split(/[+~]/)[0]!) >= releaseIndex(since);
 }
 
 /** The release before `r`, or null for OLDEST_RELEASE. */
