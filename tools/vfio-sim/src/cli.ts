@@ -12,6 +12,8 @@ import { replayCommand } from './commands/replay.js';
 import { reportCommand } from './commands/report.js';
 import { DEMOS, demoCommand } from './commands/demo.js';
 import { timelineCommand } from './commands/timeline.js';
+import { ptCommand } from './commands/pt.js';
+import { validateCommand } from './commands/validate.js';
 
 export const VERSION = '0.1.0';
 
@@ -86,6 +88,7 @@ Examples:
     .argument('<file>', 'a .jsonl file written by `run --record` or by hand')
     .option('--profile <list>', 'replay under these kernel releases instead of the recorded one (comma list)')
     .option('--tlb-sync-max <n>', 'VFIO_IOMMU_TLB_SYNC_MAX for the replay')
+    .option('--machine <name>', 'replay on this host hardware\'s costs instead of the recorded one')
     .addHelpText('after', `
 Examples:
   $ vfio-sim run --guest 8G --record boot.jsonl
@@ -98,14 +101,43 @@ Examples:
     .option('--costs', 'print the modeled cost of every event and where the number comes from')
     .addOption(new Option('--driver <name>', 'driver whose events to list with --costs').choices(['amd', 'reference']))
     .option('--profile <release>', 'release for --costs (default mainline)')
+    .option('--machine <name>', 'host hardware for --costs (default: the default machine)')
     .option('--cost <event=ns,...>', 'show the table with these overrides')
     .option('--json', 'print JSON')
     .option('--html <file>', 're-render FILE as an HTML report')
     .addHelpText('after', `
 Examples:
   $ vfio-sim report --costs
+  $ vfio-sim report --costs --machine broadwell-2021
   $ vfio-sim compare --json > cmp.json && vfio-sim report cmp.json --html cmp.html`)
     .action((file: string | undefined, o) => { process.exitCode = reportCommand(file, o); });
+
+  program.command('pt').description('page-table micro-benchmark (as the iommupt cover letter measured): modeled ns per iommu_map or iommu_unmap call of N pages, no IOTLB flush')
+    .argument('<op>', 'map | unmap')
+    .option('--pages <n>', 'pages per call (default 1)')
+    .option('--page-size <size>', '4K, 2M or 1G (default 4K)')
+    .option('--profile <release>', 'kernel release (default mainline)')
+    .option('--machine <name>', 'host hardware (default: the default machine)')
+    .addOption(new Option('--driver <name>', 'IOMMU driver (default amd)').choices(['amd', 'reference']))
+    .option('--repeat <n>', 'calls timed (default 100)')
+    .option('--cost <event=ns,...>', 'override modeled costs')
+    .option('--json', 'print JSON')
+    .addHelpText('after', `
+Examples:
+  $ vfio-sim pt map --pages 256 --profile v6.18 --machine i7-12700   # AMD io-pgtable: a walk per PTE
+  $ vfio-sim pt unmap --pages 256 --profile v6.19 --machine i7-12700 # iommupt keeps its place`)
+    .action((op: string, o) => { process.exitCode = ptCommand(op, o); });
+
+  program.command('validate').description('the published measurements of this path next to the model\'s figures for the same experiments (exit 1 when one misses its tolerance)')
+    .argument('[cases...]', 'only the cases whose id starts with one of these (default: all)')
+    .option('--kind <kind>', 'target, held-out or all (default all)')
+    .option('--json', 'print JSON: every case with its source, published and model figures, tolerance, the command that reproduces it and the metric path in that command\'s --json output')
+    .option('--no-progress', 'no progress line (it is only shown when stderr is a terminal)')
+    .addHelpText('after', `
+Examples:
+  $ vfio-sim validate                     # every case, a table
+  $ vfio-sim validate lizhe-thp --json    # Li Zhe's THP figures with their commands`)
+    .action(async (ids: string[], o) => { process.exitCode = await validateCommand(ids, o, inProcessCli); });
 
   program.command('timeline').description('the kernel timeline the model is built from: every entry, one release\'s profile, or what differs between two releases (with commit ids)')
     .argument('[releases...]', 'none, one release, or two (A B, or A..B); any v3.19 .. v7.1, or mainline')
@@ -180,6 +212,24 @@ function checkScenarioArgs(files: readonly string[], implicit: boolean, program:
 }
 
 /** Runs the CLI; returns the exit code (usage errors: one line on stderr, code 2). */
+/**
+ * vfio-sim run in this process with stdout captured (validate runs its cases' commands this way:
+ * the same code path as the command line, without a node start-up per command).
+ */
+export async function inProcessCli(args: readonly string[]): Promise<{ code: number; stdout: string }> {
+  let stdout = '';
+  const write = process.stdout.write.bind(process.stdout);
+  const saved = process.exitCode;
+  process.stdout.write = ((c: string | Uint8Array): boolean => { stdout += typeof c === 'string' ? c : Buffer.from(c).toString('utf8'); return true; }) as typeof process.stdout.write;
+  try {
+    process.exitCode = undefined;
+    return { code: await main(args), stdout };
+  } finally {
+    process.stdout.write = write;
+    process.exitCode = saved;
+  }
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
   program.exitOverride();

@@ -20,19 +20,19 @@ export const MACHINE_TABLES: readonly MachineProfile[] = [
       // ---- pinning (vfio_pin_pages_remote and GUP) ----------------------------------------------------
       'vfio.gupPages': { ns: 6.2, source: `fit: ${LZ}, 6.18 MAP of THP (25 ms) and hugetlbfs (30 ms): what is left per page once the accounting loop steps per run` },
       'vfio.pinSteps': { ns: 5.4, source: `fit: ${LZ}, the 6.16 -> 6.18 MAP gain of THP (24 ms), hugetlbfs (21 ms) and 4 KiB (19 ms) over 4M pages: one accounting step per page before f6c84a52cc41` },
-      'vfio.gupWalks': { ns: 52, source: `fit: ${LZ}, 4 KiB MAP (268 / 249 ms): GUP walks the page table and takes a reference for every 4 KiB folio` },
-      'vfio.gupCalls': { ns: 39.4, source: `${DJ}: 85 ns per call saved by batching (8.2%), divided by broadwell-2021's cpuScale 2.16` },
+      'vfio.gupWalks': { ns: 44.7, source: `fit: ${LZ}, 4 KiB MAP (268 / 249 ms): GUP walks the page table and takes a reference for every 4 KiB folio` },
+      'vfio.gupCalls': { ns: 34.7, source: `${DJ}: 85 ns per call saved by batching (8.2%), divided by broadwell-2021's cpuScale 2.45` },
       'vfio.lockAcct': { ns: 100, source: 'assumption: mmap_lock and mm->locked_vm per vfio_lock_acct call (one per pinned run; no figure isolates it)' },
       'vfio.ioctls': { ns: 300, source: 'assumption: ioctl entry and exit, copy of the argument struct, the container mutex (one per call; no figure isolates it)' },
       'vfio.pfnLookups': { ns: 119, source: '0fd06844de5d (Alex Williamson, 2025): a 32 GB BAR took ~1 s to map before it: 8M lookups (williamson-2025)' },
       // ---- unpinning and the unmap loop ------------------------------------------------------------
       iovaToPhys: { ns: 10.4, source: `fit: ${LZ}, 6.18 UNMAP of THP and hugetlbfs (44 ms each): the unmap loop's iova_to_phys per page is what remains` },
       'vfio.unpinSteps': { ns: 21, source: `fit: ${LZ}, 6.16 UNMAP of THP (141 ms) and hugetlbfs (135 ms): put_pfn per page before d14de5b92578, one step per folio after` },
-      'vfio.unpinFolios': { ns: 40, source: `fit: ${LZ}, 4 KiB UNMAP (307 / 289 ms): releasing the pins of a folio whose struct page is not in the cache` },
+      'vfio.unpinFolios': { ns: 33.6, source: `fit: ${LZ}, 4 KiB UNMAP (307 / 289 ms): releasing the pins of a folio whose struct page is not in the cache` },
       'vfio.regionAllocs': { ns: 50, source: 'assumption: kzalloc of a 40-byte struct vfio_regions (one per unmapped chunk; no figure isolates it)' },
       // ---- faulting in memory the process never touched ---------------------------------------------
-      pageZeroes: { ns: 379, source: `${DJ}: clear_page took 78.6% of it, 818 ns per 4 KiB page, divided by broadwell-2021's cpuScale 2.16` },
-      pageFaults: { ns: 161, source: `fit: ${AW15}, "about 30% ... mapping standard 4K pages" (vtd-2015, 348 ns per 4 KiB fault), divided by its cpuScale 2.16` },
+      pageZeroes: { ns: 333.9, source: `${DJ}: clear_page took 78.6% of it, 818 ns per 4 KiB page, divided by broadwell-2021's cpuScale 2.45` },
+      pageFaults: { ns: 85.7, source: `fit: ${AW15}, "about a 30% overall improvement mapping standard 4K pages" (vtd-2015: 210 ns per fault), divided by its cpuScale 2.45` },
       // ---- page tables ----------------------------------------------------------------------------
       mapCalls: { ns: 55, source: `${PT}: map 4K 53 / 256x4K 386 (iommupt) and 66 / 1909 (old AMD): the per-call part shared by both` },
       unmapCalls: { ns: 65, source: `${PT}: unmap 4K 69 / 256x4K 353 (iommupt) and 88 / 6498 (old AMD), flush excluded` },
@@ -45,7 +45,7 @@ export const MACHINE_TABLES: readonly MachineProfile[] = [
       iotlbRangeAdds: { ns: 5, source: 'assumption: an indirect call that records a range' },
       // ---- the IOMMU (hardware latencies: not scaled by a machine's cpuScale) ----------------------------
       invalidations: { ns: 300, source: 'assumption for the split: submitting and executing one invalidation; the pair with completionWaits is fitted' },
-      completionWaits: { ns: 300, source: `fit: ${AW15}, "about a 40% improvement mapping 2M hugetlbfs pages when IOMMU superpages are not available" (vtd-2015): one flush (invalidation + wait) per 4 KiB unmap costs 600 ns` },
+      completionWaits: { ns: 250, source: `fit: ${AW15}, "about a 40% improvement mapping 2M hugetlbfs pages when IOMMU superpages are not available" (vtd-2015): the flush (invalidation + wait) of each 4 KiB ->unmap before chunking costs 550 ns` },
       'amd.cmd.submit': { ns: 100, source: 'assumption: 16 bytes into the command ring and one uncached MMIO write of the tail register' },
       'amd.cmd.INVALIDATE_DEVTAB_ENTRY': { ns: 300, source: 'assumption: as one invalidation' },
       'amd.dte.fetch': { ns: 90, source: 'assumption: one DRAM read of a 32-byte DTE, as walkLevels' },
@@ -57,7 +57,7 @@ export const MACHINE_TABLES: readonly MachineProfile[] = [
     name: 'broadwell-2021',
     host: 'Daniel Jordan\'s two-node Broadwell server, 128 GB per node (Oracle, 2021)',
     measured: `${DJ}; 5.12 with batched pinning: 16.04 s; clear_page_erms 78.6% of the profile`,
-    base: 'lizhe-2025', cpuScale: 2.16,
+    base: 'lizhe-2025', cpuScale: 2.45,
     scaleSource: `fit: ${DJ}: with clearing and the GUP calls set, the rest of the 17.47 s per page`,
     costs: {
       pageZeroes: { ns: 818, source: `${DJ}: clear_page_erms took 78.6% of 17.47 s over 16,777,216 pages` },
@@ -71,7 +71,7 @@ export const MACHINE_TABLES: readonly MachineProfile[] = [
     base: 'broadwell-2021', cpuScale: 1,
     scaleSource: 'assumption: a server CPU of the same generation as broadwell-2021',
     costs: {
-      pageFaults: { ns: 348, source: `fit: ${AW15}, "about a 30% overall improvement mapping standard 4K pages": one fault per 4 KiB page of the never-touched guest` },
+      pageFaults: { ns: 210, source: `fit: ${AW15}, "about a 30% overall improvement mapping standard 4K pages": one fault per 4 KiB page of the never-touched guest (clearing it is pageZeroes)` },
     },
   },
   {
@@ -81,7 +81,7 @@ export const MACHINE_TABLES: readonly MachineProfile[] = [
     base: 'broadwell-2021', cpuScale: 1,
     scaleSource: 'assumption: a server CPU of the same generation as broadwell-2021',
     costs: {
-      iovaToPhys: { ns: 11.8, source: `fit: ${AW15}, AMD-Vi "costing about 25% extra": the iova_to_phys per page chunking adds to a hugetlbfs shutdown` },
+      iovaToPhys: { ns: 14.4, source: `fit: ${AW15}, AMD-Vi "costing about 25% extra": the iova_to_phys per page that chunking adds to a hugetlbfs shutdown, against put_pfn per page (broadwell-2021's)` },
     },
   },
   {

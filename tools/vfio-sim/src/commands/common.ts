@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { CaseOutput } from '../engine/run.js';
-import { RESULT_SCHEMA, type CaseResult, type CommandResult, type SweepInfo } from '../engine/result.js';
+import { commandResult, type CaseResult, type CommandResult, type SweepInfo } from '../engine/result.js';
 import { runTasks } from '../pool.js';
 import { opsTicker, progressBar } from '../progress.js';
 import { renderHtml } from '../report/html.js';
@@ -95,10 +95,10 @@ export function checkCases(cases: readonly { scenario: Scenario }[]): void {
       throw new UsageError('--dma-entry-limit', `dma_entry_limit came in v5.1 (492855939bdb); release ${s.profile} has no such limit`);
     }
     const names = Object.keys(s.cost);
-    const key = `${s.driver} ${s.profile} ${names.join(',')}`;
+    const key = `${s.driver} ${s.profile} ${s.host.machine} ${names.join(',')}`;
     if (names.length === 0 || seen.has(key)) continue;
     seen.add(key);
-    checkedCostTable(s.driver, s.profile, s.cost);
+    checkedCostTable(s.driver, s.profile, s.cost, s.host.machine);
   }
 }
 
@@ -130,7 +130,7 @@ export function checkOutputOpts(o: OutputOpts & { record?: string }): void {
 
 /** Writes the requested outputs; returns the process exit code (1 with --strict and a bad case). */
 export function emit(command: CommandResult['command'], outs: readonly CaseOutput[], sweep: SweepInfo | null, o: OutputOpts, hints = false): number {
-  const res: CommandResult = { schema: RESULT_SCHEMA, command, cases: outs.map((x) => x.result), sweep };
+  const res: CommandResult = commandResult(command, outs.map((x) => x.result), sweep);
   if (o.trace !== undefined) {
     writeOutput('--trace', o.trace, renderTrace(outs.map((x) => ({ label: x.result.label, events: x.trace ?? [] }))));
   }

@@ -15,16 +15,19 @@ export async function replayCommand(file: string, opts: Record<string, unknown> 
   try { text = readFileSync(file, 'utf8'); } catch (e) { throw new UsageError('replay', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
   const { header, lines, lineNos } = parseReplay(text, file);
   checkOutputOpts(opts);
-  const allowed = new Set(['profile', 'tlbSyncMax']);
+  const allowed = new Set(['profile', 'tlbSyncMax', 'machine']);
   const vals = optionValues(Object.fromEntries(Object.entries(opts).filter(([k]) => SCENARIO_OPTS.some((o) => o.attr === k && allowed.has(k)))), true);
   const profiles = (vals.get(SCENARIO_OPTS.find((o) => o.attr === 'profile')!) ?? [header.machine.profile]) as Profile[];
   const syncMax = vals.get(SCENARIO_OPTS.find((o) => o.attr === 'tlbSyncMax')!);
   if (syncMax !== undefined && syncMax.length > 1) throw new UsageError('--tlb-sync-max', 'replay takes one value');
   if (syncMax !== undefined) checkTlbSyncMax(syncMax[0]);
+  const hw = vals.get(SCENARIO_OPTS.find((o) => o.attr === 'machine')!);
+  if (hw !== undefined && hw.length > 1) throw new UsageError('--machine', 'replay takes one value');
   const trace = opts.trace !== undefined;
   const tasks: Task[] = profiles.map((p) => {
-    const machine = { ...header.machine, profile: p, container: { ...header.machine.container, ...(syncMax ? { tlbSyncMax: syncMax[0] as number } : {}) } };
-    const scenario = header.scenario === null ? null : { ...header.scenario, profile: p, vfio: { ...header.scenario.vfio, tlbSyncMax: machine.container.tlbSyncMax } };
+    const machine = { ...header.machine, profile: p, ...(hw ? { hardware: hw[0] as string } : {}), container: { ...header.machine.container, ...(syncMax ? { tlbSyncMax: syncMax[0] as number } : {}) } };
+    const scenario = header.scenario === null ? null
+      : { ...header.scenario, profile: p, ...(hw ? { host: { ...header.scenario.host, machine: hw[0] as string } } : {}), vfio: { ...header.scenario.vfio, tlbSyncMax: machine.container.tlbSyncMax } };
     return { kind: 'replay', label: profiles.length > 1 || p !== header.machine.profile ? p : header.label, header: { ...header, machine, scenario }, lines, lineNos, trace };
   });
   const outs = await execute(tasks, opts);

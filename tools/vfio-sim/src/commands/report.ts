@@ -2,7 +2,9 @@
 // events included); FILE re-renders a saved --json result as a table or an --html page.
 
 import { readFileSync } from 'node:fs';
-import { createReferenceDriver, createSim, isReleaseName, releaseError } from '@x/iommu-core';
+import {
+  DEFAULT_MACHINE, createReferenceDriver, createSim, isMachineName, isProfileName, machineError, machineProfile, profileError,
+} from '@x/iommu-core';
 import { Host, VFIO_TYPE1v2_IOMMU } from '@x/vfio-type1';
 import { createAmdIommu } from '@x/amd-iommu';
 import { UsageError } from '../errors.js';
@@ -20,8 +22,8 @@ import { checkOutputs, writeOutput } from './outfile.js';
 export interface CostRow { readonly event: string; readonly ns: number; readonly source: string }
 
 /** The cost table of a machine with the given driver and profile (core events first, then the driver's). */
-export function costTable(driver: 'amd' | 'reference', profile: Profile, overrides: Record<string, number> = {}): CostRow[] {
-  const sim = createSim({ memory: 64n << 20n, cost: overrides });
+export function costTable(driver: 'amd' | 'reference', profile: Profile, overrides: Record<string, number> = {}, machine = DEFAULT_MACHINE): CostRow[] {
+  const sim = createSim({ memory: 64n << 20n, cost: overrides, machine });
   const drv = driver === 'amd' ? createAmdIommu(sim, { profile, iotlbEntries: 64 }) : createReferenceDriver(sim, { release: profile });
   // a container with a group registers VFIO's own events too
   const host = new Host(sim);
@@ -53,10 +55,10 @@ function readResult(file: string): CommandResult {
 }
 
 /** costTable() for overrides a user typed: a bad or unknown event name is a usage error naming --cost. */
-export function checkedCostTable(driver: 'amd' | 'reference', profile: Profile, overrides: Record<string, number>): CostRow[] {
+export function checkedCostTable(driver: 'amd' | 'reference', profile: Profile, overrides: Record<string, number>, machine = DEFAULT_MACHINE): CostRow[] {
   let rows: CostRow[];
   try {
-    rows = costTable(driver, profile, overrides);
+    rows = costTable(driver, profile, overrides, machine);
   } catch (e) {
     throw new UsageError('--cost', (e as Error).message);
   }
@@ -70,22 +72,26 @@ export function checkedCostTable(driver: 'amd' | 'reference', profile: Profile, 
  * cost table; `report FILE [--html out]` re-renders a saved result. Mixing them is a usage error,
  * not a silently dropped argument.
  */
-export function reportCommand(file: string | undefined, opts: { costs?: boolean; json?: boolean; html?: string; driver?: string; profile?: string; cost?: string }): number {
+export function reportCommand(file: string | undefined, opts: { costs?: boolean; json?: boolean; html?: string; driver?: string; profile?: string; cost?: string; machine?: string }): number {
   if (opts.costs && file !== undefined) throw new UsageError('report', `give either a saved --json result FILE or --costs, not both (got ${file} and --costs)`);
   if (opts.costs && opts.html !== undefined) throw new UsageError('--html', 're-renders a saved result FILE; --costs prints its table only as text or --json');
   if (!opts.costs) {
-    const stray = (['driver', 'profile', 'cost'] as const).find((k) => opts[k] !== undefined);
+    const stray = (['driver', 'profile', 'cost', 'machine'] as const).find((k) => opts[k] !== undefined);
     if (stray !== undefined) throw new UsageError(`--${stray}`, 'goes with --costs (a saved result FILE already says its driver, profile and costs)');
   }
   if (opts.costs) {
     const driver = opts.driver ?? 'amd';
     if (driver !== 'amd' && driver !== 'reference') throw new UsageError('--driver', `'${driver}' is not one of amd, reference`);
     const profile = opts.profile ?? 'mainline';
-    if (!isReleaseName(profile)) throw new UsageError('--profile', releaseError(profile));
-    const rows = checkedCostTable(driver, profile, opts.cost !== undefined ? parseCost(opts.cost) : {});
-    if (opts.json) process.stdout.write(`${JSON.stringify({ driver, profile, costs: rows }, null, 2)}\n`);
+    if (!isProfileName(profile)) throw new UsageError('--profile', profileError(profile));
+    const machine = opts.machine ?? DEFAULT_MACHINE;
+    if (!isMachineName(machine)) throw new UsageError('--machine', machineError(machine));
+    const rows = checkedCostTable(driver, profile, opts.cost !== undefined ? parseCost(opts.cost) : {}, machine);
+    const m = machineProfile(machine);
+    if (opts.json) process.stdout.write(`${JSON.stringify({ driver, profile, machine, host: m.host, costs: rows }, null, 2)}\n`);
     else {
-      process.stdout.write(`cost table (modeled ns per event; driver ${driver}, profile ${profile}); override with --cost event=ns\n\n`);
+      process.stdout.write(`cost table (modeled ns per event; machine ${machine}, driver ${driver}, profile ${profile}); override with --cost event=ns\n`);
+      process.stdout.write(`machine ${machine}: ${m.host}${m.base !== null ? `; inherits ${m.base}${m.cpuScale !== 1 ? ` x ${m.cpuScale} for CPU work` : ''}` : ''}\n\n`);
       process.stdout.write(`${textTable(['event', 'ns', 'source'], rows.map((r) => [r.event, String(r.ns), r.source]), [2])}\n`);
     }
     return 0;

@@ -18,8 +18,10 @@ export interface MachineSpec {
   iotlbEntries: number;
   /** Reference driver page sizes: 4K|2M|1G (true) or 4K only (VT-d sp_off). Absent in older replay headers: true. */
   superpages?: boolean;
-  /** createSim's hostAge in [0, 1]. Absent (older replay headers, and runs at the default): 1. */
+  /** createSim's hostAge in [0, 1]. Absent (older replay headers, and runs at host age 1): 1. */
   hostAge?: number;
+  /** createSim's machine: the hardware cost profile. Absent (older replay headers): the default machine. */
+  hardware?: string;
   groups: number;
   devices: number;
   memlockLimit: string;
@@ -48,7 +50,7 @@ export interface Machine {
 
 
 export function buildMachine(m: MachineSpec, trace: boolean): Machine {
-  const sim = createSim({ memory: BigInt(m.hostMemory), backing: m.backing, seed: m.seed, cost: m.cost, trace, hostAge: m.hostAge ?? 1 });
+  const sim = createSim({ memory: BigInt(m.hostMemory), backing: m.backing, seed: m.seed, cost: m.cost, trace, hostAge: m.hostAge ?? 1, machine: m.hardware });
   let drv: DriverHandle;
   let raw: Parameters<InstanceType<typeof Host>['addGroup']>[0];
   if (m.driver === 'amd') {

@@ -2,7 +2,9 @@
 // then the process's mmap, phase markers, ioctls with their uapi struct field by field (u64 as
 // "0x..." strings) and the result the kernel model gave, and device DMA. See README "Replay format".
 
-import { NEWEST_RELEASE, OLDEST_RELEASE, isBackingProfile, isReleaseName, type BackingProfile } from '@x/iommu-core';
+import {
+  NEWEST_RELEASE, OLDEST_RELEASE, costError, isBackingProfile, isMachineName, isProfileName, machineError, type BackingProfile,
+} from '@x/iommu-core';
 import { UsageError } from '../errors.js';
 import { BOUNDS, upgradeScenario, type Scenario } from '../scenario/scenario.js';
 import type { MachineSpec } from './machine.js';
@@ -110,8 +112,13 @@ function checkMachine(m: Record<string, unknown>, where: string): void {
   bounded('seed', m.seed, BOUNDS.seed);
   need('backing', typeof m.backing === 'string' && isBackingProfile(m.backing), 'a backing name');
   need('cost', typeof m.cost === 'object' && m.cost !== null && !Array.isArray(m.cost), 'an object of event -> ns');
+  for (const [k, v] of Object.entries(m.cost as Record<string, unknown>)) {
+    const e = costError(k, v);
+    if (e !== null) throw new UsageError(where, `header: machine.cost: ${e}`);
+  }
+  if (m.hardware !== undefined && !isMachineName(m.hardware)) throw new UsageError(where, `header: machine.hardware: ${machineError(m.hardware)}`);
   need('driver', m.driver === 'amd' || m.driver === 'reference', "'amd' or 'reference'");
-  need('profile', isReleaseName(m.profile), `a release from ${OLDEST_RELEASE} to ${NEWEST_RELEASE} or 'mainline'`);
+  need('profile', isProfileName(m.profile), `a release from ${OLDEST_RELEASE} to ${NEWEST_RELEASE} or 'mainline' (optionally with +id / ~id entry switches)`);
   need('superpages', m.superpages === undefined || typeof m.superpages === 'boolean', 'true or false (or absent: true)');
   need('hostAge', m.hostAge === undefined || (typeof m.hostAge === 'number' && m.hostAge >= 0 && m.hostAge <= 1), 'a number in [0, 1] (or absent: 1)');
   bounded('iotlbEntries', m.iotlbEntries, BOUNDS.iotlbEntries);

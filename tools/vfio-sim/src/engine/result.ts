@@ -112,9 +112,37 @@ export interface CaseResult {
 
 export interface SweepInfo { readonly option: string; readonly flag: string; readonly values: readonly (string | number | boolean)[] }
 
+/** compare: one case after the first, as a change from the first in percent. */
+export interface CaseChange {
+  readonly label: string;
+  /** The first case's label. */
+  readonly vs: string;
+  /** (case - first) / first x 100 of the whole run's modeled time. */
+  readonly modeledNs: number;
+  /** The same per phase both cases have. */
+  readonly phaseNs: Readonly<Record<string, number>>;
+}
+
 export interface CommandResult {
   readonly schema: typeof RESULT_SCHEMA;
   readonly command: 'run' | 'compare' | 'sweep' | 'replay';
   readonly cases: readonly CaseResult[];
   readonly sweep: SweepInfo | null;
+  /** compare with two or more cases: every case after the first against the first. */
+  readonly changes?: readonly CaseChange[];
+}
+
+const pct = (b: number, a: number): number => (a === 0 ? (b === 0 ? 0 : Infinity) : ((b - a) / a) * 100);
+
+/** The document a command prints with --json (and validate reads its figures from). */
+export function commandResult(command: CommandResult['command'], cases: readonly CaseResult[], sweep: SweepInfo | null): CommandResult {
+  const res: CommandResult = { schema: RESULT_SCHEMA, command, cases, sweep };
+  if (command !== 'compare' || cases.length < 2) return res;
+  const a = cases[0]!.metrics;
+  const changes = cases.slice(1).map((c): CaseChange => {
+    const b = c.metrics, phaseNs: Record<string, number> = {};
+    for (const k of Object.keys(b.phaseNs)) if (a.phaseNs[k] !== undefined) phaseNs[k] = pct(b.phaseNs[k]!, a.phaseNs[k]!);
+    return { label: c.label, vs: cases[0]!.label, modeledNs: pct(b.modeledNs, a.modeledNs), phaseNs };
+  });
+  return { ...res, changes };
 }

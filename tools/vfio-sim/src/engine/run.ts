@@ -37,6 +37,7 @@ export function machineSpec(r: Resolved): MachineSpec {
     hostMemory: String(r.hostBytes), seed: s.seed, backing: r.backing,
     // only when it is not the default, so a default run's replay header is as before host age existed
     ...(r.hostAge !== 1 ? { hostAge: r.hostAge } : {}),
+    hardware: r.machine,
     cost: { ...s.cost },
     driver: s.driver, profile: s.profile, iotlbEntries: s.iommu.iotlbEntries, superpages: s.iommu.superpages, groups: s.groups, devices: s.devices,
     // libvirt's rule for VFIO guests: RLIMIT_MEMLOCK = guest RAM + 1 GiB; churn buffers are charged again
@@ -189,6 +190,7 @@ export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {
   const vmas = new Map<RegionName, bigint>();
   const regions: { name: RegionName; size: bigint; backing: MmapLine['backing'] }[] = [{ name: 'pc.ram', size: r.guestBytes, backing: r.backing }];
   for (const x of r.boot?.regions ?? []) regions.push({ name: x.name, size: x.size, backing: x.kind === 'mmio' ? 'mmio' : '4k' });
+  if (scenario.workload === 'bar-map') regions.push({ name: 'gpu.bar1', size: r.barBytes, backing: 'mmio' });
   for (const x of regions) {
     let vaddr: bigint;
     try {

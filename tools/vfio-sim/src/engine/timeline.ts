@@ -1,7 +1,7 @@
 // The whole model's timeline, as the three packages publish it: the core's (and VT-d's), AMD's and
 // VFIO's entries in one list, and what separates the releases a compare puts side by side.
 
-import { CORE_TIMELINE, releaseIndex, sortTimeline, timelineDiff, type ReleaseName, type TimelineEntry } from '@x/iommu-core';
+import { CORE_TIMELINE, parseProfile, releaseIndex, sortTimeline, timelineFlags, type ProfileName, type TimelineEntry } from '@x/iommu-core';
 import { AMD_TIMELINE } from '@x/amd-iommu';
 import { VFIO_TIMELINE } from '@x/vfio-type1';
 
@@ -15,21 +15,30 @@ export function timelineFor(driver: 'amd' | 'reference' | null): TimelineEntry[]
   return TIMELINE.filter((e) => e.component !== other);
 }
 
-export interface ReleaseStep { readonly from: ReleaseName; readonly to: ReleaseName; readonly ids: readonly string[] }
+export interface ReleaseStep { readonly from: ProfileName; readonly to: ProfileName; readonly ids: readonly string[] }
 
 /**
- * For cases of several releases: per pair of neighbouring releases (oldest first), the ids of the
- * entries that differ. Empty when the cases share one release.
+ * For cases of several profiles: per pair of neighbouring profiles (by release, oldest first; a
+ * profile with entry switches after its plain release), the ids of the entries the second has and
+ * the first has not, then '~id' for those it lacks. Profiles with the same entries count once
+ * ('mainline' and the newest release are the same kernel); empty when all have the same.
  */
-export function releaseSteps(profiles: readonly ReleaseName[], driver: 'amd' | 'reference' | null): ReleaseStep[] {
+export function releaseSteps(profiles: readonly ProfileName[], driver: 'amd' | 'reference' | null): ReleaseStep[] {
   const entries = timelineFor(driver);
-  // one name per release ('mainline' and the newest release are the same kernel)
-  const byRelease = new Map<number, ReleaseName>();
-  for (const p of profiles) if (!byRelease.has(releaseIndex(p))) byRelease.set(releaseIndex(p), p);
-  const names = [...byRelease.entries()].sort((a, b) => a[0] - b[0]).map(([, n]) => n);
+  const seen = new Map<string, { p: ProfileName; on: Set<string>; at: number; i: number }>();
+  profiles.forEach((p, i) => {
+    const f = timelineFlags(entries as readonly (TimelineEntry & { id: string })[], p);
+    const on = new Set(entries.filter((e) => f[e.id]).map((e) => e.id));
+    const key = [...on].join(',');
+    if (!seen.has(key)) seen.set(key, { p, on, at: releaseIndex(parseProfile(p).release), i });
+  });
+  const list = [...seen.values()].sort((a, b) => a.at - b.at || a.i - b.i);
   const out: ReleaseStep[] = [];
-  for (let i = 1; i < names.length; i++) {
-    out.push({ from: names[i - 1]!, to: names[i]!, ids: timelineDiff(entries, names[i - 1]!, names[i]!).added.map((e) => e.id) });
+  for (let k = 1; k < list.length; k++) {
+    const a = list[k - 1]!, b = list[k]!;
+    const ids = [...entries.filter((e) => b.on.has(e.id) && !a.on.has(e.id)).map((e) => e.id),
+      ...entries.filter((e) => a.on.has(e.id) && !b.on.has(e.id)).map((e) => `~${e.id}`)];
+    out.push({ from: a.p, to: b.p, ids });
   }
   return out;
 }

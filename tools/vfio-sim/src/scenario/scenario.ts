@@ -2,7 +2,10 @@
 // Scenarios are plain JSON (sizes as strings), so they can live in files, cross worker threads
 // and be echoed in --json output; resolveScenario() validates one and computes what a run needs.
 
-import { isBackingProfile, isReleaseName, releaseError, type BackingProfile, type ReleaseName } from '@x/iommu-core';
+import {
+  DEFAULT_MACHINE, costError, isBackingProfile, isMachineName, isProfileName, machineError, profileError, type BackingProfile,
+  type ProfileName,
+} from '@x/iommu-core';
 import { profileSpec } from '@x/vfio-type1';
 import { UsageError } from '../errors.js';
 import { parseSize, shortSize } from './size.js';
@@ -11,13 +14,18 @@ import { MIN_BAR1, Q35_MMCONFIG, seabiosBoot, type BootPlan } from './firmware.j
 
 /** The default comparison: before the 2018 series, the series (6bd06f5a486c, eb5ecd1a40e2), today. */
 export const DEFAULT_COMPARE = ['v4.16', 'v4.17', 'mainline'] as const;
-/** A kernel release ('v4.17', any 'vX.Y' from v3.19 to the newest modelled one) or 'mainline'. */
-export type Profile = ReleaseName;
+/** A kernel release ('v4.17', any 'vX.Y' from v3.19 to the newest modelled one) or 'mainline', with optional '+id' / '~id' entry switches. */
+export type Profile = ProfileName;
 export const DRIVERS = ['amd', 'reference'] as const;
 export const MACHINES = ['q35', 'pc'] as const;
 /** seabios: the boot maps what QEMU's listener sees while SeaBIOS and Linux initialise the machine (firmware.ts); none: each RAM section once. */
 export const FIRMWARES = ['seabios', 'none'] as const;
-export const WORKLOADS = ['boot', 'churn', 'boot+churn'] as const;
+/**
+ * boot, churn, boot+churn: a VM's life. map-test: one MAP_DMA of the guest's RAM at IOVA 4 GiB, then
+ * its UNMAP_DMA, as Alex Williamson's vfio-pci-mem-dma-map test does (the Li Zhe measurements);
+ * bar-map: the same with the GPU's BAR1 (device MMIO) instead of RAM.
+ */
+export const WORKLOADS = ['boot', 'churn', 'boot+churn', 'map-test', 'bar-map'] as const;
 export const DMA_PATTERNS = ['none', 'sequential', 'random', 'hotset'] as const;
 export const UNMAP_PATHS = ['slow', 'fast', 'mainline'] as const;
 export const BACKINGS = ['4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented', 'fragmented:<p>'] as const;
@@ -35,9 +43,10 @@ export interface Scenario {
   /**
    * age: the host's allocator, 1 (long-running, fragmented) .. 0 (freshly booted), see createSim's
    * hostAge; populate: guest RAM present at mmap (true) or faulted in by the first pin (false).
-   * Both may be absent in a result saved before they existed (then 1 and true).
+   * machine: the hardware cost profile (createSim's machine). All three may be absent in a result
+   * saved before they existed (then 1, true and the default machine).
    */
-  host: { memory: string | null; backing: string; age: number; populate: boolean };
+  host: { memory: string | null; backing: string; age: number; populate: boolean; machine: string };
   driver: (typeof DRIVERS)[number];
   profile: Profile;
   devices: number;
@@ -50,6 +59,14 @@ export interface Scenario {
   cost: Record<string, number>;
 }
 
+/**
+ * The host age of a run unless told otherwise: a host whose free memory still comes in long
+ * physically contiguous stretches; 2% of the allocator's picks land elsewhere, each breaking a run
+ * twice (runs of ~25 blocks or pages on average). It gives what the 2018 review thread saw on dGPU
+ * VMs: at most ~1500 regions per unmap call and mostly fewer than 100 (`vfio-sim validate`).
+ */
+export const DEFAULT_HOST_AGE = 0.02;
+
 /** vfio_iommu_type1's dma_entry_limit default (5.1+; the 4.x profiles have no limit). */
 export const DMA_ENTRY_LIMIT_DEFAULT = 65535;
 
@@ -58,7 +75,7 @@ export function defaultScenario(): Scenario {
     name: 'default',
     seed: 1,
     guest: { memory: '64G', machine: 'q35', below4g: null, vgaHole: true, firmware: 'seabios', gpuBar: '256M' },
-    host: { memory: null, backing: 'thp', age: 1, populate: true },
+    host: { memory: null, backing: 'thp', age: DEFAULT_HOST_AGE, populate: true, machine: DEFAULT_MACHINE },
     driver: 'amd',
     profile: 'mainline',
     devices: 1,
@@ -81,6 +98,10 @@ export interface Resolved {
   readonly hostAge: number;
   /** host.populate (true when absent). */
   readonly populate: boolean;
+  /** host.machine, checked (the default machine when absent). */
+  readonly machine: string;
+  /** The GPU's BAR1 in bytes (guest.gpuBar). */
+  readonly barBytes: bigint;
   readonly guestBytes: bigint;
   readonly hostBytes: bigint;
   readonly blocks: readonly RamBlock[];
@@ -94,7 +115,7 @@ export const FIELDS: Record<string, FieldName> = {};
 function f(flag: string, path: string): FieldName { return (FIELDS[path] = { flag, path }); }
 const F = {
   name: f('--name', 'name'), seed: f('--seed', 'seed'),
-  guest: f('--guest', 'guest.memory'), machine: f('--machine', 'guest.machine'), below4g: f('--below-4g', 'guest.below4g'),
+  guest: f('--guest', 'guest.memory'), machine: f('--qemu-machine', 'guest.machine'), hostMachine: f('--machine', 'host.machine'), below4g: f('--below-4g', 'guest.below4g'),
   vgaHole: f('--no-vga-hole', 'guest.vgaHole'), firmware: f('--firmware', 'guest.firmware'), gpuBar: f('--gpu-bar', 'guest.gpuBar'),
   host: f('--host-memory', 'host.memory'), backing: f('--backing', 'host.backing'),
   hostAge: f('--host-age', 'host.age'), populate: f('--populate', 'host.populate'),
@@ -168,6 +189,8 @@ export function resolveScenario(s: Scenario): Resolved {
   // absent in results saved before these fields existed: the defaults they ran with
   const hostAge = s.host.age === undefined ? 1 : checkHostAge(s.host.age);
   const populate = s.host.populate === undefined ? true : bool(F.populate, s.host.populate);
+  const machine = s.host.machine === undefined ? DEFAULT_MACHINE : s.host.machine;
+  if (!isMachineName(machine)) bad(F.hostMachine, machineError(machine));
   const hostBytes = s.host.memory === null ? guestBytes + (4n << 30n) : size(F.host, s.host.memory);
   if (hostBytes % SZ_2M !== 0n) bad(F.host, `${s.host.memory} is not a multiple of 2 MiB`);
   if (hostBytes > 1n << 44n) bad(F.host, `${s.host.memory} is larger than the 16 TiB this tool models`);
@@ -178,7 +201,7 @@ export function resolveScenario(s: Scenario): Resolved {
     bad(F.host, `hugetlb-1g backing needs a host at least 1 GiB larger than the guest (got host ${shortSize(hostBytes)}, guest ${shortSize(guestBytes)})`);
   }
   oneOf(F.driver, s.driver, DRIVERS);
-  if (!isReleaseName(s.profile)) bad(F.profile, releaseError(s.profile));
+  if (!isProfileName(s.profile)) bad(F.profile, profileError(s.profile));
   bool(F.superpages, s.iommu.superpages);
   if (!s.iommu.superpages && s.driver !== 'reference') bad(F.superpages, "'off' applies to --driver reference (VT-d-like); AMD-Vi's page sizes come from its page-table format");
   const groups = int(F.groups, s.groups, ...BOUNDS.groups);
@@ -198,12 +221,14 @@ export function resolveScenario(s: Scenario): Resolved {
   int(F.iotlb, s.iommu.iotlbEntries, ...BOUNDS.iotlbEntries);
   if (typeof s.cost !== 'object' || s.cost === null || Array.isArray(s.cost)) bad(F.cost, 'must be an object of event -> ns');
   for (const [k, v] of Object.entries(s.cost)) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(F.cost, `${k}=${String(v)}: cost must be a finite number of ns >= 0`);
+    const e = costError(k, v);
+    if (e !== null) bad(F.cost, e);
   }
   const blocks = qemuLayout(guestBytes, s.guest.machine, below, s.guest.vgaHole, F.below4g.flag);
-  // 'churn' alone maps no RAM (a vIOMMU guest): no boot, whatever the firmware
+  // 'churn' alone maps no RAM (a vIOMMU guest), the map tests map one range: no boot, whatever the firmware
+  const single = s.workload === 'map-test' || s.workload === 'bar-map';
   let boot: BootPlan | null = null;
-  if (s.guest.firmware === 'seabios' && s.workload !== 'churn') {
+  if (s.guest.firmware === 'seabios' && s.workload !== 'churn' && !single) {
     const low = below ?? defaultBelow4g(guestBytes, s.guest.machine);
     // q35 never puts RAM above 0xb0000000 below 4 GiB (pc_q35.c): SeaBIOS's MMCONFIG window starts there
     if (s.guest.machine === 'q35' && low > Q35_MMCONFIG) bad(F.below4g, `${shortSize(low)} below 4 GiB overlaps q35's MMCONFIG window at 0xb0000000, where SeaBIOS puts PCIEXBAR (at most 2816M with --firmware seabios)`);
@@ -223,7 +248,7 @@ export function resolveScenario(s: Scenario): Resolved {
       : `${s.churn.live} live churn mappings plus ${ramMaps} ${boot !== null ? 'sections mapped after boot' : 'RAM blocks'} exceed --dma-entry-limit ${s.vfio.dmaEntryLimit}`);
   }
   if (BigInt(s.churn.maxPages) * SZ_4K > guestBytes) bad(F.churnMax, 'a churn buffer cannot be larger than the guest');
-  return { scenario: s, backing, hostAge, populate, guestBytes, hostBytes, blocks, boot };
+  return { scenario: s, backing, hostAge, populate, machine, barBytes: gpuBar, guestBytes, hostBytes, blocks, boot };
 }
 
 /**

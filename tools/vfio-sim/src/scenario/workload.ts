@@ -52,6 +52,7 @@ export function* workload(r: Resolved, vmas: ProcessVmas, ndevices: number): Gen
   let dev = 0;
   const nextDev = (): number => { const d = dev; dev = (dev + 1) % ndevices; return d; };
 
+  if (s.workload === 'map-test' || s.workload === 'bar-map') { yield* mapTest(r, vmas); return; }
   const ram = s.workload !== 'churn';
   if (ram) {
     yield { op: 'phase', name: 'boot' };
@@ -115,6 +116,24 @@ export function* workload(r: Resolved, vmas: ProcessVmas, ndevices: number): Gen
       yield { op: 'unmap', iova: b.gpa, size: b.size };
     }
   }
+}
+
+/** Where the map tests put their one mapping: vfio-pci-mem-dma-map's HIGH_MEM, 4 GiB. */
+export const MAP_TEST_IOVA = 4n << 30n;
+
+/**
+ * The map tests: one MAP_DMA of the whole range (guest RAM, or the GPU's BAR1 for bar-map) at IOVA
+ * 4 GiB, then one UNMAP_DMA of it, each in a phase of its own ('map', 'unmap'), as
+ * vfio-pci-mem-dma-map times them.
+ */
+function* mapTest(r: Resolved, vmas: ProcessVmas): Generator<Op> {
+  const bar = r.scenario.workload === 'bar-map';
+  const vaddr = vmas.get(bar ? 'gpu.bar1' : 'pc.ram')!;
+  const size = bar ? r.barBytes : r.guestBytes;
+  yield { op: 'phase', name: 'map' };
+  yield { op: 'map', vaddr, iova: MAP_TEST_IOVA, size, flags: VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE };
+  yield { op: 'phase', name: 'unmap' };
+  yield { op: 'unmap', iova: MAP_TEST_IOVA, size };
 }
 
 /** DMA bursts over the mapped RAM (`targets`, in address order) following the scenario's pattern. */

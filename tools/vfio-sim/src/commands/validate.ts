@@ -1,0 +1,48 @@
+// vfio-sim validate: every published measurement of this path next to the model's figure for the
+// same experiment (docs/validation.md is this command's output). Exit 1 when a case misses.
+
+import { UsageError } from '../errors.js';
+import { textTable } from '../report/format.js';
+import { CASES } from '../validate/cases.js';
+import { runValidation, selectCases, type CaseOutcome, type CliRunner } from '../validate/run.js';
+
+export const VALIDATE_SCHEMA = 'vfio-sim/validate@1';
+
+export interface ValidateOptions { json?: boolean; kind?: string; progress?: boolean }
+
+/** A figure as the table shows it: ms and s with a few significant digits, percentages signed. */
+export function fmtFigure(v: number, unit: CaseOutcome['unit']): string {
+  if (unit === '%') return `${v > 0 ? '+' : ''}${v.toFixed(1)}%`;
+  if (unit === 'regions' || unit === 'bytes') return `${Math.round(v)} ${unit === 'bytes' ? 'B' : ''}`.trim();
+  const digits = Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : Math.abs(v) >= 1 ? 2 : 3;
+  return `${v.toFixed(digits)} ${unit}`;
+}
+
+/** The machine a case's command runs on (its --machine, or the default). */
+export function machineOf(o: CaseOutcome): string {
+  const m = /--machine (\S+)/.exec(o.command);
+  return m === null ? 'default' : m[1]!;
+}
+
+export function validateTable(out: readonly CaseOutcome[]): string {
+  const rows = out.map((o) => [o.id, o.kind === 'target' ? 'target' : 'held-out', fmtFigure(o.published, o.unit), fmtFigure(o.model, o.unit), o.tolerance, o.ok ? 'ok' : 'MISS']);
+  const t = out.filter((o) => o.kind === 'target'), h = out.filter((o) => o.kind === 'held-out');
+  const sum = (xs: readonly CaseOutcome[]): string => `${xs.filter((o) => o.ok).length}/${xs.length}`;
+  return `${textTable(['case', 'kind', 'published', 'model', 'tolerance', 'ok'], rows, [2, 3])}\n\n` +
+    `targets within tolerance: ${sum(t)}; held-out: ${sum(h)}. Each case's command and metric: vfio-sim validate --json`;
+}
+
+export async function validateCommand(ids: readonly string[], o: ValidateOptions, cli: CliRunner): Promise<number> {
+  const kind = o.kind ?? 'all';
+  if (kind !== 'all' && kind !== 'target' && kind !== 'held-out') throw new UsageError('--kind', `'${kind}' is not one of target, held-out, all`);
+  const cases = selectCases(ids, kind);
+  if (cases.length === 0) throw new UsageError('validate', `no case starts with ${ids.map((x) => `'${x}'`).join(', ')} (cases: ${CASES.map((c) => c.id).join(', ')})`);
+  const show = o.progress !== false && process.stderr.isTTY === true && !o.json;
+  const out = await runValidation(cases, cli, (i, n, line) => {
+    if (show) process.stderr.write(`\r\x1b[K[${i + 1}/${n}] ${line.length > 100 ? `${line.slice(0, 97)}...` : line}`);
+  });
+  if (show) process.stderr.write('\r\x1b[K');
+  if (o.json) process.stdout.write(`${JSON.stringify({ schema: VALIDATE_SCHEMA, cases: out.map((x) => ({ ...x, machine: machineOf(x) })) }, null, 2)}\n`);
+  else process.stdout.write(`${validateTable(out)}\n`);
+  return out.every((x) => x.ok) ? 0 : 1;
+}
