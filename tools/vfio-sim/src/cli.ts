@@ -132,6 +132,7 @@ Examples:
     .argument('[cases...]', 'only the cases whose id starts with one of these (default: all)')
     .option('--kind <kind>', 'target, held-out or all (default all)')
     .option('--json', 'print JSON: every case with its source, published and model figures, tolerance, the command that reproduces it and the metric path in that command\'s --json output')
+    .option('--markdown', 'print the page docs/validation.md is generated from (cases, commands, machine profiles)')
     .option('--no-progress', 'no progress line (it is only shown when stderr is a terminal)')
     .addHelpText('after', `
 Examples:

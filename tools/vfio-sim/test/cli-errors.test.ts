@@ -30,6 +30,16 @@ writeFileSync(notJsonResult, '{"a":1} x\n');
 const hugeQueue = join(dir, 'hugeq.jsonl');
 writeFileSync(hugeQueue, `${JSON.stringify({ ...header, machine: { ...machine, container: { ...machine.container, tlbSyncMax: 2 ** 32 } } })}\n`);
 
+// costs and machines enter through flags, scenario files and replay headers: each refuses bad ones alike
+const MACHINES_LIST = 'lizhe-2025, broadwell-2021, vtd-2015, amdvi-2015, xeon-e5-2018, williamson-2025, i7-12700';
+const costScenario = (v: unknown) => { const f = join(dir, `cost-${String(v)}.json`); writeFileSync(f, JSON.stringify({ cost: { pins: v } })); return f; };
+const machineScenario = join(dir, 'hw.json');
+writeFileSync(machineScenario, JSON.stringify({ host: { machine: 'epyc-9999' } }));
+const hugeCostHeader = join(dir, 'hugecost.jsonl');
+writeFileSync(hugeCostHeader, `${JSON.stringify({ ...header, machine: { ...machine, cost: { pins: 1e300 } } })}\n`);
+const badHwHeader = join(dir, 'badhw.jsonl');
+writeFileSync(badHwHeader, `${JSON.stringify({ ...header, machine: { ...machine, hardware: 'epyc-9999' } })}\n`);
+
 const cases: [string, string[], RegExp][] = [
   ['test_unknown_option', ['--bogus'], /--bogus/],
   ['test_unknown_option_on_command', ['run', '--tlb-sync', '4'], /--tlb-sync/],
@@ -47,11 +57,12 @@ const cases: [string, string[], RegExp][] = [
   ['test_scenario_not_json', ['run', '--scenario', notJson], /^vfio-sim: --scenario: .*nope.json is not valid JSON/],
   ['test_replay_missing_file', ['replay', join(dir, 'missing.jsonl')], /^vfio-sim: replay: cannot read .*ENOENT/],
   ['test_replay_bad_line', ['replay', badReplay], /^vfio-sim: .*bad.jsonl:2: ioctl: arg.size must be a 0x hex u64 string/],
-  ['test_replay_bad_header', ['replay', badHeader], /^vfio-sim: .*badhdr.jsonl:1: header: machine.profile must be a release from v3.19 to v7.1 or 'mainline'$/m],
+  ['test_replay_bad_header', ['replay', badHeader], /^vfio-sim: .*badhdr.jsonl:1: header: machine.profile must be a release from v3.19 to v7.1 or 'mainline' \(optionally with \+id \/ ~id entry switches\)$/m],
   ['test_bad_cost', ['run', '--cost', 'pins'], /^vfio-sim: --cost: 'pins' is not event=ns/],
   ['test_unknown_cost_event', ['compare', '--cost', 'pins=100,amd.cmd.sumbit=5'], /^vfio-sim: --cost: unknown event 'amd.cmd.sumbit'/],
   ['test_report_costs_unknown_core_event', ['report', '--costs', '--cost', 'bogus=2'], /^vfio-sim: --cost: unknown cost event 'bogus' \(core events: mapCalls, /],
   ['test_report_not_json', ['report', notJsonResult], /^vfio-sim: report: .*two.json is not valid JSON: /],
+  ['test_validate_no_case', ['validate', 'nope'], /^vfio-sim: validate: no case starts with 'nope' \(cases: lizhe-thp-map-6.16, /],
 ];
 
 // the hand-written example with its DMA sent from a device the machine does not have
@@ -60,7 +71,7 @@ writeFileSync(strayDevice, readFileSync(join(PKG, 'examples', 'hand.jsonl'), 'ut
 
 const goodScenario = join(dir, 'small.json');
 writeFileSync(goodScenario, JSON.stringify({ guest: { memory: '2G' } }));
-const COMMANDS = 'compare, run, sweep, replay, report, timeline, demo, help';
+const COMMANDS = 'compare, run, sweep, replay, report, pt, validate, timeline, demo, help';
 
 // the whole of stderr, exactly (one line, exit 2, nothing on stdout)
 const exact: [string, string[], string][] = [
@@ -136,6 +147,32 @@ const exact: [string, string[], string][] = [
   ['test_replay_dma_from_unknown_device', ['replay', strayDevice],
     "vfio-sim: replay: line 5: dma device 999 is not one of the machine's devices (256)"],
   ['test_list_empty_entry', ['sweep', '--tlb-sync-max', '1,,2'], "vfio-sim: --tlb-sync-max: '1,,2' has an empty list entry"],
+  ['test_machine_unknown', ['run', '--machine', 'epyc-9999'], `vfio-sim: --machine: unknown machine 'epyc-9999' (machines: ${MACHINES_LIST})`],
+  ['test_machine_unknown_in_list', ['compare', '--machine', 'lizhe-2025,epyc'], `vfio-sim: --machine: unknown machine 'epyc' (machines: ${MACHINES_LIST})`],
+  ['test_machine_was_the_qemu_type', ['run', '--machine', 'pc'],
+    `vfio-sim: --machine: 'pc' is a QEMU machine type: use --qemu-machine pc (--machine names the host hardware: ${MACHINES_LIST})`],
+  ['test_machine_unknown_in_scenario', ['run', '--scenario', machineScenario], `vfio-sim: --machine: unknown machine 'epyc-9999' (machines: ${MACHINES_LIST})`],
+  ['test_machine_unknown_report', ['report', '--costs', '--machine', 'x'], `vfio-sim: --machine: unknown machine 'x' (machines: ${MACHINES_LIST})`],
+  ['test_machine_unknown_replay_header', ['replay', badHwHeader], `vfio-sim: ${badHwHeader}:1: header: machine.hardware: unknown machine 'epyc-9999' (machines: ${MACHINES_LIST})`],
+  ['test_machine_unknown_replay_flag', ['replay', join(PKG, 'examples', 'hand.jsonl'), '--machine', 'x'], `vfio-sim: --machine: unknown machine 'x' (machines: ${MACHINES_LIST})`],
+  ['test_cost_negative', ['run', '--cost', 'pins=-1'], "vfio-sim: --cost: cost of 'pins' must be a number of nanoseconds in [0, 1000000000], got -1"],
+  ['test_cost_absurd', ['run', '--cost', 'completionWaits=1e300'], "vfio-sim: --cost: cost of 'completionWaits' must be a number of nanoseconds in [0, 1000000000], got 1e+300"],
+  ['test_cost_not_a_number', ['run', '--cost', 'pins=Infinity'], "vfio-sim: --cost: 'Infinity' is not a number (pins=ns, e.g. completionWaits=2000)"],
+  ['test_cost_nan', ['compare', '--cost', 'pins=NaN'], "vfio-sim: --cost: 'NaN' is not a number (pins=ns, e.g. completionWaits=2000)"],
+  ['test_cost_negative_in_scenario', ['run', '--scenario', costScenario(-5)], "vfio-sim: --cost: cost of 'pins' must be a number of nanoseconds in [0, 1000000000], got -5"],
+  ['test_cost_absurd_in_scenario', ['run', '--scenario', costScenario(1e300)], "vfio-sim: --cost: cost of 'pins' must be a number of nanoseconds in [0, 1000000000], got 1e+300"],
+  ['test_cost_string_in_scenario', ['run', '--scenario', costScenario('5')], 'vfio-sim: --cost: cost of \'pins\' must be a number of nanoseconds in [0, 1000000000], got "5"'],
+  ['test_cost_absurd_replay_header', ['replay', hugeCostHeader], `vfio-sim: ${hugeCostHeader}:1: header: machine.cost: cost of 'pins' must be a number of nanoseconds in [0, 1000000000], got 1e+300`],
+  ['test_cost_absurd_pt', ['pt', 'map', '--cost', 'mapCalls=2e9'], "vfio-sim: --cost: cost of 'mapCalls' must be a number of nanoseconds in [0, 1000000000], got 2000000000"],
+  ['test_profile_unknown_entry', ['run', '--profile', 'v4.0+remove-fgps'], "vfio-sim: --profile: unknown timeline entry 'remove-fgps' in profile 'v4.0+remove-fgps' (see `vfio-sim timeline` for the entry ids)"],
+  ['test_profile_entry_twice', ['run', '--profile', 'v4.0+remove-fgsp~remove-fgsp'], "vfio-sim: --profile: profile 'v4.0+remove-fgsp~remove-fgsp' names entry 'remove-fgsp' twice"],
+  ['test_profile_bad_release_with_switch', ['run', '--profile', 'v3.0+remove-fgsp'], 'vfio-sim: --profile: release \'v3.0\' is older than v3.19, the oldest this model covers (a release from v3.19 to v7.1, or mainline)'],
+  ['test_pt_bad_op', ['pt', 'walk'], "vfio-sim: pt: 'walk' is not map or unmap"],
+  ['test_pt_bad_pages', ['pt', 'map', '--pages', '0'], "vfio-sim: --pages: '0' must be an integer in [1, 4096]"],
+  ['test_pt_bad_page_size', ['pt', 'map', '--page-size', '8K'], "vfio-sim: --page-size: '8K' is not 4K, 2M or 1G"],
+  ['test_pt_bad_machine', ['pt', 'map', '--machine', 'x'], `vfio-sim: --machine: unknown machine 'x' (machines: ${MACHINES_LIST})`],
+  ['test_validate_bad_kind', ['validate', '--kind', 'some'], "vfio-sim: --kind: 'some' is not one of target, held-out, all"],
+  ['test_validate_json_and_markdown', ['validate', '--json', '--markdown'], "vfio-sim: --markdown: prints the page docs/validation.md is; not with --json"],
   ['test_list_trailing_comma', ['compare', '--guest', '1G,'], "vfio-sim: --guest: '1G,' has an empty list entry"],
 ];
 

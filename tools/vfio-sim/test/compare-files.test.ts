@@ -34,7 +34,7 @@ describe('compare files', () => {
     const c = res.cases[0]!;
     expect(c.label).toBe('dgpu-256g');
     expect(c.scenario!.guest.memory).toBe('8G');
-    expect(c.scenario!.host).toEqual({ memory: '260G', backing: 'hugetlb-1g', age: 1, populate: true });   // from the file
+    expect(c.scenario!.host).toEqual({ memory: '260G', backing: 'hugetlb-1g', age: 0.02, populate: true, machine: 'lizhe-2025' });   // memory and backing from the file, the rest the defaults
     // the 8 GiB q35 SeaBIOS boot's pins, summed by hand in test/firmware.test.ts (the 2 GiB below 4G
     // pinned seven times); with --firmware none it is 8 GiB minus the 128 KiB VGA window
     expect(c.metrics.pins).toBe(5_243_504);

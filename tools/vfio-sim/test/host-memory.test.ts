@@ -7,7 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validate } from '../src/report/schema.js';
+import { DEFAULT_MACHINE, machineCosts } from '@x/iommu-core';
 import { PKG, cli, cliJson } from './helpers.js';
+
+/** The default machine's costs, from the cost tables (not from a run). */
+const COST = machineCosts(DEFAULT_MACHINE);
 
 const GIB = 2 ** 30, SZ_2M = 2 ** 21, SZ_4K = 4096;
 const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-host-'));
@@ -22,8 +26,8 @@ describe('populate', () => {
     expect(c.counters.pageFaults).toBe(GIB / SZ_2M);
     expect(c.counters.pageZeroes).toBe(GIB / SZ_4K);
     expect([c.counters.pageFaults, c.counters.pageZeroes]).toEqual([512, 262144]);
-    expect(c.timeNs.pageZeroes).toBe(262144 * 400);
-    expect(c.scenario!.host).toEqual({ memory: null, backing: 'thp', age: 1, populate: false });
+    expect(c.timeNs.pageZeroes).toBeCloseTo(262144 * COST.pageZeroes!.ns, 3);
+    expect(c.scenario!.host).toEqual({ memory: null, backing: 'thp', age: 0.02, populate: false, machine: 'lizhe-2025' });
     expect(validate(schema, res)).toEqual([]);
     // the default: present at mmap, nothing faulted; 4k backing: one fault per mapped page (all but
     // the 32 pages of the VGA hole 0xa0000-0xbffff, which no MAP_DMA pins)
@@ -40,15 +44,16 @@ describe('populate', () => {
     expect(res.cases.map((c) => c.label)).toEqual(['populate=on', 'populate=off']);
     expect(res.cases.map((c) => c.scenario!.host.populate)).toEqual([true, false]);
     expect(res.cases.map((c) => c.counters.pageFaults)).toEqual([0, 512]);
-    // the clearing is the boot's difference: 512 faults x 250 ns + 262144 pages x 400 ns
+    // the clearing is the boot's difference: 512 faults and 262144 pages cleared, at the default
+    // machine's costs
     const [a, b] = res.cases.map((c) => c.metrics.phaseNs.boot!);
-    expect(b! - a!).toBeCloseTo(512 * 250 + 262144 * 400, 3);
+    expect(b! - a!).toBeCloseTo(512 * COST.pageFaults!.ns + 262144 * COST.pageZeroes!.ns, 3);
     // without --profile, compare's three default releases times the list: 6 cases
     const { res: all } = await cliJson(['compare', '--populate', 'on,off', '--guest', '1G', '--firmware', 'none', '--dma', 'none']);
     expect(all.cases.map((c) => c.label)).toEqual(['v4.16 populate=on', 'v4.16 populate=off', 'v4.17 populate=on', 'v4.17 populate=off', 'mainline populate=on', 'mainline populate=off']);
     const t = await cli(['compare', '--populate', 'on,off', '--guest', '1G', '--firmware', 'none', '--profile', 'mainline', '--dma', 'none']);
     expect(t.stdout.split('\n').slice(0, 2)).toEqual([
-      'vfio-sim compare: guest 1 GiB (q35: 1 GiB below 4G + 0 B above, 2 DMA mappings), host 5 GiB thp, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1; varies: populate',
+      'vfio-sim compare: guest 1 GiB (q35: 1 GiB below 4G + 0 B above, 2 DMA mappings), host 5 GiB thp, host age 0.02, machine lizhe-2025, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1; varies: populate',
       'cases: populate=on | populate=off',
     ]);
     expect(t.stdout).toMatch(/^page faults \/ 4K cleared +0\/0 +512\/262,144$/m);
@@ -68,20 +73,22 @@ describe('host age', () => {
     expect(res.cases.map((c) => c.metrics.pteWrites)).toEqual([262625, 262625, 993]);
     expect(res.cases.map((c) => c.scenario!.host.age)).toEqual([1, 0.5, 0]);
     expect(validate(schema, res)).toEqual([]);
-    // host age 1 is the default: same numbers as leaving it out
+    // the default is 0.02: 2% of the picks elsewhere, each breaking a run twice (runs of ~25 pages)
     const { res: dflt } = await cliJson(['run', '--guest', '1G', '--firmware', 'none', '--backing', '4k', '--profile', 'mainline', '--dma', 'none']);
-    expect(dflt.cases[0]!.metrics).toEqual(res.cases[0]!.metrics);
-    expect(dflt.cases[0]!.counters).toEqual(res.cases[0]!.counters);
+    expect(dflt.cases[0]!.scenario!.host.age).toBe(0.02);
+    const runs = dflt.cases[0]!.metrics.regions;
+    expect(runs).toBeGreaterThan(262112 * 0.02 * 2 * 0.8);
+    expect(runs).toBeLessThan(262112 * 0.02 * 2 * 1.2);
   });
 
   it('test_host_age_header_and_sweep', async () => {
     const t = await cli(['run', '--guest', '1G', '--firmware', 'none', '--host-age', '0.25', '--populate', 'off', '--dma', 'none']);
     expect(t.code).toBe(0);
-    expect(t.stdout.split('\n')[0]).toBe('vfio-sim run: guest 1 GiB (q35: 1 GiB below 4G + 0 B above, 2 DMA mappings), host 5 GiB thp, host age 0.25, not pre-populated, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1');
+    expect(t.stdout.split('\n')[0]).toBe('vfio-sim run: guest 1 GiB (q35: 1 GiB below 4G + 0 B above, 2 DMA mappings), host 5 GiB thp, host age 0.25, not pre-populated, machine lizhe-2025, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1');
     const { res } = await cliJson(['sweep', '--guest', '1G', '--firmware', 'none', '--host-age', '1,.5,0', '--dma', 'none']);
     expect(res.sweep).toEqual({ option: 'host.age', flag: '--host-age', values: [1, 0.5, 0] });
     const s = await cli(['sweep', '--guest', '1G', '--firmware', 'none', '--host-age', '1,0', '--dma', 'none']);
-    expect(s.stdout.split('\n')[0]).toBe('vfio-sim sweep --host-age over 1, 0: guest 1 GiB (q35: 1 GiB below 4G + 0 B above, 2 DMA mappings), host 5 GiB thp, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1; varies: host age');
+    expect(s.stdout.split('\n')[0]).toBe('vfio-sim sweep --host-age over 1, 0: guest 1 GiB (q35: 1 GiB below 4G + 0 B above, 2 DMA mappings), host 5 GiB thp, machine lizhe-2025, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1; varies: host age');
   });
 });
 
@@ -134,11 +141,13 @@ describe('host memory record and replay', () => {
     expect(on.cases[0]!.metrics.regions).toBe(a.metrics.regions);
   });
 
-  it('test_default_record_has_no_host_memory_fields', async () => {
+  it('test_default_record_host_memory_fields', async () => {
+    // the default host age (0.02, not 1) and the machine are written; populate only when off
     const file = join(dir, 'dflt.jsonl');
     await cliJson(['run', '--guest', '1G', '--firmware', 'none', '--dma-bursts', '1', '--record', file]);
     const [h, m] = readFileSync(file, 'utf8').split('\n').slice(0, 2).map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect('hostAge' in (h!.machine as Record<string, unknown>)).toBe(false);
+    expect((h!.machine as Record<string, unknown>).hostAge).toBe(0.02);
+    expect((h!.machine as Record<string, unknown>).hardware).toBe('lizhe-2025');
     expect(m).toEqual({ op: 'mmap', size: '0x40000000', backing: 'thp', vaddr: '0x7f0000000000' });
   });
 

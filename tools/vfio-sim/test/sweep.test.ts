@@ -32,7 +32,8 @@ describe('sweep', () => {
 
   it('test_compare_lists_make_cases', async () => {
     // the RAM sections alone (--firmware none): the SeaBIOS boot's small BIOS-area sections would add unaligned ends
-    const { res } = await cliJson(['compare', '--guest', '4G', '--driver', 'reference', '--profile', 'v4.17', '--backing', '4k,hugetlb-2m', '--dma', 'none', '--firmware', 'none']);
+    // on a fully fragmented host (--host-age 1), where 4 KiB pages land scattered
+    const { res } = await cliJson(['compare', '--guest', '4G', '--driver', 'reference', '--profile', 'v4.17', '--backing', '4k,hugetlb-2m', '--dma', 'none', '--firmware', 'none', '--host-age', '1']);
     expect(res.cases.map((c) => c.label)).toEqual(['backing=4k', 'backing=hugetlb-2m']);
     const [small, huge] = res.cases.map((c) => c.metrics);
     // scattered 4 KiB backing: neighbours are almost never physically contiguous, so nearly every

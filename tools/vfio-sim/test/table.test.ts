@@ -56,19 +56,19 @@ describe('table', () => {
     expect(a.code).toBe(0);
     expect(a.stdout.split('\n').slice(0, 2)).toEqual([
       // a 2 GiB q35 guest has no RAM above 4 GiB: the 8 GiB SeaBIOS boot of test/firmware.test.ts minus its one map of it
-      'vfio-sim compare: guest 2 GiB (q35: 2 GiB below 4G + 0 B above, SeaBIOS boot: 35 maps, 26 unmaps, 9 DMA mappings after), host 6 GiB, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1; varies: backing',
+      'vfio-sim compare: guest 2 GiB (q35: 2 GiB below 4G + 0 B above, SeaBIOS boot: 35 maps, 26 unmaps, 9 DMA mappings after), host 6 GiB, host age 0.02, machine lizhe-2025, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1; varies: backing',
       'cases: backing=4k v4.17 | backing=4k mainline | backing=thp v4.17 | backing=thp mainline',
     ]);
     const b = await cli(['sweep', '--guest', '2G,4G', '--dma', 'none']);
     expect(b.code).toBe(0);
-    expect(b.stdout.split('\n')[0]).toBe('vfio-sim sweep --guest over 2G, 4G: thp backing, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1; varies: guest, host memory');
+    expect(b.stdout.split('\n')[0]).toBe('vfio-sim sweep --guest over 2G, 4G: thp backing, host age 0.02, machine lizhe-2025, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1; varies: guest, host memory');
     // cases that share everything the header describes (only the profile differs): the whole description
     const c = await cli(['compare', '--guest', '2G', '--dma', 'none', '--firmware', 'none']);
-    expect(c.stdout.split('\n')[0]).toBe('vfio-sim compare: guest 2 GiB (q35: 2 GiB below 4G + 0 B above, 2 DMA mappings), host 6 GiB thp, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1');
+    expect(c.stdout.split('\n')[0]).toBe('vfio-sim compare: guest 2 GiB (q35: 2 GiB below 4G + 0 B above, 2 DMA mappings), host 6 GiB thp, host age 0.02, machine lizhe-2025, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1');
     // cases that differ in firmware: the guest's description says what each boot maps, so it varies
     const d = await cli(['compare', '--guest', '2G', '--dma', 'none', '--profile', 'v4.17', '--firmware', 'seabios,none']);
     expect(d.stdout.split('\n').slice(0, 2)).toEqual([
-      'vfio-sim compare: host 6 GiB thp, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1; varies: guest',
+      'vfio-sim compare: host 6 GiB thp, host age 0.02, machine lizhe-2025, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1; varies: guest',
       'cases: firmware=seabios | firmware=none',
     ]);
   });

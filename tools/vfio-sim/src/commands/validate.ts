@@ -5,10 +5,11 @@ import { UsageError } from '../errors.js';
 import { textTable } from '../report/format.js';
 import { CASES } from '../validate/cases.js';
 import { runValidation, selectCases, type CaseOutcome, type CliRunner } from '../validate/run.js';
+import { validationMarkdown } from '../validate/markdown.js';
 
 export const VALIDATE_SCHEMA = 'vfio-sim/validate@1';
 
-export interface ValidateOptions { json?: boolean; kind?: string; progress?: boolean }
+export interface ValidateOptions { json?: boolean; markdown?: boolean; kind?: string; progress?: boolean }
 
 /** A figure as the table shows it: ms and s with a few significant digits, percentages signed. */
 export function fmtFigure(v: number, unit: CaseOutcome['unit']): string {
@@ -33,16 +34,18 @@ export function validateTable(out: readonly CaseOutcome[]): string {
 }
 
 export async function validateCommand(ids: readonly string[], o: ValidateOptions, cli: CliRunner): Promise<number> {
+  if (o.json && o.markdown) throw new UsageError('--markdown', 'prints the page docs/validation.md is; not with --json');
   const kind = o.kind ?? 'all';
   if (kind !== 'all' && kind !== 'target' && kind !== 'held-out') throw new UsageError('--kind', `'${kind}' is not one of target, held-out, all`);
   const cases = selectCases(ids, kind);
   if (cases.length === 0) throw new UsageError('validate', `no case starts with ${ids.map((x) => `'${x}'`).join(', ')} (cases: ${CASES.map((c) => c.id).join(', ')})`);
-  const show = o.progress !== false && process.stderr.isTTY === true && !o.json;
+  const show = o.progress !== false && process.stderr.isTTY === true && !o.json && !o.markdown;
   const out = await runValidation(cases, cli, (i, n, line) => {
     if (show) process.stderr.write(`\r\x1b[K[${i + 1}/${n}] ${line.length > 100 ? `${line.slice(0, 97)}...` : line}`);
   });
   if (show) process.stderr.write('\r\x1b[K');
   if (o.json) process.stdout.write(`${JSON.stringify({ schema: VALIDATE_SCHEMA, cases: out.map((x) => ({ ...x, machine: machineOf(x) })) }, null, 2)}\n`);
+  else if (o.markdown) process.stdout.write(`${validationMarkdown(out)}\n`);
   else process.stdout.write(`${validateTable(out)}\n`);
   return out.every((x) => x.ok) ? 0 : 1;
 }

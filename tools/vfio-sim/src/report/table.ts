@@ -75,20 +75,25 @@ function describeParts(c: CaseResult): [name: string, text: string][] {
   const high = r.blocks.filter((b) => b.gpa >= 1n << 32n).reduce((a, b) => a + b.size, 0n);
   const low = r.guestBytes - high;
   const dma = s.dma.pattern === 'none' ? 'no DMA' : `DMA ${s.dma.pattern}`;
-  const work = s.workload === 'boot' ? 'boot + shutdown' : s.workload === 'churn' ? `churn ${s.churn.ops} ops` : `boot + churn ${s.churn.ops} ops + shutdown`;
+  const work = s.workload === 'boot' ? 'boot + shutdown' : s.workload === 'churn' ? `churn ${s.churn.ops} ops`
+    : s.workload === 'map-test' ? `one MAP_DMA + UNMAP_DMA of the guest RAM` : s.workload === 'bar-map' ? `one MAP_DMA + UNMAP_DMA of a ${fmtSize(r.barBytes)} BAR`
+    : `boot + churn ${s.churn.ops} ops + shutdown`;
   const boot = r.boot === null ? null : r.boot.changes.reduce((a, c) => [a[0]! + c.add.length, a[1]! + c.del.length], [0, 0]);
   const maps = s.workload === 'churn' ? 'RAM not mapped at boot (vIOMMU)'
+    : s.workload === 'map-test' || s.workload === 'bar-map' ? 'one mapping at IOVA 4 GiB'
     : boot === null ? `${r.blocks.length} DMA mappings`
     : `SeaBIOS boot: ${boot[0]} maps, ${boot[1]} unmaps, ${r.boot!.final.length} DMA mappings after`;
   return [
-    ['guest', `guest ${fmtSize(r.guestBytes)} (${s.guest.machine}: ${fmtSize(low)} below 4G + ${fmtSize(high)} above, ${maps})`],
+    ['guest', s.workload === 'map-test' || s.workload === 'bar-map' ? `process RAM ${fmtSize(r.guestBytes)} (${maps})`
+      : `guest ${fmtSize(r.guestBytes)} (${s.guest.machine}: ${fmtSize(low)} below 4G + ${fmtSize(high)} above, ${maps})`],
     ['host memory', `host ${fmtSize(r.hostBytes)}`],
     ['backing', s.host.backing],
     ['host age', r.hostAge !== 1 ? `host age ${r.hostAge}` : ''],
     ['populate', r.populate ? '' : 'not pre-populated'],
+    ['machine', `machine ${r.machine}`],
     ['driver', s.driver === 'amd' ? 'AMD-Vi' : 'reference (VT-d-like)'],
     ['devices', `${s.devices} device${s.devices > 1 ? 's' : ''}/${s.groups} group${s.groups > 1 ? 's' : ''}`],
-    ['DMA', dma],
+    ['DMA', s.workload === 'map-test' || s.workload === 'bar-map' ? '' : dma],
     ['workload', work],
     ['seed', `seed ${s.seed}`],
   ];
