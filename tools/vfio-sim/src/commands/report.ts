@@ -16,6 +16,7 @@ import { textTable } from '../report/format.js';
 import { parseCost } from '../scenario/options.js';
 import { upgradeScenario, type Profile } from '../scenario/scenario.js';
 import { checkOutputs, writeOutput } from './outfile.js';
+import { command } from '../invocation.js';
 
 export interface CostRow { readonly event: string; readonly ns: number; readonly source: string }
 
@@ -61,7 +62,7 @@ export function checkedCostTable(driver: 'amd' | 'reference', profile: Profile, 
     throw new UsageError('--cost', (e as Error).message);
   }
   const known = new Set(rows.map((r) => r.event));
-  for (const n of Object.keys(overrides)) if (!known.has(n)) throw new UsageError('--cost', `unknown event '${n}' (see \`vfio-sim report --costs --driver ${driver}\`)`);
+  for (const n of Object.keys(overrides)) if (!known.has(n)) throw new UsageError('--cost', `unknown event '${n}' (see \`${command(`report --costs --driver ${driver}`)}\`)`);
   return rows;
 }
 
