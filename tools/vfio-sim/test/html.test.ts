@@ -43,7 +43,7 @@ describe('html report', () => {
       expect(errors).toEqual([]);
       expect(requests).toEqual([]);   // self-contained
       expect(plots.map((p) => p.title)).toEqual([
-        'Regions per unmap call (histogram)', 'IOTLB syncs, invalidations, completion waits', 'Modeled time per phase',
+        'Regions per vfio_unmap_unpin call (histogram)', 'IOTLB syncs, invalidations, completion waits', 'Modeled time per phase',
         'IOTLB syncs vs --tlb-sync-max', 'Memory unmapped but still pinned vs --tlb-sync-max',
         'Time pages stay pinned after unmap vs --tlb-sync-max', 'Modeled shutdown time vs --tlb-sync-max',
       ]);

@@ -6,7 +6,8 @@ export interface CostEntry { readonly ns: number; readonly source: string }
 /** Core events. Drivers register their own (see Meter.register) with the same shape. */
 export const CORE_COSTS = {
   mapCalls: { ns: 53, source: 'iommu_map 4K, AMDv1 iommupt: 53 ns per call (iommupt v5 cover letter, 2025; spec iommu-core §7.1)' },
-  unmapCalls: { ns: 69, source: 'iommu_unmap 4K, AMDv1 iommupt: 69 ns per call, flush excluded (iommupt v5 cover letter; spec §7.1)' },
+  // iommu_unmap() calls, not VFIO's vfio_unmap_unpin() calls (the CLI's `vfio_unmap_unpin calls` row)
+  unmapCalls: { ns: 69, source: 'iommu_unmap() calls: 69 ns each (4K, AMDv1 iommupt, flush excluded; iommupt v5 cover letter; spec §7.1)' },
   pteWrites: { ns: 1.4, source: '(386-53)/255 ns per extra 4K leaf in one iommupt AMDv1 map call (spec iommu-core §7.1)' },
   pteClears: { ns: 1.2, source: '(353-69)/255 ns per extra 4K leaf in one iommupt AMDv1 unmap call (spec §7.1)' },
   tableAllocs: { ns: 150, source: 'assumption: one zeroed 4 KiB page from the page allocator' },

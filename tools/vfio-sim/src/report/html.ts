@@ -1,5 +1,5 @@
 // --html FILE: one self-contained page (inline CSS and SVG, no script, no network) with the plots a
-// reviewer asks for (regions per unmap call, syncs and modeled time per case, the sweep curve)
+// reviewer asks for (regions per vfio_unmap_unpin call, syncs and modeled time per case, the sweep curve)
 // and the same tables as the text output.
 
 import type { CaseResult, CommandResult } from '../engine/result.js';
@@ -7,7 +7,7 @@ import { bytes, dur, int } from './format.js';
 import { barChart, esc, lineChart, shortNum } from './svg.js';
 import { describeScenario, phasesOf, sweepAnswer, tableRows } from './table.js';
 
-/** log2 bins for regions per call: 1, 2-3, 4-7, ... */
+/** log2 bins for regions per vfio_unmap_unpin() call: 1, 2-3, 4-7, ... */
 function binsOf(cases: readonly CaseResult[]): { labels: string[]; series: { name: string; values: number[] }[] } {
   const max = Math.max(1, ...cases.map((c) => c.metrics.regionsPerCall.max));
   const nb = Math.floor(Math.log2(max)) + 1;
@@ -33,7 +33,7 @@ export function renderHtml(res: CommandResult, title = 'vfio-sim report'): strin
   const figs: string[] = [];
   const h = binsOf(cases);
   const hmax = Math.max(1, ...h.series.flatMap((x) => x.values));
-  figs.push(barChart({ title: 'Regions per unmap call (histogram)', categories: h.labels, series: h.series, yLabel: 'unmap calls',
+  figs.push(barChart({ title: 'Regions per vfio_unmap_unpin call (histogram)', categories: h.labels, series: h.series, yLabel: 'vfio_unmap_unpin calls',
     xLabel: 'regions per call (log2 bins, labelled by the first value of the bin)', log: hmax >= 100, integer: true, width: 760 }));
   figs.push(barChart({
     title: 'IOTLB syncs, invalidations, completion waits', categories: cats, yLabel: 'count (log)', log: true,

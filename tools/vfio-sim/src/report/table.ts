@@ -12,7 +12,7 @@ type Row = readonly [string, (c: CaseResult) => string];
 
 export const ROWS: readonly Row[] = [
   ['UNMAP_DMA ioctls', (c) => int(c.metrics.unmapIoctls)],
-  ['unmap calls (vfio_dma)', (c) => int(c.metrics.unmapCalls)],
+  ['vfio_unmap_unpin calls', (c) => int(c.metrics.unmapCalls)],
   ['regions/call min/med/max', (c) => { const r = c.metrics.regionsPerCall; return `${r.min}/${r.median}/${r.max}`; }],
   ['IOTLB syncs', (c) => int(c.metrics.iotlbSyncs)],
   ['  slow-path fallbacks', (c) => int(c.metrics.fallbacks)],
