@@ -22,6 +22,7 @@ export const VERSION: string = PKG.version;
 
 function outputOptions(cmd: Command, parallel: boolean): Command {
   cmd.option('--json', 'print the result as JSON (schema vfio-sim/result@2, see README); no progress bar')
+    .addOption(new Option('--csv', 'print every number of the result as CSV rows case,metric,value (see README); no progress bar').conflicts('json'))
     .option('--trace <file>', 'write a Chrome/Perfetto trace-event JSON file (open in ui.perfetto.dev)')
     .option('--html <file>', 'write a self-contained HTML report with plots')
     .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal)')
@@ -71,6 +72,7 @@ export function buildProgram(): Command {
       ['compare --workload churn --churn-ops 20000'],
       [`compare ${examplePath('dgpu-256g.json')} --guest 64G --profile v4.16,v4.17`],
       ['compare a.json b.json --json > cmp.json'],
+      ['compare --csv > cmp.csv', 'one row per case and number: case,metric,value'],
     ]));
   outputOptions(addScenarioOptions(compare), true).action(async (files: string[], o) => {
     // compare is the default command, so `vfio-sim rn` lands here with 'rn' as a scenario file
@@ -117,6 +119,7 @@ export function buildProgram(): Command {
     .option('--profile <release>', 'release for --costs (default mainline)')
     .option('--cost <event=ns,...>', 'show the table with these overrides')
     .option('--json', 'print JSON')
+    .addOption(new Option('--csv', 're-render FILE as CSV rows case,metric,value').conflicts('json'))
     .option('--html <file>', 're-render FILE as an HTML report')
     .addHelpText('after', examples(inv, [
       ['report --costs'],

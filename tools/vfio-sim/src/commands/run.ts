@@ -13,6 +13,6 @@ export async function runCommand(opts: Record<string, unknown> & OutputOpts & { 
   const outs = await execute([{ kind: 'run', label: base.profile, scenario: base, trace: opts.trace !== undefined, record: opts.record !== undefined }], opts);
   if (opts.record !== undefined) writeOutput('--record', opts.record, `${outs[0]!.record!.join('\n')}\n`);
   const code = emit('run', outs, null, opts);
-  if (opts.record !== undefined && !opts.json) process.stdout.write(`record: ${opts.record} (replay with: ${command(`replay ${shellWord(opts.record)}`)})\n`);
+  if (opts.record !== undefined && !opts.json && !opts.csv) process.stdout.write(`record: ${opts.record} (replay with: ${command(`replay ${shellWord(opts.record)}`)})\n`);
   return code;
 }
