@@ -3,7 +3,7 @@
 // and the same tables as the text output.
 
 import type { CaseResult, CommandResult } from '../engine/result.js';
-import { bytes, dur, int } from './format.js';
+import { bytes, dur, eventLabel, int } from './format.js';
 import { barChart, esc, lineChart, shortNum } from './svg.js';
 import { describeScenario, phasesOf, sweepAnswer, tableRows } from './table.js';
 
@@ -71,7 +71,7 @@ export function renderHtml(res: CommandResult, title = 'vfio-sim report'): strin
   const events = [...new Set(cases.flatMap((c) => Object.keys(c.timeNs)))]
     .map((e) => [e, Math.max(...cases.map((c) => c.timeNs[e] ?? 0))] as const)
     .filter(([, t]) => t > 0).sort((a, b) => b[1] - a[1]).slice(0, 12).map(([e]) => e);
-  const costs = table(['event (count / modeled time)', ...labels], events.map((e) => [e, ...cases.map((c) => `${int(c.counters[e] ?? 0)} / ${dur(c.timeNs[e] ?? 0)}`)]));
+  const costs = table(['event (count / modeled time)', ...labels], events.map((e) => [eventLabel(e), ...cases.map((c) => `${int(c.counters[e] ?? 0)} / ${dur(c.timeNs[e] ?? 0)}`)]));
   const sweep = res.sweep !== null ? `<h2>Sweep</h2><pre>${esc(sweepAnswer(res))}</pre>` : '';
   const scen = cases.map((c) => `<li><b>${esc(c.label)}</b>: ${esc(describeScenario(c))}</li>`).join('');
   const viol = cases.filter((c) => c.metrics.violations > 0)

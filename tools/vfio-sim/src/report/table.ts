@@ -7,6 +7,7 @@ import { resolveScenario } from '../scenario/scenario.js';
 import { bytes, dur, int, textTable } from './format.js';
 import { releaseSteps } from '../engine/timeline.js';
 import { command } from '../invocation.js';
+import { bottomLine } from './bottom-line.js';
 
 type Row = readonly [string, (c: CaseResult) => string];
 
@@ -154,6 +155,8 @@ export function renderTable(res: CommandResult, opts: { hints?: boolean } = {}):
       out.push(`  line ${x.line}: ${x.ioctl} iova ${x.iova} size ${x.size}: recorded ${outcome(x.recorded, x.recorded)}, replayed ${outcome(x.replayed, x.recorded)}`);
     }
   }
+  const bottom = bottomLine(res);
+  if (bottom.length > 0) out.push('', ...bottom);
   if (res.sweep !== null) out.push('', sweepAnswer(res));
   if (opts.hints) out.push('', hints(res));
   return out.join('\n');
