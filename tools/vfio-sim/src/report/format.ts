@@ -12,6 +12,14 @@ export function dur(ns: number): string {
   return `${(ns / 1e9).toFixed(2)} s`;
 }
 
+/** Nanoseconds as a short axis label with its unit: 0, 500 ns, 2.5 us, 120 ms, 1.5 s. */
+export function durTick(ns: number): string {
+  if (ns === 0) return '0';
+  const a = Math.abs(ns);
+  const [d, u] = a < 1e3 ? [1, 'ns'] : a < 1e6 ? [1e3, 'us'] : a < 1e9 ? [1e6, 'ms'] : [1e9, 's'];
+  return `${+(ns / d).toPrecision(3)} ${u}`;
+}
+
 export const bytes = (n: number): string => (n === 0 ? '0' : fmtSize(BigInt(Math.round(n))));
 
 /** Cost events whose name alone reads as something else: the core's unmapCalls are not VFIO's unmap calls. */
