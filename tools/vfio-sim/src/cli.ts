@@ -39,7 +39,7 @@ function outputOptions(cmd: Command, parallel: boolean): Command {
  * way the user runs the CLI (see invocation.ts), so it can be pasted as it is.
  */
 function examples(inv: string, rows: readonly (readonly [args: string, comment?: string])[]): string {
-  const lines = rows.map(([a]) => `  $ ${inv}${a === '' ? '' : ` ${a.replace(/\{inv\}/g, inv)}`}`);
+  const lines = rows.map(([a]) => `  $ ${inv}${a === '' ? '' : ` ${a.replace(/\{inv\}/g, () => inv)}`}`);
   // comments line up after the longest example, or after the longest commented one when that is shorter than 60 columns
   const longest = Math.max(...lines.map((l) => l.length));
   const w = longest <= 60 ? longest : Math.max(...lines.map((l, i) => (rows[i]![1] !== undefined ? l.length : 0)));
