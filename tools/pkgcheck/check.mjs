@@ -1,14 +1,17 @@
 #!/usr/bin/env node
-// pkgcheck: pack each library the way it would be published, install it ALONE from its tarball(s) in an
-// empty directory outside the workspace, then import it from ESM and CJS, type-check a consumer under
-// node16 resolution (.mts and .cts), and run publint + attw on the tarball. See README.md.
-// Plain Node ESM, no dependencies. Exit 0 only if every check passed.
+// pkgcheck: pack each package the way it would be published, install it ALONE from its tarball(s) in an
+// empty directory outside the workspace, then: a library is imported from ESM and CJS, a consumer is
+// type-checked under node16 resolution (.mts and .cts), publint + attw run on the tarball; the CLI
+// (@x/vfio-sim) runs from its installed bin (--version, a small run, a compare on worker threads) and
+// gets publint. Every packed README's relative links must resolve inside its tarball (links.mjs).
+// See README.md. Plain Node ESM, no dependencies. Exit 0 only if every check passed.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { brokenLinks, readmeLinks } from './links.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
@@ -16,12 +19,14 @@ const PNPM_VERSION = '10.34.9';
 const t0 = performance.now();
 
 // ---------------------------------------------------------------------------------------------------------
-// The packages, in dependency order. `smoke` runs identically from ESM and CJS with `m` = the package and
-// `core` = @x/iommu-core; `types` is a consumer module type-checked as both .mts and .cts.
+// The packages, in dependency order. A library's `smoke` runs identically from ESM and CJS with `m` = the
+// package and `core` = @x/iommu-core; `types` is a consumer module type-checked as both .mts and .cts.
+// The CLI (kind 'cli') has no imports to check: it is run through its installed bin instead.
 // ---------------------------------------------------------------------------------------------------------
 const PACKAGES = [
   {
     dir: 'packages/iommu-core',
+    kind: 'lib',
     smoke: `
       const sim = m.createSim({ memory: 1n << 30n, seed: 1 });
       const drv = m.createReferenceDriver(sim);
@@ -48,6 +53,7 @@ const PACKAGES = [
   },
   {
     dir: 'packages/amd-iommu',
+    kind: 'lib',
     smoke: `
       const sim = core.createSim({ memory: 1n << 30n, seed: 1 });
       const amd = m.createAmdIommu(sim, { profile: 'mainline' });
@@ -74,6 +80,7 @@ const PACKAGES = [
   },
   {
     dir: 'packages/vfio-type1',
+    kind: 'lib',
     smoke: `
       const M2 = 2n << 20n;
       const sim = core.createSim({ memory: 1n << 30n, seed: 1 });
@@ -112,6 +119,8 @@ const PACKAGES = [
       // @ts-expect-error -- fails only if the declarations are real
       export const bad: string = p.lockedVm;`,
   },
+  // the piscina worker is a second entry: compare runs its cases on worker threads that load it
+  { dir: 'tools/vfio-sim', kind: 'cli', extra: ['dist/worker.js'] },
 ];
 
 // ---------------------------------------------------------------------------------------------------------
@@ -200,6 +209,7 @@ function readTarball(file) {
   return files;
 }
 
+/** Every file the manifest points at: main/module/types, each exports target and each bin. */
 function exportTargets(pkg) {
   const out = new Set();
   const walk = (v) => {
@@ -208,6 +218,7 @@ function exportTargets(pkg) {
   };
   for (const k of ['main', 'module', 'types', 'typings']) if (pkg[k]) out.add(pkg[k]);
   walk(pkg.exports);
+  walk(typeof pkg.bin === 'string' ? [pkg.bin] : pkg.bin);
   return [...out].filter((t) => !t.includes('*')).map((t) => t.replace(/^\.\//, ''));
 }
 
@@ -244,7 +255,7 @@ async function step(p, name, fn) {
 // 1. dist: sequential, in dependency order (a dependent's dts build reads its dependency's dist).
 for (const p of PACKAGES) {
   p.ok = await step(p, 'dist', async () => {
-    const missing = () => exportTargets(p.pkg).filter((t) => t !== 'package.json' && !fs.existsSync(path.join(p.abs, t)));
+    const missing = () => [...exportTargets(p.pkg), ...(p.extra ?? [])].filter((t) => t !== 'package.json' && !fs.existsSync(path.join(p.abs, t)));
     if (missing().length === 0) return 'present';
     const before = missing().join(', ');
     await run(path.join(BIN, 'tsup'), [], { cwd: p.abs });
@@ -296,7 +307,12 @@ for (const p of PACKAGES) {
         }
       }
     }
-    for (const t of exportTargets(pkg)) if (!p.files.has(t)) problems.push(`entry point ${t} is not in the tarball`);
+    for (const t of [...exportTargets(pkg), ...(p.extra ?? [])]) if (!p.files.has(t)) problems.push(`entry point ${t} is not in the tarball`);
+    for (const f of ['README.md', 'LICENSE']) if (!p.files.has(f)) problems.push(`${f} is not in the tarball`);
+    for (const b of Object.values(typeof pkg.bin === 'string' ? { [pkg.name]: pkg.bin } : pkg.bin ?? {})) {
+      const body = p.files.get(b.replace(/^\.\//, ''));
+      if (body && !body.subarray(0, 64).toString('utf8').startsWith('#!/usr/bin/env node\n')) problems.push(`bin ${b} does not start with #!/usr/bin/env node`);
+    }
     if (problems.length) throw new StepError(problems.join('\n'));
     const declared = (pkg.files ?? []).filter((f) => !/[*!]/.test(f));
     const absent = declared.filter((f) => ![...p.files.keys()].some((k) => k === f || k.startsWith(`${f}/`)));
@@ -305,7 +321,80 @@ for (const p of PACKAGES) {
   });
 }
 
-// 4.-8. per package, in parallel: consumer install + imports + types; publint and attw on the tarball.
+// 4. the README as the tarball ships it: every relative link names a file (and heading) inside the tarball.
+for (const p of PACKAGES) {
+  if (!p.ok) continue;
+  await step(p, 'readme links', () => {
+    const md = p.files.get('README.md');
+    if (!md) throw new StepError('README.md is not in the tarball');
+    const read = (f) => p.files.get(f)?.toString('utf8');
+    const bad = brokenLinks(md.toString('utf8'), p.files, read);
+    if (bad.length) throw new StepError(`${bad.length} link(s) in README.md do not resolve inside the tarball`, bad.map((b) => `README.md:${b.line}: (${b.target}) ${b.why}`).join('\n'));
+    const links = readmeLinks(md.toString('utf8'));
+    const rel = links.filter((l) => !/^[a-z][a-z0-9+.-]*:|^\/\//i.test(l.target)).length;
+    return `${links.length} links, the ${rel} relative ones all inside the tarball`;
+  });
+}
+
+/**
+ * The CLI as a user gets it: `npm install` of its tarball (and its @x dependencies' tarballs; commander,
+ * cli-progress and piscina come from the registry) in an empty dir, then its installed bin,
+ * node_modules/.bin/vfio-sim: --version and --help (which must name the bin: invocation.ts), a small run
+ * whose --json is a complete result, and a compare on two worker threads (piscina loads dist/worker.js
+ * from the installed package).
+ */
+async function checkCli(p, deps, dir, env) {
+  const bin = path.join(dir, 'node_modules', '.bin', 'vfio-sim');
+  const installed = path.join(dir, 'node_modules', ...p.name.split('/'));
+  const cliEnv = { ...env, VFIO_SIM_INVOCATION: '' };          // as a user's shell has it
+  const ran = (args) => run(bin, args, { cwd: dir, env: cliEnv });
+  const lint = step(p, 'publint', async () => {
+    const out = await run(path.join(BIN, 'publint'), ['--strict', p.tarball], { cwd: dir, env });
+    if (!/All good/i.test(out)) throw new StepError('publint reported something', out);
+    return 'All good';
+  });
+  const use = (async () => {
+    if (!await step(p, 'install', async () => {
+      await run('npm', ['init', '-y'], { cwd: dir, env });
+      await run('npm', ['install', '--no-audit', '--no-fund', p.tarball, ...deps.map((d) => d.tarball)], { cwd: dir, env });
+      const st = fs.lstatSync(installed, { throwIfNoEntry: false });
+      if (!st || st.isSymbolicLink()) throw new StepError(`${installed} is ${st ? 'a link' : 'missing'}, not an installed copy`);
+      if (!fs.existsSync(bin)) throw new StepError(`${bin} missing: npm did not link the bin`);
+      const third = ['commander', 'cli-progress', 'piscina'].map((d) => `${d}@${JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', d, 'package.json'), 'utf8')).version}`);
+      return `${p.name}@${p.pkg.version} + ${deps.length} @x tarballs; ${third.join(', ')} from the registry`;
+    })) return;
+    await step(p, 'bin', async () => {
+      const v = (await ran(['--version'])).trim();
+      if (v !== p.pkg.version) throw new StepError(`vfio-sim --version printed '${v}', package.json says ${p.pkg.version}`);
+      const help = await ran(['--help']);
+      if (!help.startsWith('Usage: vfio-sim [options] [command]\n') || !help.includes('\n  $ vfio-sim sweep --tlb-sync-max')) {
+        throw new StepError('vfio-sim --help does not name the installed bin in its usage line and examples', help);
+      }
+      return `vfio-sim --version = ${v}; --help names 'vfio-sim'`;
+    });
+    await step(p, 'run', async () => {
+      const out = await ran(['run', '--guest', '1G', '--json']);
+      const res = JSON.parse(out);
+      const c = res.cases?.[0];
+      if (res.schema !== 'vfio-sim/result@2' || res.cases.length !== 1 || !(c.metrics.unmapIoctls > 0) || c.metrics.violations !== 0 || c.metrics.ioctlErrors !== 0) {
+        throw new StepError('vfio-sim run --guest 1G --json is not one clean case', out.slice(0, 2000));
+      }
+      return `run --guest 1G --json: ${c.label}, ${c.metrics.unmapIoctls} UNMAP_DMA, ${c.metrics.iotlbSyncs} syncs, no violations`;
+    });
+    await step(p, 'workers', async () => {
+      const worker = path.join(installed, 'dist', 'worker.js');
+      if (!fs.existsSync(worker)) throw new StepError(`${worker} missing: compare would fall back to one thread`);
+      const args = ['compare', '--guest', '1G', '--profile', 'v4.16,mainline', '--dma', 'none', '--json'];
+      const [threads, serial] = [await ran([...args, '--workers', '2']), await ran([...args, '--serial'])];
+      if (threads !== serial) throw new StepError('compare on 2 worker threads printed other numbers than --serial', threads.slice(0, 2000));
+      return `compare of 2 cases on 2 piscina threads (${path.relative(dir, worker)}) = --serial, byte for byte`;
+    });
+  })();
+  await Promise.all([use, lint]);
+}
+
+// 5.-9. per package, in parallel: a library's consumer install + imports + types, publint and attw on the
+// tarball; the CLI's install and runs of its bin, publint.
 const tsc = path.join(BIN, 'tsc');
 await Promise.all(PACKAGES.map(async (p) => {
   if (!p.ok) return;
@@ -314,6 +403,8 @@ await Promise.all(PACKAGES.map(async (p) => {
   const dir = path.join(TMP, 'consumers', path.basename(p.dir));
   fs.mkdirSync(dir, { recursive: true });
   const env = consumerEnv(path.join(TMP, 'npm-cache', path.basename(p.dir)));
+
+  if (p.kind === 'cli') { await checkCli(p, deps, dir, env); return; }
 
   const consumer = (async () => {
     if (!await step(p, 'install', async () => {
@@ -400,15 +491,19 @@ await Promise.all(PACKAGES.map(async (p) => {
 // ---------------------------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------------------------
-const ORDER = ['dist', 'pack', 'manifest', 'install', 'esm import', 'cjs require', 'types', 'publint', 'attw'];
+const ORDER = {
+  lib: ['dist', 'pack', 'manifest', 'readme links', 'install', 'esm import', 'cjs require', 'types', 'publint', 'attw'],
+  cli: ['dist', 'pack', 'manifest', 'readme links', 'install', 'bin', 'run', 'workers', 'publint'],
+};
 const width = Math.max(...PACKAGES.map((p) => p.name.length));
 let passed = 0, failed = 0;
 const failures = [];
 for (const p of PACKAGES) {
-  const rs = results.get(p.name).sort((a, b) => ORDER.indexOf(a.step) - ORDER.indexOf(b.step));
-  for (const s of ORDER) {
+  const order = ORDER[p.kind];
+  const rs = results.get(p.name).sort((a, b) => order.indexOf(a.step) - order.indexOf(b.step));
+  for (const s of order) {
     const r = rs.find((x) => x.step === s);
-    const label = `${p.name.padEnd(width)}  ${s.padEnd(11)}` + (r ? `  ${(r.ms / 1000).toFixed(1).padStart(4)}s` : '');
+    const label = `${p.name.padEnd(width)}  ${s.padEnd(12)}` + (r ? `  ${(r.ms / 1000).toFixed(1).padStart(4)}s` : '');
     if (!r) { console.log(`--  ${label}  skipped (an earlier step failed)`); continue; }
     if (r.ok) { passed++; console.log(`ok  ${label}${r.note ? `  ${r.note}` : ''}`.trimEnd()); } else {
       failed++; failures.push([p, r]);

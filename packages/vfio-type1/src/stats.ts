@@ -3,6 +3,7 @@
 /** Counters of one container; histograms are { value: occurrences }. */
 export class VfioStats {
   mapCalls = 0;
+  /** UNMAP_DMA calls that passed the argument checks (one that removes nothing included). */
   unmapCalls = 0;
   /** Failed MAP_DMA / UNMAP_DMA calls. */
   errors = 0;
@@ -12,6 +13,13 @@ export class VfioStats {
   unmapChunks = 0;
   /** Regions (chunks) unmapped per UNMAP_DMA call. */
   regionsPerUnmap: Record<number, number> = {};
+  /**
+   * vfio_unmap_unpin() calls: one per vfio_dma removed, whoever removes it (UNMAP_DMA, the unwind of a
+   * failed MAP_DMA, the last group's detach). Each unmaps its regions and syncs them on its own.
+   */
+  unmapUnpinCalls = 0;
+  /** Regions (chunks) unmapped per vfio_unmap_unpin() call. */
+  regionsPerUnmapUnpin: Record<number, number> = {};
   /** IOTLB syncs VFIO issued itself (fast/mainline) plus the slow path's synchronous iommu_unmap calls. */
   syncs = 0;
   /** Regions unpinned per sync of the fast/mainline paths. */
@@ -37,6 +45,7 @@ export class VfioStats {
   snapshot(): VfioStats {
     const s = Object.assign(new VfioStats(), this);
     s.regionsPerUnmap = { ...this.regionsPerUnmap };
+    s.regionsPerUnmapUnpin = { ...this.regionsPerUnmapUnpin };
     s.regionsPerSync = { ...this.regionsPerSync };
     return s;
   }

@@ -99,7 +99,8 @@ function unmapUnpinSlow(it: VfioIommu, first: VfioDomain, dma: VfioDma, iova: nu
  * doAccounting.
  */
 export function vfioUnmapUnpin(it: VfioIommu, dma: VfioDma, doAccounting: boolean): number {
-  if (dma.size === 0 || it.domains.length === 0) return 0;
+  it.stats.unmapUnpinCalls++;
+  if (dma.size === 0 || it.domains.length === 0) { fast.regions = 0; histAdd(it.stats.regionsPerUnmapUnpin, 0); return 0; }
   const doms = it.domains, first = doms[0]!;
   for (let k = 1; k < doms.length; k++) iommuUnmap(doms[k]!.dom, dma.iova, dma.size);
   const path = it.unmapPath;
@@ -128,6 +129,7 @@ export function vfioUnmapUnpin(it: VfioIommu, dma: VfioDma, doAccounting: boolea
   dma.iommuMapped = false;
   if (fast.cnt > 0) { fast.unlocked += vfioSyncUnpin(it, first, dma, fast.cnt, gather); fast.cnt = 0; }
   it.stats.unmapChunks += fast.regions;
+  histAdd(it.stats.regionsPerUnmapUnpin, fast.regions);
   const unlocked = fast.unlocked;
   if (doAccounting) vfioLockAcct(it, dma, -unlocked);
   return unlocked;

@@ -18,7 +18,8 @@ describe('stats', () => {
     e.c.unmapDma({ iova: 0n, size: 0x20000000n });
     const expected = Object.assign(new VfioStats(), {
       mapCalls: 2, unmapCalls: 1, errors: 1, mapChunks: 4 + 3, unmapChunks: 4 + 3,
-      regionsPerUnmap: { 7: 1 }, syncs: 2, regionsPerSync: { 4: 1, 3: 1 }, peakQueuedRegions: 4, peakQueuedBytes: 160,
+      // one UNMAP_DMA over both mappings: two vfio_unmap_unpin() calls, each syncing its own regions
+      regionsPerUnmap: { 7: 1 }, unmapUnpinCalls: 2, regionsPerUnmapUnpin: { 4: 1, 3: 1 }, syncs: 2, regionsPerSync: { 4: 1, 3: 1 }, peakQueuedRegions: 4, peakQueuedBytes: 160,
       pins: 2051, unpins: 2051,
     });
     expect(e.c.stats()).toEqual(expected);

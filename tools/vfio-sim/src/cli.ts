@@ -1,7 +1,8 @@
 // vfio-sim: the command line. With no command it compares the default scenario (a 64 GiB q35
 // guest on AMD-Vi, boot then shutdown) under v4.16, v4.17 and mainline.
 
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT_OUTPUT, EXIT_USAGE, OutputError, UsageError } from './errors.js';
 import { addScenarioOptions } from './scenario/options.js';
@@ -14,11 +15,16 @@ import { DEMOS, demoCommand } from './commands/demo.js';
 import { timelineCommand } from './commands/timeline.js';
 import { ptCommand } from './commands/pt.js';
 import { validateCommand } from './commands/validate.js';
+import { examplePath, invocation } from './invocation.js';
+// bundled into dist/cli.js by tsup: --version is the version the package was built (and published) as
+import PKG from '../package.json' with { type: 'json' };
 
-export const VERSION = '0.1.0';
+/** The package.json version of @x/vfio-sim (`vfio-sim --version`). */
+export const VERSION: string = PKG.version;
 
 function outputOptions(cmd: Command, parallel: boolean): Command {
   cmd.option('--json', 'print the result as JSON (schema vfio-sim/result@2, see README); no progress bar')
+    .addOption(new Option('--csv', 'print every number of the result as CSV rows case,metric,value (see README); no progress bar').conflicts('json'))
     .option('--trace <file>', 'write a Chrome/Perfetto trace-event JSON file (open in ui.perfetto.dev)')
     .option('--html <file>', 'write a self-contained HTML report with plots')
     .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal)')
@@ -30,33 +36,46 @@ function outputOptions(cmd: Command, parallel: boolean): Command {
   return cmd;
 }
 
-const EXAMPLES_MAIN = `
-Examples:
-  $ vfio-sim                                         # default: 64G guest, v4.16 vs v4.17 vs mainline
-  $ vfio-sim sweep --tlb-sync-max 1,8,64,512,4096    # is 512 regions per sync a good cap?
-  $ vfio-sim compare --backing 4k,thp,hugetlb-1g --profile v4.17
-  $ vfio-sim run --profile v4.17 --guest 16G --trace t.json --html r.html
-  $ vfio-sim run --record boot.jsonl && vfio-sim replay boot.jsonl --profile mainline
-  $ vfio-sim report --costs`;
+/**
+ * A help text's examples: `$ <invocation> args` lines, comments aligned. Every example is printed the
+ * way the user runs the CLI (see invocation.ts), so it can be pasted as it is.
+ */
+function examples(inv: string, rows: readonly (readonly [args: string, comment?: string])[]): string {
+  const lines = rows.map(([a]) => `  $ ${inv}${a === '' ? '' : ` ${a.replace(/\{inv\}/g, () => inv)}`}`);
+  // comments line up after the longest example, or after the longest commented one when that is shorter than 60 columns
+  const longest = Math.max(...lines.map((l) => l.length));
+  const w = longest <= 60 ? longest : Math.max(...lines.map((l, i) => (rows[i]![1] !== undefined ? l.length : 0)));
+  return `\nExamples:\n${lines.map((l, i) => (rows[i]![1] !== undefined ? `${l.padEnd(w)}  # ${rows[i]![1]}` : l)).join('\n')}`;
+}
 
 export function buildProgram(): Command {
-  const program = new Command('vfio-sim')
+  // the usage lines and examples name the command as the user typed it ('vfio-sim', 'pnpm vfio-sim', 'node .../cli.js')
+  const inv = invocation();
+  const program = new Command(inv)
     .description('Model VFIO type1 DMA mapping on the IOMMU core and AMD-Vi: IOTLB syncs, invalidations, PTE writes, pins and modeled time per kernel release (v3.19 .. v7.1; by default v4.16, v4.17 and mainline), side by side.')
     .version(VERSION)
     .showSuggestionAfterError(true)
-    .addHelpText('after', EXAMPLES_MAIN);
+    .addHelpText('after', examples(inv, [
+      ['', 'default: 64G guest, v4.16 vs v4.17 vs mainline'],
+      ['sweep --tlb-sync-max 1,8,64,512,4096', 'is 512 regions per sync a good cap?'],
+      ['compare --backing 4k,thp,hugetlb-1g --profile v4.17'],
+      ['run --profile v4.17 --guest 16G --trace t.json --html r.html'],
+      ['run --record boot.jsonl && {inv} replay boot.jsonl --profile mainline'],
+      ['report --costs'],
+    ]));
 
   const compare = program.command('compare', { isDefault: true })
     .description('run cases side by side: the three kernel profiles by default; any scenario option (not --seed) takes a comma list, and each list multiplies the cases')
     .argument('[scenario-files...]', 'JSON scenario files, each a case; flags given as well override their fields in every file (not with --scenario)')
-    .addHelpText('after', `
-Examples:
-  $ vfio-sim compare                                  # v4.16, v4.17, mainline on the default 64G guest
-  $ vfio-sim compare --guest 256G --profile v4.17,mainline
-  $ vfio-sim compare --backing 4k,hugetlb-1g --profile v4.17
-  $ vfio-sim compare --workload churn --churn-ops 20000
-  $ vfio-sim compare tools/vfio-sim/examples/dgpu-256g.json --guest 64G --profile v4.16,v4.17
-  $ vfio-sim compare a.json b.json --json > cmp.json`);
+    .addHelpText('after', examples(inv, [
+      ['compare', 'v4.16, v4.17, mainline on the default 64G guest'],
+      ['compare --guest 256G --profile v4.17,mainline'],
+      ['compare --backing 4k,hugetlb-1g --profile v4.17'],
+      ['compare --workload churn --churn-ops 20000'],
+      [`compare ${examplePath('dgpu-256g.json')} --guest 64G --profile v4.16,v4.17`],
+      ['compare a.json b.json --json > cmp.json'],
+      ['compare --csv > cmp.csv', 'one row per case and number: case,metric,value'],
+    ]));
   outputOptions(addScenarioOptions(compare), true).action(async (files: string[], o) => {
     // compare is the default command, so `vfio-sim rn` lands here with 'rn' as a scenario file
     checkScenarioArgs(files, program.args[0] !== 'compare', program);
@@ -66,34 +85,35 @@ Examples:
   });
 
   const run = program.command('run').description('run one scenario under one kernel release (default mainline)')
-    .addHelpText('after', `
-Examples:
-  $ vfio-sim run                                      # default scenario, mainline
-  $ vfio-sim run --profile v4.17 --guest 1T --backing hugetlb-1g
-  $ vfio-sim run --scenario tools/vfio-sim/examples/churn.json --guest 8G
-  $ vfio-sim run --guest 8G --record run.jsonl --trace run.trace.json`);
+    .addHelpText('after', examples(inv, [
+      ['run', 'default scenario, mainline'],
+      ['run --profile v4.17 --guest 1T --backing hugetlb-1g'],
+      [`run --scenario ${examplePath('churn.json')} --guest 8G`],
+      ['run --guest 8G --record run.jsonl --trace run.trace.json'],
+    ]));
   outputOptions(addScenarioOptions(run), false)
-    .option('--record <file>', 'write the ioctl stream as JSON Lines (replay it with `vfio-sim replay`)')
+    .option('--record <file>', `write the ioctl stream as JSON Lines (replay it with \`${inv} replay\`)`)
     .action(async (o) => { process.exitCode = await runCommand(o); });
 
   const sweep = program.command('sweep').description('vary one scenario option over a comma list (release default mainline) and show the trade-off')
-    .addHelpText('after', `
-Examples:
-  $ vfio-sim sweep --tlb-sync-max 1,8,64,512,4096     # syncs vs queued bytes vs time pinned after unmap
-  $ vfio-sim sweep --guest 8G,32G,128G --profile v4.17
-  $ vfio-sim sweep --backing 4k,fragmented:0.5,thp,hugetlb-1g --html sweep.html`);
+    .addHelpText('after', examples(inv, [
+      ['sweep --tlb-sync-max 1,8,64,512,4096', 'syncs vs queued bytes vs time pinned after unmap'],
+      ['sweep --guest 8G,32G,128G --profile v4.17'],
+      ['sweep --backing 4k,fragmented:0.5,thp,hugetlb-1g --html sweep.html'],
+    ]));
   outputOptions(addScenarioOptions(sweep), true).action(async (o) => { process.exitCode = await sweepCommand(o); });
 
   const replay = program.command('replay').description('replay a recorded ioctl stream (JSON Lines, see README) and report its counters')
-    .argument('<file>', 'a .jsonl file written by `run --record` or by hand')
+    .argument('<file>', `a .jsonl file written by \`${inv} run --record\` or by hand`)
     .option('--profile <list>', 'replay under these kernel releases instead of the recorded one (comma list)')
     .option('--tlb-sync-max <n>', 'VFIO_IOMMU_TLB_SYNC_MAX for the replay')
     .option('--machine <name>', 'replay on this host hardware\'s costs instead of the recorded one')
-    .addHelpText('after', `
-Examples:
-  $ vfio-sim run --guest 8G --record boot.jsonl
-  $ vfio-sim replay boot.jsonl                        # same counters as the run
-  $ vfio-sim replay boot.jsonl --profile v4.16,v4.17,mainline --html replay.html`);
+    .addHelpText('after', examples(inv, [
+      ['run --guest 8G --record boot.jsonl'],
+      ['replay boot.jsonl', 'same counters as the run'],
+      ['replay boot.jsonl --profile v4.16,v4.17,mainline --html replay.html'],
+      ['replay boot.jsonl --machine broadwell-2021', 'the same calls on a 2021 Broadwell\'s costs'],
+    ]));
   outputOptions(replay, true).action(async (file: string, o) => { process.exitCode = await replayCommand(file, o); });
 
   program.command('report').description('print the cost table (--costs) or re-render a saved --json result')
@@ -104,12 +124,13 @@ Examples:
     .option('--machine <name>', 'host hardware for --costs (default: the default machine)')
     .option('--cost <event=ns,...>', 'show the table with these overrides')
     .option('--json', 'print JSON')
+    .addOption(new Option('--csv', 're-render FILE as CSV rows case,metric,value').conflicts('json'))
     .option('--html <file>', 're-render FILE as an HTML report')
-    .addHelpText('after', `
-Examples:
-  $ vfio-sim report --costs
-  $ vfio-sim report --costs --machine broadwell-2021
-  $ vfio-sim compare --json > cmp.json && vfio-sim report cmp.json --html cmp.html`)
+    .addHelpText('after', examples(inv, [
+      ['report --costs'],
+      ['report --costs --machine broadwell-2021', 'the 2021 Broadwell host\'s costs and where each comes from'],
+      ['compare --json > cmp.json && {inv} report cmp.json --html cmp.html'],
+    ]))
     .action((file: string | undefined, o) => { process.exitCode = reportCommand(file, o); });
 
   program.command('pt').description('page-table micro-benchmark (as the iommupt cover letter measured): modeled ns per iommu_map or iommu_unmap call of N pages, no IOTLB flush')
@@ -122,10 +143,10 @@ Examples:
     .option('--repeat <n>', 'calls timed (default 100)')
     .option('--cost <event=ns,...>', 'override modeled costs')
     .option('--json', 'print JSON')
-    .addHelpText('after', `
-Examples:
-  $ vfio-sim pt map --pages 256 --profile v6.18 --machine i7-12700   # AMD io-pgtable: a walk per PTE
-  $ vfio-sim pt unmap --pages 256 --profile v6.19 --machine i7-12700 # iommupt keeps its place`)
+    .addHelpText('after', examples(inv, [
+      ['pt map --pages 256 --profile v6.18 --machine i7-12700', 'AMD io-pgtable: a walk from the top per PTE'],
+      ['pt unmap --pages 256 --profile v6.19 --machine i7-12700', 'iommupt keeps its place'],
+    ]))
     .action((op: string, o) => { process.exitCode = ptCommand(op, o); });
 
   program.command('validate').description('the published measurements of this path next to the model\'s figures for the same experiments (exit 1 when one misses its tolerance)')
@@ -134,32 +155,32 @@ Examples:
     .option('--json', 'print JSON: every case with its source, published and model figures, tolerance, the command that reproduces it and the metric path in that command\'s --json output')
     .option('--markdown', 'print the page docs/validation.md is generated from (cases, commands, machine profiles)')
     .option('--no-progress', 'no progress line (it is only shown when stderr is a terminal)')
-    .addHelpText('after', `
-Examples:
-  $ vfio-sim validate                     # every case, a table
-  $ vfio-sim validate lizhe-thp --json    # Li Zhe's THP figures with their commands`)
+    .addHelpText('after', examples(inv, [
+      ['validate', 'every case, a table'],
+      ['validate lizhe-thp --json', 'Li Zhe\'s THP figures with their commands'],
+    ]))
     .action(async (ids: string[], o) => { process.exitCode = await validateCommand(ids, o, inProcessCli); });
 
   program.command('timeline').description('the kernel timeline the model is built from: every entry, one release\'s profile, or what differs between two releases (with commit ids)')
     .argument('[releases...]', 'none, one release, or two (A B, or A..B); any v3.19 .. v7.1, or mainline')
     .option('--driver <name>', 'only the entries that apply with this driver: amd or reference')
     .option('--json', 'print JSON: each entry with its effect in the model and how its release was verified')
-    .addHelpText('after', `
-Examples:
-  $ vfio-sim timeline v4.16 v4.17                    # what the 2018 series changed
-  $ vfio-sim timeline v4.17..mainline --driver amd   # everything since, for an AMD-Vi machine
-  $ vfio-sim timeline v5.12 --json                   # the profile of one release`)
+    .addHelpText('after', examples(inv, [
+      ['timeline v4.16 v4.17', 'what the 2018 series changed'],
+      ['timeline v4.17..mainline --driver amd', 'everything since, for an AMD-Vi machine'],
+      ['timeline v5.12 --json', 'the profile of one release'],
+    ]))
     .action((releases: string[], o) => { process.exitCode = timelineCommand(releases, o); });
 
   program.command('demo').description(`replay a fixed call sequence that shows a bug around the 2018 map_try_harder review, with the checker's report (${DEMOS.join(', ')})`)
     .argument('<name>', DEMOS.join(' | '))
     .option('--variant <name>', 'map_try_harder unwind: landed, rfc-v2, suggested (default: the one with the bug)')
     .option('--json', 'print the calls and violations as JSON')
-    .addHelpText('after', `
-Examples:
-  $ vfio-sim demo try-harder-leak                     # landed unwind: page 0 stays mapped, unpinned
-  $ vfio-sim demo review-bug                          # rfc-v2 unwind: last unmap reports 0, no sync, device reaches freed frames
-  $ vfio-sim demo review-bug --variant suggested      # the reviewer's unwind on the same run: warns, syncs, nothing reported`)
+    .addHelpText('after', examples(inv, [
+      ['demo try-harder-leak', 'landed unwind: page 0 stays mapped, unpinned'],
+      ['demo review-bug', 'rfc-v2 unwind: last unmap reports 0, no sync, device reaches freed frames'],
+      ['demo review-bug --variant suggested', 'the reviewer\'s unwind on the same run: warns, syncs, nothing reported'],
+    ]))
     .action((name: string, o) => { process.exitCode = demoCommand(name, o); });
 
   // commander's own help command shows the program's help for `help foo`; ours says foo is unknown
@@ -257,8 +278,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-const invoked = process.argv[1] !== undefined && /cli\.(js|ts|mjs)$/.test(process.argv[1]);
-if (invoked) {
+/**
+ * Whether Node started this file as its main script (not a test importing it). An installed bin is a
+ * link named `vfio-sim` (node_modules/.bin, the global bin directory): argv[1] keeps the link's path
+ * while import.meta.url is the file it points to, so compare the resolved paths.
+ */
+function isMain(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try { return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url)); } catch { return false; }
+}
+
+if (isMain()) {
   // `vfio-sim | head` closes stdout early: stop quietly like other CLIs
   process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); else throw e; });
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {

@@ -12,10 +12,14 @@ export const CLI = join(PKG, 'dist', 'cli.js');
 
 export interface Ran { code: number | null; stdout: string; stderr: string }
 
-/** `node dist/cli.js ...args` with stdin/stdout/stderr as pipes (so not a TTY). */
-export function cli(args: readonly string[], cwd = PKG): Promise<Ran> {
+/**
+ * `node dist/cli.js ...args` with stdin/stdout/stderr as pipes (so not a TTY). The commands it prints
+ * read as for an installed bin (`vfio-sim ...`, as the README shows them) unless `env` says otherwise:
+ * VFIO_SIM_INVOCATION is set to 'vfio-sim' (invocation.test.ts covers the other cases).
+ */
+export function cli(args: readonly string[], cwd = PKG, env: NodeJS.ProcessEnv = { VFIO_SIM_INVOCATION: 'vfio-sim' }): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '', stderr = '';
     p.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
     p.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });

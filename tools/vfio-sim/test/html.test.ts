@@ -1,5 +1,6 @@
 // --html: the report opens in headless Debian chromium with no console errors, every plot draws
-// marks, and a screenshot is kept under test-artifacts/.
+// marks, both axes are titled with units, time and memory ticks carry their unit, every bar is
+// labelled with its value, and a screenshot is kept under test-artifacts/.
 
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,12 +39,24 @@ describe('html report', () => {
           const b = (m as unknown as Box).getBBox();
           return b.width > 0 && b.height >= 1;
         });
-        return { w: box.width, h: box.height, marks: marks.length, title: s.querySelector('text.t')?.textContent ?? '' };
+        const bars = [...s.querySelectorAll('rect.m')].filter((m) => Number(m.getAttribute('height')) > 0).length;
+        const values = [...s.querySelectorAll('text.v')];
+        // where a (possibly rotated) label lands on the page: drawn, and within its plot
+        const inside = (t: (typeof values)[number]): boolean => {
+          const r = t.getBoundingClientRect();
+          return r.width > 0 && r.left >= box.left - 0.5 && r.right <= box.right + 0.5 && r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5;
+        };
+        return {
+          w: box.width, h: box.height, marks: marks.length, title: s.querySelector('text.t')?.textContent ?? '',
+          x: s.querySelector('text.ax')?.textContent ?? '', y: s.querySelector('text.ay')?.textContent ?? '',
+          ticks: [...s.querySelectorAll('text.tick')].map((t) => t.textContent ?? ''),
+          bars, values: values.length, valuesInside: values.every(inside),
+        };
       }));
       expect(errors).toEqual([]);
       expect(requests).toEqual([]);   // self-contained
       expect(plots.map((p) => p.title)).toEqual([
-        'Regions per unmap call (histogram)', 'IOTLB syncs, invalidations, completion waits', 'Modeled time per phase',
+        'Regions per vfio_unmap_unpin call (histogram)', 'IOTLB syncs, invalidations, completion waits', 'Modeled time per phase',
         'IOTLB syncs vs --tlb-sync-max', 'Memory unmapped but still pinned vs --tlb-sync-max',
         'Time pages stay pinned after unmap vs --tlb-sync-max', 'Modeled shutdown time vs --tlb-sync-max',
       ]);
@@ -51,6 +64,24 @@ describe('html report', () => {
         expect(p.w).toBeGreaterThan(100);
         expect(p.h).toBeGreaterThan(100);
         expect(p.marks).toBeGreaterThan(0);
+      }
+      // both axes titled, with the unit (count, bytes, time) or what the swept value counts
+      expect(plots.map((p) => [p.x, p.y])).toEqual([
+        ['regions per vfio_unmap_unpin call (log2 bins, labelled by the first value of each)', 'vfio_unmap_unpin calls (count)'],
+        ['--tlb-sync-max (regions per IOTLB sync)', 'count (log scale)'],
+        ['--tlb-sync-max (regions per IOTLB sync)', 'modeled time'],
+        ['--tlb-sync-max (regions per IOTLB sync, log scale)', 'IOTLB syncs (count, log scale)'],
+        ['--tlb-sync-max (regions per IOTLB sync, log scale)', 'memory (bytes, log scale)'],
+        ['--tlb-sync-max (regions per IOTLB sync, log scale)', 'modeled time (log scale)'],
+        ['--tlb-sync-max (regions per IOTLB sync, log scale)', 'modeled time'],
+      ]);
+      // tick labels of time and memory axes carry their unit
+      for (const i of [2, 5, 6]) for (const t of plots[i]!.ticks) expect(t).toMatch(/^(0|\d+(\.\d+)? (ns|us|ms|s))$/);
+      for (const t of plots[4]!.ticks) expect(t).toMatch(/^\d+(\.\d+)? (B|KiB|MiB|GiB|TiB)$/);
+      // every drawn bar has its value written on or above it, inside the plot
+      for (const p of plots.slice(0, 3)) {
+        expect(p.values).toBe(p.bars);
+        expect(p.valuesInside).toBe(true);
       }
       expect(await page.$$eval('table', (t) => t.length)).toBe(2);
       const art = join(PKG, 'test-artifacts');

@@ -34,8 +34,8 @@ export const MACHINE_TABLES: readonly MachineProfile[] = [
       pageZeroes: { ns: 333.9, source: `${DJ}: clear_page took 78.6% of it, 818 ns per 4 KiB page, divided by broadwell-2021's cpuScale 2.45` },
       pageFaults: { ns: 85.7, source: `fit: ${AW15}, "about a 30% overall improvement mapping standard 4K pages" (vtd-2015: 210 ns per fault), divided by its cpuScale 2.45` },
       // ---- page tables ----------------------------------------------------------------------------
-      mapCalls: { ns: 55, source: `${PT}: map 4K 53 / 256x4K 386 (iommupt) and 66 / 1909 (old AMD): the per-call part shared by both` },
-      unmapCalls: { ns: 65, source: `${PT}: unmap 4K 69 / 256x4K 353 (iommupt) and 88 / 6498 (old AMD), flush excluded` },
+      mapCalls: { ns: 55, source: `iommu_map() calls (one per ->map or ->map_pages call): ${PT}: map 4K 53 / 256x4K 386 (iommupt) and 66 / 1909 (old AMD): the per-call part shared by both` },
+      unmapCalls: { ns: 65, source: `iommu_unmap() calls (one per ->unmap or ->unmap_pages call; not VFIO's vfio_unmap_unpin calls): ${PT}: unmap 4K 69 / 256x4K 353 (iommupt) and 88 / 6498 (old AMD), flush excluded` },
       pteWrites: { ns: 1.31, source: `${PT}: (386 - 53) / 255 ns per extra 4 KiB PTE in one iommupt map call` },
       pteClears: { ns: 1.11, source: `${PT}: (353 - 69) / 255 ns per extra 4 KiB PTE in one iommupt unmap call` },
       'amd.pt.mapWalks': { ns: 5.9, source: `${PT}: (1909 - 66) / 255 - 1.31: the old AMD map_pages walked the table from the top again for every PTE` },

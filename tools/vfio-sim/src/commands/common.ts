@@ -10,6 +10,7 @@ import { runTasks } from '../pool.js';
 import { opsTicker, progressBar } from '../progress.js';
 import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
+import { renderCsv } from '../report/csv.js';
 import { renderTrace } from '../report/perfetto.js';
 import { renderTable } from '../report/table.js';
 import { DMA_ENTRY_LIMIT_DEFAULT, defaultScenario, mergeScenario, resolveScenario, type Scenario } from '../scenario/scenario.js';
@@ -20,7 +21,7 @@ import { checkedCostTable } from './report.js';
 import { checkOutputs, writeOutput } from './outfile.js';
 
 export interface OutputOpts {
-  json?: boolean; trace?: string; html?: string; progress?: boolean; serial?: boolean; workers?: string; strict?: boolean;
+  json?: boolean; csv?: boolean; trace?: string; html?: string; progress?: boolean; serial?: boolean; workers?: string; strict?: boolean;
 }
 
 /**
@@ -112,7 +113,9 @@ export function parseWorkers(w: string | undefined): number | undefined {
 export async function execute(tasks: Task[], o: OutputOpts): Promise<CaseOutput[]> {
   // one case runs in this thread and reports its ops; several report finished cases
   const one = tasks.length === 1;
-  const bar = one ? opsTicker(tasks[0]!.label, o) : progressBar(tasks.length, 'cases', o);
+  // like --json, --csv is for a program: no progress bar
+  const po = o.csv ? { ...o, progress: false } : o;
+  const bar = one ? opsTicker(tasks[0]!.label, po) : progressBar(tasks.length, 'cases', po);
   try {
     return await runTasks(tasks, {
       serial: o.serial, workers: parseWorkers(o.workers),
@@ -136,6 +139,7 @@ export function emit(command: CommandResult['command'], outs: readonly CaseOutpu
   }
   if (o.html !== undefined) writeOutput('--html', o.html, renderHtml(res, `vfio-sim ${command}`));
   if (o.json) process.stdout.write(renderJson(res));
+  else if (o.csv) process.stdout.write(renderCsv(res));
   else {
     process.stdout.write(`${renderTable(res, { hints })}\n`);
     const files = [o.trace && `trace: ${o.trace} (open in https://ui.perfetto.dev)`, o.html && `html: ${o.html}`].filter(Boolean);

@@ -12,12 +12,14 @@ import { RESULT_SCHEMA, RESULT_SCHEMAS_READ, type CaseResult, type CommandResult
 import RESULT_JSON_SCHEMA from '../../docs/result.schema.json' with { type: 'json' };
 import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
+import { renderCsv } from '../report/csv.js';
 import { validate } from '../report/schema.js';
 import { renderTable } from '../report/table.js';
 import { textTable } from '../report/format.js';
 import { parseCost } from '../scenario/options.js';
 import { upgradeScenario, type Profile } from '../scenario/scenario.js';
 import { checkOutputs, writeOutput } from './outfile.js';
+import { command } from '../invocation.js';
 
 export interface CostRow { readonly event: string; readonly ns: number; readonly source: string }
 
@@ -63,7 +65,7 @@ export function checkedCostTable(driver: 'amd' | 'reference', profile: Profile, 
     throw new UsageError('--cost', (e as Error).message);
   }
   const known = new Set(rows.map((r) => r.event));
-  for (const n of Object.keys(overrides)) if (!known.has(n)) throw new UsageError('--cost', `unknown event '${n}' (see \`vfio-sim report --costs --driver ${driver}\`)`);
+  for (const n of Object.keys(overrides)) if (!known.has(n)) throw new UsageError('--cost', `unknown event '${n}' (see \`${command(`report --costs --driver ${driver}`)}\`)`);
   return rows;
 }
 
@@ -72,9 +74,10 @@ export function checkedCostTable(driver: 'amd' | 'reference', profile: Profile, 
  * cost table; `report FILE [--html out]` re-renders a saved result. Mixing them is a usage error,
  * not a silently dropped argument.
  */
-export function reportCommand(file: string | undefined, opts: { costs?: boolean; json?: boolean; html?: string; driver?: string; profile?: string; cost?: string; machine?: string }): number {
+export function reportCommand(file: string | undefined, opts: { costs?: boolean; json?: boolean; csv?: boolean; html?: string; driver?: string; profile?: string; cost?: string; machine?: string }): number {
   if (opts.costs && file !== undefined) throw new UsageError('report', `give either a saved --json result FILE or --costs, not both (got ${file} and --costs)`);
   if (opts.costs && opts.html !== undefined) throw new UsageError('--html', 're-renders a saved result FILE; --costs prints its table only as text or --json');
+  if (opts.costs && opts.csv) throw new UsageError('--csv', 're-renders a saved result FILE; --costs prints its table only as text or --json');
   if (!opts.costs) {
     const stray = (['driver', 'profile', 'cost', 'machine'] as const).find((k) => opts[k] !== undefined);
     if (stray !== undefined) throw new UsageError(`--${stray}`, 'goes with --costs (a saved result FILE already says its driver, profile and costs)');
@@ -101,6 +104,7 @@ export function reportCommand(file: string | undefined, opts: { costs?: boolean;
   const res = readResult(file);
   if (opts.html !== undefined) writeOutput('--html', opts.html, renderHtml(res, `vfio-sim ${res.command}`));
   if (opts.json) process.stdout.write(renderJson(res));
+  else if (opts.csv) process.stdout.write(renderCsv(res));
   else process.stdout.write(`${renderTable(res)}\n${opts.html !== undefined ? `\nhtml: ${opts.html}\n` : ''}`);
   return 0;
 }

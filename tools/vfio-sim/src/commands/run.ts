@@ -3,6 +3,7 @@
 import { UsageError } from '../errors.js';
 import { checkCases, checkOutputOpts, emit, execute, scenarioFromOptions, type OutputOpts } from './common.js';
 import { writeOutput } from './outfile.js';
+import { command, shellWord } from '../invocation.js';
 
 export async function runCommand(opts: Record<string, unknown> & OutputOpts & { record?: string }): Promise<number> {
   const { base, varying } = scenarioFromOptions(opts, false);
@@ -12,6 +13,6 @@ export async function runCommand(opts: Record<string, unknown> & OutputOpts & { 
   const outs = await execute([{ kind: 'run', label: base.profile, scenario: base, trace: opts.trace !== undefined, record: opts.record !== undefined }], opts);
   if (opts.record !== undefined) writeOutput('--record', opts.record, `${outs[0]!.record!.join('\n')}\n`);
   const code = emit('run', outs, null, opts);
-  if (opts.record !== undefined && !opts.json) process.stdout.write(`record: ${opts.record} (replay with: vfio-sim replay ${opts.record})\n`);
+  if (opts.record !== undefined && !opts.json && !opts.csv) process.stdout.write(`record: ${opts.record} (replay with: ${command(`replay ${shellWord(opts.record)}`)})\n`);
   return code;
 }

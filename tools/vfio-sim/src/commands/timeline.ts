@@ -8,6 +8,7 @@ import {
 import { UsageError } from '../errors.js';
 import { TIMELINE, timelineFor } from '../engine/timeline.js';
 import { textTable } from '../report/format.js';
+import { command } from '../invocation.js';
 
 export interface TimelineOpts { json?: boolean; driver?: string }
 
@@ -41,7 +42,7 @@ export function timelineCommand(args: readonly string[], o: TimelineOpts): numbe
     const list = d.added.length > 0 ? d.added : d.removed;
     out(`${label(a)} -> ${label(b)}: ${list.length} entr${list.length === 1 ? 'y' : 'ies'} ${d.added.length > 0 ? 'added' : list.length > 0 ? 'removed' : 'differ'}${driver === null ? '' : ` (driver ${driver})`}`);
     if (list.length > 0) out(`\n${textTable(['release', 'entry', 'component', 'commit', 'title'], list.map((e) => row(e, d.added.length > 0 ? '+' : '-')), [1, 2, 3, 4])}`);
-    out(`\nmore: vfio-sim timeline ${a} ${b} --json   # what each entry changes in the model, and how its release was verified`);
+    out(`\nmore: ${command(`timeline ${a} ${b} --json`)}   # what each entry changes in the model, and how its release was verified`);
     return 0;
   }
   const list = parts.length === 1 ? entriesAt(entries, release(parts[0]!)) : entries;

@@ -8,13 +8,13 @@ export const RESULT_SCHEMA = 'vfio-sim/result@2';
 /** Earlier schemas `report` still reads: @1 is @2 without `mismatches`. */
 export const RESULT_SCHEMAS_READ = ['vfio-sim/result@1', RESULT_SCHEMA] as const;
 
-/** min / median / max / mean of regions per unmap call, plus the histogram it came from. */
+/** min / median / max / mean of regions per vfio_unmap_unpin() call, plus the histogram it came from. */
 export interface RegionsPerCall {
   readonly min: number;
   readonly median: number;
   readonly max: number;
   readonly mean: number;
-  /** [regions, calls] pairs, ascending by regions: `calls` unmap calls queued `regions` regions. */
+  /** [regions, calls] pairs, ascending by regions: `calls` vfio_unmap_unpin() calls unmapped `regions` regions. */
   readonly histogram: readonly (readonly [number, number])[];
 }
 
@@ -24,9 +24,12 @@ export interface Metrics {
   readonly unmapIoctls: number;
   /** ioctls that returned an error. */
   readonly ioctlErrors: number;
-  /** vfio_unmap_unpin() calls: one per vfio_dma removed. */
+  /**
+   * vfio_unmap_unpin() calls: one per vfio_dma removed (by UNMAP_DMA, a failed MAP_DMA's unwind or the
+   * container's teardown). Before @x/vfio-sim 0.1 this counted UNMAP_DMA ioctls that passed their checks.
+   */
   readonly unmapCalls: number;
-  /** Regions (physically contiguous runs) unmapped per unmap call. */
+  /** Regions (physically contiguous runs) unmapped per vfio_unmap_unpin() call. */
   readonly regionsPerCall: RegionsPerCall;
   /** Total regions unmapped (sum of the histogram). */
   readonly regions: number;

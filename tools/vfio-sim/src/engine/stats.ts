@@ -1,10 +1,11 @@
 // Reads the container's stats (VfioContainer.stats() from @x/vfio-type1) into the numbers the
-// tool reports: unmap calls, the regions-per-call histogram, syncs, peaks, fallbacks.
+// tool reports: vfio_unmap_unpin() calls, the regions-per-call histogram, syncs, peaks, fallbacks.
 
 import type { VfioStats } from '@x/vfio-type1';
 import type { RegionsPerCall } from './result.js';
 
 export interface Stats {
+  /** vfio_unmap_unpin() calls: one per vfio_dma removed (not UNMAP_DMA ioctls, which may remove none or several). */
   readonly unmapCalls: number;
   readonly regions: number;
   readonly regionsPerCall: RegionsPerCall;
@@ -46,9 +47,9 @@ export function histPairs(h: Readonly<Record<number, number>>): [number, number]
 
 /** Reads a VfioStats snapshot (@x/vfio-type1). */
 export function collectStats(s: VfioStats): Stats {
-  const rpc = summarise(histPairs(s.regionsPerUnmap));
+  const rpc = summarise(histPairs(s.regionsPerUnmapUnpin));
   return {
-    unmapCalls: s.unmapCalls,
+    unmapCalls: s.unmapUnpinCalls,
     regions: rpc.histogram.reduce((a, [r, c]) => a + r * c, 0),
     regionsPerCall: rpc,
     syncs: s.syncs,

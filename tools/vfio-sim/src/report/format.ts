@@ -12,7 +12,24 @@ export function dur(ns: number): string {
   return `${(ns / 1e9).toFixed(2)} s`;
 }
 
+/** Nanoseconds as a short axis label with its unit: 0, 500 ns, 2.5 us, 120 ms, 1.5 s. */
+export function durTick(ns: number): string {
+  if (ns === 0) return '0';
+  const a = Math.abs(ns);
+  const [d, u] = a < 1e3 ? [1, 'ns'] : a < 1e6 ? [1e3, 'us'] : a < 1e9 ? [1e6, 'ms'] : [1e9, 's'];
+  return `${+(ns / d).toPrecision(3)} ${u}`;
+}
+
 export const bytes = (n: number): string => (n === 0 ? '0' : fmtSize(BigInt(Math.round(n))));
+
+/** Cost events whose name alone reads as something else: the core's unmapCalls are not VFIO's unmap calls. */
+const EVENT_LABELS: Readonly<Record<string, string>> = {
+  mapCalls: 'mapCalls (iommu_map calls)',
+  unmapCalls: 'unmapCalls (iommu_unmap calls)',
+};
+
+/** A cost event as the reports name it: the event, with what it counts where the name could mislead. */
+export const eventLabel = (event: string): string => EVENT_LABELS[event] ?? event;
 
 /** Plain-text table with a header row; the first column (and any in `left`) left-aligned, the rest right-aligned. */
 export function textTable(head: readonly string[], rows: readonly (readonly string[])[], left: readonly number[] = []): string {

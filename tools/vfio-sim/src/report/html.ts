@@ -1,13 +1,26 @@
 // --html FILE: one self-contained page (inline CSS and SVG, no script, no network) with the plots a
-// reviewer asks for (regions per unmap call, syncs and modeled time per case, the sweep curve)
+// reviewer asks for (regions per vfio_unmap_unpin call, syncs and modeled time per case, the sweep curve)
 // and the same tables as the text output.
 
 import type { CaseResult, CommandResult } from '../engine/result.js';
-import { bytes, dur, int } from './format.js';
-import { barChart, esc, lineChart, shortNum } from './svg.js';
+import { bytes, dur, durTick, eventLabel, int } from './format.js';
+import { barChart, esc, lineChart } from './svg.js';
 import { describeScenario, phasesOf, sweepAnswer, tableRows } from './table.js';
+import { bottomLine } from './bottom-line.js';
 
-/** log2 bins for regions per call: 1, 2-3, 4-7, ... */
+/** What a swept numeric option counts, for the x axis title of the sweep's curves. */
+const SWEEP_UNITS: Readonly<Record<string, string>> = {
+  '--tlb-sync-max': 'regions per IOTLB sync', '--devices': 'devices', '--groups': 'groups', '--dma-bursts': 'bursts',
+  '--dma-pages': '4 KiB pages per burst', '--churn-ops': 'map calls', '--churn-max-pages': '4 KiB pages', '--churn-live': 'live mappings',
+  '--dma-entry-limit': 'mappings', '--iotlb-entries': 'entries', '--host-age': '0 fresh .. 1 fragmented',
+};
+
+/** The title of a sweep's x axis: the flag and what its values count. */
+function sweepAxis(flag: string, log: boolean): string {
+  return `${flag} (${SWEEP_UNITS[flag] ?? 'swept value'}${log ? ', log scale' : ''})`;
+}
+
+/** log2 bins for regions per vfio_unmap_unpin() call: 1, 2-3, 4-7, ... */
 function binsOf(cases: readonly CaseResult[]): { labels: string[]; series: { name: string; values: number[] }[] } {
   const max = Math.max(1, ...cases.map((c) => c.metrics.regionsPerCall.max));
   const nb = Math.floor(Math.log2(max)) + 1;
@@ -31,12 +44,16 @@ export function renderHtml(res: CommandResult, title = 'vfio-sim report'): strin
   // bar categories: a sweep's values are shorter than its labels and say the same
   const cats = res.sweep !== null ? res.sweep.values.map(String) : labels;
   const figs: string[] = [];
+  // the x axis of the per-case bars: the cases, or the swept option's values
+  const caseAxis = res.sweep !== null ? sweepAxis(res.sweep.flag, false) : 'case';
   const h = binsOf(cases);
   const hmax = Math.max(1, ...h.series.flatMap((x) => x.values));
-  figs.push(barChart({ title: 'Regions per unmap call (histogram)', categories: h.labels, series: h.series, yLabel: 'unmap calls',
-    xLabel: 'regions per call (log2 bins, labelled by the first value of the bin)', log: hmax >= 100, integer: true, width: 760 }));
+  const hlog = hmax >= 100;
+  figs.push(barChart({ title: 'Regions per vfio_unmap_unpin call (histogram)', categories: h.labels, series: h.series,
+    yLabel: `vfio_unmap_unpin calls (count${hlog ? ', log scale' : ''})`,
+    xLabel: 'regions per vfio_unmap_unpin call (log2 bins, labelled by the first value of each)', log: hlog, integer: true, value: int, width: 760 }));
   figs.push(barChart({
-    title: 'IOTLB syncs, invalidations, completion waits', categories: cats, yLabel: 'count (log)', log: true,
+    title: 'IOTLB syncs, invalidations, completion waits', categories: cats, xLabel: caseAxis, yLabel: 'count (log scale)', log: true, value: int,
     series: [
       { name: 'IOTLB syncs', values: cases.map((c) => c.metrics.iotlbSyncs) },
       { name: 'invalidation cmds', values: cases.map((c) => c.metrics.invalidations) },
@@ -45,34 +62,37 @@ export function renderHtml(res: CommandResult, title = 'vfio-sim report'): strin
   }));
   const phases = phasesOf(cases);
   figs.push(barChart({
-    title: 'Modeled time per phase', categories: cats, yLabel: 'ms', fmt: (v) => shortNum(v),
-    series: phases.map((p) => ({ name: p, values: cases.map((c) => (c.metrics.phaseNs[p] ?? 0) / 1e6) })),
+    title: 'Modeled time per phase', categories: cats, xLabel: caseAxis, yLabel: 'modeled time', tick: durTick,
+    series: phases.map((p) => ({ name: p, values: cases.map((c) => c.metrics.phaseNs[p] ?? 0) })),
   }));
   if (res.sweep !== null && res.sweep.values.every((v) => typeof v === 'number')) {
     const x = res.sweep.values as number[];
     const logX = Math.min(...x) > 0 && Math.max(...x) / Math.min(...x) >= 16;
-    figs.push(lineChart({ title: `IOTLB syncs vs ${res.sweep.flag}`, x, xLabel: res.sweep.flag, yLabel: 'syncs (log)', logX, logY: true,
+    const xLabel = sweepAxis(res.sweep.flag, logX);
+    figs.push(lineChart({ title: `IOTLB syncs vs ${res.sweep.flag}`, x, xLabel, yLabel: 'IOTLB syncs (count, log scale)', logX, logY: true,
       series: [{ name: 'IOTLB syncs', values: cases.map((c) => c.metrics.iotlbSyncs) }] }));
-    figs.push(lineChart({ title: `Memory unmapped but still pinned vs ${res.sweep.flag}`, x, xLabel: res.sweep.flag, yLabel: 'bytes (log)', logX, logY: true, yRadix: 1024, fmt: (v) => bytes(v),
+    figs.push(lineChart({ title: `Memory unmapped but still pinned vs ${res.sweep.flag}`, x, xLabel, yLabel: 'memory (bytes, log scale)', logX, logY: true, yRadix: 1024, fmt: (v) => bytes(v),
       series: [
         { name: 'peak unmapped+pinned', values: cases.map((c) => c.metrics.peakPinnedAfterUnmapBytes) },
         { name: 'peak queued list (40 B/region)', values: cases.map((c) => c.metrics.peakQueuedBytes) },
       ] }));
-    figs.push(lineChart({ title: `Time pages stay pinned after unmap vs ${res.sweep.flag}`, x, xLabel: res.sweep.flag, yLabel: 'ms (log)', logX, logY: true,
+    figs.push(lineChart({ title: `Time pages stay pinned after unmap vs ${res.sweep.flag}`, x, xLabel, yLabel: 'modeled time (log scale)', logX, logY: true, fmt: durTick,
       series: [
-        { name: 'max', values: cases.map((c) => c.metrics.pinnedAfterUnmapMaxNs / 1e6) },
-        { name: 'mean', values: cases.map((c) => c.metrics.pinnedAfterUnmapMeanNs / 1e6) },
+        { name: 'max', values: cases.map((c) => c.metrics.pinnedAfterUnmapMaxNs) },
+        { name: 'mean', values: cases.map((c) => c.metrics.pinnedAfterUnmapMeanNs) },
       ] }));
-    figs.push(lineChart({ title: `Modeled shutdown time vs ${res.sweep.flag}`, x, xLabel: res.sweep.flag, yLabel: 'ms', logX,
-      series: [{ name: 'shutdown', values: cases.map((c) => (c.metrics.phaseNs.shutdown ?? 0) / 1e6) }] }));
+    figs.push(lineChart({ title: `Modeled shutdown time vs ${res.sweep.flag}`, x, xLabel, yLabel: 'modeled time', logX, fmt: durTick,
+      series: [{ name: 'shutdown', values: cases.map((c) => c.metrics.phaseNs.shutdown ?? 0) }] }));
   }
   const main = table(['', ...labels], tableRows(cases).map(([n, f]) => [n, ...cases.map(f)]));
   // where the modeled time went: the biggest cost buckets of each case
   const events = [...new Set(cases.flatMap((c) => Object.keys(c.timeNs)))]
     .map((e) => [e, Math.max(...cases.map((c) => c.timeNs[e] ?? 0))] as const)
     .filter(([, t]) => t > 0).sort((a, b) => b[1] - a[1]).slice(0, 12).map(([e]) => e);
-  const costs = table(['event (count / modeled time)', ...labels], events.map((e) => [e, ...cases.map((c) => `${int(c.counters[e] ?? 0)} / ${dur(c.timeNs[e] ?? 0)}`)]));
+  const costs = table(['event (count / modeled time)', ...labels], events.map((e) => [eventLabel(e), ...cases.map((c) => `${int(c.counters[e] ?? 0)} / ${dur(c.timeNs[e] ?? 0)}`)]));
   const sweep = res.sweep !== null ? `<h2>Sweep</h2><pre>${esc(sweepAnswer(res))}</pre>` : '';
+  const bottom = bottomLine(res);
+  const bottomHtml = bottom.length > 0 ? `<pre>${esc(bottom.join('\n'))}</pre>` : '';
   const scen = cases.map((c) => `<li><b>${esc(c.label)}</b>: ${esc(describeScenario(c))}</li>`).join('');
   const viol = cases.filter((c) => c.metrics.violations > 0)
     .map((c) => `<li><b>${esc(c.label)}</b>: ${c.metrics.violations} violation(s), first: ${esc(JSON.stringify(c.violationSamples[0]))}</li>`).join('');
@@ -83,7 +103,8 @@ export function renderHtml(res: CommandResult, title = 'vfio-sim report'): strin
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1200px;color:#222;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd}
 .figs{display:flex;flex-wrap:wrap;gap:12px}.figs svg{background:#fafafa;border:1px solid #e3e3e3;border-radius:4px}
-svg .t{font:600 13px system-ui,sans-serif}svg .a{font:11px system-ui,sans-serif;fill:#444}svg .g{stroke:#e6e6e6}svg .x{stroke:#888}
+svg .t{font:600 13px system-ui,sans-serif}svg .a{font:11px system-ui,sans-serif;fill:#444}svg .ax,svg .ay{font-weight:600}svg .g{stroke:#e6e6e6}svg .x{stroke:#888}
+svg .v{font:10px system-ui,sans-serif;fill:#333}svg .v.in{fill:#fff}
 table{border-collapse:collapse;margin:8px 0;font-variant-numeric:tabular-nums}th,td{border:1px solid #ddd;padding:3px 8px}td{text-align:right}
 thead th{background:#f0f0f0}tbody th{text-align:left;font-weight:normal;background:#fbfbfb}pre{background:#f6f6f6;padding:8px;white-space:pre-wrap}
 .muted{color:#666}
@@ -93,7 +114,7 @@ thead th{background:#f0f0f0}tbody th{text-align:left;font-weight:normal;backgrou
 <ul>${scen}</ul>
 <h2>Plots</h2><div class="figs">${figs.join('\n')}</div>
 <h2>Numbers</h2>${main}
-${sweep}
+${bottomHtml}${sweep}
 <h2>Where the modeled time went</h2>${costs}
 ${viol !== '' ? `<h2>Safety violations</h2><ul>${viol}</ul>` : '<p>No safety violations.</p>'}
 </body></html>

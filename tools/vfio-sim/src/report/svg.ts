@@ -50,40 +50,72 @@ function axis(values: number[], log: boolean, from: number, to: number, fmt: (v:
 
 export interface Series { readonly name: string; readonly values: readonly number[] }
 
-/** Grouped bars: one group per category, one bar per series. */
-export function barChart(o: { title: string; categories: readonly string[]; series: readonly Series[]; yLabel: string; xLabel?: string; log?: boolean; integer?: boolean; fmt?: (v: number) => string; width?: number }): string {
-  const W = o.width ?? 560, H = 300, L = 64, R = 12, T = 34, B = 58;
-  const fmt = o.fmt ?? shortNum;
+/** Rough width of a label in px (system-ui at 10px: digits and most letters ~6 px). */
+const textWidth = (t: string): number => t.length * 6;
+
+/**
+ * One bar's value label: above the bar, horizontal when the bar is wide enough, else rotated to read
+ * upwards; when a rotated label would run into the title, it goes inside the (then tall) bar, white.
+ */
+function valueLabel(text: string, cx: number, top: number, bw: number, base: number, titleBottom: number): string {
+  const w = textWidth(text);
+  if (bw >= w + 2) {
+    return `<text class="v" x="${cx.toFixed(1)}" y="${(top - 3).toFixed(1)}" text-anchor="middle">${esc(text)}</text>`;
+  }
+  const inside = top - 4 - w < titleBottom && base - top >= w + 6;
+  const y = inside ? top + 4 : top - 4;
+  return `<text class="v${inside ? ' in' : ''}" transform="translate(${(cx + 3.5).toFixed(1)},${y.toFixed(1)}) rotate(-90)" text-anchor="${inside ? 'end' : 'start'}">${esc(text)}</text>`;
+}
+
+/**
+ * Grouped bars: one group per category, one bar per series, each bar labelled with its value
+ * (`value`, default `tick`). Both axes have a title (`xLabel`, `yLabel`: what and the unit);
+ * `tick` formats the y ticks and should carry the unit when the values have one (bytes, time).
+ */
+export function barChart(o: {
+  title: string; categories: readonly string[]; series: readonly Series[]; xLabel: string; yLabel: string;
+  log?: boolean; integer?: boolean; tick?: (v: number) => string; value?: (v: number) => string; width?: number;
+}): string {
+  const wide = o.categories.length * o.series.length <= 16;
+  // horizontal value labels need room above the tallest bar; rotated ones fall back inside it
+  const W = o.width ?? 560, H = 300, L = 70, R = 12, T = wide ? 48 : 34, B = 58, TITLE_BOTTOM = 24;
+  const tick = o.tick ?? shortNum;
+  const value = o.value ?? tick;
   const all = o.series.flatMap((s) => s.values);
-  const y = axis(all, o.log ?? false, H - B, T, fmt, 10, o.integer ?? false);
+  const y = axis(all, o.log ?? false, H - B, T, tick, 10, o.integer ?? false);
   const gw = (W - L - R) / Math.max(1, o.categories.length);
   const bw = Math.max(2, (gw * 0.8) / Math.max(1, o.series.length));
   const parts: string[] = [];
   parts.push(`<text x="${W / 2}" y="18" text-anchor="middle" class="t">${esc(o.title)}</text>`);
   for (const t of y.ticks) {
     const py = y.map(t);
-    parts.push(`<line x1="${L}" x2="${W - R}" y1="${py.toFixed(1)}" y2="${py.toFixed(1)}" class="g"/><text x="${L - 6}" y="${(py + 4).toFixed(1)}" text-anchor="end" class="a">${esc(y.fmt(t))}</text>`);
+    parts.push(`<line x1="${L}" x2="${W - R}" y1="${py.toFixed(1)}" y2="${py.toFixed(1)}" class="g"/><text x="${L - 6}" y="${(py + 4).toFixed(1)}" text-anchor="end" class="a tick">${esc(y.fmt(t))}</text>`);
   }
-  parts.push(`<text transform="translate(14,${(T + H - B) / 2}) rotate(-90)" text-anchor="middle" class="a">${esc(o.yLabel)}</text>`);
+  parts.push(`<text transform="translate(14,${(T + H - B) / 2}) rotate(-90)" text-anchor="middle" class="a ay">${esc(o.yLabel)}</text>`);
+  const labels: string[] = [];
   o.categories.forEach((c, i) => {
     const gx = L + i * gw + gw * 0.1;
     o.series.forEach((s, k) => {
       const v = s.values[i] ?? 0;
       const y0 = y.map(0), y1 = v > 0 ? y.map(v) : y0;
       const h = Math.max(v > 0 ? 1 : 0, y0 - y1);
-      parts.push(`<rect class="m" x="${(gx + k * bw).toFixed(1)}" y="${(y0 - h).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${PALETTE[k % PALETTE.length]}"><title>${esc(`${s.name} ${c}: ${fmt(v)}`)}</title></rect>`);
+      const x = gx + k * bw;
+      parts.push(`<rect class="m" x="${x.toFixed(1)}" y="${(y0 - h).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${PALETTE[k % PALETTE.length]}"><title>${esc(`${s.name} ${c}: ${value(v)}`)}</title></rect>`);
+      if (v > 0) labels.push(valueLabel(value(v), x + (bw - 1) / 2, y0 - h, bw - 1, y0, TITLE_BOTTOM));
     });
     parts.push(`<text x="${(L + i * gw + gw / 2).toFixed(1)}" y="${H - B + 16}" text-anchor="middle" class="a">${esc(c)}</text>`);
   });
   parts.push(`<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" class="x"/>`);
-  if (o.xLabel !== undefined) parts.push(`<text x="${(L + W - R) / 2}" y="${H - B + 32}" text-anchor="middle" class="a">${esc(o.xLabel)}</text>`);
+  parts.push(`<text x="${(L + W - R) / 2}" y="${H - B + 32}" text-anchor="middle" class="a ax">${esc(o.xLabel)}</text>`);
+  // value labels last, over the bars of the next group
+  parts.push(...labels);
   if (o.series.length > 1) parts.push(legend(o.series.map((s) => s.name), L, H - 8));
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">${parts.join('')}</svg>`;
 }
 
-/** Lines over a numeric x axis. */
+/** Lines over a numeric x axis; both axes titled (`xLabel`, `yLabel`: what and the unit), `fmt` formats the y ticks and tooltips. */
 export function lineChart(o: { title: string; x: readonly number[]; xLabel: string; series: readonly Series[]; yLabel: string; logX?: boolean; logY?: boolean; yRadix?: number; fmt?: (v: number) => string; width?: number }): string {
-  const W = o.width ?? 560, H = 300, L = 64, R = 16, T = 34, B = 58;
+  const W = o.width ?? 560, H = 300, L = 70, R = 16, T = 34, B = 58;
   const fmt = o.fmt ?? shortNum;
   const xa = o.logX ? axis([...o.x], true, L, W - R, shortNum) : linX([...o.x], L, W - R);
   const ya = axis(o.series.flatMap((s) => s.values), o.logY ?? false, H - B, T, fmt, o.yRadix ?? 10);
@@ -91,11 +123,13 @@ export function lineChart(o: { title: string; x: readonly number[]; xLabel: stri
   parts.push(`<text x="${W / 2}" y="18" text-anchor="middle" class="t">${esc(o.title)}</text>`);
   for (const t of ya.ticks) {
     const py = ya.map(t);
-    parts.push(`<line x1="${L}" x2="${W - R}" y1="${py.toFixed(1)}" y2="${py.toFixed(1)}" class="g"/><text x="${L - 6}" y="${(py + 4).toFixed(1)}" text-anchor="end" class="a">${esc(ya.fmt(t))}</text>`);
+    parts.push(`<line x1="${L}" x2="${W - R}" y1="${py.toFixed(1)}" y2="${py.toFixed(1)}" class="g"/><text x="${L - 6}" y="${(py + 4).toFixed(1)}" text-anchor="end" class="a tick">${esc(ya.fmt(t))}</text>`);
   }
-  for (const v of o.x) parts.push(`<text x="${xa.map(v).toFixed(1)}" y="${H - B + 16}" text-anchor="middle" class="a">${esc(shortNum(v))}</text>`);
-  parts.push(`<text x="${(L + W - R) / 2}" y="${H - B + 34}" text-anchor="middle" class="a">${esc(o.xLabel)}</text>`);
-  parts.push(`<text transform="translate(14,${(T + H - B) / 2}) rotate(-90)" text-anchor="middle" class="a">${esc(o.yLabel)}</text>`);
+  // swept values as typed (4096, not 4.1k) unless they are long
+  const xTick = (v: number): string => (Number.isInteger(v) && Math.abs(v) < 1e5 ? String(v) : shortNum(v));
+  for (const v of o.x) parts.push(`<text x="${xa.map(v).toFixed(1)}" y="${H - B + 16}" text-anchor="middle" class="a">${esc(xTick(v))}</text>`);
+  parts.push(`<text x="${(L + W - R) / 2}" y="${H - B + 34}" text-anchor="middle" class="a ax">${esc(o.xLabel)}</text>`);
+  parts.push(`<text transform="translate(14,${(T + H - B) / 2}) rotate(-90)" text-anchor="middle" class="a ay">${esc(o.yLabel)}</text>`);
   o.series.forEach((s, k) => {
     const pts = o.x.map((x, i) => `${xa.map(x).toFixed(1)},${ya.map(s.values[i] ?? 0).toFixed(1)}`);
     const col = PALETTE[k % PALETTE.length];

@@ -6,12 +6,14 @@ import { fmtSize, parseSize } from '../scenario/size.js';
 import { resolveScenario } from '../scenario/scenario.js';
 import { bytes, dur, int, textTable } from './format.js';
 import { releaseSteps } from '../engine/timeline.js';
+import { command } from '../invocation.js';
+import { bottomLine } from './bottom-line.js';
 
 type Row = readonly [string, (c: CaseResult) => string];
 
 export const ROWS: readonly Row[] = [
   ['UNMAP_DMA ioctls', (c) => int(c.metrics.unmapIoctls)],
-  ['unmap calls (vfio_dma)', (c) => int(c.metrics.unmapCalls)],
+  ['vfio_unmap_unpin calls', (c) => int(c.metrics.unmapCalls)],
   ['regions/call min/med/max', (c) => { const r = c.metrics.regionsPerCall; return `${r.min}/${r.median}/${r.max}`; }],
   ['IOTLB syncs', (c) => int(c.metrics.iotlbSyncs)],
   ['  slow-path fallbacks', (c) => int(c.metrics.fallbacks)],
@@ -158,6 +160,8 @@ export function renderTable(res: CommandResult, opts: { hints?: boolean } = {}):
       out.push(`  line ${x.line}: ${x.ioctl} iova ${x.iova} size ${x.size}: recorded ${outcome(x.recorded, x.recorded)}, replayed ${outcome(x.replayed, x.recorded)}`);
     }
   }
+  const bottom = bottomLine(res);
+  if (bottom.length > 0) out.push('', ...bottom);
   if (res.sweep !== null) out.push('', sweepAnswer(res));
   if (opts.hints) out.push('', hints(res));
   return out.join('\n');
@@ -180,7 +184,8 @@ function wrap(head: string, words: readonly string[], width: number): string[] {
 
 /**
  * When the cases run different releases: per step between neighbouring releases, the timeline
- * entries (for the cases' driver) that make the columns differ; `vfio-sim timeline A B` has commits.
+ * entries (for the cases' driver) that make the columns differ; `vfio-sim timeline A B` has commits
+ * (printed the way the user runs the CLI, see invocation.ts).
  */
 export function timelineLines(cases: readonly CaseResult[]): string[] {
   const scen = cases.map((c) => c.scenario).filter((s) => s !== null);
@@ -190,7 +195,7 @@ export function timelineLines(cases: readonly CaseResult[]): string[] {
   if (steps.length === 0) return [];
   const lines = steps.flatMap((s) => wrap(`  ${s.from} -> ${s.to}: `, s.ids.length === 0 ? ['no entry'] : [...s.ids], 100));
   const first = steps[0]!.from, last = steps[steps.length - 1]!.to;
-  return [`timeline entries between the releases (commits: vfio-sim timeline ${first} ${last}):`, ...lines];
+  return [`timeline entries between the releases (commits: ${command(`timeline ${first} ${last}`)}):`, ...lines];
 }
 
 /** `ret 0 sizeOut 0x3000` or `errno EINVAL`; sizeOut only when the record has one. */
@@ -230,13 +235,13 @@ function hints(res: CommandResult): string {
   const guest = parseSize(c.scenario === null ? '64G' : c.scenario.guest.memory, '--guest');
   const g = (b: bigint): string => fmtSize(b).replace(/ (.)iB$/, '$1');
   const rows: [string, string][] = [
-    ['vfio-sim sweep --tlb-sync-max 1,8,64,512,4096', 'is 512 regions per sync a good cap?'],
-    ['vfio-sim compare --profile v4.17 --backing 4k,thp,hugetlb-1g', 'what the host backing does to regions per unmap'],
-    [`vfio-sim sweep --guest ${g(guest / 4n)},${g(guest)},${g(guest * 4n)}`, 'how it scales with memory above 4 GiB'],
-    ['vfio-sim compare --workload churn', 'vIOMMU/DPDK-like: many small map/unmap calls'],
-    ['vfio-sim sweep --firmware seabios,none', 'what the SeaBIOS boot\'s re-mapping of low RAM costs'],
-    ['vfio-sim run --trace t.json --html r.html', 'open t.json in ui.perfetto.dev, r.html in a browser'],
-    ['vfio-sim --help', 'every command and option'],
+    [command('sweep --tlb-sync-max 1,8,64,512,4096'), 'is 512 regions per sync a good cap?'],
+    [command('compare --profile v4.17 --backing 4k,thp,hugetlb-1g'), 'what the host backing does to regions per unmap'],
+    [command(`sweep --guest ${g(guest / 4n)},${g(guest)},${g(guest * 4n)}`), 'how it scales with memory above 4 GiB'],
+    [command('compare --workload churn'), 'vIOMMU/DPDK-like: many small map/unmap calls'],
+    [command('sweep --firmware seabios,none'), 'what the SeaBIOS boot\'s re-mapping of low RAM costs'],
+    [command('run --trace t.json --html r.html'), 'open t.json in ui.perfetto.dev, r.html in a browser'],
+    [command('--help'), 'every command and option'],
   ];
   const w = Math.max(...rows.map(([a]) => a.length));
   return ['What to try next:', ...rows.map(([a, b]) => `  ${a.padEnd(w)}  # ${b}`)].join('\n');

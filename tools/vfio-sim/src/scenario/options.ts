@@ -9,6 +9,7 @@ import {
   BACKINGS, DMA_PATTERNS, DRIVERS, FIRMWARES, MACHINES, UNMAP_PATHS, WORKLOADS, checkBacking, type Scenario,
 } from './scenario.js';
 import { MACHINE_NAMES, costError, isMachineName, isProfileName, machineError, profileError } from '@x/iommu-core';
+import { command } from '../invocation.js';
 
 type Kind = 'size' | 'int' | 'enum' | 'backing' | 'seed' | 'release' | 'onoff' | 'fraction' | 'machine';
 
@@ -32,12 +33,12 @@ export const SCENARIO_OPTS: readonly OptDef[] = [
   { flag: '--gpu-bar <size>', attr: 'gpuBar', path: 'guest.gpuBar', kind: 'size', help: 'the GPU\'s prefetchable BAR1 (power of two, placed below 4 GiB as SeaBIOS does; BAR0 is 16M) (default 256M)' },
   { flag: '--host-memory <size>', attr: 'hostMemory', path: 'host.memory', kind: 'size', help: 'host RAM (default guest + 4G)' },
   { flag: '--backing <kind>', attr: 'backing', path: 'host.backing', kind: 'backing', choices: BACKINGS, help: 'host backing of guest RAM: 4k, thp, hugetlb-2m, hugetlb-1g, fragmented:<p> (default thp)' },
-  { flag: '--machine <name>', attr: 'machine', path: 'host.machine', kind: 'machine', help: `host hardware whose costs the clock charges, one per host published figures come from: ${MACHINE_NAMES.join(', ')} (default ${MACHINE_NAMES[0]}; see \`vfio-sim report --costs\`)` },
+  { flag: '--machine <name>', attr: 'machine', path: 'host.machine', kind: 'machine', help: `host hardware whose costs the clock charges, one per host published figures come from: ${MACHINE_NAMES.join(', ')} (default ${MACHINE_NAMES[0]}; see \`{costs}\`)` },
   { flag: '--host-age <0..1>', attr: 'hostAge', path: 'host.age', kind: 'fraction', help: 'host allocator: 1 = long-running, fragmented (random frames); 0 = freshly booted (ascending, contiguous memory) (default 0.02: 2% of picks elsewhere, runs of ~25 blocks)' },
   { flag: '--populate <on|off>', attr: 'populate', path: 'host.populate', kind: 'onoff', help: 'guest RAM present at mmap (on) or faulted in and cleared by the first pin (off) (default on)' },
   { flag: '--driver <name>', attr: 'driver', path: 'driver', kind: 'enum', choices: DRIVERS, help: 'IOMMU driver: amd (AMD-Vi) or reference (VT-d-like, flushing as that release\'s intel-iommu did) (default amd)' },
   { flag: '--superpages <on|off>', attr: 'superpages', path: 'iommu.superpages', kind: 'onoff', help: 'reference driver page sizes: on = 4K|2M|1G, off = 4K only (VT-d sp_off) (default on)' },
-  { flag: '--profile <release>', attr: 'profile', path: 'profile', kind: 'release', help: 'kernel release: any v3.19 .. v7.1, or mainline (= v7.1); see `vfio-sim timeline` (default: compare v4.16,v4.17,mainline; run and sweep mainline)' },
+  { flag: '--profile <release>', attr: 'profile', path: 'profile', kind: 'release', help: 'kernel release: any v3.19 .. v7.1, or mainline (= v7.1); see `{timeline}` (default: compare v4.16,v4.17,mainline; run and sweep mainline)' },
   { flag: '--devices <n>', attr: 'devices', path: 'devices', kind: 'int', help: 'assigned devices (default 1)' },
   { flag: '--groups <n>', attr: 'groups', path: 'groups', kind: 'int', help: 'IOMMU groups the devices are spread over (default 1)' },
   { flag: '--dma <pattern>', attr: 'dma', path: 'dma.pattern', kind: 'enum', choices: DMA_PATTERNS, help: 'device DMA pattern: none, sequential, random, hotset (default random)' },
@@ -57,10 +58,11 @@ export const SCENARIO_OPTS: readonly OptDef[] = [
 /** Registers the scenario options (and the boolean/cost ones) on a command. */
 export function addScenarioOptions(cmd: Command): Command {
   // compare and sweep take comma lists on every option but --seed; their descriptions say so once
-  for (const o of SCENARIO_OPTS) cmd.option(o.flag, o.help);
+  // `{timeline}` in a help text: the timeline command as the user runs it (invocation.ts)
+  for (const o of SCENARIO_OPTS) cmd.option(o.flag, o.help.replace('{timeline}', command('timeline')).replace('{costs}', command('report --costs --machine NAME')));
   cmd.option('--no-vga-hole', 'map the RAM below 4G as one block (QEMU sees 0xa0000-0xbffff as VGA MMIO); with --firmware seabios: the GPU has no legacy VGA (x-vga=off)');
   cmd.option('--disable-hugepages', 'vfio_iommu_type1 disable_hugepages=1 (pin and map page by page)');
-  cmd.option('--cost <event=ns,...>', 'override modeled costs, e.g. completionWaits=2000,pins=100 (see `vfio-sim report --costs`)');
+  cmd.option('--cost <event=ns,...>', `override modeled costs, e.g. completionWaits=2000,pins=100 (see \`${command('report --costs')}\`)`);
   cmd.option('--scenario <file>', 'read the scenario from a JSON file (flags given as well override its fields)');
   return cmd;
 }
