@@ -156,7 +156,7 @@ export const CASES: readonly ValidationCase[] = [
   {
     id: 'review-regions-max', kind: 'target', source: 'the 2018 review of 6bd06f5a486c (this project\'s brief)', statement: 'dGPU VMs: at most ~1500 regions per unmap call',
     published: 1500, unit: 'regions', check: 'at-most', tolerance: 0, args: ['run'], metric: 'cases[0].metrics.regionsPerCall.max', scale: 1,
-    note: 'the default run (pnpm start\'s host memory and guest)',
+    note: 'the default run (pnpm start\'s host memory and guest), mainline. On v4.16/v4.17 over AMD-Vi (the kernels of that review) the fgsp probe makes each region one IOMMU leaf, a few MiB at most for THP memory whose 2 MiB blocks sit at random alignments, so a 62 GiB section has ~21,000 regions at any host age; the SeaBIOS boot\'s re-mapping of low RAM also sends long runs through map_try_harder, page by page (~53,000 regions per call). The review\'s figures cannot come from a 64 GiB THP guest on 4.17 in this model (1 GiB hugetlbfs pages mapped once give at most 31 per call)',
   },
   {
     id: 'review-regions-median', kind: 'target', source: 'the 2018 review of 6bd06f5a486c (this project\'s brief)', statement: '... and mostly fewer than 100',
