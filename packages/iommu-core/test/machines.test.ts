@@ -195,3 +195,20 @@ describe('cost overrides', () => {
     ));
   });
 });
+
+describe('README cost tables', () => {
+  it('test_readme_cost_table_is_the_default_machines', async () => {
+    const { readFileSync } = await import('node:fs');
+    const md = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const sec = md.slice(md.indexOf('## Cost table and machines'), md.indexOf('\n## ', md.indexOf('## Cost table and machines') + 5));
+    const rows = sec.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| event') && !l.startsWith('| machine'))
+      .map((l) => l.split(' | ').map((c) => c.replace(/^\| /, '').trim()));
+    const t = createSim().costTable();
+    const events = rows.filter((r) => !r[0]!.startsWith('`'));
+    expect(events.map((r) => r[0])).toEqual(Object.keys(CORE_COSTS));
+    for (const [ev, ns] of events) expect(Number(ns), ev).toBe(t[ev!]!.ns);
+    const machines = rows.filter((r) => r[0]!.startsWith('`'));
+    expect(machines.map((r) => [r[0], r[1], Number(r[2])])).toEqual(
+      MACHINES.map((m) => [`\`${m.name}\``, m.base === null ? '—' : `\`${m.base}\``, m.cpuScale]));
+  });
+});
