@@ -1,6 +1,6 @@
 // The engine and the reference format: codec self-test, page-size choice vs brute force, leaf counts.
 import { describe, expect, it } from 'vitest';
-import { createRefFormat, pgsizeCount, pgsizeOut, ptFormatSelfTest, Prng, SZ_1G, SZ_2M, SZ_4K, bitmapOrders, iommuMap, iommuUnmap } from '../src/index.js';
+import { PageTable, REF_POLICY, createRefFormat, pgsizeCount, pgsizeOut, ptFormatSelfTest, Prng, SZ_1G, SZ_2M, SZ_4K, bitmapOrders, iommuMap, iommuUnmap } from '../src/index.js';
 import { expectClean, leaves, makeHarness, RW } from './harness.js';
 
 const FINE = ((1n << 39n) - 1n) & ~0xfffn;
@@ -116,6 +116,62 @@ describe('reference format and engine', () => {
     expect(h.sim.mem.reach4k.spill.size).toBe(0);
     expect(iommuUnmap(h.dom, 0x10000 + 598, 1)).toBe(1);
     expect(h.sim.mem.isReachable(f)).toBe(false);
+    expectClean(h);
+  });
+
+  it('test_unmap_steps: one step per leaf removed and per hole stepped over', () => {
+    // a page-walking driver (AMD io-pgtable before iommupt) looks each of these up from the top
+    const h = makeHarness();
+    const pt = h.dom.pt;
+    const p4k = h.sim.mem.allocFrames(16, { align: 16 }) + 1;     // misaligned: 4 KiB leaves only
+    iommuMap(h.dom, 0x100, p4k, 8, RW);
+    expect(iommuUnmap(h.dom, 0x100, 8)).toBe(8);
+    expect(pt.unmapSteps).toBe(8);
+    iommuMap(h.dom, 0x100, p4k, 1, RW);
+    expect(iommuUnmap(h.dom, 0x100, 1)).toBe(1);                   // the single-page fast path
+    expect(pt.unmapSteps).toBe(1);
+    const p2m = h.sim.mem.allocFrames(512, { align: 512 });
+    iommuMap(h.dom, 0x200, p2m, 512, RW);
+    expect(iommuUnmap(h.dom, 0x200, 512)).toBe(512);
+    expect(pt.unmapSteps).toBe(1);                                 // one 2 MiB leaf
+    iommuMap(h.dom, 0x200, p2m, 512, RW);
+    expect(iommuUnmap(h.dom, 0x203, 1)).toBe(512);                 // inside the leaf: removed whole
+    expect(pt.unmapSteps).toBe(1);
+    // one engine call over a 2 MiB leaf and three 4 KiB leaves: 1 + 3 (the core would split this
+    // range into two driver calls, and unmapSteps is the last call's)
+    iommuMap(h.dom, 0x200, p2m, 512, RW);
+    iommuMap(h.dom, 0x400, p4k, 3, RW);
+    expect(pt.unmap(0x200, 515)).toBe(515);
+    expect(pt.unmapSteps).toBe(4);
+    pt.releaseDeferred();
+    // the reference policy stops at a hole: nothing found, no step
+    expect(iommuUnmap(h.dom, 0x200, 4)).toBe(0);
+    expect(pt.unmapSteps).toBe(0);
+    expectClean(h);
+  });
+
+  it('test_unmap_steps_count_holes: under holes=count each empty slot is one step at its level', () => {
+    const h = makeHarness();
+    const pt = new PageTable(createRefFormat(SZ_4K | SZ_2M | SZ_1G), h.sim.mem, h.sim.meter, { ...REF_POLICY, holes: 'count' }, 3, 99);
+    const tables0 = h.sim.mem.tables.inUse;
+    const p = h.sim.mem.allocFrames(16, { align: 16 }) + 1;
+    expect(pt.map(0, p, 12, 1, RW)).toBe(0);
+    expect(pt.map(3, p + 3, 12, 1, RW)).toBe(0);
+    const clears = h.sim.counters.pteClears;
+    // leaf 0, holes at 1 and 2 (level-0 slots), leaf 3
+    expect(pt.unmap(0, 4)).toBe(4);
+    expect(pt.unmapSteps).toBe(4);
+    expect(h.sim.counters.pteClears - clears).toBe(4);             // the holes' empty PTEs are written too
+    // leaf 0, 511 level-0 holes, then IOVA 512..1023 is one empty level-1 slot: one step of 512 pages
+    expect(pt.map(0, p, 12, 1, RW)).toBe(0);
+    expect(pt.unmap(0, 1024)).toBe(1024);
+    expect(pt.unmapSteps).toBe(1 + 511 + 1);
+    // nothing mapped at all under a level-2 slot: one step of 2^18 pages
+    expect(pt.unmap(1 << 18, 1 << 18)).toBe(1 << 18);
+    expect(pt.unmapSteps).toBe(1);
+    pt.releaseDeferred();
+    pt.destroy();
+    expect(h.sim.mem.tables.inUse).toBe(tables0 - 1);              // the root counted in tables0 is gone too
     expectClean(h);
   });
 });

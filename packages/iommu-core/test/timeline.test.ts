@@ -224,6 +224,74 @@ describe('reference driver by release (VT-d)', () => {
     expect(leaves(old.h.dom)).toEqual([[1536, p + 512, 12], [4096, p + 604, 12], [4097, p + 605, 12], [4098, p + 606, 12], [4099, p + 607, 12]]);
   });
 
+  it('test_vtd_before_5_15_superpages_off_splits_a_2m_chunk_into_4k_entries', () => {
+    // intel_iommu=sp_off (pgsizeBitmap SZ_4K) on v4.0: the core still sees every size, hands the
+    // aligned 2 MiB over in one call, and the driver writes 512 4 KiB entries for it
+    const h = makeHarness({ release: 'v4.0', pgsizeBitmap: SZ_4K });
+    expect(h.drv.pgsizeBitmap).toBe(SZ_4K);
+    expect(h.dom.pgsizeBitmap).toBe(0xfffffffffffff000n);
+    const pfn = h.sim.mem.allocFrames(512, { align: 512 });
+    const tables = h.sim.counters.tableAllocs;
+    iommuMap(h.dom, 512, pfn, 512, RW);
+    expect(h.sim.counters.mapCalls).toBe(1);
+    const got = leaves(h.dom);
+    expect(got.length).toBe(512);
+    expect(got.every(([iova, p, o], i) => iova === 512 + i && p === pfn + i && o === 12)).toBe(true);
+    // IOVA page 512 is entry 1 of the first level-1 table: levels 2, 1 and 0 are new, one pointer each
+    expect(h.sim.counters.tableAllocs - tables).toBe(3);
+    expect(h.sim.counters.pteWrites).toBe(512 + 3);
+    // unmapping the whole chunk: one ->unmap call, one invalidation and one wait for its range
+    expect(iommuUnmap(h.dom, 512, 512)).toBe(512);
+    expect(h.sim.counters.unmapCalls).toBe(1);
+    expect(h.sim.counters.pteClears).toBe(512);
+    expect(flushes(h)).toEqual([1, 1, 1]);
+    expectClean(h);
+    // one page of such a chunk can go alone: the driver kept 4 KiB entries (with superpages on, the
+    // same unmap removes the 2 MiB leaf: see the test above)
+    iommuMap(h.dom, 512, pfn, 512, RW);
+    expect(iommuUnmap(h.dom, 515, 1)).toBe(1);
+    expect(leaves(h.dom).length).toBe(511);
+    expect(iommuUnmap(h.dom, 512, 3)).toBe(3);
+    expect(iommuUnmap(h.dom, 516, 508)).toBe(508);
+    expectClean(h);
+  });
+
+  it('test_vtd_real_pgsize_bitmap_option_overrides_the_release', () => {
+    const all = 0xfffffffffffff000n, real = SZ_4K | SZ_2M | SZ_1G;
+    // v4.0 told to report its table sizes: the core splits, one call per 4 KiB page (no map_pages yet)
+    const a = makeHarness({ release: 'v4.0', realPgsizeBitmap: true });
+    expect([a.drv.reportedPgsizeBitmap, a.dom.pgsizeBitmap, a.drv.ops.splitsChunks]).toEqual([real, real, false]);
+    iommuMap(a.dom, 0x201, a.sim.mem.allocFrames(16, { align: 16 }) + 1, 8, RW);
+    expect(a.sim.counters.mapCalls).toBe(8);
+    // mainline told to report every size: chunks of 4K, 8K, 16K, 4K at 0x201 (one call each, even
+    // with map_pages, since each is a different size) that the driver splits into 8 entries
+    const b = makeHarness({ release: 'mainline', realPgsizeBitmap: false });
+    expect([b.drv.reportedPgsizeBitmap, b.dom.pgsizeBitmap, b.drv.ops.splitsChunks]).toEqual([all, all, true]);
+    const pfn = b.sim.mem.allocFrames(16, { align: 16 }) + 1;
+    iommuMap(b.dom, 0x201, pfn, 8, RW);
+    expect(b.sim.counters.mapCalls).toBe(4);
+    expect(leaves(b.dom)).toEqual(Array.from({ length: 8 }, (_, i) => [0x201 + i, pfn + i, 12]));
+    // mainline flushes through the gather: one invalidation for the four unmap calls
+    expect(iommuUnmap(b.dom, 0x201, 8)).toBe(8);
+    expect(b.sim.counters.unmapCalls).toBe(4);
+    expect(flushes(b)).toEqual([1, 1, 1]);
+    expectClean(b);
+  });
+
+  it('test_vtd_splits_chunks_by_release', () => {
+    const splits = (o: Parameters<typeof makeHarness>[0]) => makeHarness(o).drv.ops.splitsChunks;
+    expect(splits({ release: 'v3.19' })).toBe(true);
+    expect(splits({ release: 'v5.14' })).toBe(true);
+    expect(splits({ release: 'v5.15' })).toBe(false);
+    expect(splits({ release: 'mainline' })).toBe(false);
+    expect(splits({})).toBe(false);
+    expect(splits({ release: 'v5.14+vtd-real-pgsize' as never })).toBe(false);
+    expect(splits({ release: 'v5.15~vtd-real-pgsize' as never })).toBe(true);
+    expect(splits({ release: 'v5.14', realPgsizeBitmap: true })).toBe(false);
+    expect(splits({ release: 'v5.15', realPgsizeBitmap: false })).toBe(true);
+    expect(splits({ release: 'v4.16', realPgsizeBitmap: undefined })).toBe(true);
+  });
+
   it('test_vtd_explicit_options_still_override_the_release', () => {
     const h = makeHarness({ release: 'v4.16', flushOnUnmap: false, apiEra: '2018' });
     expect(h.drv.ops.iotlbSync).toBeDefined();

@@ -64,7 +64,9 @@ function segments(off: number, n: number, unit: number): number {
 /**
  * Pieces [off, off + n) splits into at batch boundaries (multiples of 512 in dma offsets) and folio
  * boundaries (multiples of `folio` in pfns from `pfn`): when one grid contains the other, the finer
- * one's count; otherwise both counted apart, an upper bound that can count a shared boundary twice.
+ * one's count; otherwise both counted apart. That is exact, not a bound: both sizes are powers of
+ * two, so a shared boundary would need off - pfn to be a multiple of the smaller one, the case the
+ * first two tests take.
  */
 function batchFolioPieces(off: number, pfn: number, n: number, folio: number): number {
   const b = segments(off, n, VFIO_BATCH_PAGES), f = segments(pfn, n, folio);
