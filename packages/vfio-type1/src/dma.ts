@@ -11,8 +11,6 @@ export class VfioDma {
   /** Pages charged to the owner's locked_vm for this dma (E-main's dma->locked_vm). */
   lockedPages = 0;
   vaddrInvalid = false;
-  /** log2 pages of the smallest folio pinned for this dma (unpin steps over folios, v6.18+). */
-  folioOrder = 30;
   constructor(
     readonly iova: number,
     public vaddr: number,

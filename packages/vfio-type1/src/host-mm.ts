@@ -96,6 +96,20 @@ export class Vma {
     return 1;
   }
 
+  /**
+   * log2 pages of the folios behind pages [idx, idx + n) of this VMA, the smallest of them: the
+   * backing's run order, or for a backing mixing 2 MiB pages and scattered 4 KiB pages (the
+   * 'fragmented' mix, a 'thp' VMA with a partial 2 MiB tail) 9 when both ends lie in THP regions,
+   * else 0. A physically contiguous run does not cross from one kind into the other in practice.
+   */
+  folioOrderAt(idx: number, n: number): number {
+    const b = this.backing;
+    if (b === null) return 0;
+    if (b.runOrder !== 0) return b.runOrder;
+    const pm = b.pmdMapped;
+    return pm !== null && pm[idx >>> 9] === 1 && pm[(idx + n - 1) >>> 9] === 1 ? 9 : 0;
+  }
+
   /** pfn behind page idx of this VMA. */
   pfnAt(idx: number): number { return this.backing === null ? this.mmioPfn + idx : backingPfn(this.backing, idx); }
   /**

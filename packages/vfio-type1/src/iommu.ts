@@ -41,6 +41,8 @@ export class VfioIommu {
   readonly qIova: Float64Array;
   readonly qPfn: Float64Array;
   readonly qLen: Float64Array;
+  /** log2 pages of each queued region's folios (its unpin steps over them from v6.18). */
+  readonly qOrder: Uint8Array;
   readonly evLockAcct: number;
   readonly evRegionAlloc: number;
   readonly evIoctl: number;
@@ -68,6 +70,7 @@ export class VfioIommu {
     this.qIova = new Float64Array(tlbSyncMax);
     this.qPfn = new Float64Array(tlbSyncMax);
     this.qLen = new Float64Array(tlbSyncMax);
+    this.qOrder = new Uint8Array(tlbSyncMax);
     const m = sim.meter;
     const ev = registerVfioEvents(m);
     this.evLockAcct = ev['vfio.lockAcct'];

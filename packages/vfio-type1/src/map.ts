@@ -99,9 +99,9 @@ export function vfioPinMapDma(it: VfioIommu, dma: VfioDma, npage: number): numbe
   while (remaining > 0) {
     const n = vfioPinPagesRemote(it, dma, dma.size, remaining);
     if (n <= 0) { ret = n; break; }
-    const pfn = pinOut.pfn;
+    const pfn = pinOut.pfn, order = pinOut.folioOrder;
     ret = vfioIommuMap(it, dma.iova + dma.size, pfn, n, dma.prot);
-    if (ret !== 0) { vfioUnpinPagesRemote(it, dma, pfn, n, true); break; }
+    if (ret !== 0) { vfioUnpinPagesRemote(it, dma, pfn, n, true, order); break; }
     it.stats.mapChunks++;
     remaining -= n;
     dma.size += n;

@@ -37,8 +37,9 @@ export function contigRun(dma: VfioDma, off: number, max: number): number {
     idx = vpage - vma.startPage;
   }
   const pfn = vma.pfnAt(idx), rsvd = vma.mmio;
-  let folioOrder = vma.folioOrder, hugetlb = vma.hugetlb;
+  let hugetlb = vma.hugetlb;
   let n = vma.contigFrom(idx, max);
+  let folioOrder = vma.folioOrderAt(idx, n);
   let atEnd = idx + n === vma.npages;
   while (n < max && atEnd) {
     const nv = proc.findVma(vpage + n);
@@ -46,7 +47,7 @@ export function contigRun(dma: VfioDma, off: number, max: number): number {
     const k = nv.contigFrom(0, max - n);
     n += k;
     atEnd = k === nv.npages;
-    if (nv.folioOrder < folioOrder) folioOrder = nv.folioOrder;
+    folioOrder = Math.min(folioOrder, nv.folioOrderAt(0, k));
     hugetlb = hugetlb && nv.hugetlb;
   }
   pinOut.pfn = pfn;
@@ -165,20 +166,26 @@ export function vfioPinPagesRemote(it: VfioIommu, dma: VfioDma, off: number, npa
   it.pinnedPages += n;
   it.stats.pins += n;
   vfioLockAcct(it, dma, n);
-  if (pinOut.folioOrder < dma.folioOrder) dma.folioOrder = pinOut.folioOrder;
   pinOut.pfn = pfn;
   return n;
 }
 
+/** log2 pages of the folios behind page off of dma's vaddr range (0 when no VMA holds it). */
+export function folioOrderOf(dma: VfioDma, off: number, n: number): number {
+  const vpage = dma.vaddr + off, vma = dma.task.findVma(vpage);
+  return vma === null ? 0 : vma.folioOrderAt(vpage - vma.startPage, Math.min(n, vma.endPage - vpage));
+}
+
 /**
- * vfio_unpin_pages_remote(): drops the pins of npage frames from pfn (a homogeneous run) and, with
- * doAccounting, uncharges them. Returns the pages released that were RAM (the kernel's `unlocked`).
+ * vfio_unpin_pages_remote(): drops the pins of npage frames from pfn (a homogeneous run whose
+ * folios are 2^folioOrder pages) and, with doAccounting, uncharges them. Returns the pages released
+ * that were RAM (the kernel's `unlocked`).
  */
-export function vfioUnpinPagesRemote(it: VfioIommu, dma: VfioDma, pfn: number, npage: number, doAccounting: boolean): number {
+export function vfioUnpinPagesRemote(it: VfioIommu, dma: VfioDma, pfn: number, npage: number, doAccounting: boolean, folioOrder: number): number {
   if (!it.sim.mem.isRam(pfn)) return 0;                   // put_pfn() is a no-op on reserved pfns
   // put_pfn() per page; since d14de5b92578 (v6.18) one unpin_user_page_range_dirty_lock() that
   // steps over the range a folio at a time. Either way each folio's struct page is touched once.
-  const folios = segments(pfn, npage, 2 ** Math.min(dma.folioOrder, 18));
+  const folios = segments(pfn, npage, 2 ** Math.min(folioOrder, 18));
   it.sim.meter.charge(it.evUnpinSteps, it.spec.folioAcct ? folios : npage);
   it.sim.meter.charge(it.evUnpinFolios, folios);
   it.sim.mem.unpin(pfn, npage);

@@ -10,11 +10,11 @@ import {
 import { vfioLockAcct } from './accounting.js';
 import type { VfioDma } from './dma.js';
 import { VFIO_REGION_BYTES, type VfioDomain, type VfioIommu } from './iommu.js';
-import { contigRun, pinOut, vfioUnpinPagesRemote } from './pin.js';
+import { contigRun, folioOrderOf, pinOut, vfioUnpinPagesRemote } from './pin.js';
 import { histAdd } from './stats.js';
 
-/** Chunk found by chunkAt: first pfn and pages. */
-const chunk = { pfn: 0, len: 0 };
+/** Chunk found by chunkAt: first pfn, pages and the log2 pages of its folios. */
+const chunk = { pfn: 0, len: 0, order: 0 };
 
 /**
  * The unmap loop's chunk at IOVA page iova of dma: phys from the first domain (iova_to_phys), then the
@@ -31,11 +31,13 @@ function chunkAt(it: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number): 
     meter.charge(EV.iovaToPhys, 1);
     chunk.pfn = phys;
     chunk.len = 1;
+    chunk.order = phys >= 0 ? folioOrderOf(dma, iova - dma.iova, 1) : 0;
     return phys >= 0;
   }
   const left = dma.end - iova;
   let len = contigRun(dma, iova - dma.iova, left);
-  if (len <= 0 || pinOut.pfn !== phys) len = 1;
+  chunk.order = len > 0 ? pinOut.folioOrder : 0;
+  if (len <= 0 || pinOut.pfn !== phys) { len = 1; chunk.order = folioOrderOf(dma, iova - dma.iova, 1); }
   // the kernel's lookups: the first page, each page that continued the run, and the one that broke it
   meter.charge(EV.iovaToPhys, len + (len < left ? 1 : 0));
   chunk.pfn = phys;
@@ -51,7 +53,7 @@ function vfioSyncUnpin(it: VfioIommu, first: VfioDomain, dma: VfioDma, cnt: numb
   if (tr.on) tr.instant('vfio', 'vfio_sync_unpin', { domain: first.dom.id, regions: cnt });
   histAdd(it.stats.regionsPerSync, cnt);
   let unlocked = 0;
-  for (let r = 0; r < cnt; r++) unlocked += vfioUnpinPagesRemote(it, dma, it.qPfn[r]!, it.qLen[r]!, false);
+  for (let r = 0; r < cnt; r++) unlocked += vfioUnpinPagesRemote(it, dma, it.qPfn[r]!, it.qLen[r]!, false, it.qOrder[r]!);
   return unlocked;
 }
 
@@ -63,13 +65,13 @@ const fast = { cnt: 0, unlocked: 0, regions: 0 };
  * it reaches tlbSyncMax regions or when the unmap returned 0. Returns pages unmapped (0 = failed).
  */
 function unmapUnpinFast(it: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number, len: number, pfn: number,
-  gather: IotlbGather | null): number {
+  order: number, gather: IotlbGather | null): number {
   it.sim.meter.charge(it.evRegionAlloc, 1);
   const unmapped = gather !== null ? iommuUnmapFast(first.dom, iova, len, gather) : iommuUnmapFast(first.dom, iova, len);
   if (unmapped !== 0) {
     if (gather === null) iommuTlbRangeAdd(first.dom, iova, unmapped);   // 2018: VFIO tells the driver the range
     const c = fast.cnt;
-    it.qIova[c] = iova; it.qPfn[c] = pfn; it.qLen[c] = unmapped;
+    it.qIova[c] = iova; it.qPfn[c] = pfn; it.qLen[c] = unmapped; it.qOrder[c] = order;
     fast.cnt = c + 1;
     fast.regions++;
     if (fast.cnt > it.stats.peakQueuedRegions) {
@@ -85,10 +87,10 @@ function unmapUnpinFast(it: VfioIommu, first: VfioDomain, dma: VfioDma, iova: nu
 }
 
 /** unmap_unpin_slow(): iommu_unmap (synchronous flush) and unpin at once. Returns pages unmapped. */
-function unmapUnpinSlow(it: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number, len: number, pfn: number): number {
+function unmapUnpinSlow(it: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number, len: number, pfn: number, order: number): number {
   const unmapped = iommuUnmap(first.dom, iova, len);
   it.stats.syncs++;
-  if (unmapped !== 0) fast.unlocked += vfioUnpinPagesRemote(it, dma, pfn, unmapped, false);
+  if (unmapped !== 0) fast.unlocked += vfioUnpinPagesRemote(it, dma, pfn, unmapped, false, order);
   return unmapped;
 }
 
@@ -110,16 +112,16 @@ export function vfioUnmapUnpin(it: VfioIommu, dma: VfioDma, doAccounting: boolea
   let iova = dma.iova;
   while (iova < end) {
     if (!chunkAt(it, first, dma, iova)) { it.stats.warnings++; iova++; continue; }   // WARN_ON(!phys)
-    const len = chunk.len, pfn = chunk.pfn;
+    const len = chunk.len, pfn = chunk.pfn, order = chunk.order;
     let unmapped: number;
     if (path === 'slow') {
-      unmapped = unmapUnpinSlow(it, first, dma, iova, len, pfn);
+      unmapped = unmapUnpinSlow(it, first, dma, iova, len, pfn, order);
       if (unmapped !== 0) fast.regions++;
     } else {
-      unmapped = unmapUnpinFast(it, first, dma, iova, len, pfn, gather);
+      unmapped = unmapUnpinFast(it, first, dma, iova, len, pfn, order, gather);
       if (unmapped === 0) {
         it.stats.fallbacks++;
-        unmapped = unmapUnpinSlow(it, first, dma, iova, len, pfn);
+        unmapped = unmapUnpinSlow(it, first, dma, iova, len, pfn, order);
         if (unmapped !== 0) fast.regions++;
       }
     }

@@ -228,3 +228,37 @@ describe('entry switches', () => {
     expectCleanClose(env);
   });
 });
+
+describe('folio size per run (backings mixing 2 MiB and 4 KiB pages)', () => {
+  /** MAP_DMA and UNMAP_DMA of the first `pages` pages of a VMA of `vmaPages` pages. */
+  const first = (profile: string, backing: string, vmaPages: number, pages: number) => {
+    const env = makeEnv({ profile: profile as Profile, memory: 4n << 30n });
+    e = env;
+    const va = env.proc.mmap(BigInt(vmaPages) * 4096n, { backing: backing as Backing });
+    const s0 = env.sim.counters;
+    env.c.mapDma({ vaddr: va, iova: 0n, size: BigInt(pages) * 4096n, flags: RW });
+    const s1 = env.sim.counters;
+    env.c.unmapDma({ iova: 0n, size: BigInt(pages) * 4096n });
+    const s2 = env.sim.counters;
+    return { map: delta(s0, s1), unmap: delta(s1, s2) };
+  };
+
+  it('test_thp_vma_with_a_partial_tail_pins_its_2m_folios_whole', () => {
+    // a THP VMA of 1025 pages: two 2 MiB pages and a 4 KiB tail page; the first 4 MiB are two THPs,
+    // walked and unpinned a folio at a time on v6.18 as in a VMA of whole 2 MiB pages
+    const r = first('v6.18', 'thp', 1025, 1024);
+    expect([r.map['vfio.gupWalks'], r.unmap['vfio.unpinSteps'], r.unmap['vfio.unpinFolios']]).toEqual([2, 2, 2]);
+    const whole = first('v6.18', 'thp', 1024, 1024);
+    expect([whole.map['vfio.gupWalks'], whole.unmap['vfio.unpinSteps'], whole.unmap['vfio.unpinFolios']]).toEqual([2, 2, 2]);
+  });
+
+  it('test_fragmented_0_is_all_thp_and_fragmented_1_all_4k', () => {
+    const thp = first('v6.18', 'fragmented:0', 1024, 1024);
+    expect([thp.map['vfio.gupWalks'], thp.unmap['vfio.unpinSteps'], thp.unmap['vfio.unpinFolios']]).toEqual([2, 2, 2]);
+    const k4 = first('v6.18', 'fragmented:1', 1024, 1024);
+    expect([k4.map['vfio.gupWalks'], k4.unmap['vfio.unpinSteps'], k4.unmap['vfio.unpinFolios']]).toEqual([1024, 1024, 1024]);
+    // before v6.18 the unpin steps are per page, the folios touched are the same
+    const old = first('v6.17', 'fragmented:0', 1024, 1024);
+    expect([old.unmap['vfio.unpinSteps'], old.unmap['vfio.unpinFolios']]).toEqual([1024, 2]);
+  });
+});
