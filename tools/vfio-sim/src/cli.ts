@@ -83,15 +83,17 @@ Examples:
   outputOptions(addScenarioOptions(sweep), true).action(async (o) => { process.exitCode = await sweepCommand(o); });
 
   const replay = program.command('replay').description('replay a recorded ioctl stream (JSON Lines, see README) and report its counters')
-    .argument('<file>', 'a .jsonl file written by `run --record` or by hand')
+    .argument('[file]', 'a .jsonl file written by `run --record`, `import` or by hand')
     .option('--profile <list>', 'replay under these kernel releases instead of the recorded one (comma list)')
     .option('--tlb-sync-max <n>', 'VFIO_IOMMU_TLB_SYNC_MAX for the replay')
+    .option('--init', 'print a commented template of a replay file (it replays as it is) and exit')
     .addHelpText('after', `
 Examples:
   $ vfio-sim run --guest 8G --record boot.jsonl
   $ vfio-sim replay boot.jsonl                        # same counters as the run
-  $ vfio-sim replay boot.jsonl --profile v4.16,v4.17,mainline --html replay.html`);
-  outputOptions(replay, true).action(async (file: string, o) => { process.exitCode = await replayCommand(file, o); });
+  $ vfio-sim replay boot.jsonl --profile v4.16,v4.17,mainline --html replay.html
+  $ vfio-sim replay --init > mine.jsonl               # a file to edit by hand`);
+  outputOptions(replay, true).action(async (file: string | undefined, o) => { process.exitCode = await replayCommand(file, o); });
 
   program.command('report').description('print the cost table (--costs) or re-render a saved --json result')
     .argument('[file]', 'a result written with --json')

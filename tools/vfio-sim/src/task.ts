@@ -6,9 +6,9 @@ import { replayCase, runCase, type CaseOutput } from './engine/run.js';
 
 export type Task =
   | { readonly kind: 'run'; readonly label: string; readonly scenario: Scenario; readonly trace: boolean; readonly record: boolean }
-  | { readonly kind: 'replay'; readonly label: string; readonly header: HeaderLine; readonly lines: readonly RecordLine[]; readonly lineNos: readonly number[]; readonly trace: boolean };
+  | { readonly kind: 'replay'; readonly label: string; readonly header: HeaderLine; readonly lines: readonly RecordLine[]; readonly lineNos: readonly number[]; readonly file: string; readonly trace: boolean };
 
 export function runTask(t: Task, onOps?: (done: number) => void): CaseOutput {
   if (t.kind === 'run') return runCase(t.scenario, t.label, { trace: t.trace, record: t.record, onProgress: onOps });
-  return replayCase(t.header, t.lines, t.label, { trace: t.trace, onProgress: onOps }, t.lineNos);
+  return replayCase(t.header, t.lines, t.label, { trace: t.trace, onProgress: onOps }, t.lineNos, t.file);
 }

@@ -11,7 +11,7 @@ import type { RegionName } from '../scenario/firmware.js';
 import { hex, encodeDmaMap, encodeDmaUnmap, decodeDmaUnmap, DMA_MAP_SIZE, DMA_UNMAP_SIZE } from './uapi.js';
 import { buildMachine, type Machine, type MachineSpec } from './machine.js';
 import { REPLAY_FORMAT, REPLAY_VERSION, type HeaderLine, type MapLine, type MmapLine, type RecordLine, type UnmapLine } from './record.js';
-import type { CaseResult, IoctlOutcome, Metrics, MismatchRecord, ViolationRecord } from './result.js';
+import type { CaseResult, DmaFaultRecord, IoctlOutcome, Metrics, MismatchRecord, ViolationRecord } from './result.js';
 import { collectStats } from './stats.js';
 import { PinnedAfterUnmap } from './instrument.js';
 
@@ -59,11 +59,14 @@ class Executor {
   readonly pau: PinnedAfterUnmap;
   /** Replay: calls whose result differs from the record; null for a run. */
   readonly mismatches: MismatchRecord[] | null;
+  /** Replay: the first DMA_FAULTS_KEPT DMA lines that took an IO page fault; null for a run. */
+  readonly dmaFaults: DmaFaultRecord[] | null;
 
   constructor(readonly m: Machine, record: boolean, readonly onProgress?: (done: number) => void, compare = false) {
     this.out = record ? [] : null;
     this.pau = new PinnedAfterUnmap(m);
     this.mismatches = compare ? [] : null;
+    this.dmaFaults = compare ? [] : null;
   }
 
   /** Replay: compares the result with what the record says (only the fields it has), keeps a mismatch. */
@@ -115,8 +118,13 @@ class Executor {
       }
       case 'dma': {
         if (tr.on) tr.begin(TRACK, 'dma', { device: l.device, iova: l.iova, pages: l.pages });
-        this.m.drv.dma(l.device, Number(BigInt(l.iova) >> 12n), l.pages, l.dir === 'write');
-        if (tr.on) tr.end(TRACK, 'dma');
+        const ok = this.m.drv.dma(l.device, Number(BigInt(l.iova) >> 12n), l.pages, l.dir === 'write');
+        // the device stops at its first faulting page (one IO_PAGE_FAULT per DMA line)
+        if (!ok && this.dmaFaults !== null && this.dmaFaults.length < DMA_FAULTS_KEPT) {
+          const f = this.m.drv.lastFault();
+          this.dmaFaults.push({ line: lineNo, device: l.device, iova: l.iova, pages: l.pages, dir: l.dir, faultIova: f === null ? l.iova : hex(BigInt(f.page) << 12n), event: f?.event ?? 'fault' });
+        }
+        if (tr.on) tr.end(TRACK, 'dma', ok ? {} : { fault: true });
         if (this.out) this.out.push(JSON.stringify(l));
         break;
       }
@@ -158,11 +166,15 @@ class Executor {
     if (this.phase === null) return;
     const { sim } = this.m;
     this.phaseNs[this.phase] = (this.phaseNs[this.phase] ?? 0) + (sim.clock.now - this.phaseStart);
-    if (this.phase === 'boot') this.tablesAfterBoot = sim.mem.usage().tables;
+    // an imported QEMU trace runs as one phase 'trace' (everything before its teardown): its end is the boot's
+    if (this.phase === 'boot' || this.phase === 'trace') this.tablesAfterBoot = sim.mem.usage().tables;
     if (sim.trace.on) sim.trace.end(TRACK, this.phase);
     this.phase = null;
   }
 }
+
+/** DMA faults kept per case, like the violation and error samples. */
+const DMA_FAULTS_KEPT = 20;
 
 /** Turns a workload op into the record line the executor runs. */
 function toLine(op: Op, devices: readonly number[]): RecordLine {
@@ -217,7 +229,7 @@ export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {
  * Replays a parsed record against a freshly built machine (optionally under another profile) and
  * compares every ioctl's result with the recorded one (`lineNos[i]`: file line of `lines[i]`).
  */
-export function replayCase(header: HeaderLine, lines: readonly RecordLine[], label: string, opts: CaseOptions = {}, lineNos: readonly number[] = []): CaseOutput {
+export function replayCase(header: HeaderLine, lines: readonly RecordLine[], label: string, opts: CaseOptions = {}, lineNos: readonly number[] = [], file = 'replay'): CaseOutput {
   const m = buildMachine(header.machine, opts.trace ?? false);
   const ex = new Executor(m, opts.record ?? false, opts.onProgress, true);
   if (ex.out) ex.out.push(JSON.stringify({ ...header, label }));
@@ -226,18 +238,27 @@ export function replayCase(header: HeaderLine, lines: readonly RecordLine[], lab
   const devices = new Set(m.deviceIds);
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
+    const where = `${file}:${lineNos[i] ?? '?'}`;
     if (l.op === 'mmap') {
-      const vaddr = m.proc.mmap(BigInt(l.size), { backing: l.backing, populate: l.populate ?? true });
+      let vaddr: bigint;
+      try {
+        vaddr = m.proc.mmap(BigInt(l.size), { backing: l.backing, populate: l.populate ?? true });
+      } catch (e) {
+        // ENOMEM (the host cannot back it), EINVAL (a hugetlbfs length that is not a multiple of the huge page)
+        const err = e as { code?: string; message?: string };
+        if (typeof err.code !== 'string') throw e;
+        throw new UsageError(where, `mmap of ${l.size} bytes (${l.backing}) failed: ${String(err.message)}${err.code === 'ENOMEM' ? ` (machine.hostMemory is ${header.machine.hostMemory} bytes)` : ''}`);
+      }
       if (l.vaddr !== undefined && BigInt(l.vaddr) !== vaddr) {
         // every later MAP_DMA vaddr would point elsewhere: stop rather than report each call
-        throw new UsageError('replay', `line ${lineNos[i] ?? '?'}: mmap returned ${hex(vaddr)}, the record says ${l.vaddr}; the process layout differs`);
+        throw new UsageError(where, `mmap returned ${hex(vaddr)}, the record says ${l.vaddr}; the process layout differs`);
       }
       if (ex.out) ex.out.push(JSON.stringify({ ...l, vaddr: hex(vaddr) }));
       continue;
     }
     // a device the header's machine does not have is a broken file, not a DMA that faults
     if (l.op === 'dma' && !devices.has(l.device)) {
-      throw new UsageError('replay', `line ${lineNos[i] ?? '?'}: dma device ${l.device} is not one of the machine's devices (${m.deviceIds.join(', ')})`);
+      throw new UsageError(where, `dma device ${l.device} is not one of the machine's devices (${m.deviceIds.join(', ')})`);
     }
     ex.exec(l, lineNos[i] ?? 0);
   }
@@ -279,6 +300,7 @@ function finish(m: Machine, ex: Executor, label: string, scenario: Scenario | nu
     violationSamples: v.slice(0, 20).map((x): ViolationRecord => ({ kind: x.kind, pfn: x.pfn, iova: x.iova, domain: x.domain, via: x.via, call: x.call, detail: x.detail })),
     errorSamples: ex.errors,
     mismatches: ex.mismatches,
+    dmaFaults: ex.dmaFaults,
   };
   return { result, trace: sim.trace.on ? sim.trace.events.slice() : null, record: ex.out };
 }

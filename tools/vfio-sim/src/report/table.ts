@@ -153,6 +153,16 @@ export function renderTable(res: CommandResult, opts: { hints?: boolean } = {}):
       out.push(`  line ${x.line}: ${x.ioctl} iova ${x.iova} size ${x.size}: recorded ${outcome(x.recorded, x.recorded)}, replayed ${outcome(x.replayed, x.recorded)}`);
     }
   }
+  for (const c of cases) {
+    const f = c.dmaFaults ?? [];
+    if (f.length === 0) continue;
+    // which replayed DMA lines the IOMMU refused (the device stops at its first faulting page)
+    const n = Math.max(c.metrics.ioPageFaults, f.length);
+    out.push(`\n${c.label}: ${int(n)} replayed DMA(s) took an IO page fault${n > MISMATCHES_SHOWN ? ` (first ${MISMATCHES_SHOWN}; --json lists ${f.length < n ? `the first ${f.length}` : 'all'})` : ''}:`);
+    for (const x of f.slice(0, MISMATCHES_SHOWN)) {
+      out.push(`  line ${x.line}: dma device ${x.device} ${x.dir} iova ${x.iova} pages ${x.pages}: ${x.event} at iova ${x.faultIova}`);
+    }
+  }
   if (res.sweep !== null) out.push('', sweepAnswer(res));
   if (opts.hints) out.push('', hints(res));
   return out.join('\n');

@@ -145,6 +145,21 @@ export function checkHostAge(v: unknown): number {
   return v;
 }
 
+/** Largest modeled cost of one event (1 s): a modeled total then stays finite whatever the counts. */
+export const MAX_COST_NS = 1e9;
+
+/**
+ * Why a cost override is refused, or null: a cost is a number of ns in [0, MAX_COST_NS]. The same
+ * rule for --cost, a scenario file's cost and a replay header's machine.cost (a negative, non-finite
+ * or 1e300 cost would print a negative or infinite time).
+ */
+export function costProblem(event: string, v: unknown): string | null {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_COST_NS) {
+    return `${event}=${String(v)}: cost must be a number of ns in [0, ${MAX_COST_NS}] (1 s)`;
+  }
+  return null;
+}
+
 /** VFIO_IOMMU_TLB_SYNC_MAX as the tool accepts it (also checked alone by replay, whose header may have no scenario). */
 export function checkTlbSyncMax(v: unknown): number { return int(F.tlbSyncMax, v, ...BOUNDS.tlbSyncMax); }
 
@@ -198,7 +213,8 @@ export function resolveScenario(s: Scenario): Resolved {
   int(F.iotlb, s.iommu.iotlbEntries, ...BOUNDS.iotlbEntries);
   if (typeof s.cost !== 'object' || s.cost === null || Array.isArray(s.cost)) bad(F.cost, 'must be an object of event -> ns');
   for (const [k, v] of Object.entries(s.cost)) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(F.cost, `${k}=${String(v)}: cost must be a finite number of ns >= 0`);
+    const why = costProblem(k, v);
+    if (why !== null) bad(F.cost, why);
   }
   const blocks = qemuLayout(guestBytes, s.guest.machine, below, s.guest.vgaHole, F.below4g.flag);
   // 'churn' alone maps no RAM (a vIOMMU guest): no boot, whatever the firmware
