@@ -9,6 +9,7 @@ import { runCommand } from './commands/run.js';
 import { compareCommand } from './commands/compare.js';
 import { sweepCommand } from './commands/sweep.js';
 import { replayCommand } from './commands/replay.js';
+import { importCommand } from './commands/import.js';
 import { reportCommand } from './commands/report.js';
 import { DEMOS, demoCommand } from './commands/demo.js';
 import { timelineCommand } from './commands/timeline.js';
@@ -94,6 +95,18 @@ Examples:
   $ vfio-sim replay boot.jsonl --profile v4.16,v4.17,mainline --html replay.html
   $ vfio-sim replay --init > mine.jsonl               # a file to edit by hand`);
   outputOptions(replay, true).action(async (file: string | undefined, o) => { process.exitCode = await replayCommand(file, o); });
+
+  program.command('import').description('turn a QEMU -trace log of the VFIO memory listener (or the iommufd backend) into a replay file; what it assumes goes to stderr')
+    .argument('<trace>', 'QEMU trace output: log backend lines with or without their PID@time or ISO-8601 prefix, syslog or ftrace lines')
+    .option('-o, --output <file>', 'write the replay file here (default: stdout)')
+    .option('--backing <kind>', 'host backing of the RAM blocks the trace maps: 4k, thp, hugetlb-2m, hugetlb-1g, fragmented:<p> (default thp)')
+    .option('--profile <release>', 'kernel release the header names (default mainline); replay --profile runs others')
+    .addHelpText('after', `
+Examples:
+  $ qemu-system-x86_64 -trace 'vfio_listener_region*' -D qemu.log ...   # the trace to import
+  $ vfio-sim import qemu.log -o boot.jsonl
+  $ vfio-sim replay boot.jsonl --profile v4.16,v4.17,mainline`)
+    .action((trace: string, o) => { process.exitCode = importCommand(trace, o); });
 
   program.command('report').description('print the cost table (--costs) or re-render a saved --json result')
     .argument('[file]', 'a result written with --json')

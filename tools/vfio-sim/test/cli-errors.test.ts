@@ -60,7 +60,7 @@ writeFileSync(strayDevice, readFileSync(join(PKG, 'examples', 'hand.jsonl'), 'ut
 
 const goodScenario = join(dir, 'small.json');
 writeFileSync(goodScenario, JSON.stringify({ guest: { memory: '2G' } }));
-const COMMANDS = 'compare, run, sweep, replay, report, timeline, demo, help';
+const COMMANDS = 'compare, run, sweep, replay, import, report, timeline, demo, help';
 
 // the whole of stderr, exactly (one line, exit 2, nothing on stdout)
 const exact: [string, string[], string][] = [

@@ -155,7 +155,7 @@ describe('replay format', () => {
     // a @2 result saved before dmaFaults existed: valid, and report renders it
     const { res, raw } = await cliJson(['run', '--guest', '1G', '--dma', 'none']);
     expect(res.cases[0]!.dmaFaults).toBeNull();
-    const old = JSON.parse(raw) as CommandResult & { cases: Record<string, unknown>[] };
+    const old = JSON.parse(raw) as { cases: Record<string, unknown>[] };
     for (const c of old.cases) delete c.dmaFaults;
     expect(validate(RESULT_JSON_SCHEMA, old)).toEqual([]);
     const f = join(dir, 'old.json');

@@ -37,8 +37,8 @@ const TAIL_ROWS: readonly Row[] = [
   ['safety violations', (c) => int(c.metrics.violations)],
 ];
 
-/** The workload's phases in the order a scenario runs them; a replayed stream may name others. */
-const PHASE_ORDER = ['boot', 'run', 'churn', 'shutdown'];
+/** The workload's phases in the order a scenario runs them ('trace': an imported QEMU trace); a replayed stream may name others. */
+const PHASE_ORDER = ['boot', 'trace', 'run', 'churn', 'shutdown'];
 
 /** Every phase any case has, in scenario order, then unknown names in the order they appear. */
 export function phasesOf(cases: readonly CaseResult[]): string[] {
