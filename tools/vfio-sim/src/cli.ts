@@ -18,7 +18,9 @@ export const VERSION = '0.1.0';
 
 function outputOptions(cmd: Command, parallel: boolean): Command {
   cmd.option('--json', 'print the result as JSON (schema vfio-sim/result@2, see README); no progress bar')
-    .option('--trace <file>', 'write a Chrome/Perfetto trace-event JSON file (open in ui.perfetto.dev)')
+    .option('--trace <file>', 'write a Chrome/Perfetto trace-event JSON file (open in ui.perfetto.dev), streamed as the run goes')
+    .addOption(new Option('--trace-detail <level>', 'what --trace records: ioctl (phases, ioctls, DMA), iommu (+ map_pages, unmap_pages, iotlb_sync, pins), all (+ memory counters) (default all)').choices(['ioctl', 'iommu', 'all']))
+    .option('--trace-max <size>', 'refuse a --trace estimated larger than this, before the run (default 1G)')
     .option('--html <file>', 'write a self-contained HTML report with plots')
     .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal)')
     .option('--strict', 'exit 1 when a case has safety violations or failed ioctls');

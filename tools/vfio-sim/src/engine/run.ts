@@ -2,7 +2,7 @@
 // ioctl interface exactly as a VMM would, and collects the counters into a CaseResult. run and
 // replay share the executor, so a replayed stream reproduces a run's counters exactly.
 
-import type { TraceEvent } from '@x/iommu-core';
+import { TRACE_ALL } from '@x/iommu-core';
 import { VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA } from '@x/vfio-type1';
 import { UsageError } from '../errors.js';
 import { resolveScenario, type Resolved, type Scenario } from '../scenario/scenario.js';
@@ -14,10 +14,11 @@ import { REPLAY_FORMAT, REPLAY_VERSION, type HeaderLine, type MapLine, type Mmap
 import type { CaseResult, DmaFaultRecord, IoctlOutcome, Metrics, MismatchRecord, ViolationRecord } from './result.js';
 import { collectStats } from './stats.js';
 import { PinnedAfterUnmap } from './instrument.js';
+import { TRACE_DETAILS, TraceWriter, type TraceInfo, type TraceSpec } from '../report/perfetto.js';
 
 export interface CaseOptions {
-  /** Keep sim trace events (for --trace). */
-  readonly trace?: boolean;
+  /** Stream the sim's trace events to this file (for --trace). */
+  readonly trace?: TraceSpec | undefined;
   /** Keep the JSON Lines record (for run --record). */
   readonly record?: boolean;
   /** Called now and then with ops done so far. */
@@ -26,7 +27,8 @@ export interface CaseOptions {
 
 export interface CaseOutput {
   readonly result: CaseResult;
-  readonly trace: readonly TraceEvent[] | null;
+  /** What the case's trace writer wrote; null without --trace. */
+  readonly trace: TraceInfo | null;
   readonly record: readonly string[] | null;
 }
 
@@ -131,7 +133,7 @@ class Executor {
       case 'mmap': case 'header': break;
     }
     if (l.op === 'phase' && this.out) this.out.push(JSON.stringify(l));
-    if (tr.on && l.op === 'ioctl') {
+    if (tr.on && l.op === 'ioctl' && tr.detail >= TRACE_ALL) {
       const u = sim.mem.usage();
       tr.counter('memory', 'pinned pages', { pages: u.pinnedPages });
       tr.counter('memory', 'page tables', { tables: u.tables });
@@ -190,7 +192,17 @@ function toLine(op: Op, devices: readonly number[]): RecordLine {
 export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {}): CaseOutput {
   const r = resolveScenario(scenario);
   const spec = machineSpec(r);
-  const m = buildMachine(spec, opts.trace ?? false);
+  const m = buildMachine(spec, opts.trace !== undefined);
+  const w = traceTo(m, opts.trace, label);
+  try {
+    return runOps(m, r, spec, scenario, label, opts, w);
+  } catch (e) {
+    w?.abort();
+    throw e;
+  }
+}
+
+function runOps(m: Machine, r: Resolved, spec: MachineSpec, scenario: Scenario, label: string, opts: CaseOptions, w: TraceWriter | null): CaseOutput {
   const ex = new Executor(m, opts.record ?? false, opts.onProgress);
   if (ex.out) {
     const header: HeaderLine = { op: 'header', format: REPLAY_FORMAT, version: REPLAY_VERSION, label, machine: spec, scenario };
@@ -222,7 +234,17 @@ export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {
   }
   for (const op of workload(r, vmas, m.deviceIds.length)) ex.exec(toLine(op, m.deviceIds));
   ex.endPhase();
-  return finish(m, ex, label, scenario, r);
+  return finish(m, ex, label, scenario, r, w);
+}
+
+/** Points the sim's tracer at a writer streaming to the case's file (null without --trace); a failed write stops the tracing. */
+function traceTo(m: Machine, spec: TraceSpec | undefined, label: string): TraceWriter | null {
+  if (spec === undefined) return null;
+  const tr = m.sim.trace;
+  tr.detail = spec.detail;
+  const w = new TraceWriter(spec, label, TRACE_DETAILS[spec.detail - 1]!, () => { tr.on = false; });
+  tr.sink = (e) => { w.write(e); };
+  return w;
 }
 
 /**
@@ -230,7 +252,17 @@ export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {
  * compares every ioctl's result with the recorded one (`lineNos[i]`: file line of `lines[i]`).
  */
 export function replayCase(header: HeaderLine, lines: readonly RecordLine[], label: string, opts: CaseOptions = {}, lineNos: readonly number[] = [], file = 'replay'): CaseOutput {
-  const m = buildMachine(header.machine, opts.trace ?? false);
+  const m = buildMachine(header.machine, opts.trace !== undefined);
+  const w = traceTo(m, opts.trace, label);
+  try {
+    return replayLines(m, header, lines, label, opts, lineNos, file, w);
+  } catch (e) {
+    w?.abort();
+    throw e;
+  }
+}
+
+function replayLines(m: Machine, header: HeaderLine, lines: readonly RecordLine[], label: string, opts: CaseOptions, lineNos: readonly number[], file: string, w: TraceWriter | null): CaseOutput {
   const ex = new Executor(m, opts.record ?? false, opts.onProgress, true);
   if (ex.out) ex.out.push(JSON.stringify({ ...header, label }));
   let r: Resolved | null = null;
@@ -263,10 +295,10 @@ export function replayCase(header: HeaderLine, lines: readonly RecordLine[], lab
     ex.exec(l, lineNos[i] ?? 0);
   }
   ex.endPhase();
-  return finish(m, ex, label, header.scenario, r);
+  return finish(m, ex, label, header.scenario, r, w);
 }
 
-function finish(m: Machine, ex: Executor, label: string, scenario: Scenario | null, r: Resolved | null): CaseOutput {
+function finish(m: Machine, ex: Executor, label: string, scenario: Scenario | null, r: Resolved | null, w: TraceWriter | null): CaseOutput {
   const { sim } = m;
   const counters = sim.counters;
   const timeNs = sim.meter.timeSnapshot();
@@ -302,5 +334,5 @@ function finish(m: Machine, ex: Executor, label: string, scenario: Scenario | nu
     mismatches: ex.mismatches,
     dmaFaults: ex.dmaFaults,
   };
-  return { result, trace: sim.trace.on ? sim.trace.events.slice() : null, record: ex.out };
+  return { result, trace: w === null ? null : w.close(), record: ex.out };
 }
