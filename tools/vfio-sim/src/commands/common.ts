@@ -8,7 +8,7 @@ import { OutputError, UsageError } from '../errors.js';
 import type { CaseOutput } from '../engine/run.js';
 import { RESULT_SCHEMA, type CaseResult, type CommandResult, type SweepInfo } from '../engine/result.js';
 import { runTasks } from '../pool.js';
-import { opsTicker, progressBar } from '../progress.js';
+import { caseProgress, progressBar } from '../progress.js';
 import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
 import { TRACE_DETAILS, assembleTrace, removeIfFile, type TraceDetail, type TraceSpec } from '../report/perfetto.js';
@@ -176,20 +176,21 @@ export async function execute(tasks: Task[], o: OutputOpts): Promise<CaseOutput[
     const specs = traceSpecs(o.trace, tasks.length, detail.level);
     tasks = tasks.map((t, i) => ({ ...t, trace: specs[i]! }));
   }
-  // one case runs in this thread and reports its ops; several report finished cases
-  const one = tasks.length === 1;
-  const bar = one ? opsTicker(tasks[0]!.label, o) : progressBar(tasks.length, 'cases', o);
+  // one case runs in this thread and reports its pages and ops; several report finished cases
+  const line = tasks.length === 1 ? caseProgress(tasks[0]!.label, o) : null;
+  const bar = line === null ? progressBar(tasks.length, 'cases', o) : null;
   try {
     return await runTasks(tasks, {
-      serial: o.serial, workers: parseWorkers(o.workers),
-      ...(one ? { onOps: (n: number) => bar.update(n) } : { onCase: (n: number, label: string) => bar.update(n, label) }),
+      serial: o.serial, workers: parseWorkers(o.workers), progress: line?.sink,
+      ...(bar !== null ? { onCase: (n: number, label: string) => bar.update(n, label) } : {}),
     });
   } catch (e) {
     // a case failed (a usage error mid-run): the other cases' part files go too
     for (const t of tasks) if (typeof t.trace === 'object' && !t.trace.standalone) removeIfFile(t.trace.file);
     throw e;
   } finally {
-    bar.stop();
+    line?.stop();
+    bar?.stop();
   }
 }
 

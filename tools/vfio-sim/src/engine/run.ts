@@ -14,6 +14,7 @@ import { REPLAY_FORMAT, REPLAY_VERSION, type HeaderLine, type MapLine, type Mmap
 import type { CaseResult, DmaFaultRecord, IoctlOutcome, Metrics, MismatchRecord, ViolationRecord } from './result.js';
 import { collectStats } from './stats.js';
 import { PinnedAfterUnmap } from './instrument.js';
+import { ProgressMeter, ProgressPlan, type ProgressSink } from './progress-meter.js';
 import { TRACE_DETAILS, TraceWriter, type TraceInfo, type TraceSpec } from '../report/perfetto.js';
 
 export interface CaseOptions {
@@ -21,8 +22,8 @@ export interface CaseOptions {
   readonly trace?: TraceSpec | undefined;
   /** Keep the JSON Lines record (for run --record). */
   readonly record?: boolean;
-  /** Called now and then with ops done so far. */
-  readonly onProgress?: (done: number) => void;
+  /** Shown progress of a single case: its total before it runs, pages and ops done as it runs. */
+  readonly progress?: ProgressSink | undefined;
 }
 
 export interface CaseOutput {
@@ -55,6 +56,9 @@ class Executor {
   readonly phaseNs: Record<string, number> = {};
   readonly errors: CaseResult['errorSamples'][number][] = [];
   mapIoctls = 0; unmapIoctls = 0; ioctlErrors = 0; tablesAfterBoot = -1; done = 0;
+  /** Progress (only when shown): the pages each ioctl plans, and the meter fed from inside ioctls. */
+  private readonly plan: ProgressPlan | null;
+  private readonly meter: ProgressMeter | null;
   private phase: string | null = null;
   private phaseStart = 0;
   readonly out: string[] | null;
@@ -64,8 +68,10 @@ class Executor {
   /** Replay: the first DMA_FAULTS_KEPT DMA lines that took an IO page fault; null for a run. */
   readonly dmaFaults: DmaFaultRecord[] | null;
 
-  constructor(readonly m: Machine, record: boolean, readonly onProgress?: (done: number) => void, compare = false) {
+  constructor(readonly m: Machine, record: boolean, progress?: ProgressSink, compare = false) {
     this.out = record ? [] : null;
+    this.plan = progress === undefined ? null : new ProgressPlan();
+    this.meter = progress === undefined ? null : new ProgressMeter(m, progress);
     this.pau = new PinnedAfterUnmap(m);
     this.mismatches = compare ? [] : null;
     this.dmaFaults = compare ? [] : null;
@@ -96,8 +102,10 @@ class Executor {
           const a = l.arg;
           const bytes = encodeDmaMap({ argsz: a.argsz, flags: a.flags, vaddr: BigInt(a.vaddr), iova: BigInt(a.iova), size: BigInt(a.size) });
           this.mapIoctls++;
+          if (this.meter !== null) this.meter.begin(this.plan!.map(BigInt(a.size)));
           if (tr.on) tr.begin(TRACK, 'VFIO_IOMMU_MAP_DMA', { iova: a.iova, size: a.size });
           const r = this.ioctl(VFIO_IOMMU_MAP_DMA, bytes, l.cmd);
+          if (this.meter !== null) this.meter.end();
           if (r.errno === null) this.noteMmio(BigInt(a.vaddr), BigInt(a.iova), BigInt(a.size));
           if (tr.on) tr.end(TRACK, 'VFIO_IOMMU_MAP_DMA', r.errno === null ? {} : { errno: r.errno });
           if (this.mismatches) this.check(l, lineNo, r, null);
@@ -106,10 +114,12 @@ class Executor {
           const a = l.arg;
           const bytes = encodeDmaUnmap({ argsz: a.argsz, flags: a.flags, iova: BigInt(a.iova), size: BigInt(a.size) });
           this.unmapIoctls++;
+          if (this.meter !== null) this.meter.begin(this.plan!.unmap(BigInt(a.size)));
           if (tr.on) tr.begin(TRACK, 'VFIO_IOMMU_UNMAP_DMA', { iova: a.iova, size: a.size });
           this.pau.inUnmap = true;
           const r = this.ioctl(VFIO_IOMMU_UNMAP_DMA, bytes, l.cmd);
           this.pau.inUnmap = false;
+          if (this.meter !== null) this.meter.end();
           if (r.errno === null) this.pau.unmapMmio(Number(BigInt(a.iova) >> 12n), Number((BigInt(a.iova) + BigInt(a.size)) >> 12n));
           const sizeOut = hex(decodeDmaUnmap(bytes).size);
           if (tr.on) tr.end(TRACK, 'VFIO_IOMMU_UNMAP_DMA', r.errno === null ? { size: sizeOut } : { errno: r.errno });
@@ -127,6 +137,7 @@ class Executor {
           this.dmaFaults.push({ line: lineNo, device: l.device, iova: l.iova, pages: l.pages, dir: l.dir, faultIova: f === null ? l.iova : hex(BigInt(f.page) << 12n), event: f?.event ?? 'fault' });
         }
         if (tr.on) tr.end(TRACK, 'dma', ok ? {} : { fault: true });
+        if (this.meter !== null) this.meter.done();
         if (this.out) this.out.push(JSON.stringify(l));
         break;
       }
@@ -138,7 +149,7 @@ class Executor {
       tr.counter('memory', 'pinned pages', { pages: u.pinnedPages });
       tr.counter('memory', 'page tables', { tables: u.tables });
     }
-    if ((++this.done & 255) === 0 && this.onProgress) this.onProgress(this.done);
+    this.done++;
   }
 
   /** Tells the pinned-after-unmap log about a mapping of a BAR mmap (MMIO VMA): its pages are never unpinned. */
@@ -203,7 +214,7 @@ export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {
 }
 
 function runOps(m: Machine, r: Resolved, spec: MachineSpec, scenario: Scenario, label: string, opts: CaseOptions, w: TraceWriter | null): CaseOutput {
-  const ex = new Executor(m, opts.record ?? false, opts.onProgress);
+  const ex = new Executor(m, opts.record ?? false, opts.progress);
   if (ex.out) {
     const header: HeaderLine = { op: 'header', format: REPLAY_FORMAT, version: REPLAY_VERSION, label, machine: spec, scenario };
     ex.out.push(JSON.stringify(header));
@@ -231,6 +242,17 @@ function runOps(m: Machine, r: Resolved, spec: MachineSpec, scenario: Scenario, 
       ex.out.push(JSON.stringify({ op: 'mmap', ...(x.name === 'pc.ram' ? {} : { name: x.name }), size: hex(x.size), backing: x.backing,
         vaddr: hex(vaddr), ...(x.name === 'pc.ram' && !r.populate ? { populate: false } : {}) }));
     }
+  }
+  if (opts.progress !== undefined) {
+    // the workload is a seeded stream: a dry pass totals it (only when progress is shown)
+    const plan = new ProgressPlan();
+    let pages = 0, ops = 0;
+    for (const op of workload(r, vmas, m.deviceIds.length)) {
+      if (op.op === 'phase') continue;
+      ops++;
+      if (op.op === 'map') pages += plan.map(op.size); else if (op.op === 'unmap') pages += plan.unmap(op.size);
+    }
+    opts.progress.start({ pages, ops });
   }
   for (const op of workload(r, vmas, m.deviceIds.length)) ex.exec(toLine(op, m.deviceIds));
   ex.endPhase();
@@ -263,7 +285,18 @@ export function replayCase(header: HeaderLine, lines: readonly RecordLine[], lab
 }
 
 function replayLines(m: Machine, header: HeaderLine, lines: readonly RecordLine[], label: string, opts: CaseOptions, lineNos: readonly number[], file: string, w: TraceWriter | null): CaseOutput {
-  const ex = new Executor(m, opts.record ?? false, opts.onProgress, true);
+  const ex = new Executor(m, opts.record ?? false, opts.progress, true);
+  if (opts.progress !== undefined) {
+    const plan = new ProgressPlan();
+    let pages = 0, ops = 0;
+    for (const l of lines) {
+      if (l.op === 'dma') ops++;
+      if (l.op !== 'ioctl') continue;
+      ops++;
+      pages += l.cmd === 'VFIO_IOMMU_MAP_DMA' ? plan.map(BigInt(l.arg.size)) : plan.unmap(BigInt(l.arg.size));
+    }
+    opts.progress.start({ pages, ops });
+  }
   if (ex.out) ex.out.push(JSON.stringify({ ...header, label }));
   let r: Resolved | null = null;
   if (header.scenario !== null) r = resolveScenario(header.scenario);
