@@ -427,5 +427,6 @@ describe('import: bad input', () => {
     await refused(['import', f, '--backing', '2m'], "--backing: '2m' is not one of 4k, thp, hugetlb-2m, hugetlb-1g, fragmented, fragmented:<p> (p in [0,1] = share of 2 MiB regions left as scattered 4 KiB pages)");
     await refused(['import', f, '--profile', 'v4.21'], "--profile: unknown release 'v4.21' (a release from v3.19 to v7.1, or mainline)");
     await refused(['import', f, '-o', dir], `--output: cannot write ${dir}: EISDIR (is a directory)`);
+    await refused(['import', f, '-o', f], `--output: ${f} is the trace being read; give the replay file another name`);
   });
 });

@@ -4,7 +4,7 @@
 // trace does not say (backing, read-only, BARs, the kernel) is assumed and said on stderr.
 
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { isReleaseName, releaseError } from '@x/iommu-core';
 import { UsageError } from '../errors.js';
 import { REPLAY_FORMAT, REPLAY_VERSION, type HeaderLine } from '../engine/record.js';
@@ -117,6 +117,7 @@ function notes(t: ListenerTrace, name: string, blocks: readonly HostBlock[], c: 
 }
 
 export function importCommand(trace: string, opts: ImportOpts): number {
+  if (opts.output !== undefined && resolve(opts.output) === resolve(trace)) throw new UsageError('--output', `${opts.output} is the trace being read; give the replay file another name`);
   checkOutputs({ '--output': opts.output });
   if (opts.profile !== undefined && !isReleaseName(opts.profile)) throw new UsageError('--profile', releaseError(opts.profile));
   if (opts.backing !== undefined) checkBacking(opts.backing);
