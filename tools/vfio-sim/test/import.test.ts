@@ -166,7 +166,7 @@ describe('import: published traces', () => {
       'MAP 0xc0000+0x7ff40000 @0x7f00000c0000 rw',
       'UNMAP 0xc0000+0x7ff40000 -> 0x7ff40000',
       'MAP 0x100000+0x7ff00000 @0x7f0000100000 rw',
-      '# the trace ends with 1 mapping in place: the kernel removes them when QEMU\'s container fd closes; one UNMAP_DMA each here',
+      '# the trace ends with 1 mapping in place: the kernel removes it when QEMU\'s container fd closes; one UNMAP_DMA each here',
       'phase shutdown',
       'UNMAP 0x100000+0x7ff00000 -> 0x7ff00000',
     ]);
@@ -276,7 +276,7 @@ describe('import: prefix forms and QEMU eras (hand-written)', () => {
       'UNMAP 0x0+0xa0000 -> 0xa0000',
       'UNMAP 0xc0000+0x7ff40000 -> 0x7ff40000',
       'MAP 0x0+0x80000000 @0x7f0000000000 rw',
-      '# the trace ends with 1 mapping in place: the kernel removes them when QEMU\'s container fd closes; one UNMAP_DMA each here',
+      '# the trace ends with 1 mapping in place: the kernel removes it when QEMU\'s container fd closes; one UNMAP_DMA each here',
       'phase shutdown',
       'UNMAP 0x0+0x80000000 -> 0x80000000',
     ]);
@@ -352,6 +352,23 @@ describe('import: prefix forms and QEMU eras (hand-written)', () => {
     await replaysCleanly(out);
   });
 
+  it('test_import_viommu_and_notes_qemu91', async () => {
+    // 9.1+ region_add/_del [iommu] with the region's name, map notifications (no host address: not imported),
+    // the IOMMU region's own region_del (not an unmap of RAM), TPM CRB misalignment and the 8.2-10.1 overflow note
+    const { out, lines, notes } = await imp('h-qemu9.1-viommu.log');
+    expect(lines.map(short).slice(4)).toEqual([
+      'MAP 0x0+0xa0000 @0x7f0000000000 rw',
+      'MAP 0xc0000+0x7ff40000 @0x7f00000c0000 rw',
+      'UNMAP 0xc0000+0x7ff40000 -> 0x7ff40000',
+      '# the trace ends with 1 mapping in place: the kernel removes it when QEMU\'s container fd closes; one UNMAP_DMA each here',
+      'phase shutdown',
+      'UNMAP 0x0+0xa0000 -> 0xa0000',
+    ]);
+    expect(notes[0]).toBe('trace: h-qemu9.1-viommu.log: 12 lines: 3 map/unmap events used (legacy VFIO container), 1 skipped section, 2 other trace events, 0 lines that are no trace event; QEMU 9.1 to 10.1 (vfio_listener_region_del_iommu, vfio_legacy_dma_unmap_overflow_workaround)');
+    expect(notes.at(-1)).toBe('vIOMMU: 6 events (IOMMU regions, iommu MAP/UNMAP notifications) not imported: the trace has no host address for them');
+    await replaysCleanly(out);
+  });
+
   it('test_import_backing_option_and_stdout', async () => {
     // hugetlb-1g: blocks aligned to 1 GiB (a hugetlbfs length must be a multiple of the huge page)
     const { out, lines, notes } = await imp('h-qemu10.1-iso.log', ['--backing', 'hugetlb-1g']);
@@ -389,6 +406,11 @@ describe('import: bad input', () => {
     await refused(['import', f], `import: ${f} has no VFIO map or unmap event (vfio_listener_region_add_ram, vfio_listener_region_del, iommufd_backend_map_dma, iommufd_backend_map_file_dma, iommufd_backend_unmap_dma): trace QEMU with -trace 'vfio_listener_region*' (or -trace 'iommufd_backend*')`);
     const empty = trace('');
     await refused(['import', empty], `import: ${empty} has no VFIO map or unmap event (vfio_listener_region_add_ram, vfio_listener_region_del, iommufd_backend_map_dma, iommufd_backend_map_file_dma, iommufd_backend_unmap_dma): trace QEMU with -trace 'vfio_listener_region*' (or -trace 'iommufd_backend*')`);
+  });
+
+  it('test_import_viommu_only', async () => {
+    const f = trace('vfio_listener_region_add_iommu region_add [iommu] intel_iommu_devfn_24 0x0 - 0xffffffffffffffff', 'vfio_iommu_map_notify iommu MAP @ 0xfffff000 - 0xffffffff');
+    await refused(['import', f], `import: ${f} has only vIOMMU events (2: vfio_iommu_map_notify, IOMMU regions), which give no host address to replay: nothing to import`);
   });
 
   it('test_import_del_never_added', async () => {

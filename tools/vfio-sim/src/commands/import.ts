@@ -29,6 +29,8 @@ export function importTrace(text: string, file: string, opts: ImportOpts = {}): 
   const profile = (opts.profile ?? defaultScenario().profile) as Profile;
   const t = readListenerTrace(text, file);
   if (t.counts.maps + t.counts.unmaps === 0) {
+    // a device behind a vIOMMU: its maps are notifications without a host address
+    if (t.counts.viommu > 0) throw new UsageError('import', `${file} has only vIOMMU events (${t.counts.viommu}: vfio_iommu_map_notify, IOMMU regions), which give no host address to replay: nothing to import`);
     throw new UsageError('import', `${file} has no VFIO map or unmap event (${MAP_EVENTS.join(', ')}): trace QEMU with -trace 'vfio_listener_region*' (or -trace 'iommufd_backend*')`);
   }
   const maps = t.ops.filter((o): o is TraceMap => o.kind === 'map');
@@ -69,7 +71,7 @@ export function importTrace(text: string, file: string, opts: ImportOpts = {}): 
     } else out.push(unmapLine(o.iova, o.size, o.sizeOut));
   }
   if (t.left.length > 0) {
-    out.push(`# the trace ends with ${count(t.left.length, 'mapping')} in place: the kernel removes them when QEMU's container fd closes; one UNMAP_DMA each here`);
+    out.push(`# the trace ends with ${count(t.left.length, 'mapping')} in place: the kernel removes ${t.left.length === 1 ? 'it' : 'them'} when QEMU's container fd closes; one UNMAP_DMA each here`);
     out.push(JSON.stringify({ op: 'phase', name: 'shutdown' }));
     for (const m of t.left) out.push(unmapLine(m.iova, m.size, m.size));
   }
