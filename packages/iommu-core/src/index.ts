@@ -38,7 +38,7 @@ export {
 export { Prng } from './sim/prng.js';
 export { FaultInjector, FAULT_POINTS, type FaultPoint } from './sim/faults.js';
 export { SafetyChecker, type Violation, type ViolationKind, type ViolationKinds, type Reacher } from './sim/checker.js';
-export { Tracer, type TraceEvent } from './trace.js';
+export { TRACE_ALL, TRACE_IOCTL, TRACE_IOMMU, Tracer, traceIova, type TraceEvent, type TraceSink } from './trace.js';
 export { ptFormatSelfTest } from './pagetable/conformance.js';
 export {
   RELEASES, OLDEST_RELEASE, NEWEST_RELEASE, releaseIndex, isReleaseName, releaseError, parseRelease, releaseAtLeast,

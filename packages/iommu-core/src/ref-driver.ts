@@ -20,6 +20,7 @@ import { PageTable, type PtPolicy } from './pagetable/engine.js';
 import { createRefFormat } from './pagetable/fmt-ref.js';
 import type { Sim } from './sim.js';
 import { EV } from './sim/meter.js';
+import { TRACE_IOMMU, traceIova } from './trace.js';
 import { CORE_TIMELINE } from './timeline/core-entries.js';
 import { timelineFlags } from './timeline/entry.js';
 import type { Release } from './timeline/release.js';
@@ -145,7 +146,8 @@ export class ReferenceDriver implements IommuDriver {
         sim.meter.charge(EV.invalidations, 1);
         sim.meter.charge(EV.iotlbFlushes, 1);
         sim.meter.charge(EV.completionWaits, 1);
-        if (sim.trace.on) sim.trace.instant(drv.name, 'flush', { domain: d.id, start: g.start, last: g.end });
+        // the gathered range's first and last IOVA page, as byte addresses
+        if (sim.trace.on && sim.trace.detail >= TRACE_IOMMU) sim.trace.instant(drv.name, 'flush', { domain: d.id, start: traceIova(g.start), last: traceIova(g.end) });
       }
       d.pt.releaseDeferred(mark);
       g.reset();

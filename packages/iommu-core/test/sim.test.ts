@@ -1,6 +1,6 @@
 // Cost table, counters, clock, tracer, PRNG and fault injector.
 import { describe, expect, it } from 'vitest';
-import { CORE_COSTS, createSim, iommuMap, Prng } from '../src/index.js';
+import { CORE_COSTS, createSim, iommuMap, Prng, TRACE_ALL, TRACE_IOCTL, TRACE_IOMMU, traceIova } from '../src/index.js';
 import { makeHarness, RW } from './harness.js';
 
 describe('sim', () => {
@@ -30,6 +30,23 @@ describe('sim', () => {
     h.sim.trace.begin('vfio', 'VFIO_IOMMU_UNMAP_DMA');
     h.sim.trace.end('vfio', 'VFIO_IOMMU_UNMAP_DMA');
     expect(h.sim.trace.events.map((e) => e.ph)).toEqual(['B', 'E']);
+  });
+
+  it('test_trace_sink_and_detail', () => {
+    // a sink takes each event as it happens and the tracer keeps none; detail defaults to everything
+    const h = makeHarness();
+    const got: string[] = [];
+    h.sim.trace.on = true;
+    expect(h.sim.trace.detail).toBe(TRACE_ALL);
+    h.sim.trace.sink = (e) => { got.push(`${e.ph} ${e.track} ${e.name} ${e.ts === h.sim.clock.now}`); };
+    h.sim.trace.begin('vfio', 'VFIO_IOMMU_MAP_DMA', { iova: traceIova(0x100) });
+    h.sim.trace.counter('memory', 'pinned pages', { pages: 3 });
+    h.sim.trace.end('vfio', 'VFIO_IOMMU_MAP_DMA');
+    expect(got).toEqual(['B vfio VFIO_IOMMU_MAP_DMA true', 'C memory pinned pages true', 'E vfio VFIO_IOMMU_MAP_DMA true']);
+    expect(h.sim.trace.events).toEqual([]);
+    // IOVAs in bytes, 0x hex, exact beyond 2^53 bytes
+    expect([traceIova(0), traceIova(0x100), traceIova(2 ** 52 - 1)]).toEqual(['0x0', '0x100000', '0xfffffffffffff000']);
+    expect([TRACE_IOCTL, TRACE_IOMMU, TRACE_ALL]).toEqual([1, 2, 3]);
   });
 
   it('test_prng_deterministic', () => {

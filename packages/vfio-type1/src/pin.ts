@@ -3,6 +3,7 @@
 // (spec vfio-type1 §5.2), and faulting in pages not present yet as get_user_pages does. Reserved
 // (MMIO, VM_PFNMAP) pfns are never pinned, charged nor faulted in.
 
+import { TRACE_IOMMU, traceIova } from '@x/iommu-core';
 import { overLimit, vfioLockAcct } from './accounting.js';
 import type { VfioDma } from './dma.js';
 import type { VfioIommu } from './iommu.js';
@@ -144,6 +145,18 @@ export function faultInRun(it: VfioIommu, dma: VfioDma, off: number, n: number):
 export function vfioPinPagesRemote(it: VfioIommu, dma: VfioDma, off: number, npage: number): number {
   const n = contigRun(dma, off, it.disableHugepages ? 1 : npage);
   if (n < 0) return n;
+  const tr = it.sim.trace;
+  if (tr.on && tr.detail >= TRACE_IOMMU) {
+    tr.begin('vfio', 'vfio_pin_pages_remote', { iova: traceIova(dma.iova + off), pages: n });
+    const r = pinRun(it, dma, off, n);
+    tr.end('vfio', 'vfio_pin_pages_remote', r < 0 ? { ret: r } : {});
+    return r;
+  }
+  return pinRun(it, dma, off, n);
+}
+
+/** The pin of a run contigRun found (n pages at off; pinOut says where): vfio_pin_pages_remote past its GUP walk. */
+function pinRun(it: VfioIommu, dma: VfioDma, off: number, n: number): number {
   if (pinOut.reserved) {                                  // is_invalid_reserved_pfn: no pin, no charge
     chargePfnLookups(it, dma, off, n);
     return n;
@@ -183,6 +196,17 @@ export function folioOrderOf(dma: VfioDma, off: number, n: number): number {
  */
 export function vfioUnpinPagesRemote(it: VfioIommu, dma: VfioDma, pfn: number, npage: number, doAccounting: boolean, folioOrder: number): number {
   if (!it.sim.mem.isRam(pfn)) return 0;                   // put_pfn() is a no-op on reserved pfns
+  const tr = it.sim.trace;
+  if (tr.on && tr.detail >= TRACE_IOMMU) {
+    tr.begin('vfio', 'vfio_unpin_pages_remote', { pages: npage });
+    const r = unpinRun(it, dma, pfn, npage, doAccounting);
+    tr.end('vfio', 'vfio_unpin_pages_remote');
+    return r;
+  }
+  return unpinRun(it, dma, pfn, npage, doAccounting);
+}
+
+function unpinRun(it: VfioIommu, dma: VfioDma, pfn: number, npage: number, doAccounting: boolean): number {
   // put_pfn() per page; since d14de5b92578 (v6.18) one unpin_user_page_range_dirty_lock() that
   // steps over the range a folio at a time. Either way each folio's struct page is touched once.
   const folios = segments(pfn, npage, 2 ** Math.min(folioOrder, 18));

@@ -5,7 +5,7 @@
 // (spec vfio-type1 §6.1-6.5).
 
 import {
-  EV, createIotlbGather, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast, type IotlbGather,
+  EV, TRACE_IOMMU, createIotlbGather, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast, type IotlbGather,
 } from '@x/iommu-core';
 import { vfioLockAcct } from './accounting.js';
 import type { VfioDma } from './dma.js';
@@ -50,7 +50,7 @@ function vfioSyncUnpin(it: VfioIommu, first: VfioDomain, dma: VfioDma, cnt: numb
   if (gather !== null) iommuTlbSync(first.dom, gather); else iommuTlbSync(first.dom);
   it.stats.syncs++;
   const tr = it.sim.trace;
-  if (tr.on) tr.instant('vfio', 'vfio_sync_unpin', { domain: first.dom.id, regions: cnt });
+  if (tr.on && tr.detail >= TRACE_IOMMU) tr.instant('vfio', 'vfio_sync_unpin', { domain: first.dom.id, regions: cnt });
   histAdd(it.stats.regionsPerSync, cnt);
   let unlocked = 0;
   for (let r = 0; r < cnt; r++) unlocked += vfioUnpinPagesRemote(it, dma, it.qPfn[r]!, it.qLen[r]!, false, it.qOrder[r]!);

@@ -1,6 +1,6 @@
 // stats(): every counter after a known workload; trace events when the tracer is on.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createReferenceDriver, createSim } from '@x/iommu-core';
+import { TRACE_IOCTL, createReferenceDriver, createSim } from '@x/iommu-core';
 import { Host, VfioStats } from '../src/index.js';
 import { K4, M2, RW, expectCleanClose, makeEnv, type Env } from './helpers.js';
 
@@ -37,11 +37,26 @@ describe('stats', () => {
     c.setIommu(3);
     c.mapDma({ vaddr: va, iova: 0n, size: 2n * M2, flags: RW });
     c.unmapDma({ iova: 0n, size: 2n * M2 });
-    const ev = sim.trace.events.filter((x) => x.track === 'vfio').map((x) => [x.ph, x.name, x.args?.regions]);
+    const ev = sim.trace.events.filter((x) => x.track === 'vfio').map((x) => [x.ph, x.name, x.args?.regions ?? x.args?.pages]);
+    // each chunk's pin and each region's unpin is a slice inside its ioctl (the two THP pages are not adjacent)
     expect(ev).toEqual([
-      ['B', 'VFIO_IOMMU_MAP_DMA', undefined], ['E', 'VFIO_IOMMU_MAP_DMA', undefined],
-      ['B', 'VFIO_IOMMU_UNMAP_DMA', undefined], ['i', 'vfio_sync_unpin', 2], ['E', 'VFIO_IOMMU_UNMAP_DMA', undefined],
+      ['B', 'VFIO_IOMMU_MAP_DMA', undefined],
+      ['B', 'vfio_pin_pages_remote', 512], ['E', 'vfio_pin_pages_remote', undefined],
+      ['B', 'vfio_pin_pages_remote', 512], ['E', 'vfio_pin_pages_remote', undefined],
+      ['E', 'VFIO_IOMMU_MAP_DMA', undefined],
+      ['B', 'VFIO_IOMMU_UNMAP_DMA', undefined], ['i', 'vfio_sync_unpin', 2],
+      ['B', 'vfio_unpin_pages_remote', 512], ['E', 'vfio_unpin_pages_remote', undefined],
+      ['B', 'vfio_unpin_pages_remote', 512], ['E', 'vfio_unpin_pages_remote', undefined],
+      ['E', 'VFIO_IOMMU_UNMAP_DMA', undefined],
     ]);
+    expect(sim.trace.events.find((x) => x.name === 'vfio_pin_pages_remote')!.args).toEqual({ iova: '0x0', pages: 512 });
+    // at ioctl detail only the ioctls
+    sim.trace.clear();
+    sim.trace.detail = TRACE_IOCTL;
+    c.mapDma({ vaddr: va, iova: 0n, size: 2n * M2, flags: RW });
+    c.unmapDma({ iova: 0n, size: 2n * M2 });
+    expect(sim.trace.events.filter((x) => x.track === 'vfio').map((x) => x.ph + x.name)).toEqual([
+      'BVFIO_IOMMU_MAP_DMA', 'EVFIO_IOMMU_MAP_DMA', 'BVFIO_IOMMU_UNMAP_DMA', 'EVFIO_IOMMU_UNMAP_DMA']);
     c.close();
     expect(sim.violations).toEqual([]);
   });

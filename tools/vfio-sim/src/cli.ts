@@ -10,6 +10,7 @@ import { runCommand } from './commands/run.js';
 import { compareCommand } from './commands/compare.js';
 import { sweepCommand } from './commands/sweep.js';
 import { replayCommand } from './commands/replay.js';
+import { importCommand } from './commands/import.js';
 import { reportCommand } from './commands/report.js';
 import { DEMOS, demoCommand } from './commands/demo.js';
 import { timelineCommand } from './commands/timeline.js';
@@ -25,7 +26,9 @@ export const VERSION: string = PKG.version;
 function outputOptions(cmd: Command, parallel: boolean): Command {
   cmd.option('--json', 'print the result as JSON (schema vfio-sim/result@2, see README); no progress bar')
     .addOption(new Option('--csv', 'print every number of the result as CSV rows case,metric,value (see README); no progress bar').conflicts('json'))
-    .option('--trace <file>', 'write a Chrome/Perfetto trace-event JSON file (open in ui.perfetto.dev)')
+    .option('--trace <file>', 'write a Chrome/Perfetto trace-event JSON file (open in ui.perfetto.dev), streamed as the run goes')
+    .addOption(new Option('--trace-detail <level>', 'what --trace records: ioctl (phases, ioctls, DMA), iommu (+ map_pages, unmap_pages, iotlb_sync, pins), all (+ memory counters) (default all)').choices(['ioctl', 'iommu', 'all']))
+    .option('--trace-max <size>', 'refuse a --trace estimated larger than this, before the run (default 1G)')
     .option('--html <file>', 'write a self-contained HTML report with plots')
     .option('--no-progress', 'no progress bar (it is only shown when stderr is a terminal)')
     .option('--strict', 'exit 1 when a case has safety violations or failed ioctls');
@@ -104,17 +107,32 @@ export function buildProgram(): Command {
   outputOptions(addScenarioOptions(sweep), true).action(async (o) => { process.exitCode = await sweepCommand(o); });
 
   const replay = program.command('replay').description('replay a recorded ioctl stream (JSON Lines, see README) and report its counters')
-    .argument('<file>', `a .jsonl file written by \`${inv} run --record\` or by hand`)
+    .argument('[file]', `a .jsonl file written by \`${inv} run --record\`, \`${inv} import\` or by hand`)
     .option('--profile <list>', 'replay under these kernel releases instead of the recorded one (comma list)')
     .option('--tlb-sync-max <n>', 'VFIO_IOMMU_TLB_SYNC_MAX for the replay')
     .option('--machine <name>', 'replay on this host hardware\'s costs instead of the recorded one')
+    .option('--init', 'print a commented template of a replay file (it replays as it is) and exit')
     .addHelpText('after', examples(inv, [
       ['run --guest 8G --record boot.jsonl'],
       ['replay boot.jsonl', 'same counters as the run'],
       ['replay boot.jsonl --profile v4.16,v4.17,mainline --html replay.html'],
       ['replay boot.jsonl --machine broadwell-2021', 'the same calls on a 2021 Broadwell\'s costs'],
+      ['replay --init > mine.jsonl', 'a file to edit by hand'],
     ]));
-  outputOptions(replay, true).action(async (file: string, o) => { process.exitCode = await replayCommand(file, o); });
+  outputOptions(replay, true).action(async (file: string | undefined, o) => { process.exitCode = await replayCommand(file, o); });
+
+  program.command('import').description('turn a QEMU -trace log of the VFIO memory listener (or the iommufd backend) into a replay file; what it assumes goes to stderr')
+    .argument('<trace>', 'QEMU trace output: log backend lines with or without their PID@time or ISO-8601 prefix, syslog or ftrace lines')
+    .option('-o, --output <file>', 'write the replay file here (default: stdout)')
+    .option('--backing <kind>', 'host backing of the RAM blocks the trace maps: 4k, thp, hugetlb-2m, hugetlb-1g, fragmented:<p> (default thp)')
+    .option('--profile <release>', 'kernel release the header names (default mainline); replay --profile runs others')
+    .addHelpText('after', `
+Examples:
+  $ qemu-system-x86_64 -trace 'vfio_listener_region*' -D qemu.log ...   # the trace to import${examples(inv, [
+      ['import qemu.log -o boot.jsonl'],
+      ['replay boot.jsonl --profile v4.16,v4.17,mainline'],
+    ]).replace('\nExamples:', '')}`)
+    .action((trace: string, o) => { process.exitCode = importCommand(trace, o); });
 
   program.command('report').description('print the cost table (--costs) or re-render a saved --json result')
     .argument('[file]', 'a result written with --json')

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { CaseOutput } from './engine/run.js';
+import type { ProgressSink } from './engine/progress-meter.js';
 import { UsageError } from './errors.js';
 import { runTask, type Task } from './task.js';
 import type { WorkerReply } from './worker.js';
@@ -15,8 +16,8 @@ export interface PoolOptions {
   readonly workers?: number;
   /** Called after each finished case with the number done. */
   readonly onCase?: (done: number, label: string) => void;
-  /** Progress within a serial case (ops done). */
-  readonly onOps?: (done: number) => void;
+  /** Progress of a case run in this thread (a single case). */
+  readonly progress?: ProgressSink | undefined;
 }
 
 /** The compiled worker next to this module (dist/worker.js); absent when running from src. */
@@ -32,7 +33,7 @@ export async function runTasks(tasks: readonly Task[], o: PoolOptions = {}): Pro
   if (o.serial || tasks.length === 1 || threads === 1 || file === null) {
     const out: CaseOutput[] = [];
     for (const t of tasks) {
-      out.push(runTask(t, o.onOps));
+      out.push(runTask(t, o.progress));
       o.onCase?.(out.length, t.label);
     }
     return out;

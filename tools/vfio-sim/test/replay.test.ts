@@ -118,6 +118,6 @@ describe('replay', () => {
     const moved = file.replace('small.jsonl', 'moved.jsonl');
     writeFileSync(moved, rows.map((r, i) => (i === 1 ? r.replace('"vaddr":"0x7f0000000000"', '"vaddr":"0x7f0000200000"') : r)).join('\n'));
     expect(await cli(['replay', moved])).toEqual({ code: 2, stdout: '',
-      stderr: 'vfio-sim: replay: line 2: mmap returned 0x7f0000000000, the record says 0x7f0000200000; the process layout differs\n' });
+      stderr: `vfio-sim: ${moved}:2: mmap returned 0x7f0000000000, the record says 0x7f0000200000; the process layout differs\n` });
   });
 });

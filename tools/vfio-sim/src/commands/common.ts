@@ -1,28 +1,38 @@
 // What run, compare, sweep and replay share: building scenarios from flags and files, expanding
 // comma lists into cases, running them, and writing the outputs (table, --json, --trace, --html).
 
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
-import { UsageError } from '../errors.js';
+import { mkdtempSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { OutputError, UsageError } from '../errors.js';
 import type { CaseOutput } from '../engine/run.js';
 import { commandResult, type CaseResult, type CommandResult, type SweepInfo } from '../engine/result.js';
 import { runTasks } from '../pool.js';
-import { opsTicker, progressBar } from '../progress.js';
+import { caseProgress, progressBar } from '../progress.js';
 import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
 import { renderCsv } from '../report/csv.js';
-import { renderTrace } from '../report/perfetto.js';
+import { TRACE_DETAILS, assembleTrace, removeIfFile, type TraceDetail, type TraceSpec } from '../report/perfetto.js';
+import { estimateTrace, type TraceEstimate } from '../report/trace-size.js';
+import { fmtSize, parseSize } from '../scenario/size.js';
 import { renderTable } from '../report/table.js';
 import { DMA_ENTRY_LIMIT_DEFAULT, defaultScenario, mergeScenario, resolveScenario, type Scenario } from '../scenario/scenario.js';
 import { profileSpec } from '@x/vfio-type1';
 import { flagName, optionValues, parseCost, setPath, type OptDef } from '../scenario/options.js';
 import type { Task } from '../task.js';
 import { checkedCostTable } from './report.js';
-import { checkOutputs, writeOutput } from './outfile.js';
+import { checkOutputs, codeReason, reason, writeOutput } from './outfile.js';
 
 export interface OutputOpts {
   json?: boolean; csv?: boolean; trace?: string; html?: string; progress?: boolean; serial?: boolean; workers?: string; strict?: boolean;
+  /** --trace-detail ioctl|iommu|all (default all), --trace-max SIZE (default 1G). */
+  traceDetail?: string; traceMax?: string;
 }
+
+/** --trace-max's default: a trace estimated above it is refused before the run. */
+export const TRACE_MAX_DEFAULT = '1G';
+/** Estimates at or above this are printed on stderr before the run. */
+const TRACE_NOTE_BYTES = 64 << 20;
 
 /**
  * Reads and checks a scenario JSON file over the defaults. `viaFlag`: the user named it with
@@ -109,20 +119,101 @@ export function parseWorkers(w: string | undefined): number | undefined {
   return Number(w);
 }
 
+/** --trace-detail as a level (TRACE_IOCTL .. TRACE_ALL) and its name. */
+function traceDetail(o: OutputOpts): { level: number; name: TraceDetail } {
+  const name = (o.traceDetail ?? 'all') as TraceDetail;
+  const level = TRACE_DETAILS.indexOf(name) + 1;
+  if (level === 0) throw new UsageError('--trace-detail', `'${o.traceDetail}' is not one of ${TRACE_DETAILS.join(', ')}`);
+  return { level, name };
+}
+
+/** An estimate's size in words: 49 KiB, 3.5 MiB, 6.35 GiB. */
+function approx(bytes: number): string {
+  if (bytes < 1 << 20) return `${Math.ceil(bytes / 1024)} KiB`;
+  if (bytes < 1 << 30) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+}
+const est = (e: TraceEstimate): string => `about ${e.events.toLocaleString('en-US')} events, ${approx(e.bytes)}`;
+
+/**
+ * Checks the trace the tasks would write against --trace-max (a usage error naming the estimate and
+ * the flags that would fit) and says on stderr what a large one will be; returns the detail.
+ */
+function checkTrace(tasks: readonly Task[], o: OutputOpts): { level: number; name: TraceDetail } {
+  const d = traceDetail(o);
+  if (o.trace === undefined) {
+    if (o.traceDetail !== undefined || o.traceMax !== undefined) throw new UsageError(o.traceDetail !== undefined ? '--trace-detail' : '--trace-max', 'goes with --trace FILE');
+    return d;
+  }
+  const max = parseSize(o.traceMax ?? TRACE_MAX_DEFAULT, '--trace-max');
+  const e = estimateTrace(tasks, d.level);
+  if (BigInt(e.bytes) > max) {
+    const fits = TRACE_DETAILS.slice(0, d.level - 1).map((n, i) => ({ n, e: estimateTrace(tasks, i + 1) })).filter((x) => BigInt(x.e.bytes) <= max);
+    const best = fits[fits.length - 1];
+    const raise = fmtSize(((BigInt(e.bytes) + (1n << 30n) - 1n) >> 30n) << 30n).replace(' GiB', 'G');
+    throw new UsageError('--trace', `${est(e)} at --trace-detail ${d.name}, over --trace-max ${o.traceMax ?? TRACE_MAX_DEFAULT}; ` +
+      `${best !== undefined ? `--trace-detail ${best.n} fits (${est(best.e)}), or ` : ''}--trace-max ${raise} writes it${best === undefined ? ' (or a smaller guest)' : ''}`);
+  }
+  if (e.bytes >= TRACE_NOTE_BYTES) process.stderr.write(`vfio-sim: --trace: ${est(e)} at --trace-detail ${d.name} to ${o.trace}\n`);
+  return d;
+}
+
+/**
+ * Where each case streams its trace: the --trace file itself for one case; for several, a part
+ * file each (next to it, or in a temporary directory when it is not a regular file such as
+ * /dev/full), joined in case order when all are done.
+ */
+function traceSpecs(file: string, n: number, level: number): TraceSpec[] {
+  if (n === 1) return [{ file, standalone: true, pid: 1, detail: level }];
+  let dir = dirname(resolve(file));
+  try { if (!statSync(file).isFile()) dir = mkdtempSync(join(tmpdir(), 'vfio-sim-trace-')); } catch { /* a new file: next to it */ }
+  return Array.from({ length: n }, (_, i) => ({ file: join(dir, `${basename(file)}.${process.pid}.${i + 1}.part`), standalone: false, pid: i + 1, detail: level }));
+}
+
 /** Runs tasks with a progress bar, returns outputs in task order. */
 export async function execute(tasks: Task[], o: OutputOpts): Promise<CaseOutput[]> {
-  // one case runs in this thread and reports its ops; several report finished cases
-  const one = tasks.length === 1;
+  const detail = checkTrace(tasks, o);
+  if (o.trace !== undefined) {
+    const specs = traceSpecs(o.trace, tasks.length, detail.level);
+    tasks = tasks.map((t, i) => ({ ...t, trace: specs[i]! }));
+  }
   // like --json, --csv is for a program: no progress bar
   const po = o.csv ? { ...o, progress: false } : o;
-  const bar = one ? opsTicker(tasks[0]!.label, po) : progressBar(tasks.length, 'cases', po);
+  // one case runs in this thread and reports its pages and ops; several report finished cases
+  const line = tasks.length === 1 ? caseProgress(tasks[0]!.label, po) : null;
+  const bar = line === null ? progressBar(tasks.length, 'cases', po) : null;
   try {
     return await runTasks(tasks, {
-      serial: o.serial, workers: parseWorkers(o.workers),
-      ...(one ? { onOps: (n: number) => bar.update(n) } : { onCase: (n: number, label: string) => bar.update(n, label) }),
+      serial: o.serial, workers: parseWorkers(o.workers), progress: line?.sink,
+      ...(bar !== null ? { onCase: (n: number, label: string) => bar.update(n, label) } : {}),
     });
+  } catch (e) {
+    // a case failed (a usage error mid-run): the other cases' part files go too
+    for (const t of tasks) if (typeof t.trace === 'object' && !t.trace.standalone) removeIfFile(t.trace.file);
+    throw e;
   } finally {
-    bar.stop();
+    line?.stop();
+    bar?.stop();
+  }
+}
+
+/** Completes the --trace file from the cases' writers (joins the parts); a write that failed is an OutputError (exit 1). */
+function finishTrace(file: string, outs: readonly CaseOutput[], o: OutputOpts): void {
+  const infos = outs.map((x) => x.trace!);
+  const parts = infos.length > 1 ? infos.map((i) => i.file) : [];
+  const bad = infos.find((i) => i.error !== null);
+  if (bad !== undefined) {
+    for (const p of parts) removeIfFile(p);
+    throw new OutputError('--trace', `cannot write ${file}: ${codeReason(bad.error!)}`);
+  }
+  if (parts.length === 0) return;
+  try {
+    assembleTrace(file, parts, traceDetail(o).name);
+  } catch (e) {
+    throw new OutputError('--trace', `cannot write ${file}: ${reason(e)}`);
+  } finally {
+    // a temporary directory of parts (the --trace file was not a regular file)
+    if (!parts[0]!.startsWith(`${dirname(resolve(file))}/`)) { try { rmdirSync(dirname(parts[0]!)); } catch { /* not empty or gone */ } }
   }
 }
 
@@ -134,9 +225,7 @@ export function checkOutputOpts(o: OutputOpts & { record?: string }): void {
 /** Writes the requested outputs; returns the process exit code (1 with --strict and a bad case). */
 export function emit(command: CommandResult['command'], outs: readonly CaseOutput[], sweep: SweepInfo | null, o: OutputOpts, hints = false): number {
   const res: CommandResult = commandResult(command, outs.map((x) => x.result), sweep);
-  if (o.trace !== undefined) {
-    writeOutput('--trace', o.trace, renderTrace(outs.map((x) => ({ label: x.result.label, events: x.trace ?? [] }))));
-  }
+  if (o.trace !== undefined) finishTrace(o.trace, outs, o);
   if (o.html !== undefined) writeOutput('--html', o.html, renderHtml(res, `vfio-sim ${command}`));
   if (o.json) process.stdout.write(renderJson(res));
   else if (o.csv) process.stdout.write(renderCsv(res));

@@ -13,11 +13,14 @@ const WHY: Record<string, string> = {
 };
 
 /** `CODE (what it means)` for a failed fs call. */
-function reason(e: unknown): string {
+export function reason(e: unknown): string {
   const x = e as NodeJS.ErrnoException;
   if (typeof x.code !== 'string') return String((e as Error).message ?? e);
   return WHY[x.code] !== undefined ? `${x.code} (${WHY[x.code]})` : `${x.code} (${x.message})`;
 }
+
+/** `ENOSPC (no space left on device)` for an errno name kept from a failed write. */
+export function codeReason(code: string): string { return WHY[code] !== undefined ? `${code} (${WHY[code]})` : code; }
 
 /**
  * Checks that `file` can be written: its directory exists and is a writable directory, and the

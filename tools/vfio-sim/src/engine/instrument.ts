@@ -4,7 +4,7 @@
 // pages (VFIO unpins in unmap order on every path), and the time difference is the delay. Pages of
 // a device BAR mapping (MMIO, reserved pfns) are never pinned nor unpinned: their unmaps are not logged.
 
-import type { IommuOps } from '@x/iommu-core';
+import { TRACE_IOMMU, traceIova, type IommuOps } from '@x/iommu-core';
 import type { Machine } from './machine.js';
 
 type DriverOps = { -readonly [K in keyof IommuOps]: IommuOps[K] };
@@ -34,22 +34,23 @@ export class PinnedAfterUnmap {
     const clock = sim.clock, tr = sim.trace;
     this.clock = clock;
     // the driver's ops object is shared by all its domains: wrap its entry points once. Besides the
-    // pinned-after-unmap log this puts the driver's work on an 'iommu' trace track (the core and
-    // drivers trace nothing below the ioctl themselves).
+    // pinned-after-unmap log this puts the driver's work on an 'iommu' trace track at --trace-detail
+    // iommu and above (the core and drivers trace nothing below the ioctl themselves); IOVAs in bytes.
     const ops = (m.drv.raw as { ops?: DriverOps }).ops;
     if (ops !== undefined && typeof ops.unmapPages === 'function') {
       const unmap = ops.unmapPages;
       ops.unmapPages = (dom, iova, order, count, gather) => {
-        if (tr.on) tr.begin(TRACK, 'unmap_pages', { iova, order, count });
+        const traced = tr.on && tr.detail >= TRACE_IOMMU;
+        if (traced) tr.begin(TRACK, 'unmap_pages', { iova: traceIova(iova), order, count });
         const got = unmap.call(ops, dom, iova, order, count, gather);
-        if (tr.on) tr.end(TRACK, 'unmap_pages', { pages: got });
+        if (traced) tr.end(TRACK, 'unmap_pages', { pages: got });
         if (got > 0 && this.inUnmap && (this.mmio.length === 0 || !this.isMmio(iova))) this.push(got);
         return got;
       };
       const map = ops.mapPages;
       ops.mapPages = (dom, iova, pfn, order, count, prot) => {
-        if (!tr.on) return map.call(ops, dom, iova, pfn, order, count, prot);
-        tr.begin(TRACK, 'map_pages', { iova, order, count });
+        if (!tr.on || tr.detail < TRACE_IOMMU) return map.call(ops, dom, iova, pfn, order, count, prot);
+        tr.begin(TRACK, 'map_pages', { iova: traceIova(iova), order, count });
         const r = map.call(ops, dom, iova, pfn, order, count, prot);
         tr.end(TRACK, 'map_pages', { ret: r });
         return r;
@@ -57,7 +58,7 @@ export class PinnedAfterUnmap {
       const sync = ops.iotlbSync;
       if (sync !== undefined) {
         ops.iotlbSync = (dom, gather) => {
-          if (!tr.on) { sync.call(ops, dom, gather); return; }
+          if (!tr.on || tr.detail < TRACE_IOMMU) { sync.call(ops, dom, gather); return; }
           tr.begin(TRACK, 'iotlb_sync', { domain: dom.id });
           sync.call(ops, dom, gather);
           tr.end(TRACK, 'iotlb_sync');
@@ -66,7 +67,7 @@ export class PinnedAfterUnmap {
       const flushAll = ops.flushIotlbAll;
       if (flushAll !== undefined) {
         ops.flushIotlbAll = (dom) => {
-          if (!tr.on) { flushAll.call(ops, dom); return; }
+          if (!tr.on || tr.detail < TRACE_IOMMU) { flushAll.call(ops, dom); return; }
           tr.begin(TRACK, 'flush_iotlb_all', { domain: dom.id });
           flushAll.call(ops, dom);
           tr.end(TRACK, 'flush_iotlb_all');

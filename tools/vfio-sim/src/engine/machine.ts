@@ -35,6 +35,8 @@ export interface DriverHandle {
   readonly raw: unknown;
   dma(dev: number, iova: number, pages: number, write: boolean): boolean;
   faults(): number;
+  /** The newest DMA fault: its IOVA page and what the IOMMU logged ('IO_PAGE_FAULT', or the reference driver's reason); null if none. */
+  lastFault(): { page: number; event: string } | null;
   commands(): Record<string, number> | null;
 }
 
@@ -60,6 +62,11 @@ export function buildMachine(m: MachineSpec, trace: boolean): Machine {
       kind: 'amd', raw: amd,
       dma: (dev, iova, pages, write) => amd.dma(dev, iova, pages, write ? 'write' : 'read'),
       faults: () => amd.eventLog().filter((e: { type: string }) => e.type === 'IO_PAGE_FAULT').length,
+      lastFault: () => {
+        const log = amd.eventLog();
+        for (let i = log.length - 1; i >= 0; i--) if (log[i]!.type === 'IO_PAGE_FAULT') return { page: log[i]!.iova, event: 'IO_PAGE_FAULT' };
+        return null;
+      },
       commands: () => ({ ...(amd.commands() as Record<string, number>) }),
     };
   } else {
@@ -70,6 +77,11 @@ export function buildMachine(m: MachineSpec, trace: boolean): Machine {
       kind: 'reference', raw: ref,
       dma: (dev, iova, pages, write) => ref.dma(dev, iova, pages, write ? 'write' : 'read'),
       faults: () => ref.faults().length,
+      lastFault: () => {
+        const f = ref.faults();
+        const x = f[f.length - 1];
+        return x === undefined ? null : { page: x.iova, event: x.reason };
+      },
       commands: () => null,
     };
   }

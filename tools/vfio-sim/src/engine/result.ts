@@ -90,6 +90,20 @@ export interface MismatchRecord {
   readonly replayed: IoctlOutcome;
 }
 
+/** A replayed DMA line whose device took an IO page fault (it stops at the first faulting page). */
+export interface DmaFaultRecord {
+  /** Line of the replay file (1-based). */
+  readonly line: number;
+  readonly device: number;
+  /** The DMA's first byte and length as the line gives them. */
+  readonly iova: string;
+  readonly pages: number;
+  readonly dir: 'read' | 'write';
+  /** The faulting page's first byte (0x hex) and what the IOMMU reported: 'IO_PAGE_FAULT' (AMD-Vi), or the reference driver's reason. */
+  readonly faultIova: string;
+  readonly event: string;
+}
+
 export interface CaseResult {
   /** What the case is called in tables ('v4.17', 'tlbSyncMax=64', ...). */
   readonly label: string;
@@ -111,6 +125,8 @@ export interface CaseResult {
   readonly errorSamples: readonly { readonly index: number; readonly ioctl: string; readonly code: string; readonly message: string }[];
   /** Replay only: every ioctl whose result differs from the record, in order; null for a run (nothing to compare). */
   readonly mismatches: readonly MismatchRecord[] | null;
+  /** Replay only: the first 20 DMA lines that faulted (metrics.ioPageFaults counts them all); null for a run. Absent in results saved before it existed. */
+  readonly dmaFaults?: readonly DmaFaultRecord[] | null;
 }
 
 export interface SweepInfo { readonly option: string; readonly flag: string; readonly values: readonly (string | number | boolean)[] }

@@ -2,7 +2,7 @@
 // ioctl interface exactly as a VMM would, and collects the counters into a CaseResult. run and
 // replay share the executor, so a replayed stream reproduces a run's counters exactly.
 
-import type { TraceEvent } from '@x/iommu-core';
+import { TRACE_ALL } from '@x/iommu-core';
 import { VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA } from '@x/vfio-type1';
 import { UsageError } from '../errors.js';
 import { resolveScenario, type Resolved, type Scenario } from '../scenario/scenario.js';
@@ -11,22 +11,25 @@ import type { RegionName } from '../scenario/firmware.js';
 import { hex, encodeDmaMap, encodeDmaUnmap, decodeDmaUnmap, DMA_MAP_SIZE, DMA_UNMAP_SIZE } from './uapi.js';
 import { buildMachine, type Machine, type MachineSpec } from './machine.js';
 import { REPLAY_FORMAT, REPLAY_VERSION, type HeaderLine, type MapLine, type MmapLine, type RecordLine, type UnmapLine } from './record.js';
-import type { CaseResult, IoctlOutcome, Metrics, MismatchRecord, ViolationRecord } from './result.js';
+import type { CaseResult, DmaFaultRecord, IoctlOutcome, Metrics, MismatchRecord, ViolationRecord } from './result.js';
 import { collectStats } from './stats.js';
 import { PinnedAfterUnmap } from './instrument.js';
+import { ProgressMeter, ProgressPlan, type ProgressSink } from './progress-meter.js';
+import { TRACE_DETAILS, TraceWriter, type TraceInfo, type TraceSpec } from '../report/perfetto.js';
 
 export interface CaseOptions {
-  /** Keep sim trace events (for --trace). */
-  readonly trace?: boolean;
+  /** Stream the sim's trace events to this file (for --trace). */
+  readonly trace?: TraceSpec | undefined;
   /** Keep the JSON Lines record (for run --record). */
   readonly record?: boolean;
-  /** Called now and then with ops done so far. */
-  readonly onProgress?: (done: number) => void;
+  /** Shown progress of a single case: its total before it runs, pages and ops done as it runs. */
+  readonly progress?: ProgressSink | undefined;
 }
 
 export interface CaseOutput {
   readonly result: CaseResult;
-  readonly trace: readonly TraceEvent[] | null;
+  /** What the case's trace writer wrote; null without --trace. */
+  readonly trace: TraceInfo | null;
   readonly record: readonly string[] | null;
 }
 
@@ -54,17 +57,25 @@ class Executor {
   readonly phaseNs: Record<string, number> = {};
   readonly errors: CaseResult['errorSamples'][number][] = [];
   mapIoctls = 0; unmapIoctls = 0; ioctlErrors = 0; tablesAfterBoot = -1; done = 0;
+  /** Progress (only when shown): the pages each ioctl plans, and the meter fed from inside ioctls. */
+  private readonly plan: ProgressPlan | null;
+  private readonly meter: ProgressMeter | null;
   private phase: string | null = null;
   private phaseStart = 0;
   readonly out: string[] | null;
   readonly pau: PinnedAfterUnmap;
   /** Replay: calls whose result differs from the record; null for a run. */
   readonly mismatches: MismatchRecord[] | null;
+  /** Replay: the first DMA_FAULTS_KEPT DMA lines that took an IO page fault; null for a run. */
+  readonly dmaFaults: DmaFaultRecord[] | null;
 
-  constructor(readonly m: Machine, record: boolean, readonly onProgress?: (done: number) => void, compare = false) {
+  constructor(readonly m: Machine, record: boolean, progress?: ProgressSink, compare = false) {
     this.out = record ? [] : null;
+    this.plan = progress === undefined ? null : new ProgressPlan();
+    this.meter = progress === undefined ? null : new ProgressMeter(m, progress);
     this.pau = new PinnedAfterUnmap(m);
     this.mismatches = compare ? [] : null;
+    this.dmaFaults = compare ? [] : null;
   }
 
   /** Replay: compares the result with what the record says (only the fields it has), keeps a mismatch. */
@@ -92,8 +103,10 @@ class Executor {
           const a = l.arg;
           const bytes = encodeDmaMap({ argsz: a.argsz, flags: a.flags, vaddr: BigInt(a.vaddr), iova: BigInt(a.iova), size: BigInt(a.size) });
           this.mapIoctls++;
+          if (this.meter !== null) this.meter.begin(this.plan!.map(BigInt(a.size)));
           if (tr.on) tr.begin(TRACK, 'VFIO_IOMMU_MAP_DMA', { iova: a.iova, size: a.size });
           const r = this.ioctl(VFIO_IOMMU_MAP_DMA, bytes, l.cmd);
+          if (this.meter !== null) this.meter.end();
           if (r.errno === null) this.noteMmio(BigInt(a.vaddr), BigInt(a.iova), BigInt(a.size));
           if (tr.on) tr.end(TRACK, 'VFIO_IOMMU_MAP_DMA', r.errno === null ? {} : { errno: r.errno });
           if (this.mismatches) this.check(l, lineNo, r, null);
@@ -102,10 +115,12 @@ class Executor {
           const a = l.arg;
           const bytes = encodeDmaUnmap({ argsz: a.argsz, flags: a.flags, iova: BigInt(a.iova), size: BigInt(a.size) });
           this.unmapIoctls++;
+          if (this.meter !== null) this.meter.begin(this.plan!.unmap(BigInt(a.size)));
           if (tr.on) tr.begin(TRACK, 'VFIO_IOMMU_UNMAP_DMA', { iova: a.iova, size: a.size });
           this.pau.inUnmap = true;
           const r = this.ioctl(VFIO_IOMMU_UNMAP_DMA, bytes, l.cmd);
           this.pau.inUnmap = false;
+          if (this.meter !== null) this.meter.end();
           if (r.errno === null) this.pau.unmapMmio(Number(BigInt(a.iova) >> 12n), Number((BigInt(a.iova) + BigInt(a.size)) >> 12n));
           const sizeOut = hex(decodeDmaUnmap(bytes).size);
           if (tr.on) tr.end(TRACK, 'VFIO_IOMMU_UNMAP_DMA', r.errno === null ? { size: sizeOut } : { errno: r.errno });
@@ -116,20 +131,26 @@ class Executor {
       }
       case 'dma': {
         if (tr.on) tr.begin(TRACK, 'dma', { device: l.device, iova: l.iova, pages: l.pages });
-        this.m.drv.dma(l.device, Number(BigInt(l.iova) >> 12n), l.pages, l.dir === 'write');
-        if (tr.on) tr.end(TRACK, 'dma');
+        const ok = this.m.drv.dma(l.device, Number(BigInt(l.iova) >> 12n), l.pages, l.dir === 'write');
+        // the device stops at its first faulting page (one IO_PAGE_FAULT per DMA line)
+        if (!ok && this.dmaFaults !== null && this.dmaFaults.length < DMA_FAULTS_KEPT) {
+          const f = this.m.drv.lastFault();
+          this.dmaFaults.push({ line: lineNo, device: l.device, iova: l.iova, pages: l.pages, dir: l.dir, faultIova: f === null ? l.iova : hex(BigInt(f.page) << 12n), event: f?.event ?? 'fault' });
+        }
+        if (tr.on) tr.end(TRACK, 'dma', ok ? {} : { fault: true });
+        if (this.meter !== null) this.meter.done();
         if (this.out) this.out.push(JSON.stringify(l));
         break;
       }
       case 'mmap': case 'header': break;
     }
     if (l.op === 'phase' && this.out) this.out.push(JSON.stringify(l));
-    if (tr.on && l.op === 'ioctl') {
+    if (tr.on && l.op === 'ioctl' && tr.detail >= TRACE_ALL) {
       const u = sim.mem.usage();
       tr.counter('memory', 'pinned pages', { pages: u.pinnedPages });
       tr.counter('memory', 'page tables', { tables: u.tables });
     }
-    if ((++this.done & 255) === 0 && this.onProgress) this.onProgress(this.done);
+    this.done++;
   }
 
   /** Tells the pinned-after-unmap log about a mapping of a BAR mmap (MMIO VMA): its pages are never unpinned. */
@@ -159,11 +180,15 @@ class Executor {
     if (this.phase === null) return;
     const { sim } = this.m;
     this.phaseNs[this.phase] = (this.phaseNs[this.phase] ?? 0) + (sim.clock.now - this.phaseStart);
-    if (this.phase === 'boot') this.tablesAfterBoot = sim.mem.usage().tables;
+    // an imported QEMU trace runs as one phase 'trace' (everything before its teardown): its end is the boot's
+    if (this.phase === 'boot' || this.phase === 'trace') this.tablesAfterBoot = sim.mem.usage().tables;
     if (sim.trace.on) sim.trace.end(TRACK, this.phase);
     this.phase = null;
   }
 }
+
+/** DMA faults kept per case, like the violation and error samples. */
+const DMA_FAULTS_KEPT = 20;
 
 /** Turns a workload op into the record line the executor runs. */
 function toLine(op: Op, devices: readonly number[]): RecordLine {
@@ -179,8 +204,18 @@ function toLine(op: Op, devices: readonly number[]): RecordLine {
 export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {}): CaseOutput {
   const r = resolveScenario(scenario);
   const spec = machineSpec(r);
-  const m = buildMachine(spec, opts.trace ?? false);
-  const ex = new Executor(m, opts.record ?? false, opts.onProgress);
+  const m = buildMachine(spec, opts.trace !== undefined);
+  const w = traceTo(m, opts.trace, label);
+  try {
+    return runOps(m, r, spec, scenario, label, opts, w);
+  } catch (e) {
+    w?.abort();
+    throw e;
+  }
+}
+
+function runOps(m: Machine, r: Resolved, spec: MachineSpec, scenario: Scenario, label: string, opts: CaseOptions, w: TraceWriter | null): CaseOutput {
+  const ex = new Executor(m, opts.record ?? false, opts.progress);
   if (ex.out) {
     const header: HeaderLine = { op: 'header', format: REPLAY_FORMAT, version: REPLAY_VERSION, label, machine: spec, scenario };
     ex.out.push(JSON.stringify(header));
@@ -210,44 +245,95 @@ export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {
         vaddr: hex(vaddr), ...(x.name === 'pc.ram' && !r.populate ? { populate: false } : {}) }));
     }
   }
+  if (opts.progress !== undefined) {
+    // the workload is a seeded stream: a dry pass totals it (only when progress is shown)
+    const plan = new ProgressPlan();
+    let pages = 0, ops = 0;
+    for (const op of workload(r, vmas, m.deviceIds.length)) {
+      if (op.op === 'phase') continue;
+      ops++;
+      if (op.op === 'map') pages += plan.map(op.size); else if (op.op === 'unmap') pages += plan.unmap(op.size);
+    }
+    opts.progress.start({ pages, ops });
+  }
   for (const op of workload(r, vmas, m.deviceIds.length)) ex.exec(toLine(op, m.deviceIds));
   ex.endPhase();
-  return finish(m, ex, label, scenario, r);
+  return finish(m, ex, label, scenario, r, w);
+}
+
+/** Points the sim's tracer at a writer streaming to the case's file (null without --trace); a failed write stops the tracing. */
+function traceTo(m: Machine, spec: TraceSpec | undefined, label: string): TraceWriter | null {
+  if (spec === undefined) return null;
+  const tr = m.sim.trace;
+  tr.detail = spec.detail;
+  const w = new TraceWriter(spec, label, TRACE_DETAILS[spec.detail - 1]!, () => { tr.on = false; });
+  tr.sink = (e) => { w.write(e); };
+  return w;
 }
 
 /**
  * Replays a parsed record against a freshly built machine (optionally under another profile) and
  * compares every ioctl's result with the recorded one (`lineNos[i]`: file line of `lines[i]`).
  */
-export function replayCase(header: HeaderLine, lines: readonly RecordLine[], label: string, opts: CaseOptions = {}, lineNos: readonly number[] = []): CaseOutput {
-  const m = buildMachine(header.machine, opts.trace ?? false);
-  const ex = new Executor(m, opts.record ?? false, opts.onProgress, true);
+export function replayCase(header: HeaderLine, lines: readonly RecordLine[], label: string, opts: CaseOptions = {}, lineNos: readonly number[] = [], file = 'replay'): CaseOutput {
+  const m = buildMachine(header.machine, opts.trace !== undefined);
+  const w = traceTo(m, opts.trace, label);
+  try {
+    return replayLines(m, header, lines, label, opts, lineNos, file, w);
+  } catch (e) {
+    w?.abort();
+    throw e;
+  }
+}
+
+function replayLines(m: Machine, header: HeaderLine, lines: readonly RecordLine[], label: string, opts: CaseOptions, lineNos: readonly number[], file: string, w: TraceWriter | null): CaseOutput {
+  const ex = new Executor(m, opts.record ?? false, opts.progress, true);
+  if (opts.progress !== undefined) {
+    const plan = new ProgressPlan();
+    let pages = 0, ops = 0;
+    for (const l of lines) {
+      if (l.op === 'dma') ops++;
+      if (l.op !== 'ioctl') continue;
+      ops++;
+      pages += l.cmd === 'VFIO_IOMMU_MAP_DMA' ? plan.map(BigInt(l.arg.size)) : plan.unmap(BigInt(l.arg.size));
+    }
+    opts.progress.start({ pages, ops });
+  }
   if (ex.out) ex.out.push(JSON.stringify({ ...header, label }));
   let r: Resolved | null = null;
   if (header.scenario !== null) r = resolveScenario(header.scenario);
   const devices = new Set(m.deviceIds);
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
+    const where = `${file}:${lineNos[i] ?? '?'}`;
     if (l.op === 'mmap') {
-      const vaddr = m.proc.mmap(BigInt(l.size), { backing: l.backing, populate: l.populate ?? true });
+      let vaddr: bigint;
+      try {
+        vaddr = m.proc.mmap(BigInt(l.size), { backing: l.backing, populate: l.populate ?? true });
+      } catch (e) {
+        // ENOMEM (the host cannot back it), EINVAL (a hugetlbfs length that is not a multiple of the huge page)
+        const err = e as { code?: string; message?: string };
+        if (typeof err.code !== 'string') throw e;
+        throw new UsageError(where, `mmap of ${l.size} bytes (${l.backing}) failed: ${String(err.message)}${err.code === 'ENOMEM' ? ` (machine.hostMemory is ${header.machine.hostMemory} bytes)` : ''}`);
+      }
       if (l.vaddr !== undefined && BigInt(l.vaddr) !== vaddr) {
         // every later MAP_DMA vaddr would point elsewhere: stop rather than report each call
-        throw new UsageError('replay', `line ${lineNos[i] ?? '?'}: mmap returned ${hex(vaddr)}, the record says ${l.vaddr}; the process layout differs`);
+        throw new UsageError(where, `mmap returned ${hex(vaddr)}, the record says ${l.vaddr}; the process layout differs`);
       }
       if (ex.out) ex.out.push(JSON.stringify({ ...l, vaddr: hex(vaddr) }));
       continue;
     }
     // a device the header's machine does not have is a broken file, not a DMA that faults
     if (l.op === 'dma' && !devices.has(l.device)) {
-      throw new UsageError('replay', `line ${lineNos[i] ?? '?'}: dma device ${l.device} is not one of the machine's devices (${m.deviceIds.join(', ')})`);
+      throw new UsageError(where, `dma device ${l.device} is not one of the machine's devices (${m.deviceIds.join(', ')})`);
     }
     ex.exec(l, lineNos[i] ?? 0);
   }
   ex.endPhase();
-  return finish(m, ex, label, header.scenario, r);
+  return finish(m, ex, label, header.scenario, r, w);
 }
 
-function finish(m: Machine, ex: Executor, label: string, scenario: Scenario | null, r: Resolved | null): CaseOutput {
+function finish(m: Machine, ex: Executor, label: string, scenario: Scenario | null, r: Resolved | null, w: TraceWriter | null): CaseOutput {
   const { sim } = m;
   const counters = sim.counters;
   const timeNs = sim.meter.timeSnapshot();
@@ -281,6 +367,7 @@ function finish(m: Machine, ex: Executor, label: string, scenario: Scenario | nu
     violationSamples: v.slice(0, 20).map((x): ViolationRecord => ({ kind: x.kind, pfn: x.pfn, iova: x.iova, domain: x.domain, via: x.via, call: x.call, detail: x.detail })),
     errorSamples: ex.errors,
     mismatches: ex.mismatches,
+    dmaFaults: ex.dmaFaults,
   };
-  return { result, trace: sim.trace.on ? sim.trace.events.slice() : null, record: ex.out };
+  return { result, trace: w === null ? null : w.close(), record: ex.out };
 }

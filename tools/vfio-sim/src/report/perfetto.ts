@@ -1,8 +1,11 @@
-// --trace FILE: Chrome/Perfetto trace-event JSON (the "JSON Array/Object Format" ui.perfetto.dev
-// and chrome://tracing open). Each case is a process, each tracer track (qemu, vfio, iommu,
-// amd-iommu, ...) a thread; B/E become slices, i instants, C counters. Timestamps are the modeled
-// clock in microseconds.
+// --trace FILE: Chrome/Perfetto trace-event JSON (the "JSON Object Format" ui.perfetto.dev and
+// chrome://tracing open), written as the run goes: each case streams its events to the file (one
+// case) or to a part file that is appended to the file once every case is done (several cases, on
+// worker threads), in 1 MiB chunks, so no trace is ever held in memory. Each case is a process,
+// each tracer track (qemu, vfio, iommu, memory, ...) a thread; B/E become slices, i instants, C
+// counters. Timestamps are the modeled clock in microseconds; IOVAs are bytes in 0x hex.
 
+import { closeSync, fstatSync, openSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import type { TraceEvent } from '@x/iommu-core';
 
 export interface ChromeEvent {
@@ -10,35 +13,153 @@ export interface ChromeEvent {
   s?: 't'; args?: Record<string, unknown>; cat?: string;
 }
 
-export interface TraceCase { readonly label: string; readonly events: readonly TraceEvent[] }
-
-export function toChromeTrace(cases: readonly TraceCase[]): { traceEvents: ChromeEvent[]; displayTimeUnit: 'ns'; metadata: Record<string, string> } {
-  const out: ChromeEvent[] = [];
-  cases.forEach((c, i) => {
-    const pid = i + 1;
-    out.push({ name: 'process_name', ph: 'M', ts: 0, pid, tid: 0, args: { name: c.label } });
-    out.push({ name: 'process_sort_index', ph: 'M', ts: 0, pid, tid: 0, args: { sort_index: pid } });
-    const tids = new Map<string, number>();
-    const tidOf = (track: string): number => {
-      let t = tids.get(track);
-      if (t === undefined) {
-        t = tids.size + 1;
-        tids.set(track, t);
-        out.push({ name: 'thread_name', ph: 'M', ts: 0, pid, tid: t, args: { name: track } });
-        out.push({ name: 'thread_sort_index', ph: 'M', ts: 0, pid, tid: t, args: { sort_index: t } });
-      }
-      return t;
-    };
-    for (const e of c.events) {
-      const ev: ChromeEvent = { name: e.name, ph: e.ph, ts: e.ts / 1000, pid, tid: tidOf(e.track), cat: e.track };
-      if (e.ph === 'i') ev.s = 't';
-      if (e.args !== undefined) ev.args = { ...e.args };
-      out.push(ev);
-    }
-  });
-  return { traceEvents: out, displayTimeUnit: 'ns', metadata: { 'clock': 'modeled time (us)', 'generator': 'vfio-sim' } };
+/** What a case's trace is: where it goes, its process id in the file, how much detail. Plain data (crosses threads). */
+export interface TraceSpec {
+  /** The file this case writes: the --trace file itself, or a part file. */
+  readonly file: string;
+  /** Whether `file` is the whole trace (one case: opening and closing brackets too) or a part. */
+  readonly standalone: boolean;
+  /** Process id of the case in the trace (its column: 1, 2, ...). */
+  readonly pid: number;
+  /** TRACE_IOCTL .. TRACE_ALL (@x/iommu-core). */
+  readonly detail: number;
 }
 
-export function renderTrace(cases: readonly TraceCase[]): string {
-  return JSON.stringify(toChromeTrace(cases));
+/** What a case wrote. `error`: why a write failed (the run went on without tracing); null when all went out. */
+export interface TraceInfo { readonly file: string; readonly events: number; readonly bytes: number; readonly error: string | null }
+
+export const TRACE_DETAILS = ['ioctl', 'iommu', 'all'] as const;
+export type TraceDetail = (typeof TRACE_DETAILS)[number];
+
+const CHUNK = 1 << 20;
+const OPEN = '{"traceEvents":[\n';
+/** The closing part: the array, then the display unit and what the clock is. */
+export function traceClose(detail: TraceDetail): string {
+  return `\n],"displayTimeUnit":"ns","metadata":{"clock":"modeled time (us)","iova":"bytes (0x hex)","detail":"${detail}","generator":"vfio-sim"}}\n`;
+}
+
+/** Appends one case's events to a file as they come, a chunk at a time. */
+export class TraceWriter {
+  events = 0;
+  bytes = 0;
+  error: string | null = null;
+  private fd = -1;
+  private buf = '';
+  private first = true;
+  private readonly tids = new Map<string, number>();
+
+  /** `label`: the case's name (its process name); `detail` names the level in the file's metadata; `onError` stops the tracing. */
+  constructor(readonly spec: TraceSpec, label: string, private readonly detail: TraceDetail, private readonly onError: () => void) {
+    try { this.fd = openSync(spec.file, 'w'); } catch (e) { this.fail(e); return; }
+    if (spec.standalone) this.raw(OPEN);
+    this.meta('process_name', 0, { name: label });
+    this.meta('process_sort_index', 0, { sort_index: spec.pid });
+  }
+
+  /** The tracer's sink: one event. */
+  write(e: TraceEvent): void {
+    if (this.fd < 0) return;
+    let tid = this.tids.get(e.track);
+    if (tid === undefined) {
+      tid = this.tids.size + 1;
+      this.tids.set(e.track, tid);
+      this.meta('thread_name', tid, { name: e.track });
+      this.meta('thread_sort_index', tid, { sort_index: tid });
+    }
+    const args = e.args === undefined ? '' : `,"args":${JSON.stringify(e.args)}`;
+    this.line(`{"name":${JSON.stringify(e.name)},"ph":"${e.ph}","ts":${e.ts / 1000},"pid":${this.spec.pid},"tid":${tid},"cat":"${e.track}"${e.ph === 'i' ? ',"s":"t"' : ''}${args}}`);
+  }
+
+  /** Flushes and closes; a standalone file gets its closing part. */
+  close(): TraceInfo {
+    if (this.fd >= 0) {
+      if (this.spec.standalone) this.raw(traceClose(this.detail));
+      this.flush();
+      if (this.fd >= 0) closeSync(this.fd);
+      this.fd = -1;
+    }
+    return { file: this.spec.file, events: this.events, bytes: this.bytes, error: this.error };
+  }
+
+  /** The case failed (a usage error mid-run): close, and remove what it wrote if it is a file of ours. */
+  abort(): void {
+    if (this.fd >= 0) { closeSync(this.fd); this.fd = -1; }
+    removeIfFile(this.spec.file);
+  }
+
+  private meta(name: string, tid: number, args: Record<string, unknown>): void {
+    this.line(`{"name":"${name}","ph":"M","ts":0,"pid":${this.spec.pid},"tid":${tid},"args":${JSON.stringify(args)}}`);
+  }
+
+  private line(json: string): void {
+    this.events++;
+    this.raw(this.first ? json : `,\n${json}`);
+    this.first = false;
+  }
+
+  private raw(s: string): void {
+    this.buf += s;
+    if (this.buf.length >= CHUNK) this.flush();
+  }
+
+  private flush(): void {
+    if (this.fd < 0 || this.buf.length === 0) return;
+    try {
+      const b = Buffer.from(this.buf, 'utf8');
+      let off = 0;
+      while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
+      this.bytes += b.length;
+    } catch (e) {
+      this.fail(e);
+    }
+    this.buf = '';
+  }
+
+  private fail(e: unknown): void {
+    this.error = (e as NodeJS.ErrnoException).code ?? String((e as Error).message ?? e);
+    if (this.fd >= 0) { try { closeSync(this.fd); } catch { /* already failing */ } }
+    this.fd = -1;
+    this.buf = '';
+    this.onError();
+  }
+}
+
+/** Deletes `file` when it is a regular file (never /dev/full and the like). */
+export function removeIfFile(file: string): void {
+  try { if (statSync(file).isFile()) unlinkSync(file); } catch { /* gone already */ }
+}
+
+/**
+ * Joins the cases' part files into the trace file, in case order, a chunk at a time, and deletes
+ * them. Returns the bytes written; throws the write's error (ENOSPC, ...).
+ */
+export function assembleTrace(file: string, parts: readonly string[], detail: TraceDetail): number {
+  const out = openSync(file, 'w');
+  const buf = Buffer.allocUnsafe(4 * CHUNK);
+  let bytes = 0;
+  const put = (b: Buffer, n: number): void => { let off = 0; while (off < n) off += writeSync(out, b, off, n - off); bytes += n; };
+  try {
+    put(Buffer.from(OPEN), OPEN.length);
+    parts.forEach((p, i) => {
+      if (i > 0) put(Buffer.from(',\n'), 2);
+      const fd = openSync(p, 'r');
+      try {
+        const size = fstatSync(fd).size;
+        for (let pos = 0; pos < size;) {
+          const n = readSync(fd, buf, 0, buf.length, pos);
+          if (n === 0) break;
+          put(buf, n);
+          pos += n;
+        }
+      } finally {
+        closeSync(fd);
+      }
+    });
+    const tail = Buffer.from(traceClose(detail));
+    put(tail, tail.length);
+  } finally {
+    closeSync(out);
+    for (const p of parts) removeIfFile(p);
+  }
+  return bytes;
 }

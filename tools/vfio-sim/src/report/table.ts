@@ -39,8 +39,8 @@ const TAIL_ROWS: readonly Row[] = [
   ['safety violations', (c) => int(c.metrics.violations)],
 ];
 
-/** The workload's phases in the order a scenario runs them; a replayed stream may name others. */
-const PHASE_ORDER = ['boot', 'run', 'churn', 'shutdown'];
+/** The workload's phases in the order a scenario runs them ('trace': an imported QEMU trace); a replayed stream may name others. */
+const PHASE_ORDER = ['boot', 'trace', 'run', 'churn', 'shutdown'];
 
 /** Every phase any case has, in scenario order, then unknown names in the order they appear. */
 export function phasesOf(cases: readonly CaseResult[]): string[] {
@@ -158,6 +158,16 @@ export function renderTable(res: CommandResult, opts: { hints?: boolean } = {}):
     out.push(`\n${c.label}: ${int(mm.length)} replayed ioctl(s) differ from the record${mm.length > MISMATCHES_SHOWN ? ` (first ${MISMATCHES_SHOWN}; --json lists all)` : ''}:`);
     for (const x of mm.slice(0, MISMATCHES_SHOWN)) {
       out.push(`  line ${x.line}: ${x.ioctl} iova ${x.iova} size ${x.size}: recorded ${outcome(x.recorded, x.recorded)}, replayed ${outcome(x.replayed, x.recorded)}`);
+    }
+  }
+  for (const c of cases) {
+    const f = c.dmaFaults ?? [];
+    if (f.length === 0) continue;
+    // which replayed DMA lines the IOMMU refused (the device stops at its first faulting page)
+    const n = Math.max(c.metrics.ioPageFaults, f.length);
+    out.push(`\n${c.label}: ${int(n)} replayed DMA(s) took an IO page fault${n > MISMATCHES_SHOWN ? ` (first ${MISMATCHES_SHOWN}; --json lists ${f.length < n ? `the first ${f.length}` : 'all'})` : ''}:`);
+    for (const x of f.slice(0, MISMATCHES_SHOWN)) {
+      out.push(`  line ${x.line}: dma device ${x.device} ${x.dir} iova ${x.iova} pages ${x.pages}: ${x.event} at iova ${x.faultIova}`);
     }
   }
   const bottom = bottomLine(res);
