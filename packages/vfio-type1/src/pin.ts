@@ -199,14 +199,14 @@ export function vfioUnpinPagesRemote(it: VfioIommu, dma: VfioDma, pfn: number, n
   const tr = it.sim.trace;
   if (tr.on && tr.detail >= TRACE_IOMMU) {
     tr.begin('vfio', 'vfio_unpin_pages_remote', { pages: npage });
-    const r = unpinRun(it, dma, pfn, npage, doAccounting);
+    const r = unpinRun(it, dma, pfn, npage, doAccounting, folioOrder);
     tr.end('vfio', 'vfio_unpin_pages_remote');
     return r;
   }
-  return unpinRun(it, dma, pfn, npage, doAccounting);
+  return unpinRun(it, dma, pfn, npage, doAccounting, folioOrder);
 }
 
-function unpinRun(it: VfioIommu, dma: VfioDma, pfn: number, npage: number, doAccounting: boolean): number {
+function unpinRun(it: VfioIommu, dma: VfioDma, pfn: number, npage: number, doAccounting: boolean, folioOrder: number): number {
   // put_pfn() per page; since d14de5b92578 (v6.18) one unpin_user_page_range_dirty_lock() that
   // steps over the range a folio at a time. Either way each folio's struct page is touched once.
   const folios = segments(pfn, npage, 2 ** Math.min(folioOrder, 18));

@@ -96,14 +96,14 @@ describe('replay format', () => {
 
   it('test_replay_bad_costs', async () => {
     // a negative cost would print a negative time; 1e300 and 1e400 (Infinity once parsed) an infinite one
-    await usage(file(`${HEADER},"machine":{"cost":{"pins":-1}}}`), `${dir}/f${n}.jsonl:1: header: machine.cost: pins=-1: cost must be a number of ns in [0, 1000000000] (1 s)`);
+    await usage(file(`${HEADER},"machine":{"cost":{"pins":-1}}}`), `${dir}/f${n}.jsonl:1: header: machine.cost: cost of 'pins' must be a number of nanoseconds in [0, 1000000000], got -1`);
     await usage(file(`${HEADER},"machine":{"cost":{"pins":1e300,"completionWaits":1e400,"bogus":1}}}`), `${dir}/f${n}.jsonl:1: header: ` + [
-      'machine.cost: pins=1e+300: cost must be a number of ns in [0, 1000000000] (1 s)',
-      'machine.cost: completionWaits=Infinity: cost must be a number of ns in [0, 1000000000] (1 s)',
+      "machine.cost: cost of 'pins' must be a number of nanoseconds in [0, 1000000000], got 1e+300",
+      "machine.cost: cost of 'completionWaits' must be a number of nanoseconds in [0, 1000000000], got Infinity",
       "machine.cost: unknown event 'bogus' (see `vfio-sim report --costs --driver amd`)"].join('; '));
     // the flag goes through the same check
     expect((await inProcess(['run', '--guest', '1G', '--cost', 'pins=10000000000'])).stderr)
-      .toBe('vfio-sim: --cost: pins=10000000000: cost must be a number of ns in [0, 1000000000] (1 s)\n');
+      .toBe("vfio-sim: --cost: cost of 'pins' must be a number of nanoseconds in [0, 1000000000], got 10000000000\n");
   });
 
   it('test_replay_header_lists_every_problem', async () => {

@@ -113,7 +113,8 @@ describe('trace at scale', () => {
   it('test_trace_16g_4k_refused_with_estimate', () => {
     // what used to abort with a V8 heap-out-of-memory after ~55 s: refused at once, naming the estimate and what fits
     const file = join(dir, 't16.json');
-    const r = smallHeap(512, ['run', '--guest', '16G', '--backing', '4k', '--trace', file], 20_000);
+    // a fully fragmented host (--host-age 1): one pin chunk and one map per 4 KiB page
+    const r = smallHeap(512, ['run', '--guest', '16G', '--backing', '4k', '--host-age', '1', '--trace', file], 20_000);
     expect(r.signal).toBeNull();
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
@@ -125,7 +126,7 @@ describe('trace at scale', () => {
   it('test_trace_16g_4k_ioctl_detail_streams', () => {
     // the same guest at ioctl detail fits: a valid trace of phases, ioctls and DMA, under a 512 MB heap
     const file = join(dir, 't16-ioctl.json');
-    const r = smallHeap(512, ['run', '--guest', '16G', '--backing', '4k', '--trace', file, '--trace-detail', 'ioctl', '--json'], 120_000);
+    const r = smallHeap(512, ['run', '--guest', '16G', '--backing', '4k', '--host-age', '1', '--trace', file, '--trace-detail', 'ioctl', '--json'], 120_000);
     expect([r.signal, r.status]).toEqual([null, 0]);
     const res = JSON.parse(r.stdout) as { cases: { metrics: { mapIoctls: number; unmapIoctls: number } }[] };
     const t = JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: ChromeEvent[]; metadata: Record<string, string> };
@@ -143,7 +144,7 @@ describe('trace at scale', () => {
     // 1 GiB on 4 KiB pages at iommu detail: ~2 M events, ~240 MB, written with a 128 MB heap (held in
     // memory, the events alone would need several times that); checked line by line as it streams back
     const file = join(dir, 't1g.json');
-    const r = smallHeap(128, ['run', '--guest', '1G', '--backing', '4k', '--firmware', 'none', '--trace', file, '--trace-detail', 'iommu', '--json'], 120_000);
+    const r = smallHeap(128, ['run', '--guest', '1G', '--backing', '4k', '--host-age', '1', '--firmware', 'none', '--trace', file, '--trace-detail', 'iommu', '--json'], 120_000);
     expect([r.signal, r.status], r.stderr).toEqual([null, 0]);
     const est = /^vfio-sim: --trace: about ([\d,]+) events, [\d.]+ MiB at --trace-detail iommu to /.exec(r.stderr);
     expect(est).not.toBeNull();
