@@ -4,9 +4,10 @@
 // modeled nanoseconds per call with the events each call charged.
 
 import {
-  DEFAULT_MACHINE, IOMMU_READ, IOMMU_WRITE, createIotlbGather, createReferenceDriver, createSim, iommuMap, iommuTlbSync,
-  iommuUnmapFast, isMachineName, isProfileName, machineError, profileError, type IommuDomain, type Sim,
+  IOMMU_READ, IOMMU_WRITE, createIotlbGather, createReferenceDriver, createSim, iommuMap, iommuTlbSync, iommuUnmapFast,
+  type IommuDomain, type Sim,
 } from '@x/iommu-core';
+import { checkedMachineOpts } from './report.js';
 import { createAmdIommu } from '@x/amd-iommu';
 import { UsageError } from '../errors.js';
 import { textTable } from '../report/format.js';
@@ -52,12 +53,7 @@ export function ptResult(op: string, o: PtOptions): PtResult {
   if (order === undefined) throw new UsageError('--page-size', `'${o.pageSize}' is not 4K, 2M or 1G`);
   if (order === 30 && pages > 16) throw new UsageError('--pages', 'at most 16 pages of 1G');
   const repeat = whole('--repeat', o.repeat, 100, 100_000);
-  const driver = o.driver ?? 'amd';
-  if (driver !== 'amd' && driver !== 'reference') throw new UsageError('--driver', `'${driver}' is not one of amd, reference`);
-  const profile = o.profile ?? 'mainline';
-  if (!isProfileName(profile)) throw new UsageError('--profile', profileError(profile));
-  const machine = o.machine ?? DEFAULT_MACHINE;
-  if (!isMachineName(machine)) throw new UsageError('--machine', machineError(machine));
+  const { driver, profile, machine } = checkedMachineOpts(o);
   const cost = o.cost !== undefined ? parseCost(o.cost) : {};
   const per = 2 ** (order - 12), n = pages * per;
   let sim: Sim;

@@ -35,6 +35,21 @@ export function costTable(driver: 'amd' | 'reference', profile: Profile, overrid
   return Object.entries(sim.costTable()).map(([event, e]) => ({ event, ns: e.ns, source: e.source }));
 }
 
+/**
+ * --driver, --profile and --machine of the commands that build one machine outside a scenario
+ * (report --costs, pt): each checked, defaults filled in; UsageError naming the flag.
+ */
+export function checkedMachineOpts(o: { driver?: string | undefined; profile?: string | undefined; machine?: string | undefined }, defaultDriver: 'amd' | 'reference' = 'amd'):
+  { driver: 'amd' | 'reference'; profile: Profile; machine: string } {
+  const driver = o.driver ?? defaultDriver;
+  if (driver !== 'amd' && driver !== 'reference') throw new UsageError('--driver', `'${driver}' is not one of amd, reference`);
+  const profile = o.profile ?? 'mainline';
+  if (!isProfileName(profile)) throw new UsageError('--profile', profileError(profile));
+  const machine = o.machine ?? DEFAULT_MACHINE;
+  if (!isMachineName(machine)) throw new UsageError('--machine', machineError(machine));
+  return { driver, profile, machine };
+}
+
 /** A saved --json result, checked against docs/result.schema.json; anything else is a usage error. */
 function readResult(file: string): CommandResult {
   let text: string;
@@ -83,12 +98,7 @@ export function reportCommand(file: string | undefined, opts: { costs?: boolean;
     if (stray !== undefined) throw new UsageError(`--${stray}`, 'goes with --costs (a saved result FILE already says its driver, profile and costs)');
   }
   if (opts.costs) {
-    const driver = opts.driver ?? 'amd';
-    if (driver !== 'amd' && driver !== 'reference') throw new UsageError('--driver', `'${driver}' is not one of amd, reference`);
-    const profile = opts.profile ?? 'mainline';
-    if (!isProfileName(profile)) throw new UsageError('--profile', profileError(profile));
-    const machine = opts.machine ?? DEFAULT_MACHINE;
-    if (!isMachineName(machine)) throw new UsageError('--machine', machineError(machine));
+    const { driver, profile, machine } = checkedMachineOpts(opts);
     const rows = checkedCostTable(driver, profile, opts.cost !== undefined ? parseCost(opts.cost) : {}, machine);
     const m = machineProfile(machine);
     if (opts.json) process.stdout.write(`${JSON.stringify({ driver, profile, machine, host: m.host, costs: rows }, null, 2)}\n`);
