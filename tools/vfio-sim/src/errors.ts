@@ -9,11 +9,14 @@ export class UsageError extends Error {
   readonly option: string;
   /** The message without the option. */
   readonly detail: string;
-  constructor(option: string, message: string) {
+  /** The scenario field (JSON path) at fault, when the error is about one; lets a caller name the file it came from. */
+  readonly field: string | null;
+  constructor(option: string, message: string, field: string | null = null) {
     super(option === '' ? message : `${option}: ${message}`);
     this.name = 'UsageError';
     this.option = option;
     this.detail = message;
+    this.field = field;
   }
 }
 

@@ -106,8 +106,8 @@ describe('host memory usage errors', () => {
     [['run', '--host-age', '0,1'], "vfio-sim: --host-age: takes one value here, got '0,1' (comma lists work with compare and sweep)"],
     [['run', '--populate', 'maybe'], "vfio-sim: --populate: 'maybe' is not on or off"],
     [['compare', '--populate', 'on,maybe'], "vfio-sim: --populate: 'maybe' is not on or off"],
-    [['run', '--scenario', bad], "vfio-sim: --host-age: '2' must be a number in [0, 1] (1 = long-running host, 0 = freshly booted)"],
-    [['run', '--scenario', badPop], "vfio-sim: --populate: 'no' must be true or false"],
+    [['run', '--scenario', bad], "vfio-sim: --scenario age.json: host.age: '2' must be a number in [0, 1] (1 = long-running host, 0 = freshly booted)"],
+    [['run', '--scenario', badPop], "vfio-sim: --scenario pop.json: host.populate: 'no' must be true or false"],
   ])('test_host_memory_usage_error %j', async (args, msg) => {
     expect(await cli(args)).toEqual({ code: 2, stdout: '', stderr: `${msg}\n` });
   });

@@ -35,24 +35,36 @@ export const TRACE_MAX_DEFAULT = '1G';
 const TRACE_NOTE_BYTES = 64 << 20;
 
 /**
+ * A case whose scenario came from a file: the file (as errors name it) and the fields flags set
+ * over it. A bad field no flag set is the file's (its own value, or a default that clashes with
+ * one), not a flag's the user never gave.
+ */
+export interface ScenarioOrigin { readonly where: string; readonly flagged: ReadonlySet<string> }
+
+/**
  * Reads and checks a scenario JSON file over the defaults. `viaFlag`: the user named it with
  * --scenario (errors name that flag) rather than as a `compare` argument.
  */
 export function loadScenarioFile(file: string, viaFlag: boolean): Scenario {
+  return readScenarioFile(file, viaFlag).scenario;
+}
+
+function readScenarioFile(file: string, viaFlag: boolean): { scenario: Scenario; origin: ScenarioOrigin } {
   const opt = viaFlag ? '--scenario' : '';
   const what = viaFlag ? file : `scenario file ${file}`;
   let text: string;
   try { text = readFileSync(file, 'utf8'); } catch (e) { throw new UsageError(opt, `cannot read ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
   let json: unknown;
   try { json = JSON.parse(text); } catch (e) { throw new UsageError(opt, `${what} is not valid JSON: ${(e as Error).message}`); }
-  const s = mergeScenario(defaultScenario(), json, viaFlag ? `--scenario ${basename(file)}` : `scenario file ${basename(file)}`);
+  const where = viaFlag ? `--scenario ${basename(file)}` : `scenario file ${basename(file)}`;
+  const s = mergeScenario(defaultScenario(), json, where);
   if (typeof (json as { name?: unknown }).name !== 'string') s.name = basename(file).replace(/\.json$/, '');
   // sizes may be written as numbers of bytes; the result schema echoes them as strings
   if (typeof s.guest.memory === 'number') s.guest.memory = String(s.guest.memory);
   if (typeof s.guest.below4g === 'number') s.guest.below4g = String(s.guest.below4g);
   if (typeof s.guest.gpuBar === 'number') s.guest.gpuBar = String(s.guest.gpuBar);
   if (typeof s.host.memory === 'number') s.host.memory = String(s.host.memory);
-  return s;
+  return { scenario: s, origin: { where, flagged: new Set() } };
 }
 
 /**
@@ -61,20 +73,25 @@ export function loadScenarioFile(file: string, viaFlag: boolean): Scenario {
  * --disable-hugepages, --cost per event). Flags not given leave the file's fields alone: commander
  * sets no defaults for them. Comma lists come back as `varying`, applied by expandCases.
  */
-export function scenarioFromOptions(opts: Record<string, unknown>, lists: boolean, file?: string): { base: Scenario; varying: [OptDef, (string | number | boolean)[]][] } {
+export function scenarioFromOptions(opts: Record<string, unknown>, lists: boolean, file?: string):
+  { base: Scenario; varying: [OptDef, (string | number | boolean)[]][]; origin: ScenarioOrigin | null } {
   let s = defaultScenario();
-  if (file !== undefined) s = loadScenarioFile(file, false);
-  else if (typeof opts.scenario === 'string') s = loadScenarioFile(opts.scenario, true);
+  let origin: ScenarioOrigin | null = null;
+  const path = file ?? (typeof opts.scenario === 'string' ? opts.scenario : undefined);
+  if (path !== undefined) ({ scenario: s, origin } = readScenarioFile(path, file === undefined));
   const vals = optionValues(opts, lists);
   const varying: [OptDef, (string | number | boolean)[]][] = [];
+  const flagged = new Set<string>();
   for (const [o, v] of vals) {
+    flagged.add(o.path);
     if (v.length === 1) setPath(s, o.path, v[0]);
     else varying.push([o, v]);
   }
-  if (opts.vgaHole === false) s.guest.vgaHole = false;
-  if (opts.disableHugepages === true) s.vfio.disableHugepages = true;
-  if (typeof opts.cost === 'string') s.cost = { ...s.cost, ...parseCost(opts.cost) };
-  return { base: s, varying };
+  if (opts.vgaHole === false) { s.guest.vgaHole = false; flagged.add('guest.vgaHole'); }
+  if (opts.disableHugepages === true) { s.vfio.disableHugepages = true; flagged.add('vfio.disableHugepages'); }
+  if (typeof opts.cost === 'string') { s.cost = { ...s.cost, ...parseCost(opts.cost) }; flagged.add('cost'); }
+  if (origin !== null) origin = { where: origin.where, flagged };
+  return { base: s, varying, origin };
 }
 
 /** Every combination of the varying options; labels name what differs. */
@@ -96,20 +113,33 @@ export function expandCases(base: Scenario, varying: readonly [OptDef, readonly 
 }
 
 /** Validates every case before any work starts (so a bad one exits 2 at once), cost names included. */
-export function checkCases(cases: readonly { scenario: Scenario }[]): void {
+export function checkCases(cases: readonly { scenario: Scenario; origin?: ScenarioOrigin | null }[]): void {
   const seen = new Set<string>();
   for (const c of cases) {
-    const s = c.scenario;
-    resolveScenario(s);
-    // dma_entry_limit came in v5.1 (492855939bdb); @x/vfio-type1 refuses it for older releases (RangeError)
-    if (!profileSpec(s.profile).dmaEntryLimit && s.vfio.dmaEntryLimit !== DMA_ENTRY_LIMIT_DEFAULT) {
-      throw new UsageError('--dma-entry-limit', `dma_entry_limit came in v5.1 (492855939bdb); release ${s.profile} has no such limit`);
+    try {
+      checkCase(c.scenario, seen);
+    } catch (e) {
+      // a field no flag set is the scenario file's: name the file and the field, not a flag never given
+      if (e instanceof UsageError && e.field !== null && c.origin != null && !c.origin.flagged.has(e.field)) throw new UsageError(c.origin.where, `${e.field}: ${e.detail}`, e.field);
+      throw e;
     }
-    const names = Object.keys(s.cost);
-    const key = `${s.driver} ${s.profile} ${s.host.machine} ${names.join(',')}`;
-    if (names.length === 0 || seen.has(key)) continue;
-    seen.add(key);
+  }
+}
+
+function checkCase(s: Scenario, seen: Set<string>): void {
+  resolveScenario(s);
+  // dma_entry_limit came in v5.1 (492855939bdb); @x/vfio-type1 refuses it for older releases (RangeError)
+  if (!profileSpec(s.profile).dmaEntryLimit && s.vfio.dmaEntryLimit !== DMA_ENTRY_LIMIT_DEFAULT) {
+    throw new UsageError('--dma-entry-limit', `dma_entry_limit came in v5.1 (492855939bdb); release ${s.profile} has no such limit`, 'vfio.dmaEntryLimit');
+  }
+  const names = Object.keys(s.cost);
+  const key = `${s.driver} ${s.profile} ${s.host.machine} ${names.join(',')}`;
+  if (names.length === 0 || seen.has(key)) return;
+  seen.add(key);
+  try {
     checkedCostTable(s.driver, s.profile, s.cost, s.host.machine);
+  } catch (e) {
+    throw e instanceof UsageError ? new UsageError(e.option, e.detail, 'cost') : e;
   }
 }
 

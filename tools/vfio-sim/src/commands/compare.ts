@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import { UsageError } from '../errors.js';
 import { DEFAULT_COMPARE, type Scenario } from '../scenario/scenario.js';
 import { SCENARIO_OPTS } from '../scenario/options.js';
-import { checkCases, checkOutputOpts, emit, execute, expandCases, scenarioFromOptions, type OutputOpts } from './common.js';
+import { checkCases, checkOutputOpts, emit, execute, expandCases, scenarioFromOptions, type OutputOpts, type ScenarioOrigin } from './common.js';
 
 /**
  * Each scenario file is a case (times the flags' comma lists); every flag the user gave overrides
@@ -17,16 +17,16 @@ export async function compareCommand(files: string[], opts: Record<string, unkno
     throw new UsageError('--scenario', 'give scenario files either as arguments or with --scenario, not both (every argument is a case of its own)');
   }
   checkOutputOpts(opts);
-  let cases: { label: string; scenario: Scenario }[];
+  let cases: { label: string; scenario: Scenario; origin: ScenarioOrigin | null }[];
   if (files.length === 0) {
-    const { base, varying } = scenarioFromOptions(opts, true);
+    const { base, varying, origin } = scenarioFromOptions(opts, true);
     const profileOpt = SCENARIO_OPTS.find((o) => o.attr === 'profile')!;
     if (opts.profile === undefined) varying.unshift([profileOpt, [...DEFAULT_COMPARE]]);
-    cases = expandCases(base, varying);
+    cases = expandCases(base, varying).map((c) => ({ ...c, origin }));
   } else {
     cases = files.flatMap((f) => {
-      const { base, varying } = scenarioFromOptions(opts, true, f);
-      return expandCases(base, varying).map((c) => ({ label: varying.length > 0 ? `${basename(f, '.json')} ${c.label}` : basename(f, '.json'), scenario: c.scenario }));
+      const { base, varying, origin } = scenarioFromOptions(opts, true, f);
+      return expandCases(base, varying).map((c) => ({ label: varying.length > 0 ? `${basename(f, '.json')} ${c.label}` : basename(f, '.json'), scenario: c.scenario, origin }));
     });
   }
   checkCases(cases);

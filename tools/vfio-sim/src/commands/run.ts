@@ -6,9 +6,9 @@ import { writeOutput } from './outfile.js';
 import { command, shellWord } from '../invocation.js';
 
 export async function runCommand(opts: Record<string, unknown> & OutputOpts & { record?: string }): Promise<number> {
-  const { base, varying } = scenarioFromOptions(opts, false);
+  const { base, varying, origin } = scenarioFromOptions(opts, false);
   if (varying.length > 0) throw new UsageError('--profile', 'run takes single values; use compare or sweep for lists');
-  checkCases([{ scenario: base }]);
+  checkCases([{ scenario: base, origin }]);
   checkOutputOpts(opts);
   const outs = await execute([{ kind: 'run', label: base.profile, scenario: base, trace: opts.trace !== undefined, record: opts.record !== undefined }], opts);
   if (opts.record !== undefined) writeOutput('--record', opts.record, `${outs[0]!.record!.join('\n')}\n`);

@@ -7,14 +7,14 @@ import { flagName } from '../scenario/options.js';
 import { checkCases, checkOutputOpts, emit, execute, expandCases, scenarioFromOptions, type OutputOpts } from './common.js';
 
 export async function sweepCommand(opts: Record<string, unknown> & OutputOpts): Promise<number> {
-  const { base, varying } = scenarioFromOptions(opts, true);
+  const { base, varying, origin } = scenarioFromOptions(opts, true);
   if (varying.length !== 1) {
     throw new UsageError(varying.length === 0 ? 'sweep' : varying.map(([o]) => flagName(o)).join(', '),
       varying.length === 0 ? 'give one option a comma list, e.g. --tlb-sync-max 1,8,64,512,4096' : 'sweep varies one option; use compare for several');
   }
   const [o, values] = varying[0]!;
   const cases = expandCases(base, varying);
-  checkCases(cases);
+  checkCases(cases.map((c) => ({ ...c, origin })));
   checkOutputOpts(opts);
   const trace = opts.trace !== undefined;
   const outs = await execute(cases.map((c) => ({ kind: 'run', label: c.label, scenario: c.scenario, trace, record: false })), opts);

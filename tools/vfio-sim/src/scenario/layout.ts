@@ -33,9 +33,10 @@ export function defaultBelow4g(guest: bigint, machine: 'q35' | 'pc'): bigint {
 export function qemuLayout(guest: bigint, machine: 'q35' | 'pc', below4g: bigint | null, vgaHole: boolean, flag = '--below-4g'): RamBlock[] {
   const low = below4g ?? defaultBelow4g(guest, machine);
   if (below4g !== null) {
-    if (below4g > guest) throw new UsageError(flag, `${shortSize(below4g)} below 4 GiB is more than the guest's ${shortSize(guest)}`);
-    if (below4g > MAX_BELOW_4G) throw new UsageError(flag, `${shortSize(below4g)} reaches into the PCI hole (at most ${shortSize(MAX_BELOW_4G)}, QEMU's max-ram-below-4g limit)`);
-    if (below4g % (2n << 20n) !== 0n) throw new UsageError(flag, `${shortSize(below4g)} is not a multiple of 2 MiB`);
+    const bad = (msg: string): never => { throw new UsageError(flag, msg, 'guest.below4g'); };
+    if (below4g > guest) bad(`${shortSize(below4g)} below 4 GiB is more than the guest's ${shortSize(guest)}`);
+    if (below4g > MAX_BELOW_4G) bad(`${shortSize(below4g)} reaches into the PCI hole (at most ${shortSize(MAX_BELOW_4G)}, QEMU's max-ram-below-4g limit)`);
+    if (below4g % (2n << 20n) !== 0n) bad(`${shortSize(below4g)} is not a multiple of 2 MiB`);
   }
   const blocks: RamBlock[] = [];
   if (vgaHole && low > VGA_END) {

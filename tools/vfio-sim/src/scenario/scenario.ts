@@ -134,7 +134,7 @@ export const BOUNDS = {
   dmaEntryLimit: [1, 2 ** 31 - 1], iotlbEntries: [1, 1 << 20],
 } as const satisfies Record<string, readonly [number, number]>;
 
-function bad(n: FieldName, msg: string): never { throw new UsageError(n.flag, msg); }
+function bad(n: FieldName, msg: string): never { throw new UsageError(n.flag, msg, n.path); }
 function oneOf<T extends string>(n: FieldName, v: unknown, list: readonly T[]): T {
   if (typeof v !== 'string' || !list.includes(v as T)) bad(n, `'${String(v)}' is not one of ${list.join(', ')}`);
   return v as T;
@@ -149,7 +149,7 @@ function bool(n: FieldName, v: unknown): boolean {
 }
 function size(n: FieldName, v: unknown): bigint {
   if (typeof v !== 'string' && typeof v !== 'number') bad(n, `'${String(v)}' is not a size`);
-  return parseSize(String(v), n.flag);
+  try { return parseSize(String(v), n.flag); } catch (e) { return bad(n, (e as UsageError).detail); }
 }
 
 const SZ_4K = 1n << 12n, SZ_2M = 1n << 21n, SZ_1G = 1n << 30n;
