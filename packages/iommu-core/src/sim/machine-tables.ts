@@ -32,7 +32,7 @@ export const MACHINE_TABLES: readonly MachineProfile[] = [
       'vfio.regionAllocs': { ns: 50, source: 'assumption: kzalloc of a 40-byte struct vfio_regions (one per unmapped chunk; no figure isolates it)' },
       // ---- faulting in memory the process never touched ---------------------------------------------
       pageZeroes: { ns: 333.9, source: `${DJ}: clear_page took 78.6% of it, 818 ns per 4 KiB page, divided by broadwell-2021's cpuScale 2.45` },
-      pageFaults: { ns: 85.7, source: `fit: ${AW15}, "about a 30% overall improvement mapping standard 4K pages" (vtd-2015: 210 ns per fault), divided by its cpuScale 2.45` },
+      pageFaults: { ns: 85.7, source: `fit: ${AW15}, "about a 30% overall improvement mapping standard 4K pages" (vtd-2015: 210 ns per fault), divided by the 2.45 vtd-2015 inherits from broadwell-2021` },
       // ---- page tables ----------------------------------------------------------------------------
       mapCalls: { ns: 55, source: `iommu_map() calls (one per ->map or ->map_pages call): ${PT}: map 4K 53 / 256x4K 386 (iommupt) and 66 / 1909 (old AMD): the per-call part shared by both` },
       unmapCalls: { ns: 65, source: `iommu_unmap() calls (one per ->unmap or ->unmap_pages call; not VFIO's vfio_unmap_unpin calls): ${PT}: unmap 4K 69 / 256x4K 353 (iommupt) and 88 / 6498 (old AMD), flush excluded` },
