@@ -2,6 +2,7 @@
 // list (new domains at the head), the dma tree, dma_avail, the iova list and the page-size bitmap.
 
 import { type IommuDomain, type IommuDriver, type Sim } from '@x/iommu-core';
+import { ContigRun, UnmapUnpinCtx } from './ctx.js';
 import { DmaTree } from './dma.js';
 import { registerVfioEvents } from './events.js';
 import type { Group, Process } from './host-mm.js';
@@ -37,12 +38,10 @@ export class VfioIommu {
   lockedPages = 0;
   pinnedPages = 0;
   readonly stats = new VfioStats();
-  // the fast path's region list as parallel typed arrays (no object per region)
-  readonly qIova: Float64Array;
-  readonly qPfn: Float64Array;
-  readonly qLen: Float64Array;
-  /** log2 pages of each queued region's folios (its unpin steps over them from v6.18). */
-  readonly qOrder: Uint8Array;
+  /** vfio_pin_map_dma()'s out-parameters of vfio_pin_pages_remote(), reused by every MAP_DMA. */
+  readonly mapRun = new ContigRun();
+  /** vfio_unmap_unpin()'s locals, reused by every dma this container unmaps. */
+  readonly unmapCtx: UnmapUnpinCtx;
   readonly evLockAcct: number;
   readonly evRegionAlloc: number;
   readonly evIoctl: number;
@@ -67,10 +66,7 @@ export class VfioIommu {
     dmaEntryLimit: number,
   ) {
     this.dmaAvail = dmaEntryLimit;
-    this.qIova = new Float64Array(tlbSyncMax);
-    this.qPfn = new Float64Array(tlbSyncMax);
-    this.qLen = new Float64Array(tlbSyncMax);
-    this.qOrder = new Uint8Array(tlbSyncMax);
+    this.unmapCtx = new UnmapUnpinCtx(tlbSyncMax);
     const m = sim.meter;
     const ev = registerVfioEvents(m);
     this.evLockAcct = ev['vfio.lockAcct'];
