@@ -2,10 +2,10 @@
 // page belongs to a vfio_dma, locked_vm equals the pages charged, and teardown leaves no pin, mapping
 // or page table behind. Findings go to sim.violations with the call that caused them.
 
-import type { IommuDomain } from '@x/iommu-core';
-import type { Container } from './container.js';
+import type { IommuDomain, SafetyChecker } from '@x/iommu-core';
 import { ContigRun } from './ctx.js';
 import type { VfioIommu } from './iommu.js';
+import type { Process } from './mm.js';
 import { contigRun } from './pin.js';
 
 // The container's violation kinds, added to the core's list (its ViolationKinds) so that
@@ -30,20 +30,25 @@ export function domainLeaves(dom: IommuDomain): number {
   return dom.ops.mappedPages !== undefined ? dom.ops.mappedPages(dom) : -1;
 }
 
+/** A container as the accounting check reads it: whose locked_vm it charges, and its type1 instance. */
+export interface Charger {
+  readonly proc: Process;
+  readonly iommu: VfioIommu | null;
+}
+
 /**
- * O(1)-ish checks run after every MAP/UNMAP/attach/detach: the container's pins equal its charged
- * pages, the dmas' charges add up, and the process's locked_vm equals what its containers charged.
+ * O(1)-ish checks run after every MAP/UNMAP/attach/detach of a container (iommu, opened by proc):
+ * its pins equal its charged pages, and proc's locked_vm equals what the containers among `all`
+ * that proc opened charged.
  */
-export function checkAccounting(c: Container): void {
-  const iommu = c.iommu;
-  const chk = c.host.sim.checker;
+export function checkAccounting(chk: SafetyChecker, iommu: VfioIommu | null, proc: Process, all: readonly Charger[]): void {
   if (iommu !== null && iommu.pinnedPages !== iommu.lockedPages) {
     chk.report('pinned-not-charged', -1, `container pins ${iommu.pinnedPages} RAM pages but charged ${iommu.lockedPages} to locked_vm`);
   }
   let sum = 0;
-  for (const o of c.host.containers) if (o.iommu !== null && o.proc === c.proc) sum += o.iommu.lockedPages;
-  if (sum !== c.proc.lockedVm) {
-    chk.report('locked-vm-mismatch', -1, `pid ${c.proc.pid} locked_vm ${c.proc.lockedVm} pages, its containers charged ${sum}`);
+  for (const o of all) if (o.iommu !== null && o.proc === proc) sum += o.iommu.lockedPages;
+  if (sum !== proc.lockedVm) {
+    chk.report('locked-vm-mismatch', -1, `pid ${proc.pid} locked_vm ${proc.lockedVm} pages, its containers charged ${sum}`);
   }
 }
 

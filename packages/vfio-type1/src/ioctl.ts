@@ -1,6 +1,7 @@
-// Models vfio_dma_do_map(), vfio_dma_do_unmap() and the GET_INFO handler of vfio_iommu_type1.c:
-// the argument checks in each era's order with their errno (spec vfio-type1 §4, §6.0, §7, §13),
-// reading and writing the little-endian uapi structs.
+// Models the MAP_DMA, UNMAP_DMA and GET_INFO handlers of vfio_iommu_type1.c: vfio_iommu_type1_map_dma()
+// and _unmap_dma() read the little-endian uapi struct and check argsz and flags, vfio_dma_do_map() and
+// vfio_dma_do_unmap() check the range and do the work; each era's checks in its order with their
+// errno (spec vfio-type1 §4, §6.0, §7, §13).
 
 import { VfioDma } from './dma.js';
 import { VfioError } from './errors.js';
@@ -12,7 +13,7 @@ import {
   VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL,
   VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_DMA_UNMAP_FLAG_VADDR, VFIO_IOMMU_INFO_CAPS, VFIO_IOMMU_INFO_PGSIZES,
   VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
-  decodeDmaMap, decodeDmaUnmap, writeUnmapSize,
+  decodeDmaMap, decodeDmaUnmap, writeUnmapSize, type DmaMap, type DmaUnmap,
 } from './uapi.js';
 import { IOMMU_READ, IOMMU_WRITE } from '@x/iommu-core';
 import { vfioRemoveDma } from './unmap.js';
@@ -22,12 +23,30 @@ const MAP = 'VFIO_IOMMU_MAP_DMA', UNMAP = 'VFIO_IOMMU_UNMAP_DMA', INFO = 'VFIO_I
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 const page = (v: bigint): number => Number(v >> 12n);
 
-/** MAP_DMA: 0, or throws VfioError; a pin/map failure returns -errno after a full unwind. */
-export function doMapDma(iommu: VfioIommu, b: Uint8Array): number {
+/** An UNMAP_DMA argument as read from the user's struct (argsz and flags always there). */
+type DmaUnmapArg = DmaUnmap & { argsz: number; flags: number };
+
+/**
+ * vfio_iommu_type1_map_dma(): reads struct vfio_iommu_type1_dma_map from b (EFAULT when shorter
+ * than minsz), checks argsz and flags (EINVAL), then vfio_dma_do_map(). 0, or throws VfioError; a
+ * pin/map failure returns -errno after a full unwind.
+ */
+export function vfioIommuType1MapDma(iommu: VfioIommu, b: Uint8Array): number {
   if (b.byteLength < DMA_MAP_MINSZ) throw new VfioError('EFAULT', MAP, `copy_from_user of ${DMA_MAP_MINSZ} bytes from a ${b.byteLength}-byte buffer`);
-  const m = decodeDmaMap(b), s = iommu.spec;
+  const m = decodeDmaMap(b);
   if (m.argsz < DMA_MAP_MINSZ) throw new VfioError('EINVAL', MAP, `argsz ${m.argsz} < minsz ${DMA_MAP_MINSZ}`);
-  if ((m.flags & ~s.mapFlags) !== 0) throw new VfioError('EINVAL', MAP, `unknown flags 0x${m.flags.toString(16)}`);
+  if ((m.flags & ~iommu.spec.mapFlags) !== 0) throw new VfioError('EINVAL', MAP, `unknown flags 0x${m.flags.toString(16)}`);
+  return vfioDmaDoMap(iommu, m);
+}
+
+/**
+ * vfio_dma_do_map(): the range checks in the era's order (size, wrap, prot/VADDR, alignment, then
+ * overlap EEXIST, dma_entry_limit ENOSPC, iova list EINVAL), then a VADDR update or a new dma pinned
+ * and mapped (vfio_pin_map_dma). 0, or throws VfioError; -errno after a full unwind when pinning or
+ * mapping fails.
+ */
+export function vfioDmaDoMap(iommu: VfioIommu, m: Required<DmaMap>): number {
+  const s = iommu.spec;
   const { iova, vaddr, size } = m;
   let prot = 0;
   if ((m.flags & VFIO_DMA_MAP_FLAG_WRITE) !== 0) prot |= IOMMU_WRITE;
@@ -69,8 +88,13 @@ export function doMapDma(iommu: VfioIommu, b: Uint8Array): number {
   return vfioPinMapDma(iommu, dma, npage);
 }
 
-/** UNMAP_DMA: 0 with the unmapped size written back, or throws VfioError (nothing written). */
-export function doUnmapDma(iommu: VfioIommu, b: Uint8Array): number {
+/**
+ * vfio_iommu_type1_unmap_dma(): reads struct vfio_iommu_type1_dma_unmap from b (EFAULT when shorter
+ * than minsz), checks argsz, flags and the dirty bitmap's presence (EINVAL, EFAULT), then
+ * vfio_dma_do_unmap(); on success writes the bytes unmapped back into b's size field. 0, or throws
+ * VfioError (nothing written).
+ */
+export function vfioIommuType1UnmapDma(iommu: VfioIommu, b: Uint8Array): number {
   if (b.byteLength < DMA_UNMAP_MINSZ) throw new VfioError('EFAULT', UNMAP, `copy_from_user of ${DMA_UNMAP_MINSZ} bytes from a ${b.byteLength}-byte buffer`);
   const u = decodeDmaUnmap(b), s = iommu.spec;
   if (u.argsz < DMA_UNMAP_MINSZ) throw new VfioError('EINVAL', UNMAP, `argsz ${u.argsz} < minsz ${DMA_UNMAP_MINSZ}`);
@@ -83,6 +107,22 @@ export function doUnmapDma(iommu: VfioIommu, b: Uint8Array): number {
     if (u.argsz < DMA_UNMAP_BITMAP_MINSZ) throw new VfioError('EINVAL', UNMAP, `argsz ${u.argsz} < ${DMA_UNMAP_BITMAP_MINSZ} with a dirty bitmap`);
     if (b.byteLength < DMA_UNMAP_BITMAP_MINSZ) throw new VfioError('EFAULT', UNMAP, 'copy_from_user of struct vfio_bitmap');
   }
+  const pages = vfioDmaDoUnmap(iommu, u);
+  writeUnmapSize(b, BigInt(pages) << 12n);
+  return 0;
+}
+
+/**
+ * vfio_dma_do_unmap(): the range checks (alignment, ALL, size, wrap, dirty tracking, v2 bisection),
+ * then removes (or with VADDR invalidates) every dma in the range, lowest first; v1 stops at a dma
+ * the range starts inside. Returns the pages unmapped (whole dmas: may exceed the request in v1), or
+ * throws VfioError with nothing removed.
+ */
+export function vfioDmaDoUnmap(iommu: VfioIommu, u: DmaUnmapArg): number {
+  const s = iommu.spec;
+  const dirty = (u.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) !== 0;
+  const all = (u.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0;
+  const vaddrOp = (u.flags & VFIO_DMA_UNMAP_FLAG_VADDR) !== 0;
   const { iova, size } = u;
   const mask = iommu.minPgsize() - 1n;
   if ((iova & mask) !== 0n) throw new VfioError('EINVAL', UNMAP, `iova ${hex(iova)} not aligned to ${hex(mask + 1n)}`);
@@ -99,7 +139,6 @@ export function doUnmapDma(iommu: VfioIommu, b: Uint8Array): number {
       // before v4.15 nothing tested the wrap: the search with a wrapped end found no mapping
       iommu.stats.unmapCalls++;
       histAdd(iommu.stats.regionsPerUnmap, 0);
-      writeUnmapSize(b, 0n);
       return 0;
     }
     lo = page(iova); hi = page(iova + size - 1n);
@@ -138,12 +177,14 @@ export function doUnmapDma(iommu: VfioIommu, b: Uint8Array): number {
     vfioRemoveDma(iommu, d);
   }
   histAdd(iommu.stats.regionsPerUnmap, iommu.stats.unmapChunks - chunks0);
-  writeUnmapSize(b, BigInt(unmapped) << 12n);
-  return 0;
+  return unmapped;
 }
 
-/** GET_INFO: fills flags, iova_pgsizes and (5.4+) the capability chain; 0 or throws VfioError. */
-export function doGetInfo(iommu: VfioIommu, b: Uint8Array): number {
+/**
+ * vfio_iommu_type1_get_info(): GET_INFO into b: flags, iova_pgsizes and (5.4+) the capability chain,
+ * or the argsz it needs when the chain does not fit; 0 or throws VfioError.
+ */
+export function vfioIommuType1GetInfo(iommu: VfioIommu, b: Uint8Array): number {
   if (b.byteLength < INFO_MINSZ) throw new VfioError('EFAULT', INFO, `copy_from_user of ${INFO_MINSZ} bytes from a ${b.byteLength}-byte buffer`);
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const argsz = v.getUint32(0, true);
