@@ -185,7 +185,7 @@ export class Container {
     this.groups.push(g);
   }
 
-  /** VFIO_GROUP_UNSET_CONTAINER: detaches a group; the last one takes every mapping with iommu. */
+  /** VFIO_GROUP_UNSET_CONTAINER: detaches a group; the last one takes every mapping with it. */
   removeGroup(g: VfioGroup): void {
     const sc = 'VFIO_GROUP_UNSET_CONTAINER';
     this.live(sc);
