@@ -10,10 +10,10 @@ export function overLimit(dma: VfioDma, npages: number): boolean {
 }
 
 /** vfio_lock_acct(dma, npage): adjusts locked_vm of the dma's task and the container's totals. */
-export function vfioLockAcct(it: VfioIommu, dma: VfioDma, npages: number): void {
+export function vfioLockAcct(iommu: VfioIommu, dma: VfioDma, npages: number): void {
   if (npages === 0) return;
   dma.task.lockedVm += npages;
   dma.lockedPages += npages;
-  it.lockedPages += npages;
-  it.sim.meter.charge(it.evLockAcct, 1);
+  iommu.lockedPages += npages;
+  iommu.sim.meter.charge(iommu.evLockAcct, 1);
 }

@@ -2,13 +2,13 @@
 // (vfio_iommu_type1_ioctl): GET_API_VERSION, CHECK_EXTENSION, SET_IOMMU, GET_INFO, MAP_DMA and
 // UNMAP_DMA, both typed and as raw little-endian structs, with every check of the profile's era.
 
-import { errnoName, type Violation } from '@x/iommu-core';
+import { IOMMU_CACHE, errnoName, type Sim, type Violation } from '@x/iommu-core';
+import { vfioIommuType1AttachGroup, vfioIommuType1DetachGroup } from './attach.js';
 import { checkAccounting, checkDeep, checkDomainEmpty, checkReleased } from './checker.js';
-import { attachGroup, detachGroup } from './domain.js';
 import { VfioError } from './errors.js';
-import type { Group, Host, Process } from './host-mm.js';
-import { VfioIommu } from './iommu.js';
-import { doGetInfo, doMapDma, doUnmapDma } from './ioctl.js';
+import { VfioIommu, type IommuGroup } from './iommu.js';
+import { vfioIommuType1GetInfo, vfioIommuType1MapDma, vfioIommuType1UnmapDma } from './ioctl.js';
+import type { Process } from './mm.js';
 import { profileSpec, type Profile, type ProfileSpec, type TryHarder, type UnmapPath } from './profiles.js';
 import type { VfioStats } from './stats.js';
 import {
@@ -17,7 +17,20 @@ import {
   VFIO_TYPE1_NESTING_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_UNMAP_ALL, VFIO_UPDATE_VADDR, INFO_SIZE,
   decodeInfo, encodeDmaMap, encodeDmaUnmap, encodeInfoRequest, type DmaMap, type DmaUnmap, type IommuInfo,
 } from './uapi.js';
-import { IOMMU_CACHE } from '@x/iommu-core';
+
+/**
+ * struct vfio_group as the container sees it: an iommu group and the container it is set to. A
+ * Group (group.ts) is one; declared here so that the container does not import the group's module.
+ */
+export interface VfioGroup extends IommuGroup {
+  container: Container | null;
+}
+
+/** What a container needs of its host: the machine, and every open container (locked_vm is per process). Host is one. */
+export interface ContainerHost {
+  readonly sim: Sim;
+  readonly containers: Container[];
+}
 
 /** openContainer() options; a property set to undefined is the same as one left out. */
 export interface ContainerOptions {
@@ -63,7 +76,7 @@ function ioctlName(cmd: number): string { return IOCTL_NAMES.get(cmd) ?? `ioctl(
 
 export class Container {
   readonly spec: ProfileSpec;
-  readonly groups: Group[] = [];
+  readonly groups: VfioGroup[] = [];
   /** The type1 instance, after SET_IOMMU; null before and after the last group left. */
   iommu: VfioIommu | null = null;
   closed = false;
@@ -73,7 +86,7 @@ export class Container {
   private readonly dmaEntryLimit: number;
   private lastStats: VfioStats | null = null;
 
-  constructor(readonly host: Host, readonly proc: Process, readonly opts: ContainerOptions = {}) {
+  constructor(readonly host: ContainerHost, readonly proc: Process, readonly opts: ContainerOptions = {}) {
     this.spec = profileSpec(opts.profile ?? 'mainline');
     this.unmapPath = opts.unmapPath ?? this.spec.unmapPath;
     if (!['slow', 'fast', 'mainline'].includes(this.unmapPath)) throw new RangeError(`unknown unmapPath '${this.unmapPath}' (slow, fast, mainline)`);
@@ -109,29 +122,29 @@ export class Container {
       default: break;
     }
     const name = ioctlName(cmd);
-    const it = this.iommu;
-    if (it === null) throw new VfioError('EINVAL', name, 'no IOMMU driver set on the container');
+    const iommu = this.iommu;
+    if (iommu === null) throw new VfioError('EINVAL', name, 'no IOMMU driver set on the container');
     if (cmd !== VFIO_IOMMU_MAP_DMA && cmd !== VFIO_IOMMU_UNMAP_DMA && cmd !== VFIO_IOMMU_GET_INFO) {
       throw new VfioError('ENOTTY', name, 'type1 does not handle this ioctl');
     }
     if (!(arg instanceof Uint8Array)) throw new VfioError('EFAULT', name, 'argument is not a user buffer');
     const sim = this.host.sim;
-    sim.meter.charge(it.evIoctl, 1);
+    sim.meter.charge(iommu.evIoctl, 1);
     sim.checker.enter(name);
     const tr = sim.trace;
     if (tr.on) tr.begin('vfio', name);
     try {
       let r: number;
-      if (cmd === VFIO_IOMMU_MAP_DMA) r = doMapDma(it, arg);
-      else if (cmd === VFIO_IOMMU_UNMAP_DMA) r = doUnmapDma(it, arg);
-      else r = doGetInfo(it, arg);
+      if (cmd === VFIO_IOMMU_MAP_DMA) r = vfioIommuType1MapDma(iommu, arg);
+      else if (cmd === VFIO_IOMMU_UNMAP_DMA) r = vfioIommuType1UnmapDma(iommu, arg);
+      else r = vfioIommuType1GetInfo(iommu, arg);
       if (r < 0) throw new VfioError(errnoName(r), name, deepReason(r));
       return r;
     } catch (e) {
-      if (e instanceof VfioError && cmd !== VFIO_IOMMU_GET_INFO) it.stats.errors++;
+      if (e instanceof VfioError && cmd !== VFIO_IOMMU_GET_INFO) iommu.stats.errors++;
       throw e;
     } finally {
-      if (cmd !== VFIO_IOMMU_GET_INFO) checkAccounting(this);
+      if (cmd !== VFIO_IOMMU_GET_INFO) this.checkAccounting();
       if (tr.on) tr.end('vfio', name);
       sim.checker.leave();
     }
@@ -143,21 +156,21 @@ export class Container {
   /** VFIO_CHECK_EXTENSION: 1 when the extension is supported in this era (and state), else 0. */
   checkExtension(ext: number): 0 | 1 {
     this.live('VFIO_CHECK_EXTENSION');
-    const it = this.iommu, s = this.spec;
+    const iommu = this.iommu, s = this.spec;
     switch (ext) {
       case VFIO_TYPE1_IOMMU: case VFIO_TYPE1v2_IOMMU: return 1;
       case VFIO_TYPE1_NESTING_IOMMU: return s.nesting ? 1 : 0;
       case VFIO_UNMAP_ALL: return s.unmapAllExt ? 1 : 0;
-      case VFIO_UPDATE_VADDR: return s.unmapAllExt && it !== null ? 1 : 0;
+      case VFIO_UPDATE_VADDR: return s.unmapAllExt && iommu !== null ? 1 : 0;
       case VFIO_DMA_CC_IOMMU:
-        if (it === null) return 0;
-        return it.domains.every((d) => (d.prot & IOMMU_CACHE) !== 0) ? 1 : 0;
+        if (iommu === null) return 0;
+        return iommu.domains.every((d) => (d.prot & IOMMU_CACHE) !== 0) ? 1 : 0;
       default: return 0;
     }
   }
 
   /** VFIO_GROUP_SET_CONTAINER: adds a group; attaches it at once when the IOMMU is already set. */
-  addGroup(g: Group): void {
+  addGroup(g: VfioGroup): void {
     const sc = 'VFIO_GROUP_SET_CONTAINER';
     this.live(sc);
     if (g.container !== null) throw new VfioError('EINVAL', sc, `group ${g.id} is already set to a container`);
@@ -166,14 +179,14 @@ export class Container {
       throw new RangeError(`group ${g.id}'s IOMMU driver ${g.drv.name} models ${r} but the container models ${this.spec.release}` +
         `${this.spec.name === 'mainline' ? ' (mainline)' : ''}: create both for one release, or pass mixReleases: true to openContainer`);
     }
-    const it = this.iommu;
-    if (it !== null) this.tracked(sc, () => attachGroup(it, g));
+    const iommu = this.iommu;
+    if (iommu !== null) this.tracked(sc, () => vfioIommuType1AttachGroup(iommu, g));
     g.container = this;
     this.groups.push(g);
   }
 
   /** VFIO_GROUP_UNSET_CONTAINER: detaches a group; the last one takes every mapping with it. */
-  removeGroup(g: Group): void {
+  removeGroup(g: VfioGroup): void {
     const sc = 'VFIO_GROUP_UNSET_CONTAINER';
     this.live(sc);
     if (g.container !== this) throw new VfioError('EINVAL', sc, `group ${g.id} is not in this container`);
@@ -181,7 +194,7 @@ export class Container {
     chk.enter(sc);
     try {
       this.detach(g);
-      checkAccounting(this);
+      this.checkAccounting();
     } finally {
       chk.leave();
     }
@@ -195,18 +208,21 @@ export class Container {
       throw new VfioError('EINVAL', sc, this.iommu !== null ? 'an IOMMU driver is already set' : 'the container has no group');
     }
     if (this.checkExtension(type) <= 0) throw new VfioError('ENODEV', sc, `no IOMMU driver supports type ${type}`);
-    const it = new VfioIommu(this.host.sim, this.proc, this.spec, type !== VFIO_TYPE1_IOMMU, this.unmapPath, this.tryHarder,
-      this.tlbSyncMax, this.opts.disableHugepages ?? false, this.opts.allowUnsafeInterrupts ?? false, this.dmaEntryLimit);
-    const done: Group[] = [];
+    const iommu = new VfioIommu({
+      sim: this.host.sim, proc: this.proc, spec: this.spec, v2: type !== VFIO_TYPE1_IOMMU, unmapPath: this.unmapPath,
+      tryHarder: this.tryHarder, tlbSyncMax: this.tlbSyncMax, disableHugepages: this.opts.disableHugepages ?? false,
+      allowUnsafeInterrupts: this.opts.allowUnsafeInterrupts ?? false, dmaEntryLimit: this.dmaEntryLimit,
+    });
+    const done: VfioGroup[] = [];
     for (const g of this.groups) {
-      const r = attachGroup(it, g);
+      const r = vfioIommuType1AttachGroup(iommu, g);
       if (r !== 0) {
-        for (let k = done.length - 1; k >= 0; k--) detachGroup(it, done[k]!, (d) => checkDomainEmpty(it, d.dom, sc));
+        for (let k = done.length - 1; k >= 0; k--) vfioIommuType1DetachGroup(iommu, done[k]!, (d) => checkDomainEmpty(iommu, d.dom, sc));
         throw new VfioError(errnoName(r), sc, `attaching group ${g.id} failed`);
       }
       done.push(g);
     }
-    this.iommu = it;
+    this.iommu = iommu;
   }
 
   /**
@@ -241,17 +257,17 @@ export class Container {
 
   /** Counters of this container (kept after close). */
   stats(): VfioStats {
-    const it = this.iommu;
-    if (it !== null) return it.stats.snapshot();
+    const iommu = this.iommu;
+    if (iommu !== null) return iommu.stats.snapshot();
     if (this.lastStats !== null) return this.lastStats.snapshot();
     throw new VfioError('EINVAL', 'stats', 'no IOMMU driver set on the container');
   }
 
   /** The container's mappings, ascending (bytes). */
   mappings(): MappingInfo[] {
-    const it = this.iommu;
-    if (it === null) return [];
-    return it.dmas.list.map((d) => ({ iova: BigInt(d.iova) << 12n, vaddr: BigInt(d.vaddr) << 12n, size: BigInt(d.size) << 12n,
+    const iommu = this.iommu;
+    if (iommu === null) return [];
+    return iommu.dmas.list.map((d) => ({ iova: BigInt(d.iova) << 12n, vaddr: BigInt(d.vaddr) << 12n, size: BigInt(d.size) << 12n,
       prot: d.prot, lockedPages: d.lockedPages }));
   }
 
@@ -261,7 +277,7 @@ export class Container {
   /** Runs the full checker walk now; returns the violations it added. */
   check(): Violation[] {
     const chk = this.host.sim.checker, n0 = chk.violations.length;
-    checkAccounting(this);
+    this.checkAccounting();
     if (this.iommu !== null) checkDeep(this.iommu);
     return chk.violations.slice(n0);
   }
@@ -273,7 +289,7 @@ export class Container {
     chk.enter('close');
     try {
       for (const g of [...this.groups]) this.detach(g);
-      checkAccounting(this);
+      this.checkAccounting();
     } finally {
       chk.leave();
     }
@@ -282,18 +298,23 @@ export class Container {
     if (i >= 0) this.host.containers.splice(i, 1);
   }
 
-  private detach(g: Group): void {
-    const it = this.iommu;
-    if (it !== null) {
-      detachGroup(it, g, (d) => checkDomainEmpty(it, d.dom, 'domain free'));
+  private detach(g: VfioGroup): void {
+    const iommu = this.iommu;
+    if (iommu !== null) {
+      vfioIommuType1DetachGroup(iommu, g, (d) => checkDomainEmpty(iommu, d.dom, 'domain free'));
     }
     this.groups.splice(this.groups.indexOf(g), 1);
     g.container = null;
-    if (it !== null && this.groups.length === 0) {
-      checkReleased(it);
-      this.lastStats = it.stats.snapshot();
+    if (iommu !== null && this.groups.length === 0) {
+      checkReleased(iommu);
+      this.lastStats = iommu.stats.snapshot();
       this.iommu = null;
     }
+  }
+
+  /** The accounting check after a call: this container's pins against its charges, the process's locked_vm against all its containers'. */
+  private checkAccounting(): void {
+    checkAccounting(this.host.sim.checker, this.iommu, this.proc, this.host.containers);
   }
 
   private tracked(sc: string, f: () => number): void {
@@ -303,7 +324,7 @@ export class Container {
       const r = f();
       if (r !== 0) throw new VfioError(errnoName(r), sc, `attach failed (${errnoName(r)})`);
     } finally {
-      checkAccounting(this);
+      this.checkAccounting();
       chk.leave();
     }
   }

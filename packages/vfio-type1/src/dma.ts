@@ -1,7 +1,7 @@
 // Models struct vfio_dma and the container's dma_list (an rb-tree keyed by iova in the kernel; a
 // sorted array here: entries are per MAP_DMA call, never per page). Units are 4 KiB pages.
 
-import type { Process } from './host-mm.js';
+import type { Process } from './mm.js';
 
 /** struct vfio_dma: one MAP_DMA call's range. iova/vaddr/size in pages. */
 export class VfioDma {

@@ -4,9 +4,9 @@
 
 import type { CostEntry, Meter } from '@x/iommu-core';
 
-const E = (what: string): CostEntry => ({ ns: 0, source: what });
+const E = (what: string): CostEntry => Object.freeze({ ns: 0, source: what });
 
-export const VFIO_EVENTS = {
+export const VFIO_EVENTS = Object.freeze({
   'vfio.ioctls': E('one container ioctl: entry and exit, copy of the argument struct, the container mutex'),
   'vfio.lockAcct': E('one vfio_lock_acct call: mmap_lock and mm->locked_vm'),
   'vfio.regionAllocs': E('one struct vfio_regions (40 bytes) allocated for an unmapped chunk (v4.17+ fast path)'),
@@ -17,7 +17,7 @@ export const VFIO_EVENTS = {
   'vfio.unpinSteps': E('put_pfn per page before v6.18; one folio step of unpin_user_page_range_dirty_lock after'),
   'vfio.unpinFolios': E('a folio whose pins are dropped (its struct page brought into the cache), any release'),
   'vfio.pfnLookups': E('one pfn lookup of a VM_PFNMAP range (a device BAR): per page before v6.15, per BAR mapping after'),
-} as const satisfies Record<string, CostEntry>;
+} as const satisfies Record<string, CostEntry>);
 
 export type VfioEvent = keyof typeof VFIO_EVENTS;
 

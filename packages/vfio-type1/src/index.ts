@@ -1,8 +1,8 @@
 // @x/vfio-type1 public API (named exports only).
-export {
-  Host, Process, Group, Vma, MMIO_PFN_BASE, type MmapBacking, type MmapOptions, type SpawnOptions, type AddGroupOptions,
-} from './host-mm.js';
-export { Container, type ContainerOptions, type MappingInfo } from './container.js';
+export { Host, type AddGroupOptions } from './host.js';
+export { Group } from './group.js';
+export { Process, Vma, MMIO_PFN_BASE, type MmapBacking, type MmapOptions, type SpawnOptions, type MmHost } from './mm.js';
+export { Container, type ContainerOptions, type MappingInfo, type VfioGroup, type ContainerHost } from './container.js';
 export { VfioError, isVfioError } from './errors.js';
 // the base class of VfioError and the core's IommuError: `e instanceof SysError` catches both
 export { SysError } from '@x/iommu-core';
@@ -10,7 +10,7 @@ export { PROFILES, PROFILE_NAMES, profileSpec, type Profile, type ProfileSpec, t
 export { VFIO_TIMELINE, type VfioEntryId } from './timeline.js';
 export { VfioStats } from './stats.js';
 export { VfioDma, DmaTree } from './dma.js';
-export { VfioIommu, VfioDomain, VFIO_REGION_BYTES, type IovaNode } from './iommu.js';
+export { VfioIommu, VfioDomain, VFIO_REGION_BYTES, type IovaNode, type IommuGroup, type VfioIommuOptions } from './iommu.js';
 export { domainLeaves } from './checker.js';
 export {
   VFIO_API_VERSION, VFIO_GET_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_SET_IOMMU, VFIO_GROUP_GET_STATUS,

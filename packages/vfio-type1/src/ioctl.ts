@@ -1,6 +1,7 @@
-// Models vfio_dma_do_map(), vfio_dma_do_unmap() and the GET_INFO handler of vfio_iommu_type1.c:
-// the argument checks in each era's order with their errno (spec vfio-type1 §4, §6.0, §7, §13),
-// reading and writing the little-endian uapi structs.
+// Models the MAP_DMA, UNMAP_DMA and GET_INFO handlers of vfio_iommu_type1.c: vfio_iommu_type1_map_dma()
+// and _unmap_dma() read the little-endian uapi struct and check argsz and flags, vfio_dma_do_map() and
+// vfio_dma_do_unmap() check the range and do the work; each era's checks in its order with their
+// errno (spec vfio-type1 §4, §6.0, §7, §13).
 
 import { VfioDma } from './dma.js';
 import { VfioError } from './errors.js';
@@ -12,28 +13,46 @@ import {
   VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL,
   VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_DMA_UNMAP_FLAG_VADDR, VFIO_IOMMU_INFO_CAPS, VFIO_IOMMU_INFO_PGSIZES,
   VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
-  decodeDmaMap, decodeDmaUnmap, writeUnmapSize,
+  decodeDmaMap, decodeDmaUnmap, writeUnmapSize, type DmaMap, type DmaUnmap,
 } from './uapi.js';
 import { IOMMU_READ, IOMMU_WRITE } from '@x/iommu-core';
-import { lastUnmapRegions, vfioRemoveDma } from './unmap.js';
+import { vfioRemoveDma } from './unmap.js';
 
 const U64_MAX = (1n << 64n) - 1n;
 const MAP = 'VFIO_IOMMU_MAP_DMA', UNMAP = 'VFIO_IOMMU_UNMAP_DMA', INFO = 'VFIO_IOMMU_GET_INFO';
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 const page = (v: bigint): number => Number(v >> 12n);
 
-/** MAP_DMA: 0, or throws VfioError; a pin/map failure returns -errno after a full unwind. */
-export function doMapDma(it: VfioIommu, b: Uint8Array): number {
+/** An UNMAP_DMA argument as read from the user's struct (argsz and flags always there). */
+type DmaUnmapArg = DmaUnmap & { argsz: number; flags: number };
+
+/**
+ * vfio_iommu_type1_map_dma(): reads struct vfio_iommu_type1_dma_map from b (EFAULT when shorter
+ * than minsz), checks argsz and flags (EINVAL), then vfio_dma_do_map(). 0, or throws VfioError; a
+ * pin/map failure returns -errno after a full unwind.
+ */
+export function vfioIommuType1MapDma(iommu: VfioIommu, b: Uint8Array): number {
   if (b.byteLength < DMA_MAP_MINSZ) throw new VfioError('EFAULT', MAP, `copy_from_user of ${DMA_MAP_MINSZ} bytes from a ${b.byteLength}-byte buffer`);
-  const m = decodeDmaMap(b), s = it.spec;
+  const m = decodeDmaMap(b);
   if (m.argsz < DMA_MAP_MINSZ) throw new VfioError('EINVAL', MAP, `argsz ${m.argsz} < minsz ${DMA_MAP_MINSZ}`);
-  if ((m.flags & ~s.mapFlags) !== 0) throw new VfioError('EINVAL', MAP, `unknown flags 0x${m.flags.toString(16)}`);
+  if ((m.flags & ~iommu.spec.mapFlags) !== 0) throw new VfioError('EINVAL', MAP, `unknown flags 0x${m.flags.toString(16)}`);
+  return vfioDmaDoMap(iommu, m);
+}
+
+/**
+ * vfio_dma_do_map(): the range checks in the era's order (size, wrap, prot/VADDR, alignment, then
+ * overlap EEXIST, dma_entry_limit ENOSPC, iova list EINVAL), then a VADDR update or a new dma pinned
+ * and mapped (vfio_pin_map_dma). 0, or throws VfioError; -errno after a full unwind when pinning or
+ * mapping fails.
+ */
+export function vfioDmaDoMap(iommu: VfioIommu, m: Required<DmaMap>): number {
+  const s = iommu.spec;
   const { iova, vaddr, size } = m;
   let prot = 0;
   if ((m.flags & VFIO_DMA_MAP_FLAG_WRITE) !== 0) prot |= IOMMU_WRITE;
   if ((m.flags & VFIO_DMA_MAP_FLAG_READ) !== 0) prot |= IOMMU_READ;
   const vaddrOp = (m.flags & VFIO_DMA_MAP_FLAG_VADDR) !== 0;
-  const mask = it.minPgsize() - 1n;
+  const mask = iommu.minPgsize() - 1n;
   const wrap = iova + size - 1n > U64_MAX || vaddr + size - 1n > U64_MAX;
   if (s.overflowRework) {
     // 6.18 order: size, overflow (EOVERFLOW), prot/VADDR rule, alignment
@@ -48,31 +67,36 @@ export function doMapDma(it: VfioIommu, b: Uint8Array): number {
     if (wrap) throw new VfioError(s.wrapErrno, MAP, `iova ${hex(iova)} or vaddr ${hex(vaddr)} + size ${hex(size)} wraps`);
   }
   const iovaP = page(iova), npage = page(size), vaddrP = page(vaddr);
-  const hit = it.dmas.findOverlap(iovaP, npage);
+  const hit = iommu.dmas.findOverlap(iovaP, npage);
   if (vaddrOp) {
     if (hit === null) throw new VfioError('ENOENT', MAP, 'VADDR: no mapping at iova');
     if (!hit.vaddrInvalid || hit.iova !== iovaP || hit.size !== npage) throw new VfioError('EINVAL', MAP, 'VADDR: range must match one invalidated mapping');
     hit.vaddr = vaddrP;
     hit.vaddrInvalid = false;
-    it.vaddrInvalidCount--;
+    iommu.vaddrInvalidCount--;
     return 0;
   }
   if (hit !== null) throw new VfioError('EEXIST', MAP, `overlaps the mapping at iova ${hex(BigInt(hit.iova) << 12n)}`);
-  if (s.dmaEntryLimit && it.dmaAvail === 0) throw new VfioError('ENOSPC', MAP, 'dma_entry_limit reached');
-  if (s.iovaList && !it.iovaRangeValid(iovaP, iovaP + npage - 1)) {
+  if (s.dmaEntryLimit && iommu.dmaAvail === 0) throw new VfioError('ENOSPC', MAP, 'dma_entry_limit reached');
+  if (s.iovaList && !iommu.iovaRangeValid(iovaP, iovaP + npage - 1)) {
     throw new VfioError('EINVAL', MAP, `[${hex(iova)}, ${hex(iova + size - 1n)}] is not inside one valid IOVA range`);
   }
-  it.stats.mapCalls++;
-  const dma = new VfioDma(iovaP, vaddrP, prot, it.proc, it.proc.capIpcLock);
-  it.dmas.link(dma);
-  it.dmaAvail--;
-  return vfioPinMapDma(it, dma, npage);
+  iommu.stats.mapCalls++;
+  const dma = new VfioDma(iovaP, vaddrP, prot, iommu.proc, iommu.proc.capIpcLock);
+  iommu.dmas.link(dma);
+  iommu.dmaAvail--;
+  return vfioPinMapDma(iommu, dma, npage);
 }
 
-/** UNMAP_DMA: 0 with the unmapped size written back, or throws VfioError (nothing written). */
-export function doUnmapDma(it: VfioIommu, b: Uint8Array): number {
+/**
+ * vfio_iommu_type1_unmap_dma(): reads struct vfio_iommu_type1_dma_unmap from b (EFAULT when shorter
+ * than minsz), checks argsz, flags and the dirty bitmap's presence (EINVAL, EFAULT), then
+ * vfio_dma_do_unmap(); on success writes the bytes unmapped back into b's size field. 0, or throws
+ * VfioError (nothing written).
+ */
+export function vfioIommuType1UnmapDma(iommu: VfioIommu, b: Uint8Array): number {
   if (b.byteLength < DMA_UNMAP_MINSZ) throw new VfioError('EFAULT', UNMAP, `copy_from_user of ${DMA_UNMAP_MINSZ} bytes from a ${b.byteLength}-byte buffer`);
-  const u = decodeDmaUnmap(b), s = it.spec;
+  const u = decodeDmaUnmap(b), s = iommu.spec;
   if (u.argsz < DMA_UNMAP_MINSZ) throw new VfioError('EINVAL', UNMAP, `argsz ${u.argsz} < minsz ${DMA_UNMAP_MINSZ}`);
   if ((u.flags & ~s.unmapFlags) !== 0) throw new VfioError('EINVAL', UNMAP, `unknown flags 0x${u.flags.toString(16)}`);
   const dirty = (u.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) !== 0;
@@ -83,8 +107,24 @@ export function doUnmapDma(it: VfioIommu, b: Uint8Array): number {
     if (u.argsz < DMA_UNMAP_BITMAP_MINSZ) throw new VfioError('EINVAL', UNMAP, `argsz ${u.argsz} < ${DMA_UNMAP_BITMAP_MINSZ} with a dirty bitmap`);
     if (b.byteLength < DMA_UNMAP_BITMAP_MINSZ) throw new VfioError('EFAULT', UNMAP, 'copy_from_user of struct vfio_bitmap');
   }
+  const pages = vfioDmaDoUnmap(iommu, u);
+  writeUnmapSize(b, BigInt(pages) << 12n);
+  return 0;
+}
+
+/**
+ * vfio_dma_do_unmap(): the range checks (alignment, ALL, size, wrap, dirty tracking, v2 bisection),
+ * then removes (or with VADDR invalidates) every dma in the range, lowest first; v1 stops at a dma
+ * the range starts inside. Returns the pages unmapped (whole dmas: may exceed the request in v1), or
+ * throws VfioError with nothing removed.
+ */
+export function vfioDmaDoUnmap(iommu: VfioIommu, u: DmaUnmapArg): number {
+  const s = iommu.spec;
+  const dirty = (u.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) !== 0;
+  const all = (u.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0;
+  const vaddrOp = (u.flags & VFIO_DMA_UNMAP_FLAG_VADDR) !== 0;
   const { iova, size } = u;
-  const mask = it.minPgsize() - 1n;
+  const mask = iommu.minPgsize() - 1n;
   if ((iova & mask) !== 0n) throw new VfioError('EINVAL', UNMAP, `iova ${hex(iova)} not aligned to ${hex(mask + 1n)}`);
   let lo: number, hi: number;
   if (all) {
@@ -97,72 +137,74 @@ export function doUnmapDma(it: VfioIommu, b: Uint8Array): number {
     if (wraps && s.unmapWrapCheck) throw new VfioError(s.wrapErrno, UNMAP, `iova ${hex(iova)} + size ${hex(size)} wraps`);
     if (wraps) {
       // before v4.15 nothing tested the wrap: the search with a wrapped end found no mapping
-      it.stats.unmapCalls++;
-      histAdd(it.stats.regionsPerUnmap, 0);
-      writeUnmapSize(b, 0n);
+      iommu.stats.unmapCalls++;
+      histAdd(iommu.stats.regionsPerUnmap, 0);
       return 0;
     }
     lo = page(iova); hi = page(iova + size - 1n);
   }
   if (dirty) throw new VfioError('EINVAL', UNMAP, 'dirty page tracking is not enabled');
-  const tree = it.dmas;
-  if (it.v2 && !all) {
+  const tree = iommu.dmas;
+  if (iommu.v2 && !all) {
     const a = tree.containing(lo);
     if (a !== null && a.iova !== lo) throw new VfioError('EINVAL', UNMAP, `v2: iova ${hex(iova)} bisects the mapping at ${hex(BigInt(a.iova) << 12n)}`);
     const z = tree.containing(hi);
     if (z !== null && z.end - 1 !== hi) throw new VfioError('EINVAL', UNMAP, `v2: the range end bisects the mapping at ${hex(BigInt(z.iova) << 12n)}`);
   }
-  it.stats.unmapCalls++;
-  let unmapped = 0, regions = 0;
+  iommu.stats.unmapCalls++;
+  // regions this call unmapped: what its vfio_unmap_unpin calls added to the container's count
+  const chunks0 = iommu.stats.unmapChunks;
+  let unmapped = 0;
   const l = tree.list;
   let i = tree.lowerIndex(lo);
   const invalidated: VfioDma[] = [];
   while (i < l.length && l[i]!.iova <= hi) {
     const d = l[i]!;
-    if (!it.v2 && lo > d.iova) break;                 // v1: a range starting inside a mapping unmaps nothing
+    if (!iommu.v2 && lo > d.iova) break;                 // v1: a range starting inside a mapping unmaps nothing
     if (vaddrOp) {
       if (d.vaddrInvalid) {
-        for (const x of invalidated) { x.vaddrInvalid = false; it.vaddrInvalidCount--; }
+        for (const x of invalidated) { x.vaddrInvalid = false; iommu.vaddrInvalidCount--; }
         throw new VfioError('EINVAL', UNMAP, 'VADDR: mapping already invalidated');
       }
       d.vaddrInvalid = true;
-      it.vaddrInvalidCount++;
+      iommu.vaddrInvalidCount++;
       invalidated.push(d);
       unmapped += d.size;
       i++;
       continue;
     }
     unmapped += d.size;
-    vfioRemoveDma(it, d);
-    regions += lastUnmapRegions();
+    vfioRemoveDma(iommu, d);
   }
-  histAdd(it.stats.regionsPerUnmap, regions);
-  writeUnmapSize(b, BigInt(unmapped) << 12n);
-  return 0;
+  histAdd(iommu.stats.regionsPerUnmap, iommu.stats.unmapChunks - chunks0);
+  return unmapped;
 }
 
-/** GET_INFO: fills flags, iova_pgsizes and (5.4+) the capability chain; 0 or throws VfioError. */
-export function doGetInfo(it: VfioIommu, b: Uint8Array): number {
+/**
+ * vfio_iommu_type1_get_info(): GET_INFO into b: flags, iova_pgsizes and (5.4+) the capability chain,
+ * or the argsz it needs when the chain does not fit; 0 or throws VfioError.
+ */
+export function vfioIommuType1GetInfo(iommu: VfioIommu, b: Uint8Array): number {
   if (b.byteLength < INFO_MINSZ) throw new VfioError('EFAULT', INFO, `copy_from_user of ${INFO_MINSZ} bytes from a ${b.byteLength}-byte buffer`);
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const argsz = v.getUint32(0, true);
   if (argsz < INFO_MINSZ) throw new VfioError('EINVAL', INFO, `argsz ${argsz} < minsz ${INFO_MINSZ}`);
-  const bm = it.pgsizeBitmap();
-  if (!it.spec.infoCaps) {
+  const bm = iommu.pgsizeBitmap();
+  if (!iommu.spec.infoCaps) {
     // pre-5.4: flags and page sizes only; argsz is never modified; 16 bytes copied back
     v.setUint32(4, VFIO_IOMMU_INFO_PGSIZES, true);
     v.setBigUint64(8, bm, true);
     return 0;
   }
   // v6.6 pads each capability to 8 bytes; before, DMA_AVAIL's 12 bytes left the next one misaligned
-  const caps = new CapChain(it.spec.capAlign ? 8 : 1);
-  if (it.spec.capMigration) {
+  const caps = new CapChain(iommu.spec.capAlign ? 8 : 1);
+  if (iommu.spec.capMigration) {
     caps.add(VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, 1, 32, (c) => {
       c.setUint32(8, 0, true); c.setBigUint64(16, bm & -bm, true); c.setBigUint64(24, DIRTY_BITMAP_SIZE_REPORTED, true);
     });
   }
-  if (it.spec.capDmaAvail) caps.add(VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, 1, 12, (c) => c.setUint32(8, it.dmaAvail, true));
-  const ranges = it.iovaList;
+  if (iommu.spec.capDmaAvail) caps.add(VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, 1, 12, (c) => c.setUint32(8, iommu.dmaAvail, true));
+  const ranges = iommu.iovaList;
   if (ranges.length > 0) {
     caps.add(VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, 1, 16 + 16 * ranges.length, (c) => {
       c.setUint32(8, ranges.length, true);

@@ -6,7 +6,7 @@ import { iommuMap, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast } 
 import type { VfioDma } from './dma.js';
 import { sysErrno } from './errors.js';
 import type { VfioDomain, VfioIommu } from './iommu.js';
-import { pinOut, vfioPinPagesRemote, vfioUnpinPagesRemote } from './pin.js';
+import { vfioPinPagesRemote, vfioUnpinPagesRemote } from './pin.js';
 import { vfioRemoveDma } from './unmap.js';
 
 const EBUSY = -16;
@@ -30,16 +30,16 @@ function tryMap(d: VfioDomain, iova: number, pfn: number, npage: number, prot: n
  *  - 'rfc-v2': the same pages with iommu_unmap_fast + range_add, one sync only if the last unmap returned pages,
  *  - 'suggested': pages i-1 .. 0 with iommu_unmap_fast (a zero return only warns), one sync when i < npage.
  */
-export function mapTryHarder(it: VfioIommu, d: VfioDomain, iova: number, pfn: number, npage: number, prot: number): number {
-  it.stats.tryHarderEntries++;
+export function mapTryHarder(iommu: VfioIommu, d: VfioDomain, iova: number, pfn: number, npage: number, prot: number): number {
+  iommu.stats.tryHarderEntries++;
   let i = 0, ret = 0;
   for (; i < npage; i++) {
     ret = tryMap(d, iova + i, pfn + i, 1, prot);
     if (ret !== 0) break;
   }
-  it.stats.tryHarderPages += i;
+  iommu.stats.tryHarderPages += i;
   const dom = d.dom;
-  switch (it.tryHarder) {
+  switch (iommu.tryHarder) {
     case 'landed':
       for (let k = i; k < npage && k > 0; k--) iommuUnmap(dom, iova + k, 1);
       break;
@@ -56,7 +56,7 @@ export function mapTryHarder(it: VfioIommu, d: VfioDomain, iova: number, pfn: nu
       if (i < npage) {
         for (let k = i - 1; k >= 0; k--) {
           const u = iommuUnmapFast(dom, iova + k, 1);
-          if (u === 0) it.stats.warnings++;                // WARN_ON(!unmapped), keep going
+          if (u === 0) iommu.stats.warnings++;             // WARN_ON(!unmapped), keep going
           else iommuTlbRangeAdd(dom, iova + k, u);
         }
         iommuTlbSync(dom);
@@ -73,13 +73,13 @@ export function mapTryHarder(it: VfioIommu, d: VfioDomain, iova: number, pfn: nu
  * domain k the domains before it are unmapped (reverse order) and the errno is returned; -EBUSY first
  * tries map_try_harder in eras that have it, and if that fails too the ORIGINAL -EBUSY is returned.
  */
-export function vfioIommuMap(it: VfioIommu, iova: number, pfn: number, npage: number, prot: number): number {
-  const doms = it.domains;
+export function vfioIommuMap(iommu: VfioIommu, iova: number, pfn: number, npage: number, prot: number): number {
+  const doms = iommu.domains;
   for (let k = 0; k < doms.length; k++) {
     const d = doms[k]!;
     const ret = tryMap(d, iova, pfn, npage, prot);
     if (ret === 0) continue;
-    if (ret === EBUSY && it.tryHarder !== null && mapTryHarder(it, d, iova, pfn, npage, prot) === 0) continue;
+    if (ret === EBUSY && iommu.tryHarder !== null && mapTryHarder(iommu, d, iova, pfn, npage, prot) === 0) continue;
     for (let j = k - 1; j >= 0; j--) iommuUnmap(doms[j]!.dom, iova, npage);
     return ret;
   }
@@ -90,24 +90,25 @@ export function vfioIommuMap(it: VfioIommu, iova: number, pfn: number, npage: nu
  * vfio_pin_map_dma(): pins and maps npage pages of a freshly linked (zero-sized) dma chunk by chunk.
  * Returns 0, or -errno after vfio_remove_dma() undid everything (pins, locked_vm, mappings, dma_avail).
  */
-export function vfioPinMapDma(it: VfioIommu, dma: VfioDma, npage: number): number {
+export function vfioPinMapDma(iommu: VfioIommu, dma: VfioDma, npage: number): number {
   // model hook: bracket the whole MAP_DMA so a failed one also frees the tables its successful
   // chunks allocated (Linux leaves them; the model's rule is that a failed call leaves no trace)
-  const doms = it.domains.slice();
+  const doms = iommu.domains.slice();
   for (const d of doms) d.dom.ops.mapBegin?.(d.dom);
+  const run = iommu.mapRun;
   let remaining = npage, ret = 0;
   while (remaining > 0) {
-    const n = vfioPinPagesRemote(it, dma, dma.size, remaining);
+    const n = vfioPinPagesRemote(iommu, dma, dma.size, remaining, run);
     if (n <= 0) { ret = n; break; }
-    const pfn = pinOut.pfn, order = pinOut.folioOrder;
-    ret = vfioIommuMap(it, dma.iova + dma.size, pfn, n, dma.prot);
-    if (ret !== 0) { vfioUnpinPagesRemote(it, dma, pfn, n, true, order); break; }
-    it.stats.mapChunks++;
+    const pfn = run.pfn, order = run.folioOrder;
+    ret = vfioIommuMap(iommu, dma.iova + dma.size, pfn, n, dma.prot);
+    if (ret !== 0) { vfioUnpinPagesRemote(iommu, dma, pfn, n, true, order); break; }
+    iommu.stats.mapChunks++;
     remaining -= n;
     dma.size += n;
   }
   dma.iommuMapped = true;
-  if (ret !== 0) vfioRemoveDma(it, dma);
+  if (ret !== 0) vfioRemoveDma(iommu, dma);
   for (const d of doms) d.dom.ops.mapEnd?.(d.dom, ret !== 0);
   return ret;
 }

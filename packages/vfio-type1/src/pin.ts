@@ -5,29 +5,23 @@
 
 import { TRACE_IOMMU, traceIova } from '@x/iommu-core';
 import { overLimit, vfioLockAcct } from './accounting.js';
+import type { ContigRun } from './ctx.js';
 import type { VfioDma } from './dma.js';
 import type { VfioIommu } from './iommu.js';
 
 const EFAULT = -14, ENOMEM = -12;
-
-/**
- * Out-parameters of contigRun (the kernel's *pfn_base and what GUP learns about the folios), reused
- * to avoid an object per call. hugetlb: every VMA of the run is hugetlbfs (GUP walks it per folio in
- * every release).
- */
-export const pinOut = { pfn: 0, reserved: false, folioOrder: 0, hugetlb: false };
 
 /** Pages per vfio_batch: one page of struct page pointers (PAGE_SIZE / sizeof(void *)). */
 export const VFIO_BATCH_PAGES = 512;
 
 /**
  * Contiguous run starting at page off of dma's vaddr range (virtual page dma.vaddr + off), at most max
- * pages: sets pinOut.pfn and pinOut.reserved, returns its length, or -EFAULT when no VMA holds the
- * page. Crosses into an adjacent VMA when its first frame continues the run.
+ * pages: fills run (first pfn, reserved, folios), returns its length, or -EFAULT when no VMA holds
+ * the page (run untouched). Crosses into an adjacent VMA when its first frame continues the run.
  * Takes the offset, not the virtual page: user virtual page numbers are above 2^31, so passing one
  * to a call that is not inlined would box it (one heap number per page pinned or unmapped).
  */
-export function contigRun(dma: VfioDma, off: number, max: number): number {
+export function contigRun(dma: VfioDma, off: number, max: number, run: ContigRun): number {
   const proc = dma.task, vpage = dma.vaddr + off;
   let vma = proc.vmaHint;
   // indices inside a VMA are small integers; only vpage itself is a large double
@@ -51,10 +45,10 @@ export function contigRun(dma: VfioDma, off: number, max: number): number {
     folioOrder = Math.min(folioOrder, nv.folioOrderAt(0, k));
     hugetlb = hugetlb && nv.hugetlb;
   }
-  pinOut.pfn = pfn;
-  pinOut.reserved = rsvd;
-  pinOut.folioOrder = folioOrder;
-  pinOut.hugetlb = hugetlb;
+  run.pfn = pfn;
+  run.reserved = rsvd;
+  run.folioOrder = folioOrder;
+  run.hugetlb = hugetlb;
   return n;
 }
 
@@ -81,8 +75,8 @@ function batchFolioPieces(off: number, pfn: number, n: number, folio: number): n
  * The pfn lookups pinning a VM_PFNMAP run costs: one per page (vma offset arithmetic, then
  * follow_pfn / follow_pte), or since v6.15 (0fd06844de5d) one per page-table mapping of the BAR.
  */
-function chargePfnLookups(it: VfioIommu, dma: VfioDma, off: number, n: number): void {
-  if (it.spec.pfnmapStep === 'page') { it.sim.meter.charge(it.evPfnLookups, n); return; }
+function chargePfnLookups(iommu: VfioIommu, dma: VfioDma, off: number, n: number): void {
+  if (iommu.spec.pfnmapStep === 'page') { iommu.sim.meter.charge(iommu.evPfnLookups, n); return; }
   const proc = dma.task;
   let steps = 0;
   for (let done = 0; done < n;) {
@@ -90,27 +84,27 @@ function chargePfnLookups(it: VfioIommu, dma: VfioDma, off: number, n: number): 
     done += Math.min(n - done, vma.mappingLeft(vpage - vma.startPage));
     steps++;
   }
-  it.sim.meter.charge(it.evPfnLookups, steps);
+  iommu.sim.meter.charge(iommu.evPfnLookups, steps);
 }
 
 /**
  * The pinning work the release's vfio_pin_pages_remote does for the run of n RAM pages at page off
- * of the dma (contigRun's pinOut describes it): GUP calls (one per page before v5.12; one per
+ * of the dma (run, from contigRun, describes it): GUP calls (one per page before v5.12; one per
  * vfio_batch of 512 since 4d83de6da265), GUP's page-table walks (one per 4 KiB folio; for a large
  * folio one per folio and call, except a THP before v6.6 (57edfcfd3419), walked per page), the
  * pages GUP hands back, and steps of VFIO's accounting loop (one per page before v6.18; one per
  * contiguous run of a batch since f6c84a52cc41). The run is physically contiguous, so only batch
  * and folio boundaries split it.
  */
-function chargePinWork(it: VfioIommu, off: number, n: number): void {
-  const s = it.spec, m = it.sim.meter;
-  const batched = s.batchedPinning && !it.disableHugepages;
-  m.charge(it.evGupCalls, batched ? Math.ceil((off + n) / VFIO_BATCH_PAGES) - Math.ceil(off / VFIO_BATCH_PAGES) : n);
-  m.charge(it.evGupPages, n);
-  const folio = 2 ** Math.min(pinOut.folioOrder, 18);
-  const perFolio = folio > 1 && (pinOut.hugetlb || s.gupThpFast);
-  m.charge(it.evGupWalks, !perFolio || !batched ? n : batchFolioPieces(off, pinOut.pfn, n, folio));
-  m.charge(it.evPinSteps, s.folioAcct && batched ? segments(off, n, VFIO_BATCH_PAGES) : n);
+function chargePinWork(iommu: VfioIommu, off: number, n: number, run: ContigRun): void {
+  const s = iommu.spec, m = iommu.sim.meter;
+  const batched = s.batchedPinning && !iommu.disableHugepages;
+  m.charge(iommu.evGupCalls, batched ? Math.ceil((off + n) / VFIO_BATCH_PAGES) - Math.ceil(off / VFIO_BATCH_PAGES) : n);
+  m.charge(iommu.evGupPages, n);
+  const folio = 2 ** Math.min(run.folioOrder, 18);
+  const perFolio = folio > 1 && (run.hugetlb || s.gupThpFast);
+  m.charge(iommu.evGupWalks, !perFolio || !batched ? n : batchFolioPieces(off, run.pfn, n, folio));
+  m.charge(iommu.evPinSteps, s.folioAcct && batched ? segments(off, n, VFIO_BATCH_PAGES) : n);
 }
 
 /**
@@ -118,7 +112,7 @@ function chargePinWork(it: VfioIommu, off: number, n: number): void {
  * (VMAs mmapped with populate false), VMA by VMA: see Vma.faultIn for what is charged. Pages stay
  * present afterwards, whatever becomes of the pin.
  */
-export function faultInRun(it: VfioIommu, dma: VfioDma, off: number, n: number): void {
+export function faultInRun(iommu: VfioIommu, dma: VfioDma, off: number, n: number): void {
   const proc = dma.task;
   for (let done = 0; done < n;) {
     const vpage = dma.vaddr + off + done;
@@ -130,56 +124,55 @@ export function faultInRun(it: VfioIommu, dma: VfioDma, off: number, n: number):
       idx = vpage - vma.startPage;
     }
     const k = Math.min(n - done, vma.npages - idx);
-    vma.faultIn(idx, k, it.sim.meter);
+    vma.faultIn(idx, k, iommu.sim.meter);
     done += k;
   }
 }
 
 /**
  * vfio_pin_pages_remote(): pins the contiguous run at page off of dma's vaddr range (at most npage
- * pages; 1 with disable_hugepages). Returns the pages pinned (pinOut holds the first pfn), or -EFAULT
+ * pages; 1 with disable_hugepages). Returns the pages pinned (run holds the first pfn and the folio
+ * order: the kernel's *pfn_base), or -EFAULT
  * (no VMA, or GUP failed: an injected pin fault), or -ENOMEM (RLIMIT_MEMLOCK; nothing left pinned).
  * Pages not present yet are faulted in by the pin (get_user_pages); with -ENOMEM the pages that fit
  * under the limit and the first one over it have been faulted in already and stay present.
  */
-export function vfioPinPagesRemote(it: VfioIommu, dma: VfioDma, off: number, npage: number): number {
-  const n = contigRun(dma, off, it.disableHugepages ? 1 : npage);
+export function vfioPinPagesRemote(iommu: VfioIommu, dma: VfioDma, off: number, npage: number, run: ContigRun): number {
+  const n = contigRun(dma, off, iommu.disableHugepages ? 1 : npage, run);
   if (n < 0) return n;
-  const tr = it.sim.trace;
+  const tr = iommu.sim.trace;
   if (tr.on && tr.detail >= TRACE_IOMMU) {
     tr.begin('vfio', 'vfio_pin_pages_remote', { iova: traceIova(dma.iova + off), pages: n });
-    const r = pinRun(it, dma, off, n);
+    const r = pinRun(iommu, dma, off, n, run);
     tr.end('vfio', 'vfio_pin_pages_remote', r < 0 ? { ret: r } : {});
     return r;
   }
-  return pinRun(it, dma, off, n);
+  return pinRun(iommu, dma, off, n, run);
 }
 
-/** The pin of a run contigRun found (n pages at off; pinOut says where): vfio_pin_pages_remote past its GUP walk. */
-function pinRun(it: VfioIommu, dma: VfioDma, off: number, n: number): number {
-  if (pinOut.reserved) {                                  // is_invalid_reserved_pfn: no pin, no charge
-    chargePfnLookups(it, dma, off, n);
+/** The pin of a run contigRun found (n pages at off; run says where): vfio_pin_pages_remote past its GUP walk. */
+function pinRun(iommu: VfioIommu, dma: VfioDma, off: number, n: number, run: ContigRun): number {
+  if (run.reserved) {                                  // is_invalid_reserved_pfn: no pin, no charge
+    chargePfnLookups(iommu, dma, off, n);
     return n;
   }
-  chargePinWork(it, off, n);
+  chargePinWork(iommu, off, n, run);
   const lazy = dma.task.unpopulatedVmas !== 0;           // false unless some VMA was mmapped with populate false
   if (overLimit(dma, n)) {
-    it.stats.warnings++;                                  // pr_warn("RLIMIT_MEMLOCK (%ld) exceeded")
+    iommu.stats.warnings++;                               // pr_warn("RLIMIT_MEMLOCK (%ld) exceeded")
     if (lazy) {
       // v4.16 pins page by page: vaddr_get_pfn() (GUP, which faults the page in) comes before each
       // limit test, so the pages under the limit and the one over it were faulted in; their pins are
       // dropped, the pages stay present (as in Linux: put_page does not unmap)
-      faultInRun(it, dma, off, Math.min(n, Math.max(0, dma.task.memlockPages - dma.task.lockedVm) + 1));
+      faultInRun(iommu, dma, off, Math.min(n, Math.max(0, dma.task.memlockPages - dma.task.lockedVm) + 1));
     }
     return ENOMEM;
   }
-  const pfn = pinOut.pfn;
-  if (!it.sim.mem.pin(pfn, n)) return EFAULT;
-  if (lazy) faultInRun(it, dma, off, n);
-  it.pinnedPages += n;
-  it.stats.pins += n;
-  vfioLockAcct(it, dma, n);
-  pinOut.pfn = pfn;
+  if (!iommu.sim.mem.pin(run.pfn, n)) return EFAULT;
+  if (lazy) faultInRun(iommu, dma, off, n);
+  iommu.pinnedPages += n;
+  iommu.stats.pins += n;
+  vfioLockAcct(iommu, dma, n);
   return n;
 }
 
@@ -194,27 +187,27 @@ export function folioOrderOf(dma: VfioDma, off: number, n: number): number {
  * folios are 2^folioOrder pages) and, with doAccounting, uncharges them. Returns the pages released
  * that were RAM (the kernel's `unlocked`).
  */
-export function vfioUnpinPagesRemote(it: VfioIommu, dma: VfioDma, pfn: number, npage: number, doAccounting: boolean, folioOrder: number): number {
-  if (!it.sim.mem.isRam(pfn)) return 0;                   // put_pfn() is a no-op on reserved pfns
-  const tr = it.sim.trace;
+export function vfioUnpinPagesRemote(iommu: VfioIommu, dma: VfioDma, pfn: number, npage: number, doAccounting: boolean, folioOrder: number): number {
+  if (!iommu.sim.mem.isRam(pfn)) return 0;                // put_pfn() is a no-op on reserved pfns
+  const tr = iommu.sim.trace;
   if (tr.on && tr.detail >= TRACE_IOMMU) {
     tr.begin('vfio', 'vfio_unpin_pages_remote', { pages: npage });
-    const r = unpinRun(it, dma, pfn, npage, doAccounting, folioOrder);
+    const r = unpinRun(iommu, dma, pfn, npage, doAccounting, folioOrder);
     tr.end('vfio', 'vfio_unpin_pages_remote');
     return r;
   }
-  return unpinRun(it, dma, pfn, npage, doAccounting, folioOrder);
+  return unpinRun(iommu, dma, pfn, npage, doAccounting, folioOrder);
 }
 
-function unpinRun(it: VfioIommu, dma: VfioDma, pfn: number, npage: number, doAccounting: boolean, folioOrder: number): number {
+function unpinRun(iommu: VfioIommu, dma: VfioDma, pfn: number, npage: number, doAccounting: boolean, folioOrder: number): number {
   // put_pfn() per page; since d14de5b92578 (v6.18) one unpin_user_page_range_dirty_lock() that
   // steps over the range a folio at a time. Either way each folio's struct page is touched once.
   const folios = segments(pfn, npage, 2 ** Math.min(folioOrder, 18));
-  it.sim.meter.charge(it.evUnpinSteps, it.spec.folioAcct ? folios : npage);
-  it.sim.meter.charge(it.evUnpinFolios, folios);
-  it.sim.mem.unpin(pfn, npage);
-  it.pinnedPages -= npage;
-  it.stats.unpins += npage;
-  if (doAccounting) vfioLockAcct(it, dma, -npage);
+  iommu.sim.meter.charge(iommu.evUnpinSteps, iommu.spec.folioAcct ? folios : npage);
+  iommu.sim.meter.charge(iommu.evUnpinFolios, folios);
+  iommu.sim.mem.unpin(pfn, npage);
+  iommu.pinnedPages -= npage;
+  iommu.stats.unpins += npage;
+  if (doAccounting) vfioLockAcct(iommu, dma, -npage);
   return npage;
 }

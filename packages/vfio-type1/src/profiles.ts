@@ -80,6 +80,8 @@ export interface ProfileSpec {
   readonly pagingDomainAlloc: boolean;
 }
 
+// A memo, not state: each value is frozen and a function of its key alone, so what a caller sees does
+// not depend on who asked first (containers of one profile share one spec object).
 const cache = new Map<string, ProfileSpec>();
 
 /**
@@ -127,7 +129,7 @@ export function profileSpec(p: string): ProfileSpec {
  * The named profiles, oldest first: the key releases of the published experiments and both sides
  * of every timeline entry, then 'mainline'. Any other release in range works too.
  */
-export const PROFILE_NAMES: readonly Profile[] = namedReleases([...CORE_TIMELINE, ...VFIO_TIMELINE], KEY_RELEASES);
+export const PROFILE_NAMES: readonly Profile[] = Object.freeze(namedReleases([...CORE_TIMELINE, ...VFIO_TIMELINE], KEY_RELEASES));
 
 /** Profiles of the named releases. */
 export const PROFILES: Readonly<Record<string, ProfileSpec>> = Object.freeze(

@@ -10,7 +10,7 @@ export type VfioEntryId =
   | 'unmap-all-vaddr' | 'batched-pinning' | 'always-cache' | 'cap-align' | 'paging-domain-alloc' | 'remove-nesting'
   | 'pfnmap-huge-step' | 'remove-fgsp' | 'folio-batch-acct' | 'overflow-rework' | 'gup-thp-fast';
 
-export const VFIO_TIMELINE: readonly (TimelineEntry & { readonly id: VfioEntryId })[] = [
+export const VFIO_TIMELINE: readonly (TimelineEntry & { readonly id: VfioEntryId })[] = frozen([
   {
     id: 'dma-unmap-chunking', component: 'vfio-type1', commit: '6fe1010d6d9c', since: 'v4.0',
     title: 'vfio/type1: DMA unmap chunking',
@@ -143,4 +143,9 @@ export const VFIO_TIMELINE: readonly (TimelineEntry & { readonly id: VfioEntryId
     effect: 'MAP_DMA checks size, then overflow (EOVERFLOW), then the prot/VADDR rule, then alignment; UNMAP_DMA reports a wrapping range with EOVERFLOW; ranges may end at 2^64.',
     verified: 'merged between v6.18-rc3 and -rc4 via tag vfio-v6.18-rc4 (kernel.org rev-list of 2025-10-31).',
   },
-];
+]);
+
+/** The entries frozen to the last string (every profile is derived from them), hoisted for the table above. */
+function frozen<T extends TimelineEntry>(entries: T[]): readonly T[] {
+  return Object.freeze(entries.map((e) => Object.freeze(e.also === undefined ? e : { ...e, also: Object.freeze([...e.also]) })));
+}

@@ -8,89 +8,89 @@ import {
   EV, TRACE_IOMMU, createIotlbGather, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast, type IotlbGather,
 } from '@x/iommu-core';
 import { vfioLockAcct } from './accounting.js';
+import type { UnmapUnpinCtx } from './ctx.js';
 import type { VfioDma } from './dma.js';
 import { VFIO_REGION_BYTES, type VfioDomain, type VfioIommu } from './iommu.js';
-import { contigRun, folioOrderOf, pinOut, vfioUnpinPagesRemote } from './pin.js';
+import { contigRun, folioOrderOf, vfioUnpinPagesRemote } from './pin.js';
 import { histAdd } from './stats.js';
 
-/** Chunk found by chunkAt: first pfn, pages and the log2 pages of its folios. */
-const chunk = { pfn: 0, len: 0, order: 0 };
-
 /**
- * The unmap loop's chunk at IOVA page iova of dma: phys from the first domain (iova_to_phys), then the
- * physically contiguous run up to the dma end. The run length comes from the process's backing (what
- * the kernel learns with one iova_to_phys per page; those lookups are charged, not performed) and is
- * cut to 1 page if the backing disagrees with the domain. Returns false when iova is not mapped.
+ * The unmap loop's chunk at IOVA page iova of dma, into ctx.pfn/len/order: phys from the first
+ * domain (iova_to_phys), then the physically contiguous run up to the dma end. The run length comes
+ * from the process's backing (what the kernel learns with one iova_to_phys per page; those lookups
+ * are charged, not performed) and is cut to 1 page if the backing disagrees with the domain.
+ * Returns false when iova is not mapped.
  */
-function chunkAt(it: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number): boolean {
-  const dom = first.dom, meter = it.sim.meter;
+function chunkAt(iommu: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number, ctx: UnmapUnpinCtx): boolean {
+  const dom = first.dom, meter = iommu.sim.meter;
   const phys = dom.ops.iovaToPhys(dom, iova);
-  if (phys < 0 || first.fgsp || !it.spec.unmapChunking) {
+  if (phys < 0 || first.fgsp || !iommu.spec.unmapChunking) {
     // with fine-grained superpages (and before v4.0's chunking, always) the kernel does not look
     // further: one page, and the unmap removes the whole leaf that holds it
     meter.charge(EV.iovaToPhys, 1);
-    chunk.pfn = phys;
-    chunk.len = 1;
-    chunk.order = phys >= 0 ? folioOrderOf(dma, iova - dma.iova, 1) : 0;
+    ctx.pfn = phys;
+    ctx.len = 1;
+    ctx.order = phys >= 0 ? folioOrderOf(dma, iova - dma.iova, 1) : 0;
     return phys >= 0;
   }
-  const left = dma.end - iova;
-  let len = contigRun(dma, iova - dma.iova, left);
-  chunk.order = len > 0 ? pinOut.folioOrder : 0;
-  if (len <= 0 || pinOut.pfn !== phys) { len = 1; chunk.order = folioOrderOf(dma, iova - dma.iova, 1); }
+  const left = dma.end - iova, run = ctx.run;
+  let len = contigRun(dma, iova - dma.iova, left, run);
+  ctx.order = len > 0 ? run.folioOrder : 0;
+  if (len <= 0 || run.pfn !== phys) { len = 1; ctx.order = folioOrderOf(dma, iova - dma.iova, 1); }
   // the kernel's lookups: the first page, each page that continued the run, and the one that broke it
   meter.charge(EV.iovaToPhys, len + (len < left ? 1 : 0));
-  chunk.pfn = phys;
-  chunk.len = len;
+  ctx.pfn = phys;
+  ctx.len = len;
   return true;
 }
 
-/** vfio_sync_unpin(): one IOTLB sync, then unpin every queued region. Returns pages released. */
-function vfioSyncUnpin(it: VfioIommu, first: VfioDomain, dma: VfioDma, cnt: number, gather: IotlbGather | null): number {
+/** vfio_sync_unpin(): one IOTLB sync, then unpin every queued region; empties the queue into ctx.unlocked. */
+function vfioSyncUnpin(iommu: VfioIommu, first: VfioDomain, dma: VfioDma, ctx: UnmapUnpinCtx, gather: IotlbGather | null): void {
   if (gather !== null) iommuTlbSync(first.dom, gather); else iommuTlbSync(first.dom);
-  it.stats.syncs++;
-  const tr = it.sim.trace;
+  iommu.stats.syncs++;
+  const cnt = ctx.cnt, tr = iommu.sim.trace;
   if (tr.on && tr.detail >= TRACE_IOMMU) tr.instant('vfio', 'vfio_sync_unpin', { domain: first.dom.id, regions: cnt });
-  histAdd(it.stats.regionsPerSync, cnt);
+  histAdd(iommu.stats.regionsPerSync, cnt);
   let unlocked = 0;
-  for (let r = 0; r < cnt; r++) unlocked += vfioUnpinPagesRemote(it, dma, it.qPfn[r]!, it.qLen[r]!, false, it.qOrder[r]!);
-  return unlocked;
+  const qPfn = ctx.qPfn, qLen = ctx.qLen, qOrder = ctx.qOrder;
+  for (let r = 0; r < cnt; r++) unlocked += vfioUnpinPagesRemote(iommu, dma, qPfn[r]!, qLen[r]!, false, qOrder[r]!);
+  ctx.unlocked += unlocked;
+  ctx.cnt = 0;
 }
 
-/** Per-call state of the fast path (the kernel's locals), module-level to avoid a closure per chunk. */
-const fast = { cnt: 0, unlocked: 0, regions: 0 };
-
 /**
- * unmap_unpin_fast(): unmaps one chunk without a flush and queues it; syncs and unpins the queue when
- * it reaches tlbSyncMax regions or when the unmap returned 0. Returns pages unmapped (0 = failed).
+ * unmap_unpin_fast(): unmaps ctx's chunk at iova without a flush and queues it; syncs and unpins the
+ * queue when it reaches tlbSyncMax regions or when the unmap returned 0. Returns pages unmapped (0 =
+ * failed).
  */
-function unmapUnpinFast(it: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number, len: number, pfn: number,
-  order: number, gather: IotlbGather | null): number {
-  it.sim.meter.charge(it.evRegionAlloc, 1);
-  const unmapped = gather !== null ? iommuUnmapFast(first.dom, iova, len, gather) : iommuUnmapFast(first.dom, iova, len);
+function unmapUnpinFast(iommu: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number, ctx: UnmapUnpinCtx,
+  gather: IotlbGather | null): number {
+  iommu.sim.meter.charge(iommu.evRegionAlloc, 1);
+  const unmapped = gather !== null ? iommuUnmapFast(first.dom, iova, ctx.len, gather) : iommuUnmapFast(first.dom, iova, ctx.len);
   if (unmapped !== 0) {
     if (gather === null) iommuTlbRangeAdd(first.dom, iova, unmapped);   // 2018: VFIO tells the driver the range
-    const c = fast.cnt;
-    it.qIova[c] = iova; it.qPfn[c] = pfn; it.qLen[c] = unmapped; it.qOrder[c] = order;
-    fast.cnt = c + 1;
-    fast.regions++;
-    if (fast.cnt > it.stats.peakQueuedRegions) {
-      it.stats.peakQueuedRegions = fast.cnt;
-      it.stats.peakQueuedBytes = fast.cnt * VFIO_REGION_BYTES;
+    const c = ctx.cnt;
+    ctx.qIova[c] = iova; ctx.qPfn[c] = ctx.pfn; ctx.qLen[c] = unmapped; ctx.qOrder[c] = ctx.order;
+    ctx.cnt = c + 1;
+    ctx.regions++;
+    const st = iommu.stats;
+    if (c + 1 > st.peakQueuedRegions) {
+      st.peakQueuedRegions = c + 1;
+      st.peakQueuedBytes = (c + 1) * VFIO_REGION_BYTES;
     }
   }
-  if (fast.cnt >= it.tlbSyncMax || unmapped === 0) {
-    fast.unlocked += vfioSyncUnpin(it, first, dma, fast.cnt, gather);
-    fast.cnt = 0;
-  }
+  if (ctx.cnt >= iommu.tlbSyncMax || unmapped === 0) vfioSyncUnpin(iommu, first, dma, ctx, gather);
   return unmapped;
 }
 
-/** unmap_unpin_slow(): iommu_unmap (synchronous flush) and unpin at once. Returns pages unmapped. */
-function unmapUnpinSlow(it: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number, len: number, pfn: number, order: number): number {
-  const unmapped = iommuUnmap(first.dom, iova, len);
-  it.stats.syncs++;
-  if (unmapped !== 0) fast.unlocked += vfioUnpinPagesRemote(it, dma, pfn, unmapped, false, order);
+/** unmap_unpin_slow(): iommu_unmap (synchronous flush) of ctx's chunk and unpin at once. Returns pages unmapped. */
+function unmapUnpinSlow(iommu: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number, ctx: UnmapUnpinCtx): number {
+  const unmapped = iommuUnmap(first.dom, iova, ctx.len);
+  iommu.stats.syncs++;
+  if (unmapped !== 0) {
+    ctx.unlocked += vfioUnpinPagesRemote(iommu, dma, ctx.pfn, unmapped, false, ctx.order);
+    ctx.regions++;
+  }
   return unmapped;
 }
 
@@ -98,58 +98,54 @@ function unmapUnpinSlow(it: VfioIommu, first: VfioDomain, dma: VfioDma, iova: nu
  * vfio_unmap_unpin(): removes dma's mappings from every domain and unpins its pages. Other domains
  * are unmapped first with one plain iommu_unmap each; the first domain is walked chunk by chunk
  * along the era's path. Returns pages released (the kernel's `unlocked`); uncharges them when
- * doAccounting.
+ * doAccounting. Adds the chunks it unmapped to stats.unmapChunks.
  */
-export function vfioUnmapUnpin(it: VfioIommu, dma: VfioDma, doAccounting: boolean): number {
-  it.stats.unmapUnpinCalls++;
-  if (dma.size === 0 || it.domains.length === 0) { fast.regions = 0; histAdd(it.stats.regionsPerUnmapUnpin, 0); return 0; }
-  const doms = it.domains, first = doms[0]!;
+export function vfioUnmapUnpin(iommu: VfioIommu, dma: VfioDma, doAccounting: boolean): number {
+  const st = iommu.stats;
+  st.unmapUnpinCalls++;
+  if (dma.size === 0 || iommu.domains.length === 0) { histAdd(st.regionsPerUnmapUnpin, 0); return 0; }
+  const doms = iommu.domains, first = doms[0]!;
   for (let k = 1; k < doms.length; k++) iommuUnmap(doms[k]!.dom, dma.iova, dma.size);
-  const path = it.unmapPath;
-  const gather = path === 'mainline' ? createIotlbGather() : null;
-  fast.cnt = 0; fast.unlocked = 0; fast.regions = 0;
+  const slow = iommu.unmapPath === 'slow';
+  const gather = iommu.unmapPath === 'mainline' ? createIotlbGather() : null;
+  const ctx = iommu.unmapCtx;
+  ctx.cnt = 0; ctx.unlocked = 0; ctx.regions = 0;
   const end = dma.end;
   let iova = dma.iova;
   while (iova < end) {
-    if (!chunkAt(it, first, dma, iova)) { it.stats.warnings++; iova++; continue; }   // WARN_ON(!phys)
-    const len = chunk.len, pfn = chunk.pfn, order = chunk.order;
+    if (!chunkAt(iommu, first, dma, iova, ctx)) { st.warnings++; iova++; continue; }   // WARN_ON(!phys)
     let unmapped: number;
-    if (path === 'slow') {
-      unmapped = unmapUnpinSlow(it, first, dma, iova, len, pfn, order);
-      if (unmapped !== 0) fast.regions++;
+    if (slow) {
+      unmapped = unmapUnpinSlow(iommu, first, dma, iova, ctx);
     } else {
-      unmapped = unmapUnpinFast(it, first, dma, iova, len, pfn, order, gather);
+      unmapped = unmapUnpinFast(iommu, first, dma, iova, ctx, gather);
       if (unmapped === 0) {
-        it.stats.fallbacks++;
-        unmapped = unmapUnpinSlow(it, first, dma, iova, len, pfn, order);
-        if (unmapped !== 0) fast.regions++;
+        st.fallbacks++;
+        unmapped = unmapUnpinSlow(iommu, first, dma, iova, ctx);
       }
     }
-    if (unmapped === 0) { it.stats.warnings++; break; }                              // WARN_ON(!unmapped)
+    if (unmapped === 0) { st.warnings++; break; }                                      // WARN_ON(!unmapped)
     iova += unmapped;
   }
   dma.iommuMapped = false;
-  if (fast.cnt > 0) { fast.unlocked += vfioSyncUnpin(it, first, dma, fast.cnt, gather); fast.cnt = 0; }
-  it.stats.unmapChunks += fast.regions;
-  histAdd(it.stats.regionsPerUnmapUnpin, fast.regions);
-  const unlocked = fast.unlocked;
-  if (doAccounting) vfioLockAcct(it, dma, -unlocked);
+  if (ctx.cnt > 0) vfioSyncUnpin(iommu, first, dma, ctx, gather);
+  st.unmapChunks += ctx.regions;
+  histAdd(st.regionsPerUnmapUnpin, ctx.regions);
+  const unlocked = ctx.unlocked;
+  if (doAccounting) vfioLockAcct(iommu, dma, -unlocked);
   return unlocked;
 }
 
-/** Regions unmapped by the last vfioUnmapUnpin call (for the per-UNMAP_DMA histogram). */
-export function lastUnmapRegions(): number { return fast.regions; }
-
 /** vfio_remove_dma(): unmap and unpin with accounting, unlink, dma_avail++. */
-export function vfioRemoveDma(it: VfioIommu, dma: VfioDma): void {
-  vfioUnmapUnpin(it, dma, true);
-  it.dmas.unlink(dma);
-  if (dma.vaddrInvalid) it.vaddrInvalidCount--;
-  it.dmaAvail++;
+export function vfioRemoveDma(iommu: VfioIommu, dma: VfioDma): void {
+  vfioUnmapUnpin(iommu, dma, true);
+  iommu.dmas.unlink(dma);
+  if (dma.vaddrInvalid) iommu.vaddrInvalidCount--;
+  iommu.dmaAvail++;
 }
 
 /** vfio_iommu_unmap_unpin_all(): removes every dma, lowest first. */
-export function vfioIommuUnmapUnpinAll(it: VfioIommu): void {
-  const l = it.dmas.list;
-  while (l.length > 0) vfioRemoveDma(it, l[0]!);
+export function vfioIommuUnmapUnpinAll(iommu: VfioIommu): void {
+  const l = iommu.dmas.list;
+  while (l.length > 0) vfioRemoveDma(iommu, l[0]!);
 }

@@ -1,11 +1,9 @@
-// Models the host side VFIO pins from: processes (mm_struct) with VMAs backed by PhysMem frames or
-// by device MMIO (VM_PFNMAP, pfns without struct page), RLIMIT_MEMLOCK, CAP_IPC_LOCK and
-// mm->locked_vm; which pages of a VMA are present yet (faulted in); and IOMMU groups of devices
-// behind a driver.
+// Models the memory VFIO pins from: processes (mm_struct) with VMAs backed by PhysMem frames or by
+// device MMIO (VM_PFNMAP, pfns without struct page), RLIMIT_MEMLOCK, CAP_IPC_LOCK and
+// mm->locked_vm; which pages of a VMA are present yet (faulted in).
 
-import { EV, type Backing, type BackingProfile, type IommuDriver, type Meter, type Sim, backingPfn } from '@x/iommu-core';
+import { EV, type Backing, type BackingProfile, type Meter, type Sim, backingPfn } from '@x/iommu-core';
 import { VfioError, rethrowAsVfio } from './errors.js';
-import { Container, type ContainerOptions } from './container.js';
 import { checkU64 } from './uapi.js';
 
 /**
@@ -32,10 +30,14 @@ export interface SpawnOptions {
   /** CAP_IPC_LOCK: pins are not charged against RLIMIT_MEMLOCK. Default false. */
   capIpcLock?: boolean | undefined;
 }
-/** Host.addGroup() options; a property set to undefined is the same as one left out. */
-export interface AddGroupOptions {
-  /** Devices in the group, each probed on the driver. Default 1. */
-  devices?: number | undefined;
+/**
+ * What a process needs of its host: the machine its frames come from, and pfns for a device BAR.
+ * Host is one; the process does not reach the host's groups or containers.
+ */
+export interface MmHost {
+  readonly sim: Sim;
+  /** MMIO pfns for an npages BAR mapping (never RAM), naturally aligned. */
+  allocMmio(npages: number): number;
 }
 
 const PAGE_SHIFT = 12n;
@@ -46,7 +48,8 @@ const VMA_ALIGN_PAGES = 1 << 18;
 export const MMIO_PFN_BASE = 2 ** 34;
 
 /** Largest page-table mapping vfio-pci installs for a BAR (a PUD: 1 GiB), in log2 pages. */
-const PUD_ORDER = 18, PMD_ORDER = 9;
+export const PUD_ORDER = 18;
+const PMD_ORDER = 9;
 
 /** A virtual memory area: npages from startPage, backed by RAM frames or by MMIO pfns. */
 export class Vma {
@@ -215,7 +218,7 @@ export class Process {
    * past 2^64-1) is a RangeError and a number a TypeError: setrlimit() takes an unsigned rlim_t, and
    * a limit below 0 pages would make every later MAP_DMA fail with ENOMEM.
    */
-  constructor(readonly host: Host, readonly pid: number, readonly memlockLimit: bigint | null, readonly capIpcLock: boolean) {
+  constructor(readonly host: MmHost, readonly pid: number, readonly memlockLimit: bigint | null, readonly capIpcLock: boolean) {
     if (memlockLimit !== null) {
       if (typeof memlockLimit !== 'bigint') throw new TypeError(`memlockLimit: expected a bigint (bytes) or null (RLIM_INFINITY), got ${typeof memlockLimit} ${String(memlockLimit)}`);
       if (memlockLimit < 0n) throw new RangeError(`memlockLimit: ${memlockLimit} is negative (RLIMIT_MEMLOCK is an unsigned byte count; null = RLIM_INFINITY)`);
@@ -301,65 +304,5 @@ export class Process {
   pfnOf(vpage: number): number {
     const v = this.findVma(vpage);
     return v === null ? -1 : v.pfnAt(vpage - v.startPage);
-  }
-}
-
-/** An IOMMU group: devices behind one driver (VFIO attaches them together). */
-export class Group {
-  /** The container this group is set to, or null. */
-  container: Container | null = null;
-  constructor(readonly id: number, readonly drv: IommuDriver, readonly devices: readonly number[]) {}
-}
-
-/** The host: a sim, its IOMMU groups and processes. */
-export class Host {
-  readonly groups: Group[] = [];
-  readonly processes: Process[] = [];
-  readonly containers: Container[] = [];
-  private nextMmio = MMIO_PFN_BASE;
-  private nextGroup = 0;
-  private nextPid = 1000;
-
-  constructor(readonly sim: Sim) {}
-
-  /** A new IOMMU group of `devices` devices behind drv (each probed on the driver). */
-  addGroup(drv: IommuDriver, opts: AddGroupOptions = {}): Group {
-    const n = opts.devices ?? 1;
-    if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`devices must be an integer >= 1, got ${n}`);
-    const devs: number[] = [];
-    for (let i = 0; i < n; i++) devs.push(drv.probeDevice());
-    const g = new Group(this.nextGroup++, drv, devs);
-    this.groups.push(g);
-    return g;
-  }
-
-  /**
-   * A new process. memlockLimit: RLIMIT_MEMLOCK in bytes (default RLIM_INFINITY); RangeError when
-   * negative or past u64, TypeError when not a bigint (see Process).
-   */
-  spawn(opts: SpawnOptions = {}): Process {
-    const p = new Process(this, this.nextPid, opts.memlockLimit ?? null, opts.capIpcLock ?? false);
-    this.nextPid++;   // only once the limit was accepted: a rejected spawn leaves the host as it was
-    this.processes.push(p);
-    return p;
-  }
-
-  /** open("/dev/vfio/vfio") by proc: a container with no IOMMU driver set yet. */
-  openContainer(proc: Process, opts: ContainerOptions = {}): Container {
-    if (proc.host !== this) throw new RangeError('process belongs to another host');
-    const c = new Container(this, proc, opts);
-    this.containers.push(c);
-    return c;
-  }
-
-  /**
-   * MMIO pfns for a device BAR mapping (never RAM). A BAR is naturally aligned to its size (PCI),
-   * up to 1 GiB here, which decides which huge mappings vfio-pci can use for it.
-   */
-  allocMmio(npages: number): number {
-    const align = Math.min(2 ** Math.ceil(Math.log2(npages)), 2 ** PUD_ORDER);
-    const p = Math.ceil(this.nextMmio / align) * align;
-    this.nextMmio = p + Math.ceil(npages / 512) * 512 + 512;   // a gap after each BAR
-    return p;
   }
 }

@@ -7,8 +7,7 @@ import {
   iommuIovaToPhys, iommuMap, iommuPgsize, iommuUnmap, type IommuDomain,
 } from '@x/iommu-core';
 import { sysErrno } from './errors.js';
-import type { Group } from './host-mm.js';
-import { VfioDomain, type IovaNode, type VfioIommu } from './iommu.js';
+import { VfioDomain, type IommuGroup, type IovaNode, type VfioIommu } from './iommu.js';
 import { vfioIommuUnmapUnpinAll } from './unmap.js';
 
 const EINVAL = -22, EBUSY = -16, EPERM = -1, EIO = -5;
@@ -20,12 +19,12 @@ function errnoOf(e: unknown): number {
 }
 
 /** Detaches whatever devices of g are attached to dom. */
-function detachDevices(g: Group, dom: IommuDomain): void {
+function detachDevices(g: IommuGroup, dom: IommuDomain): void {
   for (const dev of g.devices) g.drv.detachDevice(dom, dev);
 }
 
 /** Attaches all of g's devices to dom, or none: returns 0 or -errno. */
-function attachDevices(g: Group, dom: IommuDomain): number {
+function attachDevices(g: IommuGroup, dom: IommuDomain): number {
   let k = 0;
   try {
     for (; k < g.devices.length; k++) g.drv.attachDevice(dom, g.devices[k]!);
@@ -48,14 +47,14 @@ function carve(list: IovaNode[], rs: number, re: number): IovaNode[] {
 }
 
 /** Reserved regions that carve the iova list (all but DIRECT_RELAXABLE), over a group's devices. */
-function resvOf(g: Group): { start: number; last: number }[] {
+function resvOf(g: IommuGroup): { start: number; last: number }[] {
   const out: { start: number; last: number }[] = [];
   for (const dev of g.devices) for (const r of g.drv.resvRegions(dev)) if (r.type !== IOMMU_RESV_DIRECT_RELAXABLE) out.push(r);
   return out;
 }
 
 /** The iova list for a set of domains (apertures intersected) and groups (regions carved). */
-function buildIovaList(doms: readonly IommuDomain[], groups: readonly Group[]): IovaNode[] {
+function buildIovaList(doms: readonly IommuDomain[], groups: readonly IommuGroup[]): IovaNode[] {
   if (doms.length === 0) return [];
   let start = 0, last = Infinity;
   for (const d of doms) { start = Math.max(start, d.geometry.apertureStart); last = Math.min(last, d.geometry.apertureEnd); }
@@ -65,9 +64,9 @@ function buildIovaList(doms: readonly IommuDomain[], groups: readonly Group[]): 
   return list;
 }
 
-function allGroups(it: VfioIommu): Group[] {
-  const gs: Group[] = [];
-  for (const d of it.domains) gs.push(...d.groups);
+function allGroups(iommu: VfioIommu): IommuGroup[] {
+  const gs: IommuGroup[] = [];
+  for (const d of iommu.domains) gs.push(...d.groups);
   return gs;
 }
 
@@ -76,28 +75,28 @@ function allGroups(it: VfioIommu): Group[] {
  * current first domain (no pinning: the pages are pinned already). Returns 0 or -errno; with
  * replayUnwind (4.19y+) a failure first unmaps from the new domain everything replay mapped.
  */
-function vfioIommuReplay(it: VfioIommu, nd: VfioDomain): number {
-  if (it.domains.length === 0) return 0;
-  const ref = it.domains[0]!.dom;
-  const l = it.dmas.list;
-  it.stats.replays++;
+function vfioIommuReplay(iommu: VfioIommu, nd: VfioDomain): number {
+  if (iommu.domains.length === 0) return 0;
+  const ref = iommu.domains[0]!.dom;
+  const l = iommu.dmas.list;
+  iommu.stats.replays++;
   for (let k = 0; k < l.length; k++) {
     const dma = l[k]!;
     let iova = dma.iova;
     const end = dma.end;
     while (iova < end) {
       const phys = iommuIovaToPhys(ref, iova);
-      if (phys < 0) { it.stats.warnings++; iova++; continue; }
+      if (phys < 0) { iommu.stats.warnings++; iova++; continue; }
       let len = 1;
       while (iova + len < end && iommuIovaToPhys(ref, iova + len) === phys + len) len++;
       try {
         iommuMap(nd.dom, iova, phys, len, dma.prot | nd.prot);
       } catch (e) {
         const err = errnoOf(e);
-        if (it.spec.replayUnwind) for (let j = k; j >= 0; j--) iommuUnmap(nd.dom, l[j]!.iova, l[j]!.size);
+        if (iommu.spec.replayUnwind) for (let j = k; j >= 0; j--) iommuUnmap(nd.dom, l[j]!.iova, l[j]!.size);
         return err;
       }
-      it.stats.replayedPages += len;
+      iommu.stats.replayedPages += len;
       iova += len;
     }
   }
@@ -110,8 +109,8 @@ function vfioIommuReplay(it: VfioIommu, nd: VfioDomain): number {
  * or -errno (EBUSY vaddr invalid, EINVAL iova conflicts, EPERM no interrupt remapping, the driver's
  * attach errno, or replay's errno) and then leaves the container as it was.
  */
-export function attachGroup(it: VfioIommu, g: Group): number {
-  if (it.vaddrInvalidCount > 0) return EBUSY;
+export function vfioIommuType1AttachGroup(iommu: VfioIommu, g: IommuGroup): number {
+  if (iommu.vaddrInvalidCount > 0) return EBUSY;
   const drv = g.drv;
   let dom: IommuDomain;
   try {
@@ -120,32 +119,32 @@ export function attachGroup(it: VfioIommu, g: Group): number {
     // iommu_domain_alloc() NULL: -EIO; since 6.11 iommu_paging_domain_alloc() returns its ERR_PTR
     const errno = sysErrno(e);
     if (errno === null) throw e;
-    return it.spec.pagingDomainAlloc ? errno : EIO;
+    return iommu.spec.pagingDomainAlloc ? errno : EIO;
   }
   let ret = attachDevices(g, dom);
   if (ret !== 0) { drv.domainFree(dom); return ret; }
   const fail = (err: number): number => { detachDevices(g, dom); drv.domainFree(dom); return err; };
   let newList: IovaNode[] = [];
-  if (it.spec.iovaList) {
+  if (iommu.spec.iovaList) {
     const ap = dom.geometry;
-    const cur = it.iovaList;
+    const cur = iommu.iovaList;
     if (cur.length > 0 && (ap.apertureStart > cur[cur.length - 1]!.last || ap.apertureEnd < cur[0]!.start)) return fail(EINVAL);
-    const l = it.dmas.list;
+    const l = iommu.dmas.list;
     if (l.length > 0 && (l[0]!.iova < ap.apertureStart || l[l.length - 1]!.end - 1 > ap.apertureEnd)) return fail(EINVAL);
-    for (const r of resvOf(g)) if (it.dmas.findOverlap(r.start, r.last - r.start + 1) !== null) return fail(EINVAL);
-    newList = buildIovaList([...it.domains.map((d) => d.dom), dom], [...allGroups(it), g]);
+    for (const r of resvOf(g)) if (iommu.dmas.findOverlap(r.start, r.last - r.start + 1) !== null) return fail(EINVAL);
+    newList = buildIovaList([...iommu.domains.map((d) => d.dom), dom], [...allGroups(iommu), g]);
     if (newList.length === 0) return fail(EINVAL);
   }
-  if (!it.allowUnsafeInterrupts && !drv.capable(IOMMU_CAP_INTR_REMAP)) return fail(EPERM);
-  const prot = it.spec.alwaysCache || drv.capable(IOMMU_CAP_CACHE_COHERENCY) ? IOMMU_CACHE : 0;
-  for (const d of it.domains) {
+  if (!iommu.allowUnsafeInterrupts && !drv.capable(IOMMU_CAP_INTR_REMAP)) return fail(EPERM);
+  const prot = iommu.spec.alwaysCache || drv.capable(IOMMU_CAP_CACHE_COHERENCY) ? IOMMU_CACHE : 0;
+  for (const d of iommu.domains) {
     if (d.dom.ops === dom.ops && d.prot === prot) {
       detachDevices(g, dom);
       drv.domainFree(dom);
       ret = attachDevices(g, d.dom);
       if (ret !== 0) return ret;
       d.groups.push(g);
-      if (it.spec.iovaList) it.iovaList = newList;
+      if (iommu.spec.iovaList) iommu.iovaList = newList;
       return 0;
     }
   }
@@ -154,13 +153,13 @@ export function attachGroup(it: VfioIommu, g: Group): number {
   // iff the domain holds the 8 KiB as one leaf: the core picks an 8 KiB page and the driver keeps it
   // whole (VT-d before v5.15 reported 8 KiB but split it into 4 KiB entries). The probe's own map and
   // unmap are not issued: see Differences from Linux.
-  if (it.spec.fgspProbe) nd.fgsp = iommuPgsize(dom, 0, 0, 2) === 13 && dom.ops.splitsChunks !== true;
-  ret = vfioIommuReplay(it, nd);
+  if (iommu.spec.fgspProbe) nd.fgsp = iommuPgsize(dom, 0, 0, 2) === 13 && dom.ops.splitsChunks !== true;
+  ret = vfioIommuReplay(iommu, nd);
   if (ret !== 0) return fail(ret);
   nd.groups.push(g);
-  it.domains.unshift(nd);                 // new domains go to the head of domain_list
-  for (const dma of it.dmas.list) dma.iommuMapped = true;
-  if (it.spec.iovaList) it.iovaList = newList;
+  iommu.domains.unshift(nd);              // new domains go to the head of domain_list
+  for (const dma of iommu.dmas.list) dma.iommuMapped = true;
+  if (iommu.spec.iovaList) iommu.iovaList = newList;
   return 0;
 }
 
@@ -169,18 +168,18 @@ export function attachGroup(it: VfioIommu, g: Group): number {
  * one every dma is unmapped, unpinned and removed first. The iova list is rebuilt from what remains.
  * beforeFree runs on the last domain after its dmas are gone (the container's leftover check).
  */
-export function detachGroup(it: VfioIommu, g: Group, beforeFree: (d: VfioDomain) => void): void {
-  const k = it.domains.findIndex((d) => d.groups.includes(g));
+export function vfioIommuType1DetachGroup(iommu: VfioIommu, g: IommuGroup, beforeFree: (d: VfioDomain) => void): void {
+  const k = iommu.domains.findIndex((d) => d.groups.includes(g));
   if (k < 0) return;
-  const d = it.domains[k]!;
+  const d = iommu.domains[k]!;
   detachDevices(g, d.dom);
   d.groups.splice(d.groups.indexOf(g), 1);
   if (d.groups.length === 0) {
     // the last domain takes every dma with it and must then be empty; an earlier one is freed with
     // its mappings (its devices are detached; the dmas stay mapped in the other domains)
-    if (it.domains.length === 1) { vfioIommuUnmapUnpinAll(it); beforeFree(d); }
-    it.domains.splice(k, 1);
+    if (iommu.domains.length === 1) { vfioIommuUnmapUnpinAll(iommu); beforeFree(d); }
+    iommu.domains.splice(k, 1);
     d.drv.domainFree(d.dom);
   }
-  if (it.spec.iovaList) it.iovaList = buildIovaList(it.domains.map((x) => x.dom), allGroups(it));
+  if (iommu.spec.iovaList) iommu.iovaList = buildIovaList(iommu.domains.map((x) => x.dom), allGroups(iommu));
 }
