@@ -8,7 +8,7 @@ import {
   __IOMMU_DOMAIN_PAGING, IOMMU_CACHE, IOMMU_DOMAIN_IDENTITY, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE,
   type IommuDomain,
 } from './ops.js';
-import { POW2_TABLE as POW2, pgsizeCount, type PgsizeCountOut } from './pgsize.js';
+import { POW2_TABLE as POW2, pgsizeCount, pgsizeIndex, pgsizeRunCount } from './pgsize.js';
 import { FP_MAP, FP_SYNC, FP_UNMAP_FAST, FP_UNMAP_FAST_UNDERREPORT } from './sim/faults.js';
 import { EV } from './sim/meter.js';
 
@@ -53,12 +53,12 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
   if (ops.mapBegin !== undefined) ops.mapBegin(dom);
   const perPage = ops.singlePageOps ?? ops.apiEra === '2018';
   const faults = sim.faults, meter = sim.meter;
+  const orders = dom.orders;
   let done = 0, ret = 0;
-  const run: PgsizeCountOut = { count: 0 };             // iommu_pgsize()'s count, a local as in the kernel
   while (done < npages) {
-    const order = pgsizeCount(dom.orders, iova + done, pfn + done, npages - done, run);
-    const count = run.count;
-    if (order < 0) throw new Error(`BUG: iommu_pgsize found no size for iova ${iova + done}`);
+    const k = pgsizeIndex(orders, iova + done, pfn + done, npages - done);
+    if (k < 0) throw new Error(`BUG: iommu_pgsize found no size for iova ${iova + done}`);
+    const order = orders[k]!, count = pgsizeRunCount(orders, k, iova + done, pfn + done, npages - done);
     meter.charge(EV.mapCalls, perPage ? count : 1);   // before map_pages, ops->map took one page per call
     if (faults.hit(FP_MAP)) { ret = -12; break; }
     ret = ops.mapPages(dom, iova + done, pfn + done, order, count, prot);
@@ -79,13 +79,13 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
 /** The __iommu_unmap loop: page size from the IOVA alone, stop at the first 0, return pages. */
 function unmapLoop(dom: IommuDomain, iova: number, npages: number, gather: IotlbGather | null, rangeAdd: boolean): number {
   const ops = dom.ops, meter = dom.sim.meter, perPage = ops.singlePageOps ?? ops.apiEra === '2018';
+  const orders = dom.orders;
   let unmapped = 0;
-  const run: PgsizeCountOut = { count: 0 };
   while (unmapped < npages) {
     const cur = iova + unmapped;
-    const order = pgsizeCount(dom.orders, cur, cur, npages - unmapped, run);
-    const count = run.count;
-    if (order < 0) break;
+    const k = pgsizeIndex(orders, cur, cur, npages - unmapped);
+    if (k < 0) break;
+    const order = orders[k]!, count = pgsizeRunCount(orders, k, cur, cur, npages - unmapped);
     meter.charge(EV.unmapCalls, perPage ? count : 1);
     const got = ops.unmapPages(dom, cur, order, count, gather);
     if (got === 0) break;

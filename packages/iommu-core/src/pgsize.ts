@@ -32,19 +32,24 @@ export const POW2: readonly number[] = Object.freeze(Array.from({ length: 64 }, 
 export interface PgsizeCountOut { count: number }
 
 /**
- * Chooses the page order for the next run at iova -> pfn with npages left, from the ascending
- * supported orders, and writes the run length (in pages of that order; 0 when none fits) to
- * out.count when an out object is given: the core's loops pass a per-call one (the kernel's
- * `count` local), so nothing is shared between calls. Returns the order, or -1 when no supported
- * size fits (the kernel BUG()s).
+ * iommu_pgsize()'s size choice: the index in the ascending supported orders of the largest one
+ * that the alignment of iova and pfn and the npages left allow, or -1 when none does (the kernel
+ * BUG()s). Pair with pgsizeRunCount; the core's loops call the two (no out object, no shared state).
  */
-export function pgsizeCount(orders: readonly number[], iova: number, pfn: number, npages: number, out?: PgsizeCountOut): number {
-  if (npages === 1 && orders[0] === 12) { if (out !== undefined) out.count = 1; return 12; }   // the single-page call
+export function pgsizeIndex(orders: readonly number[], iova: number, pfn: number, npages: number): number {
+  if (npages === 1 && orders[0] === 12) return 0;                   // the single-page call
   const maxOrder = 12 + Math.min(fls(npages), Math.min(ctz(iova), ctz(pfn)));
   let k = -1;
   for (let i = 0; i < orders.length; i++) { if (orders[i]! <= maxOrder) k = i; else break; }
-  if (k < 0) { if (out !== undefined) out.count = 0; return -1; }
-  const order = orders[k]!;
+  return k;
+}
+
+/**
+ * iommu_pgsize()'s count for the size orders[k] (k from pgsizeIndex, >= 0): how many pages of it to
+ * emit before the next larger supported size becomes usable, or all npages allow.
+ */
+export function pgsizeRunCount(orders: readonly number[], k: number, iova: number, pfn: number, npages: number): number {
+  if (npages === 1) return 1;
   let size = npages;
   const next = orders[k + 1];
   if (next !== undefined) {
@@ -55,6 +60,16 @@ export function pgsizeCount(orders: readonly number[], iova: number, pfn: number
       if (offset + m <= size) size = offset;
     }
   }
-  if (out !== undefined) out.count = Math.floor(size / POW2_TABLE[order - 12]!);
-  return order;
+  return Math.floor(size / POW2_TABLE[orders[k]! - 12]!);
+}
+
+/**
+ * Chooses the page order for the next run at iova -> pfn with npages left, from the ascending
+ * supported orders, and writes the run length (in pages of that order; 0 when none fits) to
+ * out.count when an out object is given. Returns the order, or -1 when no supported size fits.
+ */
+export function pgsizeCount(orders: readonly number[], iova: number, pfn: number, npages: number, out?: PgsizeCountOut): number {
+  const k = pgsizeIndex(orders, iova, pfn, npages);
+  if (out !== undefined) out.count = k < 0 ? 0 : pgsizeRunCount(orders, k, iova, pfn, npages);
+  return k < 0 ? -1 : orders[k]!;
 }

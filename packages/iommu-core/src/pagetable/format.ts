@@ -17,6 +17,17 @@ export const LEAF4K_CARRY = 0x100000;
 const NO_WORDS = new Int32Array(0);
 
 /**
+ * A number field's first value: -0 is not a small integer, so V8 gives the field a double
+ * representation from the start. The fields it initializes hold pfns and page numbers above 2^31
+ * (table pfns start at 2^36); a field that started as a small integer would change the object's
+ * hidden class the first time one arrived, and every optimized walk would have to be rebuilt.
+ */
+export const F64 = -0;
+
+/** PtState.key of a state that holds no table (never equal to a table's key, which is >= 0). */
+export const PT_NO_KEY = -0.5;
+
+/**
  * One level of a walk (generic_pt's struct pt_state) and the decoded entry PtFormat.load() fills.
  * The engine preallocates one per level per page table; every field is set here, so the shape
  * never changes. A format's load() writes only pfn and order.
@@ -25,13 +36,13 @@ export class PtState {
   /** PT_ENTRY_* of the last load. */
   type = 0;
   /** TABLE: child table pfn. OA: first pfn of the whole leaf (head of a replicated run). */
-  pfn = 0;
+  pfn = F64;
   /** OA: leaf size as an order (log2 bytes). */
   order = 0;
   /** Level of the table this state walks (0 holds the smallest leaves). */
   level = 0;
   /** pfn of the table. */
-  table = 0;
+  table = F64;
   /** Arena chunk holding the table (TableArena.words) and the word offset of its entry 0. */
   words: Int32Array = NO_WORDS;
   base = 0;
@@ -39,9 +50,9 @@ export class PtState {
   index = 0;
   endIndex = 0;
   /** IOVA page of entry 0 (the first page the table covers). */
-  va = 0;
-  /** Which table of its level is loaded: va / table span; -1 when none is (or it was unlinked). */
-  key = -1;
+  va = F64;
+  /** Which table of its level is loaded: va / table span; PT_NO_KEY when none is (or it was unlinked). */
+  key = PT_NO_KEY;
 }
 
 export interface PtFormat {

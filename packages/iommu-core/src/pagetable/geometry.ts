@@ -16,6 +16,12 @@ export class PtGeometry {
   readonly items: Int32Array;
   /** Pages a whole table covers (items x itemPages), per level: the top's is the IOVA span. */
   readonly tablePages: Float64Array;
+  /**
+   * 1 / itemPages and 1 / tablePages: powers of two, so multiplying by them divides exactly, and
+   * the walk's index and key arithmetic needs no floating-point division.
+   */
+  readonly perItem: Float64Array;
+  readonly perTable: Float64Array;
   /** Level whose items are the natural home of a leaf of each order; -1 for an order the format cannot hold. */
   readonly levelOf: Int8Array;
   /** Entries one leaf of each order fills at its level (contiguous replicas); 0 where levelOf is -1. */
@@ -31,6 +37,8 @@ export class PtGeometry {
     this.itemPages = new Float64Array(n);
     this.items = new Int32Array(n);
     this.tablePages = new Float64Array(n);
+    this.perItem = new Float64Array(n);
+    this.perTable = new Float64Array(n);
     this.levelOf = new Int8Array(64).fill(-1);
     this.replicas = new Float64Array(64);
     for (let l = 0; l < n; l++) {
@@ -45,6 +53,8 @@ export class PtGeometry {
       this.itemPages[l] = POW2_TABLE[io - 12]!;
       this.items[l] = 1 << lg;
       this.tablePages[l] = POW2_TABLE[io - 12 + lg]!;
+      this.perItem[l] = 1 / this.itemPages[l]!;
+      this.perTable[l] = 1 / this.tablePages[l]!;
       for (const o of fmt.leafOrders(l)) {
         if (!(o >= io && o < io + lg)) throw new RangeError(`format ${fmt.name}: leaf order ${o} at level ${l} outside [${io}, ${io + lg})`);
         if (this.levelOf[o] !== -1) throw new RangeError(`format ${fmt.name}: leaf order ${o} at two levels`);

@@ -12,7 +12,7 @@
 
 import type { IotlbGather } from '../gather.js';
 import type { TableArena } from '../mem/arena.js';
-import type { PtState } from './format.js';
+import { F64, PT_NO_KEY, type PtState } from './format.js';
 import type { PtGeometry } from './geometry.js';
 
 /** A level function's answer when the whole walk must end here (a hole under holes='stop', ...). */
@@ -25,28 +25,28 @@ export const PT_WALK_STOP = 1;
  */
 export class PtWalk {
   /** Next IOVA page the walk visits; a level function advances it past what it handled. */
-  va = 0;
+  va = F64;
   /** One past the last page of the range (never beyond the top's span). */
-  end = 0;
+  end = F64;
   /** First page the call was asked for. */
-  start = 0;
+  start = F64;
   // map: the leaves to install
   /** Frame of the next leaf. */
-  pfn = 0;
+  pfn = F64;
   /** Leaf order (log2 bytes), its pages, its level and the entries each leaf fills there. */
   order = 0;
-  lp = 0;
+  lp = F64;
   level = 0;
   rep = 0;
   prot = 0;
   // results
   /** map: pages installed. unmap: pages removed (whole leaves, counted holes). */
-  done = 0;
+  done = F64;
   /** unmap: entries cleared (for pteClears) and leaves removed plus holes stepped over. */
-  cleared = 0;
-  steps = 0;
+  cleared = F64;
+  steps = F64;
   /** unmap: first page of the first leaf removed (the span freed tables must lie in), -1 before it. */
-  spanStart = -1;
+  spanStart = F64;
   /** Where tables the call unlinks go, to be freed after the IOTLB flush that covers them. */
   freed: IotlbGather | null = null;
   /** collect: tables of a subtree, post-order (children first). */
@@ -67,15 +67,16 @@ export function ptLoadTable(t: PtWalkable, pts: PtState, pfn: number, va: number
   pts.words = t.arena.words(pfn);
   pts.base = t.arena.wordOffset(pfn);
   pts.va = va;
-  pts.key = Math.floor(va / t.geo.tablePages[pts.level]!);
+  pts.key = Math.floor(va * t.geo.perTable[pts.level]!);
 }
 
 /** Sets pts.index and pts.endIndex to the entries of its table that [r.va, r.end) covers. */
 export function ptSetRange(t: PtWalkable, pts: PtState, r: PtWalk): void {
-  const geo = t.geo, l = pts.level, item = geo.itemPages[l]!;
+  const geo = t.geo, l = pts.level, per = geo.perItem[l]!;
   const from = r.va - pts.va, to = r.end - pts.va;
-  pts.index = from <= 0 ? 0 : Math.floor(from / item);
-  pts.endIndex = to >= geo.tablePages[l]! ? geo.items[l]! : Math.ceil(to / item);
+  // both quotients are below the table's 512 items here: int32 truncation is floor
+  pts.index = from <= 0 ? 0 : (from * per) | 0;
+  pts.endIndex = to >= geo.tablePages[l]! ? geo.items[l]! : ((to + geo.itemPages[l]! - 1) * per) | 0;
 }
 
 /**
@@ -94,9 +95,9 @@ export function ptDescend(t: PtWalkable, r: PtWalk, pts: PtState): PtState {
  * set from r; the top's state (the root) covers every page below the span.
  */
 export function ptCachedState(t: PtWalkable, r: PtWalk, from: number): PtState {
-  const va = r.va, states = t.states, tp = t.geo.tablePages, top = t.top;
+  const va = r.va, states = t.states, per = t.geo.perTable, top = t.top;
   let l = from;
-  while (l < top && states[l]!.key !== Math.floor(va / tp[l]!)) l++;
+  while (l < top && states[l]!.key !== Math.floor(va * per[l]!)) l++;
   const pts = states[l]!;
   ptSetRange(t, pts, r);
   return pts;
@@ -104,5 +105,5 @@ export function ptCachedState(t: PtWalkable, r: PtWalk, from: number): PtState {
 
 /** Drops every loaded state below the top (a table was unlinked: any of them may be it). */
 export function ptForget(t: PtWalkable): void {
-  for (let l = 0; l < t.top; l++) t.states[l]!.key = -1;
+  for (let l = 0; l < t.top; l++) t.states[l]!.key = PT_NO_KEY;
 }

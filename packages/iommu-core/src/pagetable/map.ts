@@ -48,15 +48,16 @@ function mapLevel(t: PageTable, r: PtWalk, pts: PtState): number {
 /** The leaves' table: install as many of r's leaves as it holds from r.va. */
 function mapLeaves(t: PageTable, r: PtWalk, pts: PtState): number {
   if (r.lp === 1 && t.lin !== null) return mapRun4k(t, r, pts);
-  const fmt = t.fmt, words = pts.words, base = pts.base, level = pts.level, rep = r.rep, lp = r.lp;
-  const items = t.geo.items[level]!;
+  const fmt = t.fmt, words = pts.words, base = pts.base, level = pts.level, lp = r.lp;
+  // entry arithmetic in int32 (a table has at most 512 entries): PtState.index must stay a small integer
+  const rep = r.rep | 0, items = t.geo.items[level]!;
   while (r.va < r.end && pts.index < items) {
     const i = pts.index;
-    const fit = Math.min((r.end - r.va) / lp, Math.floor((items - i) / rep));
+    const fit = Math.min((r.end - r.va) / lp, ((items - i) / rep) | 0) | 0;
     let s = i;
     const lim = i + fit * rep;
     while (s < lim && (words[base + 2 * s]! | words[base + 2 * s + 1]!) === 0) s++;
-    const good = Math.floor((s - i) / rep);
+    const good = ((s - i) / rep) | 0;
     if (good > 0) {
       t.acct.wrote(fmt.installLeaves(words, base + 2 * i, level, r.pfn, r.order, r.prot, good));
       if (lp === 1) t.acct.run4k(r.pfn, good, 1);
@@ -114,7 +115,8 @@ function mapRun4k(t: PageTable, r: PtWalk, pts: PtState): number {
     for (; k < seg; k++, w += 2) {
       if ((words[w]! | words[w + 1]!) !== 0) break;
       words[w] = lo; words[w + 1] = hi;
-      acct.inc(c, off + k, p + k);
+      const x = c[off + k]!;
+      if (x < 127 && x > -128) c[off + k] = x + 1; else acct.inc(c, off + k, p + k);
       lo = (lo + 4096) | 0;
     }
     n += k;

@@ -7,14 +7,14 @@
 // freed by putPages() once the IOTLB flush that covers them is done.
 
 import { IommuError } from '../errno.js';
-import type { IotlbGather } from '../gather.js';
+import { gatherFreelist, type IotlbGather } from '../gather.js';
 import type { TableArena } from '../mem/arena.js';
 import type { PhysMem } from '../physmem.js';
 import { POW2_TABLE } from '../pgsize.js';
 import type { Reacher } from '../sim/checker.js';
 import type { Meter } from '../sim/meter.js';
 import { PtAccount } from './account.js';
-import { PT_ENTRY_OA, PT_ENTRY_TABLE, PtState, clearEntries, type PtFormat } from './format.js';
+import { PT_ENTRY_OA, PT_ENTRY_TABLE, PT_NO_KEY, PtState, clearEntries, type PtFormat } from './format.js';
 import { PtGeometry } from './geometry.js';
 import { PtWalk, ptCachedState, ptDescend, ptForget, ptLoadTable, type PtWalkable } from './iter.js';
 import { ptMapOne4k, ptMapRange } from './map.js';
@@ -97,7 +97,7 @@ export class PageTable implements Reacher, PtWalkable {
     const lp = POW2_TABLE[order - 12]!;
     if (lp === 1 && count === 1 && this.lin !== null) {
       const s = this.states[0]!;
-      if (s.key === Math.floor(iova / geo.tablePages[0]!) && this.top > 0) {
+      if (s.key === Math.floor(iova * geo.perTable[0]!) && this.top > 0) {
         // the level-0 table the last walk ended in: no walk at all
         const e = ptMapOne4k(this, s, iova - s.va, pfn, prot);
         if (e === 0) r.done = 1;
@@ -119,9 +119,10 @@ export class PageTable implements Reacher, PtWalkable {
    */
   unmap(iova: number, npages: number, freed: IotlbGather): number {
     const r = this.walk;
-    if (npages === 1 && this.lin !== null && this.top > 0) {
-      const s = this.states[0]!;
-      if (s.key === Math.floor(iova / this.geo.tablePages[0]!) && ptUnmapOne4k(this, s, iova - s.va) === 1) {
+    if (npages === 1 && this.lin !== null) {
+      // one 4 KiB leaf (VFIO's per-page teardown of a 4k guest): a plain descent, no walk
+      const pts = this.find(iova);
+      if (pts !== null && pts.level === 0 && ptUnmapOne4k(this, pts, pts.index) === 1) {
         r.steps = 1;
         return 1;
       }
@@ -233,10 +234,11 @@ export class PageTable implements Reacher, PtWalkable {
 
   /** Moves the unlinked tables in list onto g's freelist; states below `belowLevel` may have held them. */
   unlink(list: readonly number[], g: IotlbGather, belowLevel: number): void {
-    for (const t of list) g.freelist.push(t);
+    const fl = gatherFreelist(g);
+    for (const t of list) fl.push(t);
     this.tables -= list.length;
     if (!this.holders.includes(g)) this.holders.push(g);
-    for (let l = 0; l < belowLevel; l++) this.states[l]!.key = -1;
+    for (let l = 0; l < belowLevel; l++) this.states[l]!.key = PT_NO_KEY;
   }
 
   /**
@@ -247,7 +249,7 @@ export class PageTable implements Reacher, PtWalkable {
     const fl = g.freelist;
     if (fl.length === 0) return;
     for (let k = 0; k < fl.length; k++) this.mem.freeTable(fl[k]!);
-    fl.length = 0;
+    (fl as number[]).length = 0;
     const i = this.holders.indexOf(g);
     if (i >= 0) this.holders.splice(i, 1);
   }

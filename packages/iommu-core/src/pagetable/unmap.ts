@@ -46,7 +46,8 @@ function unmapLevel(t: PageTable, r: PtWalk, pts: PtState): number {
       if (leafStart < r.va && pol.startInLeaf === 'zero') return PT_WALK_STOP;
       r.spanStart = leafStart;
     }
-    let rep = small ? 1 : geo.replicas[pts.order]!;
+    // entry arithmetic in int32 (replicas <= 256): PtState.index must stay a small integer
+    let rep = small ? 1 : geo.replicas[pts.order]! | 0;
     if (!small) i -= i % rep;
     for (;;) {
       w = base + 2 * i;
@@ -65,7 +66,7 @@ function unmapLevel(t: PageTable, r: PtWalk, pts: PtState): number {
       if (fmt.load(words, w, level, pts) !== PT_ENTRY_OA) break;  // a table: the loop above descends
       if (pts.order !== prevOrder) {
         lp = POW2_TABLE[pts.order - 12]!;
-        rep = geo.replicas[pts.order]!;
+        rep = geo.replicas[pts.order]! | 0;
       }
       leafStart = r.va;
     }
@@ -99,13 +100,12 @@ function clearRun4k(t: PageTable, r: PtWalk, p: number, words: Int32Array, w: nu
 }
 
 /**
- * One 4 KiB leaf at entry i of the loaded level-0 table pts (VFIO's per-page teardown of a 4k
- * guest), without the walk: 1 when the entry is such a leaf and was removed, else 0 (the caller
- * takes the walk).
+ * The 4 KiB leaf at entry i of level-0 table pts, just loaded into pts (VFIO's per-page teardown
+ * of a 4k guest), removed without the walk: 1 when it was one, else 0 (the caller takes the walk).
  */
 export function ptUnmapOne4k(t: PageTable, pts: PtState, i: number): number {
   const words = pts.words, w = pts.base + 2 * i;
-  if ((words[w]! | words[w + 1]!) === 0 || t.fmt.load(words, w, 0, pts) !== PT_ENTRY_OA || pts.order !== 12) return 0;
+  if (pts.order !== 12) return 0;
   words[w] = 0; words[w + 1] = 0;
   const acct = t.acct, p = pts.pfn;
   acct.dec(acct.chunk(p), acct.chunkOffset(p), p);
