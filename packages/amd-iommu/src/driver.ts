@@ -4,22 +4,19 @@
 // through the emulated hardware (DTE, IOTLB, walker, event log).
 
 import {
-  EV, IOMMU_DOMAIN_UNMANAGED, IOMMU_READ, IOMMU_RESV_MSI, IOMMU_WRITE, IommuError, IotlbGather, PageTable,
-  __IOMMU_DOMAIN_PAGING, domainMarkFreed, domainSetPgsizeBitmap, driverDomain, iommuIotlbGatherAddRange, levelOfOrder, POW2,
-  type IommuDomain, type IommuDriver, type IommuOps, type IotlbPolicy, type Release, type ResvRegion, type Sim,
+  EV, IOMMU_RESV_MSI, IommuError, driverDomain, iommuPtDomainOps, ptIommuDeinit, ptIommuInit,
+  type IommuDomain, type IommuDriver, type IommuOps, type IotlbPolicy, type PtIommuConfig, type PtIommuDomain, type Release,
+  type ResvRegion, type Sim,
 } from '@x/iommu-core';
 import { AMD_IOMMU_PGSIZES, createAmdv1Format, pteBigInt } from './fmt-amdv1.js';
 import {
-  buildCompletionWait, buildInvAddress, buildInvAll, buildInvDte, buildInvIommuPages, invAddress2018, invOut,
-  INV_ALL_PAGES, type CmdName,
+  buildCompletionWait, buildInvAddress, buildInvAll, buildInvDte, buildInvIommuPages, invAddress2018, INV_ALL_PAGES,
+  type CmdName, type InvAddress,
 } from './hw/commands.js';
 import { DEV_ID_MAX } from './hw/dte.js';
 import type { AmdEvent } from './hw/event-log.js';
 import { AmdIommuHw } from './hw/iommu.js';
 import { amdProfile, ptPolicyOf, type AmdProfileName, type AmdQuirks } from './profiles.js';
-
-/** levelOfOrder() as a table: map_pages asks it once per call. */
-const LEVEL_OF_ORDER = Uint8Array.from({ length: 64 }, (_, o) => (o < 12 ? 0 : levelOfOrder(o)));
 
 /**
  * Options of createAmdIommu. Every property may be left out or set to `undefined` (the same thing:
@@ -45,11 +42,8 @@ export interface AmdIommuOptions {
   name?: string | undefined;
 }
 
-/** A protection domain: the core's IommuDomain plus the amdv1 table and flush bookkeeping. */
-export interface AmdDomain extends IommuDomain {
-  readonly pt: PageTable;
-  /** Ranges unmapped with no gather, for the next sync (mainline). */
-  readonly pending: IotlbGather;
+/** A protection domain: the page-table layer's domain (amdv1 table, pending gather) plus its devices. */
+export interface AmdDomain extends PtIommuDomain {
   /** Devices attached (dev_iommu[] count for our single IOMMU). */
   devCount: number;
 }
@@ -57,7 +51,7 @@ export interface AmdDomain extends IommuDomain {
 const X86_MSI: ResvRegion = { start: 0xfee00, last: 0xfeeff, type: IOMMU_RESV_MSI };
 /** Where the driver's cmd_sem lives: a fixed modeled kernel address (byte), outside RAM and tables. */
 export const CMD_SEM_ADDR = 0xffff_ffff_f000;
-const EINVAL = -22, ERANGE = -34, ENOMEM = -12;
+const ERANGE = -34, ENOMEM = -12;
 
 /** The io-pgtable code's per-page walks (before iommupt); their costs come from the sim's machine. */
 export const AMD_PT_EVENTS = {
@@ -83,10 +77,10 @@ export class AmdIommu implements IommuDriver {
   private readonly eventList: AmdEvent[] = [];
   private readonly resv: readonly ResvRegion[];
   private readonly maxPage: number;
-  /** leafOk[order]: the amdv1 table holds leaves of that order (hot-path form of fmt.leafOrders). */
-  private readonly leafOk = new Uint8Array(64);
-  private readonly evMapWalks: number;
-  private readonly evUnmapWalks: number;
+  /** The page table this driver's domains get (format, policy, flush era). */
+  private readonly ptCfg: PtIommuConfig;
+  /** The invalidation address and S bit of the flush being built (one flush at a time). */
+  private readonly inv: InvAddress = { page: 0, s: false };
   private nextDev = 0x0100;
   private semVal = 0;
 
@@ -106,14 +100,32 @@ export class AmdIommu implements IommuDriver {
     this.pgsizeBitmap = quirks.iommupt ? AMD_IOMMU_PGSIZES & ((1n << 52n) - 1n) : AMD_IOMMU_PGSIZES;
     this.name = opts.name ?? `amd-iommu ${this.profile}`;
     this.hw = new AmdIommuHw(sim, { iotlbEntries: opts.iotlbEntries, iotlbPolicy: opts.iotlbPolicy });
-    this.evMapWalks = sim.meter.register('amd.pt.mapWalks', AMD_PT_EVENTS['amd.pt.mapWalks']);
-    this.evUnmapWalks = sim.meter.register('amd.pt.unmapWalks', AMD_PT_EVENTS['amd.pt.unmapWalks']);
+    const evMapWalks = sim.meter.register('amd.pt.mapWalks', AMD_PT_EVENTS['amd.pt.mapWalks']);
+    const evUnmapWalks = sim.meter.register('amd.pt.unmapWalks', AMD_PT_EVENTS['amd.pt.unmapWalks']);
     this.resv = opts.resvRegions ?? [X86_MSI];
     const vaBits = opts.vaBits ?? 64;
     if (!(Number.isInteger(vaBits) && vaBits >= 21 && vaBits <= 64)) throw new RangeError(`vaBits must be 21..64, got ${vaBits}`);
     this.maxPage = 2 ** (vaBits - 12) - 1;
-    for (let l = 0; l <= this.fmt.maxLevel; l++) for (const o of this.fmt.leafOrders(l)) this.leafOk[o] = 1;
-    this.ops = this.makeOps(p.apiEra);
+    this.ptCfg = {
+      name: this.name, apiEra: p.apiEra, singlePageOps: quirks.singlePageOps, splitsChunks: false,
+      fmt: this.fmt, policy: ptPolicyOf(quirks),
+      topLevel: 2,                                            // mode 3: a 39-bit IOVA space to start with
+      // before v4.17 every ->unmap flushed the whole domain and waited, and there were no iotlb ops
+      flushOnUnmap: quirks.flushOnUnmap ? 'domain' : 'none',
+      syncFlushesAll: quirks.syncFlushesAll,
+      oddOrders: 'einval',                                    // 512 GiB, and sizes above 2^51
+      rangeErrno: ERANGE,
+      // increase_address_space() fails at mode 6: 2018 answered -ENOMEM, later -ERANGE
+      growErrno: quirks.ebusyOnPresent ? ENOMEM : ERANGE,
+      // io-pgtable (before iommupt) walked from the top for every page mapped and every leaf unmapped
+      walkEvents: quirks.iommupt ? null : { map: evMapWalks, unmap: evUnmapWalks },
+    };
+    const drv = this;
+    this.ops = iommuPtDomainOps<AmdDomain>(sim, this.ptCfg, {
+      flushRange: (d, start, last) => drv.flushRange(d, start, last - start + 1),
+      flushAll: (d) => drv.flushDomain(d, true),
+      changeTop: (d) => drv.updateDomain(d),
+    });
   }
 
   // ---- command helpers (one IOMMU; commands only when the domain has devices on it) ----------
@@ -156,8 +168,8 @@ export class AmdIommu implements IommuDriver {
   private flushRange(d: AmdDomain, start: number, npages: number): void {
     if (d.devCount === 0) return;
     this.sim.meter.charge(EV.iotlbFlushes, 1);
-    if (this.quirks.invPageOrAll) invAddress2018(start, npages); else buildInvAddress(start, npages);
-    this.invPages(d, invOut.page, invOut.s, true);
+    const inv = this.quirks.invPageOrAll ? invAddress2018(start, npages, this.inv) : buildInvAddress(start, npages, this.inv);
+    this.invPages(d, inv.page, inv.s, true);
     this.completionWait();
   }
 
@@ -183,121 +195,13 @@ export class AmdIommu implements IommuDriver {
     else this.completionWait();                                  // mainline: DTE flush + wait
   }
 
-  // ---- ops ----------------------------------------------------------------------------------
-
-  private makeOps(apiEra: '2018' | 'gather'): IommuOps {
-    const drv = this, q = this.quirks, meter = this.sim.meter;
-    const syncGather = (d: AmdDomain, g: IotlbGather): void => {
-      if (!g.empty) drv.flushRange(d, g.start, g.end - g.start + 1);
-      d.pt.releaseDeferred();
-      g.reset();
-    };
-    const ops: IommuOps = {
-      name: this.name,
-      apiEra,
-      singlePageOps: q.singlePageOps,
-      mapPages(dom, iova, pfn, order, count, prot) {
-        const d = dom as AmdDomain;
-        dom.mapped = 0;
-        if ((dom.type & __IOMMU_DOMAIN_PAGING) === 0) return EINVAL;      // freed (iommu_map checks first)
-        if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) return EINVAL;
-        if (drv.leafOk[order] !== 1) return EINVAL;                        // 512 GiB, > 2^51
-        const lp = POW2[order - 12]!;
-        const last = iova + count * lp - 1;
-        if (last > drv.maxPage) return ERANGE;
-        let grew = false;
-        const lvl = LEVEL_OF_ORDER[order]!;
-        while (last >= d.pt.span || d.pt.top < lvl) {
-          if (!d.pt.grow()) return q.ebusyOnPresent ? ENOMEM : ERANGE;
-          grew = true;
-        }
-        if (grew) drv.updateDomain(d);
-        const mark = d.pt.deferredMark();
-        const r = d.pt.map(iova, pfn, order, count, prot);
-        dom.mapped = d.pt.mapped;
-        // io-pgtable (before iommupt) walked from the top again for every page it mapped
-        if (!q.iommupt && dom.mapped > 0) meter.charge(drv.evMapWalks, Math.ceil(dom.mapped / lp));
-        if (d.pt.replaced) {
-          // iommupt: tables unlinked under a new large leaf are flushed before they are freed; an
-          // earlier unmap's tables still wait for that unmap's gather sync
-          drv.flushRange(d, iova, count * lp);
-          d.pt.releaseDeferred(mark);
-        }
-        return r;
-      },
-      unmapPages(dom, iova, order, count, gather) {
-        const d = dom as AmdDomain;
-        if ((dom.type & __IOMMU_DOMAIN_PAGING) === 0) return 0;           // freed: nothing to remove
-        const lp = POW2[order - 12]!;
-        if (q.flushOnUnmap) {
-          // before v4.17 the core called ->unmap once per page-size step; each one flushed and waited
-          let got = 0;
-          const end = iova + count * lp;
-          for (let cur = iova; cur < end;) {
-            const n = d.pt.unmap(cur, lp);
-            if (!q.iommupt) meter.charge(drv.evUnmapWalks, d.pt.unmapSteps);
-            if (n === 0) break;
-            drv.flushDomain(d, true);
-            cur += n; got += n;
-          }
-          return got;
-        }
-        const got = d.pt.unmap(iova, count * lp);
-        // io-pgtable looked every leaf (and hole) up from the top; iommupt keeps its place
-        if (!q.iommupt) meter.charge(drv.evUnmapWalks, d.pt.unmapSteps);
-        if (got > 0 && !q.syncFlushesAll) iommuIotlbGatherAddRange(gather ?? d.pending, iova, got);
-        return got;
-      },
-      // a freed domain's tables went back to the arena (and may belong to another domain now):
-      // never read them through it
-      iovaToPhys: (dom, iova) => ((dom.type & __IOMMU_DOMAIN_PAGING) === 0 ? -1 : (dom as AmdDomain).pt.lookup(iova)),
-      mappedPages: (dom) => ((dom.type & __IOMMU_DOMAIN_PAGING) === 0 ? 0 : (dom as AmdDomain).pt.mappedPages()),
-      mapBegin: (dom) => { if ((dom.type & __IOMMU_DOMAIN_PAGING) !== 0) (dom as AmdDomain).pt.txBegin(); },
-      mapEnd: (dom, failed) => { if ((dom.type & __IOMMU_DOMAIN_PAGING) !== 0) (dom as AmdDomain).pt.txEnd(failed); },
-    };
-    if (q.flushOnUnmap) return ops;                 // before v4.17 AMD had no iotlb ops
-    ops.flushIotlbAll = (dom) => {
-      if ((dom.type & __IOMMU_DOMAIN_PAGING) === 0) return;           // freed: its IOTLB entries went with it
-      const d = dom as AmdDomain;
-      drv.flushDomain(d, true);
-      d.pending.reset();
-      d.pt.releaseDeferred();
-    };
-    if (q.syncFlushesAll) {
-      // v4.17 .. v5.14: range_add is a no-op; sync is flush_iotlb_all
-      ops.iotlbRangeAdd = () => {};
-      ops.iotlbSync = (dom, g) => { ops.flushIotlbAll!(dom); if (g !== null) g.reset(); };
-    } else {
-      ops.iotlbRangeAdd = (dom, iova, npages) => {
-        if ((dom.type & __IOMMU_DOMAIN_PAGING) !== 0) iommuIotlbGatherAddRange((dom as AmdDomain).pending, iova, npages);
-      };
-      ops.iotlbSync = (dom, g) => {
-        if ((dom.type & __IOMMU_DOMAIN_PAGING) === 0) return;           // freed: nothing cached, nothing to free
-        const d = dom as AmdDomain;
-        if (g !== null) {
-          if (!d.pending.empty) { iommuIotlbGatherAddRange(g, d.pending.start, d.pending.end - d.pending.start + 1); d.pending.reset(); }
-          syncGather(d, g);
-        } else syncGather(d, d.pending);
-      };
-    }
-    return ops;
-  }
-
   // ---- IommuDriver ----------------------------------------------------------------------------
 
   /** iommu_domain_alloc(UNMANAGED): a protection domain at mode 3 (top level 2). */
   domainAlloc(): IommuDomain {
     const id = this.sim.nextDomainId();
     if (id > 0xffff) throw new IommuError('ENOSPC', 'iommu_domain_alloc', 'no free 16-bit domain id');
-    const pt = new PageTable(this.fmt, this.sim.mem, this.sim.meter, ptPolicyOf(this.quirks), 2, id);
-    this.sim.checker.reachers.push(pt);
-    const dom: AmdDomain = {
-      id, type: IOMMU_DOMAIN_UNMANAGED, ops: this.ops, sim: this.sim, pgsizeBitmap: 0n, orders: [],
-      geometry: { apertureStart: 0, apertureEnd: this.maxPage, forceAperture: true }, mapped: 0, pt,
-      pending: new IotlbGather(), devCount: 0,
-    };
-    domainSetPgsizeBitmap(dom, this.pgsizeBitmap);
-    return dom;
+    return ptIommuInit(this.sim, this.ops, this.ptCfg, id, this.maxPage, this.pgsizeBitmap, { devCount: 0 });
   }
 
   /**
@@ -312,11 +216,7 @@ export class AmdIommu implements IommuDriver {
     const d = this.own(dom, 'iommu_domain_free');
     if (d.devCount > 0) throw new IommuError('EBUSY', 'iommu_domain_free', `domain ${d.id} still has ${d.devCount} device(s)`);
     this.hw.iotlb.invalidateDomain(d.id);
-    d.pt.destroy();
-    d.pending.reset();
-    const i = this.sim.checker.reachers.indexOf(d.pt);
-    if (i >= 0) this.sim.checker.reachers.splice(i, 1);
-    domainMarkFreed(d);                                       // the core API refuses it from now on
+    ptIommuDeinit(d);                                         // the core API refuses it from now on
   }
 
   probeDevice(): number {

@@ -26,6 +26,11 @@ const HI_ADDR_MASK = 0xfffff;
 
 /** Highest 0-based level (AMD mode 6); its table holds no leaves. */
 export const AMDV1_MAX_LEVEL = 5;
+/**
+ * Index bits of a mode-6 top table: IOVA bits 63:57, 128 entries (spec §2.1); every other level
+ * indexes 9 bits.
+ */
+export const AMDV1_TOP_INDEX_BITS = 7;
 /** Largest output-address order an entry can encode (address field ends at bit 51). */
 export const AMDV1_MAX_OA_ORDER = 51;
 /** 512 GiB pages are not advertised (Linux AMD_IOMMU_PGSIZES: "hardware bug"). */
@@ -94,6 +99,8 @@ export function createAmdv1Format(opts: Amdv1Options = {}): PtFormat {
   return {
     name: 'amdv1',
     maxLevel: AMDV1_MAX_LEVEL,
+    itemOrder: (level) => 12 + 9 * level,
+    numItemsLg2: (level) => (level === AMDV1_MAX_LEVEL ? AMDV1_TOP_INDEX_BITS : 9),
     leafOrders: (level) => LEAF_ORDERS[level] ?? [],
     load(words, w, level, st: PtState) {
       const lo = words[w]!;

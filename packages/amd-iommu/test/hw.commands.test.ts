@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   CmdRing, buildCompletionWait, buildInvAddress, buildInvAll, buildInvDte, buildInvIommuPages, buildInvIotlbPages,
-  cmdBigInt, decOut, decodeInvAddress, invAddress2018, invOut, INV_ALL_PAGES,
+  cmdBigInt, decodeInvAddress, invAddress2018, INV_ALL_PAGES, type InvAddress, type InvRange,
 } from '../src/index.js';
 
 const w = new Int32Array(4);
@@ -39,10 +39,10 @@ describe('command encodings', () => {
   });
 
   it('test_inv_address_2018', () => {
-    invAddress2018(0x10, 1);
-    expect([invOut.page, invOut.s]).toEqual([0x10, false]);
-    invAddress2018(0x10, 2);                                    // more than one page: the whole domain
-    expect([invOut.page, invOut.s]).toEqual([2 ** 51 - 1, true]);
+    expect(invAddress2018(0x10, 1)).toEqual({ page: 0x10, s: false });
+    const out: InvAddress = { page: -1, s: false };
+    expect(invAddress2018(0x10, 2, out)).toBe(out);             // the caller's out object, written
+    expect(out).toEqual({ page: 2 ** 51 - 1, s: true });        // more than one page: the whole domain
   });
 
   it('test_build_inv_address', () => {
@@ -54,16 +54,16 @@ describe('command encodings', () => {
       [0x200, 512, 0x2ff, true, 0x200, 512],       // one 2 MiB page
       [0x100000, 100, 0x10003f, true, 0x100000, 128],   // 0x63 differs up to bit 6,
     ];
+    const inv: InvAddress = { page: -1, s: false }, dec: InvRange = { page: -1, npages: -1 };
     for (const [s, n, page, S, d0, dn] of cases) {
-      buildInvAddress(s, n);
-      expect([invOut.page, invOut.s]).toEqual([page, S]);
-      decodeInvAddress(invOut.page, invOut.s);
-      expect([decOut.page, decOut.npages]).toEqual([d0, dn]);
+      expect(buildInvAddress(s, n, inv)).toBe(inv);
+      expect([inv.page, inv.s]).toEqual([page, S]);
+      expect(decodeInvAddress(inv.page, inv.s, dec)).toBe(dec);
+      expect([dec.page, dec.npages]).toEqual([d0, dn]);
+      expect(buildInvAddress(s, n)).toEqual({ page, s: S });    // no out object: a new one
     }
-    buildInvAddress(2 ** 40 - 1, 2);               // crosses bit 52: everything
-    expect([invOut.page, invOut.s]).toEqual([INV_ALL_PAGES, true]);
-    decodeInvAddress(INV_ALL_PAGES, true);
-    expect(decOut.npages).toBe(Infinity);
+    expect(buildInvAddress(2 ** 40 - 1, 2)).toEqual({ page: INV_ALL_PAGES, s: true });   // crosses bit 52: everything
+    expect(decodeInvAddress(INV_ALL_PAGES, true).npages).toBe(Infinity);
   });
 });
 

@@ -8,7 +8,7 @@ import {
   __IOMMU_DOMAIN_PAGING, IOMMU_CACHE, IOMMU_DOMAIN_IDENTITY, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE,
   type IommuDomain,
 } from './ops.js';
-import { POW2, pgsizeCount, pgsizeOut } from './pgsize.js';
+import { POW2_TABLE as POW2, pgsizeCount, pgsizeIndex, pgsizeRunCount } from './pgsize.js';
 import { FP_MAP, FP_SYNC, FP_UNMAP_FAST, FP_UNMAP_FAST_UNDERREPORT } from './sim/faults.js';
 import { EV } from './sim/meter.js';
 
@@ -53,11 +53,12 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
   if (ops.mapBegin !== undefined) ops.mapBegin(dom);
   const perPage = ops.singlePageOps ?? ops.apiEra === '2018';
   const faults = sim.faults, meter = sim.meter;
+  const orders = dom.orders;
   let done = 0, ret = 0;
   while (done < npages) {
-    const order = pgsizeCount(dom.orders, iova + done, pfn + done, npages - done);
-    const count = pgsizeOut.count;
-    if (order < 0) throw new Error(`BUG: iommu_pgsize found no size for iova ${iova + done}`);
+    const k = pgsizeIndex(orders, iova + done, pfn + done, npages - done);
+    if (k < 0) throw new Error(`BUG: iommu_pgsize found no size for iova ${iova + done}`);
+    const order = orders[k]!, count = pgsizeRunCount(orders, k, iova + done, pfn + done, npages - done);
     meter.charge(EV.mapCalls, perPage ? count : 1);   // before map_pages, ops->map took one page per call
     if (faults.hit(FP_MAP)) { ret = -12; break; }
     ret = ops.mapPages(dom, iova + done, pfn + done, order, count, prot);
@@ -78,12 +79,13 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
 /** The __iommu_unmap loop: page size from the IOVA alone, stop at the first 0, return pages. */
 function unmapLoop(dom: IommuDomain, iova: number, npages: number, gather: IotlbGather | null, rangeAdd: boolean): number {
   const ops = dom.ops, meter = dom.sim.meter, perPage = ops.singlePageOps ?? ops.apiEra === '2018';
+  const orders = dom.orders;
   let unmapped = 0;
   while (unmapped < npages) {
     const cur = iova + unmapped;
-    const order = pgsizeCount(dom.orders, cur, cur, npages - unmapped);
-    const count = pgsizeOut.count;
-    if (order < 0) break;
+    const k = pgsizeIndex(orders, cur, cur, npages - unmapped);
+    if (k < 0) break;
+    const order = orders[k]!, count = pgsizeRunCount(orders, k, cur, cur, npages - unmapped);
     meter.charge(EV.unmapCalls, perPage ? count : 1);
     const got = ops.unmapPages(dom, cur, order, count, gather);
     if (got === 0) break;
@@ -114,7 +116,7 @@ export function iommuUnmap(dom: IommuDomain, iova: number, npages: number): numb
   sim.checker.enter('iommu_unmap');
   let n: number;
   if (dom.ops.apiEra === 'gather') {
-    const g = scratchGather(dom);
+    const g = new IotlbGather();                        // the kernel's on-stack iotlb_gather
     n = unmapLoop(dom, iova, npages, g, false);
     syncNow(dom, g);
   } else {
@@ -198,14 +200,7 @@ export function iommuPgsize(dom: IommuDomain, iova: number, pfn: number, npages:
 /** Like iommuPgsize, also returning how many pages of that size the core emits in one run ({ order: -1, count: 0 } if none). */
 export function iommuPgsizeCount(dom: IommuDomain, iova: number, pfn: number, npages: number): { order: number; count: number } {
   if (!pgsizeArgsOk(iova, pfn, npages)) return { order: -1, count: 0 };
-  const order = pgsizeCount(dom.orders, iova, pfn, npages);
-  return { order, count: pgsizeOut.count };
-}
-
-const scratch = new WeakMap<IommuDomain, IotlbGather>();
-function scratchGather(dom: IommuDomain): IotlbGather {
-  let g = scratch.get(dom);
-  if (g === undefined) { g = new IotlbGather(); scratch.set(dom, g); }
-  g.reset();
-  return g;
+  const out = { order: -1, count: 0 };
+  out.order = pgsizeCount(dom.orders, iova, pfn, npages, out);
+  return out;
 }

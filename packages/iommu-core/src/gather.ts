@@ -1,5 +1,16 @@
 // Models struct iommu_iotlb_gather (v5.15+ form, inclusive end) and its add helpers
-// (include/linux/iommu.h). Addresses are IOVA page numbers; pgsize is in pages.
+// (include/linux/iommu.h). Addresses are IOVA page numbers; pgsize is in pages. Like the kernel's
+// (since iommupt, its iommu_pages_list freelist), the gather owns the page-table pages the unmaps it
+// gathered unlinked: the sync that flushes its range frees them (PageTable.putPages).
+
+/** The freelist of a gather that has held no table yet. */
+const NO_TABLES: readonly number[] = Object.freeze([]);
+
+/** g's freelist, made its own on first use: where an unmap or map adds the tables it unlinks. */
+export function gatherFreelist(g: IotlbGather): number[] {
+  if (g.freelist === NO_TABLES) g.freelist = [];
+  return g.freelist as number[];
+}
 
 export class IotlbGather {
   /** First page gathered; Infinity when empty (the kernel's ULONG_MAX). */
@@ -10,8 +21,15 @@ export class IotlbGather {
   pgsize = 0;
   /** Set by DMA flush queues; VFIO never sets it. */
   queued = false;
+  /**
+   * Table pfns unlinked under this gather, waiting for its flush. The sync frees and empties it;
+   * reset() leaves it alone, so tables of a lost sync wait for the next one (or the domain's free).
+   * Read-only until the first table arrives (gatherFreelist gives a list to add to): most gathers
+   * never hold a table, and the core makes one per synced unmap.
+   */
+  freelist: readonly number[] = NO_TABLES;
   get empty(): boolean { return this.start === Infinity; }
-  /** iommu_iotlb_gather_init(). */
+  /** iommu_iotlb_gather_init() of the range (the freelist is emptied only by freeing it). */
   reset(): void { this.start = Infinity; this.end = 0; this.pgsize = 0; this.queued = false; }
 }
 

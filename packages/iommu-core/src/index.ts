@@ -20,11 +20,15 @@ export {
   bitmapOrders, domainSetPgsizeBitmap, domainMarkFreed, driverDomain,
   type IommuDomain, type IommuOps, type IommuDriver, type ResvRegion, type DomainGeometry,
 } from './ops.js';
-export { ctz, fls, pgsizeCount, pgsizeOut, POW2 } from './pgsize.js';
+export { ctz, fls, pgsizeCount, POW2, type PgsizeCountOut } from './pgsize.js';
 export {
-  PT_ENTRY_EMPTY, PT_ENTRY_TABLE, PT_ENTRY_OA, PtState, itemOrder, levelOfOrder, clearEntries, type PtFormat,
+  PT_ENTRY_EMPTY, PT_ENTRY_TABLE, PT_ENTRY_OA, LEAF4K_CARRY, P9, PtState, itemOrder, levelOfOrder, clearEntries, type PtFormat,
 } from './pagetable/format.js';
-export { PageTable, P9, type PtPolicy } from './pagetable/engine.js';
+export { PtGeometry } from './pagetable/geometry.js';
+export { PageTable, PtLookup } from './pagetable/table.js';
+export type { PtPolicy } from './pagetable/policy.js';
+export { iommuPtDomainOps } from './pt-iommu/domain-ops.js';
+export { ptIommuInit, ptIommuDeinit, type PtIommuConfig, type PtIommuDomain, type PtIommuDriverOps } from './pt-iommu/iommu.js';
 export { createRefFormat } from './pagetable/fmt-ref.js';
 export { Iotlb, type IotlbPolicy } from './iotlb.js';
 export { createReferenceDriver, ReferenceDriver, REF_POLICY, type RefDriverOptions, type DmaFault, type RefDomain } from './ref-driver.js';

@@ -2,7 +2,7 @@
 // policy. Cached entries count as "reach" on their frames, so a stale entry left after an unmap
 // without a sync is exactly what the safety checker sees. Parallel typed arrays, one slot per entry.
 
-import { POW2 } from './pgsize.js';
+import { POW2_TABLE as POW2 } from './pgsize.js';
 import type { PhysMem } from './physmem.js';
 import type { Reacher } from './sim/checker.js';
 import { EV, type Meter } from './sim/meter.js';

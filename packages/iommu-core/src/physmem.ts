@@ -3,7 +3,7 @@
 // entries translate to the frame), which let the safety checker test "unpinned while a device can
 // still reach it" in O(1) per page.
 
-import { POW2 } from './pgsize.js';
+import { POW2_TABLE as POW2 } from './pgsize.js';
 import { TableArena } from './mem/arena.js';
 import { allocBacking, freeBacking, type Backing, type BackingProfile } from './mem/backing.js';
 import { FRAME_FREE, FRAME_KERNEL, FRAME_USER, FrameAllocator } from './mem/frames.js';

@@ -1,6 +1,8 @@
 // The reference driver: a VT-d-like IOMMU in the spirit of the iommufd selftest mock domain, on the
-// generic engine with any page-size bitmap. It keeps a small IOTLB tagged by domain, lets devices
-// DMA through it and logs faults, so VFIO's unmap/sync ordering can be checked without AMD code.
+// generic engine with any page-size bitmap. Its page-table ops come from the pt_iommu layer
+// (pt-iommu/); what is its own is the era's choices, its small IOTLB tagged by domain and its two
+// flushes, devices that DMA through it and the fault log, so VFIO's unmap/sync ordering can be
+// checked without AMD code.
 //
 // Map over a present leaf fails with EBUSY and keeps the old entry (VT-d keeps it too, but only
 // warns and returns 0; the refusal makes the conflict visible); an empty leftover table under a
@@ -8,16 +10,18 @@
 // __domain_mapping freed small-page tables before installing a superpage. Unmap removes whole
 // leaves, stops at the first hole and frees tables it fully cleared, after the next sync.
 
-import { POW2, pgsizeCount, pgsizeOut } from './pgsize.js';
 import { IommuError } from './errno.js';
-import { IotlbGather, iommuIotlbGatherAddRange } from './gather.js';
 import { Iotlb, type IotlbPolicy } from './iotlb.js';
 import {
-  IOMMU_DOMAIN_UNMANAGED, IOMMU_READ, IOMMU_RESV_MSI, IOMMU_WRITE, SZ_1G, SZ_2M, SZ_4K, bitmapOrders,
-  domainMarkFreed, domainSetPgsizeBitmap, driverDomain, type IommuDomain, type IommuDriver, type IommuOps, type ResvRegion,
+  IOMMU_READ, IOMMU_RESV_MSI, IOMMU_WRITE, SZ_1G, SZ_2M, SZ_4K, bitmapOrders, driverDomain,
+  type IommuDomain, type IommuDriver, type IommuOps, type ResvRegion,
 } from './ops.js';
-import { PageTable, type PtPolicy } from './pagetable/engine.js';
 import { createRefFormat } from './pagetable/fmt-ref.js';
+import type { PtPolicy } from './pagetable/policy.js';
+import { PtLookup } from './pagetable/table.js';
+import { POW2_TABLE as POW2 } from './pgsize.js';
+import { iommuPtDomainOps } from './pt-iommu/domain-ops.js';
+import { ptIommuDeinit, ptIommuInit, type PtIommuConfig, type PtIommuDomain } from './pt-iommu/iommu.js';
 import type { Sim } from './sim.js';
 import { EV } from './sim/meter.js';
 import { TRACE_IOMMU, traceIova } from './trace.js';
@@ -72,9 +76,9 @@ export interface RefDriverOptions {
 /** What VT-d reported before v5.15 (INTEL_IOMMU_PGSIZES, ~0xFFF): every power of two from 4 KiB. */
 const ALL_SIZES = 0xfffffffffffff000n;
 
-export const REF_POLICY: PtPolicy = {
+export const REF_POLICY: PtPolicy = Object.freeze({
   overmap: -16, leafAbove: -16, replaceEmptyTables: true, holes: 'stop', startInLeaf: 'whole', freeTables: true,
-};
+} as const);
 
 /** A logged translation fault. */
 export interface DmaFault {
@@ -88,7 +92,11 @@ export interface DmaFault {
 
 const X86_MSI: ResvRegion = { start: 0xfee00, last: 0xfeeff, type: IOMMU_RESV_MSI };
 
-export interface RefDomain extends IommuDomain { readonly pt: PageTable; readonly pending: IotlbGather }
+/** A reference driver's domain: the page-table layer's domain (pt, pending, mapGather) as is. */
+export type RefDomain = PtIommuDomain;
+
+/** VT-d: a map past the address width fails with -EFAULT. */
+const EFAULT = -14;
 
 export class ReferenceDriver implements IommuDriver {
   readonly name: string;
@@ -99,13 +107,16 @@ export class ReferenceDriver implements IommuDriver {
   /** Page sizes reported to the core (domain.pgsizeBitmap): pgsizeBitmap, or every size before v5.15. */
   readonly reportedPgsizeBitmap: bigint;
   readonly iotlb: Iotlb;
-  private readonly fmt;
   private readonly devs = new Map<number, RefDomain | null>();
   private readonly faultLog: DmaFault[] = [];
   private nextDev = 1;
   private readonly resv: readonly ResvRegion[];
   private readonly coherent: boolean;
   private readonly policy: PtPolicy;
+  /** The page table this driver's domains get (format, policy, flush era). */
+  private readonly ptCfg: PtIommuConfig;
+  /** What the device's page walk found besides the frame (dma(), one walk at a time). */
+  private readonly leaf = new PtLookup();
 
   constructor(readonly sim: Sim, opts: RefDriverOptions = {}) {
     const profile = opts.release ?? 'mainline';
@@ -116,120 +127,55 @@ export class ReferenceDriver implements IommuDriver {
     this.reportedPgsizeBitmap = real ? this.pgsizeBitmap : ALL_SIZES;
     const orders = bitmapOrders(this.pgsizeBitmap);
     if (orders.length === 0 || orders[0]! < 12) throw new RangeError('reference driver needs a bitmap with sizes >= 4 KiB');
-    this.fmt = createRefFormat(this.pgsizeBitmap);
+    const fmt = createRefFormat(this.pgsizeBitmap);
     if (orders.some((o) => o >= 39)) throw new RangeError('reference format holds leaves up to 256 GiB (order 38)');
     this.name = opts.name ?? 'ref';
     this.iotlb = new Iotlb(opts.iotlbEntries ?? 64, opts.iotlbPolicy ?? 'lru', sim.mem, sim.meter);
     sim.checker.reachers.push(this.iotlb);
     this.resv = opts.resvRegions ?? [X86_MSI];
     this.coherent = opts.cacheCoherent ?? true;
-    this.policy = opts.replaceEmptyTables === false ? { ...REF_POLICY, replaceEmptyTables: false } : REF_POLICY;
+    this.policy = opts.replaceEmptyTables === false ? Object.freeze({ ...REF_POLICY, replaceEmptyTables: false }) : REF_POLICY;
     const flushOnUnmap = opts.flushOnUnmap ?? !era['vtd-iotlb-sync'];
-    const drv = this;
-    const leafOrders = orders;
-    // VT-d before v5.15 (__domain_mapping): the largest table size that the IOVA and the pfn are both
-    // aligned to and that fits what is left, run after run
-    const mapSplit = (d: RefDomain, iova: number, pfn: number, npages: number, prot: number): number => {
-      let done = 0;
-      while (done < npages) {
-        const o = pgsizeCount(leafOrders, iova + done, pfn + done, npages - done);
-        const r = d.pt.map(iova + done, pfn + done, o, pgsizeOut.count, prot);
-        done += d.pt.mapped;
-        if (r !== 0) { d.mapped = done; return r; }
-      }
-      d.mapped = done;
-      return 0;
-    };
-    const flushRange = (d: RefDomain, g: IotlbGather, mark = 0): void => {
-      if (!g.empty) {
-        drv.iotlb.invalidateRange(d.id, g.start, g.end);
-        sim.meter.charge(EV.invalidations, 1);
-        sim.meter.charge(EV.iotlbFlushes, 1);
-        sim.meter.charge(EV.completionWaits, 1);
-        // the gathered range's first and last IOVA page, as byte addresses
-        if (sim.trace.on && sim.trace.detail >= TRACE_IOMMU) sim.trace.instant(drv.name, 'flush', { domain: d.id, start: traceIova(g.start), last: traceIova(g.end) });
-      }
-      d.pt.releaseDeferred(mark);
-      g.reset();
-    };
-    const ops: IommuOps = {
+    this.ptCfg = {
       name: this.name,
       apiEra: opts.apiEra ?? (era['iotlb-gather'] ? 'gather' : '2018'),
       // an explicit apiEra '2018' keeps meaning what it did before releases: one page per ->unmap call
       singlePageOps: opts.apiEra !== undefined ? opts.apiEra === '2018' : !era['vtd-map-pages'],
       splitsChunks: !real,
-      mapPages(dom, iova, pfn, order, count, prot) {
-        const d = dom as RefDomain;
-        const lp = POW2[order - 12]!;
-        if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) { dom.mapped = 0; return -22; }
-        if (iova + count * lp - 1 > dom.geometry.apertureEnd) { dom.mapped = 0; return -14; } // VT-d: beyond the address width
-        const mark = d.pt.deferredMark();
-        let r: number;
-        if (real || leafOrders.includes(order)) {
-          r = d.pt.map(iova, pfn, order, count, prot);
-          dom.mapped = d.pt.mapped;
-        } else r = mapSplit(d, iova, pfn, count * lp, prot);
-        if (d.pt.replaced) flushRange(d, rangeOf(iova, count * lp), mark);   // an unmap's tables wait for its own sync
-        return r;
-      },
-      unmapPages(dom, iova, order, count, gather) {
-        const d = dom as RefDomain;
-        const lp = POW2[order - 12]!;
-        if (flushOnUnmap) {
-          // VT-d before v5.11: the core called ->unmap once per page and each call flushed its range
-          // (iommu_flush_iotlb_psi: one invalidation, then the wait descriptor)
-          let got = 0;
-          for (let k = 0; k < count; k++) {
-            const n = d.pt.unmap(iova + got, lp);
-            if (n === 0) break;
-            flushRange(d, rangeOf(iova + got, n));
-            got += n;
-            if (got >= count * lp) break;
-          }
-          return got;
-        }
-        const got = d.pt.unmap(iova, count * lp);
-        if (got > 0) iommuIotlbGatherAddRange(gather ?? d.pending, iova, got);
-        return got;
-      },
-      iovaToPhys: (dom, iova) => (dom as RefDomain).pt.lookup(iova),
-      mappedPages: (dom) => (dom as RefDomain).pt.mappedPages(),
-      mapBegin: (dom) => (dom as RefDomain).pt.txBegin(),
-      mapEnd: (dom, failed) => (dom as RefDomain).pt.txEnd(failed),
+      fmt, policy: this.policy, topLevel: 3,
+      // VT-d before v5.11 flushed what each ->unmap call removed, and waited
+      flushOnUnmap: flushOnUnmap ? 'range' : 'none',
+      syncFlushesAll: false,
+      // before v5.15 the core handed over any power of two: __domain_mapping split it into the table's sizes
+      oddOrders: 'split',
+      rangeErrno: EFAULT,
+      growErrno: null,
+      walkEvents: null,
     };
-    if (!flushOnUnmap) {
-      ops.flushIotlbAll = (dom) => {
-        const d = dom as RefDomain;
-        drv.iotlb.invalidateDomain(d.id);
-        sim.meter.charge(EV.invalidations, 1);
-        sim.meter.charge(EV.iotlbFlushes, 1);
-        sim.meter.charge(EV.completionWaits, 1);
-        d.pending.reset();
-        d.pt.releaseDeferred();
-      };
-      ops.iotlbRangeAdd = (dom, iova, npages) => { iommuIotlbGatherAddRange((dom as RefDomain).pending, iova, npages); };
-      ops.iotlbSync = (dom, gather) => {
-        const d = dom as RefDomain;
-        if (gather !== null) {
-          // a gather and the domain's own pending range may both hold work: flush their union
-          if (!d.pending.empty) { iommuIotlbGatherAddRange(gather, d.pending.start, d.pending.end - d.pending.start + 1); d.pending.reset(); }
-          flushRange(d, gather);
-        } else flushRange(d, d.pending);
-      };
-    }
-    this.ops = ops;
+    const iotlb = this.iotlb, meter = sim.meter, trace = sim.trace, name = this.name;
+    this.ops = iommuPtDomainOps<RefDomain>(sim, this.ptCfg, {
+      // one page-selective invalidation of the range and its wait descriptor
+      flushRange(d, start, last) {
+        iotlb.invalidateRange(d.id, start, last);
+        meter.charge(EV.invalidations, 1);
+        meter.charge(EV.iotlbFlushes, 1);
+        meter.charge(EV.completionWaits, 1);
+        // the flushed range's first and last IOVA page, as byte addresses
+        if (trace.on && trace.detail >= TRACE_IOMMU) trace.instant(name, 'flush', { domain: d.id, start: traceIova(start), last: traceIova(last) });
+      },
+      // a domain-selective invalidation and its wait
+      flushAll(d) {
+        iotlb.invalidateDomain(d.id);
+        meter.charge(EV.invalidations, 1);
+        meter.charge(EV.iotlbFlushes, 1);
+        meter.charge(EV.completionWaits, 1);
+      },
+    });
   }
 
+  /** iommu_domain_alloc(UNMANAGED): a 4-level table, a 48-bit aperture (36 bits of IOVA pages). */
   domainAlloc(): IommuDomain {
-    const id = this.sim.nextDomainId();
-    const pt = new PageTable(this.fmt, this.sim.mem, this.sim.meter, this.policy, 3, id);
-    this.sim.checker.reachers.push(pt);
-    const dom: RefDomain = {
-      id, type: IOMMU_DOMAIN_UNMANAGED, ops: this.ops, sim: this.sim, pgsizeBitmap: 0n, orders: [],
-      geometry: { apertureStart: 0, apertureEnd: 2 ** 36 - 1, forceAperture: true }, mapped: 0, pt, pending: new IotlbGather(),
-    };
-    domainSetPgsizeBitmap(dom, this.reportedPgsizeBitmap);
-    return dom;
+    return ptIommuInit(this.sim, this.ops, this.ptCfg, this.sim.nextDomainId(), 2 ** 36 - 1, this.reportedPgsizeBitmap, {});
   }
 
   /**
@@ -242,11 +188,7 @@ export class ReferenceDriver implements IommuDriver {
     const d = this.own(dom, 'iommu_domain_free');
     for (const [dev, dd] of this.devs) if (dd === d) throw new IommuError('EBUSY', 'iommu_domain_free', `device ${dev} is still attached`);
     this.iotlb.invalidateDomain(d.id);
-    d.pt.destroy();
-    d.pending.reset();
-    const i = this.sim.checker.reachers.indexOf(d.pt);
-    if (i >= 0) this.sim.checker.reachers.splice(i, 1);
-    domainMarkFreed(d);
+    ptIommuDeinit(d);
   }
 
   /** dom as one of this driver's live domains; IommuError EINVAL for another IOMMU's or a freed one. */
@@ -287,7 +229,7 @@ export class ReferenceDriver implements IommuDriver {
     const d = this.devs.get(dev) ?? null;
     const write = dir === 'write';
     const need = write ? IOMMU_WRITE : IOMMU_READ;
-    const meter = this.sim.meter, mem = this.sim.mem;
+    const meter = this.sim.meter, mem = this.sim.mem, leaf = this.leaf;
     if (d === null) { this.fault(dev, -1, iova, write, 'no-domain'); return false; }
     for (let i = 0; i < npages; i++) {
       const va = iova + i;
@@ -296,12 +238,12 @@ export class ReferenceDriver implements IommuDriver {
         pfn = this.iotlb.hitPfn; prot = this.iotlb.hitProt; via = 'iotlb';
       } else {
         meter.charge(EV.walkLevels, d.pt.top + 1);
-        pfn = d.pt.lookup(va);
+        pfn = d.pt.lookup(va, leaf);
         if (pfn < 0) { this.fault(dev, d.id, va, write, 'not-present'); return false; }
-        prot = d.pt.lastProt;
-        const lp = POW2[d.pt.lastOrder - 12]!;
+        prot = leaf.prot;
+        const lp = POW2[leaf.order - 12]!;
         const off = va % lp;
-        this.iotlb.fill(d.id, va - off, pfn - off, d.pt.lastOrder, prot);
+        this.iotlb.fill(d.id, va - off, pfn - off, leaf.order, prot);
         via = 'pte';
       }
       if ((prot & need) === 0) { this.fault(dev, d.id, va, write, 'permission'); return false; }
@@ -326,12 +268,6 @@ function badDma(iova: number, npages: number, dir: unknown): RangeError {
   if (!((npages >>> 0) === npages)) return new RangeError(`dma: npages ${npages} is more than one access can touch (max ${2 ** 32 - 1})`);
   if (!(Number.isInteger(iova) && iova >= 0)) return new RangeError(`dma: iova must be a non-negative integer (an IOVA page), got ${iova}`);
   return new RangeError(`dma: dir must be 'read' or 'write', got ${typeof dir === 'string' ? `'${dir}'` : String(dir)}`);
-}
-
-function rangeOf(iova: number, npages: number): IotlbGather {
-  const g = new IotlbGather();
-  iommuIotlbGatherAddRange(g, iova, npages);
-  return g;
 }
 
 /** Creates a reference driver (one IOMMU unit) on a sim. */

@@ -1,6 +1,6 @@
 // The engine and the reference format: codec self-test, page-size choice vs brute force, leaf counts.
 import { describe, expect, it } from 'vitest';
-import { PageTable, REF_POLICY, createRefFormat, pgsizeCount, pgsizeOut, ptFormatSelfTest, Prng, SZ_1G, SZ_2M, SZ_4K, bitmapOrders, iommuMap, iommuUnmap } from '../src/index.js';
+import { IotlbGather, PageTable, REF_POLICY, createRefFormat, pgsizeCount, ptFormatSelfTest, Prng, SZ_1G, SZ_2M, SZ_4K, bitmapOrders, iommuMap, iommuUnmap } from '../src/index.js';
 import { expectClean, leaves, makeHarness, RW } from './harness.js';
 
 const FINE = ((1n << 39n) - 1n) & ~0xfffn;
@@ -44,8 +44,9 @@ describe('reference format and engine', () => {
         const pfn = rng.int(3) === 0 ? iova : (rng.u32() % 2 ** 20) * 2 ** rng.int(20);
         const np = 1 + rng.int(rng.int(2) ? 600 : 2 ** 20);
         const [o, c] = refPgsize(bm, BigInt(iova) << 12n, BigInt(pfn) << 12n, BigInt(np) << 12n);
-        const got = pgsizeCount(orders, iova, pfn, np);
-        expect([got, got < 0 ? 0 : pgsizeOut.count]).toEqual([o, o < 0 ? 0 : c]);
+        const out = { count: -1 };
+        const got = pgsizeCount(orders, iova, pfn, np, out);
+        expect([got, out.count]).toEqual([o, o < 0 ? 0 : c]);
       }
     }
   });
@@ -141,9 +142,10 @@ describe('reference format and engine', () => {
     // range into two driver calls, and unmapSteps is the last call's)
     iommuMap(h.dom, 0x200, p2m, 512, RW);
     iommuMap(h.dom, 0x400, p4k, 3, RW);
-    expect(pt.unmap(0x200, 515)).toBe(515);
+    const g = new IotlbGather();
+    expect(pt.unmap(0x200, 515, g)).toBe(515);
     expect(pt.unmapSteps).toBe(4);
-    pt.releaseDeferred();
+    pt.putPages(g);
     // the reference policy stops at a hole: nothing found, no step
     expect(iommuUnmap(h.dom, 0x200, 4)).toBe(0);
     expect(pt.unmapSteps).toBe(0);
@@ -155,21 +157,22 @@ describe('reference format and engine', () => {
     const pt = new PageTable(createRefFormat(SZ_4K | SZ_2M | SZ_1G), h.sim.mem, h.sim.meter, { ...REF_POLICY, holes: 'count' }, 3, 99);
     const tables0 = h.sim.mem.tables.inUse;
     const p = h.sim.mem.allocFrames(16, { align: 16 }) + 1;
-    expect(pt.map(0, p, 12, 1, RW)).toBe(0);
-    expect(pt.map(3, p + 3, 12, 1, RW)).toBe(0);
+    const g = new IotlbGather();
+    expect(pt.map(0, p, 12, 1, RW, g)).toBe(0);
+    expect(pt.map(3, p + 3, 12, 1, RW, g)).toBe(0);
     const clears = h.sim.counters.pteClears;
     // leaf 0, holes at 1 and 2 (level-0 slots), leaf 3
-    expect(pt.unmap(0, 4)).toBe(4);
+    expect(pt.unmap(0, 4, g)).toBe(4);
     expect(pt.unmapSteps).toBe(4);
     expect(h.sim.counters.pteClears - clears).toBe(4);             // the holes' empty PTEs are written too
     // leaf 0, 511 level-0 holes, then IOVA 512..1023 is one empty level-1 slot: one step of 512 pages
-    expect(pt.map(0, p, 12, 1, RW)).toBe(0);
-    expect(pt.unmap(0, 1024)).toBe(1024);
+    expect(pt.map(0, p, 12, 1, RW, g)).toBe(0);
+    expect(pt.unmap(0, 1024, g)).toBe(1024);
     expect(pt.unmapSteps).toBe(1 + 511 + 1);
     // nothing mapped at all under a level-2 slot: one step of 2^18 pages
-    expect(pt.unmap(1 << 18, 1 << 18)).toBe(1 << 18);
+    expect(pt.unmap(1 << 18, 1 << 18, g)).toBe(1 << 18);
     expect(pt.unmapSteps).toBe(1);
-    pt.releaseDeferred();
+    pt.putPages(g);
     pt.destroy();
     expect(h.sim.mem.tables.inUse).toBe(tables0 - 1);              // the root counted in tables0 is gone too
     expectClean(h);

@@ -90,30 +90,34 @@ export function cmdBigInt(words: Int32Array, c: number): bigint {
   return v;
 }
 
-/** Out-parameter of the invalidation-address builders: address page and S bit. */
-export const invOut = { page: 0, s: false };
+/** An invalidation address as the commands carry it: the address page and the S (size) bit. */
+export interface InvAddress { page: number; s: boolean }
 
 /**
  * 2018 build_inv_iommu_pages(): a range of more than one page becomes the whole domain
- * (INV_ALL_PAGES, S=1); a single page is sent with S=0. Writes invOut.
+ * (INV_ALL_PAGES, S=1); a single page is sent with S=0. Writes and returns `out` (a new object
+ * when none is given).
  */
-export function invAddress2018(startPage: number, npages: number): void {
-  if (npages > 1) { invOut.page = INV_ALL_PAGES; invOut.s = true; }
-  else { invOut.page = startPage; invOut.s = false; }
+export function invAddress2018(startPage: number, npages: number, out: InvAddress = { page: 0, s: false }): InvAddress {
+  if (npages > 1) { out.page = INV_ALL_PAGES; out.s = true; }
+  else { out.page = startPage; out.s = false; }
+  return out;
 }
 
 /**
  * 5.13+ build_inv_address(): the smallest naturally aligned power-of-two block containing the
- * range; everything when the highest differing bit is above bit 51. Writes invOut.
+ * range; everything when the highest differing bit is above bit 51. Writes and returns `out` (a new
+ * object when none is given).
  */
-export function buildInvAddress(startPage: number, npages: number): void {
-  if (npages <= 1) { invOut.page = startPage; invOut.s = false; return; }
+export function buildInvAddress(startPage: number, npages: number, out: InvAddress = { page: 0, s: false }): InvAddress {
+  if (npages <= 1) { out.page = startPage; out.s = false; return out; }
   const end = startPage + npages - 1;
   const kp = msbDiff(startPage, end);          // byte bit k = kp + 12
-  if (kp + 12 > 51) { invOut.page = INV_ALL_PAGES; invOut.s = true; return; }
+  if (kp + 12 > 51) { out.page = INV_ALL_PAGES; out.s = true; return out; }
   const m = 2 ** kp;
-  invOut.page = startPage - (startPage % m) + (m - 1);   // set the bits below k
-  invOut.s = true;
+  out.page = startPage - (startPage % m) + (m - 1);   // set the bits below k
+  out.s = true;
+  return out;
 }
 
 /** Index of the most significant bit where a and b (< 2^53) differ; -1 if equal. */
@@ -124,20 +128,22 @@ function msbDiff(a: number, b: number): number {
   return x === 0 ? -1 : 31 - Math.clz32(x);
 }
 
-/** Decoded invalidation range: first page and page count; count Infinity = everything. */
-export const decOut = { page: 0, npages: 0 };
+/** A decoded invalidation range: first page and page count; npages Infinity = everything. */
+export interface InvRange { page: number; npages: number }
 
 /**
  * Hardware decode of an INVALIDATE_*_PAGES address (amdvi_decode_invalidation_size): S=0 one page;
- * S=1 size 2^(z+1) from z = trailing ones of (addr | 0xFFF); z >= 51 means all. Writes decOut.
+ * S=1 size 2^(z+1) from z = trailing ones of (addr | 0xFFF); z >= 51 means all. Writes and returns
+ * `out` (a new object when none is given).
  */
-export function decodeInvAddress(page: number, s: boolean): void {
-  if (!s) { decOut.page = page; decOut.npages = 1; return; }
+export function decodeInvAddress(page: number, s: boolean, out: InvRange = { page: 0, npages: 0 }): InvRange {
+  if (!s) { out.page = page; out.npages = 1; return out; }
   const z = 12 + trailingOnes(page);
-  if (z >= 51) { decOut.page = 0; decOut.npages = Infinity; return; }
+  if (z >= 51) { out.page = 0; out.npages = Infinity; return out; }
   const n = 2 ** (z + 1 - 12);
-  decOut.page = page - (page % n);
-  decOut.npages = n;
+  out.page = page - (page % n);
+  out.npages = n;
+  return out;
 }
 
 /** Address page of an INVALIDATE_*_PAGES command at c. */

@@ -7,7 +7,7 @@ import { CmdRing } from './cmd-ring.js';
 import {
   CMD_COMPLETION_WAIT, CMD_COMPLETE_PPR_REQUEST, CMD_INV_DEVTAB_ENTRY, CMD_INV_INTERRUPT_TABLE,
   CMD_INV_IOMMU_ALL, CMD_INV_IOMMU_PAGES, CMD_INV_IOTLB_PAGES, CMD_NAMES, CMD_PREFETCH_IOMMU_PAGES, CW_S, INV_S,
-  cmdInvPage, cmdOpcode, decOut, decodeInvAddress, type CmdName,
+  cmdInvPage, cmdOpcode, decodeInvAddress, type CmdName, type InvRange,
 } from './commands.js';
 import { DeviceTable } from './dte.js';
 import { EVENT_FLAG_RW, EventLog } from './event-log.js';
@@ -54,6 +54,8 @@ export class AmdIommuHw {
   /** COMPLETION_WAIT stores: byte address -> last 64-bit value written, as [lo, hi] words. */
   readonly stores = new Map<number, Int32Array>();
   private readonly r = new WalkResult();
+  /** The range of the invalidation being executed (one command at a time). */
+  private readonly inv: InvRange = { page: 0, npages: 0 };
   private readonly ev: Record<keyof typeof AMD_COSTS, number>;
   private readonly evCmd: number[];
 
@@ -101,11 +103,11 @@ export class AmdIommuHw {
       case CMD_INV_IOMMU_PAGES: {
         meter.charge(EV.invalidations, 1);
         const dom = words[c + 1]! & 0xffff;
-        decodeInvAddress(cmdInvPage(words, c), (words[c + 2]! & INV_S) !== 0);
+        const inv = decodeInvAddress(cmdInvPage(words, c), (words[c + 2]! & INV_S) !== 0, this.inv);
         // PDE (also drop cached directory entries) has nothing to act on: no walk cache is modeled
         let n: number;
-        if (decOut.npages === Infinity) { n = this.iotlb.invalidateDomain(dom); meter.charge(this.ev['amd.inv.domainWide'], 1); }
-        else { n = this.iotlb.invalidateRange(dom, decOut.page, decOut.page + decOut.npages - 1); meter.charge(this.ev['amd.inv.pages'], decOut.npages); }
+        if (inv.npages === Infinity) { n = this.iotlb.invalidateDomain(dom); meter.charge(this.ev['amd.inv.domainWide'], 1); }
+        else { n = this.iotlb.invalidateRange(dom, inv.page, inv.page + inv.npages - 1); meter.charge(this.ev['amd.inv.pages'], inv.npages); }
         if (n > 0) meter.charge(this.ev['amd.iotlb.dropped'], n);
         break;
       }

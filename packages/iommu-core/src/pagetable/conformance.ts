@@ -1,8 +1,10 @@
-// A format's self-test, after kunit_generic_pt.h (test_table_ptr, test_entry_possible_sizes,
-// test_entry_oa, test_attr_from_entry): any PtFormat can be checked with it. Returns a list of
-// failures (empty when the format is consistent), so test suites in any package can assert it.
+// A format's self-test, after kunit_generic_pt.h (test_table_radix, test_table_ptr,
+// test_entry_possible_sizes, test_entry_oa, test_attr_from_entry): any PtFormat can be checked
+// with it. Returns a list of failures (empty when the format is consistent), so test suites in any
+// package can assert it.
 
-import { PT_ENTRY_EMPTY, PT_ENTRY_OA, PT_ENTRY_TABLE, PtState, clearEntries, itemOrder, type PtFormat } from './format.js';
+import { PT_ENTRY_EMPTY, PT_ENTRY_OA, PT_ENTRY_TABLE, PtState, clearEntries, type PtFormat } from './format.js';
+import { PtGeometry } from './geometry.js';
 
 const READ = 1, WRITE = 2;
 
@@ -12,7 +14,10 @@ export function ptFormatSelfTest(fmt: PtFormat, maxPfnBits = 40): string[] {
   const words = new Int32Array(1024);
   const st = new PtState();
   const maxPfn = 2 ** maxPfnBits - 1;
+  // test_table_radix: the levels' index bits join without gap or overlap (the engine's own check)
+  try { new PtGeometry(fmt); } catch (e) { bad.push((e as Error).message); }
   for (let level = 0; level <= fmt.maxLevel; level++) {
+    const item = fmt.itemOrder(level), span = item + fmt.numItemsLg2(level);
     // test_table_ptr: tables can be installed at every level above 0
     if (level > 0) {
       for (const tp of [2 ** 36, 2 ** 36 + 12345, 1]) {
@@ -26,11 +31,11 @@ export function ptFormatSelfTest(fmt: PtFormat, maxPfnBits = 40): string[] {
     // test_entry_possible_sizes
     const orders = fmt.leafOrders(level);
     for (const o of orders) {
-      if (o < itemOrder(level) || o >= itemOrder(level) + 9) bad.push(`level ${level}: order ${o} outside [item, table span)`);
+      if (o < item || o >= span) bad.push(`level ${level}: order ${o} outside [item, table span)`);
     }
     // test_entry_oa + test_attr_from_entry
     for (const o of orders) {
-      const rep = 2 ** (o - itemOrder(level));
+      const rep = 2 ** (o - item);
       const lp = 2 ** (o - 12);
       const align = (p: number): number => p - (p % lp);
       for (const oa of [0, align(0x74a71445deadb % (maxPfn + 1)), align(maxPfn)]) {
@@ -52,7 +57,7 @@ export function ptFormatSelfTest(fmt: PtFormat, maxPfnBits = 40): string[] {
     }
   }
   // the linear 4K codec (format.ts leaf4k): the same words as installLeaves, +4096 per frame
-  if (fmt.leaf4k !== undefined) {
+  if (fmt.leaf4k !== undefined && fmt.itemOrder(0) === 12) {
     const e = new Int32Array(2), f = new Int32Array(2);
     for (const oa of [0, 0xffffe, 0xfffff, 0x74a71445dea % (maxPfn + 1), maxPfn - 1]) {
       for (const prot of [READ, WRITE, READ | WRITE]) {

@@ -29,6 +29,8 @@ export function createRefFormat(pgsizeBitmap: bigint): PtFormat {
   return {
     name: 'ref',
     maxLevel: 3,
+    itemOrder: (level) => 12 + 9 * level,
+    numItemsLg2: () => 9,
     leafOrders: (level) => perLevel[level] ?? [],
     load(words, w, level, st: PtState) {
       const lo = words[w]!;
