@@ -1,6 +1,6 @@
 // The engine's own kunit cases (after kunit_iommu_pt.h: test_map_simple, test_map_table_to_oa,
 // test_unmap_split, test_random_map, test_pgsize_boundary, test_mixed), generic over the format and
-// the conflict/hole policy, plus the policy's own rules. Every expected value comes from the format's
+// the conflict/hole policy, plus the policy's own rules and the format's codec self-test. Every expected value comes from the format's
 // leaf sizes or the policy's fields, never from the engine. No test framework: each case throws an
 // Error on its first failure, so any runner can register them (vitest: it(c.name, c.run)).
 
@@ -10,6 +10,7 @@ import { domainSetPgsizeBitmap } from '../ops.js';
 import type { PtIommuDomain } from '../pt-iommu/iommu.js';
 import type { Sim } from '../sim.js';
 import { Prng } from '../sim/prng.js';
+import { ptFormatSelfTest } from './conformance.js';
 import type { PtFormat } from './format.js';
 import type { PtPolicy } from './policy.js';
 
@@ -90,6 +91,10 @@ export function ptEngineCases(t: PtEngineTarget): PtEngineCase[] {
   const overmap = errnoName(policy.overmap), leafAbove = errnoName(policy.leafAbove);
 
   const cases: PtEngineCase[] = [
+    {
+      name: 'test_format_self_test',
+      run() { eq(ptFormatSelfTest(fmt), [], 'the codec self-test\'s failures'); },
+    },
     {
       name: 'test_map_simple',
       run() {
