@@ -111,3 +111,36 @@ describe.each(amdv1Cfgs)('engine cases on amdv1 cfg=%o', (cfg) => {
     }
   }
 });
+
+/**
+ * Every combination of the policy's four rules (errno pairs taking turns), as @x/iommu-core's own
+ * engine test runs them on its reference format: here on amdv1, its root at mode 3, a 2 MiB window.
+ */
+function everyPolicy(): PtPolicy[] {
+  const out: PtPolicy[] = [];
+  const errnos: [number, number][] = [[-16, -16], [-16, -12], [-98, -98]];
+  for (const replaceEmptyTables of [true, false]) {
+    for (const holes of ['stop', 'count'] as const) {
+      for (const startInLeaf of ['whole', 'zero'] as const) {
+        for (const freeTables of [true, false]) {
+          const [overmap, leafAbove] = errnos[out.length % errnos.length]!;
+          out.push({ overmap, leafAbove, replaceEmptyTables, holes, startInLeaf, freeTables });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+describe.each(everyPolicy().map((p) => [JSON.stringify(p), p] as const))('engine cases on amdv1 mode 3, policy %s', (_name, policy) => {
+  const format = createAmdv1Format();
+  const target: PtEngineTarget = {
+    format, policy, windowOrder: 21,
+    domain() {
+      const sim = createSim({ memory: 1n << 30n, seed: 1 });
+      const dom = ptTestDomain(sim, format, policy, AMD_IOMMU_PGSIZES, { topLevel: 2 });
+      return { sim, dom, maxPage: dom.geometry.apertureEnd, free: () => ptTestDomainFree(dom) };
+    },
+  };
+  for (const c of ptEngineCases(target)) it(c.name, () => c.run());
+});
