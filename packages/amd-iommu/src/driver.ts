@@ -4,10 +4,12 @@
 // through the emulated hardware (DTE, IOTLB, walker, event log).
 
 import {
-  EV, IOMMU_RESV_MSI, IommuError, driverDomain, iommuPtDomainOps, ptIommuDeinit, ptIommuInit,
-  type IommuDomain, type IommuDriver, type IommuOps, type IotlbPolicy, type PtIommuConfig, type PtIommuDomain, type Release,
+  IOMMU_RESV_MSI, IommuError, type IommuDomain, type IommuDriver, type IommuOps, type IotlbPolicy, type Release,
   type ResvRegion, type Sim,
 } from '@x/iommu-core';
+import {
+  EV, driverDomain, iommuPtDomainOps, ptIommuDeinit, ptIommuInit, type PtIommuConfig, type PtIommuDomain,
+} from '@x/iommu-core/internals';
 import { AMD_IOMMU_PGSIZES, createAmdv1Format, pteBigInt } from './fmt-amdv1.js';
 import {
   buildCompletionWait, buildInvAddress, buildInvAll, buildInvDte, buildInvIommuPages, invAddress2018, INV_ALL_PAGES,

@@ -7,7 +7,8 @@
 // 7 = leaf of a larger, non-default power-of-two size, replicated over 2..256 entries, its size
 // encoded by a run of ones in the low address bits (spec §2.4).
 
-import { IOMMU_READ, IOMMU_WRITE, PT_ENTRY_EMPTY, PT_ENTRY_OA, PT_ENTRY_TABLE, type PtFormat, type PtState } from '@x/iommu-core';
+import { IOMMU_READ, IOMMU_WRITE } from '@x/iommu-core';
+import { PT_ENTRY_EMPTY, PT_ENTRY_OA, PT_ENTRY_TABLE, type PtFormat, type PtState } from '@x/iommu-core/internals';
 
 export const AMDV1_PR = 1 << 0;
 export const AMDV1_A = 1 << 5;

@@ -4,9 +4,10 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { IOMMU_READ, IOMMU_RESV_MSI, createSim, iommuMap, type IotlbPolicy } from '@x/iommu-core';
 import {
-  AMD_PROFILES, AmdIommuHw, CMD_NAMES, EVENT_IO_PAGE_FAULT, EVENT_NAMES, createAmdIommu, createAmdv1Format,
-  type AmdEvent, type AmdEventName, type AmdEventType, type AmdIommuOptions, type CmdName,
+  AMD_PROFILES, CMD_NAMES, EVENT_IO_PAGE_FAULT, EVENT_NAMES, createAmdIommu, type AmdEvent, type AmdEventName,
+  type AmdEventType, type AmdIommuOptions, type CmdName,
 } from '../src/index.js';
+import { AmdIommuHw, createAmdv1Format } from '../src/internals.js';
 import { DEV, RW, setup } from './helpers.js';
 
 const maybe = <T>(v: T | undefined): T | undefined => v;

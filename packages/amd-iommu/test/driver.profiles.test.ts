@@ -5,7 +5,8 @@ import {
   IommuError, createIotlbGather, createSim, iommuIovaToPhys, iommuMap, iommuPgsize, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap,
   iommuUnmapFast,
 } from '@x/iommu-core';
-import { AMD_PROFILES, createAmdIommu, pteBigInt } from '../src/index.js';
+import { AMD_PROFILES, createAmdIommu } from '../src/index.js';
+import { pteBigInt } from '../src/internals.js';
 import { DEV, RW, cmdDelta, expectClean, expectCountersMatchRing, setup, type Fixture } from './helpers.js';
 
 const errOf = (fn: () => void): IommuError => { try { fn(); } catch (e) { return e as IommuError; } throw new Error('no error'); };

@@ -47,9 +47,8 @@ function typecheck(files: Readonly<Record<string, string>>, options: ts.Compiler
 /** A consumer under exactOptionalPropertyTypes: options set to undefined, the event and command names. */
 const CONSUMER = `
 import { createSim, type IotlbPolicy } from '@x/iommu-core';
-import {
-  AmdIommuHw, createAmdIommu, createAmdv1Format, type AmdEvent, type AmdIommuOptions, type CmdName,
-} from '@x/amd-iommu';
+import { createAmdIommu, type AmdEvent, type AmdIommuOptions, type CmdName } from '@x/amd-iommu';
+import { AmdIommuHw, createAmdv1Format } from '@x/amd-iommu/internals';
 declare const maybe: { n: number | undefined; policy: IotlbPolicy | undefined; name: string | undefined };
 const sim = createSim({ memory: 1n << 30n, seed: 1 });
 const opts: AmdIommuOptions = {

@@ -1,11 +1,13 @@
 // The amdv1 codec: bit-exact entries against the spec's tables and worked example (§2.2-2.6), the
 // core's format self-test, and the kunit_generic_pt format cases that apply to a v1 table (§9.4 1-10).
 import { describe, expect, it } from 'vitest';
-import { PT_ENTRY_EMPTY, PT_ENTRY_OA, PT_ENTRY_TABLE, PtState, TABLE_PFN_BASE, ptFormatSelfTest } from '@x/iommu-core';
+import { PT_ENTRY_EMPTY, PT_ENTRY_OA, PT_ENTRY_TABLE, PtState, TABLE_PFN_BASE } from '@x/iommu-core/internals';
+import { ptFormatSelfTest } from '@x/iommu-core/testing';
+import { AMD_IOMMU_PGSIZES } from '../src/index.js';
 import {
-  AMD_IOMMU_PGSIZES, amdv1Cfgs, amdv1IsDirty, amdv1MakeClean, amdv1MakeDirty, createAmdv1Format, largeLeafOrder,
-  pteBigInt, pteStore, trailingOnes,
-} from '../src/index.js';
+  amdv1IsDirty, amdv1MakeClean, amdv1MakeDirty, createAmdv1Format, largeLeafOrder, pteBigInt, pteStore, trailingOnes,
+} from '../src/internals.js';
+import { amdv1Cfgs } from '../src/testing.js';
 
 const fmt = createAmdv1Format();
 const RW = 3, R = 1;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CmdRing, buildCompletionWait, buildInvAddress, buildInvAll, buildInvDte, buildInvIommuPages, buildInvIotlbPages,
   cmdBigInt, decodeInvAddress, invAddress2018, INV_ALL_PAGES, type InvAddress, type InvRange,
-} from '../src/index.js';
+} from '../src/internals.js';
 
 const w = new Int32Array(4);
 

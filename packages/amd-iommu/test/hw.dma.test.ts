@@ -3,7 +3,8 @@
 // without a sync reach the old frame, which the core's safety checker reports.
 import { describe, expect, it } from 'vitest';
 import { createIotlbGather, iommuMap, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast } from '@x/iommu-core';
-import { EVENT_FLAG_PE, EVENT_FLAG_PR, EVENT_FLAG_RW, EventLog, type AmdEvent } from '../src/index.js';
+import { EVENT_FLAG_PE, EVENT_FLAG_PR, EVENT_FLAG_RW, type AmdEvent } from '../src/index.js';
+import { EventLog } from '../src/internals.js';
 import { DEV, RO, RW, setup } from './helpers.js';
 
 describe('DMA through the AMD IOMMU', () => {

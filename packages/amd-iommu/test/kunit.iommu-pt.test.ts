@@ -1,15 +1,17 @@
-// The iommupt IOMMU-API kunit cases (kunit_iommu_pt.h; spec §9.4 11-17) on the mainline AMD
-// driver, for each amdv1 kunit config. Own wording and inputs after the spec's summaries.
+// The iommupt IOMMU-API kunit cases (kunit_iommu_pt.h; spec §9.4 11-17) on the AMD driver, for each
+// amdv1 kunit config. Own wording and inputs after the spec's summaries. The AMD-only cases
+// (test_max_va, test_increase_level: the dynamic top) are here; the engine's cases (test_map_simple,
+// test_map_table_to_oa, test_unmap_split, test_random_map, test_pgsize_boundary, test_mixed and the
+// policy's conflict rules) come from @x/iommu-core/testing and run at every mode the config reaches,
+// under each page-table policy an AMD profile uses.
 import { describe, expect, it } from 'vitest';
-import {
-  IommuError, Prng, domainSetPgsizeBitmap, iommuIovaToPhys, iommuMap, iommuUnmap, type IommuDomain,
-} from '@x/iommu-core';
-import { amdv1Cfgs, type AmdDomain } from '../src/index.js';
+import { createSim, IommuError, iommuIovaToPhys, iommuMap, iommuUnmap } from '@x/iommu-core';
+import { type PtPolicy } from '@x/iommu-core/internals';
+import { ptEngineCases, ptTestDomain, ptTestDomainFree, type PtEngineTarget } from '@x/iommu-core/testing';
+import { AMD_IOMMU_PGSIZES, AMD_PROFILE_NAMES, amdProfile, createAmdIommu, type AmdDomain, type AmdProfileName } from '../src/index.js';
+import { createAmdv1Format, ptPolicyOf } from '../src/internals.js';
+import { amdv1Cfgs } from '../src/testing.js';
 import { RW, setup } from './helpers.js';
-
-const TEST_OA_PFN = Number((0x74a71445deadbeefn & ((1n << 52n) - 1n)) >> 12n);
-const leaves = (d: IommuDomain): number => (d as AmdDomain).pt.countLeaves();
-const alignDown = (x: number, a: number): number => x - (x % a);
 
 describe.each(amdv1Cfgs)('amdv1 iommu_pt cfg=%o', (cfg) => {
   const mk = () => setup({ profile: 'mainline', vaBits: cfg.vaBits }, false);
@@ -40,113 +42,105 @@ describe.each(amdv1Cfgs)('amdv1 iommu_pt cfg=%o', (cfg) => {
     expect(mode).toBe(cfg.vaBits === 64 ? 6 : 3);
   });
 
-  it('test_map_simple', () => {
+  it('test_unmap_split_sizes', () => {
+    // the engine suite's test_unmap_split pairs every size up to 1 TiB the VA holds twice
     const f = mk();
-    let va = 0;
-    const sizes = f.dom.orders.filter((o) => o <= 51 && 2 ** (o - 12) <= maxPage);
-    const placed: [number, number, number][] = [];
-    for (const o of sizes) {
-      const lp = 2 ** (o - 12);
-      va = alignDown(va + 256 + lp - 1, lp);
-      if (va + lp - 1 > maxPage) break;
-      const pa = alignDown(TEST_OA_PFN, lp);
-      iommuMap(f.dom, va, pa, lp, RW);
-      expect(f.amd.readPte(f.dom, va)?.level).toBe(Math.floor((o - 12) / 9));
-      if (o <= 31) for (const off of [0, 1, lp - 1, lp >> 1]) expect(iommuIovaToPhys(f.dom, va + Math.min(off, lp - 1))).toBe(pa + Math.min(off, lp - 1));
-      placed.push([va, lp, o]);
-      va += lp;
-    }
-    expect(leaves(f.dom)).toBe(placed.length);
-    for (const [v, lp] of placed) expect(iommuUnmap(f.dom, v, lp)).toBe(lp);
-    expect(leaves(f.dom)).toBe(0);
-  });
-
-  it('test_map_table_to_oa', () => {
-    const f = mk();
-    const max = cfg.vaBits === 32 ? 30 : 33;                  // largest size < 16 GiB the VA allows (8 GiB for cfg 0)
-    const win = 2 ** (max - 12), base = cfg.vaBits === 32 ? 0 : win;
-    const pa = alignDown(TEST_OA_PFN, win);
-    for (let o = 12; o <= max; o++) {
-      const lp = 2 ** (o - 12);
-      domainSetPgsizeBitmap(f.dom, 1n << BigInt(o));          // the kunit maps with one size at a time
-      iommuMap(f.dom, base, pa, win, RW);
-      expect(leaves(f.dom)).toBe(win / lp);
-      for (const off of [0, lp - 1, win - 1, win >> 1]) expect(iommuIovaToPhys(f.dom, base + off)).toBe(pa + off);
-      if (o === max) expect(iommuUnmap(f.dom, base, win)).toBe(win);
-      else {
-        expect(iommuUnmap(f.dom, base, win / 2)).toBe(win / 2);
-        if (lp >= 512) for (let v = base + win / 2; v < base + win; v += lp) expect(iommuUnmap(f.dom, v, lp)).toBe(lp);
-        else expect(iommuUnmap(f.dom, base + win / 2, win / 2)).toBe(win / 2);   // page by page would be 1M calls
-      }
-      expect(leaves(f.dom)).toBe(0);
-    }
-  }, 30000);
-
-  it('test_unmap_split', () => {
-    const f = mk();
-    // pairs up to 1 TiB: reach counts cost one step per GiB, larger sizes are covered by test_map_simple
     const sizes = f.dom.orders.filter((o) => o <= 40 && 2 * 2 ** (o - 12) - 1 <= maxPage);
-    let pairs = 0;
-    for (let a = 0; a < sizes.length; a++) {
-      for (let b = a + 1; b < sizes.length; b++) {
-        const base = 2 ** (sizes[a]! - 12), next = 2 ** (sizes[b]! - 12);
-        iommuMap(f.dom, 0, 0, next, RW);
-        expect(iommuUnmap(f.dom, 0, base)).toBe(next);
-        iommuMap(f.dom, 0, 0, next, RW);
-        iommuMap(f.dom, next, next, next, RW);
-        expect(iommuUnmap(f.dom, 0, base)).toBe(next);        // does not run into the neighbour
-        expect(iommuUnmap(f.dom, next, next)).toBe(next);
-        expect(leaves(f.dom)).toBe(0);
-        pairs++;
-      }
-    }
-    expect(pairs).toBe(cfg.vaBits === 64 ? 378 : 190);       // C(28,2) sizes 4K..1T w/o 512G; C(20,2) for 4K..2G
+    expect(sizes.length * (sizes.length - 1) / 2).toBe(cfg.vaBits === 64 ? 378 : 190);   // C(28,2) 4K..1T w/o 512G; C(20,2) 4K..2G
   });
+});
 
-  it('test_random_map', () => {
-    const f = mk();
-    const rng = new Prng(7);
-    const lo = 0x10000, span = 2 ** 18;                       // within one 1 GiB window above a reserved low range
-    const live: [number, number][] = [];
-    let retried = 0;
-    for (let i = 0; i < 1000; i++) {
-      let s = lo + Math.floor(rng.next() * span), e = lo + Math.floor(rng.next() * span);
-      if (s > e) [s, e] = [e, s];
-      if (s === e) e++;
-      const n = e - s;
-      try { iommuMap(f.dom, s, s, n, RW); } catch (x) {
-        expect((x as IommuError).code).toBe('EADDRINUSE');
-        for (let k = live.length - 1; k >= 0; k--) {
-          const [ls, ln] = live[k]!;
-          if (ls < e && s < ls + ln) {
-            expect(iommuIovaToPhys(f.dom, ls)).toBe(ls);
-            expect(iommuIovaToPhys(f.dom, ls + ln - 1)).toBe(ls + ln - 1);
-            expect(iommuUnmap(f.dom, ls, ln)).toBe(ln);
-            live.splice(k, 1);
-          }
+/** The distinct page-table policies of the AMD profiles, each with the first profile that has it. */
+function amdPolicies(): [AmdProfileName, PtPolicy][] {
+  const seen = new Map<string, [AmdProfileName, PtPolicy]>();
+  for (const name of AMD_PROFILE_NAMES) {
+    const p = ptPolicyOf(amdProfile(name).quirks);
+    const key = JSON.stringify(p);
+    if (!seen.has(key)) seen.set(key, [name, p]);
+  }
+  return [...seen.values()];
+}
+
+describe('amd page-table policies', () => {
+  it('test_amd_policies: the 2018 driver, io-pgtable and iommupt rules', () => {
+    // map errors as the README states them (before v5.0 EBUSY and ENOMEM for a larger leaf above,
+    // v5.0 .. v6.18 EBUSY with emptied tables replaced, iommupt EADDRINUSE); io-pgtable before iommupt
+    // counts holes, removes a whole leaf an unmap starts in and keeps emptied tables (docs/spec.md timeline: amd-iommupt)
+    expect(amdPolicies()).toEqual([
+      ['v3.19', { overmap: -16, leafAbove: -12, replaceEmptyTables: false, holes: 'count', startInLeaf: 'whole', freeTables: false }],
+      ['v5.0', { overmap: -16, leafAbove: -16, replaceEmptyTables: true, holes: 'count', startInLeaf: 'whole', freeTables: false }],
+      ['v6.19', { overmap: -98, leafAbove: -98, replaceEmptyTables: true, holes: 'stop', startInLeaf: 'zero', freeTables: true }],
+    ]);
+  });
+});
+
+describe.each(amdv1Cfgs)('engine cases on amdv1 cfg=%o', (cfg) => {
+  const policies = amdPolicies();
+  const format = createAmdv1Format();
+  const vaPages = 2 ** (cfg.vaBits - 12);
+  for (const [k, [profile, policy]] of policies.entries()) {
+    // the driver itself, from its start at mode 3 (its top grows as the cases map higher); the
+    // kunit's window (8 GiB; 1 GiB in a 32-bit VA) for iommupt, 128 MiB for the older policies
+    const driver: PtEngineTarget = {
+      format, policy, windowOrder: k < policies.length - 1 ? 27 : cfg.vaBits === 32 ? 30 : 33,
+      domain() {
+        const sim = createSim({ memory: 1n << 30n, seed: 1 });
+        const amd = createAmdIommu(sim, { profile, vaBits: cfg.vaBits });
+        const dom = amd.domainAlloc() as AmdDomain;
+        return { sim, dom, maxPage: dom.geometry.apertureEnd, free: () => amd.domainFree(dom) };
+      },
+    };
+    describe(`${profile} driver`, () => {
+      for (const c of ptEngineCases(driver)) it(c.name, () => c.run(), 60_000);
+    });
+    // the engine alone with the amdv1 codec and its root at each mode the VA reaches (fixed top, 16 MiB window)
+    for (let mode = cfg.startLevel + 1; mode <= 6; mode++) {
+      const top = mode - 1, span = 2 ** (format.itemOrder(top) + format.numItemsLg2(top) - 12);
+      if (mode > cfg.startLevel + 1 && span / 512 >= vaPages) break;
+      const engine: PtEngineTarget = {
+        format, policy, windowOrder: 24,
+        domain() {
+          const sim = createSim({ memory: 1n << 30n, seed: 1 });
+          const dom = ptTestDomain(sim, format, policy, AMD_IOMMU_PGSIZES, { topLevel: top, apertureEnd: Math.min(span, vaPages) - 1 });
+          return { sim, dom, maxPage: dom.geometry.apertureEnd, free: () => ptTestDomainFree(dom) };
+        },
+      };
+      describe(`${profile} policy, engine at mode ${mode}`, () => {
+        for (const c of ptEngineCases(engine)) it(c.name, () => c.run(), 60_000);
+      });
+    }
+  }
+});
+
+/**
+ * Every combination of the policy's four rules (errno pairs taking turns), as @x/iommu-core's own
+ * engine test runs them on its reference format: here on amdv1, its root at mode 3, a 2 MiB window.
+ */
+function everyPolicy(): PtPolicy[] {
+  const out: PtPolicy[] = [];
+  const errnos: [number, number][] = [[-16, -16], [-16, -12], [-98, -98]];
+  for (const replaceEmptyTables of [true, false]) {
+    for (const holes of ['stop', 'count'] as const) {
+      for (const startInLeaf of ['whole', 'zero'] as const) {
+        for (const freeTables of [true, false]) {
+          const [overmap, leafAbove] = errnos[out.length % errnos.length]!;
+          out.push({ overmap, leafAbove, replaceEmptyTables, holes, startInLeaf, freeTables });
         }
-        iommuMap(f.dom, s, s, n, RW);
-        retried++;
       }
-      expect(iommuIovaToPhys(f.dom, s)).toBe(s);
-      expect(iommuIovaToPhys(f.dom, e - 1)).toBe(e - 1);
-      live.push([s, n]);
     }
-    expect(retried).toBeGreaterThan(0);                       // the EADDRINUSE path ran
-    for (const [s, n] of live) expect(iommuUnmap(f.dom, s, n)).toBe(n);
-    expect(leaves(f.dom)).toBe(0);
-    f.amd.domainFree(f.dom);
-    expect(f.sim.mem.usage().tables).toBe(0);                 // no leaked table pages
-  });
+  }
+  return out;
+}
 
-  it('test_pgsize_boundary', () => {
-    const f = mk();
-    iommuMap(f.dom, 0xfef80, 0x208b95d, 32, RW);              // VA 0xfef80000 + 128 KiB -> PA 0x208b95d000
-    expect(leaves(f.dom)).toBe(32);                           // PA only 4 KiB aligned: 32 x 4 KiB
-    expect(iommuIovaToPhys(f.dom, 0xfef9f)).toBe(0x208b95d + 31);
-  });
-
-  it('test_mixed', (ctx) => {
-    ctx.skip('needs a bitmap with exactly {2M, 1G} in bits 21..30; amdv1 has every size');
-  });
+describe.each(everyPolicy().map((p) => [JSON.stringify(p), p] as const))('engine cases on amdv1 mode 3, policy %s', (_name, policy) => {
+  const format = createAmdv1Format();
+  const target: PtEngineTarget = {
+    format, policy, windowOrder: 21,
+    domain() {
+      const sim = createSim({ memory: 1n << 30n, seed: 1 });
+      const dom = ptTestDomain(sim, format, policy, AMD_IOMMU_PGSIZES, { topLevel: 2 });
+      return { sim, dom, maxPage: dom.geometry.apertureEnd, free: () => ptTestDomainFree(dom) };
+    },
+  };
+  for (const c of ptEngineCases(target)) it(c.name, () => c.run());
 });

@@ -1,7 +1,8 @@
 // The AMD driver's timeline: its data, the quirks each release has (written out from the kernel
 // history, not derived), and that each entry switches exactly its own quirks at its release.
 import { describe, expect, it } from 'vitest';
-import { checkTimeline, createSim, previousRelease, type Release } from '@x/iommu-core';
+import { createSim, previousRelease, type Release } from '@x/iommu-core';
+import { checkTimeline } from '@x/iommu-core/testing';
 import { AMD_TIMELINE, amdProfile, createAmdIommu, type AmdQuirks } from '../src/index.js';
 
 type Q = keyof AmdQuirks;
@@ -81,7 +82,7 @@ describe('amd timeline', () => {
 describe('spec timeline table', () => {
   it('test_spec_table_is_generated_from_the_data', async () => {
     const { readFileSync } = await import('node:fs');
-    const { withTimelineTable } = await import('@x/iommu-core');
+    const { withTimelineTable } = await import('@x/iommu-core/internals');
     const { AMD_TIMELINE: data } = await import('../src/index.js');
     const spec = readFileSync(new URL('../docs/spec.md', import.meta.url), 'utf8');
     // regenerate with `pnpm docs:timeline`

@@ -8,9 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  createReferenceDriver, createSim, iommuMap, iommuUnmap, P9, PT_ENTRY_EMPTY, PT_ENTRY_TABLE, PtState, SZ_1G, SZ_2M, SZ_4K,
-} from '../dist/index.js';
+import { createReferenceDriver, createSim, iommuMap, iommuUnmap, SZ_1G, SZ_2M, SZ_4K } from '../dist/index.js';
+import { P9, PT_ENTRY_EMPTY, PT_ENTRY_TABLE, PtState } from '../dist/internals.js';
 
 const RW = 3;
 

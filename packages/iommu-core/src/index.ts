@@ -1,10 +1,8 @@
 // @x/iommu-core public API (named exports only).
 export { ERRNO, errnoName, SysError, IommuError, isSysError, isIommuError, type ErrnoCode } from './errno.js';
 export { createSim, Sim, type SimOptions, type SimCounters, type SimCostTable } from './sim.js';
-export { PhysMem, FRAME_FREE, FRAME_KERNEL, FRAME_USER } from './physmem.js';
+export { PhysMem } from './physmem.js';
 export { backingPfn, parseBacking, isBackingProfile, BACKING_PROFILES, type Backing, type BackingProfile } from './mem/backing.js';
-export { TABLE_PFN_BASE, TABLE_WORDS } from './mem/arena.js';
-export { BlockedInt32, COUNT8_SPILLED, PagedCount8, PagedInt32, PagedUint8 } from './mem/paged.js';
 export {
   iommuMap, iommuUnmap, iommuUnmapFast, iommuTlbRangeAdd, iommuTlbSync, iommuFlushIotlbAll,
   iommuIovaToPhys, iommuPgsize, iommuPgsizeCount,
@@ -17,37 +15,20 @@ export {
   IOMMU_DOMAIN_BLOCKED, IOMMU_DOMAIN_IDENTITY, IOMMU_DOMAIN_UNMANAGED, IOMMU_DOMAIN_DMA, __IOMMU_DOMAIN_PAGING,
   IOMMU_CAP_CACHE_COHERENCY, IOMMU_CAP_INTR_REMAP, IOMMU_CAP_NOEXEC,
   IOMMU_RESV_DIRECT, IOMMU_RESV_DIRECT_RELAXABLE, IOMMU_RESV_RESERVED, IOMMU_RESV_MSI, IOMMU_RESV_SW_MSI,
-  bitmapOrders, domainSetPgsizeBitmap, domainMarkFreed, driverDomain,
-  type IommuDomain, type IommuOps, type IommuDriver, type ResvRegion, type DomainGeometry,
+  domainMarkFreed, type IommuDomain, type IommuOps, type IommuDriver, type ResvRegion, type DomainGeometry,
 } from './ops.js';
-export { ctz, fls, pgsizeCount, POW2, type PgsizeCountOut } from './pgsize.js';
-export {
-  PT_ENTRY_EMPTY, PT_ENTRY_TABLE, PT_ENTRY_OA, LEAF4K_CARRY, P9, PtState, itemOrder, levelOfOrder, clearEntries, type PtFormat,
-} from './pagetable/format.js';
-export { PtGeometry } from './pagetable/geometry.js';
-export { PageTable, PtLookup } from './pagetable/table.js';
-export type { PtPolicy } from './pagetable/policy.js';
-export { iommuPtDomainOps } from './pt-iommu/domain-ops.js';
-export { ptIommuInit, ptIommuDeinit, type PtIommuConfig, type PtIommuDomain, type PtIommuDriverOps } from './pt-iommu/iommu.js';
-export { createRefFormat } from './pagetable/fmt-ref.js';
-export { Iotlb, type IotlbPolicy } from './iotlb.js';
-export { createReferenceDriver, ReferenceDriver, REF_POLICY, type RefDriverOptions, type DmaFault, type RefDomain } from './ref-driver.js';
-export { SimClock } from './sim/clock.js';
-export { Meter, EV } from './sim/meter.js';
-export { CORE_COSTS, type CostEntry, type CoreEvent } from './sim/cost.js';
+export type { IotlbPolicy } from './iotlb.js';
+export { createReferenceDriver, ReferenceDriver, type RefDriverOptions, type DmaFault, type RefDomain } from './ref-driver.js';
+export type { CostEntry, CoreEvent } from './sim/cost.js';
 export {
   MACHINES, MACHINE_NAMES, DEFAULT_MACHINE, HW_EVENTS, MAX_EVENT_NS, isMachineName, machineError, machineProfile, machineCosts,
   costError, type MachineProfile,
 } from './sim/machines.js';
-export { Prng } from './sim/prng.js';
-export { FaultInjector, FAULT_POINTS, type FaultPoint } from './sim/faults.js';
-export { SafetyChecker, type Violation, type ViolationKind, type ViolationKinds, type Reacher } from './sim/checker.js';
+export type { Violation, ViolationKind, ViolationKinds } from './sim/checker.js';
 export { TRACE_ALL, TRACE_IOCTL, TRACE_IOMMU, Tracer, traceIova, type TraceEvent, type TraceSink } from './trace.js';
-export { ptFormatSelfTest } from './pagetable/conformance.js';
 export {
   RELEASES, OLDEST_RELEASE, NEWEST_RELEASE, releaseIndex, isReleaseName, releaseError, parseRelease, releaseAtLeast,
-  previousRelease, entriesAt, timelineFlags, timelineDiff, sortTimeline, checkTimeline, timelineMarkdown, withTimelineTable,
-  TIMELINE_BEGIN, TIMELINE_END, namedReleases,
+  previousRelease, entriesAt, timelineFlags, timelineDiff, namedReleases,
   KEY_RELEASES, CORE_TIMELINE, ENTRY_IDS, isProfileName, profileError, parseProfile,
   type ProfileName, type ParsedProfile, type Release, type ReleaseName, type TimelineEntry, type TimelineComponent, type TimelineDiff, type CoreEntryId,
 } from './timeline/index.js';

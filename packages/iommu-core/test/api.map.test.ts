@@ -1,6 +1,7 @@
 // iommu_map / iommu_iova_to_phys / iommu_pgsize: sizes, alignment, the kernel's worked examples.
 import { describe, expect, it } from 'vitest';
-import { IommuError, SZ_1G, SZ_2M, SZ_4K, iommuIovaToPhys, iommuMap, iommuPgsize, iommuPgsizeCount, iommuUnmap, PtLookup } from '../src/index.js';
+import { IommuError, SZ_1G, SZ_2M, SZ_4K, iommuIovaToPhys, iommuMap, iommuPgsize, iommuPgsizeCount, iommuUnmap } from '../src/index.js';
+import { PtLookup } from '../src/internals.js';
 import { expectClean, leaves, makeHarness, RW } from './harness.js';
 
 const FINE = ((1n << 39n) - 1n) & ~0xfffn;   // every power of two 4K..256G (AMD-like)

@@ -1,9 +1,10 @@
 // Shared fixtures: a sim + reference driver + domain, and leak checks every suite ends with.
 import { expect } from 'vitest';
 import {
-  FRAME_FREE, FRAME_KERNEL, FRAME_USER, createReferenceDriver, createSim, type Backing, type RefDomain, type RefDriverOptions, type Sim,
+  createReferenceDriver, createSim, type Backing, type RefDomain, type RefDriverOptions, type Sim,
   type ReferenceDriver,
 } from '../src/index.js';
+import { FRAME_FREE, FRAME_KERNEL, FRAME_USER } from '../src/internals.js';
 
 export interface Harness { sim: Sim; drv: ReferenceDriver; dom: RefDomain }
 

@@ -2,9 +2,10 @@
 // resolves to valid costs, and how createSim checks the machine and the user's cost overrides.
 import { describe, expect, it } from 'vitest';
 import {
-  CORE_COSTS, DEFAULT_MACHINE, createReferenceDriver, HW_EVENTS, MACHINES, MACHINE_NAMES, MAX_EVENT_NS, costError, createSim, iommuMap,
-  isMachineName, machineCosts, machineError, machineProfile,
+  DEFAULT_MACHINE, createReferenceDriver, HW_EVENTS, MACHINES, MACHINE_NAMES, MAX_EVENT_NS, costError, createSim,
+  iommuMap, isMachineName, machineCosts, machineError, machineProfile,
 } from '../src/index.js';
+import { CORE_COSTS } from '../src/internals.js';
 import { RW } from './harness.js';
 
 const ALL = 'lizhe-2025, broadwell-2021, vtd-2015, amdvi-2015, xeon-e5-2018, williamson-2025, i7-12700';

@@ -1,7 +1,8 @@
 // Chunked per-frame arrays: PagedCount8 (one byte per entry, exact int32 values through a spill map)
 // and BlockedInt32 (per-block base + per-frame delta, what PhysMem keeps pin counts in).
 import { describe, expect, it } from 'vitest';
-import { BlockedInt32, COUNT8_SPILLED, createSim, PagedCount8, Prng } from '../src/index.js';
+import { createSim } from '../src/index.js';
+import { BlockedInt32, COUNT8_SPILLED, PagedCount8, Prng } from '../src/internals.js';
 
 const CHUNK = 1 << 16;
 

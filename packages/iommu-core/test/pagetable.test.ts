@@ -1,6 +1,8 @@
 // The engine and the reference format: codec self-test, page-size choice vs brute force, leaf counts.
 import { describe, expect, it } from 'vitest';
-import { IotlbGather, PageTable, REF_POLICY, createRefFormat, pgsizeCount, ptFormatSelfTest, Prng, SZ_1G, SZ_2M, SZ_4K, bitmapOrders, iommuMap, iommuUnmap } from '../src/index.js';
+import { IotlbGather, SZ_1G, SZ_2M, SZ_4K, iommuMap, iommuUnmap } from '../src/index.js';
+import { PageTable, REF_POLICY, createRefFormat, pgsizeCount, Prng, bitmapOrders } from '../src/internals.js';
+import { ptFormatSelfTest } from '../src/testing.js';
 import { expectClean, leaves, makeHarness, RW } from './harness.js';
 
 const FINE = ((1n << 39n) - 1n) & ~0xfffn;

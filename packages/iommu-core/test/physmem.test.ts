@@ -1,6 +1,7 @@
 // Host memory: backing profiles, determinism, contiguity, ENOMEM with nothing leaked, pin counts.
 import { describe, expect, it } from 'vitest';
-import { backingPfn, createSim, FRAME_FREE, FRAME_USER, IommuError } from '../src/index.js';
+import { backingPfn, createSim, IommuError } from '../src/index.js';
+import { FRAME_FREE, FRAME_USER } from '../src/internals.js';
 
 function contiguousPairs(pfnAt: (i: number) => number, n: number): number {
   let c = 0;

@@ -1,6 +1,7 @@
 // Cost table, counters, clock, tracer, PRNG and fault injector.
 import { describe, expect, it } from 'vitest';
-import { CORE_COSTS, createSim, iommuMap, Prng, TRACE_ALL, TRACE_IOCTL, TRACE_IOMMU, traceIova } from '../src/index.js';
+import { createSim, iommuMap, TRACE_ALL, TRACE_IOCTL, TRACE_IOMMU, traceIova } from '../src/index.js';
+import { CORE_COSTS, Prng } from '../src/internals.js';
 import { makeHarness, RW } from './harness.js';
 
 describe('sim', () => {

@@ -2,11 +2,13 @@
 // releases, and the VT-d flush behaviour the reference driver takes from it by release.
 import { describe, expect, it } from 'vitest';
 import {
-  CORE_TIMELINE, KEY_RELEASES, NEWEST_RELEASE, OLDEST_RELEASE, RELEASES, checkTimeline, createIotlbGather, entriesAt,
-  iommuMap, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast, isReleaseName, namedReleases, parseRelease,
-  previousRelease, releaseAtLeast, releaseError, timelineDiff, timelineFlags, timelineMarkdown, withTimelineTable,
-  ENTRY_IDS, SZ_1G, SZ_2M, SZ_4K, isProfileName, parseProfile, profileError, type TimelineEntry,
+  CORE_TIMELINE, KEY_RELEASES, NEWEST_RELEASE, OLDEST_RELEASE, RELEASES, createIotlbGather, entriesAt, iommuMap,
+  iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast, isReleaseName, namedReleases, parseRelease,
+  previousRelease, releaseAtLeast, releaseError, timelineDiff, timelineFlags, ENTRY_IDS, SZ_1G, SZ_2M, SZ_4K,
+  isProfileName, parseProfile, profileError, type TimelineEntry,
 } from '../src/index.js';
+import { timelineMarkdown, withTimelineTable } from '../src/internals.js';
+import { checkTimeline } from '../src/testing.js';
 import { expectClean, leaves, makeHarness, RW } from './harness.js';
 
 const RANGE = '(a release from v3.19 to v7.1, or mainline)';
@@ -302,7 +304,7 @@ describe('reference driver by release (VT-d)', () => {
 describe('spec timeline table', () => {
   it('test_spec_table_is_generated_from_the_data', async () => {
     const { readFileSync } = await import('node:fs');
-    const { withTimelineTable } = await import('@x/iommu-core');
+    const { withTimelineTable } = await import('@x/iommu-core/internals');
     const { CORE_TIMELINE: data } = await import('../src/index.js');
     const spec = readFileSync(new URL('../docs/spec.md', import.meta.url), 'utf8');
     // regenerate with `pnpm docs:timeline`

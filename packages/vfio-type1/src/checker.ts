@@ -2,7 +2,8 @@
 // page belongs to a vfio_dma, locked_vm equals the pages charged, and teardown leaves no pin, mapping
 // or page table behind. Findings go to sim.violations with the call that caused them.
 
-import type { IommuDomain, SafetyChecker } from '@x/iommu-core';
+import type { IommuDomain } from '@x/iommu-core';
+import type { SafetyChecker } from '@x/iommu-core/internals';
 import { ContigRun } from './ctx.js';
 import type { VfioIommu } from './iommu.js';
 import type { Process } from './mm.js';

@@ -2,7 +2,8 @@
 // is. Their costs come from the sim's machine (iommu-core machine tables); the ns here is only the
 // fallback for a machine that has no entry (0: counted, not timed).
 
-import type { CostEntry, Meter } from '@x/iommu-core';
+import type { CostEntry } from '@x/iommu-core';
+import type { Meter } from '@x/iommu-core/internals';
 
 const E = (what: string): CostEntry => Object.freeze({ ns: 0, source: what });
 

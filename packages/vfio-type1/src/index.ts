@@ -1,7 +1,7 @@
 // @x/vfio-type1 public API (named exports only).
 export { Host, type AddGroupOptions } from './host.js';
 export { Group } from './group.js';
-export { Process, Vma, MMIO_PFN_BASE, type MmapBacking, type MmapOptions, type SpawnOptions, type MmHost } from './mm.js';
+export { Process, Vma, type MmapBacking, type MmapOptions, type SpawnOptions, type MmHost } from './mm.js';
 export { Container, type ContainerOptions, type MappingInfo, type VfioGroup, type ContainerHost } from './container.js';
 export { VfioError, isVfioError } from './errors.js';
 // the base class of VfioError and the core's IommuError: `e instanceof SysError` catches both
@@ -9,9 +9,7 @@ export { SysError } from '@x/iommu-core';
 export { PROFILES, PROFILE_NAMES, profileSpec, type Profile, type ProfileSpec, type UnmapPath, type TryHarder, type PfnmapStep } from './profiles.js';
 export { VFIO_TIMELINE, type VfioEntryId } from './timeline.js';
 export { VfioStats } from './stats.js';
-export { VfioDma, DmaTree } from './dma.js';
-export { VfioIommu, VfioDomain, VFIO_REGION_BYTES, type IovaNode, type IommuGroup, type VfioIommuOptions } from './iommu.js';
-export { domainLeaves } from './checker.js';
+export { VfioIommu, VfioDomain, type IovaNode, type IommuGroup, type VfioIommuOptions } from './iommu.js';
 export {
   VFIO_API_VERSION, VFIO_GET_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_SET_IOMMU, VFIO_GROUP_GET_STATUS,
   VFIO_GROUP_SET_CONTAINER, VFIO_GROUP_UNSET_CONTAINER, VFIO_IOMMU_GET_INFO, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA,

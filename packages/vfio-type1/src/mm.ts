@@ -2,7 +2,8 @@
 // device MMIO (VM_PFNMAP, pfns without struct page), RLIMIT_MEMLOCK, CAP_IPC_LOCK and
 // mm->locked_vm; which pages of a VMA are present yet (faulted in).
 
-import { EV, type Backing, type BackingProfile, type Meter, type Sim, backingPfn } from '@x/iommu-core';
+import { type Backing, type BackingProfile, type Sim, backingPfn } from '@x/iommu-core';
+import { EV, type Meter } from '@x/iommu-core/internals';
 import { VfioError, rethrowAsVfio } from './errors.js';
 import { checkU64 } from './uapi.js';
 

@@ -5,8 +5,9 @@
 // (spec vfio-type1 §6.1-6.5).
 
 import {
-  EV, TRACE_IOMMU, createIotlbGather, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast, type IotlbGather,
+  TRACE_IOMMU, createIotlbGather, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast, type IotlbGather,
 } from '@x/iommu-core';
+import { EV } from '@x/iommu-core/internals';
 import { vfioLockAcct } from './accounting.js';
 import type { UnmapUnpinCtx } from './ctx.js';
 import type { VfioDma } from './dma.js';

@@ -6,7 +6,8 @@
 // Every case ends with close() leaving zero pins, tables, locked_vm and (unexpected) violations.
 import { appendFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FAULT_POINTS, SZ_2M, SZ_4K, createReferenceDriver, type FaultPoint, type ReferenceDriver } from '@x/iommu-core';
+import { SZ_2M, SZ_4K, createReferenceDriver, type ReferenceDriver } from '@x/iommu-core';
+import { FAULT_POINTS, type FaultPoint } from '@x/iommu-core/testing';
 import type { Group, Profile } from '../src/index.js';
 import { K4, M2, RW, makeEnv, snapshot, type Env } from './helpers.js';
 

@@ -3,7 +3,8 @@
 // other container maps (and reaches its own frames where both map the same IOVA).
 import { appendFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Prng, createReferenceDriver, createSim, type ReferenceDriver, type Sim } from '@x/iommu-core';
+import { createReferenceDriver, createSim, type ReferenceDriver, type Sim } from '@x/iommu-core';
+import { Prng } from '@x/iommu-core/internals';
 import { Host, VFIO_TYPE1v2_IOMMU, type Container, type Group, type MmapBacking, type Process, type Profile } from '../src/index.js';
 import { K4, M2, RW } from './helpers.js';
 

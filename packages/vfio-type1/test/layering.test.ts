@@ -23,7 +23,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['container'],                                               // the container fd
   ['group'],                                                   // struct vfio_group
   ['host'],                                                    // the host: creates groups, processes, containers
-  ['index'],                                                   // public exports
+  ['index', 'internals'],                                      // public exports; the ./internals subpath
 ];
 
 /**

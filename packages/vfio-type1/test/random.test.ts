@@ -1,7 +1,7 @@
 // Seeded random MAP/UNMAP sequences against an interval-list oracle of the kernel's rules: results,
 // errno, sizes written back, locked_vm, and a clean checker walk after every step.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Prng } from '@x/iommu-core';
+import { Prng } from '@x/iommu-core/internals';
 import type { Profile } from '../src/index.js';
 import { RW, expectCleanClose, makeEnv, type Env } from './helpers.js';
 

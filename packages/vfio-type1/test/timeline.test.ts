@@ -2,7 +2,8 @@
 // history, not derived), the behaviour at each boundary through the public API, and the refusal to
 // mix a driver and a container of different releases.
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkTimeline, createReferenceDriver, createSim, previousRelease, type Release } from '@x/iommu-core';
+import { createReferenceDriver, createSim, previousRelease, type Release } from '@x/iommu-core';
+import { checkTimeline } from '@x/iommu-core/testing';
 import {
   Host, INFO_SIZE, PROFILE_NAMES, VFIO_IOMMU_GET_INFO, VFIO_TIMELINE, VFIO_TYPE1v2_IOMMU, encodeInfoRequest, profileSpec,
   type ProfileSpec,
@@ -228,7 +229,7 @@ describe('driver and container of different releases', () => {
 describe('spec timeline table', () => {
   it('test_spec_table_is_generated_from_the_data', async () => {
     const { readFileSync } = await import('node:fs');
-    const { withTimelineTable } = await import('@x/iommu-core');
+    const { withTimelineTable } = await import('@x/iommu-core/internals');
     const { VFIO_TIMELINE: data } = await import('../src/index.js');
     const spec = readFileSync(new URL('../docs/spec.md', import.meta.url), 'utf8');
     // regenerate with `pnpm docs:timeline`

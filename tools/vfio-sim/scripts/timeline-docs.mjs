@@ -3,7 +3,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CORE_TIMELINE, withTimelineTable } from '@x/iommu-core';
+import { CORE_TIMELINE } from '@x/iommu-core';
+import { withTimelineTable } from '@x/iommu-core/internals';
 import { AMD_TIMELINE } from '@x/amd-iommu';
 import { VFIO_TIMELINE } from '@x/vfio-type1';
 

@@ -2,7 +2,8 @@
 // execution, an IOTLB tagged by DomainID, the page walker and the event log. Devices' DMA enters
 // through translate(); the driver talks to it only through memory (DTEs, page tables) and commands.
 
-import { EV, Iotlb, type IotlbPolicy, type Sim } from '@x/iommu-core';
+import { type IotlbPolicy, type Sim } from '@x/iommu-core';
+import { EV, Iotlb } from '@x/iommu-core/internals';
 import { CmdRing } from './cmd-ring.js';
 import {
   CMD_COMPLETION_WAIT, CMD_COMPLETE_PPR_REQUEST, CMD_INV_DEVTAB_ENTRY, CMD_INV_INTERRUPT_TABLE,

@@ -1,7 +1,8 @@
 // The whole model's timeline, as the three packages publish it: the core's (and VT-d's), AMD's and
 // VFIO's entries in one list, and what separates the releases a compare puts side by side.
 
-import { CORE_TIMELINE, parseProfile, releaseIndex, sortTimeline, timelineFlags, type ProfileName, type TimelineEntry } from '@x/iommu-core';
+import { CORE_TIMELINE, parseProfile, releaseIndex, timelineFlags, type ProfileName, type TimelineEntry } from '@x/iommu-core';
+import { sortTimeline } from '@x/iommu-core/internals';
 import { AMD_TIMELINE } from '@x/amd-iommu';
 import { VFIO_TIMELINE } from '@x/vfio-type1';
 

@@ -5,7 +5,7 @@
 // many small map/DMA/unmap calls. Ops are yielded lazily and all random choices come from one
 // seeded PRNG, so a seed fixes the stream.
 
-import { Prng } from '@x/iommu-core';
+import { Prng } from '@x/iommu-core/internals';
 import type { Resolved } from './scenario.js';
 import type { RegionName, Section } from './firmware.js';
 
