@@ -18,7 +18,7 @@ export {
   IOMMU_CAP_CACHE_COHERENCY, IOMMU_CAP_INTR_REMAP, IOMMU_CAP_NOEXEC,
   IOMMU_RESV_DIRECT, IOMMU_RESV_DIRECT_RELAXABLE, IOMMU_RESV_RESERVED, IOMMU_RESV_MSI, IOMMU_RESV_SW_MSI,
   bitmapOrders, domainSetPgsizeBitmap, domainMarkFreed, driverDomain,
-  type IommuDomain, type IommuOps, type IommuDriver, type ResvRegion, type DomainGeometry,
+  type IommuDomain, type IommuOps, type IommuModelOps, type IommuDriver, type ResvRegion, type DomainGeometry,
 } from './ops.js';
 export { ctz, fls, pgsizeCount, POW2, type PgsizeCountOut } from './pgsize.js';
 export {
@@ -27,7 +27,8 @@ export {
 export { PtGeometry } from './pagetable/geometry.js';
 export { PageTable, PtLookup } from './pagetable/table.js';
 export type { PtPolicy } from './pagetable/policy.js';
-export { iommuPtDomainOps } from './pt-iommu/domain-ops.js';
+export { iommuPtDomainOps, PT_IOMMU_MODEL_OPS } from './pt-iommu/domain-ops.js';
+export { SimObservers, type IommuObserver } from './observe.js';
 export { ptIommuInit, ptIommuDeinit, type PtIommuConfig, type PtIommuDomain, type PtIommuDriverOps } from './pt-iommu/iommu.js';
 export { createRefFormat } from './pagetable/fmt-ref.js';
 export { Iotlb, type IotlbPolicy } from './iotlb.js';
