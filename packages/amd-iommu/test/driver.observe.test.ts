@@ -1,10 +1,11 @@
 // The sim's probe points on AMD-Vi per era: v4.17's sync is flush_iotlb_all (nested in the sync's
 // events), mainline's flushes the gathered range, v4.16 flushes inside ->unmap (no sync op at all);
-// and the driver's ops object is frozen in every era, so nobody patches it.
+// an IO_PAGE_FAULT is reported as io_page_fault; the driver's ops object is frozen in every era,
+// so nobody patches it.
 import { describe, expect, it } from 'vitest';
-import { iommuMap, iommuUnmap, type IommuDomain } from '@x/iommu-core';
+import { IOMMU_FAULT_WRITE, iommuMap, iommuUnmap, type IommuDomain } from '@x/iommu-core';
 import type { AmdProfileName } from '../src/index.js';
-import { RW, setup } from './helpers.js';
+import { DEV, RW, setup } from './helpers.js';
 
 type Ev = (string | number)[];
 
@@ -35,6 +36,15 @@ describe.each(Object.keys(SYNC_EVENTS) as AmdProfileName[])('amd_iommu_observe p
     expect(ev).toEqual([['mapPagesEnd', 8, pfn, 14, 1, 0, 4], ['unmapPagesEnd', 8, 14, 1, 4], ...SYNC_EVENTS[profile]]);
     f.sim.mem.freeFrames(pfn, 4);
     expect(f.sim.violations).toEqual([]);
+  });
+
+  it('test_observe_io_page_fault', () => {
+    const f = setup({ profile });
+    const ev: Ev[] = [];
+    f.sim.observe({ ioPageFault: (dev, domainId, iova, flags) => { ev.push([dev, domainId, iova, flags]); } });
+    expect(f.amd.dma(DEV, 0x123, 1, 'write')).toBe(false);
+    expect(ev).toEqual([[DEV, f.dom.id, 0x123, IOMMU_FAULT_WRITE]]);
+    expect(f.amd.eventLog().map((e) => [e.type, e.deviceId, e.domainId, e.iova])).toEqual([['IO_PAGE_FAULT', DEV, f.dom.id, 0x123]]);
   });
 
   it('test_ops_frozen', () => {

@@ -1,4 +1,5 @@
-// Models the kernel's tracepoints on the IOMMU path (include/trace/events/iommu.h: map, unmap) plus
+// Models the kernel's tracepoints on the IOMMU path (include/trace/events/iommu.h: map, unmap,
+// io_page_fault) plus
 // named probe points where the kernel has none (map_pages, unmap_pages, iotlb_sync, flush_iotlb_all,
 // the GUP pin and unpin): a consumer that needs a figure subscribes with sim.observe() instead of
 // replacing another module's function. Emitters test `observers.on` first, so with nobody
@@ -36,6 +37,11 @@ export interface IommuObserver {
   /** A driver's flush_iotlb_all starts (called by iommu_flush_iotlb_all, or by the 2018 AMD sync). */
   flushIotlbAllBegin?(dom: IommuDomain): void;
   flushIotlbAllEnd?(dom: IommuDomain): void;
+  /**
+   * trace_io_page_fault (report_iommu_fault): a device access to IOVA page iova through domain
+   * domainId faulted; flags IOMMU_FAULT_READ or IOMMU_FAULT_WRITE. Emitted by the driver as it logs the fault.
+   */
+  ioPageFault?(dev: number, domainId: number, iova: number, flags: number): void;
   /** PhysMem.pin (GUP) pinned npages frames from pfn (emitted after the pin, not for one the fault injector refused). */
   pin?(pfn: number, npages: number): void;
   /** PhysMem.unpin is about to drop one pin on npages frames from pfn (before its cost and checks). */
@@ -45,7 +51,7 @@ export interface IommuObserver {
 type Hook = keyof IommuObserver;
 const HOOKS: readonly Hook[] = [
   'map', 'unmap', 'mapPagesBegin', 'mapPagesEnd', 'unmapPagesBegin', 'unmapPagesEnd',
-  'iotlbSyncBegin', 'iotlbSyncEnd', 'flushIotlbAllBegin', 'flushIotlbAllEnd', 'pin', 'unpin',
+  'iotlbSyncBegin', 'iotlbSyncEnd', 'flushIotlbAllBegin', 'flushIotlbAllEnd', 'ioPageFault', 'pin', 'unpin',
 ];
 const NONE: readonly IommuObserver[] = Object.freeze([]);
 
@@ -118,6 +124,10 @@ export class SimObservers {
   flushIotlbAllEnd(dom: IommuDomain): void {
     const l = this.list;
     for (let i = 0; i < l.length; i++) l[i]!.flushIotlbAllEnd?.(dom);
+  }
+  ioPageFault(dev: number, domainId: number, iova: number, flags: number): void {
+    const l = this.list;
+    for (let i = 0; i < l.length; i++) l[i]!.ioPageFault?.(dev, domainId, iova, flags);
   }
   pin(pfn: number, npages: number): void {
     const l = this.list;

@@ -11,6 +11,8 @@ export const IOMMU_READ = 1 << 0, IOMMU_WRITE = 1 << 1, IOMMU_CACHE = 1 << 2, IO
 export const __IOMMU_DOMAIN_PAGING = 1 << 0, __IOMMU_DOMAIN_DMA_API = 1 << 1, __IOMMU_DOMAIN_PT = 1 << 2;
 export const IOMMU_DOMAIN_BLOCKED = 0, IOMMU_DOMAIN_IDENTITY = __IOMMU_DOMAIN_PT,
   IOMMU_DOMAIN_UNMANAGED = __IOMMU_DOMAIN_PAGING, IOMMU_DOMAIN_DMA = __IOMMU_DOMAIN_PAGING | __IOMMU_DOMAIN_DMA_API;
+/** report_iommu_fault() flags: the faulting access was a read / a write. */
+export const IOMMU_FAULT_READ = 0, IOMMU_FAULT_WRITE = 1 << 0;
 export const IOMMU_CAP_CACHE_COHERENCY = 0, IOMMU_CAP_INTR_REMAP = 1, IOMMU_CAP_NOEXEC = 2;
 export const SZ_4K = 1n << 12n, SZ_2M = 1n << 21n, SZ_1G = 1n << 30n;
 

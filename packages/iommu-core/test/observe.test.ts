@@ -2,7 +2,7 @@
 // range a sync reports, unsubscribing, and the frozen ops that keep run-time patching out.
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  PT_IOMMU_MODEL_OPS, SZ_2M, SZ_4K, createIotlbGather, iommuFlushIotlbAll, iommuMap, iommuTlbSync, iommuUnmap, iommuUnmapFast,
+  IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, IOMMU_READ, PT_IOMMU_MODEL_OPS, SZ_2M, SZ_4K, createIotlbGather, iommuFlushIotlbAll, iommuMap, iommuTlbSync, iommuUnmap, iommuUnmapFast,
   type IommuDomain, type IommuObserver,
 } from '../src/index.js';
 import { RW, expectClean, makeHarness, type Harness } from './harness.js';
@@ -23,6 +23,7 @@ function recorder(out: Ev[]): IommuObserver {
     iotlbSyncEnd: (dom) => { out.push(['iotlbSyncEnd', d(dom)]); },
     flushIotlbAllBegin: (dom) => { out.push(['flushIotlbAllBegin', d(dom)]); },
     flushIotlbAllEnd: (dom) => { out.push(['flushIotlbAllEnd', d(dom)]); },
+    ioPageFault: (dev, domainId, iova, flags) => { out.push(['ioPageFault', dev, domainId, iova, flags]); },
     pin: (pfn, npages) => { out.push(['pin', pfn, npages]); },
     unpin: (pfn, npages) => { out.push(['unpin', pfn, npages]); },
   };
@@ -107,6 +108,23 @@ describe('iommu_observe', () => {
     h.sim.mem.unpin(pfn, 1);
     expect(ev).toEqual([['pin', pfn, 4], ['unpin', pfn + 1, 3], ['unpin', pfn, 1]]);
     h.sim.mem.freeFrames(pfn, 4);
+  });
+
+  it('test_observe_io_page_fault: the reference driver reports a device fault (first faulting page only)', () => {
+    h = makeHarness({ release: 'mainline' });
+    const dev = h.drv.probeDevice();
+    h.drv.attachDevice(h.dom, dev);
+    const pfn = h.sim.mem.allocFrames(1);
+    iommuMap(h.dom, 0x41, pfn, 1, IOMMU_READ);
+    const ev: Ev[] = [];
+    h.sim.observe(recorder(ev));
+    expect(h.drv.dma(dev, 0x41, 1, 'read')).toBe(true);
+    expect(h.drv.dma(dev, 0x40, 4, 'read')).toBe(false);     // 0x40 not mapped: stops there
+    expect(h.drv.dma(dev, 0x41, 1, 'write')).toBe(false);    // mapped read-only
+    expect(ev).toEqual([['ioPageFault', dev, 1, 0x40, IOMMU_FAULT_READ], ['ioPageFault', dev, 1, 0x41, IOMMU_FAULT_WRITE]]);
+    expect(h.drv.faults().length).toBe(2);
+    iommuUnmap(h.dom, 0x41, 1);
+    h.sim.mem.freeFrames(pfn, 1);
   });
 
   it('test_observe_unsubscribe: no events after it, twice is harmless, order of subscription kept', () => {
