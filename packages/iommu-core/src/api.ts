@@ -74,9 +74,9 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
     sim.checker.leave();
     throw new IommuError(errnoName(ret), 'iommu_map', `driver ${ops.name} failed at iova page ${pageStr(iova + done)} after ${done} of ${npages} pages`);
   }
+  if (obs.on) obs.map(dom, iova, pfn, npages);           // trace_map ends __iommu_map, before iotlb_sync_map
   if (model !== null) model.mapEnd(dom, false);
   if (ops.iotlbSyncMap !== undefined) ops.iotlbSyncMap(dom, iova, npages);
-  if (obs.on) obs.map(dom, iova, pfn, npages);
   sim.checker.leave();
 }
 
@@ -101,7 +101,6 @@ function unmapLoop(dom: IommuDomain, iova: number, npages: number, gather: Iotlb
     }
     unmapped += got;
   }
-  if (obs.on) obs.unmap(dom, iova, npages, unmapped);
   return unmapped;
 }
 
@@ -121,14 +120,17 @@ export function iommuUnmap(dom: IommuDomain, iova: number, npages: number): numb
   if (!unmapArgsOk(dom, iova, npages)) return 0;
   const sim = dom.sim;
   sim.checker.enter('iommu_unmap');
+  const obs = sim.observers;
   let n: number;
   if (dom.ops.apiEra === 'gather') {
     const g = new IotlbGather();                        // the kernel's on-stack iotlb_gather
     n = unmapLoop(dom, iova, npages, g, false);
+    if (obs.on) obs.unmap(dom, iova, npages, n);        // __iommu_unmap's trace_unmap, before the caller's sync
     syncNow(dom, g);
   } else {
     n = unmapLoop(dom, iova, npages, null, true);
     syncNow(dom, null);
+    if (obs.on) obs.unmap(dom, iova, npages, n);        // 2018: __iommu_unmap(sync) synced, then traced
   }
   sim.checker.leave();
   return n;
@@ -144,6 +146,7 @@ export function iommuUnmapFast(dom: IommuDomain, iova: number, npages: number, g
   if (faults.hit(FP_UNMAP_FAST)) return 0;                  // injected refusal: the PTEs stay
   sim.checker.enter('iommu_unmap_fast');
   const n = unmapLoop(dom, iova, npages, gather ?? null, false);
+  if (sim.observers.on) sim.observers.unmap(dom, iova, npages, n);
   sim.checker.leave();
   // injected under-report: the PTEs are gone (and the driver queued their invalidation as usual),
   // but the caller is told 0; only test hit() when something is armed

@@ -17,7 +17,11 @@ import type { IommuDomain } from './ops.js';
 export interface IommuObserver {
   /** trace_map: iommu_map() of npages from iova to pfn succeeded (a failed map, unwound, emits none). */
   map?(dom: IommuDomain, iova: number, pfn: number, npages: number): void;
-  /** trace_unmap: __iommu_unmap (iommu_unmap and iommu_unmap_fast) was asked for npages at iova and removed `unmapped`. */
+  /**
+   * trace_unmap: __iommu_unmap (iommu_unmap and iommu_unmap_fast) was asked for npages at iova and
+   * removed `unmapped` (before an injected under-report). Where the kernel put it: before
+   * iommu_unmap's sync in the gather era, after it in the 2018 one.
+   */
   unmap?(dom: IommuDomain, iova: number, npages: number, unmapped: number): void;
   /** The core is about to call ops->map_pages (after its cost was charged; not when a fault was injected instead). */
   mapPagesBegin?(dom: IommuDomain, iova: number, pfn: number, order: number, count: number, prot: number): void;

@@ -81,6 +81,21 @@ describe('iommu_observe', () => {
     h.sim.mem.freeFrames(pfn, 8);
   });
 
+  it('test_observe_unmap_2018: before the gather, iommu_unmap traced after its sync', () => {
+    // v4.17 VT-d, its flushes deferred to iotlb_sync as AMD's were; the core is told every power of two
+    h = makeHarness({ release: 'v4.17', flushOnUnmap: false });
+    const pfn = h.sim.mem.allocFrames(4, { align: 4 });
+    iommuMap(h.dom, 8, pfn, 4, RW);
+    const ev: Ev[] = [];
+    h.sim.observe(recorder(ev));
+    expect(iommuUnmap(h.dom, 8, 4)).toBe(4);
+    expect(ev).toEqual([
+      ['unmapPagesBegin', 'dom1', 8, 14, 1], ['unmapPagesEnd', 'dom1', 8, 14, 1, 4],
+      ['iotlbSyncBegin', 'dom1', 8, 11], ['iotlbSyncEnd', 'dom1'], ['unmap', 'dom1', 8, 4, 4],
+    ]);
+    h.sim.mem.freeFrames(pfn, 4);
+  });
+
   it('test_observe_failed_map: no map event; the unwind shows as an unmap', () => {
     h = makeHarness({ release: 'mainline', pgsizeBitmap: SZ_4K });
     const pfn = h.sim.mem.allocFrames(3);
