@@ -50,9 +50,10 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
   }
   if (npages === 0) return;
   sim.checker.enter('iommu_map');
-  if (ops.mapBegin !== undefined) ops.mapBegin(dom);
+  const model = dom.model;
+  if (model !== null) model.mapBegin(dom);
   const perPage = ops.singlePageOps ?? ops.apiEra === '2018';
-  const faults = sim.faults, meter = sim.meter;
+  const faults = sim.faults, meter = sim.meter, obs = sim.observers;
   const orders = dom.orders;
   let done = 0, ret = 0;
   while (done < npages) {
@@ -61,24 +62,27 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
     const order = orders[k]!, count = pgsizeRunCount(orders, k, iova + done, pfn + done, npages - done);
     meter.charge(EV.mapCalls, perPage ? count : 1);   // before map_pages, ops->map took one page per call
     if (faults.hit(FP_MAP)) { ret = -12; break; }
+    if (obs.on) obs.mapPagesBegin(dom, iova + done, pfn + done, order, count, prot);
     ret = ops.mapPages(dom, iova + done, pfn + done, order, count, prot);
+    if (obs.on) obs.mapPagesEnd(dom, iova + done, pfn + done, order, count, ret, dom.mapped);
     done += dom.mapped;
     if (ret !== 0) break;
   }
   if (ret !== 0) {
     if (done > 0) iommuUnmap(dom, iova, done);
-    if (ops.mapEnd !== undefined) ops.mapEnd(dom, true);
+    if (model !== null) model.mapEnd(dom, true);
     sim.checker.leave();
     throw new IommuError(errnoName(ret), 'iommu_map', `driver ${ops.name} failed at iova page ${pageStr(iova + done)} after ${done} of ${npages} pages`);
   }
-  if (ops.mapEnd !== undefined) ops.mapEnd(dom, false);
+  if (obs.on) obs.map(dom, iova, pfn, npages);           // trace_map ends __iommu_map, before iotlb_sync_map
+  if (model !== null) model.mapEnd(dom, false);
   if (ops.iotlbSyncMap !== undefined) ops.iotlbSyncMap(dom, iova, npages);
   sim.checker.leave();
 }
 
 /** The __iommu_unmap loop: page size from the IOVA alone, stop at the first 0, return pages. */
 function unmapLoop(dom: IommuDomain, iova: number, npages: number, gather: IotlbGather | null, rangeAdd: boolean): number {
-  const ops = dom.ops, meter = dom.sim.meter, perPage = ops.singlePageOps ?? ops.apiEra === '2018';
+  const ops = dom.ops, meter = dom.sim.meter, obs = dom.sim.observers, perPage = ops.singlePageOps ?? ops.apiEra === '2018';
   const orders = dom.orders;
   let unmapped = 0;
   while (unmapped < npages) {
@@ -87,7 +91,9 @@ function unmapLoop(dom: IommuDomain, iova: number, npages: number, gather: Iotlb
     if (k < 0) break;
     const order = orders[k]!, count = pgsizeRunCount(orders, k, cur, cur, npages - unmapped);
     meter.charge(EV.unmapCalls, perPage ? count : 1);
+    if (obs.on) obs.unmapPagesBegin(dom, cur, order, count);
     const got = ops.unmapPages(dom, cur, order, count, gather);
+    if (obs.on) obs.unmapPagesEnd(dom, cur, order, count, got);
     if (got === 0) break;
     if (rangeAdd && ops.iotlbRangeAdd !== undefined) {
       meter.charge(EV.iotlbRangeAdds, perPage ? count : 1);   // the 2018 loop added once per page-size step
@@ -114,14 +120,17 @@ export function iommuUnmap(dom: IommuDomain, iova: number, npages: number): numb
   if (!unmapArgsOk(dom, iova, npages)) return 0;
   const sim = dom.sim;
   sim.checker.enter('iommu_unmap');
+  const obs = sim.observers;
   let n: number;
   if (dom.ops.apiEra === 'gather') {
     const g = new IotlbGather();                        // the kernel's on-stack iotlb_gather
     n = unmapLoop(dom, iova, npages, g, false);
+    if (obs.on) obs.unmap(dom, iova, npages, n);        // __iommu_unmap's trace_unmap, before the caller's sync
     syncNow(dom, g);
   } else {
     n = unmapLoop(dom, iova, npages, null, true);
     syncNow(dom, null);
+    if (obs.on) obs.unmap(dom, iova, npages, n);        // 2018: __iommu_unmap(sync) synced, then traced
   }
   sim.checker.leave();
   return n;
@@ -137,6 +146,7 @@ export function iommuUnmapFast(dom: IommuDomain, iova: number, npages: number, g
   if (faults.hit(FP_UNMAP_FAST)) return 0;                  // injected refusal: the PTEs stay
   sim.checker.enter('iommu_unmap_fast');
   const n = unmapLoop(dom, iova, npages, gather ?? null, false);
+  if (sim.observers.on) sim.observers.unmap(dom, iova, npages, n);
   sim.checker.leave();
   // injected under-report: the PTEs are gone (and the driver queued their invalidation as usual),
   // but the caller is told 0; only test hit() when something is armed

@@ -13,11 +13,12 @@ export {
 export {
   IOMMU_READ, IOMMU_WRITE, IOMMU_CACHE, IOMMU_NOEXEC, IOMMU_MMIO, IOMMU_PRIV, SZ_4K, SZ_2M, SZ_1G,
   IOMMU_DOMAIN_BLOCKED, IOMMU_DOMAIN_IDENTITY, IOMMU_DOMAIN_UNMANAGED, IOMMU_DOMAIN_DMA, __IOMMU_DOMAIN_PAGING,
-  IOMMU_CAP_CACHE_COHERENCY, IOMMU_CAP_INTR_REMAP, IOMMU_CAP_NOEXEC,
+  IOMMU_CAP_CACHE_COHERENCY, IOMMU_CAP_INTR_REMAP, IOMMU_CAP_NOEXEC, IOMMU_FAULT_READ, IOMMU_FAULT_WRITE,
   IOMMU_RESV_DIRECT, IOMMU_RESV_DIRECT_RELAXABLE, IOMMU_RESV_RESERVED, IOMMU_RESV_MSI, IOMMU_RESV_SW_MSI,
-  domainMarkFreed, type IommuDomain, type IommuOps, type IommuDriver, type ResvRegion, type DomainGeometry,
+  domainMarkFreed, type IommuDomain, type IommuOps, type IommuModelOps, type IommuDriver, type ResvRegion, type DomainGeometry,
 } from './ops.js';
 export type { IotlbPolicy } from './iotlb.js';
+export { SimObservers, type IommuObserver } from './observe.js';
 export { createReferenceDriver, ReferenceDriver, type RefDriverOptions, type DmaFault, type RefDomain } from './ref-driver.js';
 export type { CostEntry, CoreEvent } from './sim/cost.js';
 export {

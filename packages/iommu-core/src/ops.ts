@@ -11,6 +11,8 @@ export const IOMMU_READ = 1 << 0, IOMMU_WRITE = 1 << 1, IOMMU_CACHE = 1 << 2, IO
 export const __IOMMU_DOMAIN_PAGING = 1 << 0, __IOMMU_DOMAIN_DMA_API = 1 << 1, __IOMMU_DOMAIN_PT = 1 << 2;
 export const IOMMU_DOMAIN_BLOCKED = 0, IOMMU_DOMAIN_IDENTITY = __IOMMU_DOMAIN_PT,
   IOMMU_DOMAIN_UNMANAGED = __IOMMU_DOMAIN_PAGING, IOMMU_DOMAIN_DMA = __IOMMU_DOMAIN_PAGING | __IOMMU_DOMAIN_DMA_API;
+/** report_iommu_fault() flags: the faulting access was a read / a write. */
+export const IOMMU_FAULT_READ = 0, IOMMU_FAULT_WRITE = 1 << 0;
 export const IOMMU_CAP_CACHE_COHERENCY = 0, IOMMU_CAP_INTR_REMAP = 1, IOMMU_CAP_NOEXEC = 2;
 export const SZ_4K = 1n << 12n, SZ_2M = 1n << 21n, SZ_1G = 1n << 30n;
 
@@ -36,11 +38,30 @@ export interface IommuDomain {
   geometry: DomainGeometry;
   /** Out-parameter of ops.mapPages: pages mapped by the call (the kernel's *mapped). */
   mapped: number;
+  /** The model-only hooks of the domain's page table (no kernel counterpart); null when its driver has none. */
+  readonly model: IommuModelOps | null;
+}
+
+/**
+ * Model-only hooks (no kernel counterpart), kept apart from the kernel's ops so IommuOps reads like
+ * struct iommu_domain_ops. Reached through dom.model; not for hot paths.
+ */
+export interface IommuModelOps {
+  /** Pages the domain still maps, for leak checks. */
+  mappedPages(dom: IommuDomain): number;
+  /**
+   * Bracket an iommu_map so a failed one leaves no new tables. Brackets nest, so a caller may wrap
+   * several iommu_map calls (VFIO's MAP_DMA) in one more; mapEnd(dom, true) frees the tables the
+   * maps allocated since the matching mapBegin that are now empty.
+   */
+  mapBegin(dom: IommuDomain): void;
+  mapEnd(dom: IommuDomain, failed: boolean): void;
 }
 
 /**
  * Driver operations, named after the kernel's ops. Errors are returned as negative errno numbers
  * from mapPages (the hot path never allocates an Error); the core turns them into IommuErrors.
+ * Drivers freeze their ops object: observe calls with sim.observe(), never by replacing an op.
  */
 export interface IommuOps {
   readonly name: string;
@@ -69,14 +90,6 @@ export interface IommuOps {
   /** Invalidate what was gathered (or the domain's pending range when gather is null) and wait. */
   iotlbSync?(dom: IommuDomain, gather: IotlbGather | null): void;
   iotlbSyncMap?(dom: IommuDomain, iova: number, npages: number): void;
-  /** Model hook (no kernel counterpart): pages the domain still maps, for leak checks; not for hot paths. */
-  mappedPages?(dom: IommuDomain): number;
-  /**
-   * Model hooks (no kernel counterpart): bracket an iommu_map so a failed one leaves no new tables.
-   * Brackets nest, so a caller may wrap several iommu_map calls (VFIO's MAP_DMA) in one more.
-   */
-  mapBegin?(dom: IommuDomain): void;
-  mapEnd?(dom: IommuDomain, failed: boolean): void;
 }
 
 /** What VFIO and other users need from a driver instance (one IOMMU unit). */

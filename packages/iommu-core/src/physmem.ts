@@ -8,6 +8,7 @@ import { TableArena } from './mem/arena.js';
 import { allocBacking, freeBacking, type Backing, type BackingProfile } from './mem/backing.js';
 import { FRAME_FREE, FRAME_KERNEL, FRAME_USER, FrameAllocator } from './mem/frames.js';
 import { BlockedInt32, PAGED_CHUNK_SHIFT, PAGED_MASK, PagedCount8, PagedInt32 } from './mem/paged.js';
+import { SimObservers } from './observe.js';
 import type { SafetyChecker } from './sim/checker.js';
 import { FP_PIN, FP_TABLE_ALLOC, type FaultInjector } from './sim/faults.js';
 import { EV, type Meter } from './sim/meter.js';
@@ -34,7 +35,8 @@ export class PhysMem {
 
   /** hostAge: how fragmented the host's allocator is, 1 (long-running, default) .. 0 (freshly booted); see FrameAllocator. */
   constructor(bytes: bigint, private readonly meter: Meter, private readonly rng: Prng,
-              private readonly faults: FaultInjector, private readonly checker: SafetyChecker, hostAge = 1) {
+              private readonly faults: FaultInjector, private readonly checker: SafetyChecker, hostAge = 1,
+              private readonly observers: SimObservers = new SimObservers()) {
     if (bytes <= 0n || bytes % (2n << 20n) !== 0n) throw new RangeError(`memory must be a positive multiple of 2 MiB, got ${bytes}`);
     this.nFrames = Number(bytes >> 12n);
     this.frames = new FrameAllocator(this.nFrames, rng, hostAge);
@@ -78,6 +80,7 @@ export class PhysMem {
     this.pins.addRun(pfn, npages, 1);
     this.pinnedPages += npages;
     this.meter.charge(EV.pins, npages);
+    if (this.observers.on) this.observers.pin(pfn, npages);
     return true;
   }
 
@@ -90,6 +93,7 @@ export class PhysMem {
    */
   unpin(pfn: number, npages: number): void {
     if (!this.ramRange(pfn, npages)) throw badFrameRange('unpin', pfn, npages, this.nFrames);
+    if (this.observers.on) this.observers.unpin(pfn, npages);
     if (npages === 1) {
       // a scattered 4 KiB page, the 4k backing's every region: no block loop
       this.unpinFrame(pfn);
@@ -245,6 +249,10 @@ export class PhysMem {
 }
 
 export type { Backing };
+
+// pin and unpin carry probe points: observe them (sim.observe), never replace them; read-only on
+// the prototype, so assigning mem.unpin throws a TypeError in strict code
+for (const m of ['pin', 'unpin'] as const) Object.defineProperty(PhysMem.prototype, m, { writable: false, configurable: false });
 
 /** The RangeError for a pin/unpin whose range is not whole frames of host RAM (cold path). */
 function badFrameRange(op: string, pfn: number, npages: number, nFrames: number): RangeError {

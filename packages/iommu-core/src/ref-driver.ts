@@ -13,7 +13,7 @@
 import { IommuError } from './errno.js';
 import { Iotlb, type IotlbPolicy } from './iotlb.js';
 import {
-  IOMMU_READ, IOMMU_RESV_MSI, IOMMU_WRITE, SZ_1G, SZ_2M, SZ_4K, bitmapOrders, driverDomain,
+  IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, IOMMU_READ, IOMMU_RESV_MSI, IOMMU_WRITE, SZ_1G, SZ_2M, SZ_4K, bitmapOrders, driverDomain,
   type IommuDomain, type IommuDriver, type IommuOps, type ResvRegion,
 } from './ops.js';
 import { createRefFormat } from './pagetable/fmt-ref.js';
@@ -259,6 +259,8 @@ export class ReferenceDriver implements IommuDriver {
   private fault(dev: number, dom: number, iova: number, write: boolean, reason: DmaFault['reason']): void {
     this.faultLog.push({ deviceId: dev, domainId: dom, iova, write, reason });
     this.sim.meter.charge(EV.faults, 1);
+    const obs = this.sim.observers;
+    if (obs.on) obs.ioPageFault(dev, dom, iova, write ? IOMMU_FAULT_WRITE : IOMMU_FAULT_READ);
   }
 }
 

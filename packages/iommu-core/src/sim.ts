@@ -1,5 +1,6 @@
 // One simulated machine: host RAM, the modeled clock, the cost table and counters, the tracer,
-// the fault injector, the safety checker and the seeded PRNG every component draws from.
+// the fault injector, the safety checker, the probe points' observers and the seeded PRNG every
+// component draws from.
 
 import { PhysMem } from './physmem.js';
 import { backingError, isBackingProfile, type BackingProfile } from './mem/backing.js';
@@ -9,6 +10,7 @@ import { SimClock } from './sim/clock.js';
 import type { CostEntry, CoreEvent } from './sim/cost.js';
 import { FaultInjector } from './sim/faults.js';
 import { Meter } from './sim/meter.js';
+import { SimObservers, type IommuObserver } from './observe.js';
 import { DEFAULT_MACHINE } from './sim/machines.js';
 import { Prng } from './sim/prng.js';
 import { Tracer } from './trace.js';
@@ -59,6 +61,8 @@ export class Sim {
   readonly faults = new FaultInjector();
   readonly checker = new SafetyChecker();
   readonly trace: Tracer;
+  /** The subscribers of the core's probe points and their emitters (see observe()). */
+  readonly observers = new SimObservers();
   readonly mem: PhysMem;
   readonly backing: BackingProfile;
   readonly seed: number;
@@ -81,7 +85,7 @@ export class Sim {
     this.backing = backing;
     // checked before PhysMem draws its fork, like backing above (FrameAllocator checks it again for direct users)
     this.hostAge = checkHostAge(opts.hostAge ?? 1);
-    this.mem = new PhysMem(opts.memory ?? 64n << 30n, this.meter, this.rng.fork(), this.faults, this.checker, this.hostAge);
+    this.mem = new PhysMem(opts.memory ?? 64n << 30n, this.meter, this.rng.fork(), this.faults, this.checker, this.hostAge, this.observers);
   }
 
   /** Counters as a flat object: { pteWrites, tableAllocs, iotlbSyncs, ... } (a snapshot). */
@@ -90,6 +94,12 @@ export class Sim {
   get violations(): Violation[] { return this.checker.violations; }
   /** The cost table in force: event -> { ns, source }. */
   costTable(): SimCostTable { return this.meter.table() as SimCostTable; }
+  /**
+   * Subscribes an observer to the core's probe points (kernel tracepoints map and unmap, and the
+   * driver and GUP calls VFIO makes: see IommuObserver); returns the function that unsubscribes it.
+   * TypeError when `observer` is not an object whose hooks are functions.
+   */
+  observe(observer: IommuObserver): () => void { return this.observers.subscribe(observer); }
   /** Next domain id (1-based, like AMD's domain ids where 0 is never used). */
   nextDomainId(): number { return ++this.domainIds; }
 }

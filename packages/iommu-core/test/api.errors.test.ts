@@ -93,24 +93,24 @@ describe('nested map brackets (model hook)', () => {
   it('test_nested_tx_abort: an outer bracket around two successful maps frees their new tables on abort', () => {
     const h = makeHarness();
     const before = snapshot(h);
-    h.dom.ops.mapBegin!(h.dom);
+    h.dom.model!.mapBegin(h.dom);
     iommuMap(h.dom, 0, 0, 1, RW);                 // L2, L1, L0
     iommuMap(h.dom, 0x40000, 0x40000, 1, RW);     // L1, L0 under the same L2
     expect(h.dom.pt.tables).toBe(6);
     iommuUnmap(h.dom, 0, 1);
     iommuUnmap(h.dom, 0x40000, 1);
-    h.dom.ops.mapEnd!(h.dom, true);
+    h.dom.model!.mapEnd(h.dom, true);
     expect(snapshot(h)).toEqual(before);
   });
 
   it('test_nested_tx_commit: an inner abort inside an outer commit frees only its own tables', () => {
     const h = makeHarness();
-    h.dom.ops.mapBegin!(h.dom);
+    h.dom.model!.mapBegin(h.dom);
     iommuMap(h.dom, 0, 0, 1, RW);
     h.sim.faults.arm('map', 1);
     expect(() => iommuMap(h.dom, 0x40000, 0x40000, 1, RW)).toThrow(expect.objectContaining({ code: 'ENOMEM' }));
-    h.dom.ops.mapEnd!(h.dom, false);
+    h.dom.model!.mapEnd(h.dom, false);
     expect(h.dom.pt.tables).toBe(4);
-    expect(h.dom.ops.mappedPages!(h.dom)).toBe(1);
+    expect(h.dom.model!.mappedPages(h.dom)).toBe(1);
   });
 });

@@ -79,7 +79,7 @@ describe('item 1: freed domains and table pages', () => {
     expect(h.sim.counters).toEqual(before);
     expect(iommuIovaToPhys(other, 3)).toBe(303);
     expect(h.dom.pt.mappedPages()).toBe(0);                           // leak checks see nothing either
-    expect(h.dom.ops.mappedPages!(h.dom)).toBe(0);
+    expect(h.dom.model!.mappedPages(h.dom)).toBe(0);
   });
 
   it('test_freed_domain_attach: attachDevice of a freed domain is EINVAL', () => {

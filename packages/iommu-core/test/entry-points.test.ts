@@ -8,11 +8,11 @@ import * as testing from '../src/testing.js';
 const MAIN = [
   'BACKING_PROFILES', 'CORE_TIMELINE', 'DEFAULT_MACHINE', 'ENTRY_IDS', 'ERRNO', 'HW_EVENTS', 'IOMMU_CACHE',
   'IOMMU_CAP_CACHE_COHERENCY', 'IOMMU_CAP_INTR_REMAP', 'IOMMU_CAP_NOEXEC', 'IOMMU_DOMAIN_BLOCKED',
-  'IOMMU_DOMAIN_DMA', 'IOMMU_DOMAIN_IDENTITY', 'IOMMU_DOMAIN_UNMANAGED', 'IOMMU_MMIO', 'IOMMU_NOEXEC',
+  'IOMMU_DOMAIN_DMA', 'IOMMU_DOMAIN_IDENTITY', 'IOMMU_DOMAIN_UNMANAGED', 'IOMMU_FAULT_READ', 'IOMMU_FAULT_WRITE', 'IOMMU_MMIO', 'IOMMU_NOEXEC',
   'IOMMU_PRIV', 'IOMMU_READ', 'IOMMU_RESV_DIRECT', 'IOMMU_RESV_DIRECT_RELAXABLE', 'IOMMU_RESV_MSI',
   'IOMMU_RESV_RESERVED', 'IOMMU_RESV_SW_MSI', 'IOMMU_WRITE', 'IommuError', 'IotlbGather', 'KEY_RELEASES',
   'MACHINES', 'MACHINE_NAMES', 'MAX_EVENT_NS', 'NEWEST_RELEASE', 'OLDEST_RELEASE', 'PhysMem', 'RELEASES',
-  'ReferenceDriver', 'SZ_1G', 'SZ_2M', 'SZ_4K', 'Sim', 'SysError', 'TRACE_ALL', 'TRACE_IOCTL', 'TRACE_IOMMU',
+  'ReferenceDriver', 'SZ_1G', 'SZ_2M', 'SZ_4K', 'Sim', 'SimObservers', 'SysError', 'TRACE_ALL', 'TRACE_IOCTL', 'TRACE_IOMMU',
   'Tracer', '__IOMMU_DOMAIN_PAGING', 'backingPfn', 'costError', 'createIotlbGather', 'createReferenceDriver',
   'createSim', 'domainMarkFreed', 'entriesAt', 'errnoName', 'iommuFlushIotlbAll', 'iommuIotlbGatherAddPage',
   'iommuIotlbGatherAddRange', 'iommuIotlbGatherIsDisjoint', 'iommuIovaToPhys', 'iommuMap', 'iommuPgsize',

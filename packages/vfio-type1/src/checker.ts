@@ -26,9 +26,9 @@ declare module '@x/iommu-core' {
   }
 }
 
-/** Pages a domain still maps, when its driver implements the ops.mappedPages model hook; -1 if unknown. */
+/** Pages a domain still maps, when its driver has the model hooks (dom.model); -1 if unknown. */
 export function domainLeaves(dom: IommuDomain): number {
-  return dom.ops.mappedPages !== undefined ? dom.ops.mappedPages(dom) : -1;
+  return dom.model !== null ? dom.model.mappedPages(dom) : -1;
 }
 
 /** A container as the accounting check reads it: whose locked_vm it charges, and its type1 instance. */

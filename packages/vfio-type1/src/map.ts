@@ -94,7 +94,7 @@ export function vfioPinMapDma(iommu: VfioIommu, dma: VfioDma, npage: number): nu
   // model hook: bracket the whole MAP_DMA so a failed one also frees the tables its successful
   // chunks allocated (Linux leaves them; the model's rule is that a failed call leaves no trace)
   const doms = iommu.domains.slice();
-  for (const d of doms) d.dom.ops.mapBegin?.(d.dom);
+  for (const d of doms) d.dom.model?.mapBegin(d.dom);
   const run = iommu.mapRun;
   let remaining = npage, ret = 0;
   while (remaining > 0) {
@@ -109,6 +109,6 @@ export function vfioPinMapDma(iommu: VfioIommu, dma: VfioDma, npage: number): nu
   }
   dma.iommuMapped = true;
   if (ret !== 0) vfioRemoveDma(iommu, dma);
-  for (const d of doms) d.dom.ops.mapEnd?.(d.dom, ret !== 0);
+  for (const d of doms) d.dom.model?.mapEnd(d.dom, ret !== 0);
   return ret;
 }

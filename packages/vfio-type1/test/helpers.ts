@@ -63,7 +63,7 @@ export function snapshot(e: Env) {
 /** Expects fn to throw a VfioError with this code/errno/syscall, and the state to be unchanged. */
 /**
  * tablesLeft: page-table pages a failed call may leave allocated, exactly. MAP_DMA brackets itself
- * with the drivers' mapBegin/mapEnd hooks, so a failed map leaves 0 (Linux would leave the tables of
+ * with the domains' model hooks (dom.model.mapBegin / mapEnd), so a failed map leaves 0 (Linux would leave the tables of
  * its successful chunks); everything else (leaves, pins, locked_vm, dma_avail) must be as before.
  */
 export function expectFailNoTrace(e: Env, fn: () => unknown, code: string, errno: number, syscall: string, tablesLeft = 0): void {

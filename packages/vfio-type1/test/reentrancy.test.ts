@@ -3,7 +3,7 @@
 // its own calls (the kernel's iommu->lock), but two containers are independent, so A's loop state
 // (the region queue, its count, `unlocked`, the pin's out-parameters) must not be shared with B's.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createReferenceDriver, iommuIovaToPhys, type IommuOps } from '@x/iommu-core';
+import { createReferenceDriver, iommuIovaToPhys, type IommuDomain } from '@x/iommu-core';
 import { VFIO_TYPE1v2_IOMMU, type Container, type UnmapPath } from '../src/index.js';
 import { K4, RW, domOf, expectCleanClose, makeEnv, type Env } from './helpers.js';
 
@@ -24,16 +24,11 @@ function twoContainers(unmapPath: UnmapPath, n: number, m: number): { env: Env; 
   return { env, b };
 }
 
-/** Makes A's driver run `call` from inside its k-th op `name` (1-based), once; returns the undo. */
-function onOp(ops: IommuOps, name: 'unmapPages' | 'mapPages', k: number, call: () => void): () => void {
-  const o = ops as unknown as Record<string, (...a: unknown[]) => unknown>;
-  const orig = o[name]!;
+/** Runs `call` from inside A's k-th ->name (1-based; counted on A's driver only), once; returns the unsubscribe. */
+function onOp(env: Env, name: 'unmapPages' | 'mapPages', k: number, call: () => void): () => void {
   let n = 0;
-  o[name] = (...a: unknown[]) => {
-    if (++n === k) call();
-    return orig.apply(ops, a);
-  };
-  return () => { o[name] = orig; };
+  const at = (dom: IommuDomain): void => { if (dom.ops === env.drv.ops && ++n === k) call(); };
+  return env.sim.observe(name === 'unmapPages' ? { unmapPagesBegin: at } : { mapPagesBegin: at });
 }
 
 describe.each<UnmapPath>(['slow', 'fast', 'mainline'])('reentrancy path=%s', (unmapPath) => {
@@ -43,7 +38,7 @@ describe.each<UnmapPath>(['slow', 'fast', 'mainline'])('reentrancy path=%s', (un
     const { env, b } = twoContainers(unmapPath, 1300, 100);
     e = env;
     let bSize = -1n;
-    const undo = onOp(env.drv.ops, 'unmapPages', 600, () => { bSize = b.unmapDma({ iova: 0n, size: 100n * K4 }).size; });
+    const undo = onOp(env, 'unmapPages', 600, () => { bSize = b.unmapDma({ iova: 0n, size: 100n * K4 }).size; });
     expect(env.c.unmapDma({ iova: 0n, size: 1300n * K4 })).toEqual({ size: 1300n * K4 });
     undo();
     expect(bSize).toBe(100n * K4);
@@ -68,7 +63,7 @@ describe.each<UnmapPath>(['slow', 'fast', 'mainline'])('reentrancy path=%s', (un
     e = env;
     const vaB = env.proc.mmap(64n * K4, { backing: '4k' });
     const vaA = env.proc.mmap(1000n * K4, { backing: '4k' });
-    const undo = onOp(env.drv.ops, 'mapPages', 300, () => {
+    const undo = onOp(env, 'mapPages', 300, () => {
       b.mapDma({ vaddr: vaB, iova: 1n << 30n, size: 64n * K4, flags: RW });
       b.unmapDma({ iova: 1n << 30n, size: 64n * K4 });
     });

@@ -43,19 +43,17 @@ function reviewRun(v: TryHarder, underreport: boolean): Run {
   const va = e.proc.mmap(M2, { backing: 'hugetlb-2m' });
   const pfn0 = e.proc.pfnOf(Number(va >> 12n));
   const dev = e.group.devices[0]!;
-  const ops = e.drv.ops as unknown as { mapPages: (...a: unknown[]) => number };
-  const orig = ops.mapPages;
-  ops.mapPages = (...a: unknown[]) => {
-    const r = orig.apply(e.drv.ops, a);
-    if (a[1] === 99 && r === 0) expect(e.drv.dma(dev, 0, 100, 'read')).toBe(true);
-    return r;
-  };
+  const off = e.sim.observe({
+    mapPagesEnd: (_dom, iova, _pfn, _order, _count, ret) => {
+      if (iova === 99 && ret === 0) expect(e.drv.dma(dev, 0, 100, 'read')).toBe(true);
+    },
+  });
   e.sim.faults.arm('map', FAIL_AT_PAGE_100);
   if (underreport) e.sim.faults.arm('unmapFastUnderreport', LAST_UNWIND_UNMAP);
   const s0 = e.sim.counters.iotlbSyncs;
   let err: unknown = null;
   try { e.c.mapDma({ vaddr: va, iova: 0n, size: M2, flags: RW }); } catch (x) { err = x; }
-  ops.mapPages = orig;
+  off();
   return { pfn0, va, dev, syncs: e.sim.counters.iotlbSyncs - s0, err };
 }
 

@@ -149,16 +149,15 @@ describe.each<UnmapPath>(['slow', 'fast', 'mainline'])('unmap_ordering path=%s',
     e.c.mapDma({ vaddr: va, iova: 0n, size: 2n * M2, flags: RW });
     expect(e.drv.dma(dev, 0, 1024, 'read')).toBe(true);        // every page now cached in the IOTLB
     // a device access racing each sync: it may still hit a stale IOTLB entry, whose frame must be pinned
-    const ops = e.drv.ops as { iotlbSync?: (d: never, g: never) => void };
-    const orig = ops.iotlbSync!;
     const pinnedAtSync: number[] = [];
-    ops.iotlbSync = (d, g) => {
-      e.drv.dma(dev, 1023, 1, 'read');
-      pinnedAtSync.push(e.sim.mem.pinCount(e.proc.pfnOf(Number(va >> 12n) + 1023)));
-      orig(d, g);
-    };
+    const off = e.sim.observe({
+      iotlbSyncBegin: () => {
+        e.drv.dma(dev, 1023, 1, 'read');
+        pinnedAtSync.push(e.sim.mem.pinCount(e.proc.pfnOf(Number(va >> 12n) + 1023)));
+      },
+    });
     expect(e.c.unmapDma({ iova: 0n, size: 2n * M2 })).toEqual({ size: 2n * M2 });
-    ops.iotlbSync = orig;
+    off();
     expect(pinnedAtSync.length).toBe(unmapPath === 'slow' ? 1024 : 2);
     expect(pinnedAtSync[pinnedAtSync.length - 1]).toBe(1);       // page 1023 still pinned at its sync
     expect(e.sim.violations).toEqual([]);

@@ -2,7 +2,7 @@
 // execution, an IOTLB tagged by DomainID, the page walker and the event log. Devices' DMA enters
 // through translate(); the driver talks to it only through memory (DTEs, page tables) and commands.
 
-import { type IotlbPolicy, type Sim } from '@x/iommu-core';
+import { IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, type IotlbPolicy, type Sim } from '@x/iommu-core';
 import { EV, Iotlb } from '@x/iommu-core/internals';
 import { CmdRing } from './cmd-ring.js';
 import {
@@ -182,5 +182,8 @@ export class AmdIommuHw {
     this.events.ioPageFault(dev, dom, iova, flags | (write ? EVENT_FLAG_RW : 0));
     this.sim.meter.charge(this.ev['amd.event.IO_PAGE_FAULT'], 1);
     this.sim.meter.charge(EV.faults, 1);
+    // the kernel's trace_io_page_fault comes from the event-log handler; the model emits it as the entry is logged
+    const obs = this.sim.observers;
+    if (obs.on) obs.ioPageFault(dev, dom, iova, write ? IOMMU_FAULT_WRITE : IOMMU_FAULT_READ);
   }
 }

@@ -6,7 +6,7 @@
 // What differs per driver and era is data (PtIommuConfig) and three driver hooks (PtIommuDriverOps).
 
 import { iommuIotlbGatherAddRange, type IotlbGather } from '../gather.js';
-import { __IOMMU_DOMAIN_PAGING, IOMMU_READ, IOMMU_WRITE, type IommuDomain, type IommuOps } from '../ops.js';
+import { __IOMMU_DOMAIN_PAGING, IOMMU_READ, IOMMU_WRITE, type IommuDomain, type IommuModelOps, type IommuOps } from '../ops.js';
 import { POW2_TABLE, pgsizeCount, type PgsizeCountOut } from '../pgsize.js';
 import type { Sim } from '../sim.js';
 import type { PtIommuConfig, PtIommuDomain, PtIommuDriverOps } from './iommu.js';
@@ -17,11 +17,23 @@ const EINVAL = -22;
 const dead = (dom: IommuDomain): boolean => (dom.type & __IOMMU_DOMAIN_PAGING) === 0;
 
 /**
+ * The model-only hooks of every PtIommuDomain (dom.model): they work on the domain's own table, so
+ * one frozen object serves all drivers.
+ */
+export const PT_IOMMU_MODEL_OPS: IommuModelOps = Object.freeze({
+  mappedPages: (dom: IommuDomain) => (dead(dom) ? 0 : (dom as PtIommuDomain).pt.mappedPages()),
+  mapBegin: (dom: IommuDomain) => { if (!dead(dom)) (dom as PtIommuDomain).pt.txBegin(); },
+  mapEnd: (dom: IommuDomain, failed: boolean) => { if (!dead(dom)) (dom as PtIommuDomain).pt.txEnd(failed); },
+});
+
+/**
  * The IommuOps of a driver whose domains are PtIommuDomains: the page-table ops from cfg, the
  * flushes from drv. Without flushOnUnmap 'none' the driver has no iotlb ops (its ->unmap flushed).
+ * The object is frozen: nobody replaces an op at run time (subscribe with sim.observe() instead).
+ * Its iotlb_sync and flush_iotlb_all emit the iotlbSync* and flushIotlbAll* probe points.
  */
 export function iommuPtDomainOps<D extends PtIommuDomain>(sim: Sim, cfg: PtIommuConfig, drv: PtIommuDriverOps<D>): IommuOps {
-  const meter = sim.meter, walks = cfg.walkEvents, split = cfg.oddOrders === 'split';
+  const meter = sim.meter, obs = sim.observers, walks = cfg.walkEvents, split = cfg.oddOrders === 'split';
   // the sizes the table holds, as a list (for splitting) and per order (the hot-path test)
   const leafOrders: number[] = [];
   for (let l = 0; l <= cfg.fmt.maxLevel; l++) leafOrders.push(...cfg.fmt.leafOrders(l));
@@ -117,40 +129,54 @@ export function iommuPtDomainOps<D extends PtIommuDomain>(sim: Sim, cfg: PtIommu
       return got;
     },
     iovaToPhys: (dom, iova) => (dead(dom) ? -1 : (dom as D).pt.lookup(iova, null)),
-    mappedPages: (dom) => (dead(dom) ? 0 : (dom as D).pt.mappedPages()),
-    mapBegin: (dom) => { if (!dead(dom)) (dom as D).pt.txBegin(); },
-    mapEnd: (dom, failed) => { if (!dead(dom)) (dom as D).pt.txEnd(failed); },
   };
-  if (cfg.flushOnUnmap !== 'none') return ops;
-  ops.flushIotlbAll = (dom) => {
-    if (dead(dom)) return;                                          // its IOTLB entries went with it
-    const d = dom as D;
-    drv.flushAll(d);
-    d.pending.reset();
-    d.pt.putPages(d.pending);
+  if (cfg.flushOnUnmap !== 'none') return Object.freeze(ops);
+  const flushIotlbAll = (dom: IommuDomain): void => {
+    if (obs.on) obs.flushIotlbAllBegin(dom);
+    if (!dead(dom)) {                                               // a freed domain's IOTLB entries went with it
+      const d = dom as D;
+      drv.flushAll(d);
+      d.pending.reset();
+      d.pt.putPages(d.pending);
+    }
+    if (obs.on) obs.flushIotlbAllEnd(dom);
   };
+  ops.flushIotlbAll = flushIotlbAll;
   if (cfg.syncFlushesAll) {
-    // v4.17 .. v5.14 AMD: range_add is a no-op; sync is flush_iotlb_all (called through the ops, as the driver did)
+    // v4.17 .. v5.14 AMD: range_add is a no-op; sync is flush_iotlb_all
     ops.iotlbRangeAdd = () => {};
     ops.iotlbSync = (dom, g) => {
-      ops.flushIotlbAll!(dom);
+      if (obs.on) obsSyncBegin(dom, g);
+      flushIotlbAll(dom);
       if (g !== null) {
         if (!dead(dom)) (dom as D).pt.putPages(g);
         g.reset();
       }
+      if (obs.on) obs.iotlbSyncEnd(dom);
     };
   } else {
     ops.iotlbRangeAdd = (dom, iova, npages) => { if (!dead(dom)) iommuIotlbGatherAddRange((dom as D).pending, iova, npages); };
     ops.iotlbSync = (dom, g) => {
-      if (dead(dom)) return;                                        // nothing cached, nothing to free
-      const d = dom as D;
-      if (g !== null) {
-        // a gather and the domain's own pending range may both hold work: flush their union
-        const p = d.pending;
-        if (!p.empty) { iommuIotlbGatherAddRange(g, p.start, p.end - p.start + 1); p.reset(); }
-        syncGather(d, g);
-      } else syncGather(d, d.pending);
+      if (obs.on) obsSyncBegin(dom, g);
+      if (!dead(dom)) {                                             // a freed domain: nothing cached, nothing to free
+        const d = dom as D;
+        if (g !== null) {
+          // a gather and the domain's own pending range may both hold work: flush their union
+          const p = d.pending;
+          if (!p.empty) { iommuIotlbGatherAddRange(g, p.start, p.end - p.start + 1); p.reset(); }
+          syncGather(d, g);
+        } else syncGather(d, d.pending);
+      }
+      if (obs.on) obs.iotlbSyncEnd(dom);
     };
   }
-  return ops;
+  /** iotlbSyncBegin with the range the sync gathered: g's and the pending range's union (start > last: none). */
+  const obsSyncBegin = (dom: IommuDomain, g: IotlbGather | null): void => {
+    const p = dead(dom) ? null : (dom as D).pending;
+    let start = Infinity, last = -1;
+    if (g !== null && !g.empty) { start = g.start; last = g.end; }
+    if (p !== null && !p.empty) { start = Math.min(start, p.start); last = Math.max(last, p.end); }
+    obs.iotlbSyncBegin(dom, start, last);
+  };
+  return Object.freeze(ops);
 }

@@ -10,6 +10,7 @@ import { IOMMU_DOMAIN_UNMANAGED, domainMarkFreed, domainSetPgsizeBitmap, type Io
 import type { PtFormat } from '../pagetable/format.js';
 import type { PtPolicy } from '../pagetable/policy.js';
 import { PageTable } from '../pagetable/table.js';
+import { PT_IOMMU_MODEL_OPS } from './domain-ops.js';
 import type { Sim } from '../sim.js';
 
 /** A paging domain whose map, unmap and iova_to_phys run on the page-table engine (struct pt_iommu). */
@@ -77,7 +78,7 @@ export function ptIommuInit<X extends object>(sim: Sim, ops: IommuOps, cfg: PtIo
   const dom = {
     id, type: IOMMU_DOMAIN_UNMANAGED, ops, sim, pgsizeBitmap: 0n, orders: [] as readonly number[],
     geometry: { apertureStart: 0, apertureEnd, forceAperture: true }, mapped: 0, pt, pending: new IotlbGather(),
-    mapGather: new IotlbGather(), ...extra,
+    mapGather: new IotlbGather(), model: PT_IOMMU_MODEL_OPS, ...extra,
   };
   domainSetPgsizeBitmap(dom, pgsizeBitmap);
   return dom;

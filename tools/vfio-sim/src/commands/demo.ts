@@ -34,7 +34,7 @@ export function runDemo(name: DemoName, variant?: TryHarder): DemoResult {
   const sim = createSim({ memory: 1n << 30n, seed: 1 });
   const amd = createAmdIommu(sim, { profile: 'v4.17', iotlbEntries: 4096 });
   const host = new Host(sim);
-  const group = host.addGroup(amd as unknown as Parameters<Host['addGroup']>[0], { devices: 1 });
+  const group = host.addGroup(amd, { devices: 1 });
   const dev = group.devices[0]!;
   const proc = host.spawn({});
   const c = host.openContainer(proc, { profile: 'v4.17', mapTryHarder: v });
@@ -61,21 +61,20 @@ export function runDemo(name: DemoName, variant?: TryHarder): DemoResult {
   log(`mmap 2 MiB hugetlb at ${hex(va)}: pfns ${hex(pfn0)}..${hex(pfn0 + 511)}`);
   sim.faults.arm('map', 102);
   log('fault: iommu_map of page 100 fails (-ENOMEM) [faults.arm(\'map\', 102)]');
-  const ops = (amd as unknown as { ops: { mapPages: (...a: unknown[]) => number } }).ops;
-  const orig = ops.mapPages;
+  let off = (): void => {};
   if (name === 'review-bug') {
     sim.faults.arm('unmapFastUnderreport', 100);
     log('fault: the unwind\'s last iommu_unmap_fast clears its page but returns 0 [faults.arm(\'unmapFastUnderreport\', 100)]');
     // the device is already using the buffer: once page 99 is mapped it reads pages 0..99
-    ops.mapPages = (...a: unknown[]) => {
-      const r = orig.apply(ops, a);
-      if (a[1] === 99 && r === 0) log(`  device ${hex(dev)} reads IOVA pages 0..99 during the map = ${amd.dma(dev, 0, 100, 'read')}`);
-      return r;
-    };
+    off = sim.observe({
+      mapPagesEnd: (_dom, iova, _pfn, _order, _count, ret) => {
+        if (iova === 99 && ret === 0) log(`  device ${hex(dev)} reads IOVA pages 0..99 during the map = ${amd.dma(dev, 0, 100, 'read')}`);
+      },
+    });
   }
   const s0 = sim.counters.iotlbSyncs;
   tryCall(`MAP_DMA { vaddr ${hex(va)}, iova 0x0, size 0x200000, R|W }`, () => c.mapDma({ vaddr: va, iova: 0n, size: 2n << 20n, flags: 3 }));
-  ops.mapPages = orig;
+  off();
   sim.faults.disarm();
   const st = c.stats();
   log(`  map_try_harder mapped ${st.tryHarderPages} pages one by one; IOTLB syncs in the call: ${sim.counters.iotlbSyncs - s0}; pinned pages now: ${sim.mem.pinnedPages}`);

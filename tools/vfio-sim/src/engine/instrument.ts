@@ -3,14 +3,13 @@
 // is logged with the modeled time; each unpin during an UNMAP_DMA ioctl consumes the oldest logged
 // pages (VFIO unpins in unmap order on every path), and the time difference is the delay. Pages of
 // a device BAR mapping (MMIO, reserved pfns) are never pinned nor unpinned: their unmaps are not logged.
+// The driver's work on the 'iommu' trace track is another subscriber (iommu-track.ts).
 
-import { TRACE_IOMMU, traceIova, type IommuOps } from '@x/iommu-core';
+import type { IommuDomain, IommuObserver } from '@x/iommu-core';
 import type { Machine } from './machine.js';
 
-type DriverOps = { -readonly [K in keyof IommuOps]: IommuOps[K] };
-const TRACK = 'iommu';
-
-export class PinnedAfterUnmap {
+/** A subscriber of the sim's probe points (unmapPagesEnd, unpin): nothing of the driver or PhysMem is replaced. */
+export class PinnedAfterUnmap implements IommuObserver {
   inUnmap = false;
   maxNs = 0;
   /** Most pages unmapped from the IOMMU but not yet unpinned at one time. */
@@ -28,58 +27,22 @@ export class PinnedAfterUnmap {
   private readonly clock: { readonly now: number };
   /** IOVA page ranges mapped from MMIO (device BARs), as [start, end) pairs; usually empty. */
   private readonly mmio: number[] = [];
+  /** Stops observing (the machine lives as long as the run; tests may drop it sooner). */
+  readonly unsubscribe: () => void;
 
   constructor(m: Machine) {
-    const { sim } = m;
-    const clock = sim.clock, tr = sim.trace;
-    this.clock = clock;
-    // the driver's ops object is shared by all its domains: wrap its entry points once. Besides the
-    // pinned-after-unmap log this puts the driver's work on an 'iommu' trace track at --trace-detail
-    // iommu and above (the core and drivers trace nothing below the ioctl themselves); IOVAs in bytes.
-    const ops = (m.drv.raw as { ops?: DriverOps }).ops;
-    if (ops !== undefined && typeof ops.unmapPages === 'function') {
-      const unmap = ops.unmapPages;
-      ops.unmapPages = (dom, iova, order, count, gather) => {
-        const traced = tr.on && tr.detail >= TRACE_IOMMU;
-        if (traced) tr.begin(TRACK, 'unmap_pages', { iova: traceIova(iova), order, count });
-        const got = unmap.call(ops, dom, iova, order, count, gather);
-        if (traced) tr.end(TRACK, 'unmap_pages', { pages: got });
-        if (got > 0 && this.inUnmap && (this.mmio.length === 0 || !this.isMmio(iova))) this.push(got);
-        return got;
-      };
-      const map = ops.mapPages;
-      ops.mapPages = (dom, iova, pfn, order, count, prot) => {
-        if (!tr.on || tr.detail < TRACE_IOMMU) return map.call(ops, dom, iova, pfn, order, count, prot);
-        tr.begin(TRACK, 'map_pages', { iova: traceIova(iova), order, count });
-        const r = map.call(ops, dom, iova, pfn, order, count, prot);
-        tr.end(TRACK, 'map_pages', { ret: r });
-        return r;
-      };
-      const sync = ops.iotlbSync;
-      if (sync !== undefined) {
-        ops.iotlbSync = (dom, gather) => {
-          if (!tr.on || tr.detail < TRACE_IOMMU) { sync.call(ops, dom, gather); return; }
-          tr.begin(TRACK, 'iotlb_sync', { domain: dom.id });
-          sync.call(ops, dom, gather);
-          tr.end(TRACK, 'iotlb_sync');
-        };
-      }
-      const flushAll = ops.flushIotlbAll;
-      if (flushAll !== undefined) {
-        ops.flushIotlbAll = (dom) => {
-          if (!tr.on || tr.detail < TRACE_IOMMU) { flushAll.call(ops, dom); return; }
-          tr.begin(TRACK, 'flush_iotlb_all', { domain: dom.id });
-          flushAll.call(ops, dom);
-          tr.end(TRACK, 'flush_iotlb_all');
-        };
-      }
-    }
-    const mem = sim.mem;
-    const unpin = mem.unpin;
-    mem.unpin = (pfn: number, npages: number): void => {
-      if (this.inUnmap) this.consume(npages);
-      unpin.call(mem, pfn, npages);
-    };
+    this.clock = m.sim.clock;
+    this.unsubscribe = m.sim.observe(this);
+  }
+
+  /** unmap_pages returned: the pages the IOMMU no longer translates wait for their unpin from now. */
+  unmapPagesEnd(_dom: IommuDomain, iova: number, _order: number, _count: number, unmapped: number): void {
+    if (unmapped > 0 && this.inUnmap && (this.mmio.length === 0 || !this.isMmio(iova))) this.push(unmapped);
+  }
+
+  /** An unpin is about to drop the pins (before its cost is charged): the oldest waiting pages end their wait now. */
+  unpin(_pfn: number, npages: number): void {
+    if (this.inUnmap) this.consume(npages);
   }
 
   meanNs(): number { return this.pages === 0 ? 0 : this.sumNs / this.pages; }

@@ -2,7 +2,7 @@
 // IOMMU driver for the chosen kernel profile, the VFIO host with its groups, the QEMU process and
 // one type1v2 container with every group attached, as QEMU sets it up before mapping guest RAM.
 
-import { SZ_1G, SZ_2M, SZ_4K, createReferenceDriver, createSim, type BackingProfile, type Sim } from '@x/iommu-core';
+import { SZ_1G, SZ_2M, SZ_4K, createReferenceDriver, createSim, type BackingProfile, type IommuDriver, type Sim } from '@x/iommu-core';
 import { createAmdIommu } from '@x/amd-iommu';
 import { Host, VFIO_TYPE1v2_IOMMU, profileSpec, type UnmapPath } from '@x/vfio-type1';
 import type { Profile } from '../scenario/scenario.js';
@@ -32,7 +32,8 @@ export interface MachineSpec {
 /** What the driver side of a machine offers the run: DMA by a device and the counters it keeps. */
 export interface DriverHandle {
   readonly kind: 'amd' | 'reference';
-  readonly raw: unknown;
+  /** The driver itself (an AmdIommu or a ReferenceDriver), as VFIO's groups take it. */
+  readonly iommu: IommuDriver;
   dma(dev: number, iova: number, pages: number, write: boolean): boolean;
   faults(): number;
   /** The newest DMA fault: its IOVA page and what the IOMMU logged ('IO_PAGE_FAULT', or the reference driver's reason); null if none. */
@@ -54,12 +55,10 @@ export interface Machine {
 export function buildMachine(m: MachineSpec, trace: boolean): Machine {
   const sim = createSim({ memory: BigInt(m.hostMemory), backing: m.backing, seed: m.seed, cost: m.cost, trace, hostAge: m.hostAge ?? 1, machine: m.hardware });
   let drv: DriverHandle;
-  let raw: Parameters<InstanceType<typeof Host>['addGroup']>[0];
   if (m.driver === 'amd') {
     const amd = createAmdIommu(sim, { profile: m.profile, iotlbEntries: m.iotlbEntries });
-    raw = amd as unknown as typeof raw;
     drv = {
-      kind: 'amd', raw: amd,
+      kind: 'amd', iommu: amd,
       dma: (dev, iova, pages, write) => amd.dma(dev, iova, pages, write ? 'write' : 'read'),
       faults: () => amd.eventLog().filter((e: { type: string }) => e.type === 'IO_PAGE_FAULT').length,
       lastFault: () => {
@@ -72,9 +71,8 @@ export function buildMachine(m: MachineSpec, trace: boolean): Machine {
   } else {
     // VT-d-like, flushing as the release's intel-iommu did (inside ->unmap before v5.11)
     const ref = createReferenceDriver(sim, { release: m.profile, iotlbEntries: m.iotlbEntries, pgsizeBitmap: m.superpages === false ? SZ_4K : SZ_4K | SZ_2M | SZ_1G });
-    raw = ref as unknown as typeof raw;
     drv = {
-      kind: 'reference', raw: ref,
+      kind: 'reference', iommu: ref,
       dma: (dev, iova, pages, write) => ref.dma(dev, iova, pages, write ? 'write' : 'read'),
       faults: () => ref.faults().length,
       lastFault: () => {
@@ -91,7 +89,7 @@ export function buildMachine(m: MachineSpec, trace: boolean): Machine {
   for (let g = 0; g < m.groups; g++) {
     // devices spread over groups as evenly as possible, earlier groups take the remainder
     const n = Math.floor(m.devices / m.groups) + (g < m.devices % m.groups ? 1 : 0);
-    const grp = host.addGroup(raw, { devices: n });
+    const grp = host.addGroup(drv.iommu, { devices: n });
     groups.push(grp);
     deviceIds.push(...grp.devices);
   }

@@ -1,7 +1,7 @@
 // Progress of a single long case, measured in pages mapped and unmapped: what each ioctl plans
 // (ProgressPlan) and, from inside an ioctl that maps or unmaps a 1 TiB guest, the pins and unpins
-// of the host's memory so far (ProgressMeter, hooked only when progress is shown, so a run without
-// it pays nothing).
+// of the host's memory so far (ProgressMeter, subscribed only when progress is shown, so a run
+// without it pays nothing).
 
 import type { Machine } from './machine.js';
 
@@ -29,7 +29,7 @@ export class ProgressPlan {
 
 /**
  * Pages mapped and unmapped so far. Reports from inside a long ioctl too: every PROGRESS_TICK pin or
- * unpin calls of the host's memory (hooked only when progress is shown), what the ioctl has pinned or
+ * unpin calls of the host's memory (observed only when progress is shown), what the ioctl has pinned or
  * unpinned so far, capped at its planned pages, is added to the ioctls done.
  */
 export class ProgressMeter {
@@ -40,10 +40,8 @@ export class ProgressMeter {
   private tick = PROGRESS_TICK;
 
   constructor(m: Machine, private readonly sink: ProgressSink) {
-    const mem = m.sim.mem;
-    const pin = mem.pin, unpin = mem.unpin;
-    mem.pin = (pfn: number, npages: number): boolean => { this.bump(npages); return pin.call(mem, pfn, npages); };
-    mem.unpin = (pfn: number, npages: number): void => { this.bump(npages); unpin.call(mem, pfn, npages); };
+    // the sim's pin and unpin probe points (sim.observe), not a replaced PhysMem method
+    m.sim.observe({ pin: (_pfn, npages) => { this.bump(npages); }, unpin: (_pfn, npages) => { this.bump(npages); } });
   }
 
   /** An ioctl starts that plans to map or unmap `pages`. */

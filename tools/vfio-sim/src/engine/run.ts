@@ -14,6 +14,7 @@ import { REPLAY_FORMAT, REPLAY_VERSION, type HeaderLine, type MapLine, type Mmap
 import type { CaseResult, DmaFaultRecord, IoctlOutcome, Metrics, MismatchRecord, ViolationRecord } from './result.js';
 import { collectStats } from './stats.js';
 import { PinnedAfterUnmap } from './instrument.js';
+import { traceIommuTrack } from './iommu-track.js';
 import { ProgressMeter, ProgressPlan, type ProgressSink } from './progress-meter.js';
 import { TRACE_DETAILS, TraceWriter, type TraceInfo, type TraceSpec } from '../report/perfetto.js';
 
@@ -74,6 +75,7 @@ class Executor {
     this.plan = progress === undefined ? null : new ProgressPlan();
     this.meter = progress === undefined ? null : new ProgressMeter(m, progress);
     this.pau = new PinnedAfterUnmap(m);
+    traceIommuTrack(m.sim);
     this.mismatches = compare ? [] : null;
     this.dmaFaults = compare ? [] : null;
   }
