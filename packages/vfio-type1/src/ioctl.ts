@@ -45,7 +45,7 @@ export function vfioIommuType1MapDma(iommu: VfioIommu, b: Uint8Array): number {
  * and mapped (vfio_pin_map_dma). 0, or throws VfioError; -errno after a full unwind when pinning or
  * mapping fails.
  */
-export function vfioDmaDoMap(iommu: VfioIommu, m: Required<DmaMap>): number {
+export function vfioDmaDoMap(iommu: VfioIommu, m: DmaMap & { argsz: number }): number {
   const s = iommu.spec;
   const { iova, vaddr, size } = m;
   let prot = 0;

@@ -123,7 +123,7 @@ const MAP_S = 'vfio_iommu_type1_dma_map', UNMAP_S = 'vfio_iommu_type1_dma_unmap'
 function view(b: Uint8Array): DataView { return new DataView(b.buffer, b.byteOffset, b.byteLength); }
 
 /** Reads the fields of a dma_map struct. RangeError for a buffer shorter than its 32 bytes. */
-export function decodeDmaMap(b: Uint8Array): Required<DmaMap> {
+export function decodeDmaMap(b: Uint8Array): DmaMap & { argsz: number } {
   needBytes(`decodeDmaMap: struct ${MAP_S}`, b, DMA_MAP_MINSZ);
   const v = view(b);
   return { argsz: v.getUint32(0, true), flags: v.getUint32(4, true), vaddr: v.getBigUint64(8, true),

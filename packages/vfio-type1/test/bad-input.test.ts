@@ -191,7 +191,7 @@ function wantFor(c: Case, p: Profile): Want | undefined {
 
 function setup(c: Case, profile: Profile): { e: Env; x: Ctx } {
   const o = c.env ?? {};
-  const e = makeEnv({ ...o, profile, memory: 1n << 30n, noSet: o.noSet || o.noGroup });
+  const e = makeEnv({ ...o, profile, memory: 1n << 30n, noSet: o.noSet === true || o.noGroup === true });
   if (o.noGroup) {
     e.c.close();
     e.c = e.host.openContainer(e.proc, { profile });

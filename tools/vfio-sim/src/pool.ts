@@ -11,9 +11,9 @@ import { runTask, type Task } from './task.js';
 import type { WorkerReply } from './worker.js';
 
 export interface PoolOptions {
-  readonly serial?: boolean;
+  readonly serial?: boolean | undefined;
   /** Worker threads (default: min(cases, CPUs)). */
-  readonly workers?: number;
+  readonly workers?: number | undefined;
   /** Called after each finished case with the number done. */
   readonly onCase?: (done: number, label: string) => void;
   /** Progress of a case run in this thread (a single case). */

@@ -35,7 +35,7 @@ export class PagedInt32 {
   /** Adds d at i and returns the new value. */
   add(i: number, d: number): number {
     const c = this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
-    return (c[i & MASK] += d);
+    return (c[i & MASK]! += d);
   }
   set(i: number, v: number): void {
     const c = this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
@@ -49,7 +49,7 @@ export class PagedInt32 {
       const c = this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
       const off = i & MASK;
       const m = Math.min(n, CHUNK - off);
-      for (let k = off; k < off + m; k++) c[k] += d;
+      for (let k = off; k < off + m; k++) c[k]! += d;
       i += m; n -= m;
     }
   }
