@@ -4,7 +4,7 @@
 // through the emulated hardware (DTE, IOTLB, walker, event log).
 
 import {
-  EV, IOMMU_RESV_MSI, IommuError, driverDomain, iommuPtDomainOps, ptIommuDeinit, ptIommuInit,
+  ERRNO, EV, IOMMU_RESV_MSI, IommuError, driverDomain, iommuPtDomainOps, ptIommuDeinit, ptIommuInit,
   type IommuDomain, type IommuDriver, type IommuOps, type IotlbPolicy, type PtIommuConfig, type PtIommuDomain, type Release,
   type ResvRegion, type Sim,
 } from '@x/iommu-core';
@@ -51,7 +51,6 @@ export interface AmdDomain extends PtIommuDomain {
 const X86_MSI: ResvRegion = { start: 0xfee00, last: 0xfeeff, type: IOMMU_RESV_MSI };
 /** Where the driver's cmd_sem lives: a fixed modeled kernel address (byte), outside RAM and tables. */
 export const CMD_SEM_ADDR = 0xffff_ffff_f000;
-const ERANGE = -34, ENOMEM = -12;
 
 /** The io-pgtable code's per-page walks (before iommupt); their costs come from the sim's machine. */
 export const AMD_PT_EVENTS = {
@@ -114,9 +113,9 @@ export class AmdIommu implements IommuDriver {
       flushOnUnmap: quirks.flushOnUnmap ? 'domain' : 'none',
       syncFlushesAll: quirks.syncFlushesAll,
       oddOrders: 'einval',                                    // 512 GiB, and sizes above 2^51
-      rangeErrno: ERANGE,
+      rangeErrno: -ERRNO.ERANGE,
       // increase_address_space() fails at mode 6: 2018 answered -ENOMEM, later -ERANGE
-      growErrno: quirks.ebusyOnPresent ? ENOMEM : ERANGE,
+      growErrno: quirks.ebusyOnPresent ? -ERRNO.ENOMEM : -ERRNO.ERANGE,
       // io-pgtable (before iommupt) walked from the top for every page mapped and every leaf unmapped
       walkEvents: quirks.iommupt ? null : { map: evMapWalks, unmap: evUnmapWalks },
     };

@@ -2,14 +2,12 @@
 // E-4.12..4.19y and mainline): pin a contiguous chunk, map it into every domain in list order, unwind
 // the earlier domains on failure; on -EBUSY retry the chunk page by page (spec vfio-type1 §5).
 
-import { iommuMap, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast } from '@x/iommu-core';
+import { ERRNO, iommuMap, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast } from '@x/iommu-core';
 import type { VfioDma } from './dma.js';
 import { sysErrno } from './errors.js';
 import type { VfioDomain, VfioIommu } from './iommu.js';
 import { vfioPinPagesRemote, vfioUnpinPagesRemote } from './pin.js';
 import { vfioRemoveDma } from './unmap.js';
-
-const EBUSY = -16;
 
 /** iommu_map() returning 0 or -errno instead of throwing. */
 function tryMap(d: VfioDomain, iova: number, pfn: number, npage: number, prot: number): number {
@@ -79,7 +77,7 @@ export function vfioIommuMap(iommu: VfioIommu, iova: number, pfn: number, npage:
     const d = doms[k]!;
     const ret = tryMap(d, iova, pfn, npage, prot);
     if (ret === 0) continue;
-    if (ret === EBUSY && iommu.tryHarder !== null && mapTryHarder(iommu, d, iova, pfn, npage, prot) === 0) continue;
+    if (ret === -ERRNO.EBUSY && iommu.tryHarder !== null && mapTryHarder(iommu, d, iova, pfn, npage, prot) === 0) continue;
     for (let j = k - 1; j >= 0; j--) iommuUnmap(doms[j]!.dom, iova, npage);
     return ret;
   }

@@ -4,12 +4,11 @@
 // with the policy's errno; an empty subtree under a new large leaf is unlinked onto the map's
 // freelist (flushed and freed by the caller before it returns, iommupt and VT-d alike).
 
+import { ERRNO } from '../errno.js';
 import { LEAF4K_CARRY, PT_ENTRY_TABLE, clearEntries, type PtState } from './format.js';
 import { ptCachedState, ptDescend, type PtWalk } from './iter.js';
 import type { PageTable } from './table.js';
 import { ptCollectEmpty } from './walk-all.js';
-
-const ENOMEM = -12;
 
 /** Maps r's leaves from r.va to r.end, resuming at the lowest loaded table at or above their level. 0 or -errno. */
 export function ptMapRange(t: PageTable, r: PtWalk): number {
@@ -28,7 +27,7 @@ function mapLevel(t: PageTable, r: PtWalk, pts: PtState): number {
     const w = pts.base + 2 * pts.index;
     if ((words[w]! | words[w + 1]!) === 0) {
       const child = t.mem.allocTable();
-      if (child < 0) return ENOMEM;
+      if (child < 0) return -ERRNO.ENOMEM;
       fmt.installTable(words, w, level, child);
       t.tables++;
       t.acct.wrote(1);
