@@ -119,11 +119,10 @@ export class AmdIommu implements IommuDriver {
       // io-pgtable (before iommupt) walked from the top for every page mapped and every leaf unmapped
       walkEvents: quirks.iommupt ? null : { map: evMapWalks, unmap: evUnmapWalks },
     };
-    const drv = this;
     this.ops = iommuPtDomainOps<AmdDomain>(sim, this.ptCfg, {
-      flushRange: (d, start, last) => drv.flushRange(d, start, last - start + 1),
-      flushAll: (d) => drv.flushDomain(d, true),
-      changeTop: (d) => drv.updateDomain(d),
+      flushRange: (d, start, last) => this.flushRange(d, start, last - start + 1),
+      flushAll: (d) => this.flushDomain(d, true),
+      changeTop: (d) => this.updateDomain(d),
     });
   }
 

@@ -4,7 +4,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { IOMMU_READ, IOMMU_RESV_MSI, createSim, iommuMap, type IotlbPolicy } from '@x/iommu-core';
 import {
-  AMD_PROFILES, AmdIommuHw, CMD_NAMES, EVENT_IO_PAGE_FAULT, EVENT_NAMES, createAmdIommu, createAmdv1Format,
+  AMD_PROFILES, AmdIommuHw, CMD_NAMES, type EVENT_IO_PAGE_FAULT, type EVENT_NAMES, createAmdIommu, createAmdv1Format,
   type AmdEvent, type AmdEventName, type AmdEventType, type AmdIommuOptions, type CmdName,
 } from '../src/index.js';
 import { DEV, RW, setup } from './helpers.js';
@@ -35,7 +35,7 @@ describe('amd_iommu options', () => {
     const amd = createAmdIommu(createSim({ memory: 1n << 30n, seed: 1 }), {
       profile: 'mainline', quirks: { ebusyOnPresent: true, keepTables: undefined, semaphoreOne: maybe<boolean>(undefined) },
     });
-    expect(amd.quirks).toEqual({ ...AMD_PROFILES['mainline']!.quirks, ebusyOnPresent: true });
+    expect(amd.quirks).toEqual({ ...AMD_PROFILES.mainline!.quirks, ebusyOnPresent: true });
     expect(Object.values(amd.quirks).every((v) => typeof v === 'boolean')).toBe(true);
   });
 

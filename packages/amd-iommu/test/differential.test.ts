@@ -78,7 +78,7 @@ function startsInsideLeaf(s: Side, iova: number): boolean {
 function step(s: Side, op: Op): string | number | boolean {
   switch (op.k) {
     case 'map':
-      try { iommuMap(s.dom, op.iova, s.pool + op.pfn, op.n, 3); return 'ok'; } catch (e) { return `err`; }
+      try { iommuMap(s.dom, op.iova, s.pool + op.pfn, op.n, 3); return 'ok'; } catch { return 'err'; }
     case 'unmap': return iommuUnmap(s.dom, op.iova, op.n);
     case 'unmapFast': {
       const g = createIotlbGather();

@@ -2,7 +2,7 @@
 // driver, for each amdv1 kunit config. Own wording and inputs after the spec's summaries.
 import { describe, expect, it } from 'vitest';
 import {
-  IommuError, Prng, domainSetPgsizeBitmap, iommuIovaToPhys, iommuMap, iommuUnmap, type IommuDomain,
+  type IommuError, Prng, domainSetPgsizeBitmap, iommuIovaToPhys, iommuMap, iommuUnmap, type IommuDomain,
 } from '@x/iommu-core';
 import { amdv1Cfgs, type AmdDomain } from '../src/index.js';
 import { RW, setup } from './helpers.js';

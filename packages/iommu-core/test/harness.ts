@@ -1,7 +1,7 @@
 // Shared fixtures: a sim + reference driver + domain, and leak checks every suite ends with.
 import { expect } from 'vitest';
 import {
-  FRAME_FREE, FRAME_KERNEL, FRAME_USER, createReferenceDriver, createSim, type Backing, type RefDomain, type RefDriverOptions, type Sim,
+  FRAME_KERNEL, FRAME_USER, createReferenceDriver, createSim, type Backing, type RefDomain, type RefDriverOptions, type Sim,
   type ReferenceDriver,
 } from '../src/index.js';
 

@@ -5,7 +5,7 @@ import {
   CORE_TIMELINE, KEY_RELEASES, NEWEST_RELEASE, OLDEST_RELEASE, RELEASES, checkTimeline, createIotlbGather, entriesAt,
   iommuMap, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast, isReleaseName, namedReleases, parseRelease,
   previousRelease, releaseAtLeast, releaseError, timelineDiff, timelineFlags, timelineMarkdown, withTimelineTable,
-  ENTRY_IDS, SZ_1G, SZ_2M, SZ_4K, isProfileName, parseProfile, profileError, type TimelineEntry,
+  SZ_1G, SZ_2M, SZ_4K, type TimelineEntry,
 } from '../src/index.js';
 import { expectClean, leaves, makeHarness, RW } from './harness.js';
 

@@ -28,7 +28,7 @@ function tryMap(d: VfioDomain, iova: number, pfn: number, npage: number, prot: n
  *  - 'rfc-v2': the same pages with iommu_unmap_fast + range_add, one sync only if the last unmap returned pages,
  *  - 'suggested': pages i-1 .. 0 with iommu_unmap_fast (a zero return only warns), one sync when i < npage.
  */
-export function mapTryHarder(iommu: VfioIommu, d: VfioDomain, iova: number, pfn: number, npage: number, prot: number): number {
+function mapTryHarder(iommu: VfioIommu, d: VfioDomain, iova: number, pfn: number, npage: number, prot: number): number {
   iommu.stats.tryHarderEntries++;
   let i = 0, ret = 0;
   for (; i < npage; i++) {
@@ -71,7 +71,7 @@ export function mapTryHarder(iommu: VfioIommu, d: VfioDomain, iova: number, pfn:
  * domain k the domains before it are unmapped (reverse order) and the errno is returned; -EBUSY first
  * tries map_try_harder in eras that have it, and if that fails too the ORIGINAL -EBUSY is returned.
  */
-export function vfioIommuMap(iommu: VfioIommu, iova: number, pfn: number, npage: number, prot: number): number {
+function vfioIommuMap(iommu: VfioIommu, iova: number, pfn: number, npage: number, prot: number): number {
   const doms = iommu.domains;
   for (let k = 0; k < doms.length; k++) {
     const d = doms[k]!;

@@ -10,7 +10,7 @@ import type { VfioDma } from './dma.js';
 import type { VfioIommu } from './iommu.js';
 
 /** Pages per vfio_batch: one page of struct page pointers (PAGE_SIZE / sizeof(void *)). */
-export const VFIO_BATCH_PAGES = 512;
+const VFIO_BATCH_PAGES = 512;
 
 /**
  * Contiguous run starting at page off of dma's vaddr range (virtual page dma.vaddr + off), at most max
@@ -110,7 +110,7 @@ function chargePinWork(iommu: VfioIommu, off: number, n: number, run: ContigRun)
  * (VMAs mmapped with populate false), VMA by VMA: see Vma.faultIn for what is charged. Pages stay
  * present afterwards, whatever becomes of the pin.
  */
-export function faultInRun(iommu: VfioIommu, dma: VfioDma, off: number, n: number): void {
+function faultInRun(iommu: VfioIommu, dma: VfioDma, off: number, n: number): void {
   const proc = dma.task;
   for (let done = 0; done < n;) {
     const vpage = dma.vaddr + off + done;

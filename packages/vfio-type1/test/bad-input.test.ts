@@ -37,6 +37,7 @@ interface Case {
   only?: Profile[];
   /** syscall name in the error (default from ioctl). */
   syscall?: string;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a case may call a method that returns nothing
   run(e: Env, x: Ctx): number | bigint | void;
 }
 

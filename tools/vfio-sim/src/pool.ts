@@ -21,7 +21,7 @@ export interface PoolOptions {
 }
 
 /** The compiled worker next to this module (dist/worker.js); absent when running from src. */
-export function workerFile(): string | null {
+function workerFile(): string | null {
   const url = new URL('./worker.js', import.meta.url);
   const p = fileURLToPath(url);
   return existsSync(p) ? p : null;

@@ -8,11 +8,11 @@ import { fmtFigure, machineOf } from '../validate/figure.js';
 import { runValidation, selectCases, type CaseOutcome, type CliRunner } from '../validate/run.js';
 import { validationMarkdown } from '../validate/markdown.js';
 
-export const VALIDATE_SCHEMA = 'vfio-sim/validate@1';
+const VALIDATE_SCHEMA = 'vfio-sim/validate@1';
 
 export interface ValidateOptions { json?: boolean; markdown?: boolean; kind?: string; progress?: boolean }
 
-export function validateTable(out: readonly CaseOutcome[]): string {
+function validateTable(out: readonly CaseOutcome[]): string {
   const rows = out.map((o) => [o.id, o.kind === 'target' ? 'target' : 'held-out', fmtFigure(o.published, o.unit), fmtFigure(o.model, o.unit), o.tolerance, o.ok ? 'ok' : 'MISS']);
   const t = out.filter((o) => o.kind === 'target'), h = out.filter((o) => o.kind === 'held-out');
   const sum = (xs: readonly CaseOutcome[]): string => `${xs.filter((o) => o.ok).length}/${xs.length}`;

@@ -30,7 +30,7 @@ export interface MachineSpec {
 }
 
 /** What the driver side of a machine offers the run: DMA by a device and the counters it keeps. */
-export interface DriverHandle {
+interface DriverHandle {
   readonly kind: 'amd' | 'reference';
   readonly raw: unknown;
   dma(dev: number, iova: number, pages: number, write: boolean): boolean;
