@@ -4,7 +4,7 @@
 // through the emulated hardware (DTE, IOTLB, walker, event log).
 
 import {
-  IOMMU_RESV_MSI, IommuError, type IommuDomain, type IommuDriver, type IommuOps, type IotlbPolicy, type Release,
+  ERRNO, IOMMU_RESV_MSI, IommuError, type IommuDomain, type IommuDriver, type IommuOps, type IotlbPolicy, type Release,
   type ResvRegion, type Sim,
 } from '@x/iommu-core';
 import {
@@ -53,7 +53,6 @@ export interface AmdDomain extends PtIommuDomain {
 const X86_MSI: ResvRegion = { start: 0xfee00, last: 0xfeeff, type: IOMMU_RESV_MSI };
 /** Where the driver's cmd_sem lives: a fixed modeled kernel address (byte), outside RAM and tables. */
 export const CMD_SEM_ADDR = 0xffff_ffff_f000;
-const ERANGE = -34, ENOMEM = -12;
 
 /** The io-pgtable code's per-page walks (before iommupt); their costs come from the sim's machine. */
 export const AMD_PT_EVENTS = {
@@ -116,17 +115,16 @@ export class AmdIommu implements IommuDriver {
       flushOnUnmap: quirks.flushOnUnmap ? 'domain' : 'none',
       syncFlushesAll: quirks.syncFlushesAll,
       oddOrders: 'einval',                                    // 512 GiB, and sizes above 2^51
-      rangeErrno: ERANGE,
+      rangeErrno: -ERRNO.ERANGE,
       // increase_address_space() fails at mode 6: 2018 answered -ENOMEM, later -ERANGE
-      growErrno: quirks.ebusyOnPresent ? ENOMEM : ERANGE,
+      growErrno: quirks.ebusyOnPresent ? -ERRNO.ENOMEM : -ERRNO.ERANGE,
       // io-pgtable (before iommupt) walked from the top for every page mapped and every leaf unmapped
       walkEvents: quirks.iommupt ? null : { map: evMapWalks, unmap: evUnmapWalks },
     };
-    const drv = this;
     this.ops = iommuPtDomainOps<AmdDomain>(sim, this.ptCfg, {
-      flushRange: (d, start, last) => drv.flushRange(d, start, last - start + 1),
-      flushAll: (d) => drv.flushDomain(d, true),
-      changeTop: (d) => drv.updateDomain(d),
+      flushRange: (d, start, last) => this.flushRange(d, start, last - start + 1),
+      flushAll: (d) => this.flushDomain(d, true),
+      changeTop: (d) => this.updateDomain(d),
     });
   }
 

@@ -14,7 +14,7 @@ export const AMDV1_PR = 1 << 0;
 export const AMDV1_A = 1 << 5;
 export const AMDV1_D = 1 << 6;
 export const AMDV1_NL_SHIFT = 9;
-export const AMDV1_NL_MASK = 7;
+const AMDV1_NL_MASK = 7;
 /** NextLevel value of a non-default-size (replicated) leaf. */
 export const AMDV1_NL_LARGE = 7;
 // bits of the hi word (bit - 32)

@@ -4,7 +4,7 @@
 // toggled on its own (createAmdIommu's `quirks`).
 
 import {
-  CORE_TIMELINE, KEY_RELEASES, namedReleases, parseProfile, timelineFlags, type ProfileName, type Release,
+  CORE_TIMELINE, ERRNO, KEY_RELEASES, namedReleases, parseProfile, timelineFlags, type ProfileName, type Release,
 } from '@x/iommu-core';
 import { type PtPolicy } from '@x/iommu-core/internals';
 import { AMD_TIMELINE } from './timeline.js';
@@ -80,16 +80,14 @@ export const AMD_PROFILE_NAMES: readonly AmdProfileName[] = namedReleases([...CO
 export const AMD_PROFILES: Readonly<Record<string, AmdProfile>> = Object.freeze(
   Object.fromEntries(AMD_PROFILE_NAMES.map((n) => [n, amdProfile(n)])));
 
-export const EBUSY = -16, ENOMEM = -12, EADDRINUSE = -98;
-
 /** The page-table engine policy a set of quirks implies. */
 export function ptPolicyOf(q: Readonly<AmdQuirks>): PtPolicy {
   // 5.0 .. iommupt (io_pgtable) silently replaced a present leaf; the model refuses it (EBUSY), which
   // no VFIO call can reach: VFIO answers EEXIST before it maps over a live mapping
-  const present = q.ebusyOnPresent || !q.iommupt ? EBUSY : EADDRINUSE;
+  const present = q.ebusyOnPresent || !q.iommupt ? -ERRNO.EBUSY : -ERRNO.EADDRINUSE;
   return {
     overmap: present,
-    leafAbove: q.ebusyOnPresent ? ENOMEM : present,
+    leafAbove: q.ebusyOnPresent ? -ERRNO.ENOMEM : present,
     replaceEmptyTables: !q.ebusyOnPresent,
     holes: q.unmapCountsHoles ? 'count' : 'stop',
     startInLeaf: q.unmapCountsHoles ? 'whole' : 'zero',

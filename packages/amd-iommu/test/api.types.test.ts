@@ -36,7 +36,7 @@ describe('amd_iommu options', () => {
     const amd = createAmdIommu(createSim({ memory: 1n << 30n, seed: 1 }), {
       profile: 'mainline', quirks: { ebusyOnPresent: true, keepTables: undefined, semaphoreOne: maybe<boolean>(undefined) },
     });
-    expect(amd.quirks).toEqual({ ...AMD_PROFILES.mainline.quirks, ebusyOnPresent: true });
+    expect(amd.quirks).toEqual({ ...AMD_PROFILES.mainline!.quirks, ebusyOnPresent: true });
     expect(Object.values(amd.quirks).every((v) => typeof v === 'boolean')).toBe(true);
   });
 
@@ -60,7 +60,7 @@ describe('amd_iommu event and command names', () => {
   it('test_event_type_union', () => {
     expectTypeOf<AmdEvent['type']>().toEqualTypeOf<'IO_PAGE_FAULT' | 'ILLEGAL_COMMAND_ERROR'>();
     expectTypeOf<AmdEventType>().toEqualTypeOf<AmdEvent['type']>();
-    expectTypeOf(EVENT_NAMES[EVENT_IO_PAGE_FAULT]).toEqualTypeOf<AmdEventName>();
+    expectTypeOf<(typeof EVENT_NAMES)[typeof EVENT_IO_PAGE_FAULT]>().toEqualTypeOf<AmdEventName>();
     const f = setup({ profile: 'mainline' });
     expect(f.amd.dma(DEV, 0x10, 1, 'read')).toBe(false);                // not mapped: IO_PAGE_FAULT
     const ring = f.amd.hw.cmdRing;

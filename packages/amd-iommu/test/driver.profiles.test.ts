@@ -2,7 +2,7 @@
 // §9.5), mode growth with DTE rewrite (§2.7), replicated sizes (§2.4), and flush counts (§3.7, §4.1).
 import { describe, expect, it } from 'vitest';
 import {
-  IommuError, createIotlbGather, createSim, iommuIovaToPhys, iommuMap, iommuPgsize, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap,
+  type IommuError, createIotlbGather, createSim, iommuIovaToPhys, iommuMap, iommuPgsize, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap,
   iommuUnmapFast,
 } from '@x/iommu-core';
 import { AMD_PROFILES, createAmdIommu } from '../src/index.js';

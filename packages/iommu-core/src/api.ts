@@ -2,7 +2,7 @@
 // iommu_unmap / iommu_unmap_fast with the over-unmap and stop-at-hole rules, the 2018 TLB
 // interface (iommu_tlb_range_add / iommu_tlb_sync) and mainline's gather. See spec/iommu-core.md §1-3.
 
-import { IommuError, errnoName } from './errno.js';
+import { ERRNO, IommuError, errnoName } from './errno.js';
 import { IotlbGather } from './gather.js';
 import {
   __IOMMU_DOMAIN_PAGING, IOMMU_CACHE, IOMMU_DOMAIN_IDENTITY, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE,
@@ -61,7 +61,7 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
     if (k < 0) throw new Error(`BUG: iommu_pgsize found no size for iova ${iova + done}`);
     const order = orders[k]!, count = pgsizeRunCount(orders, k, iova + done, pfn + done, npages - done);
     meter.charge(EV.mapCalls, perPage ? count : 1);   // before map_pages, ops->map took one page per call
-    if (faults.hit(FP_MAP)) { ret = -12; break; }
+    if (faults.hit(FP_MAP)) { ret = -ERRNO.ENOMEM; break; }
     if (obs.on) obs.mapPagesBegin(dom, iova + done, pfn + done, order, count, prot);
     ret = ops.mapPages(dom, iova + done, pfn + done, order, count, prot);
     if (obs.on) obs.mapPagesEnd(dom, iova + done, pfn + done, order, count, ret, dom.mapped);

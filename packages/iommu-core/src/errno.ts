@@ -40,7 +40,7 @@ export class SysError extends Error {
   }
   // runtime-only brand on the prototype: an error's own keys stay as they were, and the declared
   // types stay structural (the .d.ts and .d.cts copies of the class remain assignable to each other)
-  static { Object.defineProperty(this.prototype, SYS_ERROR_BRAND, { value: true }); }
+  static { Object.defineProperty(SysError.prototype, SYS_ERROR_BRAND, { value: true }); }
 }
 
 /** Thrown by the IOMMU core API (`syscall` is the kernel entry point, e.g. 'iommu_map'). */
@@ -49,7 +49,7 @@ export class IommuError extends SysError {
     super(code, syscall, detail);
     this.name = 'IommuError';
   }
-  static { Object.defineProperty(this.prototype, IOMMU_ERROR_BRAND, { value: true }); }
+  static { Object.defineProperty(IommuError.prototype, IOMMU_ERROR_BRAND, { value: true }); }
 }
 
 /**

@@ -8,9 +8,12 @@ import type { Release } from './timeline/release.js';
 
 export const IOMMU_READ = 1 << 0, IOMMU_WRITE = 1 << 1, IOMMU_CACHE = 1 << 2, IOMMU_NOEXEC = 1 << 3,
   IOMMU_MMIO = 1 << 4, IOMMU_PRIV = 1 << 5;
-export const __IOMMU_DOMAIN_PAGING = 1 << 0, __IOMMU_DOMAIN_DMA_API = 1 << 1, __IOMMU_DOMAIN_PT = 1 << 2;
+export const __IOMMU_DOMAIN_PAGING = 1 << 0;
+const __IOMMU_DOMAIN_DMA_API = 1 << 1, __IOMMU_DOMAIN_PT = 1 << 2;
 export const IOMMU_DOMAIN_BLOCKED = 0, IOMMU_DOMAIN_IDENTITY = __IOMMU_DOMAIN_PT,
-  IOMMU_DOMAIN_UNMANAGED = __IOMMU_DOMAIN_PAGING, IOMMU_DOMAIN_DMA = __IOMMU_DOMAIN_PAGING | __IOMMU_DOMAIN_DMA_API;
+  IOMMU_DOMAIN_DMA = __IOMMU_DOMAIN_PAGING | __IOMMU_DOMAIN_DMA_API;
+/** @alias __IOMMU_DOMAIN_PAGING: the kernel has both names for the type of a domain its user (VFIO) owns. */
+export const IOMMU_DOMAIN_UNMANAGED = __IOMMU_DOMAIN_PAGING;
 /** report_iommu_fault() flags: the faulting access was a read / a write. */
 export const IOMMU_FAULT_READ = 0, IOMMU_FAULT_WRITE = 1 << 0;
 export const IOMMU_CAP_CACHE_COHERENCY = 0, IOMMU_CAP_INTR_REMAP = 1, IOMMU_CAP_NOEXEC = 2;

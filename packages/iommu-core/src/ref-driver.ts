@@ -10,7 +10,7 @@
 // __domain_mapping freed small-page tables before installing a superpage. Unmap removes whole
 // leaves, stops at the first hole and frees tables it fully cleared, after the next sync.
 
-import { IommuError } from './errno.js';
+import { ERRNO, IommuError } from './errno.js';
 import { Iotlb, type IotlbPolicy } from './iotlb.js';
 import {
   IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, IOMMU_READ, IOMMU_RESV_MSI, IOMMU_WRITE, SZ_1G, SZ_2M, SZ_4K, bitmapOrders, driverDomain,
@@ -95,9 +95,6 @@ const X86_MSI: ResvRegion = { start: 0xfee00, last: 0xfeeff, type: IOMMU_RESV_MS
 /** A reference driver's domain: the page-table layer's domain (pt, pending, mapGather) as is. */
 export type RefDomain = PtIommuDomain;
 
-/** VT-d: a map past the address width fails with -EFAULT. */
-const EFAULT = -14;
-
 export class ReferenceDriver implements IommuDriver {
   readonly name: string;
   readonly release: Release;
@@ -148,7 +145,8 @@ export class ReferenceDriver implements IommuDriver {
       syncFlushesAll: false,
       // before v5.15 the core handed over any power of two: __domain_mapping split it into the table's sizes
       oddOrders: 'split',
-      rangeErrno: EFAULT,
+      // VT-d: a map past the address width fails with -EFAULT
+      rangeErrno: -ERRNO.EFAULT,
       growErrno: null,
       walkEvents: null,
     };

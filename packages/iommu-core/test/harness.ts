@@ -49,13 +49,13 @@ export function expectDistinct(sim: Sim, live: readonly Backing[], kernel: reado
   for (const b of live) {
     for (let i = 0; i < b.npages; i++) {
       const f = b.pfns[i >>> b.runOrder]! + (i & ((1 << b.runOrder) - 1));
-      if (seen[f]++ !== 0) dup++;
+      if (seen[f]!++ !== 0) dup++;
       if (sim.mem.frameState(f) !== FRAME_USER) wrong++;
       user++;
     }
   }
   for (const f of kernel) {
-    if (seen[f]++ !== 0) dup++;
+    if (seen[f]!++ !== 0) dup++;
     if (sim.mem.frameState(f) !== FRAME_KERNEL) wrong++;
   }
   expect(dup).toBe(0);

@@ -59,8 +59,8 @@ describe('PagedCount8', () => {
     for (let n = 0; n < 20000; n++) {
       const i = rng.int(64) * 3000 + rng.int(8);          // few hot entries, so some wander far
       const d = rng.int(4) === 0 ? rng.int(401) - 200 : rng.int(3) - 1;
-      if (rng.int(2) === 0) { ref[i] += d; expect(a.add(i, d)).toBe(ref[i]); }
-      else { const len = 1 + rng.int(5); for (let k = 0; k < len; k++) ref[i + k] += d; a.addRun(i, len, d); }
+      if (rng.int(2) === 0) { ref[i]! += d; expect(a.add(i, d)).toBe(ref[i]); }
+      else { const len = 1 + rng.int(5); for (let k = 0; k < len; k++) ref[i + k]! += d; a.addRun(i, len, d); }
     }
     for (let i = 0; i < ref.length; i++) if (a.get(i) !== ref[i]) expect([i, a.get(i)]).toEqual([i, ref[i]]);
     let spilled = 0;

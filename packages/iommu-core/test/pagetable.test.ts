@@ -17,7 +17,6 @@ function refPgsize(bm: bigint, iova: bigint, paddr: bigint, size: bigint): [numb
   if (am !== 0n) sizes &= genmask(ffs(am));
   if (sizes === 0n) return [-1, 0];
   const idx = fls(sizes);
-  const pg = 1n << idx;
   const bigger = bm & ~genmask(idx);
   if (bigger !== 0n) {
     const next = 1n << ffs(bigger);

@@ -67,8 +67,15 @@ describe('PhysMem', () => {
   it('test_backing_bad_name: an unknown profile names the valid ones (mmap EINVAL; createSim RangeError)', () => {
     const sim = createSim({ memory: 64n << 20n });
     const help = "(one of 4k, thp, hugetlb-2m, hugetlb-1g, fragmented, fragmented:<p>; p in [0,1] is the share of 2 MiB regions left as scattered 4 KiB pages)";
-    // @ts-expect-error -- 'huge' is not a BackingProfile
-    const e = (() => { try { sim.mem.allocBacking(1, 'huge'); } catch (x) { return x; } return null; })();
+    const e = (() => {
+      try {
+        // @ts-expect-error -- 'huge' is not a BackingProfile
+        sim.mem.allocBacking(1, 'huge');
+      } catch (x) {
+        return x;
+      }
+      return null;
+    })();
     expect(e).toBeInstanceOf(IommuError);
     expect(e).toMatchObject({ code: 'EINVAL', errno: -22, syscall: 'mmap', message: `EINVAL: unknown backing 'huge' ${help}, mmap` });
     // the type admits any number after 'fragmented:'; the range [0, 1] is checked at run time

@@ -3,14 +3,12 @@
 // attached later, the iova list from apertures and reserved regions (spec vfio-type1 §6.7, §8).
 
 import {
-  IOMMU_CACHE, IOMMU_CAP_CACHE_COHERENCY, IOMMU_CAP_INTR_REMAP, IOMMU_RESV_DIRECT_RELAXABLE,
+  ERRNO, IOMMU_CACHE, IOMMU_CAP_CACHE_COHERENCY, IOMMU_CAP_INTR_REMAP, IOMMU_RESV_DIRECT_RELAXABLE,
   iommuIovaToPhys, iommuMap, iommuPgsize, iommuUnmap, type IommuDomain,
 } from '@x/iommu-core';
 import { sysErrno } from './errors.js';
 import { VfioDomain, type IommuGroup, type IovaNode, type VfioIommu } from './iommu.js';
 import { vfioIommuUnmapUnpinAll } from './unmap.js';
-
-const EINVAL = -22, EBUSY = -16, EPERM = -1, EIO = -5;
 
 function errnoOf(e: unknown): number {
   const errno = sysErrno(e);
@@ -110,7 +108,7 @@ function vfioIommuReplay(iommu: VfioIommu, nd: VfioDomain): number {
  * attach errno, or replay's errno) and then leaves the container as it was.
  */
 export function vfioIommuType1AttachGroup(iommu: VfioIommu, g: IommuGroup): number {
-  if (iommu.vaddrInvalidCount > 0) return EBUSY;
+  if (iommu.vaddrInvalidCount > 0) return -ERRNO.EBUSY;
   const drv = g.drv;
   let dom: IommuDomain;
   try {
@@ -119,7 +117,7 @@ export function vfioIommuType1AttachGroup(iommu: VfioIommu, g: IommuGroup): numb
     // iommu_domain_alloc() NULL: -EIO; since 6.11 iommu_paging_domain_alloc() returns its ERR_PTR
     const errno = sysErrno(e);
     if (errno === null) throw e;
-    return iommu.spec.pagingDomainAlloc ? errno : EIO;
+    return iommu.spec.pagingDomainAlloc ? errno : -ERRNO.EIO;
   }
   let ret = attachDevices(g, dom);
   if (ret !== 0) { drv.domainFree(dom); return ret; }
@@ -128,14 +126,14 @@ export function vfioIommuType1AttachGroup(iommu: VfioIommu, g: IommuGroup): numb
   if (iommu.spec.iovaList) {
     const ap = dom.geometry;
     const cur = iommu.iovaList;
-    if (cur.length > 0 && (ap.apertureStart > cur[cur.length - 1]!.last || ap.apertureEnd < cur[0]!.start)) return fail(EINVAL);
+    if (cur.length > 0 && (ap.apertureStart > cur[cur.length - 1]!.last || ap.apertureEnd < cur[0]!.start)) return fail(-ERRNO.EINVAL);
     const l = iommu.dmas.list;
-    if (l.length > 0 && (l[0]!.iova < ap.apertureStart || l[l.length - 1]!.end - 1 > ap.apertureEnd)) return fail(EINVAL);
-    for (const r of resvOf(g)) if (iommu.dmas.findOverlap(r.start, r.last - r.start + 1) !== null) return fail(EINVAL);
+    if (l.length > 0 && (l[0]!.iova < ap.apertureStart || l[l.length - 1]!.end - 1 > ap.apertureEnd)) return fail(-ERRNO.EINVAL);
+    for (const r of resvOf(g)) if (iommu.dmas.findOverlap(r.start, r.last - r.start + 1) !== null) return fail(-ERRNO.EINVAL);
     newList = buildIovaList([...iommu.domains.map((d) => d.dom), dom], [...allGroups(iommu), g]);
-    if (newList.length === 0) return fail(EINVAL);
+    if (newList.length === 0) return fail(-ERRNO.EINVAL);
   }
-  if (!iommu.allowUnsafeInterrupts && !drv.capable(IOMMU_CAP_INTR_REMAP)) return fail(EPERM);
+  if (!iommu.allowUnsafeInterrupts && !drv.capable(IOMMU_CAP_INTR_REMAP)) return fail(-ERRNO.EPERM);
   const prot = iommu.spec.alwaysCache || drv.capable(IOMMU_CAP_CACHE_COHERENCY) ? IOMMU_CACHE : 0;
   for (const d of iommu.domains) {
     if (d.dom.ops === dom.ops && d.prot === prot) {

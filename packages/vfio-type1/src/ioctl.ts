@@ -45,7 +45,7 @@ export function vfioIommuType1MapDma(iommu: VfioIommu, b: Uint8Array): number {
  * and mapped (vfio_pin_map_dma). 0, or throws VfioError; -errno after a full unwind when pinning or
  * mapping fails.
  */
-export function vfioDmaDoMap(iommu: VfioIommu, m: Required<DmaMap>): number {
+function vfioDmaDoMap(iommu: VfioIommu, m: DmaMap & { argsz: number }): number {
   const s = iommu.spec;
   const { iova, vaddr, size } = m;
   let prot = 0;
@@ -118,7 +118,7 @@ export function vfioIommuType1UnmapDma(iommu: VfioIommu, b: Uint8Array): number 
  * the range starts inside. Returns the pages unmapped (whole dmas: may exceed the request in v1), or
  * throws VfioError with nothing removed.
  */
-export function vfioDmaDoUnmap(iommu: VfioIommu, u: DmaUnmapArg): number {
+function vfioDmaDoUnmap(iommu: VfioIommu, u: DmaUnmapArg): number {
   const s = iommu.spec;
   const dirty = (u.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) !== 0;
   const all = (u.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0;

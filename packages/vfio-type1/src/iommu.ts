@@ -1,7 +1,7 @@
 // Models struct vfio_iommu (one per container after SET_IOMMU) and struct vfio_domain: the domain
 // list (new domains at the head), the dma tree, dma_avail, the iova list and the page-size bitmap.
 
-import { type IommuDomain, type IommuDriver, type Sim } from '@x/iommu-core';
+import type { IommuDomain, IommuDriver, Sim } from '@x/iommu-core';
 import { ContigRun, UnmapUnpinCtx } from './ctx.js';
 import { DmaTree } from './dma.js';
 import { registerVfioEvents } from './events.js';

@@ -2,14 +2,12 @@
 // E-4.12..4.19y and mainline): pin a contiguous chunk, map it into every domain in list order, unwind
 // the earlier domains on failure; on -EBUSY retry the chunk page by page (spec vfio-type1 §5).
 
-import { iommuMap, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast } from '@x/iommu-core';
+import { ERRNO, iommuMap, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast } from '@x/iommu-core';
 import type { VfioDma } from './dma.js';
 import { sysErrno } from './errors.js';
 import type { VfioDomain, VfioIommu } from './iommu.js';
 import { vfioPinPagesRemote, vfioUnpinPagesRemote } from './pin.js';
 import { vfioRemoveDma } from './unmap.js';
-
-const EBUSY = -16;
 
 /** iommu_map() returning 0 or -errno instead of throwing. */
 function tryMap(d: VfioDomain, iova: number, pfn: number, npage: number, prot: number): number {
@@ -30,7 +28,7 @@ function tryMap(d: VfioDomain, iova: number, pfn: number, npage: number, prot: n
  *  - 'rfc-v2': the same pages with iommu_unmap_fast + range_add, one sync only if the last unmap returned pages,
  *  - 'suggested': pages i-1 .. 0 with iommu_unmap_fast (a zero return only warns), one sync when i < npage.
  */
-export function mapTryHarder(iommu: VfioIommu, d: VfioDomain, iova: number, pfn: number, npage: number, prot: number): number {
+function mapTryHarder(iommu: VfioIommu, d: VfioDomain, iova: number, pfn: number, npage: number, prot: number): number {
   iommu.stats.tryHarderEntries++;
   let i = 0, ret = 0;
   for (; i < npage; i++) {
@@ -73,13 +71,13 @@ export function mapTryHarder(iommu: VfioIommu, d: VfioDomain, iova: number, pfn:
  * domain k the domains before it are unmapped (reverse order) and the errno is returned; -EBUSY first
  * tries map_try_harder in eras that have it, and if that fails too the ORIGINAL -EBUSY is returned.
  */
-export function vfioIommuMap(iommu: VfioIommu, iova: number, pfn: number, npage: number, prot: number): number {
+function vfioIommuMap(iommu: VfioIommu, iova: number, pfn: number, npage: number, prot: number): number {
   const doms = iommu.domains;
   for (let k = 0; k < doms.length; k++) {
     const d = doms[k]!;
     const ret = tryMap(d, iova, pfn, npage, prot);
     if (ret === 0) continue;
-    if (ret === EBUSY && iommu.tryHarder !== null && mapTryHarder(iommu, d, iova, pfn, npage, prot) === 0) continue;
+    if (ret === -ERRNO.EBUSY && iommu.tryHarder !== null && mapTryHarder(iommu, d, iova, pfn, npage, prot) === 0) continue;
     for (let j = k - 1; j >= 0; j--) iommuUnmap(doms[j]!.dom, iova, npage);
     return ret;
   }

@@ -3,16 +3,14 @@
 // (spec vfio-type1 §5.2), and faulting in pages not present yet as get_user_pages does. Reserved
 // (MMIO, VM_PFNMAP) pfns are never pinned, charged nor faulted in.
 
-import { TRACE_IOMMU, traceIova } from '@x/iommu-core';
+import { ERRNO, TRACE_IOMMU, traceIova } from '@x/iommu-core';
 import { overLimit, vfioLockAcct } from './accounting.js';
 import type { ContigRun } from './ctx.js';
 import type { VfioDma } from './dma.js';
 import type { VfioIommu } from './iommu.js';
 
-const EFAULT = -14, ENOMEM = -12;
-
 /** Pages per vfio_batch: one page of struct page pointers (PAGE_SIZE / sizeof(void *)). */
-export const VFIO_BATCH_PAGES = 512;
+const VFIO_BATCH_PAGES = 512;
 
 /**
  * Contiguous run starting at page off of dma's vaddr range (virtual page dma.vaddr + off), at most max
@@ -28,7 +26,7 @@ export function contigRun(dma: VfioDma, off: number, max: number, run: ContigRun
   let idx = vma === null ? -1 : vpage - vma.startPage;
   if (vma === null || idx < 0 || idx >= vma.npages) {
     vma = proc.findVma(vpage);
-    if (vma === null) return EFAULT;
+    if (vma === null) return -ERRNO.EFAULT;
     idx = vpage - vma.startPage;
   }
   const pfn = vma.pfnAt(idx), rsvd = vma.mmio;
@@ -112,7 +110,7 @@ function chargePinWork(iommu: VfioIommu, off: number, n: number, run: ContigRun)
  * (VMAs mmapped with populate false), VMA by VMA: see Vma.faultIn for what is charged. Pages stay
  * present afterwards, whatever becomes of the pin.
  */
-export function faultInRun(iommu: VfioIommu, dma: VfioDma, off: number, n: number): void {
+function faultInRun(iommu: VfioIommu, dma: VfioDma, off: number, n: number): void {
   const proc = dma.task;
   for (let done = 0; done < n;) {
     const vpage = dma.vaddr + off + done;
@@ -166,9 +164,9 @@ function pinRun(iommu: VfioIommu, dma: VfioDma, off: number, n: number, run: Con
       // dropped, the pages stay present (as in Linux: put_page does not unmap)
       faultInRun(iommu, dma, off, Math.min(n, Math.max(0, dma.task.memlockPages - dma.task.lockedVm) + 1));
     }
-    return ENOMEM;
+    return -ERRNO.ENOMEM;
   }
-  if (!iommu.sim.mem.pin(run.pfn, n)) return EFAULT;
+  if (!iommu.sim.mem.pin(run.pfn, n)) return -ERRNO.EFAULT;
   if (lazy) faultInRun(iommu, dma, off, n);
   iommu.pinnedPages += n;
   iommu.stats.pins += n;

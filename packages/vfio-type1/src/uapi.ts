@@ -41,7 +41,6 @@ export const DMA_UNMAP_MINSZ = 24;        // struct vfio_iommu_type1_dma_unmap (
 export const DMA_UNMAP_BITMAP_MINSZ = 48; // + struct vfio_bitmap
 export const INFO_MINSZ = 16;             // offsetofend(iova_pgsizes)
 export const INFO_SIZE = 24;              // with cap_offset and pad (x86_64)
-export const DIRTY_BITMAP_SIZE_MAX = 1 << 28;
 /** max_dirty_bitmap_size reported in the MIGRATION capability (256 MiB). */
 export const DIRTY_BITMAP_SIZE_REPORTED = 0x10000000n;
 
@@ -93,7 +92,7 @@ export function checkU64(where: string, v: unknown): bigint {
 }
 
 /** A typed __u32 field: an integer number in 0..2^32-1 (TypeError if not a number, RangeError otherwise). */
-export function checkU32(where: string, v: unknown): number {
+function checkU32(where: string, v: unknown): number {
   if (typeof v !== 'number') throw new TypeError(`${where}: expected a number (u32), got ${shown(v)}`);
   if (!(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) throw new RangeError(`${where}: ${v} is not a u32 (an integer in 0 to 2^32-1)`);
   return v;
@@ -104,7 +103,7 @@ export function checkU32(where: string, v: unknown): number {
  * -2147483645), so an integer in -2^31..-1 is taken as its two's-complement bit pattern (0x80000003);
  * any other value outside 0..2^32-1, or a non-integer, is a RangeError, and a non-number a TypeError.
  */
-export function checkFlags(where: string, v: unknown): number {
+function checkFlags(where: string, v: unknown): number {
   if (typeof v !== 'number') throw new TypeError(`${where}: expected a number (u32 flags), got ${shown(v)}`);
   if (!(Number.isInteger(v) && v >= -0x80000000 && v <= 0xffffffff)) {
     throw new RangeError(`${where}: ${v} is not a u32 flags word (an integer in 0 to 2^32-1, or the int32 of a bitwise expression)`);
@@ -123,7 +122,7 @@ const MAP_S = 'vfio_iommu_type1_dma_map', UNMAP_S = 'vfio_iommu_type1_dma_unmap'
 function view(b: Uint8Array): DataView { return new DataView(b.buffer, b.byteOffset, b.byteLength); }
 
 /** Reads the fields of a dma_map struct. RangeError for a buffer shorter than its 32 bytes. */
-export function decodeDmaMap(b: Uint8Array): Required<DmaMap> {
+export function decodeDmaMap(b: Uint8Array): DmaMap & { argsz: number } {
   needBytes(`decodeDmaMap: struct ${MAP_S}`, b, DMA_MAP_MINSZ);
   const v = view(b);
   return { argsz: v.getUint32(0, true), flags: v.getUint32(4, true), vaddr: v.getBigUint64(8, true),

@@ -101,7 +101,7 @@ function unmapUnpinSlow(iommu: VfioIommu, first: VfioDomain, dma: VfioDma, iova:
  * along the era's path. Returns pages released (the kernel's `unlocked`); uncharges them when
  * doAccounting. Adds the chunks it unmapped to stats.unmapChunks.
  */
-export function vfioUnmapUnpin(iommu: VfioIommu, dma: VfioDma, doAccounting: boolean): number {
+function vfioUnmapUnpin(iommu: VfioIommu, dma: VfioDma, doAccounting: boolean): number {
   const st = iommu.stats;
   st.unmapUnpinCalls++;
   if (dma.size === 0 || iommu.domains.length === 0) { histAdd(st.regionsPerUnmapUnpin, 0); return 0; }

@@ -37,6 +37,7 @@ interface Case {
   only?: Profile[];
   /** syscall name in the error (default from ioctl). */
   syscall?: string;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a case may call a method that returns nothing
   run(e: Env, x: Ctx): number | bigint | void;
 }
 
@@ -191,7 +192,7 @@ function wantFor(c: Case, p: Profile): Want | undefined {
 
 function setup(c: Case, profile: Profile): { e: Env; x: Ctx } {
   const o = c.env ?? {};
-  const e = makeEnv({ ...o, profile, memory: 1n << 30n, noSet: o.noSet || o.noGroup });
+  const e = makeEnv({ ...o, profile, memory: 1n << 30n, noSet: o.noSet === true || o.noGroup === true });
   if (o.noGroup) {
     e.c.close();
     e.c = e.host.openContainer(e.proc, { profile });

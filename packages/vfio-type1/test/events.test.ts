@@ -114,7 +114,7 @@ describe('pin events by release: 4 MiB of THP, two 2 MiB folios, the dma folio-a
     const env0 = makeEnv();
     const t = env0.sim.costTable();
     expectCleanClose(env0);
-    const ns = (p: string) => { const r = run(p, 'thp', 1024); const x = [r.mapTotal, r.unmapTotal]; expectCleanClose(r.env); return x; };
+    const ns = (p: string): [number, number] => { const r = run(p, 'thp', 1024); const x: [number, number] = [r.mapTotal, r.unmapTotal]; expectCleanClose(r.env); return x; };
     const [m511, u511] = ns('v5.11'), [m512] = ns('v5.12'), [m65] = ns('v6.5'), [m66] = ns('v6.6');
     const [m617, u617] = ns('v6.17'), [m618, u618] = ns('v6.18');
     expect(m511 - m512).toBeCloseTo((1024 - 2) * t['vfio.gupCalls']!.ns, 6);

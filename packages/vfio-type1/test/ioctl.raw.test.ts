@@ -101,7 +101,7 @@ describe.each<Profile>(['v4.17', 'mainline'])('raw_vs_typed profile=%s', (profil
       const rec = (f: () => unknown) => { try { out.push(f()); } catch (x) { out.push({ ...(x as object), message: (x as Error).message }); } };
       for (const m of maps) {
         const mm = { ...m, vaddr: va + m.vaddr };
-        rec(() => (raw ? env.c.ioctl(VFIO_IOMMU_MAP_DMA, encodeDmaMap(mm)) : (env.c.mapDma(mm), 0)));
+        rec(() => { if (raw) return env.c.ioctl(VFIO_IOMMU_MAP_DMA, encodeDmaMap(mm)); env.c.mapDma(mm); return 0; });
       }
       for (const u of unmaps) {
         rec(() => {

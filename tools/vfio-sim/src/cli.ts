@@ -242,7 +242,7 @@ function unknownCommand(name: string, program: Command): string {
  * A compare argument is a scenario file. When compare was not typed (it is the default command),
  * a first argument that is neither an existing file nor path-like (no '/', no .json/.jsonl) is a
  * mistyped command: `vfio-sim rn`, `vfio-sim swep --guest 1G`. Missing path-like files are
- * reported by loadScenarioFile ("cannot read scenario file x.json: ENOENT").
+ * reported when the scenario file is read ("cannot read scenario file x.json: ENOENT").
  */
 function checkScenarioArgs(files: readonly string[], implicit: boolean, program: Command): void {
   const f = files[0];

@@ -7,7 +7,7 @@ import { basename, isAbsolute, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Environment variable naming the command that runs the CLI; the repository's root scripts set it to `pnpm vfio-sim`. */
-export const INVOCATION_ENV = 'VFIO_SIM_INVOCATION';
+const INVOCATION_ENV = 'VFIO_SIM_INVOCATION';
 
 /** `p` as one shell word: unchanged when it holds only safe characters, else in single quotes. */
 export function shellWord(p: string): string {

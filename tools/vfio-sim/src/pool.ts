@@ -11,9 +11,9 @@ import { runTask, type Task } from './task.js';
 import type { WorkerReply } from './worker.js';
 
 export interface PoolOptions {
-  readonly serial?: boolean;
+  readonly serial?: boolean | undefined;
   /** Worker threads (default: min(cases, CPUs)). */
-  readonly workers?: number;
+  readonly workers?: number | undefined;
   /** Called after each finished case with the number done. */
   readonly onCase?: (done: number, label: string) => void;
   /** Progress of a case run in this thread (a single case). */
@@ -21,7 +21,7 @@ export interface PoolOptions {
 }
 
 /** The compiled worker next to this module (dist/worker.js); absent when running from src. */
-export function workerFile(): string | null {
+function workerFile(): string | null {
   const url = new URL('./worker.js', import.meta.url);
   const p = fileURLToPath(url);
   return existsSync(p) ? p : null;

@@ -59,7 +59,7 @@ describe('csv', () => {
         ...Object.keys(c.counters).map((e) => `counters.${e}`), ...Object.keys(c.timeNs).map((e) => `timeNs.${e}`),
       ];
       expect([...names].sort()).toEqual([...want].sort());
-      for (const [, m, v] of mine) {
+      for (const [, m = '', v = ''] of mine) {                // every row has 3 cells: checked above
         expect(v).toMatch(/^-?\d+(\.\d+)?(e[+-]\d+)?$/);
         if (m === 'metrics.setupNs') expect(Number(v)).toBeCloseTo(at(c, m) as number, 3);
         else expect(Number(v), `${c.label} ${m}`).toBe(at(c, m));

@@ -26,6 +26,7 @@ export const FIXTURES = {
 /** A replay line in short: every field that varies, one line each (the full JSON is checked for F1). */
 function short(l: string): string {
   if (l.startsWith('#')) return l;
+  // biome-ignore lint/suspicious/noExplicitAny: any kind of replay line, read field by field
   const o = JSON.parse(l) as Record<string, any>;
   if (o.op === 'header') return `header ${o.label} ${o.machine.profile} ${o.machine.backing} host ${o.machine.hostMemory} memlock ${o.machine.memlockLimit}`;
   if (o.op === 'mmap') return `mmap ${o.name} ${o.size} ${o.backing} @${o.vaddr}`;

@@ -36,9 +36,11 @@ describe('progress', () => {
     // a single case has no case bar: a line of pages and ioctls against the churn's totals (3000 maps, 3000 unmaps)
     const args = 'run --guest 1G --workload churn --churn-ops 3000 --dma none';
     const tty = underTty(args);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: \x1b[K is the terminal's erase-line escape
     expect(tty).toMatch(/\rmainline: \d+%, pages [\d.]+k?\/[\d.]+k, ioctls\+DMAs \d+\/6000, \d+\.\d s, ETA (\.\.\.|\d+\.\d s)\x1b\[K/);
     expect(tty).not.toMatch(/cases \[/);
     // the line is erased when the run ends
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: \x1b[K is the terminal's erase-line escape
     expect(tty).toMatch(/\r\x1b\[K/);
     expect(underTty(`${args} --json`)).not.toMatch(/ioctls\+DMAs/);
     expect(underTty(`${args} --no-progress`)).not.toMatch(/ioctls\+DMAs/);

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import RESULT_JSON_SCHEMA from '../docs/result.schema.json' with { type: 'json' };
-import type { CommandResult } from '../src/engine/result.js';
 import { validate } from '../src/report/schema.js';
 import { PKG, cli, cliJson, inProcess } from './helpers.js';
 

@@ -2,7 +2,7 @@
 // DeviceID, eight int32 words each, plus the hardware's DTE cache, which only
 // INVALIDATE_DEVTAB_ENTRY (or INVALIDATE_IOMMU_ALL) refreshes.
 
-export const DTE_WORDS = 8;
+const DTE_WORDS = 8;
 export const DEV_ID_MAX = 0xffff;
 // word 0 (bits 31:0)
 export const DTE_V = 1 << 0;
@@ -11,9 +11,7 @@ export const DTE_MODE_SHIFT = 9;
 // word 1 (bits 63:32): root pointer 51:32 in bits 19:0, IR bit 61, IW bit 62
 export const DTE_HI_IR = 1 << (61 - 32);
 export const DTE_HI_IW = 1 << (62 - 32);
-// word 2 (bits 95:64): DomainID 79:64; word 3 (bits 127:96): I 96, SE 97, SA 98
-export const DTE_W3_SE = 1 << 1;
-export const DTE_W3_SA = 1 << 2;
+// word 2 (bits 95:64): DomainID 79:64; word 3 (I, SE, SA: interrupt and exception control) stays 0
 
 export interface DteFields {
   v: boolean; tv: boolean; mode: number; rootPfn: number; ir: boolean; iw: boolean; domainId: number;

@@ -21,7 +21,7 @@ export const EVENT_NAMES: Readonly<Record<number, AmdEventName>> = {
 export const EVENT_FLAG_GN = 1 << 0, EVENT_FLAG_NX = 1 << 1, EVENT_FLAG_US = 1 << 2, EVENT_FLAG_I = 1 << 3,
   EVENT_FLAG_PR = 1 << 4, EVENT_FLAG_RW = 1 << 5, EVENT_FLAG_PE = 1 << 6, EVENT_FLAG_RZ = 1 << 7, EVENT_FLAG_TN = 1 << 8;
 
-export const EVENT_LOG_ENTRIES = 512;
+const EVENT_LOG_ENTRIES = 512;
 
 /** A decoded event-log entry. `iova` is the faulting IOVA page; `address` the raw byte address. */
 export interface AmdEvent {

@@ -35,7 +35,9 @@ export class PagedInt32 {
   /** Adds d at i and returns the new value. */
   add(i: number, d: number): number {
     const c = this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
-    return (c[i & MASK] += d);
+    const k = i & MASK, v = c[k]! + d;
+    c[k] = v;
+    return v;
   }
   set(i: number, v: number): void {
     const c = this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
@@ -49,7 +51,7 @@ export class PagedInt32 {
       const c = this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
       const off = i & MASK;
       const m = Math.min(n, CHUNK - off);
-      for (let k = off; k < off + m; k++) c[k] += d;
+      for (let k = off; k < off + m; k++) c[k]! += d;
       i += m; n -= m;
     }
   }
@@ -128,7 +130,7 @@ export class PagedUint8 {
 }
 
 /** One byte per 2 MiB block, chunked (the block layer of PagedUint8). */
-export class PagedBlockBytes {
+class PagedBlockBytes {
   chunks: (Uint8Array | undefined)[] = [];
   get(b: number): number {
     const c = this.chunks[b >>> CHUNK_SHIFT];

@@ -29,7 +29,8 @@ export class PtAccount {
   /** The reach-byte chunk holding 4 KiB frame pfn (index it with pfn & CHUNK-1): chunkOffset(). */
   chunk(pfn: number): Int8Array {
     if (pfn < this.ram) return this.r4.chunkFor(pfn);
-    return this.noReach ??= new Int8Array(CHUNK);
+    if (this.noReach === null) this.noReach = new Int8Array(CHUNK);
+    return this.noReach;
   }
 
   /** Index of frame pfn's byte inside chunk(pfn). */

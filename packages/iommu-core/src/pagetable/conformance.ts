@@ -51,7 +51,7 @@ export function ptFormatSelfTest(fmt: PtFormat, maxPfnBits = 40): string[] {
             }
             if ((fmt.leafProt(words, 2 * r) & (READ | WRITE)) !== prot) bad.push(`level ${level} order ${o}: prot ${prot} not kept`);
           }
-          if ((words[2 * rep] | words[2 * rep + 1]!) !== 0) bad.push(`level ${level} order ${o}: wrote past its replicas`);
+          if ((words[2 * rep]! | words[2 * rep + 1]!) !== 0) bad.push(`level ${level} order ${o}: wrote past its replicas`);
         }
       }
     }

@@ -4,15 +4,14 @@
 // with the policy's errno; an empty subtree under a new large leaf is unlinked onto the map's
 // freelist (flushed and freed by the caller before it returns, iommupt and VT-d alike).
 
+import { ERRNO } from '../errno.js';
 import { LEAF4K_CARRY, PT_ENTRY_TABLE, clearEntries, type PtState } from './format.js';
 import { ptCachedState, ptDescend, type PtWalk } from './iter.js';
-import type { PageTable } from './table.js';
+import type { PtLevelTable } from './level-table.js';
 import { ptCollectEmpty } from './walk-all.js';
 
-const ENOMEM = -12;
-
 /** Maps r's leaves from r.va to r.end, resuming at the lowest loaded table at or above their level. 0 or -errno. */
-export function ptMapRange(t: PageTable, r: PtWalk): number {
+export function ptMapRange(t: PtLevelTable, r: PtWalk): number {
   while (r.va < r.end) {
     const pts = ptCachedState(t, r, r.level);
     const ret = pts.level === r.level ? mapLeaves(t, r, pts) : mapLevel(t, r, pts);
@@ -22,13 +21,13 @@ export function ptMapRange(t: PageTable, r: PtWalk): number {
 }
 
 /** A table above the leaves' level: descend into each entry the range covers, allocating missing tables. */
-function mapLevel(t: PageTable, r: PtWalk, pts: PtState): number {
+function mapLevel(t: PtLevelTable, r: PtWalk, pts: PtState): number {
   const fmt = t.fmt, level = pts.level, words = pts.words;
   for (; pts.index < pts.endIndex; pts.index++) {
     const w = pts.base + 2 * pts.index;
     if ((words[w]! | words[w + 1]!) === 0) {
       const child = t.mem.allocTable();
-      if (child < 0) return ENOMEM;
+      if (child < 0) return -ERRNO.ENOMEM;
       fmt.installTable(words, w, level, child);
       t.tables++;
       t.acct.wrote(1);
@@ -46,7 +45,7 @@ function mapLevel(t: PageTable, r: PtWalk, pts: PtState): number {
 }
 
 /** The leaves' table: install as many of r's leaves as it holds from r.va. */
-function mapLeaves(t: PageTable, r: PtWalk, pts: PtState): number {
+function mapLeaves(t: PtLevelTable, r: PtWalk, pts: PtState): number {
   if (r.lp === 1 && t.lin !== null) return mapRun4k(t, r, pts);
   const fmt = t.fmt, words = pts.words, base = pts.base, level = pts.level, lp = r.lp;
   // entry arithmetic in int32 (a table has at most 512 entries): PtState.index must stay a small integer
@@ -82,7 +81,7 @@ function mapLeaves(t: PageTable, r: PtWalk, pts: PtState): number {
  * Unlinks the table entry at word w (its table is pts.pfn) onto r.freed when nothing below it
  * holds a leaf. True when it did.
  */
-function replaceEmpty(t: PageTable, r: PtWalk, pts: PtState, w: number): boolean {
+function replaceEmpty(t: PtLevelTable, r: PtWalk, pts: PtState, w: number): boolean {
   const list = r.tables;
   list.length = 0;
   const va = pts.va + ((w - pts.base) >> 1) * t.geo.itemPages[pts.level]!;
@@ -98,7 +97,7 @@ function replaceEmpty(t: PageTable, r: PtWalk, pts: PtState, w: number): boolean
  * where a reach chunk or the codec's carry ends. A level-0 slot never holds a table, so a present
  * entry is always the policy's overmap.
  */
-function mapRun4k(t: PageTable, r: PtWalk, pts: PtState): number {
+function mapRun4k(t: PtLevelTable, r: PtWalk, pts: PtState): number {
   const lin = t.lin!, enc = t.enc, acct = t.acct, words = pts.words;
   const fit = Math.min(r.end - r.va, t.geo.items[0]! - pts.index);
   const pfn = r.pfn, prot = r.prot;
@@ -133,7 +132,7 @@ function mapRun4k(t: PageTable, r: PtWalk, pts: PtState): number {
  * One 4 KiB leaf into the loaded level-0 table pts at entry i (VFIO's per-page map of a 4k guest):
  * the run above cut to one page, without the walk. 0 or the policy's overmap.
  */
-export function ptMapOne4k(t: PageTable, pts: PtState, i: number, pfn: number, prot: number): number {
+export function ptMapOne4k(t: PtLevelTable, pts: PtState, i: number, pfn: number, prot: number): number {
   const words = pts.words, w = pts.base + 2 * i, enc = t.enc, acct = t.acct;
   if ((words[w]! | words[w + 1]!) !== 0) return t.policy.overmap;
   t.lin!(pfn, prot, enc);

@@ -16,7 +16,8 @@ import type { Meter } from '../sim/meter.js';
 import { PtAccount } from './account.js';
 import { PT_ENTRY_OA, PT_ENTRY_TABLE, PT_NO_KEY, PtState, clearEntries, type PtFormat } from './format.js';
 import { PtGeometry } from './geometry.js';
-import { PtWalk, ptCachedState, ptDescend, ptForget, ptLoadTable, type PtWalkable } from './iter.js';
+import { PtWalk, ptCachedState, ptDescend, ptForget, ptLoadTable } from './iter.js';
+import type { PtLevelTable } from './level-table.js';
 import { ptMapOne4k, ptMapRange } from './map.js';
 import type { PtPolicy } from './policy.js';
 import { ptFreeCovered, ptUnmapOne4k, ptUnmapRange } from './unmap.js';
@@ -28,7 +29,7 @@ export class PtLookup {
   prot = 0;
 }
 
-export class PageTable implements Reacher, PtWalkable {
+export class PageTable implements Reacher, PtLevelTable {
   /** 0-based level of the root table. */
   top = 0;
   /** pfn of the root table. */

@@ -7,16 +7,16 @@
 import { POW2_TABLE } from '../pgsize.js';
 import { LEAF4K_CARRY, PT_ENTRY_OA, PT_ENTRY_TABLE, clearEntries, type PtState } from './format.js';
 import { PT_WALK_STOP, ptCachedState, ptDescend, ptLoadTable, ptSetRange, type PtWalk } from './iter.js';
-import type { PageTable } from './table.js';
+import type { PtLevelTable } from './level-table.js';
 
 /** Clears the leaves from r.va to r.end under the policy, resuming at the lowest loaded table. */
-export function ptUnmapRange(t: PageTable, r: PtWalk): void {
+export function ptUnmapRange(t: PtLevelTable, r: PtWalk): void {
   while (r.va < r.end) {
     if (unmapLevel(t, r, ptCachedState(t, r, 0)) === PT_WALK_STOP) return;
   }
 }
 
-function unmapLevel(t: PageTable, r: PtWalk, pts: PtState): number {
+function unmapLevel(t: PtLevelTable, r: PtWalk, pts: PtState): number {
   const fmt = t.fmt, level = pts.level, words = pts.words, base = pts.base, pol = t.policy, geo = t.geo;
   const item = geo.itemPages[level]!, items = geo.items[level]!;
   while (pts.index < pts.endIndex) {
@@ -80,7 +80,7 @@ function unmapLevel(t: PageTable, r: PtWalk, pts: PtState): number {
  * frames, same prot: PtFormat.leaf4k) the range covers, at most `room` entries: cleared and
  * uncounted in one pass. Returns the entries cleared (at least the first).
  */
-function clearRun4k(t: PageTable, r: PtWalk, p: number, words: Int32Array, w: number, room: number): number {
+function clearRun4k(t: PtLevelTable, r: PtWalk, p: number, words: Int32Array, w: number, room: number): number {
   const acct = t.acct;
   const carry = LEAF4K_CARRY - (p & (LEAF4K_CARRY - 1));
   let seg = acct.run(p, Math.min(r.end - r.va, room));
@@ -103,7 +103,7 @@ function clearRun4k(t: PageTable, r: PtWalk, p: number, words: Int32Array, w: nu
  * The 4 KiB leaf at entry i of level-0 table pts, just loaded into pts (VFIO's per-page teardown
  * of a 4k guest), removed without the walk: 1 when it was one, else 0 (the caller takes the walk).
  */
-export function ptUnmapOne4k(t: PageTable, pts: PtState, i: number): number {
+export function ptUnmapOne4k(t: PtLevelTable, pts: PtState, i: number): number {
   const words = pts.words, w = pts.base + 2 * i;
   if (pts.order !== 12) return 0;
   words[w] = 0; words[w + 1] = 0;
@@ -117,14 +117,14 @@ export function ptUnmapOne4k(t: PageTable, pts: PtState, i: number): number {
  * The free walk over [r.va, r.end) (what an unmap cleared): unlinks, children first, every table
  * whose whole span lies in it and that holds nothing any more, onto r.freed.
  */
-export function ptFreeCovered(t: PageTable, r: PtWalk): void {
+export function ptFreeCovered(t: PtLevelTable, r: PtWalk): void {
   const pts = t.states[t.top]!;
   ptLoadTable(t, pts, t.root, 0);
   ptSetRange(t, pts, r);
   freeLevel(t, r, pts);
 }
 
-function freeLevel(t: PageTable, r: PtWalk, pts: PtState): void {
+function freeLevel(t: PtLevelTable, r: PtWalk, pts: PtState): void {
   const words = pts.words, level = pts.level, item = t.geo.itemPages[level]!;
   for (let i = pts.index; i < pts.endIndex; i++) {
     const w = pts.base + 2 * i;

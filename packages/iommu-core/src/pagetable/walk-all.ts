@@ -5,7 +5,7 @@
 
 import { PtState, PT_ENTRY_OA, PT_ENTRY_TABLE, type PtFormat } from './format.js';
 import { ptDescend, ptLoadTable, ptSetRange, PtWalk, type PtWalkable } from './iter.js';
-import type { PageTable } from './table.js';
+import type { PtLevelTable } from './level-table.js';
 
 /** A walk over everything: index 0 to the end of every table. */
 const ALL = Object.freeze(Object.assign(new PtWalk(), { va: 0, end: Infinity }));
@@ -14,14 +14,14 @@ const ALL = Object.freeze(Object.assign(new PtWalk(), { va: 0, end: Infinity }))
  * Collects, children first, the tables of the subtree rooted at table `pfn` (at `level`, its first
  * page va) into list. False, as soon as one is found, when the subtree holds a leaf.
  */
-export function ptCollectEmpty(t: PageTable, pfn: number, level: number, va: number, list: number[]): boolean {
+export function ptCollectEmpty(t: PtLevelTable, pfn: number, level: number, va: number, list: number[]): boolean {
   const pts = t.states[level]!;
   ptLoadTable(t, pts, pfn, va);
   ptSetRange(t, pts, ALL);
   return collectLevel(t, pts, list);
 }
 
-function collectLevel(t: PageTable, pts: PtState, list: number[]): boolean {
+function collectLevel(t: PtLevelTable, pts: PtState, list: number[]): boolean {
   const words = pts.words, level = pts.level;
   for (; pts.index < pts.endIndex; pts.index++) {
     const w = pts.base + 2 * pts.index;
@@ -37,7 +37,7 @@ function collectLevel(t: PageTable, pts: PtState, list: number[]): boolean {
  * Calls fn(iova, pfn, order) for every leaf under the root, in IOVA order (the head of a
  * replicated run once). Walks on states of its own, so fn may call back into the page table.
  */
-export function ptEnumerate(t: PageTable, fn: (iova: number, pfn: number, order: number) => void): void {
+export function ptEnumerate(t: PtLevelTable, fn: (iova: number, pfn: number, order: number) => void): void {
   const own: OwnWalk = {
     arena: t.arena, geo: t.geo, fmt: t.fmt, top: t.top, states: t.states.map((s) => Object.assign(new PtState(), { level: s.level })),
   };
@@ -67,14 +67,14 @@ function enumerateLevel(t: OwnWalk, pts: PtState, fn: (iova: number, pfn: number
  * Domain free: drops the reach of every leaf and collects every table, children first, the root
  * last, into list.
  */
-export function ptTeardown(t: PageTable, list: number[]): void {
+export function ptTeardown(t: PtLevelTable, list: number[]): void {
   const pts = t.states[t.top]!;
   ptLoadTable(t, pts, t.root, 0);
   ptSetRange(t, pts, ALL);
   teardownLevel(t, pts, list);
 }
 
-function teardownLevel(t: PageTable, pts: PtState, list: number[]): void {
+function teardownLevel(t: PtLevelTable, pts: PtState, list: number[]): void {
   const words = pts.words, level = pts.level;
   for (; pts.index < pts.endIndex; pts.index++) {
     const w = pts.base + 2 * pts.index;
@@ -91,7 +91,7 @@ function teardownLevel(t: PageTable, pts: PtState, list: number[]): void {
  * down), with its index at that entry; null when the path to va ends first or the entry points
  * elsewhere (the child is no longer linked there).
  */
-export function ptParentOf(t: PageTable, r: PtWalk, va: number, level: number, child: number): PtState | null {
+export function ptParentOf(t: PtLevelTable, r: PtWalk, va: number, level: number, child: number): PtState | null {
   r.va = va; r.end = va + 1;
   let pts = t.states[t.top]!;
   ptLoadTable(t, pts, t.root, 0);

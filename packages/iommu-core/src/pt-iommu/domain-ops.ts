@@ -5,13 +5,12 @@
 // tables it covered (the gather owns them), a map that replaced tables flushes its range first.
 // What differs per driver and era is data (PtIommuConfig) and three driver hooks (PtIommuDriverOps).
 
+import { ERRNO } from '../errno.js';
 import { iommuIotlbGatherAddRange, type IotlbGather } from '../gather.js';
 import { __IOMMU_DOMAIN_PAGING, IOMMU_READ, IOMMU_WRITE, type IommuDomain, type IommuModelOps, type IommuOps } from '../ops.js';
 import { POW2_TABLE, pgsizeCount, type PgsizeCountOut } from '../pgsize.js';
 import type { Sim } from '../sim.js';
 import type { PtIommuConfig, PtIommuDomain, PtIommuDriverOps } from './iommu.js';
-
-const EINVAL = -22;
 
 /** A freed domain: its tables went back to the arena (maybe to another domain); never touch them through it. */
 const dead = (dom: IommuDomain): boolean => (dom.type & __IOMMU_DOMAIN_PAGING) === 0;
@@ -71,10 +70,10 @@ export function iommuPtDomainOps<D extends PtIommuDomain>(sim: Sim, cfg: PtIommu
     mapPages(dom, iova, pfn, order, count, prot) {
       const d = dom as D;
       dom.mapped = 0;
-      if (dead(dom)) return EINVAL;                                   // iommu_map checks first
-      if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) return EINVAL;
+      if (dead(dom)) return -ERRNO.EINVAL;                            // iommu_map checks first
+      if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) return -ERRNO.EINVAL;
       const holds = holdsOrder[order] === 1;
-      if (!holds && !split) return EINVAL;                            // AMD: 512 GiB, > 2^51
+      if (!holds && !split) return -ERRNO.EINVAL;                     // AMD: 512 GiB, > 2^51
       const lp = POW2_TABLE[order - 12]!;
       const last = iova + count * lp - 1;
       if (last > dom.geometry.apertureEnd) return cfg.rangeErrno;

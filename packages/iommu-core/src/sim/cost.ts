@@ -3,8 +3,9 @@
 // machine's, and the count-only events, which cost nothing anywhere.
 
 import { MACHINE_TABLES } from './machine-tables.js';
+import type { CostEntry } from './machine-profile.js';
 
-export interface CostEntry { readonly ns: number; readonly source: string }
+export type { CostEntry };
 
 const COUNT = (what: string): CostEntry => ({ ns: 0, source: `count only: ${what}` });
 const dflt = MACHINE_TABLES[0]!.costs;

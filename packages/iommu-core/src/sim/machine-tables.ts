@@ -2,7 +2,7 @@
 // fits are shown, figure by figure, by `vfio-sim validate` (docs/validation.md). Events not listed
 // for the default keep the registering package's entry (count-only events).
 
-import type { MachineProfile } from './machines.js';
+import type { MachineProfile } from './machine-profile.js';
 
 const LZ = 'Li Zhe, "vfio/type1: optimize vfio_pin_pages_remote() and vfio_unpin_pages_remote()" v5 cover letter (16 GiB, 6.16 vs 6.18)';
 const PT = 'iommupt v5 cover letter ("Consolidate iommu page table implementations (AMD)"), AMDv1 on an i7-12700, ns per call';

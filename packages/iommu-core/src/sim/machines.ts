@@ -3,25 +3,10 @@
 // it, scales the CPU-side work by one factor and sets the events its own figures determine.
 // vfio-sim validate (docs/validation.md) shows each machine's figures next to the model's.
 
-import type { CostEntry } from './cost.js';
 import { MACHINE_TABLES } from './machine-tables.js';
+import type { CostEntry, MachineProfile } from './machine-profile.js';
 
-/** A machine: a host that published figures come from, and what the model's events cost on it. */
-export interface MachineProfile {
-  readonly name: string;
-  /** The hardware, as far as its source describes it. */
-  readonly host: string;
-  /** The published measurements taken on it (what determines its own costs). */
-  readonly measured: string;
-  /** The machine it inherits every other cost from, or null for the default (a full table). */
-  readonly base: string | null;
-  /** Factor on the CPU-side costs it inherits (1 = as fast as its base). */
-  readonly cpuScale: number;
-  /** Which figure determines cpuScale. */
-  readonly scaleSource: string;
-  /** The costs this host's figures determine (or that differ from its base). */
-  readonly costs: Readonly<Record<string, CostEntry>>;
-}
+export type { MachineProfile };
 
 /**
  * Events whose cost is the IOMMU's or the memory system's latency, not CPU work: a machine's

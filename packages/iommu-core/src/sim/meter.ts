@@ -60,9 +60,9 @@ export class Meter {
 
   /** Counts n occurrences of ev and advances the clock by their cost. */
   charge(ev: number, n: number): void {
-    this.count[ev] += n;
-    const t = this.costNs[ev] * n;
-    this.timeNs[ev] += t;
+    this.count[ev]! += n;
+    const t = this.costNs[ev]! * n;
+    this.timeNs[ev]! += t;
     this.clock.now += t;
   }
 

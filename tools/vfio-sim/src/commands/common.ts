@@ -30,7 +30,7 @@ export interface OutputOpts {
 }
 
 /** --trace-max's default: a trace estimated above it is refused before the run. */
-export const TRACE_MAX_DEFAULT = '1G';
+const TRACE_MAX_DEFAULT = '1G';
 /** Estimates at or above this are printed on stderr before the run. */
 const TRACE_NOTE_BYTES = 64 << 20;
 
@@ -45,10 +45,6 @@ export interface ScenarioOrigin { readonly where: string; readonly flagged: Read
  * Reads and checks a scenario JSON file over the defaults. `viaFlag`: the user named it with
  * --scenario (errors name that flag) rather than as a `compare` argument.
  */
-export function loadScenarioFile(file: string, viaFlag: boolean): Scenario {
-  return readScenarioFile(file, viaFlag).scenario;
-}
-
 function readScenarioFile(file: string, viaFlag: boolean): { scenario: Scenario; origin: ScenarioOrigin } {
   const opt = viaFlag ? '--scenario' : '';
   const what = viaFlag ? file : `scenario file ${file}`;
@@ -143,7 +139,7 @@ function checkCase(s: Scenario, seen: Set<string>): void {
   }
 }
 
-export function parseWorkers(w: string | undefined): number | undefined {
+function parseWorkers(w: string | undefined): number | undefined {
   if (w === undefined) return undefined;
   if (!/^\d+$/.test(w) || Number(w) < 1 || Number(w) > 256) throw new UsageError('--workers', `'${w}' must be an integer in [1, 256]`);
   return Number(w);

@@ -88,7 +88,7 @@ export function runDemo(name: DemoName, variant?: TryHarder): DemoResult {
 }
 
 /** One line per violation: kind, pfn, how it is reached (domain, iova, pte/iotlb), during which call. */
-export function formatViolation(x: Violation): string {
+function formatViolation(x: Violation): string {
   const where = x.iova >= 0 ? ` iova page ${hex(x.iova)} domain ${x.domain} via ${x.via}` : '';
   return `${x.kind} pfn ${x.pfn >= 0 ? hex(x.pfn) : '-'}${where}${x.call ? ` in ${x.call}` : ''}: ${x.detail}`;
 }

@@ -24,7 +24,7 @@ const READ = 1, WRITE = 2;
 export interface ImportOpts { output?: string; backing?: string; profile?: string }
 
 /** The replay file's lines and the assumptions to print, from a trace's text. */
-export function importTrace(text: string, file: string, opts: ImportOpts = {}): { lines: string[]; notes: string[]; summary: string } {
+function importTrace(text: string, file: string, opts: ImportOpts = {}): { lines: string[]; notes: string[]; summary: string } {
   const backing = checkBacking(opts.backing ?? defaultScenario().host.backing);
   const profile = (opts.profile ?? defaultScenario().profile) as Profile;
   const t = readListenerTrace(text, file);

@@ -26,7 +26,7 @@ export function codeReason(code: string): string { return WHY[code] !== undefine
  * Checks that `file` can be written: its directory exists and is a writable directory, and the
  * file itself, if it exists, is not a directory and is writable. Throws UsageError naming `flag`.
  */
-export function checkWritable(flag: string, file: string): void {
+function checkWritable(flag: string, file: string): void {
   const fail = (why: string): never => { throw new UsageError(flag, `cannot write ${file}: ${why}`); };
   // resolve('') is the working directory, which stat() finds: an empty path must be refused here
   if (file === '') throw new UsageError(flag, 'needs a file name (got an empty string)');

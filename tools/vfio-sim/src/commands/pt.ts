@@ -14,7 +14,7 @@ import { textTable } from '../report/format.js';
 import { parseCost } from '../scenario/options.js';
 import { parseSize } from '../scenario/size.js';
 
-export const PT_SCHEMA = 'vfio-sim/pt@1';
+const PT_SCHEMA = 'vfio-sim/pt@1';
 const PAGE_SIZES: Readonly<Record<string, number>> = { [String(1 << 12)]: 12, [String(1 << 21)]: 21, [String(2 ** 30)]: 30 };
 
 export interface PtOptions {
@@ -22,7 +22,7 @@ export interface PtOptions {
 }
 
 /** What `pt --json` prints. */
-export interface PtResult {
+interface PtResult {
   readonly schema: typeof PT_SCHEMA;
   readonly op: 'map' | 'unmap';
   readonly pages: number;
@@ -45,7 +45,7 @@ function whole(flag: string, v: string | undefined, dflt: number, max: number): 
 }
 
 /** Checks the options and measures; UsageError for bad input. */
-export function ptResult(op: string, o: PtOptions): PtResult {
+function ptResult(op: string, o: PtOptions): PtResult {
   if (op !== 'map' && op !== 'unmap') throw new UsageError('pt', `'${op}' is not map or unmap`);
   const pages = whole('--pages', o.pages, 1, 4096);
   const sizeBytes = parseSize(o.pageSize ?? '4K', '--page-size');

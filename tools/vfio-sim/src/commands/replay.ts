@@ -13,7 +13,7 @@ import { checkOutputOpts, emit, execute, type OutputOpts } from './common.js';
 import { costTable } from './report.js';
 
 /** What `replay --init` prints: every kind of line, with the header's defaults in comments. A test replays it. */
-export const REPLAY_TEMPLATE = `# vfio-sim replay file: JSON Lines, one JSON object per line; blank lines and lines starting with #
+const REPLAY_TEMPLATE = `# vfio-sim replay file: JSON Lines, one JSON object per line; blank lines and lines starting with #
 # are skipped. Replay it with \`vfio-sim replay FILE\` (--profile v4.16,v4.17,mainline compares kernels).
 #
 # The header comes first. Only op, format and version are needed; every other field has a default:

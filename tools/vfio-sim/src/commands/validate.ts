@@ -4,28 +4,15 @@
 import { UsageError } from '../errors.js';
 import { textTable } from '../report/format.js';
 import { CASES } from '../validate/cases.js';
+import { fmtFigure, machineOf } from '../validate/figure.js';
 import { runValidation, selectCases, type CaseOutcome, type CliRunner } from '../validate/run.js';
 import { validationMarkdown } from '../validate/markdown.js';
 
-export const VALIDATE_SCHEMA = 'vfio-sim/validate@1';
+const VALIDATE_SCHEMA = 'vfio-sim/validate@1';
 
 export interface ValidateOptions { json?: boolean; markdown?: boolean; kind?: string; progress?: boolean }
 
-/** A figure as the table shows it: ms and s with a few significant digits, percentages signed. */
-export function fmtFigure(v: number, unit: CaseOutcome['unit']): string {
-  if (unit === '%') return `${v > 0 ? '+' : ''}${v.toFixed(1)}%`;
-  if (unit === 'regions' || unit === 'bytes') return `${Math.round(v)} ${unit === 'bytes' ? 'B' : ''}`.trim();
-  const digits = Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : Math.abs(v) >= 1 ? 2 : 3;
-  return `${v.toFixed(digits)} ${unit}`;
-}
-
-/** The machine a case's command runs on (its --machine, or the default). */
-export function machineOf(o: CaseOutcome): string {
-  const m = /--machine (\S+)/.exec(o.command);
-  return m === null ? 'default' : m[1]!;
-}
-
-export function validateTable(out: readonly CaseOutcome[]): string {
+function validateTable(out: readonly CaseOutcome[]): string {
   const rows = out.map((o) => [o.id, o.kind === 'target' ? 'target' : 'held-out', fmtFigure(o.published, o.unit), fmtFigure(o.model, o.unit), o.tolerance, o.ok ? 'ok' : 'MISS']);
   const t = out.filter((o) => o.kind === 'target'), h = out.filter((o) => o.kind === 'held-out');
   const sum = (xs: readonly CaseOutcome[]): string => `${xs.filter((o) => o.ok).length}/${xs.length}`;

@@ -30,7 +30,7 @@ export interface MachineSpec {
 }
 
 /** What the driver side of a machine offers the run: DMA by a device and the counters it keeps. */
-export interface DriverHandle {
+interface DriverHandle {
   readonly kind: 'amd' | 'reference';
   /** The driver itself (an AmdIommu or a ReferenceDriver), as VFIO's groups take it. */
   readonly iommu: IommuDriver;

@@ -22,7 +22,7 @@ export interface HeaderLine { op: 'header'; format: typeof REPLAY_FORMAT; versio
  * faulted in by the first pin (false). In a file `backing` may be left out (the machine's backing).
  */
 export interface MmapLine { op: 'mmap'; name?: string; size: string; backing: BackingProfile | 'mmio'; vaddr?: string; populate?: boolean }
-export interface PhaseLine { op: 'phase'; name: string }
+interface PhaseLine { op: 'phase'; name: string }
 export interface MapLine {
   op: 'ioctl'; cmd: 'VFIO_IOMMU_MAP_DMA';
   arg: { argsz: number; flags: number; vaddr: string; iova: string; size: string };
@@ -33,7 +33,7 @@ export interface UnmapLine {
   arg: { argsz: number; flags: number; iova: string; size: string };
   ret?: number; errno?: string; sizeOut?: string;
 }
-export interface DmaLine { op: 'dma'; device: number; iova: string; pages: number; dir: 'read' | 'write' }
+interface DmaLine { op: 'dma'; device: number; iova: string; pages: number; dir: 'read' | 'write' }
 export type RecordLine = HeaderLine | MmapLine | PhaseLine | MapLine | UnmapLine | DmaLine;
 
 const U64 = /^0x[0-9a-f]{1,16}$/i;

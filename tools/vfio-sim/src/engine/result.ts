@@ -132,7 +132,7 @@ export interface CaseResult {
 export interface SweepInfo { readonly option: string; readonly flag: string; readonly values: readonly (string | number | boolean)[] }
 
 /** compare: one case after the first, as a change from the first in percent. */
-export interface CaseChange {
+interface CaseChange {
   readonly label: string;
   /** The first case's label. */
   readonly vs: string;

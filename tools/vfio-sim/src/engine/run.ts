@@ -35,7 +35,7 @@ export interface CaseOutput {
 }
 
 /** The machine a scenario asks for. */
-export function machineSpec(r: Resolved): MachineSpec {
+function machineSpec(r: Resolved): MachineSpec {
   const s = r.scenario;
   return {
     hostMemory: String(r.hostBytes), seed: s.seed, backing: r.backing,

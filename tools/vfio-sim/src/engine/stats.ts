@@ -19,7 +19,7 @@ export interface Stats {
 }
 
 /** Plain-JSON copy of a value: bigint -> decimal string, Map -> object, typed arrays -> arrays. */
-export function toJson(v: unknown): unknown {
+function toJson(v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
   if (Array.isArray(v)) return v.map(toJson);
   if (ArrayBuffer.isView(v)) return Array.from(v as unknown as ArrayLike<number>);
@@ -41,7 +41,7 @@ export function summarise(h: readonly (readonly [number, number])[]): RegionsPer
 }
 
 /** Histogram { value: occurrences } as ascending [value, occurrences] pairs. */
-export function histPairs(h: Readonly<Record<number, number>>): [number, number][] {
+function histPairs(h: Readonly<Record<number, number>>): [number, number][] {
   return Object.entries(h).map(([k, v]) => [Number(k), v] as [number, number]).sort((a, b) => a[0] - b[0]);
 }
 

@@ -17,10 +17,10 @@ export interface TraceMap {
   readonly mmio: boolean;
 }
 /** One UNMAP_DMA and the bytes it removes (what the kernel writes back). */
-export interface TraceUnmap { readonly kind: 'unmap'; readonly line: number; readonly iova: bigint; readonly size: bigint; readonly sizeOut: bigint }
-export type TraceOp = TraceMap | TraceUnmap;
+interface TraceUnmap { readonly kind: 'unmap'; readonly line: number; readonly iova: bigint; readonly size: bigint; readonly sizeOut: bigint }
+type TraceOp = TraceMap | TraceUnmap;
 
-export interface ListenerCounts {
+interface ListenerCounts {
   /** Non-blank lines read. */
   lines: number;
   /** Map and unmap events that became ioctls. */
@@ -178,7 +178,10 @@ class State {
     this.ops.push(m);
     this.counts.maps++;
     if (mmio) this.counts.barMaps++;
-    else if ((this.ram += size) > this.peakRam) this.peakRam = this.ram;
+    else {
+      this.ram += size;
+      if (this.ram > this.peakRam) this.peakRam = this.ram;
+    }
   }
 
   /** no_dma_map right after a region_add: QEMU did not map that section (it is still in the trace, before the check). */

@@ -19,6 +19,8 @@ const ISO8601 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z (?:\(\d+\) )?/;
 const FTRACE = /\btracing_mark_write: /;
 // syslog backend: syslog(LOG_INFO, "name fmt") as a log file or journalctl shows it: "... qemu-system-x86_64[7131]: "
 const SYSLOG = /^.*?\S\[\d+\]: /;
+/** The backends' prefixes, tried in this order; the event starts where the match ends. */
+const PREFIXES: readonly (readonly [RegExp, PrefixKind])[] = [[PID_TIME, 'pid@time'], [ISO8601, 'iso8601'], [FTRACE, 'ftrace'], [SYSLOG, 'syslog']];
 // a trace event name (lower case, with an underscore, as every QEMU event has) and its formatted arguments
 const EVENT = /^([a-z][a-z0-9]*_[a-z0-9_]*)(?: (.*))?$/;
 
@@ -26,11 +28,13 @@ const EVENT = /^([a-z][a-z0-9]*_[a-z0-9_]*)(?: (.*))?$/;
 export function splitTraceLine(line: string): RawEvent | null {
   let rest = line.endsWith('\r') ? line.slice(0, -1) : line;
   let prefix: PrefixKind = 'none';
-  let m: RegExpExecArray | null;
-  if ((m = PID_TIME.exec(rest)) !== null) { prefix = 'pid@time'; rest = rest.slice(m[0].length); }
-  else if ((m = ISO8601.exec(rest)) !== null) { prefix = 'iso8601'; rest = rest.slice(m[0].length); }
-  else if ((m = FTRACE.exec(rest)) !== null) { prefix = 'ftrace'; rest = rest.slice(m.index + m[0].length); }
-  else if ((m = SYSLOG.exec(rest)) !== null) { prefix = 'syslog'; rest = rest.slice(m[0].length); }
+  for (const [re, kind] of PREFIXES) {
+    const m = re.exec(rest);
+    if (m === null) continue;
+    prefix = kind;
+    rest = rest.slice(m.index + m[0].length);
+    break;
+  }
   const e = EVENT.exec(rest);
   if (e === null) return null;
   return { event: e[1]!, args: e[2] ?? '', prefix };

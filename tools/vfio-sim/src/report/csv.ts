@@ -6,7 +6,7 @@
 import type { CaseResult, CommandResult } from '../engine/result.js';
 import { phasesOf, setupNs } from './table.js';
 
-export const CSV_HEADER = 'case,metric,value';
+const CSV_HEADER = 'case,metric,value';
 
 /** One CSV field: as it is, or quoted when it holds a comma, a double quote or a line break. */
 export function csvField(s: string): string {
@@ -20,7 +20,7 @@ export function csvField(s: string): string {
  * (--json has it), and `metrics.setupNs`, the table's `modeled time: setup` row, is not in the JSON
  * (modeledNs minus the phases). Values are the JSON's numbers, unrounded: counts, bytes, nanoseconds.
  */
-export function csvRows(c: CaseResult): [metric: string, value: number][] {
+function csvRows(c: CaseResult): [metric: string, value: number][] {
   const rows: [string, number][] = [];
   for (const [k, v] of Object.entries(c.metrics)) {
     if (typeof v === 'number') rows.push([`metrics.${k}`, v]);

@@ -65,7 +65,7 @@ export function renderHtml(res: CommandResult, title = 'vfio-sim report'): strin
     title: 'Modeled time per phase', categories: cats, xLabel: caseAxis, yLabel: 'modeled time', tick: durTick,
     series: phases.map((p) => ({ name: p, values: cases.map((c) => c.metrics.phaseNs[p] ?? 0) })),
   }));
-  if (res.sweep !== null && res.sweep.values.every((v) => typeof v === 'number')) {
+  if (res.sweep?.values.every((v) => typeof v === 'number')) {
     const x = res.sweep.values as number[];
     const logX = Math.min(...x) > 0 && Math.max(...x) / Math.min(...x) >= 16;
     const xLabel = sweepAxis(res.sweep.flag, logX);

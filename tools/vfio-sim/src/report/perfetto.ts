@@ -34,7 +34,7 @@ export type TraceDetail = (typeof TRACE_DETAILS)[number];
 const CHUNK = 1 << 20;
 const OPEN = '{"traceEvents":[\n';
 /** The closing part: the array, then the display unit and what the clock is. */
-export function traceClose(detail: TraceDetail): string {
+function traceClose(detail: TraceDetail): string {
   return `\n],"displayTimeUnit":"ns","metadata":{"clock":"modeled time (us)","iova":"bytes (0x hex)","detail":"${detail}","generator":"vfio-sim"}}\n`;
 }
 

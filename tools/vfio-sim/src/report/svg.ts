@@ -1,7 +1,7 @@
 // Tiny inline-SVG plotting: grouped bar charts and line charts with linear or log axes. Output is
 // plain markup (no script), so the HTML report is one self-contained file.
 
-export const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
 
 export const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -21,7 +21,7 @@ function niceTicks(lo: number, hi: number, integer: boolean, n = 5): number[] {
   return out;
 }
 
-export function shortNum(v: number): string {
+function shortNum(v: number): string {
   const a = Math.abs(v);
   if (a >= 1e9) return `${+(v / 1e9).toPrecision(3)}G`;
   if (a >= 1e6) return `${+(v / 1e6).toPrecision(3)}M`;
@@ -134,7 +134,7 @@ export function lineChart(o: { title: string; x: readonly number[]; xLabel: stri
     const pts = o.x.map((x, i) => `${xa.map(x).toFixed(1)},${ya.map(s.values[i] ?? 0).toFixed(1)}`);
     const col = PALETTE[k % PALETTE.length];
     parts.push(`<polyline class="m" points="${pts.join(' ')}" fill="none" stroke="${col}" stroke-width="2"/>`);
-    o.x.forEach((x, i) => parts.push(`<circle class="m" cx="${xa.map(x).toFixed(1)}" cy="${ya.map(s.values[i] ?? 0).toFixed(1)}" r="3.5" fill="${col}"><title>${esc(`${s.name} @ ${x}: ${fmt(s.values[i] ?? 0)}`)}</title></circle>`));
+    o.x.forEach((x, i) => { parts.push(`<circle class="m" cx="${xa.map(x).toFixed(1)}" cy="${ya.map(s.values[i] ?? 0).toFixed(1)}" r="3.5" fill="${col}"><title>${esc(`${s.name} @ ${x}: ${fmt(s.values[i] ?? 0)}`)}</title></circle>`); });
   });
   parts.push(`<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" class="x"/>`);
   if (o.series.length > 1) parts.push(legend(o.series.map((s) => s.name), L, H - 8));

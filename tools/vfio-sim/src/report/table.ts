@@ -11,7 +11,7 @@ import { bottomLine } from './bottom-line.js';
 
 type Row = readonly [string, (c: CaseResult) => string];
 
-export const ROWS: readonly Row[] = [
+const ROWS: readonly Row[] = [
   ['UNMAP_DMA ioctls', (c) => int(c.metrics.unmapIoctls)],
   ['vfio_unmap_unpin calls', (c) => int(c.metrics.unmapCalls)],
   ['regions/call min/med/max', (c) => { const r = c.metrics.regionsPerCall; return `${r.min}/${r.median}/${r.max}`; }],
@@ -197,7 +197,7 @@ function wrap(head: string, words: readonly string[], width: number): string[] {
  * entries (for the cases' driver) that make the columns differ; `vfio-sim timeline A B` has commits
  * (printed the way the user runs the CLI, see invocation.ts).
  */
-export function timelineLines(cases: readonly CaseResult[]): string[] {
+function timelineLines(cases: readonly CaseResult[]): string[] {
   const scen = cases.map((c) => c.scenario).filter((s) => s !== null);
   if (scen.length !== cases.length) return [];
   const drivers = new Set(scen.map((s) => s.driver));

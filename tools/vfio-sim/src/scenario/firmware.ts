@@ -13,7 +13,7 @@
 export type RegionName = 'pc.ram' | 'pc.rom' | 'pc.bios' | 'nic.rom' | 'gpu.bar0' | 'gpu.bar1';
 
 /** What the QEMU process maps besides guest RAM (pc.ram) for a firmware boot, in mmap order. */
-export interface HostRegion {
+interface HostRegion {
   readonly name: RegionName;
   readonly size: bigint;
   /** 'rom': a small anonymous RAMBlock (4 KiB pages); 'mmio': a vfio BAR mmap (VM_PFNMAP, never pinned). */
@@ -32,7 +32,7 @@ export interface Section {
 }
 
 /** One memory transaction: the sections VFIO unmaps, then the ones it maps, each in address order. */
-export interface TopologyChange {
+interface TopologyChange {
   /** What the firmware or guest did. */
   readonly step: string;
   /** Where QEMU turns it into the transaction (file and function). */

@@ -18,7 +18,7 @@ export interface RamBlock {
 const GiB = 1n << 30n;
 const VGA_START = 0xa0000n, VGA_END = 0xc0000n;
 /** QEMU's largest allowed ram-below-4g (pc: max-ram-below-4g caps at 0xe0000000). */
-export const MAX_BELOW_4G = 0xe0000000n;
+const MAX_BELOW_4G = 0xe0000000n;
 
 /**
  * Default low-memory size: q35 puts 2 GiB below 4 GiB once RAM reaches 0xb0000000 (else all of it);

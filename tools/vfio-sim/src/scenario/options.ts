@@ -70,7 +70,7 @@ export function addScenarioOptions(cmd: Command): Command {
 export const flagName = (o: OptDef): string => o.flag.split(' ')[0]!;
 
 /** Parses one value of an option into its scenario value. */
-export function parseValue(o: OptDef, text: string): string | number | boolean {
+function parseValue(o: OptDef, text: string): string | number | boolean {
   const f = flagName(o);
   const t = text.trim();
   switch (o.kind) {
@@ -108,12 +108,6 @@ export function setPath(s: Scenario, path: string, v: unknown): void {
   let o = s as unknown as Record<string, unknown>;
   for (const k of keys.slice(0, -1)) o = o[k] as Record<string, unknown>;
   o[keys[keys.length - 1]!] = v;
-}
-
-export function getPath(s: Scenario, path: string): unknown {
-  let o: unknown = s;
-  for (const k of path.split('.')) o = (o as Record<string, unknown>)[k];
-  return o;
 }
 
 /** Parses --cost event=ns,...: each ns a number in [0, 1e9]. */

@@ -65,7 +65,7 @@ export interface Scenario {
  * twice (runs of ~25 blocks or pages on average). It gives what the 2018 review thread saw on dGPU
  * VMs: at most ~1500 regions per unmap call and mostly fewer than 100 (`vfio-sim validate`).
  */
-export const DEFAULT_HOST_AGE = 0.02;
+const DEFAULT_HOST_AGE = 0.02;
 
 /** vfio_iommu_type1's dma_entry_limit default (5.1+; the 4.x profiles have no limit). */
 export const DMA_ENTRY_LIMIT_DEFAULT = 65535;
@@ -112,7 +112,7 @@ export interface Resolved {
 /** Where a field came from, for error messages: the CLI flag and the JSON path. */
 export interface FieldName { readonly flag: string; readonly path: string }
 export const FIELDS: Record<string, FieldName> = {};
-function f(flag: string, path: string): FieldName { return (FIELDS[path] = { flag, path }); }
+function f(flag: string, path: string): FieldName { const n = { flag, path }; FIELDS[path] = n; return n; }
 const F = {
   name: f('--name', 'name'), seed: f('--seed', 'seed'),
   guest: f('--guest', 'guest.memory'), machine: f('--qemu-machine', 'guest.machine'), hostMachine: f('--machine', 'host.machine'), below4g: f('--below-4g', 'guest.below4g'),
@@ -161,7 +161,7 @@ export function checkBacking(v: unknown): BackingProfile {
 }
 
 /** A host age as the tool accepts it: a number in [0, 1] (also checked alone by replay for its header). */
-export function checkHostAge(v: unknown): number {
+function checkHostAge(v: unknown): number {
   if (typeof v !== 'number' || !(v >= 0 && v <= 1)) bad(F.hostAge, `'${String(v)}' must be a number in [0, 1] (1 = long-running host, 0 = freshly booted)`);
   return v;
 }

@@ -6,10 +6,9 @@
 // seeded PRNG, so a seed fixes the stream.
 
 import { Prng } from '@x/iommu-core/internals';
+import { VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE } from '@x/vfio-type1';
 import type { Resolved } from './scenario.js';
 import type { RegionName, Section } from './firmware.js';
-
-export const VFIO_DMA_MAP_FLAG_READ = 1, VFIO_DMA_MAP_FLAG_WRITE = 2;
 
 /** One step of a workload, with guest-RAM offsets resolved to process addresses. */
 export type Op =
@@ -119,7 +118,7 @@ export function* workload(r: Resolved, vmas: ProcessVmas, ndevices: number): Gen
 }
 
 /** Where the map tests put their one mapping: vfio-pci-mem-dma-map's HIGH_MEM, 4 GiB. */
-export const MAP_TEST_IOVA = 4n << 30n;
+const MAP_TEST_IOVA = 4n << 30n;
 
 /**
  * The map tests: one MAP_DMA of the whole range (guest RAM, or the GPU's BAR1 for bar-map) at IOVA

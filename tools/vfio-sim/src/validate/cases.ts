@@ -7,7 +7,7 @@
  * within: |model - published| <= tolerance x published (tolerance a fraction), or, for unit '%',
  * within tolerance percentage points; at-most / below: model <= / < published; exact: equal.
  */
-export type Check = 'within' | 'at-most' | 'below' | 'exact';
+type Check = 'within' | 'at-most' | 'below' | 'exact';
 
 export interface ValidationCase {
   readonly id: string;

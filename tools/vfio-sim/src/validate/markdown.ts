@@ -3,7 +3,7 @@
 // checked by a test, so the page is always what the code computes.
 
 import { MACHINES, machineCosts, type MachineProfile } from '@x/iommu-core';
-import { fmtFigure, machineOf } from '../commands/validate.js';
+import { fmtFigure, machineOf } from './figure.js';
 import type { CaseOutcome } from './run.js';
 
 const esc = (s: string): string => s.replace(/\|/g, '\\|');

@@ -28,7 +28,7 @@ export interface CaseOutcome {
 }
 
 /** The command line of a case, as a user types it. */
-export function commandLine(c: ValidationCase): string {
+function commandLine(c: ValidationCase): string {
   return ['vfio-sim', ...c.args, '--json'].map((a) => (/^[\w.,:=+~/-]+$/.test(a) ? a : `'${a}'`)).join(' ');
 }
 
@@ -47,7 +47,7 @@ export function atPath(doc: unknown, path: string): unknown {
   return o;
 }
 
-export function toleranceText(c: ValidationCase): string {
+function toleranceText(c: ValidationCase): string {
   switch (c.check) {
     case 'within': return c.unit === '%' ? `±${c.tolerance} pp` : `±${Math.round(c.tolerance * 100)}%`;
     case 'at-most': return '<= published';
