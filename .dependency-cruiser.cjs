@@ -8,9 +8,20 @@ module.exports = {
     {
       name: 'no-circular',
       severity: 'error',
-      comment: 'A cycle inside a package, type-only imports included: split the shared part into its own module.',
-      from: {},
+      comment:
+        'A cycle inside a package, type-only imports included: split the shared part into its own module. ' +
+        'One exception: a Sim holds the probe points (observe.ts), whose hooks receive an IommuDomain (ops.ts), ' +
+        'which holds its Sim: mutually recursive types, joined only by type-only imports (no-circular-runtime ' +
+        'still checks those files).',
+      from: { pathNot: '^packages/iommu-core/src/(ops|sim|observe|physmem)\\.ts$' },
       to: { circular: true },
+    },
+    {
+      name: 'no-circular-runtime',
+      severity: 'error',
+      comment: 'A cycle of imports that stay at run time (type-only imports are erased), in any file.',
+      from: {},
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
     },
     {
       name: 'vfio-type1-not-amd-iommu',

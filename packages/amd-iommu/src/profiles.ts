@@ -6,7 +6,7 @@
 import {
   CORE_TIMELINE, ERRNO, KEY_RELEASES, namedReleases, parseProfile, timelineFlags, type ProfileName, type Release,
 } from '@x/iommu-core';
-import { type PtPolicy } from '@x/iommu-core/internals';
+import type { PtPolicy } from '@x/iommu-core/internals';
 import { AMD_TIMELINE } from './timeline.js';
 
 /** A kernel release ('v4.17', ...) or 'mainline' (the newest modelled release), optionally with '+id' / '~id' entry switches. */

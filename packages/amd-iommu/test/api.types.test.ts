@@ -4,7 +4,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { IOMMU_READ, IOMMU_RESV_MSI, createSim, iommuMap, type IotlbPolicy } from '@x/iommu-core';
 import {
-  AMD_PROFILES, CMD_NAMES, EVENT_IO_PAGE_FAULT, EVENT_NAMES, createAmdIommu, type AmdEvent, type AmdEventName,
+  AMD_PROFILES, CMD_NAMES, type EVENT_IO_PAGE_FAULT, type EVENT_NAMES, createAmdIommu, type AmdEvent, type AmdEventName,
   type AmdEventType, type AmdIommuOptions, type CmdName,
 } from '../src/index.js';
 import { AmdIommuHw, createAmdv1Format } from '../src/internals.js';

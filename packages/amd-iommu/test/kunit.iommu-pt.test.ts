@@ -5,8 +5,8 @@
 // policy's conflict rules) come from @x/iommu-core/testing and run at every mode the config reaches,
 // under each page-table policy an AMD profile uses.
 import { describe, expect, it } from 'vitest';
-import { createSim, IommuError, iommuIovaToPhys, iommuMap, iommuUnmap } from '@x/iommu-core';
-import { type PtPolicy } from '@x/iommu-core/internals';
+import { createSim, type IommuError, iommuIovaToPhys, iommuMap, } from '@x/iommu-core';
+import type { PtPolicy } from '@x/iommu-core/internals';
 import { ptEngineCases, ptTestDomain, ptTestDomainFree, type PtEngineTarget } from '@x/iommu-core/testing';
 import { AMD_IOMMU_PGSIZES, AMD_PROFILE_NAMES, amdProfile, createAmdIommu, type AmdDomain, type AmdProfileName } from '../src/index.js';
 import { createAmdv1Format, ptPolicyOf } from '../src/internals.js';

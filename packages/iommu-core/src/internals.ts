@@ -11,8 +11,8 @@ export {
 export { PtGeometry } from './pagetable/geometry.js';
 export { PageTable, PtLookup } from './pagetable/table.js';
 export type { PtPolicy } from './pagetable/policy.js';
-export { iommuPtDomainOps, PT_IOMMU_MODEL_OPS } from './pt-iommu/domain-ops.js';
-export { ptIommuInit, ptIommuDeinit, type PtIommuConfig, type PtIommuDomain, type PtIommuDriverOps } from './pt-iommu/iommu.js';
+export { iommuPtDomainOps } from './pt-iommu/domain-ops.js';
+export { PT_IOMMU_MODEL_OPS, ptIommuInit, ptIommuDeinit, type PtIommuConfig, type PtIommuDomain, type PtIommuDriverOps } from './pt-iommu/iommu.js';
 export { createRefFormat } from './pagetable/fmt-ref.js';
 export { Iotlb } from './iotlb.js';
 export { REF_POLICY } from './ref-driver.js';

@@ -150,6 +150,11 @@ export function domainSetPgsizeBitmap(dom: IommuDomain, bm: bigint): void {
  * domain', iommuUnmap / iommuUnmapFast return 0, iommuIovaToPhys returns -1. Call it last, once the
  * free can no longer fail; the driver still refuses a second free itself (EINVAL, 'iommu_domain_free').
  */
+/** A domain domainMarkFreed() cleared (or never a paging one): the core API and the layers refuse it. */
+export function domainIsDead(dom: IommuDomain): boolean {
+  return (dom.type & __IOMMU_DOMAIN_PAGING) === 0;
+}
+
 export function domainMarkFreed(dom: IommuDomain): void {
   (dom as { type: number }).type = dom.type & ~__IOMMU_DOMAIN_PAGING;
 }

@@ -1,7 +1,7 @@
 // Host frame allocator: scattered 4 KiB frames keep their states implicit while their block is open.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSim, IommuError, type Backing } from '../src/index.js';
-import { FRAME_FREE, FRAME_KERNEL, FRAME_USER } from '../src/internals.js';
+import { FRAME_FREE, FRAME_USER } from '../src/internals.js';
 import { census, expectDistinct } from './harness.js';
 
 /** Frames per state over the whole host, read one by one through frameState(). */

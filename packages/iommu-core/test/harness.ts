@@ -4,7 +4,7 @@ import {
   createReferenceDriver, createSim, type Backing, type RefDomain, type RefDriverOptions, type Sim,
   type ReferenceDriver,
 } from '../src/index.js';
-import { FRAME_FREE, FRAME_KERNEL, FRAME_USER } from '../src/internals.js';
+import { FRAME_KERNEL, FRAME_USER } from '../src/internals.js';
 
 export interface Harness { sim: Sim; drv: ReferenceDriver; dom: RefDomain }
 

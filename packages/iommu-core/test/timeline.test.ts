@@ -4,8 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CORE_TIMELINE, KEY_RELEASES, NEWEST_RELEASE, OLDEST_RELEASE, RELEASES, createIotlbGather, entriesAt, iommuMap,
   iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast, isReleaseName, namedReleases, parseRelease,
-  previousRelease, releaseAtLeast, releaseError, timelineDiff, timelineFlags, ENTRY_IDS, SZ_1G, SZ_2M, SZ_4K,
-  isProfileName, parseProfile, profileError, type TimelineEntry,
+  previousRelease, releaseAtLeast, releaseError, timelineDiff, timelineFlags, SZ_1G, SZ_2M, SZ_4K,type TimelineEntry,
 } from '../src/index.js';
 import { timelineMarkdown, withTimelineTable } from '../src/internals.js';
 import { checkTimeline } from '../src/testing.js';

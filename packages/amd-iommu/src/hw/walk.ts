@@ -3,7 +3,7 @@
 // permissions of the DTE and every entry, and decode the leaf size (NextLevel 0 or 7).
 // Reads the arena's int32 words directly; no BigInt, no allocation per walk.
 
-import { type PhysMem } from '@x/iommu-core';
+import type { PhysMem } from '@x/iommu-core';
 import { P9 } from '@x/iommu-core/internals';   // P9[L] = pages one item covers at level L
 import { AMDV1_NL_LARGE, AMDV1_PR, trailingOnes } from '../fmt-amdv1.js';
 import { EVENT_FLAG_PE, EVENT_FLAG_PR, EVENT_FLAG_RZ } from './event-log.js';

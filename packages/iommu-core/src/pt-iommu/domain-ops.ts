@@ -7,23 +7,14 @@
 
 import { ERRNO } from '../errno.js';
 import { iommuIotlbGatherAddRange, type IotlbGather } from '../gather.js';
-import { __IOMMU_DOMAIN_PAGING, IOMMU_READ, IOMMU_WRITE, type IommuDomain, type IommuModelOps, type IommuOps } from '../ops.js';
+import { domainIsDead, IOMMU_READ, IOMMU_WRITE, type IommuDomain, type IommuOps } from '../ops.js';
 import { POW2_TABLE, pgsizeCount, type PgsizeCountOut } from '../pgsize.js';
 import type { Sim } from '../sim.js';
 import type { PtIommuConfig, PtIommuDomain, PtIommuDriverOps } from './iommu.js';
 
 /** A freed domain: its tables went back to the arena (maybe to another domain); never touch them through it. */
-const dead = (dom: IommuDomain): boolean => (dom.type & __IOMMU_DOMAIN_PAGING) === 0;
+const dead = domainIsDead;
 
-/**
- * The model-only hooks of every PtIommuDomain (dom.model): they work on the domain's own table, so
- * one frozen object serves all drivers.
- */
-export const PT_IOMMU_MODEL_OPS: IommuModelOps = Object.freeze({
-  mappedPages: (dom: IommuDomain) => (dead(dom) ? 0 : (dom as PtIommuDomain).pt.mappedPages()),
-  mapBegin: (dom: IommuDomain) => { if (!dead(dom)) (dom as PtIommuDomain).pt.txBegin(); },
-  mapEnd: (dom: IommuDomain, failed: boolean) => { if (!dead(dom)) (dom as PtIommuDomain).pt.txEnd(failed); },
-});
 
 /**
  * The IommuOps of a driver whose domains are PtIommuDomains: the page-table ops from cfg, the

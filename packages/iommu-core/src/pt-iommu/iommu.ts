@@ -6,11 +6,12 @@
 // iommuPtDomainOps() (domain-ops.ts).
 
 import { IotlbGather } from '../gather.js';
-import { IOMMU_DOMAIN_UNMANAGED, domainMarkFreed, domainSetPgsizeBitmap, type IommuDomain, type IommuOps } from '../ops.js';
+import {
+  IOMMU_DOMAIN_UNMANAGED, domainIsDead, domainMarkFreed, domainSetPgsizeBitmap, type IommuDomain, type IommuModelOps, type IommuOps,
+} from '../ops.js';
 import type { PtFormat } from '../pagetable/format.js';
 import type { PtPolicy } from '../pagetable/policy.js';
 import { PageTable } from '../pagetable/table.js';
-import { PT_IOMMU_MODEL_OPS } from './domain-ops.js';
 import type { Sim } from '../sim.js';
 
 /** A paging domain whose map, unmap and iova_to_phys run on the page-table engine (struct pt_iommu). */
@@ -21,6 +22,16 @@ export interface PtIommuDomain extends IommuDomain {
   /** The tables a map replaces: flushed with the map's range and freed before the map returns; empty between calls. */
   readonly mapGather: IotlbGather;
 }
+
+/**
+ * The model-only hooks of every PtIommuDomain (dom.model): they work on the domain's own table, so
+ * one frozen object serves all drivers.
+ */
+export const PT_IOMMU_MODEL_OPS: IommuModelOps = Object.freeze({
+  mappedPages: (dom: IommuDomain) => (domainIsDead(dom) ? 0 : (dom as PtIommuDomain).pt.mappedPages()),
+  mapBegin: (dom: IommuDomain) => { if (!domainIsDead(dom)) (dom as PtIommuDomain).pt.txBegin(); },
+  mapEnd: (dom: IommuDomain, failed: boolean) => { if (!domainIsDead(dom)) (dom as PtIommuDomain).pt.txEnd(failed); },
+});
 
 /**
  * struct pt_iommu_driver_ops plus the flush primitives the driver's iotlb ops are made of. The
