@@ -2,7 +2,7 @@
 // for any chunk, leaves no PTE in any domain; the order of the domain list as the kernel builds it
 // (vfio_iommu_type1_attach_group puts a new domain at the head); a replay that fails midway.
 import { afterEach, describe, expect, it } from 'vitest';
-import { SZ_2M, SZ_4K, createReferenceDriver, iommuIovaToPhys, type ReferenceDriver } from '@x/iommu-core';
+import { FAULT_POINTS, SZ_2M, SZ_4K, createReferenceDriver, iommuIovaToPhys, type ReferenceDriver } from '@x/iommu-core';
 import type { Group, Profile } from '../src/index.js';
 import { K4, M2, RW, expectCleanClose, expectFailNoTrace, makeEnv, snapshot, type Env } from './helpers.js';
 
@@ -10,6 +10,7 @@ let e: Env;
 afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
 
 const IOVA = 0x40000000n, IOVA_PAGE = 0x40000;
+const FP_MAP = FAULT_POINTS.indexOf('map');
 
 /**
  * The first group's driver 'ref' (4K|2M|1G) plus n-1 more drivers, each its own domain: 'refB'
@@ -56,7 +57,7 @@ describe.each<Profile>(['v4.17', 'mainline'])('multi-domain profile=%s', (profil
           expectFailNoTrace(e, () => e.c.mapDma({ vaddr: va, iova: IOVA, size: BigInt(CHUNKS) * M2, flags: RW }), 'ENOMEM', -12, 'VFIO_IOMMU_MAP_DMA');
           expect(e.sim.faults.fired).toEqual(['map']);
           // the map point was reached exactly up to the failing domain of the failing chunk
-          expect(e.sim.faults.reached[2]).toBe(c * n + k + 1);
+          expect(e.sim.faults.reached[FP_MAP]).toBe(c * n + k + 1);
           expect(e.sim.violations).toEqual([]);
           expectNothingReachable(groups, IOVA_PAGE, CHUNKS * 512);
           // c chunks were pinned and mapped whole, chunk c was pinned and then failed: all unpinned
@@ -110,7 +111,7 @@ describe.each<Profile>(['v4.17', 'mainline'])('multi-domain profile=%s', (profil
     expect(() => e.c.addGroup(gB)).toThrow(expect.objectContaining({ name: 'VfioError', code: 'ENOMEM', errno: -12, syscall: 'VFIO_GROUP_SET_CONTAINER' }));
     const s1 = e.c.stats(), c1 = e.sim.counters;
     expect(snapshot(e)).toEqual(before);
-    expect(e.sim.faults.reached[2]).toBe(7);
+    expect(e.sim.faults.reached[FP_MAP]).toBe(7);
     // replay pins nothing and unpins nothing; it counted one replay and the 512 + 5 pages it mapped
     expect({ replays: s1.replays - s0.replays, replayedPages: s1.replayedPages - s0.replayedPages, pins: s1.pins - s0.pins, unpins: s1.unpins - s0.unpins, mapChunks: s1.mapChunks - s0.mapChunks, warnings: s1.warnings - s0.warnings })
       .toEqual({ replays: 1, replayedPages: 512 + 5, pins: 0, unpins: 0, mapChunks: 0, warnings: 0 });
