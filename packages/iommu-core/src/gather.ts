@@ -36,10 +36,14 @@ export class IotlbGather {
 /** A fresh gather (iommu_iotlb_gather_init). */
 export function createIotlbGather(): IotlbGather { return new IotlbGather(); }
 
-/** iommu_iotlb_gather_is_disjoint(): touching ranges are not disjoint. */
+/**
+ * iommu_iotlb_gather_is_disjoint(): touching ranges are not disjoint. The kernel tests end != 0
+ * (an inclusive byte address, never 0 once a page is gathered); in pages a gather of page 0 alone
+ * has end 0, so emptiness is start's sentinel.
+ */
 export function iommuIotlbGatherIsDisjoint(g: IotlbGather, iova: number, npages: number): boolean {
   const last = iova + npages - 1;
-  return g.end !== 0 && (last + 1 < g.start || iova > g.end + 1);
+  return g.start !== Infinity && (last + 1 < g.start || iova > g.end + 1);
 }
 
 /** iommu_iotlb_gather_add_range(): widen only (range-invalidating drivers). */

@@ -55,6 +55,9 @@ export function snapshot(e: Env) {
     containerPinned: e.c.iommu?.pinnedPages ?? 0,
     tablesInUse: e.sim.mem.tables.inUse,
     leaves: dom === null ? [] : leaves(dom),
+    // every domain of the container, head first: a failure in a later domain must not leave a PTE
+    // in an earlier one (the first group's domain is the tail once others joined)
+    domains: (e.c.iommu?.domains ?? []).map((d) => ({ id: d.dom.id, leaves: leaves(d.dom as RefDomain) })),
     violations: e.sim.violations.length,
     vaddrInvalid: e.c.iommu?.vaddrInvalidCount ?? 0,
   };
