@@ -4,7 +4,8 @@
 // a sync that drops a page would invalidate half the block and leave a stale entry the device uses.
 import { describe, expect, it } from 'vitest';
 import { createIotlbGather, iommuMap, iommuTlbSync, iommuUnmapFast } from '@x/iommu-core';
-import { CMD_INV_IOMMU_PAGES, INV_S, cmdOpcode, decodeInvAddress, type AmdIommu } from '../src/index.js';
+import type { AmdIommu } from '../src/index.js';
+import { CMD_INV_IOMMU_PAGES, INV_S, cmdOpcode, decodeInvAddress } from '../src/internals.js';
 import { DEV, RW, setup } from './helpers.js';
 
 /** [first page, pages], relative to a 4096-page aligned base. */

@@ -2,7 +2,8 @@
 // two unmaps keeps both sets until its sync frees them; a fresh gather is not a flush-queue one;
 // disarm() cancels what was armed and resetCounts() forgets what was reached.
 import { describe, expect, it } from 'vitest';
-import { FAULT_POINTS, createIotlbGather, iommuMap, iommuTlbSync, iommuUnmapFast } from '../src/index.js';
+import { createIotlbGather, iommuMap, iommuTlbSync, iommuUnmapFast } from '../src/index.js';
+import { FAULT_POINTS } from '../src/testing.js';
 import { RW, makeHarness } from './harness.js';
 
 describe('gather freelist', () => {

@@ -2,7 +2,8 @@
 // for any chunk, leaves no PTE in any domain; the order of the domain list as the kernel builds it
 // (vfio_iommu_type1_attach_group puts a new domain at the head); a replay that fails midway.
 import { afterEach, describe, expect, it } from 'vitest';
-import { FAULT_POINTS, SZ_2M, SZ_4K, createReferenceDriver, iommuIovaToPhys, type ReferenceDriver } from '@x/iommu-core';
+import { SZ_2M, SZ_4K, createReferenceDriver, iommuIovaToPhys, type ReferenceDriver } from '@x/iommu-core';
+import { FAULT_POINTS } from '@x/iommu-core/testing';
 import type { Group, Profile } from '../src/index.js';
 import { K4, M2, RW, expectCleanClose, expectFailNoTrace, makeEnv, snapshot, type Env } from './helpers.js';
 
