@@ -3,6 +3,7 @@
 // Not part of CI: a package takes 20-60 minutes here. Reruns are incremental (reports/mutation/).
 //   pnpm test:mutation --pkg iommu-core       one package (directory name or package name)
 //   MUTATION_PKG=amd-iommu,vfio-type1 pnpm test:mutation
+//   pnpm test:mutation --pkg iommu-core --force --mutate "src/gather.ts"   other arguments go to stryker run
 // Reports: <package>/reports/mutation/mutation.html and mutation.json.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -29,6 +30,9 @@ function wanted() {
   return out;
 }
 
+/** Arguments for `stryker run`: everything but --pkg and its value. */
+const pk = process.argv.indexOf('--pkg');
+const passArgs = process.argv.slice(2).filter((_, i) => pk < 0 || (i !== pk - 2 && i !== pk - 1));
 const dirs = wanted().filter((d) => existsSync(join(root, d, 'stryker.config.json')));
 const build = spawnSync(process.execPath, [join(root, 'node_modules/turbo/bin/turbo'), 'run', 'build', '--output-logs=errors-only'], {
   cwd: root, stdio: 'inherit', env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
@@ -38,7 +42,7 @@ let failed = 0;
 for (const d of dirs) {
   console.log(`\ntest:mutation: ${d}`);
   const stryker = join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js');
-  const r = spawnSync(process.execPath, [stryker, 'run'], { cwd: join(root, d), stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [stryker, 'run', ...passArgs], { cwd: join(root, d), stdio: 'inherit' });
   if (r.status !== 0) { failed++; console.error(`test:mutation: ${d} failed (exit ${r.status})`); }
 }
 process.exit(failed === 0 ? 0 : 1);

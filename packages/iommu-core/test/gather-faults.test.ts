@@ -39,6 +39,7 @@ describe('FaultInjector disarm and resetCounts', () => {
   it('test_disarm_cancels_every_point', () => {
     const h = makeHarness({}, 1n << 30n);
     const f = h.sim.faults, MAP = FAULT_POINTS.indexOf('map');
+    expect(f.armed).toBe(false);                  // a fresh sim has nothing armed
     f.arm('map', 1);
     f.arm('pin', 2);
     expect(f.armed).toBe(true);
