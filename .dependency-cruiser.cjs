@@ -40,8 +40,7 @@ module.exports = {
     {
       name: 'workspace-imports-by-name',
       severity: 'error',
-      comment:
-        'A package uses another one by its name (its public exports), never by a relative path into its files.',
+      comment: 'A package uses another one by its name (its public exports), never by a relative path into its files.',
       from: { path: '^(packages|tools)/([^/]+)/' },
       to: { path: '^(packages|tools)/', pathNot: '^$1/$2/', dependencyTypes: ['local'] },
     },
@@ -50,7 +49,13 @@ module.exports = {
       severity: 'error',
       comment: 'Shipped code never imports test helpers or test-only libraries.',
       from: { path: '^(packages|tools)/[^/]+/src/' },
-      to: { path: ['^(packages|tools)/[^/]+/test/', 'node_modules/(vitest|fast-check|@vitest)/', 'node_modules/[.]pnpm/(vitest|fast-check|@vitest)'] },
+      to: {
+        path: [
+          '^(packages|tools)/[^/]+/test/',
+          'node_modules/(vitest|fast-check|@vitest)/',
+          'node_modules/[.]pnpm/(vitest|fast-check|@vitest)',
+        ],
+      },
     },
     {
       name: 'not-to-unresolvable',

@@ -6,7 +6,8 @@ import base from './vitest.config.js';
 // with room to finish.
 export default mergeConfig(base, {
   test: {
-    testTimeout: 120_000, hookTimeout: 300_000,
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
     env: { FC_RUNS: '150', FAULT_MAX_K: '4', ISO_STEPS: '100', FUZZ_RUNS: '20' },
   },
 });

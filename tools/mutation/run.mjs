@@ -17,7 +17,10 @@ function wanted() {
   const i = process.argv.indexOf('--pkg');
   const raw = i >= 0 ? process.argv[i + 1] : process.env.MUTATION_PKG;
   if (raw === undefined || raw === '') return ALL;
-  const names = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const out = [];
   for (const n of names) {
     const dir = ALL.find((d) => d.endsWith(`/${n}`) || JSON.parse(readFileSync(join(root, d, 'package.json'), 'utf8')).name === n);
@@ -35,7 +38,9 @@ const pk = process.argv.indexOf('--pkg');
 const passArgs = process.argv.slice(2).filter((_, i) => pk < 0 || (i !== pk - 2 && i !== pk - 1));
 const dirs = wanted().filter((d) => existsSync(join(root, d, 'stryker.config.json')));
 const build = spawnSync(process.execPath, [join(root, 'node_modules/turbo/bin/turbo'), 'run', 'build', '--output-logs=errors-only'], {
-  cwd: root, stdio: 'inherit', env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
 });
 if (build.status !== 0) process.exit(build.status ?? 1);
 let failed = 0;
@@ -43,6 +48,9 @@ for (const d of dirs) {
   console.log(`\ntest:mutation: ${d}`);
   const stryker = join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js');
   const r = spawnSync(process.execPath, [stryker, 'run', ...passArgs], { cwd: join(root, d), stdio: 'inherit' });
-  if (r.status !== 0) { failed++; console.error(`test:mutation: ${d} failed (exit ${r.status})`); }
+  if (r.status !== 0) {
+    failed++;
+    console.error(`test:mutation: ${d} failed (exit ${r.status})`);
+  }
 }
 process.exit(failed === 0 ? 0 : 1);

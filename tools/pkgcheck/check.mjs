@@ -156,7 +156,10 @@ const PACKAGES = [
 // Process helpers
 // ---------------------------------------------------------------------------------------------------------
 class StepError extends Error {
-  constructor(message, output = '') { super(message); this.output = output; }
+  constructor(message, output = '') {
+    super(message);
+    this.output = output;
+  }
 }
 
 // A small semaphore so that at most `limit` child processes run at once (tsc and attw are CPU-bound).
@@ -166,7 +169,12 @@ const waiting = [];
 async function withSlot(fn) {
   if (running >= LIMIT) await new Promise((r) => waiting.push(r));
   running++;
-  try { return await fn(); } finally { running--; waiting.shift()?.(); }
+  try {
+    return await fn();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
 }
 
 // Environment for npm/node/tsc in the consumer dirs: nothing inherited from the pnpm/npm script that runs
@@ -180,28 +188,45 @@ function consumerEnv(cache) {
     env[k] = v;
   }
   Object.assign(env, {
-    npm_config_cache: cache, npm_config_update_notifier: 'false', npm_config_fund: 'false',
-    npm_config_audit: 'false', npm_config_yes: 'true', npm_config_loglevel: 'warn', NO_COLOR: '1', FORCE_COLOR: '0',
+    npm_config_cache: cache,
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
+    npm_config_audit: 'false',
+    npm_config_yes: 'true',
+    npm_config_loglevel: 'warn',
+    NO_COLOR: '1',
+    FORCE_COLOR: '0',
   });
   return env;
 }
 
 function run(cmd, args, { cwd, env = process.env, timeout = 120_000 } = {}) {
-  return withSlot(() => new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
-    const shown = (a) => (a.includes('\n') ? `'<${a.split('\n').length}-line script>'` : a === '' || /[\s"'$]/.test(a) ? JSON.stringify(a) : a);
-    const line = [cmd, ...args].map(shown).join(' ');
-    child.on('error', (e) => { clearTimeout(timer); reject(new StepError(`cannot run ${line}: ${e.message}`)); });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new StepError(`\`${line}\` (in ${cwd ?? process.cwd()}) exited with ${signal ?? code}`, out));
-    });
-  }));
+  return withSlot(
+    () =>
+      new Promise((resolve, reject) => {
+        const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+        });
+        child.stderr.on('data', (d) => {
+          out += d;
+        });
+        const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+        const shown = (a) =>
+          a.includes('\n') ? `'<${a.split('\n').length}-line script>'` : a === '' || /[\s"'$]/.test(a) ? JSON.stringify(a) : a;
+        const line = [cmd, ...args].map(shown).join(' ');
+        child.on('error', (e) => {
+          clearTimeout(timer);
+          reject(new StepError(`cannot run ${line}: ${e.message}`));
+        });
+        child.on('close', (code, signal) => {
+          clearTimeout(timer);
+          if (code === 0) resolve(out);
+          else reject(new StepError(`\`${line}\` (in ${cwd ?? process.cwd()}) exited with ${signal ?? code}`, out));
+        });
+      }),
+  );
 }
 
 // pnpm: the one running this script (`pnpm test`), else the pinned version through npx.
@@ -220,7 +245,7 @@ function readTarball(file) {
   const buf = gunzipSync(fs.readFileSync(file));
   const files = new Map();
   let longName = null;
-  for (let off = 0; off + 512 <= buf.length;) {
+  for (let off = 0; off + 512 <= buf.length; ) {
     const h = buf.subarray(off, off + 512);
     if (h.every((b) => b === 0)) break;
     const str = (a, b) => h.subarray(a, b).toString('utf8').replace(/\0.*$/s, '');
@@ -230,8 +255,15 @@ function readTarball(file) {
     if (str(257, 263).startsWith('ustar') && str(345, 500)) name = `${str(345, 500)}/${name}`;
     const body = buf.subarray(off + 512, off + 512 + size);
     off += 512 + Math.ceil(size / 512) * 512;
-    if (type === 'x') { const m = /\d+ path=([^\n]*)\n/.exec(body.toString('utf8')); longName = m ? m[1] : null; continue; }
-    if (type === 'L') { longName = body.toString('utf8').replace(/\0.*$/s, ''); continue; }
+    if (type === 'x') {
+      const m = /\d+ path=([^\n]*)\n/.exec(body.toString('utf8'));
+      longName = m ? m[1] : null;
+      continue;
+    }
+    if (type === 'L') {
+      longName = body.toString('utf8').replace(/\0.*$/s, '');
+      continue;
+    }
     if (type === '0' || type === '\0') files.set((longName ?? name).replace(/^[^/]+\//, ''), body);
     longName = null;
   }
@@ -262,11 +294,20 @@ for (const p of PACKAGES) {
   manifests.set(p.name, p);
 }
 const localDeps = (p) => Object.keys(p.pkg.dependencies ?? {}).filter((d) => manifests.has(d));
-const closure = (p, acc = new Set()) => { for (const d of localDeps(p)) if (!acc.has(d)) { acc.add(d); closure(manifests.get(d), acc); } return acc; };
+const closure = (p, acc = new Set()) => {
+  for (const d of localDeps(p))
+    if (!acc.has(d)) {
+      acc.add(d);
+      closure(manifests.get(d), acc);
+    }
+  return acc;
+};
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'pkgcheck-'));
 const keep = process.env.PKGCHECK_KEEP === '1';
-const cleanup = () => { if (!keep) fs.rmSync(TMP, { recursive: true, force: true }); };
+const cleanup = () => {
+  if (!keep) fs.rmSync(TMP, { recursive: true, force: true });
+};
 process.on('exit', cleanup); // also after an unexpected throw
 process.on('SIGINT', () => process.exit(130));
 process.on('SIGTERM', () => process.exit(143));
@@ -275,7 +316,11 @@ const results = new Map(PACKAGES.map((p) => [p.name, []])); // name -> [{ step, 
 const record = (p, step, ok, note = '', err = null, ms = 0) => results.get(p.name).push({ step, ok, note, err, ms });
 async function step(p, name, fn) {
   const t = performance.now();
-  try { const note = (await fn()) ?? ''; record(p, name, true, note, null, performance.now() - t); return true; } catch (e) {
+  try {
+    const note = (await fn()) ?? '';
+    record(p, name, true, note, null, performance.now() - t);
+    return true;
+  } catch (e) {
     record(p, name, false, '', e instanceof StepError ? e : new StepError(e?.stack ?? String(e)), performance.now() - t);
     return false;
   }
@@ -284,7 +329,8 @@ async function step(p, name, fn) {
 // 1. dist: sequential, in dependency order (a dependent's dts build reads its dependency's dist).
 for (const p of PACKAGES) {
   p.ok = await step(p, 'dist', async () => {
-    const missing = () => [...exportTargets(p.pkg), ...(p.extra ?? [])].filter((t) => t !== 'package.json' && !fs.existsSync(path.join(p.abs, t)));
+    const missing = () =>
+      [...exportTargets(p.pkg), ...(p.extra ?? [])].filter((t) => t !== 'package.json' && !fs.existsSync(path.join(p.abs, t)));
     if (missing().length === 0) return 'present';
     const before = missing().join(', ');
     await run(path.join(BIN, 'tsup'), [], { cwd: p.abs });
@@ -301,11 +347,17 @@ fs.mkdirSync(packDir);
 const toPack = PACKAGES.filter((p) => p.ok);
 if (toPack.length) {
   const t = performance.now();
-  let out = '', err = null;
+  let out = '',
+    err = null;
   try {
-    out = await run(pnpmCmd, [...pnpmPre, '--recursive', ...toPack.flatMap((p) => ['--filter', `./${p.dir}`]),
-      'pack', '--pack-destination', packDir], { cwd: ROOT });
-  } catch (e) { err = e; }
+    out = await run(
+      pnpmCmd,
+      [...pnpmPre, '--recursive', ...toPack.flatMap((p) => ['--filter', `./${p.dir}`]), 'pack', '--pack-destination', packDir],
+      { cwd: ROOT },
+    );
+  } catch (e) {
+    err = e;
+  }
   const tgzs = fs.readdirSync(packDir).filter((f) => f.endsWith('.tgz'));
   for (const p of toPack) {
     const want = `${p.name.replace(/^@/, '').replace('/', '-')}-${p.pkg.version}.tgz`;
@@ -336,17 +388,23 @@ for (const p of PACKAGES) {
         }
       }
     }
-    for (const t of [...exportTargets(pkg), ...(p.extra ?? [])]) if (!p.files.has(t)) problems.push(`entry point ${t} is not in the tarball`);
+    for (const t of [...exportTargets(pkg), ...(p.extra ?? [])])
+      if (!p.files.has(t)) problems.push(`entry point ${t} is not in the tarball`);
     for (const f of ['README.md', 'LICENSE']) if (!p.files.has(f)) problems.push(`${f} is not in the tarball`);
-    for (const b of Object.values(typeof pkg.bin === 'string' ? { [pkg.name]: pkg.bin } : pkg.bin ?? {})) {
+    for (const b of Object.values(typeof pkg.bin === 'string' ? { [pkg.name]: pkg.bin } : (pkg.bin ?? {}))) {
       const body = p.files.get(b.replace(/^\.\//, ''));
-      if (body && !body.subarray(0, 64).toString('utf8').startsWith('#!/usr/bin/env node\n')) problems.push(`bin ${b} does not start with #!/usr/bin/env node`);
+      if (body && !body.subarray(0, 64).toString('utf8').startsWith('#!/usr/bin/env node\n'))
+        problems.push(`bin ${b} does not start with #!/usr/bin/env node`);
     }
     if (problems.length) throw new StepError(problems.join('\n'));
     const declared = (pkg.files ?? []).filter((f) => !/[*!]/.test(f));
     const absent = declared.filter((f) => ![...p.files.keys()].some((k) => k === f || k.startsWith(`${f}/`)));
-    const deps = Object.entries(pkg.dependencies ?? {}).map(([d, r]) => `${d}@${r}`).join(', ');
-    return [deps && `deps: ${deps}`, absent.length && `note: "files" lists ${absent.join(', ')} but the package has none`].filter(Boolean).join('; ');
+    const deps = Object.entries(pkg.dependencies ?? {})
+      .map(([d, r]) => `${d}@${r}`)
+      .join(', ');
+    return [deps && `deps: ${deps}`, absent.length && `note: "files" lists ${absent.join(', ')} but the package has none`]
+      .filter(Boolean)
+      .join('; ');
   });
 }
 
@@ -358,7 +416,11 @@ for (const p of PACKAGES) {
     if (!md) throw new StepError('README.md is not in the tarball');
     const read = (f) => p.files.get(f)?.toString('utf8');
     const bad = brokenLinks(md.toString('utf8'), p.files, read);
-    if (bad.length) throw new StepError(`${bad.length} link(s) in README.md do not resolve inside the tarball`, bad.map((b) => `README.md:${b.line}: (${b.target}) ${b.why}`).join('\n'));
+    if (bad.length)
+      throw new StepError(
+        `${bad.length} link(s) in README.md do not resolve inside the tarball`,
+        bad.map((b) => `README.md:${b.line}: (${b.target}) ${b.why}`).join('\n'),
+      );
     const links = readmeLinks(md.toString('utf8'));
     const rel = links.filter((l) => !/^[a-z][a-z0-9+.-]*:|^\/\//i.test(l.target)).length;
     return `${links.length} links, the ${rel} relative ones all inside the tarball`;
@@ -375,7 +437,7 @@ for (const p of PACKAGES) {
 async function checkCli(p, deps, dir, env) {
   const bin = path.join(dir, 'node_modules', '.bin', 'vfio-sim');
   const installed = path.join(dir, 'node_modules', ...p.name.split('/'));
-  const cliEnv = { ...env, VFIO_SIM_INVOCATION: '' };          // as a user's shell has it
+  const cliEnv = { ...env, VFIO_SIM_INVOCATION: '' }; // as a user's shell has it
   const ran = (args) => run(bin, args, { cwd: dir, env: cliEnv });
   const lint = step(p, 'publint', async () => {
     const out = await run(path.join(BIN, 'publint'), ['--strict', p.tarball], { cwd: dir, env });
@@ -383,15 +445,20 @@ async function checkCli(p, deps, dir, env) {
     return 'All good';
   });
   const use = (async () => {
-    if (!await step(p, 'install', async () => {
-      await run('npm', ['init', '-y'], { cwd: dir, env });
-      await run('npm', ['install', '--no-audit', '--no-fund', p.tarball, ...deps.map((d) => d.tarball)], { cwd: dir, env });
-      const st = fs.lstatSync(installed, { throwIfNoEntry: false });
-      if (!st || st.isSymbolicLink()) throw new StepError(`${installed} is ${st ? 'a link' : 'missing'}, not an installed copy`);
-      if (!fs.existsSync(bin)) throw new StepError(`${bin} missing: npm did not link the bin`);
-      const third = ['commander', 'cli-progress', 'piscina'].map((d) => `${d}@${JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', d, 'package.json'), 'utf8')).version}`);
-      return `${p.name}@${p.pkg.version} + ${deps.length} @x tarballs; ${third.join(', ')} from the registry`;
-    })) return;
+    if (
+      !(await step(p, 'install', async () => {
+        await run('npm', ['init', '-y'], { cwd: dir, env });
+        await run('npm', ['install', '--no-audit', '--no-fund', p.tarball, ...deps.map((d) => d.tarball)], { cwd: dir, env });
+        const st = fs.lstatSync(installed, { throwIfNoEntry: false });
+        if (!st || st.isSymbolicLink()) throw new StepError(`${installed} is ${st ? 'a link' : 'missing'}, not an installed copy`);
+        if (!fs.existsSync(bin)) throw new StepError(`${bin} missing: npm did not link the bin`);
+        const third = ['commander', 'cli-progress', 'piscina'].map(
+          (d) => `${d}@${JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', d, 'package.json'), 'utf8')).version}`,
+        );
+        return `${p.name}@${p.pkg.version} + ${deps.length} @x tarballs; ${third.join(', ')} from the registry`;
+      }))
+    )
+      return;
     await step(p, 'bin', async () => {
       const v = (await ran(['--version'])).trim();
       if (v !== p.pkg.version) throw new StepError(`vfio-sim --version printed '${v}', package.json says ${p.pkg.version}`);
@@ -405,7 +472,13 @@ async function checkCli(p, deps, dir, env) {
       const out = await ran(['run', '--guest', '1G', '--json']);
       const res = JSON.parse(out);
       const c = res.cases?.[0];
-      if (res.schema !== 'vfio-sim/result@2' || res.cases.length !== 1 || !(c.metrics.unmapIoctls > 0) || c.metrics.violations !== 0 || c.metrics.ioctlErrors !== 0) {
+      if (
+        res.schema !== 'vfio-sim/result@2' ||
+        res.cases.length !== 1 ||
+        !(c.metrics.unmapIoctls > 0) ||
+        c.metrics.violations !== 0 ||
+        c.metrics.ioctlErrors !== 0
+      ) {
         throw new StepError('vfio-sim run --guest 1G --json is not one clean case', out.slice(0, 2000));
       }
       return `run --guest 1G --json: ${c.label}, ${c.metrics.unmapIoctls} UNMAP_DMA, ${c.metrics.iotlbSyncs} syncs, no violations`;
@@ -415,7 +488,8 @@ async function checkCli(p, deps, dir, env) {
       if (!fs.existsSync(worker)) throw new StepError(`${worker} missing: compare would fall back to one thread`);
       const args = ['compare', '--guest', '1G', '--profile', 'v4.16,mainline', '--dma', 'none', '--json'];
       const [threads, serial] = [await ran([...args, '--workers', '2']), await ran([...args, '--serial'])];
-      if (threads !== serial) throw new StepError('compare on 2 worker threads printed other numbers than --serial', threads.slice(0, 2000));
+      if (threads !== serial)
+        throw new StepError('compare on 2 worker threads printed other numbers than --serial', threads.slice(0, 2000));
       return `compare of 2 cases on 2 piscina threads (${path.relative(dir, worker)}) = --serial, byte for byte`;
     });
   })();
@@ -427,8 +501,9 @@ function attwOnlyIgnored(out) {
   const mark = /💀|❌|🥴|🎭|⚠️|❗️|🐛|🚭|🤨|🚫/u;
   for (const line of out.split('\n')) {
     if (!mark.test(line)) continue;
-    if (line.includes('│')) { if (line.split('│').some((c) => mark.test(c) && !c.trim().startsWith('(ignored)'))) return false; }
-    else if (!line.trim().startsWith('(ignored per resolution)')) return false;
+    if (line.includes('│')) {
+      if (line.split('│').some((c) => mark.test(c) && !c.trim().startsWith('(ignored)'))) return false;
+    } else if (!line.trim().startsWith('(ignored per resolution)')) return false;
   }
   return true;
 }
@@ -436,40 +511,62 @@ function attwOnlyIgnored(out) {
 // 5.-9. per package, in parallel: a library's consumer install + imports + types, publint and attw on the
 // tarball; the CLI's install and runs of its bin, publint.
 const tsc = path.join(BIN, 'tsc');
-await Promise.all(PACKAGES.map(async (p) => {
-  if (!p.ok) return;
-  const deps = [...closure(p)].map((d) => manifests.get(d));
-  if (deps.some((d) => !d.ok)) { record(p, 'install', false, '', new StepError(`a dependency (${deps.filter((d) => !d.ok).map((d) => d.name).join(', ')}) failed to pack`)); return; }
-  const dir = path.join(TMP, 'consumers', path.basename(p.dir));
-  fs.mkdirSync(dir, { recursive: true });
-  const env = consumerEnv(path.join(TMP, 'npm-cache', path.basename(p.dir)));
+await Promise.all(
+  PACKAGES.map(async (p) => {
+    if (!p.ok) return;
+    const deps = [...closure(p)].map((d) => manifests.get(d));
+    if (deps.some((d) => !d.ok)) {
+      record(
+        p,
+        'install',
+        false,
+        '',
+        new StepError(
+          `a dependency (${deps
+            .filter((d) => !d.ok)
+            .map((d) => d.name)
+            .join(', ')}) failed to pack`,
+        ),
+      );
+      return;
+    }
+    const dir = path.join(TMP, 'consumers', path.basename(p.dir));
+    fs.mkdirSync(dir, { recursive: true });
+    const env = consumerEnv(path.join(TMP, 'npm-cache', path.basename(p.dir)));
 
-  if (p.kind === 'cli') { await checkCli(p, deps, dir, env); return; }
+    if (p.kind === 'cli') {
+      await checkCli(p, deps, dir, env);
+      return;
+    }
 
-  const consumer = (async () => {
-    if (!await step(p, 'install', async () => {
-      await run('npm', ['init', '-y'], { cwd: dir, env });
-      const tgzs = [p.tarball, ...deps.map((d) => d.tarball)];
-      await run('npm', ['install', '--no-audit', '--no-fund', ...tgzs], { cwd: dir, env });
-      const installed = [p, ...deps].map((x) => {
-        const at = path.join(dir, 'node_modules', ...x.name.split('/'));
-        const st = fs.lstatSync(at, { throwIfNoEntry: false });
-        if (!st || st.isSymbolicLink() || !st.isDirectory()) throw new StepError(`${at} is ${st ? 'a link' : 'missing'}, not an installed copy`);
-        const v = JSON.parse(fs.readFileSync(path.join(at, 'package.json'), 'utf8')).version;
-        return `${x.name}@${v}`;
-      });
-      return `${installed.join(' + ')} from tarballs only`;
-    })) return;
+    const consumer = (async () => {
+      if (
+        !(await step(p, 'install', async () => {
+          await run('npm', ['init', '-y'], { cwd: dir, env });
+          const tgzs = [p.tarball, ...deps.map((d) => d.tarball)];
+          await run('npm', ['install', '--no-audit', '--no-fund', ...tgzs], { cwd: dir, env });
+          const installed = [p, ...deps].map((x) => {
+            const at = path.join(dir, 'node_modules', ...x.name.split('/'));
+            const st = fs.lstatSync(at, { throwIfNoEntry: false });
+            if (!st || st.isSymbolicLink() || !st.isDirectory())
+              throw new StepError(`${at} is ${st ? 'a link' : 'missing'}, not an installed copy`);
+            const v = JSON.parse(fs.readFileSync(path.join(at, 'package.json'), 'utf8')).version;
+            return `${x.name}@${v}`;
+          });
+          return `${installed.join(' + ')} from tarballs only`;
+        }))
+      )
+        return;
 
-    const coreName = '@x/iommu-core';
-    const check = `
+      const coreName = '@x/iommu-core';
+      const check = `
       const keysE = Object.keys(esm).filter((k) => k !== 'default' && k !== 'module.exports').sort();
       const keysC = Object.keys(cjs).sort();
       if (keysE.length < 3) throw new Error('only ' + keysE.length + ' exports');
       const onlyE = keysE.filter((k) => !keysC.includes(k)), onlyC = keysC.filter((k) => !keysE.includes(k));
       if (onlyE.length || onlyC.length) throw new Error('ESM and CJS export different names: esm-only ' + onlyE + ' cjs-only ' + onlyC);`;
-    await step(p, 'esm import', async () => {
-      const code = `
+      await step(p, 'esm import', async () => {
+        const code = `
         import * as m from ${JSON.stringify(p.name)};
         import * as core from ${JSON.stringify(coreName)};
         import * as esm from ${JSON.stringify(p.name)};
@@ -480,10 +577,10 @@ await Promise.all(PACKAGES.map(async (p) => {
         ${check}
         ${p.smoke}
         console.log(keysE.length + ' exports via ' + url.slice(url.indexOf('node_modules/') + 13));`;
-      return (await run(process.execPath, ['--input-type=module', '-e', code], { cwd: dir, env })).trim();
-    });
-    await step(p, 'cjs require', async () => {
-      const code = `
+        return (await run(process.execPath, ['--input-type=module', '-e', code], { cwd: dir, env })).trim();
+      });
+      await step(p, 'cjs require', async () => {
+        const code = `
         const m = require(${JSON.stringify(p.name)});
         const core = require(${JSON.stringify(coreName)});
         const file = require.resolve(${JSON.stringify(p.name)});
@@ -491,17 +588,18 @@ await Promise.all(PACKAGES.map(async (p) => {
         if (typeof m.default !== 'undefined' && Object.keys(m).length === 1) throw new Error('only a default export');
         ${p.smoke}
         console.log(Object.keys(m).length + ' exports via ' + file.slice(file.indexOf('node_modules/') + 13));`;
-      return (await run(process.execPath, ['-e', code], { cwd: dir, env })).trim();
-    });
-    // every subpath export ("./internals", "./testing"): the same names from ESM and CJS, each file where the
-    // manifest says, and the package's smoke for it (class identity across entries) from both module systems
-    const subpaths = Object.keys(p.pkg.exports ?? {}).filter((k) => k !== '.' && k !== './package.json');
-    if (subpaths.length) await step(p, 'subpaths', async () => {
-      const untested = subpaths.filter((sp) => !p.subpaths?.[sp]);
-      if (untested.length) throw new StepError(`no smoke in check.mjs for ${untested.join(', ')}`);
-      const specs = JSON.stringify(Object.fromEntries(subpaths.map((sp) => [sp, p.name + sp.slice(1)])));
-      const smokes = subpaths.map((sp) => `{ const sub = subs[${JSON.stringify(sp)}]; ${p.subpaths[sp]}\n }`).join('\n');
-      const esm = `
+        return (await run(process.execPath, ['-e', code], { cwd: dir, env })).trim();
+      });
+      // every subpath export ("./internals", "./testing"): the same names from ESM and CJS, each file where the
+      // manifest says, and the package's smoke for it (class identity across entries) from both module systems
+      const subpaths = Object.keys(p.pkg.exports ?? {}).filter((k) => k !== '.' && k !== './package.json');
+      if (subpaths.length)
+        await step(p, 'subpaths', async () => {
+          const untested = subpaths.filter((sp) => !p.subpaths?.[sp]);
+          if (untested.length) throw new StepError(`no smoke in check.mjs for ${untested.join(', ')}`);
+          const specs = JSON.stringify(Object.fromEntries(subpaths.map((sp) => [sp, p.name + sp.slice(1)])));
+          const smokes = subpaths.map((sp) => `{ const sub = subs[${JSON.stringify(sp)}]; ${p.subpaths[sp]}\n }`).join('\n');
+          const esm = `
         import * as m from ${JSON.stringify(p.name)};
         import * as core from ${JSON.stringify(coreName)};
         import { createRequire } from 'node:module';
@@ -520,52 +618,75 @@ await Promise.all(PACKAGES.map(async (p) => {
         }
         ${smokes}
         console.log(counts.join(', '));`;
-      const cjs = `
+          const cjs = `
         const m = require(${JSON.stringify(p.name)});
         const core = require(${JSON.stringify(coreName)});
         const subs = {};
         for (const [sp, spec] of Object.entries(${specs})) subs[sp] = require(spec);
         (async () => { ${smokes} })().catch((e) => { console.error(e); process.exit(1); });`;
-      const out = (await run(process.execPath, ['--input-type=module', '-e', esm], { cwd: dir, env })).trim();
-      await run(process.execPath, ['-e', cjs], { cwd: dir, env });
-      return `${out} (ESM = CJS names; smoke from both)`;
-    });
-    await step(p, 'types', async () => {
-      fs.writeFileSync(path.join(dir, 'consumer.mts'), p.types);
-      fs.writeFileSync(path.join(dir, 'consumer.cts'), p.types);
-      if (!fs.existsSync(tsc)) throw new StepError(`${tsc} not found: run pnpm install at the repo root`);
-      // One tsc run: --strict type-check of both consumers, and --listFiles shows which declarations they got
-      // (the .mts must load dist/index.d.ts, the .cts dist/index.d.cts).
-      const args = ['--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2022', '--lib', 'es2022', '--strict', '--noEmit',
-        '--listFiles', 'consumer.mts', 'consumer.cts'];
-      let out;
-      try { out = await run(tsc, args, { cwd: dir, env }); } catch (e) {
-        e.output = e.output.split('\n').filter((l) => !l.startsWith('/')).join('\n'); // drop the file list
-        throw e;
-      }
-      const own = `/node_modules/${p.name}/dist/`;
-      const got = out.split('\n').filter((l) => l.includes(own)).map((l) => path.basename(l.trim()));
-      if (!(got.includes('index.d.ts') && got.includes('index.d.cts'))) throw new StepError(`expected ${own}index.d.ts (ESM) and index.d.cts (CJS), tsc loaded: ${got.join(', ') || 'neither'}`, out);
-      return 'consumer.mts -> dist/index.d.ts, consumer.cts -> dist/index.d.cts (tsc --strict, node16)';
-    });
-  })();
+          const out = (await run(process.execPath, ['--input-type=module', '-e', esm], { cwd: dir, env })).trim();
+          await run(process.execPath, ['-e', cjs], { cwd: dir, env });
+          return `${out} (ESM = CJS names; smoke from both)`;
+        });
+      await step(p, 'types', async () => {
+        fs.writeFileSync(path.join(dir, 'consumer.mts'), p.types);
+        fs.writeFileSync(path.join(dir, 'consumer.cts'), p.types);
+        if (!fs.existsSync(tsc)) throw new StepError(`${tsc} not found: run pnpm install at the repo root`);
+        // One tsc run: --strict type-check of both consumers, and --listFiles shows which declarations they got
+        // (the .mts must load dist/index.d.ts, the .cts dist/index.d.cts).
+        const args = [
+          '--module',
+          'node16',
+          '--moduleResolution',
+          'node16',
+          '--target',
+          'es2022',
+          '--lib',
+          'es2022',
+          '--strict',
+          '--noEmit',
+          '--listFiles',
+          'consumer.mts',
+          'consumer.cts',
+        ];
+        let out;
+        try {
+          out = await run(tsc, args, { cwd: dir, env });
+        } catch (e) {
+          e.output = e.output
+            .split('\n')
+            .filter((l) => !l.startsWith('/'))
+            .join('\n'); // drop the file list
+          throw e;
+        }
+        const own = `/node_modules/${p.name}/dist/`;
+        const got = out
+          .split('\n')
+          .filter((l) => l.includes(own))
+          .map((l) => path.basename(l.trim()));
+        if (!(got.includes('index.d.ts') && got.includes('index.d.cts')))
+          throw new StepError(`expected ${own}index.d.ts (ESM) and index.d.cts (CJS), tsc loaded: ${got.join(', ') || 'neither'}`, out);
+        return 'consumer.mts -> dist/index.d.ts, consumer.cts -> dist/index.d.cts (tsc --strict, node16)';
+      });
+    })();
 
-  const lint = Promise.all([
-    step(p, 'publint', async () => {
-      const out = await run(path.join(BIN, 'publint'), ['--strict', p.tarball], { cwd: dir, env });
-      if (!/All good/i.test(out)) throw new StepError('publint reported something', out);
-      return 'All good';
-    }),
-    step(p, 'attw', async () => {
-      const out = await run(path.join(BIN, 'attw'), [p.tarball, '--profile', 'node16', '--format', 'table-flipped'], { cwd: dir, env });
-      if (/No problems found/i.test(out)) return 'No problems found (node16 CJS + ESM)';
-      // a subpath has no node10 resolution (node10 has no "exports"): the profile ignores it, attw still prints it
-      if (!attwOnlyIgnored(out)) throw new StepError('attw reported something', out);
-      return 'no problems under node16 (CJS + ESM); node10 cannot resolve the subpaths (ignored by the profile)';
-    }),
-  ]);
-  await Promise.all([consumer, lint]);
-}));
+    const lint = Promise.all([
+      step(p, 'publint', async () => {
+        const out = await run(path.join(BIN, 'publint'), ['--strict', p.tarball], { cwd: dir, env });
+        if (!/All good/i.test(out)) throw new StepError('publint reported something', out);
+        return 'All good';
+      }),
+      step(p, 'attw', async () => {
+        const out = await run(path.join(BIN, 'attw'), [p.tarball, '--profile', 'node16', '--format', 'table-flipped'], { cwd: dir, env });
+        if (/No problems found/i.test(out)) return 'No problems found (node16 CJS + ESM)';
+        // a subpath has no node10 resolution (node10 has no "exports"): the profile ignores it, attw still prints it
+        if (!attwOnlyIgnored(out)) throw new StepError('attw reported something', out);
+        return 'no problems under node16 (CJS + ESM); node10 cannot resolve the subpaths (ignored by the profile)';
+      }),
+    ]);
+    await Promise.all([consumer, lint]);
+  }),
+);
 
 // ---------------------------------------------------------------------------------------------------------
 // Report
@@ -575,7 +696,8 @@ const ORDER = {
   cli: ['dist', 'pack', 'manifest', 'readme links', 'install', 'bin', 'run', 'workers', 'publint'],
 };
 const width = Math.max(...PACKAGES.map((p) => p.name.length));
-let passed = 0, failed = 0;
+let passed = 0,
+  failed = 0;
 const failures = [];
 for (const p of PACKAGES) {
   const order = ORDER[p.kind];
@@ -583,17 +705,33 @@ for (const p of PACKAGES) {
   for (const s of order) {
     const r = rs.find((x) => x.step === s);
     const label = `${p.name.padEnd(width)}  ${s.padEnd(12)}` + (r ? `  ${(r.ms / 1000).toFixed(1).padStart(4)}s` : '');
-    if (!r) { console.log(`--  ${label}  skipped (an earlier step failed)`); continue; }
-    if (r.ok) { passed++; console.log(`ok  ${label}${r.note ? `  ${r.note}` : ''}`.trimEnd()); } else {
-      failed++; failures.push([p, r]);
-      const why = (r.err.output ?? '').split('\n').find((l) => /\berror TS\d+|^\s*\w*Error\b|\bERR_[A-Z_]+|^npm (ERR|error)|[✗✖]|\(error\)/.test(l));
+    if (!r) {
+      console.log(`--  ${label}  skipped (an earlier step failed)`);
+      continue;
+    }
+    if (r.ok) {
+      passed++;
+      console.log(`ok  ${label}${r.note ? `  ${r.note}` : ''}`.trimEnd());
+    } else {
+      failed++;
+      failures.push([p, r]);
+      const why = (r.err.output ?? '')
+        .split('\n')
+        .find((l) => /\berror TS\d+|^\s*\w*Error\b|\bERR_[A-Z_]+|^npm (ERR|error)|[✗✖]|\(error\)/.test(l));
       console.log(`FAIL ${label}  ${why ? why.trim() : r.err.message.split('\n')[0]}`);
     }
   }
 }
 for (const [p, r] of failures) {
   console.log(`\n--- ${p.name} ${r.step}: ${r.err.message}`);
-  if (r.err.output) console.log(r.err.output.trimEnd().split('\n').map((l) => `    ${l}`).join('\n'));
+  if (r.err.output)
+    console.log(
+      r.err.output
+        .trimEnd()
+        .split('\n')
+        .map((l) => `    ${l}`)
+        .join('\n'),
+    );
 }
 console.log(`pkgcheck: ${PACKAGES.length} packages in ${((performance.now() - t0) / 1000).toFixed(1)} s${keep ? `, kept ${TMP}` : ''}`);
 console.log(`pkgcheck: ${passed} passed, ${failed} failed`);

@@ -4,21 +4,27 @@
 // fetched. Plain Node ESM, no dependencies; links.test.mjs is its test.
 import path from 'node:path';
 
-const SCHEME = /^[a-z][a-z0-9+.-]*:|^\/\//i;   // https:, mailto:, //host
+const SCHEME = /^[a-z][a-z0-9+.-]*:|^\/\//i; // https:, mailto:, //host
 
 /** The markdown with fenced code blocks and HTML comments blanked (line numbers kept). */
 function withoutBlocks(md) {
   const blank = (s) => s.replace(/[^\n]/g, ' ');
-  let fence = null;                                  // the opening fence while inside a code block
-  const lines = md.replace(/<!--[\s\S]*?-->/g, blank).split('\n').map((l) => {
-    const m = /^ {0,3}(`{3,}|~{3,})/.exec(l);
-    if (fence === null && m) { fence = m[1]; return blank(l); }
-    if (fence !== null) {
-      if (m && m[1][0] === fence[0] && m[1].length >= fence.length && l.trim() === m[1]) fence = null;
-      return blank(l);
-    }
-    return l;
-  });
+  let fence = null; // the opening fence while inside a code block
+  const lines = md
+    .replace(/<!--[\s\S]*?-->/g, blank)
+    .split('\n')
+    .map((l) => {
+      const m = /^ {0,3}(`{3,}|~{3,})/.exec(l);
+      if (fence === null && m) {
+        fence = m[1];
+        return blank(l);
+      }
+      if (fence !== null) {
+        if (m && m[1][0] === fence[0] && m[1].length >= fence.length && l.trim() === m[1]) fence = null;
+        return blank(l);
+      }
+      return l;
+    });
   return lines.join('\n');
 }
 
@@ -29,10 +35,14 @@ function withoutBlocks(md) {
  */
 function prose(md) {
   const t = withoutBlocks(md);
-  let out = '', i = 0;
+  let out = '',
+    i = 0;
   while (i < t.length) {
     const open = t.indexOf('`', i);
-    if (open < 0) { out += t.slice(i); break; }
+    if (open < 0) {
+      out += t.slice(i);
+      break;
+    }
     let n = 1;
     while (t[open + n] === '`') n++;
     const para = t.indexOf('\n\n', open);
@@ -41,10 +51,17 @@ function prose(md) {
     for (let j = t.indexOf('`', open + n); j >= 0 && j < limit; j = t.indexOf('`', j + 1)) {
       let m = 1;
       while (t[j + m] === '`') m++;
-      if (m === n) { close = j; break; }
+      if (m === n) {
+        close = j;
+        break;
+      }
       j += m - 1;
     }
-    if (close < 0) { out += t.slice(i, open + n); i = open + n; continue; }
+    if (close < 0) {
+      out += t.slice(i, open + n);
+      i = open + n;
+      continue;
+    }
     out += t.slice(i, open) + t.slice(open, close + n).replace(/[^\n]/g, ' ');
     i = close + n;
   }
@@ -68,9 +85,10 @@ export function readmeLinks(md) {
 /** GitHub's heading anchor: lower case, punctuation dropped (hyphens and underscores stay), spaces as hyphens. */
 export function slug(heading) {
   return heading
-    .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1')   // a link in a heading counts by its text
+    .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1') // a link in a heading counts by its text
     .replace(/<[^>]+>/g, '')
-    .trim().toLowerCase()
+    .trim()
+    .toLowerCase()
     .replace(/[^\p{L}\p{N}\p{M}\s_-]/gu, '')
     .replace(/\s/g, '-');
 }
@@ -108,13 +126,26 @@ export function brokenLinks(md, files, read, readme = 'README.md') {
       continue;
     }
     let p;
-    try { p = decodeURIComponent(rawPath); } catch { p = rawPath; }
-    if (p.startsWith('/')) { broken.push({ line, target, why: 'an absolute path, which no package can hold' }); continue; }
+    try {
+      p = decodeURIComponent(rawPath);
+    } catch {
+      p = rawPath;
+    }
+    if (p.startsWith('/')) {
+      broken.push({ line, target, why: 'an absolute path, which no package can hold' });
+      continue;
+    }
     const rel = path.posix.normalize(path.posix.join(path.posix.dirname(readme), p)).replace(/\/$/, '');
-    if (rel === '..' || rel.startsWith('../')) { broken.push({ line, target, why: 'points outside the package' }); continue; }
+    if (rel === '..' || rel.startsWith('../')) {
+      broken.push({ line, target, why: 'points outside the package' });
+      continue;
+    }
     const isFile = have.has(rel);
     const isDir = !isFile && [...have].some((f) => f.startsWith(`${rel}/`));
-    if (!isFile && !isDir) { broken.push({ line, target, why: `${rel} is not in the package` }); continue; }
+    if (!isFile && !isDir) {
+      broken.push({ line, target, why: `${rel} is not in the package` });
+      continue;
+    }
     if (frag !== null && isFile && /\.md$/i.test(rel)) {
       const text = read(rel);
       if (text !== undefined && !anchors(text).has(frag)) broken.push({ line, target, why: `no heading or anchor '${frag}' in ${rel}` });

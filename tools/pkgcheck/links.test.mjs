@@ -5,7 +5,11 @@ import { test } from 'node:test';
 import { anchors, brokenLinks, readmeLinks, slug } from './links.mjs';
 
 const FILES = new Map([
-  ['README.md', ''], ['LICENSE', ''], ['package.json', '{}'], ['dist/cli.js', ''], ['examples/churn.json', '{}'],
+  ['README.md', ''],
+  ['LICENSE', ''],
+  ['package.json', '{}'],
+  ['dist/cli.js', ''],
+  ['examples/churn.json', '{}'],
   ['docs/spec.md', '# Spec\n\n## Timeline (generated)\n\n## Costs\n\n## Costs\n'],
 ]);
 const read = (p) => FILES.get(p);
@@ -13,11 +17,15 @@ const check = (md) => brokenLinks(md, FILES, read).map((b) => `${b.line} ${b.tar
 
 test('test_links_that_resolve', () => {
   const md = [
-    '# @x/pkg', '', '## First command', '',
+    '# @x/pkg',
+    '',
+    '## First command',
+    '',
     'See [the spec](docs/spec.md), [its timeline](docs/spec.md#timeline-generated), [the second Costs](docs/spec.md#costs-1),',
     '[an example](examples/churn.json), [examples](examples/), ![a picture](./examples/churn.json "title"),',
     '[a heading here](#first-command), [web](https://example.org/x.md), [mail](mailto:a@b.c), <a href="LICENSE">license</a>.',
-    '', '[ref]: docs/spec.md',
+    '',
+    '[ref]: docs/spec.md',
   ].join('\n');
   assert.deepEqual(check(md), []);
   assert.equal(readmeLinks(md).length, 11);
@@ -25,7 +33,8 @@ test('test_links_that_resolve', () => {
 
 test('test_links_that_do_not_resolve', () => {
   const md = [
-    '# @x/pkg', '',
+    '# @x/pkg',
+    '',
     '[not shipped](examples/qemu-session.mjs)',
     '[the repo](../../packages/iommu-core/docs/spec.md)',
     '[no heading](#what-a-boot-does) and [no heading there](docs/spec.md#nope)',
@@ -45,14 +54,19 @@ test('test_links_that_do_not_resolve', () => {
 });
 
 test('test_code_is_not_a_link', () => {
-  const md = ['# t', '', '```ts', 'const x = a[0](broken.md);', '```', '', 'inline `[x](nope.md)` and', '~~~', '[y](nope2.md)', '~~~'].join('\n');
+  const md = ['# t', '', '```ts', 'const x = a[0](broken.md);', '```', '', 'inline `[x](nope.md)` and', '~~~', '[y](nope2.md)', '~~~'].join(
+    '\n',
+  );
   assert.deepEqual(check(md), []);
 });
 
 test('test_backticks_do_not_hide_links', () => {
   // a double-backtick span holding a single backtick, and an unmatched backtick, end no earlier than they should
   const md = ['# t', '', 'one `` ` `` tick, then [x](nope.md)', 'a lone ` tick', '', 'and [y](nope2.md), `code`, [z](nope3.md)'].join('\n');
-  assert.deepEqual(check(md).map((l) => l.split(':')[0]), ['3 nope.md', '6 nope2.md', '6 nope3.md']);
+  assert.deepEqual(
+    check(md).map((l) => l.split(':')[0]),
+    ['3 nope.md', '6 nope2.md', '6 nope3.md'],
+  );
 });
 
 test('test_github_slugs', () => {

@@ -23,9 +23,15 @@ const keep = process.env.REHEARSAL_KEEP === '1';
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'release-rehearsal-'));
 const SCRATCH = path.join(TMP, 'repo');
-let verdaccio = null;                                  // the child process, killed by its pid on exit
+let verdaccio = null; // the child process, killed by its pid on exit
 const cleanup = () => {
-  if (verdaccio !== null && verdaccio.exitCode === null) { try { process.kill(verdaccio.pid, 'SIGTERM'); } catch { /* gone */ } }
+  if (verdaccio !== null && verdaccio.exitCode === null) {
+    try {
+      process.kill(verdaccio.pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
   if (!keep) fs.rmSync(TMP, { recursive: true, force: true });
 };
 process.on('exit', cleanup);
@@ -33,7 +39,10 @@ process.on('SIGINT', () => process.exit(130));
 process.on('SIGTERM', () => process.exit(143));
 
 class StepError extends Error {
-  constructor(message, output = '') { super(message); this.output = output; }
+  constructor(message, output = '') {
+    super(message);
+    this.output = output;
+  }
 }
 
 // Environment of every child: nothing from the pnpm/npm script that runs us (npm_config_* would point
@@ -45,20 +54,34 @@ for (const [k, v] of Object.entries(process.env)) {
   ENV[k] = v;
 }
 Object.assign(ENV, {
-  npm_config_cache: path.join(TMP, 'npm-cache'), npm_config_update_notifier: 'false', npm_config_fund: 'false',
-  npm_config_audit: 'false', npm_config_yes: 'true', npm_config_loglevel: 'warn',
-  TURBO_TELEMETRY_DISABLED: '1', NO_COLOR: '1', FORCE_COLOR: '0', VFIO_SIM_INVOCATION: '',
+  npm_config_cache: path.join(TMP, 'npm-cache'),
+  npm_config_update_notifier: 'false',
+  npm_config_fund: 'false',
+  npm_config_audit: 'false',
+  npm_config_yes: 'true',
+  npm_config_loglevel: 'warn',
+  TURBO_TELEMETRY_DISABLED: '1',
+  NO_COLOR: '1',
+  FORCE_COLOR: '0',
+  VFIO_SIM_INVOCATION: '',
 });
 
 function run(cmd, args, { cwd, env = ENV, timeout = 180_000 } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
     const line = [cmd, ...args].join(' ');
-    child.on('error', (e) => { clearTimeout(timer); reject(new StepError(`cannot run ${line}: ${e.message}`)); });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new StepError(`cannot run ${line}: ${e.message}`));
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve(out);
@@ -78,7 +101,9 @@ function pnpm() {
 const [PNPM, PNPM_PRE] = pnpm();
 // turbo looks pnpm up on PATH: a shim for the pnpm above, first on the children's PATH
 fs.mkdirSync(path.join(TMP, 'bin'));
-fs.writeFileSync(path.join(TMP, 'bin', 'pnpm'), `#!/bin/sh\nexec ${[PNPM, ...PNPM_PRE].map((a) => `'${a}'`).join(' ')} "$@"\n`, { mode: 0o755 });
+fs.writeFileSync(path.join(TMP, 'bin', 'pnpm'), `#!/bin/sh\nexec ${[PNPM, ...PNPM_PRE].map((a) => `'${a}'`).join(' ')} "$@"\n`, {
+  mode: 0o755,
+});
 ENV.PATH = `${path.join(TMP, 'bin')}${path.delimiter}${ENV.PATH ?? ''}`;
 
 const steps = [];
@@ -97,17 +122,21 @@ const readJson = (f) => JSON.parse(fs.readFileSync(f, 'utf8'));
 
 /** The pending changesets: [{ file, releases: { name: bump }, summary }], the empty ones included. */
 function readChangesets(dir) {
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.md') && f !== 'README.md').sort().map((f) => {
-    const text = fs.readFileSync(path.join(dir, f), 'utf8');
-    const m = /^---\r?\n([\s\S]*?)^---\r?\n([\s\S]*)$/m.exec(text);
-    if (!m) throw new StepError(`.changeset/${f} has no front matter`);
-    const releases = {};
-    for (const l of m[1].split('\n')) {
-      const r = /^\s*["']?([^"':]+)["']?\s*:\s*(major|minor|patch)\s*$/.exec(l);
-      if (r) releases[r[1]] = r[2];
-    }
-    return { file: f, releases, summary: m[2].trim() };
-  });
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.md') && f !== 'README.md')
+    .sort()
+    .map((f) => {
+      const text = fs.readFileSync(path.join(dir, f), 'utf8');
+      const m = /^---\r?\n([\s\S]*?)^---\r?\n([\s\S]*)$/m.exec(text);
+      if (!m) throw new StepError(`.changeset/${f} has no front matter`);
+      const releases = {};
+      for (const l of m[1].split('\n')) {
+        const r = /^\s*["']?([^"':]+)["']?\s*:\s*(major|minor|patch)\s*$/.exec(l);
+        if (r) releases[r[1]] = r[2];
+      }
+      return { file: f, releases, summary: m[2].trim() };
+    });
 }
 
 /** A port nothing listens on, from the kernel. */
@@ -115,12 +144,15 @@ function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
 }
 
 // ---------------------------------------------------------------------------------------------------------
-let packages = [];          // [{ dir, name, before, version }] the publishable packages of the scratch copy
+let packages = []; // [{ dir, name, before, version }] the publishable packages of the scratch copy
 let changesets = [];
 let registry = '';
 const CONSUMER = path.join(TMP, 'consumer');
@@ -129,16 +161,21 @@ async function main() {
   await step('scratch copy', async () => {
     // the work tree as git sees it: tracked files (with their edits) and untracked ones .gitignore keeps
     // --no-optional-locks: git status would otherwise refresh (write) this repo's index
-    const list = (await run('git', ['--no-optional-locks', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT })).split('\0').filter(Boolean);
+    const list = (await run('git', ['--no-optional-locks', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT }))
+      .split('\0')
+      .filter(Boolean);
     let n = 0;
     for (const rel of [...new Set(list)]) {
       const from = path.join(ROOT, rel);
       const st = fs.lstatSync(from, { throwIfNoEntry: false });
-      if (!st || st.isDirectory()) continue;                     // deleted in the work tree, or a submodule
+      if (!st || st.isDirectory()) continue; // deleted in the work tree, or a submodule
       const to = path.join(SCRATCH, rel);
       fs.mkdirSync(path.dirname(to), { recursive: true });
       if (st.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(from), to);
-      else { fs.copyFileSync(from, to); fs.chmodSync(to, st.mode & 0o777); }
+      else {
+        fs.copyFileSync(from, to);
+        fs.chmodSync(to, st.mode & 0o777);
+      }
       n++;
     }
     const dirty = (await run('git', ['--no-optional-locks', 'status', '--porcelain'], { cwd: ROOT })).trim() !== '';
@@ -147,7 +184,9 @@ async function main() {
 
   await step('install', async () => {
     // the store already holds every package of the lockfile (this repo was installed from it): no network
-    try { await run(PNPM, [...PNPM_PRE, 'install', '--frozen-lockfile', '--offline', '--reporter=silent'], { cwd: SCRATCH }); } catch {
+    try {
+      await run(PNPM, [...PNPM_PRE, 'install', '--frozen-lockfile', '--offline', '--reporter=silent'], { cwd: SCRATCH });
+    } catch {
       await run(PNPM, [...PNPM_PRE, 'install', '--frozen-lockfile', '--prefer-offline', '--reporter=silent'], { cwd: SCRATCH });
       return 'pnpm install --frozen-lockfile in the copy (the store lacked packages: fetched)';
     }
@@ -156,21 +195,29 @@ async function main() {
 
   await step('changeset version', async () => {
     changesets = readChangesets(path.join(SCRATCH, '.changeset'));
-    const ws = ['packages', 'tools'].flatMap((d) => fs.readdirSync(path.join(SCRATCH, d)).map((x) => path.join(d, x)))
+    const ws = ['packages', 'tools']
+      .flatMap((d) => fs.readdirSync(path.join(SCRATCH, d)).map((x) => path.join(d, x)))
       .filter((d) => fs.existsSync(path.join(SCRATCH, d, 'package.json')));
     const before = new Map(ws.map((d) => [d, readJson(path.join(SCRATCH, d, 'package.json'))]));
     await run(process.execPath, [path.join(SCRATCH, 'node_modules', '@changesets', 'cli', 'bin.js'), 'version'], { cwd: SCRATCH });
-    packages = ws.map((dir) => ({ dir, pkg: readJson(path.join(SCRATCH, dir, 'package.json')), before: before.get(dir).version }))
-      .filter((p) => !p.pkg.private).map((p) => ({ dir: p.dir, name: p.pkg.name, before: p.before, version: p.pkg.version }));
+    packages = ws
+      .map((dir) => ({ dir, pkg: readJson(path.join(SCRATCH, dir, 'package.json')), before: before.get(dir).version }))
+      .filter((p) => !p.pkg.private)
+      .map((p) => ({ dir: p.dir, name: p.pkg.name, before: p.before, version: p.pkg.version }));
     const unbumped = packages.filter((p) => p.version === p.before);
-    if (unbumped.length) throw new StepError(`changeset version left ${unbumped.map((p) => `${p.name}@${p.version}`).join(', ')} as they were`);
+    if (unbumped.length)
+      throw new StepError(`changeset version left ${unbumped.map((p) => `${p.name}@${p.version}`).join(', ')} as they were`);
     const left = fs.readdirSync(path.join(SCRATCH, '.changeset')).filter((f) => f.endsWith('.md') && f !== 'README.md');
     if (left.length) throw new StepError(`changesets left after versioning: ${left.join(', ')}`);
     return `${changesets.length} changesets -> ${packages.map((p) => `${p.name} ${p.before} -> ${p.version}`).join(', ')}`;
   });
 
   await step('build', async () => {
-    await run(path.join(SCRATCH, 'node_modules', '.bin', 'turbo'), ['run', 'build', '--output-logs=errors-only', '--cache-dir', path.join(TMP, 'turbo-cache')], { cwd: SCRATCH });
+    await run(
+      path.join(SCRATCH, 'node_modules', '.bin', 'turbo'),
+      ['run', 'build', '--output-logs=errors-only', '--cache-dir', path.join(TMP, 'turbo-cache')],
+      { cwd: SCRATCH },
+    );
     return 'turbo run build in the copy';
   });
 
@@ -181,23 +228,51 @@ async function main() {
     fs.mkdirSync(dir);
     const config = path.join(dir, 'config.yaml');
     // no uplinks: the registry holds only what we publish; anyone may read and publish
-    fs.writeFileSync(config, [
-      `storage: ${JSON.stringify(path.join(dir, 'storage'))}`,
-      'auth:', '  htpasswd:', `    file: ${JSON.stringify(path.join(dir, 'htpasswd'))}`, '    max_users: -1',
-      'uplinks: {}',
-      'packages:', "  '**':", '    access: $all', '    publish: $anonymous', '    unpublish: $anonymous',
-      'web:', '  enable: false',
-      'log: { type: stdout, format: pretty, level: warn }', '',
-    ].join('\n'));
-    const bin = path.join(path.dirname(createRequire(path.join(ROOT, 'package.json')).resolve('verdaccio/package.json')), 'bin', 'verdaccio');
-    verdaccio = spawn(process.execPath, [bin, '--config', config, '--listen', `127.0.0.1:${port}`], { cwd: dir, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    fs.writeFileSync(
+      config,
+      [
+        `storage: ${JSON.stringify(path.join(dir, 'storage'))}`,
+        'auth:',
+        '  htpasswd:',
+        `    file: ${JSON.stringify(path.join(dir, 'htpasswd'))}`,
+        '    max_users: -1',
+        'uplinks: {}',
+        'packages:',
+        "  '**':",
+        '    access: $all',
+        '    publish: $anonymous',
+        '    unpublish: $anonymous',
+        'web:',
+        '  enable: false',
+        'log: { type: stdout, format: pretty, level: warn }',
+        '',
+      ].join('\n'),
+    );
+    const bin = path.join(
+      path.dirname(createRequire(path.join(ROOT, 'package.json')).resolve('verdaccio/package.json')),
+      'bin',
+      'verdaccio',
+    );
+    verdaccio = spawn(process.execPath, [bin, '--config', config, '--listen', `127.0.0.1:${port}`], {
+      cwd: dir,
+      env: ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let log = '';
-    verdaccio.stdout.on('data', (d) => { log += d; });
-    verdaccio.stderr.on('data', (d) => { log += d; });
+    verdaccio.stdout.on('data', (d) => {
+      log += d;
+    });
+    verdaccio.stderr.on('data', (d) => {
+      log += d;
+    });
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (verdaccio.exitCode !== null) throw new StepError(`verdaccio exited with ${verdaccio.exitCode}`, log);
-      try { if ((await fetch(`${registry}-/ping`)).ok) break; } catch { /* not up yet */ }
+      try {
+        if ((await fetch(`${registry}-/ping`)).ok) break;
+      } catch {
+        /* not up yet */
+      }
       if (Date.now() > deadline) throw new StepError('verdaccio did not answer /-/ping within 30 s', log);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -207,12 +282,15 @@ async function main() {
   await step('publish', async () => {
     // a fake token: the registry lets anyone publish, the client still wants one
     fs.writeFileSync(path.join(SCRATCH, '.npmrc'), `//127.0.0.1:${new URL(registry).port}/:_authToken=${TOKEN}\n`);
-    await run(PNPM, [...PNPM_PRE, 'publish', '-r', '--registry', registry, '--no-git-checks', '--access', 'public', '--reporter=silent'], { cwd: SCRATCH });
+    await run(PNPM, [...PNPM_PRE, 'publish', '-r', '--registry', registry, '--no-git-checks', '--access', 'public', '--reporter=silent'], {
+      cwd: SCRATCH,
+    });
     const got = [];
     for (const p of packages) {
       const res = await fetch(`${registry}${p.name.replace('/', '%2f')}`);
       const doc = res.ok ? await res.json() : null;
-      if (doc?.['dist-tags']?.latest !== p.version) throw new StepError(`${p.name}: the registry's latest is ${doc?.['dist-tags']?.latest ?? 'missing'}, want ${p.version}`);
+      if (doc?.['dist-tags']?.latest !== p.version)
+        throw new StepError(`${p.name}: the registry's latest is ${doc?.['dist-tags']?.latest ?? 'missing'}, want ${p.version}`);
       got.push(`${p.name}@${p.version}`);
     }
     return `pnpm publish -r: ${got.join(', ')}`;
@@ -235,9 +313,10 @@ async function main() {
     await run('npm', ['install', '--no-audit', '--no-fund', '@x/vfio-type1'], { cwd: CONSUMER });
     const problems = [];
     for (const name of ['@x/vfio-type1', '@x/iommu-core']) {
-      const want = byName.get(name).version, v = installed(name).version;
+      const want = byName.get(name).version,
+        v = installed(name).version;
       if (v !== want) problems.push(`${name} resolved to ${v}, the release is ${want}`);
-      if (!await fromRegistry(name)) problems.push(`${name}@${v}'s integrity is not that of the tarball on ${registry}`);
+      if (!(await fromRegistry(name))) problems.push(`${name}@${v}'s integrity is not that of the tarball on ${registry}`);
     }
     if (problems.length) throw new StepError(problems.join('\n'));
     const range = installed('@x/vfio-type1').dependencies['@x/iommu-core'];
@@ -258,7 +337,8 @@ async function main() {
       const file = path.join(CONSUMER, 'node_modules', ...p.name.split('/'), 'CHANGELOG.md');
       if (!fs.existsSync(file)) throw new StepError(`${p.name}: CHANGELOG.md is not in the published package`);
       const text = fs.readFileSync(file, 'utf8');
-      if (text !== fs.readFileSync(path.join(SCRATCH, p.dir, 'CHANGELOG.md'), 'utf8')) throw new StepError(`${p.name}: the published CHANGELOG.md is not the one changeset version wrote`);
+      if (text !== fs.readFileSync(path.join(SCRATCH, p.dir, 'CHANGELOG.md'), 'utf8'))
+        throw new StepError(`${p.name}: the published CHANGELOG.md is not the one changeset version wrote`);
       if (!text.startsWith(`# ${p.name}\n`)) throw new StepError(`${p.name}: CHANGELOG.md does not start with '# ${p.name}'`);
       const sections = text.split(/^## /m).slice(1);
       const mine = sections.find((s) => s.startsWith(`${p.version}\n`));
@@ -272,10 +352,13 @@ async function main() {
         n++;
         const first = flat(c.summary.split('\n')[0]);
         const at = body.indexOf(first);
-        if (at < 0) throw new StepError(`${p.name}: CHANGELOG.md ${p.version} does not mention .changeset/${c.file} ("${first.slice(0, 60)}...")`);
+        if (at < 0)
+          throw new StepError(`${p.name}: CHANGELOG.md ${p.version} does not mention .changeset/${c.file} ("${first.slice(0, 60)}...")`);
         const heading = { major: '### Major Changes', minor: '### Minor Changes', patch: '### Patch Changes' }[bump];
         const before = body.slice(0, at);
-        const last = ['### Major Changes', '### Minor Changes', '### Patch Changes'].map((h) => [h, before.lastIndexOf(h)]).sort((a, b) => b[1] - a[1])[0];
+        const last = ['### Major Changes', '### Minor Changes', '### Patch Changes']
+          .map((h) => [h, before.lastIndexOf(h)])
+          .sort((a, b) => b[1] - a[1])[0];
         if (last[0] !== heading) throw new StepError(`${p.name}: .changeset/${c.file} (${bump}) is under '${last[0]}', want '${heading}'`);
       }
       notes.push(`${p.name} ${n}`);
@@ -285,7 +368,11 @@ async function main() {
 }
 
 let failed = false;
-try { await main(); } catch { failed = true; }
+try {
+  await main();
+} catch {
+  failed = true;
+}
 if (verdaccio !== null && verdaccio.exitCode === null) {
   // stop the registry by its pid and wait for it, so nothing outlives the rehearsal
   const gone = new Promise((r) => verdaccio.once('exit', r));
@@ -299,7 +386,17 @@ for (const s of steps) {
 }
 for (const s of steps.filter((x) => !x.ok)) {
   console.log(`\n--- ${s.name}: ${s.err.message}`);
-  if (s.err.output) console.log(s.err.output.trimEnd().split('\n').slice(-40).map((l) => `    ${l}`).join('\n'));
+  if (s.err.output)
+    console.log(
+      s.err.output
+        .trimEnd()
+        .split('\n')
+        .slice(-40)
+        .map((l) => `    ${l}`)
+        .join('\n'),
+    );
 }
-console.log(`release:rehearse: ${failed ? 'FAILED' : 'ok'} in ${((performance.now() - t0) / 1000).toFixed(1)} s${keep ? `, kept ${TMP}` : ''}`);
+console.log(
+  `release:rehearse: ${failed ? 'FAILED' : 'ok'} in ${((performance.now() - t0) / 1000).toFixed(1)} s${keep ? `, kept ${TMP}` : ''}`,
+);
 process.exitCode = failed ? 1 : 0;

@@ -4,16 +4,37 @@
 // through the emulated hardware (DTE, IOTLB, walker, event log).
 
 import {
-  ERRNO, IOMMU_RESV_MSI, IommuError, type IommuDomain, type IommuDriver, type IommuOps, type IotlbPolicy, type Release,
-  type ResvRegion, type Sim,
+  ERRNO,
+  IOMMU_RESV_MSI,
+  IommuError,
+  type IommuDomain,
+  type IommuDriver,
+  type IommuOps,
+  type IotlbPolicy,
+  type Release,
+  type ResvRegion,
+  type Sim,
 } from '@x/iommu-core';
 import {
-  EV, driverDomain, iommuPtDomainOps, ptIommuDeinit, ptIommuInit, type PtIommuConfig, type PtIommuDomain,
+  EV,
+  driverDomain,
+  iommuPtDomainOps,
+  ptIommuDeinit,
+  ptIommuInit,
+  type PtIommuConfig,
+  type PtIommuDomain,
 } from '@x/iommu-core/internals';
 import { AMD_IOMMU_PGSIZES, createAmdv1Format, pteBigInt } from './fmt-amdv1.js';
 import {
-  buildCompletionWait, buildInvAddress, buildInvAll, buildInvDte, buildInvIommuPages, invAddress2018, INV_ALL_PAGES,
-  type CmdName, type InvAddress,
+  buildCompletionWait,
+  buildInvAddress,
+  buildInvAll,
+  buildInvDte,
+  buildInvIommuPages,
+  invAddress2018,
+  INV_ALL_PAGES,
+  type CmdName,
+  type InvAddress,
 } from './hw/commands.js';
 import { DEV_ID_MAX } from './hw/dte.js';
 import type { AmdEvent } from './hw/event-log.js';
@@ -56,7 +77,10 @@ export const CMD_SEM_ADDR = 0xffff_ffff_f000;
 
 /** The io-pgtable code's per-page walks (before iommupt); their costs come from the sim's machine. */
 export const AMD_PT_EVENTS = {
-  'amd.pt.mapWalks': { ns: 0, source: 'one walk from the top of the table per page the io-pgtable code mapped (before iommupt, 789a5913b29c)' },
+  'amd.pt.mapWalks': {
+    ns: 0,
+    source: 'one walk from the top of the table per page the io-pgtable code mapped (before iommupt, 789a5913b29c)',
+  },
   'amd.pt.unmapWalks': { ns: 0, source: 'one lookup from the top per leaf (or hole) the io-pgtable code unmapped (before iommupt)' },
 } as const;
 
@@ -85,9 +109,12 @@ export class AmdIommu implements IommuDriver {
   private nextDev = 0x0100;
   private semVal = 0;
 
-  constructor(readonly sim: Sim, opts: AmdIommuOptions = {}) {
+  constructor(
+    readonly sim: Sim,
+    opts: AmdIommuOptions = {},
+  ) {
     this.profile = opts.profile ?? 'mainline';
-    const p = amdProfile(this.profile);                        // RangeError naming the valid releases
+    const p = amdProfile(this.profile); // RangeError naming the valid releases
     this.release = p.release;
     const quirks: AmdQuirks = { ...p.quirks };
     // a quirk given as undefined keeps the profile's value (a plain spread would copy the undefined)
@@ -108,13 +135,17 @@ export class AmdIommu implements IommuDriver {
     if (!(Number.isInteger(vaBits) && vaBits >= 21 && vaBits <= 64)) throw new RangeError(`vaBits must be 21..64, got ${vaBits}`);
     this.maxPage = 2 ** (vaBits - 12) - 1;
     this.ptCfg = {
-      name: this.name, apiEra: p.apiEra, singlePageOps: quirks.singlePageOps, splitsChunks: false,
-      fmt: this.fmt, policy: ptPolicyOf(quirks),
-      topLevel: 2,                                            // mode 3: a 39-bit IOVA space to start with
+      name: this.name,
+      apiEra: p.apiEra,
+      singlePageOps: quirks.singlePageOps,
+      splitsChunks: false,
+      fmt: this.fmt,
+      policy: ptPolicyOf(quirks),
+      topLevel: 2, // mode 3: a 39-bit IOVA space to start with
       // before v4.17 every ->unmap flushed the whole domain and waited, and there were no iotlb ops
       flushOnUnmap: quirks.flushOnUnmap ? 'domain' : 'none',
       syncFlushesAll: quirks.syncFlushesAll,
-      oddOrders: 'einval',                                    // 512 GiB, and sizes above 2^51
+      oddOrders: 'einval', // 512 GiB, and sizes above 2^51
       rangeErrno: -ERRNO.ERANGE,
       // increase_address_space() fails at mode 6: 2018 answered -ENOMEM, later -ERANGE
       growErrno: quirks.ebusyOnPresent ? -ERRNO.ENOMEM : -ERRNO.ERANGE,
@@ -130,14 +161,17 @@ export class AmdIommu implements IommuDriver {
 
   // ---- command helpers (one IOMMU; commands only when the domain has devices on it) ----------
 
-  private submit(): void { this.hw.cmdRing.advance(); this.hw.doorbell(); }
+  private submit(): void {
+    this.hw.cmdRing.advance();
+    this.hw.doorbell();
+  }
 
   /** iommu_completion_wait(): queue COMPLETION_WAIT with a store to cmd_sem, run it, check the store. */
   completionWait(): void {
     const ring = this.hw.cmdRing;
     const val = this.quirks.semaphoreOne ? 1 : ++this.semVal;
     const sem = this.hw.stores.get(CMD_SEM_ADDR);
-    if (sem !== undefined) sem[0] = 0;                         // 2018: cmd_sem = 0 before the wait
+    if (sem !== undefined) sem[0] = 0; // 2018: cmd_sem = 0 before the wait
     buildCompletionWait(ring.words, ring.slot(), CMD_SEM_ADDR, val, 0, true);
     this.submit();
     const got = this.hw.stores.get(CMD_SEM_ADDR);
@@ -190,9 +224,14 @@ export class AmdIommu implements IommuDriver {
   /** update_domain() after the table grew: new root and mode in every attached DTE, then flushes. */
   private updateDomain(d: AmdDomain): void {
     if (d.devCount === 0) return;
-    for (const [dev, dd] of this.devs) if (dd === d) { this.setDte(dev, d); this.invDte(dev); }
-    if (this.quirks.growFlush2018) this.flushDomain(d, false);    // 2018: PDE flush, no wait
-    else this.completionWait();                                  // mainline: DTE flush + wait
+    for (const [dev, dd] of this.devs)
+      if (dd === d) {
+        this.setDte(dev, d);
+        this.invDte(dev);
+      }
+    if (this.quirks.growFlush2018)
+      this.flushDomain(d, false); // 2018: PDE flush, no wait
+    else this.completionWait(); // mainline: DTE flush + wait
   }
 
   // ---- IommuDriver ----------------------------------------------------------------------------
@@ -216,7 +255,7 @@ export class AmdIommu implements IommuDriver {
     const d = this.own(dom, 'iommu_domain_free');
     if (d.devCount > 0) throw new IommuError('EBUSY', 'iommu_domain_free', `domain ${d.id} still has ${d.devCount} device(s)`);
     this.hw.iotlb.invalidateDomain(d.id);
-    ptIommuDeinit(d);                                         // the core API refuses it from now on
+    ptIommuDeinit(d); // the core API refuses it from now on
   }
 
   probeDevice(): number {
@@ -233,11 +272,13 @@ export class AmdIommu implements IommuDriver {
    * EBUSY (attached to another domain).
    */
   attachDevice(dom: IommuDomain, dev: number): void {
-    if (!(Number.isInteger(dev) && dev >= 0 && dev <= DEV_ID_MAX)) throw new IommuError('ENODEV', 'iommu_attach_device', `bad device id ${dev}`);
+    if (!(Number.isInteger(dev) && dev >= 0 && dev <= DEV_ID_MAX))
+      throw new IommuError('ENODEV', 'iommu_attach_device', `bad device id ${dev}`);
     const d = this.own(dom, 'iommu_attach_device');
     const cur = this.devs.get(dev);
     if (cur === d) return;
-    if (cur !== undefined && cur !== null) throw new IommuError('EBUSY', 'iommu_attach_device', `device 0x${dev.toString(16)} is attached to domain ${cur.id}`);
+    if (cur !== undefined && cur !== null)
+      throw new IommuError('EBUSY', 'iommu_attach_device', `device 0x${dev.toString(16)} is attached to domain ${cur.id}`);
     this.devs.set(dev, d);
     d.devCount++;
     this.setDte(dev, d);
@@ -263,10 +304,16 @@ export class AmdIommu implements IommuDriver {
     d.devCount--;
   }
 
-  deviceDomain(dev: number): IommuDomain | null { return this.devs.get(dev) ?? null; }
+  deviceDomain(dev: number): IommuDomain | null {
+    return this.devs.get(dev) ?? null;
+  }
   /** IOMMU_CAP_CACHE_COHERENCY (FC on every leaf) and IOMMU_CAP_INTR_REMAP. */
-  capable(cap: number): boolean { return cap === 0 || cap === 1; }
-  resvRegions(_dev: number): readonly ResvRegion[] { return this.resv; }
+  capable(cap: number): boolean {
+    return cap === 0 || cap === 1;
+  }
+  resvRegions(_dev: number): readonly ResvRegion[] {
+    return this.resv;
+  }
 
   /**
    * A device reads or writes npages from IOVA page `iova` through the emulated IOMMU: DTE, IOTLB,
@@ -274,11 +321,17 @@ export class AmdIommu implements IommuDriver {
    */
   dma(dev: number, iova: number, npages: number, dir: 'read' | 'write'): boolean {
     if (!(Number.isInteger(dev) && dev >= 0 && dev <= DEV_ID_MAX)) throw new RangeError(`bad device id ${dev}`);
-    const hw = this.hw, mem = this.sim.mem, meter = this.sim.meter, write = dir === 'write';
+    const hw = this.hw,
+      mem = this.sim.mem,
+      meter = this.sim.meter,
+      write = dir === 'write';
     for (let i = 0; i < npages; i++) {
       const va = iova + i;
       const pfn = hw.translate(dev, va, write);
-      if (pfn < 0) { hw.events.drain(this.eventList); return false; }
+      if (pfn < 0) {
+        hw.events.drain(this.eventList);
+        return false;
+      }
       mem.dmaAccess(pfn, write, hw.devtab.cDom[dev]!, va, hw.via);
       meter.charge(EV.dmaPages, 1);
     }
@@ -292,7 +345,9 @@ export class AmdIommu implements IommuDriver {
   }
 
   /** Commands the hardware executed, by the spec's names. */
-  commands(): Record<CmdName, number> { return this.hw.commands(); }
+  commands(): Record<CmdName, number> {
+    return this.hw.commands();
+  }
 
   /**
    * The raw 64-bit entry that translates IOVA page `iova` and its 0-based level, or null when
@@ -304,10 +359,14 @@ export class AmdIommu implements IommuDriver {
   }
 
   /** DTE mode (levels) of a domain's table: top level + 1. Throws IommuError EINVAL like readPte. */
-  mode(dom: IommuDomain): number { return this.own(dom, 'mode').pt.top + 1; }
+  mode(dom: IommuDomain): number {
+    return this.own(dom, 'mode').pt.top + 1;
+  }
 
   /** The domain as ours and live: EINVAL for another IOMMU's domain or one already freed. */
-  private own(dom: IommuDomain, call: string): AmdDomain { return driverDomain<AmdDomain>(this.ops, dom, call); }
+  private own(dom: IommuDomain, call: string): AmdDomain {
+    return driverDomain<AmdDomain>(this.ops, dom, call);
+  }
 }
 
 /** Creates an AMD IOMMU (one unit) with its driver on a sim. */

@@ -59,15 +59,17 @@ const LEAF_ORDERS: readonly (readonly number[])[] = (() => {
 /** Number of trailing one bits of a non-negative integer < 2^53. */
 export function trailingOnes(x: number): number {
   let n = 0;
-  while (x >= 4294967296 && (x % 4294967296) === 4294967295) { n += 32; x = Math.floor(x / 4294967296); }
+  while (x >= 4294967296 && x % 4294967296 === 4294967295) {
+    n += 32;
+    x = Math.floor(x / 4294967296);
+  }
   const lo = (x % 4294967296) >>> 0;
   const inv = ~lo;
   return n + (inv === 0 ? 32 : 31 - Math.clz32(inv & -inv));
 }
 
 /** The 40-bit address field (bits 51:12) of the entry at w, as a page number. */
-export const entryPfnField = (words: Int32Array, w: number): number =>
-  (words[w + 1]! & HI_ADDR_MASK) * 0x100000 + (words[w]! >>> 12);
+export const entryPfnField = (words: Int32Array, w: number): number => (words[w + 1]! & HI_ADDR_MASK) * 0x100000 + (words[w]! >>> 12);
 
 /** NextLevel field of the entry at w. */
 export const entryNextLevel = (words: Int32Array, w: number): number => (words[w]! >>> AMDV1_NL_SHIFT) & AMDV1_NL_MASK;
@@ -96,7 +98,7 @@ export interface Amdv1Options {
 
 /** Creates the amdv1 codec. */
 export function createAmdv1Format(opts: Amdv1Options = {}): PtFormat {
-  const fc = opts.forceCoherence ?? true ? AMDV1_HI_FC : 0;
+  const fc = (opts.forceCoherence ?? true) ? AMDV1_HI_FC : 0;
   return {
     name: 'amdv1',
     maxLevel: AMDV1_MAX_LEVEL,
@@ -108,7 +110,10 @@ export function createAmdv1Format(opts: Amdv1Options = {}): PtFormat {
       if ((lo & AMDV1_PR) === 0) return PT_ENTRY_EMPTY;
       const nl = (lo >>> AMDV1_NL_SHIFT) & AMDV1_NL_MASK;
       const f = (words[w + 1]! & HI_ADDR_MASK) * 0x100000 + (lo >>> 12);
-      if (level > 0 && nl !== 0 && nl !== AMDV1_NL_LARGE) { st.pfn = f; return PT_ENTRY_TABLE; }
+      if (level > 0 && nl !== 0 && nl !== AMDV1_NL_LARGE) {
+        st.pfn = f;
+        return PT_ENTRY_TABLE;
+      }
       if (nl === AMDV1_NL_LARGE) {
         const order = 13 + trailingOnes(f);
         st.order = order;
@@ -127,7 +132,7 @@ export function createAmdv1Format(opts: Amdv1Options = {}): PtFormat {
       if (rl === 0) {
         // natural size: NextLevel 0, no size code (PM_LEVEL_ENC is not used for these)
         for (let k = 0; k < n; k++, pfn += lp, w += 2) {
-          words[w] = ((pfn & 0xfffff) << 12) | AMDV1_PR;            // & keeps the low bits of any integer < 2^53
+          words[w] = ((pfn & 0xfffff) << 12) | AMDV1_PR; // & keeps the low bits of any integer < 2^53
           words[w + 1] = Math.floor(pfn / 0x100000) | hiFlags;
         }
         return n;
@@ -138,7 +143,10 @@ export function createAmdv1Format(opts: Amdv1Options = {}): PtFormat {
         const f = pfn + code;
         const lo = ((f % 0x100000) << 12) | (AMDV1_NL_LARGE << AMDV1_NL_SHIFT) | AMDV1_PR;
         const hi = Math.floor(f / 0x100000) | hiFlags;
-        for (let r = 0; r < rep; r++, w += 2) { words[w] = lo; words[w + 1] = hi; }
+        for (let r = 0; r < rep; r++, w += 2) {
+          words[w] = lo;
+          words[w + 1] = hi;
+        }
       }
       return n * rep;
     },
@@ -150,7 +158,8 @@ export function createAmdv1Format(opts: Amdv1Options = {}): PtFormat {
     leaf4k(pfn, prot, out) {
       // NextLevel 0 at level 0: the address field starts at bit 12, so the next frame is lo + 4096
       out[0] = ((pfn & 0xfffff) << 12) | AMDV1_PR;
-      out[1] = Math.floor(pfn / 0x100000) | fc | ((prot & IOMMU_READ) !== 0 ? AMDV1_HI_IR : 0) | ((prot & IOMMU_WRITE) !== 0 ? AMDV1_HI_IW : 0);
+      out[1] =
+        Math.floor(pfn / 0x100000) | fc | ((prot & IOMMU_READ) !== 0 ? AMDV1_HI_IR : 0) | ((prot & IOMMU_WRITE) !== 0 ? AMDV1_HI_IW : 0);
     },
     leafProt(words, w) {
       const hi = words[w + 1]!;
@@ -189,4 +198,7 @@ export function amdv1MakeDirty(words: Int32Array, w: number): void {
 }
 
 /** kunit configs (spec §9.2): cfg_0 starting level 2; cfg_1 also limits the VA to 32 bits. */
-export const amdv1Cfgs = [{ startLevel: 2, vaBits: 64 }, { startLevel: 2, vaBits: 32 }] as const;
+export const amdv1Cfgs = [
+  { startLevel: 2, vaBits: 64 },
+  { startLevel: 2, vaBits: 32 },
+] as const;

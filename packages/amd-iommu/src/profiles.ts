@@ -4,7 +4,14 @@
 // toggled on its own (createAmdIommu's `quirks`).
 
 import {
-  CORE_TIMELINE, ERRNO, KEY_RELEASES, namedReleases, parseProfile, timelineFlags, type ProfileName, type Release,
+  CORE_TIMELINE,
+  ERRNO,
+  KEY_RELEASES,
+  namedReleases,
+  parseProfile,
+  timelineFlags,
+  type ProfileName,
+  type Release,
 } from '@x/iommu-core';
 import type { PtPolicy } from '@x/iommu-core/internals';
 import { AMD_TIMELINE } from './timeline.js';
@@ -60,15 +67,27 @@ export function amdProfile(name: string): AmdProfile {
   let p = cache.get(name);
   if (p !== undefined) return p;
   const release = parseProfile(name).release;
-  const a = timelineFlags(AMD_TIMELINE, name), c = timelineFlags(CORE_TIMELINE, name);
+  const a = timelineFlags(AMD_TIMELINE, name),
+    c = timelineFlags(CORE_TIMELINE, name);
   const quirks: AmdQuirks = {
-    flushOnUnmap: !a['amd-fast-flush'], syncFlushesAll: !a['amd-sync-range'], invPageOrAll: !a['amd-inv-address'],
-    ebusyOnPresent: !a['amd-upgrade-pgsize'], unmapCountsHoles: !a['amd-iommupt'], keepTables: !a['amd-iommupt'],
-    growFlush2018: !a['amd-grow-dte-flush'], detachFlush: a['amd-detach-flush'], semaphoreOne: !a['amd-cmd-sem-seq'],
+    flushOnUnmap: !a['amd-fast-flush'],
+    syncFlushesAll: !a['amd-sync-range'],
+    invPageOrAll: !a['amd-inv-address'],
+    ebusyOnPresent: !a['amd-upgrade-pgsize'],
+    unmapCountsHoles: !a['amd-iommupt'],
+    keepTables: !a['amd-iommupt'],
+    growFlush2018: !a['amd-grow-dte-flush'],
+    detachFlush: a['amd-detach-flush'],
+    semaphoreOne: !a['amd-cmd-sem-seq'],
     singlePageOps: !a['amd-map-pages'],
     iommupt: a['amd-iommupt'],
   };
-  p = Object.freeze({ name: name as AmdProfileName, release, apiEra: c['iotlb-gather'] ? 'gather' : '2018', quirks: Object.freeze(quirks) });
+  p = Object.freeze({
+    name: name as AmdProfileName,
+    release,
+    apiEra: c['iotlb-gather'] ? 'gather' : '2018',
+    quirks: Object.freeze(quirks),
+  });
   cache.set(name, p);
   return p;
 }
@@ -78,7 +97,8 @@ export const AMD_PROFILE_NAMES: readonly AmdProfileName[] = namedReleases([...CO
 
 /** Profiles of the named releases (any other release works through amdProfile / createAmdIommu). */
 export const AMD_PROFILES: Readonly<Record<string, AmdProfile>> = Object.freeze(
-  Object.fromEntries(AMD_PROFILE_NAMES.map((n) => [n, amdProfile(n)])));
+  Object.fromEntries(AMD_PROFILE_NAMES.map((n) => [n, amdProfile(n)])),
+);
 
 /** The page-table engine policy a set of quirks implies. */
 export function ptPolicyOf(q: Readonly<AmdQuirks>): PtPolicy {

@@ -14,15 +14,23 @@ import { appendFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  createIotlbGather, createSim, iommuIovaToPhys, iommuMap, iommuTlbSync, iommuUnmap, iommuUnmapFast, isIommuError,
+  createIotlbGather,
+  createSim,
+  iommuIovaToPhys,
+  iommuMap,
+  iommuTlbSync,
+  iommuUnmap,
+  iommuUnmapFast,
+  isIommuError,
 } from '@x/iommu-core';
 import { createAmdIommu, type AmdDomain } from '../src/index.js';
 
-const WINDOW = 8192;                              // IOVA pages exercised (32 MiB)
-const POOL = 1 << 14;                             // pinned frames the maps point into
+const WINDOW = 8192; // IOVA pages exercised (32 MiB)
+const POOL = 1 << 14; // pinned frames the maps point into
 const RUNS = Number(process.env.FC_RUNS ?? 100);
-const MAXLEN = Number(process.env.FC_MAXLEN ?? 60);     // ops per sequence (test:deep: longer)
-const DEV = 0x0100, RW = 3;
+const MAXLEN = Number(process.env.FC_MAXLEN ?? 60); // ops per sequence (test:deep: longer)
+const DEV = 0x0100,
+  RW = 3;
 
 type Op =
   | { k: 'map'; iova: number; pfn: number; n: number }
@@ -30,16 +38,42 @@ type Op =
   | { k: 'unmapFast'; iova: number; n: number }
   | { k: 'phys'; iova: number }
   | { k: 'dma'; iova: number; n: number };
-const aligned = (max: number) => fc.tuple(fc.integer({ min: 0, max: 9 }), fc.nat()).map(([a, r]) => (r % Math.floor(max / 2 ** a)) * 2 ** a);
+const aligned = (max: number) =>
+  fc.tuple(fc.integer({ min: 0, max: 9 }), fc.nat()).map(([a, r]) => (r % Math.floor(max / 2 ** a)) * 2 ** a);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ k: fc.constant('map' as const), iova: aligned(WINDOW - 1024), pfn: aligned(POOL - 1024), n: fc.integer({ min: 1, max: 1024 }) }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('unmap' as const), iova: aligned(WINDOW - 1024), n: fc.integer({ min: 1, max: 1024 }) }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('unmapFast' as const), iova: aligned(WINDOW - 1024), n: fc.integer({ min: 1, max: 1024 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      k: fc.constant('map' as const),
+      iova: aligned(WINDOW - 1024),
+      pfn: aligned(POOL - 1024),
+      n: fc.integer({ min: 1, max: 1024 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ k: fc.constant('unmap' as const), iova: aligned(WINDOW - 1024), n: fc.integer({ min: 1, max: 1024 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ k: fc.constant('unmapFast' as const), iova: aligned(WINDOW - 1024), n: fc.integer({ min: 1, max: 1024 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('phys' as const), iova: fc.integer({ min: 0, max: WINDOW - 1 }) }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('dma' as const), iova: fc.integer({ min: 0, max: WINDOW - 64 }), n: fc.integer({ min: 1, max: 64 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant('dma' as const),
+      iova: fc.integer({ min: 0, max: WINDOW - 64 }),
+      n: fc.integer({ min: 1, max: 64 }),
+    }),
+  },
 );
 
-interface Entry { readonly pfn: number; readonly prot: number; readonly order: number }
+interface Entry {
+  readonly pfn: number;
+  readonly prot: number;
+  readonly order: number;
+}
 
 /** The oracle: IOVA page -> the frame behind it and the page size (log2 bytes) of the mapping holding it. */
 class Oracle {
@@ -54,9 +88,13 @@ class Oracle {
 
   map(iova: number, pfn: number, n: number, prot: number): 'ok' | 'EADDRINUSE' {
     for (let p = iova; p < iova + n; p++) if (this.pages.has(p)) return 'EADDRINUSE';
-    for (let done = 0; done < n;) {
-      const at = iova + done, frame = pfn + done;
-      const order = this.orders.find((o) => { const sz = 2 ** (o - 12); return at % sz === 0 && frame % sz === 0 && sz <= n - done; })!;
+    for (let done = 0; done < n; ) {
+      const at = iova + done,
+        frame = pfn + done;
+      const order = this.orders.find((o) => {
+        const sz = 2 ** (o - 12);
+        return at % sz === 0 && frame % sz === 0 && sz <= n - done;
+      })!;
       const sz = 2 ** (order - 12);
       for (let i = 0; i < sz; i++) this.pages.set(at + i, { pfn: frame + i, prot, order });
       done += sz;
@@ -65,13 +103,16 @@ class Oracle {
   }
 
   /** The first page of the mapping holding `iova` (mappings are naturally aligned). */
-  private start(iova: number, e: Entry): number { const sz = 2 ** (e.order - 12); return iova - (iova % sz); }
+  private start(iova: number, e: Entry): number {
+    const sz = 2 ** (e.order - 12);
+    return iova - (iova % sz);
+  }
 
   unmap(iova: number, n: number): number {
     const first = this.pages.get(iova);
     if (first !== undefined && this.start(iova, first) !== iova) return 0;
     let removed = 0;
-    for (let p = iova; p < iova + n;) {
+    for (let p = iova; p < iova + n; ) {
       const e = this.pages.get(p);
       if (e === undefined) break;
       const sz = 2 ** (e.order - 12);
@@ -82,7 +123,9 @@ class Oracle {
     return removed;
   }
 
-  phys(iova: number): number { return this.pages.get(iova)?.pfn ?? -1; }
+  phys(iova: number): number {
+    return this.pages.get(iova)?.pfn ?? -1;
+  }
 
   dma(iova: number, n: number): boolean {
     for (let p = iova; p < iova + n; p++) if (!this.pages.has(p)) return false;
@@ -97,7 +140,12 @@ class Oracle {
   }
 }
 
-interface Driver { dom: AmdDomain; pool: number; sim: ReturnType<typeof createSim>; dma: (iova: number, n: number) => boolean }
+interface Driver {
+  dom: AmdDomain;
+  pool: number;
+  sim: ReturnType<typeof createSim>;
+  dma: (iova: number, n: number) => boolean;
+}
 
 function driver(): Driver {
   const sim = createSim({ memory: 128n << 20n, seed: 1 });
@@ -113,48 +161,67 @@ function driver(): Driver {
 function onDriver(d: Driver, op: Op): string | number | boolean {
   switch (op.k) {
     case 'map':
-      try { iommuMap(d.dom, op.iova, d.pool + op.pfn, op.n, RW); return 'ok'; } catch (e) {
+      try {
+        iommuMap(d.dom, op.iova, d.pool + op.pfn, op.n, RW);
+        return 'ok';
+      } catch (e) {
         if (!isIommuError(e)) throw e;
         return e.code;
       }
-    case 'unmap': return iommuUnmap(d.dom, op.iova, op.n);
+    case 'unmap':
+      return iommuUnmap(d.dom, op.iova, op.n);
     case 'unmapFast': {
       const g = createIotlbGather();
       const n = iommuUnmapFast(d.dom, op.iova, op.n, g);
       iommuTlbSync(d.dom, g);
       return n;
     }
-    case 'phys': return iommuIovaToPhys(d.dom, op.iova);
-    case 'dma': return d.dma(op.iova, op.n);
+    case 'phys':
+      return iommuIovaToPhys(d.dom, op.iova);
+    case 'dma':
+      return d.dma(op.iova, op.n);
   }
 }
 
 function onOracle(o: Oracle, pool: number, op: Op): string | number | boolean {
   switch (op.k) {
-    case 'map': return o.map(op.iova, pool + op.pfn, op.n, RW);
-    case 'unmap': case 'unmapFast': return o.unmap(op.iova, op.n);
-    case 'phys': return o.phys(op.iova);
-    case 'dma': return o.dma(op.iova, op.n);
+    case 'map':
+      return o.map(op.iova, pool + op.pfn, op.n, RW);
+    case 'unmap':
+    case 'unmapFast':
+      return o.unmap(op.iova, op.n);
+    case 'phys':
+      return o.phys(op.iova);
+    case 'dma':
+      return o.dma(op.iova, op.n);
   }
 }
 
-let sequences = 0, operations = 0, divergences = 0;
+let sequences = 0,
+  operations = 0,
+  divergences = 0;
 afterAll(() => {
   // pnpm test:deep sums these lines (tools/test-deep/run.mjs)
-  if (process.env.DEEP_REPORT) appendFileSync(process.env.DEEP_REPORT, `${JSON.stringify({ suite: 'amd-vs-oracle', sequences, operations, divergences })}\n`);
+  if (process.env.DEEP_REPORT)
+    appendFileSync(process.env.DEEP_REPORT, `${JSON.stringify({ suite: 'amd-vs-oracle', sequences, operations, divergences })}\n`);
   console.log(`differential amd(mainline) vs oracle: ${sequences} sequences, ${operations} operations, ${divergences} divergences`);
 });
 
 describe('amd_vs_oracle', () => {
   it('test_oracle_rules: the oracle on hand-worked cases', () => {
     const o = new Oracle((1n << 12n) | (1n << 21n));
-    expect(o.map(512, 1024, 515, RW)).toBe('ok');              // one 2 MiB page, then three 4 KiB pages
-    expect(o.leaves()).toEqual([[512, 1024, 21], [1024, 1536, 12], [1025, 1537, 12], [1026, 1538, 12]]);
-    expect(o.map(1026, 0, 4, RW)).toBe('EADDRINUSE');          // overlaps its last page: nothing added
+    expect(o.map(512, 1024, 515, RW)).toBe('ok'); // one 2 MiB page, then three 4 KiB pages
+    expect(o.leaves()).toEqual([
+      [512, 1024, 21],
+      [1024, 1536, 12],
+      [1025, 1537, 12],
+      [1026, 1538, 12],
+    ]);
+    expect(o.map(1026, 0, 4, RW)).toBe('EADDRINUSE'); // overlaps its last page: nothing added
     expect(o.phys(1027)).toBe(-1);
-    expect(o.unmap(600, 1)).toBe(0);                            // inside the 2 MiB page
-    expect(o.unmap(512, 1)).toBe(512);                          // the whole 2 MiB page
-    expect(o.unmap(1024, 10)).toBe(3);                          // stops at the hole after 1026
+    expect(o.unmap(600, 1)).toBe(0); // inside the 2 MiB page
+    expect(o.unmap(512, 1)).toBe(512); // the whole 2 MiB page
+    expect(o.unmap(1024, 10)).toBe(3); // stops at the hole after 1026
     expect(o.dma(512, 1)).toBe(false);
     expect(o.pages.size).toBe(0);
   });
@@ -171,41 +238,48 @@ describe('amd_vs_oracle', () => {
   });
 
   it(`test_differential_random_sequences runs=${RUNS}`, () => {
-    fc.assert(fc.property(fc.array(opArb, { minLength: 1, maxLength: MAXLEN, size: 'max' }), (ops) => {
-      const d = driver();
-      const o = new Oracle(d.dom.pgsizeBitmap);
-      sequences++;
-      for (const op of ops) {
-        operations++;
-        const got = onDriver(d, op), want = onOracle(o, d.pool, op);
-        if (got !== want) { divergences++; throw new Error(`divergence at ${JSON.stringify(op)}: amd ${String(got)}, oracle ${String(want)}`); }
-      }
-      // the driver's leaves are the oracle's mappings: same pages, frames and sizes
-      const leaves: [number, number, number][] = [];
-      d.dom.pt.forEachLeaf((i, p, ord) => leaves.push([i, p, ord]));
-      leaves.sort((a, b) => a[0] - b[0]);
-      if (JSON.stringify(leaves) !== JSON.stringify(o.leaves())) divergences++;
-      expect(leaves).toEqual(o.leaves());
-      // every translation in the window; device DMA over each run of mapped pages (it must reach all of
-      // them) and at both ends of each unmapped run (it must fault)
-      const diff: number[] = [];
-      for (let p = 0; p < WINDOW; p++) {
-        if (iommuIovaToPhys(d.dom, p) !== o.phys(p)) diff.push(p);
-      }
-      expect(diff).toEqual([]);
-      const dmaDiff: [number, number][] = [];
-      for (let p = 0; p < WINDOW;) {
-        let q = p;
-        while (q + 1 < WINDOW && o.dma(q + 1, 1) === o.dma(p, 1)) q++;
-        if (o.dma(p, 1) ? !d.dma(p, q - p + 1) : d.dma(p, 1) || d.dma(q, 1)) dmaDiff.push([p, q]);
-        p = q + 1;
-      }
-      expect(dmaDiff).toEqual([]);
-      // teardown one mapping at a time: each unmap returns the mapping's size
-      for (const [p, , ord] of o.leaves()) expect(iommuUnmap(d.dom, p, 1)).toBe(2 ** (ord - 12));
-      expect(d.dom.pt.countLeaves()).toBe(0);
-      d.sim.mem.unpin(d.pool, POOL);
-      expect(d.sim.violations).toEqual([]);
-    }), { seed: 20261125, numRuns: RUNS });
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: MAXLEN, size: 'max' }), (ops) => {
+        const d = driver();
+        const o = new Oracle(d.dom.pgsizeBitmap);
+        sequences++;
+        for (const op of ops) {
+          operations++;
+          const got = onDriver(d, op),
+            want = onOracle(o, d.pool, op);
+          if (got !== want) {
+            divergences++;
+            throw new Error(`divergence at ${JSON.stringify(op)}: amd ${String(got)}, oracle ${String(want)}`);
+          }
+        }
+        // the driver's leaves are the oracle's mappings: same pages, frames and sizes
+        const leaves: [number, number, number][] = [];
+        d.dom.pt.forEachLeaf((i, p, ord) => leaves.push([i, p, ord]));
+        leaves.sort((a, b) => a[0] - b[0]);
+        if (JSON.stringify(leaves) !== JSON.stringify(o.leaves())) divergences++;
+        expect(leaves).toEqual(o.leaves());
+        // every translation in the window; device DMA over each run of mapped pages (it must reach all of
+        // them) and at both ends of each unmapped run (it must fault)
+        const diff: number[] = [];
+        for (let p = 0; p < WINDOW; p++) {
+          if (iommuIovaToPhys(d.dom, p) !== o.phys(p)) diff.push(p);
+        }
+        expect(diff).toEqual([]);
+        const dmaDiff: [number, number][] = [];
+        for (let p = 0; p < WINDOW; ) {
+          let q = p;
+          while (q + 1 < WINDOW && o.dma(q + 1, 1) === o.dma(p, 1)) q++;
+          if (o.dma(p, 1) ? !d.dma(p, q - p + 1) : d.dma(p, 1) || d.dma(q, 1)) dmaDiff.push([p, q]);
+          p = q + 1;
+        }
+        expect(dmaDiff).toEqual([]);
+        // teardown one mapping at a time: each unmap returns the mapping's size
+        for (const [p, , ord] of o.leaves()) expect(iommuUnmap(d.dom, p, 1)).toBe(2 ** (ord - 12));
+        expect(d.dom.pt.countLeaves()).toBe(0);
+        d.sim.mem.unpin(d.pool, POOL);
+        expect(d.sim.violations).toEqual([]);
+      }),
+      { seed: 20261125, numRuns: RUNS },
+    );
   }, 600_000);
 });

@@ -20,14 +20,34 @@ describe.each(Object.keys(SYNC_EVENTS) as AmdProfileName[])('amd_iommu_observe p
     const f = setup({ profile });
     const pfn = f.sim.mem.allocFrames(4, { align: 4 });
     const ev: Ev[] = [];
-    const mine = (dom: IommuDomain): void => { expect(dom).toBe(f.dom); };
+    const mine = (dom: IommuDomain): void => {
+      expect(dom).toBe(f.dom);
+    };
     const off = f.sim.observe({
-      mapPagesEnd: (dom, iova, p, order, count, ret, mapped) => { mine(dom); ev.push(['mapPagesEnd', iova, p, order, count, ret, mapped]); },
-      unmapPagesEnd: (dom, iova, order, count, unmapped) => { mine(dom); ev.push(['unmapPagesEnd', iova, order, count, unmapped]); },
-      iotlbSyncBegin: (dom, start, last) => { mine(dom); ev.push(['iotlbSyncBegin', start, last]); },
-      iotlbSyncEnd: (dom) => { mine(dom); ev.push(['iotlbSyncEnd']); },
-      flushIotlbAllBegin: (dom) => { mine(dom); ev.push(['flushIotlbAllBegin']); },
-      flushIotlbAllEnd: (dom) => { mine(dom); ev.push(['flushIotlbAllEnd']); },
+      mapPagesEnd: (dom, iova, p, order, count, ret, mapped) => {
+        mine(dom);
+        ev.push(['mapPagesEnd', iova, p, order, count, ret, mapped]);
+      },
+      unmapPagesEnd: (dom, iova, order, count, unmapped) => {
+        mine(dom);
+        ev.push(['unmapPagesEnd', iova, order, count, unmapped]);
+      },
+      iotlbSyncBegin: (dom, start, last) => {
+        mine(dom);
+        ev.push(['iotlbSyncBegin', start, last]);
+      },
+      iotlbSyncEnd: (dom) => {
+        mine(dom);
+        ev.push(['iotlbSyncEnd']);
+      },
+      flushIotlbAllBegin: (dom) => {
+        mine(dom);
+        ev.push(['flushIotlbAllBegin']);
+      },
+      flushIotlbAllEnd: (dom) => {
+        mine(dom);
+        ev.push(['flushIotlbAllEnd']);
+      },
     });
     // 4 pages at a 16 KiB-aligned IOVA and frame: one 16 KiB leaf (AMD v1 holds every power of two)
     iommuMap(f.dom, 8, pfn, 4, RW);
@@ -43,7 +63,11 @@ describe.each(Object.keys(SYNC_EVENTS) as AmdProfileName[])('amd_iommu_observe p
   it('test_observe_io_page_fault', () => {
     const f = setup({ profile });
     const ev: Ev[] = [];
-    f.sim.observe({ ioPageFault: (dev, domainId, iova, flags) => { ev.push([dev, domainId, iova, flags]); } });
+    f.sim.observe({
+      ioPageFault: (dev, domainId, iova, flags) => {
+        ev.push([dev, domainId, iova, flags]);
+      },
+    });
     expect(f.amd.dma(DEV, 0x123, 1, 'write')).toBe(false);
     expect(ev).toEqual([[DEV, f.dom.id, 0x123, IOMMU_FAULT_WRITE]]);
     expect(f.amd.eventLog().map((e) => [e.type, e.deviceId, e.domainId, e.iova])).toEqual([['IO_PAGE_FAULT', DEV, f.dom.id, 0x123]]);
@@ -54,7 +78,11 @@ describe.each(Object.keys(SYNC_EVENTS) as AmdProfileName[])('amd_iommu_observe p
     const ops = f.amd.ops as { unmapPages: unknown; flushIotlbAll?: unknown };
     expect(Object.isFrozen(f.amd.ops)).toBe(true);
     expect(f.dom.ops).toBe(f.amd.ops);
-    expect(() => { ops.unmapPages = () => 0; }).toThrow(TypeError);
-    expect(() => { ops.flushIotlbAll = () => {}; }).toThrow(TypeError);
+    expect(() => {
+      ops.unmapPages = () => 0;
+    }).toThrow(TypeError);
+    expect(() => {
+      ops.flushIotlbAll = () => {};
+    }).toThrow(TypeError);
   });
 });

@@ -2,14 +2,29 @@
 // §9.5), mode growth with DTE rewrite (§2.7), replicated sizes (§2.4), and flush counts (§3.7, §4.1).
 import { describe, expect, it } from 'vitest';
 import {
-  type IommuError, createIotlbGather, createSim, iommuIovaToPhys, iommuMap, iommuPgsize, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap,
+  type IommuError,
+  createIotlbGather,
+  createSim,
+  iommuIovaToPhys,
+  iommuMap,
+  iommuPgsize,
+  iommuTlbRangeAdd,
+  iommuTlbSync,
+  iommuUnmap,
   iommuUnmapFast,
 } from '@x/iommu-core';
 import { AMD_PROFILES, createAmdIommu } from '../src/index.js';
 import { pteBigInt } from '../src/internals.js';
 import { DEV, RW, cmdDelta, expectClean, expectCountersMatchRing, setup, type Fixture } from './helpers.js';
 
-const errOf = (fn: () => void): IommuError => { try { fn(); } catch (e) { return e as IommuError; } throw new Error('no error'); };
+const errOf = (fn: () => void): IommuError => {
+  try {
+    fn();
+  } catch (e) {
+    return e as IommuError;
+  }
+  throw new Error('no error');
+};
 
 /** Map 512 4K pages one call each (as VFIO did for scattered pages), then unmap. */
 function map4kThenUnmap(f: Fixture, iova: number, pfn: number, pageByPage: boolean): void {
@@ -26,7 +41,7 @@ describe('the 4K -> 2M remap quirk (VFIO map_try_harder, 2018)', () => {
     const tables = f.dom.pt.tables;
     const e = errOf(() => iommuMap(f.dom, 0x200, pfn, 512, RW));
     expect([e.code, e.errno, e.syscall]).toEqual(['EBUSY', -16, 'iommu_map']);
-    expect(f.dom.pt.tables).toBe(tables);                 // tables were never freed, none added
+    expect(f.dom.pt.tables).toBe(tables); // tables were never freed, none added
     expect(f.amd.readPte(f.dom, 0x200)).toBeNull();
     // page by page still works: map_try_harder's way out
     for (let i = 0; i < 512; i++) iommuMap(f.dom, 0x200 + i, pfn + i, 1, RW);
@@ -36,11 +51,12 @@ describe('the 4K -> 2M remap quirk (VFIO map_try_harder, 2018)', () => {
   it('test_quirk_mainline_replaces_table', () => {
     const f = setup({ profile: 'mainline' });
     const pfn = f.sim.mem.allocFrames(512, { align: 512 });
-    map4kThenUnmap(f, 0x200, pfn, true);                  // page by page: the empty table stays
-    const frees = f.sim.counters.tableFrees, before = f.amd.commands();
+    map4kThenUnmap(f, 0x200, pfn, true); // page by page: the empty table stays
+    const frees = f.sim.counters.tableFrees,
+      before = f.amd.commands();
     iommuMap(f.dom, 0x200, pfn, 512, RW);
     expect(f.amd.readPte(f.dom, 0x200)).toEqual({ pte: 0x7000_0000_0000_0001n + BigInt(pfn) * 4096n, level: 1 });
-    expect(f.sim.counters.tableFrees - frees).toBe(1);     // the leftover level-0 table, after a flush
+    expect(f.sim.counters.tableFrees - frees).toBe(1); // the leftover level-0 table, after a flush
     expect(cmdDelta(f.amd, before)).toEqual({ INVALIDATE_IOMMU_PAGES: 1, COMPLETION_WAIT: 1 });
     expect(iommuIovaToPhys(f.dom, 0x3ff)).toBe(pfn + 511);
   });
@@ -49,7 +65,7 @@ describe('the 4K -> 2M remap quirk (VFIO map_try_harder, 2018)', () => {
     const f = setup({ profile: 'mainline' });
     const pfn = f.sim.mem.allocFrames(512, { align: 512 });
     const frees = f.sim.counters.tableFrees;
-    map4kThenUnmap(f, 0x200, pfn, false);                 // one unmap covering the whole table frees it
+    map4kThenUnmap(f, 0x200, pfn, false); // one unmap covering the whole table frees it
     expect(f.sim.counters.tableFrees - frees).toBe(1);
     iommuMap(f.dom, 0x200, pfn, 512, RW);
     expect(f.amd.readPte(f.dom, 0x200)?.level).toBe(1);
@@ -69,16 +85,19 @@ describe('the 4K -> 2M remap quirk (VFIO map_try_harder, 2018)', () => {
 });
 
 describe('page-table conflicts per era (spec §9.5)', () => {
-  for (const [profile, onLeaf, inLarge] of [['v4.17', 'EBUSY', 'ENOMEM'], ['mainline', 'EADDRINUSE', 'EADDRINUSE']] as const) {
+  for (const [profile, onLeaf, inLarge] of [
+    ['v4.17', 'EBUSY', 'ENOMEM'],
+    ['mainline', 'EADDRINUSE', 'EADDRINUSE'],
+  ] as const) {
     it(`test_overmap_${profile.replace('.', '_')}`, () => {
       const f = setup({ profile });
       const pfn = f.sim.mem.allocFrames(1024, { align: 512 });
       iommuMap(f.dom, 0x10, pfn, 1, RW);
       expect(errOf(() => iommuMap(f.dom, 0x10, pfn + 1, 1, RW)).code).toBe(onLeaf);
-      expect(iommuIovaToPhys(f.dom, 0x10)).toBe(pfn);     // old entry kept
-      iommuMap(f.dom, 0x400, pfn + 512, 512, RW);         // a 2 MiB leaf
+      expect(iommuIovaToPhys(f.dom, 0x10)).toBe(pfn); // old entry kept
+      iommuMap(f.dom, 0x400, pfn + 512, 512, RW); // a 2 MiB leaf
       expect(errOf(() => iommuMap(f.dom, 0x401, pfn, 1, RW)).code).toBe(inLarge);
-      iommuMap(f.dom, 0x800, pfn, 16, RW);                // a 64 KiB run
+      iommuMap(f.dom, 0x800, pfn, 16, RW); // a 64 KiB run
       expect(errOf(() => iommuMap(f.dom, 0x805, pfn + 100, 1, RW)).code).toBe(onLeaf);
     });
   }
@@ -87,7 +106,7 @@ describe('page-table conflicts per era (spec §9.5)', () => {
     const f = setup({ profile: 'v4.17' });
     const pfn = f.sim.mem.allocFrames(512, { align: 512 });
     iommuMap(f.dom, 0x400, pfn, 512, RW);
-    expect(iommuUnmap(f.dom, 0x401, 1)).toBe(512);        // clears the whole 2 MiB page
+    expect(iommuUnmap(f.dom, 0x401, 1)).toBe(512); // clears the whole 2 MiB page
     expect(f.amd.readPte(f.dom, 0x400)).toBeNull();
     // holes are counted: an empty mode-3 root slot stands for 1 GiB
     expect(iommuUnmap(f.dom, 0x4000000, 10)).toBe(262144);
@@ -97,9 +116,9 @@ describe('page-table conflicts per era (spec §9.5)', () => {
     const f = setup({ profile: 'mainline' });
     const pfn = f.sim.mem.allocFrames(512, { align: 512 });
     iommuMap(f.dom, 0x400, pfn, 512, RW);
-    expect(iommuUnmap(f.dom, 0x401, 1)).toBe(0);          // starts inside a leaf: nothing
-    expect(iommuUnmap(f.dom, 0x400, 1)).toBe(512);        // ends inside: the whole leaf
-    expect(iommuUnmap(f.dom, 0x4000000, 10)).toBe(0);     // stops at the first hole
+    expect(iommuUnmap(f.dom, 0x401, 1)).toBe(0); // starts inside a leaf: nothing
+    expect(iommuUnmap(f.dom, 0x400, 1)).toBe(512); // ends inside: the whole leaf
+    expect(iommuUnmap(f.dom, 0x4000000, 10)).toBe(0); // stops at the first hole
     expectClean(f);
   });
 
@@ -109,7 +128,7 @@ describe('page-table conflicts per era (spec §9.5)', () => {
     const frees = f.sim.counters.tableFrees;
     map4kThenUnmap(f, 0x200, pfn, false);
     expect(f.sim.counters.tableFrees).toBe(frees);
-    expect(f.dom.pt.tables).toBe(3);                      // root, level 1, level 0
+    expect(f.dom.pt.tables).toBe(3); // root, level 1, level 0
   });
 });
 
@@ -122,20 +141,23 @@ describe('mode growth (increase_address_space)', () => {
       const oldRoot = f.dom.pt.root;
       const pfn = f.sim.mem.allocFrames(1);
       const before = f.amd.commands();
-      iommuMap(f.dom, 2 ** 27, pfn, 1, RW);               // IOVA 512 GiB: beyond mode 3
+      iommuMap(f.dom, 2 ** 27, pfn, 1, RW); // IOVA 512 GiB: beyond mode 3
       expect(f.amd.mode(f.dom)).toBe(4);
       const newRoot = f.dom.pt.root;
       expect(newRoot).not.toBe(oldRoot);
       const tw = f.sim.mem.tables;
       // entry 0 of the new root: PDE with NextLevel 3 pointing at the old root, PR | IR | IW
-      expect(pteBigInt(tw.words(newRoot), tw.wordOffset(newRoot)))
-        .toBe(0x6000_0000_0000_0000n | (BigInt(oldRoot) << 12n) | (3n << 9n) | 1n);
+      expect(pteBigInt(tw.words(newRoot), tw.wordOffset(newRoot))).toBe(
+        0x6000_0000_0000_0000n | (BigInt(oldRoot) << 12n) | (3n << 9n) | 1n,
+      );
       expect(f.amd.hw.devtab.read(DEV)).toEqual({ v: true, tv: true, mode: 4, rootPfn: newRoot, ir: true, iw: true, domainId: f.dom.id });
       expect(f.amd.hw.devtab.raw(DEV)[0]).toBe((3n << 61n) | (BigInt(newRoot) << 12n) | (4n << 9n) | 3n);
       // 2018 update_domain: DTE flush + whole-domain PDE flush, no wait; mainline: DTE flush + wait
-      expect(cmdDelta(f.amd, before)).toEqual(profile === 'v4.17'
-        ? { INVALIDATE_DEVTAB_ENTRY: 1, INVALIDATE_IOMMU_PAGES: 1 }
-        : { INVALIDATE_DEVTAB_ENTRY: 1, COMPLETION_WAIT: 1 });
+      expect(cmdDelta(f.amd, before)).toEqual(
+        profile === 'v4.17'
+          ? { INVALIDATE_DEVTAB_ENTRY: 1, INVALIDATE_IOMMU_PAGES: 1 }
+          : { INVALIDATE_DEVTAB_ENTRY: 1, COMPLETION_WAIT: 1 },
+      );
       expect(f.amd.dma(DEV, 2 ** 27, 1, 'write')).toBe(true);
       expect(f.amd.readPte(f.dom, 2 ** 27)?.level).toBe(0);
       expectCountersMatchRing(f);
@@ -144,15 +166,15 @@ describe('mode growth (increase_address_space)', () => {
 
   it('test_grow_for_page_level', () => {
     const f = setup({ profile: 'mainline' });
-    iommuMap(f.dom, 0, 0, 2 ** 28, RW);                   // one 1 TiB leaf needs a level-3 table: mode 4
+    iommuMap(f.dom, 0, 0, 2 ** 28, RW); // one 1 TiB leaf needs a level-3 table: mode 4
     expect(f.amd.mode(f.dom)).toBe(4);
     expect(f.amd.readPte(f.dom, 2 ** 28 - 1)?.level).toBe(3);
     const pfn = f.sim.mem.allocFrames(1);
-    iommuMap(f.dom, 2 ** 40 - 1, pfn, 1, RW);             // IOVA 2^52 - 4K: mode 5
+    iommuMap(f.dom, 2 ** 40 - 1, pfn, 1, RW); // IOVA 2^52 - 4K: mode 5
     expect(f.amd.mode(f.dom)).toBe(5);
-    expect(f.amd.dma(DEV, 2 ** 40 - 1, 1, 'write')).toBe(true);   // the walker reads 5 levels
+    expect(f.amd.dma(DEV, 2 ** 40 - 1, 1, 'write')).toBe(true); // the walker reads 5 levels
     expect(f.sim.counters.walkLevels).toBe(5);
-    iommuMap(f.dom, 2 ** 52 - 1, pfn, 1, RW);             // the last 4 KiB of the 64-bit space: mode 6
+    iommuMap(f.dom, 2 ** 52 - 1, pfn, 1, RW); // the last 4 KiB of the 64-bit space: mode 6
     expect(f.amd.mode(f.dom)).toBe(6);
     expect(f.amd.dma(DEV, 2 ** 52 - 1, 1, 'read')).toBe(true);
     expect(f.sim.counters.walkLevels).toBe(11);
@@ -166,11 +188,14 @@ describe('replicated (NextLevel 7) sizes', () => {
   it.each(cases)('test_replicated order %i at level %i', (order, level) => {
     for (const profile of ['v4.17', 'mainline'] as const) {
       const f = setup({ profile });
-      const lp = 2 ** (order - 12), item = 2 ** (9 * level), rep = lp / item;
+      const lp = 2 ** (order - 12),
+        item = 2 ** (9 * level),
+        rep = lp / item;
       const pfn = f.sim.mem.allocFrames(lp, { align: lp });
       const iova = 4 * lp;
       expect(iommuPgsize(f.dom, iova, pfn, lp)).toBe(order);
-      const writes = f.sim.counters.pteWrites, tables = f.sim.counters.tableAllocs;
+      const writes = f.sim.counters.pteWrites,
+        tables = f.sim.counters.tableAllocs;
       iommuMap(f.dom, iova, pfn, lp, RW);
       expect(f.sim.counters.pteWrites - writes - (f.sim.counters.tableAllocs - tables)).toBe(rep);
       const head = f.amd.readPte(f.dom, iova)!;
@@ -179,8 +204,9 @@ describe('replicated (NextLevel 7) sizes', () => {
       for (let k = 0; k < rep; k++) expect(f.amd.readPte(f.dom, iova + k * item)).toEqual(head);
       expect(f.amd.readPte(f.dom, iova + lp)).toBeNull();
       for (const off of [0, 1, lp >> 1, lp - 1]) expect(iommuIovaToPhys(f.dom, iova + off)).toBe(pfn + off);
-      if (profile === 'v4.17') expect(iommuUnmap(f.dom, iova + lp - 1, 1)).toBe(lp);  // any page removes it
-      else expect(iommuUnmap(f.dom, iova, 1)).toBe(lp);                                 // from its head
+      if (profile === 'v4.17')
+        expect(iommuUnmap(f.dom, iova + lp - 1, 1)).toBe(lp); // any page removes it
+      else expect(iommuUnmap(f.dom, iova, 1)).toBe(lp); // from its head
       expect(f.amd.readPte(f.dom, iova)).toBeNull();
       expectClean(f);
     }
@@ -189,12 +215,12 @@ describe('replicated (NextLevel 7) sizes', () => {
   it('test_512g_refused', () => {
     const f = setup({ profile: 'v4.17' });
     expect(f.dom.pgsizeBitmap & (1n << 39n)).toBe(0n);
-    expect(iommuPgsize(f.dom, 2 ** 27, 2 ** 27, 2 ** 27)).toBe(38);   // two 256 GiB pages instead
+    expect(iommuPgsize(f.dom, 2 ** 27, 2 ** 27, 2 ** 27)).toBe(38); // two 256 GiB pages instead
     expect(f.dom.ops.mapPages(f.dom, 2 ** 27, 2 ** 27, 39, 1, RW)).toBe(-22);
     expect(f.dom.mapped).toBe(0);
     iommuMap(f.dom, 2 ** 27, 2 ** 27, 2 ** 27, RW);
     expect(f.amd.readPte(f.dom, 2 ** 27)?.level).toBe(2);
-    expect(f.amd.readPte(f.dom, 2 ** 28 - 1)?.pte).toBe(0x7000_0000_0000_0e01n | (BigInt(2 ** 27 + 2 ** 26 + 2 ** 25 - 1) << 12n));  // 25 ones: bits 36:12
+    expect(f.amd.readPte(f.dom, 2 ** 28 - 1)?.pte).toBe(0x7000_0000_0000_0e01n | (BigInt(2 ** 27 + 2 ** 26 + 2 ** 25 - 1) << 12n)); // 25 ones: bits 36:12
   });
 });
 
@@ -208,10 +234,14 @@ describe('flush counts per profile', () => {
   it('test_flush_v4_17_fast_batch', () => {
     const f = setup({ profile: 'v4.17' });
     populate(f);
-    const before = f.amd.commands(), syncs = f.sim.counters.iotlbSyncs;
-    for (let i = 0; i < 100; i++) { expect(iommuUnmapFast(f.dom, 0x100000 + i, 1)).toBe(1); iommuTlbRangeAdd(f.dom, 0x100000 + i, 1); }
-    expect(cmdDelta(f.amd, before)).toEqual({});          // nothing flushed yet
-    expect(f.dom.pending.empty).toBe(true);               // v4.17: iotlb_range_add records nothing
+    const before = f.amd.commands(),
+      syncs = f.sim.counters.iotlbSyncs;
+    for (let i = 0; i < 100; i++) {
+      expect(iommuUnmapFast(f.dom, 0x100000 + i, 1)).toBe(1);
+      iommuTlbRangeAdd(f.dom, 0x100000 + i, 1);
+    }
+    expect(cmdDelta(f.amd, before)).toEqual({}); // nothing flushed yet
+    expect(f.dom.pending.empty).toBe(true); // v4.17: iotlb_range_add records nothing
     iommuTlbSync(f.dom);
     expect(cmdDelta(f.amd, before)).toEqual({ INVALIDATE_IOMMU_PAGES: 1, COMPLETION_WAIT: 1 });
     expect(f.sim.counters.iotlbSyncs - syncs).toBe(1);
@@ -235,7 +265,8 @@ describe('flush counts per profile', () => {
     const f = setup({ profile: 'v4.16' });
     populate(f);
     expect(f.dom.ops.iotlbSync).toBeUndefined();
-    const before = f.amd.commands(), flushes = f.sim.counters.iotlbFlushes;
+    const before = f.amd.commands(),
+      flushes = f.sim.counters.iotlbFlushes;
     for (let i = 0; i < 100; i++) expect(iommuUnmap(f.dom, 0x100000 + i, 1)).toBe(1);
     expect(cmdDelta(f.amd, before)).toEqual({ INVALIDATE_IOMMU_PAGES: 100, COMPLETION_WAIT: 100 });
     expect(f.sim.counters.iotlbFlushes - flushes).toBe(100);
@@ -246,7 +277,10 @@ describe('flush counts per profile', () => {
     const f = setup({ profile: 'v4.16' });
     populate(f);
     const before = f.amd.commands();
-    for (let i = 0; i < 100; i++) { iommuUnmapFast(f.dom, 0x100000 + i, 1); iommuTlbRangeAdd(f.dom, 0x100000 + i, 1); }
+    for (let i = 0; i < 100; i++) {
+      iommuUnmapFast(f.dom, 0x100000 + i, 1);
+      iommuTlbRangeAdd(f.dom, 0x100000 + i, 1);
+    }
     iommuTlbSync(f.dom);
     expect(cmdDelta(f.amd, before)).toEqual({ INVALIDATE_IOMMU_PAGES: 100, COMPLETION_WAIT: 100 });
   });
@@ -254,7 +288,7 @@ describe('flush counts per profile', () => {
   it('test_flush_v4_16_per_size_step', () => {
     const f = setup({ profile: 'v4.16' });
     const pfn = f.sim.mem.allocFrames(4, { align: 4 });
-    iommuMap(f.dom, 0x101, pfn + 1, 3, RW);               // 4K at 0x101, 8K at 0x102
+    iommuMap(f.dom, 0x101, pfn + 1, 3, RW); // 4K at 0x101, 8K at 0x102
     const before = f.amd.commands();
     expect(iommuUnmap(f.dom, 0x101, 3)).toBe(3);
     expect(cmdDelta(f.amd, before)).toEqual({ INVALIDATE_IOMMU_PAGES: 2, COMPLETION_WAIT: 2 });
@@ -271,7 +305,7 @@ describe('flush counts per profile', () => {
     expect(cmdDelta(f.amd, before)).toEqual({ INVALIDATE_IOMMU_PAGES: 1, COMPLETION_WAIT: 1 });
     // 128 pages at 0x100000 (build_inv_address), S=1, PDE=1
     expect(f.amd.hw.cmdRing.recent(2)).toBe(0x0000_0001_0003_f003_3000_0000_0000_0000n | (BigInt(f.dom.id) << 32n));
-    expect(f.amd.hw.cmdRing.recent(1) >> 64n).toBe(BigInt(f.amd.commands().COMPLETION_WAIT));   // mainline: the wait's sequence number
+    expect(f.amd.hw.cmdRing.recent(1) >> 64n).toBe(BigInt(f.amd.commands().COMPLETION_WAIT)); // mainline: the wait's sequence number
     expectCountersMatchRing(f);
   });
 
@@ -325,7 +359,8 @@ describe('flush counts per profile', () => {
 
 describe('page sizes per profile', () => {
   it.each([
-    ['v4.16', 0xffff_ff7f_ffff_f000n], ['v4.17', 0xffff_ff7f_ffff_f000n],
+    ['v4.16', 0xffff_ff7f_ffff_f000n],
+    ['v4.17', 0xffff_ff7f_ffff_f000n],
     // iommupt derives the sizes from the format: none at or above the 52-bit output address
     ['mainline', 0x000f_ff7f_ffff_f000n],
   ] as const)('test_pgsize_bitmap profile=%s', (profile, bitmap) => {

@@ -6,10 +6,26 @@ import * as internals from '../src/internals.js';
 import * as testing from '../src/testing.js';
 
 const MAIN = [
-  'AMD_IOMMU_PGSIZES', 'AMD_PROFILES', 'AMD_PROFILE_NAMES', 'AMD_TIMELINE', 'AmdIommu', 'CMD_NAMES',
-  'EVENT_FLAG_GN', 'EVENT_FLAG_I', 'EVENT_FLAG_NX', 'EVENT_FLAG_PE', 'EVENT_FLAG_PR', 'EVENT_FLAG_RW',
-  'EVENT_FLAG_RZ', 'EVENT_FLAG_TN', 'EVENT_FLAG_US', 'EVENT_ILLEGAL_COMMAND_ERROR', 'EVENT_IO_PAGE_FAULT',
-  'EVENT_NAMES', 'amdProfile', 'createAmdIommu',
+  'AMD_IOMMU_PGSIZES',
+  'AMD_PROFILES',
+  'AMD_PROFILE_NAMES',
+  'AMD_TIMELINE',
+  'AmdIommu',
+  'CMD_NAMES',
+  'EVENT_FLAG_GN',
+  'EVENT_FLAG_I',
+  'EVENT_FLAG_NX',
+  'EVENT_FLAG_PE',
+  'EVENT_FLAG_PR',
+  'EVENT_FLAG_RW',
+  'EVENT_FLAG_RZ',
+  'EVENT_FLAG_TN',
+  'EVENT_FLAG_US',
+  'EVENT_ILLEGAL_COMMAND_ERROR',
+  'EVENT_IO_PAGE_FAULT',
+  'EVENT_NAMES',
+  'amdProfile',
+  'createAmdIommu',
 ];
 
 describe('entry points', () => {
@@ -21,7 +37,10 @@ describe('entry points', () => {
     const seen = new Map<string, string>();
     const twice: string[] = [];
     for (const [entry, mod] of Object.entries({ main, internals, testing })) {
-      for (const k of Object.keys(mod)) { if (seen.has(k)) twice.push(`${k}: ${seen.get(k)} and ${entry}`); else seen.set(k, entry); }
+      for (const k of Object.keys(mod)) {
+        if (seen.has(k)) twice.push(`${k}: ${seen.get(k)} and ${entry}`);
+        else seen.set(k, entry);
+      }
     }
     expect(twice).toEqual([]);
   });

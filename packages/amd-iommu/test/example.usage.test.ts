@@ -73,7 +73,9 @@ export const badType: AmdEvent['type'] = 'DEV_TAB_HARDWARE_ERROR';
 `;
 
 describe('amd_iommu README usage example', () => {
-  afterEach(() => { vi.restoreAllMocks(); });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
 
   it('test_usage_example_in_readme', () => {
     // the README shows the example file without its two header comment lines
@@ -82,22 +84,34 @@ describe('amd_iommu README usage example', () => {
 
   it('test_usage_example_output', async () => {
     const lines: string[] = [];
-    vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => { lines.push(format(...args)); });
+    vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
+      lines.push(format(...args));
+    });
     // the mock is in force: the example's '@x/amd-iommu' is this source tree
     expect((await import('@x/amd-iommu')).createAmdIommu).toBe((await import('../src/index.js')).createAmdIommu);
-    const example: string = pathToFileURL(join(PKG, 'examples/usage.mjs')).href;   // not a literal: no .d.ts for it
+    const example: string = pathToFileURL(join(PKG, 'examples/usage.mjs')).href; // not a literal: no .d.ts for it
     await import(example);
     expect(lines.join('\n') + '\n').toBe(readmeBlock('Output (`node examples/usage.mjs`'));
   });
 
   it('test_usage_example_typechecks', () => {
     // copied to .mts, as a TypeScript user would: strict, unchecked index access, exact optional properties
-    const diags = typecheck({ 'examples/usage.mts': EXAMPLE, 'examples/consumer.mts': CONSUMER }, {
-      strict: true, noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, noEmit: true,
-      module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022,
-      lib: ['lib.es2022.d.ts'], types: ['node'], skipLibCheck: true,
-      paths: { '@x/amd-iommu': [join(PKG, 'src/index.ts')] },
-    });
+    const diags = typecheck(
+      { 'examples/usage.mts': EXAMPLE, 'examples/consumer.mts': CONSUMER },
+      {
+        strict: true,
+        noUncheckedIndexedAccess: true,
+        exactOptionalPropertyTypes: true,
+        noEmit: true,
+        module: ts.ModuleKind.NodeNext,
+        moduleResolution: ts.ModuleResolutionKind.NodeNext,
+        target: ts.ScriptTarget.ES2022,
+        lib: ['lib.es2022.d.ts'],
+        types: ['node'],
+        skipLibCheck: true,
+        paths: { '@x/amd-iommu': [join(PKG, 'src/index.ts')] },
+      },
+    );
     expect(diags).toEqual([]);
   }, 60_000);
 });

@@ -3,9 +3,15 @@ import { expect } from 'vitest';
 import { createSim, type Sim } from '@x/iommu-core';
 import { createAmdIommu, type AmdDomain, type AmdIommu, type AmdIommuOptions } from '../src/index.js';
 
-export const RW = 3, RO = 1, DEV = 0x0100;
+export const RW = 3,
+  RO = 1,
+  DEV = 0x0100;
 
-export interface Fixture { sim: Sim; amd: AmdIommu; dom: AmdDomain }
+export interface Fixture {
+  sim: Sim;
+  amd: AmdIommu;
+  dom: AmdDomain;
+}
 
 export function setup(opts: AmdIommuOptions = {}, attach = true, memory = 8n << 30n): Fixture {
   const sim = createSim({ memory, seed: 1 });

@@ -1,8 +1,19 @@
 // Command encodings bit-exact (spec §5.2-5.4) and the ring's mechanics.
 import { describe, expect, it } from 'vitest';
 import {
-  CmdRing, buildCompletionWait, buildInvAddress, buildInvAll, buildInvDte, buildInvIommuPages, buildInvIotlbPages,
-  cmdBigInt, decodeInvAddress, invAddress2018, INV_ALL_PAGES, type InvAddress, type InvRange,
+  CmdRing,
+  buildCompletionWait,
+  buildInvAddress,
+  buildInvAll,
+  buildInvDte,
+  buildInvIommuPages,
+  buildInvIotlbPages,
+  cmdBigInt,
+  decodeInvAddress,
+  invAddress2018,
+  INV_ALL_PAGES,
+  type InvAddress,
+  type InvRange,
 } from '../src/internals.js';
 
 const w = new Int32Array(4);
@@ -41,8 +52,8 @@ describe('command encodings', () => {
   it('test_inv_address_2018', () => {
     expect(invAddress2018(0x10, 1)).toEqual({ page: 0x10, s: false });
     const out: InvAddress = { page: -1, s: false };
-    expect(invAddress2018(0x10, 2, out)).toBe(out);             // the caller's out object, written
-    expect(out).toEqual({ page: 2 ** 51 - 1, s: true });        // more than one page: the whole domain
+    expect(invAddress2018(0x10, 2, out)).toBe(out); // the caller's out object, written
+    expect(out).toEqual({ page: 2 ** 51 - 1, s: true }); // more than one page: the whole domain
   });
 
   it('test_build_inv_address', () => {
@@ -50,19 +61,20 @@ describe('command encodings', () => {
       // start page, pages -> address page, S, decoded first page, decoded pages (spec §5.4 examples)
       [0x1, 1, 0x1, false, 0x1, 1],
       [0x2, 2, 0x2, true, 0x2, 2],
-      [0x3, 2, 0x3, true, 0x0, 8],                 // 0x3000 + 8K -> 32 KiB at 0
-      [0x200, 512, 0x2ff, true, 0x200, 512],       // one 2 MiB page
-      [0x100000, 100, 0x10003f, true, 0x100000, 128],   // 0x63 differs up to bit 6,
+      [0x3, 2, 0x3, true, 0x0, 8], // 0x3000 + 8K -> 32 KiB at 0
+      [0x200, 512, 0x2ff, true, 0x200, 512], // one 2 MiB page
+      [0x100000, 100, 0x10003f, true, 0x100000, 128], // 0x63 differs up to bit 6,
     ];
-    const inv: InvAddress = { page: -1, s: false }, dec: InvRange = { page: -1, npages: -1 };
+    const inv: InvAddress = { page: -1, s: false },
+      dec: InvRange = { page: -1, npages: -1 };
     for (const [s, n, page, S, d0, dn] of cases) {
       expect(buildInvAddress(s, n, inv)).toBe(inv);
       expect([inv.page, inv.s]).toEqual([page, S]);
       expect(decodeInvAddress(inv.page, inv.s, dec)).toBe(dec);
       expect([dec.page, dec.npages]).toEqual([d0, dn]);
-      expect(buildInvAddress(s, n)).toEqual({ page, s: S });    // no out object: a new one
+      expect(buildInvAddress(s, n)).toEqual({ page, s: S }); // no out object: a new one
     }
-    expect(buildInvAddress(2 ** 40 - 1, 2)).toEqual({ page: INV_ALL_PAGES, s: true });   // crosses bit 52: everything
+    expect(buildInvAddress(2 ** 40 - 1, 2)).toEqual({ page: INV_ALL_PAGES, s: true }); // crosses bit 52: everything
     expect(decodeInvAddress(INV_ALL_PAGES, true).npages).toBe(Infinity);
   });
 });
@@ -71,8 +83,12 @@ describe('command ring', () => {
   it('test_ring_wraps', () => {
     const r = new CmdRing(4);
     expect(r.bytes).toBe(64);
-    for (let i = 0; i < 5; i++) { buildInvDte(r.words, r.slot(), i); r.advance(); r.head = r.tail; }
-    expect(r.tail).toBe(16);                       // 5 entries of 16 bytes in a 64-byte ring
+    for (let i = 0; i < 5; i++) {
+      buildInvDte(r.words, r.slot(), i);
+      r.advance();
+      r.head = r.tail;
+    }
+    expect(r.tail).toBe(16); // 5 entries of 16 bytes in a 64-byte ring
     expect(r.recent(1)).toBe(0x2000_0000_0000_0004n);
     expect(r.recent(2)).toBe(0x2000_0000_0000_0003n);
     expect(r.free()).toBe(48);

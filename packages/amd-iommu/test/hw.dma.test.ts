@@ -22,7 +22,9 @@ describe('DMA through the AMD IOMMU', () => {
     expect(c1['amd.dte.fetch']! - c0['amd.dte.fetch']!).toBe(1);
     expect(f.amd.dma(DEV, 0x1000, 1, 'read')).toBe(true);
     const c2 = f.sim.counters;
-    expect([c2.iotlbHits! - c1.iotlbHits!, c2.walkLevels! - c1.walkLevels!, c2['amd.dte.fetch']! - c1['amd.dte.fetch']!]).toEqual([1, 0, 0]);
+    expect([c2.iotlbHits! - c1.iotlbHits!, c2.walkLevels! - c1.walkLevels!, c2['amd.dte.fetch']! - c1['amd.dte.fetch']!]).toEqual([
+      1, 0, 0,
+    ]);
     expect(f.sim.counters.dmaPages).toBe(2);
     expect(f.amd.eventLog()).toEqual([]);
     expect(f.sim.violations).toEqual([]);
@@ -33,7 +35,7 @@ describe('DMA through the AMD IOMMU', () => {
     const pfn = f.sim.mem.allocFrames(512, { align: 512 });
     iommuMap(f.dom, 0x200, pfn, 512, RW);
     const w0 = f.sim.counters.walkLevels!;
-    expect(f.amd.dma(DEV, 0x200, 512, 'read')).toBe(true);   // one miss fills the 2 MiB entry
+    expect(f.amd.dma(DEV, 0x200, 512, 'read')).toBe(true); // one miss fills the 2 MiB entry
     expect(f.sim.counters.walkLevels! - w0).toBe(2);
     expect(f.sim.counters.iotlbHits).toBe(511);
     expect(f.amd.hw.iotlb.entriesOf(f.dom.id)).toBe(1);
@@ -44,12 +46,20 @@ describe('DMA through the AMD IOMMU', () => {
     expect(f.amd.dma(DEV, 0x2000, 1, 'read')).toBe(false);
     const ev = f.amd.eventLog();
     expect(ev).toHaveLength(1);
-    expect(ev[0]).toMatchObject({ type: 'IO_PAGE_FAULT', code: 2, deviceId: DEV, domainId: f.dom.id, iova: 0x2000, flags: 0, address: 0x200_0000n });
+    expect(ev[0]).toMatchObject({
+      type: 'IO_PAGE_FAULT',
+      code: 2,
+      deviceId: DEV,
+      domainId: f.dom.id,
+      iova: 0x2000,
+      flags: 0,
+      address: 0x200_0000n,
+    });
     // DeviceID 15:0, DomainID 47:32, code 2 in 63:60, address 127:64
     expect(ev[0]!.raw).toBe((0x200_0000n << 64n) | ((0x2000_0000n | BigInt(f.dom.id)) << 32n) | 0x100n);
     expect(f.sim.counters.faults).toBe(1);
     expect(f.sim.counters['amd.event.IO_PAGE_FAULT']).toBe(1);
-    expect(f.amd.hw.events.head).toBe(f.amd.hw.events.tail);   // drained
+    expect(f.amd.hw.events.head).toBe(f.amd.hw.events.tail); // drained
   });
 
   it('test_dma_read_only_write_faults', () => {
@@ -57,12 +67,12 @@ describe('DMA through the AMD IOMMU', () => {
     const pfn = f.sim.mem.allocFrames(1);
     iommuMap(f.dom, 0x3000, pfn, 1, RO);
     expect(f.amd.dma(DEV, 0x3000, 1, 'read')).toBe(true);
-    expect(f.amd.dma(DEV, 0x3000, 1, 'write')).toBe(false);    // IOTLB hit, permission denied
+    expect(f.amd.dma(DEV, 0x3000, 1, 'write')).toBe(false); // IOTLB hit, permission denied
     const ev = f.amd.eventLog();
     expect(ev).toHaveLength(1);
     expect(ev[0]!.flags).toBe(EVENT_FLAG_PR | EVENT_FLAG_RW | EVENT_FLAG_PE);
     expect(ev[0]!.flags).toBe(0x70);
-    expect(ev[0]!.raw >> 48n & 0x1ffn).toBe(0x70n);
+    expect((ev[0]!.raw >> 48n) & 0x1ffn).toBe(0x70n);
     expect(f.sim.mem.dmaWritten.has(pfn)).toBe(false);
     // the same on a fresh walk (no IOTLB entry)
     const g = setup({ profile: 'v4.17' });
@@ -84,7 +94,7 @@ describe('DMA through the AMD IOMMU', () => {
 
   it('test_dma_unattached_device_blocked', () => {
     const f = setup({ profile: 'v4.17' });
-    expect(f.amd.dma(0x0200, 0, 1, 'read')).toBe(false);       // Linux's default DTE: V|TV, mode 0, no IR/IW
+    expect(f.amd.dma(0x0200, 0, 1, 'read')).toBe(false); // Linux's default DTE: V|TV, mode 0, no IR/IW
     expect(f.amd.eventLog()[0]).toMatchObject({ deviceId: 0x0200, domainId: 0, flags: EVENT_FLAG_PR | EVENT_FLAG_PE });
   });
 
@@ -94,7 +104,7 @@ describe('DMA through the AMD IOMMU', () => {
       const pfn = f.sim.mem.allocFrames(1);
       f.sim.mem.pin(pfn, 1);
       iommuMap(f.dom, 0x5000, pfn, 1, RW);
-      expect(f.amd.dma(DEV, 0x5000, 1, 'write')).toBe(true);    // caches the translation
+      expect(f.amd.dma(DEV, 0x5000, 1, 'write')).toBe(true); // caches the translation
       const g = createIotlbGather();
       expect(iommuUnmapFast(f.dom, 0x5000, 1, profile === 'mainline' ? g : undefined)).toBe(1);
       if (profile === 'v4.17') iommuTlbRangeAdd(f.dom, 0x5000, 1);
@@ -102,7 +112,7 @@ describe('DMA through the AMD IOMMU', () => {
       // the page table no longer maps it, but the IOTLB does
       expect(f.amd.dma(DEV, 0x5000, 1, 'write')).toBe(true);
       expect(f.sim.mem.dmaWritten.get(pfn)).toBe(2);
-      f.sim.mem.unpin(pfn, 1);                                   // unpin before the sync: the bug VFIO avoids
+      f.sim.mem.unpin(pfn, 1); // unpin before the sync: the bug VFIO avoids
       expect(f.sim.violations).toHaveLength(1);
       expect(f.sim.violations[0]).toMatchObject({ kind: 'unpin-while-reachable', pfn, iova: 0x5000, domain: f.dom.id, via: 'iotlb' });
       iommuTlbSync(f.dom, profile === 'mainline' ? g : undefined);
@@ -128,7 +138,7 @@ describe('DMA through the AMD IOMMU', () => {
     const pfn = f.sim.mem.allocFrames(1);
     iommuMap(f.dom, 0x7000, pfn, 1, RW);
     f.amd.dma(DEV, 0x7000, 1, 'read');
-    iommuUnmapFast(f.dom, 0x7000, 1);                          // v4.16 flushes inside ->unmap
+    iommuUnmapFast(f.dom, 0x7000, 1); // v4.16 flushes inside ->unmap
     expect(f.amd.dma(DEV, 0x7000, 1, 'read')).toBe(false);
   });
 });
@@ -146,7 +156,7 @@ describe('IOTLB', () => {
     expect(f.sim.mem.dmaWritten.get(pfn)).toBe(1);
     expect(f.sim.mem.dmaWritten.get(pfn + 1)).toBe(1);
     expect(f.amd.hw.iotlb.entriesOf(f.dom.id)).toBe(1);
-    iommuUnmap(f.dom, 0x10, 1);                               // invalidates only domain 1's entry
+    iommuUnmap(f.dom, 0x10, 1); // invalidates only domain 1's entry
     expect(f.amd.hw.iotlb.entriesOf(f.dom.id)).toBe(0);
     expect(f.amd.hw.iotlb.entriesOf(d2.id)).toBe(1);
     expect(f.sim.counters['amd.iotlb.dropped']).toBe(1);
@@ -159,7 +169,7 @@ describe('IOTLB', () => {
     for (let i = 0; i < 5; i++) f.amd.dma(DEV, 0x100 + 2 * i, 1, 'read');
     expect(f.amd.hw.iotlb.used).toBe(4);
     expect(f.sim.counters['amd.iotlb.evictions']).toBe(1);
-    expect(f.amd.dma(DEV, 0x100, 1, 'read')).toBe(true);      // the evicted one misses again
+    expect(f.amd.dma(DEV, 0x100, 1, 'read')).toBe(true); // the evicted one misses again
     expect(f.sim.counters.iotlbMisses).toBe(6);
   });
 
@@ -168,7 +178,7 @@ describe('IOTLB', () => {
     const pfn = f.sim.mem.allocFrames(5);
     for (let i = 0; i < 5; i++) iommuMap(f.dom, 0x100 + 2 * i, pfn + i, 1, RW);
     for (let i = 0; i < 5; i++) f.amd.dma(DEV, 0x100 + 2 * i, 1, 'read');
-    expect(f.amd.hw.iotlb.used).toBe(1);                      // QEMU: cleared, then the new entry
+    expect(f.amd.hw.iotlb.used).toBe(1); // QEMU: cleared, then the new entry
     expect(f.sim.counters['amd.iotlb.evictions']).toBe(4);
     expect(f.amd.hw.iotlb.wipes).toBe(1);
   });
@@ -186,7 +196,7 @@ describe('IOTLB', () => {
     iommuMap(f.dom, 0x800, pfn + 1, 1, RW);
     f.amd.dma(DEV, 0x10, 1, 'read');
     f.amd.dma(DEV, 0x800, 1, 'read');
-    iommuUnmap(f.dom, 0x10, 1);                               // mainline: one page, S=0
+    iommuUnmap(f.dom, 0x10, 1); // mainline: one page, S=0
     expect(f.amd.hw.iotlb.entriesOf(f.dom.id)).toBe(1);
     const v = setup({ profile: 'v4.17' });
     const p2 = v.sim.mem.allocFrames(2);
@@ -194,7 +204,7 @@ describe('IOTLB', () => {
     iommuMap(v.dom, 0x800, p2 + 1, 1, RW);
     v.amd.dma(DEV, 0x10, 1, 'read');
     v.amd.dma(DEV, 0x800, 1, 'read');
-    iommuUnmap(v.dom, 0x10, 1);                               // v4.17: the whole domain
+    iommuUnmap(v.dom, 0x10, 1); // v4.17: the whole domain
     expect(v.amd.hw.iotlb.entriesOf(v.dom.id)).toBe(0);
   });
 
@@ -223,10 +233,11 @@ describe('hardware commands and costs', () => {
     expect(f.amd.hw.iotlb.used).toBe(0);
     expect(f.amd.commands()).toMatchObject({ INVALIDATE_IOMMU_ALL: 1 });
     f.amd.dma(DEV, 0x10, 1, 'read');
-    expect(f.amd.hw.devtab.fetches - fetches).toBe(1);        // the DTE cache was dropped too
+    expect(f.amd.hw.devtab.fetches - fetches).toBe(1); // the DTE cache was dropped too
     const ring = f.amd.hw.cmdRing;
-    ring.words.fill(0, ring.slot(), ring.slot() + 4);           // opcode 0 is not a command
-    ring.advance(); f.amd.hw.doorbell();
+    ring.words.fill(0, ring.slot(), ring.slot() + 4); // opcode 0 is not a command
+    ring.advance();
+    f.amd.hw.doorbell();
     expect(f.amd.eventLog().map((e) => e.type)).toEqual(['ILLEGAL_COMMAND_ERROR']);
     expect(f.sim.counters['amd.event.ILLEGAL_COMMAND_ERROR']).toBe(1);
   });
@@ -241,20 +252,23 @@ describe('hardware commands and costs', () => {
     iommuTlbSync(f.dom);
     // INVALIDATE_IOMMU_PAGES + COMPLETION_WAIT, each a ring submit, plus the core's sync event
     // (the clock is a float sum of fractional costs: compare to a nanosecond millionth)
-    expect(f.sim.clock.now - t0).toBeCloseTo(costs.invalidations!.ns + costs.completionWaits!.ns + 2 * costs['amd.cmd.submit']!.ns + costs.iotlbSyncs!.ns, 6);
+    expect(f.sim.clock.now - t0).toBeCloseTo(
+      costs.invalidations!.ns + costs.completionWaits!.ns + 2 * costs['amd.cmd.submit']!.ns + costs.iotlbSyncs!.ns,
+      6,
+    );
     for (const [k, v] of Object.entries(costs)) if (k.startsWith('amd.')) expect(v.source.length, k).toBeGreaterThan(5);
   });
 });
 
 describe('event log ring', () => {
   it('test_event_log_overflow', () => {
-    const log = new EventLog(4);                                // 4 slots, one kept empty
+    const log = new EventLog(4); // 4 slots, one kept empty
     for (let i = 0; i < 4; i++) log.ioPageFault(0x100, 1, 0x10 + i, EVENT_FLAG_RW);
     expect([log.overflow, log.dropped]).toEqual([true, 1]);
     const out: AmdEvent[] = [];
     expect(log.drain(out)).toBe(3);
     expect(out.map((e) => e.iova)).toEqual([0x10, 0x11, 0x12]);
     expect(log.overflow).toBe(false);
-    expect(Array.from(log.words)).toEqual(new Array(16).fill(0));   // consumed entries are zeroed
+    expect(Array.from(log.words)).toEqual(new Array(16).fill(0)); // consumed entries are zeroed
   });
 });

@@ -5,7 +5,7 @@
 // policy's conflict rules) come from @x/iommu-core/testing and run at every mode the config reaches,
 // under each page-table policy an AMD profile uses.
 import { describe, expect, it } from 'vitest';
-import { createSim, type IommuError, iommuIovaToPhys, iommuMap, } from '@x/iommu-core';
+import { createSim, type IommuError, iommuIovaToPhys, iommuMap } from '@x/iommu-core';
 import type { PtPolicy } from '@x/iommu-core/internals';
 import { ptEngineCases, ptTestDomain, ptTestDomainFree, type PtEngineTarget } from '@x/iommu-core/testing';
 import { AMD_IOMMU_PGSIZES, AMD_PROFILE_NAMES, amdProfile, createAmdIommu, type AmdDomain, type AmdProfileName } from '../src/index.js';
@@ -21,10 +21,17 @@ describe.each(amdv1Cfgs)('amdv1 iommu_pt cfg=%o', (cfg) => {
     const f = mk();
     expect(f.dom.geometry.apertureEnd).toBe(maxPage);
     expect(f.amd.mode(f.dom)).toBe(cfg.startLevel + 1);
-    iommuMap(f.dom, maxPage, 1, 1, RW);                       // the last page maps
+    iommuMap(f.dom, maxPage, 1, 1, RW); // the last page maps
     expect(iommuIovaToPhys(f.dom, maxPage)).toBe(1);
     if (cfg.vaBits < 64) {
-      const e = (() => { try { iommuMap(f.dom, maxPage + 1, 1, 1, RW); } catch (x) { return x as IommuError; } return null; })();
+      const e = (() => {
+        try {
+          iommuMap(f.dom, maxPage + 1, 1, 1, RW);
+        } catch (x) {
+          return x as IommuError;
+        }
+        return null;
+      })();
       expect([e?.code, e?.errno]).toEqual(['ERANGE', -34]);
     } else expect(f.amd.mode(f.dom)).toBe(6);
   });
@@ -33,7 +40,7 @@ describe.each(amdv1Cfgs)('amdv1 iommu_pt cfg=%o', (cfg) => {
     const f = mk();
     let mode = f.amd.mode(f.dom);
     for (;;) {
-      const next = f.dom.pt.span;                             // first page past the current top
+      const next = f.dom.pt.span; // first page past the current top
       if (next > maxPage) break;
       iommuMap(f.dom, next, 7, 1, RW);
       expect(f.amd.mode(f.dom)).toBe(mode + 1);
@@ -46,7 +53,7 @@ describe.each(amdv1Cfgs)('amdv1 iommu_pt cfg=%o', (cfg) => {
     // the engine suite's test_unmap_split pairs every size up to 1 TiB the VA holds twice
     const f = mk();
     const sizes = f.dom.orders.filter((o) => o <= 40 && 2 * 2 ** (o - 12) - 1 <= maxPage);
-    expect(sizes.length * (sizes.length - 1) / 2).toBe(cfg.vaBits === 64 ? 378 : 190);   // C(28,2) 4K..1T w/o 512G; C(20,2) 4K..2G
+    expect((sizes.length * (sizes.length - 1)) / 2).toBe(cfg.vaBits === 64 ? 378 : 190); // C(28,2) 4K..1T w/o 512G; C(20,2) 4K..2G
   });
 });
 
@@ -82,7 +89,9 @@ describe.each(amdv1Cfgs)('engine cases on amdv1 cfg=%o', (cfg) => {
     // the driver itself, from its start at mode 3 (its top grows as the cases map higher); the
     // kunit's window (8 GiB; 1 GiB in a 32-bit VA) for iommupt, 128 MiB for the older policies
     const driver: PtEngineTarget = {
-      format, policy, windowOrder: k < policies.length - 1 ? 27 : cfg.vaBits === 32 ? 30 : 33,
+      format,
+      policy,
+      windowOrder: k < policies.length - 1 ? 27 : cfg.vaBits === 32 ? 30 : 33,
       domain() {
         const sim = createSim({ memory: 1n << 30n, seed: 1 });
         const amd = createAmdIommu(sim, { profile, vaBits: cfg.vaBits });
@@ -95,10 +104,13 @@ describe.each(amdv1Cfgs)('engine cases on amdv1 cfg=%o', (cfg) => {
     });
     // the engine alone with the amdv1 codec and its root at each mode the VA reaches (fixed top, 16 MiB window)
     for (let mode = cfg.startLevel + 1; mode <= 6; mode++) {
-      const top = mode - 1, span = 2 ** (format.itemOrder(top) + format.numItemsLg2(top) - 12);
+      const top = mode - 1,
+        span = 2 ** (format.itemOrder(top) + format.numItemsLg2(top) - 12);
       if (mode > cfg.startLevel + 1 && span / 512 >= vaPages) break;
       const engine: PtEngineTarget = {
-        format, policy, windowOrder: 24,
+        format,
+        policy,
+        windowOrder: 24,
         domain() {
           const sim = createSim({ memory: 1n << 30n, seed: 1 });
           const dom = ptTestDomain(sim, format, policy, AMD_IOMMU_PGSIZES, { topLevel: top, apertureEnd: Math.min(span, vaPages) - 1 });
@@ -118,7 +130,11 @@ describe.each(amdv1Cfgs)('engine cases on amdv1 cfg=%o', (cfg) => {
  */
 function everyPolicy(): PtPolicy[] {
   const out: PtPolicy[] = [];
-  const errnos: [number, number][] = [[-16, -16], [-16, -12], [-98, -98]];
+  const errnos: [number, number][] = [
+    [-16, -16],
+    [-16, -12],
+    [-98, -98],
+  ];
   for (const replaceEmptyTables of [true, false]) {
     for (const holes of ['stop', 'count'] as const) {
       for (const startInLeaf of ['whole', 'zero'] as const) {
@@ -135,7 +151,9 @@ function everyPolicy(): PtPolicy[] {
 describe.each(everyPolicy().map((p) => [JSON.stringify(p), p] as const))('engine cases on amdv1 mode 3, policy %s', (_name, policy) => {
   const format = createAmdv1Format();
   const target: PtEngineTarget = {
-    format, policy, windowOrder: 21,
+    format,
+    policy,
+    windowOrder: 21,
     domain() {
       const sim = createSim({ memory: 1n << 30n, seed: 1 });
       const dom = ptTestDomain(sim, format, policy, AMD_IOMMU_PGSIZES, { topLevel: 2 });

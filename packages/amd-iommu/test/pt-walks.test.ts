@@ -3,30 +3,41 @@
 // is count x the cost table's ns. And the AMD profile names with entry switches.
 import { describe, expect, it } from 'vitest';
 import {
-  DEFAULT_MACHINE, ENTRY_IDS, createIotlbGather, createSim, iommuMap, iommuTlbSync, iommuUnmap, iommuUnmapFast, machineCosts,
+  DEFAULT_MACHINE,
+  ENTRY_IDS,
+  createIotlbGather,
+  createSim,
+  iommuMap,
+  iommuTlbSync,
+  iommuUnmap,
+  iommuUnmapFast,
+  machineCosts,
 } from '@x/iommu-core';
 import { AMD_TIMELINE, amdProfile, createAmdIommu, type AmdQuirks } from '../src/index.js';
 import { AMD_PT_EVENTS } from '../src/driver.js';
 import { DEV, RW, expectClean, setup, type Fixture } from './helpers.js';
 
-const MAP = 'amd.pt.mapWalks', UNMAP = 'amd.pt.unmapWalks';
+const MAP = 'amd.pt.mapWalks',
+  UNMAP = 'amd.pt.unmapWalks';
 
 /** Counts and modeled ns of the two walk events charged while fn runs. */
 function walks(f: Fixture, fn: () => void): { map: number; unmap: number; mapNs: number; unmapNs: number } {
-  const c0 = f.sim.counters, t0 = f.sim.meter.timeSnapshot();
+  const c0 = f.sim.counters,
+    t0 = f.sim.meter.timeSnapshot();
   fn();
-  const c1 = f.sim.counters, t1 = f.sim.meter.timeSnapshot();
+  const c1 = f.sim.counters,
+    t1 = f.sim.meter.timeSnapshot();
   return { map: c1[MAP]! - c0[MAP]!, unmap: c1[UNMAP]! - c0[UNMAP]!, mapNs: t1[MAP]! - t0[MAP]!, unmapNs: t1[UNMAP]! - t0[UNMAP]! };
 }
 
 describe('io-pgtable walks per page (before iommupt)', () => {
   it.each([
     // [profile, walks per 256 x 4K map, per 256 x 4K unmap]
-    ['v4.16', 256, 256],    // one ->map / ->unmap call per page, each walking once
+    ['v4.16', 256, 256], // one ->map / ->unmap call per page, each walking once
     ['v6.0', 256, 256],
-    ['v6.1', 256, 256],     // map_pages: one call for the run, still one walk per page inside it
+    ['v6.1', 256, 256], // map_pages: one call for the run, still one walk per page inside it
     ['v6.18', 256, 256],
-    ['v6.19', 0, 0],        // iommupt keeps its place in the table
+    ['v6.19', 0, 0], // iommupt keeps its place in the table
     ['mainline', 0, 0],
   ] as const)('test_walks_256_4k %s', (profile, mapW, unmapW) => {
     const f = setup({ profile });
@@ -42,7 +53,10 @@ describe('io-pgtable walks per page (before iommupt)', () => {
     expectClean(f);
   });
 
-  it.each([['v6.18', 1], ['v6.19', 0]] as const)('test_walks_one_2m_leaf %s', (profile, w) => {
+  it.each([
+    ['v6.18', 1],
+    ['v6.19', 0],
+  ] as const)('test_walks_one_2m_leaf %s', (profile, w) => {
     const f = setup({ profile });
     const pfn = f.sim.mem.allocFrames(512, { align: 512 });
     const m = walks(f, () => iommuMap(f.dom, 0x200, pfn, 512, RW));
@@ -78,7 +92,8 @@ describe('io-pgtable walks per page (before iommupt)', () => {
     expect(AMD_PT_EVENTS[MAP].ns).toBe(0);
     expect(AMD_PT_EVENTS[UNMAP].ns).toBe(0);
     const f = setup({ profile: 'v6.18' });
-    const t = f.sim.costTable(), dflt = machineCosts(DEFAULT_MACHINE);
+    const t = f.sim.costTable(),
+      dflt = machineCosts(DEFAULT_MACHINE);
     expect([t[MAP], t[UNMAP]]).toEqual([dflt[MAP], dflt[UNMAP]]);
     expect(t[MAP]!.ns).toBeGreaterThan(0);
     const bw = createSim({ memory: 1n << 30n, machine: 'broadwell-2021' });

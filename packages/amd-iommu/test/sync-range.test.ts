@@ -10,8 +10,21 @@ import { DEV, RW, setup } from './helpers.js';
 
 /** [first page, pages], relative to a 4096-page aligned base. */
 const RANGES: [number, number][] = [
-  [0, 2], [0, 3], [1, 2], [3, 2], [7, 2], [7, 10],
-  ...[2, 4, 8, 16, 64, 256].flatMap((b) => [[0, b + 1], [b - 1, 2], [b, b + 1], [1, b]] as [number, number][]),
+  [0, 2],
+  [0, 3],
+  [1, 2],
+  [3, 2],
+  [7, 2],
+  [7, 10],
+  ...[2, 4, 8, 16, 64, 256].flatMap(
+    (b) =>
+      [
+        [0, b + 1],
+        [b - 1, 2],
+        [b, b + 1],
+        [1, b],
+      ] as [number, number][],
+  ),
 ];
 
 /** The smallest naturally aligned power-of-two block of pages holding [first, last]: [start, pages]. */
@@ -23,7 +36,9 @@ function block(first: number, last: number): [number, number] {
 
 /** INVALIDATE_IOMMU_PAGES queued since ring byte offset `from`: [domain, first page, pages]. */
 function invalidations(amd: AmdIommu, from: number): [number, number, number][] {
-  const ring = amd.hw.cmdRing, w = ring.words, out: [number, number, number][] = [];
+  const ring = amd.hw.cmdRing,
+    w = ring.words,
+    out: [number, number, number][] = [];
   for (let off = from; off !== ring.tail; off = (off + 16) % ring.bytes) {
     const c = off >>> 2;
     if (cmdOpcode(w, c) !== CMD_INV_IOMMU_PAGES) continue;
@@ -38,7 +53,9 @@ function invalidations(amd: AmdIommu, from: number): [number, number, number][] 
 describe('mainline sync ranges at power-of-two edges', () => {
   it.each(RANGES)('test_sync_block [%i, +%i]', (first, n) => {
     const f = setup({ profile: 'mainline', iotlbEntries: 2048 }, true, 1n << 30n);
-    const base = 4096, lo = base + first - 1, hi = base + first + n;
+    const base = 4096,
+      lo = base + first - 1,
+      hi = base + first + n;
     // one 4 KiB leaf per page (every other frame), a guard page on either side, all cached
     const pfn0 = f.sim.mem.allocFrames(2 * (n + 2));
     for (let p = lo; p <= hi; p++) iommuMap(f.dom, p, pfn0 + 2 * (p - lo), 1, RW);

@@ -9,8 +9,17 @@ type Q = keyof AmdQuirks;
 // f: flushOnUnmap, A: syncFlushesAll, P: invPageOrAll, B: ebusyOnPresent, H: unmapCountsHoles,
 // K: keepTables, G: growFlush2018, D: detachFlush, S: semaphoreOne, 1: singlePageOps, T: iommupt
 const LETTERS: Record<string, Q> = {
-  f: 'flushOnUnmap', A: 'syncFlushesAll', P: 'invPageOrAll', B: 'ebusyOnPresent', H: 'unmapCountsHoles', K: 'keepTables',
-  G: 'growFlush2018', D: 'detachFlush', S: 'semaphoreOne', 1: 'singlePageOps', T: 'iommupt',
+  f: 'flushOnUnmap',
+  A: 'syncFlushesAll',
+  P: 'invPageOrAll',
+  B: 'ebusyOnPresent',
+  H: 'unmapCountsHoles',
+  K: 'keepTables',
+  G: 'growFlush2018',
+  D: 'detachFlush',
+  S: 'semaphoreOne',
+  1: 'singlePageOps',
+  T: 'iommupt',
 };
 const quirks = (on: string): AmdQuirks =>
   Object.fromEntries(Object.entries(LETTERS).map(([l, q]) => [q, on.includes(l)])) as unknown as AmdQuirks;
@@ -35,17 +44,17 @@ describe('amd timeline', () => {
   // what the driver of each release did, from the kernel's history (spec amd-iommu §3, §4, §9.5)
   it.each([
     ['v3.19', 'fAPBHKGS1', '2018'],
-    ['v4.16', 'fAPBHKGS1', '2018'],     // the release before the 2018 series
-    ['v4.17', 'APBHKGS1', '2018'],      // fast-flush ops: sync flushes the whole domain
-    ['v5.0', 'APHKGDS1', '2018'],       // page-size upgrade (no EBUSY), detach flushes
-    ['v5.4', 'APHKGDS1', 'gather'],     // the gather API; sync still flushes everything
-    ['v5.7', 'APHKDS1', 'gather'],      // growth updates and flushes DTEs, then waits
-    ['v5.10', 'APHKD1', 'gather'],      // COMPLETION_WAIT sequence numbers
-    ['v5.13', 'AHKD1', 'gather'],       // page-selective addresses
-    ['v5.15', 'HKD1', 'gather'],        // sync flushes the gathered range
-    ['v6.1', 'HKD', 'gather'],          // map_pages / unmap_pages
+    ['v4.16', 'fAPBHKGS1', '2018'], // the release before the 2018 series
+    ['v4.17', 'APBHKGS1', '2018'], // fast-flush ops: sync flushes the whole domain
+    ['v5.0', 'APHKGDS1', '2018'], // page-size upgrade (no EBUSY), detach flushes
+    ['v5.4', 'APHKGDS1', 'gather'], // the gather API; sync still flushes everything
+    ['v5.7', 'APHKDS1', 'gather'], // growth updates and flushes DTEs, then waits
+    ['v5.10', 'APHKD1', 'gather'], // COMPLETION_WAIT sequence numbers
+    ['v5.13', 'AHKD1', 'gather'], // page-selective addresses
+    ['v5.15', 'HKD1', 'gather'], // sync flushes the gathered range
+    ['v6.1', 'HKD', 'gather'], // map_pages / unmap_pages
     ['v6.18', 'HKD', 'gather'],
-    ['v6.19', 'DT', 'gather'],          // iommupt
+    ['v6.19', 'DT', 'gather'], // iommupt
     ['mainline', 'DT', 'gather'],
   ] as const)('test_amd_quirks_at %s', (release, on, apiEra) => {
     const p = amdProfile(release);
@@ -59,14 +68,21 @@ describe('amd timeline', () => {
   it('test_each_entry_switches_at_its_release', () => {
     // which quirks each commit changes (the inverse of the derivation, written out)
     const changes: Record<string, Q[]> = {
-      'amd-fast-flush': ['flushOnUnmap'], 'amd-detach-flush': ['detachFlush'], 'amd-upgrade-pgsize': ['ebusyOnPresent'],
-      'amd-grow-dte-flush': ['growFlush2018'], 'amd-cmd-sem-seq': ['semaphoreOne'], 'amd-inv-address': ['invPageOrAll'],
-      'amd-sync-range': ['syncFlushesAll'], 'amd-map-pages': ['singlePageOps'], 'amd-iommupt': ['unmapCountsHoles', 'keepTables', 'iommupt'],
+      'amd-fast-flush': ['flushOnUnmap'],
+      'amd-detach-flush': ['detachFlush'],
+      'amd-upgrade-pgsize': ['ebusyOnPresent'],
+      'amd-grow-dte-flush': ['growFlush2018'],
+      'amd-cmd-sem-seq': ['semaphoreOne'],
+      'amd-inv-address': ['invPageOrAll'],
+      'amd-sync-range': ['syncFlushesAll'],
+      'amd-map-pages': ['singlePageOps'],
+      'amd-iommupt': ['unmapCountsHoles', 'keepTables', 'iommupt'],
     };
     const byRelease = new Map<string, Q[]>();
     for (const e of AMD_TIMELINE) byRelease.set(e.since, [...(byRelease.get(e.since) ?? []), ...changes[e.id]!]);
     for (const [r, qs] of byRelease) {
-      const before = amdProfile(previousRelease(r as Release)!).quirks, after = amdProfile(r).quirks;
+      const before = amdProfile(previousRelease(r as Release)!).quirks,
+        after = amdProfile(r).quirks;
       const differ = (Object.keys(after) as Q[]).filter((k) => after[k] !== before[k]).sort();
       expect(differ, r).toEqual([...qs].sort());
     }
@@ -74,7 +90,9 @@ describe('amd timeline', () => {
 
   it('test_bad_release', () => {
     const sim = createSim({ memory: 1n << 30n });
-    expect(() => createAmdIommu(sim, { profile: 'v4.21' as never })).toThrow(new RangeError("unknown release 'v4.21' (a release from v3.19 to v7.1, or mainline)"));
+    expect(() => createAmdIommu(sim, { profile: 'v4.21' as never })).toThrow(
+      new RangeError("unknown release 'v4.21' (a release from v3.19 to v7.1, or mainline)"),
+    );
     expect(() => amdProfile('v3.10')).toThrow("release 'v3.10' is older than v3.19");
   });
 });

@@ -5,7 +5,14 @@
 import { ERRNO, IommuError, errnoName } from './errno.js';
 import { IotlbGather } from './gather.js';
 import {
-  __IOMMU_DOMAIN_PAGING, IOMMU_CACHE, IOMMU_DOMAIN_IDENTITY, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE,
+  __IOMMU_DOMAIN_PAGING,
+  IOMMU_CACHE,
+  IOMMU_DOMAIN_IDENTITY,
+  IOMMU_MMIO,
+  IOMMU_NOEXEC,
+  IOMMU_PRIV,
+  IOMMU_READ,
+  IOMMU_WRITE,
   type IommuDomain,
 } from './ops.js';
 import { POW2_TABLE as POW2, pgsizeCount, pgsizeIndex, pgsizeRunCount } from './pgsize.js';
@@ -34,7 +41,8 @@ function minPages(dom: IommuDomain): number {
  * unwound with a synced iommu_unmap of exactly what succeeded and leaves no mapping behind.
  */
 export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: number, prot: number): void {
-  const ops = dom.ops, sim = dom.sim;
+  const ops = dom.ops,
+    sim = dom.sim;
   const mp = minPages(dom);
   if (mp === 0) throw new IommuError('ENODEV', 'iommu_map', 'domain has no page sizes');
   if ((dom.type & __IOMMU_DOMAIN_PAGING) === 0) throw new IommuError('EINVAL', 'iommu_map', 'not a paging domain');
@@ -43,25 +51,40 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
   }
   // one check for the whole call: a non-negative int32 with only known bits (1.5, -1, 2 ** 40 fail)
   if ((prot | 0) !== prot || (prot & ~PROT_BITS) !== 0) {
-    throw new IommuError('EINVAL', 'iommu_map', `prot ${prot} is not a combination of IOMMU_READ, IOMMU_WRITE, IOMMU_CACHE, IOMMU_NOEXEC, IOMMU_MMIO and IOMMU_PRIV`);
+    throw new IommuError(
+      'EINVAL',
+      'iommu_map',
+      `prot ${prot} is not a combination of IOMMU_READ, IOMMU_WRITE, IOMMU_CACHE, IOMMU_NOEXEC, IOMMU_MMIO and IOMMU_PRIV`,
+    );
   }
   if (mp > 1 && (iova % mp !== 0 || pfn % mp !== 0 || npages % mp !== 0)) {
-    throw new IommuError('EINVAL', 'iommu_map', `unaligned: iova ${pageStr(iova)} pfn ${pageStr(pfn)} npages ${npages} min_pagesz ${mp} pages`);
+    throw new IommuError(
+      'EINVAL',
+      'iommu_map',
+      `unaligned: iova ${pageStr(iova)} pfn ${pageStr(pfn)} npages ${npages} min_pagesz ${mp} pages`,
+    );
   }
   if (npages === 0) return;
   sim.checker.enter('iommu_map');
   const model = dom.model;
   if (model !== null) model.mapBegin(dom);
   const perPage = ops.singlePageOps ?? ops.apiEra === '2018';
-  const faults = sim.faults, meter = sim.meter, obs = sim.observers;
+  const faults = sim.faults,
+    meter = sim.meter,
+    obs = sim.observers;
   const orders = dom.orders;
-  let done = 0, ret = 0;
+  let done = 0,
+    ret = 0;
   while (done < npages) {
     const k = pgsizeIndex(orders, iova + done, pfn + done, npages - done);
     if (k < 0) throw new Error(`BUG: iommu_pgsize found no size for iova ${iova + done}`);
-    const order = orders[k]!, count = pgsizeRunCount(orders, k, iova + done, pfn + done, npages - done);
-    meter.charge(EV.mapCalls, perPage ? count : 1);   // before map_pages, ops->map took one page per call
-    if (faults.hit(FP_MAP)) { ret = -ERRNO.ENOMEM; break; }
+    const order = orders[k]!,
+      count = pgsizeRunCount(orders, k, iova + done, pfn + done, npages - done);
+    meter.charge(EV.mapCalls, perPage ? count : 1); // before map_pages, ops->map took one page per call
+    if (faults.hit(FP_MAP)) {
+      ret = -ERRNO.ENOMEM;
+      break;
+    }
     if (obs.on) obs.mapPagesBegin(dom, iova + done, pfn + done, order, count, prot);
     ret = ops.mapPages(dom, iova + done, pfn + done, order, count, prot);
     if (obs.on) obs.mapPagesEnd(dom, iova + done, pfn + done, order, count, ret, dom.mapped);
@@ -72,9 +95,13 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
     if (done > 0) iommuUnmap(dom, iova, done);
     if (model !== null) model.mapEnd(dom, true);
     sim.checker.leave();
-    throw new IommuError(errnoName(ret), 'iommu_map', `driver ${ops.name} failed at iova page ${pageStr(iova + done)} after ${done} of ${npages} pages`);
+    throw new IommuError(
+      errnoName(ret),
+      'iommu_map',
+      `driver ${ops.name} failed at iova page ${pageStr(iova + done)} after ${done} of ${npages} pages`,
+    );
   }
-  if (obs.on) obs.map(dom, iova, pfn, npages);           // trace_map ends __iommu_map, before iotlb_sync_map
+  if (obs.on) obs.map(dom, iova, pfn, npages); // trace_map ends __iommu_map, before iotlb_sync_map
   if (model !== null) model.mapEnd(dom, false);
   if (ops.iotlbSyncMap !== undefined) ops.iotlbSyncMap(dom, iova, npages);
   sim.checker.leave();
@@ -82,22 +109,26 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
 
 /** The __iommu_unmap loop: page size from the IOVA alone, stop at the first 0, return pages. */
 function unmapLoop(dom: IommuDomain, iova: number, npages: number, gather: IotlbGather | null, rangeAdd: boolean): number {
-  const ops = dom.ops, meter = dom.sim.meter, obs = dom.sim.observers, perPage = ops.singlePageOps ?? ops.apiEra === '2018';
+  const ops = dom.ops,
+    meter = dom.sim.meter,
+    obs = dom.sim.observers,
+    perPage = ops.singlePageOps ?? ops.apiEra === '2018';
   const orders = dom.orders;
   let unmapped = 0;
   while (unmapped < npages) {
     const cur = iova + unmapped;
     const k = pgsizeIndex(orders, cur, cur, npages - unmapped);
     if (k < 0) break;
-    const order = orders[k]!, count = pgsizeRunCount(orders, k, cur, cur, npages - unmapped);
+    const order = orders[k]!,
+      count = pgsizeRunCount(orders, k, cur, cur, npages - unmapped);
     meter.charge(EV.unmapCalls, perPage ? count : 1);
     if (obs.on) obs.unmapPagesBegin(dom, cur, order, count);
     const got = ops.unmapPages(dom, cur, order, count, gather);
     if (obs.on) obs.unmapPagesEnd(dom, cur, order, count, got);
     if (got === 0) break;
     if (rangeAdd && ops.iotlbRangeAdd !== undefined) {
-      meter.charge(EV.iotlbRangeAdds, perPage ? count : 1);   // the 2018 loop added once per page-size step
-      ops.iotlbRangeAdd(dom, cur, count * POW2[order - 12]!);  // 2018 adds the step size, not what came back
+      meter.charge(EV.iotlbRangeAdds, perPage ? count : 1); // the 2018 loop added once per page-size step
+      ops.iotlbRangeAdd(dom, cur, count * POW2[order - 12]!); // 2018 adds the step size, not what came back
     }
     unmapped += got;
   }
@@ -123,14 +154,14 @@ export function iommuUnmap(dom: IommuDomain, iova: number, npages: number): numb
   const obs = sim.observers;
   let n: number;
   if (dom.ops.apiEra === 'gather') {
-    const g = new IotlbGather();                        // the kernel's on-stack iotlb_gather
+    const g = new IotlbGather(); // the kernel's on-stack iotlb_gather
     n = unmapLoop(dom, iova, npages, g, false);
-    if (obs.on) obs.unmap(dom, iova, npages, n);        // __iommu_unmap's trace_unmap, before the caller's sync
+    if (obs.on) obs.unmap(dom, iova, npages, n); // __iommu_unmap's trace_unmap, before the caller's sync
     syncNow(dom, g);
   } else {
     n = unmapLoop(dom, iova, npages, null, true);
     syncNow(dom, null);
-    if (obs.on) obs.unmap(dom, iova, npages, n);        // 2018: __iommu_unmap(sync) synced, then traced
+    if (obs.on) obs.unmap(dom, iova, npages, n); // 2018: __iommu_unmap(sync) synced, then traced
   }
   sim.checker.leave();
   return n;
@@ -142,8 +173,9 @@ export function iommuUnmap(dom: IommuDomain, iova: number, npages: number): numb
  */
 export function iommuUnmapFast(dom: IommuDomain, iova: number, npages: number, gather?: IotlbGather): number {
   if (!unmapArgsOk(dom, iova, npages)) return 0;
-  const sim = dom.sim, faults = sim.faults;
-  if (faults.hit(FP_UNMAP_FAST)) return 0;                  // injected refusal: the PTEs stay
+  const sim = dom.sim,
+    faults = sim.faults;
+  if (faults.hit(FP_UNMAP_FAST)) return 0; // injected refusal: the PTEs stay
   sim.checker.enter('iommu_unmap_fast');
   const n = unmapLoop(dom, iova, npages, gather ?? null, false);
   if (sim.observers.on) sim.observers.unmap(dom, iova, npages, n);

@@ -1,15 +1,30 @@
 // Models the kernel's errno values and the Node-style error objects every failing call throws.
 
 export const ERRNO = {
-  EPERM: 1, ENOENT: 2, EIO: 5, ENXIO: 6, E2BIG: 7, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13, EFAULT: 14, EBUSY: 16,
-  EEXIST: 17, ENODEV: 19, EINVAL: 22, ENOTTY: 25, ENOSPC: 28, ERANGE: 34, EOVERFLOW: 75,
-  EOPNOTSUPP: 95, EADDRINUSE: 98,
+  EPERM: 1,
+  ENOENT: 2,
+  EIO: 5,
+  ENXIO: 6,
+  E2BIG: 7,
+  EBADF: 9,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EACCES: 13,
+  EFAULT: 14,
+  EBUSY: 16,
+  EEXIST: 17,
+  ENODEV: 19,
+  EINVAL: 22,
+  ENOTTY: 25,
+  ENOSPC: 28,
+  ERANGE: 34,
+  EOVERFLOW: 75,
+  EOPNOTSUPP: 95,
+  EADDRINUSE: 98,
 } as const;
 export type ErrnoCode = keyof typeof ERRNO;
 
-const BY_NUMBER = new Map<number, ErrnoCode>(
-  (Object.keys(ERRNO) as ErrnoCode[]).map((k) => [ERRNO[k], k]),
-);
+const BY_NUMBER = new Map<number, ErrnoCode>((Object.keys(ERRNO) as ErrnoCode[]).map((k) => [ERRNO[k], k]));
 
 /** Name of a (positive or negative) errno number, e.g. -16 -> 'EBUSY'. Throws on an unknown number. */
 export function errnoName(errno: number): ErrnoCode {
@@ -40,7 +55,9 @@ export class SysError extends Error {
   }
   // runtime-only brand on the prototype: an error's own keys stay as they were, and the declared
   // types stay structural (the .d.ts and .d.cts copies of the class remain assignable to each other)
-  static { Object.defineProperty(SysError.prototype, SYS_ERROR_BRAND, { value: true }); }
+  static {
+    Object.defineProperty(SysError.prototype, SYS_ERROR_BRAND, { value: true });
+  }
 }
 
 /** Thrown by the IOMMU core API (`syscall` is the kernel entry point, e.g. 'iommu_map'). */
@@ -49,7 +66,9 @@ export class IommuError extends SysError {
     super(code, syscall, detail);
     this.name = 'IommuError';
   }
-  static { Object.defineProperty(IommuError.prototype, IOMMU_ERROR_BRAND, { value: true }); }
+  static {
+    Object.defineProperty(IommuError.prototype, IOMMU_ERROR_BRAND, { value: true });
+  }
 }
 
 /**

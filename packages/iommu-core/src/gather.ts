@@ -28,13 +28,22 @@ export class IotlbGather {
    * never hold a table, and the core makes one per synced unmap.
    */
   freelist: readonly number[] = NO_TABLES;
-  get empty(): boolean { return this.start === Infinity; }
+  get empty(): boolean {
+    return this.start === Infinity;
+  }
   /** iommu_iotlb_gather_init() of the range (the freelist is emptied only by freeing it). */
-  reset(): void { this.start = Infinity; this.end = 0; this.pgsize = 0; this.queued = false; }
+  reset(): void {
+    this.start = Infinity;
+    this.end = 0;
+    this.pgsize = 0;
+    this.queued = false;
+  }
 }
 
 /** A fresh gather (iommu_iotlb_gather_init). */
-export function createIotlbGather(): IotlbGather { return new IotlbGather(); }
+export function createIotlbGather(): IotlbGather {
+  return new IotlbGather();
+}
 
 /**
  * iommu_iotlb_gather_is_disjoint(): touching ranges are not disjoint. The kernel tests end != 0

@@ -6,13 +6,29 @@ export { BlockedInt32, COUNT8_SPILLED, PagedCount8, PagedInt32, PagedUint8 } fro
 export { bitmapOrders, domainSetPgsizeBitmap, driverDomain } from './ops.js';
 export { ctz, fls, pgsizeCount, POW2, type PgsizeCountOut } from './pgsize.js';
 export {
-  PT_ENTRY_EMPTY, PT_ENTRY_TABLE, PT_ENTRY_OA, LEAF4K_CARRY, P9, PtState, itemOrder, levelOfOrder, clearEntries, type PtFormat,
+  PT_ENTRY_EMPTY,
+  PT_ENTRY_TABLE,
+  PT_ENTRY_OA,
+  LEAF4K_CARRY,
+  P9,
+  PtState,
+  itemOrder,
+  levelOfOrder,
+  clearEntries,
+  type PtFormat,
 } from './pagetable/format.js';
 export { PtGeometry } from './pagetable/geometry.js';
 export { PageTable, PtLookup } from './pagetable/table.js';
 export type { PtPolicy } from './pagetable/policy.js';
 export { iommuPtDomainOps } from './pt-iommu/domain-ops.js';
-export { PT_IOMMU_MODEL_OPS, ptIommuInit, ptIommuDeinit, type PtIommuConfig, type PtIommuDomain, type PtIommuDriverOps } from './pt-iommu/iommu.js';
+export {
+  PT_IOMMU_MODEL_OPS,
+  ptIommuInit,
+  ptIommuDeinit,
+  type PtIommuConfig,
+  type PtIommuDomain,
+  type PtIommuDriverOps,
+} from './pt-iommu/iommu.js';
 export { createRefFormat } from './pagetable/fmt-ref.js';
 export { Iotlb } from './iotlb.js';
 export { REF_POLICY } from './ref-driver.js';

@@ -13,7 +13,7 @@ export type IotlbPolicy = 'lru' | 'fifo' | 'wipe';
 export class Iotlb implements Reacher {
   readonly capacity: number;
   private readonly dom: Int32Array;
-  private readonly iova: Float64Array;   // first page of the cached leaf
+  private readonly iova: Float64Array; // first page of the cached leaf
   private readonly pfn: Float64Array;
   private readonly order: Int8Array;
   private readonly prot: Int8Array;
@@ -32,7 +32,12 @@ export class Iotlb implements Reacher {
   hitPfn = 0;
   hitProt = 0;
 
-  constructor(capacity: number, readonly policy: IotlbPolicy, private readonly mem: PhysMem, private readonly meter: Meter) {
+  constructor(
+    capacity: number,
+    readonly policy: IotlbPolicy,
+    private readonly mem: PhysMem,
+    private readonly meter: Meter,
+  ) {
     if (!(Number.isInteger(capacity) && capacity >= 1)) throw new RangeError(`IOTLB capacity must be an integer >= 1, got ${capacity}`);
     this.capacity = capacity;
     this.dom = new Int32Array(capacity).fill(-1);
@@ -49,7 +54,10 @@ export class Iotlb implements Reacher {
   /** Looks up iova (page) for a domain. On a hit sets hitPfn (pfn of that page) and hitProt. */
   lookup(domain: number, iova: number): boolean {
     const m = this.index.get(domain);
-    if (m === undefined || m.size === 0) { this.meter.charge(EV.iotlbMisses, 1); return false; }
+    if (m === undefined || m.size === 0) {
+      this.meter.charge(EV.iotlbMisses, 1);
+      return false;
+    }
     for (let o = 12; o < 64; o++) {
       if (this.ordersUsed[o] === 0) continue;
       const lp = POW2[o - 12]!;
@@ -70,14 +78,23 @@ export class Iotlb implements Reacher {
   /** Caches the translation of a whole leaf (first page leafIova -> leafPfn, 2^order bytes). */
   fill(domain: number, leafIova: number, leafPfn: number, order: number, prot: number): void {
     if (this.nFree === 0) {
-      if (this.policy === 'wipe') { this.wipes++; this.flushAll(); }
-      else this.evict();
+      if (this.policy === 'wipe') {
+        this.wipes++;
+        this.flushAll();
+      } else this.evict();
     }
     const s = this.free[--this.nFree]!;
-    this.dom[s] = domain; this.iova[s] = leafIova; this.pfn[s] = leafPfn; this.order[s] = order; this.prot[s] = prot;
+    this.dom[s] = domain;
+    this.iova[s] = leafIova;
+    this.pfn[s] = leafPfn;
+    this.order[s] = order;
+    this.prot[s] = prot;
     this.stamp[s] = ++this.tick;
     let m = this.index.get(domain);
-    if (m === undefined) { m = new Map(); this.index.set(domain, m); }
+    if (m === undefined) {
+      m = new Map();
+      this.index.set(domain, m);
+    }
     m.set((leafIova / POW2[order - 12]!) * 64 + order, s);
     this.ordersUsed[order]!++;
     this.used++;
@@ -85,7 +102,8 @@ export class Iotlb implements Reacher {
   }
 
   private drop(s: number): void {
-    const d = this.dom[s]!, o = this.order[s]!;
+    const d = this.dom[s]!,
+      o = this.order[s]!;
     this.index.get(d)!.delete((this.iova[s]! / POW2[o - 12]!) * 64 + o);
     this.ordersUsed[o]!--;
     this.mem.reachAdd(this.pfn[s]!, o, -1);
@@ -95,9 +113,13 @@ export class Iotlb implements Reacher {
   }
 
   private evict(): void {
-    let best = -1, bestStamp = Infinity;
+    let best = -1,
+      bestStamp = Infinity;
     for (let s = 0; s < this.capacity; s++) {
-      if (this.dom[s] !== -1 && this.stamp[s]! < bestStamp) { best = s; bestStamp = this.stamp[s]!; }
+      if (this.dom[s] !== -1 && this.stamp[s]! < bestStamp) {
+        best = s;
+        bestStamp = this.stamp[s]!;
+      }
     }
     this.evictions++;
     this.drop(best);
@@ -111,30 +133,43 @@ export class Iotlb implements Reacher {
     // only this domain's slots are visited; collect first, the map changes while dropping
     const hit: number[] = [];
     for (const s of m.values()) {
-      const a = this.iova[s]!, b = a + POW2[this.order[s]! - 12]! - 1;
+      const a = this.iova[s]!,
+        b = a + POW2[this.order[s]! - 12]! - 1;
       if (b >= start && a <= last) hit.push(s);
     }
-    for (const s of hit) { this.drop(s); n++; }
+    for (const s of hit) {
+      this.drop(s);
+      n++;
+    }
     return n;
   }
 
   /** Drops every entry of a domain. */
-  invalidateDomain(domain: number): number { return this.invalidateRange(domain, 0, Infinity); }
+  invalidateDomain(domain: number): number {
+    return this.invalidateRange(domain, 0, Infinity);
+  }
 
   /** Drops everything. */
   flushAll(): number {
     let n = 0;
-    for (let s = 0; s < this.capacity; s++) if (this.dom[s] !== -1) { this.drop(s); n++; }
+    for (let s = 0; s < this.capacity; s++)
+      if (this.dom[s] !== -1) {
+        this.drop(s);
+        n++;
+      }
     return n;
   }
 
   /** Entries cached for a domain (tests). */
-  entriesOf(domain: number): number { return this.index.get(domain)?.size ?? 0; }
+  entriesOf(domain: number): number {
+    return this.index.get(domain)?.size ?? 0;
+  }
 
   findReach(pfn: number): { domain: number; iova: number; via: 'iotlb' } | null {
     for (let s = 0; s < this.capacity; s++) {
       if (this.dom[s] === -1) continue;
-      const p = this.pfn[s]!, n = POW2[this.order[s]! - 12]!;
+      const p = this.pfn[s]!,
+        n = POW2[this.order[s]! - 12]!;
       if (pfn >= p && pfn < p + n) return { domain: this.dom[s]!, iova: this.iova[s]! + (pfn - p), via: 'iotlb' };
     }
     return null;

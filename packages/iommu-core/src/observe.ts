@@ -54,8 +54,19 @@ export interface IommuObserver {
 
 type Hook = keyof IommuObserver;
 const HOOKS: readonly Hook[] = [
-  'map', 'unmap', 'mapPagesBegin', 'mapPagesEnd', 'unmapPagesBegin', 'unmapPagesEnd',
-  'iotlbSyncBegin', 'iotlbSyncEnd', 'flushIotlbAllBegin', 'flushIotlbAllEnd', 'ioPageFault', 'pin', 'unpin',
+  'map',
+  'unmap',
+  'mapPagesBegin',
+  'mapPagesEnd',
+  'unmapPagesBegin',
+  'unmapPagesEnd',
+  'iotlbSyncBegin',
+  'iotlbSyncEnd',
+  'flushIotlbAllBegin',
+  'flushIotlbAllEnd',
+  'ioPageFault',
+  'pin',
+  'unpin',
 ];
 const NONE: readonly IommuObserver[] = Object.freeze([]);
 
@@ -87,7 +98,9 @@ export class SimObservers {
   }
 
   /** Observers subscribed now. */
-  get count(): number { return this.list.length; }
+  get count(): number {
+    return this.list.length;
+  }
 
   map(dom: IommuDomain, iova: number, pfn: number, npages: number): void {
     const l = this.list;

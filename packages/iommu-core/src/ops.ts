@@ -6,28 +6,50 @@ import type { IotlbGather } from './gather.js';
 import type { Sim } from './sim.js';
 import type { Release } from './timeline/release.js';
 
-export const IOMMU_READ = 1 << 0, IOMMU_WRITE = 1 << 1, IOMMU_CACHE = 1 << 2, IOMMU_NOEXEC = 1 << 3,
-  IOMMU_MMIO = 1 << 4, IOMMU_PRIV = 1 << 5;
+export const IOMMU_READ = 1 << 0,
+  IOMMU_WRITE = 1 << 1,
+  IOMMU_CACHE = 1 << 2,
+  IOMMU_NOEXEC = 1 << 3,
+  IOMMU_MMIO = 1 << 4,
+  IOMMU_PRIV = 1 << 5;
 export const __IOMMU_DOMAIN_PAGING = 1 << 0;
-const __IOMMU_DOMAIN_DMA_API = 1 << 1, __IOMMU_DOMAIN_PT = 1 << 2;
-export const IOMMU_DOMAIN_BLOCKED = 0, IOMMU_DOMAIN_IDENTITY = __IOMMU_DOMAIN_PT,
+const __IOMMU_DOMAIN_DMA_API = 1 << 1,
+  __IOMMU_DOMAIN_PT = 1 << 2;
+export const IOMMU_DOMAIN_BLOCKED = 0,
+  IOMMU_DOMAIN_IDENTITY = __IOMMU_DOMAIN_PT,
   IOMMU_DOMAIN_DMA = __IOMMU_DOMAIN_PAGING | __IOMMU_DOMAIN_DMA_API;
 /** @alias __IOMMU_DOMAIN_PAGING: the kernel has both names for the type of a domain its user (VFIO) owns. */
 export const IOMMU_DOMAIN_UNMANAGED = __IOMMU_DOMAIN_PAGING;
 /** report_iommu_fault() flags: the faulting access was a read / a write. */
-export const IOMMU_FAULT_READ = 0, IOMMU_FAULT_WRITE = 1 << 0;
-export const IOMMU_CAP_CACHE_COHERENCY = 0, IOMMU_CAP_INTR_REMAP = 1, IOMMU_CAP_NOEXEC = 2;
-export const SZ_4K = 1n << 12n, SZ_2M = 1n << 21n, SZ_1G = 1n << 30n;
+export const IOMMU_FAULT_READ = 0,
+  IOMMU_FAULT_WRITE = 1 << 0;
+export const IOMMU_CAP_CACHE_COHERENCY = 0,
+  IOMMU_CAP_INTR_REMAP = 1,
+  IOMMU_CAP_NOEXEC = 2;
+export const SZ_4K = 1n << 12n,
+  SZ_2M = 1n << 21n,
+  SZ_1G = 1n << 30n;
 
 /** enum iommu_resv_type. */
-export const IOMMU_RESV_DIRECT = 0, IOMMU_RESV_DIRECT_RELAXABLE = 1, IOMMU_RESV_RESERVED = 2,
-  IOMMU_RESV_MSI = 3, IOMMU_RESV_SW_MSI = 4;
+export const IOMMU_RESV_DIRECT = 0,
+  IOMMU_RESV_DIRECT_RELAXABLE = 1,
+  IOMMU_RESV_RESERVED = 2,
+  IOMMU_RESV_MSI = 3,
+  IOMMU_RESV_SW_MSI = 4;
 
 /** A reserved IOVA region a device may not map (iommu_get_resv_regions), in pages, inclusive last. */
-export interface ResvRegion { readonly start: number; readonly last: number; readonly type: number }
+export interface ResvRegion {
+  readonly start: number;
+  readonly last: number;
+  readonly type: number;
+}
 
 /** struct iommu_domain_geometry, in pages (apertureEnd is the last page, inclusive). */
-export interface DomainGeometry { apertureStart: number; apertureEnd: number; forceAperture: boolean }
+export interface DomainGeometry {
+  apertureStart: number;
+  apertureEnd: number;
+  forceAperture: boolean;
+}
 
 export interface IommuDomain {
   readonly id: number;

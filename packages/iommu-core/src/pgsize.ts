@@ -6,7 +6,7 @@
 /** Trailing zero bits of a non-negative integer < 2^53; 64 for 0 (aligned to everything). */
 export function ctz(x: number): number {
   if (x === 0) return 64;
-  if (x <= 0x7fffffff) return 31 - Math.clz32(x & -x);     // int32 fast path
+  if (x <= 0x7fffffff) return 31 - Math.clz32(x & -x); // int32 fast path
   const lo = x % 4294967296;
   if (lo !== 0) return 31 - Math.clz32(lo & -lo);
   const hi = Math.floor(x / 4294967296);
@@ -29,7 +29,9 @@ export const POW2_TABLE = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
 export const POW2: readonly number[] = Object.freeze(Array.from({ length: 64 }, (_, k) => 2 ** k));
 
 /** Where pgsizeCount reports the run length. */
-export interface PgsizeCountOut { count: number }
+export interface PgsizeCountOut {
+  count: number;
+}
 
 /**
  * iommu_pgsize()'s size choice: the index in the ascending supported orders of the largest one
@@ -37,10 +39,13 @@ export interface PgsizeCountOut { count: number }
  * BUG()s). Pair with pgsizeRunCount; the core's loops call the two (no out object, no shared state).
  */
 export function pgsizeIndex(orders: readonly number[], iova: number, pfn: number, npages: number): number {
-  if (npages === 1 && orders[0] === 12) return 0;                   // the single-page call
+  if (npages === 1 && orders[0] === 12) return 0; // the single-page call
   const maxOrder = 12 + Math.min(fls(npages), Math.min(ctz(iova), ctz(pfn)));
   let k = -1;
-  for (let i = 0; i < orders.length; i++) { if (orders[i]! <= maxOrder) k = i; else break; }
+  for (let i = 0; i < orders.length; i++) {
+    if (orders[i]! <= maxOrder) k = i;
+    else break;
+  }
   return k;
 }
 

@@ -34,16 +34,26 @@ export class PhysMem {
   pinnedPages = 0;
 
   /** hostAge: how fragmented the host's allocator is, 1 (long-running, default) .. 0 (freshly booted); see FrameAllocator. */
-  constructor(bytes: bigint, private readonly meter: Meter, private readonly rng: Prng,
-              private readonly faults: FaultInjector, private readonly checker: SafetyChecker, hostAge = 1,
-              private readonly observers: SimObservers = new SimObservers()) {
+  constructor(
+    bytes: bigint,
+    private readonly meter: Meter,
+    private readonly rng: Prng,
+    private readonly faults: FaultInjector,
+    private readonly checker: SafetyChecker,
+    hostAge = 1,
+    private readonly observers: SimObservers = new SimObservers(),
+  ) {
     if (bytes <= 0n || bytes % (2n << 20n) !== 0n) throw new RangeError(`memory must be a positive multiple of 2 MiB, got ${bytes}`);
     this.nFrames = Number(bytes >> 12n);
     this.frames = new FrameAllocator(this.nFrames, rng, hostAge);
   }
 
-  isRam(pfn: number): boolean { return pfn >= 0 && pfn < this.nFrames; }
-  frameState(pfn: number): number { return this.isRam(pfn) ? this.frames.stateOf(pfn) : FRAME_FREE; }
+  isRam(pfn: number): boolean {
+    return pfn >= 0 && pfn < this.nFrames;
+  }
+  frameState(pfn: number): number {
+    return this.isRam(pfn) ? this.frames.stateOf(pfn) : FRAME_FREE;
+  }
 
   /** npages physically contiguous kernel-owned frames (no pinning needed); returns the first pfn. */
   allocFrames(npages: number, opts: { align?: number | undefined } = {}): number {
@@ -58,15 +68,19 @@ export class PhysMem {
    * 'fragmented', 'fragmented:<p>'). Throws IommuError (syscall 'mmap') EINVAL for an unknown profile,
    * a bad page count or a hugetlb length that is not whole huge pages, ENOMEM with nothing left allocated.
    */
-  allocBacking(npages: number, profile: BackingProfile): Backing { return allocBacking(this.frames, this.rng, npages, profile); }
-  freeBacking(b: Backing): void { freeBacking(this.frames, b); }
+  allocBacking(npages: number, profile: BackingProfile): Backing {
+    return allocBacking(this.frames, this.rng, npages, profile);
+  }
+  freeBacking(b: Backing): void {
+    freeBacking(this.frames, b);
+  }
 
   /**
    * pfn..pfn+npages-1 are whole frames of host RAM: u32 integers (nFrames <= 2^32), npages >= 1. The
    * pin/unpin argument check: a few integer comparisons per call on the per-page path, no allocation.
    */
   private ramRange(pfn: number, npages: number): boolean {
-    return (npages >>> 0) === npages && npages !== 0 && (pfn >>> 0) === pfn && pfn + npages <= this.nFrames;
+    return npages >>> 0 === npages && npages !== 0 && pfn >>> 0 === pfn && pfn + npages <= this.nFrames;
   }
 
   /**
@@ -101,8 +115,12 @@ export class PhysMem {
       this.meter.charge(EV.unpins, 1);
       return;
     }
-    const pins = this.pins, base = pins.base, delta = pins.delta, r4 = this.reach4k;
-    let i = pfn, left = npages;
+    const pins = this.pins,
+      base = pins.base,
+      delta = pins.delta,
+      r4 = this.reach4k;
+    let i = pfn,
+      left = npages;
     while (left > 0) {
       const blk = i >>> 9;
       const r4c = r4.chunks[i >>> PAGED_CHUNK_SHIFT];
@@ -110,7 +128,8 @@ export class PhysMem {
       if ((i & 511) === 0 && left >= 512 && pins.uniform(blk)) {
         const v = base.add(blk, -1);
         if (v <= 0) this.unpinBlockLast(i, v, r4c, off);
-        i += 512; left -= 512;
+        i += 512;
+        left -= 512;
         continue;
       }
       // the rest of this block frame by frame: pins = base + delta
@@ -123,7 +142,8 @@ export class PhysMem {
         // the delta byte in place; -127 would leave the byte's range and -128 is a spilled entry
         const x = c[k]!;
         let dv = x - 1;
-        if (x > -127) c[k] = dv; else dv = delta.add(i + (k - off), -1);
+        if (x > -127) c[k] = dv;
+        else dv = delta.add(i + (k - off), -1);
         const v = b0 + dv;
         if (v > 0) continue;
         const f = i + (k - off);
@@ -138,7 +158,8 @@ export class PhysMem {
           this.checker.report('unpin-while-reachable', f, 'last pin dropped while a PTE or IOTLB entry still translates to the frame');
         }
       }
-      i += m; left -= m;
+      i += m;
+      left -= m;
     }
     this.pinnedPages -= npages;
     this.meter.charge(EV.unpins, npages);
@@ -146,13 +167,18 @@ export class PhysMem {
 
   /** unpin() of one frame f: the per-frame path of the loop above, reports included. */
   private unpinFrame(f: number): void {
-    const pins = this.pins, delta = pins.delta, blk = f >>> 9;
-    const c = delta.chunkFor(f), k = f & PAGED_MASK;
+    const pins = this.pins,
+      delta = pins.delta,
+      blk = f >>> 9;
+    const c = delta.chunkFor(f),
+      k = f & PAGED_MASK;
     const x = c[k]!;
     let dv = x - 1;
-    if (x > -127) c[k] = dv; else dv = delta.add(f, -1);
+    if (x > -127) c[k] = dv;
+    else dv = delta.add(f, -1);
     pins.touched.set(blk, 1);
-    const b0 = pins.base.get(blk), v = b0 + dv;
+    const b0 = pins.base.get(blk),
+      v = b0 + dv;
     if (v > 0) return;
     if (v < 0) {
       delta.set(f, -b0);
@@ -182,7 +208,9 @@ export class PhysMem {
     }
   }
 
-  pinCount(pfn: number): number { return this.pins.get(pfn); }
+  pinCount(pfn: number): number {
+    return this.pins.get(pfn);
+  }
 
   /**
    * Adjusts the reach count of the frames a translation of 2^order bytes at pfn covers. Only host
@@ -194,10 +222,12 @@ export class PhysMem {
     if (order < 21) {
       this.reachAddRun4k(pfn, POW2[order - 12]!, d);
     } else if (order < 30) {
-      const b = pfn / 512, n = POW2[order - 21]!;
+      const b = pfn / 512,
+        n = POW2[order - 21]!;
       for (let i = 0; i < n; i++) this.reach2m.add(b + i, d);
     } else {
-      const b = pfn / 262144, n = POW2[order - 30]!;
+      const b = pfn / 262144,
+        n = POW2[order - 30]!;
       for (let i = 0; i < n; i++) this.reach1g.add(b + i, d);
     }
   }
@@ -236,8 +266,10 @@ export class PhysMem {
   dmaAccess(pfn: number, write: boolean, domain: number, iova: number, via: 'pte' | 'iotlb'): void {
     if (this.isRam(pfn)) {
       const st = this.frames.stateOf(pfn);
-      if (st === FRAME_FREE) this.checker.report('dma-to-free-frame', pfn, 'device reached a frame that is back in the allocator', { domain, iova, via });
-      else if (st === FRAME_USER && this.pins.get(pfn) === 0) this.checker.report('dma-to-unpinned', pfn, 'device reached a user page nobody pins', { domain, iova, via });
+      if (st === FRAME_FREE)
+        this.checker.report('dma-to-free-frame', pfn, 'device reached a frame that is back in the allocator', { domain, iova, via });
+      else if (st === FRAME_USER && this.pins.get(pfn) === 0)
+        this.checker.report('dma-to-unpinned', pfn, 'device reached a user page nobody pins', { domain, iova, via });
     }
     if (write) this.dmaWritten.set(pfn, (this.dmaWritten.get(pfn) ?? 0) + 1);
   }

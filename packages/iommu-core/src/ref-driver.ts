@@ -13,8 +13,20 @@
 import { ERRNO, IommuError } from './errno.js';
 import { Iotlb, type IotlbPolicy } from './iotlb.js';
 import {
-  IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, IOMMU_READ, IOMMU_RESV_MSI, IOMMU_WRITE, SZ_1G, SZ_2M, SZ_4K, bitmapOrders, driverDomain,
-  type IommuDomain, type IommuDriver, type IommuOps, type ResvRegion,
+  IOMMU_FAULT_READ,
+  IOMMU_FAULT_WRITE,
+  IOMMU_READ,
+  IOMMU_RESV_MSI,
+  IOMMU_WRITE,
+  SZ_1G,
+  SZ_2M,
+  SZ_4K,
+  bitmapOrders,
+  driverDomain,
+  type IommuDomain,
+  type IommuDriver,
+  type IommuOps,
+  type ResvRegion,
 } from './ops.js';
 import { createRefFormat } from './pagetable/fmt-ref.js';
 import type { PtPolicy } from './pagetable/policy.js';
@@ -77,7 +89,12 @@ export interface RefDriverOptions {
 const ALL_SIZES = 0xfffffffffffff000n;
 
 export const REF_POLICY: PtPolicy = Object.freeze({
-  overmap: -16, leafAbove: -16, replaceEmptyTables: true, holes: 'stop', startInLeaf: 'whole', freeTables: true,
+  overmap: -16,
+  leafAbove: -16,
+  replaceEmptyTables: true,
+  holes: 'stop',
+  startInLeaf: 'whole',
+  freeTables: true,
 } as const);
 
 /** A logged translation fault. */
@@ -115,11 +132,14 @@ export class ReferenceDriver implements IommuDriver {
   /** What the device's page walk found besides the frame (dma(), one walk at a time). */
   private readonly leaf = new PtLookup();
 
-  constructor(readonly sim: Sim, opts: RefDriverOptions = {}) {
+  constructor(
+    readonly sim: Sim,
+    opts: RefDriverOptions = {},
+  ) {
     const profile = opts.release ?? 'mainline';
     this.release = parseProfile(profile).release;
     const era = timelineFlags(CORE_TIMELINE, profile);
-    this.pgsizeBitmap = opts.pgsizeBitmap ?? (SZ_4K | SZ_2M | SZ_1G);
+    this.pgsizeBitmap = opts.pgsizeBitmap ?? SZ_4K | SZ_2M | SZ_1G;
     const real = opts.realPgsizeBitmap ?? era['vtd-real-pgsize'];
     this.reportedPgsizeBitmap = real ? this.pgsizeBitmap : ALL_SIZES;
     const orders = bitmapOrders(this.pgsizeBitmap);
@@ -139,7 +159,9 @@ export class ReferenceDriver implements IommuDriver {
       // an explicit apiEra '2018' keeps meaning what it did before releases: one page per ->unmap call
       singlePageOps: opts.apiEra !== undefined ? opts.apiEra === '2018' : !era['vtd-map-pages'],
       splitsChunks: !real,
-      fmt, policy: this.policy, topLevel: 3,
+      fmt,
+      policy: this.policy,
+      topLevel: 3,
       // VT-d before v5.11 flushed what each ->unmap call removed, and waited
       flushOnUnmap: flushOnUnmap ? 'range' : 'none',
       syncFlushesAll: false,
@@ -150,7 +172,10 @@ export class ReferenceDriver implements IommuDriver {
       growErrno: null,
       walkEvents: null,
     };
-    const iotlb = this.iotlb, meter = sim.meter, trace = sim.trace, name = this.name;
+    const iotlb = this.iotlb,
+      meter = sim.meter,
+      trace = sim.trace,
+      name = this.name;
     this.ops = iommuPtDomainOps<RefDomain>(sim, this.ptCfg, {
       // one page-selective invalidation of the range and its wait descriptor
       flushRange(d, start, last) {
@@ -159,7 +184,8 @@ export class ReferenceDriver implements IommuDriver {
         meter.charge(EV.iotlbFlushes, 1);
         meter.charge(EV.completionWaits, 1);
         // the flushed range's first and last IOVA page, as byte addresses
-        if (trace.on && trace.detail >= TRACE_IOMMU) trace.instant(name, 'flush', { domain: d.id, start: traceIova(start), last: traceIova(last) });
+        if (trace.on && trace.detail >= TRACE_IOMMU)
+          trace.instant(name, 'flush', { domain: d.id, start: traceIova(start), last: traceIova(last) });
       },
       // a domain-selective invalidation and its wait
       flushAll(d) {
@@ -190,7 +216,9 @@ export class ReferenceDriver implements IommuDriver {
   }
 
   /** dom as one of this driver's live domains; IommuError EINVAL for another IOMMU's or a freed one. */
-  private own(dom: IommuDomain, syscall: string): RefDomain { return driverDomain<RefDomain>(this.ops, dom, syscall); }
+  private own(dom: IommuDomain, syscall: string): RefDomain {
+    return driverDomain<RefDomain>(this.ops, dom, syscall);
+  }
 
   probeDevice(): number {
     while (this.devs.has(this.nextDev)) this.nextDev++;
@@ -202,7 +230,8 @@ export class ReferenceDriver implements IommuDriver {
   attachDevice(dom: IommuDomain, dev: number): void {
     if (!(Number.isInteger(dev) && dev > 0)) throw new IommuError('ENODEV', 'iommu_attach_device', `bad device id ${dev}`);
     const cur = this.devs.get(dev);
-    if (cur !== undefined && cur !== null && cur !== dom) throw new IommuError('EBUSY', 'iommu_attach_device', `device ${dev} is attached to domain ${cur.id}`);
+    if (cur !== undefined && cur !== null && cur !== dom)
+      throw new IommuError('EBUSY', 'iommu_attach_device', `device ${dev} is attached to domain ${cur.id}`);
     this.devs.set(dev, this.own(dom, 'iommu_attach_device'));
   }
 
@@ -210,9 +239,15 @@ export class ReferenceDriver implements IommuDriver {
     if (this.devs.get(dev) === dom) this.devs.set(dev, null);
   }
 
-  deviceDomain(dev: number): IommuDomain | null { return this.devs.get(dev) ?? null; }
-  capable(cap: number): boolean { return cap === 0 ? this.coherent : cap === 1; }
-  resvRegions(_dev: number): readonly ResvRegion[] { return this.resv; }
+  deviceDomain(dev: number): IommuDomain | null {
+    return this.devs.get(dev) ?? null;
+  }
+  capable(cap: number): boolean {
+    return cap === 0 ? this.coherent : cap === 1;
+  }
+  resvRegions(_dev: number): readonly ResvRegion[] {
+    return this.resv;
+  }
 
   /**
    * A device reads or writes npages from IOVA page iova: IOTLB first, then the page table. False at
@@ -221,30 +256,43 @@ export class ReferenceDriver implements IommuDriver {
    */
   dma(dev: number, iova: number, npages: number, dir: 'read' | 'write'): boolean {
     // one check per call; the message is built only on failure
-    if (!((npages >>> 0) === npages && npages !== 0 && Number.isInteger(iova) && iova >= 0 && (dir === 'write' || dir === 'read'))) {
+    if (!(npages >>> 0 === npages && npages !== 0 && Number.isInteger(iova) && iova >= 0 && (dir === 'write' || dir === 'read'))) {
       throw badDma(iova, npages, dir);
     }
     const d = this.devs.get(dev) ?? null;
     const write = dir === 'write';
     const need = write ? IOMMU_WRITE : IOMMU_READ;
-    const meter = this.sim.meter, mem = this.sim.mem, leaf = this.leaf;
-    if (d === null) { this.fault(dev, -1, iova, write, 'no-domain'); return false; }
+    const meter = this.sim.meter,
+      mem = this.sim.mem,
+      leaf = this.leaf;
+    if (d === null) {
+      this.fault(dev, -1, iova, write, 'no-domain');
+      return false;
+    }
     for (let i = 0; i < npages; i++) {
       const va = iova + i;
       let pfn: number, prot: number, via: 'pte' | 'iotlb';
       if (this.iotlb.lookup(d.id, va)) {
-        pfn = this.iotlb.hitPfn; prot = this.iotlb.hitProt; via = 'iotlb';
+        pfn = this.iotlb.hitPfn;
+        prot = this.iotlb.hitProt;
+        via = 'iotlb';
       } else {
         meter.charge(EV.walkLevels, d.pt.top + 1);
         pfn = d.pt.lookup(va, leaf);
-        if (pfn < 0) { this.fault(dev, d.id, va, write, 'not-present'); return false; }
+        if (pfn < 0) {
+          this.fault(dev, d.id, va, write, 'not-present');
+          return false;
+        }
         prot = leaf.prot;
         const lp = POW2[leaf.order - 12]!;
         const off = va % lp;
         this.iotlb.fill(d.id, va - off, pfn - off, leaf.order, prot);
         via = 'pte';
       }
-      if ((prot & need) === 0) { this.fault(dev, d.id, va, write, 'permission'); return false; }
+      if ((prot & need) === 0) {
+        this.fault(dev, d.id, va, write, 'permission');
+        return false;
+      }
       mem.dmaAccess(pfn, write, d.id, va, via);
       meter.charge(EV.dmaPages, 1);
     }
@@ -252,7 +300,9 @@ export class ReferenceDriver implements IommuDriver {
   }
 
   /** Faults logged so far, oldest first. */
-  faults(): readonly DmaFault[] { return this.faultLog; }
+  faults(): readonly DmaFault[] {
+    return this.faultLog;
+  }
 
   private fault(dev: number, dom: number, iova: number, write: boolean, reason: DmaFault['reason']): void {
     this.faultLog.push({ deviceId: dev, domainId: dom, iova, write, reason });
@@ -265,7 +315,7 @@ export class ReferenceDriver implements IommuDriver {
 /** The RangeError for a dma() call with bad arguments (cold path). */
 function badDma(iova: number, npages: number, dir: unknown): RangeError {
   if (!(Number.isInteger(npages) && npages > 0)) return new RangeError(`dma: npages must be a positive integer, got ${npages}`);
-  if (!((npages >>> 0) === npages)) return new RangeError(`dma: npages ${npages} is more than one access can touch (max ${2 ** 32 - 1})`);
+  if (!(npages >>> 0 === npages)) return new RangeError(`dma: npages ${npages} is more than one access can touch (max ${2 ** 32 - 1})`);
   if (!(Number.isInteger(iova) && iova >= 0)) return new RangeError(`dma: iova must be a non-negative integer (an IOVA page), got ${iova}`);
   return new RangeError(`dma: dir must be 'read' or 'write', got ${typeof dir === 'string' ? `'${dir}'` : String(dir)}`);
 }

@@ -89,19 +89,29 @@ export class Sim {
   }
 
   /** Counters as a flat object: { pteWrites, tableAllocs, iotlbSyncs, ... } (a snapshot). */
-  get counters(): SimCounters { return this.meter.snapshot() as SimCounters; }
+  get counters(): SimCounters {
+    return this.meter.snapshot() as SimCounters;
+  }
   /** Safety checker findings; empty when all is well. */
-  get violations(): Violation[] { return this.checker.violations; }
+  get violations(): Violation[] {
+    return this.checker.violations;
+  }
   /** The cost table in force: event -> { ns, source }. */
-  costTable(): SimCostTable { return this.meter.table() as SimCostTable; }
+  costTable(): SimCostTable {
+    return this.meter.table() as SimCostTable;
+  }
   /**
    * Subscribes an observer to the core's probe points (kernel tracepoints map and unmap, and the
    * driver and GUP calls VFIO makes: see IommuObserver); returns the function that unsubscribes it.
    * TypeError when `observer` is not an object whose hooks are functions.
    */
-  observe(observer: IommuObserver): () => void { return this.observers.subscribe(observer); }
+  observe(observer: IommuObserver): () => void {
+    return this.observers.subscribe(observer);
+  }
   /** Next domain id (1-based, like AMD's domain ids where 0 is never used). */
-  nextDomainId(): number { return ++this.domainIds; }
+  nextDomainId(): number {
+    return ++this.domainIds;
+  }
 }
 
 /**
@@ -109,4 +119,6 @@ export class Sim {
  * multiple of 2 MiB (or above 16 TiB), a seed that is not an integer, an unknown machine, an unknown cost event or a
  * cost outside [0, 1e9] ns, an unknown backing profile, a hostAge that is not a number in [0, 1].
  */
-export function createSim(opts: SimOptions = {}): Sim { return new Sim(opts); }
+export function createSim(opts: SimOptions = {}): Sim {
+  return new Sim(opts);
+}

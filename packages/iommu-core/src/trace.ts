@@ -18,7 +18,9 @@ export interface TraceEvent {
 }
 
 /** Detail levels, coarse to fine: the ioctls and phases; plus the driver's map/unmap/sync and VFIO's pins; everything (counters, ...). */
-export const TRACE_IOCTL = 1, TRACE_IOMMU = 2, TRACE_ALL = 3;
+export const TRACE_IOCTL = 1,
+  TRACE_IOMMU = 2,
+  TRACE_ALL = 3;
 
 /** Takes each event as it is emitted (a streaming writer); the tracer then keeps nothing. */
 export type TraceSink = (e: TraceEvent) => void;
@@ -36,7 +38,14 @@ export class Tracer {
   readonly events: TraceEvent[] = [];
   /** When set, every event goes here and `events` stays empty. */
   sink: TraceSink | null;
-  constructor(private readonly clock: SimClock, on = false) { this.on = on; this.detail = TRACE_ALL; this.sink = null; }
+  constructor(
+    private readonly clock: SimClock,
+    on = false,
+  ) {
+    this.on = on;
+    this.detail = TRACE_ALL;
+    this.sink = null;
+  }
   begin(track: string, name: string, args?: Record<string, number | string | boolean>): void {
     this.emit({ ph: 'B', name, ts: this.clock.now, track, args });
   }
@@ -49,8 +58,11 @@ export class Tracer {
   counter(track: string, name: string, args: Record<string, number>): void {
     this.emit({ ph: 'C', name, ts: this.clock.now, track, args });
   }
-  clear(): void { this.events.length = 0; }
+  clear(): void {
+    this.events.length = 0;
+  }
   private emit(e: TraceEvent): void {
-    if (this.sink !== null) this.sink(e); else this.events.push(e);
+    if (this.sink !== null) this.sink(e);
+    else this.events.push(e);
   }
 }

@@ -11,7 +11,14 @@ describe('iommu_map errors and unwind', () => {
   it('test_map_over_existing: EBUSY, the old entry stays', () => {
     const h = makeHarness();
     iommuMap(h.dom, 0, 100, 1, RW);
-    const err = (() => { try { iommuMap(h.dom, 0, 200, 1, RW); } catch (e) { return e as IommuError; } return null; })();
+    const err = (() => {
+      try {
+        iommuMap(h.dom, 0, 200, 1, RW);
+      } catch (e) {
+        return e as IommuError;
+      }
+      return null;
+    })();
     expect(err).toMatchObject({ name: 'IommuError', code: 'EBUSY', errno: -16, syscall: 'iommu_map' });
     expect(iommuIovaToPhys(h.dom, 0)).toBe(100);
   });
@@ -28,15 +35,15 @@ describe('iommu_map errors and unwind', () => {
 
   it('test_large_over_leftover_table: an empty 4K table under a new 2M page is replaced (VT-d) and freed after the flush', () => {
     const h = makeHarness();
-    iommuMap(h.dom, 0, 0, 512, RW);          // pfn 0: one 2M leaf
+    iommuMap(h.dom, 0, 0, 512, RW); // pfn 0: one 2M leaf
     iommuUnmap(h.dom, 0, 512);
-    iommuMap(h.dom, 0, 1, 1, RW);            // misaligned pfn: a 4K table appears
-    iommuUnmap(h.dom, 0, 1);                 // 4K of a 2M span: the now-empty table stays linked
+    iommuMap(h.dom, 0, 1, 1, RW); // misaligned pfn: a 4K table appears
+    iommuUnmap(h.dom, 0, 1); // 4K of a 2M span: the now-empty table stays linked
     expect(h.dom.pt.tables).toBe(4);
     iommuMap(h.dom, 0, 0, 512, RW);
     expect(leaves(h.dom)).toEqual([[0, 0, 21]]);
     expect(h.dom.pt.tables).toBe(3);
-    expect(h.sim.mem.tables.inUse).toBe(3);  // the replaced table was flushed and freed inside the map
+    expect(h.sim.mem.tables.inUse).toBe(3); // the replaced table was flushed and freed inside the map
   });
 
   it('test_large_over_leftover_table_busy: with replaceEmptyTables false the driver answers EBUSY (AMD 2018 style)', () => {
@@ -44,7 +51,7 @@ describe('iommu_map errors and unwind', () => {
     iommuMap(h.dom, 0, 1, 1, RW);
     iommuUnmap(h.dom, 0, 1);
     expect(() => iommuMap(h.dom, 0, 0, 512, RW)).toThrow(expect.objectContaining({ code: 'EBUSY' }));
-    for (let i = 0; i < 512; i++) iommuMap(h.dom, i, i, 1, RW);     // page by page works
+    for (let i = 0; i < 512; i++) iommuMap(h.dom, i, i, 1, RW); // page by page works
     expect(leaves(h.dom).length).toBe(512);
   });
 
@@ -63,9 +70,9 @@ describe('iommu_map errors and unwind', () => {
     expect(() => iommuMap(h.dom, 0x1ff, 0x1ff, 2, RW)).toThrow(expect.objectContaining({ code: 'ENOMEM', errno: -12 }));
     expect(snapshot(h)).toEqual(before);
     const c = h.sim.counters;
-    expect(c.tableAllocs - c0.tableAllocs).toBe(3);     // L2, L1, L0 for page 0x1ff; the 2nd L0 failed
-    expect(c.tableFrees - c0.tableFrees).toBe(3);       // all three were new and are empty again
-    expect(c.iotlbSyncs - c0.iotlbSyncs).toBe(1);       // the unwind is a synced iommu_unmap of 1 page
+    expect(c.tableAllocs - c0.tableAllocs).toBe(3); // L2, L1, L0 for page 0x1ff; the 2nd L0 failed
+    expect(c.tableFrees - c0.tableFrees).toBe(3); // all three were new and are empty again
+    expect(c.iotlbSyncs - c0.iotlbSyncs).toBe(1); // the unwind is a synced iommu_unmap of 1 page
     expect(h.sim.faults.fired).toEqual(['tableAlloc']);
     expectClean(h);
   });
@@ -94,8 +101,8 @@ describe('nested map brackets (model hook)', () => {
     const h = makeHarness();
     const before = snapshot(h);
     h.dom.model!.mapBegin(h.dom);
-    iommuMap(h.dom, 0, 0, 1, RW);                 // L2, L1, L0
-    iommuMap(h.dom, 0x40000, 0x40000, 1, RW);     // L1, L0 under the same L2
+    iommuMap(h.dom, 0, 0, 1, RW); // L2, L1, L0
+    iommuMap(h.dom, 0x40000, 0x40000, 1, RW); // L1, L0 under the same L2
     expect(h.dom.pt.tables).toBe(6);
     iommuUnmap(h.dom, 0, 1);
     iommuUnmap(h.dom, 0x40000, 1);

@@ -3,18 +3,56 @@
 // Type-level cases are checked by `tsc -p tsconfig.json` (exactOptionalPropertyTypes on).
 import { describe, expect, expectTypeOf, it, vi } from 'vitest';
 import {
-  BACKING_PROFILES, createIotlbGather, createReferenceDriver, createSim, domainMarkFreed, IOMMU_CACHE,
-  IOMMU_DOMAIN_BLOCKED, IOMMU_DOMAIN_IDENTITY, IOMMU_DOMAIN_UNMANAGED, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_PRIV,
-  IOMMU_READ, IOMMU_WRITE, IommuError, iommuIovaToPhys, iommuMap, iommuPgsize, iommuPgsizeCount, iommuUnmap,
-  iommuUnmapFast, isBackingProfile, isIommuError, isSysError, SZ_1G, SZ_2M, SZ_4K, SysError,
-  type BackingProfile, type CoreEvent, type CostEntry, type IommuDomain, type PhysMem, type RefDomain,
-  type RefDriverOptions, type SimCostTable, type SimCounters, type SimOptions, type Violation, type ViolationKind,
+  BACKING_PROFILES,
+  createIotlbGather,
+  createReferenceDriver,
+  createSim,
+  domainMarkFreed,
+  IOMMU_CACHE,
+  IOMMU_DOMAIN_BLOCKED,
+  IOMMU_DOMAIN_IDENTITY,
+  IOMMU_DOMAIN_UNMANAGED,
+  IOMMU_MMIO,
+  IOMMU_NOEXEC,
+  IOMMU_PRIV,
+  IOMMU_READ,
+  IOMMU_WRITE,
+  IommuError,
+  iommuIovaToPhys,
+  iommuMap,
+  iommuPgsize,
+  iommuPgsizeCount,
+  iommuUnmap,
+  iommuUnmapFast,
+  isBackingProfile,
+  isIommuError,
+  isSysError,
+  SZ_1G,
+  SZ_2M,
+  SZ_4K,
+  SysError,
+  type BackingProfile,
+  type CoreEvent,
+  type CostEntry,
+  type IommuDomain,
+  type PhysMem,
+  type RefDomain,
+  type RefDriverOptions,
+  type SimCostTable,
+  type SimCounters,
+  type SimOptions,
+  type Violation,
+  type ViolationKind,
 } from '../src/index.js';
 import { makeHarness, RW } from './harness.js';
 
 /** The error a call throws (fails the test when it returns). */
 function thrown(fn: () => unknown): unknown {
-  try { fn(); } catch (e) { return e; }
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
   throw new Error('expected a throw');
 }
 
@@ -26,13 +64,15 @@ describe('item 1: freed domains and table pages', () => {
     const sim = createSim({ memory: 64n << 20n });
     const t = sim.mem.allocTable();
     sim.mem.freeTable(t);
-    const inUse = sim.mem.tables.inUse, frees = sim.counters.tableFrees;
+    const inUse = sim.mem.tables.inUse,
+      frees = sim.counters.tableFrees;
     const e = thrown(() => sim.mem.freeTable(t));
     expect(e).toBeInstanceOf(RangeError);
     expect((e as Error).message).toBe(`BUG: double free of table page ${t}`);
     expect(sim.mem.tables.inUse).toBe(inUse);
     expect(sim.counters.tableFrees).toBe(frees);
-    const a = sim.mem.allocTable(), b = sim.mem.allocTable();        // the page went on the free list once
+    const a = sim.mem.allocTable(),
+      b = sim.mem.allocTable(); // the page went on the free list once
     expect(a).toBe(t);
     expect(b).not.toBe(t);
     expect(() => sim.mem.tables.free(12345)).toThrow(new RangeError('pfn 12345 is not a page-table page'));
@@ -46,15 +86,21 @@ describe('item 1: freed domains and table pages', () => {
     expect(sim.mem.tables.inUse).toBe(0);
     const e = thrown(() => drv.domainFree(a));
     expect(e).toBeInstanceOf(IommuError);
-    expect(e).toMatchObject({ code: 'EINVAL', errno: -22, syscall: 'iommu_domain_free', message: `EINVAL: domain ${a.id} was freed, iommu_domain_free` });
+    expect(e).toMatchObject({
+      code: 'EINVAL',
+      errno: -22,
+      syscall: 'iommu_domain_free',
+      message: `EINVAL: domain ${a.id} was freed, iommu_domain_free`,
+    });
     expect(sim.mem.tables.inUse).toBe(0);
     // the review's sequence continued: two new domains each get their own tables
-    const b = drv.domainAlloc() as RefDomain, c = drv.domainAlloc() as RefDomain;
+    const b = drv.domainAlloc() as RefDomain,
+      c = drv.domainAlloc() as RefDomain;
     expect(b.pt.root).not.toBe(c.pt.root);
     iommuMap(b, 0, 100, 1, RW);
     iommuMap(c, 0, 200, 1, RW);
     expect([iommuIovaToPhys(b, 0), iommuIovaToPhys(c, 0)]).toEqual([100, 200]);
-    expect(sim.mem.tables.inUse).toBe(2 * 4);                        // root + 3 levels each (top level 3)
+    expect(sim.mem.tables.inUse).toBe(2 * 4); // root + 3 levels each (top level 3)
     drv.domainFree(b);
     drv.domainFree(c);
     expect(sim.mem.tables.inUse).toBe(0);
@@ -66,7 +112,7 @@ describe('item 1: freed domains and table pages', () => {
     iommuMap(h.dom, 0, 100, 512, RW);
     h.drv.domainFree(h.dom);
     expect(h.dom.type).toBe(IOMMU_DOMAIN_BLOCKED);
-    const other = h.drv.domainAlloc();                                // reuses the freed table pages
+    const other = h.drv.domainAlloc(); // reuses the freed table pages
     iommuMap(other, 0, 300, 512, RW);
     const before = h.sim.counters;
     const e = thrown(() => iommuMap(h.dom, 0, 100, 1, RW));
@@ -75,10 +121,10 @@ describe('item 1: freed domains and table pages', () => {
     expect(iommuUnmap(h.dom, 0, 512)).toBe(0);
     expect(iommuUnmapFast(h.dom, 0, 512)).toBe(0);
     expect(iommuUnmapFast(h.dom, 0, 512, createIotlbGather())).toBe(0);
-    expect(iommuIovaToPhys(h.dom, 3)).toBe(-1);                       // not the other domain's 303
+    expect(iommuIovaToPhys(h.dom, 3)).toBe(-1); // not the other domain's 303
     expect(h.sim.counters).toEqual(before);
     expect(iommuIovaToPhys(other, 3)).toBe(303);
-    expect(h.dom.pt.mappedPages()).toBe(0);                           // leak checks see nothing either
+    expect(h.dom.pt.mappedPages()).toBe(0); // leak checks see nothing either
     expect(h.dom.model!.mappedPages(h.dom)).toBe(0);
   });
 
@@ -86,27 +132,38 @@ describe('item 1: freed domains and table pages', () => {
     const h = makeHarness();
     h.drv.domainFree(h.dom);
     expect(thrown(() => h.drv.attachDevice(h.dom, 1))).toMatchObject({
-      name: 'IommuError', code: 'EINVAL', syscall: 'iommu_attach_device', message: `EINVAL: domain ${h.dom.id} was freed, iommu_attach_device`,
+      name: 'IommuError',
+      code: 'EINVAL',
+      syscall: 'iommu_attach_device',
+      message: `EINVAL: domain ${h.dom.id} was freed, iommu_attach_device`,
     });
     expect(h.drv.deviceDomain(1)).toBe(null);
   });
 
-  it('test_domain_free_checks: EBUSY while attached leaves it usable; another IOMMU\'s domain is EINVAL', () => {
+  it("test_domain_free_checks: EBUSY while attached leaves it usable; another IOMMU's domain is EINVAL", () => {
     const h = makeHarness();
     h.drv.attachDevice(h.dom, 1);
     iommuMap(h.dom, 0, 100, 1, RW);
-    expect(thrown(() => h.drv.domainFree(h.dom))).toMatchObject({ code: 'EBUSY', syscall: 'iommu_domain_free', message: 'EBUSY: device 1 is still attached, iommu_domain_free' });
+    expect(thrown(() => h.drv.domainFree(h.dom))).toMatchObject({
+      code: 'EBUSY',
+      syscall: 'iommu_domain_free',
+      message: 'EBUSY: device 1 is still attached, iommu_domain_free',
+    });
     expect(h.dom.type).toBe(IOMMU_DOMAIN_UNMANAGED);
     expect(h.drv.dma(1, 0, 1, 'write')).toBe(true);
     const drv2 = createReferenceDriver(h.sim);
-    expect(thrown(() => drv2.domainFree(h.dom))).toMatchObject({ code: 'EINVAL', syscall: 'iommu_domain_free', message: 'EINVAL: domain belongs to another IOMMU, iommu_domain_free' });
+    expect(thrown(() => drv2.domainFree(h.dom))).toMatchObject({
+      code: 'EINVAL',
+      syscall: 'iommu_domain_free',
+      message: 'EINVAL: domain belongs to another IOMMU, iommu_domain_free',
+    });
     expect(iommuIovaToPhys(h.dom, 0)).toBe(100);
     h.drv.detachDevice(h.dom, 1);
     h.drv.domainFree(h.dom);
     expect(h.sim.mem.tables.inUse).toBe(0);
   });
 
-  it('test_page_table_destroy_twice: a BUG RangeError, not a free of another domain\'s tables', () => {
+  it("test_page_table_destroy_twice: a BUG RangeError, not a free of another domain's tables", () => {
     const h = makeHarness();
     h.dom.pt.destroy();
     const other = h.drv.domainAlloc() as RefDomain;
@@ -120,7 +177,7 @@ describe('item 1: freed domains and table pages', () => {
     const dom = { type: IOMMU_DOMAIN_UNMANAGED } as IommuDomain;
     domainMarkFreed(dom);
     expect(dom.type).toBe(IOMMU_DOMAIN_BLOCKED);
-    const dma = { type: 3 } as IommuDomain;                          // IOMMU_DOMAIN_DMA
+    const dma = { type: 3 } as IommuDomain; // IOMMU_DOMAIN_DMA
     domainMarkFreed(dma);
     expect(dma.type).toBe(2);
   });
@@ -131,7 +188,7 @@ describe('item 1: freed domains and table pages', () => {
     const n = h.sim.counters.iovaToPhys;
     expect(iommuIovaToPhys({ ...h.dom, type: IOMMU_DOMAIN_IDENTITY }, 5)).toBe(5);
     expect(iommuIovaToPhys({ ...h.dom, type: IOMMU_DOMAIN_BLOCKED }, 5)).toBe(-1);
-    expect(h.sim.counters.iovaToPhys).toBe(n);                       // no walk, no charge
+    expect(h.sim.counters.iovaToPhys).toBe(n); // no walk, no charge
     expect(iommuIovaToPhys(h.dom, 5)).toBe(100);
     expect(h.sim.counters.iovaToPhys).toBe(n + 1);
   });
@@ -139,7 +196,7 @@ describe('item 1: freed domains and table pages', () => {
 
 describe('item 2: argument checks on pin, unpin, iommuPgsize, dma, prot', () => {
   it('test_pin_bad_args: RangeError, nothing pinned or counted, no injected fault consumed', () => {
-    const sim = createSim({ memory: 2n << 30n });                      // 524288 frames
+    const sim = createSim({ memory: 2n << 30n }); // 524288 frames
     const pfn = sim.mem.allocFrames(4);
     sim.faults.arm('pin');
     const cases: [() => unknown, string][] = [
@@ -165,8 +222,8 @@ describe('item 2: argument checks on pin, unpin, iommuPgsize, dma, prot', () => 
     expect([sim.counters.pins, sim.counters.unpins]).toEqual([0, 0]);
     expect(sim.violations).toEqual([]);
     expect(sim.faults.armed).toBe(true);
-    expect(sim.mem.pin(pfn, 1)).toBe(false);                          // the armed fault hits the first valid pin
-    expect(sim.mem.pin(524287, 1)).toBe(true);                        // the last frame of RAM
+    expect(sim.mem.pin(pfn, 1)).toBe(false); // the armed fault hits the first valid pin
+    expect(sim.mem.pin(524287, 1)).toBe(true); // the last frame of RAM
     sim.mem.unpin(524287, 1);
     expect(sim.mem.pinnedPages).toBe(0);
   });
@@ -206,23 +263,28 @@ describe('item 2: argument checks on pin, unpin, iommuPgsize, dma, prot', () => 
     expect(h.drv.faults()).toEqual([]);
     expect(h.sim.counters).toEqual(before);
     expect(h.drv.dma(1, 0, 4, 'write')).toBe(true);
-    expect(h.drv.dma(1, 4, 1, 'read')).toBe(false);                  // a real fault is still a fault
+    expect(h.drv.dma(1, 4, 1, 'read')).toBe(false); // a real fault is still a fault
     expect(h.drv.faults()).toEqual([{ deviceId: 1, domainId: h.dom.id, iova: 4, write: false, reason: 'not-present' }]);
   });
 
-  it('test_map_bad_prot: EINVAL for a prot that is not IOMMU_* bits; no R/W is still the driver\'s EINVAL', () => {
+  it("test_map_bad_prot: EINVAL for a prot that is not IOMMU_* bits; no R/W is still the driver's EINVAL", () => {
     const h = makeHarness();
     const before = h.sim.counters;
     for (const prot of [1.5, -1, 1 << 6, 2 ** 32 + 1, NaN, 2 ** 31]) {
       const e = thrown(() => iommuMap(h.dom, 0, 100, 1, prot));
       expect(e).toBeInstanceOf(IommuError);
       expect(e).toMatchObject({
-        code: 'EINVAL', errno: -22, syscall: 'iommu_map',
+        code: 'EINVAL',
+        errno: -22,
+        syscall: 'iommu_map',
         message: `EINVAL: prot ${prot} is not a combination of IOMMU_READ, IOMMU_WRITE, IOMMU_CACHE, IOMMU_NOEXEC, IOMMU_MMIO and IOMMU_PRIV, iommu_map`,
       });
     }
-    expect(h.sim.counters).toEqual(before);                          // refused before the driver ran
-    expect(thrown(() => iommuMap(h.dom, 0, 100, 1, 0))).toMatchObject({ code: 'EINVAL', message: 'EINVAL: driver ref failed at iova page 0x0 after 0 of 1 pages, iommu_map' });
+    expect(h.sim.counters).toEqual(before); // refused before the driver ran
+    expect(thrown(() => iommuMap(h.dom, 0, 100, 1, 0))).toMatchObject({
+      code: 'EINVAL',
+      message: 'EINVAL: driver ref failed at iova page 0x0 after 0 of 1 pages, iommu_map',
+    });
     expect(thrown(() => iommuMap(h.dom, 0, 100, 1, IOMMU_CACHE))).toMatchObject({ code: 'EINVAL', syscall: 'iommu_map' });
     expect(iommuIovaToPhys(h.dom, 0)).toBe(-1);
     iommuMap(h.dom, 0, 100, 1, IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE | IOMMU_NOEXEC | IOMMU_MMIO | IOMMU_PRIV);
@@ -244,12 +306,36 @@ describe('item 3: counters and cost table types', () => {
       sim.counters.pteWrites = 1;
     };
     expect(typeof assign).toBe('function');
-    const c = sim.counters, t = sim.costTable();
-    const core: CoreEvent[] = ['mapCalls', 'unmapCalls', 'pteWrites', 'pteClears', 'tableAllocs', 'tableFrees', 'iotlbSyncs',
-      'iotlbRangeAdds', 'iotlbFlushes', 'invalidations', 'completionWaits', 'pins', 'unpins', 'iovaToPhys', 'iotlbHits',
-      'iotlbMisses', 'walkLevels', 'dmaPages', 'faults', 'pageFaults', 'pageZeroes'];
+    const c = sim.counters,
+      t = sim.costTable();
+    const core: CoreEvent[] = [
+      'mapCalls',
+      'unmapCalls',
+      'pteWrites',
+      'pteClears',
+      'tableAllocs',
+      'tableFrees',
+      'iotlbSyncs',
+      'iotlbRangeAdds',
+      'iotlbFlushes',
+      'invalidations',
+      'completionWaits',
+      'pins',
+      'unpins',
+      'iovaToPhys',
+      'iotlbHits',
+      'iotlbMisses',
+      'walkLevels',
+      'dmaPages',
+      'faults',
+      'pageFaults',
+      'pageZeroes',
+    ];
     expect(Object.keys(c)).toEqual(core);
-    for (const k of core) { expect(c[k]).toBe(0); expect(typeof t[k].ns).toBe('number'); }
+    for (const k of core) {
+      expect(c[k]).toBe(0);
+      expect(typeof t[k].ns).toBe('number');
+    }
   });
 });
 
@@ -275,7 +361,18 @@ describe('item 4: backing profiles', () => {
       const sim = createSim({ memory: 2n << 30n, backing: p });
       expect(sim.mem.allocBacking(262144, p).npages).toBe(262144);
     }
-    const inputs: unknown[] = ['thp', 'fragmented:0.25', 'fragmented:1', 'fragmented:2', 'fragmented:<p>', 'fragmented:-0.5', 'huge', '', 42, null];
+    const inputs: unknown[] = [
+      'thp',
+      'fragmented:0.25',
+      'fragmented:1',
+      'fragmented:2',
+      'fragmented:<p>',
+      'fragmented:-0.5',
+      'huge',
+      '',
+      42,
+      null,
+    ];
     expect(inputs.map(isBackingProfile)).toEqual([true, true, true, false, false, false, false, false, false, false]);
     const s: string = 'fragmented:0.5';
     if (isBackingProfile(s)) expectTypeOf(s).toEqualTypeOf<BackingProfile>();
@@ -285,10 +382,18 @@ describe('item 4: backing profiles', () => {
     const e1 = thrown(() => createSim({ backing: 'fragmented:7' }));
     expect(e1).toBeInstanceOf(RangeError);
     expect(isSysError(e1)).toBe(false);
-    expect((e1 as Error).message).toBe("unknown backing 'fragmented:7' (one of 4k, thp, hugetlb-2m, hugetlb-1g, fragmented, fragmented:<p>; p in [0,1] is the share of 2 MiB regions left as scattered 4 KiB pages)");
+    expect((e1 as Error).message).toBe(
+      "unknown backing 'fragmented:7' (one of 4k, thp, hugetlb-2m, hugetlb-1g, fragmented, fragmented:<p>; p in [0,1] is the share of 2 MiB regions left as scattered 4 KiB pages)",
+    );
     const sim = createSim({ memory: 64n << 20n });
     const e2 = thrown(() => sim.mem.allocBacking(1, 'fragmented:7'));
-    expect(e2).toMatchObject({ name: 'IommuError', code: 'EINVAL', errno: -22, syscall: 'mmap', message: `EINVAL: ${(e1 as Error).message}, mmap` });
+    expect(e2).toMatchObject({
+      name: 'IommuError',
+      code: 'EINVAL',
+      errno: -22,
+      syscall: 'mmap',
+      message: `EINVAL: ${(e1 as Error).message}, mmap`,
+    });
   });
 });
 
@@ -300,7 +405,16 @@ describe('item 5: isSysError / isIommuError', () => {
     const lookalike = { name: 'IommuError', code: 'EINVAL', errno: -22, syscall: 'iommu_map', message: 'EINVAL: x, iommu_map' };
     expect([ie, se, new VfioLike('EPERM', 'open', 'z')].map(isSysError)).toEqual([true, true, true]);
     expect([ie, se, new VfioLike('EPERM', 'open', 'z')].map(isIommuError)).toEqual([true, false, false]);
-    for (const v of [lookalike, new Error('EINVAL'), new RangeError('x'), null, undefined, 'EINVAL', -22, Symbol.for('@x/iommu-core.SysError')]) {
+    for (const v of [
+      lookalike,
+      new Error('EINVAL'),
+      new RangeError('x'),
+      null,
+      undefined,
+      'EINVAL',
+      -22,
+      Symbol.for('@x/iommu-core.SysError'),
+    ]) {
       expect(isSysError(v)).toBe(false);
       expect(isIommuError(v)).toBe(false);
     }
@@ -314,7 +428,7 @@ describe('item 5: isSysError / isIommuError', () => {
 
   it('test_error_guards_across_copies: an error from another copy of the module (as CJS vs ESM) is recognised', async () => {
     vi.resetModules();
-    const copy = await import('../src/errno.js');                     // a second instance of the classes
+    const copy = await import('../src/errno.js'); // a second instance of the classes
     expect(copy.IommuError).not.toBe(IommuError);
     const foreign = new copy.IommuError('ENOMEM', 'iommu_map', 'x');
     expect(foreign instanceof IommuError).toBe(false);
@@ -328,23 +442,45 @@ describe('item 5: isSysError / isIommuError', () => {
 describe('item 6: option types under exactOptionalPropertyTypes', () => {
   it('test_options_accept_undefined: undefined means the default, at run time too', () => {
     const cfg: { seed?: number | undefined; memory?: bigint | undefined; backing?: BackingProfile | undefined } = {};
-    const sim = createSim({ seed: cfg.seed, memory: cfg.memory, backing: cfg.backing, cost: undefined, trace: undefined, machine: undefined });
+    const sim = createSim({
+      seed: cfg.seed,
+      memory: cfg.memory,
+      backing: cfg.backing,
+      cost: undefined,
+      trace: undefined,
+      machine: undefined,
+    });
     const ref = createSim();
     expect([sim.seed, sim.backing, sim.mem.nFrames, sim.trace.on]).toEqual([1, 'thp', 16777216, false]);
     expect(sim.costTable()).toEqual(ref.costTable());
     expect(sim.mem.allocBacking(1024, '4k').pfns).toEqual(ref.mem.allocBacking(1024, '4k').pfns);
     const o: Required<{ [K in keyof RefDriverOptions]: undefined }> = {
-      release: undefined, pgsizeBitmap: undefined, realPgsizeBitmap: undefined, iotlbEntries: undefined, iotlbPolicy: undefined, apiEra: undefined, flushOnUnmap: undefined,
-      resvRegions: undefined, replaceEmptyTables: undefined, cacheCoherent: undefined, name: undefined,
+      release: undefined,
+      pgsizeBitmap: undefined,
+      realPgsizeBitmap: undefined,
+      iotlbEntries: undefined,
+      iotlbPolicy: undefined,
+      apiEra: undefined,
+      flushOnUnmap: undefined,
+      resvRegions: undefined,
+      replaceEmptyTables: undefined,
+      cacheCoherent: undefined,
+      name: undefined,
     };
     const drv = createReferenceDriver(sim, o);
-    expect([drv.name, drv.pgsizeBitmap, drv.ops.apiEra, drv.iotlb.capacity, drv.iotlb.policy, drv.capable(0)])
-      .toEqual(['ref', SZ_4K | SZ_2M | SZ_1G, 'gather', 64, 'lru', true]);
+    expect([drv.name, drv.pgsizeBitmap, drv.ops.apiEra, drv.iotlb.capacity, drv.iotlb.policy, drv.capable(0)]).toEqual([
+      'ref',
+      SZ_4K | SZ_2M | SZ_1G,
+      'gather',
+      64,
+      'lru',
+      true,
+    ]);
     expect(drv.resvRegions(1)).toEqual([{ start: 0xfee00, last: 0xfeeff, type: 3 }]);
     const dom = drv.domainAlloc();
     iommuMap(dom, 0, sim.mem.allocFrames(1), 1, RW);
     iommuUnmapFast(dom, 0, 1, createIotlbGather());
-    expect(sim.counters.iotlbFlushes).toBe(0);                        // flushOnUnmap: false
+    expect(sim.counters.iotlbFlushes).toBe(0); // flushOnUnmap: false
   });
 });
 
@@ -363,14 +499,14 @@ describe('item 7: violation kinds', () => {
     const [p0, p1] = [user.pfns[0]!, user.pfns[1]!];
     h.sim.mem.pin(p0, 1);
     iommuMap(h.dom, 0, p0, 1, RW);
-    h.sim.mem.unpin(p0, 1);                                           // unpin-while-reachable
-    h.sim.mem.unpin(p0, 1);                                           // unpin-underflow
+    h.sim.mem.unpin(p0, 1); // unpin-while-reachable
+    h.sim.mem.unpin(p0, 1); // unpin-underflow
     iommuMap(h.dom, 1, p1, 1, RW);
-    h.drv.dma(1, 1, 1, 'read');                                       // dma-to-unpinned
+    h.drv.dma(1, 1, 1, 'read'); // dma-to-unpinned
     const k = h.sim.mem.allocFrames(1);
     h.sim.mem.freeFrames(k, 1);
     iommuMap(h.dom, 2, k, 1, RW);
-    h.drv.dma(1, 2, 1, 'read');                                       // dma-to-free-frame
+    h.drv.dma(1, 2, 1, 'read'); // dma-to-free-frame
     const want: ViolationKind[] = ['unpin-while-reachable', 'unpin-underflow', 'dma-to-unpinned', 'dma-to-free-frame'];
     expect(h.sim.violations.map((v) => v.kind)).toEqual(want);
   });
@@ -384,12 +520,24 @@ describe('item 9: messages print bad numbers as given', () => {
     expect(msg(() => iommuMap(h.dom, 1.5, 0, 1, RW))).toBe('EINVAL: iova 1.5, pfn 0 and npages 1 must be page numbers, iommu_map');
     expect(msg(() => iommuMap(h.dom, 0, 0, -1, RW))).toBe('EINVAL: iova 0, pfn 0 and npages -1 must be page numbers, iommu_map');
     const h2 = makeHarness({ pgsizeBitmap: SZ_2M });
-    expect(msg(() => iommuMap(h2.dom, 1, 512, 512, RW))).toBe('EINVAL: unaligned: iova 0x1 pfn 0x200 npages 512 min_pagesz 512 pages, iommu_map');
-    expect(msg(() => iommuMap(h.dom, 2 ** 36 - 1, 0, 2, RW))).toBe('EFAULT: driver ref failed at iova page 0xfffffffff after 0 of 2 pages, iommu_map');
+    expect(msg(() => iommuMap(h2.dom, 1, 512, 512, RW))).toBe(
+      'EINVAL: unaligned: iova 0x1 pfn 0x200 npages 512 min_pagesz 512 pages, iommu_map',
+    );
+    expect(msg(() => iommuMap(h.dom, 2 ** 36 - 1, 0, 2, RW))).toBe(
+      'EFAULT: driver ref failed at iova page 0xfffffffff after 0 of 2 pages, iommu_map',
+    );
     for (const bad of [-1, -0x1000, 1.5, 0.5, NaN, -Infinity]) {
-      for (const fn of [() => iommuMap(h.dom, bad, 0, 1, RW), () => iommuMap(h.dom, 0, bad, 1, RW), () => iommuMap(h.dom, 0, 0, bad, RW),
-        () => iommuMap(h2.dom, bad, 512, 512, RW), () => iommuMap(h.dom, 0, 0, 1, bad), () => h.sim.mem.pin(bad, 1), () => h.sim.mem.pin(0, bad),
-        () => h.drv.dma(1, bad, 1, 'read'), () => h.drv.dma(1, 0, bad, 'read')]) {
+      for (const fn of [
+        () => iommuMap(h.dom, bad, 0, 1, RW),
+        () => iommuMap(h.dom, 0, bad, 1, RW),
+        () => iommuMap(h.dom, 0, 0, bad, RW),
+        () => iommuMap(h2.dom, bad, 512, 512, RW),
+        () => iommuMap(h.dom, 0, 0, 1, bad),
+        () => h.sim.mem.pin(bad, 1),
+        () => h.sim.mem.pin(0, bad),
+        () => h.drv.dma(1, bad, 1, 'read'),
+        () => h.drv.dma(1, 0, bad, 'read'),
+      ]) {
         expect(msg(fn)).not.toMatch(/0x-|0x[0-9a-f]*\.|0xNaN|0x-?Infinity/);
       }
     }

@@ -4,13 +4,13 @@ import { IommuError, SZ_1G, SZ_2M, SZ_4K, iommuIovaToPhys, iommuMap, iommuPgsize
 import { PtLookup } from '../src/internals.js';
 import { expectClean, leaves, makeHarness, RW } from './harness.js';
 
-const FINE = ((1n << 39n) - 1n) & ~0xfffn;   // every power of two 4K..256G (AMD-like)
+const FINE = ((1n << 39n) - 1n) & ~0xfffn; // every power of two 4K..256G (AMD-like)
 
 describe('iommu_map on the reference driver', () => {
   it('test_map_simple: one page of every VT-d size maps, translates per 4K and unmaps whole', () => {
     const h = makeHarness();
     const sizes = [12, 21, 30];
-    let iova = 0x40000;                 // 1 GiB-aligned start (pages)
+    let iova = 0x40000; // 1 GiB-aligned start (pages)
     for (const o of sizes) {
       const np = 2 ** (o - 12);
       iommuMap(h.dom, iova, iova, np, RW);
@@ -19,7 +19,10 @@ describe('iommu_map on the reference driver', () => {
     }
     expect(leaves(h.dom).map((l) => l[2])).toEqual([12, 21, 30]);
     iova = 0x40000;
-    for (const o of sizes) { expect(iommuUnmap(h.dom, iova, 2 ** (o - 12))).toBe(2 ** (o - 12)); iova += 0x40000; }
+    for (const o of sizes) {
+      expect(iommuUnmap(h.dom, iova, 2 ** (o - 12))).toBe(2 ** (o - 12));
+      iova += 0x40000;
+    }
     expectClean(h);
   });
 
@@ -27,7 +30,7 @@ describe('iommu_map on the reference driver', () => {
     const h = makeHarness({ pgsizeBitmap: FINE }, 64n << 30n);
     for (let o = 12; o <= 28; o++) {
       const np = 2 ** (o - 12);
-      const iova = 2 ** 20 * (o - 11);  // 4 GiB apart, aligned to everything used
+      const iova = 2 ** 20 * (o - 11); // 4 GiB apart, aligned to everything used
       iommuMap(h.dom, iova, iova, np, RW);
       expect(iommuIovaToPhys(h.dom, iova + np - 1)).toBe(iova + np - 1);
       const leaf = new PtLookup();
@@ -46,12 +49,13 @@ describe('iommu_map on the reference driver', () => {
     expect(iommuPgsizeCount(h.dom, 1, 1, 0x400)).toEqual({ order: 12, count: 0x1ff });
     iommuMap(h.dom, 1, 1, 0x400, RW);
     expect(leaves(h.dom).map((l) => l[2])).toEqual([...Array(0x1ff).fill(12), 21, 12]);
-    expect(iommuPgsize(h.dom, 0, 1, 512)).toBe(12);      // pfn misaligned: 4K only
+    expect(iommuPgsize(h.dom, 0, 1, 512)).toBe(12); // pfn misaligned: 4K only
   });
 
   it('test_mixed: 0x3fe400000..0x4c0600000 maps as 14 x 2M + 3 x 1G + 3 x 2M', () => {
     const h = makeHarness({ pgsizeBitmap: SZ_4K | SZ_2M | SZ_1G }, 32n << 30n);
-    const s = 0x3fe400, e = 0x4c0600;
+    const s = 0x3fe400,
+      e = 0x4c0600;
     iommuMap(h.dom, s, s, e - s, RW);
     const ls = leaves(h.dom);
     expect(ls.length).toBe(20);
@@ -68,8 +72,19 @@ describe('iommu_map on the reference driver', () => {
 
   it('test_map_misaligned: EINVAL when iova, pfn or size is not a multiple of min_pagesz', () => {
     const h = makeHarness({ pgsizeBitmap: SZ_2M | SZ_1G });
-    for (const [iova, pfn, n] of [[1, 0, 512], [0, 1, 512], [0, 0, 511]]) {
-      const err = (() => { try { iommuMap(h.dom, iova!, pfn!, n!, RW); } catch (e) { return e; } return null; })();
+    for (const [iova, pfn, n] of [
+      [1, 0, 512],
+      [0, 1, 512],
+      [0, 0, 511],
+    ]) {
+      const err = (() => {
+        try {
+          iommuMap(h.dom, iova!, pfn!, n!, RW);
+        } catch (e) {
+          return e;
+        }
+        return null;
+      })();
       expect(err).toBeInstanceOf(IommuError);
       expect(err).toMatchObject({ code: 'EINVAL', errno: -22, syscall: 'iommu_map' });
     }
@@ -99,9 +114,9 @@ describe('iommu_map on the reference driver', () => {
   it('test_table_counts: a known layout allocates exactly the tables it needs', () => {
     const h = makeHarness();
     const before = h.sim.counters.tableAllocs;
-    iommuMap(h.dom, 0, 0, 1, RW);            // L2 + L1 + L0
-    iommuMap(h.dom, 1, 1, 511, RW);          // same L0
-    iommuMap(h.dom, 512, 512, 512, RW);      // 2M leaf in the same L1
+    iommuMap(h.dom, 0, 0, 1, RW); // L2 + L1 + L0
+    iommuMap(h.dom, 1, 1, 511, RW); // same L0
+    iommuMap(h.dom, 512, 512, 512, RW); // 2M leaf in the same L1
     iommuMap(h.dom, 0x40000, 0x40000, 1, RW); // new L1 + L0 under the same L2
     expect(h.sim.counters.tableAllocs - before).toBe(5);
     expect(h.dom.pt.tables).toBe(6);

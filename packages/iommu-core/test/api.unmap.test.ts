@@ -1,8 +1,15 @@
 // iommu_unmap / iommu_unmap_fast / range_add + sync / gather: return values, holes, sync counts.
 import { describe, expect, it } from 'vitest';
 import {
-  createIotlbGather, iommuIotlbGatherAddPage, iommuIotlbGatherIsDisjoint, iommuIovaToPhys, iommuMap,
-  iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast,
+  createIotlbGather,
+  iommuIotlbGatherAddPage,
+  iommuIotlbGatherIsDisjoint,
+  iommuIovaToPhys,
+  iommuMap,
+  iommuTlbRangeAdd,
+  iommuTlbSync,
+  iommuUnmap,
+  iommuUnmapFast,
 } from '../src/index.js';
 import { expectClean, leaves, makeHarness, RW } from './harness.js';
 
@@ -38,7 +45,7 @@ describe('iommu_unmap', () => {
     iommuMap(h.dom, 10, 10, 6, RW);
     expect(iommuUnmap(h.dom, 0, 16)).toBe(8);
     expect(leaves(h.dom).length).toBe(6);
-    expect(iommuUnmap(h.dom, 8, 8)).toBe(0);           // begins in the hole
+    expect(iommuUnmap(h.dom, 8, 8)).toBe(0); // begins in the hole
     expect(iommuUnmap(h.dom, 10, 6)).toBe(6);
     expectClean(h);
   });
@@ -63,7 +70,7 @@ describe('iommu_unmap', () => {
   it('test_unmap_frees_covered_tables: a level-0 table fully cleared is freed only after the sync', () => {
     const h = makeHarness();
     iommuMap(h.dom, 512, 512, 1, RW);
-    iommuMap(h.dom, 513, 513 + 1024, 511, RW);   // 4K leaves (pfn misaligned to 2M)
+    iommuMap(h.dom, 513, 513 + 1024, 511, RW); // 4K leaves (pfn misaligned to 2M)
     expect(h.dom.pt.tables).toBe(4);
     const g = createIotlbGather();
     expect(iommuUnmapFast(h.dom, 512, 512, g)).toBe(512);
@@ -94,7 +101,7 @@ describe('iommu_unmap_fast, range_add and sync', () => {
 
   it('test_iommu_unmap_2018: the synced unmap range-adds each step and syncs once', () => {
     const h = makeHarness({ apiEra: '2018' });
-    iommuMap(h.dom, 1, 1, 0x400, RW);             // 0x1ff x 4K, 2M, 4K
+    iommuMap(h.dom, 1, 1, 0x400, RW); // 0x1ff x 4K, 2M, 4K
     expect(iommuUnmap(h.dom, 1, 0x400)).toBe(0x400);
     const c = h.sim.counters;
     expect([c.iotlbSyncs, c.iotlbRangeAdds, c.unmapCalls]).toEqual([1, 0x1ff + 2, 0x1ff + 2]);
@@ -106,7 +113,7 @@ describe('iommu_unmap_fast, range_add and sync', () => {
     const g = createIotlbGather();
     iommuUnmapFast(h.dom, 0, 4, g);
     iommuUnmapFast(h.dom, 8, 4, g);
-    expect([g.start, g.end]).toEqual([0, 11]);  // range drivers widen over the gap
+    expect([g.start, g.end]).toEqual([0, 11]); // range drivers widen over the gap
     iommuTlbSync(h.dom, g);
     expect(g.empty).toBe(true);
     expect(h.sim.counters.invalidations).toBe(1);
@@ -115,13 +122,19 @@ describe('iommu_unmap_fast, range_add and sync', () => {
   it('test_gather_add_page: a page-size change or a disjoint page forces a sync first', () => {
     const syncs: [number, number][] = [];
     const g = createIotlbGather();
-    const sync = (x: typeof g): void => { syncs.push([x.start, x.end]); x.reset(); };
+    const sync = (x: typeof g): void => {
+      syncs.push([x.start, x.end]);
+      x.reset();
+    };
     iommuIotlbGatherAddPage(g, 0, 1, sync);
-    iommuIotlbGatherAddPage(g, 1, 1, sync);      // adjacent: merged
+    iommuIotlbGatherAddPage(g, 1, 1, sync); // adjacent: merged
     expect(iommuIotlbGatherIsDisjoint(g, 3, 1)).toBe(true);
-    iommuIotlbGatherAddPage(g, 3, 1, sync);      // disjoint: sync [0,1]
-    iommuIotlbGatherAddPage(g, 512, 512, sync);  // size change: sync [3,3]
-    expect(syncs).toEqual([[0, 1], [3, 3]]);
+    iommuIotlbGatherAddPage(g, 3, 1, sync); // disjoint: sync [0,1]
+    iommuIotlbGatherAddPage(g, 512, 512, sync); // size change: sync [3,3]
+    expect(syncs).toEqual([
+      [0, 1],
+      [3, 3],
+    ]);
     expect([g.start, g.end, g.pgsize]).toEqual([512, 1023, 512]);
   });
 });
@@ -133,14 +146,17 @@ describe('iommu_unmap_fast fault points', () => {
     const p = h.sim.mem.allocFrames(4);
     expect(h.sim.mem.pin(p, 4)).toBe(true);
     iommuMap(h.dom, 0, p, 4, RW);
-    expect(h.drv.dma(1, 0, 4, 'read')).toBe(true);               // pages 0..3 cached in the IOTLB
+    expect(h.drv.dma(1, 0, 4, 'read')).toBe(true); // pages 0..3 cached in the IOTLB
     h.sim.faults.arm('unmapFastUnderreport', 2);
     expect(iommuUnmapFast(h.dom, 0, 1)).toBe(1);
-    expect(iommuUnmapFast(h.dom, 1, 1)).toBe(0);                 // the under-report
+    expect(iommuUnmapFast(h.dom, 1, 1)).toBe(0); // the under-report
     expect(h.sim.faults.fired).toEqual(['unmapFastUnderreport']);
     expect(h.sim.faults.armed).toBe(false);
     // page 1's entry is gone, and the driver queued its invalidation with page 0's
-    expect(leaves(h.dom)).toEqual([[2, p + 2, 12], [3, p + 3, 12]]);
+    expect(leaves(h.dom)).toEqual([
+      [2, p + 2, 12],
+      [3, p + 3, 12],
+    ]);
     expect(iommuIovaToPhys(h.dom, 1)).toBe(-1);
     expect([h.dom.pending.start, h.dom.pending.end]).toEqual([0, 1]);
     // disarmed: the next fast unmap still counts an occurrence of both points, and reports its page
@@ -174,11 +190,14 @@ describe('iommu_unmap_fast fault points', () => {
     iommuMap(h.dom, 0, 0x100, 2, RW);
     h.sim.faults.arm('unmapFast', 1);
     h.sim.faults.arm('unmapFastUnderreport', 1);
-    expect(iommuUnmapFast(h.dom, 0, 1)).toBe(0);                 // refused
-    expect(leaves(h.dom)).toEqual([[0, 0x100, 12], [1, 0x101, 12]]);
+    expect(iommuUnmapFast(h.dom, 0, 1)).toBe(0); // refused
+    expect(leaves(h.dom)).toEqual([
+      [0, 0x100, 12],
+      [1, 0x101, 12],
+    ]);
     expect(h.dom.pending.empty).toBe(true);
     expect(Array.from(h.sim.faults.reached)).toEqual([4, 0, 1, 1, 0, 0]);
-    expect(iommuUnmapFast(h.dom, 0, 1)).toBe(0);                 // the under-report, armed for this one
+    expect(iommuUnmapFast(h.dom, 0, 1)).toBe(0); // the under-report, armed for this one
     expect(leaves(h.dom)).toEqual([[1, 0x101, 12]]);
     expect(h.sim.faults.fired).toEqual(['unmapFast', 'unmapFastUnderreport']);
   });

@@ -17,7 +17,9 @@ const fenced = (lead: string): string => {
 };
 
 describe('iommu-core README usage example', () => {
-  afterEach(() => { vi.restoreAllMocks(); });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
 
   it('test_readme_shows_the_example_file', () => {
     expect(fenced('`examples/usage.mjs`:')).toBe(example);
@@ -25,7 +27,9 @@ describe('iommu-core README usage example', () => {
 
   it('test_readme_output_is_real', async () => {
     const out: string[] = [];
-    vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(format(...a)); });
+    vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => {
+      out.push(format(...a));
+    });
     await import(url('examples/usage.mjs').href);
     expect(out.join('\n') + '\n').toBe(fenced('Real output (`node examples/usage.mjs`):'));
   });

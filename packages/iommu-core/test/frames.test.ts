@@ -34,7 +34,7 @@ describe('FrameAllocator scattered frames', () => {
     const victim = b.pfns[37]!;
     sim.mem.frames.freeFrame(victim);
     expect(sim.mem.frameState(victim)).toBe(FRAME_FREE);
-    expect(sim.mem.frames.state.bytes).toBe(1 << 16);     // one chunk of per-frame bytes now
+    expect(sim.mem.frames.state.bytes).toBe(1 << 16); // one chunk of per-frame bytes now
     expect(census(sim)).toEqual([16384 - 99, 0, 99]);
     expect(() => sim.mem.frames.freeFrame(victim)).toThrow(/double free/);
     // a frame the slot has not dealt yet is free: freeing it is a double free, as with explicit bytes
@@ -60,12 +60,15 @@ function snapshot(sim: SimT): { states: Uint8Array; inUse: number; free: number 
   return { states, inUse: sim.mem.frames.framesInUse, free: sim.mem.frames.freeFrames };
 }
 
-
 /** A call that throws ENOMEM leaves every frame state and the counts as they were. */
 function expectEnomemUnchanged(sim: SimT, call: () => unknown): void {
   const before = snapshot(sim);
   let err: unknown;
-  try { call(); } catch (e) { err = e; }
+  try {
+    call();
+  } catch (e) {
+    err = e;
+  }
   expect(err).toBeInstanceOf(IommuError);
   expect(err).toMatchObject({ code: 'ENOMEM', errno: -12 });
   const after = snapshot(sim);
@@ -77,7 +80,9 @@ function expectEnomemUnchanged(sim: SimT, call: () => unknown): void {
 // Regression: once no whole free 2 MiB block was left, allocFromAnyPartial() took undealt frames of
 // open scatter blocks that their slot then dealt again (16 MiB host, 4000 4k pages: 3510 distinct pfns).
 describe('FrameAllocator nearly full host', () => {
-  afterEach(() => { vi.restoreAllMocks(); });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
 
   it.each([1, 2, 3, 7, 42])('test_scatter_fallback_distinct seed=%i: every 4k frame dealt once up to a full host', (seed) => {
     for (const n of [3584, 3900, 4000, 4095, 4096]) {
@@ -94,7 +99,7 @@ describe('FrameAllocator nearly full host', () => {
     const live: Backing[] = [];
     for (let k = 0; k < 4; k++) live.push(sim.mem.allocBacking(1000, '4k'));
     expect(expectDistinct(sim, live)).toBe(4000);
-    sim.mem.freeBacking(live.splice(1, 1)[0]!);            // 1000 frames back, scattered over every block
+    sim.mem.freeBacking(live.splice(1, 1)[0]!); // 1000 frames back, scattered over every block
     expect(expectDistinct(sim, live)).toBe(3000);
     live.push(sim.mem.allocBacking(700, '4k'));
     expect(expectDistinct(sim, live)).toBe(3700);
@@ -112,10 +117,10 @@ describe('FrameAllocator nearly full host', () => {
   });
 
   it.each([1, 2, 3])('test_fallback_thp_fragmented seed=%i: thp and fragmented on a nearly full host', (seed) => {
-    const sim = createSim({ memory: 64n << 20n, seed });   // 32 blocks, 16384 frames
+    const sim = createSim({ memory: 64n << 20n, seed }); // 32 blocks, 16384 frames
     const fallback = vi.spyOn(Object.getPrototypeOf(sim.mem.frames) as { allocFromAnyPartial(j: number): number }, 'allocFromAnyPartial');
-    const live: Backing[] = [sim.mem.allocBacking(3000, '4k')];   // opens 16 scatter blocks
-    const thp = sim.mem.allocBacking(16 * 512, 'thp');     // every whole free block left
+    const live: Backing[] = [sim.mem.allocBacking(3000, '4k')]; // opens 16 scatter blocks
+    const thp = sim.mem.allocBacking(16 * 512, 'thp'); // every whole free block left
     live.push(thp);
     expect(expectDistinct(sim, live)).toBe(11192);
     // fragmented deals 4K regions before it fails on a 2 MiB one: the unwind frees them (per-frame bytes now)
@@ -150,7 +155,7 @@ describe('FrameAllocator nearly full host', () => {
     expectEnomemUnchanged(sim, () => sim.mem.allocBacking(1, 'thp'));
   });
 
-  it('test_fallback_kernel_bump_block: 4k pages take the kernel bump block\'s tail, later kernel frames do not reuse it', () => {
+  it("test_fallback_kernel_bump_block: 4k pages take the kernel bump block's tail, later kernel frames do not reuse it", () => {
     const sim = createSim({ memory: 16n << 20n, seed: 3 });
     const kernel = [sim.mem.allocFrames(1)];
     const kb = kernel[0]! >>> 9;
@@ -192,17 +197,17 @@ describe('FrameAllocator nearly full host', () => {
 // per-CPU page lists before it gives up).
 describe('FrameAllocator blocks held open come back', () => {
   it.each([1, 2, 3])('test_4k_churn_then_thp_fills_host seed=%i', (seed) => {
-    const sim = createSim({ memory: 64n << 20n, seed });   // 32 blocks
+    const sim = createSim({ memory: 64n << 20n, seed }); // 32 blocks
     for (let k = 0; k < 20; k++) sim.mem.freeBacking(sim.mem.allocBacking(3000, '4k'));
     expect(expectDistinct(sim, [])).toBe(0);
     const live = Array.from({ length: 32 }, () => sim.mem.allocBacking(512, 'thp'));
-    expect(live.every((b) => b.runOrder === 9)).toBe(true);   // whole 2 MiB pages, no 4K tail
+    expect(live.every((b) => b.runOrder === 9)).toBe(true); // whole 2 MiB pages, no 4K tail
     expect(expectDistinct(sim, live)).toBe(16384);
     expectEnomemUnchanged(sim, () => sim.mem.allocBacking(1, 'thp'));
   });
 
   it('test_4k_churn_then_gigantic_pages', () => {
-    const sim = createSim({ memory: 2n << 30n, seed: 4 });   // two 1 GiB regions
+    const sim = createSim({ memory: 2n << 30n, seed: 4 }); // two 1 GiB regions
     for (let k = 0; k < 3; k++) sim.mem.freeBacking(sim.mem.allocBacking(200_000, '4k'));
     const g = [sim.mem.allocBacking(262144, 'hugetlb-1g'), sim.mem.allocBacking(262144, 'hugetlb-1g')];
     expect(g.map((b) => b.pfns[0] ?? -1).sort((a, b) => a - b)).toEqual([0, 262144]);
@@ -210,7 +215,7 @@ describe('FrameAllocator blocks held open come back', () => {
   });
 
   it('test_kernel_bump_block_freed_then_thp_takes_it', () => {
-    const sim = createSim({ memory: 16n << 20n, seed: 5 });  // 8 blocks
+    const sim = createSim({ memory: 16n << 20n, seed: 5 }); // 8 blocks
     const k = sim.mem.allocFrames(4);
     sim.mem.freeFrames(k, 4);
     const live = Array.from({ length: 8 }, () => sim.mem.allocBacking(512, 'thp'));
@@ -222,10 +227,16 @@ describe('FrameAllocator blocks held open come back', () => {
 
   it('test_open_blocks_still_in_use_stay_held', () => {
     const sim = createSim({ memory: 16n << 20n, seed: 6 });
-    const keep = sim.mem.allocBacking(16, '4k');              // up to 16 open blocks, each with a frame in use
+    const keep = sim.mem.allocBacking(16, '4k'); // up to 16 open blocks, each with a frame in use
     const held = new Set([...keep.pfns].map((f) => f >>> 9)).size;
     const thp: Backing[] = [];
-    for (;;) { try { thp.push(sim.mem.allocBacking(512, 'thp')); } catch { break; } }
+    for (;;) {
+      try {
+        thp.push(sim.mem.allocBacking(512, 'thp'));
+      } catch {
+        break;
+      }
+    }
     expect(thp.length).toBe(8 - held);
     expect(expectDistinct(sim, [keep, ...thp])).toBe(16 + 512 * (8 - held));
   });
@@ -237,8 +248,8 @@ describe('Backing.pmdMapped', () => {
   it('test_backing_pmd_mapped: the regions whose frames are one whole block, for mixed backings only', () => {
     const sim = createSim({ memory: 64n << 20n, seed: 3 });
     expect(sim.mem.allocBacking(1024, '4k').pmdMapped).toBeNull();
-    expect(sim.mem.allocBacking(1024, 'thp').pmdMapped).toBeNull();           // runOrder 9: each run is the page
-    const tail = sim.mem.allocBacking(1024 + 100, 'thp');                      // two 2 MiB pages, a 4K tail
+    expect(sim.mem.allocBacking(1024, 'thp').pmdMapped).toBeNull(); // runOrder 9: each run is the page
+    const tail = sim.mem.allocBacking(1024 + 100, 'thp'); // two 2 MiB pages, a 4K tail
     expect(tail.runOrder).toBe(0);
     expect([...tail.pmdMapped!]).toEqual([1, 1, 0]);
     const f = sim.mem.allocBacking(8 * 512, 'fragmented');

@@ -38,8 +38,9 @@ describe('gather freelist', () => {
 describe('FaultInjector disarm and resetCounts', () => {
   it('test_disarm_cancels_every_point', () => {
     const h = makeHarness({}, 1n << 30n);
-    const f = h.sim.faults, MAP = FAULT_POINTS.indexOf('map');
-    expect(f.armed).toBe(false);                  // a fresh sim has nothing armed
+    const f = h.sim.faults,
+      MAP = FAULT_POINTS.indexOf('map');
+    expect(f.armed).toBe(false); // a fresh sim has nothing armed
     f.arm('map', 1);
     f.arm('pin', 2);
     expect(f.armed).toBe(true);
@@ -56,9 +57,13 @@ describe('FaultInjector disarm and resetCounts', () => {
 
   it('test_reset_counts_forgets_reached_and_fired', () => {
     const h = makeHarness({}, 1n << 30n);
-    const f = h.sim.faults, MAP = FAULT_POINTS.indexOf('map'), PIN = FAULT_POINTS.indexOf('pin');
+    const f = h.sim.faults,
+      MAP = FAULT_POINTS.indexOf('map'),
+      PIN = FAULT_POINTS.indexOf('pin');
     f.arm('map', 2);
-    f.hit(MAP); f.hit(MAP); f.pass(PIN);
+    f.hit(MAP);
+    f.hit(MAP);
+    f.pass(PIN);
     expect(f.fired).toEqual(['map']);
     expect([f.reached[MAP], f.reached[PIN]]).toEqual([2, 1]);
     f.resetCounts();

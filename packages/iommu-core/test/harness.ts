@@ -1,12 +1,21 @@
 // Shared fixtures: a sim + reference driver + domain, and leak checks every suite ends with.
 import { expect } from 'vitest';
 import {
-  createReferenceDriver, createSim, type Backing, type RefDomain, type RefDriverOptions, type Sim,
+  createReferenceDriver,
+  createSim,
+  type Backing,
+  type RefDomain,
+  type RefDriverOptions,
+  type Sim,
   type ReferenceDriver,
 } from '../src/index.js';
 import { FRAME_KERNEL, FRAME_USER } from '../src/internals.js';
 
-export interface Harness { sim: Sim; drv: ReferenceDriver; dom: RefDomain }
+export interface Harness {
+  sim: Sim;
+  drv: ReferenceDriver;
+  dom: RefDomain;
+}
 
 export function makeHarness(drvOpts: RefDriverOptions = {}, memory = 8n << 30n, seed = 1): Harness {
   const sim = createSim({ memory, seed });
@@ -45,7 +54,9 @@ export function census(sim: Sim): [number, number, number] {
  */
 export function expectDistinct(sim: Sim, live: readonly Backing[], kernel: readonly number[] = []): number {
   const seen = new Uint8Array(sim.mem.nFrames);
-  let user = 0, dup = 0, wrong = 0;
+  let user = 0,
+    dup = 0,
+    wrong = 0;
   for (const b of live) {
     for (let i = 0; i < b.npages; i++) {
       const f = b.pfns[i >>> b.runOrder]! + (i & ((1 << b.runOrder) - 1));

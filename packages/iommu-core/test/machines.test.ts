@@ -2,8 +2,19 @@
 // resolves to valid costs, and how createSim checks the machine and the user's cost overrides.
 import { describe, expect, it } from 'vitest';
 import {
-  DEFAULT_MACHINE, createReferenceDriver, HW_EVENTS, MACHINES, MACHINE_NAMES, MAX_EVENT_NS, costError, createSim,
-  iommuMap, isMachineName, machineCosts, machineError, machineProfile,
+  DEFAULT_MACHINE,
+  createReferenceDriver,
+  HW_EVENTS,
+  MACHINES,
+  MACHINE_NAMES,
+  MAX_EVENT_NS,
+  costError,
+  createSim,
+  iommuMap,
+  isMachineName,
+  machineCosts,
+  machineError,
+  machineProfile,
 } from '../src/index.js';
 import { CORE_COSTS } from '../src/internals.js';
 import { RW } from './harness.js';
@@ -27,7 +38,7 @@ describe('machine profiles', () => {
     expect(new Set(MACHINE_NAMES).size).toBe(MACHINES.length);
   });
 
-  it('test_every_machine_resolves: the default\'s events, each a valid cost with a source', () => {
+  it("test_every_machine_resolves: the default's events, each a valid cost with a source", () => {
     const events = Object.keys(machineCosts(DEFAULT_MACHINE)).sort();
     for (const name of MACHINE_NAMES) {
       expect(isMachineName(name)).toBe(true);
@@ -39,18 +50,19 @@ describe('machine profiles', () => {
         expect(e.source.length, `${name} ${ev}`).toBeGreaterThan(10);
       }
       expect(Object.isFrozen(t)).toBe(true);
-      expect(machineCosts(name)).toBe(t);                      // resolved once
+      expect(machineCosts(name)).toBe(t); // resolved once
     }
   });
 
   it('test_every_timed_core_event_is_in_the_default_machine', () => {
     const dflt = machineCosts(DEFAULT_MACHINE);
-    const timed: string[] = [], counted: string[] = [];
+    const timed: string[] = [],
+      counted: string[] = [];
     for (const [ev, e] of Object.entries(CORE_COSTS)) {
       if (e.source.startsWith('count only')) {
         counted.push(ev);
         expect(e.ns, ev).toBe(0);
-        expect(dflt[ev], ev).toBeUndefined();                 // a count-only event costs nothing on any machine
+        expect(dflt[ev], ev).toBeUndefined(); // a count-only event costs nothing on any machine
       } else {
         timed.push(ev);
         expect(dflt[ev], ev).toEqual(e);
@@ -68,10 +80,10 @@ describe('machine profiles', () => {
     // broadwell-2021: base lizhe-2025, cpuScale 2.45 (values below worked out by hand from the table)
     const bw = machineCosts('broadwell-2021');
     expect(machineProfile('broadwell-2021').cpuScale).toBe(2.45);
-    expect(bw.mapCalls!.ns).toBeCloseTo(55 * 2.45, 9);         // 134.75
+    expect(bw.mapCalls!.ns).toBeCloseTo(55 * 2.45, 9); // 134.75
     expect(bw.mapCalls!.ns).toBeCloseTo(134.75, 9);
-    expect(bw['vfio.gupWalks']!.ns).toBeCloseTo(109.515, 9);   // 44.7 x 2.45
-    expect(bw.pteWrites!.ns).toBeCloseTo(3.21, 9);             // 1.31 x 2.45 = 3.2095, kept to 3 decimals
+    expect(bw['vfio.gupWalks']!.ns).toBeCloseTo(109.515, 9); // 44.7 x 2.45
+    expect(bw.pteWrites!.ns).toBeCloseTo(3.21, 9); // 1.31 x 2.45 = 3.2095, kept to 3 decimals
     expect(bw.mapCalls!.source.startsWith('lizhe-2025 x 2.45 (')).toBe(true);
     expect(bw.mapCalls!.source).toContain(machineCosts('lizhe-2025').mapCalls!.source);
     // the IOMMU's and memory's latencies do not follow the CPU
@@ -87,22 +99,24 @@ describe('machine profiles', () => {
     expect(bw.pageZeroes!.ns).toBe(818);
   });
 
-  it('test_machine_costs_two_levels: vtd-2015 takes broadwell-2021\'s scaled costs at cpuScale 1', () => {
-    const vtd = machineCosts('vtd-2015'), bw = machineCosts('broadwell-2021');
+  it("test_machine_costs_two_levels: vtd-2015 takes broadwell-2021's scaled costs at cpuScale 1", () => {
+    const vtd = machineCosts('vtd-2015'),
+      bw = machineCosts('broadwell-2021');
     expect(machineProfile('vtd-2015').base).toBe('broadwell-2021');
     expect(vtd.mapCalls!.ns).toBeCloseTo(134.75, 9);
     expect(vtd.mapCalls!.source).toBe(`as broadwell-2021: ${bw.mapCalls!.source}`);
-    expect(vtd['vfio.gupCalls']!.ns).toBe(85);                  // broadwell-2021's own, passed on
-    expect(vtd.pageFaults!.ns).toBe(210);                       // its own
-    expect(bw.pageFaults!.ns).toBeCloseTo(85.7 * 2.45, 9);      // 209.965: the base's, scaled
+    expect(vtd['vfio.gupCalls']!.ns).toBe(85); // broadwell-2021's own, passed on
+    expect(vtd.pageFaults!.ns).toBe(210); // its own
+    expect(bw.pageFaults!.ns).toBeCloseTo(85.7 * 2.45, 9); // 209.965: the base's, scaled
     expect(machineCosts('amdvi-2015').iovaToPhys!.ns).toBe(14.4);
     expect(machineCosts('xeon-e5-2018')['vfio.pfnLookups']!.ns).toBe(95);
     // a machine with no own costs and cpuScale 1 is its base, figure for figure
-    const i7 = machineCosts('i7-12700'), lz = machineCosts('lizhe-2025');
+    const i7 = machineCosts('i7-12700'),
+      lz = machineCosts('lizhe-2025');
     for (const ev of Object.keys(lz)) expect(i7[ev]!.ns, ev).toBe(lz[ev]!.ns);
   });
 
-  it('test_sim_machine: createSim({ machine }) charges that machine\'s costs', () => {
+  it("test_sim_machine: createSim({ machine }) charges that machine's costs", () => {
     expect(createSim().machine).toBe('lizhe-2025');
     const sim = createSim({ machine: 'broadwell-2021' });
     expect(sim.machine).toBe('broadwell-2021');
@@ -110,7 +124,7 @@ describe('machine profiles', () => {
     const t = sim.costTable();
     expect(t.mapCalls.ns).toBeCloseTo(134.75, 9);
     expect(t.pageZeroes.ns).toBe(818);
-    expect(t.pins.ns).toBe(0);                                  // count-only on every machine
+    expect(t.pins.ns).toBe(0); // count-only on every machine
     // the clock charges that machine's costs: a 4-level table (root at domainAlloc, then three
     // tables down to level 0, each linked by one PTE) and 300 4 KiB leaves (the pfn is misaligned)
     const drv = createReferenceDriver(sim);
@@ -119,7 +133,7 @@ describe('machine profiles', () => {
     const c = sim.counters;
     expect([c.mapCalls, c.pteWrites, c.tableAllocs]).toEqual([1, 303, 4]);
     expect(sim.clock.now).toBeCloseTo(t.mapCalls.ns + 303 * t.pteWrites.ns + 4 * t.tableAllocs.ns, 6);
-    expect(sim.clock.now).toBeCloseTo(134.75 + 303 * 3.21 + 4 * 367.5, 6);   // 55, 1.31 and 150 x 2.45
+    expect(sim.clock.now).toBeCloseTo(134.75 + 303 * 3.21 + 4 * 367.5, 6); // 55, 1.31 and 150 x 2.45
   });
 
   it('test_unknown_machine: RangeError naming the machines, nothing built', () => {
@@ -151,7 +165,9 @@ describe('cost overrides', () => {
     expect(costError('completionWaits', ns)).toBe(msg);
     expect(() => createSim({ cost: { completionWaits: ns as number } })).toThrow(new RangeError(msg));
     // a driver's event (registered later) is checked as early, at createSim
-    expect(() => createSim({ cost: { 'amd.cmd.submit': ns as number } })).toThrow(new RangeError(msg.replace('completionWaits', 'amd.cmd.submit')));
+    expect(() => createSim({ cost: { 'amd.cmd.submit': ns as number } })).toThrow(
+      new RangeError(msg.replace('completionWaits', 'amd.cmd.submit')),
+    );
     // refused before host memory is set up
     expect(() => createSim({ cost: { completionWaits: ns as number }, memory: 3n })).toThrow(new RangeError(msg));
     // the bad value is reported even next to good ones, and before an unknown name
@@ -191,9 +207,9 @@ describe('cost overrides', () => {
   });
 
   it('test_unknown_core_event_override', () => {
-    expect(() => createSim({ cost: { bogus: 1 } })).toThrow(new RangeError(
-      `unknown cost event 'bogus' (core events: ${Object.keys(CORE_COSTS).join(', ')})`,
-    ));
+    expect(() => createSim({ cost: { bogus: 1 } })).toThrow(
+      new RangeError(`unknown cost event 'bogus' (core events: ${Object.keys(CORE_COSTS).join(', ')})`),
+    );
   });
 });
 
@@ -202,7 +218,9 @@ describe('README cost tables', () => {
     const { readFileSync } = await import('node:fs');
     const md = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     const sec = md.slice(md.indexOf('## Cost table and machines'), md.indexOf('\n## ', md.indexOf('## Cost table and machines') + 5));
-    const rows = sec.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| event') && !l.startsWith('| machine'))
+    const rows = sec
+      .split('\n')
+      .filter((l) => l.startsWith('| ') && !l.startsWith('| event') && !l.startsWith('| machine'))
       .map((l) => l.split(' | ').map((c) => c.replace(/^\| /, '').trim()));
     const t = createSim().costTable();
     const events = rows.filter((r) => !r[0]!.startsWith('`'));
@@ -210,6 +228,7 @@ describe('README cost tables', () => {
     for (const [ev, ns] of events) expect(Number(ns), ev).toBe(t[ev!]!.ns);
     const machines = rows.filter((r) => r[0]!.startsWith('`'));
     expect(machines.map((r) => [r[0], r[1], Number(r[2])])).toEqual(
-      MACHINES.map((m) => [`\`${m.name}\``, m.base === null ? '—' : `\`${m.base}\``, m.cpuScale]));
+      MACHINES.map((m) => [`\`${m.name}\``, m.base === null ? '—' : `\`${m.base}\``, m.cpuScale]),
+    );
   });
 });

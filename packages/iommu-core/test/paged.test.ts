@@ -22,15 +22,15 @@ describe('PagedCount8', () => {
   it('test_count8_spill: 128 and -128 spill, stay exact, and come back inline', () => {
     const a = new PagedCount8();
     a.set(7, 127);
-    expect(a.add(7, 1)).toBe(128);                       // leaves the byte: spilled, not wrapped to -128
+    expect(a.add(7, 1)).toBe(128); // leaves the byte: spilled, not wrapped to -128
     expect(a.chunkFor(7)[7]).toBe(COUNT8_SPILLED);
     expect(a.spill.get(7)).toBe(128);
     expect(a.add(7, 70000)).toBe(70128);
     expect(a.get(7)).toBe(70128);
-    expect(a.add(7, -70001)).toBe(127);                   // back in range: inline again, map entry gone
+    expect(a.add(7, -70001)).toBe(127); // back in range: inline again, map entry gone
     expect(a.chunkFor(7)[7]).toBe(127);
     expect(a.spill.size).toBe(0);
-    expect(a.add(8, -128)).toBe(-128);                    // -128 itself is the marker, so it spills
+    expect(a.add(8, -128)).toBe(-128); // -128 itself is the marker, so it spills
     expect([a.chunkFor(8)[8], a.spill.get(8), a.get(8)]).toEqual([COUNT8_SPILLED, -128, -128]);
     a.set(8, 2 ** 31 - 1);
     expect(a.get(8)).toBe(2 ** 31 - 1);
@@ -43,24 +43,40 @@ describe('PagedCount8', () => {
     a.set(CHUNK - 2, 127);
     a.set(CHUNK + 1, -200);
     a.addRun(CHUNK - 3, 6, 1);
-    expect([CHUNK - 3, CHUNK - 2, CHUNK - 1, CHUNK, CHUNK + 1, CHUNK + 2, CHUNK + 3].map((i) => a.get(i)))
-      .toEqual([1, 128, 1, 1, -199, 1, 0]);
-    expect([...a.spill.entries()].sort((x, y) => x[0] - y[0])).toEqual([[CHUNK - 2, 128], [CHUNK + 1, -199]]);
+    expect([CHUNK - 3, CHUNK - 2, CHUNK - 1, CHUNK, CHUNK + 1, CHUNK + 2, CHUNK + 3].map((i) => a.get(i))).toEqual([
+      1, 128, 1, 1, -199, 1, 0,
+    ]);
+    expect([...a.spill.entries()].sort((x, y) => x[0] - y[0])).toEqual([
+      [CHUNK - 2, 128],
+      [CHUNK + 1, -199],
+    ]);
     a.addRun(CHUNK - 3, 6, -1);
-    expect([...a.nonZero()]).toEqual([[CHUNK - 2, 127], [CHUNK + 1, -200]]);
+    expect([...a.nonZero()]).toEqual([
+      [CHUNK - 2, 127],
+      [CHUNK + 1, -200],
+    ]);
     expect(a.allZero()).toBe(false);
-    a.set(CHUNK - 2, 0); a.set(CHUNK + 1, 0);
+    a.set(CHUNK - 2, 0);
+    a.set(CHUNK + 1, 0);
     expect(a.allZero()).toBe(true);
     expect(a.spill.size).toBe(0);
   });
 
   it('test_count8_random: 20000 seeded adds match a plain number array', () => {
-    const rng = new Prng(42), a = new PagedCount8(), ref = new Float64Array(3 * CHUNK);
+    const rng = new Prng(42),
+      a = new PagedCount8(),
+      ref = new Float64Array(3 * CHUNK);
     for (let n = 0; n < 20000; n++) {
-      const i = rng.int(64) * 3000 + rng.int(8);          // few hot entries, so some wander far
+      const i = rng.int(64) * 3000 + rng.int(8); // few hot entries, so some wander far
       const d = rng.int(4) === 0 ? rng.int(401) - 200 : rng.int(3) - 1;
-      if (rng.int(2) === 0) { ref[i]! += d; expect(a.add(i, d)).toBe(ref[i]); }
-      else { const len = 1 + rng.int(5); for (let k = 0; k < len; k++) ref[i + k]! += d; a.addRun(i, len, d); }
+      if (rng.int(2) === 0) {
+        ref[i]! += d;
+        expect(a.add(i, d)).toBe(ref[i]);
+      } else {
+        const len = 1 + rng.int(5);
+        for (let k = 0; k < len; k++) ref[i + k]! += d;
+        a.addRun(i, len, d);
+      }
     }
     for (let i = 0; i < ref.length; i++) if (a.get(i) !== ref[i]) expect([i, a.get(i)]).toEqual([i, ref[i]]);
     let spilled = 0;
@@ -79,12 +95,13 @@ describe('BlockedInt32', () => {
 
   it('test_blocked_partial: a partial block and single entries land in the byte delta', () => {
     const b = new BlockedInt32();
-    b.addRun(1000, 600, 1);                                // 1000..1023 delta, 1024..1535 base, 1536..1599 delta
+    b.addRun(1000, 600, 1); // 1000..1023 delta, 1024..1535 base, 1536..1599 delta
     b.addRun(1030, 1, 1);
     expect([b.get(999), b.get(1000), b.get(1024), b.get(1030), b.get(1599), b.get(1600)]).toEqual([0, 1, 1, 2, 1, 0]);
     expect([b.uniform(1), b.uniform(2), b.uniform(3)]).toEqual([false, false, false]);
-    expect(b.bytes).toBe(4 * CHUNK + CHUNK);               // one Int32 base chunk, one Int8 delta chunk
-    b.addRun(1000, 600, -1); b.addRun(1030, 1, -1);
+    expect(b.bytes).toBe(4 * CHUNK + CHUNK); // one Int32 base chunk, one Int8 delta chunk
+    b.addRun(1000, 600, -1);
+    b.addRun(1030, 1, -1);
     expect(b.allZero()).toBe(true);
   });
 
@@ -92,7 +109,7 @@ describe('BlockedInt32', () => {
     const b = new BlockedInt32();
     for (let k = 0; k < 200; k++) b.addRun(77, 1, 1);
     expect([b.get(77), b.delta.spill.get(77)]).toEqual([200, 200]);
-    b.addRun(0, 512, 1);                                   // a whole-block pin on top: base 1
+    b.addRun(0, 512, 1); // a whole-block pin on top: base 1
     expect(b.get(77)).toBe(201);
     for (let k = 0; k < 200; k++) b.addRun(77, 1, -1);
     b.addRun(0, 512, -1);
@@ -108,7 +125,7 @@ describe('PhysMem pin counts through the byte delta', () => {
     expect([sim.mem.pinCount(pfn), sim.mem.pinnedPages]).toEqual([300, 300]);
     for (let k = 0; k < 300; k++) sim.mem.unpin(pfn, 1);
     expect([sim.mem.pinCount(pfn), sim.mem.pinnedPages, sim.mem.pins.delta.spill.size]).toEqual([0, 0, 0]);
-    sim.mem.unpin(pfn, 1);                                 // not pinned: reported, count stays 0
+    sim.mem.unpin(pfn, 1); // not pinned: reported, count stays 0
     expect([sim.mem.pinCount(pfn), sim.mem.pinnedPages]).toEqual([0, 0]);
     expect(sim.checker.violations.map((v) => [v.kind, v.pfn])).toEqual([['unpin-underflow', pfn]]);
   });
@@ -118,12 +135,14 @@ describe('PhysMem pin counts through the byte delta', () => {
     const f0 = 512 * 5;
     for (let k = 0; k < 200; k++) sim.mem.pin(f0, 512);
     for (let k = 0; k < 199; k++) sim.mem.unpin(f0 + 10, 3);
-    expect([sim.mem.pinCount(f0 + 9), sim.mem.pinCount(f0 + 10), sim.mem.pinCount(f0 + 12), sim.mem.pinCount(f0 + 13)]).toEqual([200, 1, 1, 200]);
+    expect([sim.mem.pinCount(f0 + 9), sim.mem.pinCount(f0 + 10), sim.mem.pinCount(f0 + 12), sim.mem.pinCount(f0 + 13)]).toEqual([
+      200, 1, 1, 200,
+    ]);
     expect(sim.mem.pins.delta.get(f0 + 11)).toBe(-199);
     sim.mem.unpin(f0 + 10, 3);
     expect(sim.mem.pinCount(f0 + 11)).toBe(0);
     expect(sim.checker.violations.length).toBe(0);
-    sim.mem.unpin(f0 + 11, 1);                             // underflow: delta goes back to -base, count 0
+    sim.mem.unpin(f0 + 11, 1); // underflow: delta goes back to -base, count 0
     expect([sim.mem.pinCount(f0 + 11), sim.mem.pins.delta.get(f0 + 11)]).toEqual([0, -200]);
     expect(sim.checker.violations.map((v) => v.kind)).toEqual(['unpin-underflow']);
     expect(sim.mem.pinnedPages).toBe(200 * 512 - 200 * 3);

@@ -6,8 +6,11 @@ import { createReferenceDriver, createSim, ERRNO, SZ_1G, SZ_2M, SZ_4K } from '..
 import { REF_POLICY, createRefFormat, type PtFormat, type PtPolicy } from '../src/internals.js';
 import { ptEngineCases, ptTestDomain, ptTestDomainFree, type PtEngineTarget } from '../src/testing.js';
 
-const FINE = ((1n << 39n) - 1n) & ~0xfffn;                 // every size 4 KiB .. 256 GiB
-const BITMAPS: [string, bigint][] = [['4K|2M|1G', SZ_4K | SZ_2M | SZ_1G], ['4K..256G', FINE]];
+const FINE = ((1n << 39n) - 1n) & ~0xfffn; // every size 4 KiB .. 256 GiB
+const BITMAPS: [string, bigint][] = [
+  ['4K|2M|1G', SZ_4K | SZ_2M | SZ_1G],
+  ['4K..256G', FINE],
+];
 
 /**
  * Every combination of the policy's four rules; the errno pairs the drivers use (VT-d and io-pgtable
@@ -15,7 +18,11 @@ const BITMAPS: [string, bigint][] = [['4K|2M|1G', SZ_4K | SZ_2M | SZ_1G], ['4K..
  */
 function everyPolicy(): [string, PtPolicy][] {
   const out: [string, PtPolicy][] = [];
-  const errnos: [number, number][] = [[-ERRNO.EBUSY, -ERRNO.EBUSY], [-ERRNO.EBUSY, -ERRNO.ENOMEM], [-ERRNO.EADDRINUSE, -ERRNO.EADDRINUSE]];
+  const errnos: [number, number][] = [
+    [-ERRNO.EBUSY, -ERRNO.EBUSY],
+    [-ERRNO.EBUSY, -ERRNO.ENOMEM],
+    [-ERRNO.EADDRINUSE, -ERRNO.EADDRINUSE],
+  ];
   for (const replaceEmptyTables of [true, false]) {
     for (const holes of ['stop', 'count'] as const) {
       for (const startInLeaf of ['whole', 'zero'] as const) {
@@ -33,7 +40,9 @@ function everyPolicy(): [string, PtPolicy][] {
 // 16 policies x 2 page-size sets: test_map_table_to_oa at a 16 MiB window keeps them quick
 function bare(format: PtFormat, policy: PtPolicy, bm: bigint): PtEngineTarget {
   return {
-    format, policy, windowOrder: 24,
+    format,
+    policy,
+    windowOrder: 24,
     domain() {
       const sim = createSim({ memory: 1n << 30n, seed: 1 });
       const dom = ptTestDomain(sim, format, policy, bm);
@@ -52,7 +61,8 @@ for (const [bmName, bm] of BITMAPS) {
     for (const replaceEmptyTables of [true, false]) {
       const policy: PtPolicy = replaceEmptyTables ? REF_POLICY : { ...REF_POLICY, replaceEmptyTables: false };
       const target: PtEngineTarget = {
-        format, policy,
+        format,
+        policy,
         domain() {
           const sim = createSim({ memory: 1n << 30n, seed: 1 });
           const drv = createReferenceDriver(sim, { pgsizeBitmap: bm, replaceEmptyTables });

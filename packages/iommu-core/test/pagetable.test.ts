@@ -10,7 +10,11 @@ const FINE = ((1n << 39n) - 1n) & ~0xfffn;
 /** The 6.x iommu_pgsize written the slow, obvious way with BigInt (spec iommu-core 1.2). */
 function refPgsize(bm: bigint, iova: bigint, paddr: bigint, size: bigint): [number, number] {
   const fls = (x: bigint): bigint => BigInt(x.toString(2).length - 1);
-  const ffs = (x: bigint): bigint => { let i = 0n; while (((x >> i) & 1n) === 0n) i++; return i; };
+  const ffs = (x: bigint): bigint => {
+    let i = 0n;
+    while (((x >> i) & 1n) === 0n) i++;
+    return i;
+  };
   const genmask = (h: bigint): bigint => (1n << (h + 1n)) - 1n;
   const am = iova | paddr;
   let sizes = bm & genmask(fls(size));
@@ -41,7 +45,7 @@ describe('reference format and engine', () => {
       const orders = bitmapOrders(bm);
       for (let i = 0; i < 3000; i++) {
         const sh = rng.int(30);
-        const iova = (rng.u32() % 2 ** 20) * 2 ** sh % 2 ** 40;
+        const iova = ((rng.u32() % 2 ** 20) * 2 ** sh) % 2 ** 40;
         const pfn = rng.int(3) === 0 ? iova : (rng.u32() % 2 ** 20) * 2 ** rng.int(20);
         const np = 1 + rng.int(rng.int(2) ? 600 : 2 ** 20);
         const [o, c] = refPgsize(bm, BigInt(iova) << 12n, BigInt(pfn) << 12n, BigInt(np) << 12n);
@@ -62,7 +66,7 @@ describe('reference format and engine', () => {
     expect(leaves(h.dom).length).toBe(0);
     iommuMap(h.dom, base, base, 262144, RW);
     expect(leaves(h.dom)).toEqual([[base, base, 30]]);
-    expect(h.dom.pt.tables).toBe(2);                      // root + the level-2 table
+    expect(h.dom.pt.tables).toBe(2); // root + the level-2 table
     expect(iommuUnmap(h.dom, base, 262144)).toBe(262144);
     expectClean(h);
   });
@@ -82,7 +86,7 @@ describe('reference format and engine', () => {
     iommuMap(h.dom, 0x100, 0x300, 16, RW);
     expect(leaves(h.dom)).toEqual([[0x100, 0x300, 16]]);
     expect(h.sim.counters.pteWrites).toBe(3 + 16);
-    expect(iommuUnmap(h.dom, 0x100, 1)).toBe(16);       // fgsp: the whole 64K comes back
+    expect(iommuUnmap(h.dom, 0x100, 1)).toBe(16); // fgsp: the whole 64K comes back
     expectClean(h);
   });
 
@@ -96,7 +100,7 @@ describe('reference format and engine', () => {
     expect(h.dom.pt.countLeaves()).toBe(512);
     for (const f of [pfn, 0xfffff, 0x100000, pfn + 511]) expect(h.sim.mem.reach4k.get(f)).toBe(1);
     expect(h.sim.mem.reach4k.get(pfn + 512)).toBe(0);
-    expect(h.sim.counters.pteWrites).toBe(512 + 3);       // 512 leaves + 3 tables below the root
+    expect(h.sim.counters.pteWrites).toBe(512 + 3); // 512 leaves + 3 tables below the root
     // unmap from the middle of the run across the carry: one call, exact count back
     expect(iommuUnmap(h.dom, 0x40000 + 200, 312)).toBe(312);
     expect(h.sim.counters.pteClears).toBe(312);
@@ -111,7 +115,7 @@ describe('reference format and engine', () => {
     const f = 0x1234;
     for (let i = 0; i < 300; i++) iommuMap(h.dom, 0x10000 + 2 * i, f, 1, RW);
     expect(h.sim.mem.reach4k.get(f)).toBe(300);
-    expect([...h.sim.mem.reach4k.spill]).toEqual([[f, 300]]);    // past 127: the byte says 'spilled'
+    expect([...h.sim.mem.reach4k.spill]).toEqual([[f, 300]]); // past 127: the byte says 'spilled'
     expect(h.sim.mem.isReachable(f)).toBe(true);
     for (let i = 0; i < 299; i++) expect(iommuUnmap(h.dom, 0x10000 + 2 * i, 1)).toBe(1);
     expect(h.sim.mem.reach4k.get(f)).toBe(1);
@@ -125,19 +129,19 @@ describe('reference format and engine', () => {
     // a page-walking driver (AMD io-pgtable before iommupt) looks each of these up from the top
     const h = makeHarness();
     const pt = h.dom.pt;
-    const p4k = h.sim.mem.allocFrames(16, { align: 16 }) + 1;     // misaligned: 4 KiB leaves only
+    const p4k = h.sim.mem.allocFrames(16, { align: 16 }) + 1; // misaligned: 4 KiB leaves only
     iommuMap(h.dom, 0x100, p4k, 8, RW);
     expect(iommuUnmap(h.dom, 0x100, 8)).toBe(8);
     expect(pt.unmapSteps).toBe(8);
     iommuMap(h.dom, 0x100, p4k, 1, RW);
-    expect(iommuUnmap(h.dom, 0x100, 1)).toBe(1);                   // the single-page fast path
+    expect(iommuUnmap(h.dom, 0x100, 1)).toBe(1); // the single-page fast path
     expect(pt.unmapSteps).toBe(1);
     const p2m = h.sim.mem.allocFrames(512, { align: 512 });
     iommuMap(h.dom, 0x200, p2m, 512, RW);
     expect(iommuUnmap(h.dom, 0x200, 512)).toBe(512);
-    expect(pt.unmapSteps).toBe(1);                                 // one 2 MiB leaf
+    expect(pt.unmapSteps).toBe(1); // one 2 MiB leaf
     iommuMap(h.dom, 0x200, p2m, 512, RW);
-    expect(iommuUnmap(h.dom, 0x203, 1)).toBe(512);                 // inside the leaf: removed whole
+    expect(iommuUnmap(h.dom, 0x203, 1)).toBe(512); // inside the leaf: removed whole
     expect(pt.unmapSteps).toBe(1);
     // one engine call over a 2 MiB leaf and three 4 KiB leaves: 1 + 3 (the core would split this
     // range into two driver calls, and unmapSteps is the last call's)
@@ -165,7 +169,7 @@ describe('reference format and engine', () => {
     // leaf 0, holes at 1 and 2 (level-0 slots), leaf 3
     expect(pt.unmap(0, 4, g)).toBe(4);
     expect(pt.unmapSteps).toBe(4);
-    expect(h.sim.counters.pteClears - clears).toBe(4);             // the holes' empty PTEs are written too
+    expect(h.sim.counters.pteClears - clears).toBe(4); // the holes' empty PTEs are written too
     // leaf 0, 511 level-0 holes, then IOVA 512..1023 is one empty level-1 slot: one step of 512 pages
     expect(pt.map(0, p, 12, 1, RW, g)).toBe(0);
     expect(pt.unmap(0, 1024, g)).toBe(1024);
@@ -175,7 +179,7 @@ describe('reference format and engine', () => {
     expect(pt.unmapSteps).toBe(1);
     pt.putPages(g);
     pt.destroy();
-    expect(h.sim.mem.tables.inUse).toBe(tables0 - 1);              // the root counted in tables0 is gone too
+    expect(h.sim.mem.tables.inUse).toBe(tables0 - 1); // the root counted in tables0 is gone too
     expectClean(h);
   });
 });

@@ -66,7 +66,8 @@ describe('PhysMem', () => {
 
   it('test_backing_bad_name: an unknown profile names the valid ones (mmap EINVAL; createSim RangeError)', () => {
     const sim = createSim({ memory: 64n << 20n });
-    const help = "(one of 4k, thp, hugetlb-2m, hugetlb-1g, fragmented, fragmented:<p>; p in [0,1] is the share of 2 MiB regions left as scattered 4 KiB pages)";
+    const help =
+      '(one of 4k, thp, hugetlb-2m, hugetlb-1g, fragmented, fragmented:<p>; p in [0,1] is the share of 2 MiB regions left as scattered 4 KiB pages)';
     const e = (() => {
       try {
         // @ts-expect-error -- 'huge' is not a BackingProfile
@@ -87,7 +88,8 @@ describe('PhysMem', () => {
   it('test_pin_counts: pins and unpins are per page and counted', () => {
     const sim = createSim({ memory: 64n << 20n });
     const p = sim.mem.allocFrames(4);
-    sim.mem.pin(p, 4); sim.mem.pin(p + 1, 1);
+    sim.mem.pin(p, 4);
+    sim.mem.pin(p + 1, 1);
     expect([0, 1, 2, 3].map((i) => sim.mem.pinCount(p + i))).toEqual([1, 2, 1, 1]);
     sim.mem.unpin(p, 4);
     expect(sim.mem.pinCount(p + 1)).toBe(1);

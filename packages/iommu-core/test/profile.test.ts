@@ -2,7 +2,14 @@
 // one syntax every package reads, and what the switches do to a timeline's flags.
 import { describe, expect, it } from 'vitest';
 import {
-  CORE_TIMELINE, ENTRY_IDS, RELEASES, isProfileName, parseProfile, profileError, releaseAtLeast, timelineFlags,
+  CORE_TIMELINE,
+  ENTRY_IDS,
+  RELEASES,
+  isProfileName,
+  parseProfile,
+  profileError,
+  releaseAtLeast,
+  timelineFlags,
 } from '../src/index.js';
 
 const RANGE = '(a release from v3.19 to v7.1, or mainline)';
@@ -22,7 +29,7 @@ describe('profile names', () => {
     expect(isProfileName(name)).toBe(true);
     expect(parseProfile(name)).toEqual(want);
     expect(profileError(name)).toBe(`'${name}' is a valid profile`);
-    expect(parseProfile(name)).toBe(parseProfile(name));        // parsed once
+    expect(parseProfile(name)).toBe(parseProfile(name)); // parsed once
   });
 
   it.each([
@@ -61,18 +68,28 @@ describe('timeline flags with switches', () => {
   it('test_flags_plus_and_tilde', () => {
     const v510 = timelineFlags(CORE_TIMELINE, 'v5.10');
     expect(v510).toEqual({
-      'iommu-tlb-interface': true, 'iotlb-gather': true, 'map-pages': false, 'vtd-iotlb-sync': false, 'vtd-map-pages': false,
+      'iommu-tlb-interface': true,
+      'iotlb-gather': true,
+      'map-pages': false,
+      'vtd-iotlb-sync': false,
+      'vtd-map-pages': false,
       'vtd-real-pgsize': false,
     });
     expect(timelineFlags(CORE_TIMELINE, 'v5.10+vtd-iotlb-sync')).toEqual({ ...v510, 'vtd-iotlb-sync': true });
     expect(timelineFlags(CORE_TIMELINE, 'v5.10~iotlb-gather')).toEqual({ ...v510, 'iotlb-gather': false });
     expect(timelineFlags(CORE_TIMELINE, 'v5.10+vtd-real-pgsize~iommu-tlb-interface')).toEqual({
-      ...v510, 'vtd-real-pgsize': true, 'iommu-tlb-interface': false,
+      ...v510,
+      'vtd-real-pgsize': true,
+      'iommu-tlb-interface': false,
     });
     const main = timelineFlags(CORE_TIMELINE, 'mainline');
     expect(Object.values(main).every((x) => x)).toBe(true);
     expect(timelineFlags(CORE_TIMELINE, 'mainline+map-pages')).toEqual(main);
-    expect(timelineFlags(CORE_TIMELINE, 'mainline~map-pages~vtd-map-pages')).toEqual({ ...main, 'map-pages': false, 'vtd-map-pages': false });
+    expect(timelineFlags(CORE_TIMELINE, 'mainline~map-pages~vtd-map-pages')).toEqual({
+      ...main,
+      'map-pages': false,
+      'vtd-map-pages': false,
+    });
   });
 
   it('test_other_timelines_switches_leave_these_flags_alone', () => {
@@ -97,7 +114,7 @@ describe('entry ids', () => {
     expect(new Set(ENTRY_IDS).size).toBe(ENTRY_IDS.length);
     for (const e of CORE_TIMELINE) expect(ENTRY_IDS, e.id).toContain(e.id);
     for (const id of ENTRY_IDS) {
-      expect(id, id).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);      // no '+' / '~' that would split a profile name
+      expect(id, id).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/); // no '+' / '~' that would split a profile name
       expect(isProfileName(`v4.0+${id}`), id).toBe(true);
     }
   });

@@ -4,7 +4,7 @@ import { createIotlbGather, iommuMap, iommuTlbSync, iommuUnmap, iommuUnmapFast }
 import { makeHarness, RW } from './harness.js';
 
 function pinnedBuffer(h: ReturnType<typeof makeHarness>, n: number): number {
-  const pfn = h.sim.mem.allocBacking(n, '4k').pfns[0]!;   // one user frame (FRAME_USER)
+  const pfn = h.sim.mem.allocBacking(n, '4k').pfns[0]!; // one user frame (FRAME_USER)
   expect(h.sim.mem.pin(pfn, 1)).toBe(true);
   return pfn;
 }
@@ -15,17 +15,24 @@ describe('safety hook', () => {
     h.drv.attachDevice(h.dom, 1);
     const pfn = pinnedBuffer(h, 1);
     iommuMap(h.dom, 0x10, pfn, 1, RW);
-    expect(h.drv.dma(1, 0x10, 1, 'write')).toBe(true);   // fills the IOTLB
+    expect(h.drv.dma(1, 0x10, 1, 'write')).toBe(true); // fills the IOTLB
     const g = createIotlbGather();
     expect(iommuUnmapFast(h.dom, 0x10, 1, g)).toBe(1);
-    expect(h.drv.dma(1, 0x10, 1, 'read')).toBe(true);    // still reachable through the IOTLB
+    expect(h.drv.dma(1, 0x10, 1, 'read')).toBe(true); // still reachable through the IOTLB
     h.sim.checker.enter('VFIO_IOMMU_UNMAP_DMA');
     h.sim.mem.unpin(pfn, 1);
     h.sim.checker.leave();
-    expect(h.sim.violations).toEqual([{
-      kind: 'unpin-while-reachable', pfn, iova: 0x10, domain: h.dom.id, via: 'iotlb', call: 'VFIO_IOMMU_UNMAP_DMA',
-      detail: 'last pin dropped while a PTE or IOTLB entry still translates to the frame',
-    }]);
+    expect(h.sim.violations).toEqual([
+      {
+        kind: 'unpin-while-reachable',
+        pfn,
+        iova: 0x10,
+        domain: h.dom.id,
+        via: 'iotlb',
+        call: 'VFIO_IOMMU_UNMAP_DMA',
+        detail: 'last pin dropped while a PTE or IOTLB entry still translates to the frame',
+      },
+    ]);
   });
 
   it('test_unpin_after_sync: the same sequence with the sync first is clean, and the device faults', () => {
@@ -70,7 +77,7 @@ describe('safety hook', () => {
     expect(h.drv.dma(1, 0x40, 1, 'write')).toBe(false);
     expect(h.drv.faults()).toEqual([{ deviceId: 1, domainId: h.dom.id, iova: 0x40, write: true, reason: 'permission' }]);
     expect(h.sim.violations).toEqual([]);
-    expect(h.drv.dma(9, 0x40, 1, 'read')).toBe(false);   // unattached device
+    expect(h.drv.dma(9, 0x40, 1, 'read')).toBe(false); // unattached device
     expect(h.drv.faults().at(-1)!.reason).toBe('no-domain');
   });
 
@@ -79,7 +86,7 @@ describe('safety hook', () => {
     h.drv.attachDevice(h.dom, 1);
     const pfn = h.sim.mem.allocFrames(512, { align: 512 });
     iommuMap(h.dom, 0, pfn, 512, RW);
-    h.drv.dma(1, 0, 16, 'read');                 // one 2M IOTLB entry
+    h.drv.dma(1, 0, 16, 'read'); // one 2M IOTLB entry
     expect(h.drv.iotlb.entriesOf(h.dom.id)).toBe(1);
     expect(h.sim.counters.iotlbMisses).toBe(1);
     expect(h.sim.counters.iotlbHits).toBe(15);
@@ -108,16 +115,16 @@ describe('safety hook and MMIO leaves', () => {
     const pfn = pinnedBuffer(h, 1);
     const blk = pfn - (pfn % 512);
     iommuMap(h.dom, 0x10, pfn, 1, RW);
-    iommuMap(h.dom, 0x400, MMIO + pfn, 1, RW);                  // the one-page path
-    iommuMap(h.dom, 0x800, MMIO + blk, 512, RW);                // 2 MiB leaf over MMIO
+    iommuMap(h.dom, 0x400, MMIO + pfn, 1, RW); // the one-page path
+    iommuMap(h.dom, 0x800, MMIO + blk, 512, RW); // 2 MiB leaf over MMIO
     iommuMap(h.dom, 0x1000 + (pfn & 511), MMIO + pfn, 300, RW); // a fused 4K run over MMIO
-    expect(h.drv.dma(1, 0x400, 1, 'read')).toBe(true);          // an IOTLB entry for the MMIO leaf
+    expect(h.drv.dma(1, 0x400, 1, 'read')).toBe(true); // an IOTLB entry for the MMIO leaf
     expect(h.drv.dma(1, 0x800 + (pfn & 511), 1, 'read')).toBe(true);
-    expect(h.sim.mem.reach4k.get(pfn)).toBe(1);                 // only the RAM mapping at 0x10
+    expect(h.sim.mem.reach4k.get(pfn)).toBe(1); // only the RAM mapping at 0x10
     expect(h.sim.mem.reach2m.get(blk / 512)).toBe(0);
     expect(iommuUnmap(h.dom, 0x10, 1)).toBe(1);
     expect(h.sim.mem.isReachable(pfn)).toBe(false);
-    expect(h.sim.mem.isReachable(MMIO + pfn)).toBe(false);      // MMIO is never counted
+    expect(h.sim.mem.isReachable(MMIO + pfn)).toBe(false); // MMIO is never counted
     h.sim.mem.unpin(pfn, 1);
     expect(h.sim.violations).toEqual([]);
     expect(iommuUnmap(h.dom, 0x400, 1)).toBe(1);
@@ -129,7 +136,7 @@ describe('safety hook and MMIO leaves', () => {
   it('test_mmio_run_beside_ram_end: a run from the last RAM frames into the space above counts RAM only', () => {
     const h = makeHarness();
     const last = h.sim.mem.nFrames - 4;
-    iommuMap(h.dom, 0x2000, last, 8, RW);                        // 4 RAM frames, 4 beyond RAM
+    iommuMap(h.dom, 0x2000, last, 8, RW); // 4 RAM frames, 4 beyond RAM
     expect([0, 1, 2, 3].map((k) => h.sim.mem.reach4k.get(last + k))).toEqual([1, 1, 1, 1]);
     expect(h.sim.mem.isReachable(last + 4)).toBe(false);
     expect(iommuUnmap(h.dom, 0x2000, 8)).toBe(8);

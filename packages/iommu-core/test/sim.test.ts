@@ -16,7 +16,8 @@ describe('sim', () => {
   it('test_clock_is_sum_of_charges: modeled time equals count x cost over every event', () => {
     const h = makeHarness();
     iommuMap(h.dom, 0, 0, 300, RW);
-    const c = h.sim.counters, t = h.sim.costTable();
+    const c = h.sim.counters,
+      t = h.sim.costTable();
     const sum = Object.keys(c).reduce((s, k) => s + c[k]! * t[k]!.ns, 0);
     expect(h.sim.clock.now).toBeCloseTo(sum, 6);
     expect(c.pteWrites).toBe(303);
@@ -39,7 +40,9 @@ describe('sim', () => {
     const got: string[] = [];
     h.sim.trace.on = true;
     expect(h.sim.trace.detail).toBe(TRACE_ALL);
-    h.sim.trace.sink = (e) => { got.push(`${e.ph} ${e.track} ${e.name} ${e.ts === h.sim.clock.now}`); };
+    h.sim.trace.sink = (e) => {
+      got.push(`${e.ph} ${e.track} ${e.name} ${e.ts === h.sim.clock.now}`);
+    };
     h.sim.trace.begin('vfio', 'VFIO_IOMMU_MAP_DMA', { iova: traceIova(0x100) });
     h.sim.trace.counter('memory', 'pinned pages', { pages: 3 });
     h.sim.trace.end('vfio', 'VFIO_IOMMU_MAP_DMA');
@@ -51,11 +54,16 @@ describe('sim', () => {
   });
 
   it('test_prng_deterministic', () => {
-    const a = new Prng(42), b = new Prng(42), c = new Prng(43);
+    const a = new Prng(42),
+      b = new Prng(42),
+      c = new Prng(43);
     const xa = Array.from({ length: 5 }, () => a.u32());
     expect(Array.from({ length: 5 }, () => b.u32())).toEqual(xa);
     expect(Array.from({ length: 5 }, () => c.u32())).not.toEqual(xa);
-    for (let i = 0; i < 1000; i++) { const v = a.int(7); expect(v >= 0 && v < 7 && Number.isInteger(v)).toBe(true); }
+    for (let i = 0; i < 1000; i++) {
+      const v = a.int(7);
+      expect(v >= 0 && v < 7 && Number.isInteger(v)).toBe(true);
+    }
   });
 
   it('test_fault_injector: nth occurrence, counts, validation', () => {

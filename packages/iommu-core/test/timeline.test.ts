@@ -2,9 +2,30 @@
 // releases, and the VT-d flush behaviour the reference driver takes from it by release.
 import { describe, expect, it } from 'vitest';
 import {
-  CORE_TIMELINE, KEY_RELEASES, NEWEST_RELEASE, OLDEST_RELEASE, RELEASES, createIotlbGather, entriesAt, iommuMap,
-  iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast, isReleaseName, namedReleases, parseRelease,
-  previousRelease, releaseAtLeast, releaseError, timelineDiff, timelineFlags, SZ_1G, SZ_2M, SZ_4K,type TimelineEntry,
+  CORE_TIMELINE,
+  KEY_RELEASES,
+  NEWEST_RELEASE,
+  OLDEST_RELEASE,
+  RELEASES,
+  createIotlbGather,
+  entriesAt,
+  iommuMap,
+  iommuTlbRangeAdd,
+  iommuTlbSync,
+  iommuUnmap,
+  iommuUnmapFast,
+  isReleaseName,
+  namedReleases,
+  parseRelease,
+  previousRelease,
+  releaseAtLeast,
+  releaseError,
+  timelineDiff,
+  timelineFlags,
+  SZ_1G,
+  SZ_2M,
+  SZ_4K,
+  type TimelineEntry,
 } from '../src/index.js';
 import { timelineMarkdown, withTimelineTable } from '../src/internals.js';
 import { checkTimeline } from '../src/testing.js';
@@ -18,7 +39,12 @@ describe('releases', () => {
     expect(RELEASES.length).toBe(1 + 21 + 20 + 20 + 2);
     expect([OLDEST_RELEASE, NEWEST_RELEASE]).toEqual(['v3.19', 'v7.1']);
     expect(RELEASES.slice(0, 3)).toEqual(['v3.19', 'v4.0', 'v4.1']);
-    for (const [a, b] of [['v4.20', 'v5.0'], ['v5.19', 'v6.0'], ['v6.19', 'v7.0']]) expect(RELEASES.indexOf(b as never) - RELEASES.indexOf(a as never)).toBe(1);
+    for (const [a, b] of [
+      ['v4.20', 'v5.0'],
+      ['v5.19', 'v6.0'],
+      ['v6.19', 'v7.0'],
+    ])
+      expect(RELEASES.indexOf(b as never) - RELEASES.indexOf(a as never)).toBe(1);
     expect(parseRelease('mainline')).toBe('v7.1');
     expect(previousRelease('v4.17')).toBe('v4.16');
     expect(previousRelease('v5.0')).toBe('v4.20');
@@ -26,7 +52,7 @@ describe('releases', () => {
     expect(releaseAtLeast('v4.17', 'v4.17')).toBe(true);
     expect(releaseAtLeast('v4.16', 'v4.17')).toBe(false);
     expect(releaseAtLeast('mainline', 'v7.1')).toBe(true);
-    expect(releaseAtLeast('v5.10', 'v5.9')).toBe(true);      // numeric, not string, order
+    expect(releaseAtLeast('v5.10', 'v5.9')).toBe(true); // numeric, not string, order
   });
 
   it.each([
@@ -45,7 +71,14 @@ describe('releases', () => {
 });
 
 const E = (id: string, since: string, extra: Partial<TimelineEntry> = {}): TimelineEntry => ({
-  id, component: 'iommu-core', commit: 'abcdef012345', title: `t ${id}`, since: since as never, effect: 'e', verified: 'a pull request says so', ...extra,
+  id,
+  component: 'iommu-core',
+  commit: 'abcdef012345',
+  title: `t ${id}`,
+  since: since as never,
+  effect: 'e',
+  verified: 'a pull request says so',
+  ...extra,
 });
 
 describe('timeline', () => {
@@ -63,11 +96,11 @@ describe('timeline', () => {
   it('test_diff_both_directions', () => {
     const up = timelineDiff(T, 'v4.16', 'mainline');
     expect([up.from, up.to]).toEqual(['v4.16', 'v7.1']);
-    expect(up.added.map((e) => e.id)).toEqual(['c', 'b', 'd']);  // by release, then component, then id
+    expect(up.added.map((e) => e.id)).toEqual(['c', 'b', 'd']); // by release, then component, then id
     expect(up.removed).toEqual([]);
     const down = timelineDiff(T, 'v6.18', 'v4.0');
     expect(down.added).toEqual([]);
-    expect(down.removed.map((e) => e.id)).toEqual(['d', 'b', 'c']);  // newest first
+    expect(down.removed.map((e) => e.id)).toEqual(['d', 'b', 'c']); // newest first
     expect(timelineDiff(T, 'v4.17', 'v4.17')).toMatchObject({ added: [], removed: [] });
     // a release and mainline are the same kernel when mainline is that release
     expect(timelineDiff(T, 'v7.1', 'mainline')).toMatchObject({ added: [], removed: [] });
@@ -76,9 +109,13 @@ describe('timeline', () => {
   it('test_check_timeline_refuses_bad_data', () => {
     expect(() => checkTimeline(T)).not.toThrow();
     expect(() => checkTimeline([...T, E('a', 'v5.0')])).toThrow("timeline: duplicate id 'a'");
-    expect(() => checkTimeline([E('x', 'v5.0', { commit: '000000000000' })])).toThrow("timeline: 'x' commit '000000000000' is not a 12-hex-digit commit id");
+    expect(() => checkTimeline([E('x', 'v5.0', { commit: '000000000000' })])).toThrow(
+      "timeline: 'x' commit '000000000000' is not a 12-hex-digit commit id",
+    );
     expect(() => checkTimeline([E('x', 'v5.0', { commit: 'abc' })])).toThrow(/is not a 12-hex-digit commit id/);
-    expect(() => checkTimeline([E('x', 'v5.0', { verified: 'PENDING' })])).toThrow("timeline: 'x' does not say how its release was verified");
+    expect(() => checkTimeline([E('x', 'v5.0', { verified: 'PENDING' })])).toThrow(
+      "timeline: 'x' does not say how its release was verified",
+    );
     expect(() => checkTimeline([E('x', 'v4.21')])).toThrow("timeline: 'x' since 'v4.21' is not a release");
   });
 
@@ -99,7 +136,7 @@ describe('timeline', () => {
     const doc = 'intro\n<!-- timeline:begin -->\nstale\n<!-- timeline:end -->\nrest\n';
     const fresh = withTimelineTable(doc, [E('p', 'v5.0')]);
     expect(fresh).toBe(`intro\n<!-- timeline:begin -->\n${timelineMarkdown([E('p', 'v5.0')])}\n<!-- timeline:end -->\nrest\n`);
-    expect(withTimelineTable(fresh, [E('p', 'v5.0')])).toBe(fresh);          // current: unchanged
+    expect(withTimelineTable(fresh, [E('p', 'v5.0')])).toBe(fresh); // current: unchanged
     expect(() => withTimelineTable('no markers', [])).toThrow('no <!-- timeline:begin --> ... <!-- timeline:end --> markers');
     expect(() => withTimelineTable('<!-- timeline:end --> <!-- timeline:begin -->', [])).toThrow(/markers/);
   });
@@ -144,7 +181,7 @@ describe('reference driver by release (VT-d)', () => {
       expect(h.drv.ops.flushIotlbAll).toBeUndefined();
       expect(iommuUnmap(h.dom, 0x201, 8)).toBe(8);
       expect(flushes(h)).toEqual([4, 4, 4]);
-      expect(h.sim.counters.iotlbSyncs).toBe(1);               // the core's sync, which finds no op
+      expect(h.sim.counters.iotlbSyncs).toBe(1); // the core's sync, which finds no op
       expectClean(h);
     }
   });
@@ -166,7 +203,7 @@ describe('reference driver by release (VT-d)', () => {
     iommuTlbRangeAdd(h.dom, 0x201, 8);
     iommuTlbSync(h.dom);
     expect(flushes(h)).toEqual([4, 4, 4]);
-    expect(h.sim.counters.iotlbRangeAdds).toBe(0);            // no driver op: nothing recorded
+    expect(h.sim.counters.iotlbRangeAdds).toBe(0); // no driver op: nothing recorded
     expectClean(h);
   });
 
@@ -186,7 +223,10 @@ describe('reference driver by release (VT-d)', () => {
   it('test_vtd_calls_per_page_before_map_pages', () => {
     // before v5.15 one ops->map/unmap call per page of the size the core chose: with every power of
     // two reported, one per naturally aligned chunk (4: 4K, 8K, 16K, 4K); one per run after
-    for (const [r, calls] of [['v5.14', 4], ['v5.15', 1]] as const) {
+    for (const [r, calls] of [
+      ['v5.14', 4],
+      ['v5.15', 1],
+    ] as const) {
       const h = map8(r);
       expect(h.sim.counters.mapCalls).toBe(calls);
       iommuUnmap(h.dom, 0x201, 8);
@@ -211,18 +251,25 @@ describe('reference driver by release (VT-d)', () => {
       iommuMap(h.dom, 4096, pfn + 604, 4, RW);
       return { h, pfn, first, second: [h.sim.counters.mapCalls - first[0]!, h.sim.counters.pteWrites - first[1]!] };
     };
-    const old = run('v4.0'), real = run('v5.14+vtd-real-pgsize');
+    const old = run('v4.0'),
+      real = run('v5.14+vtd-real-pgsize');
     expect(old.h.dom.pgsizeBitmap).toBe(0xfffffffffffff000n);
     // the same entries (2 MiB + 4 KiB leaves and their tables) either way; 2 calls either way
     expect(old.first).toEqual(real.first);
     expect(old.first[0]).toBe(2);
-    expect(old.second).toEqual([1, 5]);                      // one call: 4 leaves and the new table's pointer
-    expect(real.second).toEqual([4, 5]);                     // one call per 4 KiB page
+    expect(old.second).toEqual([1, 5]); // one call: 4 leaves and the new table's pointer
+    expect(real.second).toEqual([4, 5]); // one call per 4 KiB page
     // unmapping one 4 KiB page inside the 2 MiB leaf removes the leaf (the "horrid API" rule), one flush
     expect(iommuUnmap(old.h.dom, 1030, 1)).toBe(512);
     expect(flushes(old.h)).toEqual([1, 1, 1]);
     const p = old.pfn;
-    expect(leaves(old.h.dom)).toEqual([[1536, p + 512, 12], [4096, p + 604, 12], [4097, p + 605, 12], [4098, p + 606, 12], [4099, p + 607, 12]]);
+    expect(leaves(old.h.dom)).toEqual([
+      [1536, p + 512, 12],
+      [4096, p + 604, 12],
+      [4097, p + 605, 12],
+      [4098, p + 606, 12],
+      [4099, p + 607, 12],
+    ]);
   });
 
   it('test_vtd_before_5_15_superpages_off_splits_a_2m_chunk_into_4k_entries', () => {
@@ -258,7 +305,8 @@ describe('reference driver by release (VT-d)', () => {
   });
 
   it('test_vtd_real_pgsize_bitmap_option_overrides_the_release', () => {
-    const all = 0xfffffffffffff000n, real = SZ_4K | SZ_2M | SZ_1G;
+    const all = 0xfffffffffffff000n,
+      real = SZ_4K | SZ_2M | SZ_1G;
     // v4.0 told to report its table sizes: the core splits, one call per 4 KiB page (no map_pages yet)
     const a = makeHarness({ release: 'v4.0', realPgsizeBitmap: true });
     expect([a.drv.reportedPgsizeBitmap, a.dom.pgsizeBitmap, a.drv.ops.splitsChunks]).toEqual([real, real, false]);
@@ -296,7 +344,9 @@ describe('reference driver by release (VT-d)', () => {
   it('test_vtd_explicit_options_still_override_the_release', () => {
     const h = makeHarness({ release: 'v4.16', flushOnUnmap: false, apiEra: '2018' });
     expect(h.drv.ops.iotlbSync).toBeDefined();
-    expect(() => makeHarness({ release: 'v3.0' as never })).toThrow(`release 'v3.0' is older than v3.19, the oldest this model covers ${RANGE}`);
+    expect(() => makeHarness({ release: 'v3.0' as never })).toThrow(
+      `release 'v3.0' is older than v3.19, the oldest this model covers ${RANGE}`,
+    );
   });
 });
 

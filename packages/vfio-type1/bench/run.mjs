@@ -7,7 +7,11 @@ import { createReferenceDriver, createSim } from '@x/iommu-core';
 import { Host, VFIO_TYPE1v2_IOMMU } from '../dist/index.js';
 
 const GiB = 1n << 30n;
-const PATHS = [['slow', 'v4.16'], ['fast', 'v4.17'], ['mainline', 'mainline']];
+const PATHS = [
+  ['slow', 'v4.16'],
+  ['fast', 'v4.17'],
+  ['mainline', 'mainline'],
+];
 const BACKINGS = ['thp', '4k'];
 
 /** One machine + container per task, set up outside the timed function. */
@@ -37,17 +41,27 @@ for (const backing of BACKINGS) {
       env.c.unmapDma({ iova: 0n, size: GiB });
     };
     // one untimed op to record the modeled cost and counters of a map+unmap
-    const t0 = env.sim.clock.now, s0 = env.sim.counters;
+    const t0 = env.sim.clock.now,
+      s0 = env.sim.counters;
     op();
     const s1 = env.sim.counters;
-    model[name] = { modelNs: env.sim.clock.now - t0, syncs: s1.iotlbSyncs - s0.iotlbSyncs, pages: s1.pins - s0.pins,
-      regions: env.c.stats().unmapChunks, violations: env.sim.violations.length };
+    model[name] = {
+      modelNs: env.sim.clock.now - t0,
+      syncs: s1.iotlbSyncs - s0.iotlbSyncs,
+      pages: s1.pins - s0.pins,
+      regions: env.c.stats().unmapChunks,
+      violations: env.sim.violations.length,
+    };
     bench.add(name, op);
   }
 }
 
 await bench.run();
-for (const t of bench.tasks) if (t.result.state !== 'completed') { console.error(t.name, t.result.state, t.result.error); process.exit(1); }
+for (const t of bench.tasks)
+  if (t.result.state !== 'completed') {
+    console.error(t.name, t.result.state, t.result.error);
+    process.exit(1);
+  }
 const ns = Object.fromEntries(bench.tasks.map((t) => [t.name, t.result.latency.mean * 1e6]));
 const f = (x, w = 14) => String(x).padStart(w);
 console.log(`\n@x/vfio-type1 bench  node ${process.version}  ${new Date().toISOString().slice(0, 10)}`);
@@ -60,9 +74,15 @@ for (const [name, v] of Object.entries(ns)) {
 console.log('\nratios vs slow (wall | modeled):');
 for (const backing of BACKINGS) {
   for (const p of ['fast', 'mainline']) {
-    const a = `${backing} slow`, b = `${backing} ${p}`;
-    console.log(`  ${b.padEnd(14)} wall ${(ns[b] / ns[a]).toFixed(2)}x   modeled ${(model[b].modelNs / model[a].modelNs).toFixed(3)}x   syncs ${model[a].syncs} -> ${model[b].syncs}`);
+    const a = `${backing} slow`,
+      b = `${backing} ${p}`;
+    console.log(
+      `  ${b.padEnd(14)} wall ${(ns[b] / ns[a]).toFixed(2)}x   modeled ${(model[b].modelNs / model[a].modelNs).toFixed(3)}x   syncs ${model[a].syncs} -> ${model[b].syncs}`,
+    );
   }
 }
 const bad = Object.entries(model).filter(([, m]) => m.violations !== 0);
-if (bad.length > 0) { console.error('safety violations during the bench:', bad); process.exit(1); }
+if (bad.length > 0) {
+  console.error('safety violations during the bench:', bad);
+  process.exit(1);
+}

@@ -3,8 +3,16 @@
 // attached later, the iova list from apertures and reserved regions (spec vfio-type1 §6.7, §8).
 
 import {
-  ERRNO, IOMMU_CACHE, IOMMU_CAP_CACHE_COHERENCY, IOMMU_CAP_INTR_REMAP, IOMMU_RESV_DIRECT_RELAXABLE,
-  iommuIovaToPhys, iommuMap, iommuPgsize, iommuUnmap, type IommuDomain,
+  ERRNO,
+  IOMMU_CACHE,
+  IOMMU_CAP_CACHE_COHERENCY,
+  IOMMU_CAP_INTR_REMAP,
+  IOMMU_RESV_DIRECT_RELAXABLE,
+  iommuIovaToPhys,
+  iommuMap,
+  iommuPgsize,
+  iommuUnmap,
+  type IommuDomain,
 } from '@x/iommu-core';
 import { sysErrno } from './errors.js';
 import { VfioDomain, type IommuGroup, type IovaNode, type VfioIommu } from './iommu.js';
@@ -37,7 +45,10 @@ function attachDevices(g: IommuGroup, dom: IommuDomain): number {
 function carve(list: IovaNode[], rs: number, re: number): IovaNode[] {
   const out: IovaNode[] = [];
   for (const n of list) {
-    if (re < n.start || rs > n.last) { out.push(n); continue; }
+    if (re < n.start || rs > n.last) {
+      out.push(n);
+      continue;
+    }
     if (rs > n.start) out.push({ start: n.start, last: rs - 1 });
     if (re < n.last) out.push({ start: re + 1, last: n.last });
   }
@@ -54,8 +65,12 @@ function resvOf(g: IommuGroup): { start: number; last: number }[] {
 /** The iova list for a set of domains (apertures intersected) and groups (regions carved). */
 function buildIovaList(doms: readonly IommuDomain[], groups: readonly IommuGroup[]): IovaNode[] {
   if (doms.length === 0) return [];
-  let start = 0, last = Infinity;
-  for (const d of doms) { start = Math.max(start, d.geometry.apertureStart); last = Math.min(last, d.geometry.apertureEnd); }
+  let start = 0,
+    last = Infinity;
+  for (const d of doms) {
+    start = Math.max(start, d.geometry.apertureStart);
+    last = Math.min(last, d.geometry.apertureEnd);
+  }
   if (start > last) return [];
   let list: IovaNode[] = [{ start, last }];
   for (const g of groups) for (const r of resvOf(g)) list = carve(list, r.start, r.last);
@@ -84,7 +99,11 @@ function vfioIommuReplay(iommu: VfioIommu, nd: VfioDomain): number {
     const end = dma.end;
     while (iova < end) {
       const phys = iommuIovaToPhys(ref, iova);
-      if (phys < 0) { iommu.stats.warnings++; iova++; continue; }
+      if (phys < 0) {
+        iommu.stats.warnings++;
+        iova++;
+        continue;
+      }
       let len = 1;
       while (iova + len < end && iommuIovaToPhys(ref, iova + len) === phys + len) len++;
       try {
@@ -120,8 +139,15 @@ export function vfioIommuType1AttachGroup(iommu: VfioIommu, g: IommuGroup): numb
     return iommu.spec.pagingDomainAlloc ? errno : -ERRNO.EIO;
   }
   let ret = attachDevices(g, dom);
-  if (ret !== 0) { drv.domainFree(dom); return ret; }
-  const fail = (err: number): number => { detachDevices(g, dom); drv.domainFree(dom); return err; };
+  if (ret !== 0) {
+    drv.domainFree(dom);
+    return ret;
+  }
+  const fail = (err: number): number => {
+    detachDevices(g, dom);
+    drv.domainFree(dom);
+    return err;
+  };
   let newList: IovaNode[] = [];
   if (iommu.spec.iovaList) {
     const ap = dom.geometry;
@@ -155,7 +181,7 @@ export function vfioIommuType1AttachGroup(iommu: VfioIommu, g: IommuGroup): numb
   ret = vfioIommuReplay(iommu, nd);
   if (ret !== 0) return fail(ret);
   nd.groups.push(g);
-  iommu.domains.unshift(nd);              // new domains go to the head of domain_list
+  iommu.domains.unshift(nd); // new domains go to the head of domain_list
   for (const dma of iommu.dmas.list) dma.iommuMapped = true;
   if (iommu.spec.iovaList) iommu.iovaList = newList;
   return 0;
@@ -175,9 +201,16 @@ export function vfioIommuType1DetachGroup(iommu: VfioIommu, g: IommuGroup, befor
   if (d.groups.length === 0) {
     // the last domain takes every dma with it and must then be empty; an earlier one is freed with
     // its mappings (its devices are detached; the dmas stay mapped in the other domains)
-    if (iommu.domains.length === 1) { vfioIommuUnmapUnpinAll(iommu); beforeFree(d); }
+    if (iommu.domains.length === 1) {
+      vfioIommuUnmapUnpinAll(iommu);
+      beforeFree(d);
+    }
     iommu.domains.splice(k, 1);
     d.drv.domainFree(d.dom);
   }
-  if (iommu.spec.iovaList) iommu.iovaList = buildIovaList(iommu.domains.map((x) => x.dom), allGroups(iommu));
+  if (iommu.spec.iovaList)
+    iommu.iovaList = buildIovaList(
+      iommu.domains.map((x) => x.dom),
+      allGroups(iommu),
+    );
 }

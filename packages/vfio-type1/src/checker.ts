@@ -58,18 +58,28 @@ export function checkAccounting(chk: SafetyChecker, iommu: VfioIommu | null, pro
  * container's, and the container holds no pin outside its dmas.
  */
 export function checkDeep(iommu: VfioIommu): void {
-  const chk = iommu.sim.checker, mem = iommu.sim.mem;
-  let pages = 0, charged = 0;
+  const chk = iommu.sim.checker,
+    mem = iommu.sim.mem;
+  let pages = 0,
+    charged = 0;
   const run = new ContigRun();
   for (const dma of iommu.dmas.list) {
     charged += dma.lockedPages;
     let off = 0;
     while (off < dma.size) {
       const n = contigRun(dma, off, dma.size - off, run);
-      if (n <= 0) { chk.report('dma-vaddr-unbacked', -1, `dma iova page 0x${dma.iova.toString(16)}: vaddr page 0x${(dma.vaddr + off).toString(16)} has no VMA`); break; }
+      if (n <= 0) {
+        chk.report(
+          'dma-vaddr-unbacked',
+          -1,
+          `dma iova page 0x${dma.iova.toString(16)}: vaddr page 0x${(dma.vaddr + off).toString(16)} has no VMA`,
+        );
+        break;
+      }
       if (!run.reserved) {
         for (let i = 0; i < n; i++) {
-          if (mem.pinCount(run.pfn + i) < 1) chk.report('dma-page-not-pinned', run.pfn + i, `page ${off + i} of dma at iova page 0x${dma.iova.toString(16)} is not pinned`);
+          if (mem.pinCount(run.pfn + i) < 1)
+            chk.report('dma-page-not-pinned', run.pfn + i, `page ${off + i} of dma at iova page 0x${dma.iova.toString(16)} is not pinned`);
         }
         pages += n;
       }

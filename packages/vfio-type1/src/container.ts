@@ -12,10 +12,28 @@ import type { Process } from './mm.js';
 import { profileSpec, type Profile, type ProfileSpec, type TryHarder, type UnmapPath } from './profiles.js';
 import type { VfioStats } from './stats.js';
 import {
-  VFIO_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_DMA_CC_IOMMU, VFIO_GET_API_VERSION, VFIO_IOMMU_GET_INFO,
-  VFIO_IOMMU_INFO_CAPS, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU,
-  VFIO_TYPE1_NESTING_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_UNMAP_ALL, VFIO_UPDATE_VADDR, INFO_SIZE,
-  decodeInfo, encodeDmaMap, encodeDmaUnmap, encodeInfoRequest, type DmaMap, type DmaUnmap, type IommuInfo,
+  VFIO_API_VERSION,
+  VFIO_CHECK_EXTENSION,
+  VFIO_DMA_CC_IOMMU,
+  VFIO_GET_API_VERSION,
+  VFIO_IOMMU_GET_INFO,
+  VFIO_IOMMU_INFO_CAPS,
+  VFIO_IOMMU_MAP_DMA,
+  VFIO_IOMMU_UNMAP_DMA,
+  VFIO_SET_IOMMU,
+  VFIO_TYPE1_IOMMU,
+  VFIO_TYPE1_NESTING_IOMMU,
+  VFIO_TYPE1v2_IOMMU,
+  VFIO_UNMAP_ALL,
+  VFIO_UPDATE_VADDR,
+  INFO_SIZE,
+  decodeInfo,
+  encodeDmaMap,
+  encodeDmaUnmap,
+  encodeInfoRequest,
+  type DmaMap,
+  type DmaUnmap,
+  type IommuInfo,
 } from './uapi.js';
 
 /**
@@ -60,19 +78,30 @@ export interface ContainerOptions {
 }
 
 /** A mapping as the container holds it (bytes). */
-export interface MappingInfo { iova: bigint; vaddr: bigint; size: bigint; prot: number; lockedPages: number }
+export interface MappingInfo {
+  iova: bigint;
+  vaddr: bigint;
+  size: bigint;
+  prot: number;
+  lockedPages: number;
+}
 
 const U32 = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
 
 /** The container ioctls this model handles, by number: their names are the errors' `syscall`. */
 const IOCTL_NAMES: ReadonlyMap<number, string> = new Map([
-  [VFIO_GET_API_VERSION, 'VFIO_GET_API_VERSION'], [VFIO_CHECK_EXTENSION, 'VFIO_CHECK_EXTENSION'],
-  [VFIO_SET_IOMMU, 'VFIO_SET_IOMMU'], [VFIO_IOMMU_GET_INFO, 'VFIO_IOMMU_GET_INFO'],
-  [VFIO_IOMMU_MAP_DMA, 'VFIO_IOMMU_MAP_DMA'], [VFIO_IOMMU_UNMAP_DMA, 'VFIO_IOMMU_UNMAP_DMA'],
+  [VFIO_GET_API_VERSION, 'VFIO_GET_API_VERSION'],
+  [VFIO_CHECK_EXTENSION, 'VFIO_CHECK_EXTENSION'],
+  [VFIO_SET_IOMMU, 'VFIO_SET_IOMMU'],
+  [VFIO_IOMMU_GET_INFO, 'VFIO_IOMMU_GET_INFO'],
+  [VFIO_IOMMU_MAP_DMA, 'VFIO_IOMMU_MAP_DMA'],
+  [VFIO_IOMMU_UNMAP_DMA, 'VFIO_IOMMU_UNMAP_DMA'],
 ]);
 
 /** `syscall` of an ioctl's errors: its name when handled here, else `ioctl(0x3b73)`. cmd is a u32. */
-function ioctlName(cmd: number): string { return IOCTL_NAMES.get(cmd) ?? `ioctl(0x${cmd.toString(16)})`; }
+function ioctlName(cmd: number): string {
+  return IOCTL_NAMES.get(cmd) ?? `ioctl(0x${cmd.toString(16)})`;
+}
 
 export class Container {
   readonly spec: ProfileSpec;
@@ -86,16 +115,22 @@ export class Container {
   private readonly dmaEntryLimit: number;
   private lastStats: VfioStats | null = null;
 
-  constructor(readonly host: ContainerHost, readonly proc: Process, readonly opts: ContainerOptions = {}) {
+  constructor(
+    readonly host: ContainerHost,
+    readonly proc: Process,
+    readonly opts: ContainerOptions = {},
+  ) {
     this.spec = profileSpec(opts.profile ?? 'mainline');
     this.unmapPath = opts.unmapPath ?? this.spec.unmapPath;
-    if (!['slow', 'fast', 'mainline'].includes(this.unmapPath)) throw new RangeError(`unknown unmapPath '${this.unmapPath}' (slow, fast, mainline)`);
+    if (!['slow', 'fast', 'mainline'].includes(this.unmapPath))
+      throw new RangeError(`unknown unmapPath '${this.unmapPath}' (slow, fast, mainline)`);
     this.tryHarder = opts.mapTryHarder === undefined ? this.spec.tryHarder : opts.mapTryHarder === false ? null : opts.mapTryHarder;
     if (this.tryHarder !== null && !['landed', 'rfc-v2', 'suggested'].includes(this.tryHarder)) {
       throw new RangeError(`unknown mapTryHarder '${String(this.tryHarder)}' (landed, rfc-v2, suggested, false)`);
     }
     this.tlbSyncMax = opts.tlbSyncMax ?? 512;
-    if (!(Number.isInteger(this.tlbSyncMax) && this.tlbSyncMax >= 1)) throw new RangeError(`tlbSyncMax must be an integer >= 1, got ${this.tlbSyncMax}`);
+    if (!(Number.isInteger(this.tlbSyncMax) && this.tlbSyncMax >= 1))
+      throw new RangeError(`tlbSyncMax must be an integer >= 1, got ${this.tlbSyncMax}`);
     if (opts.dmaEntryLimit !== undefined && !this.spec.dmaEntryLimit) {
       throw new RangeError(`dmaEntryLimit is not a parameter of ${this.spec.name} (dma_entry_limit came in v5.1)`);
     }
@@ -103,7 +138,9 @@ export class Container {
     if (!U32(this.dmaEntryLimit)) throw new RangeError(`dmaEntryLimit must be a u32, got ${this.dmaEntryLimit}`);
   }
 
-  get profile(): Profile { return this.spec.name; }
+  get profile(): Profile {
+    return this.spec.name;
+  }
 
   /**
    * Raw ioctl on the container fd: arg is the struct as bytes (GET_INFO/MAP/UNMAP; outputs written
@@ -116,10 +153,15 @@ export class Container {
     if (!U32(cmd)) throw new RangeError(`ioctl: request ${cmd} is not an ioctl number (an integer in 0 to 0xffffffff)`);
     this.live(ioctlName(cmd));
     switch (cmd) {
-      case VFIO_GET_API_VERSION: return VFIO_API_VERSION;
-      case VFIO_CHECK_EXTENSION: return this.checkExtension(typeof arg === 'number' ? arg : 0);
-      case VFIO_SET_IOMMU: this.setIommu(typeof arg === 'number' ? arg : -1); return 0;
-      default: break;
+      case VFIO_GET_API_VERSION:
+        return VFIO_API_VERSION;
+      case VFIO_CHECK_EXTENSION:
+        return this.checkExtension(typeof arg === 'number' ? arg : 0);
+      case VFIO_SET_IOMMU:
+        this.setIommu(typeof arg === 'number' ? arg : -1);
+        return 0;
+      default:
+        break;
     }
     const name = ioctlName(cmd);
     const iommu = this.iommu;
@@ -151,21 +193,30 @@ export class Container {
   }
 
   /** VFIO_GET_API_VERSION. */
-  getApiVersion(): number { return this.ioctl(VFIO_GET_API_VERSION); }
+  getApiVersion(): number {
+    return this.ioctl(VFIO_GET_API_VERSION);
+  }
 
   /** VFIO_CHECK_EXTENSION: 1 when the extension is supported in this era (and state), else 0. */
   checkExtension(ext: number): 0 | 1 {
     this.live('VFIO_CHECK_EXTENSION');
-    const iommu = this.iommu, s = this.spec;
+    const iommu = this.iommu,
+      s = this.spec;
     switch (ext) {
-      case VFIO_TYPE1_IOMMU: case VFIO_TYPE1v2_IOMMU: return 1;
-      case VFIO_TYPE1_NESTING_IOMMU: return s.nesting ? 1 : 0;
-      case VFIO_UNMAP_ALL: return s.unmapAllExt ? 1 : 0;
-      case VFIO_UPDATE_VADDR: return s.unmapAllExt && iommu !== null ? 1 : 0;
+      case VFIO_TYPE1_IOMMU:
+      case VFIO_TYPE1v2_IOMMU:
+        return 1;
+      case VFIO_TYPE1_NESTING_IOMMU:
+        return s.nesting ? 1 : 0;
+      case VFIO_UNMAP_ALL:
+        return s.unmapAllExt ? 1 : 0;
+      case VFIO_UPDATE_VADDR:
+        return s.unmapAllExt && iommu !== null ? 1 : 0;
       case VFIO_DMA_CC_IOMMU:
         if (iommu === null) return 0;
         return iommu.domains.every((d) => (d.prot & IOMMU_CACHE) !== 0) ? 1 : 0;
-      default: return 0;
+      default:
+        return 0;
     }
   }
 
@@ -176,8 +227,10 @@ export class Container {
     if (g.container !== null) throw new VfioError('EINVAL', sc, `group ${g.id} is already set to a container`);
     const r = g.drv.release;
     if (r !== undefined && r !== this.spec.release && this.opts.mixReleases !== true) {
-      throw new RangeError(`group ${g.id}'s IOMMU driver ${g.drv.name} models ${r} but the container models ${this.spec.release}` +
-        `${this.spec.name === 'mainline' ? ' (mainline)' : ''}: create both for one release, or pass mixReleases: true to openContainer`);
+      throw new RangeError(
+        `group ${g.id}'s IOMMU driver ${g.drv.name} models ${r} but the container models ${this.spec.release}` +
+          `${this.spec.name === 'mainline' ? ' (mainline)' : ''}: create both for one release, or pass mixReleases: true to openContainer`,
+      );
     }
     const iommu = this.iommu;
     if (iommu !== null) this.tracked(sc, () => vfioIommuType1AttachGroup(iommu, g));
@@ -209,9 +262,16 @@ export class Container {
     }
     if (this.checkExtension(type) <= 0) throw new VfioError('ENODEV', sc, `no IOMMU driver supports type ${type}`);
     const iommu = new VfioIommu({
-      sim: this.host.sim, proc: this.proc, spec: this.spec, v2: type !== VFIO_TYPE1_IOMMU, unmapPath: this.unmapPath,
-      tryHarder: this.tryHarder, tlbSyncMax: this.tlbSyncMax, disableHugepages: this.opts.disableHugepages ?? false,
-      allowUnsafeInterrupts: this.opts.allowUnsafeInterrupts ?? false, dmaEntryLimit: this.dmaEntryLimit,
+      sim: this.host.sim,
+      proc: this.proc,
+      spec: this.spec,
+      v2: type !== VFIO_TYPE1_IOMMU,
+      unmapPath: this.unmapPath,
+      tryHarder: this.tryHarder,
+      tlbSyncMax: this.tlbSyncMax,
+      disableHugepages: this.opts.disableHugepages ?? false,
+      allowUnsafeInterrupts: this.opts.allowUnsafeInterrupts ?? false,
+      dmaEntryLimit: this.dmaEntryLimit,
     });
     const done: VfioGroup[] = [];
     for (const g of this.groups) {
@@ -229,7 +289,9 @@ export class Container {
    * VFIO_IOMMU_MAP_DMA. Throws VfioError; a failed call leaves no trace. A field its uapi field cannot
    * hold (see DmaMap) is a TypeError / RangeError thrown before the ioctl (encodeDmaMap).
    */
-  mapDma(m: DmaMap): void { this.ioctl(VFIO_IOMMU_MAP_DMA, encodeDmaMap(m)); }
+  mapDma(m: DmaMap): void {
+    this.ioctl(VFIO_IOMMU_MAP_DMA, encodeDmaMap(m));
+  }
 
   /**
    * VFIO_IOMMU_UNMAP_DMA: returns the bytes unmapped (may exceed the request in v1, 0 when nothing
@@ -251,7 +313,10 @@ export class Container {
       this.ioctl(VFIO_IOMMU_GET_INFO, b);
       info = decodeInfo(b);
     }
-    if ((info.flags & VFIO_IOMMU_INFO_CAPS) === 0) { delete info.capOffset; info.argsz = INFO_SIZE; }
+    if ((info.flags & VFIO_IOMMU_INFO_CAPS) === 0) {
+      delete info.capOffset;
+      info.argsz = INFO_SIZE;
+    }
     return info;
   }
 
@@ -267,16 +332,24 @@ export class Container {
   mappings(): MappingInfo[] {
     const iommu = this.iommu;
     if (iommu === null) return [];
-    return iommu.dmas.list.map((d) => ({ iova: BigInt(d.iova) << 12n, vaddr: BigInt(d.vaddr) << 12n, size: BigInt(d.size) << 12n,
-      prot: d.prot, lockedPages: d.lockedPages }));
+    return iommu.dmas.list.map((d) => ({
+      iova: BigInt(d.iova) << 12n,
+      vaddr: BigInt(d.vaddr) << 12n,
+      size: BigInt(d.size) << 12n,
+      prot: d.prot,
+      lockedPages: d.lockedPages,
+    }));
   }
 
   /** dma_avail (entries left before ENOSPC). */
-  get dmaAvail(): number { return this.iommu?.dmaAvail ?? this.dmaEntryLimit; }
+  get dmaAvail(): number {
+    return this.iommu?.dmaAvail ?? this.dmaEntryLimit;
+  }
 
   /** Runs the full checker walk now; returns the violations it added. */
   check(): Violation[] {
-    const chk = this.host.sim.checker, n0 = chk.violations.length;
+    const chk = this.host.sim.checker,
+      n0 = chk.violations.length;
     this.checkAccounting();
     if (this.iommu !== null) checkDeep(this.iommu);
     return chk.violations.slice(n0);
@@ -337,9 +410,13 @@ export class Container {
 
 function deepReason(r: number): string {
   switch (errnoName(r)) {
-    case 'ENOMEM': return 'RLIMIT_MEMLOCK exceeded or allocation failure while pinning/mapping';
-    case 'EFAULT': return 'a page of the vaddr range could not be pinned, or the IOMMU refused the address';
-    case 'EBUSY': return 'the IOMMU refused to map over an existing mapping';
-    default: return 'the IOMMU driver failed the map';
+    case 'ENOMEM':
+      return 'RLIMIT_MEMLOCK exceeded or allocation failure while pinning/mapping';
+    case 'EFAULT':
+      return 'a page of the vaddr range could not be pinned, or the IOMMU refused the address';
+    case 'EBUSY':
+      return 'the IOMMU refused to map over an existing mapping';
+    default:
+      return 'the IOMMU driver failed the map';
   }
 }

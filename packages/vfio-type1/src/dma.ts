@@ -20,21 +20,27 @@ export class VfioDma {
     /** capable(CAP_IPC_LOCK) sampled at MAP_DMA time. */
     readonly lockCap: boolean,
   ) {}
-  get end(): number { return this.iova + this.size; }
+  get end(): number {
+    return this.iova + this.size;
+  }
 }
 
 /** The dma tree: non-overlapping VfioDmas sorted by iova. */
 export class DmaTree {
   readonly list: VfioDma[] = [];
-  get count(): number { return this.list.length; }
+  get count(): number {
+    return this.list.length;
+  }
 
   /** Index of the first dma whose end is above page `start` (list.length when none). */
   lowerIndex(start: number): number {
     const l = this.list;
-    let lo = 0, hi = l.length;
+    let lo = 0,
+      hi = l.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (l[mid]!.iova + l[mid]!.size <= start) lo = mid + 1; else hi = mid;
+      if (l[mid]!.iova + l[mid]!.size <= start) lo = mid + 1;
+      else hi = mid;
     }
     return lo;
   }
@@ -55,16 +61,26 @@ export class DmaTree {
   /** vfio_link_dma(): inserts a (zero-sized) dma at its iova position. */
   link(d: VfioDma): void {
     const l = this.list;
-    let lo = 0, hi = l.length;
-    while (lo < hi) { const mid = (lo + hi) >>> 1; if (l[mid]!.iova < d.iova) lo = mid + 1; else hi = mid; }
+    let lo = 0,
+      hi = l.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (l[mid]!.iova < d.iova) lo = mid + 1;
+      else hi = mid;
+    }
     l.splice(lo, 0, d);
   }
 
   /** vfio_unlink_dma(). */
   unlink(d: VfioDma): void {
     const l = this.list;
-    let lo = 0, hi = l.length;
-    while (lo < hi) { const mid = (lo + hi) >>> 1; if (l[mid]!.iova < d.iova) lo = mid + 1; else hi = mid; }
+    let lo = 0,
+      hi = l.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (l[mid]!.iova < d.iova) lo = mid + 1;
+      else hi = mid;
+    }
     if (l[lo] !== d) throw new Error(`BUG: dma at iova page 0x${d.iova.toString(16)} is not in the tree`);
     l.splice(lo, 1);
   }

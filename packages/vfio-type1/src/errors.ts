@@ -18,7 +18,9 @@ export class VfioError extends SysError {
   }
   // on the prototype, as @x/iommu-core brands SysError: every instance has it, its own keys stay
   // code/errno/name/syscall, and the declared type stays structural
-  static { Object.defineProperty(VfioError.prototype, VFIO_ERROR_BRAND, { value: true }); }
+  static {
+    Object.defineProperty(VfioError.prototype, VFIO_ERROR_BRAND, { value: true });
+  }
 }
 
 /**

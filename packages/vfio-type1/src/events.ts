@@ -13,8 +13,12 @@ export const VFIO_EVENTS = Object.freeze({
   'vfio.regionAllocs': E('one struct vfio_regions (40 bytes) allocated for an unmapped chunk (v4.17+ fast path)'),
   'vfio.gupCalls': E('one get_user_pages / pin_user_pages_remote call: one per page before v5.12, one per 512-page vfio_batch after'),
   'vfio.gupPages': E('one page returned by GUP (the pages array entry)'),
-  'vfio.gupWalks': E('one GUP page-table walk and reference: per 4 KiB folio, per THP page before v6.6 (57edfcfd3419), else per folio and call'),
-  'vfio.pinSteps': E('one step of vfio_pin_pages_remote\'s contiguity and accounting loop: per page before v6.18, per contiguous run of a batch after'),
+  'vfio.gupWalks': E(
+    'one GUP page-table walk and reference: per 4 KiB folio, per THP page before v6.6 (57edfcfd3419), else per folio and call',
+  ),
+  'vfio.pinSteps': E(
+    "one step of vfio_pin_pages_remote's contiguity and accounting loop: per page before v6.18, per contiguous run of a batch after",
+  ),
   'vfio.unpinSteps': E('put_pfn per page before v6.18; one folio step of unpin_user_page_range_dirty_lock after'),
   'vfio.unpinFolios': E('a folio whose pins are dropped (its struct page brought into the cache), any release'),
   'vfio.pfnLookups': E('one pfn lookup of a VM_PFNMAP range (a device BAR): per page before v6.15, per BAR mapping after'),

@@ -8,5 +8,9 @@ import type { Container, VfioGroup } from './container.js';
 export class Group implements VfioGroup {
   /** The container this group is set to, or null. */
   container: Container | null = null;
-  constructor(readonly id: number, readonly drv: IommuDriver, readonly devices: readonly number[]) {}
+  constructor(
+    readonly id: number,
+    readonly drv: IommuDriver,
+    readonly devices: readonly number[],
+  ) {}
 }

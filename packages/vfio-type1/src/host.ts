@@ -43,7 +43,7 @@ export class Host implements MmHost, ContainerHost {
    */
   spawn(opts: SpawnOptions = {}): Process {
     const p = new Process(this, this.nextPid, opts.memlockLimit ?? null, opts.capIpcLock ?? false);
-    this.nextPid++;   // only once the limit was accepted: a rejected spawn leaves the host as it was
+    this.nextPid++; // only once the limit was accepted: a rejected spawn leaves the host as it was
     this.processes.push(p);
     return p;
   }
@@ -63,7 +63,7 @@ export class Host implements MmHost, ContainerHost {
   allocMmio(npages: number): number {
     const align = Math.min(2 ** Math.ceil(Math.log2(npages)), 2 ** PUD_ORDER);
     const p = Math.ceil(this.nextMmio / align) * align;
-    this.nextMmio = p + Math.ceil(npages / 512) * 512 + 512;   // a gap after each BAR
+    this.nextMmio = p + Math.ceil(npages / 512) * 512 + 512; // a gap after each BAR
     return p;
   }
 }

@@ -9,17 +9,37 @@ import type { VfioIommu } from './iommu.js';
 import { vfioPinMapDma } from './map.js';
 import { histAdd } from './stats.js';
 import {
-  CapChain, DMA_MAP_MINSZ, DMA_UNMAP_BITMAP_MINSZ, DMA_UNMAP_MINSZ, DIRTY_BITMAP_SIZE_REPORTED, INFO_MINSZ, INFO_SIZE,
-  VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL,
-  VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_DMA_UNMAP_FLAG_VADDR, VFIO_IOMMU_INFO_CAPS, VFIO_IOMMU_INFO_PGSIZES,
-  VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
-  decodeDmaMap, decodeDmaUnmap, writeUnmapSize, type DmaMap, type DmaUnmap,
+  CapChain,
+  DMA_MAP_MINSZ,
+  DMA_UNMAP_BITMAP_MINSZ,
+  DMA_UNMAP_MINSZ,
+  DIRTY_BITMAP_SIZE_REPORTED,
+  INFO_MINSZ,
+  INFO_SIZE,
+  VFIO_DMA_MAP_FLAG_READ,
+  VFIO_DMA_MAP_FLAG_VADDR,
+  VFIO_DMA_MAP_FLAG_WRITE,
+  VFIO_DMA_UNMAP_FLAG_ALL,
+  VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
+  VFIO_DMA_UNMAP_FLAG_VADDR,
+  VFIO_IOMMU_INFO_CAPS,
+  VFIO_IOMMU_INFO_PGSIZES,
+  VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
+  VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION,
+  VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
+  decodeDmaMap,
+  decodeDmaUnmap,
+  writeUnmapSize,
+  type DmaMap,
+  type DmaUnmap,
 } from './uapi.js';
 import { IOMMU_READ, IOMMU_WRITE } from '@x/iommu-core';
 import { vfioRemoveDma } from './unmap.js';
 
 const U64_MAX = (1n << 64n) - 1n;
-const MAP = 'VFIO_IOMMU_MAP_DMA', UNMAP = 'VFIO_IOMMU_UNMAP_DMA', INFO = 'VFIO_IOMMU_GET_INFO';
+const MAP = 'VFIO_IOMMU_MAP_DMA',
+  UNMAP = 'VFIO_IOMMU_UNMAP_DMA',
+  INFO = 'VFIO_IOMMU_GET_INFO';
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 const page = (v: bigint): number => Number(v >> 12n);
 
@@ -32,7 +52,8 @@ type DmaUnmapArg = DmaUnmap & { argsz: number; flags: number };
  * pin/map failure returns -errno after a full unwind.
  */
 export function vfioIommuType1MapDma(iommu: VfioIommu, b: Uint8Array): number {
-  if (b.byteLength < DMA_MAP_MINSZ) throw new VfioError('EFAULT', MAP, `copy_from_user of ${DMA_MAP_MINSZ} bytes from a ${b.byteLength}-byte buffer`);
+  if (b.byteLength < DMA_MAP_MINSZ)
+    throw new VfioError('EFAULT', MAP, `copy_from_user of ${DMA_MAP_MINSZ} bytes from a ${b.byteLength}-byte buffer`);
   const m = decodeDmaMap(b);
   if (m.argsz < DMA_MAP_MINSZ) throw new VfioError('EINVAL', MAP, `argsz ${m.argsz} < minsz ${DMA_MAP_MINSZ}`);
   if ((m.flags & ~iommu.spec.mapFlags) !== 0) throw new VfioError('EINVAL', MAP, `unknown flags 0x${m.flags.toString(16)}`);
@@ -66,11 +87,14 @@ function vfioDmaDoMap(iommu: VfioIommu, m: DmaMap & { argsz: number }): number {
     if (((size | iova | vaddr) & mask) !== 0n) throw new VfioError('EINVAL', MAP, `size/iova/vaddr not aligned to ${hex(mask + 1n)}`);
     if (wrap) throw new VfioError(s.wrapErrno, MAP, `iova ${hex(iova)} or vaddr ${hex(vaddr)} + size ${hex(size)} wraps`);
   }
-  const iovaP = page(iova), npage = page(size), vaddrP = page(vaddr);
+  const iovaP = page(iova),
+    npage = page(size),
+    vaddrP = page(vaddr);
   const hit = iommu.dmas.findOverlap(iovaP, npage);
   if (vaddrOp) {
     if (hit === null) throw new VfioError('ENOENT', MAP, 'VADDR: no mapping at iova');
-    if (!hit.vaddrInvalid || hit.iova !== iovaP || hit.size !== npage) throw new VfioError('EINVAL', MAP, 'VADDR: range must match one invalidated mapping');
+    if (!hit.vaddrInvalid || hit.iova !== iovaP || hit.size !== npage)
+      throw new VfioError('EINVAL', MAP, 'VADDR: range must match one invalidated mapping');
     hit.vaddr = vaddrP;
     hit.vaddrInvalid = false;
     iommu.vaddrInvalidCount--;
@@ -95,8 +119,10 @@ function vfioDmaDoMap(iommu: VfioIommu, m: DmaMap & { argsz: number }): number {
  * VfioError (nothing written).
  */
 export function vfioIommuType1UnmapDma(iommu: VfioIommu, b: Uint8Array): number {
-  if (b.byteLength < DMA_UNMAP_MINSZ) throw new VfioError('EFAULT', UNMAP, `copy_from_user of ${DMA_UNMAP_MINSZ} bytes from a ${b.byteLength}-byte buffer`);
-  const u = decodeDmaUnmap(b), s = iommu.spec;
+  if (b.byteLength < DMA_UNMAP_MINSZ)
+    throw new VfioError('EFAULT', UNMAP, `copy_from_user of ${DMA_UNMAP_MINSZ} bytes from a ${b.byteLength}-byte buffer`);
+  const u = decodeDmaUnmap(b),
+    s = iommu.spec;
   if (u.argsz < DMA_UNMAP_MINSZ) throw new VfioError('EINVAL', UNMAP, `argsz ${u.argsz} < minsz ${DMA_UNMAP_MINSZ}`);
   if ((u.flags & ~s.unmapFlags) !== 0) throw new VfioError('EINVAL', UNMAP, `unknown flags 0x${u.flags.toString(16)}`);
   const dirty = (u.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) !== 0;
@@ -104,7 +130,8 @@ export function vfioIommuType1UnmapDma(iommu: VfioIommu, b: Uint8Array): number 
   const vaddrOp = (u.flags & VFIO_DMA_UNMAP_FLAG_VADDR) !== 0;
   if (dirty && (all || vaddrOp)) throw new VfioError('EINVAL', UNMAP, 'GET_DIRTY_BITMAP cannot be combined with ALL or VADDR');
   if (dirty) {
-    if (u.argsz < DMA_UNMAP_BITMAP_MINSZ) throw new VfioError('EINVAL', UNMAP, `argsz ${u.argsz} < ${DMA_UNMAP_BITMAP_MINSZ} with a dirty bitmap`);
+    if (u.argsz < DMA_UNMAP_BITMAP_MINSZ)
+      throw new VfioError('EINVAL', UNMAP, `argsz ${u.argsz} < ${DMA_UNMAP_BITMAP_MINSZ} with a dirty bitmap`);
     if (b.byteLength < DMA_UNMAP_BITMAP_MINSZ) throw new VfioError('EFAULT', UNMAP, 'copy_from_user of struct vfio_bitmap');
   }
   const pages = vfioDmaDoUnmap(iommu, u);
@@ -129,9 +156,11 @@ function vfioDmaDoUnmap(iommu: VfioIommu, u: DmaUnmapArg): number {
   let lo: number, hi: number;
   if (all) {
     if (iova !== 0n || size !== 0n) throw new VfioError('EINVAL', UNMAP, 'UNMAP_ALL needs iova and size 0');
-    lo = 0; hi = 2 ** 52;
+    lo = 0;
+    hi = 2 ** 52;
   } else {
-    if (size === 0n || (size & mask) !== 0n) throw new VfioError('EINVAL', UNMAP, `size ${hex(size)} is 0 or not aligned to ${hex(mask + 1n)}`);
+    if (size === 0n || (size & mask) !== 0n)
+      throw new VfioError('EINVAL', UNMAP, `size ${hex(size)} is 0 or not aligned to ${hex(mask + 1n)}`);
     // 4.15-4.20: `iova + size < iova` in u64 also rejects a range ending exactly at 2^64
     const wraps = s.unmapWrapOffByOne ? iova + size > U64_MAX : iova + size - 1n > U64_MAX;
     if (wraps && s.unmapWrapCheck) throw new VfioError(s.wrapErrno, UNMAP, `iova ${hex(iova)} + size ${hex(size)} wraps`);
@@ -141,15 +170,18 @@ function vfioDmaDoUnmap(iommu: VfioIommu, u: DmaUnmapArg): number {
       histAdd(iommu.stats.regionsPerUnmap, 0);
       return 0;
     }
-    lo = page(iova); hi = page(iova + size - 1n);
+    lo = page(iova);
+    hi = page(iova + size - 1n);
   }
   if (dirty) throw new VfioError('EINVAL', UNMAP, 'dirty page tracking is not enabled');
   const tree = iommu.dmas;
   if (iommu.v2 && !all) {
     const a = tree.containing(lo);
-    if (a !== null && a.iova !== lo) throw new VfioError('EINVAL', UNMAP, `v2: iova ${hex(iova)} bisects the mapping at ${hex(BigInt(a.iova) << 12n)}`);
+    if (a !== null && a.iova !== lo)
+      throw new VfioError('EINVAL', UNMAP, `v2: iova ${hex(iova)} bisects the mapping at ${hex(BigInt(a.iova) << 12n)}`);
     const z = tree.containing(hi);
-    if (z !== null && z.end - 1 !== hi) throw new VfioError('EINVAL', UNMAP, `v2: the range end bisects the mapping at ${hex(BigInt(z.iova) << 12n)}`);
+    if (z !== null && z.end - 1 !== hi)
+      throw new VfioError('EINVAL', UNMAP, `v2: the range end bisects the mapping at ${hex(BigInt(z.iova) << 12n)}`);
   }
   iommu.stats.unmapCalls++;
   // regions this call unmapped: what its vfio_unmap_unpin calls added to the container's count
@@ -160,10 +192,13 @@ function vfioDmaDoUnmap(iommu: VfioIommu, u: DmaUnmapArg): number {
   const invalidated: VfioDma[] = [];
   while (i < l.length && l[i]!.iova <= hi) {
     const d = l[i]!;
-    if (!iommu.v2 && lo > d.iova) break;                 // v1: a range starting inside a mapping unmaps nothing
+    if (!iommu.v2 && lo > d.iova) break; // v1: a range starting inside a mapping unmaps nothing
     if (vaddrOp) {
       if (d.vaddrInvalid) {
-        for (const x of invalidated) { x.vaddrInvalid = false; iommu.vaddrInvalidCount--; }
+        for (const x of invalidated) {
+          x.vaddrInvalid = false;
+          iommu.vaddrInvalidCount--;
+        }
         throw new VfioError('EINVAL', UNMAP, 'VADDR: mapping already invalidated');
       }
       d.vaddrInvalid = true;
@@ -185,7 +220,8 @@ function vfioDmaDoUnmap(iommu: VfioIommu, u: DmaUnmapArg): number {
  * or the argsz it needs when the chain does not fit; 0 or throws VfioError.
  */
 export function vfioIommuType1GetInfo(iommu: VfioIommu, b: Uint8Array): number {
-  if (b.byteLength < INFO_MINSZ) throw new VfioError('EFAULT', INFO, `copy_from_user of ${INFO_MINSZ} bytes from a ${b.byteLength}-byte buffer`);
+  if (b.byteLength < INFO_MINSZ)
+    throw new VfioError('EFAULT', INFO, `copy_from_user of ${INFO_MINSZ} bytes from a ${b.byteLength}-byte buffer`);
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const argsz = v.getUint32(0, true);
   if (argsz < INFO_MINSZ) throw new VfioError('EINVAL', INFO, `argsz ${argsz} < minsz ${INFO_MINSZ}`);
@@ -200,7 +236,9 @@ export function vfioIommuType1GetInfo(iommu: VfioIommu, b: Uint8Array): number {
   const caps = new CapChain(iommu.spec.capAlign ? 8 : 1);
   if (iommu.spec.capMigration) {
     caps.add(VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, 1, 32, (c) => {
-      c.setUint32(8, 0, true); c.setBigUint64(16, bm & -bm, true); c.setBigUint64(24, DIRTY_BITMAP_SIZE_REPORTED, true);
+      c.setUint32(8, 0, true);
+      c.setBigUint64(16, bm & -bm, true);
+      c.setBigUint64(24, DIRTY_BITMAP_SIZE_REPORTED, true);
     });
   }
   if (iommu.spec.capDmaAvail) caps.add(VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, 1, 12, (c) => c.setUint32(8, iommu.dmaAvail, true));
@@ -218,7 +256,8 @@ export function vfioIommuType1GetInfo(iommu: VfioIommu, b: Uint8Array): number {
   const outlen = Math.min(argsz, INFO_SIZE);
   const fits = argsz >= need;
   if (b.byteLength < outlen || (fits && b.byteLength < need)) throw new VfioError('EFAULT', INFO, 'copy_to_user beyond the buffer');
-  const out = new Uint8Array(INFO_SIZE), ov = new DataView(out.buffer);
+  const out = new Uint8Array(INFO_SIZE),
+    ov = new DataView(out.buffer);
   ov.setUint32(0, fits ? argsz : need, true);
   ov.setUint32(4, VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS, true);
   ov.setBigUint64(8, bm, true);

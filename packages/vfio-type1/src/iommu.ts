@@ -29,11 +29,18 @@ export class VfioDomain {
    */
   fgsp = false;
   /** IOMMU_CACHE when added to every map of this domain (4.x: only if the IOMMU is coherent). */
-  constructor(readonly dom: IommuDomain, readonly drv: IommuDriver, readonly prot: number) {}
+  constructor(
+    readonly dom: IommuDomain,
+    readonly drv: IommuDriver,
+    readonly prot: number,
+  ) {}
 }
 
 /** An inclusive range of IOVA pages (struct vfio_iova). */
-export interface IovaNode { start: number; last: number }
+export interface IovaNode {
+  start: number;
+  last: number;
+}
 
 /** Bytes of one queued struct vfio_regions (list_head 16 + iova 8 + phys 8 + len 8). */
 export const VFIO_REGION_BYTES = 40;

@@ -30,7 +30,8 @@ function tryMap(d: VfioDomain, iova: number, pfn: number, npage: number, prot: n
  */
 function mapTryHarder(iommu: VfioIommu, d: VfioDomain, iova: number, pfn: number, npage: number, prot: number): number {
   iommu.stats.tryHarderEntries++;
-  let i = 0, ret = 0;
+  let i = 0,
+    ret = 0;
   for (; i < npage; i++) {
     ret = tryMap(d, iova + i, pfn + i, 1, prot);
     if (ret !== 0) break;
@@ -54,7 +55,8 @@ function mapTryHarder(iommu: VfioIommu, d: VfioDomain, iova: number, pfn: number
       if (i < npage) {
         for (let k = i - 1; k >= 0; k--) {
           const u = iommuUnmapFast(dom, iova + k, 1);
-          if (u === 0) iommu.stats.warnings++;             // WARN_ON(!unmapped), keep going
+          if (u === 0)
+            iommu.stats.warnings++; // WARN_ON(!unmapped), keep going
           else iommuTlbRangeAdd(dom, iova + k, u);
         }
         iommuTlbSync(dom);
@@ -94,13 +96,21 @@ export function vfioPinMapDma(iommu: VfioIommu, dma: VfioDma, npage: number): nu
   const doms = iommu.domains.slice();
   for (const d of doms) d.dom.model?.mapBegin(d.dom);
   const run = iommu.mapRun;
-  let remaining = npage, ret = 0;
+  let remaining = npage,
+    ret = 0;
   while (remaining > 0) {
     const n = vfioPinPagesRemote(iommu, dma, dma.size, remaining, run);
-    if (n <= 0) { ret = n; break; }
-    const pfn = run.pfn, order = run.folioOrder;
+    if (n <= 0) {
+      ret = n;
+      break;
+    }
+    const pfn = run.pfn,
+      order = run.folioOrder;
     ret = vfioIommuMap(iommu, dma.iova + dma.size, pfn, n, dma.prot);
-    if (ret !== 0) { vfioUnpinPagesRemote(iommu, dma, pfn, n, true, order); break; }
+    if (ret !== 0) {
+      vfioUnpinPagesRemote(iommu, dma, pfn, n, true, order);
+      break;
+    }
     iommu.stats.mapChunks++;
     remaining -= n;
     dma.size += n;

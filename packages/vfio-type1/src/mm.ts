@@ -82,11 +82,15 @@ export class Vma {
   ) {
     this.folioOrder = backing === null ? 0 : backing.runOrder;
     this.hugetlb = profile.startsWith('hugetlb');
-    this.populated = populate || backing === null ? null
-      : new Uint8Array(backing.runOrder !== 0 ? backing.pfns.length : (npages + 7) >>> 3);
+    this.populated =
+      populate || backing === null ? null : new Uint8Array(backing.runOrder !== 0 ? backing.pfns.length : (npages + 7) >>> 3);
   }
-  get endPage(): number { return this.startPage + this.npages; }
-  get mmio(): boolean { return this.backing === null; }
+  get endPage(): number {
+    return this.startPage + this.npages;
+  }
+  get mmio(): boolean {
+    return this.backing === null;
+  }
   /**
    * MMIO VMAs: pages from idx to the end of the page-table mapping that holds it. vfio-pci's
    * huge_fault maps a BAR with PUD (1 GiB) and PMD (2 MiB) entries where the address and the pfn
@@ -94,8 +98,10 @@ export class Vma {
    */
   mappingLeft(idx: number): number {
     for (const o of [PUD_ORDER, PMD_ORDER]) {
-      const size = 2 ** o, base = idx - (idx % size);
-      if ((this.startPage + base) % size === 0 && (this.mmioPfn + base) % size === 0 && base + size <= this.npages) return base + size - idx;
+      const size = 2 ** o,
+        base = idx - (idx % size);
+      if ((this.startPage + base) % size === 0 && (this.mmioPfn + base) % size === 0 && base + size <= this.npages)
+        return base + size - idx;
     }
     return 1;
   }
@@ -115,7 +121,9 @@ export class Vma {
   }
 
   /** pfn behind page idx of this VMA. */
-  pfnAt(idx: number): number { return this.backing === null ? this.mmioPfn + idx : backingPfn(this.backing, idx); }
+  pfnAt(idx: number): number {
+    return this.backing === null ? this.mmioPfn + idx : backingPfn(this.backing, idx);
+  }
   /**
    * Pages from idx (at most max) whose pfns continue pfnAt(idx) contiguously. Works per backing run
    * (2 MiB / 1 GiB) when the backing has runs, per page otherwise.
@@ -126,15 +134,25 @@ export class Vma {
     if (b === null) return lim;
     if (b.runOrder === 0) {
       const p = b.pfns;
-      let n = 1, expect = p[idx]! + 1;
-      while (n < lim && p[idx + n] === expect) { n++; expect++; }
+      let n = 1,
+        expect = p[idx]! + 1;
+      while (n < lim && p[idx + n] === expect) {
+        n++;
+        expect++;
+      }
       return n;
     }
-    const run = 1 << b.runOrder, p = b.pfns;
+    const run = 1 << b.runOrder,
+      p = b.pfns;
     let r = idx >>> b.runOrder;
     let n = Math.min(lim, run - (idx & (run - 1)));
     let expect = p[r]! + (idx & (run - 1)) + n;
-    while (n < lim && p[r + 1] === expect) { r++; const k = Math.min(run, lim - n); n += k; expect += k; }
+    while (n < lim && p[r + 1] === expect) {
+      r++;
+      const k = Math.min(run, lim - n);
+      n += k;
+      expect += k;
+    }
     return n;
   }
 
@@ -147,12 +165,17 @@ export class Vma {
   faultIn(idx: number, n: number, meter: Meter): void {
     const pop = this.populated;
     if (pop === null || n <= 0) return;
-    const b = this.backing!, end = idx + n;
-    let faults = 0, zeroes = 0;
+    const b = this.backing!,
+      end = idx + n;
+    let faults = 0,
+      zeroes = 0;
     if (b.runOrder !== 0) {
       // a run is one huge page: one fault maps and clears all of it
       for (let r = idx >>> b.runOrder, last = (end - 1) >>> b.runOrder; r <= last; r++) {
-        if (pop[r] === 0) { pop[r] = 1; faults++; }
+        if (pop[r] === 0) {
+          pop[r] = 1;
+          faults++;
+        }
       }
       zeroes = faults * (1 << b.runOrder);
     } else {
@@ -162,22 +185,31 @@ export class Vma {
         const r = i >>> 9;
         if (pmd !== null && pmd[r] === 1) {
           // a THP region of a mixed backing: one fault for its 2 MiB page, bytes r*64 .. r*64+63 set together
-          if ((pop[i >>> 3]! & (1 << (i & 7))) === 0) { pop.fill(0xff, r << 6, (r + 1) << 6); faults++; zeroes += 512; }
+          if ((pop[i >>> 3]! & (1 << (i & 7))) === 0) {
+            pop.fill(0xff, r << 6, (r + 1) << 6);
+            faults++;
+            zeroes += 512;
+          }
           i = Math.min(end, (r + 1) << 9);
         } else if ((i & 7) === 0 && i + 8 <= end) {
           // eight 4 KiB pages at once: a byte never straddles a 2 MiB region
           const v = pop[i >>> 3]!;
           if (v !== 0xff) {
-            let c = v - ((v >>> 1) & 0x55);                // popcount of the byte: pages already present
+            let c = v - ((v >>> 1) & 0x55); // popcount of the byte: pages already present
             c = (c & 0x33) + ((c >>> 2) & 0x33);
             c = (c + (c >>> 4)) & 0x0f;
-            faults += 8 - c; zeroes += 8 - c;
+            faults += 8 - c;
+            zeroes += 8 - c;
             pop[i >>> 3] = 0xff;
           }
           i += 8;
         } else {
           const bit = 1 << (i & 7);
-          if ((pop[i >>> 3]! & bit) === 0) { pop[i >>> 3] = pop[i >>> 3]! | bit; faults++; zeroes++; }
+          if ((pop[i >>> 3]! & bit) === 0) {
+            pop[i >>> 3] = pop[i >>> 3]! | bit;
+            faults++;
+            zeroes++;
+          }
           i++;
         }
       }
@@ -219,10 +251,19 @@ export class Process {
    * past 2^64-1) is a RangeError and a number a TypeError: setrlimit() takes an unsigned rlim_t, and
    * a limit below 0 pages would make every later MAP_DMA fail with ENOMEM.
    */
-  constructor(readonly host: MmHost, readonly pid: number, readonly memlockLimit: bigint | null, readonly capIpcLock: boolean) {
+  constructor(
+    readonly host: MmHost,
+    readonly pid: number,
+    readonly memlockLimit: bigint | null,
+    readonly capIpcLock: boolean,
+  ) {
     if (memlockLimit !== null) {
-      if (typeof memlockLimit !== 'bigint') throw new TypeError(`memlockLimit: expected a bigint (bytes) or null (RLIM_INFINITY), got ${typeof memlockLimit} ${String(memlockLimit)}`);
-      if (memlockLimit < 0n) throw new RangeError(`memlockLimit: ${memlockLimit} is negative (RLIMIT_MEMLOCK is an unsigned byte count; null = RLIM_INFINITY)`);
+      if (typeof memlockLimit !== 'bigint')
+        throw new TypeError(
+          `memlockLimit: expected a bigint (bytes) or null (RLIM_INFINITY), got ${typeof memlockLimit} ${String(memlockLimit)}`,
+        );
+      if (memlockLimit < 0n)
+        throw new RangeError(`memlockLimit: ${memlockLimit} is negative (RLIMIT_MEMLOCK is an unsigned byte count; null = RLIM_INFINITY)`);
       checkU64('memlockLimit', memlockLimit);
     }
     this.memlockPages = memlockLimit === null ? Infinity : Number(memlockLimit >> PAGE_SHIFT);
@@ -241,8 +282,10 @@ export class Process {
   mmap(size: bigint, opts: MmapOptions = {}): bigint {
     checkU64('mmap size', size);
     const populate = opts.populate ?? true;
-    if (typeof populate !== 'boolean') throw new TypeError(`mmap populate: expected true, false or undefined, got ${typeof populate} ${String(populate)}`);
-    if (size === 0n || (size & 0xfffn) !== 0n) throw new VfioError('EINVAL', 'mmap', `size 0x${size.toString(16)} must be a positive multiple of 4 KiB`);
+    if (typeof populate !== 'boolean')
+      throw new TypeError(`mmap populate: expected true, false or undefined, got ${typeof populate} ${String(populate)}`);
+    if (size === 0n || (size & 0xfffn) !== 0n)
+      throw new VfioError('EINVAL', 'mmap', `size 0x${size.toString(16)} must be a positive multiple of 4 KiB`);
     const npages = Number(size >> PAGE_SHIFT);
     // typed for users; a JS caller's string is still checked at run time by the core's parseBacking
     const profile = (opts.backing ?? this.host.sim.backing) as MmapBacking;
@@ -276,7 +319,8 @@ export class Process {
     const start = Number(vaddr >> PAGE_SHIFT);
     const i = this.vmas.findIndex((v) => v.startPage === start);
     if (i < 0 || (vaddr & 0xfffn) !== 0n) throw new VfioError('EINVAL', 'munmap', `no VMA starts at 0x${vaddr.toString(16)}`);
-    const v = this.vmas[i]!, mem = this.host.sim.mem;
+    const v = this.vmas[i]!,
+      mem = this.host.sim.mem;
     if (v.backing !== null) {
       for (let k = 0; k < v.npages; k++) {
         if (mem.pinCount(v.pfnAt(k)) > 0) throw new VfioError('EBUSY', 'munmap', `page ${k} of the VMA is pinned`);
@@ -291,12 +335,17 @@ export class Process {
   /** The VMA holding a virtual page, or null (binary search; VMAs are created in ascending order). */
   findVma(vpage: number): Vma | null {
     const v = this.vmas;
-    let lo = 0, hi = v.length - 1;
+    let lo = 0,
+      hi = v.length - 1;
     while (lo <= hi) {
-      const mid = (lo + hi) >>> 1, m = v[mid]!;
+      const mid = (lo + hi) >>> 1,
+        m = v[mid]!;
       if (vpage < m.startPage) hi = mid - 1;
       else if (vpage >= m.endPage) lo = mid + 1;
-      else { this.vmaHint = m; return m; }
+      else {
+        this.vmaHint = m;
+        return m;
+      }
     }
     return null;
   }

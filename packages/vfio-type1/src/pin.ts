@@ -20,7 +20,8 @@ const VFIO_BATCH_PAGES = 512;
  * to a call that is not inlined would box it (one heap number per page pinned or unmapped).
  */
 export function contigRun(dma: VfioDma, off: number, max: number, run: ContigRun): number {
-  const proc = dma.task, vpage = dma.vaddr + off;
+  const proc = dma.task,
+    vpage = dma.vaddr + off;
   let vma = proc.vmaHint;
   // indices inside a VMA are small integers; only vpage itself is a large double
   let idx = vma === null ? -1 : vpage - vma.startPage;
@@ -29,7 +30,8 @@ export function contigRun(dma: VfioDma, off: number, max: number, run: ContigRun
     if (vma === null) return -ERRNO.EFAULT;
     idx = vpage - vma.startPage;
   }
-  const pfn = vma.pfnAt(idx), rsvd = vma.mmio;
+  const pfn = vma.pfnAt(idx),
+    rsvd = vma.mmio;
   let hugetlb = vma.hugetlb;
   let n = vma.contigFrom(idx, max);
   let folioOrder = vma.folioOrderAt(idx, n);
@@ -63,7 +65,8 @@ function segments(off: number, n: number, unit: number): number {
  * first two tests take.
  */
 function batchFolioPieces(off: number, pfn: number, n: number, folio: number): number {
-  const b = segments(off, n, VFIO_BATCH_PAGES), f = segments(pfn, n, folio);
+  const b = segments(off, n, VFIO_BATCH_PAGES),
+    f = segments(pfn, n, folio);
   if (folio <= VFIO_BATCH_PAGES && (off - pfn) % folio === 0) return f;
   if (folio >= VFIO_BATCH_PAGES && (off - pfn) % VFIO_BATCH_PAGES === 0) return b;
   return b + f - 1;
@@ -74,11 +77,15 @@ function batchFolioPieces(off: number, pfn: number, n: number, folio: number): n
  * follow_pfn / follow_pte), or since v6.15 (0fd06844de5d) one per page-table mapping of the BAR.
  */
 function chargePfnLookups(iommu: VfioIommu, dma: VfioDma, off: number, n: number): void {
-  if (iommu.spec.pfnmapStep === 'page') { iommu.sim.meter.charge(iommu.evPfnLookups, n); return; }
+  if (iommu.spec.pfnmapStep === 'page') {
+    iommu.sim.meter.charge(iommu.evPfnLookups, n);
+    return;
+  }
   const proc = dma.task;
   let steps = 0;
-  for (let done = 0; done < n;) {
-    const vpage = dma.vaddr + off + done, vma = proc.findVma(vpage)!;
+  for (let done = 0; done < n; ) {
+    const vpage = dma.vaddr + off + done,
+      vma = proc.findVma(vpage)!;
     done += Math.min(n - done, vma.mappingLeft(vpage - vma.startPage));
     steps++;
   }
@@ -95,7 +102,8 @@ function chargePfnLookups(iommu: VfioIommu, dma: VfioDma, off: number, n: number
  * and folio boundaries split it.
  */
 function chargePinWork(iommu: VfioIommu, off: number, n: number, run: ContigRun): void {
-  const s = iommu.spec, m = iommu.sim.meter;
+  const s = iommu.spec,
+    m = iommu.sim.meter;
   const batched = s.batchedPinning && !iommu.disableHugepages;
   m.charge(iommu.evGupCalls, batched ? Math.ceil((off + n) / VFIO_BATCH_PAGES) - Math.ceil(off / VFIO_BATCH_PAGES) : n);
   m.charge(iommu.evGupPages, n);
@@ -112,13 +120,13 @@ function chargePinWork(iommu: VfioIommu, off: number, n: number, run: ContigRun)
  */
 function faultInRun(iommu: VfioIommu, dma: VfioDma, off: number, n: number): void {
   const proc = dma.task;
-  for (let done = 0; done < n;) {
+  for (let done = 0; done < n; ) {
     const vpage = dma.vaddr + off + done;
     let vma = proc.vmaHint;
     let idx = vma === null ? -1 : vpage - vma.startPage;
     if (vma === null || idx < 0 || idx >= vma.npages) {
       vma = proc.findVma(vpage);
-      if (vma === null) return;                           // contigRun found the run: not reached
+      if (vma === null) return; // contigRun found the run: not reached
       idx = vpage - vma.startPage;
     }
     const k = Math.min(n - done, vma.npages - idx);
@@ -150,14 +158,15 @@ export function vfioPinPagesRemote(iommu: VfioIommu, dma: VfioDma, off: number, 
 
 /** The pin of a run contigRun found (n pages at off; run says where): vfio_pin_pages_remote past its GUP walk. */
 function pinRun(iommu: VfioIommu, dma: VfioDma, off: number, n: number, run: ContigRun): number {
-  if (run.reserved) {                                  // is_invalid_reserved_pfn: no pin, no charge
+  if (run.reserved) {
+    // is_invalid_reserved_pfn: no pin, no charge
     chargePfnLookups(iommu, dma, off, n);
     return n;
   }
   chargePinWork(iommu, off, n, run);
-  const lazy = dma.task.unpopulatedVmas !== 0;           // false unless some VMA was mmapped with populate false
+  const lazy = dma.task.unpopulatedVmas !== 0; // false unless some VMA was mmapped with populate false
   if (overLimit(dma, n)) {
-    iommu.stats.warnings++;                               // pr_warn("RLIMIT_MEMLOCK (%ld) exceeded")
+    iommu.stats.warnings++; // pr_warn("RLIMIT_MEMLOCK (%ld) exceeded")
     if (lazy) {
       // v4.16 pins page by page: vaddr_get_pfn() (GUP, which faults the page in) comes before each
       // limit test, so the pages under the limit and the one over it were faulted in; their pins are
@@ -176,7 +185,8 @@ function pinRun(iommu: VfioIommu, dma: VfioDma, off: number, n: number, run: Con
 
 /** log2 pages of the folios behind page off of dma's vaddr range (0 when no VMA holds it). */
 export function folioOrderOf(dma: VfioDma, off: number, n: number): number {
-  const vpage = dma.vaddr + off, vma = dma.task.findVma(vpage);
+  const vpage = dma.vaddr + off,
+    vma = dma.task.findVma(vpage);
   return vma === null ? 0 : vma.folioOrderAt(vpage - vma.startPage, Math.min(n, vma.endPage - vpage));
 }
 
@@ -185,8 +195,15 @@ export function folioOrderOf(dma: VfioDma, off: number, n: number): number {
  * folios are 2^folioOrder pages) and, with doAccounting, uncharges them. Returns the pages released
  * that were RAM (the kernel's `unlocked`).
  */
-export function vfioUnpinPagesRemote(iommu: VfioIommu, dma: VfioDma, pfn: number, npage: number, doAccounting: boolean, folioOrder: number): number {
-  if (!iommu.sim.mem.isRam(pfn)) return 0;                // put_pfn() is a no-op on reserved pfns
+export function vfioUnpinPagesRemote(
+  iommu: VfioIommu,
+  dma: VfioDma,
+  pfn: number,
+  npage: number,
+  doAccounting: boolean,
+  folioOrder: number,
+): number {
+  if (!iommu.sim.mem.isRam(pfn)) return 0; // put_pfn() is a no-op on reserved pfns
   const tr = iommu.sim.trace;
   if (tr.on && tr.detail >= TRACE_IOMMU) {
     tr.begin('vfio', 'vfio_unpin_pages_remote', { pages: npage });

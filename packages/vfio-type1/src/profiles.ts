@@ -2,13 +2,15 @@
 // (timeline.ts and the core's): unmap path, checks and their errno, capabilities, pinning (spec
 // vfio-type1 §13 errno-by-era matrix, §0 era labels). Nothing here is set per release by hand.
 
-import {
-  CORE_TIMELINE, KEY_RELEASES, namedReleases, parseProfile, timelineFlags, type ProfileName, type Release,
-} from '@x/iommu-core';
+import { CORE_TIMELINE, KEY_RELEASES, namedReleases, parseProfile, timelineFlags, type ProfileName, type Release } from '@x/iommu-core';
 import { VFIO_TIMELINE, type VfioEntryId } from './timeline.js';
 import {
-  VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL,
-  VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_DMA_UNMAP_FLAG_VADDR,
+  VFIO_DMA_MAP_FLAG_READ,
+  VFIO_DMA_MAP_FLAG_VADDR,
+  VFIO_DMA_MAP_FLAG_WRITE,
+  VFIO_DMA_UNMAP_FLAG_ALL,
+  VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
+  VFIO_DMA_UNMAP_FLAG_VADDR,
 } from './uapi.js';
 
 /**
@@ -96,19 +98,25 @@ export function profileSpec(p: string): ProfileSpec {
   const c = timelineFlags(CORE_TIMELINE, p);
   const entries = [...CORE_TIMELINE, ...VFIO_TIMELINE].filter((e) => (e.id in f ? f[e.id as VfioEntryId] : c[e.id as keyof typeof c]));
   s = Object.freeze({
-    name: p as Profile, release, entries: Object.freeze(entries.map((e) => e.id)),
+    name: p as Profile,
+    release,
+    entries: Object.freeze(entries.map((e) => e.id)),
     unmapChunking: f['dma-unmap-chunking'],
     unmapPath: c['iotlb-gather'] ? 'mainline' : f['fast-unmap'] ? 'fast' : 'slow',
     tryHarder: f['remove-map-try-harder'] ? null : 'landed',
     mapFlags: VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | (f['unmap-all-vaddr'] ? VFIO_DMA_MAP_FLAG_VADDR : 0),
-    unmapFlags: (f['dirty-tracking'] ? VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP : 0) |
+    unmapFlags:
+      (f['dirty-tracking'] ? VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP : 0) |
       (f['unmap-all-vaddr'] ? VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR : 0),
     wrapErrno: f['overflow-rework'] ? 'EOVERFLOW' : 'EINVAL',
     overflowRework: f['overflow-rework'],
     unmapWrapCheck: f['unmap-wrap-check'],
     unmapWrapOffByOne: f['unmap-wrap-check'] && !f['unmap-wrap-fix'],
     dmaEntryLimit: f['dma-entry-limit'],
-    iovaList: f['iova-list'], infoCaps: f['iova-list'], capMigration: f['dirty-tracking'], capDmaAvail: f['dma-avail-cap'],
+    iovaList: f['iova-list'],
+    infoCaps: f['iova-list'],
+    capMigration: f['dirty-tracking'],
+    capDmaAvail: f['dma-avail-cap'],
     capAlign: f['cap-align'],
     replayUnwind: f['replay-unwind'],
     nesting: !f['remove-nesting'],
@@ -133,4 +141,5 @@ export const PROFILE_NAMES: readonly Profile[] = Object.freeze(namedReleases([..
 
 /** Profiles of the named releases. */
 export const PROFILES: Readonly<Record<string, ProfileSpec>> = Object.freeze(
-  Object.fromEntries(PROFILE_NAMES.map((n) => [n, profileSpec(n)])));
+  Object.fromEntries(PROFILE_NAMES.map((n) => [n, profileSpec(n)])),
+);

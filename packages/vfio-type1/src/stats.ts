@@ -51,4 +51,6 @@ export class VfioStats {
   }
 }
 
-export function histAdd(h: Record<number, number>, k: number): void { h[k] = (h[k] ?? 0) + 1; }
+export function histAdd(h: Record<number, number>, k: number): void {
+  h[k] = (h[k] ?? 0) + 1;
+}

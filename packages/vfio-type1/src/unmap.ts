@@ -5,7 +5,13 @@
 // (spec vfio-type1 §6.1-6.5).
 
 import {
-  TRACE_IOMMU, createIotlbGather, iommuTlbRangeAdd, iommuTlbSync, iommuUnmap, iommuUnmapFast, type IotlbGather,
+  TRACE_IOMMU,
+  createIotlbGather,
+  iommuTlbRangeAdd,
+  iommuTlbSync,
+  iommuUnmap,
+  iommuUnmapFast,
+  type IotlbGather,
 } from '@x/iommu-core';
 import { EV } from '@x/iommu-core/internals';
 import { vfioLockAcct } from './accounting.js';
@@ -23,7 +29,8 @@ import { histAdd } from './stats.js';
  * Returns false when iova is not mapped.
  */
 function chunkAt(iommu: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number, ctx: UnmapUnpinCtx): boolean {
-  const dom = first.dom, meter = iommu.sim.meter;
+  const dom = first.dom,
+    meter = iommu.sim.meter;
   const phys = dom.ops.iovaToPhys(dom, iova);
   if (phys < 0 || first.fgsp || !iommu.spec.unmapChunking) {
     // with fine-grained superpages (and before v4.0's chunking, always) the kernel does not look
@@ -34,10 +41,14 @@ function chunkAt(iommu: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number
     ctx.order = phys >= 0 ? folioOrderOf(dma, iova - dma.iova, 1) : 0;
     return phys >= 0;
   }
-  const left = dma.end - iova, run = ctx.run;
+  const left = dma.end - iova,
+    run = ctx.run;
   let len = contigRun(dma, iova - dma.iova, left, run);
   ctx.order = len > 0 ? run.folioOrder : 0;
-  if (len <= 0 || run.pfn !== phys) { len = 1; ctx.order = folioOrderOf(dma, iova - dma.iova, 1); }
+  if (len <= 0 || run.pfn !== phys) {
+    len = 1;
+    ctx.order = folioOrderOf(dma, iova - dma.iova, 1);
+  }
   // the kernel's lookups: the first page, each page that continued the run, and the one that broke it
   meter.charge(EV.iovaToPhys, len + (len < left ? 1 : 0));
   ctx.pfn = phys;
@@ -47,13 +58,17 @@ function chunkAt(iommu: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number
 
 /** vfio_sync_unpin(): one IOTLB sync, then unpin every queued region; empties the queue into ctx.unlocked. */
 function vfioSyncUnpin(iommu: VfioIommu, first: VfioDomain, dma: VfioDma, ctx: UnmapUnpinCtx, gather: IotlbGather | null): void {
-  if (gather !== null) iommuTlbSync(first.dom, gather); else iommuTlbSync(first.dom);
+  if (gather !== null) iommuTlbSync(first.dom, gather);
+  else iommuTlbSync(first.dom);
   iommu.stats.syncs++;
-  const cnt = ctx.cnt, tr = iommu.sim.trace;
+  const cnt = ctx.cnt,
+    tr = iommu.sim.trace;
   if (tr.on && tr.detail >= TRACE_IOMMU) tr.instant('vfio', 'vfio_sync_unpin', { domain: first.dom.id, regions: cnt });
   histAdd(iommu.stats.regionsPerSync, cnt);
   let unlocked = 0;
-  const qPfn = ctx.qPfn, qLen = ctx.qLen, qOrder = ctx.qOrder;
+  const qPfn = ctx.qPfn,
+    qLen = ctx.qLen,
+    qOrder = ctx.qOrder;
   for (let r = 0; r < cnt; r++) unlocked += vfioUnpinPagesRemote(iommu, dma, qPfn[r]!, qLen[r]!, false, qOrder[r]!);
   ctx.unlocked += unlocked;
   ctx.cnt = 0;
@@ -64,14 +79,23 @@ function vfioSyncUnpin(iommu: VfioIommu, first: VfioDomain, dma: VfioDma, ctx: U
  * queue when it reaches tlbSyncMax regions or when the unmap returned 0. Returns pages unmapped (0 =
  * failed).
  */
-function unmapUnpinFast(iommu: VfioIommu, first: VfioDomain, dma: VfioDma, iova: number, ctx: UnmapUnpinCtx,
-  gather: IotlbGather | null): number {
+function unmapUnpinFast(
+  iommu: VfioIommu,
+  first: VfioDomain,
+  dma: VfioDma,
+  iova: number,
+  ctx: UnmapUnpinCtx,
+  gather: IotlbGather | null,
+): number {
   iommu.sim.meter.charge(iommu.evRegionAlloc, 1);
   const unmapped = gather !== null ? iommuUnmapFast(first.dom, iova, ctx.len, gather) : iommuUnmapFast(first.dom, iova, ctx.len);
   if (unmapped !== 0) {
-    if (gather === null) iommuTlbRangeAdd(first.dom, iova, unmapped);   // 2018: VFIO tells the driver the range
+    if (gather === null) iommuTlbRangeAdd(first.dom, iova, unmapped); // 2018: VFIO tells the driver the range
     const c = ctx.cnt;
-    ctx.qIova[c] = iova; ctx.qPfn[c] = ctx.pfn; ctx.qLen[c] = unmapped; ctx.qOrder[c] = ctx.order;
+    ctx.qIova[c] = iova;
+    ctx.qPfn[c] = ctx.pfn;
+    ctx.qLen[c] = unmapped;
+    ctx.qOrder[c] = ctx.order;
     ctx.cnt = c + 1;
     ctx.regions++;
     const st = iommu.stats;
@@ -104,17 +128,27 @@ function unmapUnpinSlow(iommu: VfioIommu, first: VfioDomain, dma: VfioDma, iova:
 function vfioUnmapUnpin(iommu: VfioIommu, dma: VfioDma, doAccounting: boolean): number {
   const st = iommu.stats;
   st.unmapUnpinCalls++;
-  if (dma.size === 0 || iommu.domains.length === 0) { histAdd(st.regionsPerUnmapUnpin, 0); return 0; }
-  const doms = iommu.domains, first = doms[0]!;
+  if (dma.size === 0 || iommu.domains.length === 0) {
+    histAdd(st.regionsPerUnmapUnpin, 0);
+    return 0;
+  }
+  const doms = iommu.domains,
+    first = doms[0]!;
   for (let k = 1; k < doms.length; k++) iommuUnmap(doms[k]!.dom, dma.iova, dma.size);
   const slow = iommu.unmapPath === 'slow';
   const gather = iommu.unmapPath === 'mainline' ? createIotlbGather() : null;
   const ctx = iommu.unmapCtx;
-  ctx.cnt = 0; ctx.unlocked = 0; ctx.regions = 0;
+  ctx.cnt = 0;
+  ctx.unlocked = 0;
+  ctx.regions = 0;
   const end = dma.end;
   let iova = dma.iova;
   while (iova < end) {
-    if (!chunkAt(iommu, first, dma, iova, ctx)) { st.warnings++; iova++; continue; }   // WARN_ON(!phys)
+    if (!chunkAt(iommu, first, dma, iova, ctx)) {
+      st.warnings++;
+      iova++;
+      continue;
+    } // WARN_ON(!phys)
     let unmapped: number;
     if (slow) {
       unmapped = unmapUnpinSlow(iommu, first, dma, iova, ctx);
@@ -125,7 +159,10 @@ function vfioUnmapUnpin(iommu: VfioIommu, dma: VfioDma, doAccounting: boolean): 
         unmapped = unmapUnpinSlow(iommu, first, dma, iova, ctx);
       }
     }
-    if (unmapped === 0) { st.warnings++; break; }                                      // WARN_ON(!unmapped)
+    if (unmapped === 0) {
+      st.warnings++;
+      break;
+    } // WARN_ON(!unmapped)
     iova += unmapped;
   }
   dma.iommuMapped = false;

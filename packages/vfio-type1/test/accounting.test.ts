@@ -4,7 +4,9 @@ import { K4, M2, RW, domOf, expectCleanClose, expectFailNoTrace, leaves, makeEnv
 
 const MAP = 'VFIO_IOMMU_MAP_DMA';
 let e: Env;
-afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
+afterEach(() => {
+  if (e !== undefined && !e.c.closed) expectCleanClose(e);
+});
 
 describe.each(['v4.16', 'v4.17', 'mainline'] as const)('accounting profile=%s', (profile) => {
   it.each(['thp', '4k', 'hugetlb-2m', 'fragmented'] as const)('test_locked_vm_map_unmap_close backing=%s', (backing) => {
@@ -20,14 +22,14 @@ describe.each(['v4.16', 'v4.17', 'mainline'] as const)('accounting profile=%s', 
     expect(e.proc.lockedVm).toBe(4096);
     expect(e.c.stats().pins).toBe(8192);
     expect(e.c.stats().unpins).toBe(4096);
-    e.c.close();                                       // close releases the rest
+    e.c.close(); // close releases the rest
     expect(e.proc.lockedVm).toBe(0);
     expect(e.sim.mem.pinnedPages).toBe(0);
     expect(e.sim.violations).toEqual([]);
   });
 
   it('test_rlimit_enomem_nothing_pinned', () => {
-    e = makeEnv({ profile, memlockLimit: 4n * M2 });   // 2048 pages
+    e = makeEnv({ profile, memlockLimit: 4n * M2 }); // 2048 pages
     const va = e.proc.mmap(8n * M2, { backing: 'thp' });
     e.c.mapDma({ vaddr: va, iova: 0n, size: 3n * M2, flags: RW });
     expect(e.proc.lockedVm).toBe(1536);
@@ -45,18 +47,18 @@ describe.each(['v4.16', 'v4.17', 'mainline'] as const)('accounting profile=%s', 
     e = makeEnv({ profile, memlockLimit: 0n, capIpcLock: true });
     const va = e.proc.mmap(4n * M2, { backing: 'thp' });
     e.c.mapDma({ vaddr: va, iova: 0n, size: 4n * M2, flags: RW });
-    expect(e.proc.lockedVm).toBe(2048);                // charged even though the limit is not checked
+    expect(e.proc.lockedVm).toBe(2048); // charged even though the limit is not checked
     expect(e.c.unmapDma({ iova: 0n, size: 4n * M2 })).toEqual({ size: 4n * M2 });
     expect(e.proc.lockedVm).toBe(0);
   });
 
   it('test_mmio_not_pinned_not_charged', () => {
-    e = makeEnv({ profile, memlockLimit: 0n });        // a zero limit: any RAM page would fail
+    e = makeEnv({ profile, memlockLimit: 0n }); // a zero limit: any RAM page would fail
     const bar = e.proc.mmap(2n * M2, { backing: 'mmio' });
     e.c.mapDma({ vaddr: bar, iova: 0x20000000n, size: 2n * M2, flags: RW });
     expect(e.proc.lockedVm).toBe(0);
     expect(e.sim.mem.pinnedPages).toBe(0);
-    expect(e.c.stats().mapChunks).toBe(1);             // one contiguous reserved chunk
+    expect(e.c.stats().mapChunks).toBe(1); // one contiguous reserved chunk
     expect(e.drv.dma(e.group.devices[0]!, 0x20000, 1024, 'write')).toBe(true);
     expect(e.c.unmapDma({ iova: 0x20000000n, size: 2n * M2 })).toEqual({ size: 2n * M2 });
     expect(e.c.stats().unpins).toBe(0);
@@ -94,6 +96,11 @@ describe('accounting_disable_hugepages', () => {
     e.c.mapDma({ vaddr: va, iova: 0n, size: 4n * M2, flags: RW });
     // THP blocks are scattered: 4 chunks, one 2 MiB leaf each
     expect(e.c.stats().mapChunks).toBe(4);
-    expect(leaves(domOf(e)).map(([iova, , order]) => [iova, order])).toEqual([[0, 21], [512, 21], [1024, 21], [1536, 21]]);
+    expect(leaves(domOf(e)).map(([iova, , order]) => [iova, order])).toEqual([
+      [0, 21],
+      [512, 21],
+      [1024, 21],
+      [1536, 21],
+    ]);
   });
 });

@@ -71,7 +71,9 @@ const FILES = {
 };
 
 let diags: Record<string, string[]>;
-beforeAll(() => { diags = typecheck(FILES); }, 60_000);
+beforeAll(() => {
+  diags = typecheck(FILES);
+}, 60_000);
 
 describe('api_types strict consumer (strict, noUncheckedIndexedAccess, exactOptionalPropertyTypes)', () => {
   it('test_options_accept_explicit_undefined', () => {

@@ -3,7 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { K4, M2, RW, expectCleanClose, makeEnv, type Env } from './helpers.js';
 
 let e: Env;
-afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
+afterEach(() => {
+  if (e !== undefined && !e.c.closed) expectCleanClose(e);
+});
 
 describe('checker', () => {
   it('test_check_clean_state', () => {
@@ -18,10 +20,15 @@ describe('checker', () => {
   it('test_locked_vm_mismatch_reported', () => {
     e = makeEnv({ profile: 'mainline' });
     const va = e.proc.mmap(M2, { backing: 'thp' });
-    e.proc.lockedVm += 3;                              // someone else's charge the container does not know
+    e.proc.lockedVm += 3; // someone else's charge the container does not know
     e.c.mapDma({ vaddr: va, iova: 0n, size: M2, flags: RW });
-    expect(e.sim.violations).toEqual([expect.objectContaining({
-      kind: 'locked-vm-mismatch', call: 'VFIO_IOMMU_MAP_DMA', detail: `pid ${e.proc.pid} locked_vm 515 pages, its containers charged 512` })]);
+    expect(e.sim.violations).toEqual([
+      expect.objectContaining({
+        kind: 'locked-vm-mismatch',
+        call: 'VFIO_IOMMU_MAP_DMA',
+        detail: `pid ${e.proc.pid} locked_vm 515 pages, its containers charged 512`,
+      }),
+    ]);
     e.proc.lockedVm -= 3;
     e.sim.violations.length = 0;
   });
@@ -31,7 +38,7 @@ describe('checker', () => {
     const va = e.proc.mmap(8n * K4, { backing: '4k' });
     e.c.mapDma({ vaddr: va, iova: 0n, size: 8n * K4, flags: RW });
     const pfn = e.proc.pfnOf(Number(va >> 12n) + 5);
-    e.sim.mem.unpin(pfn, 1);                           // a pin dropped behind VFIO's back
+    e.sim.mem.unpin(pfn, 1); // a pin dropped behind VFIO's back
     expect(e.sim.violations.map((v) => v.kind)).toEqual(['unpin-while-reachable']);
     expect(e.c.check().map((v) => [v.kind, v.pfn])).toEqual([['dma-page-not-pinned', pfn]]);
     e.sim.mem.pin(pfn, 1);
@@ -49,7 +56,9 @@ describe('checker', () => {
     c2.mapDma({ vaddr: va + 2n * M2, iova: 0n, size: M2, flags: RW });
     expect(e.proc.lockedVm).toBe(1536);
     // the limit is per process: the second container sees the first one's charge
-    expect(() => c2.mapDma({ vaddr: va + 3n * M2, iova: M2, size: 2n * M2, flags: RW })).toThrow(expect.objectContaining({ code: 'ENOMEM' }));
+    expect(() => c2.mapDma({ vaddr: va + 3n * M2, iova: M2, size: 2n * M2, flags: RW })).toThrow(
+      expect.objectContaining({ code: 'ENOMEM' }),
+    );
     c2.close();
     expect(e.proc.lockedVm).toBe(1024);
     expect(e.sim.violations).toEqual([]);

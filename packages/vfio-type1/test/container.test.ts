@@ -1,17 +1,42 @@
 // Container-level ioctls: API version, CHECK_EXTENSION per era, SET_IOMMU rules, fd-state errors.
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  VFIO_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_DMA_CC_IOMMU, VFIO_GET_API_VERSION, VFIO_IOMMU_DIRTY_PAGES,
-  VFIO_IOMMU_ENABLE, VFIO_IOMMU_MAP_DMA, VFIO_NOIOMMU_IOMMU, VFIO_SET_IOMMU, VFIO_SPAPR_TCE_IOMMU, VFIO_TYPE1_IOMMU,
-  VFIO_TYPE1_NESTING_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_UNMAP_ALL, VFIO_UPDATE_VADDR, encodeDmaMap, type Profile,
+  VFIO_API_VERSION,
+  VFIO_CHECK_EXTENSION,
+  VFIO_DMA_CC_IOMMU,
+  VFIO_GET_API_VERSION,
+  VFIO_IOMMU_DIRTY_PAGES,
+  VFIO_IOMMU_ENABLE,
+  VFIO_IOMMU_MAP_DMA,
+  VFIO_NOIOMMU_IOMMU,
+  VFIO_SET_IOMMU,
+  VFIO_SPAPR_TCE_IOMMU,
+  VFIO_TYPE1_IOMMU,
+  VFIO_TYPE1_NESTING_IOMMU,
+  VFIO_TYPE1v2_IOMMU,
+  VFIO_UNMAP_ALL,
+  VFIO_UPDATE_VADDR,
+  encodeDmaMap,
+  type Profile,
 } from '../src/index.js';
 import { M2, RW, expectCleanClose, makeEnv, type Env } from './helpers.js';
 
 let e: Env;
-afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
+afterEach(() => {
+  if (e !== undefined && !e.c.closed) expectCleanClose(e);
+});
 
-const EXTS = [VFIO_TYPE1_IOMMU, VFIO_SPAPR_TCE_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_DMA_CC_IOMMU, VFIO_TYPE1_NESTING_IOMMU,
-  VFIO_NOIOMMU_IOMMU, VFIO_UNMAP_ALL, VFIO_UPDATE_VADDR, 42];
+const EXTS = [
+  VFIO_TYPE1_IOMMU,
+  VFIO_SPAPR_TCE_IOMMU,
+  VFIO_TYPE1v2_IOMMU,
+  VFIO_DMA_CC_IOMMU,
+  VFIO_TYPE1_NESTING_IOMMU,
+  VFIO_NOIOMMU_IOMMU,
+  VFIO_UNMAP_ALL,
+  VFIO_UPDATE_VADDR,
+  42,
+];
 
 describe('container', () => {
   it('test_api_version', () => {
@@ -37,7 +62,9 @@ describe('container', () => {
   it('test_set_iommu_rules', () => {
     e = makeEnv({ profile: 'mainline', noSet: true });
     const bare = e.host.openContainer(e.proc, {});
-    expect(() => bare.setIommu(VFIO_TYPE1v2_IOMMU)).toThrow(expect.objectContaining({ code: 'EINVAL', errno: -22, syscall: 'VFIO_SET_IOMMU' }));
+    expect(() => bare.setIommu(VFIO_TYPE1v2_IOMMU)).toThrow(
+      expect.objectContaining({ code: 'EINVAL', errno: -22, syscall: 'VFIO_SET_IOMMU' }),
+    );
     bare.close();
     expect(() => e.c.setIommu(VFIO_SPAPR_TCE_IOMMU)).toThrow(expect.objectContaining({ code: 'ENODEV', errno: -19 }));
     expect(() => e.c.ioctl(VFIO_SET_IOMMU, VFIO_TYPE1_NESTING_IOMMU)).toThrow(expect.objectContaining({ code: 'ENODEV' }));
@@ -57,7 +84,9 @@ describe('container', () => {
     e = makeEnv({ profile: 'mainline', noSet: true });
     const va = e.proc.mmap(M2, { backing: 'thp' });
     const m = encodeDmaMap({ vaddr: va, iova: 0n, size: M2, flags: RW });
-    expect(() => e.c.ioctl(VFIO_IOMMU_MAP_DMA, m)).toThrow(expect.objectContaining({ code: 'EINVAL', errno: -22, syscall: 'VFIO_IOMMU_MAP_DMA' }));
+    expect(() => e.c.ioctl(VFIO_IOMMU_MAP_DMA, m)).toThrow(
+      expect.objectContaining({ code: 'EINVAL', errno: -22, syscall: 'VFIO_IOMMU_MAP_DMA' }),
+    );
     expect(() => e.c.ioctl(VFIO_IOMMU_ENABLE)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     e.c.setIommu(VFIO_TYPE1v2_IOMMU);
     expect(() => e.c.ioctl(VFIO_IOMMU_ENABLE)).toThrow(expect.objectContaining({ code: 'ENOTTY', errno: -25 }));

@@ -15,8 +15,19 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  IOMMU_RESV_DIRECT_RELAXABLE, IOMMU_RESV_MSI, IOMMU_RESV_RESERVED, SZ_1G, SZ_2M, SZ_4K, createReferenceDriver, createSim,
-  iommuIovaToPhys, type IommuDomain, type RefDomain, type ReferenceDriver, type Sim,
+  IOMMU_RESV_DIRECT_RELAXABLE,
+  IOMMU_RESV_MSI,
+  IOMMU_RESV_RESERVED,
+  SZ_1G,
+  SZ_2M,
+  SZ_4K,
+  createReferenceDriver,
+  createSim,
+  iommuIovaToPhys,
+  type IommuDomain,
+  type RefDomain,
+  type ReferenceDriver,
+  type Sim,
 } from '@x/iommu-core';
 import { Host, type Container, type ContainerOptions, type Group, type MmapBacking, type Process, type Profile } from '../src/index.js';
 import { ERRNO_OF, SpecModel, type GroupSpec, type MapArgs, type Res, type UnmapArgs } from './spec-model.js';
@@ -38,19 +49,32 @@ const MSI_X86 = { start: 0xfee00, last: 0xfeeff, type: IOMMU_RESV_MSI };
 const BITMAP_A = SZ_4K | SZ_2M | SZ_1G;
 const AMD_LIKE = ~0xfffn & ((1n << 39n) - 1n);
 /** ioctl numbers, _IO(';', 100 + n) on x86 (spec §1.1). */
-const GET_INFO = 0x3b70, MAP_DMA = 0x3b71, UNMAP_DMA = 0x3b72;
+const GET_INFO = 0x3b70,
+  MAP_DMA = 0x3b71,
+  UNMAP_DMA = 0x3b72;
 const PROFILES: readonly Profile[] = ['v4.16', 'v4.17', 'mainline'];
 const hx = (v: bigint | number): string => `0x${v.toString(16)}`;
 
 // ---- the random input: an environment and a list of calls ----------------------------------------
 
-interface VmaSpec { backing: MmapBacking; pages: number }
+interface VmaSpec {
+  backing: MmapBacking;
+  pages: number;
+}
 interface EnvSpec {
-  seed: number; v2: boolean; vmas: VmaSpec[];
+  seed: number;
+  v2: boolean;
+  vmas: VmaSpec[];
   /** RLIMIT_MEMLOCK in pages (null: unlimited); odd adds 0x800 bytes the limit rounds away. */
-  memlock: number | null; memlockOdd: boolean; capIpcLock: boolean;
-  dmaEntryLimit: number | null; disableHugepages: boolean; tlbSyncMax: number | null;
-  bitmapB: bigint; resvB: boolean; devsB: number;
+  memlock: number | null;
+  memlockOdd: boolean;
+  capIpcLock: boolean;
+  dmaEntryLimit: number | null;
+  disableHugepages: boolean;
+  tlbSyncMax: number | null;
+  bitmapB: bigint;
+  resvB: boolean;
+  devsB: number;
 }
 
 const vmaArb: fc.Arbitrary<VmaSpec> = fc.oneof(
@@ -78,14 +102,28 @@ const envArb: fc.Arbitrary<EnvSpec> = fc.record({
 
 type Op =
   /** vma 0..4: that VMA (mod count), 5: a hole below the first VMA, 6: the top of the address space. */
-  | { k: 'map'; vma: number; voff: number; vmis: number; iova: number; imis: number; pages: number; smis: number; flags: number; argsz: number | null }
+  | {
+      k: 'map';
+      vma: number;
+      voff: number;
+      vmis: number;
+      iova: number;
+      imis: number;
+      pages: number;
+      smis: number;
+      flags: number;
+      argsz: number | null;
+    }
   | { k: 'unmap'; iova: number; imis: number; pages: number; smis: number; flags: number; argsz: number | null }
   /** Unmap the span of existing dmas from the pick-th on, its ends moved by `cut` (bisections, holes). */
   | { k: 'unmapDmas'; pick: number; span: number; cut: number; argsz: number | null }
   | { k: 'info'; argsz: number | 'need' }
   /** Device DMA; pick !== null: inside the pick-th dma, else anywhere in the window. */
   | { k: 'dma'; g: number; dev: number; pick: number | null; off: number; n: number; write: boolean }
-  | { k: 'addGroup'; g: number } | { k: 'removeGroup'; g: number } | { k: 'setIommu'; type: number } | { k: 'checkExtension'; ext: number }
+  | { k: 'addGroup'; g: number }
+  | { k: 'removeGroup'; g: number }
+  | { k: 'setIommu'; type: number }
+  | { k: 'checkExtension'; ext: number }
   | { k: 'close' };
 
 const opStr = (o: Op): string => {
@@ -93,25 +131,35 @@ const opStr = (o: Op): string => {
   const size = (p: number, m: number) => (p < 0 ? '2^63' : hx(p * 4096 + m));
   switch (o.k) {
     case 'map': {
-      const v = o.vma <= 4 ? `vma${o.vma}+${hx(o.voff)}p` : o.vma === 5 ? `hole-${o.voff % 64 + 1}p` : `top-${o.voff % 8 + 1}p`;
+      const v = o.vma <= 4 ? `vma${o.vma}+${hx(o.voff)}p` : o.vma === 5 ? `hole-${(o.voff % 64) + 1}p` : `top-${(o.voff % 8) + 1}p`;
       return `map(vaddr=${v}${o.vmis ? `+${hx(o.vmis)}` : ''}, iova=${hx(o.iova)}p${o.imis ? `+${hx(o.imis)}` : ''}, size=${size(o.pages, o.smis)}, flags=${o.flags}${raw(o.argsz)})`;
     }
-    case 'unmap': return `unmap(iova=${hx(o.iova)}p${o.imis ? `+${hx(o.imis)}` : ''}, size=${size(o.pages, o.smis)}, flags=${o.flags}${raw(o.argsz)})`;
-    case 'unmapDmas': return `unmapDmas(pick=${o.pick}, span=${o.span}, cut=${o.cut}${raw(o.argsz)})`;
-    case 'info': return `info(argsz=${o.argsz})`;
-    case 'dma': return `dma(g${o.g}.dev${o.dev}, ${o.pick === null ? `iova=${hx(o.off)}p` : `dma#${o.pick}+${o.off}p`}, n=${o.n}, ${o.write ? 'write' : 'read'})`;
-    case 'addGroup': return `addGroup(g${o.g})`;
-    case 'removeGroup': return `removeGroup(g${o.g})`;
-    case 'setIommu': return `setIommu(${o.type})`;
-    case 'checkExtension': return `checkExtension(${o.ext})`;
-    case 'close': return 'close()';
+    case 'unmap':
+      return `unmap(iova=${hx(o.iova)}p${o.imis ? `+${hx(o.imis)}` : ''}, size=${size(o.pages, o.smis)}, flags=${o.flags}${raw(o.argsz)})`;
+    case 'unmapDmas':
+      return `unmapDmas(pick=${o.pick}, span=${o.span}, cut=${o.cut}${raw(o.argsz)})`;
+    case 'info':
+      return `info(argsz=${o.argsz})`;
+    case 'dma':
+      return `dma(g${o.g}.dev${o.dev}, ${o.pick === null ? `iova=${hx(o.off)}p` : `dma#${o.pick}+${o.off}p`}, n=${o.n}, ${o.write ? 'write' : 'read'})`;
+    case 'addGroup':
+      return `addGroup(g${o.g})`;
+    case 'removeGroup':
+      return `removeGroup(g${o.g})`;
+    case 'setIommu':
+      return `setIommu(${o.type})`;
+    case 'checkExtension':
+      return `checkExtension(${o.ext})`;
+    case 'close':
+      return 'close()';
   }
 };
 /** fast-check prints a counterexample's ops through this (fc.toStringMethod). */
 const printable = (o: Op): Op => Object.assign(o, { [fc.toStringMethod]: () => opStr(o) });
 
 /** A page number aligned to 2^a pages, a in 0..9, inside [0, max). */
-const alignedPage = (max: number) => fc.tuple(fc.integer({ min: 0, max: 9 }), fc.nat()).map(([a, r]) => (r % Math.max(1, Math.floor(max / 2 ** a))) * 2 ** a);
+const alignedPage = (max: number) =>
+  fc.tuple(fc.integer({ min: 0, max: 9 }), fc.nat()).map(([a, r]) => (r % Math.max(1, Math.floor(max / 2 ** a))) * 2 ** a);
 /** IOVA page: mostly the window; sometimes the x86 MSI window, the aperture end or the top of the u64 space. */
 const iovaArb = fc.oneof(
   { weight: 24, arbitrary: alignedPage(WINDOW) },
@@ -127,47 +175,112 @@ const pagesArb = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(0, -1) },
 );
 const misArb = (v: number) => fc.oneof({ weight: 25, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constant(v) });
-const argszArb = (size: number) => fc.oneof(
-  { weight: 6, arbitrary: fc.constant(null) }, { weight: 3, arbitrary: fc.constant(size) },
-  { weight: 1, arbitrary: fc.constantFrom(size - 8, size + 16) },
-);
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 30, arbitrary: fc.record({
-    k: fc.constant('map' as const), vma: fc.oneof({ weight: 12, arbitrary: fc.integer({ min: 0, max: 4 }) }, { weight: 1, arbitrary: fc.constantFrom(5, 6) }),
-    voff: alignedPage(1088), vmis: misArb(0x10), iova: iovaArb, imis: fc.oneof({ weight: 30, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constantFrom(0x800, 0x10) }),
-    pages: pagesArb, smis: misArb(0x800),
-    flags: fc.oneof({ weight: 24, arbitrary: fc.constant(3) }, { weight: 6, arbitrary: fc.constantFrom(1, 2) }, { weight: 1, arbitrary: fc.constantFrom(0, 4, 8, 7) }),
-    argsz: argszArb(32),
-  }) },
-  { weight: 14, arbitrary: fc.record({
-    k: fc.constant('unmap' as const), iova: iovaArb, imis: misArb(0x800), pages: pagesArb, smis: misArb(0x800),
-    flags: fc.oneof({ weight: 24, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.constant(2) }, { weight: 1, arbitrary: fc.constantFrom(1, 3, 0x10) }),
-    argsz: argszArb(24),
-  }).map((o) => (o.flags === 2 && o.pages % 3 !== 0 ? { ...o, iova: 0, imis: 0, pages: 0, smis: 0 } : o)) },
-  { weight: 10, arbitrary: fc.record({
-    k: fc.constant('unmapDmas' as const), pick: fc.nat(), span: fc.integer({ min: 1, max: 3 }),
-    cut: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 4 }) }), argsz: argszArb(24),
-  }) },
-  { weight: 4, arbitrary: fc.record({ k: fc.constant('info' as const), argsz: fc.constantFrom<number | 'need'>('need', 'need', 15, 16, 20, 24, 87, 512) }) },
-  { weight: 12, arbitrary: fc.record({
-    k: fc.constant('dma' as const), g: fc.constantFrom(0, 0, 0, 0, 1, 2), dev: fc.nat({ max: 1 }), pick: fc.option(fc.nat(), { freq: 3 }),
-    off: fc.nat({ max: WINDOW - 1 }), n: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 64 })), write: fc.boolean(),
-  }) },
-  { weight: 3, arbitrary: fc.record({ k: fc.constant('addGroup' as const), g: fc.integer({ min: 0, max: 2 }) }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('removeGroup' as const), g: fc.integer({ min: 0, max: 2 }) }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('setIommu' as const), type: fc.constantFrom(1, 3, 3, 2) }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('checkExtension' as const), ext: fc.constantFrom(0, 1, 2, 3, 4, 6, 9, 10) }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('close' as const) }) },
-).map(printable);
+const argszArb = (size: number) =>
+  fc.oneof(
+    { weight: 6, arbitrary: fc.constant(null) },
+    { weight: 3, arbitrary: fc.constant(size) },
+    { weight: 1, arbitrary: fc.constantFrom(size - 8, size + 16) },
+  );
+const opArb: fc.Arbitrary<Op> = fc
+  .oneof(
+    {
+      weight: 30,
+      arbitrary: fc.record({
+        k: fc.constant('map' as const),
+        vma: fc.oneof({ weight: 12, arbitrary: fc.integer({ min: 0, max: 4 }) }, { weight: 1, arbitrary: fc.constantFrom(5, 6) }),
+        voff: alignedPage(1088),
+        vmis: misArb(0x10),
+        iova: iovaArb,
+        imis: fc.oneof({ weight: 30, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constantFrom(0x800, 0x10) }),
+        pages: pagesArb,
+        smis: misArb(0x800),
+        flags: fc.oneof(
+          { weight: 24, arbitrary: fc.constant(3) },
+          { weight: 6, arbitrary: fc.constantFrom(1, 2) },
+          { weight: 1, arbitrary: fc.constantFrom(0, 4, 8, 7) },
+        ),
+        argsz: argszArb(32),
+      }),
+    },
+    {
+      weight: 14,
+      arbitrary: fc
+        .record({
+          k: fc.constant('unmap' as const),
+          iova: iovaArb,
+          imis: misArb(0x800),
+          pages: pagesArb,
+          smis: misArb(0x800),
+          flags: fc.oneof(
+            { weight: 24, arbitrary: fc.constant(0) },
+            { weight: 2, arbitrary: fc.constant(2) },
+            { weight: 1, arbitrary: fc.constantFrom(1, 3, 0x10) },
+          ),
+          argsz: argszArb(24),
+        })
+        .map((o) => (o.flags === 2 && o.pages % 3 !== 0 ? { ...o, iova: 0, imis: 0, pages: 0, smis: 0 } : o)),
+    },
+    {
+      weight: 10,
+      arbitrary: fc.record({
+        k: fc.constant('unmapDmas' as const),
+        pick: fc.nat(),
+        span: fc.integer({ min: 1, max: 3 }),
+        cut: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 4 }) }),
+        argsz: argszArb(24),
+      }),
+    },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        k: fc.constant('info' as const),
+        argsz: fc.constantFrom<number | 'need'>('need', 'need', 15, 16, 20, 24, 87, 512),
+      }),
+    },
+    {
+      weight: 12,
+      arbitrary: fc.record({
+        k: fc.constant('dma' as const),
+        g: fc.constantFrom(0, 0, 0, 0, 1, 2),
+        dev: fc.nat({ max: 1 }),
+        pick: fc.option(fc.nat(), { freq: 3 }),
+        off: fc.nat({ max: WINDOW - 1 }),
+        n: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 64 })),
+        write: fc.boolean(),
+      }),
+    },
+    { weight: 3, arbitrary: fc.record({ k: fc.constant('addGroup' as const), g: fc.integer({ min: 0, max: 2 }) }) },
+    { weight: 2, arbitrary: fc.record({ k: fc.constant('removeGroup' as const), g: fc.integer({ min: 0, max: 2 }) }) },
+    { weight: 2, arbitrary: fc.record({ k: fc.constant('setIommu' as const), type: fc.constantFrom(1, 3, 3, 2) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('checkExtension' as const), ext: fc.constantFrom(0, 1, 2, 3, 4, 6, 9, 10) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('close' as const) }) },
+  )
+  .map(printable);
 
 // ---- one sequence: the container and the model side by side ---------------------------------------
 
-interface VmaLive { start: number; pages: number; pfns: Float64Array; mmio: boolean }
+interface VmaLive {
+  start: number;
+  pages: number;
+  pfns: Float64Array;
+  mmio: boolean;
+}
 interface World {
-  profile: Profile; env: EnvSpec; sim: Sim; host: Host; proc: Process; opts: ContainerOptions; c: Container;
-  groups: Group[]; drvs: ReferenceDriver[]; specs: GroupSpec[]; vmas: VmaLive[]; m: SpecModel;
+  profile: Profile;
+  env: EnvSpec;
+  sim: Sim;
+  host: Host;
+  proc: Process;
+  opts: ContainerOptions;
+  c: Container;
+  groups: Group[];
+  drvs: ReferenceDriver[];
+  specs: GroupSpec[];
+  vmas: VmaLive[];
+  m: SpecModel;
   /** Concrete calls so far, for the divergence report. */
-  log: string[]; step: number;
+  log: string[];
+  step: number;
   /** sim.violations already looked at. */
   seen: number;
 }
@@ -175,18 +288,38 @@ interface World {
 /** DIFF_STATS=1: print how often each call ended with each result (what the random sequences reach). */
 const STATS = process.env.DIFF_STATS === '1';
 const outcomes = new Map<string, number>();
-let sequences = 0, operations = 0, deviceDmas = 0, latitude = 0, divergences = 0;
+let sequences = 0,
+  operations = 0,
+  deviceDmas = 0,
+  latitude = 0,
+  divergences = 0;
 afterAll(() => {
   // pnpm test:deep sums these lines (tools/test-deep/run.mjs)
-  if (process.env.DEEP_REPORT) appendFileSync(process.env.DEEP_REPORT, `${JSON.stringify({ suite: 'vfio-type1-vs-spec-model', sequences, operations, divergences })}\n`);
-  if (STATS) console.log([...outcomes].sort().map(([k, n]) => `${k}: ${n}`).join('\n'));
-  console.log(`differential vfio-type1 vs spec model: ${sequences} sequences, ${operations} operations (container calls; plus ${deviceDmas} device DMAs; ${latitude} 4.x v1 unmaps resolved by the tree-order latitude), ${divergences} divergences`);
+  if (process.env.DEEP_REPORT)
+    appendFileSync(
+      process.env.DEEP_REPORT,
+      `${JSON.stringify({ suite: 'vfio-type1-vs-spec-model', sequences, operations, divergences })}\n`,
+    );
+  if (STATS)
+    console.log(
+      [...outcomes]
+        .sort()
+        .map(([k, n]) => `${k}: ${n}`)
+        .join('\n'),
+    );
+  console.log(
+    `differential vfio-type1 vs spec model: ${sequences} sequences, ${operations} operations (container calls; plus ${deviceDmas} device DMAs; ${latitude} 4.x v1 unmaps resolved by the tree-order latitude), ${divergences} divergences`,
+  );
 });
 
-class Divergence extends Error { override name = 'Divergence'; }
+class Divergence extends Error {
+  override name = 'Divergence';
+}
 
 function fail(w: World, what: string): never {
-  throw new Divergence(`${w.profile} step ${w.step}: ${what}\n  calls (last 16 of ${w.log.length}):\n    ${w.log.slice(-16).join('\n    ')}`);
+  throw new Divergence(
+    `${w.profile} step ${w.step}: ${what}\n  calls (last 16 of ${w.log.length}):\n    ${w.log.slice(-16).join('\n    ')}`,
+  );
 }
 
 const big = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? `${hx(v)}n` : v);
@@ -200,7 +333,11 @@ function eq(w: World, what: string, got: unknown, want: unknown): void {
     fail(w, `${what}: bytes differ from offset ${i}\n    got  ${hex(got)}\n    want ${hex(want)}`);
   }
   let diff = `got ${JSON.stringify(got, big)}, want ${JSON.stringify(want, big)}`;
-  try { expect(got).toEqual(want); } catch (e) { diff = (e as Error).message; }
+  try {
+    expect(got).toEqual(want);
+  } catch (e) {
+    diff = (e as Error).message;
+  }
   fail(w, `${what}: ${diff}`);
 }
 
@@ -209,14 +346,25 @@ function build(profile: Profile, env: EnvSpec): World {
   // both drivers report the sizes they keep (realPgsizeBitmap) in every release: the spec model's
   // drivers do; VT-d's pre-5.15 report-everything-and-split is tested on its own (iommu-core timeline)
   const drvA = createReferenceDriver(sim, { release: profile, pgsizeBitmap: BITMAP_A, resvRegions: [MSI_X86], realPgsizeBitmap: true });
-  const drvB = createReferenceDriver(sim, { release: profile, name: 'refB', pgsizeBitmap: env.bitmapB, resvRegions: env.resvB ? [MSI_X86, RESV_B] : [MSI_X86], realPgsizeBitmap: true });
+  const drvB = createReferenceDriver(sim, {
+    release: profile,
+    name: 'refB',
+    pgsizeBitmap: env.bitmapB,
+    resvRegions: env.resvB ? [MSI_X86, RESV_B] : [MSI_X86],
+    realPgsizeBitmap: true,
+  });
   const host = new Host(sim);
   const groups = [host.addGroup(drvA), host.addGroup(drvA), host.addGroup(drvB, { devices: env.devsB })];
   const drvs = [drvA, drvA, drvB];
   const specs: GroupSpec[] = groups.map((g, i) => ({
-    id: i, driver: i < 2 ? 'A' : 'B', pgsizeBitmap: i < 2 ? BITMAP_A : env.bitmapB, apertureLast: APERTURE_LAST,
+    id: i,
+    driver: i < 2 ? 'A' : 'B',
+    pgsizeBitmap: i < 2 ? BITMAP_A : env.bitmapB,
+    apertureLast: APERTURE_LAST,
     // what the driver reports for the group's device (input): every type but DIRECT_RELAXABLE carves
-    resv: drvs[i]!.resvRegions(g.devices[0]!).filter((r) => r.type !== IOMMU_RESV_DIRECT_RELAXABLE).map((r) => ({ start: r.start, last: r.last })),
+    resv: drvs[i]!.resvRegions(g.devices[0]!)
+      .filter((r) => r.type !== IOMMU_RESV_DIRECT_RELAXABLE)
+      .map((r) => ({ start: r.start, last: r.last })),
     devices: g.devices,
   }));
   const memlockLimit = env.memlock === null ? null : (BigInt(env.memlock) << 12n) + (env.memlockOdd ? 0x800n : 0n);
@@ -229,13 +377,22 @@ function build(profile: Profile, env: EnvSpec): World {
     return { start, pages: s.pages, pfns, mmio: vma.mmio };
   });
   const vmaOf = (vp: number): VmaLive | null => vmas.find((v) => v.start <= vp && vp < v.start + v.pages) ?? null;
-  const m = new SpecModel({
-    era: profile === 'mainline' ? 'main' : 'v4', dmaEntryLimit: env.dmaEntryLimit ?? 65535,
-    memlockPages: env.memlock === null ? Infinity : env.memlock, capIpcLock: env.capIpcLock, disableHugepages: env.disableHugepages,
-  }, {
-    pfnOf: (vp) => { const v = vmaOf(vp); return v === null ? -1 : v.pfns[vp - v.start]!; },
-    reservedOf: (vp) => vmaOf(vp)?.mmio ?? false,
-  });
+  const m = new SpecModel(
+    {
+      era: profile === 'mainline' ? 'main' : 'v4',
+      dmaEntryLimit: env.dmaEntryLimit ?? 65535,
+      memlockPages: env.memlock === null ? Infinity : env.memlock,
+      capIpcLock: env.capIpcLock,
+      disableHugepages: env.disableHugepages,
+    },
+    {
+      pfnOf: (vp) => {
+        const v = vmaOf(vp);
+        return v === null ? -1 : v.pfns[vp - v.start]!;
+      },
+      reservedOf: (vp) => vmaOf(vp)?.mmio ?? false,
+    },
+  );
   const opts: ContainerOptions = { profile };
   if (profile === 'mainline' && env.dmaEntryLimit !== null) opts.dmaEntryLimit = env.dmaEntryLimit;
   if (env.disableHugepages) opts.disableHugepages = true;
@@ -246,28 +403,40 @@ function build(profile: Profile, env: EnvSpec): World {
 
 type Got<T> = { ok: T } | { err: { name: string; code: string; errno: number; syscall: string } } | { crash: string };
 function capture<T>(f: () => T): Got<T> {
-  try { return { ok: f() }; } catch (e) {
+  try {
+    return { ok: f() };
+  } catch (e) {
     const x = e as { name?: string; code?: string; errno?: number; syscall?: string; message?: string };
     if (x.name === 'VfioError') return { err: { name: x.name, code: x.code!, errno: x.errno!, syscall: x.syscall! } };
     return { crash: `${x.name}: ${x.message}` };
   }
 }
 function expectRes(w: World, syscall: string, got: Got<unknown>, want: Res<unknown>): void {
-  if (STATS) { const key = `${w.profile} ${syscall.replace(/^VFIO_(IOMMU_)?/, '')} ${'ok' in want ? 'ok' : want.err}`; outcomes.set(key, (outcomes.get(key) ?? 0) + 1); }
+  if (STATS) {
+    const key = `${w.profile} ${syscall.replace(/^VFIO_(IOMMU_)?/, '')} ${'ok' in want ? 'ok' : want.err}`;
+    outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+  }
   const exp = 'ok' in want ? { ok: want.ok } : { err: { name: 'VfioError', code: want.err, errno: ERRNO_OF[want.err], syscall } };
   eq(w, `${syscall} result`, got, exp);
 }
 
 function encodeMap(a: MapArgs): Uint8Array {
-  const b = new Uint8Array(32), v = new DataView(b.buffer);
-  v.setUint32(0, a.argsz, true); v.setUint32(4, a.flags, true);
-  v.setBigUint64(8, a.vaddr, true); v.setBigUint64(16, a.iova, true); v.setBigUint64(24, a.size, true);
+  const b = new Uint8Array(32),
+    v = new DataView(b.buffer);
+  v.setUint32(0, a.argsz, true);
+  v.setUint32(4, a.flags, true);
+  v.setBigUint64(8, a.vaddr, true);
+  v.setBigUint64(16, a.iova, true);
+  v.setBigUint64(24, a.size, true);
   return b;
 }
 function encodeUnmap(a: UnmapArgs): Uint8Array {
-  const b = new Uint8Array(24), v = new DataView(b.buffer);
-  v.setUint32(0, a.argsz, true); v.setUint32(4, a.flags, true);
-  v.setBigUint64(8, a.iova, true); v.setBigUint64(16, a.size, true);
+  const b = new Uint8Array(24),
+    v = new DataView(b.buffer);
+  v.setUint32(0, a.argsz, true);
+  v.setUint32(4, a.flags, true);
+  v.setBigUint64(8, a.iova, true);
+  v.setBigUint64(16, a.size, true);
   return b;
 }
 
@@ -275,10 +444,18 @@ const bytesOf = (pages: number, mis: number): bigint => (pages < 0 ? 1n << 63n :
 
 function resolveMap(w: World, o: Extract<Op, { k: 'map' }>): MapArgs {
   let vpage: bigint;
-  if (o.vma <= 4) { const v = w.vmas[o.vma % w.vmas.length]!; vpage = BigInt(v.start + (o.voff % (v.pages + 32))); }
-  else if (o.vma === 5) vpage = BigInt(w.vmas[0]!.start - (o.voff % 64) - 1);
+  if (o.vma <= 4) {
+    const v = w.vmas[o.vma % w.vmas.length]!;
+    vpage = BigInt(v.start + (o.voff % (v.pages + 32)));
+  } else if (o.vma === 5) vpage = BigInt(w.vmas[0]!.start - (o.voff % 64) - 1);
   else vpage = (1n << 52n) - BigInt((o.voff % 8) + 1);
-  return { argsz: o.argsz ?? 32, flags: o.flags, vaddr: (vpage << 12n) + BigInt(o.vmis), iova: (BigInt(o.iova) << 12n) + BigInt(o.imis), size: bytesOf(o.pages, o.smis) };
+  return {
+    argsz: o.argsz ?? 32,
+    flags: o.flags,
+    vaddr: (vpage << 12n) + BigInt(o.vmis),
+    iova: (BigInt(o.iova) << 12n) + BigInt(o.imis),
+    size: bytesOf(o.pages, o.smis),
+  };
 }
 
 /** IOVA page ranges [lo, n] whose translation this step may have changed (bounded; the sweep covers the rest). */
@@ -287,10 +464,16 @@ const CAP = 2048;
 
 function doMap(w: World, o: Extract<Op, { k: 'map' }>, touched: Touched): void {
   const a = resolveMap(w, o);
-  w.log.push(`${o.argsz === null ? 'mapDma' : 'ioctl(MAP_DMA)'}({ argsz: ${a.argsz}, flags: ${a.flags}, vaddr: ${hx(a.vaddr)}n, iova: ${hx(a.iova)}n, size: ${hx(a.size)}n })`);
+  w.log.push(
+    `${o.argsz === null ? 'mapDma' : 'ioctl(MAP_DMA)'}({ argsz: ${a.argsz}, flags: ${a.flags}, vaddr: ${hx(a.vaddr)}n, iova: ${hx(a.iova)}n, size: ${hx(a.size)}n })`,
+  );
   const want = w.m.map(a);
   let got: Got<number>;
-  if (o.argsz === null) got = capture(() => { w.c.mapDma({ flags: a.flags, vaddr: a.vaddr, iova: a.iova, size: a.size }); return 0; });
+  if (o.argsz === null)
+    got = capture(() => {
+      w.c.mapDma({ flags: a.flags, vaddr: a.vaddr, iova: a.iova, size: a.size });
+      return 0;
+    });
   else {
     const buf = encodeMap(a);
     got = capture(() => w.c.ioctl(MAP_DMA, buf));
@@ -302,11 +485,15 @@ function doMap(w: World, o: Extract<Op, { k: 'map' }>, touched: Touched): void {
 }
 
 function doUnmap(w: World, a: UnmapArgs, raw: boolean, touched: Touched): void {
-  w.log.push(`${raw ? 'ioctl(UNMAP_DMA)' : 'unmapDma'}({ argsz: ${a.argsz}, flags: ${a.flags}, iova: ${hx(a.iova)}n, size: ${hx(a.size)}n })`);
+  w.log.push(
+    `${raw ? 'ioctl(UNMAP_DMA)' : 'unmapDma'}({ argsz: ${a.argsz}, flags: ${a.flags}, iova: ${hx(a.iova)}n, size: ${hx(a.size)}n })`,
+  );
   const before = w.m.sortedDmas();
   // the container first: only a 4.x v1 unmap starting inside a dma reads back which candidates it removed
   const buf = encodeUnmap(a);
-  const got: Got<unknown> = raw ? capture(() => w.c.ioctl(UNMAP_DMA, buf)) : capture(() => w.c.unmapDma({ flags: a.flags, iova: a.iova, size: a.size }));
+  const got: Got<unknown> = raw
+    ? capture(() => w.c.ioctl(UNMAP_DMA, buf))
+    : capture(() => w.c.unmapDma({ flags: a.flags, iova: a.iova, size: a.size }));
   const want = w.m.unmap(a, (cands) => {
     latitude++;
     const left = new Set(w.c.mappings().map((x) => Number(x.iova >> 12n)));
@@ -315,7 +502,7 @@ function doUnmap(w: World, a: UnmapArgs, raw: boolean, touched: Touched): void {
   if (raw) {
     expectRes(w, 'VFIO_IOMMU_UNMAP_DMA', got, 'ok' in want ? { ok: 0 } : want);
     const exp = encodeUnmap(a);
-    if ('ok' in want) new DataView(exp.buffer).setBigUint64(16, want.ok, true);   // size written back on success only
+    if ('ok' in want) new DataView(exp.buffer).setBigUint64(16, want.ok, true); // size written back on success only
     eq(w, 'UNMAP_DMA struct after the call', buf, exp);
   } else {
     expectRes(w, 'VFIO_IOMMU_UNMAP_DMA', got, 'ok' in want ? { ok: { size: want.ok } } : want);
@@ -327,11 +514,17 @@ function doUnmap(w: World, a: UnmapArgs, raw: boolean, touched: Touched): void {
 
 function resolveUnmapDmas(w: World, o: Extract<Op, { k: 'unmapDmas' }>): UnmapArgs {
   const ds = w.m.sortedDmas();
-  let lo = 0, hi = WINDOW - 1;
+  let lo = 0,
+    hi = WINDOW - 1;
   if (ds.length > 0) {
-    const i = o.pick % ds.length, j = Math.min(ds.length - 1, i + o.span - 1);
-    lo = ds[i]!.iova; hi = ds[j]!.iova + ds[j]!.npages - 1;
-    if (o.cut === 1) lo++; else if (o.cut === 2) hi--; else if (o.cut === 3) lo = Math.max(0, lo - 1); else if (o.cut === 4) hi++;
+    const i = o.pick % ds.length,
+      j = Math.min(ds.length - 1, i + o.span - 1);
+    lo = ds[i]!.iova;
+    hi = ds[j]!.iova + ds[j]!.npages - 1;
+    if (o.cut === 1) lo++;
+    else if (o.cut === 2) hi--;
+    else if (o.cut === 3) lo = Math.max(0, lo - 1);
+    else if (o.cut === 4) hi++;
     if (hi < lo) hi = lo;
   }
   return { argsz: o.argsz ?? 24, flags: 0, iova: BigInt(lo) << 12n, size: BigInt(hi - lo + 1) << 12n };
@@ -346,7 +539,8 @@ function doInfo(w: World, o: Extract<Op, { k: 'info' }>): void {
     new DataView(b.buffer).setUint32(0, argsz, true);
     return b;
   };
-  const bi = mk(), bm = mk();
+  const bi = mk(),
+    bm = mk();
   const got = capture(() => w.c.ioctl(GET_INFO, bi));
   const want = w.m.getInfo(bm);
   expectRes(w, 'VFIO_IOMMU_GET_INFO', got, want);
@@ -354,7 +548,9 @@ function doInfo(w: World, o: Extract<Op, { k: 'info' }>): void {
 }
 
 function doDma(w: World, o: Extract<Op, { k: 'dma' }>, touched: Touched): void {
-  const g = w.groups[o.g]!, drv = w.drvs[o.g]!, dev = g.devices[o.dev % g.devices.length]!;
+  const g = w.groups[o.g]!,
+    drv = w.drvs[o.g]!,
+    dev = g.devices[o.dev % g.devices.length]!;
   const ds = w.m.sortedDmas();
   let iova = o.off % WINDOW;
   let n = o.n;
@@ -368,34 +564,76 @@ function doDma(w: World, o: Extract<Op, { k: 'dma' }>, touched: Touched): void {
   const want = w.m.dma(w.specs[o.g]!, iova, n, o.write);
   const f0 = drv.faults().length;
   const got = drv.dma(dev, iova, n, o.write ? 'write' : 'read');
-  if (STATS) { const key = `${w.profile} device DMA ${want.fault?.reason ?? 'ok'}`; outcomes.set(key, (outcomes.get(key) ?? 0) + 1); }
+  if (STATS) {
+    const key = `${w.profile} device DMA ${want.fault?.reason ?? 'ok'}`;
+    outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+  }
   eq(w, 'device DMA result', got, want.ok);
-  eq(w, 'device faults', drv.faults().slice(f0).map((f) => ({ deviceId: f.deviceId, iova: f.iova, write: f.write, reason: f.reason })),
-    want.fault === null ? [] : [{ deviceId: dev, iova: want.fault.iova, write: o.write, reason: want.fault.reason }]);
+  eq(
+    w,
+    'device faults',
+    drv
+      .faults()
+      .slice(f0)
+      .map((f) => ({ deviceId: f.deviceId, iova: f.iova, write: f.write, reason: f.reason })),
+    want.fault === null ? [] : [{ deviceId: dev, iova: want.fault.iova, write: o.write, reason: want.fault.reason }],
+  );
   for (const pfn of want.written) eq(w, `device writes that reached pfn ${hx(pfn)}`, w.sim.mem.dmaWritten.get(pfn), w.m.written.get(pfn));
   touched.push([iova, n]);
 }
 
 function groupCall(w: World, k: 'addGroup' | 'removeGroup', gi: number): void {
   w.log.push(`${k}(g${gi})`);
-  const g = w.groups[gi]!, s = w.specs[gi]!;
-  if (k === 'addGroup') expectRes(w, 'VFIO_GROUP_SET_CONTAINER', capture(() => { w.c.addGroup(g); return 0; }), w.m.addGroup(s));
-  else expectRes(w, 'VFIO_GROUP_UNSET_CONTAINER', capture(() => { w.c.removeGroup(g); return 0; }), w.m.removeGroup(s));
+  const g = w.groups[gi]!,
+    s = w.specs[gi]!;
+  if (k === 'addGroup')
+    expectRes(
+      w,
+      'VFIO_GROUP_SET_CONTAINER',
+      capture(() => {
+        w.c.addGroup(g);
+        return 0;
+      }),
+      w.m.addGroup(s),
+    );
+  else
+    expectRes(
+      w,
+      'VFIO_GROUP_UNSET_CONTAINER',
+      capture(() => {
+        w.c.removeGroup(g);
+        return 0;
+      }),
+      w.m.removeGroup(s),
+    );
   operations++;
 }
 function setIommu(w: World, type: number): void {
   w.log.push(`setIommu(${type})`);
-  expectRes(w, 'VFIO_SET_IOMMU', capture(() => { w.c.setIommu(type); return 0; }), w.m.setIommu(type));
+  expectRes(
+    w,
+    'VFIO_SET_IOMMU',
+    capture(() => {
+      w.c.setIommu(type);
+      return 0;
+    }),
+    w.m.setIommu(type),
+  );
   operations++;
 }
 
 /** Distinct domains of the model's attached groups; and every device of a detached group has none. */
 function domains(w: World): IommuDomain[] {
-  const out = new Set<IommuDomain>(), att = w.m.attached();
+  const out = new Set<IommuDomain>(),
+    att = w.m.attached();
   w.groups.forEach((g, i) => {
     for (const dev of g.devices) {
       const d = w.drvs[i]!.deviceDomain(dev);
-      if ((d !== null) !== att.includes(w.specs[i]!)) fail(w, `g${i} device ${dev} ${d === null ? 'has no domain but its group is attached' : 'still has a domain but its group is not attached'}`);
+      if ((d !== null) !== att.includes(w.specs[i]!))
+        fail(
+          w,
+          `g${i} device ${dev} ${d === null ? 'has no domain but its group is attached' : 'still has a domain but its group is not attached'}`,
+        );
       if (d !== null) out.add(d);
     }
   });
@@ -415,8 +653,12 @@ function checkStep(w: World, touched: Touched): void {
   eq(w, 'sim.mem.pinnedPages', sim.mem.pinnedPages, m.pinned);
   eq(w, 'container pinned pages', c.iommu?.pinnedPages ?? 0, m.pinned);
   checkViolations(w);
-  eq(w, 'mappings [iova, vaddr, size, prot, lockedPages]', c.mappings().map((x) => [x.iova, x.vaddr, x.size, x.prot, x.lockedPages]),
-    m.sortedDmas().map((d) => [BigInt(d.iova) << 12n, BigInt(d.vaddr) << 12n, BigInt(d.npages) << 12n, d.prot, d.lockedPages]));
+  eq(
+    w,
+    'mappings [iova, vaddr, size, prot, lockedPages]',
+    c.mappings().map((x) => [x.iova, x.vaddr, x.size, x.prot, x.lockedPages]),
+    m.sortedDmas().map((d) => [BigInt(d.iova) << 12n, BigInt(d.vaddr) << 12n, BigInt(d.npages) << 12n, d.prot, d.lockedPages]),
+  );
   if (w.profile === 'mainline' && m.set) eq(w, 'dma_avail', c.dmaAvail, m.dmaAvail);
   const doms = domains(w);
   if (doms.length === 0) eq(w, 'page tables in use with no domain', sim.mem.tables.inUse, 0);
@@ -436,13 +678,19 @@ function sweep(w: World): void {
     let n = 0;
     (dom as RefDomain).pt.forEachLeaf((iova, pfn, order) => {
       for (let k = 0; k < 2 ** (order - 12); k++) {
-        if (w.m.reach(iova + k) !== pfn + k) fail(w, `domain ${dom.id}: leaf maps IOVA page ${hx(iova + k)} to pfn ${pfn + k}, the model says ${w.m.reach(iova + k)}`);
+        if (w.m.reach(iova + k) !== pfn + k)
+          fail(w, `domain ${dom.id}: leaf maps IOVA page ${hx(iova + k)} to pfn ${pfn + k}, the model says ${w.m.reach(iova + k)}`);
       }
       n += 2 ** (order - 12);
     });
     eq(w, `domain ${dom.id}: pages mapped`, n, w.m.pages.size);
   }
-  eq(w, 'device writes per pfn', new Map([...w.sim.mem.dmaWritten].sort((a, b) => a[0] - b[0])), new Map([...w.m.written].sort((a, b) => a[0] - b[0])));
+  eq(
+    w,
+    'device writes per pfn',
+    new Map([...w.sim.mem.dmaWritten].sort((a, b) => a[0] - b[0])),
+    new Map([...w.m.written].sort((a, b) => a[0] - b[0])),
+  );
   if (!w.c.closed) {
     const added = w.c.check();
     if (added.length > 0) fail(w, `checker walk: ${JSON.stringify(added[0])}`);
@@ -452,7 +700,10 @@ function sweep(w: World): void {
 
 function closeAndCheck(w: World): void {
   w.log.push('close()');
-  const got = capture(() => { w.c.close(); return 0; });
+  const got = capture(() => {
+    w.c.close();
+    return 0;
+  });
   w.m.close();
   eq(w, 'close()', got, { ok: 0 });
   operations++;
@@ -481,24 +732,62 @@ function runSequence(profile: Profile, env: EnvSpec, ops: readonly Op[]): void {
     const touched: Touched = [];
     let structural = false;
     switch (o.k) {
-      case 'map': doMap(w, o, touched); operations++; break;
-      case 'unmap': {
-        const a: UnmapArgs = { argsz: o.argsz ?? 24, flags: o.flags, iova: (BigInt(o.iova) << 12n) + BigInt(o.imis), size: bytesOf(o.pages, o.smis) };
-        doUnmap(w, a, o.argsz !== null, touched); operations++; break;
-      }
-      case 'unmapDmas': doUnmap(w, resolveUnmapDmas(w, o), o.argsz !== null, touched); operations++; break;
-      case 'info': doInfo(w, o); operations++; break;
-      case 'dma': doDma(w, o, touched); deviceDmas++; break;
-      case 'addGroup': case 'removeGroup': groupCall(w, o.k, o.g); structural = true; break;
-      case 'setIommu': setIommu(w, o.type); structural = true; break;
-      case 'checkExtension':
-        w.log.push(`checkExtension(${o.ext})`);
-        expectRes(w, 'VFIO_CHECK_EXTENSION', capture(() => w.c.checkExtension(o.ext)), { ok: w.m.checkExtension(o.ext) });
+      case 'map':
+        doMap(w, o, touched);
         operations++;
         break;
-      case 'close': closeAndCheck(w); open(w); structural = true; break;
+      case 'unmap': {
+        const a: UnmapArgs = {
+          argsz: o.argsz ?? 24,
+          flags: o.flags,
+          iova: (BigInt(o.iova) << 12n) + BigInt(o.imis),
+          size: bytesOf(o.pages, o.smis),
+        };
+        doUnmap(w, a, o.argsz !== null, touched);
+        operations++;
+        break;
+      }
+      case 'unmapDmas':
+        doUnmap(w, resolveUnmapDmas(w, o), o.argsz !== null, touched);
+        operations++;
+        break;
+      case 'info':
+        doInfo(w, o);
+        operations++;
+        break;
+      case 'dma':
+        doDma(w, o, touched);
+        deviceDmas++;
+        break;
+      case 'addGroup':
+      case 'removeGroup':
+        groupCall(w, o.k, o.g);
+        structural = true;
+        break;
+      case 'setIommu':
+        setIommu(w, o.type);
+        structural = true;
+        break;
+      case 'checkExtension':
+        w.log.push(`checkExtension(${o.ext})`);
+        expectRes(
+          w,
+          'VFIO_CHECK_EXTENSION',
+          capture(() => w.c.checkExtension(o.ext)),
+          { ok: w.m.checkExtension(o.ext) },
+        );
+        operations++;
+        break;
+      case 'close':
+        closeAndCheck(w);
+        open(w);
+        structural = true;
+        break;
     }
-    if (STATS) { const key = `${profile} steps with ${w.m.set ? `IOMMU set, ${w.m.attached().length} groups` : 'no IOMMU'}`; outcomes.set(key, (outcomes.get(key) ?? 0) + 1); }
+    if (STATS) {
+      const key = `${profile} steps with ${w.m.set ? `IOMMU set, ${w.m.attached().length} groups` : 'no IOMMU'}`;
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+    }
     checkStep(w, touched);
     if (structural || w.step % SWEEP_EVERY === 0) sweep(w);
   }
@@ -513,8 +802,13 @@ describe('vfio_type1_vs_spec_model', () => {
       let failed = false;
       fc.assert(
         fc.property(envArb, fc.array(opArb, { minLength: 1, maxLength: MAXLEN, size: 'max' }), (env, ops) => {
-          try { runSequence(profile, env, ops); } catch (e) {
-            if (!failed) { failed = true; divergences++; }
+          try {
+            runSequence(profile, env, ops);
+          } catch (e) {
+            if (!failed) {
+              failed = true;
+              divergences++;
+            }
             throw e;
           }
         }),

@@ -13,7 +13,10 @@ const UNPIN = ['vfio.unpinSteps', 'vfio.unpinFolios'] as const;
 type Backing = 'thp' | 'hugetlb-2m' | '4k';
 
 let e: Env | undefined;
-afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); e = undefined; });
+afterEach(() => {
+  if (e !== undefined && !e.c.closed) expectCleanClose(e);
+  e = undefined;
+});
 
 interface Run {
   env: Env;
@@ -42,17 +45,30 @@ function run(profile: string, backing: Backing, pages: number, o: { skip?: numbe
   const skip = o.skip ?? 0;
   // whole 2 MiB blocks: a THP VMA of another length gets 4 KiB pages, a hugetlbfs one is refused
   const va = env.proc.mmap(BigInt(Math.ceil((pages + skip) / 512) * 512) * 4096n, { backing });
-  const vaddr = va + BigInt(skip) * 4096n, size = BigInt(pages) * 4096n;
+  const vaddr = va + BigInt(skip) * 4096n,
+    size = BigInt(pages) * 4096n;
   const vpage = Number(vaddr / 4096n);
   const pfns = Array.from({ length: pages }, (_, i) => env.proc.pfnOf(vpage + i));
-  const s0 = env.sim.counters, t0 = env.sim.meter.timeSnapshot(), c0 = env.sim.clock.now;
+  const s0 = env.sim.counters,
+    t0 = env.sim.meter.timeSnapshot(),
+    c0 = env.sim.clock.now;
   env.c.mapDma({ vaddr, iova: 0n, size, flags: RW });
-  const s1 = env.sim.counters, t1 = env.sim.meter.timeSnapshot(), c1 = env.sim.clock.now;
+  const s1 = env.sim.counters,
+    t1 = env.sim.meter.timeSnapshot(),
+    c1 = env.sim.clock.now;
   expect(env.c.unmapDma({ iova: 0n, size })).toEqual({ size });
-  const s2 = env.sim.counters, t2 = env.sim.meter.timeSnapshot(), c2 = env.sim.clock.now;
+  const s2 = env.sim.counters,
+    t2 = env.sim.meter.timeSnapshot(),
+    c2 = env.sim.clock.now;
   return {
-    env, pfns, map: delta(s0, s1), unmap: delta(s1, s2), mapNs: delta(t0, t1), unmapNs: delta(t1, t2),
-    mapTotal: c1 - c0, unmapTotal: c2 - c1,
+    env,
+    pfns,
+    map: delta(s0, s1),
+    unmap: delta(s1, s2),
+    mapNs: delta(t0, t1),
+    unmapNs: delta(t1, t2),
+    mapTotal: c1 - c0,
+    unmapTotal: c2 - c1,
   };
 }
 
@@ -64,10 +80,13 @@ const pick = (r: Record<string, number>, keys: readonly string[]): number[] => k
  * frames stop being contiguous.
  */
 function oracle(pfns: readonly number[], folio: number) {
-  let batches = 0, runPieces = 0, folioPieces = 0;
+  let batches = 0,
+    runPieces = 0,
+    folioPieces = 0;
   const folios = new Set<number>();
   for (let i = 0; i < pfns.length; i++) {
-    const batch = i % 512 === 0, broken = i === 0 || pfns[i] !== pfns[i - 1]! + 1;
+    const batch = i % 512 === 0,
+      broken = i === 0 || pfns[i] !== pfns[i - 1]! + 1;
     if (batch) batches++;
     if (batch || broken) runPieces++;
     if (batch || broken || pfns[i]! % folio === 0) folioPieces++;
@@ -114,14 +133,23 @@ describe('pin events by release: 4 MiB of THP, two 2 MiB folios, the dma folio-a
     const env0 = makeEnv();
     const t = env0.sim.costTable();
     expectCleanClose(env0);
-    const ns = (p: string): [number, number] => { const r = run(p, 'thp', 1024); const x: [number, number] = [r.mapTotal, r.unmapTotal]; expectCleanClose(r.env); return x; };
-    const [m511, u511] = ns('v5.11'), [m512] = ns('v5.12'), [m65] = ns('v6.5'), [m66] = ns('v6.6');
-    const [m617, u617] = ns('v6.17'), [m618, u618] = ns('v6.18');
+    const ns = (p: string): [number, number] => {
+      const r = run(p, 'thp', 1024);
+      const x: [number, number] = [r.mapTotal, r.unmapTotal];
+      expectCleanClose(r.env);
+      return x;
+    };
+    const [m511, u511] = ns('v5.11'),
+      [m512] = ns('v5.12'),
+      [m65] = ns('v6.5'),
+      [m66] = ns('v6.6');
+    const [m617, u617] = ns('v6.17'),
+      [m618, u618] = ns('v6.18');
     expect(m511 - m512).toBeCloseTo((1024 - 2) * t['vfio.gupCalls']!.ns, 6);
     expect(m65 - m66).toBeCloseTo((1024 - 2) * t['vfio.gupWalks']!.ns, 6);
     expect(m617 - m618).toBeCloseTo((1024 - 2) * t['vfio.pinSteps']!.ns, 6);
     expect(u617 - u618).toBeCloseTo((1024 - 2) * t['vfio.unpinSteps']!.ns, 6);
-    expect(u511).toBeCloseTo(u617, 6);                          // nothing on the unpin side changed in between
+    expect(u511).toBeCloseTo(u617, 6); // nothing on the unpin side changed in between
   });
 });
 
@@ -142,10 +170,11 @@ describe('pin events by backing', () => {
     // scattered 4 KiB frames: every page is its own folio, walked on its own; the runs are short
     const r = run(profile, '4k', 1024);
     const o = oracle(r.pfns, 1);
-    expect(o.runPieces).toBeGreaterThan(512);                   // the host is fragmented: few neighbours
-    const batched = profile !== 'v5.11', folioAcct = profile === 'v6.18';
+    expect(o.runPieces).toBeGreaterThan(512); // the host is fragmented: few neighbours
+    const batched = profile !== 'v5.11',
+      folioAcct = profile === 'v6.18';
     expect(pick(r.map, PIN)).toEqual([batched ? o.batches : 1024, 1024, 1024, folioAcct ? o.runPieces : 1024]);
-    expect(pick(r.unmap, UNPIN)).toEqual([1024, 1024]);          // per page = per folio
+    expect(pick(r.unmap, UNPIN)).toEqual([1024, 1024]); // per page = per folio
     expectTimeIsCountTimesCost(r);
   });
 
@@ -164,7 +193,11 @@ describe('a dma not aligned to its folios', () => {
   // 4 MiB starting 1 MiB into a 2 MiB folio: the dma's 512-page batches end mid-folio, so batch and
   // folio boundaries interleave: [0,256) [256,512) | [512,768) [768,1024) over three folios
   it.each([
-    ['v5.12', 'thp'], ['v6.6', 'thp'], ['v6.18', 'thp'], ['v5.12', 'hugetlb-2m'], ['v6.18', 'hugetlb-2m'],
+    ['v5.12', 'thp'],
+    ['v6.6', 'thp'],
+    ['v6.18', 'thp'],
+    ['v5.12', 'hugetlb-2m'],
+    ['v6.18', 'hugetlb-2m'],
   ] as const)('test_misaligned_batch_folio_pieces %s %s', (profile, backing) => {
     const r = run(profile, backing, 1024, { skip: 256 });
     const o = oracle(r.pfns, 512);
@@ -181,12 +214,23 @@ describe('a dma not aligned to its folios', () => {
     expectTimeIsCountTimesCost(r);
   });
 
-  it.each([[1, 1500], [100, 700], [300, 2000], [511, 514], [512, 1024], [0, 1537]])('test_gup_walks_match_the_frames skip=%i pages=%i', (skip, pages) => {
+  it.each([
+    [1, 1500],
+    [100, 700],
+    [300, 2000],
+    [511, 514],
+    [512, 1024],
+    [0, 1537],
+  ])('test_gup_walks_match_the_frames skip=%i pages=%i', (skip, pages) => {
     // THP since v6.6 and hugetlbfs once batched: one walk per piece of a folio inside a batch
     for (const backing of ['thp', 'hugetlb-2m'] as const) {
       const r = run('v6.18', backing, pages, { skip });
       const o = oracle(r.pfns, 512);
-      expect([r.map['vfio.gupWalks'], r.map['vfio.pinSteps'], r.map['vfio.gupCalls']], backing).toEqual([o.folioPieces, o.runPieces, o.batches]);
+      expect([r.map['vfio.gupWalks'], r.map['vfio.pinSteps'], r.map['vfio.gupCalls']], backing).toEqual([
+        o.folioPieces,
+        o.runPieces,
+        o.batches,
+      ]);
       expect(pick(r.unmap, UNPIN), backing).toEqual([o.folios, o.folios]);
       expectCleanClose(r.env);
     }

@@ -22,13 +22,18 @@ const SNIPPET = block(README, '## Usage', 'js');
 /** Runs the snippet in this process (imports bound to the source modules), returning what it logged. */
 function run(src: string): string {
   const mods: Record<string, Record<string, unknown>> = { '@x/iommu-core': core, '@x/vfio-type1': vfio };
-  const names: string[] = [], values: unknown[] = [];
+  const names: string[] = [],
+    values: unknown[] = [];
   const body = src.replace(/import\s*\{([^}]*)\}\s*from\s*'([^']+)';/g, (_m, list: string, from: string) => {
     const mod = mods[from];
     if (mod === undefined) throw new Error(`the example imports ${from}`);
-    for (const n of list.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+    for (const n of list
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '')) {
       if (!(n in mod)) throw new Error(`${from} has no export ${n}`);
-      names.push(n); values.push(mod[n]);
+      names.push(n);
+      values.push(mod[n]);
     }
     return '';
   });
@@ -43,7 +48,12 @@ describe('readme_example qemu-session', () => {
   it('test_readme_example_is_the_file', () => {
     const head = EXAMPLE.slice(0, EXAMPLE.length - SNIPPET.length);
     expect(EXAMPLE.endsWith(SNIPPET)).toBe(true);
-    expect(head.split('\n').filter((l) => l !== '').every((l) => l.startsWith('//'))).toBe(true);
+    expect(
+      head
+        .split('\n')
+        .filter((l) => l !== '')
+        .every((l) => l.startsWith('//')),
+    ).toBe(true);
   });
 
   it('test_readme_example_typechecks_as_strict_mts', () => {

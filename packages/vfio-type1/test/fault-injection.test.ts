@@ -32,14 +32,23 @@ interface Scenario {
   /** What a lost sync at this occurrence must report: [pfn, iova page] per violation. */
   lostSync?: (e: Env, x: Ctx, k: number) => [number, number][];
 }
-interface Ctx { va: bigint; va4: bigint; b?: ReferenceDriver; gB?: Group; ret?: unknown }
+interface Ctx {
+  va: bigint;
+  va4: bigint;
+  b?: ReferenceDriver;
+  gB?: Group;
+  ret?: unknown;
+}
 
-const THP = 4n * M2, SMALL = 64n * K4;
+const THP = 4n * M2,
+  SMALL = 64n * K4;
 
 function mapScenario(profile: Profile, backing: 'thp' | '4k'): Scenario {
   const size = backing === 'thp' ? THP : SMALL;
   return {
-    name: `map_${backing}`, profile, syscall: 'VFIO_IOMMU_MAP_DMA',
+    name: `map_${backing}`,
+    profile,
+    syscall: 'VFIO_IOMMU_MAP_DMA',
     setup: (e) => ({ va: e.proc.mmap(size, { backing }), va4: 0n }),
     call: (e, x) => e.c.mapDma({ vaddr: x.va, iova: 0x40000000n, size, flags: RW }),
   };
@@ -48,7 +57,8 @@ function mapScenario(profile: Profile, backing: 'thp' | '4k'): Scenario {
 /** THP and 4 KiB dmas mapped; the device has read page 0 of each (one IOTLB entry per dma). */
 /** The THP dma at IOVA 0 and the 4 KiB dma right after it that the unmap and replay scenarios share. */
 function mapThpAndSmall(e: Env): { va: bigint; va4: bigint } {
-  const va = e.proc.mmap(THP, { backing: 'thp' }), va4 = e.proc.mmap(SMALL, { backing: '4k' });
+  const va = e.proc.mmap(THP, { backing: 'thp' }),
+    va4 = e.proc.mmap(SMALL, { backing: '4k' });
   e.c.mapDma({ vaddr: va, iova: 0n, size: THP, flags: RW });
   e.c.mapDma({ vaddr: va4, iova: THP, size: SMALL, flags: RW });
   return { va, va4 };
@@ -56,7 +66,9 @@ function mapThpAndSmall(e: Env): { va: bigint; va4: bigint } {
 
 function unmapScenario(profile: Profile): Scenario {
   return {
-    name: 'unmap', profile, syscall: 'VFIO_IOMMU_UNMAP_DMA',
+    name: 'unmap',
+    profile,
+    syscall: 'VFIO_IOMMU_UNMAP_DMA',
     setup: (e) => {
       const { va, va4 } = mapThpAndSmall(e);
       const dev = e.group.devices[0]!;
@@ -68,7 +80,8 @@ function unmapScenario(profile: Profile): Scenario {
     // sync 1 covers the THP dma: the device cached its 2 MiB leaf, so all 512 frames of chunk 0 are
     // unpinned while the IOTLB still reaches them; sync 2 covers the 4 KiB dma: its page 0
     lostSync: (e, x, k) => {
-      const p0 = e.proc.pfnOf(Number(x.va >> 12n)), q0 = e.proc.pfnOf(Number(x.va4 >> 12n));
+      const p0 = e.proc.pfnOf(Number(x.va >> 12n)),
+        q0 = e.proc.pfnOf(Number(x.va4 >> 12n));
       return k === 1 ? Array.from({ length: 512 }, (_, i) => [p0 + i, i] as [number, number]) : [[q0, Number(THP >> 12n)]];
     },
   };
@@ -77,7 +90,9 @@ function unmapScenario(profile: Profile): Scenario {
 /** A second driver's group joins a container holding THP and 4 KiB dmas: replay into its domain. */
 function replayScenario(profile: Profile): Scenario {
   return {
-    name: 'replay', profile, syscall: 'VFIO_GROUP_SET_CONTAINER',
+    name: 'replay',
+    profile,
+    syscall: 'VFIO_GROUP_SET_CONTAINER',
     setup: (e) => {
       const { va, va4 } = mapThpAndSmall(e);
       const b = createReferenceDriver(e.sim, { release: profile, name: 'refB', pgsizeBitmap: SZ_4K | SZ_2M });
@@ -96,7 +111,10 @@ const REACHED: Record<string, Record<FaultPoint, number>> = {
 };
 
 const SCENARIOS: Scenario[] = (['v4.17', 'mainline'] as Profile[]).flatMap((p) => [
-  mapScenario(p, 'thp'), mapScenario(p, '4k'), unmapScenario(p), replayScenario(p),
+  mapScenario(p, 'thp'),
+  mapScenario(p, '4k'),
+  unmapScenario(p),
+  replayScenario(p),
 ]);
 
 /**
@@ -111,11 +129,11 @@ const SWEPT: readonly Swept[] = FAULT_POINTS.filter((p): p is Swept => p !== 'un
 
 /** Errno a fault at this point makes the call fail with (null: the call cannot fail from it). */
 const FAIL_ERRNO: Record<Swept, [string, number] | null> = {
-  tableAlloc: ['ENOMEM', -12],   // the driver's page-table allocation fails: iommu_map -ENOMEM
-  pin: ['EFAULT', -14],          // GUP fails: vfio_pin_pages_remote -EFAULT
-  map: ['ENOMEM', -12],          // iommu_map fails midway
-  unmapFast: null,               // unmap_unpin_fast returns 0: the slow path takes the chunk
-  sync: null,                    // a lost invalidation: only the checker can tell
+  tableAlloc: ['ENOMEM', -12], // the driver's page-table allocation fails: iommu_map -ENOMEM
+  pin: ['EFAULT', -14], // GUP fails: vfio_pin_pages_remote -EFAULT
+  map: ['ENOMEM', -12], // iommu_map fails midway
+  unmapFast: null, // unmap_unpin_fast returns 0: the slow path takes the chunk
+  sync: null, // a lost invalidation: only the checker can tell
 };
 
 function fresh(s: Scenario): { e: Env; x: Ctx } {
@@ -140,8 +158,14 @@ let totalInjections = 0;
 afterAll(() => {
   const pts = Object.values(covered).reduce((a, b) => a + b, 0);
   // one line for CI logs: the sweep's coverage
-  if (process.env.DEEP_REPORT) appendFileSync(process.env.DEEP_REPORT, `${JSON.stringify({ suite: 'vfio-fault-injection', sequences: Object.keys(covered).length, operations: totalInjections, divergences: 0 })}\n`);
-  console.log(`fault-injection: ${Object.keys(covered).length} (scenario, point) pairs, ${pts} injection points reached, ${totalInjections} injected runs`);
+  if (process.env.DEEP_REPORT)
+    appendFileSync(
+      process.env.DEEP_REPORT,
+      `${JSON.stringify({ suite: 'vfio-fault-injection', sequences: Object.keys(covered).length, operations: totalInjections, divergences: 0 })}\n`,
+    );
+  console.log(
+    `fault-injection: ${Object.keys(covered).length} (scenario, point) pairs, ${pts} injection points reached, ${totalInjections} injected runs`,
+  );
 });
 
 describe.each(SCENARIOS.map((s) => [`${s.name} profile=${s.profile}`, s] as const))('fault_sweep %s', (_n, s) => {
@@ -172,9 +196,15 @@ describe.each(SCENARIOS.map((s) => [`${s.name} profile=${s.profile}`, s] as cons
         const before = snapshot(e);
         e.sim.faults.arm(point, k);
         // replay's first table allocation is the new domain's root: iommu_domain_alloc() fails
-        const fail = s.name === 'replay' && point === 'tableAlloc' && k === 1 && s.profile !== 'mainline' ? ['EIO', -5] as const : FAIL_ERRNO[point];
-        let err: unknown = null, ret: unknown;
-        try { ret = s.call(e, x); } catch (z) { err = z; }
+        const fail =
+          s.name === 'replay' && point === 'tableAlloc' && k === 1 && s.profile !== 'mainline' ? (['EIO', -5] as const) : FAIL_ERRNO[point];
+        let err: unknown = null,
+          ret: unknown;
+        try {
+          ret = s.call(e, x);
+        } catch (z) {
+          err = z;
+        }
         expect(e.sim.faults.fired, `k=${k}`).toEqual([point]);
         if (fail !== null) {
           expect(err, `k=${k}`).toMatchObject({ name: 'VfioError', code: fail[0], errno: fail[1], syscall: s.syscall });
@@ -191,8 +221,16 @@ describe.each(SCENARIOS.map((s) => [`${s.name} profile=${s.profile}`, s] as cons
           const v = e.sim.violations;
           if (point === 'sync') {
             // a lost sync leaves the frames the device cached reachable when they are unpinned
-            expect(v.map((y) => [y.pfn, y.iova]), `k=${k}`).toEqual(s.lostSync!(e, x, k));
-            for (const y of v) expect(y, `k=${k}`).toMatchObject({ kind: 'unpin-while-reachable', via: 'iotlb', call: expect.stringMatching(new RegExp(`^${s.syscall}`)) });
+            expect(
+              v.map((y) => [y.pfn, y.iova]),
+              `k=${k}`,
+            ).toEqual(s.lostSync!(e, x, k));
+            for (const y of v)
+              expect(y, `k=${k}`).toMatchObject({
+                kind: 'unpin-while-reachable',
+                via: 'iotlb',
+                call: expect.stringMatching(new RegExp(`^${s.syscall}`)),
+              });
           } else {
             expect(v, `k=${k}`).toEqual([]);
           }

@@ -8,7 +8,9 @@ import type { Profile } from '../src/index.js';
 import { G1, K4, M2, RW, expectCleanClose, makeEnv, type Env } from './helpers.js';
 
 let e: Env;
-afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
+afterEach(() => {
+  if (e !== undefined && !e.c.closed) expectCleanClose(e);
+});
 
 /** Every power of two from 4 KiB to 256 GiB, as AMD advertises (512 GiB left out). */
 const AMD_LIKE = ~0xfffn & ((1n << 39n) - 1n);
@@ -18,9 +20,10 @@ function runOf(profile: Profile, pgsizeBitmap: bigint) {
   // the driver reports exactly the sizes it keeps as leaves (AMD), also in a VT-d era
   e = makeEnv({ profile, drv: { pgsizeBitmap, realPgsizeBitmap: true }, memory: 4n << 30n });
   const va = e.proc.mmap(G1, { backing: 'hugetlb-1g' });
-  const size = 3n * M2 + K4;                                 // 6 MiB + 4 KiB
+  const size = 3n * M2 + K4; // 6 MiB + 4 KiB
   e.c.mapDma({ vaddr: va, iova: G1, size, flags: RW });
-  const s0 = e.c.stats(), lookups0 = e.sim.counters.iovaToPhys;
+  const s0 = e.c.stats(),
+    lookups0 = e.sim.counters.iovaToPhys;
   expect(e.c.unmapDma({ iova: G1, size })).toEqual({ size });
   const s1 = e.c.stats();
   return {

@@ -2,12 +2,29 @@
 // for "a failed call leaves no trace", and the leak check every suite ends with.
 import { expect } from 'vitest';
 import { createReferenceDriver, createSim, type RefDomain, type RefDriverOptions, type ReferenceDriver, type Sim } from '@x/iommu-core';
-import { Host, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, type Container, type ContainerOptions, type Group, type Process } from '../src/index.js';
+import {
+  Host,
+  VFIO_TYPE1_IOMMU,
+  VFIO_TYPE1v2_IOMMU,
+  type Container,
+  type ContainerOptions,
+  type Group,
+  type Process,
+} from '../src/index.js';
 
 export const RW = 3;
-export const K4 = 4096n, M2 = 2n << 20n, G1 = 1n << 30n;
+export const K4 = 4096n,
+  M2 = 2n << 20n,
+  G1 = 1n << 30n;
 
-export interface Env { sim: Sim; drv: ReferenceDriver; host: Host; group: Group; proc: Process; c: Container }
+export interface Env {
+  sim: Sim;
+  drv: ReferenceDriver;
+  host: Host;
+  group: Group;
+  proc: Process;
+  c: Container;
+}
 
 export interface EnvOpts extends ContainerOptions {
   drv?: RefDriverOptions;
@@ -72,7 +89,11 @@ export function snapshot(e: Env) {
 export function expectFailNoTrace(e: Env, fn: () => unknown, code: string, errno: number, syscall: string, tablesLeft = 0): void {
   const before = snapshot(e);
   let err: unknown = null;
-  try { fn(); } catch (x) { err = x; }
+  try {
+    fn();
+  } catch (x) {
+    err = x;
+  }
   expect(err).toMatchObject({ name: 'VfioError', code, errno, syscall });
   expect(snapshot(e)).toEqual({ ...before, tablesInUse: before.tablesInUse + tablesLeft });
 }

@@ -6,7 +6,9 @@ import { G1, K4, M2, RW, expectCleanClose, expectFailNoTrace, makeEnv, type Env 
 const MAP = 'VFIO_IOMMU_MAP_DMA';
 const TOP = 1n << 64n;
 let e: Env;
-afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
+afterEach(() => {
+  if (e !== undefined && !e.c.closed) expectCleanClose(e);
+});
 
 describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('map_dma_checks profile=%s', (profile) => {
   const wrapCode = profile === 'mainline' ? 'EOVERFLOW' : 'EINVAL';
@@ -14,7 +16,7 @@ describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('map_dma_checks profile=%
   function setup(): bigint {
     e = makeEnv({ profile });
     const va = e.proc.mmap(8n * M2, { backing: 'thp' });
-    e.c.mapDma({ vaddr: va, iova: 0x100000n, size: M2, flags: RW });   // something to keep unchanged
+    e.c.mapDma({ vaddr: va, iova: 0x100000n, size: M2, flags: RW }); // something to keep unchanged
     return va;
   }
 
@@ -39,8 +41,13 @@ describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('map_dma_checks profile=%
     const va = setup();
     // v4.x: VADDR is an unknown flag; mainline: VADDR with R/W is EINVAL, VADDR alone on nothing is ENOENT
     expectFailNoTrace(e, () => e.c.mapDma({ vaddr: va + M2, iova: 0x40000000n, size: K4, flags: RW | 4 }), 'EINVAL', -22, MAP);
-    expectFailNoTrace(e, () => e.c.mapDma({ vaddr: va + M2, iova: 0x40000000n, size: K4, flags: 4 }),
-      profile === 'mainline' ? 'ENOENT' : 'EINVAL', profile === 'mainline' ? -2 : -22, MAP);
+    expectFailNoTrace(
+      e,
+      () => e.c.mapDma({ vaddr: va + M2, iova: 0x40000000n, size: K4, flags: 4 }),
+      profile === 'mainline' ? 'ENOENT' : 'EINVAL',
+      profile === 'mainline' ? -2 : -22,
+      MAP,
+    );
   });
 
   it('test_map_no_prot', () => {
@@ -75,11 +82,19 @@ describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('map_dma_checks profile=%
 
   it('test_map_overlap_eexist', () => {
     const va = setup();
-    for (const [iova, size] of [[0x100000n, K4], [0xff000n, 2n * K4], [0x2ff000n, 2n * K4], [0n, 4n * M2]] as const) {
+    for (const [iova, size] of [
+      [0x100000n, K4],
+      [0xff000n, 2n * K4],
+      [0x2ff000n, 2n * K4],
+      [0n, 4n * M2],
+    ] as const) {
       expectFailNoTrace(e, () => e.c.mapDma({ vaddr: va + M2, iova, size, flags: RW }), 'EEXIST', -17, MAP);
     }
-    e.c.mapDma({ vaddr: va + M2, iova: 0x300000n, size: K4, flags: RW });          // adjacent: fine, not merged
-    expect(e.c.mappings().map((m) => [m.iova, m.size])).toEqual([[0x100000n, M2], [0x300000n, K4]]);
+    e.c.mapDma({ vaddr: va + M2, iova: 0x300000n, size: K4, flags: RW }); // adjacent: fine, not merged
+    expect(e.c.mappings().map((m) => [m.iova, m.size])).toEqual([
+      [0x100000n, M2],
+      [0x300000n, K4],
+    ]);
   });
 
   it('test_map_unbacked_vaddr_efault', () => {
@@ -119,7 +134,13 @@ describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('map_dma_checks profile=%
     const va = setup();
     // iova + size == 2^64 is not a wrap for MAP in any era; the IOVA list / aperture rejects it
     const code = profile === 'mainline' ? 'EINVAL' : 'EFAULT';
-    expectFailNoTrace(e, () => e.c.mapDma({ vaddr: va + M2, iova: TOP - K4, size: K4, flags: RW }), code, code === 'EINVAL' ? -22 : -14, MAP);
+    expectFailNoTrace(
+      e,
+      () => e.c.mapDma({ vaddr: va + M2, iova: TOP - K4, size: K4, flags: RW }),
+      code,
+      code === 'EINVAL' ? -22 : -14,
+      MAP,
+    );
   });
 });
 

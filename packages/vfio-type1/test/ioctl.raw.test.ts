@@ -2,13 +2,23 @@
 // byte-identical results to the typed methods.
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  VFIO_IOMMU_GET_INFO, VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA, decodeInfo, encodeDmaMap, encodeDmaUnmap,
-  encodeInfoRequest, type DmaMap, type DmaUnmap, type Profile,
+  VFIO_IOMMU_GET_INFO,
+  VFIO_IOMMU_MAP_DMA,
+  VFIO_IOMMU_UNMAP_DMA,
+  decodeInfo,
+  encodeDmaMap,
+  encodeDmaUnmap,
+  encodeInfoRequest,
+  type DmaMap,
+  type DmaUnmap,
+  type Profile,
 } from '../src/index.js';
 import { K4, M2, RW, expectCleanClose, makeEnv, snapshot, type Env } from './helpers.js';
 
 let e: Env;
-afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
+afterEach(() => {
+  if (e !== undefined && !e.c.closed) expectCleanClose(e);
+});
 const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 describe('get_info_layout', () => {
@@ -27,8 +37,12 @@ describe('get_info_layout', () => {
     expect([v.getBigUint64(40, true), v.getBigUint64(48, true)]).toEqual([0x1000n, 0x10000000n]);
     expect([v.getUint16(56, true), v.getUint32(60, true), v.getUint32(64, true), v.getUint32(68, true)]).toEqual([3, 72, 100, 0]);
     expect([v.getUint16(72, true), v.getUint32(76, true), v.getUint32(80, true)]).toEqual([1, 0, 2]);
-    expect([v.getBigUint64(88, true), v.getBigUint64(96, true), v.getBigUint64(104, true), v.getBigUint64(112, true)])
-      .toEqual([0n, 0xfedfffffn, 0xfef00000n, 0xffffffffffffn]);
+    expect([v.getBigUint64(88, true), v.getBigUint64(96, true), v.getBigUint64(104, true), v.getBigUint64(112, true)]).toEqual([
+      0n,
+      0xfedfffffn,
+      0xfef00000n,
+      0xffffffffffffn,
+    ]);
     expect(decodeInfo(b)).toEqual(e.c.getInfo());
   });
 
@@ -51,8 +65,10 @@ describe('get_info_layout', () => {
   it('test_get_info_argsz_rules_mainline', () => {
     e = makeEnv({ profile: 'mainline' });
     const b15 = encodeInfoRequest(15, 24);
-    expect(() => e.c.ioctl(VFIO_IOMMU_GET_INFO, b15)).toThrow(expect.objectContaining({ code: 'EINVAL', errno: -22, syscall: 'VFIO_IOMMU_GET_INFO' }));
-    expect(hexOf(b15)).toBe('0f' + '00'.repeat(23));                       // nothing written back
+    expect(() => e.c.ioctl(VFIO_IOMMU_GET_INFO, b15)).toThrow(
+      expect.objectContaining({ code: 'EINVAL', errno: -22, syscall: 'VFIO_IOMMU_GET_INFO' }),
+    );
+    expect(hexOf(b15)).toBe('0f' + '00'.repeat(23)); // nothing written back
     // argsz 20: 20 bytes come back, cap_offset's slot is written (0), the pad is not
     const b20 = encodeInfoRequest(20, 24);
     b20.fill(0xee, 20);
@@ -98,10 +114,20 @@ describe.each<Profile>(['v4.17', 'mainline'])('raw_vs_typed profile=%s', (profil
       const env = makeEnv({ profile });
       const va = env.proc.mmap(8n * M2, { backing: 'thp' });
       const out: unknown[] = [];
-      const rec = (f: () => unknown) => { try { out.push(f()); } catch (x) { out.push({ ...(x as object), message: (x as Error).message }); } };
+      const rec = (f: () => unknown) => {
+        try {
+          out.push(f());
+        } catch (x) {
+          out.push({ ...(x as object), message: (x as Error).message });
+        }
+      };
       for (const m of maps) {
         const mm = { ...m, vaddr: va + m.vaddr };
-        rec(() => { if (raw) return env.c.ioctl(VFIO_IOMMU_MAP_DMA, encodeDmaMap(mm)); env.c.mapDma(mm); return 0; });
+        rec(() => {
+          if (raw) return env.c.ioctl(VFIO_IOMMU_MAP_DMA, encodeDmaMap(mm));
+          env.c.mapDma(mm);
+          return 0;
+        });
       }
       for (const u of unmaps) {
         rec(() => {
@@ -119,9 +145,18 @@ describe.each<Profile>(['v4.17', 'mainline'])('raw_vs_typed profile=%s', (profil
     expectCleanClose(e);
     const raw = run(true);
     expect(raw).toEqual(typed);
-    expect(typed.slice(0, 11)).toEqual([0, expect.objectContaining({ code: 'EINVAL' }), 0, expect.objectContaining({ code: 'EINVAL' }),
-      expect.objectContaining({ code: 'EEXIST' }), expect.objectContaining({ code: 'EINVAL' }),
-      expect.objectContaining({ code: 'EINVAL' }), expect.objectContaining({ code: 'EINVAL' }),
-      expect.objectContaining({ code: 'EINVAL', message: expect.stringContaining('bisects') }), { size: 4n * M2 }, { size: M2 }]);
+    expect(typed.slice(0, 11)).toEqual([
+      0,
+      expect.objectContaining({ code: 'EINVAL' }),
+      0,
+      expect.objectContaining({ code: 'EINVAL' }),
+      expect.objectContaining({ code: 'EEXIST' }),
+      expect.objectContaining({ code: 'EINVAL' }),
+      expect.objectContaining({ code: 'EINVAL' }),
+      expect.objectContaining({ code: 'EINVAL' }),
+      expect.objectContaining({ code: 'EINVAL', message: expect.stringContaining('bisects') }),
+      { size: 4n * M2 },
+      { size: M2 },
+    ]);
   });
 });

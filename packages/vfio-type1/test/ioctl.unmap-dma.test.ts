@@ -1,15 +1,22 @@
 // VFIO_IOMMU_UNMAP_DMA: checks per era, v1 vs v2 semantics, the size written back.
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_DMA_UNMAP_FLAG_VADDR, VFIO_IOMMU_UNMAP_DMA,
-  VFIO_DMA_MAP_FLAG_VADDR, encodeDmaUnmap, type Profile,
+  VFIO_DMA_UNMAP_FLAG_ALL,
+  VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
+  VFIO_DMA_UNMAP_FLAG_VADDR,
+  VFIO_IOMMU_UNMAP_DMA,
+  VFIO_DMA_MAP_FLAG_VADDR,
+  encodeDmaUnmap,
+  type Profile,
 } from '../src/index.js';
 import { K4, M2, RW, expectCleanClose, expectFailNoTrace, makeEnv, type Env } from './helpers.js';
 
 const UNMAP = 'VFIO_IOMMU_UNMAP_DMA';
 const TOP = 1n << 64n;
 let e: Env;
-afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
+afterEach(() => {
+  if (e !== undefined && !e.c.closed) expectCleanClose(e);
+});
 
 /** Three mappings: A [1M, 3M), B [3M, 3M+8K), C [8M, 12M). */
 function three(profile: Profile, v1 = false): bigint {
@@ -27,7 +34,13 @@ describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('unmap_dma_checks profile
 
   it('test_unmap_argsz_short_and_efault', () => {
     three(profile);
-    expectFailNoTrace(e, () => e.c.ioctl(VFIO_IOMMU_UNMAP_DMA, encodeDmaUnmap({ argsz: 23, iova: 0x100000n, size: M2 })), 'EINVAL', -22, UNMAP);
+    expectFailNoTrace(
+      e,
+      () => e.c.ioctl(VFIO_IOMMU_UNMAP_DMA, encodeDmaUnmap({ argsz: 23, iova: 0x100000n, size: M2 })),
+      'EINVAL',
+      -22,
+      UNMAP,
+    );
     expectFailNoTrace(e, () => e.c.ioctl(VFIO_IOMMU_UNMAP_DMA, new Uint8Array(16)), 'EFAULT', -14, UNMAP);
   });
 
@@ -35,11 +48,35 @@ describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('unmap_dma_checks profile
     three(profile);
     expectFailNoTrace(e, () => e.c.unmapDma({ flags: 8, iova: 0x100000n, size: M2 }), 'EINVAL', -22, UNMAP);
     expectFailNoTrace(e, () => e.c.unmapDma({ flags: VFIO_DMA_UNMAP_FLAG_ALL, iova: 0x100000n, size: M2 }), 'EINVAL', -22, UNMAP);
-    expectFailNoTrace(e, () => e.c.unmapDma({ flags: VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP | VFIO_DMA_UNMAP_FLAG_ALL, iova: 0n, size: 0n }), 'EINVAL', -22, UNMAP);
-    expectFailNoTrace(e, () => e.c.unmapDma({ flags: VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, iova: 0x100000n, size: M2 }), 'EINVAL', -22, UNMAP);
-    expectFailNoTrace(e, () => e.c.unmapDma({ flags: VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, iova: 0x100000n, size: M2,
-      bitmap: { pgsize: K4, size: 64n, data: 0x1000n } }), 'EINVAL', -22, UNMAP);
-    if (!ml) expectFailNoTrace(e, () => e.c.unmapDma({ flags: VFIO_DMA_UNMAP_FLAG_VADDR, iova: 0x100000n, size: M2 }), 'EINVAL', -22, UNMAP);
+    expectFailNoTrace(
+      e,
+      () => e.c.unmapDma({ flags: VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP | VFIO_DMA_UNMAP_FLAG_ALL, iova: 0n, size: 0n }),
+      'EINVAL',
+      -22,
+      UNMAP,
+    );
+    expectFailNoTrace(
+      e,
+      () => e.c.unmapDma({ flags: VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, iova: 0x100000n, size: M2 }),
+      'EINVAL',
+      -22,
+      UNMAP,
+    );
+    expectFailNoTrace(
+      e,
+      () =>
+        e.c.unmapDma({
+          flags: VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
+          iova: 0x100000n,
+          size: M2,
+          bitmap: { pgsize: K4, size: 64n, data: 0x1000n },
+        }),
+      'EINVAL',
+      -22,
+      UNMAP,
+    );
+    if (!ml)
+      expectFailNoTrace(e, () => e.c.unmapDma({ flags: VFIO_DMA_UNMAP_FLAG_VADDR, iova: 0x100000n, size: M2 }), 'EINVAL', -22, UNMAP);
   });
 
   it('test_unmap_alignment_and_size_zero', () => {
@@ -53,7 +90,7 @@ describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('unmap_dma_checks profile
     three(profile);
     expectFailNoTrace(e, () => e.c.unmapDma({ iova: TOP - 2n * K4, size: 4n * K4 }), ml ? 'EOVERFLOW' : 'EINVAL', ml ? -75 : -22, UNMAP);
     if (ml) expect(e.c.unmapDma({ iova: TOP - K4, size: K4 })).toEqual({ size: 0n });
-    else expectFailNoTrace(e, () => e.c.unmapDma({ iova: TOP - K4, size: K4 }), 'EINVAL', -22, UNMAP);   // 4.15-4.20 off-by-one
+    else expectFailNoTrace(e, () => e.c.unmapDma({ iova: TOP - K4, size: K4 }), 'EINVAL', -22, UNMAP); // 4.15-4.20 off-by-one
   });
 
   it('test_unmap_nothing_mapped_size_zero', () => {
@@ -119,14 +156,20 @@ describe('unmap_dma_mainline_flags', () => {
     const va = three('mainline');
     const pinned = e.sim.mem.pinnedPages;
     expect(e.c.unmapDma({ flags: VFIO_DMA_UNMAP_FLAG_VADDR, iova: 0x100000n, size: 0x300000n })).toEqual({ size: M2 + 2n * K4 });
-    expect(e.sim.mem.pinnedPages).toBe(pinned);        // nothing unmapped or unpinned
+    expect(e.sim.mem.pinnedPages).toBe(pinned); // nothing unmapped or unpinned
     expect(e.c.iommu!.vaddrInvalidCount).toBe(2);
     // a second invalidation covering an invalid one fails and undoes this call's own invalidations
     expectFailNoTrace(e, () => e.c.unmapDma({ flags: VFIO_DMA_UNMAP_FLAG_VADDR, iova: 0n, size: 0x1000000n }), 'EINVAL', -22, UNMAP);
     // attaching a group while a vaddr is invalid: EBUSY
     const g2 = e.host.addGroup(e.drv, { devices: 1 });
     expect(() => e.c.addGroup(g2)).toThrow(expect.objectContaining({ code: 'EBUSY', errno: -16 }));
-    expectFailNoTrace(e, () => e.c.mapDma({ vaddr: va, iova: 0x100000n, size: K4, flags: VFIO_DMA_MAP_FLAG_VADDR }), 'EINVAL', -22, 'VFIO_IOMMU_MAP_DMA');
+    expectFailNoTrace(
+      e,
+      () => e.c.mapDma({ vaddr: va, iova: 0x100000n, size: K4, flags: VFIO_DMA_MAP_FLAG_VADDR }),
+      'EINVAL',
+      -22,
+      'VFIO_IOMMU_MAP_DMA',
+    );
     e.c.mapDma({ vaddr: va, iova: 0x100000n, size: M2, flags: VFIO_DMA_MAP_FLAG_VADDR });
     e.c.mapDma({ vaddr: va + M2, iova: 0x300000n, size: 2n * K4, flags: VFIO_DMA_MAP_FLAG_VADDR });
     expect(e.c.iommu!.vaddrInvalidCount).toBe(0);

@@ -8,8 +8,20 @@ import { Prng } from '@x/iommu-core/internals';
 import { Host, VFIO_TYPE1v2_IOMMU, type Container, type Group, type MmapBacking, type Process, type Profile } from '../src/index.js';
 import { K4, M2, RW } from './helpers.js';
 
-interface Side { proc: Process; group: Group; c: Container; dev: number; va: bigint }
-interface World { sim: Sim; drv: ReferenceDriver; host: Host; a: Side; b: Side }
+interface Side {
+  proc: Process;
+  group: Group;
+  c: Container;
+  dev: number;
+  va: bigint;
+}
+interface World {
+  sim: Sim;
+  drv: ReferenceDriver;
+  host: Host;
+  a: Side;
+  b: Side;
+}
 
 function world(profile: Profile): World {
   const sim = createSim({ memory: 1n << 30n, seed: 11 });
@@ -30,7 +42,11 @@ function world(profile: Profile): World {
 const STEPS = Number(process.env.ISO_STEPS ?? 400);
 let totalOps = 0;
 afterAll(() => {
-  if (process.env.DEEP_REPORT) appendFileSync(process.env.DEEP_REPORT, `${JSON.stringify({ suite: 'vfio-isolation-vs-map-model', sequences: 3, operations: totalOps, divergences: 0 })}\n`);
+  if (process.env.DEEP_REPORT)
+    appendFileSync(
+      process.env.DEEP_REPORT,
+      `${JSON.stringify({ suite: 'vfio-isolation-vs-map-model', sequences: 3, operations: totalOps, divergences: 0 })}\n`,
+    );
 });
 
 let w: World | undefined;
@@ -51,18 +67,25 @@ describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('isolation profile=%s', (
     w = world(profile);
     const { a, b, drv, sim } = w;
     const SHARED = 0x40000000n;
-    a.c.mapDma({ vaddr: a.va, iova: 0n, size: M2, flags: RW });                 // only A
-    b.c.mapDma({ vaddr: b.va, iova: 4n * M2, size: 2n * M2, flags: RW });      // only B
-    a.c.mapDma({ vaddr: a.va + M2, iova: SHARED, size: M2, flags: RW });        // both, own frames
+    a.c.mapDma({ vaddr: a.va, iova: 0n, size: M2, flags: RW }); // only A
+    b.c.mapDma({ vaddr: b.va, iova: 4n * M2, size: 2n * M2, flags: RW }); // only B
+    a.c.mapDma({ vaddr: a.va + M2, iova: SHARED, size: M2, flags: RW }); // both, own frames
     b.c.mapDma({ vaddr: b.va + 2n * M2, iova: SHARED, size: M2, flags: RW });
-    expect(a.c.mappings().map((m) => [m.iova, m.size])).toEqual([[0n, M2], [SHARED, M2]]);
-    expect(b.c.mappings().map((m) => [m.iova, m.size])).toEqual([[4n * M2, 2n * M2], [SHARED, M2]]);
+    expect(a.c.mappings().map((m) => [m.iova, m.size])).toEqual([
+      [0n, M2],
+      [SHARED, M2],
+    ]);
+    expect(b.c.mappings().map((m) => [m.iova, m.size])).toEqual([
+      [4n * M2, 2n * M2],
+      [SHARED, M2],
+    ]);
     expect(a.proc.lockedVm).toBe(1024);
     expect(b.proc.lockedVm).toBe(1536);
     expect(a.c.iommu!.pinnedPages).toBe(1024);
     expect(b.c.iommu!.pinnedPages).toBe(1536);
     expect(sim.mem.pinnedPages).toBe(2560);
-    const domA = drv.deviceDomain(a.dev)!, domB = drv.deviceDomain(b.dev)!;
+    const domA = drv.deviceDomain(a.dev)!,
+      domB = drv.deviceDomain(b.dev)!;
     expect(domA).not.toBe(domB);
     // same IOVA, each device reaches its own process's frame
     const sp = Number(SHARED >> 12n);
@@ -74,13 +97,22 @@ describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('isolation profile=%s', (
     const f0 = drv.faults().length;
     expect(drv.dma(a.dev, 4 * 512, 1, 'read')).toBe(false);
     expect(drv.dma(b.dev, 0, 1, 'read')).toBe(false);
-    expect(drv.faults().slice(f0).map((f) => [f.deviceId, f.iova])).toEqual([[a.dev, 4 * 512], [b.dev, 0]]);
+    expect(
+      drv
+        .faults()
+        .slice(f0)
+        .map((f) => [f.deviceId, f.iova]),
+    ).toEqual([
+      [a.dev, 4 * 512],
+      [b.dev, 0],
+    ]);
     // A cannot unmap B's range (nothing of A's there) nor map from B's address space
     expect(a.c.unmapDma({ iova: 4n * M2, size: 2n * M2 })).toEqual({ size: 0n });
     const bOnly = b.proc.mmap(M2, { backing: 'thp' });
     expect(a.proc.findVma(Number(bOnly >> 12n))).toBe(null);
-    expect(() => a.c.mapDma({ vaddr: bOnly, iova: 8n * M2, size: M2, flags: RW }))
-      .toThrow(expect.objectContaining({ code: 'EFAULT', errno: -14, syscall: 'VFIO_IOMMU_MAP_DMA' }));
+    expect(() => a.c.mapDma({ vaddr: bOnly, iova: 8n * M2, size: M2, flags: RW })).toThrow(
+      expect.objectContaining({ code: 'EFAULT', errno: -14, syscall: 'VFIO_IOMMU_MAP_DMA' }),
+    );
     expect(b.c.mappings().length).toBe(2);
     expect(b.proc.lockedVm).toBe(1536);
     // tearing A down leaves B whole
@@ -99,19 +131,30 @@ describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('isolation profile=%s', (
     const { a, b, drv, sim } = w;
     const rng = new Prng(profile.length * 7 + 1);
     // per side: IOVA page -> pfn it must translate to (a plain Map model)
-    const model = new Map<Side, Map<number, number>>([[a, new Map()], [b, new Map()]]);
-    const SPACE = 64;                                   // IOVA slots of 16 pages; vaddr slot = IOVA slot
-    let ops = 0, faults = 0;
+    const model = new Map<Side, Map<number, number>>([
+      [a, new Map()],
+      [b, new Map()],
+    ]);
+    const SPACE = 64; // IOVA slots of 16 pages; vaddr slot = IOVA slot
+    let ops = 0,
+      faults = 0;
     for (let step = 0; step < STEPS; step++) {
-      const s = rng.next() < 0.5 ? a : b, o = s === a ? b : a;
+      const s = rng.next() < 0.5 ? a : b,
+        o = s === a ? b : a;
       const m = model.get(s)!;
-      const slot = rng.int(SPACE), iova = BigInt(slot) * 16n * K4, pages = 1 + rng.int(16);
+      const slot = rng.int(SPACE),
+        iova = BigInt(slot) * 16n * K4,
+        pages = 1 + rng.int(16);
       const size = BigInt(pages) * K4;
       const r = rng.next();
       if (r < 0.45) {
         const free = [...Array(pages).keys()].every((i) => !m.has(slot * 16 + i));
         let err: unknown = null;
-        try { s.c.mapDma({ vaddr: s.va + iova, iova, size, flags: RW }); } catch (x) { err = x; }
+        try {
+          s.c.mapDma({ vaddr: s.va + iova, iova, size, flags: RW });
+        } catch (x) {
+          err = x;
+        }
         if (free) {
           expect(err).toBe(null);
           for (let i = 0; i < pages; i++) m.set(slot * 16 + i, pfnOf(s, iova + BigInt(i) * K4));
@@ -120,12 +163,13 @@ describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('isolation profile=%s', (
         }
       } else if (r < 0.75) {
         // unmap whole slots only (v2 would refuse a bisection): everything this side maps in the slot
-        const n = [...m.keys()].filter((p) => (p >> 4) === slot).length;
+        const n = [...m.keys()].filter((p) => p >> 4 === slot).length;
         expect(s.c.unmapDma({ iova, size: 16n * K4 })).toEqual({ size: BigInt(n) * K4 });
         for (let i = 0; i < 16; i++) m.delete(slot * 16 + i);
       } else {
         // DMA by s's device: succeeds iff s maps every page, whatever the other side maps
-        const p0 = slot * 16, ok = [...Array(pages).keys()].every((i) => m.has(p0 + i));
+        const p0 = slot * 16,
+          ok = [...Array(pages).keys()].every((i) => m.has(p0 + i));
         const got = drv.dma(s.dev, p0, pages, 'write');
         expect(got).toBe(ok);
         if (!ok) faults++;
@@ -151,4 +195,6 @@ describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('isolation profile=%s', (
   }, 600_000);
 });
 
-function p0Of(slot: number): number { return slot * 16; }
+function p0Of(slot: number): number {
+  return slot * 16;
+}

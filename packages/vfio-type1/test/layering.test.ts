@@ -11,19 +11,19 @@ const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 
 /** Bottom first. A file may import from any lower layer, never from its own or a higher one. */
 const LAYERS: readonly (readonly string[])[] = [
-  ['uapi', 'errors', 'events', 'timeline', 'stats', 'ctx'],   // uapi structs, errno, cost events, releases, counters, loop contexts
-  ['profiles', 'mm'],                                          // a release's behaviours; processes and VMAs
-  ['dma'],                                                     // struct vfio_dma and the dma tree
-  ['iommu'],                                                   // struct vfio_iommu, vfio_domain
-  ['accounting'],                                              // vfio_lock_acct
-  ['pin'],                                                     // vfio_pin_pages_remote / vfio_unpin_pages_remote
-  ['unmap', 'checker'],                                        // vfio_unmap_unpin, vfio_remove_dma; the safety checks
-  ['map', 'attach'],                                           // vfio_pin_map_dma; attach/detach group, replay
-  ['ioctl'],                                                   // MAP_DMA, UNMAP_DMA, GET_INFO handlers
-  ['container'],                                               // the container fd
-  ['group'],                                                   // struct vfio_group
-  ['host'],                                                    // the host: creates groups, processes, containers
-  ['index', 'internals'],                                      // public exports; the ./internals subpath
+  ['uapi', 'errors', 'events', 'timeline', 'stats', 'ctx'], // uapi structs, errno, cost events, releases, counters, loop contexts
+  ['profiles', 'mm'], // a release's behaviours; processes and VMAs
+  ['dma'], // struct vfio_dma and the dma tree
+  ['iommu'], // struct vfio_iommu, vfio_domain
+  ['accounting'], // vfio_lock_acct
+  ['pin'], // vfio_pin_pages_remote / vfio_unpin_pages_remote
+  ['unmap', 'checker'], // vfio_unmap_unpin, vfio_remove_dma; the safety checks
+  ['map', 'attach'], // vfio_pin_map_dma; attach/detach group, replay
+  ['ioctl'], // MAP_DMA, UNMAP_DMA, GET_INFO handlers
+  ['container'], // the container fd
+  ['group'], // struct vfio_group
+  ['host'], // the host: creates groups, processes, containers
+  ['index', 'internals'], // public exports; the ./internals subpath
 ];
 
 /**
@@ -39,25 +39,35 @@ function localImports(text: string): string[] {
 
 /** A cycle in graph (module -> modules it imports) as [a, b, ..., a], or null when there is none. */
 function findCycle(graph: ReadonlyMap<string, readonly string[]>): string[] | null {
-  const state = new Map<string, 1 | 2>();              // 1: on the DFS stack, 2: done
+  const state = new Map<string, 1 | 2>(); // 1: on the DFS stack, 2: done
   const stack: string[] = [];
   const visit = (n: string): string[] | null => {
     state.set(n, 1);
     stack.push(n);
     for (const m of graph.get(n) ?? []) {
       if (state.get(m) === 1) return [...stack.slice(stack.indexOf(m)), m];
-      if (state.get(m) === undefined) { const c = visit(m); if (c !== null) return c; }
+      if (state.get(m) === undefined) {
+        const c = visit(m);
+        if (c !== null) return c;
+      }
     }
     stack.pop();
     state.set(n, 2);
     return null;
   };
-  for (const n of [...graph.keys()].sort()) if (state.get(n) === undefined) { const c = visit(n); if (c !== null) return c; }
+  for (const n of [...graph.keys()].sort())
+    if (state.get(n) === undefined) {
+      const c = visit(n);
+      if (c !== null) return c;
+    }
   return null;
 }
 
 function srcFiles(): string[] {
-  return readdirSync(SRC, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort();
+  return readdirSync(SRC, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.slice(0, -3))
+    .sort();
 }
 
 function graph(): Map<string, string[]> {
@@ -84,12 +94,31 @@ describe('layering', () => {
 
   it('test_cycle_check_finds_cycles', () => {
     // the checks above would pass vacuously if the parser saw no imports: it must see these
-    expect(localImports(`import type { A } from './a.js';\nexport { B } from "./b.js";\nconst c = await import('./c.js');\n` +
-      `declare module './d.js' {}\nimport { E } from '@x/iommu-core';`)).toEqual(['a', 'b', 'c', 'd']);
+    expect(
+      localImports(
+        `import type { A } from './a.js';\nexport { B } from "./b.js";\nconst c = await import('./c.js');\n` +
+          `declare module './d.js' {}\nimport { E } from '@x/iommu-core';`,
+      ),
+    ).toEqual(['a', 'b', 'c', 'd']);
     expect(graph().get('container')).toContain('attach');
-    expect(findCycle(new Map([['host', ['container']], ['container', ['checker']], ['checker', ['container']]])))
-      .toEqual(['checker', 'container', 'checker']);
-    expect(findCycle(new Map([['a', ['b', 'c']], ['b', ['c']], ['c', []]]))).toBe(null);
+    expect(
+      findCycle(
+        new Map([
+          ['host', ['container']],
+          ['container', ['checker']],
+          ['checker', ['container']],
+        ]),
+      ),
+    ).toEqual(['checker', 'container', 'checker']);
+    expect(
+      findCycle(
+        new Map([
+          ['a', ['b', 'c']],
+          ['b', ['c']],
+          ['c', []],
+        ]),
+      ),
+    ).toBe(null);
   });
 
   it('test_no_module_state', () => {

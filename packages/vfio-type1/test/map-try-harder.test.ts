@@ -5,7 +5,9 @@ import type { TryHarder } from '../src/index.js';
 import { K4, M2, RW, domOf, expectCleanClose, expectFailNoTrace, leaves, makeEnv, type Env } from './helpers.js';
 
 let e: Env;
-afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
+afterEach(() => {
+  if (e !== undefined && !e.c.closed) expectCleanClose(e);
+});
 
 /** A container whose IOVA 0..2M once held a 4 KiB mapping: the driver keeps the empty table. */
 function leftover(o: Parameters<typeof makeEnv>[0]): bigint {
@@ -53,20 +55,24 @@ describe('map_try_harder', () => {
     e.sim.faults.arm('map', FAIL_AT_PAGE_100);
     // the page-by-page retry failed (ENOMEM): the call returns the ORIGINAL EBUSY
     expectFailNoTrace(e, () => e.c.mapDma({ vaddr: va, iova: 0n, size: M2, flags: RW }), 'EBUSY', -16, 'VFIO_IOMMU_MAP_DMA');
-    expect(e.sim.counters.iotlbSyncs - s0).toBe(1);               // pages 99..0 fast-unmapped, one sync
+    expect(e.sim.counters.iotlbSyncs - s0).toBe(1); // pages 99..0 fast-unmapped, one sync
     expect(e.c.stats().tryHarderPages).toBe(100);
     expect(e.c.stats().warnings).toBe(0);
     expect(leaves(domOf(e))).toEqual([]);
     expect(e.sim.violations).toEqual([]);
   });
 
-  it.each<[TryHarder, number]>([['landed', 100], ['rfc-v2', 1]])('test_try_harder_failure_off_by_one variant=%s', (v, syncs) => {
+  it.each<[TryHarder, number]>([
+    ['landed', 100],
+    ['rfc-v2', 1],
+  ])('test_try_harder_failure_off_by_one variant=%s', (v, syncs) => {
     const va = leftover({ profile: 'v4.17', mapTryHarder: v });
     const pfn0 = e.proc.pfnOf(Number(va >> 12n));
     const s0 = e.sim.counters.iotlbSyncs;
     e.sim.faults.arm('map', FAIL_AT_PAGE_100);
-    expect(() => e.c.mapDma({ vaddr: va, iova: 0n, size: M2, flags: RW }))
-      .toThrow(expect.objectContaining({ code: 'EBUSY', errno: -16, syscall: 'VFIO_IOMMU_MAP_DMA' }));
+    expect(() => e.c.mapDma({ vaddr: va, iova: 0n, size: M2, flags: RW })).toThrow(
+      expect.objectContaining({ code: 'EBUSY', errno: -16, syscall: 'VFIO_IOMMU_MAP_DMA' }),
+    );
     // landed: iommu_unmap of pages 100..1, one sync each (page 100 was never mapped: a no-op);
     // rfc-v2: the same pages fast, one sync because the last unmap (page 1) returned a page
     expect(e.sim.counters.iotlbSyncs - s0).toBe(syncs);
@@ -75,8 +81,15 @@ describe('map_try_harder', () => {
     expect(e.c.mappings()).toEqual([]);
     expect(e.proc.lockedVm).toBe(0);
     expect(e.sim.mem.pinnedPages).toBe(0);
-    expect(e.sim.violations).toEqual([expect.objectContaining({
-      kind: 'unpin-while-reachable', pfn: pfn0, iova: 0, via: 'pte', call: 'VFIO_IOMMU_MAP_DMA' })]);
+    expect(e.sim.violations).toEqual([
+      expect.objectContaining({
+        kind: 'unpin-while-reachable',
+        pfn: pfn0,
+        iova: 0,
+        via: 'pte',
+        call: 'VFIO_IOMMU_MAP_DMA',
+      }),
+    ]);
     // and the stale mapping outlives the container's last dma
     e.c.close();
     expect(e.sim.violations.map((x) => x.kind)).toEqual(['unpin-while-reachable', 'teardown-leaves-mapping']);

@@ -8,9 +8,12 @@ import type { Group, Profile } from '../src/index.js';
 import { K4, M2, RW, expectCleanClose, expectFailNoTrace, makeEnv, snapshot, type Env } from './helpers.js';
 
 let e: Env;
-afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
+afterEach(() => {
+  if (e !== undefined && !e.c.closed) expectCleanClose(e);
+});
 
-const IOVA = 0x40000000n, IOVA_PAGE = 0x40000;
+const IOVA = 0x40000000n,
+  IOVA_PAGE = 0x40000;
 const FP_MAP = FAULT_POINTS.indexOf('map');
 
 /**
@@ -19,8 +22,12 @@ const FP_MAP = FAULT_POINTS.indexOf('map');
  */
 function container(profile: Profile, n: 2 | 3): { groups: Group[]; drvs: ReferenceDriver[] } {
   e = makeEnv({ profile, memory: 1n << 30n, drv: { realPgsizeBitmap: true } });
-  const groups = [e.group], drvs = [e.drv];
-  const more: [string, bigint][] = [['refB', SZ_4K | SZ_2M], ['refC', SZ_4K]];
+  const groups = [e.group],
+    drvs = [e.drv];
+  const more: [string, bigint][] = [
+    ['refB', SZ_4K | SZ_2M],
+    ['refC', SZ_4K],
+  ];
   for (const [name, pgsizeBitmap] of more.slice(0, n - 1)) {
     const d = createReferenceDriver(e.sim, { release: profile, name, pgsizeBitmap, realPgsizeBitmap: true });
     const g = e.host.addGroup(d, { devices: 1 });
@@ -55,7 +62,13 @@ describe.each<Profile>(['v4.17', 'mainline'])('multi-domain profile=%s', (profil
           const s0 = e.c.stats();
           e.sim.faults.resetCounts();
           e.sim.faults.arm('map', c * n + k + 1);
-          expectFailNoTrace(e, () => e.c.mapDma({ vaddr: va, iova: IOVA, size: BigInt(CHUNKS) * M2, flags: RW }), 'ENOMEM', -12, 'VFIO_IOMMU_MAP_DMA');
+          expectFailNoTrace(
+            e,
+            () => e.c.mapDma({ vaddr: va, iova: IOVA, size: BigInt(CHUNKS) * M2, flags: RW }),
+            'ENOMEM',
+            -12,
+            'VFIO_IOMMU_MAP_DMA',
+          );
           expect(e.sim.faults.fired).toEqual(['map']);
           // the map point was reached exactly up to the failing domain of the failing chunk
           expect(e.sim.faults.reached[FP_MAP]).toBe(c * n + k + 1);
@@ -63,7 +76,12 @@ describe.each<Profile>(['v4.17', 'mainline'])('multi-domain profile=%s', (profil
           expectNothingReachable(groups, IOVA_PAGE, CHUNKS * 512);
           // c chunks were pinned and mapped whole, chunk c was pinned and then failed: all unpinned
           const s1 = e.c.stats();
-          expect([s1.mapChunks - s0.mapChunks, s1.pins - s0.pins, s1.unpins - s0.unpins, s1.errors - s0.errors]).toEqual([c, (c + 1) * 512, (c + 1) * 512, 1]);
+          expect([s1.mapChunks - s0.mapChunks, s1.pins - s0.pins, s1.unpins - s0.unpins, s1.errors - s0.errors]).toEqual([
+            c,
+            (c + 1) * 512,
+            (c + 1) * 512,
+            1,
+          ]);
           // the container still works: the same range maps into every domain
           e.c.mapDma({ vaddr: va, iova: IOVA, size: BigInt(CHUNKS) * M2, flags: RW });
           for (const g of groups) expect(g.drv.dma(g.devices[0]!, IOVA_PAGE, CHUNKS * 512, 'read')).toBe(true);
@@ -79,7 +97,8 @@ describe.each<Profile>(['v4.17', 'mainline'])('multi-domain profile=%s', (profil
     e.sim.trace.on = false;
     const bDrv = createReferenceDriver(e.sim, { release: profile, name: 'refB', realPgsizeBitmap: true, flushOnUnmap: false });
     const cDrv = createReferenceDriver(e.sim, { release: profile, name: 'refC', realPgsizeBitmap: true, flushOnUnmap: false });
-    const gB = e.host.addGroup(bDrv, { devices: 1 }), gC = e.host.addGroup(cDrv, { devices: 1 });
+    const gB = e.host.addGroup(bDrv, { devices: 1 }),
+      gC = e.host.addGroup(cDrv, { devices: 1 });
     e.c.addGroup(gB);
     e.c.addGroup(gC);
     const va = e.proc.mmap(M2, { backing: 'thp' });
@@ -99,23 +118,35 @@ describe.each<Profile>(['v4.17', 'mainline'])('multi-domain profile=%s', (profil
     e = makeEnv({ profile, memory: 1n << 30n, drv: { realPgsizeBitmap: true } });
     const bDrv = createReferenceDriver(e.sim, { release: profile, name: 'refB', pgsizeBitmap: SZ_4K | SZ_2M, realPgsizeBitmap: true });
     const gB = e.host.addGroup(bDrv, { devices: 1 });
-    const vaT = e.proc.mmap(2n * M2, { backing: 'thp' }), va4 = e.proc.mmap(16n * K4, { backing: '4k' });
+    const vaT = e.proc.mmap(2n * M2, { backing: 'thp' }),
+      va4 = e.proc.mmap(16n * K4, { backing: '4k' });
     e.c.mapDma({ vaddr: vaT, iova: 0n, size: M2, flags: RW });
     e.c.mapDma({ vaddr: va4, iova: IOVA, size: 16n * K4, flags: RW });
     e.c.mapDma({ vaddr: vaT + M2, iova: 2n * IOVA, size: M2, flags: RW });
     // the middle dma is 16 runs: no two of its frames are adjacent
     const pfns = Array.from({ length: 16 }, (_, i) => e.proc.pfnOf(Number(va4 >> 12n) + i));
     expect(pfns.every((p, i) => i === 0 || p !== pfns[i - 1]! + 1)).toBe(true);
-    const s0 = e.c.stats(), c0 = e.sim.counters, before = snapshot(e);
+    const s0 = e.c.stats(),
+      c0 = e.sim.counters,
+      before = snapshot(e);
     e.sim.faults.resetCounts();
     e.sim.faults.arm('map', 7);
-    expect(() => e.c.addGroup(gB)).toThrow(expect.objectContaining({ name: 'VfioError', code: 'ENOMEM', errno: -12, syscall: 'VFIO_GROUP_SET_CONTAINER' }));
-    const s1 = e.c.stats(), c1 = e.sim.counters;
+    expect(() => e.c.addGroup(gB)).toThrow(
+      expect.objectContaining({ name: 'VfioError', code: 'ENOMEM', errno: -12, syscall: 'VFIO_GROUP_SET_CONTAINER' }),
+    );
+    const s1 = e.c.stats(),
+      c1 = e.sim.counters;
     expect(snapshot(e)).toEqual(before);
     expect(e.sim.faults.reached[FP_MAP]).toBe(7);
     // replay pins nothing and unpins nothing; it counted one replay and the 512 + 5 pages it mapped
-    expect({ replays: s1.replays - s0.replays, replayedPages: s1.replayedPages - s0.replayedPages, pins: s1.pins - s0.pins, unpins: s1.unpins - s0.unpins, mapChunks: s1.mapChunks - s0.mapChunks, warnings: s1.warnings - s0.warnings })
-      .toEqual({ replays: 1, replayedPages: 512 + 5, pins: 0, unpins: 0, mapChunks: 0, warnings: 0 });
+    expect({
+      replays: s1.replays - s0.replays,
+      replayedPages: s1.replayedPages - s0.replayedPages,
+      pins: s1.pins - s0.pins,
+      unpins: s1.unpins - s0.unpins,
+      mapChunks: s1.mapChunks - s0.mapChunks,
+      warnings: s1.warnings - s0.warnings,
+    }).toEqual({ replays: 1, replayedPages: 512 + 5, pins: 0, unpins: 0, mapChunks: 0, warnings: 0 });
     // v5.9+ unwinds from the failing dma back to the first: one synced iommu_unmap each (middle, first);
     // before, the new domain was freed with its mappings and nothing was unmapped
     const unwound = e.c.iommu!.spec.replayUnwind ? 2 : 0;

@@ -6,7 +6,9 @@ import { G1, K4, M2, RW, expectCleanClose, expectFailNoTrace, makeEnv, type Env 
 
 const MAP = 'VFIO_IOMMU_MAP_DMA';
 let e: Env;
-afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
+afterEach(() => {
+  if (e !== undefined && !e.c.closed) expectCleanClose(e);
+});
 
 /** pageFaults and pageZeroes counted so far. */
 const taken = (env: Env): [number, number] => [env.sim.counters.pageFaults, env.sim.counters.pageZeroes];
@@ -14,11 +16,11 @@ const taken = (env: Env): [number, number] => [env.sim.counters.pageFaults, env.
 describe.each(['v4.16', 'mainline'] as const)('populate profile=%s', (profile) => {
   it('test_populate_off_thp_faults_once_per_2m', () => {
     e = makeEnv({ profile });
-    const va = e.proc.mmap(4n * M2, { backing: 'thp', populate: false });   // 8 MiB
-    expect(taken(e)).toEqual([0, 0]);                  // mmap touches nothing
+    const va = e.proc.mmap(4n * M2, { backing: 'thp', populate: false }); // 8 MiB
+    expect(taken(e)).toEqual([0, 0]); // mmap touches nothing
     expect(e.proc.vmas[0]!.presentPages(0, 2048)).toBe(0);
     e.c.mapDma({ vaddr: va, iova: 0n, size: 4n * M2, flags: RW });
-    expect(taken(e)).toEqual([4, 2048]);               // four 2 MiB faults, 4 x 512 pages cleared
+    expect(taken(e)).toEqual([4, 2048]); // four 2 MiB faults, 4 x 512 pages cleared
     const cost = e.sim.costTable();
     expect(e.sim.meter.timeSnapshot().pageFaults).toBeCloseTo(4 * cost.pageFaults.ns, 6);
     expect(e.sim.meter.timeSnapshot().pageZeroes).toBeCloseTo(2048 * cost.pageZeroes.ns, 6);
@@ -31,7 +33,7 @@ describe.each(['v4.16', 'mainline'] as const)('populate profile=%s', (profile) =
 
   it('test_populate_off_4k_one_fault_per_page', () => {
     e = makeEnv({ profile });
-    const va = e.proc.mmap(2n * M2, { backing: '4k', populate: false });   // 1024 pages
+    const va = e.proc.mmap(2n * M2, { backing: '4k', populate: false }); // 1024 pages
     e.c.mapDma({ vaddr: va + 3n * K4, iova: 0n, size: 600n * K4, flags: RW });
     expect(taken(e)).toEqual([600, 600]);
     // an overlapping range of the VMA at another iova: only its 100 pages past the first map fault
@@ -42,13 +44,13 @@ describe.each(['v4.16', 'mainline'] as const)('populate profile=%s', (profile) =
 
   it('test_populate_off_mixed_and_huge_backings', () => {
     e = makeEnv({ profile });
-    const g = e.proc.mmap(G1, { backing: 'hugetlb-1g', populate: false });   // first: 1 GiB regions are still free
+    const g = e.proc.mmap(G1, { backing: 'hugetlb-1g', populate: false }); // first: 1 GiB regions are still free
     // a THP VMA with a 4 KiB tail: one fault for the 2 MiB page, one per tail page
     const t = e.proc.mmap(M2 + 4n * K4, { backing: 'thp', populate: false });
     e.c.mapDma({ vaddr: t, iova: 0n, size: M2 + 4n * K4, flags: RW });
     expect(taken(e)).toEqual([5, 516]);
     // fragmented: 2 MiB regions are one fault each, scattered regions 512 faults each; 512 cleared per region
-    const f = e.proc.mmap(8n * M2, { backing: 'fragmented', populate: false });   // 8 regions
+    const f = e.proc.mmap(8n * M2, { backing: 'fragmented', populate: false }); // 8 regions
     const huge = e.proc.vmas[2]!.backing!.pmdMapped!.reduce((a, b) => a + b, 0);
     expect(huge).toBe(6);
     e.c.mapDma({ vaddr: f, iova: 0x10000000n, size: 8n * M2, flags: RW });
@@ -64,7 +66,7 @@ describe.each(['v4.16', 'mainline'] as const)('populate profile=%s', (profile) =
     const a = e.proc.mmap(4n * M2, { backing: '4k' });
     const b = e.proc.mmap(4n * M2, { backing: 'thp', populate: true });
     const bar = e.proc.mmap(4n * M2, { backing: 'mmio', populate: false });
-    expect(e.proc.unpopulatedVmas).toBe(0);            // a BAR has no pages to clear
+    expect(e.proc.unpopulatedVmas).toBe(0); // a BAR has no pages to clear
     e.c.mapDma({ vaddr: a, iova: 0n, size: 4n * M2, flags: RW });
     e.c.mapDma({ vaddr: b, iova: 0x10000000n, size: 4n * M2, flags: RW });
     e.c.mapDma({ vaddr: bar, iova: 0x20000000n, size: 4n * M2, flags: RW });
@@ -75,14 +77,14 @@ describe.each(['v4.16', 'mainline'] as const)('populate profile=%s', (profile) =
     e = makeEnv({ profile, disableHugepages: true });
     const va = e.proc.mmap(4n * M2, { backing: 'thp', populate: false });
     e.c.mapDma({ vaddr: va, iova: 0n, size: 4n * M2, flags: RW });
-    expect(e.c.stats().mapChunks).toBe(2048);          // one page per pin, but a fault maps the 2 MiB page
+    expect(e.c.stats().mapChunks).toBe(2048); // one page per pin, but a fault maps the 2 MiB page
     expect(taken(e)).toEqual([4, 2048]);
   });
 
   // Decision: faults taken by a MAP_DMA that then fails stay, as in Linux (the pin is undone with
   // put_page, which does not unmap the page). Pins, locked_vm, mappings: as before the call.
   it('test_populate_off_rlimit_enomem_faults_stay', () => {
-    e = makeEnv({ profile, memlockLimit: 3n * M2 });    // 6 MiB: 1536 pages
+    e = makeEnv({ profile, memlockLimit: 3n * M2 }); // 6 MiB: 1536 pages
     const va = e.proc.mmap(4n * M2, { backing: 'thp', populate: false });
     expectFailNoTrace(e, () => e.c.mapDma({ vaddr: va, iova: 0n, size: 4n * M2, flags: RW }), 'ENOMEM', -12, MAP);
     // three 2 MiB runs pinned, then unpinned; GUP faulted the first page over the limit in too (the 4th)
@@ -112,7 +114,9 @@ describe.each(['v4.16', 'mainline'] as const)('populate profile=%s', (profile) =
     e.c.mapDma({ vaddr: vb, iova: 0n, size: M2, flags: RW });
     expect(taken(e)).toEqual([1, 512]);
     expect(() => e.proc.mmap(M2, { populate: 'no' as unknown as boolean })).toThrow(TypeError);
-    expect(() => e.proc.mmap(M2, { populate: 'no' as unknown as boolean })).toThrow('mmap populate: expected true, false or undefined, got string no');
+    expect(() => e.proc.mmap(M2, { populate: 'no' as unknown as boolean })).toThrow(
+      'mmap populate: expected true, false or undefined, got string no',
+    );
     expect(e.proc.vmas.length).toBe(1);
   });
 });

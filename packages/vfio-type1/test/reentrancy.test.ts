@@ -8,7 +8,10 @@ import { VFIO_TYPE1v2_IOMMU, type Container, type UnmapPath } from '../src/index
 import { K4, RW, domOf, expectCleanClose, makeEnv, type Env } from './helpers.js';
 
 let e: Env | undefined;
-afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); e = undefined; });
+afterEach(() => {
+  if (e !== undefined && !e.c.closed) expectCleanClose(e);
+  e = undefined;
+});
 
 /** A: n scattered 4 KiB pages at IOVA 0 (n regions); B: a second container, on its own driver, with m. */
 function twoContainers(unmapPath: UnmapPath, n: number, m: number): { env: Env; b: Container } {
@@ -27,7 +30,9 @@ function twoContainers(unmapPath: UnmapPath, n: number, m: number): { env: Env; 
 /** Runs `call` from inside A's k-th ->name (1-based; counted on A's driver only), once; returns the unsubscribe. */
 function onOp(env: Env, name: 'unmapPages' | 'mapPages', k: number, call: () => void): () => void {
   let n = 0;
-  const at = (dom: IommuDomain): void => { if (dom.ops === env.drv.ops && ++n === k) call(); };
+  const at = (dom: IommuDomain): void => {
+    if (dom.ops === env.drv.ops && ++n === k) call();
+  };
   return env.sim.observe(name === 'unmapPages' ? { unmapPagesBegin: at } : { mapPagesBegin: at });
 }
 
@@ -38,11 +43,14 @@ describe.each<UnmapPath>(['slow', 'fast', 'mainline'])('reentrancy path=%s', (un
     const { env, b } = twoContainers(unmapPath, 1300, 100);
     e = env;
     let bSize = -1n;
-    const undo = onOp(env, 'unmapPages', 600, () => { bSize = b.unmapDma({ iova: 0n, size: 100n * K4 }).size; });
+    const undo = onOp(env, 'unmapPages', 600, () => {
+      bSize = b.unmapDma({ iova: 0n, size: 100n * K4 }).size;
+    });
     expect(env.c.unmapDma({ iova: 0n, size: 1300n * K4 })).toEqual({ size: 1300n * K4 });
     undo();
     expect(bSize).toBe(100n * K4);
-    const a = env.c.stats(), s = b.stats();
+    const a = env.c.stats(),
+      s = b.stats();
     expect([a.unmapChunks, a.regionsPerUnmap, a.regionsPerUnmapUnpin, a.unpins]).toEqual([1300, { 1300: 1 }, { 1300: 1 }, 1300]);
     expect([s.unmapChunks, s.regionsPerUnmap, s.regionsPerUnmapUnpin, s.unpins]).toEqual([100, { 100: 1 }, { 100: 1 }, 100]);
     if (unmapPath === 'slow') {

@@ -6,7 +6,9 @@ import type { Profile } from '../src/index.js';
 import { K4, M2, RW, domOf, expectCleanClose, leaves, makeEnv, snapshot, type Env } from './helpers.js';
 
 let e: Env;
-afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
+afterEach(() => {
+  if (e !== undefined && !e.c.closed) expectCleanClose(e);
+});
 
 /** Two VT-d-like drivers that report their own table sizes (as VT-d does since v5.15) in every release. */
 function twoDrivers(profile: Profile, drvB: Parameters<typeof createReferenceDriver>[1] = { pgsizeBitmap: SZ_4K | SZ_2M }) {
@@ -24,16 +26,18 @@ describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('replay profile=%s', (pro
     e.c.mapDma({ vaddr: va, iova: 0n, size: 4n * M2, flags: RW });
     e.c.mapDma({ vaddr: va4, iova: 0x40000000n, size: 64n * K4, flags: RW });
     expect(e.c.getInfo().iovaPgsizes).toBe(SZ_4K | SZ_2M | SZ_1G);
-    const pinned = e.sim.mem.pinnedPages, locked = e.proc.lockedVm;
+    const pinned = e.sim.mem.pinnedPages,
+      locked = e.proc.lockedVm;
     e.c.addGroup(gB);
-    const dA = domOf(e), dB = domOf(e, gB);
+    const dA = domOf(e),
+      dB = domOf(e, gB);
     expect(dB).not.toBe(dA);
-    expect(leaves(dB)).toEqual(leaves(dA));                       // same iova -> pfn, same leaf sizes
-    expect(e.sim.mem.pinnedPages).toBe(pinned);                   // replay pins nothing more
+    expect(leaves(dB)).toEqual(leaves(dA)); // same iova -> pfn, same leaf sizes
+    expect(e.sim.mem.pinnedPages).toBe(pinned); // replay pins nothing more
     expect(e.proc.lockedVm).toBe(locked);
     expect(e.c.stats().replays).toBe(1);
     expect(e.c.stats().replayedPages).toBe(2048 + 64);
-    expect(e.c.getInfo().iovaPgsizes).toBe(SZ_4K | SZ_2M);        // the intersection
+    expect(e.c.getInfo().iovaPgsizes).toBe(SZ_4K | SZ_2M); // the intersection
     expect(b.dma(gB.devices[1]!, 0x40000, 64, 'write')).toBe(true);
     // unmap: the other domain (A) is unmapped with one iommu_unmap per dma, the first (B, the head) walked
     const s0 = e.sim.counters.iotlbSyncs;
@@ -66,10 +70,12 @@ describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('replay profile=%s', (pro
     e.c.mapDma({ vaddr: va, iova: 0n, size: 4n * M2, flags: RW });
     const before = snapshot(e);
     const t0 = e.sim.mem.tables.inUse;
-    e.sim.faults.arm('map', 3);                                    // the 3rd chunk replayed fails
-    expect(() => e.c.addGroup(gB)).toThrow(expect.objectContaining({ name: 'VfioError', code: 'ENOMEM', errno: -12, syscall: 'VFIO_GROUP_SET_CONTAINER' }));
+    e.sim.faults.arm('map', 3); // the 3rd chunk replayed fails
+    expect(() => e.c.addGroup(gB)).toThrow(
+      expect.objectContaining({ name: 'VfioError', code: 'ENOMEM', errno: -12, syscall: 'VFIO_GROUP_SET_CONTAINER' }),
+    );
     expect(snapshot(e)).toEqual(before);
-    expect(e.sim.mem.tables.inUse).toBe(t0);                       // the new domain was freed with its tables
+    expect(e.sim.mem.tables.inUse).toBe(t0); // the new domain was freed with its tables
     expect(e.c.iommu!.domains.length).toBe(1);
     expect(gB.container).toBe(null);
     expect(e.sim.violations).toEqual([]);
@@ -84,7 +90,7 @@ describe.each<Profile>(['v4.16', 'v4.17', 'mainline'])('replay profile=%s', (pro
     expect(e.sim.mem.pinnedPages).toBe(0);
     expect(e.c.iommu).toBe(null);
     expect(() => e.c.mapDma({ vaddr: va, iova: 0n, size: M2, flags: RW })).toThrow(expect.objectContaining({ code: 'EINVAL', errno: -22 }));
-    expect(e.c.stats().unmapCalls).toBe(0);                        // kept after release
+    expect(e.c.stats().unmapCalls).toBe(0); // kept after release
     expect(e.sim.violations).toEqual([]);
   });
 });
@@ -98,7 +104,10 @@ describe('replay_iova_list', () => {
     const before = snapshot(e);
     expect(() => e.c.addGroup(gB)).toThrow(expect.objectContaining({ code: 'EINVAL', errno: -22 }));
     expect(snapshot(e)).toEqual(before);
-    expect(e.c.getInfo().iovaRanges).toEqual([{ start: 0n, end: 0xfedfffffn }, { start: 0xfef00000n, end: 0xffffffffffffn }]);
+    expect(e.c.getInfo().iovaRanges).toEqual([
+      { start: 0n, end: 0xfedfffffn },
+      { start: 0xfef00000n, end: 0xffffffffffffn },
+    ]);
   });
 
   it('test_resv_region_carves_iova_ranges', () => {
@@ -106,7 +115,9 @@ describe('replay_iova_list', () => {
     const { gB } = twoDrivers('mainline', { resvRegions: resv });
     e.c.addGroup(gB);
     expect(e.c.getInfo().iovaRanges).toEqual([
-      { start: 0n, end: 0x7fffffffn }, { start: 0x90000000n, end: 0xfedfffffn }, { start: 0xfef00000n, end: 0xffffffffffffn },
+      { start: 0n, end: 0x7fffffffn },
+      { start: 0x90000000n, end: 0xfedfffffn },
+      { start: 0xfef00000n, end: 0xffffffffffffn },
     ]);
     const va = e.proc.mmap(M2, { backing: 'thp' });
     expect(() => e.c.mapDma({ vaddr: va, iova: 0x80000000n, size: M2, flags: RW })).toThrow(expect.objectContaining({ code: 'EINVAL' }));

@@ -19,14 +19,23 @@ import type { TryHarder } from '../src/index.js';
 import { K4, M2, RW, domOf, leaves, makeEnv, type Env } from './helpers.js';
 
 let e: Env;
-afterEach(() => { e?.sim.faults.disarm(); });
+afterEach(() => {
+  e?.sim.faults.disarm();
+});
 
 // fault 'map' counts the 2 MiB attempt (refused with EBUSY by the leftover table) then one per
 // page: occurrence 102 fails page 100. Both fast-unmapping unwinds make 100 iommu_unmap_fast calls
 // (rfc-v2: pages 100..1, suggested: pages 99..0): occurrence 100 is the last one of the unwind.
-const FAIL_AT_PAGE_100 = 102, LAST_UNWIND_UNMAP = 100;
+const FAIL_AT_PAGE_100 = 102,
+  LAST_UNWIND_UNMAP = 100;
 
-interface Run { pfn0: number; va: bigint; dev: number; syncs: number; err: unknown }
+interface Run {
+  pfn0: number;
+  va: bigint;
+  dev: number;
+  syncs: number;
+  err: unknown;
+}
 
 /**
  * v4.17 container whose IOVA 0..2M once held a 4 KiB mapping (the driver kept the empty table), then
@@ -52,7 +61,11 @@ function reviewRun(v: TryHarder, underreport: boolean): Run {
   if (underreport) e.sim.faults.arm('unmapFastUnderreport', LAST_UNWIND_UNMAP);
   const s0 = e.sim.counters.iotlbSyncs;
   let err: unknown = null;
-  try { e.c.mapDma({ vaddr: va, iova: 0n, size: M2, flags: RW }); } catch (x) { err = x; }
+  try {
+    e.c.mapDma({ vaddr: va, iova: 0n, size: M2, flags: RW });
+  } catch (x) {
+    err = x;
+  }
   off();
   return { pfn0, va, dev, syncs: e.sim.counters.iotlbSyncs - s0, err };
 }
@@ -79,8 +92,7 @@ describe('review_bug_rfc_v2_skipped_sync', () => {
     // is also still mapped; the report names the IOTLB entry, found first)
     const v = e.sim.violations;
     expect(v.length).toBe(100);
-    expect(v.map((x) => [x.pfn, x.iova, x.via])).toEqual(
-      Array.from({ length: 100 }, (_, i) => [r.pfn0 + i, i, 'iotlb']));
+    expect(v.map((x) => [x.pfn, x.iova, x.via])).toEqual(Array.from({ length: 100 }, (_, i) => [r.pfn0 + i, i, 'iotlb']));
     for (const x of v) expect(x).toMatchObject({ kind: 'unpin-while-reachable', call: 'VFIO_IOMMU_MAP_DMA', domain: domOf(e).id });
     e.sim.violations.length = 0;
     // the process frees the buffer after the failed call: the frames go back to the allocator, and
@@ -108,9 +120,9 @@ describe('review_bug_rfc_v2_skipped_sync', () => {
     expect(e.proc.lockedVm).toBe(0);
     expect(e.sim.violations).toEqual([]);
     e.proc.munmap(r.va);
-    expect(e.drv.dma(r.dev, 50, 1, 'write')).toBe(false);             // IO page fault: nothing stale
+    expect(e.drv.dma(r.dev, 50, 1, 'write')).toBe(false); // IO page fault: nothing stale
     expect(e.drv.faults().map((f) => [f.iova, f.write, f.reason])).toEqual([[50, true, 'not-present']]);
-    expect(e.drv.dma(r.dev, 0, 1, 'write')).toBe(false);              // the under-reported page too
+    expect(e.drv.dma(r.dev, 0, 1, 'write')).toBe(false); // the under-reported page too
     expect(e.drv.faults().length).toBe(2);
     expect(e.sim.violations).toEqual([]);
   });

@@ -11,17 +11,31 @@ export type Era = 'v4' | 'main';
 export type Errno = 'EPERM' | 'ENOENT' | 'ENOMEM' | 'EFAULT' | 'EBUSY' | 'EEXIST' | 'ENODEV' | 'EINVAL' | 'ENOSPC' | 'EOVERFLOW';
 /** errno numbers (include/uapi/asm-generic/errno-base.h, errno.h), negated as the ioctl returns them. */
 export const ERRNO_OF: Readonly<Record<Errno, number>> = {
-  EPERM: -1, ENOENT: -2, ENOMEM: -12, EFAULT: -14, EBUSY: -16, EEXIST: -17, ENODEV: -19, EINVAL: -22, ENOSPC: -28, EOVERFLOW: -75,
+  EPERM: -1,
+  ENOENT: -2,
+  ENOMEM: -12,
+  EFAULT: -14,
+  EBUSY: -16,
+  EEXIST: -17,
+  ENODEV: -19,
+  EINVAL: -22,
+  ENOSPC: -28,
+  EOVERFLOW: -75,
 };
 export type Res<T> = { ok: T } | { err: Errno };
 
 const U64_MAX = (1n << 64n) - 1n;
 const PAGE = 4096n;
 /** uapi flags (spec §1.5). */
-export const MAP_READ = 1, MAP_WRITE = 2, MAP_VADDR = 4;
-export const UNMAP_DIRTY = 1, UNMAP_ALL = 2, UNMAP_VADDR = 4;
+export const MAP_READ = 1,
+  MAP_WRITE = 2,
+  MAP_VADDR = 4;
+export const UNMAP_DIRTY = 1,
+  UNMAP_ALL = 2,
+  UNMAP_VADDR = 4;
 /** IOMMU_READ / IOMMU_WRITE: what a device may do through the mapping. */
-export const IOMMU_READ = 1, IOMMU_WRITE = 2;
+export const IOMMU_READ = 1,
+  IOMMU_WRITE = 2;
 
 /** An IOMMU group as the model sees it: the facts its driver reports (input, not under test). */
 export interface GroupSpec {
@@ -52,13 +66,38 @@ export interface ModelOptions {
   disableHugepages: boolean;
 }
 
-export interface ModelDma { id: number; iova: number; npages: number; vaddr: number; prot: number; lockedPages: number }
-export interface PageEntry { pfn: number; dma: number }
-export interface MapArgs { argsz: number; flags: number; vaddr: bigint; iova: bigint; size: bigint }
-export interface UnmapArgs { argsz: number; flags: number; iova: bigint; size: bigint }
+export interface ModelDma {
+  id: number;
+  iova: number;
+  npages: number;
+  vaddr: number;
+  prot: number;
+  lockedPages: number;
+}
+export interface PageEntry {
+  pfn: number;
+  dma: number;
+}
+export interface MapArgs {
+  argsz: number;
+  flags: number;
+  vaddr: bigint;
+  iova: bigint;
+  size: bigint;
+}
+export interface UnmapArgs {
+  argsz: number;
+  flags: number;
+  iova: bigint;
+  size: bigint;
+}
 /** A 4.x v1 unmap that starts inside a dma: the kernel's rb-tree walk decides which later dmas go (spec §6.0). */
 export type UnmapPicker = (candidates: readonly ModelDma[]) => readonly ModelDma[];
-export interface DmaOutcome { ok: boolean; fault: { iova: number; reason: 'no-domain' | 'not-present' | 'permission' } | null; written: number[] }
+export interface DmaOutcome {
+  ok: boolean;
+  fault: { iova: number; reason: 'no-domain' | 'not-present' | 'permission' } | null;
+  written: number[];
+}
 
 export class SpecModel {
   /** Groups set to the container, in the order they were added. */
@@ -77,12 +116,17 @@ export class SpecModel {
   readonly written = new Map<number, number>();
   private nextId = 1;
 
-  constructor(readonly o: ModelOptions, readonly mem: Backing) {}
+  constructor(
+    readonly o: ModelOptions,
+    readonly mem: Backing,
+  ) {}
 
   // ---- derived state -------------------------------------------------------------------------
 
   /** Groups attached to IOMMU domains (all of the container's, once SET_IOMMU is done). */
-  attached(): GroupSpec[] { return this.set ? this.groups : []; }
+  attached(): GroupSpec[] {
+    return this.set ? this.groups : [];
+  }
 
   /** spec §3: AND of the domains' bitmaps from all-ones; sub-page bits fold into PAGE_SIZE. */
   pgsizeBitmap(): bigint {
@@ -108,7 +152,10 @@ export class SpecModel {
       for (const r of g.resv) {
         const next: [number, number][] = [];
         for (const [s, e] of list) {
-          if (r.last < s || r.start > e) { next.push([s, e]); continue; }
+          if (r.last < s || r.start > e) {
+            next.push([s, e]);
+            continue;
+          }
           if (r.start > s) next.push([s, r.start - 1]);
           if (r.last < e) next.push([r.last + 1, e]);
         }
@@ -132,14 +179,18 @@ export class SpecModel {
   }
 
   /** The pfn a device of an attached group reaches at IOVA page p, or -1. */
-  reach(p: number): number { return this.pages.get(p)?.pfn ?? -1; }
+  reach(p: number): number {
+    return this.pages.get(p)?.pfn ?? -1;
+  }
 
-  sortedDmas(): ModelDma[] { return [...this.dmas.values()].sort((a, b) => a.iova - b.iova); }
+  sortedDmas(): ModelDma[] {
+    return [...this.dmas.values()].sort((a, b) => a.iova - b.iova);
+  }
 
   // ---- VFIO_IOMMU_MAP_DMA (§4.1 mainline 6.18, §4.3 4.x, §5 pin + map) --------------------------
 
   map(m: MapArgs): Res<0> {
-    if (!this.set) return { err: 'EINVAL' };                       // container.c: no IOMMU driver yet
+    if (!this.set) return { err: 'EINVAL' }; // container.c: no IOMMU driver yet
     const { argsz, flags, vaddr, iova, size } = m;
     const pg = this.pgsize();
     const prot = (flags & MAP_WRITE ? IOMMU_WRITE : 0) | (flags & MAP_READ ? IOMMU_READ : 0);
@@ -185,7 +236,7 @@ export class SpecModel {
       acct++;
       return true;
     };
-    for (let i = 0; i < n;) {
+    for (let i = 0; i < n; ) {
       const p0 = this.mem.pfnOf(vaddr + i);
       if (p0 < 0) return { err: 'EFAULT' };
       const r0 = this.mem.reservedOf(vaddr + i);
@@ -228,7 +279,8 @@ export class SpecModel {
       if ((iova & (pg - 1n)) !== 0n) return { err: 'EINVAL' };
       if (all) {
         if (iova !== 0n || size !== 0n) return { err: 'EINVAL' };
-        lo = 0; hi = Number(U64_MAX / PAGE);
+        lo = 0;
+        hi = Number(U64_MAX / PAGE);
       } else {
         if (size === 0n || (size & (pg - 1n)) !== 0n) return { err: 'EINVAL' };
         if (iova + size - 1n > U64_MAX) return { err: 'EOVERFLOW' };
@@ -243,13 +295,15 @@ export class SpecModel {
       [lo, hi] = pageSpan(iova, size);
     }
     if (this.v2 && !all) {
-      const a = this.containing(lo), z = this.containing(hi);
+      const a = this.containing(lo),
+        z = this.containing(hi);
       if ((a !== null && a.iova !== lo) || (z !== null && z.iova + z.npages - 1 !== hi)) return { err: 'EINVAL' };
     }
     const over = this.overlapping(lo, hi);
     let gone: readonly ModelDma[];
     if (all || this.v2 || over.length === 0 || over[0]!.iova >= lo) gone = over;
-    else if (this.o.era === 'main') gone = [];                     // v1: the lowest one starts before iova: stop
+    else if (this.o.era === 'main')
+      gone = []; // v1: the lowest one starts before iova: stop
     else {
       // v1 in 4.x: each vfio_find_dma walks from the root; which dmas starting inside the range go before the
       // walk meets the one that starts before iova depends on the tree shape ("implementation-defined")
@@ -258,7 +312,10 @@ export class SpecModel {
       for (const d of gone) if (!cands.includes(d)) throw new Error(`model: picked dma ${d.iova} is not a candidate`);
     }
     let total = 0n;
-    for (const d of gone) { total += BigInt(d.npages) * PAGE; this.remove(d); }
+    for (const d of gone) {
+      total += BigInt(d.npages) * PAGE;
+      this.remove(d);
+    }
     return { ok: total };
   }
 
@@ -285,29 +342,40 @@ export class SpecModel {
     if (argsz < 16) return { err: 'EINVAL' };
     const bitmap = this.pgsizeBitmap();
     if (this.o.era === 'v4') {
-      v.setUint32(4, 1, true);                                     // VFIO_IOMMU_INFO_PGSIZES; argsz untouched
+      v.setUint32(4, 1, true); // VFIO_IOMMU_INFO_PGSIZES; argsz untouched
       v.setBigUint64(8, bitmap, true);
       return { ok: 0 };
     }
     const ranges = this.iovaList();
-    const need = 24 + 32 + 16 + 16 + 16 * ranges.length;           // header, MIGRATION, DMA_AVAIL (12 -> 16), IOVA_RANGE
-    const head = new Uint8Array(24), h = new DataView(head.buffer);
+    const need = 24 + 32 + 16 + 16 + 16 * ranges.length; // header, MIGRATION, DMA_AVAIL (12 -> 16), IOVA_RANGE
+    const head = new Uint8Array(24),
+      h = new DataView(head.buffer);
     h.setUint32(0, argsz < need ? need : argsz, true);
-    h.setUint32(4, 1 | 2, true);                                   // PGSIZES | CAPS: the caps always exist
+    h.setUint32(4, 1 | 2, true); // PGSIZES | CAPS: the caps always exist
     h.setBigUint64(8, bitmap, true);
-    h.setUint32(16, argsz < need ? 0 : 24, true);                  // cap_offset; pad stays 0
+    h.setUint32(16, argsz < need ? 0 : 24, true); // cap_offset; pad stays 0
     buf.set(head.subarray(0, Math.min(argsz, 24)), 0);
     if (argsz >= need) {
       // MIGRATION @24 -> 56
-      v.setUint16(24, 2, true); v.setUint16(26, 1, true); v.setUint32(28, 56, true);
-      v.setUint32(32, 0, true); v.setUint32(36, 0, true);
-      v.setBigUint64(40, this.pgsize(), true); v.setBigUint64(48, 0x10000000n, true);
+      v.setUint16(24, 2, true);
+      v.setUint16(26, 1, true);
+      v.setUint32(28, 56, true);
+      v.setUint32(32, 0, true);
+      v.setUint32(36, 0, true);
+      v.setBigUint64(40, this.pgsize(), true);
+      v.setBigUint64(48, 0x10000000n, true);
       // DMA_AVAIL @56 -> 72, 4 bytes of pad
-      v.setUint16(56, 3, true); v.setUint16(58, 1, true); v.setUint32(60, 72, true);
-      v.setUint32(64, this.dmaAvail, true); v.setUint32(68, 0, true);
+      v.setUint16(56, 3, true);
+      v.setUint16(58, 1, true);
+      v.setUint32(60, 72, true);
+      v.setUint32(64, this.dmaAvail, true);
+      v.setUint32(68, 0, true);
       // IOVA_RANGE @72, last in the chain
-      v.setUint16(72, 1, true); v.setUint16(74, 1, true); v.setUint32(76, 0, true);
-      v.setUint32(80, ranges.length, true); v.setUint32(84, 0, true);
+      v.setUint16(72, 1, true);
+      v.setUint16(74, 1, true);
+      v.setUint32(76, 0, true);
+      v.setUint32(80, ranges.length, true);
+      v.setUint32(84, 0, true);
       ranges.forEach(([s, e], i) => {
         v.setBigUint64(88 + 16 * i, BigInt(s) * PAGE, true);
         v.setBigUint64(96 + 16 * i, BigInt(e) * PAGE + PAGE - 1n, true);
@@ -320,7 +388,7 @@ export class SpecModel {
 
   /** VFIO_GROUP_SET_CONTAINER. */
   addGroup(g: GroupSpec): Res<0> {
-    if (this.groups.includes(g)) return { err: 'EINVAL' };        // the group already has a container
+    if (this.groups.includes(g)) return { err: 'EINVAL' }; // the group already has a container
     if (this.set && this.o.era === 'main') {
       // 5.4+: the new aperture must hold every dma, and no reserved region of the group may cover one
       const ap = g.apertureLast;
@@ -337,7 +405,11 @@ export class SpecModel {
 
   private iovaListWith(g: GroupSpec): [number, number][] {
     this.groups.push(g);
-    try { return this.iovaList(); } finally { this.groups.pop(); }
+    try {
+      return this.iovaList();
+    } finally {
+      this.groups.pop();
+    }
   }
 
   /** VFIO_GROUP_UNSET_CONTAINER: the last group takes the type1 instance and every mapping with it. */
@@ -354,18 +426,18 @@ export class SpecModel {
    * no instance. Every domain here is cache-coherent (the reference driver's default), so DMA_CC is 1 once set.
    */
   checkExtension(ext: number): number {
-    if (ext === 1 || ext === 3) return 1;                          // TYPE1, TYPE1v2
-    if (ext === 4) return this.set ? 1 : 0;                        // DMA_CC: needs an instance; all domains coherent
-    if (this.o.era === 'v4') return ext === 6 ? 1 : 0;             // NESTING offered in 4.x; no UNMAP_ALL / UPDATE_VADDR
-    if (ext === 9) return 1;                                       // UNMAP_ALL
-    if (ext === 10) return this.set ? 1 : 0;                       // UPDATE_VADDR: an instance without emulated groups
-    return 0;                                                      // NESTING (6) is gone from mainline; others unknown
+    if (ext === 1 || ext === 3) return 1; // TYPE1, TYPE1v2
+    if (ext === 4) return this.set ? 1 : 0; // DMA_CC: needs an instance; all domains coherent
+    if (this.o.era === 'v4') return ext === 6 ? 1 : 0; // NESTING offered in 4.x; no UNMAP_ALL / UPDATE_VADDR
+    if (ext === 9) return 1; // UNMAP_ALL
+    if (ext === 10) return this.set ? 1 : 0; // UPDATE_VADDR: an instance without emulated groups
+    return 0; // NESTING (6) is gone from mainline; others unknown
   }
 
   /** VFIO_SET_IOMMU. */
   setIommu(type: number): Res<0> {
     if (this.groups.length === 0 || this.set) return { err: 'EINVAL' };
-    if (type !== 1 && type !== 3) return { err: 'ENODEV' };        // no driver offers it (6: not generated)
+    if (type !== 1 && type !== 3) return { err: 'ENODEV' }; // no driver offers it (6: not generated)
     this.set = true;
     this.v2 = type === 3;
     this.dmaAvail = this.o.dmaEntryLimit;
@@ -384,12 +456,16 @@ export class SpecModel {
   /** Pages in order; stops at the first one it cannot reach (no domain, not mapped, missing permission). */
   dma(g: GroupSpec, iova: number, n: number, write: boolean): DmaOutcome {
     if (!this.attached().includes(g)) return { ok: false, fault: { iova, reason: 'no-domain' }, written: [] };
-    const need = write ? IOMMU_WRITE : IOMMU_READ, written: number[] = [];
+    const need = write ? IOMMU_WRITE : IOMMU_READ,
+      written: number[] = [];
     for (let i = 0; i < n; i++) {
       const e = this.pages.get(iova + i);
       if (e === undefined) return { ok: false, fault: { iova: iova + i, reason: 'not-present' }, written };
       if ((this.dmas.get(e.dma)!.prot & need) === 0) return { ok: false, fault: { iova: iova + i, reason: 'permission' }, written };
-      if (write) { written.push(e.pfn); this.written.set(e.pfn, (this.written.get(e.pfn) ?? 0) + 1); }
+      if (write) {
+        written.push(e.pfn);
+        this.written.set(e.pfn, (this.written.get(e.pfn) ?? 0) + 1);
+      }
     }
     return { ok: true, fault: null, written };
   }

@@ -5,7 +5,9 @@ import { Host, VfioStats } from '../src/index.js';
 import { K4, M2, RW, expectCleanClose, makeEnv, type Env } from './helpers.js';
 
 let e: Env;
-afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
+afterEach(() => {
+  if (e !== undefined && !e.c.closed) expectCleanClose(e);
+});
 
 describe('stats', () => {
   it('test_stats_exact', () => {
@@ -17,10 +19,21 @@ describe('stats', () => {
     expect(() => e.c.mapDma({ vaddr: va, iova: 0n, size: K4, flags: RW })).toThrow();
     e.c.unmapDma({ iova: 0n, size: 0x20000000n });
     const expected = Object.assign(new VfioStats(), {
-      mapCalls: 2, unmapCalls: 1, errors: 1, mapChunks: 4 + 3, unmapChunks: 4 + 3,
+      mapCalls: 2,
+      unmapCalls: 1,
+      errors: 1,
+      mapChunks: 4 + 3,
+      unmapChunks: 4 + 3,
       // one UNMAP_DMA over both mappings: two vfio_unmap_unpin() calls, each syncing its own regions
-      regionsPerUnmap: { 7: 1 }, unmapUnpinCalls: 2, regionsPerUnmapUnpin: { 4: 1, 3: 1 }, syncs: 2, regionsPerSync: { 4: 1, 3: 1 }, peakQueuedRegions: 4, peakQueuedBytes: 160,
-      pins: 2051, unpins: 2051,
+      regionsPerUnmap: { 7: 1 },
+      unmapUnpinCalls: 2,
+      regionsPerUnmapUnpin: { 4: 1, 3: 1 },
+      syncs: 2,
+      regionsPerSync: { 4: 1, 3: 1 },
+      peakQueuedRegions: 4,
+      peakQueuedBytes: 160,
+      pins: 2051,
+      unpins: 2051,
     });
     expect(e.c.stats()).toEqual(expected);
   });
@@ -41,12 +54,17 @@ describe('stats', () => {
     // each chunk's pin and each region's unpin is a slice inside its ioctl (the two THP pages are not adjacent)
     expect(ev).toEqual([
       ['B', 'VFIO_IOMMU_MAP_DMA', undefined],
-      ['B', 'vfio_pin_pages_remote', 512], ['E', 'vfio_pin_pages_remote', undefined],
-      ['B', 'vfio_pin_pages_remote', 512], ['E', 'vfio_pin_pages_remote', undefined],
+      ['B', 'vfio_pin_pages_remote', 512],
+      ['E', 'vfio_pin_pages_remote', undefined],
+      ['B', 'vfio_pin_pages_remote', 512],
+      ['E', 'vfio_pin_pages_remote', undefined],
       ['E', 'VFIO_IOMMU_MAP_DMA', undefined],
-      ['B', 'VFIO_IOMMU_UNMAP_DMA', undefined], ['i', 'vfio_sync_unpin', 2],
-      ['B', 'vfio_unpin_pages_remote', 512], ['E', 'vfio_unpin_pages_remote', undefined],
-      ['B', 'vfio_unpin_pages_remote', 512], ['E', 'vfio_unpin_pages_remote', undefined],
+      ['B', 'VFIO_IOMMU_UNMAP_DMA', undefined],
+      ['i', 'vfio_sync_unpin', 2],
+      ['B', 'vfio_unpin_pages_remote', 512],
+      ['E', 'vfio_unpin_pages_remote', undefined],
+      ['B', 'vfio_unpin_pages_remote', 512],
+      ['E', 'vfio_unpin_pages_remote', undefined],
       ['E', 'VFIO_IOMMU_UNMAP_DMA', undefined],
     ]);
     expect(sim.trace.events.find((x) => x.name === 'vfio_pin_pages_remote')!.args).toEqual({ iova: '0x0', pages: 512 });
@@ -56,7 +74,11 @@ describe('stats', () => {
     c.mapDma({ vaddr: va, iova: 0n, size: 2n * M2, flags: RW });
     c.unmapDma({ iova: 0n, size: 2n * M2 });
     expect(sim.trace.events.filter((x) => x.track === 'vfio').map((x) => x.ph + x.name)).toEqual([
-      'BVFIO_IOMMU_MAP_DMA', 'EVFIO_IOMMU_MAP_DMA', 'BVFIO_IOMMU_UNMAP_DMA', 'EVFIO_IOMMU_UNMAP_DMA']);
+      'BVFIO_IOMMU_MAP_DMA',
+      'EVFIO_IOMMU_MAP_DMA',
+      'BVFIO_IOMMU_UNMAP_DMA',
+      'EVFIO_IOMMU_UNMAP_DMA',
+    ]);
     c.close();
     expect(sim.violations).toEqual([]);
   });

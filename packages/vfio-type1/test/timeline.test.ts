@@ -5,13 +5,23 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createReferenceDriver, createSim, previousRelease, type Release } from '@x/iommu-core';
 import { checkTimeline } from '@x/iommu-core/testing';
 import {
-  Host, INFO_SIZE, PROFILE_NAMES, VFIO_IOMMU_GET_INFO, VFIO_TIMELINE, VFIO_TYPE1v2_IOMMU, encodeInfoRequest, profileSpec,
+  Host,
+  INFO_SIZE,
+  PROFILE_NAMES,
+  VFIO_IOMMU_GET_INFO,
+  VFIO_TIMELINE,
+  VFIO_TYPE1v2_IOMMU,
+  encodeInfoRequest,
+  profileSpec,
   type ProfileSpec,
 } from '../src/index.js';
 import { K4, M2, RW, expectCleanClose, makeEnv, type Env } from './helpers.js';
 
 let e: Env | undefined;
-afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); e = undefined; });
+afterEach(() => {
+  if (e !== undefined && !e.c.closed) expectCleanClose(e);
+  e = undefined;
+});
 
 describe('vfio timeline data', () => {
   it('test_vfio_timeline_data', () => {
@@ -47,14 +57,27 @@ describe('vfio timeline data', () => {
     expect(profileSpec('mainline').release).toBe('v7.1');
     // any release in range works, named or not
     expect(profileSpec('v5.5').unmapPath).toBe('mainline');
-    expect(() => profileSpec('v3.18')).toThrow(new RangeError("release 'v3.18' is older than v3.19, the oldest this model covers (a release from v3.19 to v7.1, or mainline)"));
+    expect(() => profileSpec('v3.18')).toThrow(
+      new RangeError("release 'v3.18' is older than v3.19, the oldest this model covers (a release from v3.19 to v7.1, or mainline)"),
+    );
   });
 });
 
 type Flags = Omit<ProfileSpec, 'name' | 'release' | 'entries'>;
 // what vfio_iommu_type1.c of each release did (spec vfio-type1 §13 and the entries' commits)
 const AT: Record<string, Partial<Flags>> = {
-  'v3.19': { unmapChunking: false, unmapPath: 'slow', tryHarder: 'landed', fgspProbe: false, unmapWrapCheck: false, unmapWrapOffByOne: false, mapFlags: 3, unmapFlags: 0, nesting: true, alwaysCache: false },
+  'v3.19': {
+    unmapChunking: false,
+    unmapPath: 'slow',
+    tryHarder: 'landed',
+    fgspProbe: false,
+    unmapWrapCheck: false,
+    unmapWrapOffByOne: false,
+    mapFlags: 3,
+    unmapFlags: 0,
+    nesting: true,
+    alwaysCache: false,
+  },
   'v4.0': { unmapChunking: true, fgspProbe: true, unmapPath: 'slow', unmapWrapCheck: false },
   'v4.15': { unmapWrapCheck: true, unmapWrapOffByOne: true, unmapPath: 'slow' },
   'v4.16': { unmapPath: 'slow', tryHarder: 'landed', dmaEntryLimit: false },
@@ -87,7 +110,8 @@ describe('vfio flags by release', () => {
     // a profile differs from the one before exactly where an entry lands
     const releases = new Set(VFIO_TIMELINE.map((x) => x.since));
     for (const r of releases) {
-      const a = profileSpec(previousRelease(r as Release)!), b = profileSpec(r);
+      const a = profileSpec(previousRelease(r as Release)!),
+        b = profileSpec(r);
       const { name: _a, release: _b, entries: ea, ...fa } = a;
       const { name: _c, release: _d, entries: eb, ...fb } = b;
       expect(fb, r).not.toEqual(fa);
@@ -101,10 +125,12 @@ function capChain(env: Env): { argsz: number; caps: [number, number, number][] }
   const probe = encodeInfoRequest(INFO_SIZE);
   env.c.ioctl(VFIO_IOMMU_GET_INFO, probe);
   const need = new DataView(probe.buffer).getUint32(0, true);
-  const b = encodeInfoRequest(Math.max(need, INFO_SIZE)), v = new DataView(b.buffer);
+  const b = encodeInfoRequest(Math.max(need, INFO_SIZE)),
+    v = new DataView(b.buffer);
   env.c.ioctl(VFIO_IOMMU_GET_INFO, b);
   const caps: [number, number, number][] = [];
-  for (let off = need > INFO_SIZE ? v.getUint32(16, true) : 0; off !== 0; off = v.getUint32(off + 4, true)) caps.push([v.getUint16(off, true), off, v.getUint32(off + 4, true)]);
+  for (let off = need > INFO_SIZE ? v.getUint32(16, true) : 0; off !== 0; off = v.getUint32(off + 4, true))
+    caps.push([v.getUint16(off, true), off, v.getUint32(off + 4, true)]);
   return { argsz: v.getUint32(0, true), caps };
 }
 
@@ -120,7 +146,7 @@ describe('vfio behaviour at each boundary', () => {
       const before = e.sim.counters.iovaToPhys;
       expect(e.c.unmapDma({ iova: 0n, size: 4n * M2 })).toEqual({ size: 4n * M2 });
       lookups.push(e.sim.counters.iovaToPhys - before);
-      expect(e.c.stats().unmapChunks).toBe(4);              // four 2 MiB blocks, physically apart
+      expect(e.c.stats().unmapChunks).toBe(4); // four 2 MiB blocks, physically apart
       expectCleanClose(e);
     }
     // v3.19: one lookup per 2 MiB leaf; v4.0 (no fgsp on VT-d): a lookup for each page of each
@@ -145,9 +171,32 @@ describe('vfio behaviour at each boundary', () => {
     // (two here: below and above the MSI window). The chain starts after the 24-byte struct.
     ['v5.3', 24, []],
     ['v5.4', 24 + 48, [[1, 24, 0]]],
-    ['v5.8', 24 + 32 + 48, [[2, 24, 56], [1, 56, 0]]],
-    ['v5.10', 24 + 32 + 12 + 48, [[2, 24, 56], [3, 56, 68], [1, 68, 0]]],
-    ['v6.6', 24 + 32 + 16 + 48, [[2, 24, 56], [3, 56, 72], [1, 72, 0]]],
+    [
+      'v5.8',
+      24 + 32 + 48,
+      [
+        [2, 24, 56],
+        [1, 56, 0],
+      ],
+    ],
+    [
+      'v5.10',
+      24 + 32 + 12 + 48,
+      [
+        [2, 24, 56],
+        [3, 56, 68],
+        [1, 68, 0],
+      ],
+    ],
+    [
+      'v6.6',
+      24 + 32 + 16 + 48,
+      [
+        [2, 24, 56],
+        [3, 56, 72],
+        [1, 72, 0],
+      ],
+    ],
   ] as const)('test_get_info_caps %s', (profile, argsz, caps) => {
     e = makeEnv({ profile });
     const got = capChain(e);
@@ -179,7 +228,10 @@ describe('vfio behaviour at each boundary', () => {
   it('test_pfnmap_lookups_by_release', () => {
     // a 16 MiB BAR (naturally aligned) mapped for P2P: one pfn lookup per page before v6.15, one
     // per 2 MiB PMD mapping after; never pinned, never charged
-    for (const [profile, lookups] of [['v6.14', 4096], ['v6.15', 8]] as const) {
+    for (const [profile, lookups] of [
+      ['v6.14', 4096],
+      ['v6.15', 8],
+    ] as const) {
       e = makeEnv({ profile });
       const bar = e.proc.mmap(16n << 20n, { backing: 'mmio' });
       e.c.mapDma({ vaddr: bar, iova: 1n << 32n, size: 16n << 20n, flags: RW });
@@ -196,13 +248,20 @@ describe('driver and container of different releases', () => {
     const drv = createReferenceDriver(sim, { release: drvRelease as never });
     const host = new Host(sim);
     const g = host.addGroup(drv);
-    const c = host.openContainer(host.spawn(), mix === undefined ? { profile: profile as never } : { profile: profile as never, mixReleases: mix });
+    const c = host.openContainer(
+      host.spawn(),
+      mix === undefined ? { profile: profile as never } : { profile: profile as never, mixReleases: mix },
+    );
     return { g, c };
   };
 
   it('test_mixed_releases_refused_with_both_named', () => {
     const { g, c } = setup('v5.12', 'v4.17');
-    expect(() => c.addGroup(g)).toThrow(new RangeError("group 0's IOMMU driver ref models v5.12 but the container models v4.17: create both for one release, or pass mixReleases: true to openContainer"));
+    expect(() => c.addGroup(g)).toThrow(
+      new RangeError(
+        "group 0's IOMMU driver ref models v5.12 but the container models v4.17: create both for one release, or pass mixReleases: true to openContainer",
+      ),
+    );
     // nothing changed: the group is free, the container has none
     expect(g.container).toBe(null);
     expect(c.groups).toEqual([]);

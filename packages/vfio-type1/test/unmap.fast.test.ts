@@ -5,7 +5,9 @@ import type { UnmapPath } from '../src/index.js';
 import { K4, M2, RW, domOf, expectCleanClose, leaves, makeEnv, type Env } from './helpers.js';
 
 let e: Env;
-afterEach(() => { if (e !== undefined && !e.c.closed) expectCleanClose(e); });
+afterEach(() => {
+  if (e !== undefined && !e.c.closed) expectCleanClose(e);
+});
 
 /** Maps n 4 KiB pages of scattered frames as one dma at iova 0; returns how many physical runs it has. */
 function mapScattered(n: number, o: Parameters<typeof makeEnv>[0]): number {
@@ -17,10 +19,14 @@ function mapScattered(n: number, o: Parameters<typeof makeEnv>[0]): number {
 
 describe('unmap_sync_counts', () => {
   it.each<[UnmapPath, number, number]>([
-    ['slow', 1300, 1300], ['fast', 1300, 3], ['mainline', 1300, 3],
-    ['fast', 512, 1], ['fast', 513, 2], ['mainline', 1024, 2],
+    ['slow', 1300, 1300],
+    ['fast', 1300, 3],
+    ['mainline', 1300, 3],
+    ['fast', 512, 1],
+    ['fast', 513, 2],
+    ['mainline', 1024, 2],
   ])('test_sync_count path=%s regions=%i syncs=%i', (unmapPath, n, syncs) => {
-    expect(mapScattered(n, { profile: 'v4.17', unmapPath })).toBe(n);   // n physically separate 4K regions
+    expect(mapScattered(n, { profile: 'v4.17', unmapPath })).toBe(n); // n physically separate 4K regions
     const c0 = e.sim.counters;
     expect(e.c.unmapDma({ iova: 0n, size: BigInt(n) * K4 })).toEqual({ size: BigInt(n) * K4 });
     const c1 = e.sim.counters;
@@ -31,7 +37,8 @@ describe('unmap_sync_counts', () => {
     if (unmapPath !== 'slow') {
       expect(e.c.stats().peakQueuedRegions).toBe(Math.min(n, 512));
       expect(e.c.stats().peakQueuedBytes).toBe(Math.min(n, 512) * 40);
-      const full = Math.floor(n / 512), rest = n % 512;
+      const full = Math.floor(n / 512),
+        rest = n % 512;
       expect(e.c.stats().regionsPerSync).toEqual(rest === 0 ? { 512: full } : full === 0 ? { [rest]: 1 } : { 512: full, [rest]: 1 });
     } else {
       expect(e.c.stats().peakQueuedRegions).toBe(0);
@@ -117,11 +124,14 @@ describe('unmap_underreport', () => {
     const s0 = e.sim.counters.iotlbSyncs;
     expect(e.c.unmapDma({ iova: 0n, size: 4n * M2 })).toEqual({ size: 4n * M2 });
     expect(e.sim.faults.fired).toEqual(['unmapFastUnderreport']);
-    expect(e.sim.counters.iotlbSyncs - s0).toBe(2);               // the queue's sync, the slow unmap's
+    expect(e.sim.counters.iotlbSyncs - s0).toBe(2); // the queue's sync, the slow unmap's
     const st = e.c.stats();
     expect([st.fallbacks, st.warnings, st.unmapChunks, st.regionsPerSync]).toEqual([1, 1, 1, { 1: 1 }]);
     expect(e.c.mappings()).toEqual([]);
-    expect(leaves(domOf(e))).toEqual([[1024, pfnAt(2), 21], [1536, pfnAt(3), 21]]);
+    expect(leaves(domOf(e))).toEqual([
+      [1024, pfnAt(2), 21],
+      [1536, pfnAt(3), 21],
+    ]);
     expect([e.sim.mem.pinnedPages, e.proc.lockedVm]).toEqual([1536, 1536]);
     expect(e.sim.violations).toEqual([]);
     // the checker finds the leak: pins and charge no dma accounts for, then what close leaves behind
@@ -147,7 +157,7 @@ describe.each<UnmapPath>(['slow', 'fast', 'mainline'])('unmap_ordering path=%s',
     const dev = e.group.devices[0]!;
     const va = e.proc.mmap(2n * M2, { backing: '4k' });
     e.c.mapDma({ vaddr: va, iova: 0n, size: 2n * M2, flags: RW });
-    expect(e.drv.dma(dev, 0, 1024, 'read')).toBe(true);        // every page now cached in the IOTLB
+    expect(e.drv.dma(dev, 0, 1024, 'read')).toBe(true); // every page now cached in the IOTLB
     // a device access racing each sync: it may still hit a stale IOTLB entry, whose frame must be pinned
     const pinnedAtSync: number[] = [];
     const off = e.sim.observe({
@@ -159,9 +169,9 @@ describe.each<UnmapPath>(['slow', 'fast', 'mainline'])('unmap_ordering path=%s',
     expect(e.c.unmapDma({ iova: 0n, size: 2n * M2 })).toEqual({ size: 2n * M2 });
     off();
     expect(pinnedAtSync.length).toBe(unmapPath === 'slow' ? 1024 : 2);
-    expect(pinnedAtSync[pinnedAtSync.length - 1]).toBe(1);       // page 1023 still pinned at its sync
+    expect(pinnedAtSync[pinnedAtSync.length - 1]).toBe(1); // page 1023 still pinned at its sync
     expect(e.sim.violations).toEqual([]);
-    expect(e.drv.faults().length).toBe(0);                       // page 1023 is reached through the stale IOTLB entry
+    expect(e.drv.faults().length).toBe(0); // page 1023 is reached through the stale IOTLB entry
   });
 
   it('test_lost_invalidation_is_caught', () => {

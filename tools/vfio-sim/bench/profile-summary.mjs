@@ -19,24 +19,30 @@ function frameKey(cf) {
  */
 export function summariseProfile(profile, top = 12, maxInclusivePct = 80) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const hits = new Map();                               // node id -> sampled microseconds
+  const hits = new Map(); // node id -> sampled microseconds
   for (let i = 0; i < profile.samples.length; i++) {
     const id = profile.samples[i];
     hits.set(id, (hits.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
   let total = 0;
   for (const t of hits.values()) total += t;
-  const self = new Map(), incl = new Map();
+  const self = new Map(),
+    incl = new Map();
   const root = profile.nodes[0];
   // iterative DFS: a deep profile would overflow a recursive walk
   // parentKeys: the functions on the stack above a node (a Set per distinct stack, shared by siblings)
-  const stack = [root], order = [], sums = new Map();
+  const stack = [root],
+    order = [],
+    sums = new Map();
   const parentKeys = new Map([[root.id, new Set()]]);
   while (stack.length > 0) {
     const node = stack.pop();
     order.push(node);
     const mine = new Set(parentKeys.get(node.id)).add(frameKey(node.callFrame));
-    for (const c of node.children ?? []) { parentKeys.set(c, mine); stack.push(byId.get(c)); }
+    for (const c of node.children ?? []) {
+      parentKeys.set(c, mine);
+      stack.push(byId.get(c));
+    }
   }
   // children come after their parent in `order`: fold the sums bottom-up
   for (let i = order.length - 1; i >= 0; i--) {
@@ -49,11 +55,12 @@ export function summariseProfile(profile, top = 12, maxInclusivePct = 80) {
     // a recursive function counts once: only its outermost frame adds its subtree
     if (!parentKeys.get(node.id).has(k)) incl.set(k, (incl.get(k) ?? 0) + s);
   }
-  const list = (m, cap) => [...m]
-    .map(([fn, us]) => ({ fn, ms: us / 1000, pct: total === 0 ? 0 : (100 * us) / total }))
-    .filter((e) => e.ms > 0 && e.pct < cap)
-    .sort((a, b) => b.ms - a.ms || (a.fn < b.fn ? -1 : 1))
-    .slice(0, top);
+  const list = (m, cap) =>
+    [...m]
+      .map(([fn, us]) => ({ fn, ms: us / 1000, pct: total === 0 ? 0 : (100 * us) / total }))
+      .filter((e) => e.ms > 0 && e.pct < cap)
+      .sort((a, b) => b.ms - a.ms || (a.fn < b.fn ? -1 : 1))
+      .slice(0, top);
   return { totalMs: total / 1000, self: list(self, Infinity), inclusive: list(incl, maxInclusivePct) };
 }
 

@@ -18,7 +18,10 @@ import { formatProfileSummary, summariseProfileFile } from './profile-summary.mj
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const GIB = 2 ** 30;
-const TARGET_BYTES_PER_PAGE = 24, TARGET_THP_1T_S = 2, TARGET_4K_1T_S = 60, TARGET_LINEAR = 0.2;
+const TARGET_BYTES_PER_PAGE = 24,
+  TARGET_THP_1T_S = 2,
+  TARGET_4K_1T_S = 60,
+  TARGET_LINEAR = 0.2;
 
 function gib(size) {
   const m = /^(\d+)([GT])$/.exec(size);
@@ -39,14 +42,20 @@ function hostFor(size, backing) {
  */
 export function scenarioFor(size, backing) {
   return {
-    name: 'default', seed: 1,
+    name: 'default',
+    seed: 1,
     guest: { memory: size, machine: 'q35', below4g: null, vgaHole: true, firmware: 'none', gpuBar: '256M' },
     host: { memory: hostFor(size, backing), backing },
-    driver: 'amd', profile: 'v4.17', devices: 1, groups: 1,
+    driver: 'amd',
+    profile: 'v4.17',
+    devices: 1,
+    groups: 1,
     dma: { pattern: 'random', bursts: 64, pages: 16 },
-    workload: 'boot', churn: { ops: 2000, maxPages: 16, live: 32 },
+    workload: 'boot',
+    churn: { ops: 2000, maxPages: 16, live: 32 },
     vfio: { tlbSyncMax: 512, unmapPath: null, disableHugepages: false, dmaEntryLimit: 65535 },
-    iommu: { iotlbEntries: 1024, superpages: true }, cost: {},
+    iommu: { iotlbEntries: 1024, superpages: true },
+    cost: {},
   };
 }
 
@@ -72,7 +81,7 @@ export async function runOne(size, backing) {
   if (!('ok' in reply)) throw new Error(`${size} ${backing}: ${reply.usage.option}: ${reply.usage.message}`);
   const peakRss = process.resourceUsage().maxRSS * 1024;
   const m = reply.ok.result.metrics;
-  const pages = m.pins;   // 4 KiB pages mapped (and pinned) at the end of boot
+  const pages = m.pins; // 4 KiB pages mapped (and pinned) at the end of boot
   const fa = mem.frames;
   const model = {
     pins: mem.pins.bytes,
@@ -85,13 +94,31 @@ export async function runOne(size, backing) {
   };
   const modelBytes = Object.values(model).reduce((a, b) => a + b, 0);
   return {
-    size, backing, host: hostFor(size, backing), wallS, peakRss, rssGrowth: peakRss - rss0, pages,
-    bytesPerPageRss: (peakRss - rss0) / pages, bytesPerPageModel: modelBytes / pages, model,
+    size,
+    backing,
+    host: hostFor(size, backing),
+    wallS,
+    peakRss,
+    rssGrowth: peakRss - rss0,
+    pages,
+    bytesPerPageRss: (peakRss - rss0) / pages,
+    bytesPerPageModel: modelBytes / pages,
+    model,
     counters: {
-      pteWrites: m.pteWrites, pteClears: m.pteClears, tableAllocs: m.tableAllocs, tableFrees: m.tableFrees,
-      tablesAfterBoot: m.tablesAfterBoot, iotlbSyncs: m.iotlbSyncs, invalidations: m.invalidations,
-      completionWaits: m.completionWaits, pins: m.pins, unpins: m.unpins, regions: m.regions,
-      violations: m.violations, ioctlErrors: m.ioctlErrors, modeledNs: m.modeledNs,
+      pteWrites: m.pteWrites,
+      pteClears: m.pteClears,
+      tableAllocs: m.tableAllocs,
+      tableFrees: m.tableFrees,
+      tablesAfterBoot: m.tablesAfterBoot,
+      iotlbSyncs: m.iotlbSyncs,
+      invalidations: m.invalidations,
+      completionWaits: m.completionWaits,
+      pins: m.pins,
+      unpins: m.unpins,
+      regions: m.regions,
+      violations: m.violations,
+      ioctlErrors: m.ioctlErrors,
+      modeledNs: m.modeledNs,
     },
   };
 }
@@ -101,7 +128,8 @@ function child(size, backing, prof) {
   if (prof) args.push('--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${size}-${backing}.cpuprofile`);
   args.push(join(HERE, 'scale.mjs'), '--case', size, backing);
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) return { size, backing, error: (r.stderr || `exit ${r.status} ${r.signal ?? ''}`).trim().split('\n').slice(-3).join(' | ') };
+  if (r.status !== 0)
+    return { size, backing, error: (r.stderr || `exit ${r.status} ${r.signal ?? ''}`).trim().split('\n').slice(-3).join(' | ') };
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
@@ -110,16 +138,45 @@ const fmtB = (b) => (b >= GIB ? `${(b / GIB).toFixed(2)} GiB` : `${(b / 2 ** 20)
 const pct = (x) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 
 function table(rows) {
-  const head = ['guest', 'backing', 'wall s', 'peak RSS', 'B/page RSS', 'B/page model', 'ns/page', 'PTE writes', 'tables', 'syncs', 'pins', 'violations'];
-  const body = rows.map((r) => r.error
-    ? [r.size, r.backing, `error: ${r.error}`]
-    : [r.size, r.backing, r.wallS.toFixed(2), fmtB(r.peakRss), r.bytesPerPageRss.toFixed(2), r.bytesPerPageModel.toFixed(2),
-       (r.wallS * 1e9 / r.pages).toFixed(1), fmtN(r.counters.pteWrites), fmtN(r.counters.tablesAfterBoot),
-       fmtN(r.counters.iotlbSyncs), fmtN(r.counters.pins), String(r.counters.violations)]);
+  const head = [
+    'guest',
+    'backing',
+    'wall s',
+    'peak RSS',
+    'B/page RSS',
+    'B/page model',
+    'ns/page',
+    'PTE writes',
+    'tables',
+    'syncs',
+    'pins',
+    'violations',
+  ];
+  const body = rows.map((r) =>
+    r.error
+      ? [r.size, r.backing, `error: ${r.error}`]
+      : [
+          r.size,
+          r.backing,
+          r.wallS.toFixed(2),
+          fmtB(r.peakRss),
+          r.bytesPerPageRss.toFixed(2),
+          r.bytesPerPageModel.toFixed(2),
+          ((r.wallS * 1e9) / r.pages).toFixed(1),
+          fmtN(r.counters.pteWrites),
+          fmtN(r.counters.tablesAfterBoot),
+          fmtN(r.counters.iotlbSyncs),
+          fmtN(r.counters.pins),
+          String(r.counters.violations),
+        ],
+  );
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   const line = (cells) => '| ' + cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join(' | ') + ' |';
-  return [line(head), '|' + w.map((n, i) => (i < 2 ? ':' : '-') + '-'.repeat(n) + (i < 2 ? '-' : ':')).join('|') + '|',
-    ...body.map((b) => (b.length === 3 ? `| ${b[0]} | ${b[1]} | ${b[2]} |` : line(b)))].join('\n');
+  return [
+    line(head),
+    '|' + w.map((n, i) => (i < 2 ? ':' : '-') + '-'.repeat(n) + (i < 2 ? '-' : ':')).join('|') + '|',
+    ...body.map((b) => (b.length === 3 ? `| ${b[0]} | ${b[1]} | ${b[2]} |` : line(b))),
+  ].join('\n');
 }
 
 function verdicts(rows) {
@@ -130,7 +187,9 @@ function verdicts(rows) {
     const r = get(s, b);
     if (!r) return out.push(`- 1 TiB ${b} < ${lim} s: not measured`);
     const v = r.wallS < lim;
-    out.push(`- 1 TiB ${b} < ${lim} s: ${v ? 'MET' : 'MISSED'} (${r.wallS.toFixed(2)} s, ${v ? `${(lim / r.wallS).toFixed(1)}x under` : `${(r.wallS / lim).toFixed(2)}x over, ${pct(r.wallS / lim - 1)}`})`);
+    out.push(
+      `- 1 TiB ${b} < ${lim} s: ${v ? 'MET' : 'MISSED'} (${r.wallS.toFixed(2)} s, ${v ? `${(lim / r.wallS).toFixed(1)}x under` : `${(r.wallS / lim).toFixed(2)}x over, ${pct(r.wallS / lim - 1)}`})`,
+    );
   };
   timeTarget('1T', 'thp', TARGET_THP_1T_S);
   timeTarget('1T', '4k', TARGET_4K_1T_S);
@@ -142,22 +201,33 @@ function verdicts(rows) {
   // below 64 GiB the process's fixed memory (the machine, the allocator's per-block arrays) is a
   // large share of a small guest's pages: the per-page target is about large guests
   const big = ok.filter((r) => gib(r.size) >= 64);
-  if (ok.length > 0 && big.length === 0) out.push(`- <= ${TARGET_BYTES_PER_PAGE} bytes/page: not measured (needs a guest of 64G or more; below that fixed memory dominates)`);
+  if (ok.length > 0 && big.length === 0)
+    out.push(`- <= ${TARGET_BYTES_PER_PAGE} bytes/page: not measured (needs a guest of 64G or more; below that fixed memory dominates)`);
   const worst = big.reduce((a, r) => Math.max(a, r.bytesPerPageRss, r.bytesPerPageModel), 0);
   const wr = big.find((r) => Math.max(r.bytesPerPageRss, r.bytesPerPageModel) === worst);
-  if (wr) out.push(`- <= ${TARGET_BYTES_PER_PAGE} bytes/page (cases of 64G and up, RSS growth and model): ${worst <= TARGET_BYTES_PER_PAGE ? 'MET' : 'MISSED'} (worst ${worst.toFixed(2)} B/page at ${wr.size} ${wr.backing}, ${pct(worst / TARGET_BYTES_PER_PAGE - 1)} vs target)`);
+  if (wr)
+    out.push(
+      `- <= ${TARGET_BYTES_PER_PAGE} bytes/page (cases of 64G and up, RSS growth and model): ${worst <= TARGET_BYTES_PER_PAGE ? 'MET' : 'MISSED'} (worst ${worst.toFixed(2)} B/page at ${wr.size} ${wr.backing}, ${pct(worst / TARGET_BYTES_PER_PAGE - 1)} vs target)`,
+    );
   for (const b of [...new Set(ok.map((r) => r.backing))]) {
     const rs = ok.filter((r) => r.backing === b);
     if (rs.length < 2) continue;
-    const t = rs.map((r) => r.wallS / r.pages), m = rs.map((r) => r.rssGrowth / r.pages);
+    const t = rs.map((r) => r.wallS / r.pages),
+      m = rs.map((r) => r.rssGrowth / r.pages);
     const spread = (xs) => Math.max(...xs) / Math.min(...xs) - 1;
-    const st = spread(t), sm = spread(m);
+    const st = spread(t),
+      sm = spread(m);
     // sublinear (per-page cost falls as the guest grows: a fixed cost dominates) misses the letter of
     // the 20% band but not its point; say which way the spread goes
     const dir = (xs) => (xs[xs.length - 1] < xs[0] ? ', falls with size: sublinear' : xs[xs.length - 1] > xs[0] ? ', grows with size' : '');
-    out.push(`- linear ${b} (per-page time and memory within 20% over ${rs.map((r) => r.size).join(', ')}): time ${st <= TARGET_LINEAR ? 'MET' : 'MISSED'} (spread ${pct(st)}${dir(t)}), memory ${sm <= TARGET_LINEAR ? 'MET' : 'MISSED'} (spread ${pct(sm)}${dir(m)})`);
-    const a = rs[rs.length - 2], z = rs[rs.length - 1];
-    out.push(`  marginal ${a.size} -> ${z.size}: ${((z.wallS - a.wallS) * 1e9 / (z.pages - a.pages)).toFixed(2)} ns and ${((z.rssGrowth - a.rssGrowth) / (z.pages - a.pages)).toFixed(2)} B of RSS per added page`);
+    out.push(
+      `- linear ${b} (per-page time and memory within 20% over ${rs.map((r) => r.size).join(', ')}): time ${st <= TARGET_LINEAR ? 'MET' : 'MISSED'} (spread ${pct(st)}${dir(t)}), memory ${sm <= TARGET_LINEAR ? 'MET' : 'MISSED'} (spread ${pct(sm)}${dir(m)})`,
+    );
+    const a = rs[rs.length - 2],
+      z = rs[rs.length - 1];
+    out.push(
+      `  marginal ${a.size} -> ${z.size}: ${(((z.wallS - a.wallS) * 1e9) / (z.pages - a.pages)).toFixed(2)} ns and ${((z.rssGrowth - a.rssGrowth) / (z.pages - a.pages)).toFixed(2)} B of RSS per added page`,
+    );
   }
   return out.join('\n');
 }
@@ -181,34 +251,51 @@ options:
 /** Parses argv; throws a usage error (exit 2) on anything unknown or malformed. */
 export function parseArgs(argv) {
   const o = { sizes: ['64G', '256G', '1T'], backings: ['hugetlb-1g', 'thp', '4k'], prof: null, json: false, help: false, case: null };
-  const val = (i, k) => { if (i + 1 >= argv.length || argv[i + 1].startsWith('--')) throw usageError(`${k} needs a value`); return argv[i + 1]; };
+  const val = (i, k) => {
+    if (i + 1 >= argv.length || argv[i + 1].startsWith('--')) throw usageError(`${k} needs a value`);
+    return argv[i + 1];
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--' && i === 0) continue;                  // `pnpm bench:scale -- --sizes 64G` passes the separator on
+    if (a === '--' && i === 0) continue; // `pnpm bench:scale -- --sizes 64G` passes the separator on
     if (a === '-h' || a === '--help') o.help = true;
     else if (a === '--json') o.json = true;
     else if (a === '--sizes') o.sizes = val(i++, a).split(',');
     else if (a === '--backings') o.backings = val(i++, a).split(',');
     else if (a === '--prof') o.prof = val(i++, a);
-    else if (a === '--case') { o.case = [val(i++, a), val(i++, a)]; }
-    else throw usageError(`unknown option '${a}'`);
+    else if (a === '--case') {
+      o.case = [val(i++, a), val(i++, a)];
+    } else throw usageError(`unknown option '${a}'`);
   }
-  for (const s of o.case ? [o.case[0]] : o.sizes) { if (!/^[1-9]\d*[GT]$/.test(s)) throw usageError(`size '${s}': want <n>G or <n>T`); }
-  for (const b of o.case ? [o.case[1]] : o.backings) { if (!BACKINGS.includes(b)) throw usageError(`backing '${b}': want one of ${BACKINGS.join(', ')}`); }
+  for (const s of o.case ? [o.case[0]] : o.sizes) {
+    if (!/^[1-9]\d*[GT]$/.test(s)) throw usageError(`size '${s}': want <n>G or <n>T`);
+  }
+  for (const b of o.case ? [o.case[1]] : o.backings) {
+    if (!BACKINGS.includes(b)) throw usageError(`backing '${b}': want one of ${BACKINGS.join(', ')}`);
+  }
   return o;
 }
 const BACKINGS = ['4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented'];
-function usageError(msg) { const e = new Error(msg); e.usage = true; return e; }
+function usageError(msg) {
+  const e = new Error(msg);
+  e.usage = true;
+  return e;
+}
 
 async function main(argv) {
   let o;
-  try { o = parseArgs(argv); } catch (e) {
+  try {
+    o = parseArgs(argv);
+  } catch (e) {
     if (!e.usage) throw e;
     process.stderr.write(`bench:scale: ${e.message}\n\n${USAGE}\n`);
     process.exitCode = 2;
     return;
   }
-  if (o.help) { console.log(USAGE); return; }
+  if (o.help) {
+    console.log(USAGE);
+    return;
+  }
   if (o.case) {
     process.stdout.write(JSON.stringify(await runOne(o.case[0], o.case[1])) + '\n');
     return;
@@ -219,7 +306,8 @@ async function main(argv) {
     console.log(`vfio-sim bench:scale: default scenario (q35, AMD-Vi, v4.17, boot + DMA + shutdown), one child process per case`);
     console.log(`machine: ${machine}`);
   }
-  const rows = [], n = o.sizes.length * o.backings.length;
+  const rows = [],
+    n = o.sizes.length * o.backings.length;
   for (const s of o.sizes) {
     for (const b of o.backings) {
       // progress on stderr, so --json stays one document on stdout
@@ -237,7 +325,12 @@ async function main(argv) {
     console.log('B/page RSS = (peak RSS - RSS before the run) / mapped 4 KiB pages; B/page model = typed-array bytes of pins,');
     console.log('reach counts, frame state, frame blocks, page-table arena and backing pfns / mapped pages; ns/page = wall / pages.\n');
     console.log('targets:\n' + verdicts(rows));
-    for (const r of rows) if (r.profile) console.log('\n' + formatProfileSummary(`where the time goes, ${r.size} ${r.backing} (${o.prof}/${r.size}-${r.backing}.cpuprofile)`, r.profile));
+    for (const r of rows)
+      if (r.profile)
+        console.log(
+          '\n' +
+            formatProfileSummary(`where the time goes, ${r.size} ${r.backing} (${o.prof}/${r.size}-${r.backing}.cpuprofile)`, r.profile),
+        );
   }
   if (rows.some((r) => r.error)) process.exitCode = 1;
 }

@@ -46,7 +46,12 @@ for (const f of FILES) {
       const lines = [];
       for (const l of body.split('\n')) {
         if (!l.startsWith('$ vfio-sim')) continue;
-        lines.push(l, ...run(words(l.slice('$ vfio-sim'.length))).trimEnd().split('\n'));
+        lines.push(
+          l,
+          ...run(words(l.slice('$ vfio-sim'.length)))
+            .trimEnd()
+            .split('\n'),
+        );
       }
       out = `${lines.join('\n')}\n`;
     } else {
@@ -55,7 +60,9 @@ for (const f of FILES) {
     }
     if (out === body) return whole;
     differ++;
-    console.log(`${check ? 'differs' : 'updated'}: ${f}: ${kind === 'transcript' ? `transcript starting ${body.split('\n')[0]}` : `output: ${args}`}`);
+    console.log(
+      `${check ? 'differs' : 'updated'}: ${f}: ${kind === 'transcript' ? `transcript starting ${body.split('\n')[0]}` : `output: ${args}`}`,
+    );
     return whole.replace(body, () => out);
   });
   if (!check && next !== md) writeFileSync(path, next);

@@ -9,9 +9,14 @@ import { AMD_TIMELINE } from '@x/amd-iommu';
 import { VFIO_TIMELINE } from '@x/vfio-type1';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-for (const [pkg, entries] of [['iommu-core', CORE_TIMELINE], ['amd-iommu', AMD_TIMELINE], ['vfio-type1', VFIO_TIMELINE]]) {
+for (const [pkg, entries] of [
+  ['iommu-core', CORE_TIMELINE],
+  ['amd-iommu', AMD_TIMELINE],
+  ['vfio-type1', VFIO_TIMELINE],
+]) {
   const file = join(root, 'packages', pkg, 'docs', 'spec.md');
-  const md = readFileSync(file, 'utf8'), next = withTimelineTable(md, entries);
+  const md = readFileSync(file, 'utf8'),
+    next = withTimelineTable(md, entries);
   if (next !== md) writeFileSync(file, next);
   console.log(`${next === md ? 'unchanged' : 'updated  '} packages/${pkg}/docs/spec.md (${entries.length} entries)`);
 }

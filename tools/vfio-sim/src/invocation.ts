@@ -31,7 +31,11 @@ export function pathFrom(cwd: string, file: string): string {
  *    it, else absolute: `node tools/vfio-sim/dist/cli.js` from the repository root.
  * `script` is process.argv[1] as Node received it (a bin link keeps its own name there).
  */
-export function invocation(env: NodeJS.ProcessEnv = process.env, script: string | undefined = process.argv[1], cwd: string = process.cwd()): string {
+export function invocation(
+  env: NodeJS.ProcessEnv = process.env,
+  script: string | undefined = process.argv[1],
+  cwd: string = process.cwd(),
+): string {
   const set = env[INVOCATION_ENV]?.trim();
   if (set !== undefined && set !== '') return set;
   if (script === undefined || script === '') return 'vfio-sim';

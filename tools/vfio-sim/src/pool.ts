@@ -43,12 +43,14 @@ export async function runTasks(tasks: readonly Task[], o: PoolOptions = {}): Pro
   let done = 0;
   try {
     // results are placed by index, so the output order is the task order whatever finishes first
-    return await Promise.all(tasks.map(async (t) => {
-      const r = await pool.run(t);
-      if ('usage' in r) throw new UsageError(r.usage.option, r.usage.message);
-      o.onCase?.(++done, t.label);
-      return r.ok;
-    }));
+    return await Promise.all(
+      tasks.map(async (t) => {
+        const r = await pool.run(t);
+        if ('usage' in r) throw new UsageError(r.usage.option, r.usage.message);
+        o.onCase?.(++done, t.label);
+        return r.ok;
+      }),
+    );
   } finally {
     await pool.destroy();
   }

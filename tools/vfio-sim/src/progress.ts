@@ -6,20 +6,33 @@
 import cliProgress from 'cli-progress';
 import type { ProgressSink } from './engine/progress-meter.js';
 
-export interface Progress { update(done: number, label?: string): void; stop(): void }
+export interface Progress {
+  update(done: number, label?: string): void;
+  stop(): void;
+}
 
 const NONE: Progress = { update() {}, stop() {} };
 
 export function progressBar(total: number, what: string, opts: { json?: boolean; progress?: boolean }): Progress {
   if (opts.json || opts.progress === false || !process.stderr.isTTY) return NONE;
-  const bar = new cliProgress.SingleBar({
-    stream: process.stderr, format: `${what} [{bar}] {value}/{total} {label}`, hideCursor: true, clearOnComplete: true,
-    barsize: 30,
-  }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `${what} [{bar}] {value}/{total} {label}`,
+      hideCursor: true,
+      clearOnComplete: true,
+      barsize: 30,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   bar.start(total, 0, { label: '' });
   return {
-    update(done, label) { bar.update(done, { label: label ?? '' }); },
-    stop() { bar.stop(); },
+    update(done, label) {
+      bar.update(done, { label: label ?? '' });
+    },
+    stop() {
+      bar.stop();
+    },
   };
 }
 
@@ -39,21 +52,36 @@ function secs(s: number): string {
 export function caseProgress(what: string, opts: { json?: boolean; progress?: boolean }): { sink: ProgressSink | undefined; stop(): void } {
   if (opts.json || opts.progress === false || !process.stderr.isTTY) return { sink: undefined, stop() {} };
   const t0 = Date.now();
-  let last = -Infinity, shown = false, pagesTotal = 0, opsTotal = 0;
+  let last = -Infinity,
+    shown = false,
+    pagesTotal = 0,
+    opsTotal = 0;
   // short enough for an 80-column terminal (a wrapped line would not redraw in place)
-  const num = (n: number): string => (n < 1e4 ? String(n) : n < 1e6 ? `${(n / 1e3).toFixed(1)}k` : n < 1e9 ? `${(n / 1e6).toFixed(2)}M` : `${(n / 1e9).toFixed(2)}G`);
+  const num = (n: number): string =>
+    n < 1e4 ? String(n) : n < 1e6 ? `${(n / 1e3).toFixed(1)}k` : n < 1e9 ? `${(n / 1e6).toFixed(2)}M` : `${(n / 1e9).toFixed(2)}G`;
   const sink: ProgressSink = {
-    start(total) { pagesTotal = total.pages; opsTotal = total.ops; },
+    start(total) {
+      pagesTotal = total.pages;
+      opsTotal = total.ops;
+    },
     update(pages, ops) {
       const now = Date.now();
       if (now - last < 100) return;
-      last = now; shown = true;
+      last = now;
+      shown = true;
       const f = (pages + ops) / Math.max(1, pagesTotal + opsTotal);
       const elapsed = (now - t0) / 1000;
       // the rate so far says how long the rest takes; too early to tell under 1% or 0.5 s
       const eta = f >= 0.01 && elapsed >= 0.5 ? `ETA ${secs((elapsed * (1 - f)) / f)}` : 'ETA ...';
-      process.stderr.write(`\r${what}: ${Math.min(99, Math.floor(f * 100))}%, pages ${num(pages)}/${num(pagesTotal)}, ioctls+DMAs ${num(ops)}/${num(opsTotal)}, ${secs(elapsed)}, ${eta}\x1b[K`);
+      process.stderr.write(
+        `\r${what}: ${Math.min(99, Math.floor(f * 100))}%, pages ${num(pages)}/${num(pagesTotal)}, ioctls+DMAs ${num(ops)}/${num(opsTotal)}, ${secs(elapsed)}, ${eta}\x1b[K`,
+      );
     },
   };
-  return { sink, stop() { if (shown) process.stderr.write('\r\x1b[K'); } };
+  return {
+    sink,
+    stop() {
+      if (shown) process.stderr.write('\r\x1b[K');
+    },
+  };
 }

@@ -8,8 +8,22 @@ import type { ProgressSink } from './engine/progress-meter.js';
 
 /** `trace`: true asks for a trace (execute() turns it into the case's TraceSpec before it runs), false for none. */
 export type Task =
-  | { readonly kind: 'run'; readonly label: string; readonly scenario: Scenario; readonly trace: boolean | TraceSpec; readonly record: boolean }
-  | { readonly kind: 'replay'; readonly label: string; readonly header: HeaderLine; readonly lines: readonly RecordLine[]; readonly lineNos: readonly number[]; readonly file: string; readonly trace: boolean | TraceSpec };
+  | {
+      readonly kind: 'run';
+      readonly label: string;
+      readonly scenario: Scenario;
+      readonly trace: boolean | TraceSpec;
+      readonly record: boolean;
+    }
+  | {
+      readonly kind: 'replay';
+      readonly label: string;
+      readonly header: HeaderLine;
+      readonly lines: readonly RecordLine[];
+      readonly lineNos: readonly number[];
+      readonly file: string;
+      readonly trace: boolean | TraceSpec;
+    };
 
 export function runTask(t: Task, progress?: ProgressSink): CaseOutput {
   const trace = typeof t.trace === 'object' ? t.trace : undefined;

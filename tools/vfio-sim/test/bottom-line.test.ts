@@ -9,11 +9,18 @@ import { dur } from '../src/report/format.js';
 import { cli, inProcess } from './helpers.js';
 
 /** A case with just what the bottom line reads. */
-const kase = (label: string, timeNs: Record<string, number>): CaseResult => ({
-  label, timeNs, metrics: { modeledNs: Object.values(timeNs).reduce((a, b) => a + b, 0) },
-} as unknown as CaseResult);
-const result = (cases: CaseResult[], sweep: CommandResult['sweep'] = null): CommandResult =>
-  ({ schema: 'vfio-sim/result@2', command: 'compare', cases, sweep });
+const kase = (label: string, timeNs: Record<string, number>): CaseResult =>
+  ({
+    label,
+    timeNs,
+    metrics: { modeledNs: Object.values(timeNs).reduce((a, b) => a + b, 0) },
+  }) as unknown as CaseResult;
+const result = (cases: CaseResult[], sweep: CommandResult['sweep'] = null): CommandResult => ({
+  schema: 'vfio-sim/result@2',
+  command: 'compare',
+  cases,
+  sweep,
+});
 
 describe('bottom line', () => {
   it('test_bottom_line_picks_cheapest_and_next', () => {
@@ -21,7 +28,11 @@ describe('bottom line', () => {
     const b = kase('b', { pins: 1e6, completionWaits: 1e6, invalidations: 0.5e6, unmapCalls: 1e5 });
     const c = kase('c', { pins: 1e6, completionWaits: 9e6 });
     // b (2.6 ms) is cheapest, a (6.2 ms) next: +3 ms waits, +0.5 ms invalidations, +0.1 ms iommu_unmap
-    expect(costDiff(b, a)).toEqual([['completionWaits', 3e6], ['invalidations', 0.5e6], ['unmapCalls', 1e5]]);
+    expect(costDiff(b, a)).toEqual([
+      ['completionWaits', 3e6],
+      ['invalidations', 0.5e6],
+      ['unmapCalls', 1e5],
+    ]);
     expect(bottomLine(result([a, b, c]))).toEqual([
       'bottom line: b is cheapest (modeled total 2.60 ms); next is a, 3.60 ms (138.5%) more.',
       '  most of the difference: completionWaits +3.00 ms (83%), invalidations +500.0 us (14%)',
@@ -32,14 +43,19 @@ describe('bottom line', () => {
     // the next case saves on one event and pays more on another; unmapCalls is named as iommu_unmap calls
     const a = kase('a', { unmapCalls: 1e6, pins: 1e5 });
     const b = kase('b', { unmapCalls: 3e6, pins: 0 });
-    expect(bottomLine(result([a, b]))[1]).toBe('  most of the difference: unmapCalls (iommu_unmap calls) +2.00 ms (105%), pins -100.0 us (-5%)');
+    expect(bottomLine(result([a, b]))[1]).toBe(
+      '  most of the difference: unmapCalls (iommu_unmap calls) +2.00 ms (105%), pins -100.0 us (-5%)',
+    );
   });
 
   it('test_bottom_line_ties_sweeps_and_single_cases', () => {
-    const a = kase('a', { pins: 5 }), b = kase('b', { pins: 5 });
+    const a = kase('a', { pins: 5 }),
+      b = kase('b', { pins: 5 });
     expect(bottomLine(result([a, b]))).toEqual(['bottom line: a and b take the same modeled total time (5 ns), the cheapest.']);
     expect(bottomLine(result([a]))).toEqual([]);
-    expect(bottomLine(result([a, kase('c', { pins: 9 })], { option: 'vfio.tlbSyncMax', flag: '--tlb-sync-max', values: [1, 2] }))).toEqual([]);
+    expect(bottomLine(result([a, kase('c', { pins: 9 })], { option: 'vfio.tlbSyncMax', flag: '--tlb-sync-max', values: [1, 2] }))).toEqual(
+      [],
+    );
   });
 
   it('test_compare_ends_with_bottom_line', async () => {
@@ -52,7 +68,9 @@ describe('bottom line', () => {
     const at = lines.findIndex((l) => l.startsWith('bottom line: '));
     expect(at).toBeGreaterThan(0);
     expect(lines[at - 1]).toBe('');
-    expect(lines[at]).toContain(`bottom line: ${best.label} is cheapest (modeled total ${dur(best.metrics.modeledNs)}); next is ${next.label}, ${dur(next.metrics.modeledNs - best.metrics.modeledNs)} (`);
+    expect(lines[at]).toContain(
+      `bottom line: ${best.label} is cheapest (modeled total ${dur(best.metrics.modeledNs)}); next is ${next.label}, ${dur(next.metrics.modeledNs - best.metrics.modeledNs)} (`,
+    );
     // the two events named are the two largest differences of the JSON's timeNs
     const [[e1, d1], [e2, d2]] = costDiff(best, next) as [[string, number], [string, number]];
     expect(Math.abs(d1)).toBeGreaterThanOrEqual(Math.abs(d2));

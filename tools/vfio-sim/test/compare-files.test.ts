@@ -18,9 +18,9 @@ describe('compare files', () => {
     const { res } = await cliJson(['compare', small, '--guest', '4G', '--profile', 'v4.17']);
     expect(res.cases.map((c) => c.label)).toEqual(['small']);
     const s = res.cases[0]!.scenario!;
-    expect(s.guest.memory).toBe('4G');         // typed: beats the file's 2G
-    expect(s.dma.pattern).toBe('none');         // only in the file
-    expect(s.vfio.tlbSyncMax).toBe(64);         // a flag's default never overrides the file
+    expect(s.guest.memory).toBe('4G'); // typed: beats the file's 2G
+    expect(s.dma.pattern).toBe('none'); // only in the file
+    expect(s.vfio.tlbSyncMax).toBe(64); // a flag's default never overrides the file
     expect(res.cases[0]!.layout).toEqual([
       { name: 'ram-below-4g@0', iova: '0x0', size: '0xa0000' },
       { name: 'ram-below-4g@0xc0000', iova: '0xc0000', size: '0x7ff40000' },
@@ -34,17 +34,37 @@ describe('compare files', () => {
     const c = res.cases[0]!;
     expect(c.label).toBe('dgpu-256g');
     expect(c.scenario!.guest.memory).toBe('8G');
-    expect(c.scenario!.host).toEqual({ memory: '260G', backing: 'hugetlb-1g', age: 0.02, populate: true, machine: 'lizhe-2025' });   // memory and backing from the file, the rest the defaults
+    expect(c.scenario!.host).toEqual({ memory: '260G', backing: 'hugetlb-1g', age: 0.02, populate: true, machine: 'lizhe-2025' }); // memory and backing from the file, the rest the defaults
     // the 8 GiB q35 SeaBIOS boot's pins, summed by hand in test/firmware.test.ts (the 2 GiB below 4G
     // pinned seven times); with --firmware none it is 8 GiB minus the 128 KiB VGA window
     expect(c.metrics.pins).toBe(5_243_504);
-    const { res: none } = await cliJson(['compare', 'examples/dgpu-256g.json', '--guest', '8G', '--profile', 'v4.17', '--firmware', 'none']);
+    const { res: none } = await cliJson([
+      'compare',
+      'examples/dgpu-256g.json',
+      '--guest',
+      '8G',
+      '--profile',
+      'v4.17',
+      '--firmware',
+      'none',
+    ]);
     expect(none.cases[0]!.metrics.pins).toBe(2_097_120);
   });
 
   it('test_compare_flags_apply_to_every_file', async () => {
     // the default command (no `compare`), two files, a list and a --cost merged per event
-    const { res } = await cliJson([small, other, '--guest', '4G', '--profile', 'v4.16,mainline', '--cost', 'pins=200', '--dma-bursts', '1']);
+    const { res } = await cliJson([
+      small,
+      other,
+      '--guest',
+      '4G',
+      '--profile',
+      'v4.16,mainline',
+      '--cost',
+      'pins=200',
+      '--dma-bursts',
+      '1',
+    ]);
     expect(res.cases.map((c) => c.label)).toEqual(['small v4.16', 'small mainline', 'other v4.16', 'other mainline']);
     expect(res.cases.map((c) => c.scenario!.guest.memory)).toEqual(['4G', '4G', '4G', '4G']);
     expect(res.cases.map((c) => c.scenario!.profile)).toEqual(['v4.16', 'mainline', 'v4.16', 'mainline']);
@@ -59,6 +79,10 @@ describe('compare files', () => {
     // --scenario (no file arguments) is the base of the profile comparison, flags over it
     const { res } = await cliJson(['compare', '--scenario', small, '--tlb-sync-max', '8']);
     expect(res.cases.map((c) => c.label)).toEqual(['v4.16', 'v4.17', 'mainline']);
-    expect(res.cases.map((c) => [c.scenario!.guest.memory, c.scenario!.vfio.tlbSyncMax])).toEqual([['2G', 8], ['2G', 8], ['2G', 8]]);
+    expect(res.cases.map((c) => [c.scenario!.guest.memory, c.scenario!.vfio.tlbSyncMax])).toEqual([
+      ['2G', 8],
+      ['2G', 8],
+      ['2G', 8],
+    ]);
   });
 });

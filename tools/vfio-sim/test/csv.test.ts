@@ -12,16 +12,30 @@ import { PKG, cli, inProcess } from './helpers.js';
 /** RFC 4180 parser (quoted fields, doubled quotes, commas and line breaks inside quotes). */
 function parseCsv(text: string): string[][] {
   const rows: string[][] = [];
-  let row: string[] = [], f = '', q = false;
+  let row: string[] = [],
+    f = '',
+    q = false;
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     if (q) {
-      if (ch === '"' && text[i + 1] === '"') { f += '"'; i++; } else if (ch === '"') q = false; else f += ch;
+      if (ch === '"' && text[i + 1] === '"') {
+        f += '"';
+        i++;
+      } else if (ch === '"') q = false;
+      else f += ch;
     } else if (ch === '"' && f === '') q = true;
-    else if (ch === ',') { row.push(f); f = ''; } else if (ch === '\n') { row.push(f); rows.push(row); row = []; f = ''; } else f += ch;
+    else if (ch === ',') {
+      row.push(f);
+      f = '';
+    } else if (ch === '\n') {
+      row.push(f);
+      rows.push(row);
+      row = [];
+      f = '';
+    } else f += ch;
   }
   expect(q).toBe(false);
-  expect(f === '' && row.length === 0).toBe(true);    // ends with a line break
+  expect(f === '' && row.length === 0).toBe(true); // ends with a line break
   return rows;
 }
 
@@ -53,13 +67,21 @@ describe('csv', () => {
       const names = mine.map((r) => r[1]!);
       // every metric of the JSON (the histogram aside), the setup row, every counter and time bucket, once each
       const want = [
-        ...Object.keys(c.metrics).filter((k) => !['regionsPerCall', 'phaseNs'].includes(k)).map((k) => `metrics.${k}`),
-        'metrics.regionsPerCall.min', 'metrics.regionsPerCall.median', 'metrics.regionsPerCall.max', 'metrics.regionsPerCall.mean',
-        'metrics.setupNs', ...Object.keys(c.metrics.phaseNs).map((p) => `metrics.phaseNs.${p}`),
-        ...Object.keys(c.counters).map((e) => `counters.${e}`), ...Object.keys(c.timeNs).map((e) => `timeNs.${e}`),
+        ...Object.keys(c.metrics)
+          .filter((k) => !['regionsPerCall', 'phaseNs'].includes(k))
+          .map((k) => `metrics.${k}`),
+        'metrics.regionsPerCall.min',
+        'metrics.regionsPerCall.median',
+        'metrics.regionsPerCall.max',
+        'metrics.regionsPerCall.mean',
+        'metrics.setupNs',
+        ...Object.keys(c.metrics.phaseNs).map((p) => `metrics.phaseNs.${p}`),
+        ...Object.keys(c.counters).map((e) => `counters.${e}`),
+        ...Object.keys(c.timeNs).map((e) => `timeNs.${e}`),
       ];
       expect([...names].sort()).toEqual([...want].sort());
-      for (const [, m = '', v = ''] of mine) {                // every row has 3 cells: checked above
+      for (const [, m = '', v = ''] of mine) {
+        // every row has 3 cells: checked above
         expect(v).toMatch(/^-?\d+(\.\d+)?(e[+-]\d+)?$/);
         if (m === 'metrics.setupNs') expect(Number(v)).toBeCloseTo(at(c, m) as number, 3);
         else expect(Number(v), `${c.label} ${m}`).toBe(at(c, m));
@@ -93,7 +115,13 @@ describe('csv', () => {
     const run = await inProcess(['run', '--guest', '1G', '--dma', 'none', '--csv']);
     expect(run.stdout.startsWith('case,metric,value\nmainline,metrics.mapIoctls,')).toBe(true);
     const sweep = await inProcess(['sweep', '--guest', '1G', '--tlb-sync-max', '1,512', '--dma', 'none', '--csv', '--serial']);
-    const labels = [...new Set(parseCsv(sweep.stdout).slice(1).map((r) => r[0]))];
+    const labels = [
+      ...new Set(
+        parseCsv(sweep.stdout)
+          .slice(1)
+          .map((r) => r[0]),
+      ),
+    ];
     expect(labels).toEqual(['tlb-sync-max=1', 'tlb-sync-max=512']);
     // report re-renders a saved result the same way
     const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-csv-'));
@@ -117,7 +145,15 @@ describe('csv', () => {
   });
 
   it('test_csv_not_with_json', async () => {
-    expect(await cli(['run', '--csv', '--json'])).toEqual({ code: 2, stdout: '', stderr: "vfio-sim: option '--csv' cannot be used with option '--json'\n" });
-    expect(await cli(['report', '--costs', '--csv'])).toEqual({ code: 2, stdout: '', stderr: 'vfio-sim: --csv: re-renders a saved result FILE; --costs prints its table only as text or --json\n' });
+    expect(await cli(['run', '--csv', '--json'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: "vfio-sim: option '--csv' cannot be used with option '--json'\n",
+    });
+    expect(await cli(['report', '--costs', '--csv'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'vfio-sim: --csv: re-renders a saved result FILE; --costs prints its table only as text or --json\n',
+    });
   });
 });

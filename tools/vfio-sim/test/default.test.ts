@@ -20,10 +20,17 @@ const plainCase = (l: string): CaseResult => plain.cases.find((c) => c.label ===
 describe('default scenario', () => {
   beforeAll(async () => {
     // the plain boot on a fully fragmented host (--host-age 1): one region per THP block, countable by hand
-    const [p, s, n] = [await cli(['--json']), await cli(['--json', '--serial']), await cli(['--json', '--firmware', 'none', '--host-age', '1'])];
-    expect(p.code).toBe(0); expect(s.code).toBe(0); expect(n.code).toBe(0);
-    expect(p.stderr).toBe('');   // not a TTY: no progress bar
-    parallel = p.stdout; serial = s.stdout;
+    const [p, s, n] = [
+      await cli(['--json']),
+      await cli(['--json', '--serial']),
+      await cli(['--json', '--firmware', 'none', '--host-age', '1']),
+    ];
+    expect(p.code).toBe(0);
+    expect(s.code).toBe(0);
+    expect(n.code).toBe(0);
+    expect(p.stderr).toBe(''); // not a TTY: no progress bar
+    parallel = p.stdout;
+    serial = s.stdout;
     res = JSON.parse(parallel) as CommandResult;
     plain = JSON.parse(n.stdout) as CommandResult;
   }, 180_000);
@@ -37,7 +44,7 @@ describe('default scenario', () => {
     const schema = JSON.parse(readFileSync(join(PKG, 'docs', 'result.schema.json'), 'utf8')) as Record<string, unknown>;
     expect(validate(schema, res)).toEqual([]);
     // the validator does reject what the schema forbids
-    expect(validate(schema, { ...res, extra: 1 })).toEqual(['$: unexpected \'extra\'']);
+    expect(validate(schema, { ...res, extra: 1 })).toEqual(["$: unexpected 'extra'"]);
     expect(validate(schema, { ...res, schema: 'x' })[0]).toMatch(/^\$\.schema: want/);
   });
 
@@ -45,19 +52,47 @@ describe('default scenario', () => {
     // 64 GiB q35: 2 GiB below 4G (524,288 pages), 62 GiB above (16,252,928 pages). The boot maps 36
     // sections and unmaps 26 of them, shutdown unmaps the 10 left (test/firmware.test.ts writes the
     // 8 GiB sequence out; only the size of ram-above-4g differs here)
-    const low = 524_288, high = 16_252_928;
+    const low = 524_288,
+      high = 16_252_928;
     // pinned pages per MAP_DMA, in boot order: realize [0,0xbffff] pc.rom isa-bios [1M,2G) pc.bios high;
     // PAM dword 1 and 2; (BARs: MMIO, never pinned); VGA on; SMRAM open and closed; NIC ROM;
     // make_bios_readonly dword 1 and 2; Linux probe: root port and GPU decode toggles (VGA window only)
-    const pins = [192, 32, 32, low - 256, 64, high, 216, 8, 16, low - 240, low, 160, low - 192, low, 160, low - 192, 64,
-      24, 24, 16, low - 256, 40, 8, 192, 160, 192, 160].reduce((a, b) => a + b, 0);
+    const pins = [
+      192,
+      32,
+      32,
+      low - 256,
+      64,
+      high,
+      216,
+      8,
+      16,
+      low - 240,
+      low,
+      160,
+      low - 192,
+      low,
+      160,
+      low - 192,
+      64,
+      24,
+      24,
+      16,
+      low - 256,
+      40,
+      8,
+      192,
+      160,
+      192,
+      160,
+    ].reduce((a, b) => a + b, 0);
     // BAR0 minus the MSI-X page (4,095 pages) and BAR1 (256 MiB), unmapped at the two probes and at shutdown
     const mmioUnmapped = 3 * (4095 + 65_536);
     for (const c of res.cases) {
       expect(c.layout.map((b) => b.name)).toEqual(['ram-below-4g@0', 'ram-below-4g@0xc0000', 'ram-above-4g']);
       expect(c.metrics.mapIoctls).toBe(36);
       expect(c.metrics.unmapIoctls).toBe(36);
-      expect(c.metrics.unmapCalls).toBe(36);             // each UNMAP_DMA removes exactly one mapping
+      expect(c.metrics.unmapCalls).toBe(36); // each UNMAP_DMA removes exactly one mapping
       expect(c.metrics.pins).toBe(pins);
       expect(c.metrics.unpins).toBe(pins);
       expect(c.metrics.ioctlErrors).toBe(0);
@@ -108,8 +143,16 @@ describe('default scenario', () => {
     // 640 KiB (512K + 128K leaves) and the run from 0xc0000 to the first 2 MiB boundary (256K + 1M)
     // are two regions each in 4.x and one each in mainline; every THP block above 4 GiB is one leaf.
     expect(plainCase('v4.17').metrics.regionsPerCall).toEqual(plainCase('v4.16').metrics.regionsPerCall);
-    expect(plainCase('v4.16').metrics.regionsPerCall.histogram).toEqual([[2, 1], [1025, 1], [31744, 1]]);
-    expect(plainCase('mainline').metrics.regionsPerCall.histogram).toEqual([[1, 1], [1024, 1], [31744, 1]]);
+    expect(plainCase('v4.16').metrics.regionsPerCall.histogram).toEqual([
+      [2, 1],
+      [1025, 1],
+      [31744, 1],
+    ]);
+    expect(plainCase('mainline').metrics.regionsPerCall.histogram).toEqual([
+      [1, 1],
+      [1024, 1],
+      [31744, 1],
+    ]);
     for (const l of ['v4.16', 'v4.17']) expect(plainCase(l).counters.iovaToPhys).toBe(plainCase(l).metrics.regions);
     const main = plainCase('mainline');
     // one lookup per page, plus the one that ended each run that did not end its dma
@@ -126,7 +169,7 @@ describe('default scenario', () => {
       // fast path: ceil(regions / VFIO_IOMMU_TLB_SYNC_MAX) syncs per unmap call, plus the slow fallbacks
       expect(m.iotlbSyncs).toBe(fastSyncs(m.regionsPerCall.histogram, 512) + m.fallbacks);
       expect(m.peakQueuedRegions).toBe(Math.min(512, m.regionsPerCall.max));
-      expect(m.peakQueuedBytes).toBe(m.peakQueuedRegions * 40);   // struct vfio_regions
+      expect(m.peakQueuedBytes).toBe(m.peakQueuedRegions * 40); // struct vfio_regions
       expect(m.iotlbSyncs).toBeLessThan(old.iotlbSyncs);
       expect(m.peakPinnedAfterUnmapBytes).toBeGreaterThan(old.peakPinnedAfterUnmapBytes);
     }
@@ -156,19 +199,29 @@ describe('default scenario', () => {
     const small = JSON.parse(j.stdout) as CommandResult;
     const lines = t.stdout.split('\n');
     // the header counts the SeaBIOS boot's ioctls (test/firmware.test.ts lists them) and what stays mapped
-    expect(lines[0]).toMatch(/^vfio-sim compare: guest 8 GiB \(q35: 2 GiB below 4G \+ 6 GiB above, SeaBIOS boot: 36 maps, 26 unmaps, 10 DMA mappings after\), host 12 GiB thp, host age 0.02, machine lizhe-2025, AMD-Vi/);
+    expect(lines[0]).toMatch(
+      /^vfio-sim compare: guest 8 GiB \(q35: 2 GiB below 4G \+ 6 GiB above, SeaBIOS boot: 36 maps, 26 unmaps, 10 DMA mappings after\), host 12 GiB thp, host age 0.02, machine lizhe-2025, AMD-Vi/,
+    );
     // the header names the timeline entries between the columns, then the table starts
     expect(lines[2]).toBe('timeline entries between the releases (commits: vfio-sim timeline v4.16 mainline):');
     expect(lines[3]).toBe('  v4.16 -> v4.17: amd-fast-flush, fast-unmap');
     const head = lines.findIndex((l) => /^\s+v4\.16\s+v4\.17\s+mainline$/.test(l));
     expect(lines[head - 1]).toBe('');
     expect(lines.slice(4, head - 1).every((l) => l.startsWith('  '))).toBe(true);
-    const row = (name: string): string[] => lines.find((l) => l.startsWith(name))!.slice(24).trim().split(/\s{2,}/);
+    const row = (name: string): string[] =>
+      lines
+        .find((l) => l.startsWith(name))!
+        .slice(24)
+        .trim()
+        .split(/\s{2,}/);
     expect(row('IOTLB syncs').map((x) => Number(x.replace(/,/g, '')))).toEqual(small.cases.map((c) => c.metrics.iotlbSyncs));
     expect(row('pins (4K pages)').map((x) => Number(x.replace(/,/g, '')))).toEqual(small.cases.map((c) => c.metrics.pins));
-    expect(row('regions/call min/med/max')).toEqual(small.cases.map((c) => {
-      const r = c.metrics.regionsPerCall; return `${r.min}/${r.median}/${r.max}`;
-    }));
+    expect(row('regions/call min/med/max')).toEqual(
+      small.cases.map((c) => {
+        const r = c.metrics.regionsPerCall;
+        return `${r.min}/${r.median}/${r.max}`;
+      }),
+    );
     expect(t.stdout).toContain('What to try next:\n  vfio-sim sweep --tlb-sync-max 1,8,64,512,4096');
   }, 60_000);
 });

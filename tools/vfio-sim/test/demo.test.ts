@@ -6,7 +6,7 @@ import { runDemo } from '../src/commands/demo.js';
 import { PKG, cli } from './helpers.js';
 
 const kinds = (r: ReturnType<typeof runDemo>) => r.violations.map((v) => [v.kind, v.pfn, v.iova, v.via, v.call]);
-const PFN0 = 0x19e00;   // first frame of the 2 MiB hugetlb buffer (seed 1)
+const PFN0 = 0x19e00; // first frame of the 2 MiB hugetlb buffer (seed 1)
 
 describe('demo', () => {
   it('test_demo_try_harder_leak_landed', () => {
@@ -34,16 +34,24 @@ describe('demo', () => {
     expect(r.calls).toContain('device 0x100 writes IOVA page 50 = true (IO_PAGE_FAULTs: 0)');
     const k = kinds(r);
     expect(k.length).toBe(102);
-    expect(k.slice(0, 100)).toEqual(Array.from({ length: 100 }, (_, i) => ['unpin-while-reachable', PFN0 + i, i, 'iotlb', 'VFIO_IOMMU_MAP_DMA']));
+    expect(k.slice(0, 100)).toEqual(
+      Array.from({ length: 100 }, (_, i) => ['unpin-while-reachable', PFN0 + i, i, 'iotlb', 'VFIO_IOMMU_MAP_DMA']),
+    );
     expect(k[100]).toEqual(['dma-to-free-frame', PFN0 + 50, 50, 'iotlb', '']);
-    expect(r.violations[101]).toMatchObject({ kind: 'teardown-leaves-mapping', call: 'close', detail: 'domain free: domain 1 still maps 1 page(s)' });
+    expect(r.violations[101]).toMatchObject({
+      kind: 'teardown-leaves-mapping',
+      call: 'close',
+      detail: 'domain free: domain 1 still maps 1 page(s)',
+    });
   });
 
   it('test_demo_review_bug_suggested_same_run', () => {
     // the same under-reported last unmap (page 0 here): suggested warns and syncs anyway, v4.17's
     // sync flushes the whole domain, and the device faults instead of writing freed memory
     const r = runDemo('review-bug', 'suggested');
-    expect(r.calls).toContain("fault: the unwind's last iommu_unmap_fast clears its page but returns 0 [faults.arm('unmapFastUnderreport', 100)]");
+    expect(r.calls).toContain(
+      "fault: the unwind's last iommu_unmap_fast clears its page but returns 0 [faults.arm('unmapFastUnderreport', 100)]",
+    );
     expect(r.calls).toContain('  map_try_harder mapped 100 pages one by one; IOTLB syncs in the call: 1; pinned pages now: 0');
     expect(r.calls).toContain('device 0x100 writes IOVA page 50 = false (IO_PAGE_FAULTs: 1)');
     expect(r.violations).toEqual([]);

@@ -18,7 +18,8 @@ import { workload, type Op, type ProcessVmas } from '../src/scenario/workload.js
 import { cli, cliJson } from './helpers.js';
 
 const G = 1n << 30n;
-const R = 1, RW = 3;   // VFIO_DMA_MAP_FLAG_READ, | VFIO_DMA_MAP_FLAG_WRITE
+const R = 1,
+  RW = 3; // VFIO_DMA_MAP_FLAG_READ, | VFIO_DMA_MAP_FLAG_WRITE
 
 /** One ioctl as a trace shows it: map [first, last] with flags, or unmap [first, last] (last byte inclusive). */
 type Io = ['M', number, number, number] | ['U', number, number];
@@ -37,11 +38,15 @@ function ioctls(s: Scenario): { io: Io[]; vaddrs: bigint[]; boot: number } {
   const r = resolveScenario(s);
   const names = ['pc.ram', ...(r.boot?.regions ?? []).map((x) => x.name)] as const;
   const vmas: ProcessVmas = new Map(names.map((n, i) => [n, 0x7f0000000000n + BigInt(i) * (1n << 40n)]));
-  const io: Io[] = [], vaddrs: bigint[] = [];
+  const io: Io[] = [],
+    vaddrs: bigint[] = [];
   let boot = 0;
   for (const o of workload(r, vmas, 1) as Generator<Op>) {
     if (o.op === 'phase' && o.name === 'shutdown') boot = io.length;
-    if (o.op === 'map') { io.push(M(Number(o.iova), Number(o.iova + o.size - 1n), o.flags)); vaddrs.push(o.vaddr); }
+    if (o.op === 'map') {
+      io.push(M(Number(o.iova), Number(o.iova + o.size - 1n), o.flags));
+      vaddrs.push(o.vaddr);
+    }
     if (o.op === 'unmap') io.push(U(Number(o.iova), Number(o.iova + o.size - 1n)));
   }
   return { io, vaddrs, boot };
@@ -49,42 +54,100 @@ function ioctls(s: Scenario): { io: Io[]; vaddrs: bigint[]; boot: number } {
 
 // q35, 8 GiB: ram-below-4g 2 GiB, ram-above-4g 6 GiB at 4 GiB; SeaBIOS puts BAR0 (16 MiB) at
 // 0xfd000000, the NIC's ROM at 0xfe000000 and BAR1 (256 MiB) at 0xe0000000.
-const LOW = 0x7fffffff, B0 = 0xfd000000, B1 = 0xe0000000, NIC = 0xfe000000;
-const BAR0A = [B0, B0 + 0x5fff] as const, BAR0B = [B0 + 0x7000, B0 + 0xffffff] as const, BAR1 = [B1, B1 + 0xfffffff] as const;
+const LOW = 0x7fffffff,
+  B0 = 0xfd000000,
+  B1 = 0xe0000000,
+  NIC = 0xfe000000;
+const BAR0A = [B0, B0 + 0x5fff] as const,
+  BAR0B = [B0 + 0x7000, B0 + 0xffffff] as const,
+  BAR1 = [B1, B1 + 0xfffffff] as const;
 const Q35_8G: Io[] = [
   // 0. realize: the listener replays every section, VGA window not routed yet (F1's first lines; notes part B, "Typical realize burst")
-  M(0x0, 0xbffff, RW), M(0xc0000, 0xdffff, R), M(0xe0000, 0xfffff, R), M(0x100000, LOW, RW), M(0xfffc0000, 0xffffffff, R), M(0x100000000, 0x27fffffff, RW),
+  M(0x0, 0xbffff, RW),
+  M(0xc0000, 0xdffff, R),
+  M(0xe0000, 0xfffff, R),
+  M(0x100000, LOW, RW),
+  M(0xfffc0000, 0xffffffff, R),
+  M(0x100000000, 0x27fffffff, RW),
   // 2. make_bios_writable dword 1: PAM0-3 RAM, so 0xd8000-0xdffff is the rest of pc.rom, 0xe0000-0xeffff of isa-bios
-  U(0x0, 0xbffff), U(0xc0000, 0xdffff), U(0xe0000, 0xfffff), U(0x100000, LOW),
-  M(0x0, 0xd7fff, RW), M(0xd8000, 0xdffff, R), M(0xe0000, 0xeffff, R), M(0xf0000, LOW, RW),
+  U(0x0, 0xbffff),
+  U(0xc0000, 0xdffff),
+  U(0xe0000, 0xfffff),
+  U(0x100000, LOW),
+  M(0x0, 0xd7fff, RW),
+  M(0xd8000, 0xdffff, R),
+  M(0xe0000, 0xeffff, R),
+  M(0xf0000, LOW, RW),
   // 3. dword 2: PAM4-6 RAM, all low RAM is one section
-  U(0x0, 0xd7fff), U(0xd8000, 0xdffff), U(0xe0000, 0xeffff), U(0xf0000, LOW), M(0x0, LOW, RW),
+  U(0x0, 0xd7fff),
+  U(0xd8000, 0xdffff),
+  U(0xe0000, 0xeffff),
+  U(0xf0000, LOW),
+  M(0x0, LOW, RW),
   // 5. GPU COMMAND.MEMORY: BAR0 split around the MSI-X page (one transaction), then BAR1
-  M(...BAR0A, RW), M(...BAR0B, RW), M(...BAR1, RW),
+  M(...BAR0A, RW),
+  M(...BAR0B, RW),
+  M(...BAR1, RW),
   // 6. root port VGA enable: the VGA window becomes MMIO
-  U(0x0, LOW), M(0x0, 0x9ffff, RW), M(0xc0000, LOW, RW),
+  U(0x0, LOW),
+  M(0x0, 0x9ffff, RW),
+  M(0xc0000, LOW, RW),
   // 7. SMRAM open (the window is RAM), closed
-  U(0x0, 0x9ffff), U(0xc0000, LOW), M(0x0, LOW, RW),
-  U(0x0, LOW), M(0x0, 0x9ffff, RW), M(0xc0000, LOW, RW),
+  U(0x0, 0x9ffff),
+  U(0xc0000, LOW),
+  M(0x0, LOW, RW),
+  U(0x0, LOW),
+  M(0x0, 0x9ffff, RW),
+  M(0xc0000, LOW, RW),
   // 8. the NIC's option ROM BAR, read-only RAM, enabled and disabled
-  M(NIC, NIC + 0x3ffff, R), U(NIC, NIC + 0x3ffff),
+  M(NIC, NIC + 0x3ffff, R),
+  U(NIC, NIC + 0x3ffff),
   // 9. make_bios_readonly dword 1: 0xc0000-0xd7fff and 0xf0000-0xfffff read-only; dword 2: up to 0xe7fff
-  U(0xc0000, LOW), M(0xc0000, 0xd7fff, R), M(0xd8000, 0xeffff, RW), M(0xf0000, 0xfffff, R), M(0x100000, LOW, RW),
-  U(0xc0000, 0xd7fff), U(0xd8000, 0xeffff), M(0xc0000, 0xe7fff, R), M(0xe8000, 0xeffff, RW),
+  U(0xc0000, LOW),
+  M(0xc0000, 0xd7fff, R),
+  M(0xd8000, 0xeffff, RW),
+  M(0xf0000, 0xfffff, R),
+  M(0x100000, LOW, RW),
+  U(0xc0000, 0xd7fff),
+  U(0xd8000, 0xeffff),
+  M(0xc0000, 0xe7fff, R),
+  M(0xe8000, 0xeffff, RW),
   // 10. Linux sizes the root port's BARs: its VGA alias off (only the first 768 KiB merge now), its
   //     windows off (one transaction, address order), then both back on
-  U(0x0, 0x9ffff), M(0x0, 0xbffff, RW),
-  U(...BAR1), U(...BAR0A), U(...BAR0B),
-  U(0x0, 0xbffff), M(0x0, 0x9ffff, RW),
-  M(...BAR1, RW), M(...BAR0A, RW), M(...BAR0B, RW),
+  U(0x0, 0x9ffff),
+  M(0x0, 0xbffff, RW),
+  U(...BAR1),
+  U(...BAR0A),
+  U(...BAR0B),
+  U(0x0, 0xbffff),
+  M(0x0, 0x9ffff, RW),
+  M(...BAR1, RW),
+  M(...BAR0A, RW),
+  M(...BAR0B, RW),
   //     then the GPU's: BAR0, BAR1, VGA off; BAR0, BAR1, VGA on
-  U(...BAR0A), U(...BAR0B), U(...BAR1), U(0x0, 0x9ffff), M(0x0, 0xbffff, RW),
-  M(...BAR0A, RW), M(...BAR0B, RW), M(...BAR1, RW), U(0x0, 0xbffff), M(0x0, 0x9ffff, RW),
+  U(...BAR0A),
+  U(...BAR0B),
+  U(...BAR1),
+  U(0x0, 0x9ffff),
+  M(0x0, 0xbffff, RW),
+  M(...BAR0A, RW),
+  M(...BAR0B, RW),
+  M(...BAR1, RW),
+  U(0x0, 0xbffff),
+  M(0x0, 0x9ffff, RW),
 ];
 /** What the q35 boot leaves mapped, in address order: shutdown unmaps these. */
 const Q35_8G_FINAL: Io[] = [
-  U(0x0, 0x9ffff), U(0xc0000, 0xe7fff), U(0xe8000, 0xeffff), U(0xf0000, 0xfffff), U(0x100000, LOW),
-  U(...BAR1), U(...BAR0A), U(...BAR0B), U(0xfffc0000, 0xffffffff), U(0x100000000, 0x27fffffff),
+  U(0x0, 0x9ffff),
+  U(0xc0000, 0xe7fff),
+  U(0xe8000, 0xeffff),
+  U(0xf0000, 0xfffff),
+  U(0x100000, LOW),
+  U(...BAR1),
+  U(...BAR0A),
+  U(...BAR0B),
+  U(0xfffc0000, 0xffffffff),
+  U(0x100000000, 0x27fffffff),
 ];
 
 // pc (i440fx), 4 GiB: 3 GiB below 4G, 1 GiB above; the same BAR addresses (pcimem_start 0xc0000000).
@@ -92,24 +155,72 @@ const Q35_8G_FINAL: Io[] = [
 // bus, so its VGA window appears with its COMMAND.MEMORY and there is no root port to enable or probe.
 const PLOW = 0xbfffffff;
 const PC_4G: Io[] = [
-  M(0x0, 0xbffff, RW), M(0xc0000, 0xdffff, R), M(0xe0000, 0xfffff, R), M(0x100000, PLOW, RW), M(0xfffc0000, 0xffffffff, R), M(0x100000000, 0x13fffffff, RW),
+  M(0x0, 0xbffff, RW),
+  M(0xc0000, 0xdffff, R),
+  M(0xe0000, 0xfffff, R),
+  M(0x100000, PLOW, RW),
+  M(0xfffc0000, 0xffffffff, R),
+  M(0x100000000, 0x13fffffff, RW),
   // F1: the four dels, then [0x0, 0xcffff] ...
-  U(0x0, 0xbffff), U(0xc0000, 0xdffff), U(0xe0000, 0xfffff), U(0x100000, PLOW),
-  M(0x0, 0xcffff, RW), M(0xd0000, 0xdffff, R), M(0xe0000, 0xeffff, R), M(0xf0000, PLOW, RW),
-  U(0x0, 0xcffff), U(0xd0000, 0xdffff), U(0xe0000, 0xeffff), U(0xf0000, PLOW), M(0x0, PLOW, RW),
-  M(...BAR0A, RW), M(...BAR0B, RW), M(...BAR1, RW), U(0x0, PLOW), M(0x0, 0x9ffff, RW), M(0xc0000, PLOW, RW),
-  U(0x0, 0x9ffff), U(0xc0000, PLOW), M(0x0, PLOW, RW),
-  U(0x0, PLOW), M(0x0, 0x9ffff, RW), M(0xc0000, PLOW, RW),
-  M(NIC, NIC + 0x3ffff, R), U(NIC, NIC + 0x3ffff),
+  U(0x0, 0xbffff),
+  U(0xc0000, 0xdffff),
+  U(0xe0000, 0xfffff),
+  U(0x100000, PLOW),
+  M(0x0, 0xcffff, RW),
+  M(0xd0000, 0xdffff, R),
+  M(0xe0000, 0xeffff, R),
+  M(0xf0000, PLOW, RW),
+  U(0x0, 0xcffff),
+  U(0xd0000, 0xdffff),
+  U(0xe0000, 0xeffff),
+  U(0xf0000, PLOW),
+  M(0x0, PLOW, RW),
+  M(...BAR0A, RW),
+  M(...BAR0B, RW),
+  M(...BAR1, RW),
+  U(0x0, PLOW),
+  M(0x0, 0x9ffff, RW),
+  M(0xc0000, PLOW, RW),
+  U(0x0, 0x9ffff),
+  U(0xc0000, PLOW),
+  M(0x0, PLOW, RW),
+  U(0x0, PLOW),
+  M(0x0, 0x9ffff, RW),
+  M(0xc0000, PLOW, RW),
+  M(NIC, NIC + 0x3ffff, R),
+  U(NIC, NIC + 0x3ffff),
   // F2: "region_del 0xc0000 - 0xbfffffff" then the re-split pieces (no kvmvapic ROM here)
-  U(0xc0000, PLOW), M(0xc0000, 0xcffff, R), M(0xd0000, 0xeffff, RW), M(0xf0000, 0xfffff, R), M(0x100000, PLOW, RW),
-  U(0xc0000, 0xcffff), U(0xd0000, 0xeffff), M(0xc0000, 0xe7fff, R), M(0xe8000, 0xeffff, RW),
-  U(...BAR0A), U(...BAR0B), U(...BAR1), U(0x0, 0x9ffff), M(0x0, 0xbffff, RW),
-  M(...BAR0A, RW), M(...BAR0B, RW), M(...BAR1, RW), U(0x0, 0xbffff), M(0x0, 0x9ffff, RW),
+  U(0xc0000, PLOW),
+  M(0xc0000, 0xcffff, R),
+  M(0xd0000, 0xeffff, RW),
+  M(0xf0000, 0xfffff, R),
+  M(0x100000, PLOW, RW),
+  U(0xc0000, 0xcffff),
+  U(0xd0000, 0xeffff),
+  M(0xc0000, 0xe7fff, R),
+  M(0xe8000, 0xeffff, RW),
+  U(...BAR0A),
+  U(...BAR0B),
+  U(...BAR1),
+  U(0x0, 0x9ffff),
+  M(0x0, 0xbffff, RW),
+  M(...BAR0A, RW),
+  M(...BAR0B, RW),
+  M(...BAR1, RW),
+  U(0x0, 0xbffff),
+  M(0x0, 0x9ffff, RW),
 ];
 const PC_4G_FINAL: Io[] = [
-  U(0x0, 0x9ffff), U(0xc0000, 0xe7fff), U(0xe8000, 0xeffff), U(0xf0000, 0xfffff), U(0x100000, PLOW),
-  U(...BAR1), U(...BAR0A), U(...BAR0B), U(0xfffc0000, 0xffffffff), U(0x100000000, 0x13fffffff),
+  U(0x0, 0x9ffff),
+  U(0xc0000, 0xe7fff),
+  U(0xe8000, 0xeffff),
+  U(0xf0000, 0xfffff),
+  U(0x100000, PLOW),
+  U(...BAR1),
+  U(...BAR0A),
+  U(...BAR0B),
+  U(0xfffc0000, 0xffffffff),
+  U(0x100000000, 0x13fffffff),
 ];
 
 /** Pages pinned by a list of maps: every map of RAM or ROM pins its pages; the GPU's BARs are MMIO. */
@@ -120,21 +231,31 @@ function pinnedPages(io: readonly Io[]): number {
 
 describe('firmware seabios', () => {
   it('test_q35_8g_exact_sequence', () => {
-    const { io, vaddrs, boot } = ioctls(scenario((s) => { s.guest.memory = '8G'; }));
+    const { io, vaddrs, boot } = ioctls(
+      scenario((s) => {
+        s.guest.memory = '8G';
+      }),
+    );
     expect(io.slice(0, boot)).toEqual(Q35_8G);
     expect(io.slice(boot)).toEqual(Q35_8G_FINAL);
     expect(io.filter((x) => x[0] === 'M')).toHaveLength(36);
     expect(io.filter((x) => x[0] === 'U')).toHaveLength(26 + 10);
     // vaddrs: RAM at its GPA offset (ram-above-4g after the 2 GiB below), pc.rom, isa-bios = pc.bios + 128 KiB, pc.bios, BARs from their mmaps
-    const T = 1n << 40n, RAM = 0x7f0000000000n;
+    const T = 1n << 40n,
+      RAM = 0x7f0000000000n;
     expect(vaddrs.slice(0, 6)).toEqual([RAM, RAM + T, RAM + 2n * T + 0x20000n, RAM + 0x100000n, RAM + 2n * T, RAM + 2n * G]);
-    expect(vaddrs[7]).toBe(RAM + T + 0x18000n);                       // [0xd8000, 0xdffff]: pc.rom + 96 KiB
-    expect(vaddrs.slice(11, 14)).toEqual([RAM + 4n * T, RAM + 4n * T + 0x7000n, RAM + 5n * T]);   // BAR0 parts, BAR1
-    expect(vaddrs[19]).toBe(RAM + 3n * T);                            // the NIC's ROM
+    expect(vaddrs[7]).toBe(RAM + T + 0x18000n); // [0xd8000, 0xdffff]: pc.rom + 96 KiB
+    expect(vaddrs.slice(11, 14)).toEqual([RAM + 4n * T, RAM + 4n * T + 0x7000n, RAM + 5n * T]); // BAR0 parts, BAR1
+    expect(vaddrs[19]).toBe(RAM + 3n * T); // the NIC's ROM
   });
 
   it('test_pc_4g_exact_sequence', () => {
-    const { io, boot } = ioctls(scenario((s) => { s.guest.memory = '4G'; s.guest.machine = 'pc'; }));
+    const { io, boot } = ioctls(
+      scenario((s) => {
+        s.guest.memory = '4G';
+        s.guest.machine = 'pc';
+      }),
+    );
     expect(io.slice(0, boot)).toEqual(PC_4G);
     expect(io.slice(boot)).toEqual(PC_4G_FINAL);
     expect(io.filter((x) => x[0] === 'M')).toHaveLength(31);
@@ -143,17 +264,40 @@ describe('firmware seabios', () => {
 
   it('test_no_vga_hole_has_no_vga_or_smram_churn', () => {
     // a GPU without legacy VGA (x-vga=off): the window stays RAM, so the SMRAM window changes nothing visible
-    const { io, boot } = ioctls(scenario((s) => { s.guest.memory = '8G'; s.guest.vgaHole = false; }));
+    const { io, boot } = ioctls(
+      scenario((s) => {
+        s.guest.memory = '8G';
+        s.guest.vgaHole = false;
+      }),
+    );
     // realize, PAM and the BARs (the first 22 ioctls) as before; steps 6 and 7 are gone
     expect(io.slice(0, 22)).toEqual(Q35_8G.slice(0, 22));
     expect(Q35_8G[22]).toEqual(U(0x0, LOW));
     expect(io.slice(22, 24)).toEqual([M(NIC, NIC + 0x3ffff, R), U(NIC, NIC + 0x3ffff)]);
     // make_bios_readonly now splits [0x0, LOW]; the probes toggle only the BARs
     expect(io.slice(24, boot)).toEqual([
-      U(0x0, LOW), M(0x0, 0xbffff, RW), M(0xc0000, 0xd7fff, R), M(0xd8000, 0xeffff, RW), M(0xf0000, 0xfffff, R), M(0x100000, LOW, RW),
-      U(0xc0000, 0xd7fff), U(0xd8000, 0xeffff), M(0xc0000, 0xe7fff, R), M(0xe8000, 0xeffff, RW),
-      U(...BAR1), U(...BAR0A), U(...BAR0B), M(...BAR1, RW), M(...BAR0A, RW), M(...BAR0B, RW),
-      U(...BAR0A), U(...BAR0B), U(...BAR1), M(...BAR0A, RW), M(...BAR0B, RW), M(...BAR1, RW),
+      U(0x0, LOW),
+      M(0x0, 0xbffff, RW),
+      M(0xc0000, 0xd7fff, R),
+      M(0xd8000, 0xeffff, RW),
+      M(0xf0000, 0xfffff, R),
+      M(0x100000, LOW, RW),
+      U(0xc0000, 0xd7fff),
+      U(0xd8000, 0xeffff),
+      M(0xc0000, 0xe7fff, R),
+      M(0xe8000, 0xeffff, RW),
+      U(...BAR1),
+      U(...BAR0A),
+      U(...BAR0B),
+      M(...BAR1, RW),
+      M(...BAR0A, RW),
+      M(...BAR0B, RW),
+      U(...BAR0A),
+      U(...BAR0B),
+      U(...BAR1),
+      M(...BAR0A, RW),
+      M(...BAR0B, RW),
+      M(...BAR1, RW),
     ]);
   });
 
@@ -161,8 +305,8 @@ describe('firmware seabios', () => {
     // SeaBIOS stacks the non-prefetchable region (BAR0 + NIC ROM) under 0xfec00000 and the prefetchable one below it
     expect(placeBars('q35', 2n * G, 256n << 20n)).toEqual({ bar0: 0xfd000000n, bar1: 0xe0000000n, nicRom: 0xfe000000n });
     expect(placeBars('q35', 2n * G, 512n << 20n)).toEqual({ bar0: 0xfd000000n, bar1: 0xc0000000n, nicRom: 0xfe000000n });
-    expect(placeBars('q35', 2n * G, 1n << 30n)).toBeNull();            // would go below q35's window (0xc0000000)
-    expect(placeBars('pc', 2n * G, 1n << 30n)?.bar1).toBe(0x80000000n);  // pc with <= 2 GiB below 4G: window from 2 GiB
+    expect(placeBars('q35', 2n * G, 1n << 30n)).toBeNull(); // would go below q35's window (0xc0000000)
+    expect(placeBars('pc', 2n * G, 1n << 30n)?.bar1).toBe(0x80000000n); // pc with <= 2 GiB below 4G: window from 2 GiB
     // a BAR1 with a smaller alignment than BAR0's 16 MiB goes on top instead
     expect(placeBars('q35', 2n * G, 8n << 20n)).toEqual({ bar0: 0xfc000000n, bar1: 0xfe000000n, nicRom: 0xfd000000n });
   });
@@ -176,14 +320,23 @@ describe('firmware seabios', () => {
       const pages = new Map<number, [bigint, boolean]>();
       for (const o of workload(r, vmas, 1)) {
         if (o.op === 'phase' && o.name === 'shutdown') break;
-        if (o.op === 'map') for (let p = 0n; p < o.size; p += 4096n) pages.set(Number((o.iova + p) >> 12n), [o.vaddr + p, (o.flags & 2) !== 0]);
+        if (o.op === 'map')
+          for (let p = 0n; p < o.size; p += 4096n) pages.set(Number((o.iova + p) >> 12n), [o.vaddr + p, (o.flags & 2) !== 0]);
         if (o.op === 'unmap') for (let p = 0n; p < o.size; p += 4096n) pages.delete(Number((o.iova + p) >> 12n));
       }
       return pages;
     };
-    const small = (s: Scenario): void => { s.guest.memory = '256M'; s.guest.below4g = '64M'; };
+    const small = (s: Scenario): void => {
+      s.guest.memory = '256M';
+      s.guest.below4g = '64M';
+    };
     const boot = state(scenario(small));
-    const none = state(scenario((s) => { small(s); s.guest.firmware = 'none'; }));
+    const none = state(
+      scenario((s) => {
+        small(s);
+        s.guest.firmware = 'none';
+      }),
+    );
     const RAM = 0x7f0000000000n;
     // every page --firmware none maps is mapped to the same guest-RAM byte; the differences are the
     // read-only BIOS pieces, and what is not guest RAM: pc.bios at 0xfffc0000 and the GPU's BARs
@@ -196,17 +349,24 @@ describe('firmware seabios', () => {
       expect(boot.get(page)![1], `page ${page.toString(16)}`).toBe(!readOnly.has(page));
     }
     const extra = [...boot.keys()].filter((p) => !none.has(p)).sort((a, b) => a - b);
-    const bar0 = B0 >>> 12, bar1 = B1 >>> 12;
-    expect(extra.length).toBe(0x10000 + 4095 + 64);                   // BAR1, BAR0 without the MSI-X page, pc.bios
+    const bar0 = B0 >>> 12,
+      bar1 = B1 >>> 12;
+    expect(extra.length).toBe(0x10000 + 4095 + 64); // BAR1, BAR0 without the MSI-X page, pc.bios
     expect(extra.filter((p) => p >= bar1 && p < bar1 + 0x10000)).toHaveLength(0x10000);
     expect(extra.filter((p) => p >= bar0 && p < bar0 + 0x1000)).toHaveLength(4095);
     expect(extra.filter((p) => p >= 0xfffc0)).toHaveLength(64);
-    expect(boot.get(0xfffc0)![0]).toBe(RAM + 2n * (1n << 40n));       // pc.bios's own RAMBlock, read-only
+    expect(boot.get(0xfffc0)![0]).toBe(RAM + 2n * (1n << 40n)); // pc.bios's own RAMBlock, read-only
     expect(boot.get(0xfffc0)![1]).toBe(false);
   });
 
   it('test_low_ram_repinned_and_pins_counter', () => {
-    const out = runCase(scenario((s) => { s.guest.memory = '8G'; s.profile = 'v4.17'; }), 'v4.17');
+    const out = runCase(
+      scenario((s) => {
+        s.guest.memory = '8G';
+        s.profile = 'v4.17';
+      }),
+      'v4.17',
+    );
     const m = out.result.metrics;
     const all = [...Q35_8G, ...Q35_8G_FINAL];
     expect(m.mapIoctls).toBe(36);
@@ -225,17 +385,26 @@ describe('firmware seabios', () => {
   });
 
   it('test_default_64g_ioctl_counts', () => {
-    const m = runCase(scenario((s) => { s.dma.pattern = 'random'; s.profile = 'mainline'; }), 'mainline').result.metrics;
+    const m = runCase(
+      scenario((s) => {
+        s.dma.pattern = 'random';
+        s.profile = 'mainline';
+      }),
+      'mainline',
+    ).result.metrics;
     // the q35 sequence above: 36 maps, 26 unmaps during boot and the 10 sections left at shutdown
     expect([m.mapIoctls, m.unmapIoctls, m.unmapCalls]).toEqual([36, 36, 36]);
-    expect(m.pins).toBe(pinnedPages(Q35_8G) + (62 - 6) * 262_144);   // ram-above-4g is 62 GiB instead of 6
+    expect(m.pins).toBe(pinnedPages(Q35_8G) + (62 - 6) * 262_144); // ram-above-4g is 62 GiB instead of 6
     expect(m.ioPageFaults).toBe(0);
   });
 
   it('test_replay_reproduces_the_boot', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'vfio-sim-fw-')), 'boot.jsonl');
     const { res: run } = await cliJson(['run', '--guest', '8G', '--qemu-machine', 'pc', '--profile', 'v4.16', '--record', file]);
-    const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { op: string; backing?: string });
+    const lines = readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { op: string; backing?: string });
     expect(lines.filter((l) => l.op === 'mmap').map((l) => l.backing)).toEqual(['thp', '4k', '4k', '4k', 'mmio', 'mmio']);
     const { res: rep } = await cliJson(['replay', file]);
     const [a, b] = [run.cases[0]!, rep.cases[0]!];
@@ -254,14 +423,16 @@ describe('firmware seabios', () => {
     const { res: run } = await cliJson(['run', '--guest', '2G', '--firmware', 'none', '--profile', 'v4.17', '--record', file]);
     const rows = readFileSync(file, 'utf8').trimEnd().split('\n');
     const header = JSON.parse(rows[0]!) as { scenario: { guest: Record<string, unknown> } };
-    delete header.scenario.guest.firmware; delete header.scenario.guest.gpuBar;
+    delete header.scenario.guest.firmware;
+    delete header.scenario.guest.gpuBar;
     writeFileSync(file, [JSON.stringify(header), ...rows.slice(1)].join('\n'));
     const { res: rep } = await cliJson(['replay', file]);
     expect(rep.cases[0]!.scenario!.guest.firmware).toBe('none');
     expect(rep.cases[0]!.metrics).toEqual(run.cases[0]!.metrics);
     const saved = join(dir, 'old.json');
     const old = structuredClone(run) as unknown as { cases: { scenario: { guest: Record<string, unknown> } }[] };
-    delete old.cases[0]!.scenario.guest.firmware; delete old.cases[0]!.scenario.guest.gpuBar;
+    delete old.cases[0]!.scenario.guest.firmware;
+    delete old.cases[0]!.scenario.guest.gpuBar;
     writeFileSync(saved, JSON.stringify(old));
     const [a, b] = [await cli(['report', saved]), await cli(['run', '--guest', '2G', '--firmware', 'none', '--profile', 'v4.17'])];
     expect(a.code).toBe(0);
@@ -278,7 +449,11 @@ describe('firmware seabios', () => {
     expect([m.iotlbSyncs, m.invalidations, m.completionWaits]).toEqual([65, 66, 66]);
     expect([m.pteWrites, m.pteClears, m.tablesAfterBoot, m.tableAllocs, m.tableFrees]).toEqual([33_312, 33_247, 66, 66, 0]);
     expect([m.pins, m.unpins, m.dmaPages, m.ioPageFaults]).toEqual([16_777_184, 16_777_184, 1_072, 0]);
-    expect(m.regionsPerCall.histogram).toEqual([[1, 1], [1024, 1], [31744, 1]]);
+    expect(m.regionsPerCall.histogram).toEqual([
+      [1, 1],
+      [1024, 1],
+      [31744, 1],
+    ]);
     expect(m.peakPinnedAfterUnmapBytes).toBe(1 << 30);
   });
 });

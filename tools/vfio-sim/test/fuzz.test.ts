@@ -16,7 +16,11 @@ import { PKG, inProcess, type Ran } from './helpers.js';
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100);
 const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-fuzz-'));
 let fileNo = 0;
-const write = (name: string, text: string): string => { const f = join(dir, `${fileNo++}-${name}`); writeFileSync(f, text); return f; };
+const write = (name: string, text: string): string => {
+  const f = join(dir, `${fileNo++}-${name}`);
+  writeFileSync(f, text);
+  return f;
+};
 
 /** Every run is small: the fuzz is about input handling, not simulation size. */
 const SMALL = ['--guest', '256M', '--firmware', 'none', '--dma', 'none'];
@@ -33,7 +37,30 @@ function expectContract(r: Ran, ctx: string, allowed: readonly number[] = [0, 2]
 
 /** Values a user or a broken file may put anywhere: plausible, wrong-typed, out of range, garbage. */
 const junk = fc.oneof(
-  fc.constantFrom('', ' ', '0', '-1', '1e300', 'NaN', 'Infinity', '0x10', '4G', '64G', '1T', '3.5', 'v4.17', 'mainline', 'on', 'off', 'amd', 'q35', ',', '1,,2', 'v4.0+remove-fgsp', 'v9.9'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '0',
+    '-1',
+    '1e300',
+    'NaN',
+    'Infinity',
+    '0x10',
+    '4G',
+    '64G',
+    '1T',
+    '3.5',
+    'v4.17',
+    'mainline',
+    'on',
+    'off',
+    'amd',
+    'q35',
+    ',',
+    '1,,2',
+    'v4.0+remove-fgsp',
+    'v9.9',
+  ),
   fc.string({ maxLength: 8 }),
   fc.integer({ min: -5, max: 1 << 22 }).map(String),
 );
@@ -54,7 +81,9 @@ const NEAR: Readonly<Record<string, readonly string[]>> = {
 describe('fuzz: flag sets', () => {
   it(`test_fuzz_flags_runs=${RUNS}`, async () => {
     const opts = SCENARIO_OPTS.filter((o) => !['guest.memory', 'host.memory'].includes(o.path));
-    const flag = fc.constantFrom(...opts).chain((o) => fc.tuple(fc.constant(o.flag.split(' ')[0]!), fc.oneof(fc.constantFrom(...(NEAR[o.kind] ?? NEAR.enum!)), junk)));
+    const flag = fc
+      .constantFrom(...opts)
+      .chain((o) => fc.tuple(fc.constant(o.flag.split(' ')[0]!), fc.oneof(fc.constantFrom(...(NEAR[o.kind] ?? NEAR.enum!)), junk)));
     const cmd = fc.constantFrom('run', 'compare', 'sweep');
     const check = async (c: string, flags: readonly (readonly string[])[]): Promise<void> => {
       const args = [c, ...SMALL, ...flags.flat(), '--json'];
@@ -63,7 +92,10 @@ describe('fuzz: flag sets', () => {
       if (r.code === 0) expect(JSON.parse(r.stdout).cases.length).toBeGreaterThan(0);
     };
     // one flag at a time reaches every option's own check (with several, the first bad one answers)
-    await fc.assert(fc.asyncProperty(cmd, flag, async (c, f) => check(c, [f])), { seed: 15, numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(cmd, flag, async (c, f) => check(c, [f])),
+      { seed: 15, numRuns: RUNS },
+    );
     await fc.assert(fc.asyncProperty(cmd, fc.array(flag, { maxLength: 3 }), check), { seed: 16, numRuns: RUNS });
   }, 120_000);
 });
@@ -90,16 +122,28 @@ describe('fuzz: scenario files', () => {
   it(`test_fuzz_scenario_files_runs=${RUNS}`, async () => {
     const base = { guest: { memory: '256M', firmware: 'none' }, dma: { pattern: 'none' } } as Record<string, unknown>;
     const path = fc.constantFrom(...leafPaths(defaultScenario()).filter((p) => p.join('.') !== 'guest.memory'));
-    const value = fc.oneof(junk, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant([]), fc.constant({}), fc.constant(1e300));
-    await fc.assert(fc.asyncProperty(fc.array(fc.tuple(path, value), { minLength: 1, maxLength: 2 }), async (edits) => {
-      let doc = base;
-      for (const [p, v] of edits) doc = setIn(doc, p, v);
-      const f = write('s.json', JSON.stringify(doc));
-      const r = await inProcess(['run', '--scenario', f, '--json']);
-      expectContract(r, JSON.stringify(doc));
-      // the file's own errors name the file: no flag was given
-      if (r.code === 2) expect(r.stderr, JSON.stringify(doc)).toMatch(/^vfio-sim: --scenario \d+-s\.json: /);
-    }), { seed: 15, numRuns: RUNS });
+    const value = fc.oneof(
+      junk,
+      fc.integer(),
+      fc.double(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant([]),
+      fc.constant({}),
+      fc.constant(1e300),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(path, value), { minLength: 1, maxLength: 2 }), async (edits) => {
+        let doc = base;
+        for (const [p, v] of edits) doc = setIn(doc, p, v);
+        const f = write('s.json', JSON.stringify(doc));
+        const r = await inProcess(['run', '--scenario', f, '--json']);
+        expectContract(r, JSON.stringify(doc));
+        // the file's own errors name the file: no flag was given
+        if (r.code === 2) expect(r.stderr, JSON.stringify(doc)).toMatch(/^vfio-sim: --scenario \d+-s\.json: /);
+      }),
+      { seed: 15, numRuns: RUNS },
+    );
   }, 120_000);
 });
 
@@ -112,37 +156,72 @@ describe('fuzz: replay files', () => {
     const made = await inProcess(['run', '--guest', '256M', '--dma-bursts', '2', '--record', recFile, '--json']);
     expect(made.code).toBe(0);
     rec = readFileSync(recFile, 'utf8').trimEnd().split('\n');
-    const hand = readFileSync(join(PKG, 'examples', 'hand.jsonl'), 'utf8').trimEnd().split('\n');
+    const hand = readFileSync(join(PKG, 'examples', 'hand.jsonl'), 'utf8')
+      .trimEnd()
+      .split('\n');
     const mutation = fc.oneof(
       fc.record({ kind: fc.constant('drop' as const), at: fc.nat() }),
       fc.record({ kind: fc.constant('dup' as const), at: fc.nat() }),
       fc.record({ kind: fc.constant('swap' as const), at: fc.nat() }),
       fc.record({ kind: fc.constant('cut' as const), at: fc.nat(), len: fc.nat({ max: 60 }) }),
       fc.record({ kind: fc.constant('garbage' as const), at: fc.nat(), text: fc.string({ maxLength: 20 }) }),
-      fc.record({ kind: fc.constant('field' as const), at: fc.nat(), key: fc.constantFrom('op', 'cmd', 'size', 'iova', 'vaddr', 'backing', 'arg', 'ret', 'errno', 'sizeOut', 'device', 'pages', 'dir', 'machine', 'version', 'populate', 'name', 'scenario', 'label', 'format'), value: fc.oneof(junk, fc.integer(), fc.constant(null), fc.constant({}), fc.constant('0xffffffffffffffff')) }),
+      fc.record({
+        kind: fc.constant('field' as const),
+        at: fc.nat(),
+        key: fc.constantFrom(
+          'op',
+          'cmd',
+          'size',
+          'iova',
+          'vaddr',
+          'backing',
+          'arg',
+          'ret',
+          'errno',
+          'sizeOut',
+          'device',
+          'pages',
+          'dir',
+          'machine',
+          'version',
+          'populate',
+          'name',
+          'scenario',
+          'label',
+          'format',
+        ),
+        value: fc.oneof(junk, fc.integer(), fc.constant(null), fc.constant({}), fc.constant('0xffffffffffffffff')),
+      }),
     );
-    await fc.assert(fc.asyncProperty(fc.boolean(), fc.array(mutation, { minLength: 1, maxLength: 3 }), async (useHand, muts) => {
-      const lines = [...(useHand ? hand : rec)];
-      for (const m of muts) {
-        const i = m.at % lines.length;
-        if (m.kind === 'drop' && lines.length > 1) lines.splice(i, 1);
-        else if (m.kind === 'dup') lines.splice(i, 0, lines[i]!);
-        else if (m.kind === 'swap') { const j = (i + 1) % lines.length; [lines[i], lines[j]] = [lines[j]!, lines[i]!]; }
-        else if (m.kind === 'cut') lines[i] = lines[i]!.slice(0, m.len);
-        else if (m.kind === 'garbage') lines.splice(i, 0, m.text);
-        else if (m.kind === 'field') {
-          try {
-            const o = JSON.parse(lines[i]!) as Record<string, unknown>;
-            o[m.key] = m.value;
-            lines[i] = JSON.stringify(o);
-          } catch { /* a line an earlier mutation broke stays broken */ }
+    await fc.assert(
+      fc.asyncProperty(fc.boolean(), fc.array(mutation, { minLength: 1, maxLength: 3 }), async (useHand, muts) => {
+        const lines = [...(useHand ? hand : rec)];
+        for (const m of muts) {
+          const i = m.at % lines.length;
+          if (m.kind === 'drop' && lines.length > 1) lines.splice(i, 1);
+          else if (m.kind === 'dup') lines.splice(i, 0, lines[i]!);
+          else if (m.kind === 'swap') {
+            const j = (i + 1) % lines.length;
+            [lines[i], lines[j]] = [lines[j]!, lines[i]!];
+          } else if (m.kind === 'cut') lines[i] = lines[i]!.slice(0, m.len);
+          else if (m.kind === 'garbage') lines.splice(i, 0, m.text);
+          else if (m.kind === 'field') {
+            try {
+              const o = JSON.parse(lines[i]!) as Record<string, unknown>;
+              o[m.key] = m.value;
+              lines[i] = JSON.stringify(o);
+            } catch {
+              /* a line an earlier mutation broke stays broken */
+            }
+          }
         }
-      }
-      const f = write('r.jsonl', `${lines.join('\n')}\n`);
-      const r = await inProcess(['replay', f, '--json']);
-      // 1: the replay ran and some ioctl's result differs from the record (documented)
-      expectContract(r, lines.join('\n'), [0, 1, 2]);
-      if (r.code === 2) expect(r.stderr).toMatch(new RegExp(`^vfio-sim: (${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}|replay)`));
-    }), { seed: 15, numRuns: RUNS });
+        const f = write('r.jsonl', `${lines.join('\n')}\n`);
+        const r = await inProcess(['replay', f, '--json']);
+        // 1: the replay ran and some ioctl's result differs from the record (documented)
+        expectContract(r, lines.join('\n'), [0, 1, 2]);
+        if (r.code === 2) expect(r.stderr).toMatch(new RegExp(`^vfio-sim: (${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}|replay)`));
+      }),
+      { seed: 15, numRuns: RUNS },
+    );
   }, 240_000);
 });

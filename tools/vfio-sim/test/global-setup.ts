@@ -19,7 +19,8 @@ export default function setup(): void {
 
   if (!existsSync(CHROMIUM) && typeof process.getuid === 'function' && process.getuid() === 0) {
     const r = spawnSync('sh', ['-c', 'apt-get update && apt-get install -y --no-install-recommends chromium'], {
-      stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     });
     if (r.status !== 0) throw new Error(`installing chromium failed (exit ${r.status})`);
   }

@@ -10,7 +10,11 @@ import type { CommandResult } from '../src/engine/result.js';
 export const PKG = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = join(PKG, 'dist', 'cli.js');
 
-export interface Ran { code: number | null; stdout: string; stderr: string }
+export interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /**
  * `node dist/cli.js ...args` with stdin/stdout/stderr as pipes (so not a TTY). The commands it prints
@@ -20,9 +24,14 @@ export interface Ran { code: number | null; stdout: string; stderr: string }
 export function cli(args: readonly string[], cwd = PKG, env: NodeJS.ProcessEnv = { VFIO_SIM_INVOCATION: 'vfio-sim' }): Promise<Ran> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let stdout = '', stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    p.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    let stdout = '',
+      stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    p.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     p.on('error', reject);
     p.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -30,15 +39,23 @@ export function cli(args: readonly string[], cwd = PKG, env: NodeJS.ProcessEnv =
 
 /** The CLI's main() in this process (no node start-up per case), with stdout/stderr captured. */
 export async function inProcess(args: readonly string[]): Promise<Ran> {
-  let stdout = '', stderr = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { stdout += String(c); return true; });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { stderr += String(c); return true; });
+  let stdout = '',
+    stderr = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => {
+    stdout += String(c);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+    stderr += String(c);
+    return true;
+  });
   const saved = process.exitCode;
   try {
     const code = await main(args);
     return { code, stdout, stderr };
   } finally {
-    o.mockRestore(); e.mockRestore();
+    o.mockRestore();
+    e.mockRestore();
     process.exitCode = saved;
   }
 }

@@ -20,45 +20,75 @@ describe('html report', () => {
     const profile = join(dir, 'chromium-profile');
     const ctx = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-sync',
+      ],
       viewport: { width: 1280, height: 900 },
     });
     try {
       const page = await ctx.newPage();
       const errors: string[] = [];
-      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
       page.on('pageerror', (e) => errors.push(String(e)));
       const requests: string[] = [];
-      page.on('request', (q) => { if (!q.url().startsWith('file:')) requests.push(q.url()); });
+      page.on('request', (q) => {
+        if (!q.url().startsWith('file:')) requests.push(q.url());
+      });
       await page.goto(pathToFileURL(html).href);
-      const plots = await page.$$eval('svg', (svgs) => svgs.map((s) => {
-        const box = s.getBoundingClientRect();
-        // data marks (class m: bars, lines, points; not the legend) with a real size (the browser's own layout, not our numbers)
-        type Box = { getBBox(): { width: number; height: number } };
-        const marks = [...s.querySelectorAll('.m')].filter((m) => {
-          const b = (m as unknown as Box).getBBox();
-          return b.width > 0 && b.height >= 1;
-        });
-        const bars = [...s.querySelectorAll('rect.m')].filter((m) => Number(m.getAttribute('height')) > 0).length;
-        const values = [...s.querySelectorAll('text.v')];
-        // where a (possibly rotated) label lands on the page: drawn, and within its plot
-        const inside = (t: (typeof values)[number]): boolean => {
-          const r = t.getBoundingClientRect();
-          return r.width > 0 && r.left >= box.left - 0.5 && r.right <= box.right + 0.5 && r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5;
-        };
-        return {
-          w: box.width, h: box.height, marks: marks.length, title: s.querySelector('text.t')?.textContent ?? '',
-          x: s.querySelector('text.ax')?.textContent ?? '', y: s.querySelector('text.ay')?.textContent ?? '',
-          ticks: [...s.querySelectorAll('text.tick')].map((t) => t.textContent ?? ''),
-          bars, values: values.length, valuesInside: values.every(inside),
-        };
-      }));
+      const plots = await page.$$eval('svg', (svgs) =>
+        svgs.map((s) => {
+          const box = s.getBoundingClientRect();
+          // data marks (class m: bars, lines, points; not the legend) with a real size (the browser's own layout, not our numbers)
+          type Box = { getBBox(): { width: number; height: number } };
+          const marks = [...s.querySelectorAll('.m')].filter((m) => {
+            const b = (m as unknown as Box).getBBox();
+            return b.width > 0 && b.height >= 1;
+          });
+          const bars = [...s.querySelectorAll('rect.m')].filter((m) => Number(m.getAttribute('height')) > 0).length;
+          const values = [...s.querySelectorAll('text.v')];
+          // where a (possibly rotated) label lands on the page: drawn, and within its plot
+          const inside = (t: (typeof values)[number]): boolean => {
+            const r = t.getBoundingClientRect();
+            return (
+              r.width > 0 &&
+              r.left >= box.left - 0.5 &&
+              r.right <= box.right + 0.5 &&
+              r.top >= box.top - 0.5 &&
+              r.bottom <= box.bottom + 0.5
+            );
+          };
+          return {
+            w: box.width,
+            h: box.height,
+            marks: marks.length,
+            title: s.querySelector('text.t')?.textContent ?? '',
+            x: s.querySelector('text.ax')?.textContent ?? '',
+            y: s.querySelector('text.ay')?.textContent ?? '',
+            ticks: [...s.querySelectorAll('text.tick')].map((t) => t.textContent ?? ''),
+            bars,
+            values: values.length,
+            valuesInside: values.every(inside),
+          };
+        }),
+      );
       expect(errors).toEqual([]);
-      expect(requests).toEqual([]);   // self-contained
+      expect(requests).toEqual([]); // self-contained
       expect(plots.map((p) => p.title)).toEqual([
-        'Regions per vfio_unmap_unpin call (histogram)', 'IOTLB syncs, invalidations, completion waits', 'Modeled time per phase',
-        'IOTLB syncs vs --tlb-sync-max', 'Memory unmapped but still pinned vs --tlb-sync-max',
-        'Time pages stay pinned after unmap vs --tlb-sync-max', 'Modeled shutdown time vs --tlb-sync-max',
+        'Regions per vfio_unmap_unpin call (histogram)',
+        'IOTLB syncs, invalidations, completion waits',
+        'Modeled time per phase',
+        'IOTLB syncs vs --tlb-sync-max',
+        'Memory unmapped but still pinned vs --tlb-sync-max',
+        'Time pages stay pinned after unmap vs --tlb-sync-max',
+        'Modeled shutdown time vs --tlb-sync-max',
       ]);
       for (const p of plots) {
         expect(p.w).toBeGreaterThan(100);

@@ -28,12 +28,14 @@ function short(l: string): string {
   if (l.startsWith('#')) return l;
   // biome-ignore lint/suspicious/noExplicitAny: any kind of replay line, read field by field
   const o = JSON.parse(l) as Record<string, any>;
-  if (o.op === 'header') return `header ${o.label} ${o.machine.profile} ${o.machine.backing} host ${o.machine.hostMemory} memlock ${o.machine.memlockLimit}`;
+  if (o.op === 'header')
+    return `header ${o.label} ${o.machine.profile} ${o.machine.backing} host ${o.machine.hostMemory} memlock ${o.machine.memlockLimit}`;
   if (o.op === 'mmap') return `mmap ${o.name} ${o.size} ${o.backing} @${o.vaddr}`;
   if (o.op === 'phase') return `phase ${o.name}`;
   // argsz and ret are always the same: the uapi sizes, and the success QEMU went on after
   expect([o.arg.argsz, o.ret]).toEqual([o.cmd === 'VFIO_IOMMU_MAP_DMA' ? 32 : 24, 0]);
-  if (o.cmd === 'VFIO_IOMMU_MAP_DMA') return `MAP ${o.arg.iova}+${o.arg.size} @${o.arg.vaddr} ${o.arg.flags === 3 ? 'rw' : o.arg.flags === 1 ? 'r' : o.arg.flags}`;
+  if (o.cmd === 'VFIO_IOMMU_MAP_DMA')
+    return `MAP ${o.arg.iova}+${o.arg.size} @${o.arg.vaddr} ${o.arg.flags === 3 ? 'rw' : o.arg.flags === 1 ? 'r' : o.arg.flags}`;
   expect(o.arg.flags).toBe(0);
   return `UNMAP ${o.arg.iova}+${o.arg.size} -> ${o.sizeOut}`;
 }
@@ -43,7 +45,11 @@ async function imp(name: string, args: string[] = []): Promise<{ out: string; li
   const out = join(dir, `${name}.jsonl`);
   const r = await cli(['import', join(FIX, name), '-o', out, ...args]);
   expect(r.code, r.stderr).toBe(0);
-  expect(r.stdout).toMatch(new RegExp(`^import: wrote ${out}: \\d+ mmap, \\d+ MAP_DMA, \\d+ UNMAP_DMA \\(replay: vfio-sim replay ${out} --profile v4.16,v4.17,mainline\\)\\n$`));
+  expect(r.stdout).toMatch(
+    new RegExp(
+      `^import: wrote ${out}: \\d+ mmap, \\d+ MAP_DMA, \\d+ UNMAP_DMA \\(replay: vfio-sim replay ${out} --profile v4.16,v4.17,mainline\\)\\n$`,
+    ),
+  );
   const notes = r.stderr.trimEnd().split('\n');
   for (const n of notes) expect(n).toMatch(/^import: /);
   return { out, lines: readFileSync(out, 'utf8').trimEnd().split('\n'), notes: notes.map((n) => n.slice('import: '.length)) };
@@ -53,14 +59,21 @@ async function imp(name: string, args: string[] = []): Promise<{ out: string; li
 async function replaysCleanly(file: string): Promise<void> {
   const { res, ran } = await cliJson(['replay', file, '--profile', 'v4.16,v4.17,mainline']);
   expect(ran.code).toBe(0);
-  expect(res.cases.map((c) => [c.label, c.mismatches, c.metrics.ioctlErrors, c.metrics.violations]))
-    .toEqual([['v4.16', [], 0, 0], ['v4.17', [], 0, 0], ['mainline', [], 0, 0]]);
+  expect(res.cases.map((c) => [c.label, c.mismatches, c.metrics.ioctlErrors, c.metrics.violations])).toEqual([
+    ['v4.16', [], 0, 0],
+    ['v4.17', [], 0, 0],
+    ['mainline', [], 0, 0],
+  ]);
 }
 
-const ASSUME_LEGACY = 'read-only: a legacy trace does not say which sections are read-only: every MAP_DMA is READ|WRITE (QEMU maps ROMs and read-only PAM pieces READ only)';
-const RELEASE = 'release: mainline (the trace does not say which kernel ran; --profile to choose, or replay with --profile v4.16,v4.17,mainline)';
-const BACKING = (n: number): string => `backing: thp for ${n === 1 ? 'the RAM block' : `the ${n} RAM blocks`} (the trace does not say how QEMU's RAM was backed; --backing to choose)`;
-const teardown = (n: number): string => `teardown: ${n} mapping${n === 1 ? '' : 's'} still in place when the trace ends: unmapped at the end (phase shutdown), one UNMAP_DMA each, as the kernel's release of the container removes them`;
+const ASSUME_LEGACY =
+  'read-only: a legacy trace does not say which sections are read-only: every MAP_DMA is READ|WRITE (QEMU maps ROMs and read-only PAM pieces READ only)';
+const RELEASE =
+  'release: mainline (the trace does not say which kernel ran; --profile to choose, or replay with --profile v4.16,v4.17,mainline)';
+const BACKING = (n: number): string =>
+  `backing: thp for ${n === 1 ? 'the RAM block' : `the ${n} RAM blocks`} (the trace does not say how QEMU's RAM was backed; --backing to choose)`;
+const teardown = (n: number): string =>
+  `teardown: ${n} mapping${n === 1 ? '' : 's'} still in place when the trace ends: unmapped at the end (phase shutdown), one UNMAP_DMA each, as the kernel's release of the container removes them`;
 
 describe('import: published traces', () => {
   it('test_import_f1_qemu31_no_prefix', async () => {
@@ -87,7 +100,7 @@ describe('import: published traces', () => {
       '{"op":"ioctl","cmd":"VFIO_IOMMU_UNMAP_DMA","arg":{"argsz":24,"flags":0,"iova":"0xe0000","size":"0x20000"},"ret":0,"sizeOut":"0x20000"}',
       '{"op":"ioctl","cmd":"VFIO_IOMMU_UNMAP_DMA","arg":{"argsz":24,"flags":0,"iova":"0x100000","size":"0xbff00000"},"ret":0,"sizeOut":"0xbff00000"}',
       '{"op":"ioctl","cmd":"VFIO_IOMMU_MAP_DMA","arg":{"argsz":32,"flags":3,"vaddr":"0x7f0000000000","iova":"0x0","size":"0xd0000"},"ret":0}',
-      '# the trace ends with 3 mappings in place: the kernel removes them when QEMU\'s container fd closes; one UNMAP_DMA each here',
+      "# the trace ends with 3 mappings in place: the kernel removes them when QEMU's container fd closes; one UNMAP_DMA each here",
       '{"op":"phase","name":"shutdown"}',
       '{"op":"ioctl","cmd":"VFIO_IOMMU_UNMAP_DMA","arg":{"argsz":24,"flags":0,"iova":"0x0","size":"0xd0000"},"ret":0,"sizeOut":"0xd0000"}',
       '{"op":"ioctl","cmd":"VFIO_IOMMU_UNMAP_DMA","arg":{"argsz":24,"flags":0,"iova":"0xfffc0000","size":"0x40000"},"ret":0,"sizeOut":"0x40000"}',
@@ -110,9 +123,9 @@ describe('import: published traces', () => {
     expect(lines.map(short)).toEqual([
       '# vfio-sim import of f2-libvfio-user-439.log: legacy VFIO container (vfio_listener_region_add_ram, vfio_listener_region_del): 12 MAP_DMA and 4 UNMAP_DMA; QEMU 7.2 or earlier (vfio_listener_region_add_skip)',
       'header mainline mainline thp host 7522484224 memlock 4295098368',
-      'mmap host 0x7fcaa6000000 0x200000 thp @0x7f0000000000',       // the NIC's option ROM (RAM: mapped, then unmapped)
-      'mmap host 0x7fcaa7e00000 0xc0000000 thp @0x7f0080000000',     // pc.ram below 4 GiB (the excerpt maps nothing above)
-      'mmap host 0x7fcbb4200000 0x400000 thp @0x7f0180000000',       // pc.rom and pc.bios
+      'mmap host 0x7fcaa6000000 0x200000 thp @0x7f0000000000', // the NIC's option ROM (RAM: mapped, then unmapped)
+      'mmap host 0x7fcaa7e00000 0xc0000000 thp @0x7f0080000000', // pc.ram below 4 GiB (the excerpt maps nothing above)
+      'mmap host 0x7fcbb4200000 0x400000 thp @0x7f0180000000', // pc.rom and pc.bios
       'phase trace',
       'MAP 0x0+0xa0000 @0x7f0080000000 rw',
       'MAP 0xc0000+0x20000 @0x7f0180000000 rw',
@@ -131,7 +144,7 @@ describe('import: published traces', () => {
       'UNMAP 0xce000+0x2000 -> 0x2000',
       'UNMAP 0xd0000+0x20000 -> 0x20000',
       'MAP 0xce000+0x1a000 @0x7f00800ce000 rw',
-      '# the trace ends with 6 mappings in place: the kernel removes them when QEMU\'s container fd closes; one UNMAP_DMA each here',
+      "# the trace ends with 6 mappings in place: the kernel removes them when QEMU's container fd closes; one UNMAP_DMA each here",
       'phase shutdown',
       'UNMAP 0x0+0xa0000 -> 0xa0000',
       'UNMAP 0xc0000+0xb000 -> 0xb000',
@@ -140,10 +153,17 @@ describe('import: published traces', () => {
       'UNMAP 0xf0000+0x10000 -> 0x10000',
       'UNMAP 0x100000+0xbff00000 -> 0xbff00000',
     ]);
-    expect(notes[0]).toBe('trace: f2-libvfio-user-439.log: 20 lines: 16 map/unmap events used (legacy VFIO container), 4 skipped sections, 0 other trace events, 0 lines that are no trace event; prefix: pid@time; QEMU 7.2 or earlier (vfio_listener_region_add_skip)');
-    expect(notes.slice(1)).toEqual([ASSUME_LEGACY,
+    expect(notes[0]).toBe(
+      'trace: f2-libvfio-user-439.log: 20 lines: 16 map/unmap events used (legacy VFIO container), 4 skipped sections, 0 other trace events, 0 lines that are no trace event; prefix: pid@time; QEMU 7.2 or earlier (vfio_listener_region_add_skip)',
+    );
+    expect(notes.slice(1)).toEqual([
+      ASSUME_LEGACY,
       'device BARs: the trace does not tell a device BAR (ram_device) from RAM: all 3 host blocks are RAM and pinned (trace pci_update_mappings_* as well to map vfio-pci BARs as MMIO)',
-      BACKING(3), 'host memory: 7174 MiB = 3 RAM blocks of 3078 MiB + 4 GiB, rounded up to 2 MiB; RLIMIT_MEMLOCK 4.00 GiB (most RAM mapped at once + 1 GiB)', RELEASE, teardown(6)]);
+      BACKING(3),
+      'host memory: 7174 MiB = 3 RAM blocks of 3078 MiB + 4 GiB, rounded up to 2 MiB; RLIMIT_MEMLOCK 4.00 GiB (most RAM mapped at once + 1 GiB)',
+      RELEASE,
+      teardown(6),
+    ]);
     await replaysCleanly(out);
   });
 
@@ -167,12 +187,14 @@ describe('import: published traces', () => {
       'MAP 0xc0000+0x7ff40000 @0x7f00000c0000 rw',
       'UNMAP 0xc0000+0x7ff40000 -> 0x7ff40000',
       'MAP 0x100000+0x7ff00000 @0x7f0000100000 rw',
-      '# the trace ends with 1 mapping in place: the kernel removes it when QEMU\'s container fd closes; one UNMAP_DMA each here',
+      "# the trace ends with 1 mapping in place: the kernel removes it when QEMU's container fd closes; one UNMAP_DMA each here",
       'phase shutdown',
       'UNMAP 0x100000+0x7ff00000 -> 0x7ff00000',
     ]);
     // no event name or prefix that dates the trace
-    expect(notes[0]).toBe('trace: f3-libvfio-user-544.log: 13 lines: 13 map/unmap events used (legacy VFIO container), 0 skipped sections, 0 other trace events, 0 lines that are no trace event');
+    expect(notes[0]).toBe(
+      'trace: f3-libvfio-user-544.log: 13 lines: 13 map/unmap events used (legacy VFIO container), 0 skipped sections, 0 other trace events, 0 lines that are no trace event',
+    );
     expect(notes.at(-1)).toBe(teardown(1));
     await replaysCleanly(out);
   });
@@ -188,28 +210,38 @@ describe('import: published traces', () => {
       'MAP 0xf8000000+0x6000 @0x7f0001000000 rw',
       'MAP 0xf8007000+0xff9000 @0x7f0001007000 rw',
       'MAP 0xf9000000+0x1000000 @0x7f0000000000 rw',
-      '# the trace ends with 3 mappings in place: the kernel removes them when QEMU\'s container fd closes; one UNMAP_DMA each here',
+      "# the trace ends with 3 mappings in place: the kernel removes them when QEMU's container fd closes; one UNMAP_DMA each here",
       'phase shutdown',
       'UNMAP 0xf8000000+0x6000 -> 0x6000',
       'UNMAP 0xf8007000+0xff9000 -> 0xff9000',
       'UNMAP 0xf9000000+0x1000000 -> 0x1000000',
     ]);
     // vfio_region_mmap is another event; without pci_update_mappings the BARs are taken for RAM, and said so
-    expect(notes[0]).toBe('trace: f5-qemu-devel-2020-01-syslog.log: 4 lines: 3 map/unmap events used (legacy VFIO container), 0 skipped sections, 1 other trace event, 0 lines that are no trace event; prefix: syslog');
-    expect(notes[2]).toBe('device BARs: the trace does not tell a device BAR (ram_device) from RAM: the host block is RAM and pinned (trace pci_update_mappings_* as well to map vfio-pci BARs as MMIO)');
+    expect(notes[0]).toBe(
+      'trace: f5-qemu-devel-2020-01-syslog.log: 4 lines: 3 map/unmap events used (legacy VFIO container), 0 skipped sections, 1 other trace event, 0 lines that are no trace event; prefix: syslog',
+    );
+    expect(notes[2]).toBe(
+      'device BARs: the trace does not tell a device BAR (ram_device) from RAM: the host block is RAM and pinned (trace pci_update_mappings_* as well to map vfio-pci BARs as MMIO)',
+    );
     await replaysCleanly(out);
   });
 
   it('test_import_f4_excerpt_refused', async () => {
     // hand-picked lines: a region_del of a range no region_add in the excerpt mapped
     const f = join(FIX, 'f4-qemu-devel-2021-05-07.log');
-    expect(await cli(['import', f])).toEqual({ code: 2, stdout: '', stderr: `vfio-sim: ${f}:2: region_del 0xc4000 - 0xdffff unmaps a range no region_add mapped: the trace starts after its region_add, or it is a virtio-mem section (QEMU does not trace those maps); neither can be replayed\n` });
+    expect(await cli(['import', f])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `vfio-sim: ${f}:2: region_del 0xc4000 - 0xdffff unmaps a range no region_add mapped: the trace starts after its region_add, or it is a virtio-mem section (QEMU does not trace those maps); neither can be replayed\n`,
+    });
   });
 
   it('test_import_f6_unmap_all_of_nothing_refused', async () => {
     // iommufd says it unmapped (ret 0) where the excerpt mapped nothing: the maps came before it
     const f = join(FIX, 'f6-unmap-all-2025.log');
-    expect((await inProcess(['import', f])).stderr).toBe(`vfio-sim: ${f}:2: IOAS unmap 0x0 size 0xffffffffffffffff unmaps a range nothing mapped, though the kernel unmapped something (ret 0): the trace starts after its map\n`);
+    expect((await inProcess(['import', f])).stderr).toBe(
+      `vfio-sim: ${f}:2: IOAS unmap 0x0 size 0xffffffffffffffff unmaps a range nothing mapped, though the kernel unmapped something (ret 0): the trace starts after its map\n`,
+    );
   });
 });
 
@@ -231,10 +263,12 @@ describe('import: prefix forms and QEMU eras (hand-written)', () => {
       'MAP 0x0+0xa0000 @0x7f0000000000 rw',
       'UNMAP 0x0+0xa0000 -> 0xa0000',
       'MAP 0x0+0xc0000 @0x7f0000000000 rw',
-      '# the trace ends with 6 mappings in place: the kernel removes them when QEMU\'s container fd closes; one UNMAP_DMA each here',
+      "# the trace ends with 6 mappings in place: the kernel removes them when QEMU's container fd closes; one UNMAP_DMA each here",
     ]);
     expect(lines).toHaveLength(23);
-    expect(notes[0]).toBe('trace: h-qemu5-tid.log: 18 lines: 10 map/unmap events used (legacy VFIO container), 4 skipped sections, 3 other trace events, 1 line that is no trace event; prefix: pid@time; QEMU 7.2 or earlier (vfio_listener_region_add_skip, vfio_listener_region_del_skip)');
+    expect(notes[0]).toBe(
+      'trace: h-qemu5-tid.log: 18 lines: 10 map/unmap events used (legacy VFIO container), 4 skipped sections, 3 other trace events, 1 line that is no trace event; prefix: pid@time; QEMU 7.2 or earlier (vfio_listener_region_add_skip, vfio_listener_region_del_skip)',
+    );
     await replaysCleanly(out);
   });
 
@@ -260,10 +294,12 @@ describe('import: prefix forms and QEMU eras (hand-written)', () => {
       'MAP 0xd8000+0x8000 @0x7f0240018000 rw',
       'MAP 0xe0000+0x10000 @0x7f0240220000 rw',
       'MAP 0xf0000+0x7ff10000 @0x7f00000f0000 rw',
-      '# the trace ends with 6 mappings in place: the kernel removes them when QEMU\'s container fd closes; one UNMAP_DMA each here',
+      "# the trace ends with 6 mappings in place: the kernel removes them when QEMU's container fd closes; one UNMAP_DMA each here",
       'phase shutdown',
     ]);
-    expect(notes[0]).toBe('trace: h-qemu10.1-iso.log: 18 lines: 14 map/unmap events used (legacy VFIO container), 3 skipped sections, 0 other trace events, 1 line that is no trace event; prefix: iso8601; QEMU 10.1 or later (the iso8601 prefix)');
+    expect(notes[0]).toBe(
+      'trace: h-qemu10.1-iso.log: 18 lines: 14 map/unmap events used (legacy VFIO container), 3 skipped sections, 0 other trace events, 1 line that is no trace event; prefix: iso8601; QEMU 10.1 or later (the iso8601 prefix)',
+    );
     await replaysCleanly(out);
   });
 
@@ -277,12 +313,14 @@ describe('import: prefix forms and QEMU eras (hand-written)', () => {
       'UNMAP 0x0+0xa0000 -> 0xa0000',
       'UNMAP 0xc0000+0x7ff40000 -> 0x7ff40000',
       'MAP 0x0+0x80000000 @0x7f0000000000 rw',
-      '# the trace ends with 1 mapping in place: the kernel removes it when QEMU\'s container fd closes; one UNMAP_DMA each here',
+      "# the trace ends with 1 mapping in place: the kernel removes it when QEMU's container fd closes; one UNMAP_DMA each here",
       'phase shutdown',
       'UNMAP 0x0+0x80000000 -> 0x80000000',
     ]);
     // the trace file's '#' header lines are no trace events
-    expect(notes[0]).toBe('trace: h-qemu8-ftrace.log: 13 lines: 5 map/unmap events used (legacy VFIO container), 3 skipped sections, 0 other trace events, 5 lines that are no trace event; prefix: ftrace; QEMU 8.0 or later (vfio_listener_region_skip)');
+    expect(notes[0]).toBe(
+      'trace: h-qemu8-ftrace.log: 13 lines: 5 map/unmap events used (legacy VFIO container), 3 skipped sections, 0 other trace events, 5 lines that are no trace event; prefix: ftrace; QEMU 8.0 or later (vfio_listener_region_skip)',
+    );
     await replaysCleanly(out);
   });
 
@@ -302,14 +340,16 @@ describe('import: prefix forms and QEMU eras (hand-written)', () => {
       'MAP 0xfd007000+0xff9000 @0x7f0140007000 rw',
       'MAP 0xe0000000+0x10000000 @0x7f00c0000000 rw',
       'UNMAP 0xe0000000+0x10000000 -> 0x10000000',
-      '# the trace ends with 4 mappings in place: the kernel removes them when QEMU\'s container fd closes; one UNMAP_DMA each here',
+      "# the trace ends with 4 mappings in place: the kernel removes them when QEMU's container fd closes; one UNMAP_DMA each here",
       'phase shutdown',
       'UNMAP 0x0+0xa0000 -> 0xa0000',
       'UNMAP 0xc0000+0x7ff40000 -> 0x7ff40000',
       'UNMAP 0xfd000000+0x6000 -> 0x6000',
       'UNMAP 0xfd007000+0xff9000 -> 0xff9000',
     ]);
-    expect(notes).toContain('device BARs: 3 sections inside vfio-pci BARs (pci_update_mappings_add) are device MMIO (2 host blocks, backing mmio: not pinned)');
+    expect(notes).toContain(
+      'device BARs: 3 sections inside vfio-pci BARs (pci_update_mappings_add) are device MMIO (2 host blocks, backing mmio: not pinned)',
+    );
     expect(notes).toContain('no_dma_map: 3 lines of sections QEMU did not map (a device BAR not aligned to the IOMMU page): no ioctl');
     await replaysCleanly(out);
     // MMIO is never pinned: only the RAM block's pages are
@@ -361,12 +401,16 @@ describe('import: prefix forms and QEMU eras (hand-written)', () => {
       'MAP 0x0+0xa0000 @0x7f0000000000 rw',
       'MAP 0xc0000+0x7ff40000 @0x7f00000c0000 rw',
       'UNMAP 0xc0000+0x7ff40000 -> 0x7ff40000',
-      '# the trace ends with 1 mapping in place: the kernel removes it when QEMU\'s container fd closes; one UNMAP_DMA each here',
+      "# the trace ends with 1 mapping in place: the kernel removes it when QEMU's container fd closes; one UNMAP_DMA each here",
       'phase shutdown',
       'UNMAP 0x0+0xa0000 -> 0xa0000',
     ]);
-    expect(notes[0]).toBe('trace: h-qemu9.1-viommu.log: 12 lines: 3 map/unmap events used (legacy VFIO container), 1 skipped section, 2 other trace events, 0 lines that are no trace event; QEMU 9.1 to 10.1 (vfio_listener_region_del_iommu, vfio_legacy_dma_unmap_overflow_workaround)');
-    expect(notes.at(-1)).toBe('vIOMMU: 6 events (IOMMU regions, iommu MAP/UNMAP notifications) not imported: the trace has no host address for them');
+    expect(notes[0]).toBe(
+      'trace: h-qemu9.1-viommu.log: 12 lines: 3 map/unmap events used (legacy VFIO container), 1 skipped section, 2 other trace events, 0 lines that are no trace event; QEMU 9.1 to 10.1 (vfio_listener_region_del_iommu, vfio_legacy_dma_unmap_overflow_workaround)',
+    );
+    expect(notes.at(-1)).toBe(
+      'vIOMMU: 6 events (IOMMU regions, iommu MAP/UNMAP notifications) not imported: the trace has no host address for them',
+    );
     await replaysCleanly(out);
   });
 
@@ -384,13 +428,22 @@ describe('import: prefix forms and QEMU eras (hand-written)', () => {
     const r = await inProcess(['import', join(FIX, 'f3-libvfio-user-544.log')]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(readFileSync(join(dir, 'f3-libvfio-user-544.log.jsonl'), 'utf8'));
-    expect(r.stderr.split('\n').filter((l) => l !== '').every((l) => l.startsWith('import: '))).toBe(true);
+    expect(
+      r.stderr
+        .split('\n')
+        .filter((l) => l !== '')
+        .every((l) => l.startsWith('import: ')),
+    ).toBe(true);
   });
 });
 
 describe('import: bad input', () => {
   let k = 0;
-  const trace = (...lines: string[]): string => { const f = join(dir, `bad${++k}.log`); writeFileSync(f, `${lines.join('\n')}\n`); return f; };
+  const trace = (...lines: string[]): string => {
+    const f = join(dir, `bad${++k}.log`);
+    writeFileSync(f, `${lines.join('\n')}\n`);
+    return f;
+  };
   const ADD = (a: string, b: string, p: string): string => `vfio_listener_region_add_ram region_add [ram] ${a} - ${b} [${p}]`;
   const DEL = (a: string, b: string): string => `vfio_listener_region_del region_del ${a} - ${b}`;
   /** One line on stderr, nothing on stdout, exit 2. */
@@ -403,51 +456,97 @@ describe('import: bad input', () => {
   });
 
   it('test_import_no_vfio_events', async () => {
-    const f = trace('qemu-system-x86_64: -device vfio-pci,host=0000:01:00.0: warning: something', 'vfio_listener_region_skip SKIPPING region_add 0xfec00000 - 0xfec00fff', 'pci_update_mappings_add e1000 00:03.0 0,0xfeb80000+0x20000');
-    await refused(['import', f], `import: ${f} has no VFIO map or unmap event (vfio_listener_region_add_ram, vfio_listener_region_del, iommufd_backend_map_dma, iommufd_backend_map_file_dma, iommufd_backend_unmap_dma): trace QEMU with -trace 'vfio_listener_region*' (or -trace 'iommufd_backend*')`);
+    const f = trace(
+      'qemu-system-x86_64: -device vfio-pci,host=0000:01:00.0: warning: something',
+      'vfio_listener_region_skip SKIPPING region_add 0xfec00000 - 0xfec00fff',
+      'pci_update_mappings_add e1000 00:03.0 0,0xfeb80000+0x20000',
+    );
+    await refused(
+      ['import', f],
+      `import: ${f} has no VFIO map or unmap event (vfio_listener_region_add_ram, vfio_listener_region_del, iommufd_backend_map_dma, iommufd_backend_map_file_dma, iommufd_backend_unmap_dma): trace QEMU with -trace 'vfio_listener_region*' (or -trace 'iommufd_backend*')`,
+    );
     const empty = trace('');
-    await refused(['import', empty], `import: ${empty} has no VFIO map or unmap event (vfio_listener_region_add_ram, vfio_listener_region_del, iommufd_backend_map_dma, iommufd_backend_map_file_dma, iommufd_backend_unmap_dma): trace QEMU with -trace 'vfio_listener_region*' (or -trace 'iommufd_backend*')`);
+    await refused(
+      ['import', empty],
+      `import: ${empty} has no VFIO map or unmap event (vfio_listener_region_add_ram, vfio_listener_region_del, iommufd_backend_map_dma, iommufd_backend_map_file_dma, iommufd_backend_unmap_dma): trace QEMU with -trace 'vfio_listener_region*' (or -trace 'iommufd_backend*')`,
+    );
   });
 
   it('test_import_viommu_only', async () => {
-    const f = trace('vfio_listener_region_add_iommu region_add [iommu] intel_iommu_devfn_24 0x0 - 0xffffffffffffffff', 'vfio_iommu_map_notify iommu MAP @ 0xfffff000 - 0xffffffff');
-    await refused(['import', f], `import: ${f} has only vIOMMU events (2: vfio_iommu_map_notify, IOMMU regions), which give no host address to replay: nothing to import`);
+    const f = trace(
+      'vfio_listener_region_add_iommu region_add [iommu] intel_iommu_devfn_24 0x0 - 0xffffffffffffffff',
+      'vfio_iommu_map_notify iommu MAP @ 0xfffff000 - 0xffffffff',
+    );
+    await refused(
+      ['import', f],
+      `import: ${f} has only vIOMMU events (2: vfio_iommu_map_notify, IOMMU regions), which give no host address to replay: nothing to import`,
+    );
   });
 
   it('test_import_del_never_added', async () => {
     const f = trace(ADD('0x0', '0x9ffff', '0x7f0000000000'), DEL('0x100000', '0x7fffffff'));
-    await refused(['import', f], `${f}:2: region_del 0x100000 - 0x7fffffff unmaps a range no region_add mapped: the trace starts after its region_add, or it is a virtio-mem section (QEMU does not trace those maps); neither can be replayed`);
+    await refused(
+      ['import', f],
+      `${f}:2: region_del 0x100000 - 0x7fffffff unmaps a range no region_add mapped: the trace starts after its region_add, or it is a virtio-mem section (QEMU does not trace those maps); neither can be replayed`,
+    );
   });
 
   it('test_import_del_splits_a_mapping', async () => {
     const f = trace(ADD('0x0', '0x7fffffff', '0x7f0000000000'), DEL('0x0', '0x9ffff'));
-    await refused(['import', f], `${f}:2: region_del 0x0 - 0x9ffff splits the mapping 0x0 - 0x7fffffff of line 1; type1 refuses that (EINVAL) and QEMU's listener unmaps whole sections`);
+    await refused(
+      ['import', f],
+      `${f}:2: region_del 0x0 - 0x9ffff splits the mapping 0x0 - 0x7fffffff of line 1; type1 refuses that (EINVAL) and QEMU's listener unmaps whole sections`,
+    );
   });
 
   it('test_import_overlapping_adds', async () => {
     // F4's pattern: 0xc0000 added again (another host address) with no region_del in between
-    const f = trace(ADD('0xc0000', '0xc0fff', '0x7f6702c00000'), ADD('0xc1000', '0xc3fff', '0x7f66406c1000'), ADD('0xc0000', '0xc3fff', '0x7f66406c0000'));
-    await refused(['import', f], `${f}:3: region_add [ram] 0xc0000 - 0xc3fff overlaps 0xc0000 - 0xc0fff mapped on line 1 and not unmapped; QEMU's listener never adds a section over a live one`);
+    const f = trace(
+      ADD('0xc0000', '0xc0fff', '0x7f6702c00000'),
+      ADD('0xc1000', '0xc3fff', '0x7f66406c1000'),
+      ADD('0xc0000', '0xc3fff', '0x7f66406c0000'),
+    );
+    await refused(
+      ['import', f],
+      `${f}:3: region_add [ram] 0xc0000 - 0xc3fff overlaps 0xc0000 - 0xc0fff mapped on line 1 and not unmapped; QEMU's listener never adds a section over a live one`,
+    );
     // the same section again, same host address: what a second container's listener would print
     const g = trace(ADD('0x0', '0x9ffff', '0x7f0000000000'), ADD('0x0', '0x9ffff', '0x7f0000000000'));
-    await refused(['import', g], `${g}:2: region_add [ram] 0x0 - 0x9ffff [0x7f0000000000] maps again what line 1 mapped and nothing unmapped: a second VFIO container (each replays the memory map)? import traces one container`);
+    await refused(
+      ['import', g],
+      `${g}:2: region_add [ram] 0x0 - 0x9ffff [0x7f0000000000] maps again what line 1 mapped and nothing unmapped: a second VFIO container (each replays the memory map)? import traces one container`,
+    );
   });
 
   it('test_import_malformed_and_impossible_lines', async () => {
     const cut = trace(ADD('0x0', '0x9ffff', '0x7f0000000000'), 'vfio_listener_region_add_ram region_add [ram] 0xc0000 - ');
-    await refused(['import', cut], `${cut}:2: vfio_listener_region_add_ram: cannot read 'region_add [ram] 0xc0000 - ' (expected 'region_add [ram] 0x<iova> - 0x<last> [<host address>]')`);
+    await refused(
+      ['import', cut],
+      `${cut}:2: vfio_listener_region_add_ram: cannot read 'region_add [ram] 0xc0000 - ' (expected 'region_add [ram] 0x<iova> - 0x<last> [<host address>]')`,
+    );
     const unaligned = trace(ADD('0x800', '0x9ffff', '0x7f0000000800'));
-    await refused(['import', unaligned], `${unaligned}:1: region_add [ram] 0x800 - 0x9ffff [0x7f0000000800]: not 4 KiB page aligned; QEMU's listener maps host-page aligned ranges`);
+    await refused(
+      ['import', unaligned],
+      `${unaligned}:1: region_add [ram] 0x800 - 0x9ffff [0x7f0000000800]: not 4 KiB page aligned; QEMU's listener maps host-page aligned ranges`,
+    );
     const nil = trace(ADD('0x0', '0x9ffff', '(nil)'));
     await refused(['import', nil], `${nil}:1: region_add [ram] 0x0 - 0x9ffff: host address (nil): QEMU maps RAM it has mmapped`);
-    const twoIoas = trace('iommufd_backend_map_dma  iommufd=3 ioas=2 iova=0x0 size=0x1000 addr=0x7f0000000000 readonly=0 (0)',
-      'iommufd_backend_map_dma  iommufd=3 ioas=7 iova=0x0 size=0x1000 addr=0x7f0000000000 readonly=0 (0)');
-    await refused(['import', twoIoas], `${twoIoas}:2: iommufd IOAS 7: the trace also maps into IOAS 2; import traces one address space (one container) at a time`);
+    const twoIoas = trace(
+      'iommufd_backend_map_dma  iommufd=3 ioas=2 iova=0x0 size=0x1000 addr=0x7f0000000000 readonly=0 (0)',
+      'iommufd_backend_map_dma  iommufd=3 ioas=7 iova=0x0 size=0x1000 addr=0x7f0000000000 readonly=0 (0)',
+    );
+    await refused(
+      ['import', twoIoas],
+      `${twoIoas}:2: iommufd IOAS 7: the trace also maps into IOAS 2; import traces one address space (one container) at a time`,
+    );
   });
 
   it('test_import_bad_options', async () => {
     const f = join(FIX, 'f3-libvfio-user-544.log');
-    await refused(['import', f, '--backing', '2m'], "--backing: '2m' is not one of 4k, thp, hugetlb-2m, hugetlb-1g, fragmented, fragmented:<p> (p in [0,1] = share of 2 MiB regions left as scattered 4 KiB pages)");
+    await refused(
+      ['import', f, '--backing', '2m'],
+      "--backing: '2m' is not one of 4k, thp, hugetlb-2m, hugetlb-1g, fragmented, fragmented:<p> (p in [0,1] = share of 2 MiB regions left as scattered 4 KiB pages)",
+    );
     await refused(['import', f, '--profile', 'v4.21'], "--profile: unknown release 'v4.21' (a release from v3.19 to v7.1, or mainline)");
     await refused(['import', f, '-o', dir], `--output: cannot write ${dir}: EISDIR (is a directory)`);
     await refused(['import', f, '-o', f], `--output: ${f} is the trace being read; give the replay file another name`);

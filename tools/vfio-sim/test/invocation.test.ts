@@ -18,9 +18,14 @@ function exec(file: string, args: readonly string[], cwd: string): Promise<Ran> 
   return new Promise((resolve, reject) => {
     const env = { ...process.env, VFIO_SIM_INVOCATION: '' };
     const p = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    p.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    let stdout = '',
+      stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    p.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     p.on('error', reject);
     p.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -71,12 +76,19 @@ describe('invocation', () => {
   it('test_hints_as_root_script', async () => {
     // what `pnpm vfio-sim` and `pnpm start` set (root package.json)
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    for (const s of ['vfio-sim', 'start']) expect(pkg.scripts[s]).toContain("VFIO_SIM_INVOCATION='pnpm vfio-sim' node tools/vfio-sim/dist/cli.js");
-    const r = await cli(['compare', '--guest', '1G', '--dma', 'none', '--firmware', 'none', '--serial'], ROOT, { VFIO_SIM_INVOCATION: 'pnpm vfio-sim' });
+    for (const s of ['vfio-sim', 'start'])
+      expect(pkg.scripts[s]).toContain("VFIO_SIM_INVOCATION='pnpm vfio-sim' node tools/vfio-sim/dist/cli.js");
+    const r = await cli(['compare', '--guest', '1G', '--dma', 'none', '--firmware', 'none', '--serial'], ROOT, {
+      VFIO_SIM_INVOCATION: 'pnpm vfio-sim',
+    });
     expect(r.stdout).toContain('What to try next:\n  pnpm vfio-sim sweep --tlb-sync-max 1,8,64,512,4096');
     expect(r.stdout).toContain('(commits: pnpm vfio-sim timeline v4.16 mainline)');
     const e = await cli(['report', '--costs', '--cost', 'amd.cmd.sumbit=3'], ROOT, { VFIO_SIM_INVOCATION: 'pnpm vfio-sim' });
-    expect(e).toEqual({ code: 2, stdout: '', stderr: "vfio-sim: --cost: unknown event 'amd.cmd.sumbit' (see `pnpm vfio-sim report --costs --driver amd`)\n" });
+    expect(e).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: "vfio-sim: --cost: unknown event 'amd.cmd.sumbit' (see `pnpm vfio-sim report --costs --driver amd`)\n",
+    });
     const h = await cli(['--help'], ROOT, { VFIO_SIM_INVOCATION: 'pnpm vfio-sim' });
     expect(h.stdout.startsWith('Usage: pnpm vfio-sim [options] [command]\n')).toBe(true);
     expect(h.stdout).toContain('  $ pnpm vfio-sim run --record boot.jsonl && pnpm vfio-sim replay boot.jsonl --profile mainline\n');

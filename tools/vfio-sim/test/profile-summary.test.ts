@@ -9,8 +9,16 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PKG } from './helpers.js';
 
-interface Entry { fn: string; ms: number; pct: number }
-interface Summary { totalMs: number; self: Entry[]; inclusive: Entry[] }
+interface Entry {
+  fn: string;
+  ms: number;
+  pct: number;
+}
+interface Summary {
+  totalMs: number;
+  self: Entry[];
+  inclusive: Entry[];
+}
 interface Mod {
   summariseProfile(p: unknown, top?: number, maxInclusivePct?: number): Summary;
   formatProfileSummary(title: string, s: Summary): string;
@@ -19,7 +27,13 @@ interface Mod {
 const load = async (): Promise<Mod> => (await import(pathToFileURL(join(PKG, 'bench', 'profile-summary.mjs')).href)) as Mod;
 
 const URL_A = 'file:///repo/tools/vfio-sim/bench/a.mjs';
-const frame = (functionName: string, lineNumber: number, url = URL_A) => ({ functionName, url, lineNumber, columnNumber: 0, scriptId: '1' });
+const frame = (functionName: string, lineNumber: number, url = URL_A) => ({
+  functionName,
+  url,
+  lineNumber,
+  columnNumber: 0,
+  scriptId: '1',
+});
 // (root) > main > f > g > f (recursion), and main > g; samples 10..60 us
 const PROFILE = {
   nodes: [
@@ -39,13 +53,18 @@ describe('profile summary', () => {
     const s = (await load()).summariseProfile(PROFILE);
     expect(s.totalMs).toBeCloseTo(0.21, 12);
     // self: f 20+30+50, g 40+60 (a tie, by name), main 10; (root) sampled nothing
-    expect(s.self.map((e) => [e.fn, e.ms * 1000])).toEqual([
-      ['f bench/a.mjs:10', 100], ['g bench/a.mjs:20', 100], ['main bench/a.mjs:1', 10],
-    ].map(([fn, us]) => [`${(fn as string).split(' ')[0]} vfio-sim/${(fn as string).split(' ')[1]}`, us]));
+    expect(s.self.map((e) => [e.fn, e.ms * 1000])).toEqual(
+      [
+        ['f bench/a.mjs:10', 100],
+        ['g bench/a.mjs:20', 100],
+        ['main bench/a.mjs:1', 10],
+      ].map(([fn, us]) => [`${(fn as string).split(' ')[0]} vfio-sim/${(fn as string).split(' ')[1]}`, us]),
+    );
     // inclusive: g = (40 + its callee f's 50) + 60; f = its outer frame's 20+30+40+50 (the inner f adds nothing);
     // main and (root) see every sample (100% >= 80%) and are left out
     expect(s.inclusive.map((e) => [e.fn, Math.round(e.ms * 1000), Number(e.pct.toFixed(2))])).toEqual([
-      ['g vfio-sim/bench/a.mjs:20', 150, 71.43], ['f vfio-sim/bench/a.mjs:10', 140, 66.67],
+      ['g vfio-sim/bench/a.mjs:20', 150, 71.43],
+      ['f vfio-sim/bench/a.mjs:10', 140, 66.67],
     ]);
     // the length and the cap are parameters: above 100% the runner frames stay (a tie, by name)
     expect((await load()).summariseProfile(PROFILE, 2, 101).inclusive.map((e) => e.fn)).toEqual(['(root)', 'main vfio-sim/bench/a.mjs:1']);
@@ -54,14 +73,16 @@ describe('profile summary', () => {
 
   it('test_format_two_columns', async () => {
     const m = await load();
-    expect(m.formatProfileSummary('t', m.summariseProfile(PROFILE))).toBe([
-      't: 0 ms sampled',
-      // the left column is as wide as its longest cell (33) and at least 30
-      '  inclusive (with callees)            self',
-      '   71.4%  g vfio-sim/bench/a.mjs:20    47.6%  f vfio-sim/bench/a.mjs:10',
-      '   66.7%  f vfio-sim/bench/a.mjs:10    47.6%  g vfio-sim/bench/a.mjs:20',
-      '                                        4.8%  main vfio-sim/bench/a.mjs:1',
-    ].join('\n'));
+    expect(m.formatProfileSummary('t', m.summariseProfile(PROFILE))).toBe(
+      [
+        't: 0 ms sampled',
+        // the left column is as wide as its longest cell (33) and at least 30
+        '  inclusive (with callees)            self',
+        '   71.4%  g vfio-sim/bench/a.mjs:20    47.6%  f vfio-sim/bench/a.mjs:10',
+        '   66.7%  f vfio-sim/bench/a.mjs:10    47.6%  g vfio-sim/bench/a.mjs:20',
+        '                                        4.8%  main vfio-sim/bench/a.mjs:1',
+      ].join('\n'),
+    );
   });
 });
 
@@ -70,7 +91,11 @@ describe('bench:scale --prof', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('test_prof_prints_where_the_time_goes_per_case', () => {
-    const r = spawnSync(process.execPath, [join(PKG, 'bench', 'scale.mjs'), '--sizes', '4G', '--backings', 'thp', '--prof', dir, '--json'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [join(PKG, 'bench', 'scale.mjs'), '--sizes', '4G', '--backings', 'thp', '--prof', dir, '--json'],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout) as { rows: { size: string; profile: Summary }[] };
     const p = doc.rows[0]!.profile;

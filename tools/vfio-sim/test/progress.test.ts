@@ -16,7 +16,7 @@ function underTty(args: string): string {
   const log = join(mkdtempSync(join(tmpdir(), 'vfio-sim-tty-')), 'tty.log');
   // stdout goes to /dev/null, so the log holds what the CLI wrote to the terminal's stderr
   const r = spawnSync(SCRIPT, ['-qec', `${process.execPath} ${CLI} ${args} >/dev/null`, log], { encoding: 'utf8' });
-  expect(r.status, `${r.stderr}\n${readFileSync(log, "utf8")}`).toBe(0);
+  expect(r.status, `${r.stderr}\n${readFileSync(log, 'utf8')}`).toBe(0);
   return readFileSync(log, 'utf8');
 }
 
@@ -51,8 +51,14 @@ describe('progress', () => {
     // ioctl). Progress moves inside it: several lines with the same ioctls done and more pages each time
     // a fully fragmented host (--host-age 1): the pin and unpin hooks report every 1024 chunks, one per page here
     const tty = underTty('run --guest 8G --backing 4k --host-age 1 --firmware none --dma none');
-    const lines = [...tty.matchAll(/\rmainline: (\d+)%, pages ([\d.]+)(k|M)?\/4\.19M, ioctls\+DMAs (\d)\/6, ([\d.]+) s, ETA (\.\.\.|[\d.]+ s)/g)]
-      .map((m) => ({ pct: Number(m[1]), pages: Number(m[2]) * (m[3] === 'M' ? 1e6 : m[3] === 'k' ? 1e3 : 1), ops: Number(m[4]), eta: m[6]! }));
+    const lines = [
+      ...tty.matchAll(/\rmainline: (\d+)%, pages ([\d.]+)(k|M)?\/4\.19M, ioctls\+DMAs (\d)\/6, ([\d.]+) s, ETA (\.\.\.|[\d.]+ s)/g),
+    ].map((m) => ({
+      pct: Number(m[1]),
+      pages: Number(m[2]) * (m[3] === 'M' ? 1e6 : m[3] === 'k' ? 1e3 : 1),
+      ops: Number(m[4]),
+      eta: m[6]!,
+    }));
     expect(lines.length).toBeGreaterThanOrEqual(3);
     const inside = lines.filter((l, i) => i > 0 && l.ops === lines[i - 1]!.ops && l.pages > lines[i - 1]!.pages);
     expect(inside.length).toBeGreaterThanOrEqual(1);

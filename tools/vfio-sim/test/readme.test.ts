@@ -20,7 +20,15 @@ function blocks(from: string, to: string): string[] {
 function transcript(block: string): [string[], string][] {
   const out: [string[], string][] = [];
   for (const line of block.split('\n')) {
-    if (line.startsWith('$ vfio-sim')) out.push([line.slice('$ vfio-sim'.length).trim().split(/\s+/).filter((x) => x !== ''), '']);
+    if (line.startsWith('$ vfio-sim'))
+      out.push([
+        line
+          .slice('$ vfio-sim'.length)
+          .trim()
+          .split(/\s+/)
+          .filter((x) => x !== ''),
+        '',
+      ]);
     else if (line !== '') out[out.length - 1]![1] += `${line}\n`;
   }
   return out;
@@ -48,7 +56,24 @@ describe('readme', () => {
     const lines = block!.split('\n');
     // the record the section shows, made as its caption says, then the edit the block shows
     const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-readme-'));
-    const rec = await cli(['run', '--guest', '4G', '--workload', 'boot+churn', '--churn-ops', '3', '--churn-live', '2', '--dma-bursts', '2', '--record', 'small.jsonl'], dir);
+    const rec = await cli(
+      [
+        'run',
+        '--guest',
+        '4G',
+        '--workload',
+        'boot+churn',
+        '--churn-ops',
+        '3',
+        '--churn-live',
+        '2',
+        '--dma-bursts',
+        '2',
+        '--record',
+        'small.jsonl',
+      ],
+      dir,
+    );
     expect(rec.code).toBe(0);
     expect(lines[0]).toBe('$ sed \'9s/"ret":0/"ret":-22/\' small.jsonl > edited.jsonl');
     execFileSync('sh', ['-c', lines[0]!.slice(2)], { cwd: dir });

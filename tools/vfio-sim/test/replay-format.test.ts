@@ -58,17 +58,45 @@ describe('replay format', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/DMA pages \/ IO faults\s+16\/0/);
     const { res } = await cliJson(['replay', f, '--profile', 'v4.16,v4.17,mainline']);
-    expect(res.cases.map((c) => [c.label, c.mismatches, c.metrics.ioctlErrors])).toEqual([['v4.16', [], 0], ['v4.17', [], 0], ['mainline', [], 0]]);
-    expect(await cli(['replay', '--init', f])).toEqual({ code: 2, stdout: '',
-      stderr: `vfio-sim: --init: prints a template on stdout and takes no FILE (got ${f}): vfio-sim replay --init > my.jsonl\n` });
-    expect(await cli(['replay'])).toEqual({ code: 2, stdout: '', stderr: 'vfio-sim: replay: missing FILE (a .jsonl replay file; vfio-sim replay --init prints a template)\n' });
+    expect(res.cases.map((c) => [c.label, c.mismatches, c.metrics.ioctlErrors])).toEqual([
+      ['v4.16', [], 0],
+      ['v4.17', [], 0],
+      ['mainline', [], 0],
+    ]);
+    expect(await cli(['replay', '--init', f])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `vfio-sim: --init: prints a template on stdout and takes no FILE (got ${f}): vfio-sim replay --init > my.jsonl\n`,
+    });
+    expect(await cli(['replay'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'vfio-sim: replay: missing FILE (a .jsonl replay file; vfio-sim replay --init prints a template)\n',
+    });
   });
 
   it('test_replay_header_without_scenario', async () => {
     // today's full machine without a scenario field: it replays (scenario null), no internal error
-    const machine = { hostMemory: '8589934592', seed: 1, backing: 'thp', cost: {}, driver: 'amd', profile: 'v4.17', iotlbEntries: 1024, groups: 1, devices: 1,
-      memlockLimit: '5368709120', capIpcLock: false, container: { tlbSyncMax: 512, unmapPath: null, disableHugepages: false, dmaEntryLimit: 65535 } };
-    const f = file(JSON.stringify({ op: 'header', format: 'vfio-sim-replay', version: 1, label: 'x', machine }), '{"op":"mmap","size":"0x40000000"}', MAP_1G, UNMAP_1G);
+    const machine = {
+      hostMemory: '8589934592',
+      seed: 1,
+      backing: 'thp',
+      cost: {},
+      driver: 'amd',
+      profile: 'v4.17',
+      iotlbEntries: 1024,
+      groups: 1,
+      devices: 1,
+      memlockLimit: '5368709120',
+      capIpcLock: false,
+      container: { tlbSyncMax: 512, unmapPath: null, disableHugepages: false, dmaEntryLimit: 65535 },
+    };
+    const f = file(
+      JSON.stringify({ op: 'header', format: 'vfio-sim-replay', version: 1, label: 'x', machine }),
+      '{"op":"mmap","size":"0x40000000"}',
+      MAP_1G,
+      UNMAP_1G,
+    );
     const r = await cli(['replay', f, '--profile', 'v4.16,v4.17,mainline']);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
@@ -76,56 +104,98 @@ describe('replay format', () => {
   });
 
   it('test_replay_bad_host_memory', async () => {
-    await usage(file(`${HEADER},"machine":{"hostMemory":"1048576"}}`), `${dir}/f${n}.jsonl:1: header: machine.hostMemory 1048576 is not a multiple of 2 MiB`);
-    await usage(file(`${HEADER},"machine":{"hostMemory":"123456789012345678901234"}}`),
-      `${dir}/f${n}.jsonl:1: header: machine.hostMemory 123456789012345678901234 is larger than the 16 TiB this tool models`);
-    await usage(file(`${HEADER},"machine":{"hostMemory":"lots"}}`),
-      `${dir}/f${n}.jsonl:1: header: machine.hostMemory must be bytes: a decimal string like "8589934592", or a size like "8G"`);
-    await usage(file(`${HEADER},"machine":{"memlockLimit":"123456789012345678901234"}}`),
-      `${dir}/f${n}.jsonl:1: header: machine.memlockLimit 123456789012345678901234 is larger than a u64 (RLIMIT_MEMLOCK is a 64-bit byte count)`);
+    await usage(
+      file(`${HEADER},"machine":{"hostMemory":"1048576"}}`),
+      `${dir}/f${n}.jsonl:1: header: machine.hostMemory 1048576 is not a multiple of 2 MiB`,
+    );
+    await usage(
+      file(`${HEADER},"machine":{"hostMemory":"123456789012345678901234"}}`),
+      `${dir}/f${n}.jsonl:1: header: machine.hostMemory 123456789012345678901234 is larger than the 16 TiB this tool models`,
+    );
+    await usage(
+      file(`${HEADER},"machine":{"hostMemory":"lots"}}`),
+      `${dir}/f${n}.jsonl:1: header: machine.hostMemory must be bytes: a decimal string like "8589934592", or a size like "8G"`,
+    );
+    await usage(
+      file(`${HEADER},"machine":{"memlockLimit":"123456789012345678901234"}}`),
+      `${dir}/f${n}.jsonl:1: header: machine.memlockLimit 123456789012345678901234 is larger than a u64 (RLIMIT_MEMLOCK is a 64-bit byte count)`,
+    );
   });
 
   it('test_replay_mmap_fails', async () => {
     // ENOMEM: more than the host has; EINVAL: a hugetlbfs length that is not a multiple of the huge page
-    await usage(file(`${HEADER},"machine":{"hostMemory":"4G"}}`, '{"op":"mmap","size":"0x200000000"}'),
-      `${dir}/f${n}.jsonl:2: mmap of 0x200000000 bytes (thp) failed: ENOMEM: needs 2097152 frames, host has 1048576 free, mmap (machine.hostMemory is 4294967296 bytes)`);
-    await usage(file(`${HEADER},"machine":{"backing":"hugetlb-1g"}}`, '{"op":"mmap","size":"0x200000"}'),
-      `${dir}/f${n}.jsonl:2: mmap of 0x200000 bytes (hugetlb-1g) failed: EINVAL: hugetlbfs length must be a multiple of the huge page size (hugetlb-1g), mmap`);
+    await usage(
+      file(`${HEADER},"machine":{"hostMemory":"4G"}}`, '{"op":"mmap","size":"0x200000000"}'),
+      `${dir}/f${n}.jsonl:2: mmap of 0x200000000 bytes (thp) failed: ENOMEM: needs 2097152 frames, host has 1048576 free, mmap (machine.hostMemory is 4294967296 bytes)`,
+    );
+    await usage(
+      file(`${HEADER},"machine":{"backing":"hugetlb-1g"}}`, '{"op":"mmap","size":"0x200000"}'),
+      `${dir}/f${n}.jsonl:2: mmap of 0x200000 bytes (hugetlb-1g) failed: EINVAL: hugetlbfs length must be a multiple of the huge page size (hugetlb-1g), mmap`,
+    );
   });
 
   it('test_replay_bad_costs', async () => {
     // a negative cost would print a negative time; 1e300 and 1e400 (Infinity once parsed) an infinite one
-    await usage(file(`${HEADER},"machine":{"cost":{"pins":-1}}}`), `${dir}/f${n}.jsonl:1: header: machine.cost: cost of 'pins' must be a number of nanoseconds in [0, 1000000000], got -1`);
-    await usage(file(`${HEADER},"machine":{"cost":{"pins":1e300,"completionWaits":1e400,"bogus":1}}}`), `${dir}/f${n}.jsonl:1: header: ` + [
-      "machine.cost: cost of 'pins' must be a number of nanoseconds in [0, 1000000000], got 1e+300",
-      "machine.cost: cost of 'completionWaits' must be a number of nanoseconds in [0, 1000000000], got Infinity",
-      "machine.cost: unknown event 'bogus' (see `vfio-sim report --costs --driver amd`)"].join('; '));
+    await usage(
+      file(`${HEADER},"machine":{"cost":{"pins":-1}}}`),
+      `${dir}/f${n}.jsonl:1: header: machine.cost: cost of 'pins' must be a number of nanoseconds in [0, 1000000000], got -1`,
+    );
+    await usage(
+      file(`${HEADER},"machine":{"cost":{"pins":1e300,"completionWaits":1e400,"bogus":1}}}`),
+      `${dir}/f${n}.jsonl:1: header: ` +
+        [
+          "machine.cost: cost of 'pins' must be a number of nanoseconds in [0, 1000000000], got 1e+300",
+          "machine.cost: cost of 'completionWaits' must be a number of nanoseconds in [0, 1000000000], got Infinity",
+          "machine.cost: unknown event 'bogus' (see `vfio-sim report --costs --driver amd`)",
+        ].join('; '),
+    );
     // the flag goes through the same check
-    expect((await inProcess(['run', '--guest', '1G', '--cost', 'pins=10000000000'])).stderr)
-      .toBe("vfio-sim: --cost: cost of 'pins' must be a number of nanoseconds in [0, 1000000000], got 10000000000\n");
+    expect((await inProcess(['run', '--guest', '1G', '--cost', 'pins=10000000000'])).stderr).toBe(
+      "vfio-sim: --cost: cost of 'pins' must be a number of nanoseconds in [0, 1000000000], got 10000000000\n",
+    );
   });
 
   it('test_replay_header_lists_every_problem', async () => {
-    await usage(file('{"op":"header","format":"vfio-sim-replay","seed":1,"machine":{"seed":-1,"driver":"intel","container":{"tlbSyncMax":0,"x":1}}}'), `${dir}/f${n}.jsonl:1: header: ` + [
-      "unknown field 'seed' (known: op, format, version, label, machine, scenario)",
-      "missing field 'version' (1)",
-      'machine.seed must be an integer in [0, 4294967295]',
-      "machine.driver must be 'amd' or 'reference'",
-      "unknown field 'machine.container.x' (known: machine.container.tlbSyncMax, machine.container.unmapPath, machine.container.disableHugepages, machine.container.dmaEntryLimit)",
-      'machine.container.tlbSyncMax must be an integer in [1, 1048576]'].join('; '));
+    await usage(
+      file('{"op":"header","format":"vfio-sim-replay","seed":1,"machine":{"seed":-1,"driver":"intel","container":{"tlbSyncMax":0,"x":1}}}'),
+      `${dir}/f${n}.jsonl:1: header: ` +
+        [
+          "unknown field 'seed' (known: op, format, version, label, machine, scenario)",
+          "missing field 'version' (1)",
+          'machine.seed must be an integer in [0, 4294967295]',
+          "machine.driver must be 'amd' or 'reference'",
+          "unknown field 'machine.container.x' (known: machine.container.tlbSyncMax, machine.container.unmapPath, machine.container.disableHugepages, machine.container.dmaEntryLimit)",
+          'machine.container.tlbSyncMax must be an integer in [1, 1048576]',
+        ].join('; '),
+    );
     // a recorded scenario is checked as a scenario file is, by its JSON path
-    await usage(file(`${HEADER},"scenario":{"guest":{"memory":"3M"}}}`), `${dir}/f${n}.jsonl:1: header: scenario.guest.memory: 3M is not a multiple of 2 MiB`);
-    await usage(file('{"op":"mmap"}'), `${dir}/f${n}.jsonl:1: first line must be {"op":"header","format":"vfio-sim-replay","version":1} (every other header field is optional)`);
-    await usage(file('# only a comment'), `${dir}/f${n}.jsonl: empty replay file: no header line (vfio-sim replay --init prints a template)`);
+    await usage(
+      file(`${HEADER},"scenario":{"guest":{"memory":"3M"}}}`),
+      `${dir}/f${n}.jsonl:1: header: scenario.guest.memory: 3M is not a multiple of 2 MiB`,
+    );
+    await usage(
+      file('{"op":"mmap"}'),
+      `${dir}/f${n}.jsonl:1: first line must be {"op":"header","format":"vfio-sim-replay","version":1} (every other header field is optional)`,
+    );
+    await usage(
+      file('# only a comment'),
+      `${dir}/f${n}.jsonl: empty replay file: no header line (vfio-sim replay --init prints a template)`,
+    );
   });
 
   it('test_replay_lines_say_missing_and_unknown', async () => {
-    await usage(file(`${HEADER}}`, '{"op":"mmap","size":"0x200000","bogus":1}'),
-      `${dir}/f${n}.jsonl:2: mmap: unknown field 'bogus' (known: op, name, size, backing, vaddr, populate)`);
-    await usage(file(`${HEADER}}`, '{"op":"ioctl","cmd":"VFIO_IOMMU_MAP_DMA","arg":{"iova":"0x0","size":"0x1000","x":1}}'),
-      `${dir}/f${n}.jsonl:2: ioctl: unknown field 'arg.x' (known: arg.argsz, arg.flags, arg.vaddr, arg.iova, arg.size); missing field 'arg.vaddr' (a 0x hex u64 string)`);
-    await usage(file(`${HEADER}}`, '{"op":"dma","device":256,"iova":"0x0"}'),
-      `${dir}/f${n}.jsonl:2: dma: missing field 'pages' (a page count > 0); missing field 'dir' ('read' or 'write')`);
+    await usage(
+      file(`${HEADER}}`, '{"op":"mmap","size":"0x200000","bogus":1}'),
+      `${dir}/f${n}.jsonl:2: mmap: unknown field 'bogus' (known: op, name, size, backing, vaddr, populate)`,
+    );
+    await usage(
+      file(`${HEADER}}`, '{"op":"ioctl","cmd":"VFIO_IOMMU_MAP_DMA","arg":{"iova":"0x0","size":"0x1000","x":1}}'),
+      `${dir}/f${n}.jsonl:2: ioctl: unknown field 'arg.x' (known: arg.argsz, arg.flags, arg.vaddr, arg.iova, arg.size); missing field 'arg.vaddr' (a 0x hex u64 string)`,
+    );
+    await usage(
+      file(`${HEADER}}`, '{"op":"dma","device":256,"iova":"0x0"}'),
+      `${dir}/f${n}.jsonl:2: dma: missing field 'pages' (a page count > 0); missing field 'dir' ('read' or 'write')`,
+    );
     await usage(file(`${HEADER}}`, '{"cmd":"x"}'), `${dir}/f${n}.jsonl:2: missing field 'op' (mmap, phase, ioctl, dma)`);
   });
 
@@ -135,19 +205,28 @@ describe('replay format', () => {
     const t = await cli(['replay', f]);
     expect(t.code).toBe(0);
     expect(t.stdout).toMatch(/DMA pages \/ IO faults\s+2\/1\n/);
-    const shown = '\nv4.17: 1 replayed DMA(s) took an IO page fault:\n  line 7: dma device 256 read iova 0x400000 pages 2: IO_PAGE_FAULT at iova 0x400000\n';
+    const shown =
+      '\nv4.17: 1 replayed DMA(s) took an IO page fault:\n  line 7: dma device 256 read iova 0x400000 pages 2: IO_PAGE_FAULT at iova 0x400000\n';
     expect(t.stdout.endsWith(shown)).toBe(true);
     // the README shows the same lines
     expect(readFileSync(join(PKG, 'README.md'), 'utf8')).toContain(`\`\`\`text${shown}\`\`\``);
     const { res } = await cliJson(['replay', f, '--profile', 'v4.17,mainline']);
     for (const c of res.cases) {
-      expect(c.dmaFaults).toEqual([{ line: 7, device: 256, iova: '0x400000', pages: 2, dir: 'read', faultIova: '0x400000', event: 'IO_PAGE_FAULT' }]);
+      expect(c.dmaFaults).toEqual([
+        { line: 7, device: 256, iova: '0x400000', pages: 2, dir: 'read', faultIova: '0x400000', event: 'IO_PAGE_FAULT' },
+      ]);
     }
     expect(validate(RESULT_JSON_SCHEMA, res)).toEqual([]);
     // the reference driver (its first device is 1) names its reason
-    const ref = file(readFileSync(f, 'utf8').replace('"profile":"v4.17"', '"profile":"v4.17","driver":"reference"').replaceAll('"device":256', '"device":1'));
+    const ref = file(
+      readFileSync(f, 'utf8')
+        .replace('"profile":"v4.17"', '"profile":"v4.17","driver":"reference"')
+        .replaceAll('"device":256', '"device":1'),
+    );
     const { res: r2 } = await cliJson(['replay', ref]);
-    expect(r2.cases[0]!.dmaFaults).toEqual([{ line: 7, device: 1, iova: '0x400000', pages: 2, dir: 'read', faultIova: '0x400000', event: 'not-present' }]);
+    expect(r2.cases[0]!.dmaFaults).toEqual([
+      { line: 7, device: 1, iova: '0x400000', pages: 2, dir: 'read', faultIova: '0x400000', event: 'not-present' },
+    ]);
   });
 
   it('test_result_without_dma_faults_still_valid', async () => {

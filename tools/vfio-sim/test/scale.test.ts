@@ -9,7 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { PKG } from './helpers.js';
 
 interface Row {
-  wallS: number; pages: number; bytesPerPageRss: number; bytesPerPageModel: number;
+  wallS: number;
+  pages: number;
+  bytesPerPageRss: number;
+  bytesPerPageModel: number;
   counters: Record<string, number>;
 }
 
@@ -23,11 +26,22 @@ describe('bench:scale regression guard', () => {
   it('test_64g_thp_counters_exact_and_bytes_per_page_within_target', () => {
     const row = benchCase('64G', 'thp');
     expect(row.counters).toEqual({
-      pteWrites: 33_312, pteClears: 33_247, tableAllocs: 66, tableFrees: 0, tablesAfterBoot: 66,
+      pteWrites: 33_312,
+      pteClears: 33_247,
+      tableAllocs: 66,
+      tableFrees: 0,
+      tablesAfterBoot: 66,
       // v4.17 on AMD has fine-grained superpages: one region per IOMMU leaf, so the low 640 KiB and the
       // run up to the first 2 MiB boundary are two regions each (2 + 1025 + 31744; syncs 1 + 3 + 62)
-      iotlbSyncs: 66, invalidations: 67, completionWaits: 67, pins: 16_777_184, unpins: 16_777_184,
-      regions: 32_771, violations: 0, ioctlErrors: 0, modeledNs: row.counters.modeledNs,
+      iotlbSyncs: 66,
+      invalidations: 67,
+      completionWaits: 67,
+      pins: 16_777_184,
+      unpins: 16_777_184,
+      regions: 32_771,
+      violations: 0,
+      ioctlErrors: 0,
+      modeledNs: row.counters.modeledNs,
     });
     // a regression pin of the whole clock: it changes only when the cost tables or the model's events do
     expect(row.counters.modeledNs).toBeCloseTo(1_890_637_469.34, 0);
@@ -35,7 +49,9 @@ describe('bench:scale regression guard', () => {
     // typed-array bytes of the model (deterministic) and the process's RSS growth, against the target
     expect(row.bytesPerPageModel).toBeLessThanOrEqual(24);
     expect(row.bytesPerPageRss).toBeLessThanOrEqual(24);
-    console.log(`bench:scale 64G thp: ${row.wallS.toFixed(2)} s wall (not asserted), ${row.bytesPerPageRss.toFixed(2)} B/page RSS, ${row.bytesPerPageModel.toFixed(2)} B/page model`);
+    console.log(
+      `bench:scale 64G thp: ${row.wallS.toFixed(2)} s wall (not asserted), ${row.bytesPerPageRss.toFixed(2)} B/page RSS, ${row.bytesPerPageModel.toFixed(2)} B/page model`,
+    );
   }, 60_000);
 });
 
@@ -47,7 +63,7 @@ describe('bench:scale command line', () => {
     expect(r.status).toBe(0);
     expect(r.stdout.split('\n')[0]).toBe('usage: pnpm bench:scale [-- options]   (node bench/scale.mjs [options])');
     expect(r.stdout).toContain('--backings LIST');
-    expect(r.stderr).toBe('');   // no case ran: cases report progress on stderr
+    expect(r.stderr).toBe(''); // no case ran: cases report progress on stderr
     // pnpm passes the separator of `pnpm bench:scale -- --help` on to the script
     const viaPnpm = run('--', '--help');
     expect(viaPnpm.status).toBe(0);

@@ -8,11 +8,15 @@ import { fmtSize, parseSize } from '../src/scenario/size.js';
 import { churnBase, workload, type ProcessVmas } from '../src/scenario/workload.js';
 import type { RegionName } from '../src/scenario/firmware.js';
 
-const G = 1n << 30n, M = 1n << 20n;
+const G = 1n << 30n,
+  M = 1n << 20n;
 
 /** Guest RAM at `base` and every other host object a firmware boot maps 1 TiB apart above it. */
 function vmasAt(base: bigint, names: readonly RegionName[] = []): ProcessVmas {
-  return new Map<RegionName, bigint>([['pc.ram', base], ...names.map((n, i): [RegionName, bigint] => [n, base + BigInt(i + 1) * (1n << 40n)])]);
+  return new Map<RegionName, bigint>([
+    ['pc.ram', base],
+    ...names.map((n, i): [RegionName, bigint] => [n, base + BigInt(i + 1) * (1n << 40n)]),
+  ]);
 }
 
 describe('scenario', () => {
@@ -40,9 +44,15 @@ describe('scenario', () => {
   });
 
   it('test_qemu_layout_pc_and_override', () => {
-    expect(qemuLayout(8n * G, 'pc', null, false).map((b) => [b.gpa, b.size])).toEqual([[0n, 3n * G], [4n * G, 5n * G]]);
+    expect(qemuLayout(8n * G, 'pc', null, false).map((b) => [b.gpa, b.size])).toEqual([
+      [0n, 3n * G],
+      [4n * G, 5n * G],
+    ]);
     expect(qemuLayout(3n * G, 'pc', null, false).map((b) => [b.gpa, b.size])).toEqual([[0n, 3n * G]]);
-    expect(qemuLayout(8n * G, 'q35', 1n * G, false).map((b) => [b.gpa, b.size, b.hostOffset])).toEqual([[0n, G, 0n], [4n * G, 7n * G, G]]);
+    expect(qemuLayout(8n * G, 'q35', 1n * G, false).map((b) => [b.gpa, b.size, b.hostOffset])).toEqual([
+      [0n, G, 0n],
+      [4n * G, 7n * G, G],
+    ]);
     expect(() => qemuLayout(8n * G, 'q35', 3840n * M, false)).toThrow(/PCI hole/);
     expect(() => qemuLayout(1n * G, 'q35', 2n * G, false)).toThrow(/more than the guest/);
   });
@@ -52,10 +62,12 @@ describe('scenario', () => {
     s.host.memory = '32G';
     expect(() => resolveScenario(s)).toThrow(/--host-memory: the host \(32G\) is smaller than the guest \(64G\)/);
     const t = defaultScenario();
-    t.devices = 1; t.groups = 2;
+    t.devices = 1;
+    t.groups = 2;
     expect(() => resolveScenario(t)).toThrow(/--devices: 1 devices cannot fill 2 groups/);
     const u = defaultScenario();
-    u.guest.memory = '1536M'; u.host.backing = 'hugetlb-1g';
+    u.guest.memory = '1536M';
+    u.host.backing = 'hugetlb-1g';
     expect(() => resolveScenario(u)).toThrow(/--guest: 1536M is not a multiple of 1 GiB/);
   });
 
@@ -66,9 +78,14 @@ describe('scenario', () => {
 
   it('test_workload_deterministic', () => {
     const s = defaultScenario();
-    s.guest.memory = '8G'; s.workload = 'boot+churn'; s.churn.ops = 500;
+    s.guest.memory = '8G';
+    s.workload = 'boot+churn';
+    s.churn.ops = 500;
     const r = resolveScenario(s);
-    const vmas = vmasAt(0x7f0000000000n, r.boot!.regions.map((x) => x.name));
+    const vmas = vmasAt(
+      0x7f0000000000n,
+      r.boot!.regions.map((x) => x.name),
+    );
     const a = [...workload(r, vmas, 2)];
     const b = [...workload(r, vmas, 2)];
     expect(a).toEqual(b);
@@ -76,7 +93,7 @@ describe('scenario', () => {
     const unmaps = a.filter((o) => o.op === 'unmap');
     // the 8 GiB q35 SeaBIOS boot maps 36 times (test/firmware.test.ts lists them), then 500 churn maps
     expect(maps).toHaveLength(36 + 500);
-    expect(unmaps).toHaveLength(maps.length);   // shutdown unmaps everything left
+    expect(unmaps).toHaveLength(maps.length); // shutdown unmaps everything left
     s.seed = 2;
     expect([...workload(resolveScenario(s), vmas, 2)]).not.toEqual(a);
     // firmware none: each RAM section mapped once
@@ -86,11 +103,15 @@ describe('scenario', () => {
 
   it('test_churn_iovas_never_overlap_live', () => {
     const s = defaultScenario();
-    s.guest.memory = '4G'; s.workload = 'churn'; s.churn.ops = 3000; s.churn.live = 16; s.churn.maxPages = 13;
+    s.guest.memory = '4G';
+    s.workload = 'churn';
+    s.churn.ops = 3000;
+    s.churn.live = 16;
+    s.churn.maxPages = 13;
     const r = resolveScenario(s);
     const live = new Map<bigint, bigint>();
     const base = churnBase(r);
-    expect(base).toBe(7n * G);   // first GiB boundary above 4G + 2G, plus a GiB of gap
+    expect(base).toBe(7n * G); // first GiB boundary above 4G + 2G, plus a GiB of gap
     for (const o of workload(r, vmasAt(0n), 1)) {
       if (o.op === 'map') {
         expect(o.iova >= base).toBe(true);
@@ -108,8 +129,14 @@ describe('scenario', () => {
 
 describe('fmtSize', () => {
   it('test_fmt_size_exact_while_short_else_two_decimals', () => {
-    expect([64n << 30n, 2n << 20n, 640n << 10n, 1026n << 20n, 4097n, 9999n << 10n].map(fmtSize))
-      .toEqual(['64 GiB', '2 MiB', '640 KiB', '1026 MiB', '4.00 KiB', '9999 KiB']);
+    expect([64n << 30n, 2n << 20n, 640n << 10n, 1026n << 20n, 4097n, 9999n << 10n].map(fmtSize)).toEqual([
+      '64 GiB',
+      '2 MiB',
+      '640 KiB',
+      '1026 MiB',
+      '4.00 KiB',
+      '9999 KiB',
+    ]);
     // the review's example: a 1 GiB guest's peak unmapped+pinned printed as 1047808 KiB
     expect(fmtSize(1047808n << 10n)).toBe('1023.25 MiB');
     expect(fmtSize(10000n << 10n)).toBe('9.77 MiB');

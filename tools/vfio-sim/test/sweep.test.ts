@@ -13,9 +13,10 @@ describe('sweep', () => {
     expect(res.cases.map((c) => c.label)).toEqual(values.map((v) => `tlb-sync-max=${v}`));
     const hist = res.cases[0]!.metrics.regionsPerCall.histogram;
     res.cases.forEach((c, i) => {
-      const m = c.metrics, v = values[i]!;
+      const m = c.metrics,
+        v = values[i]!;
       expect(c.scenario!.vfio.tlbSyncMax).toBe(v);
-      expect(m.regionsPerCall.histogram).toEqual(hist);           // the cap changes batching, not the regions
+      expect(m.regionsPerCall.histogram).toEqual(hist); // the cap changes batching, not the regions
       expect(m.iotlbSyncs).toBe(fastSyncs(hist, v) + m.fallbacks);
       expect(m.peakQueuedRegions).toBe(Math.min(v, m.regionsPerCall.max));
       expect(m.violations).toBe(0);
@@ -33,7 +34,23 @@ describe('sweep', () => {
   it('test_compare_lists_make_cases', async () => {
     // the RAM sections alone (--firmware none): the SeaBIOS boot's small BIOS-area sections would add unaligned ends
     // on a fully fragmented host (--host-age 1), where 4 KiB pages land scattered
-    const { res } = await cliJson(['compare', '--guest', '4G', '--driver', 'reference', '--profile', 'v4.17', '--backing', '4k,hugetlb-2m', '--dma', 'none', '--firmware', 'none', '--host-age', '1']);
+    const { res } = await cliJson([
+      'compare',
+      '--guest',
+      '4G',
+      '--driver',
+      'reference',
+      '--profile',
+      'v4.17',
+      '--backing',
+      '4k,hugetlb-2m',
+      '--dma',
+      'none',
+      '--firmware',
+      'none',
+      '--host-age',
+      '1',
+    ]);
     expect(res.cases.map((c) => c.label)).toEqual(['backing=4k', 'backing=hugetlb-2m']);
     const [small, huge] = res.cases.map((c) => c.metrics);
     // scattered 4 KiB backing: neighbours are almost never physically contiguous, so nearly every

@@ -19,24 +19,59 @@ beforeAll(async () => {
 
 /** Distinct small integers (no thousands separator) for every counted metric. */
 const SET: Partial<Record<keyof Metrics, number>> = {
-  unmapIoctls: 101, unmapCalls: 102, iotlbSyncs: 103, fallbacks: 104, invalidations: 105, completionWaits: 106,
-  pteWrites: 107, pteClears: 108, tablesAfterBoot: 109, tableAllocs: 110, tableFrees: 111, pins: 112, mapTryHarder: 113,
-  peakQueuedRegions: 114, dmaPages: 115, ioPageFaults: 116, ioctlErrors: 117, violations: 118,
-  peakQueuedBytes: 4096 * 3, peakPinnedAfterUnmapBytes: 1 << 21, pinnedAfterUnmapMeanNs: 1500, pinnedAfterUnmapMaxNs: 2_500_000,
+  unmapIoctls: 101,
+  unmapCalls: 102,
+  iotlbSyncs: 103,
+  fallbacks: 104,
+  invalidations: 105,
+  completionWaits: 106,
+  pteWrites: 107,
+  pteClears: 108,
+  tablesAfterBoot: 109,
+  tableAllocs: 110,
+  tableFrees: 111,
+  pins: 112,
+  mapTryHarder: 113,
+  peakQueuedRegions: 114,
+  dmaPages: 115,
+  ioPageFaults: 116,
+  ioctlErrors: 117,
+  violations: 118,
+  peakQueuedBytes: 4096 * 3,
+  peakPinnedAfterUnmapBytes: 1 << 21,
+  pinnedAfterUnmapMeanNs: 1500,
+  pinnedAfterUnmapMaxNs: 2_500_000,
 };
 
 describe('table rows', () => {
   it('test_every_row_shows_its_own_metric', () => {
     const metrics = {
-      ...real.metrics, ...SET,
+      ...real.metrics,
+      ...SET,
       // min, median and max all different, and none equal to a count above
-      regionsPerCall: { min: 3, median: 7, max: 19, mean: 9, histogram: [[3, 1], [7, 1], [19, 1]] },
-      modeledNs: 5_000_000, phaseNs: { boot: 1_000_000, shutdown: 3_000_000 },
+      regionsPerCall: {
+        min: 3,
+        median: 7,
+        max: 19,
+        mean: 9,
+        histogram: [
+          [3, 1],
+          [7, 1],
+          [19, 1],
+        ],
+      },
+      modeledNs: 5_000_000,
+      phaseNs: { boot: 1_000_000, shutdown: 3_000_000 },
     } as Metrics;
     // the failed ioctls and violations the counts announce, one sample each
     const errorSamples = [{ index: 3, ioctl: 'VFIO_IOMMU_MAP_DMA', code: 'EINVAL', message: 'EINVAL: x' }];
     const violationSamples = [{ kind: 'unpin-while-reachable', pfn: 5, iova: 7, domain: 1, via: 'pte', call: 'iommu_unmap', detail: 'x' }];
-    const res: CommandResult = { schema: 'vfio-sim/result@2', command: 'run', cases: [{ ...real, metrics, errorSamples, violationSamples }], sweep: null };
+    const res: CommandResult = {
+      schema: 'vfio-sim/result@2',
+      command: 'run',
+      cases: [{ ...real, metrics, errorSamples, violationSamples }],
+      sweep: null,
+    };
     const lines = renderTable(res).split('\n');
     const row = (name: string): string => {
       const l = lines.find((x) => x.startsWith(name) && x.slice(name.length, name.length + 2) === '  ');
@@ -76,11 +111,41 @@ describe('regions per call summary', () => {
   it('test_summarise_lower_median_min_max_mean', async () => {
     const { summarise } = await import('../src/engine/stats.js');
     // 1, 2, 2, 9, 40 (five calls): the middle one is 2; unsorted input and zero-count rows are fine
-    expect(summarise([[40, 1], [2, 2], [1, 1], [9, 1], [5, 0]])).toEqual({ min: 1, median: 2, max: 40, mean: 54 / 5, histogram: [[1, 1], [2, 2], [9, 1], [40, 1]] });
+    expect(
+      summarise([
+        [40, 1],
+        [2, 2],
+        [1, 1],
+        [9, 1],
+        [5, 0],
+      ]),
+    ).toEqual({
+      min: 1,
+      median: 2,
+      max: 40,
+      mean: 54 / 5,
+      histogram: [
+        [1, 1],
+        [2, 2],
+        [9, 1],
+        [40, 1],
+      ],
+    });
     // four calls 3, 3, 8, 8: the lower median is 3 (rank ceil(4/2) = 2)
-    expect(summarise([[8, 2], [3, 2]]).median).toBe(3);
+    expect(
+      summarise([
+        [8, 2],
+        [3, 2],
+      ]).median,
+    ).toBe(3);
     // one call each of 1, 100, 1000: median 100, not min or max
-    expect(summarise([[1, 1], [100, 1], [1000, 1]])).toMatchObject({ min: 1, median: 100, max: 1000, mean: 367 });
+    expect(
+      summarise([
+        [1, 1],
+        [100, 1],
+        [1000, 1],
+      ]),
+    ).toMatchObject({ min: 1, median: 100, max: 1000, mean: 367 });
     expect(summarise([])).toEqual({ min: 0, median: 0, max: 0, mean: 0, histogram: [] });
     expect(summarise([[5, 0]])).toEqual({ min: 0, median: 0, max: 0, mean: 0, histogram: [] });
   });

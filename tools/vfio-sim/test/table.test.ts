@@ -19,7 +19,15 @@ async function both(args: readonly string[]): Promise<{ lines: string[]; res: Co
 }
 
 const timeRows = (lines: readonly string[]): string[][] =>
-  lines.filter((l) => l.startsWith('modeled time: ')).map((l) => [l.slice(0, 24).trim(), ...l.slice(24).trim().split(/\s{2,}/)]);
+  lines
+    .filter((l) => l.startsWith('modeled time: '))
+    .map((l) => [
+      l.slice(0, 24).trim(),
+      ...l
+        .slice(24)
+        .trim()
+        .split(/\s{2,}/),
+    ]);
 
 describe('table', () => {
   it('test_table_phase_rows_churn', async () => {
@@ -43,11 +51,31 @@ describe('table', () => {
 
   it('test_table_phase_rows_in_scenario_order', async () => {
     // the union over cases, in the order a scenario runs its phases (not the order the cases list them)
-    const { lines, res } = await both(['compare', '--guest', '2G', '--profile', 'v4.17', '--workload', 'churn,boot+churn', '--churn-ops', '50']);
-    expect(res.cases.map((c) => Object.keys(c.metrics.phaseNs))).toEqual([['churn', 'shutdown'], ['boot', 'run', 'churn', 'shutdown']]);
+    const { lines, res } = await both([
+      'compare',
+      '--guest',
+      '2G',
+      '--profile',
+      'v4.17',
+      '--workload',
+      'churn,boot+churn',
+      '--churn-ops',
+      '50',
+    ]);
+    expect(res.cases.map((c) => Object.keys(c.metrics.phaseNs))).toEqual([
+      ['churn', 'shutdown'],
+      ['boot', 'run', 'churn', 'shutdown'],
+    ]);
     const rows = timeRows(lines);
-    expect(rows.map((r) => r[0])).toEqual(['modeled time: setup', 'modeled time: boot', 'modeled time: run', 'modeled time: churn', 'modeled time: shutdown', 'modeled time: total']);
-    expect(rows[1]![1]).toBe('0 ns');   // the churn-only case has no boot
+    expect(rows.map((r) => r[0])).toEqual([
+      'modeled time: setup',
+      'modeled time: boot',
+      'modeled time: run',
+      'modeled time: churn',
+      'modeled time: shutdown',
+      'modeled time: total',
+    ]);
+    expect(rows[1]![1]).toBe('0 ns'); // the churn-only case has no boot
     expect(rows[1]![2]).toBe(dur(res.cases[1]!.metrics.phaseNs.boot!));
   });
 
@@ -61,10 +89,14 @@ describe('table', () => {
     ]);
     const b = await cli(['sweep', '--guest', '2G,4G', '--dma', 'none']);
     expect(b.code).toBe(0);
-    expect(b.stdout.split('\n')[0]).toBe('vfio-sim sweep --guest over 2G, 4G: thp backing, host age 0.02, machine lizhe-2025, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1; varies: guest, host memory');
+    expect(b.stdout.split('\n')[0]).toBe(
+      'vfio-sim sweep --guest over 2G, 4G: thp backing, host age 0.02, machine lizhe-2025, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1; varies: guest, host memory',
+    );
     // cases that share everything the header describes (only the profile differs): the whole description
     const c = await cli(['compare', '--guest', '2G', '--dma', 'none', '--firmware', 'none']);
-    expect(c.stdout.split('\n')[0]).toBe('vfio-sim compare: guest 2 GiB (q35: 2 GiB below 4G + 0 B above, 2 DMA mappings), host 6 GiB thp, host age 0.02, machine lizhe-2025, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1');
+    expect(c.stdout.split('\n')[0]).toBe(
+      'vfio-sim compare: guest 2 GiB (q35: 2 GiB below 4G + 0 B above, 2 DMA mappings), host 6 GiB thp, host age 0.02, machine lizhe-2025, AMD-Vi, 1 device/1 group, no DMA, boot + shutdown, seed 1',
+    );
     // cases that differ in firmware: the guest's description says what each boot maps, so it varies
     const d = await cli(['compare', '--guest', '2G', '--dma', 'none', '--profile', 'v4.17', '--firmware', 'seabios,none']);
     expect(d.stdout.split('\n').slice(0, 2)).toEqual([

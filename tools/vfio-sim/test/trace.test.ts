@@ -17,11 +17,20 @@ describe('trace', () => {
     // a fully fragmented host (--host-age 1) keeps v4.16's per-region flushes few enough for a quick trace
     const r = await cli(['compare', '--guest', '4G', '--profile', 'v4.16,v4.17', '--host-age', '1', '--trace', file, '--json']);
     expect(r.code).toBe(0);
-    const res = JSON.parse(r.stdout) as { cases: { label: string; metrics: { iotlbSyncs: number; unmapIoctls: number; mapTryHarder: number }; counters: { iotlbSyncs: number } }[] };
+    const res = JSON.parse(r.stdout) as {
+      cases: {
+        label: string;
+        metrics: { iotlbSyncs: number; unmapIoctls: number; mapTryHarder: number };
+        counters: { iotlbSyncs: number };
+      }[];
+    };
     const t = JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: ChromeEvent[]; displayTimeUnit: string };
     expect(t.displayTimeUnit).toBe('ns');
     const procs = t.traceEvents.filter((e) => e.ph === 'M' && e.name === 'process_name').map((e) => [e.pid, e.args!.name]);
-    expect(procs).toEqual([[1, 'v4.16'], [2, 'v4.17']]);
+    expect(procs).toEqual([
+      [1, 'v4.16'],
+      [2, 'v4.17'],
+    ]);
     expect(t.traceEvents.every((e) => ['B', 'E', 'i', 'C', 'M'].includes(e.ph))).toBe(true);
     const slices = checkNesting(t.traceEvents);
     res.cases.forEach((c, i) => {
@@ -44,19 +53,31 @@ describe('trace', () => {
   });
 
   it('test_trace_options_refused', async () => {
-    expect(await inProcess(['run', '--guest', '1G', '--trace-detail', 'iommu'])).toEqual({ code: 2, stdout: '', stderr: 'vfio-sim: --trace-detail: goes with --trace FILE\n' });
-    expect((await inProcess(['run', '--guest', '1G', '--trace-detail', 'pages'])).stderr).toBe("vfio-sim: option '--trace-detail <level>' argument 'pages' is invalid. Allowed choices are ioctl, iommu, all.\n");
-    expect((await inProcess(['run', '--guest', '1G', '--trace', '/tmp/x.json', '--trace-max', '12Q'])).stderr).toBe("vfio-sim: --trace-max: bad size '12Q' (examples: 64G, 512M, 4K, 1T, 4096)\n");
+    expect(await inProcess(['run', '--guest', '1G', '--trace-detail', 'iommu'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'vfio-sim: --trace-detail: goes with --trace FILE\n',
+    });
+    expect((await inProcess(['run', '--guest', '1G', '--trace-detail', 'pages'])).stderr).toBe(
+      "vfio-sim: option '--trace-detail <level>' argument 'pages' is invalid. Allowed choices are ioctl, iommu, all.\n",
+    );
+    expect((await inProcess(['run', '--guest', '1G', '--trace', '/tmp/x.json', '--trace-max', '12Q'])).stderr).toBe(
+      "vfio-sim: --trace-max: bad size '12Q' (examples: 64G, 512M, 4K, 1T, 4096)\n",
+    );
     // a small cap names the detail that fits
-    expect((await inProcess(['run', '--guest', '1G', '--trace', '/tmp/x.json', '--trace-max', '100K'])).stderr)
-      .toMatch(/^vfio-sim: --trace: about [\d,]+ events, [\d.]+ MiB at --trace-detail all, over --trace-max 100K; --trace-detail ioctl fits \(about \d+ events, [\d.]+ KiB\), or --trace-max 1G writes it\n$/);
+    expect((await inProcess(['run', '--guest', '1G', '--trace', '/tmp/x.json', '--trace-max', '100K'])).stderr).toMatch(
+      /^vfio-sim: --trace: about [\d,]+ events, [\d.]+ MiB at --trace-detail all, over --trace-max 100K; --trace-detail ioctl fits \(about \d+ events, [\d.]+ KiB\), or --trace-max 1G writes it\n$/,
+    );
   });
 
   it('test_trace_write_fails_with_several_cases', async (ctx) => {
     // the parts go to a temporary directory (/dev/full is no regular file); joining them fails: one line, exit 1
     if (!existsSync('/dev/full')) ctx.skip();
     expect(await cli(['compare', '--guest', '1G', '--profile', 'v4.16,mainline', '--trace', '/dev/full'])).toEqual({
-      code: 1, stdout: '', stderr: 'vfio-sim: --trace: cannot write /dev/full: ENOSPC (no space left on device)\n' });
+      code: 1,
+      stdout: '',
+      stderr: 'vfio-sim: --trace: cannot write /dev/full: ENOSPC (no space left on device)\n',
+    });
   });
 });
 
@@ -75,7 +96,11 @@ class NestingCheck {
     const k = `${e.pid}/${e.tid}`;
     if (e.ts < (this.last.get(k) ?? 0)) throw new Error(`time runs backwards on ${k}: ${JSON.stringify(e)}`);
     this.last.set(k, e.ts);
-    if (e.ph === 'B') { const st = this.stacks.get(k) ?? []; st.push(e.name); this.stacks.set(k, st); }
+    if (e.ph === 'B') {
+      const st = this.stacks.get(k) ?? [];
+      st.push(e.name);
+      this.stacks.set(k, st);
+    }
     if (e.ph === 'E') {
       const open = this.stacks.get(k)?.pop();
       if (open !== e.name) throw new Error(`E ${e.name} closes ${String(open)} on ${k}`);
@@ -84,7 +109,8 @@ class NestingCheck {
     }
     for (const key of ['iova', 'start', 'last']) {
       const v = e.args?.[key];
-      if (v !== undefined && !(typeof v === 'string' && /^0x[0-9a-f]+$/.test(v))) throw new Error(`${key} is not 0x hex bytes: ${JSON.stringify(e)}`);
+      if (v !== undefined && !(typeof v === 'string' && /^0x[0-9a-f]+$/.test(v)))
+        throw new Error(`${key} is not 0x hex bytes: ${JSON.stringify(e)}`);
     }
   }
   /** Nothing left open; the slice counts. */
@@ -101,9 +127,17 @@ function checkNesting(events: Iterable<ChromeEvent>): Map<string, number> {
 }
 
 /** The CLI under a small V8 heap and a time limit. */
-function smallHeap(heapMb: number, args: string[], timeoutMs: number): { status: number | null; signal: string | null; stdout: string; stderr: string; ms: number } {
+function smallHeap(
+  heapMb: number,
+  args: string[],
+  timeoutMs: number,
+): { status: number | null; signal: string | null; stdout: string; stderr: string; ms: number } {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [`--max-old-space-size=${heapMb}`, CLI, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, [`--max-old-space-size=${heapMb}`, CLI, ...args], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 1 << 26,
+  });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
 }
 
@@ -118,7 +152,9 @@ describe('trace at scale', () => {
     expect(r.signal).toBeNull();
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^vfio-sim: --trace: about [\d,]+ events, [\d.]+ GiB at --trace-detail all, over --trace-max 1G; --trace-detail ioctl fits \(about [\d,]+ events, [\d.]+ KiB\), or --trace-max \d+G writes it\n$/);
+    expect(r.stderr).toMatch(
+      /^vfio-sim: --trace: about [\d,]+ events, [\d.]+ GiB at --trace-detail all, over --trace-max 1G; --trace-detail ioctl fits \(about [\d,]+ events, [\d.]+ KiB\), or --trace-max \d+G writes it\n$/,
+    );
     expect(existsSync(file)).toBe(false);
     console.log(`16G 4k --trace: refused in ${r.ms} ms: ${r.stderr.trim()}`);
   }, 30_000);
@@ -126,7 +162,11 @@ describe('trace at scale', () => {
   it('test_trace_16g_4k_ioctl_detail_streams', () => {
     // the same guest at ioctl detail fits: a valid trace of phases, ioctls and DMA, under a 512 MB heap
     const file = join(dir, 't16-ioctl.json');
-    const r = smallHeap(512, ['run', '--guest', '16G', '--backing', '4k', '--host-age', '1', '--trace', file, '--trace-detail', 'ioctl', '--json'], 120_000);
+    const r = smallHeap(
+      512,
+      ['run', '--guest', '16G', '--backing', '4k', '--host-age', '1', '--trace', file, '--trace-detail', 'ioctl', '--json'],
+      120_000,
+    );
     expect([r.signal, r.status]).toEqual([null, 0]);
     const res = JSON.parse(r.stdout) as { cases: { metrics: { mapIoctls: number; unmapIoctls: number } }[] };
     const t = JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: ChromeEvent[]; metadata: Record<string, string> };
@@ -136,7 +176,12 @@ describe('trace at scale', () => {
     expect(slices.get('1 vfio VFIO_IOMMU_MAP_DMA')).toBe(m.mapIoctls);
     expect(slices.get('1 qemu VFIO_IOMMU_UNMAP_DMA')).toBe(m.unmapIoctls);
     expect(new Set(t.traceEvents.map((e) => e.cat ?? 'M'))).toEqual(new Set(['M', 'qemu', 'vfio']));
-    expect(t.traceEvents.filter((e) => e.cat === 'vfio').map((e) => e.name).every((n) => n.startsWith('VFIO_IOMMU_'))).toBe(true);
+    expect(
+      t.traceEvents
+        .filter((e) => e.cat === 'vfio')
+        .map((e) => e.name)
+        .every((n) => n.startsWith('VFIO_IOMMU_')),
+    ).toBe(true);
     console.log(`16G 4k --trace-detail ioctl: ${t.traceEvents.length} events, ${statSync(file).size} bytes, ${r.ms} ms`);
   }, 150_000);
 
@@ -144,32 +189,65 @@ describe('trace at scale', () => {
     // 1 GiB on 4 KiB pages at iommu detail: ~2 M events, ~240 MB, written with a 128 MB heap (held in
     // memory, the events alone would need several times that); checked line by line as it streams back
     const file = join(dir, 't1g.json');
-    const r = smallHeap(128, ['run', '--guest', '1G', '--backing', '4k', '--host-age', '1', '--firmware', 'none', '--trace', file, '--trace-detail', 'iommu', '--json'], 120_000);
+    const r = smallHeap(
+      128,
+      [
+        'run',
+        '--guest',
+        '1G',
+        '--backing',
+        '4k',
+        '--host-age',
+        '1',
+        '--firmware',
+        'none',
+        '--trace',
+        file,
+        '--trace-detail',
+        'iommu',
+        '--json',
+      ],
+      120_000,
+    );
     expect([r.signal, r.status], r.stderr).toEqual([null, 0]);
     const est = /^vfio-sim: --trace: about ([\d,]+) events, [\d.]+ MiB at --trace-detail iommu to /.exec(r.stderr);
     expect(est).not.toBeNull();
     const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
     const check = new NestingCheck();
-    let first = '', n = 0, tail = '';
+    let first = '',
+      n = 0,
+      tail = '';
     for await (const l of lines) {
-      if (n++ === 0) { first = l; continue; }
-      if (l.startsWith(']')) { tail = l; continue; }
+      if (n++ === 0) {
+        first = l;
+        continue;
+      }
+      if (l.startsWith(']')) {
+        tail = l;
+        continue;
+      }
       check.feed(JSON.parse(l.endsWith(',') ? l.slice(0, -1) : l) as ChromeEvent);
     }
-    const slices = check.finish(), count = check.events;
+    const slices = check.finish(),
+      count = check.events;
     expect(first).toBe('{"traceEvents":[');
-    expect(tail).toBe('],"displayTimeUnit":"ns","metadata":{"clock":"modeled time (us)","iova":"bytes (0x hex)","detail":"iommu","generator":"vfio-sim"}}');
-    const m = (JSON.parse(r.stdout) as { cases: { metrics: { pins: number; unmapIoctls: number; iotlbSyncs: number } }[] }).cases[0]!.metrics;
+    expect(tail).toBe(
+      '],"displayTimeUnit":"ns","metadata":{"clock":"modeled time (us)","iova":"bytes (0x hex)","detail":"iommu","generator":"vfio-sim"}}',
+    );
+    const m = (JSON.parse(r.stdout) as { cases: { metrics: { pins: number; unmapIoctls: number; iotlbSyncs: number } }[] }).cases[0]!
+      .metrics;
     // one pin and one map_pages per scattered 4 KiB page, one unmap_pages and unpin per region
     expect(slices.get('1 vfio vfio_pin_pages_remote')).toBeGreaterThanOrEqual(m.pins * 0.99);
     expect(slices.get('1 iommu map_pages')).toBeGreaterThanOrEqual(m.pins * 0.99);
     expect(slices.get('1 iommu unmap_pages')).toBeGreaterThanOrEqual(m.pins * 0.99);
     expect(slices.get('1 vfio vfio_unpin_pages_remote')).toBeGreaterThanOrEqual(m.pins * 0.99);
     expect(slices.get('1 qemu VFIO_IOMMU_UNMAP_DMA')).toBe(m.unmapIoctls);
-    expect(slices.has('1 memory pinned pages')).toBe(false);            // counters are 'all' detail
+    expect(slices.has('1 memory pinned pages')).toBe(false); // counters are 'all' detail
     // the estimate printed before the run is within 5% of what was written
     const estimated = Number(est![1]!.replaceAll(',', ''));
     expect(Math.abs(estimated - count) / count).toBeLessThan(0.05);
-    console.log(`1G 4k --trace-detail iommu, 128 MB heap: ${count} events, ${statSync(file).size} bytes (estimated ${estimated}), ${r.ms} ms`);
+    console.log(
+      `1G 4k --trace-detail iommu, 128 MB heap: ${count} events, ${statSync(file).size} bytes (estimated ${estimated}), ${r.ms} ms`,
+    );
   }, 150_000);
 });

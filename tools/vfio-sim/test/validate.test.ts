@@ -18,20 +18,37 @@ const byId = (id: string) => out.find((o) => o.id === id)!;
  * id, published, unit, tolerance (a fraction for absolute figures, percentage points for changes).
  */
 const ISSUE_TARGETS: [string, number, string, number][] = [
-  ['lizhe-thp-map-6.16', 49, 'ms', 0.15], ['lizhe-thp-map-6.18', 25, 'ms', 0.15],
-  ['lizhe-thp-unmap-6.16', 141, 'ms', 0.15], ['lizhe-thp-unmap-6.18', 44, 'ms', 0.15],
-  ['lizhe-4k-map-6.16', 268, 'ms', 0.15], ['lizhe-4k-map-6.18', 249, 'ms', 0.15],
-  ['lizhe-4k-unmap-6.16', 307, 'ms', 0.15], ['lizhe-4k-unmap-6.18', 289, 'ms', 0.15],
-  ['lizhe-hugetlb-map-6.16', 51, 'ms', 0.15], ['lizhe-hugetlb-map-6.18', 30, 'ms', 0.15],
-  ['lizhe-hugetlb-unmap-6.16', 135, 'ms', 0.15], ['lizhe-hugetlb-unmap-6.18', 44, 'ms', 0.15],
-  ['jordan-pin-5.11', 17.47, 's', 0.15], ['jordan-pin-5.12', 16.04, 's', 0.15], ['jordan-pin-change', -8.2, '%', 10],
-  ['chunking-vtd-4k', -30, '%', 10], ['chunking-vtd-4k-nosp', -30, '%', 10], ['chunking-vtd-hugetlb-nosp', -40, '%', 10],
-  ['chunking-vtd-hugetlb-sp', 0, '%', 10], ['chunking-amd-extra', 25, '%', 10], ['fgsp-removal-minor', 0, '%', 10],
-  ['iommupt-map-1x4k-new', 53, 'ns', 0.15], ['iommupt-map-1x4k-old', 66, 'ns', 0.15],
-  ['iommupt-map-256x4k-new', 386, 'ns', 0.15], ['iommupt-map-256x4k-old', 1909, 'ns', 0.15],
-  ['iommupt-unmap-1x4k-new', 69, 'ns', 0.15], ['iommupt-unmap-1x4k-old', 88, 'ns', 0.15],
-  ['iommupt-unmap-256x4k-new', 353, 'ns', 0.15], ['iommupt-unmap-256x4k-old', 6498, 'ns', 0.15],
-  ['bar-16g-4.16', 400, 'ms', 0.15], ['bar-32g-6.14', 1000, 'ms', 0.15],
+  ['lizhe-thp-map-6.16', 49, 'ms', 0.15],
+  ['lizhe-thp-map-6.18', 25, 'ms', 0.15],
+  ['lizhe-thp-unmap-6.16', 141, 'ms', 0.15],
+  ['lizhe-thp-unmap-6.18', 44, 'ms', 0.15],
+  ['lizhe-4k-map-6.16', 268, 'ms', 0.15],
+  ['lizhe-4k-map-6.18', 249, 'ms', 0.15],
+  ['lizhe-4k-unmap-6.16', 307, 'ms', 0.15],
+  ['lizhe-4k-unmap-6.18', 289, 'ms', 0.15],
+  ['lizhe-hugetlb-map-6.16', 51, 'ms', 0.15],
+  ['lizhe-hugetlb-map-6.18', 30, 'ms', 0.15],
+  ['lizhe-hugetlb-unmap-6.16', 135, 'ms', 0.15],
+  ['lizhe-hugetlb-unmap-6.18', 44, 'ms', 0.15],
+  ['jordan-pin-5.11', 17.47, 's', 0.15],
+  ['jordan-pin-5.12', 16.04, 's', 0.15],
+  ['jordan-pin-change', -8.2, '%', 10],
+  ['chunking-vtd-4k', -30, '%', 10],
+  ['chunking-vtd-4k-nosp', -30, '%', 10],
+  ['chunking-vtd-hugetlb-nosp', -40, '%', 10],
+  ['chunking-vtd-hugetlb-sp', 0, '%', 10],
+  ['chunking-amd-extra', 25, '%', 10],
+  ['fgsp-removal-minor', 0, '%', 10],
+  ['iommupt-map-1x4k-new', 53, 'ns', 0.15],
+  ['iommupt-map-1x4k-old', 66, 'ns', 0.15],
+  ['iommupt-map-256x4k-new', 386, 'ns', 0.15],
+  ['iommupt-map-256x4k-old', 1909, 'ns', 0.15],
+  ['iommupt-unmap-1x4k-new', 69, 'ns', 0.15],
+  ['iommupt-unmap-1x4k-old', 88, 'ns', 0.15],
+  ['iommupt-unmap-256x4k-new', 353, 'ns', 0.15],
+  ['iommupt-unmap-256x4k-old', 6498, 'ns', 0.15],
+  ['bar-16g-4.16', 400, 'ms', 0.15],
+  ['bar-32g-6.14', 1000, 'ms', 0.15],
 ];
 
 describe('validate', () => {
@@ -52,7 +69,10 @@ describe('validate', () => {
     // each figure checked here from published, model and tolerance, not from `ok`
     for (const o of out) {
       if (o.check !== 'within') continue;
-      const tol = o.unit === '%' ? Number(/±(\d+) pp/.exec(o.tolerance)![1]) : Number(/±(\d+)%/.exec(o.tolerance)![1]) / 100 * Math.abs(o.published);
+      const tol =
+        o.unit === '%'
+          ? Number(/±(\d+) pp/.exec(o.tolerance)![1])
+          : (Number(/±(\d+)%/.exec(o.tolerance)![1]) / 100) * Math.abs(o.published);
       expect(Math.abs(o.model - o.published), o.id).toBeLessThanOrEqual(tol);
     }
   });
@@ -114,11 +134,35 @@ describe('validate', () => {
 
   it('test_checks_at_their_edges', () => {
     const c = (check: ValidationCase['check'], unit: ValidationCase['unit'], published: number, tolerance: number) =>
-      ({ id: 'x', kind: 'target', source: 's', statement: 's', published, unit, check, tolerance, args: [], metric: 'm', scale: 1 }) as ValidationCase;
-    expect([passes(c('within', 'ms', 100, 0.15), 115), passes(c('within', 'ms', 100, 0.15), 115.01), passes(c('within', 'ms', 100, 0.15), 84.99)]).toEqual([true, false, false]);
-    expect([passes(c('within', '%', -30, 10), -20), passes(c('within', '%', -30, 10), -19.9), passes(c('within', '%', 0, 10), -10.1)]).toEqual([true, false, false]);
+      ({
+        id: 'x',
+        kind: 'target',
+        source: 's',
+        statement: 's',
+        published,
+        unit,
+        check,
+        tolerance,
+        args: [],
+        metric: 'm',
+        scale: 1,
+      }) as ValidationCase;
+    expect([
+      passes(c('within', 'ms', 100, 0.15), 115),
+      passes(c('within', 'ms', 100, 0.15), 115.01),
+      passes(c('within', 'ms', 100, 0.15), 84.99),
+    ]).toEqual([true, false, false]);
+    expect([
+      passes(c('within', '%', -30, 10), -20),
+      passes(c('within', '%', -30, 10), -19.9),
+      passes(c('within', '%', 0, 10), -10.1),
+    ]).toEqual([true, false, false]);
     expect([passes(c('at-most', 'regions', 1500, 0), 1500), passes(c('at-most', 'regions', 1500, 0), 1501)]).toEqual([true, false]);
     expect([passes(c('below', 'ms', 1, 0), 0.999), passes(c('below', 'ms', 1, 0), 1)]).toEqual([true, false]);
-    expect([passes(c('exact', 'bytes', 20480, 0), 20480), passes(c('exact', 'bytes', 20480, 0), 20481), passes(c('within', 'ms', 1, 0.15), NaN)]).toEqual([true, false, false]);
+    expect([
+      passes(c('exact', 'bytes', 20480, 0), 20480),
+      passes(c('exact', 'bytes', 20480, 0), 20481),
+      passes(c('within', 'ms', 1, 0.15), NaN),
+    ]).toEqual([true, false, false]);
   });
 });

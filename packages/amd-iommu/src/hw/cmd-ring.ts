@@ -19,15 +19,20 @@ export class CmdRing {
   written = 0;
 
   constructor(entries = CMD_RING_ENTRIES) {
-    if (!(Number.isInteger(Math.log2(entries)) && entries >= 2)) throw new RangeError(`ring entries must be a power of two >= 2, got ${entries}`);
+    if (!(Number.isInteger(Math.log2(entries)) && entries >= 2))
+      throw new RangeError(`ring entries must be a power of two >= 2, got ${entries}`);
     this.entries = entries;
     this.words = new Int32Array(entries * 4);
   }
 
-  get bytes(): number { return this.entries * 16; }
+  get bytes(): number {
+    return this.entries * 16;
+  }
 
   /** Word offset of the slot at the tail, where software builds the next command. */
-  slot(): number { return this.tail >>> 2; }
+  slot(): number {
+    return this.tail >>> 2;
+  }
 
   /** Software: the command at slot() is complete; advance the cached tail. Returns the new tail. */
   advance(): number {

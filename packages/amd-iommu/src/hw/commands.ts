@@ -16,21 +16,32 @@ export const CMD_INV_IOMMU_ALL = 8;
 
 /** Command names by opcode, as the spec writes them (index = opcode). */
 export const CMD_NAMES = [
-  '', 'COMPLETION_WAIT', 'INVALIDATE_DEVTAB_ENTRY', 'INVALIDATE_IOMMU_PAGES', 'INVALIDATE_IOTLB_PAGES',
-  'INVALIDATE_INTERRUPT_TABLE', 'PREFETCH_IOMMU_PAGES', 'COMPLETE_PPR_REQUEST', 'INVALIDATE_IOMMU_ALL',
+  '',
+  'COMPLETION_WAIT',
+  'INVALIDATE_DEVTAB_ENTRY',
+  'INVALIDATE_IOMMU_PAGES',
+  'INVALIDATE_IOTLB_PAGES',
+  'INVALIDATE_INTERRUPT_TABLE',
+  'PREFETCH_IOMMU_PAGES',
+  'COMPLETE_PPR_REQUEST',
+  'INVALIDATE_IOMMU_ALL',
 ] as const;
 export type CmdName = Exclude<(typeof CMD_NAMES)[number], ''>;
 
 /** Opcode sits in bits 63:60, i.e. bits 31:28 of word 1. */
 const OP_SHIFT = 28;
 /** COMPLETION_WAIT word 0: S (store) bit 0, I (interrupt) bit 1, F (flush queue) bit 2. */
-export const CW_S = 1 << 0, CW_I = 1 << 1, CW_F = 1 << 2;
+export const CW_S = 1 << 0,
+  CW_I = 1 << 1,
+  CW_F = 1 << 2;
 /** INVALIDATE_IOMMU_PAGES word 2: S bit 64, PDE bit 65, GN bit 66. */
-export const INV_S = 1 << 0, INV_PDE = 1 << 1, INV_GN = 1 << 2;
+export const INV_S = 1 << 0,
+  INV_PDE = 1 << 1,
+  INV_GN = 1 << 2;
 /** Linux's CMD_INV_IOMMU_ALL_PAGES_ADDRESS (0x7FFF_FFFF_FFFF_F000) as a page number, with S=1. */
 export const INV_ALL_PAGES = 2 ** 51 - 1;
 
-const lo20 = (page: number): number => ((page % 0x100000) << 12);
+const lo20 = (page: number): number => (page % 0x100000) << 12;
 const hi32 = (page: number): number => Math.floor(page / 0x100000) | 0;
 
 /** Opcode of the command at word offset c. */
@@ -40,8 +51,15 @@ export const cmdOpcode = (words: Int32Array, c: number): number => words[c + 1]!
  * COMPLETION_WAIT: once every earlier command has completed, store 64-bit data (dataLo, dataHi) at
  * byte address `addr` (8-byte aligned, < 2^52) when `store`; raise ComWaitInt when `interrupt`.
  */
-export function buildCompletionWait(words: Int32Array, c: number, addr: number, dataLo: number, dataHi: number,
-  store: boolean, interrupt = false): void {
+export function buildCompletionWait(
+  words: Int32Array,
+  c: number,
+  addr: number,
+  dataLo: number,
+  dataHi: number,
+  store: boolean,
+  interrupt = false,
+): void {
   words[c] = ((addr % 4294967296) & ~7) | (store ? CW_S : 0) | (interrupt ? CW_I : 0);
   words[c + 1] = (Math.floor(addr / 4294967296) & 0xfffff) | (CMD_COMPLETION_WAIT << OP_SHIFT);
   words[c + 2] = dataLo | 0;
@@ -91,7 +109,10 @@ export function cmdBigInt(words: Int32Array, c: number): bigint {
 }
 
 /** An invalidation address as the commands carry it: the address page and the S (size) bit. */
-export interface InvAddress { page: number; s: boolean }
+export interface InvAddress {
+  page: number;
+  s: boolean;
+}
 
 /**
  * 2018 build_inv_iommu_pages(): a range of more than one page becomes the whole domain
@@ -99,8 +120,13 @@ export interface InvAddress { page: number; s: boolean }
  * when none is given).
  */
 export function invAddress2018(startPage: number, npages: number, out: InvAddress = { page: 0, s: false }): InvAddress {
-  if (npages > 1) { out.page = INV_ALL_PAGES; out.s = true; }
-  else { out.page = startPage; out.s = false; }
+  if (npages > 1) {
+    out.page = INV_ALL_PAGES;
+    out.s = true;
+  } else {
+    out.page = startPage;
+    out.s = false;
+  }
   return out;
 }
 
@@ -110,26 +136,38 @@ export function invAddress2018(startPage: number, npages: number, out: InvAddres
  * object when none is given).
  */
 export function buildInvAddress(startPage: number, npages: number, out: InvAddress = { page: 0, s: false }): InvAddress {
-  if (npages <= 1) { out.page = startPage; out.s = false; return out; }
+  if (npages <= 1) {
+    out.page = startPage;
+    out.s = false;
+    return out;
+  }
   const end = startPage + npages - 1;
-  const kp = msbDiff(startPage, end);          // byte bit k = kp + 12
-  if (kp + 12 > 51) { out.page = INV_ALL_PAGES; out.s = true; return out; }
+  const kp = msbDiff(startPage, end); // byte bit k = kp + 12
+  if (kp + 12 > 51) {
+    out.page = INV_ALL_PAGES;
+    out.s = true;
+    return out;
+  }
   const m = 2 ** kp;
-  out.page = startPage - (startPage % m) + (m - 1);   // set the bits below k
+  out.page = startPage - (startPage % m) + (m - 1); // set the bits below k
   out.s = true;
   return out;
 }
 
 /** Index of the most significant bit where a and b (< 2^53) differ; -1 if equal. */
 function msbDiff(a: number, b: number): number {
-  const ah = Math.floor(a / 4294967296), bh = Math.floor(b / 4294967296);
+  const ah = Math.floor(a / 4294967296),
+    bh = Math.floor(b / 4294967296);
   if (ah !== bh) return 32 + 31 - Math.clz32((ah ^ bh) >>> 0);
   const x = ((a % 4294967296) ^ (b % 4294967296)) >>> 0;
   return x === 0 ? -1 : 31 - Math.clz32(x);
 }
 
 /** A decoded invalidation range: first page and page count; npages Infinity = everything. */
-export interface InvRange { page: number; npages: number }
+export interface InvRange {
+  page: number;
+  npages: number;
+}
 
 /**
  * Hardware decode of an INVALIDATE_*_PAGES address (amdvi_decode_invalidation_size): S=0 one page;
@@ -137,9 +175,17 @@ export interface InvRange { page: number; npages: number }
  * `out` (a new object when none is given).
  */
 export function decodeInvAddress(page: number, s: boolean, out: InvRange = { page: 0, npages: 0 }): InvRange {
-  if (!s) { out.page = page; out.npages = 1; return out; }
+  if (!s) {
+    out.page = page;
+    out.npages = 1;
+    return out;
+  }
   const z = 12 + trailingOnes(page);
-  if (z >= 51) { out.page = 0; out.npages = Infinity; return out; }
+  if (z >= 51) {
+    out.page = 0;
+    out.npages = Infinity;
+    return out;
+  }
   const n = 2 ** (z + 1 - 12);
   out.page = page - (page % n);
   out.npages = n;

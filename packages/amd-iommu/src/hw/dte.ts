@@ -14,7 +14,13 @@ export const DTE_HI_IW = 1 << (62 - 32);
 // word 2 (bits 95:64): DomainID 79:64; word 3 (I, SE, SA: interrupt and exception control) stays 0
 
 export interface DteFields {
-  v: boolean; tv: boolean; mode: number; rootPfn: number; ir: boolean; iw: boolean; domainId: number;
+  v: boolean;
+  tv: boolean;
+  mode: number;
+  rootPfn: number;
+  ir: boolean;
+  iw: boolean;
+  domainId: number;
 }
 
 export class DeviceTable {
@@ -45,17 +51,24 @@ export class DeviceTable {
 
   /** Decodes the DTE in memory. */
   read(dev: number): DteFields {
-    const w = dev * DTE_WORDS, a = this.words[w]!, b = this.words[w + 1]!;
+    const w = dev * DTE_WORDS,
+      a = this.words[w]!,
+      b = this.words[w + 1]!;
     return {
-      v: (a & DTE_V) !== 0, tv: (a & DTE_TV) !== 0, mode: (a >>> DTE_MODE_SHIFT) & 7,
-      rootPfn: (b & 0xfffff) * 0x100000 + (a >>> 12), ir: (b & DTE_HI_IR) !== 0, iw: (b & DTE_HI_IW) !== 0,
+      v: (a & DTE_V) !== 0,
+      tv: (a & DTE_TV) !== 0,
+      mode: (a >>> DTE_MODE_SHIFT) & 7,
+      rootPfn: (b & 0xfffff) * 0x100000 + (a >>> 12),
+      ir: (b & DTE_HI_IR) !== 0,
+      iw: (b & DTE_HI_IW) !== 0,
       domainId: this.words[w + 2]! & 0xffff,
     };
   }
 
   /** The 256-bit DTE as four 64-bit bigints (data[0..3] in Linux's struct dev_table_entry). */
   raw(dev: number): bigint[] {
-    const w = dev * DTE_WORDS, out: bigint[] = [];
+    const w = dev * DTE_WORDS,
+      out: bigint[] = [];
     for (let q = 0; q < 4; q++) out.push((BigInt(this.words[w + 2 * q + 1]! >>> 0) << 32n) | BigInt(this.words[w + 2 * q]! >>> 0));
     return out;
   }
@@ -63,19 +76,25 @@ export class DeviceTable {
   /** Hardware: makes sure the cache holds dev's DTE (reading memory on a miss). Returns true on a miss. */
   load(dev: number): boolean {
     if (this.cValid[dev] === 1) return false;
-    const w = dev * DTE_WORDS, a = this.words[w]!, b = this.words[w + 1]!;
+    const w = dev * DTE_WORDS,
+      a = this.words[w]!,
+      b = this.words[w + 1]!;
     this.cMode[dev] = (a >>> DTE_MODE_SHIFT) & 7;
     this.cRoot[dev] = (b & 0xfffff) * 0x100000 + (a >>> 12);
     this.cDom[dev] = this.words[w + 2]! & 0xffff;
-    this.cFlags[dev] = ((b & DTE_HI_IR) !== 0 ? 1 : 0) | ((b & DTE_HI_IW) !== 0 ? 2 : 0) |
-      ((a & DTE_V) !== 0 ? 4 : 0) | ((a & DTE_TV) !== 0 ? 8 : 0);
+    this.cFlags[dev] =
+      ((b & DTE_HI_IR) !== 0 ? 1 : 0) | ((b & DTE_HI_IW) !== 0 ? 2 : 0) | ((a & DTE_V) !== 0 ? 4 : 0) | ((a & DTE_TV) !== 0 ? 8 : 0);
     this.cValid[dev] = 1;
     this.fetches++;
     return true;
   }
 
   /** INVALIDATE_DEVTAB_ENTRY. */
-  invalidate(dev: number): void { this.cValid[dev] = 0; }
+  invalidate(dev: number): void {
+    this.cValid[dev] = 0;
+  }
   /** INVALIDATE_IOMMU_ALL. */
-  invalidateAll(): void { this.cValid.fill(0); }
+  invalidateAll(): void {
+    this.cValid.fill(0);
+  }
 }

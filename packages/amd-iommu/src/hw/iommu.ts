@@ -6,9 +6,22 @@ import { IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, type IotlbPolicy, type Sim } from 
 import { EV, Iotlb } from '@x/iommu-core/internals';
 import { CmdRing } from './cmd-ring.js';
 import {
-  CMD_COMPLETION_WAIT, CMD_COMPLETE_PPR_REQUEST, CMD_INV_DEVTAB_ENTRY, CMD_INV_INTERRUPT_TABLE,
-  CMD_INV_IOMMU_ALL, CMD_INV_IOMMU_PAGES, CMD_INV_IOTLB_PAGES, CMD_NAMES, CMD_PREFETCH_IOMMU_PAGES, CW_S, INV_S,
-  cmdInvPage, cmdOpcode, decodeInvAddress, type CmdName, type InvRange,
+  CMD_COMPLETION_WAIT,
+  CMD_COMPLETE_PPR_REQUEST,
+  CMD_INV_DEVTAB_ENTRY,
+  CMD_INV_INTERRUPT_TABLE,
+  CMD_INV_IOMMU_ALL,
+  CMD_INV_IOMMU_PAGES,
+  CMD_INV_IOTLB_PAGES,
+  CMD_NAMES,
+  CMD_PREFETCH_IOMMU_PAGES,
+  CW_S,
+  INV_S,
+  cmdInvPage,
+  cmdOpcode,
+  decodeInvAddress,
+  type CmdName,
+  type InvRange,
 } from './commands.js';
 import { DeviceTable } from './dte.js';
 import { EVENT_FLAG_RW, EventLog } from './event-log.js';
@@ -60,7 +73,10 @@ export class AmdIommuHw {
   private readonly ev: Record<keyof typeof AMD_COSTS, number>;
   private readonly evCmd: number[];
 
-  constructor(readonly sim: Sim, opts: AmdHwOptions = {}) {
+  constructor(
+    readonly sim: Sim,
+    opts: AmdHwOptions = {},
+  ) {
     this.cmdRing = new CmdRing(opts.cmdEntries);
     this.iotlb = new Iotlb(opts.iotlbEntries ?? 1024, opts.iotlbPolicy ?? 'lru', sim.mem, sim.meter);
     sim.checker.reachers.push(this.iotlb);
@@ -85,7 +101,10 @@ export class AmdIommuHw {
     const op = cmdOpcode(words, c);
     const meter = this.sim.meter;
     meter.charge(this.ev['amd.cmd.submit'], 1);
-    if (op >= 1 && op <= 8) { this.cmdCount[op]!++; meter.charge(this.evCmd[op]!, 1); }
+    if (op >= 1 && op <= 8) {
+      this.cmdCount[op]!++;
+      meter.charge(this.evCmd[op]!, 1);
+    }
     switch (op) {
       case CMD_COMPLETION_WAIT: {
         // every earlier command has already completed (synchronous execution)
@@ -93,8 +112,12 @@ export class AmdIommuHw {
         if ((words[c]! & CW_S) !== 0) {
           const addr = (words[c + 1]! & 0xfffff) * 4294967296 + ((words[c]! & ~7) >>> 0);
           let cell = this.stores.get(addr);
-          if (cell === undefined) { cell = new Int32Array(2); this.stores.set(addr, cell); }
-          cell[0] = words[c + 2]!; cell[1] = words[c + 3]!;
+          if (cell === undefined) {
+            cell = new Int32Array(2);
+            this.stores.set(addr, cell);
+          }
+          cell[0] = words[c + 2]!;
+          cell[1] = words[c + 3]!;
         }
         break;
       }
@@ -107,8 +130,13 @@ export class AmdIommuHw {
         const inv = decodeInvAddress(cmdInvPage(words, c), (words[c + 2]! & INV_S) !== 0, this.inv);
         // PDE (also drop cached directory entries) has nothing to act on: no walk cache is modeled
         let n: number;
-        if (inv.npages === Infinity) { n = this.iotlb.invalidateDomain(dom); meter.charge(this.ev['amd.inv.domainWide'], 1); }
-        else { n = this.iotlb.invalidateRange(dom, inv.page, inv.page + inv.npages - 1); meter.charge(this.ev['amd.inv.pages'], inv.npages); }
+        if (inv.npages === Infinity) {
+          n = this.iotlb.invalidateDomain(dom);
+          meter.charge(this.ev['amd.inv.domainWide'], 1);
+        } else {
+          n = this.iotlb.invalidateRange(dom, inv.page, inv.page + inv.npages - 1);
+          meter.charge(this.ev['amd.inv.pages'], inv.npages);
+        }
         if (n > 0) meter.charge(this.ev['amd.iotlb.dropped'], n);
         break;
       }
@@ -119,8 +147,11 @@ export class AmdIommuHw {
         this.devtab.invalidateAll();
         break;
       }
-      case CMD_INV_IOTLB_PAGES: case CMD_INV_INTERRUPT_TABLE: case CMD_PREFETCH_IOMMU_PAGES: case CMD_COMPLETE_PPR_REQUEST:
-        break;    // no ATS device IOTLBs, interrupt remapping or PPR in the model
+      case CMD_INV_IOTLB_PAGES:
+      case CMD_INV_INTERRUPT_TABLE:
+      case CMD_PREFETCH_IOMMU_PAGES:
+      case CMD_COMPLETE_PPR_REQUEST:
+        break; // no ATS device IOTLBs, interrupt remapping or PPR in the model
       default:
         this.events.illegalCommand(c * 4);
         meter.charge(this.ev['amd.event.ILLEGAL_COMMAND_ERROR'], 1);
@@ -141,21 +172,32 @@ export class AmdIommuHw {
    * -1 after logging an IO_PAGE_FAULT. `via` tells the caller where the translation came from.
    */
   translate(dev: number, iova: number, write: boolean): number {
-    const dt = this.devtab, meter = this.sim.meter;
+    const dt = this.devtab,
+      meter = this.sim.meter;
     if (dt.load(dev)) meter.charge(this.ev['amd.dte.fetch'], 1);
     const flags = dt.cFlags[dev]!;
-    if ((flags & 4) === 0 || (flags & 8) === 0) { this.via = 'pte'; return iova; }  // V=0 or TV=0: untranslated
-    const dom = dt.cDom[dev]!, mode = dt.cMode[dev]!;
+    if ((flags & 4) === 0 || (flags & 8) === 0) {
+      this.via = 'pte';
+      return iova;
+    } // V=0 or TV=0: untranslated
+    const dom = dt.cDom[dev]!,
+      mode = dt.cMode[dev]!;
     const need = write ? 2 : 1;
     if (mode === 0) {
       // no translation: the DTE's IR/IW alone decide (Linux's blocked DTE grants neither)
-      if ((flags & need) === 0) { this.fault(dev, dom, iova, write, PERMISSION_FAULT_FLAGS); return -1; }
+      if ((flags & need) === 0) {
+        this.fault(dev, dom, iova, write, PERMISSION_FAULT_FLAGS);
+        return -1;
+      }
       this.via = 'pte';
       return iova;
     }
     const tlb = this.iotlb;
     if (tlb.lookup(dom, iova)) {
-      if ((tlb.hitProt & need) === 0) { this.fault(dev, dom, iova, write, PERMISSION_FAULT_FLAGS); return -1; }
+      if ((tlb.hitProt & need) === 0) {
+        this.fault(dev, dom, iova, write, PERMISSION_FAULT_FLAGS);
+        return -1;
+      }
       this.via = 'iotlb';
       return tlb.hitPfn;
     }
@@ -163,14 +205,20 @@ export class AmdIommuHw {
     meter.charge(this.ev['amd.walks'], 1);
     const ok = walk(this.sim.mem, mode, dt.cRoot[dev]!, iova, flags & 3, r);
     meter.charge(EV.walkLevels, r.levels);
-    if (!ok) { this.fault(dev, dom, iova, write, r.faultFlags); return -1; }
+    if (!ok) {
+      this.fault(dev, dom, iova, write, r.faultFlags);
+      return -1;
+    }
     if (r.prot !== 0) {
       const before = tlb.evictions + tlb.wipes;
       const used = tlb.used;
       tlb.fill(dom, r.leafIova, r.leafPfn, r.order, r.prot);
       if (tlb.evictions + tlb.wipes !== before) meter.charge(this.ev['amd.iotlb.evictions'], tlb.policy === 'wipe' ? used : 1);
     }
-    if ((r.prot & need) === 0) { this.fault(dev, dom, iova, write, PERMISSION_FAULT_FLAGS); return -1; }
+    if ((r.prot & need) === 0) {
+      this.fault(dev, dom, iova, write, PERMISSION_FAULT_FLAGS);
+      return -1;
+    }
     this.via = 'pte';
     return r.pfn;
   }

@@ -4,11 +4,12 @@
 // Reads the arena's int32 words directly; no BigInt, no allocation per walk.
 
 import type { PhysMem } from '@x/iommu-core';
-import { P9 } from '@x/iommu-core/internals';   // P9[L] = pages one item covers at level L
+import { P9 } from '@x/iommu-core/internals'; // P9[L] = pages one item covers at level L
 import { AMDV1_NL_LARGE, AMDV1_PR, trailingOnes } from '../fmt-amdv1.js';
 import { EVENT_FLAG_PE, EVENT_FLAG_PR, EVENT_FLAG_RZ } from './event-log.js';
 
-const HI_IR = 1 << 29, HI_IW = 1 << 30;
+const HI_IR = 1 << 29,
+  HI_IW = 1 << 30;
 
 /** Result of the last walk (one instance per IOMMU). */
 export class WalkResult {
@@ -36,31 +37,50 @@ export function walk(mem: PhysMem, mode: number, root: number, iova: number, dte
   const tables = mem.tables;
   r.levels = 0;
   r.faultFlags = 0;
-  if (mode < 1 || mode > 6) { r.faultFlags = EVENT_FLAG_RZ; return false; }
+  if (mode < 1 || mode > 6) {
+    r.faultFlags = EVENT_FLAG_RZ;
+    return false;
+  }
   // IOVA bits above the mode's reach must be zero (mode 6 decodes all 64 bits)
-  if (mode < 6 && iova >= P9[mode]!) { r.faultFlags = 0; return false; }
+  if (mode < 6 && iova >= P9[mode]!) {
+    r.faultFlags = 0;
+    return false;
+  }
   let prot = dteProt;
   let table = root;
   for (let l = mode - 1; l >= 0; l--) {
-    if (!tables.isTable(table)) { r.faultFlags = EVENT_FLAG_RZ; return false; }
+    if (!tables.isTable(table)) {
+      r.faultFlags = EVENT_FLAG_RZ;
+      return false;
+    }
     const words = tables.words(table);
     const w = tables.wordOffset(table) + 2 * (Math.floor(iova / P9[l]!) % 512);
-    const lo = words[w]!, hi = words[w + 1]!;
+    const lo = words[w]!,
+      hi = words[w + 1]!;
     r.levels++;
-    if ((lo & AMDV1_PR) === 0) { r.faultFlags = 0; return false; }
+    if ((lo & AMDV1_PR) === 0) {
+      r.faultFlags = 0;
+      return false;
+    }
     prot &= ((hi & HI_IR) !== 0 ? 1 : 0) | ((hi & HI_IW) !== 0 ? 2 : 0);
     const nl = (lo >>> 9) & 7;
     const f = (hi & 0xfffff) * 0x100000 + (lo >>> 12);
     if (nl !== 0 && nl !== AMDV1_NL_LARGE) {
       // a directory entry must name the next level down; level skipping is not modeled
-      if (l === 0 || nl !== l) { r.faultFlags = EVENT_FLAG_PR | EVENT_FLAG_RZ; return false; }
+      if (l === 0 || nl !== l) {
+        r.faultFlags = EVENT_FLAG_PR | EVENT_FLAG_RZ;
+        return false;
+      }
       table = f;
       continue;
     }
     let order = 12 + 9 * l;
     if (nl === AMDV1_NL_LARGE) {
       order = 13 + trailingOnes(f);
-      if (order <= 12 + 9 * l || order >= 21 + 9 * l) { r.faultFlags = EVENT_FLAG_PR | EVENT_FLAG_RZ; return false; }
+      if (order <= 12 + 9 * l || order >= 21 + 9 * l) {
+        r.faultFlags = EVENT_FLAG_PR | EVENT_FLAG_RZ;
+        return false;
+      }
     }
     const lp = 2 ** (order - 12);
     const off = iova % lp;

@@ -5,8 +5,8 @@
 import { IommuError } from '../errno.js';
 
 export const TABLE_WORDS = 1024;
-export const TABLE_PFN_BASE = 2 ** 36;       // above any modeled RAM (<= 2^32 frames) and MMIO
-const TABLES_PER_CHUNK_SHIFT = 8;             // 256 tables = 1 MiB per chunk
+export const TABLE_PFN_BASE = 2 ** 36; // above any modeled RAM (<= 2^32 frames) and MMIO
+const TABLES_PER_CHUNK_SHIFT = 8; // 256 tables = 1 MiB per chunk
 const TABLES_PER_CHUNK = 1 << TABLES_PER_CHUNK_SHIFT;
 
 export class TableArena {
@@ -47,7 +47,8 @@ export class TableArena {
   free(pfn: number): void {
     const t = pfn - TABLE_PFN_BASE;
     if (!(t >= 0 && t < this.next && Number.isInteger(t))) throw new RangeError(`pfn ${pfn} is not a page-table page`);
-    const live = this.live[t >>> TABLES_PER_CHUNK_SHIFT]!, k = t & (TABLES_PER_CHUNK - 1);
+    const live = this.live[t >>> TABLES_PER_CHUNK_SHIFT]!,
+      k = t & (TABLES_PER_CHUNK - 1);
     if (live[k] === 0) throw new RangeError(`BUG: double free of table page ${pfn}`);
     live[k] = 0;
     this.freeIdx.push(t);
@@ -55,10 +56,18 @@ export class TableArena {
   }
 
   /** The chunk holding table `pfn`; pair with wordOffset(). */
-  words(pfn: number): Int32Array { return this.chunks[(pfn - TABLE_PFN_BASE) >>> TABLES_PER_CHUNK_SHIFT]!; }
+  words(pfn: number): Int32Array {
+    return this.chunks[(pfn - TABLE_PFN_BASE) >>> TABLES_PER_CHUNK_SHIFT]!;
+  }
   /** Word offset of entry 0 of table `pfn` inside words(pfn). */
-  wordOffset(pfn: number): number { return ((pfn - TABLE_PFN_BASE) & (TABLES_PER_CHUNK - 1)) * TABLE_WORDS; }
-  isTable(pfn: number): boolean { return pfn >= TABLE_PFN_BASE && pfn < TABLE_PFN_BASE + this.next; }
+  wordOffset(pfn: number): number {
+    return ((pfn - TABLE_PFN_BASE) & (TABLES_PER_CHUNK - 1)) * TABLE_WORDS;
+  }
+  isTable(pfn: number): boolean {
+    return pfn >= TABLE_PFN_BASE && pfn < TABLE_PFN_BASE + this.next;
+  }
   /** Bytes reserved for tables (chunks). */
-  get bytes(): number { return this.chunks.length * TABLES_PER_CHUNK * TABLE_WORDS * 4; }
+  get bytes(): number {
+    return this.chunks.length * TABLES_PER_CHUNK * TABLE_WORDS * 4;
+  }
 }

@@ -98,13 +98,13 @@ export function allocBacking(fa: FrameAllocator, rng: Prng, npages: number, prof
       const huge = kind !== '4k' && left >= 1 << BLOCK_SHIFT && (kind === 'thp' || rng.next() >= scatter);
       if (huge) {
         const p = fa.allocBlock(FRAME_USER);
-        pmdMapped![i >>> BLOCK_SHIFT] = 1;                // i is a region start: every region before was whole
+        pmdMapped![i >>> BLOCK_SHIFT] = 1; // i is a region start: every region before was whole
         for (let k = 0; k < 1 << BLOCK_SHIFT; k++) pfns[i++] = p + k;
       } else {
         const end = i + (kind === '4k' ? left : Math.min(left, 1 << BLOCK_SHIFT));
         while (i < end) {
           i += fa.allocScatteredRun(pfns, i, end - i);
-          if (i < end) pfns[i++] = fa.allocScattered();   // no whole free block left: the slow path
+          if (i < end) pfns[i++] = fa.allocScattered(); // no whole free block left: the slow path
         }
       }
     }

@@ -9,10 +9,10 @@ import { IommuError } from '../errno.js';
 import type { Prng } from '../sim/prng.js';
 import { PAGED_CHUNK_SHIFT, PAGED_MASK, PagedUint8 } from './paged.js';
 
-export const BLOCK_SHIFT = 9;           // 512 frames = 2 MiB
-export const GIGA_SHIFT = 18;           // 262144 frames = 1 GiB
+export const BLOCK_SHIFT = 9; // 512 frames = 2 MiB
+export const GIGA_SHIFT = 18; // 262144 frames = 1 GiB
 const BLOCKS_PER_GIGA = 1 << (GIGA_SHIFT - BLOCK_SHIFT);
-const OPEN_SCATTER = 16;                // blocks 4K scattering draws from at once
+const OPEN_SCATTER = 16; // blocks 4K scattering draws from at once
 /**
  * Slot of the sequential open block (host age < 1 only): its frames are dealt in ascending order
  * (stride 1 from 0), as a buddy allocator splitting a 2 MiB block hands out its 4 KiB pages. It
@@ -22,7 +22,9 @@ const SEQ_SLOT = OPEN_SCATTER;
 const SLOTS = OPEN_SCATTER + 1;
 
 /** Frame states kept per frame. */
-export const FRAME_FREE = 0, FRAME_KERNEL = 1, FRAME_USER = 2;
+export const FRAME_FREE = 0,
+  FRAME_KERNEL = 1,
+  FRAME_USER = 2;
 /**
  * Uniform state value of an open scatter block whose frame states are implicit: frame i of the
  * slot's permutation is in use iff i < scNext. Dealing a 4 KiB frame then writes no per-frame byte
@@ -80,7 +82,11 @@ export class FrameAllocator {
    * nFrames: host RAM in 4 KiB frames (a positive multiple of 512, at most 2^32). hostAge: see the
    * field (default 1). RangeError for either out of range.
    */
-  constructor(nFrames: number, private readonly rng: Prng, hostAge = 1) {
+  constructor(
+    nFrames: number,
+    private readonly rng: Prng,
+    hostAge = 1,
+  ) {
     this.hostAge = checkHostAge(hostAge);
     if (nFrames < 1 << BLOCK_SHIFT || nFrames % (1 << BLOCK_SHIFT) !== 0) {
       throw new RangeError(`host memory must be a positive multiple of 2 MiB (got ${nFrames} frames)`);
@@ -91,13 +97,18 @@ export class FrameAllocator {
     this.used = new Uint16Array(this.nBlocks);
     this.freeList = new Uint32Array(this.nBlocks);
     this.pos = new Int32Array(this.nBlocks);
-    for (let b = 0; b < this.nBlocks; b++) { this.freeList[b] = b; this.pos[b] = b; }
+    for (let b = 0; b < this.nBlocks; b++) {
+      this.freeList[b] = b;
+      this.pos[b] = b;
+    }
     this.nFree = this.nBlocks;
     this.gigaFree = new Uint16Array(Math.ceil(this.nBlocks / BLOCKS_PER_GIGA));
     for (let b = 0; b < this.nBlocks; b++) this.gigaFree[b >>> 9]!++;
   }
 
-  get freeFrames(): number { return this.nFrames - this.framesInUse; }
+  get freeFrames(): number {
+    return this.nFrames - this.framesInUse;
+  }
 
   /**
    * True when the next pick follows the fresh host (probability 1 - a). Draws only for 0 < a < 1:
@@ -120,7 +131,8 @@ export class FrameAllocator {
 
   /** First free block at or after `from` in address order, wrapping around (nFree > 0). */
   private nextFreeBlock(from: number): number {
-    const pos = this.pos, n = this.nBlocks;
+    const pos = this.pos,
+      n = this.nBlocks;
     for (let b = from; b < n; b++) if (pos[b]! >= 0) return b;
     for (let b = 0; b < from; b++) if (pos[b]! >= 0) return b;
     throw new Error('BUG: nextFreeBlock with no free block');
@@ -128,7 +140,8 @@ export class FrameAllocator {
 
   /** One whole free 2 MiB block (random, or the next one on a fresher host: see hostAge); returns its first pfn. */
   allocBlock(kind: number): number {
-    if (this.nFree === 0 && this.drainEmpty() === 0) throw new IommuError('ENOMEM', 'alloc_pages', 'no free 2 MiB block left in host memory');
+    if (this.nFree === 0 && this.drainEmpty() === 0)
+      throw new IommuError('ENOMEM', 'alloc_pages', 'no free 2 MiB block left in host memory');
     const b = this.pickBlock();
     this.takeBlock(b);
     this.used[b] = 1 << BLOCK_SHIFT;
@@ -166,7 +179,8 @@ export class FrameAllocator {
     const b = this.scBlock[j]!;
     if (b < 0 || this.scNext[j]! >= 1 << BLOCK_SHIFT) {
       if (this.nFree === 0 && this.drainEmpty() === 0) return this.allocFromAnyPartial(j);
-      if (j === SEQ_SLOT) this.openSeq(); else this.openScatter(j);
+      if (j === SEQ_SLOT) this.openSeq();
+      else this.openScatter(j);
     }
     const pfn = this.deal(j);
     this.framesInUse++;
@@ -181,7 +195,9 @@ export class FrameAllocator {
    */
   allocScatteredRun(out: Uint32Array, at: number, n: number): number {
     if (this.hostAge < 1) return this.allocScatteredRunAged(out, at, n);
-    const rng = this.rng, scBlock = this.scBlock, scNext = this.scNext;
+    const rng = this.rng,
+      scBlock = this.scBlock,
+      scNext = this.scNext;
     let k = 0;
     // checked before each draw: with a free block left, an open block that is full can be replaced
     for (; k < n && this.nFree > 0; k++) {
@@ -198,11 +214,15 @@ export class FrameAllocator {
    * the sequential block's next frame. Its own loop so that a = 1 keeps the loop above untouched.
    */
   private allocScatteredRunAged(out: Uint32Array, at: number, n: number): number {
-    const rng = this.rng, a = this.hostAge, scBlock = this.scBlock, scNext = this.scNext;
+    const rng = this.rng,
+      a = this.hostAge,
+      scBlock = this.scBlock,
+      scNext = this.scNext;
     let k = 0;
     for (; k < n && this.nFree > 0; k++) {
       let j: number;
-      if (a === 0 || rng.next() >= a) {                  // fresh(), inlined: one draw per page at most
+      if (a === 0 || rng.next() >= a) {
+        // fresh(), inlined: one draw per page at most
         j = SEQ_SLOT;
         if (scBlock[j]! < 0 || scNext[j]! >= 1 << BLOCK_SHIFT) this.openSeq();
       } else {
@@ -233,7 +253,8 @@ export class FrameAllocator {
 
   /** Slot j now deals block b (taken off the free list) in the order (start + i * stride) & 511. */
   private openSlot(j: number, b: number, stride: number, start: number): void {
-    this.scBlock[j] = b; this.scNext[j] = 0;
+    this.scBlock[j] = b;
+    this.scNext[j] = 0;
     this.scStride[j] = stride;
     this.scStart[j] = start;
     const st = this.state;
@@ -241,14 +262,15 @@ export class FrameAllocator {
       st.fill(b << BLOCK_SHIFT, 1 << BLOCK_SHIFT, FRAME_SC_IMPLICIT);
       this.scImplicit[j] = 1;
     } else {
-      st.mixBlock(b);                                     // freed frame by frame before: bytes exist already
+      st.mixBlock(b); // freed frame by frame before: bytes exist already
       this.scImplicit[j] = 0;
     }
   }
 
   /** The next frame of slot j's permutation, marked in use (framesInUse is the caller's). */
   private deal(j: number): number {
-    const b = this.scBlock[j]!, i = this.scNext[j]!;
+    const b = this.scBlock[j]!,
+      i = this.scNext[j]!;
     this.scNext[j] = i + 1;
     const pfn = (b << BLOCK_SHIFT) | ((this.scStart[j]! + i * this.scStride[j]!) & 511);
     this.used[b]!++;
@@ -288,10 +310,14 @@ export class FrameAllocator {
   /** Gives the block holding pfn explicit per-frame state bytes if it is an implicit scatter block. */
   private explicit(pfn: number): void {
     if (this.state.get(pfn) !== FRAME_SC_IMPLICIT) return;
-    const b = pfn >>> BLOCK_SHIFT, j = this.implicitSlot(b);
+    const b = pfn >>> BLOCK_SHIFT,
+      j = this.implicitSlot(b);
     this.state.fill(b << BLOCK_SHIFT, 1 << BLOCK_SHIFT, FRAME_FREE);
-    const c = this.state.mixBlock(b), base = (b << BLOCK_SHIFT) & PAGED_MASK;
-    const start = this.scStart[j]!, stride = this.scStride[j]!, n = this.scNext[j]!;
+    const c = this.state.mixBlock(b),
+      base = (b << BLOCK_SHIFT) & PAGED_MASK;
+    const start = this.scStart[j]!,
+      stride = this.scStride[j]!,
+      n = this.scNext[j]!;
     for (let i = 0; i < n; i++) c[base + ((start + i * stride) & 511)] = FRAME_USER;
     this.scImplicit[j] = 0;
   }
@@ -324,7 +350,11 @@ export class FrameAllocator {
         const b0 = c * step;
         if (b0 + blocks > this.nBlocks) continue;
         let ok = true;
-        for (let b = b0; b < b0 + blocks; b++) if (this.pos[b]! < 0) { ok = false; break; }
+        for (let b = b0; b < b0 + blocks; b++)
+          if (this.pos[b]! < 0) {
+            ok = false;
+            break;
+          }
         if (ok) {
           const pfn = this.takeRun(b0, blocks, kind);
           // give back the unused tail of the last block
@@ -346,7 +376,7 @@ export class FrameAllocator {
     const b = pfn >>> BLOCK_SHIFT;
     if (--this.used[b]! === 0) {
       if (!this.isOpen(b)) this.giveBlock(b);
-      else this.heldEmpty = true;                         // free but held open: drainEmpty() can give it back
+      else this.heldEmpty = true; // free but held open: drainEmpty() can give it back
     }
   }
 
@@ -362,7 +392,10 @@ export class FrameAllocator {
     this.framesInUse++;
   }
   private takeRun(b0: number, blocks: number, kind: number): number {
-    for (let b = b0; b < b0 + blocks; b++) { this.takeBlock(b); this.used[b] = 1 << BLOCK_SHIFT; }
+    for (let b = b0; b < b0 + blocks; b++) {
+      this.takeBlock(b);
+      this.used[b] = 1 << BLOCK_SHIFT;
+    }
     const pfn = b0 << BLOCK_SHIFT;
     this.state.fill(pfn, blocks << BLOCK_SHIFT, kind);
     this.framesInUse += blocks << BLOCK_SHIFT;
@@ -372,12 +405,14 @@ export class FrameAllocator {
     const p = this.pos[b]!;
     if (p < 0) throw new Error(`block ${b} is not free`);
     const last = this.freeList[--this.nFree]!;
-    this.freeList[p] = last; this.pos[last] = p;
+    this.freeList[p] = last;
+    this.pos[last] = p;
     this.pos[b] = -1;
     this.gigaFree[b >>> 9]!--;
   }
   private giveBlock(b: number): void {
-    this.pos[b] = this.nFree; this.freeList[this.nFree++] = b;
+    this.pos[b] = this.nFree;
+    this.freeList[this.nFree++] = b;
     this.gigaFree[b >>> 9]!++;
   }
   /**
@@ -393,12 +428,15 @@ export class FrameAllocator {
     let n = 0;
     for (let j = 0; j < SLOTS; j++) {
       const b = this.scBlock[j]!;
-      if (b >= 0 && this.used[b] === 0) { this.scBlock[j] = -1; this.scImplicit[j] = 0; }   // reopens on its next draw
+      if (b >= 0 && this.used[b] === 0) {
+        this.scBlock[j] = -1;
+        this.scImplicit[j] = 0;
+      } // reopens on its next draw
     }
     if (this.kBlock >= 0 && this.used[this.kBlock] === 0) this.kBlock = -1;
     for (let b = 0; b < this.nBlocks; b++) {
       if (this.pos[b]! >= 0 || this.used[b] !== 0 || this.isOpen(b)) continue;
-      this.state.fill(b << BLOCK_SHIFT, 1 << BLOCK_SHIFT, FRAME_FREE);   // implicit or all-free bytes: one uniform byte
+      this.state.fill(b << BLOCK_SHIFT, 1 << BLOCK_SHIFT, FRAME_FREE); // implicit or all-free bytes: one uniform byte
       this.giveBlock(b);
       n++;
     }
@@ -412,7 +450,8 @@ export class FrameAllocator {
    * frame inside a partly used block is reused, and last the kernel bump block gives its next frame.
    */
   private allocFromAnyPartial(j0: number): number {
-    const scBlock = this.scBlock, scNext = this.scNext;
+    const scBlock = this.scBlock,
+      scNext = this.scNext;
     for (let k = 1; k < SLOTS; k++) {
       // the slots after j0, wrapping; SEQ_SLOT sits between 15 and 0 and is never open at host age 1,
       // so the scatter slots are tried in the order they were before it existed
@@ -427,13 +466,17 @@ export class FrameAllocator {
     const kb = this.kBlock;
     for (let b = 0; b < this.nBlocks; b++) {
       if (this.pos[b]! >= 0 || this.used[b] === 1 << BLOCK_SHIFT) continue;
-      const f0 = b << BLOCK_SHIFT, end = f0 + (b === kb ? this.kNext : 1 << BLOCK_SHIFT);
+      const f0 = b << BLOCK_SHIFT,
+        end = f0 + (b === kb ? this.kNext : 1 << BLOCK_SHIFT);
       for (let f = f0; f < end; f++) {
-        if (this.stateOf(f) === FRAME_FREE) { this.markUsed(f, FRAME_USER); return f; }
+        if (this.stateOf(f) === FRAME_FREE) {
+          this.markUsed(f, FRAME_USER);
+          return f;
+        }
       }
     }
     if (kb >= 0 && this.kNext < 1 << BLOCK_SHIFT) {
-      const f = (kb << BLOCK_SHIFT) + this.kNext++;     // bumped past, as allocContig would
+      const f = (kb << BLOCK_SHIFT) + this.kNext++; // bumped past, as allocContig would
       this.markUsed(f, FRAME_USER);
       return f;
     }

@@ -4,7 +4,9 @@ const CHUNK_SHIFT = 16;
 const CHUNK = 1 << CHUNK_SHIFT;
 const MASK = CHUNK - 1;
 // 2 MiB blocks (512 frames): the granularity of THP / hugetlb runs
-const BLOCK_SHIFT = 9, BLOCK = 1 << BLOCK_SHIFT, BLOCK_MASK = BLOCK - 1;
+const BLOCK_SHIFT = 9,
+  BLOCK = 1 << BLOCK_SHIFT,
+  BLOCK_MASK = BLOCK - 1;
 
 type Chunks = readonly (ArrayLike<number> | undefined)[];
 
@@ -35,7 +37,8 @@ export class PagedInt32 {
   /** Adds d at i and returns the new value. */
   add(i: number, d: number): number {
     const c = this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
-    const k = i & MASK, v = c[k]! + d;
+    const k = i & MASK,
+      v = c[k]! + d;
     c[k] = v;
     return v;
   }
@@ -44,7 +47,9 @@ export class PagedInt32 {
     c[i & MASK] = v;
   }
   /** Chunk holding index i (allocated on demand) and the offset inside it, for loops over runs. */
-  chunkFor(i: number): Int32Array { return this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT); }
+  chunkFor(i: number): Int32Array {
+    return this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
+  }
   /** Adds d to n consecutive entries from i, a chunk at a time. */
   addRun(i: number, n: number, d: number): void {
     while (n > 0) {
@@ -52,13 +57,18 @@ export class PagedInt32 {
       const off = i & MASK;
       const m = Math.min(n, CHUNK - off);
       for (let k = off; k < off + m; k++) c[k]! += d;
-      i += m; n -= m;
+      i += m;
+      n -= m;
     }
   }
   /** True when every chunk is absent or all zero. */
-  allZero(): boolean { return chunksAllZero(this.chunks); }
+  allZero(): boolean {
+    return chunksAllZero(this.chunks);
+  }
   /** Indices with a non-zero value (for reports and tests; not for hot paths). */
-  nonZero(): Generator<[number, number]> { return nonZeroEntries(this.chunks, this); }
+  nonZero(): Generator<[number, number]> {
+    return nonZeroEntries(this.chunks, this);
+  }
   private alloc(k: number): Int32Array {
     const c = new Int32Array(CHUNK);
     this.chunks[k] = c;
@@ -94,7 +104,8 @@ export class PagedUint8 {
       if ((i & BLOCK_MASK) === 0 && n > BLOCK_MASK) {
         // whole blocks: one byte each
         const k = Math.floor(n / BLOCK);
-        n -= k * BLOCK; i += k * BLOCK;
+        n -= k * BLOCK;
+        i += k * BLOCK;
         this.blkVal.fill(b, k, v);
         this.blkMixed.fill(b, k, 0);
         continue;
@@ -102,11 +113,14 @@ export class PagedUint8 {
       const m = Math.min(n, BLOCK - (i & BLOCK_MASK));
       const off = i & MASK;
       this.mixBlock(b).fill(v, off, off + m);
-      i += m; n -= m;
+      i += m;
+      n -= m;
     }
   }
   /** Block b's value while all its entries are equal and stored once, else -1. */
-  uniformValue(b: number): number { return this.blkMixed.get(b) === 0 ? this.blkVal.get(b) : -1; }
+  uniformValue(b: number): number {
+    return this.blkMixed.get(b) === 0 ? this.blkVal.get(b) : -1;
+  }
   /**
    * Gives block b per-entry bytes (filled with its uniform value); returns its chunk, where entry i
    * of the block is at (i & PAGED_MASK). The chunk stays the block's until fill() covers the whole
@@ -145,11 +159,15 @@ class PagedBlockBytes {
     while (n > 0) {
       const k = b >>> CHUNK_SHIFT;
       let c = this.chunks[k];
-      if (c === undefined) { c = new Uint8Array(CHUNK); this.chunks[k] = c; }
+      if (c === undefined) {
+        c = new Uint8Array(CHUNK);
+        this.chunks[k] = c;
+      }
       const off = b & MASK;
       const m = Math.min(n, CHUNK - off);
       c.fill(v, off, off + m);
-      b += m; n -= m;
+      b += m;
+      n -= m;
     }
   }
 }
@@ -179,8 +197,13 @@ export class PagedCount8 {
   /** Adds d at i and returns the new value. */
   add(i: number, d: number): number {
     const c = this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
-    const k = i & MASK, x = c[k]!, w = x + d;
-    if (x !== COUNT8_SPILLED && w >= -127 && w <= 127) { c[k] = w; return w; }
+    const k = i & MASK,
+      x = c[k]!,
+      w = x + d;
+    if (x !== COUNT8_SPILLED && w >= -127 && w <= 127) {
+      c[k] = w;
+      return w;
+    }
     return this.addSlow(c, i, d);
   }
   set(i: number, v: number): void {
@@ -188,26 +211,37 @@ export class PagedCount8 {
     this.store(c, i, v);
   }
   /** Chunk holding index i (allocated on demand); a byte equal to COUNT8_SPILLED means "ask get()". */
-  chunkFor(i: number): Int8Array { return this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT); }
+  chunkFor(i: number): Int8Array {
+    return this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
+  }
   /** Adds d to n consecutive entries from i, a chunk at a time. */
   addRun(i: number, n: number, d: number): void {
-    if (n === 1) { this.add(i, d); return; }             // a scattered 4 KiB frame: no loop set-up
+    if (n === 1) {
+      this.add(i, d);
+      return;
+    } // a scattered 4 KiB frame: no loop set-up
     while (n > 0) {
       const c = this.chunks[i >>> CHUNK_SHIFT] ?? this.alloc(i >>> CHUNK_SHIFT);
       const off = i & MASK;
       const m = Math.min(n, CHUNK - off);
       for (let k = off; k < off + m; k++) {
-        const x = c[k]!, w = x + d;
+        const x = c[k]!,
+          w = x + d;
         if (x !== COUNT8_SPILLED && w >= -127 && w <= 127) c[k] = w;
         else this.addSlow(c, i + (k - off), d);
       }
-      i += m; n -= m;
+      i += m;
+      n -= m;
     }
   }
   /** True when every entry is 0 (a spilled entry's byte is COUNT8_SPILLED, never 0). */
-  allZero(): boolean { return chunksAllZero(this.chunks); }
+  allZero(): boolean {
+    return chunksAllZero(this.chunks);
+  }
   /** Indices with a non-zero value, read through get() (for reports and tests; not for hot paths). */
-  nonZero(): Generator<[number, number]> { return nonZeroEntries(this.chunks, this); }
+  nonZero(): Generator<[number, number]> {
+    return nonZeroEntries(this.chunks, this);
+  }
   /** The rare path of add: the entry is spilled, or its new value leaves -127..127. */
   private addSlow(c: Int8Array, i: number, d: number): number {
     const k = i & MASK;
@@ -218,7 +252,7 @@ export class PagedCount8 {
   private store(c: Int8Array, i: number, v: number): void {
     const k = i & MASK;
     if (v >= -127 && v <= 127) {
-      if (c[k] === COUNT8_SPILLED) this.spill.delete(i);   // back in range: keep the map small
+      if (c[k] === COUNT8_SPILLED) this.spill.delete(i); // back in range: keep the map small
       c[k] = v;
     } else {
       c[k] = COUNT8_SPILLED;
@@ -244,10 +278,16 @@ export class BlockedInt32 {
   readonly delta = new PagedCount8();
   /** Per block: 1 once delta was touched in it (its entries may differ from each other). */
   readonly touched = new PagedBlockBytes();
-  get bytes(): number { return this.base.bytes + this.delta.bytes; }
-  get(i: number): number { return this.base.get(i >>> BLOCK_SHIFT) + this.delta.get(i); }
+  get bytes(): number {
+    return this.base.bytes + this.delta.bytes;
+  }
+  get(i: number): number {
+    return this.base.get(i >>> BLOCK_SHIFT) + this.delta.get(i);
+  }
   /** True when block b's entries all equal base[b] (its delta was never touched). */
-  uniform(b: number): boolean { return this.touched.get(b) === 0; }
+  uniform(b: number): boolean {
+    return this.touched.get(b) === 0;
+  }
   /** Adds d to n consecutive entries from i: whole aligned blocks in the base, the rest in delta. */
   addRun(i: number, n: number, d: number): void {
     if (n === 1) {
@@ -259,20 +299,26 @@ export class BlockedInt32 {
     while (n > 0) {
       if ((i & BLOCK_MASK) === 0 && n > BLOCK_MASK) {
         this.base.add(i >>> BLOCK_SHIFT, d);
-        i += BLOCK; n -= BLOCK;
+        i += BLOCK;
+        n -= BLOCK;
         continue;
       }
       const m = Math.min(n, BLOCK - (i & BLOCK_MASK));
       this.touched.set(i >>> BLOCK_SHIFT, 1);
-      if (m === 1) this.delta.add(i, d); else this.delta.addRun(i, m, d);
-      i += m; n -= m;
+      if (m === 1) this.delta.add(i, d);
+      else this.delta.addRun(i, m, d);
+      i += m;
+      n -= m;
     }
   }
   allZero(): boolean {
     for (let k = 0; k < this.base.chunks.length; k++) {
       const c = this.base.chunks[k];
       if (c === undefined) continue;
-      for (let j = 0; j < c.length; j++) if (c[j] !== 0) { for (let f = (k * CHUNK + j) << BLOCK_SHIFT, e = f + BLOCK; f < e; f++) if (this.get(f) !== 0) return false; }
+      for (let j = 0; j < c.length; j++)
+        if (c[j] !== 0) {
+          for (let f = (k * CHUNK + j) << BLOCK_SHIFT, e = f + BLOCK; f < e; f++) if (this.get(f) !== 0) return false;
+        }
     }
     for (const [f] of this.delta.nonZero()) if (this.get(f) !== 0) return false;
     return true;

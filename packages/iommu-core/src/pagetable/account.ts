@@ -9,7 +9,8 @@ import type { PagedCount8 } from '../mem/paged.js';
 import type { PhysMem } from '../physmem.js';
 import { EV, type Meter } from '../sim/meter.js';
 
-const CHUNK = 1 << PAGED_CHUNK_SHIFT, MASK = CHUNK - 1;
+const CHUNK = 1 << PAGED_CHUNK_SHIFT,
+  MASK = CHUNK - 1;
 
 export class PtAccount {
   private readonly r4: PagedCount8;
@@ -21,7 +22,10 @@ export class PtAccount {
    */
   private noReach: Int8Array | null = null;
 
-  constructor(private readonly mem: PhysMem, private readonly meter: Meter) {
+  constructor(
+    private readonly mem: PhysMem,
+    private readonly meter: Meter,
+  ) {
     this.r4 = mem.reach4k;
     this.ram = mem.nFrames;
   }
@@ -34,7 +38,9 @@ export class PtAccount {
   }
 
   /** Index of frame pfn's byte inside chunk(pfn). */
-  chunkOffset(pfn: number): number { return pfn & MASK; }
+  chunkOffset(pfn: number): number {
+    return pfn & MASK;
+  }
 
   /** Frames from pfn, at most n, whose bytes chunk(pfn) holds: a run ends at a chunk edge and at the end of RAM. */
   run(pfn: number, n: number): number {
@@ -47,27 +53,37 @@ export class PtAccount {
 
   /** One more leaf reaches frame pfn, whose byte is c[k]. */
   inc(c: Int8Array, k: number, pfn: number): void {
-    const x = c[k]!;                   // 127 and -128 (spilled) go the slow way
-    if (x < 127 && x > -128) c[k] = x + 1; else this.slow(pfn, 1);
+    const x = c[k]!; // 127 and -128 (spilled) go the slow way
+    if (x < 127 && x > -128) c[k] = x + 1;
+    else this.slow(pfn, 1);
   }
 
   /** One leaf less reaches frame pfn, whose byte is c[k]. */
   dec(c: Int8Array, k: number, pfn: number): void {
-    const x = c[k]!;                   // -127 and -128 (spilled) go the slow way
-    if (x > -127) c[k] = x - 1; else this.slow(pfn, -1);
+    const x = c[k]!; // -127 and -128 (spilled) go the slow way
+    if (x > -127) c[k] = x - 1;
+    else this.slow(pfn, -1);
   }
 
   /** A leaf of 2^order bytes at pfn appears (d = 1) or goes (d = -1). */
-  leaf(pfn: number, order: number, d: number): void { this.mem.reachAdd(pfn, order, d); }
+  leaf(pfn: number, order: number, d: number): void {
+    this.mem.reachAdd(pfn, order, d);
+  }
 
   /** n runs of 4 KiB frames from pfn gain (d = 1) or lose (d = -1) a leaf. */
-  run4k(pfn: number, n: number, d: number): void { this.mem.reachAddRun4k(pfn, n, d); }
+  run4k(pfn: number, n: number, d: number): void {
+    this.mem.reachAddRun4k(pfn, n, d);
+  }
 
   /** n 64-bit entries were written (leaves with their replicas, or table pointers). */
-  wrote(n: number): void { this.meter.charge(EV.pteWrites, n); }
+  wrote(n: number): void {
+    this.meter.charge(EV.pteWrites, n);
+  }
 
   /** n entries were cleared. */
-  cleared(n: number): void { this.meter.charge(EV.pteClears, n); }
+  cleared(n: number): void {
+    this.meter.charge(EV.pteClears, n);
+  }
 
   private slow(pfn: number, d: number): void {
     if (pfn < this.ram) this.r4.add(pfn, d);

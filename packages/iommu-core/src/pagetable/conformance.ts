@@ -6,7 +6,8 @@
 import { PT_ENTRY_EMPTY, PT_ENTRY_OA, PT_ENTRY_TABLE, PtState, clearEntries, type PtFormat } from './format.js';
 import { PtGeometry } from './geometry.js';
 
-const READ = 1, WRITE = 2;
+const READ = 1,
+  WRITE = 2;
 
 /** Checks a format's codec level by level; maxPfnBits bounds the output addresses tried. */
 export function ptFormatSelfTest(fmt: PtFormat, maxPfnBits = 40): string[] {
@@ -15,9 +16,14 @@ export function ptFormatSelfTest(fmt: PtFormat, maxPfnBits = 40): string[] {
   const st = new PtState();
   const maxPfn = 2 ** maxPfnBits - 1;
   // test_table_radix: the levels' index bits join without gap or overlap (the engine's own check)
-  try { new PtGeometry(fmt); } catch (e) { bad.push((e as Error).message); }
+  try {
+    new PtGeometry(fmt);
+  } catch (e) {
+    bad.push((e as Error).message);
+  }
   for (let level = 0; level <= fmt.maxLevel; level++) {
-    const item = fmt.itemOrder(level), span = item + fmt.numItemsLg2(level);
+    const item = fmt.itemOrder(level),
+      span = item + fmt.numItemsLg2(level);
     // test_table_ptr: tables can be installed at every level above 0
     if (level > 0) {
       for (const tp of [2 ** 36, 2 ** 36 + 12345, 1]) {
@@ -58,7 +64,8 @@ export function ptFormatSelfTest(fmt: PtFormat, maxPfnBits = 40): string[] {
   }
   // the linear 4K codec (format.ts leaf4k): the same words as installLeaves, +4096 per frame
   if (fmt.leaf4k !== undefined && fmt.itemOrder(0) === 12) {
-    const e = new Int32Array(2), f = new Int32Array(2);
+    const e = new Int32Array(2),
+      f = new Int32Array(2);
     for (const oa of [0, 0xffffe, 0xfffff, 0x74a71445dea % (maxPfn + 1), maxPfn - 1]) {
       for (const prot of [READ, WRITE, READ | WRITE]) {
         words.fill(0);

@@ -28,7 +28,10 @@ export interface PtEngineTarget {
 }
 
 /** One case: run() throws on the first failure. */
-export interface PtEngineCase { readonly name: string; run(): void }
+export interface PtEngineCase {
+  readonly name: string;
+  run(): void;
+}
 
 const RW = 3;
 /** kunit's test output address, as a 4 KiB frame number below 2^40. */
@@ -45,7 +48,10 @@ const pages = (order: number): number => 2 ** (order - 12);
 
 /** The errno code a map throws, or 'ok'. */
 function mapCode(dom: PtIommuDomain, iova: number, pfn: number, n: number): string {
-  try { iommuMap(dom, iova, pfn, n, RW); return 'ok'; } catch (e) {
+  try {
+    iommuMap(dom, iova, pfn, n, RW);
+    return 'ok';
+  } catch (e) {
     if (!isIommuError(e)) throw e;
     return e.code;
   }
@@ -84,16 +90,19 @@ export function ptEngineCases(t: PtEngineTarget): PtEngineCase[] {
   const fresh = (): ReturnType<PtEngineTarget['domain']> => {
     const d = t.domain();
     // the factory must hand out what it claims: the suite's expectations come from these two
-    if (d.dom.pt.fmt.maxLevel !== fmt.maxLevel) fail('the domain\'s format maxLevel', d.dom.pt.fmt.maxLevel, fmt.maxLevel);
-    eq(d.dom.pt.policy, policy, 'the domain\'s policy');
+    if (d.dom.pt.fmt.maxLevel !== fmt.maxLevel) fail("the domain's format maxLevel", d.dom.pt.fmt.maxLevel, fmt.maxLevel);
+    eq(d.dom.pt.policy, policy, "the domain's policy");
     return d;
   };
-  const overmap = errnoName(policy.overmap), leafAbove = errnoName(policy.leafAbove);
+  const overmap = errnoName(policy.overmap),
+    leafAbove = errnoName(policy.leafAbove);
 
   const cases: PtEngineCase[] = [
     {
       name: 'test_format_self_test',
-      run() { eq(ptFormatSelfTest(fmt), [], 'the codec self-test\'s failures'); },
+      run() {
+        eq(ptFormatSelfTest(fmt), [], "the codec self-test's failures");
+      },
     },
     {
       name: 'test_map_simple',
@@ -128,17 +137,19 @@ export function ptEngineCases(t: PtEngineTarget): PtEngineCase[] {
         const all = sizesOf(fmt, dom);
         let max = Math.min(t.windowOrder ?? 30, all[all.length - 1]!);
         while (pages(max) - 1 > maxPage) max--;
-        const win = pages(max), base = 2 * win - 1 <= maxPage ? win : 0;
+        const win = pages(max),
+          base = 2 * win - 1 <= maxPage ? win : 0;
         const pa = alignDown(TEST_OA_PFN, win);
         const saved = dom.pgsizeBitmap;
         for (const o of all.filter((x) => x <= max)) {
           const lp = pages(o);
           // the smaller size's emptied tables would refuse this one (test_policy_conflicts checks that)
           if (!policy.replaceEmptyTables && o !== all[0]) dom = fresh().dom;
-          domainSetPgsizeBitmap(dom, 1n << BigInt(o));        // one size at a time, as the kunit maps
+          domainSetPgsizeBitmap(dom, 1n << BigInt(o)); // one size at a time, as the kunit maps
           iommuMap(dom, base, pa, win, RW);
           eq(leafCount(dom), win / lp, `leaves of a 2^${max} window in 2^${o} pages`);
-          for (const off of [0, lp - 1, win - 1, win / 2]) eq(iommuIovaToPhys(dom, base + off), pa + off, `iova_to_phys(+${off}) at 2^${o}`);
+          for (const off of [0, lp - 1, win - 1, win / 2])
+            eq(iommuIovaToPhys(dom, base + off), pa + off, `iova_to_phys(+${off}) at 2^${o}`);
           if (o === max) eq(iommuUnmap(dom, base, win), win, 'unmap of the window');
           else {
             eq(iommuUnmap(dom, base, win / 2), win / 2, 'unmap of the first half');
@@ -156,13 +167,16 @@ export function ptEngineCases(t: PtEngineTarget): PtEngineCase[] {
         let { dom, maxPage } = fresh();
         // Without replacement the pairs run one domain each, one leaf up from 0: a table that grew
         // its top keeps the old root at index 0, which refuses a leaf there (test_policy_conflicts).
-        const replace = policy.replaceEmptyTables, room = replace ? 2 : 3;
+        const replace = policy.replaceEmptyTables,
+          room = replace ? 2 : 3;
         // up to 1 TiB: larger sizes are test_map_simple's
         const sizes = sizesOf(fmt, dom).filter((o) => o <= 40 && room * pages(o) - 1 <= maxPage);
         for (let a = 0; a < sizes.length; a++) {
           for (let b = a + 1; b < sizes.length; b++) {
             if (!replace && (a > 0 || b > 1)) dom = fresh().dom;
-            const small = pages(sizes[a]!), next = pages(sizes[b]!), at = replace ? 0 : next;
+            const small = pages(sizes[a]!),
+              next = pages(sizes[b]!),
+              at = replace ? 0 : next;
             iommuMap(dom, at, 0, next, RW);
             eq(iommuUnmap(dom, at, small), next, `unmap(${at}, 2^${sizes[a]}) of a 2^${sizes[b]} leaf`);
             iommuMap(dom, at, 0, next, RW);
@@ -179,7 +193,8 @@ export function ptEngineCases(t: PtEngineTarget): PtEngineCase[] {
       run() {
         const { sim, dom, free } = fresh();
         const rng = new Prng(7);
-        const lo = 0x10000, span = 2 ** 18;
+        const lo = 0x10000,
+          span = 2 ** 18;
         const live: [number, number][] = [];
         // a policy that does not replace emptied tables refuses a larger page over one an unmap left
         // behind (it frees only tables whose whole span it cleared): such a retry fails with overmap,
@@ -187,7 +202,8 @@ export function ptEngineCases(t: PtEngineTarget): PtEngineCase[] {
         const keepsEmpty = !policy.replaceEmptyTables;
         let retried = 0;
         for (let i = 0; i < 1000; i++) {
-          let s = lo + Math.floor(rng.next() * span), e = lo + Math.floor(rng.next() * span);
+          let s = lo + Math.floor(rng.next() * span),
+            e = lo + Math.floor(rng.next() * span);
           if (s > e) [s, e] = [e, s];
           if (s === e) e++;
           const n = e - s;
@@ -241,8 +257,9 @@ export function ptEngineCases(t: PtEngineTarget): PtEngineCase[] {
         // with exactly 4K, 2M and 1G offered, a range from 3 pages below a 2 MiB boundary below 1 GiB
         // to 5 pages past the 2 MiB above it is 3 x 4K, 2M, 1G, 2M, 5 x 4K
         domainSetPgsizeBitmap(dom, bitmap([12, 21, 30]));
-        const start = 2 ** 18 - 512 - 3, n = 3 + 512 + 2 ** 18 + 512 + 5;
-        const pa = start + 2 ** 18;                           // congruent modulo 1 GiB: every size can be used
+        const start = 2 ** 18 - 512 - 3,
+          n = 3 + 512 + 2 ** 18 + 512 + 5;
+        const pa = start + 2 ** 18; // congruent modulo 1 GiB: every size can be used
         iommuMap(dom, start, pa, n, RW);
         eq(leafOrders(dom), [12, 12, 12, 21, 30, 21, 12, 12, 12, 12, 12], 'leaf sizes');
         for (const off of [0, 2, 3, 514, 515, 2 ** 18 + 514, 2 ** 18 + 515, n - 6, n - 5, n - 1]) {

@@ -14,7 +14,7 @@ const REF_PROT_MASK = 0x1f;
 const REF_TABLE = 1 << 6;
 const REF_REP_SHIFT = 7;
 
-const pfnLo = (pfn: number): number => (pfn & 0xfffff) << 12;   // & keeps the low bits of any integer < 2^53
+const pfnLo = (pfn: number): number => (pfn & 0xfffff) << 12; // & keeps the low bits of any integer < 2^53
 const pfnHi = (pfn: number): number => Math.floor(pfn / 0x100000) | 0;
 const pfnOf = (words: Int32Array, w: number): number => (words[w + 1]! >>> 0) * 0x100000 + (words[w]! >>> 12);
 
@@ -24,7 +24,7 @@ export function createRefFormat(pgsizeBitmap: bigint): PtFormat {
   for (let o = 12; o < 48; o++) {
     if (((pgsizeBitmap >> BigInt(o)) & 1n) === 0n) continue;
     const l = Math.floor((o - 12) / 9);
-    if (l < 3) perLevel[l]!.push(o);        // level 3 items (512 GiB) cannot be leaves here
+    if (l < 3) perLevel[l]!.push(o); // level 3 items (512 GiB) cannot be leaves here
   }
   return {
     name: 'ref',
@@ -46,17 +46,26 @@ export function createRefFormat(pgsizeBitmap: bigint): PtFormat {
       const flags = REF_PR | ((prot & REF_PROT_MASK) << REF_PROT_SHIFT) | (rl << REF_REP_SHIFT);
       if (rep === 1 && order === 12) {
         // consecutive 4K frames: carry the low 20 pfn bits, divide only when they wrap
-        let lo20 = pfn & 0xfffff, hi = pfnHi(pfn);
+        let lo20 = pfn & 0xfffff,
+          hi = pfnHi(pfn);
         for (let k = 0; k < n; k++, w += 2) {
-          words[w] = (lo20 << 12) | flags; words[w + 1] = hi;
-          if (++lo20 === 0x100000) { lo20 = 0; hi++; }
+          words[w] = (lo20 << 12) | flags;
+          words[w + 1] = hi;
+          if (++lo20 === 0x100000) {
+            lo20 = 0;
+            hi++;
+          }
         }
         return n;
       }
       const lp = 2 ** (order - 12);
       for (let k = 0; k < n; k++, pfn += lp) {
-        const lo = pfnLo(pfn) | flags, hi = pfnHi(pfn);
-        for (let r = 0; r < rep; r++, w += 2) { words[w] = lo; words[w + 1] = hi; }
+        const lo = pfnLo(pfn) | flags,
+          hi = pfnHi(pfn);
+        for (let r = 0; r < rep; r++, w += 2) {
+          words[w] = lo;
+          words[w + 1] = hi;
+        }
       }
       return n * rep;
     },

@@ -8,7 +8,9 @@
 // hi = bits 32..63. An all-zero entry is always empty, and clearing always writes zeros, so the
 // engine can test emptiness without a call.
 
-export const PT_ENTRY_EMPTY = 0, PT_ENTRY_TABLE = 1, PT_ENTRY_OA = 2;
+export const PT_ENTRY_EMPTY = 0,
+  PT_ENTRY_TABLE = 1,
+  PT_ENTRY_OA = 2;
 
 /** Frames over which a linear 4K codec's low word carries (PtFormat.leaf4k): 2^20, the lo word's 20 pfn bits. */
 export const LEAF4K_CARRY = 0x100000;

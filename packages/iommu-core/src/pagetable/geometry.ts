@@ -32,7 +32,8 @@ export class PtGeometry {
   /** RangeError for a geometry that is not a radix tree the arena can hold. */
   constructor(fmt: PtFormat) {
     const n = fmt.maxLevel + 1;
-    if (!(Number.isInteger(fmt.maxLevel) && fmt.maxLevel >= 0 && fmt.maxLevel <= 7)) throw new RangeError(`format ${fmt.name}: maxLevel ${fmt.maxLevel} outside 0..7`);
+    if (!(Number.isInteger(fmt.maxLevel) && fmt.maxLevel >= 0 && fmt.maxLevel <= 7))
+      throw new RangeError(`format ${fmt.name}: maxLevel ${fmt.maxLevel} outside 0..7`);
     this.maxLevel = fmt.maxLevel;
     this.itemPages = new Float64Array(n);
     this.items = new Int32Array(n);
@@ -42,13 +43,16 @@ export class PtGeometry {
     this.levelOf = new Int8Array(64).fill(-1);
     this.replicas = new Float64Array(64);
     for (let l = 0; l < n; l++) {
-      const io = fmt.itemOrder(l), lg = fmt.numItemsLg2(l);
+      const io = fmt.itemOrder(l),
+        lg = fmt.numItemsLg2(l);
       if (!(Number.isInteger(io) && io >= 12 && Number.isInteger(lg) && lg >= 1 && lg <= TABLE_ENTRIES_LG2 && io + lg <= 64)) {
         throw new RangeError(`format ${fmt.name}: level ${l} has item order ${io} and ${lg} index bits (want items >= 4 KiB, 1..9 bits)`);
       }
       // test_table_radix: a level's index bits start where the level below stops
       if (l > 0 && io !== fmt.itemOrder(l - 1) + fmt.numItemsLg2(l - 1)) {
-        throw new RangeError(`format ${fmt.name}: level ${l} items cover 2^${io} bytes, not the 2^${fmt.itemOrder(l - 1) + fmt.numItemsLg2(l - 1)} of a level-${l - 1} table`);
+        throw new RangeError(
+          `format ${fmt.name}: level ${l} items cover 2^${io} bytes, not the 2^${fmt.itemOrder(l - 1) + fmt.numItemsLg2(l - 1)} of a level-${l - 1} table`,
+        );
       }
       this.itemPages[l] = POW2_TABLE[io - 12]!;
       this.items[l] = 1 << lg;
@@ -56,7 +60,8 @@ export class PtGeometry {
       this.perItem[l] = 1 / this.itemPages[l]!;
       this.perTable[l] = 1 / this.tablePages[l]!;
       for (const o of fmt.leafOrders(l)) {
-        if (!(o >= io && o < io + lg)) throw new RangeError(`format ${fmt.name}: leaf order ${o} at level ${l} outside [${io}, ${io + lg})`);
+        if (!(o >= io && o < io + lg))
+          throw new RangeError(`format ${fmt.name}: leaf order ${o} at level ${l} outside [${io}, ${io + lg})`);
         if (this.levelOf[o] !== -1) throw new RangeError(`format ${fmt.name}: leaf order ${o} at two levels`);
         this.levelOf[o] = l;
         this.replicas[o] = POW2_TABLE[o - io]!;

@@ -72,8 +72,11 @@ export function ptLoadTable(t: PtWalkable, pts: PtState, pfn: number, va: number
 
 /** Sets pts.index and pts.endIndex to the entries of its table that [r.va, r.end) covers. */
 export function ptSetRange(t: PtWalkable, pts: PtState, r: PtWalk): void {
-  const geo = t.geo, l = pts.level, per = geo.perItem[l]!;
-  const from = r.va - pts.va, to = r.end - pts.va;
+  const geo = t.geo,
+    l = pts.level,
+    per = geo.perItem[l]!;
+  const from = r.va - pts.va,
+    to = r.end - pts.va;
   // both quotients are below the table's 512 items here: int32 truncation is floor
   pts.index = from <= 0 ? 0 : (from * per) | 0;
   pts.endIndex = to >= geo.tablePages[l]! ? geo.items[l]! : ((to + geo.itemPages[l]! - 1) * per) | 0;
@@ -95,7 +98,10 @@ export function ptDescend(t: PtWalkable, r: PtWalk, pts: PtState): PtState {
  * set from r; the top's state (the root) covers every page below the span.
  */
 export function ptCachedState(t: PtWalkable, r: PtWalk, from: number): PtState {
-  const va = r.va, states = t.states, per = t.geo.perTable, top = t.top;
+  const va = r.va,
+    states = t.states,
+    per = t.geo.perTable,
+    top = t.top;
   let l = from;
   while (l < top && states[l]!.key !== Math.floor(va * per[l]!)) l++;
   const pts = states[l]!;

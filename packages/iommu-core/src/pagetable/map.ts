@@ -22,7 +22,9 @@ export function ptMapRange(t: PtLevelTable, r: PtWalk): number {
 
 /** A table above the leaves' level: descend into each entry the range covers, allocating missing tables. */
 function mapLevel(t: PtLevelTable, r: PtWalk, pts: PtState): number {
-  const fmt = t.fmt, level = pts.level, words = pts.words;
+  const fmt = t.fmt,
+    level = pts.level,
+    words = pts.words;
   for (; pts.index < pts.endIndex; pts.index++) {
     const w = pts.base + 2 * pts.index;
     if ((words[w]! | words[w + 1]!) === 0) {
@@ -47,9 +49,14 @@ function mapLevel(t: PtLevelTable, r: PtWalk, pts: PtState): number {
 /** The leaves' table: install as many of r's leaves as it holds from r.va. */
 function mapLeaves(t: PtLevelTable, r: PtWalk, pts: PtState): number {
   if (r.lp === 1 && t.lin !== null) return mapRun4k(t, r, pts);
-  const fmt = t.fmt, words = pts.words, base = pts.base, level = pts.level, lp = r.lp;
+  const fmt = t.fmt,
+    words = pts.words,
+    base = pts.base,
+    level = pts.level,
+    lp = r.lp;
   // entry arithmetic in int32 (a table has at most 512 entries): PtState.index must stay a small integer
-  const rep = r.rep | 0, items = t.geo.items[level]!;
+  const rep = r.rep | 0,
+    items = t.geo.items[level]!;
   while (r.va < r.end && pts.index < items) {
     const i = pts.index;
     const fit = Math.min((r.end - r.va) / lp, ((items - i) / rep) | 0) | 0;
@@ -61,7 +68,9 @@ function mapLeaves(t: PtLevelTable, r: PtWalk, pts: PtState): number {
       t.acct.wrote(fmt.installLeaves(words, base + 2 * i, level, r.pfn, r.order, r.prot, good));
       if (lp === 1) t.acct.run4k(r.pfn, good, 1);
       else for (let k = 0; k < good; k++) t.acct.leaf(r.pfn + k * lp, r.order, 1);
-      r.va += good * lp; r.pfn += good * lp; r.done += good * lp;
+      r.va += good * lp;
+      r.pfn += good * lp;
+      r.done += good * lp;
       pts.index = i + good * rep;
     }
     if (good < fit) {
@@ -69,8 +78,13 @@ function mapLeaves(t: PtLevelTable, r: PtWalk, pts: PtState): number {
       const w = base + 2 * pts.index;
       let k = 0;
       for (; k < rep; k++) if ((words[w + 2 * k]! | words[w + 2 * k + 1]!) !== 0) break;
-      if (fmt.load(words, w + 2 * k, level, pts) === PT_ENTRY_TABLE && t.policy.replaceEmptyTables && level > 0 &&
-          replaceEmpty(t, r, pts, w + 2 * k)) continue;
+      if (
+        fmt.load(words, w + 2 * k, level, pts) === PT_ENTRY_TABLE &&
+        t.policy.replaceEmptyTables &&
+        level > 0 &&
+        replaceEmpty(t, r, pts, w + 2 * k)
+      )
+        continue;
       return t.policy.overmap;
     }
   }
@@ -98,24 +112,33 @@ function replaceEmpty(t: PtLevelTable, r: PtWalk, pts: PtState, w: number): bool
  * entry is always the policy's overmap.
  */
 function mapRun4k(t: PtLevelTable, r: PtWalk, pts: PtState): number {
-  const lin = t.lin!, enc = t.enc, acct = t.acct, words = pts.words;
+  const lin = t.lin!,
+    enc = t.enc,
+    acct = t.acct,
+    words = pts.words;
   const fit = Math.min(r.end - r.va, t.geo.items[0]! - pts.index);
-  const pfn = r.pfn, prot = r.prot;
-  let w = pts.base + 2 * pts.index, n = 0;
+  const pfn = r.pfn,
+    prot = r.prot;
+  let w = pts.base + 2 * pts.index,
+    n = 0;
   while (n < fit) {
     const p = pfn + n;
     if (n === 0 || (p & (LEAF4K_CARRY - 1)) === 0) lin(p, prot, enc);
-    const c = acct.chunk(p), off = acct.chunkOffset(p);
+    const c = acct.chunk(p),
+      off = acct.chunkOffset(p);
     const carry = LEAF4K_CARRY - (p & (LEAF4K_CARRY - 1));
     const room = acct.run(p, fit - n);
     const seg = room < carry ? room : carry;
-    let lo = enc[0]!, k = 0;
+    let lo = enc[0]!,
+      k = 0;
     const hi = enc[1]!;
     for (; k < seg; k++, w += 2) {
       if ((words[w]! | words[w + 1]!) !== 0) break;
-      words[w] = lo; words[w + 1] = hi;
+      words[w] = lo;
+      words[w + 1] = hi;
       const x = c[off + k]!;
-      if (x < 127 && x > -128) c[off + k] = x + 1; else acct.inc(c, off + k, p + k);
+      if (x < 127 && x > -128) c[off + k] = x + 1;
+      else acct.inc(c, off + k, p + k);
       lo = (lo + 4096) | 0;
     }
     n += k;
@@ -123,7 +146,9 @@ function mapRun4k(t: PtLevelTable, r: PtWalk, pts: PtState): number {
     enc[0] = lo;
   }
   if (n > 0) acct.wrote(n);
-  r.va += n; r.pfn += n; r.done += n;
+  r.va += n;
+  r.pfn += n;
+  r.done += n;
   pts.index += n;
   return n < fit ? t.policy.overmap : 0;
 }
@@ -133,10 +158,14 @@ function mapRun4k(t: PtLevelTable, r: PtWalk, pts: PtState): number {
  * the run above cut to one page, without the walk. 0 or the policy's overmap.
  */
 export function ptMapOne4k(t: PtLevelTable, pts: PtState, i: number, pfn: number, prot: number): number {
-  const words = pts.words, w = pts.base + 2 * i, enc = t.enc, acct = t.acct;
+  const words = pts.words,
+    w = pts.base + 2 * i,
+    enc = t.enc,
+    acct = t.acct;
   if ((words[w]! | words[w + 1]!) !== 0) return t.policy.overmap;
   t.lin!(pfn, prot, enc);
-  words[w] = enc[0]!; words[w + 1] = enc[1]!;
+  words[w] = enc[0]!;
+  words[w + 1] = enc[1]!;
   acct.inc(acct.chunk(pfn), acct.chunkOffset(pfn), pfn);
   acct.wrote(1);
   return 0;

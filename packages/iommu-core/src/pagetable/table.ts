@@ -57,14 +57,24 @@ export class PageTable implements Reacher, PtLevelTable {
    * A table with an empty root at topLevel. RangeError for a top level outside 0..fmt.maxLevel or a
    * format whose geometry the engine cannot walk; IommuError ENOMEM when the root cannot be allocated.
    */
-  constructor(readonly fmt: PtFormat, readonly mem: PhysMem, meter: Meter, readonly policy: PtPolicy, topLevel: number,
-              readonly domainId: number) {
+  constructor(
+    readonly fmt: PtFormat,
+    readonly mem: PhysMem,
+    meter: Meter,
+    readonly policy: PtPolicy,
+    topLevel: number,
+    readonly domainId: number,
+  ) {
     if (!(topLevel >= 0 && topLevel <= fmt.maxLevel)) throw new RangeError(`top level ${topLevel} outside 0..${fmt.maxLevel}`);
     this.geo = new PtGeometry(fmt);
     this.arena = mem.tables;
     this.acct = new PtAccount(mem, meter);
     const states: PtState[] = [];
-    for (let l = 0; l <= fmt.maxLevel; l++) { const s = new PtState(); s.level = l; states.push(s); }
+    for (let l = 0; l <= fmt.maxLevel; l++) {
+      const s = new PtState();
+      s.level = l;
+      states.push(s);
+    }
     this.states = states;
     this.lin = this.geo.linear4k ? fmt.leaf4k!.bind(fmt) : null;
     const r = mem.allocTable();
@@ -75,13 +85,19 @@ export class PageTable implements Reacher, PtLevelTable {
   }
 
   /** Pages of IOVA space the current top covers. */
-  get span(): number { return this.geo.tablePages[this.top]!; }
+  get span(): number {
+    return this.geo.tablePages[this.top]!;
+  }
 
   /** Pages the last map() installed, a partly done run included (the kernel's *mapped). */
-  get mapped(): number { return this.walk.done; }
+  get mapped(): number {
+    return this.walk.done;
+  }
 
   /** Leaves the last unmap() removed plus the holes it stepped over (one lookup each in a page-walking driver). */
-  get unmapSteps(): number { return this.walk.steps; }
+  get unmapSteps(): number {
+    return this.walk.steps;
+  }
 
   /**
    * Installs `count` leaves of 2^order bytes from IOVA page iova to frame pfn; iova and pfn must be
@@ -91,7 +107,8 @@ export class PageTable implements Reacher, PtLevelTable {
    * order the format cannot hold or a range beyond the span.
    */
   map(iova: number, pfn: number, order: number, count: number, prot: number, freed: IotlbGather): number {
-    const r = this.walk, geo = this.geo;
+    const r = this.walk,
+      geo = this.geo;
     r.done = 0;
     const level = geo.levelOf[order] ?? -1;
     if (level < 0) throw new RangeError(`format ${this.fmt.name} holds no leaf of order ${order}`);
@@ -106,8 +123,15 @@ export class PageTable implements Reacher, PtLevelTable {
       }
     }
     if (iova + count * lp > this.span) throw new RangeError(`iova page ${iova} + ${count * lp} beyond the top level's span`);
-    r.va = iova; r.start = iova; r.end = iova + count * lp;
-    r.pfn = pfn; r.order = order; r.lp = lp; r.level = level; r.rep = geo.replicas[order]!; r.prot = prot;
+    r.va = iova;
+    r.start = iova;
+    r.end = iova + count * lp;
+    r.pfn = pfn;
+    r.order = order;
+    r.lp = lp;
+    r.level = level;
+    r.rep = geo.replicas[order]!;
+    r.prot = prot;
     r.freed = freed;
     return ptMapRange(this, r);
   }
@@ -128,14 +152,21 @@ export class PageTable implements Reacher, PtLevelTable {
         return 1;
       }
     }
-    r.va = iova; r.start = iova; r.end = Math.min(iova + npages, this.span);
-    r.done = 0; r.cleared = 0; r.steps = 0; r.spanStart = -1; r.freed = freed;
+    r.va = iova;
+    r.start = iova;
+    r.end = Math.min(iova + npages, this.span);
+    r.done = 0;
+    r.cleared = 0;
+    r.steps = 0;
+    r.spanStart = -1;
+    r.freed = freed;
     ptUnmapRange(this, r);
     if (r.cleared > 0) this.acct.cleared(r.cleared);
     // a shorter cleared span cannot hold a whole table
     if (this.policy.freeTables && r.spanStart >= 0 && r.va - r.spanStart >= this.geo.tablePages[0]!) {
       const cur = r.va;
-      r.va = r.spanStart; r.end = cur;
+      r.va = r.spanStart;
+      r.end = cur;
       ptFreeCovered(this, r);
       r.va = cur;
     }
@@ -146,7 +177,10 @@ export class PageTable implements Reacher, PtLevelTable {
   lookup(iova: number, out: PtLookup | null): number {
     const pts = this.find(iova);
     if (pts === null) return -1;
-    if (out !== null) { out.order = pts.order; out.prot = this.fmt.leafProt(pts.words, pts.base + 2 * pts.index); }
+    if (out !== null) {
+      out.order = pts.order;
+      out.prot = this.fmt.leafProt(pts.words, pts.base + 2 * pts.index);
+    }
     return pts.order === 12 ? pts.pfn : pts.pfn + (iova % POW2_TABLE[pts.order - 12]!);
   }
 
@@ -160,10 +194,12 @@ export class PageTable implements Reacher, PtLevelTable {
   private find(iova: number): PtState | null {
     if (!(iova >= 0 && iova < this.span)) return null;
     const r = this.walk;
-    r.va = iova; r.end = iova + 1;
+    r.va = iova;
+    r.end = iova + 1;
     let pts = ptCachedState(this, r, 0);
     for (;;) {
-      const w = pts.base + 2 * pts.index, words = pts.words;
+      const w = pts.base + 2 * pts.index,
+        words = pts.words;
       if ((words[w]! | words[w + 1]!) === 0) return null;
       const type = this.fmt.load(words, w, pts.level, pts);
       if (type === PT_ENTRY_OA) return pts;
@@ -190,15 +226,27 @@ export class PageTable implements Reacher, PtLevelTable {
 
   /** Calls fn(iova, pfn, order) for every leaf (heads of replicated runs once); none after destroy(). Not for hot paths. */
   forEachLeaf(fn: (iova: number, pfn: number, order: number) => void): void {
-    if (this.tables === 0) return;                 // destroyed: the old root may be another domain's table now
+    if (this.tables === 0) return; // destroyed: the old root may be another domain's table now
     ptEnumerate(this, fn);
   }
 
   /** Pages mapped by all leaves (for teardown checks). */
-  mappedPages(): number { let n = 0; this.forEachLeaf((_i, _p, o) => { n += POW2_TABLE[o - 12]!; }); return n; }
+  mappedPages(): number {
+    let n = 0;
+    this.forEachLeaf((_i, _p, o) => {
+      n += POW2_TABLE[o - 12]!;
+    });
+    return n;
+  }
 
   /** Number of leaves (a replicated run counts once). */
-  countLeaves(): number { let n = 0; this.forEachLeaf(() => { n++; }); return n; }
+  countLeaves(): number {
+    let n = 0;
+    this.forEachLeaf(() => {
+      n++;
+    });
+    return n;
+  }
 
   findReach(pfn: number): { domain: number; iova: number; via: 'pte' } | null {
     let hit: { domain: number; iova: number; via: 'pte' } | null = null;
@@ -257,7 +305,8 @@ export class PageTable implements Reacher, PtLevelTable {
 
   /** True when every entry of table pfn is empty. */
   tableEmpty(pfn: number): boolean {
-    const words = this.arena.words(pfn), base = this.arena.wordOffset(pfn);
+    const words = this.arena.words(pfn),
+      base = this.arena.wordOffset(pfn);
     for (let k = base; k < base + 1024; k++) if (words[k] !== 0) return false;
     return true;
   }

@@ -17,10 +17,17 @@ export function ptUnmapRange(t: PtLevelTable, r: PtWalk): void {
 }
 
 function unmapLevel(t: PtLevelTable, r: PtWalk, pts: PtState): number {
-  const fmt = t.fmt, level = pts.level, words = pts.words, base = pts.base, pol = t.policy, geo = t.geo;
-  const item = geo.itemPages[level]!, items = geo.items[level]!;
+  const fmt = t.fmt,
+    level = pts.level,
+    words = pts.words,
+    base = pts.base,
+    pol = t.policy,
+    geo = t.geo;
+  const item = geo.itemPages[level]!,
+    items = geo.items[level]!;
   while (pts.index < pts.endIndex) {
-    let i = pts.index, w = base + 2 * i;
+    let i = pts.index,
+      w = base + 2 * i;
     if ((words[w]! | words[w + 1]!) === 0) {
       if (pol.holes === 'stop') return PT_WALK_STOP;
       // AMD before iommupt: the empty slot counts as unmapped, its whole item (and a PTE write at level 0)
@@ -53,17 +60,28 @@ function unmapLevel(t: PtLevelTable, r: PtWalk, pts: PtState): number {
       w = base + 2 * i;
       if (lp === 1 && t.lin !== null) {
         const k = clearRun4k(t, r, pts.pfn, words, w, items - i);
-        r.cleared += k; r.done += k; r.va += k; i += k; r.steps += k;
+        r.cleared += k;
+        r.done += k;
+        r.va += k;
+        i += k;
+        r.steps += k;
       } else {
-        if (rep === 1) { words[w] = 0; words[w + 1] = 0; } else clearEntries(words, w, rep);
+        if (rep === 1) {
+          words[w] = 0;
+          words[w + 1] = 0;
+        } else clearEntries(words, w, rep);
         t.acct.leaf(pts.pfn, pts.order, -1);
-        r.cleared += rep; r.done += lp; r.va = leafStart + lp; i += rep; r.steps++;
+        r.cleared += rep;
+        r.done += lp;
+        r.va = leafStart + lp;
+        i += rep;
+        r.steps++;
       }
       if (r.va >= r.end || i >= items) break;
       w = base + 2 * i;
-      if ((words[w]! | words[w + 1]!) === 0) break;              // the loop above applies the hole rule
+      if ((words[w]! | words[w + 1]!) === 0) break; // the loop above applies the hole rule
       const prevOrder = pts.order;
-      if (fmt.load(words, w, level, pts) !== PT_ENTRY_OA) break;  // a table: the loop above descends
+      if (fmt.load(words, w, level, pts) !== PT_ENTRY_OA) break; // a table: the loop above descends
       if (pts.order !== prevOrder) {
         lp = POW2_TABLE[pts.order - 12]!;
         rep = geo.replicas[pts.order]! | 0;
@@ -85,15 +103,19 @@ function clearRun4k(t: PtLevelTable, r: PtWalk, p: number, words: Int32Array, w:
   const carry = LEAF4K_CARRY - (p & (LEAF4K_CARRY - 1));
   let seg = acct.run(p, Math.min(r.end - r.va, room));
   if (carry < seg) seg = carry;
-  const c = acct.chunk(p), off = acct.chunkOffset(p);
-  let lo = words[w]!, k = 1;
+  const c = acct.chunk(p),
+    off = acct.chunkOffset(p);
+  let lo = words[w]!,
+    k = 1;
   const hi = words[w + 1]!;
-  words[w] = 0; words[w + 1] = 0;
+  words[w] = 0;
+  words[w + 1] = 0;
   acct.dec(c, off, p);
   for (w += 2; k < seg; k++, w += 2) {
     lo = (lo + 4096) | 0;
     if (words[w] !== lo || words[w + 1] !== hi) break;
-    words[w] = 0; words[w + 1] = 0;
+    words[w] = 0;
+    words[w + 1] = 0;
     acct.dec(c, off + k, p + k);
   }
   return k;
@@ -104,10 +126,13 @@ function clearRun4k(t: PtLevelTable, r: PtWalk, p: number, words: Int32Array, w:
  * of a 4k guest), removed without the walk: 1 when it was one, else 0 (the caller takes the walk).
  */
 export function ptUnmapOne4k(t: PtLevelTable, pts: PtState, i: number): number {
-  const words = pts.words, w = pts.base + 2 * i;
+  const words = pts.words,
+    w = pts.base + 2 * i;
   if (pts.order !== 12) return 0;
-  words[w] = 0; words[w + 1] = 0;
-  const acct = t.acct, p = pts.pfn;
+  words[w] = 0;
+  words[w + 1] = 0;
+  const acct = t.acct,
+    p = pts.pfn;
   acct.dec(acct.chunk(p), acct.chunkOffset(p), p);
   acct.cleared(1);
   return 1;
@@ -125,11 +150,14 @@ export function ptFreeCovered(t: PtLevelTable, r: PtWalk): void {
 }
 
 function freeLevel(t: PtLevelTable, r: PtWalk, pts: PtState): void {
-  const words = pts.words, level = pts.level, item = t.geo.itemPages[level]!;
+  const words = pts.words,
+    level = pts.level,
+    item = t.geo.itemPages[level]!;
   for (let i = pts.index; i < pts.endIndex; i++) {
     const w = pts.base + 2 * i;
     if ((words[w]! | words[w + 1]!) === 0 || t.fmt.load(words, w, level, pts) !== PT_ENTRY_TABLE) continue;
-    const child = pts.pfn, cs = pts.va + i * item;
+    const child = pts.pfn,
+      cs = pts.va + i * item;
     if (level > 1) {
       pts.index = i;
       freeLevel(t, r, ptDescend(t, r, pts));

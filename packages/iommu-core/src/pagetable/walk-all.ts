@@ -22,7 +22,8 @@ export function ptCollectEmpty(t: PtLevelTable, pfn: number, level: number, va: 
 }
 
 function collectLevel(t: PtLevelTable, pts: PtState, list: number[]): boolean {
-  const words = pts.words, level = pts.level;
+  const words = pts.words,
+    level = pts.level;
   for (; pts.index < pts.endIndex; pts.index++) {
     const w = pts.base + 2 * pts.index;
     if ((words[w]! | words[w + 1]!) === 0) continue;
@@ -39,7 +40,11 @@ function collectLevel(t: PtLevelTable, pts: PtState, list: number[]): boolean {
  */
 export function ptEnumerate(t: PtLevelTable, fn: (iova: number, pfn: number, order: number) => void): void {
   const own: OwnWalk = {
-    arena: t.arena, geo: t.geo, fmt: t.fmt, top: t.top, states: t.states.map((s) => Object.assign(new PtState(), { level: s.level })),
+    arena: t.arena,
+    geo: t.geo,
+    fmt: t.fmt,
+    top: t.top,
+    states: t.states.map((s) => Object.assign(new PtState(), { level: s.level })),
   };
   const pts = own.states[t.top]!;
   ptLoadTable(own, pts, t.root, 0);
@@ -48,15 +53,22 @@ export function ptEnumerate(t: PtLevelTable, fn: (iova: number, pfn: number, ord
 }
 
 /** A walkable with states of its own (re-entrant walks). */
-interface OwnWalk extends PtWalkable { readonly fmt: PtFormat }
+interface OwnWalk extends PtWalkable {
+  readonly fmt: PtFormat;
+}
 
 function enumerateLevel(t: OwnWalk, pts: PtState, fn: (iova: number, pfn: number, order: number) => void): void {
-  const words = pts.words, level = pts.level, fmt = t.fmt;
+  const words = pts.words,
+    level = pts.level,
+    fmt = t.fmt;
   for (; pts.index < pts.endIndex; pts.index++) {
     const w = pts.base + 2 * pts.index;
     if ((words[w]! | words[w + 1]!) === 0) continue;
     const type = fmt.load(words, w, level, pts);
-    if (type === PT_ENTRY_TABLE) { enumerateLevel(t, ptDescend(t, ALL, pts), fn); continue; }
+    if (type === PT_ENTRY_TABLE) {
+      enumerateLevel(t, ptDescend(t, ALL, pts), fn);
+      continue;
+    }
     if (type !== PT_ENTRY_OA) continue;
     const rep = t.geo.replicas[pts.order]!;
     if (pts.index % rep === 0) fn(pts.va + pts.index * t.geo.itemPages[level]!, pts.pfn, pts.order);
@@ -75,7 +87,8 @@ export function ptTeardown(t: PtLevelTable, list: number[]): void {
 }
 
 function teardownLevel(t: PtLevelTable, pts: PtState, list: number[]): void {
-  const words = pts.words, level = pts.level;
+  const words = pts.words,
+    level = pts.level;
   for (; pts.index < pts.endIndex; pts.index++) {
     const w = pts.base + 2 * pts.index;
     if ((words[w]! | words[w + 1]!) === 0) continue;
@@ -92,7 +105,8 @@ function teardownLevel(t: PtLevelTable, pts: PtState, list: number[]): void {
  * elsewhere (the child is no longer linked there).
  */
 export function ptParentOf(t: PtLevelTable, r: PtWalk, va: number, level: number, child: number): PtState | null {
-  r.va = va; r.end = va + 1;
+  r.va = va;
+  r.end = va + 1;
   let pts = t.states[t.top]!;
   ptLoadTable(t, pts, t.root, 0);
   ptSetRange(t, pts, r);

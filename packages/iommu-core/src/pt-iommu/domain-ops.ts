@@ -15,7 +15,6 @@ import type { PtIommuConfig, PtIommuDomain, PtIommuDriverOps } from './iommu.js'
 /** A freed domain: its tables went back to the arena (maybe to another domain); never touch them through it. */
 const dead = domainIsDead;
 
-
 /**
  * The IommuOps of a driver whose domains are PtIommuDomains: the page-table ops from cfg, the
  * flushes from drv. Without flushOnUnmap 'none' the driver has no iotlb ops (its ->unmap flushed).
@@ -23,7 +22,10 @@ const dead = domainIsDead;
  * Its iotlb_sync and flush_iotlb_all emit the iotlbSync* and flushIotlbAll* probe points.
  */
 export function iommuPtDomainOps<D extends PtIommuDomain>(sim: Sim, cfg: PtIommuConfig, drv: PtIommuDriverOps<D>): IommuOps {
-  const meter = sim.meter, obs = sim.observers, walks = cfg.walkEvents, split = cfg.oddOrders === 'split';
+  const meter = sim.meter,
+    obs = sim.observers,
+    walks = cfg.walkEvents,
+    split = cfg.oddOrders === 'split';
   // the sizes the table holds, as a list (for splitting) and per order (the hot-path test)
   const leafOrders: number[] = [];
   for (let l = 0; l <= cfg.fmt.maxLevel; l++) leafOrders.push(...cfg.fmt.leafOrders(l));
@@ -39,7 +41,10 @@ export function iommuPtDomainOps<D extends PtIommuDomain>(sim: Sim, cfg: PtIommu
       const o = pgsizeCount(leafOrders, iova + done, pfn + done, npages - done, run);
       const r = d.pt.map(iova + done, pfn + done, o, run.count, prot, d.mapGather);
       done += d.pt.mapped;
-      if (r !== 0) { d.mapped = done; return r; }
+      if (r !== 0) {
+        d.mapped = done;
+        return r;
+      }
     }
     d.mapped = done;
     return 0;
@@ -61,10 +66,10 @@ export function iommuPtDomainOps<D extends PtIommuDomain>(sim: Sim, cfg: PtIommu
     mapPages(dom, iova, pfn, order, count, prot) {
       const d = dom as D;
       dom.mapped = 0;
-      if (dead(dom)) return -ERRNO.EINVAL;                            // iommu_map checks first
+      if (dead(dom)) return -ERRNO.EINVAL; // iommu_map checks first
       if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) return -ERRNO.EINVAL;
       const holds = holdsOrder[order] === 1;
-      if (!holds && !split) return -ERRNO.EINVAL;                     // AMD: 512 GiB, > 2^51
+      if (!holds && !split) return -ERRNO.EINVAL; // AMD: 512 GiB, > 2^51
       const lp = POW2_TABLE[order - 12]!;
       const last = iova + count * lp - 1;
       if (last > dom.geometry.apertureEnd) return cfg.rangeErrno;
@@ -94,7 +99,8 @@ export function iommuPtDomainOps<D extends PtIommuDomain>(sim: Sim, cfg: PtIommu
     },
     unmapPages(dom, iova, order, count, gather) {
       if (dead(dom)) return 0;
-      const d = dom as D, lp = POW2_TABLE[order - 12]!;
+      const d = dom as D,
+        lp = POW2_TABLE[order - 12]!;
       if (cfg.flushOnUnmap !== 'none') {
         // before the deferred-flush API the core called ->unmap once per page-size step; each call
         // flushed (its range, or the whole domain) and waited
@@ -123,7 +129,8 @@ export function iommuPtDomainOps<D extends PtIommuDomain>(sim: Sim, cfg: PtIommu
   if (cfg.flushOnUnmap !== 'none') return Object.freeze(ops);
   const flushIotlbAll = (dom: IommuDomain): void => {
     if (obs.on) obs.flushIotlbAllBegin(dom);
-    if (!dead(dom)) {                                               // a freed domain's IOTLB entries went with it
+    if (!dead(dom)) {
+      // a freed domain's IOTLB entries went with it
       const d = dom as D;
       drv.flushAll(d);
       d.pending.reset();
@@ -145,15 +152,21 @@ export function iommuPtDomainOps<D extends PtIommuDomain>(sim: Sim, cfg: PtIommu
       if (obs.on) obs.iotlbSyncEnd(dom);
     };
   } else {
-    ops.iotlbRangeAdd = (dom, iova, npages) => { if (!dead(dom)) iommuIotlbGatherAddRange((dom as D).pending, iova, npages); };
+    ops.iotlbRangeAdd = (dom, iova, npages) => {
+      if (!dead(dom)) iommuIotlbGatherAddRange((dom as D).pending, iova, npages);
+    };
     ops.iotlbSync = (dom, g) => {
       if (obs.on) obsSyncBegin(dom, g);
-      if (!dead(dom)) {                                             // a freed domain: nothing cached, nothing to free
+      if (!dead(dom)) {
+        // a freed domain: nothing cached, nothing to free
         const d = dom as D;
         if (g !== null) {
           // a gather and the domain's own pending range may both hold work: flush their union
           const p = d.pending;
-          if (!p.empty) { iommuIotlbGatherAddRange(g, p.start, p.end - p.start + 1); p.reset(); }
+          if (!p.empty) {
+            iommuIotlbGatherAddRange(g, p.start, p.end - p.start + 1);
+            p.reset();
+          }
           syncGather(d, g);
         } else syncGather(d, d.pending);
       }
@@ -163,9 +176,16 @@ export function iommuPtDomainOps<D extends PtIommuDomain>(sim: Sim, cfg: PtIommu
   /** iotlbSyncBegin with the range the sync gathered: g's and the pending range's union (start > last: none). */
   const obsSyncBegin = (dom: IommuDomain, g: IotlbGather | null): void => {
     const p = dead(dom) ? null : (dom as D).pending;
-    let start = Infinity, last = -1;
-    if (g !== null && !g.empty) { start = g.start; last = g.end; }
-    if (p !== null && !p.empty) { start = Math.min(start, p.start); last = Math.max(last, p.end); }
+    let start = Infinity,
+      last = -1;
+    if (g !== null && !g.empty) {
+      start = g.start;
+      last = g.end;
+    }
+    if (p !== null && !p.empty) {
+      start = Math.min(start, p.start);
+      last = Math.max(last, p.end);
+    }
     obs.iotlbSyncBegin(dom, start, last);
   };
   return Object.freeze(ops);

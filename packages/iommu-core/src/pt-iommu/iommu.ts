@@ -7,7 +7,13 @@
 
 import { IotlbGather } from '../gather.js';
 import {
-  IOMMU_DOMAIN_UNMANAGED, domainIsDead, domainMarkFreed, domainSetPgsizeBitmap, type IommuDomain, type IommuModelOps, type IommuOps,
+  IOMMU_DOMAIN_UNMANAGED,
+  domainIsDead,
+  domainMarkFreed,
+  domainSetPgsizeBitmap,
+  type IommuDomain,
+  type IommuModelOps,
+  type IommuOps,
 } from '../ops.js';
 import type { PtFormat } from '../pagetable/format.js';
 import type { PtPolicy } from '../pagetable/policy.js';
@@ -29,8 +35,12 @@ export interface PtIommuDomain extends IommuDomain {
  */
 export const PT_IOMMU_MODEL_OPS: IommuModelOps = Object.freeze({
   mappedPages: (dom: IommuDomain) => (domainIsDead(dom) ? 0 : (dom as PtIommuDomain).pt.mappedPages()),
-  mapBegin: (dom: IommuDomain) => { if (!domainIsDead(dom)) (dom as PtIommuDomain).pt.txBegin(); },
-  mapEnd: (dom: IommuDomain, failed: boolean) => { if (!domainIsDead(dom)) (dom as PtIommuDomain).pt.txEnd(failed); },
+  mapBegin: (dom: IommuDomain) => {
+    if (!domainIsDead(dom)) (dom as PtIommuDomain).pt.txBegin();
+  },
+  mapEnd: (dom: IommuDomain, failed: boolean) => {
+    if (!domainIsDead(dom)) (dom as PtIommuDomain).pt.txEnd(failed);
+  },
 });
 
 /**
@@ -82,14 +92,31 @@ export interface PtIommuConfig {
  * 0..apertureEnd (pages), the page sizes of pgsizeBitmap, and `extra`'s driver fields; the table
  * joins the safety checker's reachers. IommuError ENOMEM when the root cannot be allocated.
  */
-export function ptIommuInit<X extends object>(sim: Sim, ops: IommuOps, cfg: PtIommuConfig, id: number, apertureEnd: number,
-  pgsizeBitmap: bigint, extra: X): PtIommuDomain & X {
+export function ptIommuInit<X extends object>(
+  sim: Sim,
+  ops: IommuOps,
+  cfg: PtIommuConfig,
+  id: number,
+  apertureEnd: number,
+  pgsizeBitmap: bigint,
+  extra: X,
+): PtIommuDomain & X {
   const pt = new PageTable(cfg.fmt, sim.mem, sim.meter, cfg.policy, cfg.topLevel, id);
   sim.checker.reachers.push(pt);
   const dom = {
-    id, type: IOMMU_DOMAIN_UNMANAGED, ops, sim, pgsizeBitmap: 0n, orders: [] as readonly number[],
-    geometry: { apertureStart: 0, apertureEnd, forceAperture: true }, mapped: 0, pt, pending: new IotlbGather(),
-    mapGather: new IotlbGather(), model: PT_IOMMU_MODEL_OPS, ...extra,
+    id,
+    type: IOMMU_DOMAIN_UNMANAGED,
+    ops,
+    sim,
+    pgsizeBitmap: 0n,
+    orders: [] as readonly number[],
+    geometry: { apertureStart: 0, apertureEnd, forceAperture: true },
+    mapped: 0,
+    pt,
+    pending: new IotlbGather(),
+    mapGather: new IotlbGather(),
+    model: PT_IOMMU_MODEL_OPS,
+    ...extra,
   };
   domainSetPgsizeBitmap(dom, pgsizeBitmap);
   return dom;
@@ -103,7 +130,8 @@ export function ptIommuInit<X extends object>(sim: Sim, ops: IommuOps, cfg: PtIo
 export function ptIommuDeinit(dom: PtIommuDomain): void {
   dom.pt.destroy();
   dom.pending.reset();
-  const reachers = dom.sim.checker.reachers, i = reachers.indexOf(dom.pt);
+  const reachers = dom.sim.checker.reachers,
+    i = reachers.indexOf(dom.pt);
   if (i >= 0) reachers.splice(i, 1);
   domainMarkFreed(dom);
 }

@@ -13,13 +13,27 @@ import { ERRNO } from '../errno.js';
  * A domain whose table uses fmt and policy with its root at topLevel (default the format's top),
  * offering pgsizeBitmap; apertureEnd is the last IOVA page (default what the top level spans, less one).
  */
-export function ptTestDomain(sim: Sim, fmt: PtFormat, policy: PtPolicy, pgsizeBitmap: bigint,
-  opts: { topLevel?: number; apertureEnd?: number } = {}): PtIommuDomain {
+export function ptTestDomain(
+  sim: Sim,
+  fmt: PtFormat,
+  policy: PtPolicy,
+  pgsizeBitmap: bigint,
+  opts: { topLevel?: number; apertureEnd?: number } = {},
+): PtIommuDomain {
   const cfg: PtIommuConfig = {
-    name: 'pt-test', apiEra: 'gather', singlePageOps: false, splitsChunks: false,
-    fmt, policy, topLevel: opts.topLevel ?? fmt.maxLevel,
-    flushOnUnmap: 'none', syncFlushesAll: false, oddOrders: 'einval',
-    rangeErrno: -ERRNO.ERANGE, growErrno: null, walkEvents: null,
+    name: 'pt-test',
+    apiEra: 'gather',
+    singlePageOps: false,
+    splitsChunks: false,
+    fmt,
+    policy,
+    topLevel: opts.topLevel ?? fmt.maxLevel,
+    flushOnUnmap: 'none',
+    syncFlushesAll: false,
+    oddOrders: 'einval',
+    rangeErrno: -ERRNO.ERANGE,
+    growErrno: null,
+    walkEvents: null,
   };
   const ops = iommuPtDomainOps<PtIommuDomain>(sim, cfg, { flushRange() {}, flushAll() {} });
   const top = cfg.topLevel;
@@ -28,4 +42,6 @@ export function ptTestDomain(sim: Sim, fmt: PtFormat, policy: PtPolicy, pgsizeBi
 }
 
 /** Frees a ptTestDomain's tables. */
-export function ptTestDomainFree(dom: PtIommuDomain): void { ptIommuDeinit(dom); }
+export function ptTestDomainFree(dom: PtIommuDomain): void {
+  ptIommuDeinit(dom);
+}

@@ -47,15 +47,28 @@ export class SafetyChecker {
   limit = 10000;
   dropped = 0;
 
-  enter(name: string): void { this.callStack.push(name); }
-  leave(): void { this.callStack.pop(); }
-  get call(): string { return this.callStack.join(' > '); }
+  enter(name: string): void {
+    this.callStack.push(name);
+  }
+  leave(): void {
+    this.callStack.pop();
+  }
+  get call(): string {
+    return this.callStack.join(' > ');
+  }
 
   /** Records a violation on a frame, locating the PTE/IOTLB entry that still reaches it. */
   report(kind: ViolationKind, pfn: number, detail: string, where?: { domain: number; iova: number; via: string }): void {
-    if (this.violations.length >= this.limit) { this.dropped++; return; }
+    if (this.violations.length >= this.limit) {
+      this.dropped++;
+      return;
+    }
     let w = where ?? null;
-    if (w === null) for (const r of this.reachers) { w = r.findReach(pfn); if (w !== null) break; }
+    if (w === null)
+      for (const r of this.reachers) {
+        w = r.findReach(pfn);
+        if (w !== null) break;
+      }
     this.violations.push({ kind, pfn, iova: w?.iova ?? -1, domain: w?.domain ?? -1, via: w?.via ?? '', call: this.call, detail });
   }
 }

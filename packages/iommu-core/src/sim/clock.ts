@@ -3,5 +3,7 @@
 export class SimClock {
   /** Modeled nanoseconds since the simulation began. */
   now = 0;
-  advance(ns: number): void { this.now += ns; }
+  advance(ns: number): void {
+    this.now += ns;
+  }
 }

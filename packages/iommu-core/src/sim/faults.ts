@@ -7,7 +7,12 @@
 
 export const FAULT_POINTS = ['tableAlloc', 'pin', 'map', 'unmapFast', 'sync', 'unmapFastUnderreport'] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
-export const FP_TABLE_ALLOC = 0, FP_PIN = 1, FP_MAP = 2, FP_UNMAP_FAST = 3, FP_SYNC = 4, FP_UNMAP_FAST_UNDERREPORT = 5;
+export const FP_TABLE_ALLOC = 0,
+  FP_PIN = 1,
+  FP_MAP = 2,
+  FP_UNMAP_FAST = 3,
+  FP_SYNC = 4,
+  FP_UNMAP_FAST_UNDERREPORT = 5;
 
 export class FaultInjector {
   /** True while any point is armed; hot paths test this before calling hit(). */
@@ -26,11 +31,19 @@ export class FaultInjector {
     this.failAt[p] = this.reached[p]! + nth;
     this.armed = true;
   }
-  disarm(): void { this.failAt.fill(0); this.armed = false; }
-  resetCounts(): void { this.reached.fill(0); this.fired.length = 0; }
+  disarm(): void {
+    this.failAt.fill(0);
+    this.armed = false;
+  }
+  resetCounts(): void {
+    this.reached.fill(0);
+    this.fired.length = 0;
+  }
 
   /** Records one occurrence of point p that cannot fail: for a second point on a hot path, `if (!armed)`. */
-  pass(p: number): void { this.reached[p]!++; }
+  pass(p: number): void {
+    this.reached[p]!++;
+  }
 
   /** Records one occurrence of point p; true when this occurrence must fail. */
   hit(p: number): boolean {

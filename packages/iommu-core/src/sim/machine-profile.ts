@@ -3,7 +3,10 @@
 // (cost.ts) all need them, and cost.ts reads the tables.
 
 /** What one occurrence of an event costs, and the figure that determines it. */
-export interface CostEntry { readonly ns: number; readonly source: string }
+export interface CostEntry {
+  readonly ns: number;
+  readonly source: string;
+}
 
 /** A machine: a host that published figures come from, and what the model's events cost on it. */
 export interface MachineProfile {

@@ -13,7 +13,12 @@ export type { MachineProfile };
  * cpuScale leaves them alone (a slower CPU does not make an invalidation take longer).
  */
 export const HW_EVENTS: ReadonlySet<string> = new Set([
-  'invalidations', 'completionWaits', 'walkLevels', 'iotlbHits', 'amd.cmd.submit', 'amd.dte.fetch',
+  'invalidations',
+  'completionWaits',
+  'walkLevels',
+  'iotlbHits',
+  'amd.cmd.submit',
+  'amd.dte.fetch',
   'amd.cmd.INVALIDATE_DEVTAB_ENTRY',
 ]);
 
@@ -30,7 +35,9 @@ export const MACHINES: readonly MachineProfile[] = MACHINE_TABLES;
 /** Machine names, the default first. */
 export const MACHINE_NAMES: readonly string[] = MACHINE_TABLES.map((m) => m.name);
 
-export function isMachineName(v: unknown): v is string { return typeof v === 'string' && BY_NAME.has(v); }
+export function isMachineName(v: unknown): v is string {
+  return typeof v === 'string' && BY_NAME.has(v);
+}
 
 /** The message for a name that is not a machine. */
 export function machineError(v: unknown): string {

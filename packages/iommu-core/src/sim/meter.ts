@@ -24,8 +24,11 @@ export class Meter {
    * override wins over both. RangeError for an unknown machine, an unknown core event or a cost that
    * is not a number of nanoseconds in [0, 1e9].
    */
-  constructor(private readonly clock: SimClock, private readonly overrides: Readonly<Record<string, number>> = {},
-    readonly machine: string = DEFAULT_MACHINE) {
+  constructor(
+    private readonly clock: SimClock,
+    private readonly overrides: Readonly<Record<string, number>> = {},
+    readonly machine: string = DEFAULT_MACHINE,
+  ) {
     this.machineTable = machineCosts(machine);
     for (const [k, v] of Object.entries(overrides)) {
       const bad = costError(k, v);
@@ -56,7 +59,9 @@ export class Meter {
   }
 
   /** Event id by name, or -1. */
-  id(name: string): number { return this.index.get(name) ?? -1; }
+  id(name: string): number {
+    return this.index.get(name) ?? -1;
+  }
 
   /** Counts n occurrences of ev and advances the clock by their cost. */
   charge(ev: number, n: number): void {
@@ -89,8 +94,14 @@ export class Meter {
 
   private grow(): void {
     const n = this.count.length * 2;
-    const c = new Float64Array(n); c.set(this.count); this.count = c;
-    const t = new Float64Array(n); t.set(this.timeNs); this.timeNs = t;
-    const k = new Float64Array(n); k.set(this.costNs); this.costNs = k;
+    const c = new Float64Array(n);
+    c.set(this.count);
+    this.count = c;
+    const t = new Float64Array(n);
+    t.set(this.timeNs);
+    this.timeNs = t;
+    const k = new Float64Array(n);
+    k.set(this.costNs);
+    this.costNs = k;
   }
 }

@@ -3,7 +3,10 @@
 export class Prng {
   // initialised to 0 (a small integer) before the constructor sets them: fields declared without a
   // value start as undefined and V8 then keeps them in a generic layout, u32() ~4x slower
-  private a = 0; private b = 0; private c = 0; private d = 0;
+  private a = 0;
+  private b = 0;
+  private c = 0;
+  private d = 0;
   constructor(seed: number) {
     // splitmix32 expands the seed so nearby seeds give unrelated streams
     let s = seed >>> 0;
@@ -16,7 +19,10 @@ export class Prng {
     };
     // stored as int32 (| 0): u32() reads them only through int32/uint32 conversions, so the stream is
     // the same, and a value >= 2^31 would give the fields a boxed-double layout for good
-    this.a = next() | 0; this.b = next() | 0; this.c = next() | 0; this.d = next() | 0;
+    this.a = next() | 0;
+    this.b = next() | 0;
+    this.c = next() | 0;
+    this.d = next() | 0;
     for (let i = 0; i < 12; i++) this.u32();
   }
   /** Uniform 32-bit unsigned integer. */
@@ -30,9 +36,15 @@ export class Prng {
     return t >>> 0;
   }
   /** Uniform float in [0, 1). */
-  next(): number { return this.u32() / 4294967296; }
+  next(): number {
+    return this.u32() / 4294967296;
+  }
   /** Uniform integer in [0, n) for n <= 2^32. */
-  int(n: number): number { return Math.floor(this.next() * n); }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
   /** A new independent generator derived from this one (for sub-components). */
-  fork(): Prng { return new Prng(this.u32()); }
+  fork(): Prng {
+    return new Prng(this.u32());
+  }
 }

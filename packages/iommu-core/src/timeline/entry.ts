@@ -41,7 +41,10 @@ export function entriesAt(entries: readonly TimelineEntry[], release: ReleaseNam
  * switched on ('+id') or off ('~id'); switches of other timelines' entries are left to those.
  * RangeError for a bad profile name.
  */
-export function timelineFlags<Id extends string>(entries: readonly (TimelineEntry & { readonly id: Id })[], profile: string): Readonly<Record<Id, boolean>> {
+export function timelineFlags<Id extends string>(
+  entries: readonly (TimelineEntry & { readonly id: Id })[],
+  profile: string,
+): Readonly<Record<Id, boolean>> {
   const p = parseProfile(profile);
   const at = releaseIndex(p.release);
   const out = {} as Record<Id, boolean>;
@@ -61,17 +64,29 @@ export interface TimelineDiff {
 
 /** What changes going from release `a` to release `b` (either order). RangeError for a bad name. */
 export function timelineDiff(entries: readonly TimelineEntry[], a: ReleaseName, b: ReleaseName): TimelineDiff {
-  const from = parseRelease(a), to = parseRelease(b);
-  const ia = releaseIndex(from), ib = releaseIndex(to);
-  const lo = Math.min(ia, ib), hi = Math.max(ia, ib);
-  const between = sortTimeline(entries.filter((e) => { const i = releaseIndex(e.since); return i > lo && i <= hi; }));
+  const from = parseRelease(a),
+    to = parseRelease(b);
+  const ia = releaseIndex(from),
+    ib = releaseIndex(to);
+  const lo = Math.min(ia, ib),
+    hi = Math.max(ia, ib);
+  const between = sortTimeline(
+    entries.filter((e) => {
+      const i = releaseIndex(e.since);
+      return i > lo && i <= hi;
+    }),
+  );
   return { from, to, added: ib >= ia ? between : [], removed: ib < ia ? between.reverse() : [] };
 }
 
 /** Entries ordered by release, then by component and id (a stable order for tables). */
 export function sortTimeline<E extends TimelineEntry>(entries: readonly E[]): E[] {
-  return [...entries].sort((x, y) => releaseIndex(x.since) - releaseIndex(y.since) ||
-    (x.component < y.component ? -1 : x.component > y.component ? 1 : 0) || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+  return [...entries].sort(
+    (x, y) =>
+      releaseIndex(x.since) - releaseIndex(y.since) ||
+      (x.component < y.component ? -1 : x.component > y.component ? 1 : 0) ||
+      (x.id < y.id ? -1 : x.id > y.id ? 1 : 0),
+  );
 }
 
 /**
@@ -83,21 +98,26 @@ export function checkTimeline(entries: readonly TimelineEntry[]): void {
   for (const e of entries) {
     if (seen.has(e.id)) throw new Error(`timeline: duplicate id '${e.id}'`);
     seen.add(e.id);
-    if (!/^[0-9a-f]{12}$/.test(e.commit) || /^0+$/.test(e.commit)) throw new Error(`timeline: '${e.id}' commit '${e.commit}' is not a 12-hex-digit commit id`);
-    if (e.verified.trim().length < 12 || e.verified.startsWith('PENDING')) throw new Error(`timeline: '${e.id}' does not say how its release was verified`);
-    if (releaseIndex(e.since) < 0 || e.since === ('mainline' as string)) throw new Error(`timeline: '${e.id}' since '${e.since}' is not a release`);
+    if (!/^[0-9a-f]{12}$/.test(e.commit) || /^0+$/.test(e.commit))
+      throw new Error(`timeline: '${e.id}' commit '${e.commit}' is not a 12-hex-digit commit id`);
+    if (e.verified.trim().length < 12 || e.verified.startsWith('PENDING'))
+      throw new Error(`timeline: '${e.id}' does not say how its release was verified`);
+    if (releaseIndex(e.since) < 0 || e.since === ('mainline' as string))
+      throw new Error(`timeline: '${e.id}' since '${e.since}' is not a release`);
   }
 }
 
 /** Markers around the generated timeline table in a spec document. */
-export const TIMELINE_BEGIN = '<!-- timeline:begin -->', TIMELINE_END = '<!-- timeline:end -->';
+export const TIMELINE_BEGIN = '<!-- timeline:begin -->',
+  TIMELINE_END = '<!-- timeline:end -->';
 
 /**
  * A spec document with the part between its timeline markers replaced by the table of `entries`.
  * Equal to `md` when the table is current. Error when the markers are missing or out of order.
  */
 export function withTimelineTable(md: string, entries: readonly TimelineEntry[]): string {
-  const a = md.indexOf(TIMELINE_BEGIN), b = md.indexOf(TIMELINE_END);
+  const a = md.indexOf(TIMELINE_BEGIN),
+    b = md.indexOf(TIMELINE_END);
   if (a < 0 || b < a) throw new Error(`no ${TIMELINE_BEGIN} ... ${TIMELINE_END} markers`);
   return `${md.slice(0, a + TIMELINE_BEGIN.length)}\n${timelineMarkdown(entries)}\n${md.slice(b)}`;
 }
@@ -105,9 +125,15 @@ export function withTimelineTable(md: string, entries: readonly TimelineEntry[])
 /** The spec table of a timeline (Markdown), generated from the data the code uses. */
 export function timelineMarkdown(entries: readonly TimelineEntry[]): string {
   const esc = (s: string): string => s.replace(/\|/g, '\\|');
-  const rows = sortTimeline(entries).map((e) =>
-    `| \`${e.id}\` | ${e.since} | \`${e.commit}\` ${esc(e.title)}${e.also === undefined ? '' : e.also.map((a) => `; \`${a.slice(0, 12)}\` ${esc(a.slice(13))}`).join('')} | ${esc(e.effect)} | ${esc(e.verified)} |`);
-  return ['| entry | release | commit | what it changes in the model | how the release was verified |', '|---|---|---|---|---|', ...rows].join('\n');
+  const rows = sortTimeline(entries).map(
+    (e) =>
+      `| \`${e.id}\` | ${e.since} | \`${e.commit}\` ${esc(e.title)}${e.also === undefined ? '' : e.also.map((a) => `; \`${a.slice(0, 12)}\` ${esc(a.slice(13))}`).join('')} | ${esc(e.effect)} | ${esc(e.verified)} |`,
+  );
+  return [
+    '| entry | release | commit | what it changes in the model | how the release was verified |',
+    '|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }
 
 /**

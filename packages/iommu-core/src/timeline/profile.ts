@@ -10,15 +10,44 @@ import { parseRelease, releaseError, releaseIndex, type Release, type ReleaseNam
  */
 export const ENTRY_IDS: readonly string[] = [
   // iommu-core and intel-iommu
-  'iommu-tlb-interface', 'iotlb-gather', 'map-pages', 'vtd-iotlb-sync', 'vtd-map-pages', 'vtd-real-pgsize',
+  'iommu-tlb-interface',
+  'iotlb-gather',
+  'map-pages',
+  'vtd-iotlb-sync',
+  'vtd-map-pages',
+  'vtd-real-pgsize',
   // amd-iommu
-  'amd-fast-flush', 'amd-detach-flush', 'amd-upgrade-pgsize', 'amd-grow-dte-flush', 'amd-cmd-sem-seq', 'amd-inv-address',
-  'amd-sync-range', 'amd-map-pages', 'amd-iommupt',
+  'amd-fast-flush',
+  'amd-detach-flush',
+  'amd-upgrade-pgsize',
+  'amd-grow-dte-flush',
+  'amd-cmd-sem-seq',
+  'amd-inv-address',
+  'amd-sync-range',
+  'amd-map-pages',
+  'amd-iommupt',
   // vfio-type1 and the mm code it pins through
-  'dma-unmap-chunking', 'unmap-wrap-check', 'fast-unmap', 'unmap-wrap-fix', 'remove-map-try-harder', 'dma-entry-limit',
-  'iova-list', 'dirty-tracking', 'dma-avail-cap', 'replay-unwind', 'unmap-all-vaddr', 'batched-pinning', 'always-cache',
-  'cap-align', 'paging-domain-alloc', 'remove-nesting', 'pfnmap-huge-step', 'remove-fgsp', 'folio-batch-acct',
-  'overflow-rework', 'gup-thp-fast',
+  'dma-unmap-chunking',
+  'unmap-wrap-check',
+  'fast-unmap',
+  'unmap-wrap-fix',
+  'remove-map-try-harder',
+  'dma-entry-limit',
+  'iova-list',
+  'dirty-tracking',
+  'dma-avail-cap',
+  'replay-unwind',
+  'unmap-all-vaddr',
+  'batched-pinning',
+  'always-cache',
+  'cap-align',
+  'paging-domain-alloc',
+  'remove-nesting',
+  'pfnmap-huge-step',
+  'remove-fgsp',
+  'folio-batch-acct',
+  'overflow-rework',
+  'gup-thp-fast',
 ];
 const IDS = new Set(ENTRY_IDS);
 
@@ -46,13 +75,21 @@ function parse(name: string): ParsedProfile | string {
   const rel = cut < 0 ? name : name.slice(0, cut);
   if (releaseIndex(rel) < 0) out = releaseError(rel);
   else {
-    const on: string[] = [], off: string[] = [];
+    const on: string[] = [],
+      off: string[] = [];
     out = { release: parseRelease(rel), on, off };
-    const re = /([+~])([^+~]*)/g, tail = name.slice(rel.length);
+    const re = /([+~])([^+~]*)/g,
+      tail = name.slice(rel.length);
     for (let m = re.exec(tail); m !== null; m = re.exec(tail)) {
       const id = m[2]!;
-      if (!IDS.has(id)) { out = `unknown timeline entry '${id}' in profile '${name}' (see \`vfio-sim timeline\` for the entry ids)`; break; }
-      if (on.includes(id) || off.includes(id)) { out = `profile '${name}' names entry '${id}' twice`; break; }
+      if (!IDS.has(id)) {
+        out = `unknown timeline entry '${id}' in profile '${name}' (see \`vfio-sim timeline\` for the entry ids)`;
+        break;
+      }
+      if (on.includes(id) || off.includes(id)) {
+        out = `profile '${name}' names entry '${id}' twice`;
+        break;
+      }
       (m[1] === '+' ? on : off).push(id);
     }
   }

@@ -8,12 +8,17 @@ export type ReleaseName = Release | 'mainline';
 
 /** Last minor of each major series the model spans (4.20 and 5.19 were the last of theirs). */
 const SERIES: readonly (readonly [major: number, first: number, last: number])[] = [
-  [3, 19, 19], [4, 0, 20], [5, 0, 19], [6, 0, 19], [7, 0, 1],
+  [3, 19, 19],
+  [4, 0, 20],
+  [5, 0, 19],
+  [6, 0, 19],
+  [7, 0, 1],
 ];
 
 /** Every release from v3.19 to the newest modelled one, oldest first. */
 export const RELEASES: readonly Release[] = SERIES.flatMap(([maj, a, b]) =>
-  Array.from({ length: b - a + 1 }, (_, i) => `v${maj}.${a + i}` as Release));
+  Array.from({ length: b - a + 1 }, (_, i) => `v${maj}.${a + i}` as Release),
+);
 
 /** The oldest release modelled (the first release this project's timeline starts from). */
 export const OLDEST_RELEASE: Release = RELEASES[0]!;
@@ -24,7 +29,7 @@ const INDEX: ReadonlyMap<string, number> = new Map(RELEASES.map((r, i) => [r, i]
 
 /** Position of a release in RELEASES (0 = OLDEST_RELEASE); -1 for a name that is not one. */
 export function releaseIndex(r: string): number {
-  return r === 'mainline' ? RELEASES.length - 1 : INDEX.get(r) ?? -1;
+  return r === 'mainline' ? RELEASES.length - 1 : (INDEX.get(r) ?? -1);
 }
 
 /** True for 'mainline' and every release in RELEASES. */
@@ -41,11 +46,15 @@ export function releaseError(v: unknown): string {
   if (typeof v === 'string') {
     const m = /^v?(\d+)\.(\d+)$/.exec(v);
     if (m !== null) {
-      const major = Number(m[1]), minor = Number(m[2]);
-      const [om, on] = versionOf(OLDEST_RELEASE), [nm, nn] = versionOf(NEWEST_RELEASE);
-      if (major < om || (major === om && minor < on)) return `release '${v}' is older than ${OLDEST_RELEASE}, the oldest this model covers (${range})`;
+      const major = Number(m[1]),
+        minor = Number(m[2]);
+      const [om, on] = versionOf(OLDEST_RELEASE),
+        [nm, nn] = versionOf(NEWEST_RELEASE);
+      if (major < om || (major === om && minor < on))
+        return `release '${v}' is older than ${OLDEST_RELEASE}, the oldest this model covers (${range})`;
       if (!v.startsWith('v')) return `unknown release '${v}' (write it as 'v${major}.${minor}'; ${range})`;
-      if (major > nm || (major === nm && minor > nn)) return `release '${v}' is newer than ${NEWEST_RELEASE}, the newest this model covers (${range})`;
+      if (major > nm || (major === nm && minor > nn))
+        return `release '${v}' is newer than ${NEWEST_RELEASE}, the newest this model covers (${range})`;
     }
   }
   return `unknown release '${String(v)}' (${range})`;

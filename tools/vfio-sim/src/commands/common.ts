@@ -24,9 +24,17 @@ import { checkedCostTable } from './report.js';
 import { checkOutputs, codeReason, reason, writeOutput } from './outfile.js';
 
 export interface OutputOpts {
-  json?: boolean; csv?: boolean; trace?: string; html?: string; progress?: boolean; serial?: boolean; workers?: string; strict?: boolean;
+  json?: boolean;
+  csv?: boolean;
+  trace?: string;
+  html?: string;
+  progress?: boolean;
+  serial?: boolean;
+  workers?: string;
+  strict?: boolean;
   /** --trace-detail ioctl|iommu|all (default all), --trace-max SIZE (default 1G). */
-  traceDetail?: string; traceMax?: string;
+  traceDetail?: string;
+  traceMax?: string;
 }
 
 /** --trace-max's default: a trace estimated above it is refused before the run. */
@@ -39,7 +47,10 @@ const TRACE_NOTE_BYTES = 64 << 20;
  * over it. A bad field no flag set is the file's (its own value, or a default that clashes with
  * one), not a flag's the user never gave.
  */
-export interface ScenarioOrigin { readonly where: string; readonly flagged: ReadonlySet<string> }
+export interface ScenarioOrigin {
+  readonly where: string;
+  readonly flagged: ReadonlySet<string>;
+}
 
 /**
  * Reads and checks a scenario JSON file over the defaults. `viaFlag`: the user named it with
@@ -49,9 +60,17 @@ function readScenarioFile(file: string, viaFlag: boolean): { scenario: Scenario;
   const opt = viaFlag ? '--scenario' : '';
   const what = viaFlag ? file : `scenario file ${file}`;
   let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new UsageError(opt, `cannot read ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(opt, `cannot read ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
   let json: unknown;
-  try { json = JSON.parse(text); } catch (e) { throw new UsageError(opt, `${what} is not valid JSON: ${(e as Error).message}`); }
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(opt, `${what} is not valid JSON: ${(e as Error).message}`);
+  }
   const where = viaFlag ? `--scenario ${basename(file)}` : `scenario file ${basename(file)}`;
   const s = mergeScenario(defaultScenario(), json, where);
   if (typeof (json as { name?: unknown }).name !== 'string') s.name = basename(file).replace(/\.json$/, '');
@@ -69,8 +88,11 @@ function readScenarioFile(file: string, viaFlag: boolean): { scenario: Scenario;
  * --disable-hugepages, --cost per event). Flags not given leave the file's fields alone: commander
  * sets no defaults for them. Comma lists come back as `varying`, applied by expandCases.
  */
-export function scenarioFromOptions(opts: Record<string, unknown>, lists: boolean, file?: string):
-  { base: Scenario; varying: [OptDef, (string | number | boolean)[]][]; origin: ScenarioOrigin | null } {
+export function scenarioFromOptions(
+  opts: Record<string, unknown>,
+  lists: boolean,
+  file?: string,
+): { base: Scenario; varying: [OptDef, (string | number | boolean)[]][]; origin: ScenarioOrigin | null } {
   let s = defaultScenario();
   let origin: ScenarioOrigin | null = null;
   const path = file ?? (typeof opts.scenario === 'string' ? opts.scenario : undefined);
@@ -83,15 +105,27 @@ export function scenarioFromOptions(opts: Record<string, unknown>, lists: boolea
     if (v.length === 1) setPath(s, o.path, v[0]);
     else varying.push([o, v]);
   }
-  if (opts.vgaHole === false) { s.guest.vgaHole = false; flagged.add('guest.vgaHole'); }
-  if (opts.disableHugepages === true) { s.vfio.disableHugepages = true; flagged.add('vfio.disableHugepages'); }
-  if (typeof opts.cost === 'string') { s.cost = { ...s.cost, ...parseCost(opts.cost) }; flagged.add('cost'); }
+  if (opts.vgaHole === false) {
+    s.guest.vgaHole = false;
+    flagged.add('guest.vgaHole');
+  }
+  if (opts.disableHugepages === true) {
+    s.vfio.disableHugepages = true;
+    flagged.add('vfio.disableHugepages');
+  }
+  if (typeof opts.cost === 'string') {
+    s.cost = { ...s.cost, ...parseCost(opts.cost) };
+    flagged.add('cost');
+  }
   if (origin !== null) origin = { where: origin.where, flagged };
   return { base: s, varying, origin };
 }
 
 /** Every combination of the varying options; labels name what differs. */
-export function expandCases(base: Scenario, varying: readonly [OptDef, readonly (string | number | boolean)[]][]): { label: string; scenario: Scenario }[] {
+export function expandCases(
+  base: Scenario,
+  varying: readonly [OptDef, readonly (string | number | boolean)[]][],
+): { label: string; scenario: Scenario }[] {
   let cases: { parts: string[]; scenario: Scenario }[] = [{ parts: [], scenario: base }];
   for (const [o, vals] of varying) {
     const next: typeof cases = [];
@@ -116,7 +150,8 @@ export function checkCases(cases: readonly { scenario: Scenario; origin?: Scenar
       checkCase(c.scenario, seen);
     } catch (e) {
       // a field no flag set is the scenario file's: name the file and the field, not a flag never given
-      if (e instanceof UsageError && e.field !== null && c.origin != null && !c.origin.flagged.has(e.field)) throw new UsageError(c.origin.where, `${e.field}: ${e.detail}`, e.field);
+      if (e instanceof UsageError && e.field !== null && c.origin != null && !c.origin.flagged.has(e.field))
+        throw new UsageError(c.origin.where, `${e.field}: ${e.detail}`, e.field);
       throw e;
     }
   }
@@ -126,7 +161,11 @@ function checkCase(s: Scenario, seen: Set<string>): void {
   resolveScenario(s);
   // dma_entry_limit came in v5.1 (492855939bdb); @x/vfio-type1 refuses it for older releases (RangeError)
   if (!profileSpec(s.profile).dmaEntryLimit && s.vfio.dmaEntryLimit !== DMA_ENTRY_LIMIT_DEFAULT) {
-    throw new UsageError('--dma-entry-limit', `dma_entry_limit came in v5.1 (492855939bdb); release ${s.profile} has no such limit`, 'vfio.dmaEntryLimit');
+    throw new UsageError(
+      '--dma-entry-limit',
+      `dma_entry_limit came in v5.1 (492855939bdb); release ${s.profile} has no such limit`,
+      'vfio.dmaEntryLimit',
+    );
   }
   const names = Object.keys(s.cost);
   const key = `${s.driver} ${s.profile} ${s.host.machine} ${names.join(',')}`;
@@ -168,17 +207,23 @@ const est = (e: TraceEstimate): string => `about ${e.events.toLocaleString('en-U
 function checkTrace(tasks: readonly Task[], o: OutputOpts): { level: number; name: TraceDetail } {
   const d = traceDetail(o);
   if (o.trace === undefined) {
-    if (o.traceDetail !== undefined || o.traceMax !== undefined) throw new UsageError(o.traceDetail !== undefined ? '--trace-detail' : '--trace-max', 'goes with --trace FILE');
+    if (o.traceDetail !== undefined || o.traceMax !== undefined)
+      throw new UsageError(o.traceDetail !== undefined ? '--trace-detail' : '--trace-max', 'goes with --trace FILE');
     return d;
   }
   const max = parseSize(o.traceMax ?? TRACE_MAX_DEFAULT, '--trace-max');
   const e = estimateTrace(tasks, d.level);
   if (BigInt(e.bytes) > max) {
-    const fits = TRACE_DETAILS.slice(0, d.level - 1).map((n, i) => ({ n, e: estimateTrace(tasks, i + 1) })).filter((x) => BigInt(x.e.bytes) <= max);
+    const fits = TRACE_DETAILS.slice(0, d.level - 1)
+      .map((n, i) => ({ n, e: estimateTrace(tasks, i + 1) }))
+      .filter((x) => BigInt(x.e.bytes) <= max);
     const best = fits[fits.length - 1];
     const raise = fmtSize(((BigInt(e.bytes) + (1n << 30n) - 1n) >> 30n) << 30n).replace(' GiB', 'G');
-    throw new UsageError('--trace', `${est(e)} at --trace-detail ${d.name}, over --trace-max ${o.traceMax ?? TRACE_MAX_DEFAULT}; ` +
-      `${best !== undefined ? `--trace-detail ${best.n} fits (${est(best.e)}), or ` : ''}--trace-max ${raise} writes it${best === undefined ? ' (or a smaller guest)' : ''}`);
+    throw new UsageError(
+      '--trace',
+      `${est(e)} at --trace-detail ${d.name}, over --trace-max ${o.traceMax ?? TRACE_MAX_DEFAULT}; ` +
+        `${best !== undefined ? `--trace-detail ${best.n} fits (${est(best.e)}), or ` : ''}--trace-max ${raise} writes it${best === undefined ? ' (or a smaller guest)' : ''}`,
+    );
   }
   if (e.bytes >= TRACE_NOTE_BYTES) process.stderr.write(`vfio-sim: --trace: ${est(e)} at --trace-detail ${d.name} to ${o.trace}\n`);
   return d;
@@ -192,8 +237,17 @@ function checkTrace(tasks: readonly Task[], o: OutputOpts): { level: number; nam
 function traceSpecs(file: string, n: number, level: number): TraceSpec[] {
   if (n === 1) return [{ file, standalone: true, pid: 1, detail: level }];
   let dir = dirname(resolve(file));
-  try { if (!statSync(file).isFile()) dir = mkdtempSync(join(tmpdir(), 'vfio-sim-trace-')); } catch { /* a new file: next to it */ }
-  return Array.from({ length: n }, (_, i) => ({ file: join(dir, `${basename(file)}.${process.pid}.${i + 1}.part`), standalone: false, pid: i + 1, detail: level }));
+  try {
+    if (!statSync(file).isFile()) dir = mkdtempSync(join(tmpdir(), 'vfio-sim-trace-'));
+  } catch {
+    /* a new file: next to it */
+  }
+  return Array.from({ length: n }, (_, i) => ({
+    file: join(dir, `${basename(file)}.${process.pid}.${i + 1}.part`),
+    standalone: false,
+    pid: i + 1,
+    detail: level,
+  }));
 }
 
 /** Runs tasks with a progress bar, returns outputs in task order. */
@@ -210,7 +264,9 @@ export async function execute(tasks: Task[], o: OutputOpts): Promise<CaseOutput[
   const bar = line === null ? progressBar(tasks.length, 'cases', po) : null;
   try {
     return await runTasks(tasks, {
-      serial: o.serial, workers: parseWorkers(o.workers), progress: line?.sink,
+      serial: o.serial,
+      workers: parseWorkers(o.workers),
+      progress: line?.sink,
       ...(bar !== null ? { onCase: (n: number, label: string) => bar.update(n, label) } : {}),
     });
   } catch (e) {
@@ -239,7 +295,13 @@ function finishTrace(file: string, outs: readonly CaseOutput[], o: OutputOpts): 
     throw new OutputError('--trace', `cannot write ${file}: ${reason(e)}`);
   } finally {
     // a temporary directory of parts (the --trace file was not a regular file)
-    if (!parts[0]!.startsWith(`${dirname(resolve(file))}/`)) { try { rmdirSync(dirname(parts[0]!)); } catch { /* not empty or gone */ } }
+    if (!parts[0]!.startsWith(`${dirname(resolve(file))}/`)) {
+      try {
+        rmdirSync(dirname(parts[0]!));
+      } catch {
+        /* not empty or gone */
+      }
+    }
   }
 }
 
@@ -249,8 +311,18 @@ export function checkOutputOpts(o: OutputOpts & { record?: string }): void {
 }
 
 /** Writes the requested outputs; returns the process exit code (1 with --strict and a bad case). */
-export function emit(command: CommandResult['command'], outs: readonly CaseOutput[], sweep: SweepInfo | null, o: OutputOpts, hints = false): number {
-  const res: CommandResult = commandResult(command, outs.map((x) => x.result), sweep);
+export function emit(
+  command: CommandResult['command'],
+  outs: readonly CaseOutput[],
+  sweep: SweepInfo | null,
+  o: OutputOpts,
+  hints = false,
+): number {
+  const res: CommandResult = commandResult(
+    command,
+    outs.map((x) => x.result),
+    sweep,
+  );
   if (o.trace !== undefined) finishTrace(o.trace, outs, o);
   if (o.html !== undefined) writeOutput('--html', o.html, renderHtml(res, `vfio-sim ${command}`));
   if (o.json) process.stdout.write(renderJson(res));

@@ -5,7 +5,16 @@ import { basename } from 'node:path';
 import { UsageError } from '../errors.js';
 import { DEFAULT_COMPARE, type Scenario } from '../scenario/scenario.js';
 import { SCENARIO_OPTS } from '../scenario/options.js';
-import { checkCases, checkOutputOpts, emit, execute, expandCases, scenarioFromOptions, type OutputOpts, type ScenarioOrigin } from './common.js';
+import {
+  checkCases,
+  checkOutputOpts,
+  emit,
+  execute,
+  expandCases,
+  scenarioFromOptions,
+  type OutputOpts,
+  type ScenarioOrigin,
+} from './common.js';
 
 /**
  * Each scenario file is a case (times the flags' comma lists); every flag the user gave overrides
@@ -14,7 +23,10 @@ import { checkCases, checkOutputOpts, emit, execute, expandCases, scenarioFromOp
  */
 export async function compareCommand(files: string[], opts: Record<string, unknown> & OutputOpts, hints: boolean): Promise<number> {
   if (files.length > 0 && typeof opts.scenario === 'string') {
-    throw new UsageError('--scenario', 'give scenario files either as arguments or with --scenario, not both (every argument is a case of its own)');
+    throw new UsageError(
+      '--scenario',
+      'give scenario files either as arguments or with --scenario, not both (every argument is a case of its own)',
+    );
   }
   checkOutputOpts(opts);
   let cases: { label: string; scenario: Scenario; origin: ScenarioOrigin | null }[];
@@ -26,11 +38,18 @@ export async function compareCommand(files: string[], opts: Record<string, unkno
   } else {
     cases = files.flatMap((f) => {
       const { base, varying, origin } = scenarioFromOptions(opts, true, f);
-      return expandCases(base, varying).map((c) => ({ label: varying.length > 0 ? `${basename(f, '.json')} ${c.label}` : basename(f, '.json'), scenario: c.scenario, origin }));
+      return expandCases(base, varying).map((c) => ({
+        label: varying.length > 0 ? `${basename(f, '.json')} ${c.label}` : basename(f, '.json'),
+        scenario: c.scenario,
+        origin,
+      }));
     });
   }
   checkCases(cases);
   const trace = opts.trace !== undefined;
-  const outs = await execute(cases.map((c) => ({ kind: 'run', label: c.label, scenario: c.scenario, trace, record: false })), opts);
+  const outs = await execute(
+    cases.map((c) => ({ kind: 'run', label: c.label, scenario: c.scenario, trace, record: false })),
+    opts,
+  );
   return emit('compare', outs, null, opts, hints);
 }

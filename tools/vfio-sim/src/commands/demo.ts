@@ -39,7 +39,9 @@ export function runDemo(name: DemoName, variant?: TryHarder): DemoResult {
   const proc = host.spawn({});
   const c = host.openContainer(proc, { profile: 'v4.17', mapTryHarder: v });
   const calls: string[] = [];
-  const log = (s: string): void => { calls.push(s); };
+  const log = (s: string): void => {
+    calls.push(s);
+  };
   const tryCall = (what: string, fn: () => unknown): void => {
     try {
       const r = fn();
@@ -53,18 +55,20 @@ export function runDemo(name: DemoName, variant?: TryHarder): DemoResult {
   c.setIommu(VFIO_TYPE1v2_IOMMU);
   log(`container: profile v4.17, AMD-Vi v4.17 driver, map_try_harder unwind '${v}', device ${hex(dev)}`);
   const small = proc.mmap(1n << 12n, { backing: '4k' });
-  tryCall(`MAP_DMA { vaddr ${hex(small)}, iova 0x0, size 0x1000, R|W }`, () => c.mapDma({ vaddr: small, iova: 0n, size: 1n << 12n, flags: 3 }));
+  tryCall(`MAP_DMA { vaddr ${hex(small)}, iova 0x0, size 0x1000, R|W }`, () =>
+    c.mapDma({ vaddr: small, iova: 0n, size: 1n << 12n, flags: 3 }),
+  );
   tryCall('UNMAP_DMA { iova 0x0, size 0x1000 }', () => c.unmapDma({ iova: 0n, size: 1n << 12n }));
   log('  (the driver keeps the now empty 4 KiB table under IOVA 0..2M)');
   const va = proc.mmap(2n << 20n, { backing: 'hugetlb-2m' });
   const pfn0 = proc.pfnOf(Number(va >> 12n));
   log(`mmap 2 MiB hugetlb at ${hex(va)}: pfns ${hex(pfn0)}..${hex(pfn0 + 511)}`);
   sim.faults.arm('map', 102);
-  log('fault: iommu_map of page 100 fails (-ENOMEM) [faults.arm(\'map\', 102)]');
+  log("fault: iommu_map of page 100 fails (-ENOMEM) [faults.arm('map', 102)]");
   let off = (): void => {};
   if (name === 'review-bug') {
     sim.faults.arm('unmapFastUnderreport', 100);
-    log('fault: the unwind\'s last iommu_unmap_fast clears its page but returns 0 [faults.arm(\'unmapFastUnderreport\', 100)]');
+    log("fault: the unwind's last iommu_unmap_fast clears its page but returns 0 [faults.arm('unmapFastUnderreport', 100)]");
     // the device is already using the buffer: once page 99 is mapped it reads pages 0..99
     off = sim.observe({
       mapPagesEnd: (_dom, iova, _pfn, _order, _count, ret) => {
@@ -77,11 +81,15 @@ export function runDemo(name: DemoName, variant?: TryHarder): DemoResult {
   off();
   sim.faults.disarm();
   const st = c.stats();
-  log(`  map_try_harder mapped ${st.tryHarderPages} pages one by one; IOTLB syncs in the call: ${sim.counters.iotlbSyncs - s0}; pinned pages now: ${sim.mem.pinnedPages}`);
+  log(
+    `  map_try_harder mapped ${st.tryHarderPages} pages one by one; IOTLB syncs in the call: ${sim.counters.iotlbSyncs - s0}; pinned pages now: ${sim.mem.pinnedPages}`,
+  );
   if (name === 'review-bug') {
     proc.munmap(va);
     log(`munmap ${hex(va)}: the 512 frames go back to the allocator`);
-    log(`device ${hex(dev)} writes IOVA page 50 = ${amd.dma(dev, 50, 1, 'write')} (IO_PAGE_FAULTs: ${amd.eventLog().filter((e: { type: string }) => e.type === 'IO_PAGE_FAULT').length})`);
+    log(
+      `device ${hex(dev)} writes IOVA page 50 = ${amd.dma(dev, 50, 1, 'write')} (IO_PAGE_FAULTs: ${amd.eventLog().filter((e: { type: string }) => e.type === 'IO_PAGE_FAULT').length})`,
+    );
   }
   tryCall('close()', () => c.close());
   return { demo: name, variant: v, calls, violations: [...sim.violations] };
@@ -103,8 +111,11 @@ export function demoCommand(name: string, opts: { variant?: string; json?: boole
     process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
   } else {
     let n = 0;
-    const lines = [`demo ${r.demo} (unwind '${r.variant}')`, ...r.calls.map((s) => (s.startsWith('  ') ? `    ${s.trim()}` : `${String(++n).padStart(2)}. ${s}`)),
-      `violations: ${r.violations.length}`];
+    const lines = [
+      `demo ${r.demo} (unwind '${r.variant}')`,
+      ...r.calls.map((s) => (s.startsWith('  ') ? `    ${s.trim()}` : `${String(++n).padStart(2)}. ${s}`)),
+      `violations: ${r.violations.length}`,
+    ];
     // long runs of the same finding are shown as first, ..., last
     const v = r.violations;
     const shown = v.length > 6 ? [...v.slice(0, 3), null, ...v.slice(-2)] : v;

@@ -7,9 +7,16 @@ import { dirname, resolve } from 'node:path';
 import { OutputError, UsageError } from '../errors.js';
 
 const WHY: Record<string, string> = {
-  ENOENT: 'no such directory', ENOTDIR: 'a parent is not a directory', EISDIR: 'is a directory',
-  EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system',
-  ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded', EFBIG: 'file too large', EIO: 'I/O error',
+  ENOENT: 'no such directory',
+  ENOTDIR: 'a parent is not a directory',
+  EISDIR: 'is a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EFBIG: 'file too large',
+  EIO: 'I/O error',
 };
 
 /** `CODE (what it means)` for a failed fs call. */
@@ -20,14 +27,18 @@ export function reason(e: unknown): string {
 }
 
 /** `ENOSPC (no space left on device)` for an errno name kept from a failed write. */
-export function codeReason(code: string): string { return WHY[code] !== undefined ? `${code} (${WHY[code]})` : code; }
+export function codeReason(code: string): string {
+  return WHY[code] !== undefined ? `${code} (${WHY[code]})` : code;
+}
 
 /**
  * Checks that `file` can be written: its directory exists and is a writable directory, and the
  * file itself, if it exists, is not a directory and is writable. Throws UsageError naming `flag`.
  */
 function checkWritable(flag: string, file: string): void {
-  const fail = (why: string): never => { throw new UsageError(flag, `cannot write ${file}: ${why}`); };
+  const fail = (why: string): never => {
+    throw new UsageError(flag, `cannot write ${file}: ${why}`);
+  };
   // resolve('') is the working directory, which stat() finds: an empty path must be refused here
   if (file === '') throw new UsageError(flag, 'needs a file name (got an empty string)');
   let exists = true;
@@ -41,7 +52,11 @@ function checkWritable(flag: string, file: string): void {
     else fail(reason(e));
   }
   if (exists) {
-    try { accessSync(file, constants.W_OK); } catch (e) { fail(reason(e)); }
+    try {
+      accessSync(file, constants.W_OK);
+    } catch (e) {
+      fail(reason(e));
+    }
     return;
   }
   const dir = dirname(resolve(file));

@@ -4,8 +4,16 @@
 // modeled nanoseconds per call with the events each call charged.
 
 import {
-  IOMMU_READ, IOMMU_WRITE, createIotlbGather, createReferenceDriver, createSim, iommuMap, iommuTlbSync, iommuUnmapFast,
-  type IommuDomain, type Sim,
+  IOMMU_READ,
+  IOMMU_WRITE,
+  createIotlbGather,
+  createReferenceDriver,
+  createSim,
+  iommuMap,
+  iommuTlbSync,
+  iommuUnmapFast,
+  type IommuDomain,
+  type Sim,
 } from '@x/iommu-core';
 import { checkedMachineOpts } from './report.js';
 import { createAmdIommu } from '@x/amd-iommu';
@@ -18,7 +26,14 @@ const PT_SCHEMA = 'vfio-sim/pt@1';
 const PAGE_SIZES: Readonly<Record<string, number>> = { [String(1 << 12)]: 12, [String(1 << 21)]: 21, [String(2 ** 30)]: 30 };
 
 export interface PtOptions {
-  pages?: string; pageSize?: string; profile?: string; machine?: string; driver?: string; repeat?: string; cost?: string; json?: boolean;
+  pages?: string;
+  pageSize?: string;
+  profile?: string;
+  machine?: string;
+  driver?: string;
+  repeat?: string;
+  cost?: string;
+  json?: boolean;
 }
 
 /** What `pt --json` prints. */
@@ -55,12 +70,14 @@ function ptResult(op: string, o: PtOptions): PtResult {
   const repeat = whole('--repeat', o.repeat, 100, 100_000);
   const { driver, profile, machine } = checkedMachineOpts(o);
   const cost = o.cost !== undefined ? parseCost(o.cost) : {};
-  const per = 2 ** (order - 12), n = pages * per;
+  const per = 2 ** (order - 12),
+    n = pages * per;
   let sim: Sim;
   let dom: IommuDomain;
   try {
     sim = createSim({ memory: (BigInt(Math.ceil((n * 2 * 4096) / 2 ** 30)) + 2n) << 30n, machine, cost });
-    dom = driver === 'amd' ? createAmdIommu(sim, { profile }).domainAlloc() : createReferenceDriver(sim, { release: profile }).domainAlloc();
+    dom =
+      driver === 'amd' ? createAmdIommu(sim, { profile }).domainAlloc() : createReferenceDriver(sim, { release: profile }).domainAlloc();
   } catch (e) {
     throw new UsageError('--cost', (e as Error).message);
   }
@@ -73,7 +90,8 @@ function ptResult(op: string, o: PtOptions): PtResult {
   const g = createIotlbGather();
   // build the tables (and grow the AMD table's top) outside the timing
   iommuMap(dom, iova, pfn, n, RW);
-  iommuUnmapFast(dom, iova, n, g); iommuTlbSync(dom, g);
+  iommuUnmapFast(dom, iova, n, g);
+  iommuTlbSync(dom, g);
   const before = { ...sim.counters };
   let ns = 0;
   for (let r = 0; r < repeat; r++) {
@@ -86,7 +104,8 @@ function ptResult(op: string, o: PtOptions): PtResult {
     ns += op === 'map' ? t1 - t0 : t2 - t1;
   }
   // the events of the timed calls only: the other half of each round and the sync left out
-  const after = sim.counters, perCall: Record<string, number> = {};
+  const after = sim.counters,
+    perCall: Record<string, number> = {};
   const mapEv = ['mapCalls', 'pteWrites', 'amd.pt.mapWalks', 'tableAllocs'];
   const unmapEv = ['unmapCalls', 'pteClears', 'amd.pt.unmapWalks', 'iotlbRangeAdds'];
   for (const k of op === 'map' ? mapEv : unmapEv) {
@@ -98,9 +117,20 @@ function ptResult(op: string, o: PtOptions): PtResult {
 
 export function ptCommand(op: string, o: PtOptions): number {
   const r = ptResult(op, o);
-  if (o.json) { process.stdout.write(`${JSON.stringify(r, null, 2)}\n`); return 0; }
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    return 0;
+  }
   const size = r.pageOrder === 12 ? '4K' : r.pageOrder === 21 ? '2M' : '1G';
-  process.stdout.write(`iommu_${r.op === 'map' ? 'map' : 'unmap_fast'} of ${r.pages} x ${size} (${r.driver}, ${r.profile}, machine ${r.machine}): ${r.nsPerCall.toFixed(1)} ns per call (${r.repeat} calls; the sync is not timed)\n\n`);
-  process.stdout.write(`${textTable(['event', 'per call'], Object.entries(r.perCall).map(([k, v]) => [k, String(v)]), [1])}\n`);
+  process.stdout.write(
+    `iommu_${r.op === 'map' ? 'map' : 'unmap_fast'} of ${r.pages} x ${size} (${r.driver}, ${r.profile}, machine ${r.machine}): ${r.nsPerCall.toFixed(1)} ns per call (${r.repeat} calls; the sync is not timed)\n\n`,
+  );
+  process.stdout.write(
+    `${textTable(
+      ['event', 'per call'],
+      Object.entries(r.perCall).map(([k, v]) => [k, String(v)]),
+      [1],
+    )}\n`,
+  );
   return 0;
 }

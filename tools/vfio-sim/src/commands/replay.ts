@@ -46,19 +46,30 @@ const REPLAY_TEMPLATE = `# vfio-sim replay file: JSON Lines, one JSON object per
 {"op":"ioctl","cmd":"VFIO_IOMMU_UNMAP_DMA","arg":{"iova":"0x0","size":"0x40000000"},"ret":0,"sizeOut":"0x40000000"}
 `;
 
-export async function replayCommand(file: string | undefined, opts: Record<string, unknown> & OutputOpts & { init?: boolean }): Promise<number> {
+export async function replayCommand(
+  file: string | undefined,
+  opts: Record<string, unknown> & OutputOpts & { init?: boolean },
+): Promise<number> {
   if (opts.init) {
-    if (file !== undefined) throw new UsageError('--init', `prints a template on stdout and takes no FILE (got ${file}): vfio-sim replay --init > my.jsonl`);
+    if (file !== undefined)
+      throw new UsageError('--init', `prints a template on stdout and takes no FILE (got ${file}): vfio-sim replay --init > my.jsonl`);
     process.stdout.write(REPLAY_TEMPLATE);
     return 0;
   }
   if (file === undefined) throw new UsageError('replay', 'missing FILE (a .jsonl replay file; vfio-sim replay --init prints a template)');
   let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new UsageError('replay', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError('replay', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
   const { header, lines, lineNos } = parseReplay(text, file, (d, p) => new Set(costTable(d, p).map((r) => r.event)));
   checkOutputOpts(opts);
   const allowed = new Set(['profile', 'tlbSyncMax', 'machine']);
-  const vals = optionValues(Object.fromEntries(Object.entries(opts).filter(([k]) => SCENARIO_OPTS.some((o) => o.attr === k && allowed.has(k)))), true);
+  const vals = optionValues(
+    Object.fromEntries(Object.entries(opts).filter(([k]) => SCENARIO_OPTS.some((o) => o.attr === k && allowed.has(k)))),
+    true,
+  );
   const profiles = (vals.get(SCENARIO_OPTS.find((o) => o.attr === 'profile')!) ?? [header.machine.profile]) as Profile[];
   const syncMax = vals.get(SCENARIO_OPTS.find((o) => o.attr === 'tlbSyncMax')!);
   if (syncMax !== undefined && syncMax.length > 1) throw new UsageError('--tlb-sync-max', 'replay takes one value');
@@ -67,10 +78,30 @@ export async function replayCommand(file: string | undefined, opts: Record<strin
   if (hw !== undefined && hw.length > 1) throw new UsageError('--machine', 'replay takes one value');
   const trace = opts.trace !== undefined;
   const tasks: Task[] = profiles.map((p) => {
-    const machine = { ...header.machine, profile: p, ...(hw ? { hardware: hw[0] as string } : {}), container: { ...header.machine.container, ...(syncMax ? { tlbSyncMax: syncMax[0] as number } : {}) } };
-    const scenario = header.scenario === null ? null
-      : { ...header.scenario, profile: p, ...(hw ? { host: { ...header.scenario.host, machine: hw[0] as string } } : {}), vfio: { ...header.scenario.vfio, tlbSyncMax: machine.container.tlbSyncMax } };
-    return { kind: 'replay', label: profiles.length > 1 || p !== header.machine.profile ? p : header.label, header: { ...header, machine, scenario }, lines, lineNos, file, trace };
+    const machine = {
+      ...header.machine,
+      profile: p,
+      ...(hw ? { hardware: hw[0] as string } : {}),
+      container: { ...header.machine.container, ...(syncMax ? { tlbSyncMax: syncMax[0] as number } : {}) },
+    };
+    const scenario =
+      header.scenario === null
+        ? null
+        : {
+            ...header.scenario,
+            profile: p,
+            ...(hw ? { host: { ...header.scenario.host, machine: hw[0] as string } } : {}),
+            vfio: { ...header.scenario.vfio, tlbSyncMax: machine.container.tlbSyncMax },
+          };
+    return {
+      kind: 'replay',
+      label: profiles.length > 1 || p !== header.machine.profile ? p : header.label,
+      header: { ...header, machine, scenario },
+      lines,
+      lineNos,
+      file,
+      trace,
+    };
   });
   const outs = await execute(tasks, opts);
   const code = emit('replay', outs, null, opts);

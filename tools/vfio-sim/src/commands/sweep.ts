@@ -9,14 +9,21 @@ import { checkCases, checkOutputOpts, emit, execute, expandCases, scenarioFromOp
 export async function sweepCommand(opts: Record<string, unknown> & OutputOpts): Promise<number> {
   const { base, varying, origin } = scenarioFromOptions(opts, true);
   if (varying.length !== 1) {
-    throw new UsageError(varying.length === 0 ? 'sweep' : varying.map(([o]) => flagName(o)).join(', '),
-      varying.length === 0 ? 'give one option a comma list, e.g. --tlb-sync-max 1,8,64,512,4096' : 'sweep varies one option; use compare for several');
+    throw new UsageError(
+      varying.length === 0 ? 'sweep' : varying.map(([o]) => flagName(o)).join(', '),
+      varying.length === 0
+        ? 'give one option a comma list, e.g. --tlb-sync-max 1,8,64,512,4096'
+        : 'sweep varies one option; use compare for several',
+    );
   }
   const [o, values] = varying[0]!;
   const cases = expandCases(base, varying);
   checkCases(cases.map((c) => ({ ...c, origin })));
   checkOutputOpts(opts);
   const trace = opts.trace !== undefined;
-  const outs = await execute(cases.map((c) => ({ kind: 'run', label: c.label, scenario: c.scenario, trace, record: false })), opts);
+  const outs = await execute(
+    cases.map((c) => ({ kind: 'run', label: c.label, scenario: c.scenario, trace, record: false })),
+    opts,
+  );
   return emit('sweep', outs, { option: o.path, flag: flagName(o), values }, opts);
 }

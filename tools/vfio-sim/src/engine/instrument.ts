@@ -45,10 +45,14 @@ export class PinnedAfterUnmap implements IommuObserver {
     if (this.inUnmap) this.consume(npages);
   }
 
-  meanNs(): number { return this.pages === 0 ? 0 : this.sumNs / this.pages; }
+  meanNs(): number {
+    return this.pages === 0 ? 0 : this.sumNs / this.pages;
+  }
 
   /** A MAP_DMA of MMIO (a BAR mmap) covered IOVA pages [start, end). */
-  mapMmio(start: number, end: number): void { this.mmio.push(start, end); }
+  mapMmio(start: number, end: number): void {
+    this.mmio.push(start, end);
+  }
 
   /** An UNMAP_DMA of IOVA pages [start, end) removed the MMIO mappings inside it. */
   unmapMmio(start: number, end: number): void {
@@ -65,13 +69,24 @@ export class PinnedAfterUnmap implements IommuObserver {
   private push(pages: number): void {
     const now = this.clock.now;
     if (this.tail === this.t.length) {
-      if (this.head > 0) { this.t.copyWithin(0, this.head, this.tail); this.n.copyWithin(0, this.head, this.tail); this.tail -= this.head; this.head = 0; }
+      if (this.head > 0) {
+        this.t.copyWithin(0, this.head, this.tail);
+        this.n.copyWithin(0, this.head, this.tail);
+        this.tail -= this.head;
+        this.head = 0;
+      }
       if (this.tail === this.t.length) {
-        const t = new Float64Array(this.t.length * 2); t.set(this.t); this.t = t;
-        const n = new Float64Array(this.n.length * 2); n.set(this.n); this.n = n;
+        const t = new Float64Array(this.t.length * 2);
+        t.set(this.t);
+        this.t = t;
+        const n = new Float64Array(this.n.length * 2);
+        n.set(this.n);
+        this.n = n;
       }
     }
-    this.t[this.tail] = now; this.n[this.tail] = pages; this.tail++;
+    this.t[this.tail] = now;
+    this.n[this.tail] = pages;
+    this.tail++;
     this.outstanding += pages;
     if (this.outstanding > this.peakPages) this.peakPages = this.outstanding;
   }
@@ -81,7 +96,8 @@ export class PinnedAfterUnmap implements IommuObserver {
     while (pages > 0 && this.head < this.tail) {
       const take = Math.min(pages, this.n[this.head]!);
       const d = now - this.t[this.head]!;
-      this.sumNs += d * take; this.pages += take;
+      this.sumNs += d * take;
+      this.pages += take;
       if (d > this.maxNs) this.maxNs = d;
       pages -= take;
       this.outstanding -= take;

@@ -9,7 +9,9 @@ const TRACK = 'iommu';
 /** The subscriber; each hook tests the tracer first, so a trace that stops (a failed write) stops the track too. */
 class IommuTrack implements IommuObserver {
   constructor(private readonly tr: Tracer) {}
-  private get traced(): boolean { return this.tr.on && this.tr.detail >= TRACE_IOMMU; }
+  private get traced(): boolean {
+    return this.tr.on && this.tr.detail >= TRACE_IOMMU;
+  }
   mapPagesBegin(_dom: IommuDomain, iova: number, _pfn: number, order: number, count: number): void {
     if (this.traced) this.tr.begin(TRACK, 'map_pages', { iova: traceIova(iova), order, count });
   }

@@ -51,28 +51,42 @@ export interface Machine {
   readonly deviceIds: readonly number[];
 }
 
-
 export function buildMachine(m: MachineSpec, trace: boolean): Machine {
-  const sim = createSim({ memory: BigInt(m.hostMemory), backing: m.backing, seed: m.seed, cost: m.cost, trace, hostAge: m.hostAge ?? 1, machine: m.hardware });
+  const sim = createSim({
+    memory: BigInt(m.hostMemory),
+    backing: m.backing,
+    seed: m.seed,
+    cost: m.cost,
+    trace,
+    hostAge: m.hostAge ?? 1,
+    machine: m.hardware,
+  });
   let drv: DriverHandle;
   if (m.driver === 'amd') {
     const amd = createAmdIommu(sim, { profile: m.profile, iotlbEntries: m.iotlbEntries });
     drv = {
-      kind: 'amd', iommu: amd,
+      kind: 'amd',
+      iommu: amd,
       dma: (dev, iova, pages, write) => amd.dma(dev, iova, pages, write ? 'write' : 'read'),
       faults: () => amd.eventLog().filter((e: { type: string }) => e.type === 'IO_PAGE_FAULT').length,
       lastFault: () => {
         const log = amd.eventLog();
-        for (let i = log.length - 1; i >= 0; i--) if (log[i]!.type === 'IO_PAGE_FAULT') return { page: log[i]!.iova, event: 'IO_PAGE_FAULT' };
+        for (let i = log.length - 1; i >= 0; i--)
+          if (log[i]!.type === 'IO_PAGE_FAULT') return { page: log[i]!.iova, event: 'IO_PAGE_FAULT' };
         return null;
       },
       commands: () => ({ ...(amd.commands() as Record<string, number>) }),
     };
   } else {
     // VT-d-like, flushing as the release's intel-iommu did (inside ->unmap before v5.11)
-    const ref = createReferenceDriver(sim, { release: m.profile, iotlbEntries: m.iotlbEntries, pgsizeBitmap: m.superpages === false ? SZ_4K : SZ_4K | SZ_2M | SZ_1G });
+    const ref = createReferenceDriver(sim, {
+      release: m.profile,
+      iotlbEntries: m.iotlbEntries,
+      pgsizeBitmap: m.superpages === false ? SZ_4K : SZ_4K | SZ_2M | SZ_1G,
+    });
     drv = {
-      kind: 'reference', iommu: ref,
+      kind: 'reference',
+      iommu: ref,
       dma: (dev, iova, pages, write) => ref.dma(dev, iova, pages, write ? 'write' : 'read'),
       faults: () => ref.faults().length,
       lastFault: () => {
@@ -95,7 +109,9 @@ export function buildMachine(m: MachineSpec, trace: boolean): Machine {
   }
   const proc = host.spawn({ memlockLimit: BigInt(m.memlockLimit), capIpcLock: m.capIpcLock });
   const c = host.openContainer(proc, {
-    profile: m.profile, tlbSyncMax: m.container.tlbSyncMax, disableHugepages: m.container.disableHugepages,
+    profile: m.profile,
+    tlbSyncMax: m.container.tlbSyncMax,
+    disableHugepages: m.container.disableHugepages,
     // dma_entry_limit came in v5.1: the package refuses it for older releases
     ...(profileSpec(m.profile).dmaEntryLimit ? { dmaEntryLimit: m.container.dmaEntryLimit } : {}),
     ...(m.container.unmapPath !== null ? { unmapPath: m.container.unmapPath as UnmapPath } : {}),

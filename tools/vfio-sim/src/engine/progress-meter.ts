@@ -23,8 +23,16 @@ const PROGRESS_TICK = 1024;
  */
 export class ProgressPlan {
   private mapped = 0;
-  map(bytes: bigint): number { const p = Number(bytes >> 12n); this.mapped += p; return p; }
-  unmap(bytes: bigint): number { const p = Math.min(Number(bytes >> 12n), this.mapped); this.mapped -= p; return p; }
+  map(bytes: bigint): number {
+    const p = Number(bytes >> 12n);
+    this.mapped += p;
+    return p;
+  }
+  unmap(bytes: bigint): number {
+    const p = Math.min(Number(bytes >> 12n), this.mapped);
+    this.mapped -= p;
+    return p;
+  }
 }
 
 /**
@@ -39,16 +47,34 @@ export class ProgressMeter {
   private cap = 0;
   private tick = PROGRESS_TICK;
 
-  constructor(m: Machine, private readonly sink: ProgressSink) {
+  constructor(
+    m: Machine,
+    private readonly sink: ProgressSink,
+  ) {
     // the sim's pin and unpin probe points (sim.observe), not a replaced PhysMem method
-    m.sim.observe({ pin: (_pfn, npages) => { this.bump(npages); }, unpin: (_pfn, npages) => { this.bump(npages); } });
+    m.sim.observe({
+      pin: (_pfn, npages) => {
+        this.bump(npages);
+      },
+      unpin: (_pfn, npages) => {
+        this.bump(npages);
+      },
+    });
   }
 
   /** An ioctl starts that plans to map or unmap `pages`. */
-  begin(pages: number): void { this.live = 0; this.cap = pages; }
+  begin(pages: number): void {
+    this.live = 0;
+    this.cap = pages;
+  }
 
   /** The ioctl is done (whatever it returned). */
-  end(): void { this.pages += this.cap; this.cap = 0; this.live = 0; this.done(); }
+  end(): void {
+    this.pages += this.cap;
+    this.cap = 0;
+    this.live = 0;
+    this.done();
+  }
 
   /** A line done (an ioctl, after end(), or a DMA). */
   done(): void {

@@ -73,10 +73,22 @@ export interface Metrics {
   readonly phaseNs: Readonly<Record<string, number>>;
 }
 
-export interface ViolationRecord { readonly kind: string; readonly pfn: number; readonly iova: number; readonly domain: number; readonly via: string; readonly call: string; readonly detail: string }
+export interface ViolationRecord {
+  readonly kind: string;
+  readonly pfn: number;
+  readonly iova: number;
+  readonly domain: number;
+  readonly via: string;
+  readonly call: string;
+  readonly detail: string;
+}
 
 /** What one ioctl returned: `ret` (null when it failed), `errno` (null when it succeeded), UNMAP_DMA's written-back size. */
-export interface IoctlOutcome { readonly ret: number | null; readonly errno: string | null; readonly sizeOut: string | null }
+export interface IoctlOutcome {
+  readonly ret: number | null;
+  readonly errno: string | null;
+  readonly sizeOut: string | null;
+}
 
 /** A replayed ioctl whose result differs from the one recorded on its line (only recorded fields are compared). */
 export interface MismatchRecord {
@@ -129,7 +141,11 @@ export interface CaseResult {
   readonly dmaFaults?: readonly DmaFaultRecord[] | null;
 }
 
-export interface SweepInfo { readonly option: string; readonly flag: string; readonly values: readonly (string | number | boolean)[] }
+export interface SweepInfo {
+  readonly option: string;
+  readonly flag: string;
+  readonly values: readonly (string | number | boolean)[];
+}
 
 /** compare: one case after the first, as a change from the first in percent. */
 interface CaseChange {
@@ -159,7 +175,8 @@ export function commandResult(command: CommandResult['command'], cases: readonly
   if (command !== 'compare' || cases.length < 2) return res;
   const a = cases[0]!.metrics;
   const changes = cases.slice(1).map((c): CaseChange => {
-    const b = c.metrics, phaseNs: Record<string, number> = {};
+    const b = c.metrics,
+      phaseNs: Record<string, number> = {};
     for (const k of Object.keys(b.phaseNs)) if (a.phaseNs[k] !== undefined) phaseNs[k] = pct(b.phaseNs[k]!, a.phaseNs[k]!);
     return { label: c.label, vs: cases[0]!.label, modeledNs: pct(b.modeledNs, a.modeledNs), phaseNs };
   });

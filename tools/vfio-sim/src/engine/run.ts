@@ -38,16 +38,28 @@ export interface CaseOutput {
 function machineSpec(r: Resolved): MachineSpec {
   const s = r.scenario;
   return {
-    hostMemory: String(r.hostBytes), seed: s.seed, backing: r.backing,
+    hostMemory: String(r.hostBytes),
+    seed: s.seed,
+    backing: r.backing,
     // only when it is not the default, so a default run's replay header is as before host age existed
     ...(r.hostAge !== 1 ? { hostAge: r.hostAge } : {}),
     hardware: r.machine,
     cost: { ...s.cost },
-    driver: s.driver, profile: s.profile, iotlbEntries: s.iommu.iotlbEntries, superpages: s.iommu.superpages, groups: s.groups, devices: s.devices,
+    driver: s.driver,
+    profile: s.profile,
+    iotlbEntries: s.iommu.iotlbEntries,
+    superpages: s.iommu.superpages,
+    groups: s.groups,
+    devices: s.devices,
     // libvirt's rule for VFIO guests: RLIMIT_MEMLOCK = guest RAM + 1 GiB; churn buffers are charged again
     memlockLimit: String(r.guestBytes + (1n << 30n) + BigInt(s.churn.live * s.churn.maxPages) * 4096n),
     capIpcLock: false,
-    container: { tlbSyncMax: s.vfio.tlbSyncMax, unmapPath: s.vfio.unmapPath, disableHugepages: s.vfio.disableHugepages, dmaEntryLimit: s.vfio.dmaEntryLimit },
+    container: {
+      tlbSyncMax: s.vfio.tlbSyncMax,
+      unmapPath: s.vfio.unmapPath,
+      disableHugepages: s.vfio.disableHugepages,
+      dmaEntryLimit: s.vfio.dmaEntryLimit,
+    },
   };
 }
 
@@ -57,7 +69,11 @@ const TRACK = 'qemu';
 class Executor {
   readonly phaseNs: Record<string, number> = {};
   readonly errors: CaseResult['errorSamples'][number][] = [];
-  mapIoctls = 0; unmapIoctls = 0; ioctlErrors = 0; tablesAfterBoot = -1; done = 0;
+  mapIoctls = 0;
+  unmapIoctls = 0;
+  ioctlErrors = 0;
+  tablesAfterBoot = -1;
+  done = 0;
   /** Progress (only when shown): the pages each ioctl plans, and the meter fed from inside ioctls. */
   private readonly plan: ProgressPlan | null;
   private readonly meter: ProgressMeter | null;
@@ -70,7 +86,12 @@ class Executor {
   /** Replay: the first DMA_FAULTS_KEPT DMA lines that took an IO page fault; null for a run. */
   readonly dmaFaults: DmaFaultRecord[] | null;
 
-  constructor(readonly m: Machine, record: boolean, progress?: ProgressSink, compare = false) {
+  constructor(
+    readonly m: Machine,
+    record: boolean,
+    progress?: ProgressSink,
+    compare = false,
+  ) {
     this.out = record ? [] : null;
     this.plan = progress === undefined ? null : new ProgressPlan();
     this.meter = progress === undefined ? null : new ProgressMeter(m, progress);
@@ -84,7 +105,8 @@ class Executor {
   private check(l: MapLine | UnmapLine, lineNo: number, r: { ret: number; errno: string | null }, sizeOut: string | null): void {
     const rec: IoctlOutcome = { ret: l.ret ?? null, errno: l.errno ?? null, sizeOut: (l as UnmapLine).sizeOut ?? null };
     const got: IoctlOutcome = { ret: r.errno === null ? r.ret : null, errno: r.errno, sizeOut: r.errno === null ? sizeOut : null };
-    const differs = (rec.errno !== null && got.errno !== rec.errno) ||
+    const differs =
+      (rec.errno !== null && got.errno !== rec.errno) ||
       (rec.ret !== null && got.ret !== rec.ret) ||
       (rec.sizeOut !== null && (got.sizeOut === null || BigInt(got.sizeOut) !== BigInt(rec.sizeOut)));
     if (differs) this.mismatches!.push({ line: lineNo, ioctl: l.cmd, iova: l.arg.iova, size: l.arg.size, recorded: rec, replayed: got });
@@ -96,14 +118,21 @@ class Executor {
     switch (l.op) {
       case 'phase': {
         this.endPhase();
-        this.phase = l.name; this.phaseStart = sim.clock.now;
+        this.phase = l.name;
+        this.phaseStart = sim.clock.now;
         if (tr.on) tr.begin(TRACK, l.name);
         break;
       }
       case 'ioctl': {
         if (l.cmd === 'VFIO_IOMMU_MAP_DMA') {
           const a = l.arg;
-          const bytes = encodeDmaMap({ argsz: a.argsz, flags: a.flags, vaddr: BigInt(a.vaddr), iova: BigInt(a.iova), size: BigInt(a.size) });
+          const bytes = encodeDmaMap({
+            argsz: a.argsz,
+            flags: a.flags,
+            vaddr: BigInt(a.vaddr),
+            iova: BigInt(a.iova),
+            size: BigInt(a.size),
+          });
           this.mapIoctls++;
           if (this.meter !== null) this.meter.begin(this.plan!.map(BigInt(a.size)));
           if (tr.on) tr.begin(TRACK, 'VFIO_IOMMU_MAP_DMA', { iova: a.iova, size: a.size });
@@ -137,14 +166,24 @@ class Executor {
         // the device stops at its first faulting page (one IO_PAGE_FAULT per DMA line)
         if (!ok && this.dmaFaults !== null && this.dmaFaults.length < DMA_FAULTS_KEPT) {
           const f = this.m.drv.lastFault();
-          this.dmaFaults.push({ line: lineNo, device: l.device, iova: l.iova, pages: l.pages, dir: l.dir, faultIova: f === null ? l.iova : hex(BigInt(f.page) << 12n), event: f?.event ?? 'fault' });
+          this.dmaFaults.push({
+            line: lineNo,
+            device: l.device,
+            iova: l.iova,
+            pages: l.pages,
+            dir: l.dir,
+            faultIova: f === null ? l.iova : hex(BigInt(f.page) << 12n),
+            event: f?.event ?? 'fault',
+          });
         }
         if (tr.on) tr.end(TRACK, 'dma', ok ? {} : { fault: true });
         if (this.meter !== null) this.meter.done();
         if (this.out) this.out.push(JSON.stringify(l));
         break;
       }
-      case 'mmap': case 'header': break;
+      case 'mmap':
+      case 'header':
+        break;
     }
     if (l.op === 'phase' && this.out) this.out.push(JSON.stringify(l));
     if (tr.on && l.op === 'ioctl' && tr.detail >= TRACE_ALL) {
@@ -161,7 +200,10 @@ class Executor {
     const page = Number(vaddr >> 12n);
     for (let i = 0; i < vmas.length; i++) {
       const v = vmas[i]!;
-      if (v.mmio && page >= v.startPage && page < v.endPage) { this.pau.mapMmio(Number(iova >> 12n), Number((iova + size) >> 12n)); return; }
+      if (v.mmio && page >= v.startPage && page < v.endPage) {
+        this.pau.mapMmio(Number(iova >> 12n), Number((iova + size) >> 12n));
+        return;
+      }
     }
   }
 
@@ -171,7 +213,7 @@ class Executor {
       return { ret: typeof ret === 'number' ? ret : 0, errno: null };
     } catch (e) {
       const err = e as { code?: string; message?: string };
-      if (typeof err.code !== 'string') throw e;   // a bug in the model, not a kernel error: let it surface
+      if (typeof err.code !== 'string') throw e; // a bug in the model, not a kernel error: let it surface
       this.ioctlErrors++;
       if (this.errors.length < 20) this.errors.push({ index: this.done, ioctl: name, code: err.code, message: String(err.message) });
       return { ret: -1, errno: err.code };
@@ -195,10 +237,24 @@ const DMA_FAULTS_KEPT = 20;
 /** Turns a workload op into the record line the executor runs. */
 function toLine(op: Op, devices: readonly number[]): RecordLine {
   switch (op.op) {
-    case 'phase': return { op: 'phase', name: op.name };
-    case 'map': return { op: 'ioctl', cmd: 'VFIO_IOMMU_MAP_DMA', arg: { argsz: DMA_MAP_SIZE, flags: op.flags, vaddr: hex(op.vaddr), iova: hex(op.iova), size: hex(op.size) } };
-    case 'unmap': return { op: 'ioctl', cmd: 'VFIO_IOMMU_UNMAP_DMA', arg: { argsz: DMA_UNMAP_SIZE, flags: 0, iova: hex(op.iova), size: hex(op.size) } };
-    case 'dma': return { op: 'dma', device: devices[op.device]!, iova: hex(BigInt(op.iova) << 12n), pages: op.pages, dir: op.write ? 'write' : 'read' };
+    case 'phase':
+      return { op: 'phase', name: op.name };
+    case 'map':
+      return {
+        op: 'ioctl',
+        cmd: 'VFIO_IOMMU_MAP_DMA',
+        arg: { argsz: DMA_MAP_SIZE, flags: op.flags, vaddr: hex(op.vaddr), iova: hex(op.iova), size: hex(op.size) },
+      };
+    case 'unmap':
+      return { op: 'ioctl', cmd: 'VFIO_IOMMU_UNMAP_DMA', arg: { argsz: DMA_UNMAP_SIZE, flags: 0, iova: hex(op.iova), size: hex(op.size) } };
+    case 'dma':
+      return {
+        op: 'dma',
+        device: devices[op.device]!,
+        iova: hex(BigInt(op.iova) << 12n),
+        pages: op.pages,
+        dir: op.write ? 'write' : 'read',
+      };
   }
 }
 
@@ -216,7 +272,15 @@ export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {
   }
 }
 
-function runOps(m: Machine, r: Resolved, spec: MachineSpec, scenario: Scenario, label: string, opts: CaseOptions, w: TraceWriter | null): CaseOutput {
+function runOps(
+  m: Machine,
+  r: Resolved,
+  spec: MachineSpec,
+  scenario: Scenario,
+  label: string,
+  opts: CaseOptions,
+  w: TraceWriter | null,
+): CaseOutput {
   const ex = new Executor(m, opts.record ?? false, opts.progress);
   if (ex.out) {
     const header: HeaderLine = { op: 'header', format: REPLAY_FORMAT, version: REPLAY_VERSION, label, machine: spec, scenario };
@@ -225,7 +289,9 @@ function runOps(m: Machine, r: Resolved, spec: MachineSpec, scenario: Scenario, 
   // guest RAM first, then what a firmware boot maps besides it: the ROM RAMBlocks (small anonymous
   // memory: 4 KiB pages) and the GPU's BAR mmaps (device MMIO), as QEMU has them before the guest runs
   const vmas = new Map<RegionName, bigint>();
-  const regions: { name: RegionName; size: bigint; backing: MmapLine['backing'] }[] = [{ name: 'pc.ram', size: r.guestBytes, backing: r.backing }];
+  const regions: { name: RegionName; size: bigint; backing: MmapLine['backing'] }[] = [
+    { name: 'pc.ram', size: r.guestBytes, backing: r.backing },
+  ];
   for (const x of r.boot?.regions ?? []) regions.push({ name: x.name, size: x.size, backing: x.kind === 'mmio' ? 'mmio' : '4k' });
   if (scenario.workload === 'bar-map') regions.push({ name: 'gpu.bar1', size: r.barBytes, backing: 'mmio' });
   for (const x of regions) {
@@ -236,25 +302,39 @@ function runOps(m: Machine, r: Resolved, spec: MachineSpec, scenario: Scenario, 
     } catch (e) {
       // the host allocator could not back the guest (no free 1 GiB regions left, ...): a scenario problem
       const err = e as { code?: string; message?: string };
-      if (err.code === 'ENOMEM' || err.code === 'EINVAL') throw new UsageError('--host-memory', `the host cannot back the guest's ${x.name === 'pc.ram' ? 'RAM' : `${x.name} (${x.size >> 10n} KiB)`}: ${String(err.message)}`);
+      if (err.code === 'ENOMEM' || err.code === 'EINVAL')
+        throw new UsageError(
+          '--host-memory',
+          `the host cannot back the guest's ${x.name === 'pc.ram' ? 'RAM' : `${x.name} (${x.size >> 10n} KiB)`}: ${String(err.message)}`,
+        );
       throw e;
     }
     vmas.set(x.name, vaddr);
     // guest RAM's line has no name (records before firmware boots had only that one)
     // populate only when false (absent = true), so default records keep their mmap lines
     if (ex.out) {
-      ex.out.push(JSON.stringify({ op: 'mmap', ...(x.name === 'pc.ram' ? {} : { name: x.name }), size: hex(x.size), backing: x.backing,
-        vaddr: hex(vaddr), ...(x.name === 'pc.ram' && !r.populate ? { populate: false } : {}) }));
+      ex.out.push(
+        JSON.stringify({
+          op: 'mmap',
+          ...(x.name === 'pc.ram' ? {} : { name: x.name }),
+          size: hex(x.size),
+          backing: x.backing,
+          vaddr: hex(vaddr),
+          ...(x.name === 'pc.ram' && !r.populate ? { populate: false } : {}),
+        }),
+      );
     }
   }
   if (opts.progress !== undefined) {
     // the workload is a seeded stream: a dry pass totals it (only when progress is shown)
     const plan = new ProgressPlan();
-    let pages = 0, ops = 0;
+    let pages = 0,
+      ops = 0;
     for (const op of workload(r, vmas, m.deviceIds.length)) {
       if (op.op === 'phase') continue;
       ops++;
-      if (op.op === 'map') pages += plan.map(op.size); else if (op.op === 'unmap') pages += plan.unmap(op.size);
+      if (op.op === 'map') pages += plan.map(op.size);
+      else if (op.op === 'unmap') pages += plan.unmap(op.size);
     }
     opts.progress.start({ pages, ops });
   }
@@ -268,8 +348,12 @@ function traceTo(m: Machine, spec: TraceSpec | undefined, label: string): TraceW
   if (spec === undefined) return null;
   const tr = m.sim.trace;
   tr.detail = spec.detail;
-  const w = new TraceWriter(spec, label, TRACE_DETAILS[spec.detail - 1]!, () => { tr.on = false; });
-  tr.sink = (e) => { w.write(e); };
+  const w = new TraceWriter(spec, label, TRACE_DETAILS[spec.detail - 1]!, () => {
+    tr.on = false;
+  });
+  tr.sink = (e) => {
+    w.write(e);
+  };
   return w;
 }
 
@@ -277,7 +361,14 @@ function traceTo(m: Machine, spec: TraceSpec | undefined, label: string): TraceW
  * Replays a parsed record against a freshly built machine (optionally under another profile) and
  * compares every ioctl's result with the recorded one (`lineNos[i]`: file line of `lines[i]`).
  */
-export function replayCase(header: HeaderLine, lines: readonly RecordLine[], label: string, opts: CaseOptions = {}, lineNos: readonly number[] = [], file = 'replay'): CaseOutput {
+export function replayCase(
+  header: HeaderLine,
+  lines: readonly RecordLine[],
+  label: string,
+  opts: CaseOptions = {},
+  lineNos: readonly number[] = [],
+  file = 'replay',
+): CaseOutput {
   const m = buildMachine(header.machine, opts.trace !== undefined);
   const w = traceTo(m, opts.trace, label);
   try {
@@ -288,11 +379,21 @@ export function replayCase(header: HeaderLine, lines: readonly RecordLine[], lab
   }
 }
 
-function replayLines(m: Machine, header: HeaderLine, lines: readonly RecordLine[], label: string, opts: CaseOptions, lineNos: readonly number[], file: string, w: TraceWriter | null): CaseOutput {
+function replayLines(
+  m: Machine,
+  header: HeaderLine,
+  lines: readonly RecordLine[],
+  label: string,
+  opts: CaseOptions,
+  lineNos: readonly number[],
+  file: string,
+  w: TraceWriter | null,
+): CaseOutput {
   const ex = new Executor(m, opts.record ?? false, opts.progress, true);
   if (opts.progress !== undefined) {
     const plan = new ProgressPlan();
-    let pages = 0, ops = 0;
+    let pages = 0,
+      ops = 0;
     for (const l of lines) {
       if (l.op === 'dma') ops++;
       if (l.op !== 'ioctl') continue;
@@ -316,7 +417,10 @@ function replayLines(m: Machine, header: HeaderLine, lines: readonly RecordLine[
         // ENOMEM (the host cannot back it), EINVAL (a hugetlbfs length that is not a multiple of the huge page)
         const err = e as { code?: string; message?: string };
         if (typeof err.code !== 'string') throw e;
-        throw new UsageError(where, `mmap of ${l.size} bytes (${l.backing}) failed: ${String(err.message)}${err.code === 'ENOMEM' ? ` (machine.hostMemory is ${header.machine.hostMemory} bytes)` : ''}`);
+        throw new UsageError(
+          where,
+          `mmap of ${l.size} bytes (${l.backing}) failed: ${String(err.message)}${err.code === 'ENOMEM' ? ` (machine.hostMemory is ${header.machine.hostMemory} bytes)` : ''}`,
+        );
       }
       if (l.vaddr !== undefined && BigInt(l.vaddr) !== vaddr) {
         // every later MAP_DMA vaddr would point elsewhere: stop rather than report each call
@@ -342,31 +446,55 @@ function finish(m: Machine, ex: Executor, label: string, scenario: Scenario | nu
   const st = collectStats(m.container.stats());
   const cmds = m.drv.commands();
   const v = sim.violations;
-  const invalidations = cmds !== null ? (cmds.INVALIDATE_IOMMU_PAGES ?? 0) + (cmds.INVALIDATE_IOMMU_ALL ?? 0) : counters.invalidations ?? 0;
-  const completionWaits = cmds !== null ? (cmds.COMPLETION_WAIT ?? 0) : counters.completionWaits ?? 0;
+  const invalidations =
+    cmds !== null ? (cmds.INVALIDATE_IOMMU_PAGES ?? 0) + (cmds.INVALIDATE_IOMMU_ALL ?? 0) : (counters.invalidations ?? 0);
+  const completionWaits = cmds !== null ? (cmds.COMPLETION_WAIT ?? 0) : (counters.completionWaits ?? 0);
   const metrics: Metrics = {
-    mapIoctls: ex.mapIoctls, unmapIoctls: ex.unmapIoctls, ioctlErrors: ex.ioctlErrors,
-    unmapCalls: st.unmapCalls, regionsPerCall: st.regionsPerCall, regions: st.regions,
-    iotlbSyncs: st.syncs, fallbacks: st.fallbacks, mapTryHarder: st.mapTryHarder,
-    invalidations, completionWaits,
-    pteWrites: counters.pteWrites ?? 0, pteClears: counters.pteClears ?? 0,
-    tableAllocs: counters.tableAllocs ?? 0, tableFrees: counters.tableFrees ?? 0,
+    mapIoctls: ex.mapIoctls,
+    unmapIoctls: ex.unmapIoctls,
+    ioctlErrors: ex.ioctlErrors,
+    unmapCalls: st.unmapCalls,
+    regionsPerCall: st.regionsPerCall,
+    regions: st.regions,
+    iotlbSyncs: st.syncs,
+    fallbacks: st.fallbacks,
+    mapTryHarder: st.mapTryHarder,
+    invalidations,
+    completionWaits,
+    pteWrites: counters.pteWrites ?? 0,
+    pteClears: counters.pteClears ?? 0,
+    tableAllocs: counters.tableAllocs ?? 0,
+    tableFrees: counters.tableFrees ?? 0,
     tablesAfterBoot: Math.max(0, ex.tablesAfterBoot),
-    pins: counters.pins ?? 0, unpins: counters.unpins ?? 0,
-    peakQueuedRegions: st.peakQueuedRegions, peakQueuedBytes: st.peakQueuedBytes,
+    pins: counters.pins ?? 0,
+    unpins: counters.unpins ?? 0,
+    peakQueuedRegions: st.peakQueuedRegions,
+    peakQueuedBytes: st.peakQueuedBytes,
     peakPinnedAfterUnmapBytes: ex.pau.peakPages * 4096,
-    pinnedAfterUnmapMeanNs: ex.pau.meanNs(), pinnedAfterUnmapMaxNs: ex.pau.maxNs,
-    dmaPages: counters.dmaPages ?? 0, iotlbHits: counters.iotlbHits ?? 0, iotlbMisses: counters.iotlbMisses ?? 0,
+    pinnedAfterUnmapMeanNs: ex.pau.meanNs(),
+    pinnedAfterUnmapMaxNs: ex.pau.maxNs,
+    dmaPages: counters.dmaPages ?? 0,
+    iotlbHits: counters.iotlbHits ?? 0,
+    iotlbMisses: counters.iotlbMisses ?? 0,
     ioPageFaults: m.drv.faults(),
     violations: v.length + sim.checker.dropped,
-    modeledNs: sim.clock.now, phaseNs: { ...ex.phaseNs },
+    modeledNs: sim.clock.now,
+    phaseNs: { ...ex.phaseNs },
   };
   const result: CaseResult = {
     label,
     scenario,
     layout: r === null ? [] : r.blocks.map((b) => ({ name: b.name, iova: hex(b.gpa), size: hex(b.size) })),
-    metrics, counters, timeNs, commands: cmds, vfioStats: st.raw,
-    violationSamples: v.slice(0, 20).map((x): ViolationRecord => ({ kind: x.kind, pfn: x.pfn, iova: x.iova, domain: x.domain, via: x.via, call: x.call, detail: x.detail })),
+    metrics,
+    counters,
+    timeNs,
+    commands: cmds,
+    vfioStats: st.raw,
+    violationSamples: v
+      .slice(0, 20)
+      .map(
+        (x): ViolationRecord => ({ kind: x.kind, pfn: x.pfn, iova: x.iova, domain: x.domain, via: x.via, call: x.call, detail: x.detail }),
+      ),
     errorSamples: ex.errors,
     mismatches: ex.mismatches,
     dmaFaults: ex.dmaFaults,

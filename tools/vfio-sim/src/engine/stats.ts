@@ -30,19 +30,31 @@ function toJson(v: unknown): unknown {
 
 /** Summarises a histogram given as [regions, calls] pairs. */
 export function summarise(h: readonly (readonly [number, number])[]): RegionsPerCall {
-  const hist = h.filter(([, c]) => c > 0).map(([r, c]) => [r, c] as const).sort((a, b) => a[0] - b[0]);
+  const hist = h
+    .filter(([, c]) => c > 0)
+    .map(([r, c]) => [r, c] as const)
+    .sort((a, b) => a[0] - b[0]);
   const calls = hist.reduce((a, [, c]) => a + c, 0);
   if (calls === 0) return { min: 0, median: 0, max: 0, mean: 0, histogram: [] };
   const total = hist.reduce((a, [r, c]) => a + r * c, 0);
   // lower median: the value at rank ceil(calls/2)
-  let rank = Math.ceil(calls / 2), median = 0;
-  for (const [r, c] of hist) { if (rank <= c) { median = r; break; } rank -= c; }
+  let rank = Math.ceil(calls / 2),
+    median = 0;
+  for (const [r, c] of hist) {
+    if (rank <= c) {
+      median = r;
+      break;
+    }
+    rank -= c;
+  }
   return { min: hist[0]![0], median, max: hist[hist.length - 1]![0], mean: total / calls, histogram: hist };
 }
 
 /** Histogram { value: occurrences } as ascending [value, occurrences] pairs. */
 function histPairs(h: Readonly<Record<number, number>>): [number, number][] {
-  return Object.entries(h).map(([k, v]) => [Number(k), v] as [number, number]).sort((a, b) => a[0] - b[0]);
+  return Object.entries(h)
+    .map(([k, v]) => [Number(k), v] as [number, number])
+    .sort((a, b) => a[0] - b[0]);
 }
 
 /** Reads a VfioStats snapshot (@x/vfio-type1). */

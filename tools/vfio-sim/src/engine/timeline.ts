@@ -16,7 +16,11 @@ export function timelineFor(driver: 'amd' | 'reference' | null): TimelineEntry[]
   return TIMELINE.filter((e) => e.component !== other);
 }
 
-export interface ReleaseStep { readonly from: ProfileName; readonly to: ProfileName; readonly ids: readonly string[] }
+export interface ReleaseStep {
+  readonly from: ProfileName;
+  readonly to: ProfileName;
+  readonly ids: readonly string[];
+}
 
 /**
  * For cases of several profiles: per pair of neighbouring profiles (by release, oldest first; a
@@ -36,9 +40,12 @@ export function releaseSteps(profiles: readonly ProfileName[], driver: 'amd' | '
   const list = [...seen.values()].sort((a, b) => a.at - b.at || a.i - b.i);
   const out: ReleaseStep[] = [];
   for (let k = 1; k < list.length; k++) {
-    const a = list[k - 1]!, b = list[k]!;
-    const ids = [...entries.filter((e) => b.on.has(e.id) && !a.on.has(e.id)).map((e) => e.id),
-      ...entries.filter((e) => a.on.has(e.id) && !b.on.has(e.id)).map((e) => `~${e.id}`)];
+    const a = list[k - 1]!,
+      b = list[k]!;
+    const ids = [
+      ...entries.filter((e) => b.on.has(e.id) && !a.on.has(e.id)).map((e) => e.id),
+      ...entries.filter((e) => a.on.has(e.id) && !b.on.has(e.id)).map((e) => `~${e.id}`),
+    ];
     out.push({ from: a.p, to: b.p, ids });
   }
   return out;

@@ -11,20 +11,31 @@ import { readEvent, splitTraceLine, VERSION_EVIDENCE, type PrefixKind, type Qemu
 
 /** One MAP_DMA: `host` is the trace's host address of the first byte (or a stand-in for an iommufd file mapping). */
 export interface TraceMap {
-  readonly kind: 'map'; readonly line: number; readonly iova: bigint; readonly size: bigint; readonly host: bigint;
+  readonly kind: 'map';
+  readonly line: number;
+  readonly iova: bigint;
+  readonly size: bigint;
+  readonly host: bigint;
   readonly readonly: boolean;
   /** Inside a vfio-pci BAR the trace placed with pci_update_mappings_add: device MMIO, not RAM. */
   readonly mmio: boolean;
 }
 /** One UNMAP_DMA and the bytes it removes (what the kernel writes back). */
-interface TraceUnmap { readonly kind: 'unmap'; readonly line: number; readonly iova: bigint; readonly size: bigint; readonly sizeOut: bigint }
+interface TraceUnmap {
+  readonly kind: 'unmap';
+  readonly line: number;
+  readonly iova: bigint;
+  readonly size: bigint;
+  readonly sizeOut: bigint;
+}
 type TraceOp = TraceMap | TraceUnmap;
 
 interface ListenerCounts {
   /** Non-blank lines read. */
   lines: number;
   /** Map and unmap events that became ioctls. */
-  maps: number; unmaps: number;
+  maps: number;
+  unmaps: number;
   /** Sections VFIO skipped (MMIO, ...): SKIPPING lines. */
   skipped: number;
   /** region_add lines QEMU did not map (ram_device not aligned to the IOMMU page: no_dma_map) and their later region_del. */
@@ -32,9 +43,12 @@ interface ListenerCounts {
   /** vIOMMU notifications and regions (no host address in the trace): not imported. */
   viommu: number;
   /** iommufd maps and unmaps that failed in the trace (ret != 0), and unmaps of nothing (non_exist): no ioctl. */
-  failed: number; nonExist: number;
+  failed: number;
+  nonExist: number;
   /** VFIO events that change no mapping, other QEMU trace events, lines that are no trace event. */
-  notes: number; otherEvents: number; unrelated: number;
+  notes: number;
+  otherEvents: number;
+  unrelated: number;
   /** Maps inside a vfio-pci BAR (pci_update_mappings_add). */
   barMaps: number;
   /** iommufd file mappings whose host address the trace did not give (no region_add [ram] before them). */
@@ -59,7 +73,10 @@ const PAGE_MASK = 0xfffn;
 const hx = (v: bigint): string => `0x${v.toString(16)}`;
 /** Host addresses of iommufd file mappings without one: fd + 1 in bits 48 and up, above any user address (< 2^47). */
 const fileHost = (fd: number, start: bigint): bigint => (BigInt(fd + 1) << 48n) + start;
-const vnum = (v: string): number => { const [a, b] = v.split('.'); return Number(a) * 1000 + Number(b); };
+const vnum = (v: string): number => {
+  const [a, b] = v.split('.');
+  return Number(a) * 1000 + Number(b);
+};
 
 /**
  * Reads a whole trace into the ioctls QEMU issued. Throws UsageError naming `file:line` for a
@@ -67,7 +84,21 @@ const vnum = (v: string): number => { const [a, b] = v.split('.'); return Number
  * mapped twice, an unmap of a range never mapped or of part of a mapping, unaligned ranges).
  */
 export function readListenerTrace(text: string, file: string): ListenerTrace {
-  const counts: ListenerCounts = { lines: 0, maps: 0, unmaps: 0, skipped: 0, noDmaMap: 0, viommu: 0, failed: 0, nonExist: 0, notes: 0, otherEvents: 0, unrelated: 0, barMaps: 0, fileMaps: 0 };
+  const counts: ListenerCounts = {
+    lines: 0,
+    maps: 0,
+    unmaps: 0,
+    skipped: 0,
+    noDmaMap: 0,
+    viommu: 0,
+    failed: 0,
+    nonExist: 0,
+    notes: 0,
+    otherEvents: 0,
+    unrelated: 0,
+    barMaps: 0,
+    fileMaps: 0,
+  };
   const prefixes = new Set<PrefixKind>();
   const seen = new Set<string>();
   const events: { line: number; e: QemuEvent }[] = [];
@@ -76,10 +107,20 @@ export function readListenerTrace(text: string, file: string): ListenerTrace {
     if (rows[i]!.trim() === '') continue;
     counts.lines++;
     const raw = splitTraceLine(rows[i]!);
-    if (raw === null) { counts.unrelated++; continue; }
+    if (raw === null) {
+      counts.unrelated++;
+      continue;
+    }
     let e: QemuEvent | null;
-    try { e = readEvent(raw); } catch (err) { throw new UsageError(`${file}:${i + 1}`, (err as Error).message); }
-    if (e === null) { counts.otherEvents++; continue; }
+    try {
+      e = readEvent(raw);
+    } catch (err) {
+      throw new UsageError(`${file}:${i + 1}`, (err as Error).message);
+    }
+    if (e === null) {
+      counts.otherEvents++;
+      continue;
+    }
     prefixes.add(raw.prefix);
     seen.add(raw.event);
     events.push({ line: i + 1, e });
@@ -98,36 +139,74 @@ export function readListenerTrace(text: string, file: string): ListenerTrace {
         if (!iommufd) st.map(line, e.iova, e.last - e.iova + 1n, e.vaddr, false, 'region_add [ram]');
         break;
       // (iommufd: no map follows such a section, nothing to take back)
-      case 'noDmaMap': if (!iommufd) st.noDmaMap(e.iova, e.size); else counts.noDmaMap++; break;
+      case 'noDmaMap':
+        if (!iommufd) st.noDmaMap(e.iova, e.size);
+        else counts.noDmaMap++;
+        break;
       case 'del':
         // the unmap of a vIOMMU region right after its region_del [iommu]: its maps were not imported
-        if (delIsIommu) { delIsIommu = false; counts.viommu++; break; }
+        if (delIsIommu) {
+          delIsIommu = false;
+          counts.viommu++;
+          break;
+        }
         if (!iommufd) st.unmapSection(line, e.iova, e.last);
         break;
-      case 'skip': counts.skipped++; break;
-      case 'addIommu': case 'iommuNotify': counts.viommu++; break;
-      case 'delIommu': counts.viommu++; delIsIommu = true; break;
-      case 'bar': st.bar(e.add, e.dev, e.addr, e.size); break;
-      case 'note': counts.notes++; break;
-      case 'ioasMap': case 'ioasUnmap': {
+      case 'skip':
+        counts.skipped++;
+        break;
+      case 'addIommu':
+      case 'iommuNotify':
+        counts.viommu++;
+        break;
+      case 'delIommu':
+        counts.viommu++;
+        delIsIommu = true;
+        break;
+      case 'bar':
+        st.bar(e.add, e.dev, e.addr, e.size);
+        break;
+      case 'note':
+        counts.notes++;
+        break;
+      case 'ioasMap':
+      case 'ioasUnmap': {
         if (ioas === null) ioas = e.ioas;
-        else if (e.ioas !== ioas) throw new UsageError(`${file}:${line}`, `iommufd IOAS ${e.ioas}: the trace also maps into IOAS ${ioas}; import traces one address space (one container) at a time`);
+        else if (e.ioas !== ioas)
+          throw new UsageError(
+            `${file}:${line}`,
+            `iommufd IOAS ${e.ioas}: the trace also maps into IOAS ${ioas}; import traces one address space (one container) at a time`,
+          );
         // non_exist is the kernel's ENOENT (its ret is the ioctl's -1), which QEMU takes as success
-        if (e.kind === 'ioasUnmap' && e.nonExist) { st.unmapRange(line, e.iova, e.size, true); break; }
-        if (e.ret !== 0) { counts.failed++; break; }   // QEMU warns (a BAR: EFAULT) and goes on; nothing changed
-        if (e.kind === 'ioasUnmap') { st.unmapRange(line, e.iova, e.size, false); break; }
+        if (e.kind === 'ioasUnmap' && e.nonExist) {
+          st.unmapRange(line, e.iova, e.size, true);
+          break;
+        }
+        if (e.ret !== 0) {
+          counts.failed++;
+          break;
+        } // QEMU warns (a BAR: EFAULT) and goes on; nothing changed
+        if (e.kind === 'ioasUnmap') {
+          st.unmapRange(line, e.iova, e.size, false);
+          break;
+        }
         let host = e.vaddr;
         if (e.fd !== null) {
           // IOMMU_IOAS_MAP_FILE has an fd and offset; the region_add [ram] just before has the address
-          if (lastAdd !== null && lastAdd.iova === e.iova && lastAdd.last - lastAdd.iova + 1n === e.size && lastAdd.vaddr !== null) host = lastAdd.vaddr;
-          else { host = fileHost(e.fd, e.start); counts.fileMaps++; }
+          if (lastAdd !== null && lastAdd.iova === e.iova && lastAdd.last - lastAdd.iova + 1n === e.size && lastAdd.vaddr !== null)
+            host = lastAdd.vaddr;
+          else {
+            host = fileHost(e.fd, e.start);
+            counts.fileMaps++;
+          }
         }
         st.map(line, e.iova, e.size, host, e.readonly, e.fd !== null ? 'iommufd_backend_map_file_dma' : 'iommufd_backend_map_dma');
         break;
       }
     }
   }
-  let first: string | null = null, last: string | null = null;
+  let first: string | null = null,
+    last: string | null = null;
   const keys = [...seen, ...[...prefixes].map((p) => `prefix:${p}`)].filter((k) => VERSION_EVIDENCE[k] !== undefined);
   for (const k of keys) {
     const ev = VERSION_EVIDENCE[k]!;
@@ -135,9 +214,18 @@ export function readListenerTrace(text: string, file: string): ListenerTrace {
     if (ev[1] !== null && (last === null || vnum(ev[1]) < vnum(last))) last = ev[1];
   }
   // the names that set the bounds
-  const because = keys.filter((k) => VERSION_EVIDENCE[k]![0] === first && first !== null || VERSION_EVIDENCE[k]![1] === last && last !== null)
+  const because = keys
+    .filter((k) => (VERSION_EVIDENCE[k]![0] === first && first !== null) || (VERSION_EVIDENCE[k]![1] === last && last !== null))
     .map((k) => (k.startsWith('prefix:') ? `the ${k.slice(7)} prefix` : k));
-  return { backend: iommufd ? 'iommufd' : 'legacy', ops: st.ops, left: st.live.slice(), peakRam: st.peakRam, counts, prefixes, versions: { first, last, because } };
+  return {
+    backend: iommufd ? 'iommufd' : 'legacy',
+    ops: st.ops,
+    left: st.live.slice(),
+    peakRam: st.peakRam,
+    counts,
+    prefixes,
+    versions: { first, last, because },
+  };
 }
 
 /** The mappings QEMU has in place as the trace goes, and the ioctls so far. */
@@ -152,9 +240,14 @@ class State {
   /** Guest ranges of vfio-pci BARs in place, [start, end). */
   private readonly bars: [bigint, bigint][] = [];
 
-  constructor(private readonly file: string, private readonly counts: ListenerCounts) {}
+  constructor(
+    private readonly file: string,
+    private readonly counts: ListenerCounts,
+  ) {}
 
-  private fail(line: number, msg: string): never { throw new UsageError(`${this.file}:${line}`, msg); }
+  private fail(line: number, msg: string): never {
+    throw new UsageError(`${this.file}:${line}`, msg);
+  }
 
   map(line: number, iova: bigint, size: bigint, host: bigint | null, ro: boolean, what: string): void {
     const last = iova + size - 1n;
@@ -168,9 +261,12 @@ class State {
     const o = this.live[k];
     if (o !== undefined && o.iova <= last) {
       const same = o.iova === iova && o.size === size && o.host === host;
-      this.fail(line, same
-        ? `${range} [${hx(host)}] maps again what line ${o.line} mapped and nothing unmapped: a second VFIO container (each replays the memory map)? import traces one container`
-        : `${range} overlaps ${hx(o.iova)} - ${hx(o.iova + o.size - 1n)} mapped on line ${o.line} and not unmapped; QEMU's listener never adds a section over a live one`);
+      this.fail(
+        line,
+        same
+          ? `${range} [${hx(host)}] maps again what line ${o.line} mapped and nothing unmapped: a second VFIO container (each replays the memory map)? import traces one container`
+          : `${range} overlaps ${hx(o.iova)} - ${hx(o.iova + o.size - 1n)} mapped on line ${o.line} and not unmapped; QEMU's listener never adds a section over a live one`,
+      );
     }
     const mmio = this.bars.some(([s, e]) => iova >= s && last < e);
     const m: TraceMap = { kind: 'map', line, iova, size, host, readonly: ro, mmio };
@@ -192,7 +288,8 @@ class State {
     this.ops.pop();
     this.live.splice(this.live.indexOf(op), 1);
     this.counts.maps--;
-    if (op.mmio) this.counts.barMaps--; else this.ram -= op.size;
+    if (op.mmio) this.counts.barMaps--;
+    else this.ram -= op.size;
     this.unmapped.add(`${op.iova}-${op.iova + op.size - 1n}`);
   }
 
@@ -203,7 +300,10 @@ class State {
       const mend = m.iova + m.size;
       if (mend <= iova || m.iova >= end) continue;
       if (m.iova < iova || mend > end) {
-        this.fail(line, `${what} splits the mapping ${hx(m.iova)} - ${hx(mend - 1n)} of line ${m.line}; type1 refuses that (EINVAL) and QEMU's listener unmaps whole sections`);
+        this.fail(
+          line,
+          `${what} splits the mapping ${hx(m.iova)} - ${hx(mend - 1n)} of line ${m.line}; type1 refuses that (EINVAL) and QEMU's listener unmaps whole sections`,
+        );
       }
       got.push(m);
     }
@@ -223,10 +323,16 @@ class State {
   /** region_del A - B: one UNMAP_DMA of the section, as QEMU sends it. */
   unmapSection(line: number, iova: bigint, last: bigint): void {
     const what = `region_del ${hx(iova)} - ${hx(last)}`;
-    if (this.unmapped.delete(`${iova}-${last}`)) { this.counts.noDmaMap++; return; }
+    if (this.unmapped.delete(`${iova}-${last}`)) {
+      this.counts.noDmaMap++;
+      return;
+    }
     const ms = this.inside(line, what, iova, last + 1n);
     if (ms.length === 0) {
-      this.fail(line, `${what} unmaps a range no region_add mapped: the trace starts after its region_add, or it is a virtio-mem section (QEMU does not trace those maps); neither can be replayed`);
+      this.fail(
+        line,
+        `${what} unmaps a range no region_add mapped: the trace starts after its region_add, or it is a virtio-mem section (QEMU does not trace those maps); neither can be replayed`,
+      );
     }
     const sizeOut = this.drop(ms);
     this.ops.push({ kind: 'unmap', line, iova, size: last - iova + 1n, sizeOut });
@@ -242,13 +348,23 @@ class State {
     const ms = this.inside(line, what, iova, iova + size);
     if (nonExist) {
       this.counts.nonExist++;
-      if (ms.length > 0) this.fail(line, `${what}: the kernel found nothing mapped there (unmap_dma_non_exist), but line ${ms[0]!.line} mapped ${hx(ms[0]!.iova)} - ${hx(ms[0]!.iova + ms[0]!.size - 1n)}`);
+      if (ms.length > 0)
+        this.fail(
+          line,
+          `${what}: the kernel found nothing mapped there (unmap_dma_non_exist), but line ${ms[0]!.line} mapped ${hx(ms[0]!.iova)} - ${hx(ms[0]!.iova + ms[0]!.size - 1n)}`,
+        );
       return;
     }
     if (ms.length === 0) {
       // a vIOMMU region's unmap covers maps this import did not take (no host address in the trace)
-      if (this.counts.viommu > 0) { this.counts.viommu++; return; }
-      this.fail(line, `${what} unmaps a range nothing mapped, though the kernel unmapped something (ret 0): the trace starts after its map`);
+      if (this.counts.viommu > 0) {
+        this.counts.viommu++;
+        return;
+      }
+      this.fail(
+        line,
+        `${what} unmaps a range nothing mapped, though the kernel unmapped something (ret 0): the trace starts after its map`,
+      );
     }
     for (const m of ms) {
       this.drop([m]);

@@ -9,7 +9,11 @@
 export type PrefixKind = 'none' | 'pid@time' | 'iso8601' | 'syslog' | 'ftrace';
 
 /** One event as QEMU printed it: its name and what follows the separating space (formats may start with a space). */
-export interface RawEvent { readonly event: string; readonly args: string; readonly prefix: PrefixKind }
+export interface RawEvent {
+  readonly event: string;
+  readonly args: string;
+  readonly prefix: PrefixKind;
+}
 
 // log backend <= 5.2 always, 6.0 .. 10.0 with -msg timestamp=on: "2986097@1753122905.917608:name args"
 const PID_TIME = /^\d+@\d+\.\d+:/;
@@ -20,7 +24,12 @@ const FTRACE = /\btracing_mark_write: /;
 // syslog backend: syslog(LOG_INFO, "name fmt") as a log file or journalctl shows it: "... qemu-system-x86_64[7131]: "
 const SYSLOG = /^.*?\S\[\d+\]: /;
 /** The backends' prefixes, tried in this order; the event starts where the match ends. */
-const PREFIXES: readonly (readonly [RegExp, PrefixKind])[] = [[PID_TIME, 'pid@time'], [ISO8601, 'iso8601'], [FTRACE, 'ftrace'], [SYSLOG, 'syslog']];
+const PREFIXES: readonly (readonly [RegExp, PrefixKind])[] = [
+  [PID_TIME, 'pid@time'],
+  [ISO8601, 'iso8601'],
+  [FTRACE, 'ftrace'],
+  [SYSLOG, 'syslog'],
+];
 // a trace event name (lower case, with an underscore, as every QEMU event has) and its formatted arguments
 const EVENT = /^([a-z][a-z0-9]*_[a-z0-9_]*)(?: (.*))?$/;
 
@@ -51,24 +60,44 @@ export type QemuEvent =
   /** vfio_listener_region_add_no_dma_map: the ram_device section just added is not IOMMU-page aligned; QEMU maps nothing. */
   | { readonly kind: 'noDmaMap'; readonly name: string; readonly iova: bigint; readonly size: bigint }
   /** vfio_listener_region_add_iommu / _del_iommu: a vIOMMU region (its maps come as notifications). */
-  | { readonly kind: 'addIommu' } | { readonly kind: 'delIommu' }
+  | { readonly kind: 'addIommu' }
+  | { readonly kind: 'delIommu' }
   /** vfio_iommu_map_notify: a vIOMMU map or unmap; the trace has no host address for it. */
   | { readonly kind: 'iommuNotify'; readonly map: boolean }
   /** iommufd_backend_map_dma / _map_file_dma (traced after the ioctl, with its return value). */
-  | { readonly kind: 'ioasMap'; readonly ioas: number; readonly iova: bigint; readonly size: bigint; readonly vaddr: bigint | null;
-      readonly fd: number | null; readonly start: bigint; readonly readonly: boolean; readonly ret: number }
+  | {
+      readonly kind: 'ioasMap';
+      readonly ioas: number;
+      readonly iova: bigint;
+      readonly size: bigint;
+      readonly vaddr: bigint | null;
+      readonly fd: number | null;
+      readonly start: bigint;
+      readonly readonly: boolean;
+      readonly ret: number;
+    }
   /** iommufd_backend_unmap_dma / _unmap_dma_non_exist (the kernel found nothing there; QEMU takes it as success). */
-  | { readonly kind: 'ioasUnmap'; readonly ioas: number; readonly iova: bigint; readonly size: bigint; readonly ret: number; readonly nonExist: boolean }
+  | {
+      readonly kind: 'ioasUnmap';
+      readonly ioas: number;
+      readonly iova: bigint;
+      readonly size: bigint;
+      readonly ret: number;
+      readonly nonExist: boolean;
+    }
   /** pci_update_mappings_add / _del: a device's BAR appears at or leaves a guest address. */
   | { readonly kind: 'bar'; readonly add: boolean; readonly dev: string; readonly addr: bigint; readonly size: bigint }
   /** A VFIO event that changes no mapping (known_safe_misalignment, the unmap overflow workaround's retry note, ...). */
   | { readonly kind: 'note' };
 
 const H = '0x([0-9a-f]+)';
-const P = '(0x[0-9a-f]+|\\(nil\\))';                       // %p: glibc prints (nil) for NULL
+const P = '(0x[0-9a-f]+|\\(nil\\))'; // %p: glibc prints (nil) for NULL
 const FORMATS: Readonly<Record<string, readonly [RegExp, string]>> = {
   // "region_add [ram] 0x%"PRIx64" - 0x%"PRIx64" [%p]"
-  vfio_listener_region_add_ram: [new RegExp(`^region_add \\[ram\\] ${H} - ${H} \\[${P}\\]$`), 'region_add [ram] 0x<iova> - 0x<last> [<host address>]'],
+  vfio_listener_region_add_ram: [
+    new RegExp(`^region_add \\[ram\\] ${H} - ${H} \\[${P}\\]$`),
+    'region_add [ram] 0x<iova> - 0x<last> [<host address>]',
+  ],
   // "region_del 0x%"PRIx64" - 0x%"PRIx64
   vfio_listener_region_del: [new RegExp(`^region_del ${H} - ${H}$`), 'region_del 0x<iova> - 0x<last>'],
   // 8.0+: "SKIPPING %s 0x%"PRIx64" - 0x%"PRIx64; before: "SKIPPING region_add ..." / "SKIPPING region_del ..."
@@ -76,29 +105,56 @@ const FORMATS: Readonly<Record<string, readonly [RegExp, string]>> = {
   vfio_listener_region_add_skip: [new RegExp(`^SKIPPING region_add ${H} - ${H}$`), 'SKIPPING region_add 0x<start> - 0x<last>'],
   vfio_listener_region_del_skip: [new RegExp(`^SKIPPING region_del ${H} - ${H}$`), 'SKIPPING region_del 0x<start> - 0x<last>'],
   // "Region \"%s\" 0x%"PRIx64" size=0x%"PRIx64" is not aligned to 0x%"PRIx64" and cannot be mapped for DMA"
-  vfio_listener_region_add_no_dma_map: [new RegExp(`^Region "(.*)" ${H} size=${H} is not aligned to ${H} and cannot be mapped for DMA$`), 'Region "<name>" 0x<iova> size=0x<size> is not aligned to 0x<page> and cannot be mapped for DMA'],
+  vfio_listener_region_add_no_dma_map: [
+    new RegExp(`^Region "(.*)" ${H} size=${H} is not aligned to ${H} and cannot be mapped for DMA$`),
+    'Region "<name>" 0x<iova> size=0x<size> is not aligned to 0x<page> and cannot be mapped for DMA',
+  ],
   // 9.1+: "region_add [iommu] %s 0x.. - 0x.."; before: without the name
   vfio_listener_region_add_iommu: [/^region_add \[iommu\] /, 'region_add [iommu] ...'],
   vfio_listener_region_del_iommu: [/^region_del \[iommu\] /, 'region_del [iommu] <name>'],
   // "iommu %s @ 0x%"PRIx64" - 0x%"PRIx64
   vfio_iommu_map_notify: [new RegExp(`^iommu (MAP|UNMAP) @ ${H} - ${H}$`), 'iommu MAP|UNMAP @ 0x<iova> - 0x<last>'],
   // " iommufd=%d ioas=%d iova=0x%"PRIx64" size=0x%"PRIx64" addr=%p readonly=%d (%d)"
-  iommufd_backend_map_dma: [new RegExp(`^ ?iommufd=(-?\\d+) ioas=(\\d+) iova=${H} size=${H} addr=${P} readonly=(\\d) \\((-?\\d+)\\)$`), 'iommufd=<n> ioas=<n> iova=0x<iova> size=0x<size> addr=<host address> readonly=<0|1> (<ret>)'],
+  iommufd_backend_map_dma: [
+    new RegExp(`^ ?iommufd=(-?\\d+) ioas=(\\d+) iova=${H} size=${H} addr=${P} readonly=(\\d) \\((-?\\d+)\\)$`),
+    'iommufd=<n> ioas=<n> iova=0x<iova> size=0x<size> addr=<host address> readonly=<0|1> (<ret>)',
+  ],
   // " iommufd=%d ioas=%d iova=0x%"PRIx64" size=0x%"PRIx64" fd=%d start=%ld readonly=%d (%d)"
-  iommufd_backend_map_file_dma: [new RegExp(`^ ?iommufd=(-?\\d+) ioas=(\\d+) iova=${H} size=${H} fd=(-?\\d+) start=(\\d+) readonly=(\\d) \\((-?\\d+)\\)$`), 'iommufd=<n> ioas=<n> iova=0x<iova> size=0x<size> fd=<n> start=<offset> readonly=<0|1> (<ret>)'],
+  iommufd_backend_map_file_dma: [
+    new RegExp(`^ ?iommufd=(-?\\d+) ioas=(\\d+) iova=${H} size=${H} fd=(-?\\d+) start=(\\d+) readonly=(\\d) \\((-?\\d+)\\)$`),
+    'iommufd=<n> ioas=<n> iova=0x<iova> size=0x<size> fd=<n> start=<offset> readonly=<0|1> (<ret>)',
+  ],
   // " iommufd=%d ioas=%d iova=0x%"PRIx64" size=0x%"PRIx64" (%d)"
-  iommufd_backend_unmap_dma: [new RegExp(`^ ?iommufd=(-?\\d+) ioas=(\\d+) iova=${H} size=${H} \\((-?\\d+)\\)$`), 'iommufd=<n> ioas=<n> iova=0x<iova> size=0x<size> (<ret>)'],
+  iommufd_backend_unmap_dma: [
+    new RegExp(`^ ?iommufd=(-?\\d+) ioas=(\\d+) iova=${H} size=${H} \\((-?\\d+)\\)$`),
+    'iommufd=<n> ioas=<n> iova=0x<iova> size=0x<size> (<ret>)',
+  ],
   // " Unmap nonexistent mapping: iommufd=%d ioas=%d iova=0x%"PRIx64" size=0x%"PRIx64" (%d)"
-  iommufd_backend_unmap_dma_non_exist: [new RegExp(`^ ?Unmap nonexistent mapping: iommufd=(-?\\d+) ioas=(\\d+) iova=${H} size=${H} \\((-?\\d+)\\)$`), 'Unmap nonexistent mapping: iommufd=<n> ioas=<n> iova=0x<iova> size=0x<size> (<ret>)'],
+  iommufd_backend_unmap_dma_non_exist: [
+    new RegExp(`^ ?Unmap nonexistent mapping: iommufd=(-?\\d+) ioas=(\\d+) iova=${H} size=${H} \\((-?\\d+)\\)$`),
+    'Unmap nonexistent mapping: iommufd=<n> ioas=<n> iova=0x<iova> size=0x<size> (<ret>)',
+  ],
   // "%s %02x:%02x.%x %d,0x%"PRIx64"+0x%"PRIx64 (device name, bus:slot.func, BAR, address+size)
-  pci_update_mappings_add: [new RegExp(`^(\\S+) [0-9a-f]+:[0-9a-f]+\\.[0-9a-f] (\\d+),${H}\\+${H}$`), '<device> <bus>:<slot>.<fn> <bar>,0x<addr>+0x<size>'],
-  pci_update_mappings_del: [new RegExp(`^(\\S+) [0-9a-f]+:[0-9a-f]+\\.[0-9a-f] (\\d+),${H}\\+${H}$`), '<device> <bus>:<slot>.<fn> <bar>,0x<addr>+0x<size>'],
+  pci_update_mappings_add: [
+    new RegExp(`^(\\S+) [0-9a-f]+:[0-9a-f]+\\.[0-9a-f] (\\d+),${H}\\+${H}$`),
+    '<device> <bus>:<slot>.<fn> <bar>,0x<addr>+0x<size>',
+  ],
+  pci_update_mappings_del: [
+    new RegExp(`^(\\S+) [0-9a-f]+:[0-9a-f]+\\.[0-9a-f] (\\d+),${H}\\+${H}$`),
+    '<device> <bus>:<slot>.<fn> <bar>,0x<addr>+0x<size>',
+  ],
 };
 /** VFIO events that change no mapping but show the trace is one of a VFIO listener. */
 const NOTES = new Set(['vfio_known_safe_misalignment', 'vfio_dma_unmap_overflow_workaround', 'vfio_legacy_dma_unmap_overflow_workaround']);
 
 /** Events the import reads, for the no-event message. */
-export const MAP_EVENTS = ['vfio_listener_region_add_ram', 'vfio_listener_region_del', 'iommufd_backend_map_dma', 'iommufd_backend_map_file_dma', 'iommufd_backend_unmap_dma'] as const;
+export const MAP_EVENTS = [
+  'vfio_listener_region_add_ram',
+  'vfio_listener_region_del',
+  'iommufd_backend_map_dma',
+  'iommufd_backend_map_file_dma',
+  'iommufd_backend_unmap_dma',
+] as const;
 
 const hx = (s: string): bigint => BigInt(`0x${s}`);
 const ptr = (s: string): bigint | null => (s === '(nil)' ? null : BigInt(s));
@@ -115,22 +171,55 @@ export function readEvent(e: RawEvent): QemuEvent | null {
   const m = f[0].exec(e.args);
   if (m === null) throw new Error(`${e.event}: cannot read '${e.args}' (expected '${f[1]}')`);
   switch (e.event) {
-    case 'vfio_listener_region_add_ram': return { kind: 'add', iova: hx(m[1]!), last: hx(m[2]!), vaddr: ptr(m[3]!) };
-    case 'vfio_listener_region_del': return { kind: 'del', iova: hx(m[1]!), last: hx(m[2]!) };
-    case 'vfio_listener_region_skip': case 'vfio_listener_region_add_skip': case 'vfio_listener_region_del_skip': return { kind: 'skip' };
-    case 'vfio_listener_region_add_no_dma_map': return { kind: 'noDmaMap', name: m[1]!, iova: hx(m[2]!), size: hx(m[3]!) };
-    case 'vfio_listener_region_add_iommu': return { kind: 'addIommu' };
-    case 'vfio_listener_region_del_iommu': return { kind: 'delIommu' };
-    case 'vfio_iommu_map_notify': return { kind: 'iommuNotify', map: m[1] === 'MAP' };
+    case 'vfio_listener_region_add_ram':
+      return { kind: 'add', iova: hx(m[1]!), last: hx(m[2]!), vaddr: ptr(m[3]!) };
+    case 'vfio_listener_region_del':
+      return { kind: 'del', iova: hx(m[1]!), last: hx(m[2]!) };
+    case 'vfio_listener_region_skip':
+    case 'vfio_listener_region_add_skip':
+    case 'vfio_listener_region_del_skip':
+      return { kind: 'skip' };
+    case 'vfio_listener_region_add_no_dma_map':
+      return { kind: 'noDmaMap', name: m[1]!, iova: hx(m[2]!), size: hx(m[3]!) };
+    case 'vfio_listener_region_add_iommu':
+      return { kind: 'addIommu' };
+    case 'vfio_listener_region_del_iommu':
+      return { kind: 'delIommu' };
+    case 'vfio_iommu_map_notify':
+      return { kind: 'iommuNotify', map: m[1] === 'MAP' };
     case 'iommufd_backend_map_dma':
-      return { kind: 'ioasMap', ioas: Number(m[2]), iova: hx(m[3]!), size: hx(m[4]!), vaddr: ptr(m[5]!), fd: null, start: 0n, readonly: m[6] !== '0', ret: Number(m[7]) };
+      return {
+        kind: 'ioasMap',
+        ioas: Number(m[2]),
+        iova: hx(m[3]!),
+        size: hx(m[4]!),
+        vaddr: ptr(m[5]!),
+        fd: null,
+        start: 0n,
+        readonly: m[6] !== '0',
+        ret: Number(m[7]),
+      };
     case 'iommufd_backend_map_file_dma':
-      return { kind: 'ioasMap', ioas: Number(m[2]), iova: hx(m[3]!), size: hx(m[4]!), vaddr: null, fd: Number(m[5]), start: BigInt(m[6]!), readonly: m[7] !== '0', ret: Number(m[8]) };
-    case 'iommufd_backend_unmap_dma': return { kind: 'ioasUnmap', ioas: Number(m[2]), iova: hx(m[3]!), size: hx(m[4]!), ret: Number(m[5]), nonExist: false };
-    case 'iommufd_backend_unmap_dma_non_exist': return { kind: 'ioasUnmap', ioas: Number(m[2]), iova: hx(m[3]!), size: hx(m[4]!), ret: Number(m[5]), nonExist: true };
-    case 'pci_update_mappings_add': case 'pci_update_mappings_del':
+      return {
+        kind: 'ioasMap',
+        ioas: Number(m[2]),
+        iova: hx(m[3]!),
+        size: hx(m[4]!),
+        vaddr: null,
+        fd: Number(m[5]),
+        start: BigInt(m[6]!),
+        readonly: m[7] !== '0',
+        ret: Number(m[8]),
+      };
+    case 'iommufd_backend_unmap_dma':
+      return { kind: 'ioasUnmap', ioas: Number(m[2]), iova: hx(m[3]!), size: hx(m[4]!), ret: Number(m[5]), nonExist: false };
+    case 'iommufd_backend_unmap_dma_non_exist':
+      return { kind: 'ioasUnmap', ioas: Number(m[2]), iova: hx(m[3]!), size: hx(m[4]!), ret: Number(m[5]), nonExist: true };
+    case 'pci_update_mappings_add':
+    case 'pci_update_mappings_del':
       return { kind: 'bar', add: e.event.endsWith('_add'), dev: m[1]!, addr: hx(m[3]!), size: hx(m[4]!) };
-    default: return null;
+    default:
+      return null;
   }
 }
 
@@ -139,11 +228,17 @@ export function readEvent(e: RawEvent): QemuEvent | null {
  * [first, last] (null = open); the import prints what the whole trace allows.
  */
 export const VERSION_EVIDENCE: Readonly<Record<string, readonly [string | null, string | null]>> = {
-  vfio_listener_region_add_skip: [null, '7.2'], vfio_listener_region_del_skip: [null, '7.2'],
+  vfio_listener_region_add_skip: [null, '7.2'],
+  vfio_listener_region_del_skip: [null, '7.2'],
   vfio_listener_region_skip: ['8.0', null],
-  vfio_dma_unmap_overflow_workaround: ['4.0', '8.1'], vfio_legacy_dma_unmap_overflow_workaround: ['8.2', '10.1'],
-  iommufd_backend_map_dma: ['8.2', null], iommufd_backend_unmap_dma: ['8.2', null], iommufd_backend_unmap_dma_non_exist: ['8.2', null],
-  iommufd_backend_map_file_dma: ['10.1', null], vfio_listener_region_del_iommu: ['9.1', null],
+  vfio_dma_unmap_overflow_workaround: ['4.0', '8.1'],
+  vfio_legacy_dma_unmap_overflow_workaround: ['8.2', '10.1'],
+  iommufd_backend_map_dma: ['8.2', null],
+  iommufd_backend_unmap_dma: ['8.2', null],
+  iommufd_backend_unmap_dma_non_exist: ['8.2', null],
+  iommufd_backend_map_file_dma: ['10.1', null],
+  vfio_listener_region_del_iommu: ['9.1', null],
   // the log backend's own PID@/TID@ prefix: always up to 5.2, with -msg timestamp=on up to 10.0; 10.1+ prints ISO-8601
-  'prefix:pid@time': [null, '10.0'], 'prefix:iso8601': ['10.1', null],
+  'prefix:pid@time': [null, '10.0'],
+  'prefix:iso8601': ['10.1', null],
 };

@@ -21,22 +21,31 @@ export interface HostBlock {
   readonly sections: number;
 }
 
-const MMAP_BASE = 0x7f0000000000n, VMA_ALIGN = 1n << 30n;
+const MMAP_BASE = 0x7f0000000000n,
+  VMA_ALIGN = 1n << 30n;
 
 /** One block per group of sections (see the file comment), ascending by host address. */
 export function inferBlocks(maps: readonly TraceMap[], align: bigint): HostBlock[] {
   // union-find over the sections: same host - iova offset, then overlapping or touching host ranges
   const parent = maps.map((_, i) => i);
-  const find = (i: number): number => { while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!; return i; };
-  const union = (a: number, b: number): void => { parent[find(a)] = find(b); };
+  const find = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
+    return i;
+  };
+  const union = (a: number, b: number): void => {
+    parent[find(a)] = find(b);
+  };
   const byOffset = new Map<bigint, number>();
   maps.forEach((m, i) => {
-    const k = m.host - m.iova, j = byOffset.get(k);
-    if (j === undefined) byOffset.set(k, i); else union(i, j);
+    const k = m.host - m.iova,
+      j = byOffset.get(k);
+    if (j === undefined) byOffset.set(k, i);
+    else union(i, j);
   });
   const groups = new Map<number, { lo: bigint; hi: bigint; mmio: boolean; sections: number }>();
   maps.forEach((m, i) => {
-    const r = find(i), g = groups.get(r);
+    const r = find(i),
+      g = groups.get(r);
     if (g === undefined) groups.set(r, { lo: m.host, hi: m.host + m.size, mmio: m.mmio, sections: 1 });
     else {
       if (m.host < g.lo) g.lo = m.host;
@@ -46,7 +55,8 @@ export function inferBlocks(maps: readonly TraceMap[], align: bigint): HostBlock
     }
   });
   // aligned hulls, merged where they overlap or touch (a RAM section in a block makes it RAM)
-  const hulls = [...groups.values()].map((g) => ({ ...g, lo: (g.lo / align) * align, hi: ((g.hi + align - 1n) / align) * align }))
+  const hulls = [...groups.values()]
+    .map((g) => ({ ...g, lo: (g.lo / align) * align, hi: ((g.hi + align - 1n) / align) * align }))
     .sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
   const merged: typeof hulls = [];
   for (const h of hulls) {
@@ -59,7 +69,8 @@ export function inferBlocks(maps: readonly TraceMap[], align: bigint): HostBlock
   }
   let next = MMAP_BASE;
   return merged.map((h) => {
-    const size = h.hi - h.lo, vaddr = next;
+    const size = h.hi - h.lo,
+      vaddr = next;
     next = ((vaddr + size + VMA_ALIGN - 1n) / VMA_ALIGN) * VMA_ALIGN + VMA_ALIGN;
     return { host: h.lo, size, vaddr, mmio: h.mmio, sections: h.sections };
   });

@@ -9,7 +9,8 @@ import { dur, eventLabel } from './format.js';
 /** Per event, `b`'s modeled time minus `a`'s (ns), largest difference first (by size; ties by name). */
 export function costDiff(a: CaseResult, b: CaseResult): [event: string, ns: number][] {
   const events = new Set([...Object.keys(a.timeNs), ...Object.keys(b.timeNs)]);
-  return [...events].map((e): [string, number] => [e, (b.timeNs[e] ?? 0) - (a.timeNs[e] ?? 0)])
+  return [...events]
+    .map((e): [string, number] => [e, (b.timeNs[e] ?? 0) - (a.timeNs[e] ?? 0)])
     .filter(([, d]) => d !== 0)
     .sort((x, y) => Math.abs(y[1]) - Math.abs(x[1]) || (x[0] < y[0] ? -1 : 1));
 }
@@ -29,12 +30,16 @@ export function bottomLine(res: CommandResult): string[] {
   const [best, next] = [byTotal[0]!, byTotal[1]!];
   const total = next.metrics.modeledNs - best.metrics.modeledNs;
   if (total === 0) {
-    return [`bottom line: ${best.label} and ${next.label} take the same modeled total time (${dur(best.metrics.modeledNs)}), the cheapest.`];
+    return [
+      `bottom line: ${best.label} and ${next.label} take the same modeled total time (${dur(best.metrics.modeledNs)}), the cheapest.`,
+    ];
   }
   const pct = (100 * total) / best.metrics.modeledNs;
-  const head = `bottom line: ${best.label} is cheapest (modeled total ${dur(best.metrics.modeledNs)}); next is ${next.label}, ` +
+  const head =
+    `bottom line: ${best.label} is cheapest (modeled total ${dur(best.metrics.modeledNs)}); next is ${next.label}, ` +
     `${dur(total)} (${pct < 0.1 ? '<0.1' : pct.toFixed(1)}%) more.`;
-  const top = costDiff(best, next).slice(0, 2)
+  const top = costDiff(best, next)
+    .slice(0, 2)
     .map(([e, d]) => `${eventLabel(e)} ${signed(d)} (${Math.round((100 * d) / total)}%)`);
   return [head, `  most of the difference: ${top.join(', ')}`];
 }

@@ -26,8 +26,12 @@ function csvRows(c: CaseResult): [metric: string, value: number][] {
     if (typeof v === 'number') rows.push([`metrics.${k}`, v]);
     else if (k === 'regionsPerCall') {
       const r = c.metrics.regionsPerCall;
-      rows.push(['metrics.regionsPerCall.min', r.min], ['metrics.regionsPerCall.median', r.median],
-        ['metrics.regionsPerCall.max', r.max], ['metrics.regionsPerCall.mean', r.mean]);
+      rows.push(
+        ['metrics.regionsPerCall.min', r.min],
+        ['metrics.regionsPerCall.median', r.median],
+        ['metrics.regionsPerCall.max', r.max],
+        ['metrics.regionsPerCall.mean', r.mean],
+      );
     } else if (k === 'phaseNs') {
       rows.push(['metrics.setupNs', setupNs(c)]);
       for (const p of phasesOf([c])) rows.push([`metrics.phaseNs.${p}`, c.metrics.phaseNs[p]!]);

@@ -35,6 +35,9 @@ export const eventLabel = (event: string): string => EVENT_LABELS[event] ?? even
 export function textTable(head: readonly string[], rows: readonly (readonly string[])[], left: readonly number[] = []): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (i === 0 || left.includes(i) ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (i === 0 || left.includes(i) ? c.padEnd(w[i]!) : c.padStart(w[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(head), w.map((x) => '-'.repeat(x)).join('  '), ...rows.map(line)].join('\n');
 }

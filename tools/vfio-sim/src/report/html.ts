@@ -10,9 +10,17 @@ import { bottomLine } from './bottom-line.js';
 
 /** What a swept numeric option counts, for the x axis title of the sweep's curves. */
 const SWEEP_UNITS: Readonly<Record<string, string>> = {
-  '--tlb-sync-max': 'regions per IOTLB sync', '--devices': 'devices', '--groups': 'groups', '--dma-bursts': 'bursts',
-  '--dma-pages': '4 KiB pages per burst', '--churn-ops': 'map calls', '--churn-max-pages': '4 KiB pages', '--churn-live': 'live mappings',
-  '--dma-entry-limit': 'mappings', '--iotlb-entries': 'entries', '--host-age': '0 fresh .. 1 fragmented',
+  '--tlb-sync-max': 'regions per IOTLB sync',
+  '--devices': 'devices',
+  '--groups': 'groups',
+  '--dma-bursts': 'bursts',
+  '--dma-pages': '4 KiB pages per burst',
+  '--churn-ops': 'map calls',
+  '--churn-max-pages': '4 KiB pages',
+  '--churn-live': 'live mappings',
+  '--dma-entry-limit': 'mappings',
+  '--iotlb-entries': 'entries',
+  '--host-age': '0 fresh .. 1 fragmented',
 };
 
 /** The title of a sweep's x axis: the flag and what its values count. */
@@ -34,8 +42,9 @@ function binsOf(cases: readonly CaseResult[]): { labels: string[]; series: { nam
 }
 
 function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
-  return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${
-    rows.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`).join('')}</tbody></table>`;
+  return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
+    .map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th>${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`)
+    .join('')}</tbody></table>`;
 }
 
 export function renderHtml(res: CommandResult, title = 'vfio-sim report'): string {
@@ -49,53 +58,128 @@ export function renderHtml(res: CommandResult, title = 'vfio-sim report'): strin
   const h = binsOf(cases);
   const hmax = Math.max(1, ...h.series.flatMap((x) => x.values));
   const hlog = hmax >= 100;
-  figs.push(barChart({ title: 'Regions per vfio_unmap_unpin call (histogram)', categories: h.labels, series: h.series,
-    yLabel: `vfio_unmap_unpin calls (count${hlog ? ', log scale' : ''})`,
-    xLabel: 'regions per vfio_unmap_unpin call (log2 bins, labelled by the first value of each)', log: hlog, integer: true, value: int, width: 760 }));
-  figs.push(barChart({
-    title: 'IOTLB syncs, invalidations, completion waits', categories: cats, xLabel: caseAxis, yLabel: 'count (log scale)', log: true, value: int,
-    series: [
-      { name: 'IOTLB syncs', values: cases.map((c) => c.metrics.iotlbSyncs) },
-      { name: 'invalidation cmds', values: cases.map((c) => c.metrics.invalidations) },
-      { name: 'completion waits', values: cases.map((c) => c.metrics.completionWaits) },
-    ],
-  }));
+  figs.push(
+    barChart({
+      title: 'Regions per vfio_unmap_unpin call (histogram)',
+      categories: h.labels,
+      series: h.series,
+      yLabel: `vfio_unmap_unpin calls (count${hlog ? ', log scale' : ''})`,
+      xLabel: 'regions per vfio_unmap_unpin call (log2 bins, labelled by the first value of each)',
+      log: hlog,
+      integer: true,
+      value: int,
+      width: 760,
+    }),
+  );
+  figs.push(
+    barChart({
+      title: 'IOTLB syncs, invalidations, completion waits',
+      categories: cats,
+      xLabel: caseAxis,
+      yLabel: 'count (log scale)',
+      log: true,
+      value: int,
+      series: [
+        { name: 'IOTLB syncs', values: cases.map((c) => c.metrics.iotlbSyncs) },
+        { name: 'invalidation cmds', values: cases.map((c) => c.metrics.invalidations) },
+        { name: 'completion waits', values: cases.map((c) => c.metrics.completionWaits) },
+      ],
+    }),
+  );
   const phases = phasesOf(cases);
-  figs.push(barChart({
-    title: 'Modeled time per phase', categories: cats, xLabel: caseAxis, yLabel: 'modeled time', tick: durTick,
-    series: phases.map((p) => ({ name: p, values: cases.map((c) => c.metrics.phaseNs[p] ?? 0) })),
-  }));
+  figs.push(
+    barChart({
+      title: 'Modeled time per phase',
+      categories: cats,
+      xLabel: caseAxis,
+      yLabel: 'modeled time',
+      tick: durTick,
+      series: phases.map((p) => ({ name: p, values: cases.map((c) => c.metrics.phaseNs[p] ?? 0) })),
+    }),
+  );
   if (res.sweep?.values.every((v) => typeof v === 'number')) {
     const x = res.sweep.values as number[];
     const logX = Math.min(...x) > 0 && Math.max(...x) / Math.min(...x) >= 16;
     const xLabel = sweepAxis(res.sweep.flag, logX);
-    figs.push(lineChart({ title: `IOTLB syncs vs ${res.sweep.flag}`, x, xLabel, yLabel: 'IOTLB syncs (count, log scale)', logX, logY: true,
-      series: [{ name: 'IOTLB syncs', values: cases.map((c) => c.metrics.iotlbSyncs) }] }));
-    figs.push(lineChart({ title: `Memory unmapped but still pinned vs ${res.sweep.flag}`, x, xLabel, yLabel: 'memory (bytes, log scale)', logX, logY: true, yRadix: 1024, fmt: (v) => bytes(v),
-      series: [
-        { name: 'peak unmapped+pinned', values: cases.map((c) => c.metrics.peakPinnedAfterUnmapBytes) },
-        { name: 'peak queued list (40 B/region)', values: cases.map((c) => c.metrics.peakQueuedBytes) },
-      ] }));
-    figs.push(lineChart({ title: `Time pages stay pinned after unmap vs ${res.sweep.flag}`, x, xLabel, yLabel: 'modeled time (log scale)', logX, logY: true, fmt: durTick,
-      series: [
-        { name: 'max', values: cases.map((c) => c.metrics.pinnedAfterUnmapMaxNs) },
-        { name: 'mean', values: cases.map((c) => c.metrics.pinnedAfterUnmapMeanNs) },
-      ] }));
-    figs.push(lineChart({ title: `Modeled shutdown time vs ${res.sweep.flag}`, x, xLabel, yLabel: 'modeled time', logX, fmt: durTick,
-      series: [{ name: 'shutdown', values: cases.map((c) => c.metrics.phaseNs.shutdown ?? 0) }] }));
+    figs.push(
+      lineChart({
+        title: `IOTLB syncs vs ${res.sweep.flag}`,
+        x,
+        xLabel,
+        yLabel: 'IOTLB syncs (count, log scale)',
+        logX,
+        logY: true,
+        series: [{ name: 'IOTLB syncs', values: cases.map((c) => c.metrics.iotlbSyncs) }],
+      }),
+    );
+    figs.push(
+      lineChart({
+        title: `Memory unmapped but still pinned vs ${res.sweep.flag}`,
+        x,
+        xLabel,
+        yLabel: 'memory (bytes, log scale)',
+        logX,
+        logY: true,
+        yRadix: 1024,
+        fmt: (v) => bytes(v),
+        series: [
+          { name: 'peak unmapped+pinned', values: cases.map((c) => c.metrics.peakPinnedAfterUnmapBytes) },
+          { name: 'peak queued list (40 B/region)', values: cases.map((c) => c.metrics.peakQueuedBytes) },
+        ],
+      }),
+    );
+    figs.push(
+      lineChart({
+        title: `Time pages stay pinned after unmap vs ${res.sweep.flag}`,
+        x,
+        xLabel,
+        yLabel: 'modeled time (log scale)',
+        logX,
+        logY: true,
+        fmt: durTick,
+        series: [
+          { name: 'max', values: cases.map((c) => c.metrics.pinnedAfterUnmapMaxNs) },
+          { name: 'mean', values: cases.map((c) => c.metrics.pinnedAfterUnmapMeanNs) },
+        ],
+      }),
+    );
+    figs.push(
+      lineChart({
+        title: `Modeled shutdown time vs ${res.sweep.flag}`,
+        x,
+        xLabel,
+        yLabel: 'modeled time',
+        logX,
+        fmt: durTick,
+        series: [{ name: 'shutdown', values: cases.map((c) => c.metrics.phaseNs.shutdown ?? 0) }],
+      }),
+    );
   }
-  const main = table(['', ...labels], tableRows(cases).map(([n, f]) => [n, ...cases.map(f)]));
+  const main = table(
+    ['', ...labels],
+    tableRows(cases).map(([n, f]) => [n, ...cases.map(f)]),
+  );
   // where the modeled time went: the biggest cost buckets of each case
   const events = [...new Set(cases.flatMap((c) => Object.keys(c.timeNs)))]
     .map((e) => [e, Math.max(...cases.map((c) => c.timeNs[e] ?? 0))] as const)
-    .filter(([, t]) => t > 0).sort((a, b) => b[1] - a[1]).slice(0, 12).map(([e]) => e);
-  const costs = table(['event (count / modeled time)', ...labels], events.map((e) => [eventLabel(e), ...cases.map((c) => `${int(c.counters[e] ?? 0)} / ${dur(c.timeNs[e] ?? 0)}`)]));
+    .filter(([, t]) => t > 0)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 12)
+    .map(([e]) => e);
+  const costs = table(
+    ['event (count / modeled time)', ...labels],
+    events.map((e) => [eventLabel(e), ...cases.map((c) => `${int(c.counters[e] ?? 0)} / ${dur(c.timeNs[e] ?? 0)}`)]),
+  );
   const sweep = res.sweep !== null ? `<h2>Sweep</h2><pre>${esc(sweepAnswer(res))}</pre>` : '';
   const bottom = bottomLine(res);
   const bottomHtml = bottom.length > 0 ? `<pre>${esc(bottom.join('\n'))}</pre>` : '';
   const scen = cases.map((c) => `<li><b>${esc(c.label)}</b>: ${esc(describeScenario(c))}</li>`).join('');
-  const viol = cases.filter((c) => c.metrics.violations > 0)
-    .map((c) => `<li><b>${esc(c.label)}</b>: ${c.metrics.violations} violation(s), first: ${esc(JSON.stringify(c.violationSamples[0]))}</li>`).join('');
+  const viol = cases
+    .filter((c) => c.metrics.violations > 0)
+    .map(
+      (c) => `<li><b>${esc(c.label)}</b>: ${c.metrics.violations} violation(s), first: ${esc(JSON.stringify(c.violationSamples[0]))}</li>`,
+    )
+    .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title>

@@ -9,8 +9,14 @@ import { closeSync, fstatSync, openSync, readSync, statSync, unlinkSync, writeSy
 import type { TraceEvent } from '@x/iommu-core';
 
 export interface ChromeEvent {
-  name: string; ph: string; ts: number; pid: number; tid: number;
-  s?: 't'; args?: Record<string, unknown>; cat?: string;
+  name: string;
+  ph: string;
+  ts: number;
+  pid: number;
+  tid: number;
+  s?: 't';
+  args?: Record<string, unknown>;
+  cat?: string;
 }
 
 /** What a case's trace is: where it goes, its process id in the file, how much detail. Plain data (crosses threads). */
@@ -26,7 +32,12 @@ export interface TraceSpec {
 }
 
 /** What a case wrote. `error`: why a write failed (the run went on without tracing); null when all went out. */
-export interface TraceInfo { readonly file: string; readonly events: number; readonly bytes: number; readonly error: string | null }
+export interface TraceInfo {
+  readonly file: string;
+  readonly events: number;
+  readonly bytes: number;
+  readonly error: string | null;
+}
 
 export const TRACE_DETAILS = ['ioctl', 'iommu', 'all'] as const;
 export type TraceDetail = (typeof TRACE_DETAILS)[number];
@@ -49,8 +60,18 @@ export class TraceWriter {
   private readonly tids = new Map<string, number>();
 
   /** `label`: the case's name (its process name); `detail` names the level in the file's metadata; `onError` stops the tracing. */
-  constructor(readonly spec: TraceSpec, label: string, private readonly detail: TraceDetail, private readonly onError: () => void) {
-    try { this.fd = openSync(spec.file, 'w'); } catch (e) { this.fail(e); return; }
+  constructor(
+    readonly spec: TraceSpec,
+    label: string,
+    private readonly detail: TraceDetail,
+    private readonly onError: () => void,
+  ) {
+    try {
+      this.fd = openSync(spec.file, 'w');
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
     if (spec.standalone) this.raw(OPEN);
     this.meta('process_name', 0, { name: label });
     this.meta('process_sort_index', 0, { sort_index: spec.pid });
@@ -67,7 +88,9 @@ export class TraceWriter {
       this.meta('thread_sort_index', tid, { sort_index: tid });
     }
     const args = e.args === undefined ? '' : `,"args":${JSON.stringify(e.args)}`;
-    this.line(`{"name":${JSON.stringify(e.name)},"ph":"${e.ph}","ts":${e.ts / 1000},"pid":${this.spec.pid},"tid":${tid},"cat":"${e.track}"${e.ph === 'i' ? ',"s":"t"' : ''}${args}}`);
+    this.line(
+      `{"name":${JSON.stringify(e.name)},"ph":"${e.ph}","ts":${e.ts / 1000},"pid":${this.spec.pid},"tid":${tid},"cat":"${e.track}"${e.ph === 'i' ? ',"s":"t"' : ''}${args}}`,
+    );
   }
 
   /** Flushes and closes; a standalone file gets its closing part. */
@@ -83,7 +106,10 @@ export class TraceWriter {
 
   /** The case failed (a usage error mid-run): close, and remove what it wrote if it is a file of ours. */
   abort(): void {
-    if (this.fd >= 0) { closeSync(this.fd); this.fd = -1; }
+    if (this.fd >= 0) {
+      closeSync(this.fd);
+      this.fd = -1;
+    }
     removeIfFile(this.spec.file);
   }
 
@@ -117,7 +143,13 @@ export class TraceWriter {
 
   private fail(e: unknown): void {
     this.error = (e as NodeJS.ErrnoException).code ?? String((e as Error).message ?? e);
-    if (this.fd >= 0) { try { closeSync(this.fd); } catch { /* already failing */ } }
+    if (this.fd >= 0) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        /* already failing */
+      }
+    }
     this.fd = -1;
     this.buf = '';
     this.onError();
@@ -126,7 +158,11 @@ export class TraceWriter {
 
 /** Deletes `file` when it is a regular file (never /dev/full and the like). */
 export function removeIfFile(file: string): void {
-  try { if (statSync(file).isFile()) unlinkSync(file); } catch { /* gone already */ }
+  try {
+    if (statSync(file).isFile()) unlinkSync(file);
+  } catch {
+    /* gone already */
+  }
 }
 
 /**
@@ -137,7 +173,11 @@ export function assembleTrace(file: string, parts: readonly string[], detail: Tr
   const out = openSync(file, 'w');
   const buf = Buffer.allocUnsafe(4 * CHUNK);
   let bytes = 0;
-  const put = (b: Buffer, n: number): void => { let off = 0; while (off < n) off += writeSync(out, b, off, n - off); bytes += n; };
+  const put = (b: Buffer, n: number): void => {
+    let off = 0;
+    while (off < n) off += writeSync(out, b, off, n - off);
+    bytes += n;
+  };
   try {
     put(Buffer.from(OPEN), OPEN.length);
     parts.forEach((p, i) => {
@@ -145,7 +185,7 @@ export function assembleTrace(file: string, parts: readonly string[], detail: Tr
       const fd = openSync(p, 'r');
       try {
         const size = fstatSync(fd).size;
-        for (let pos = 0; pos < size;) {
+        for (let pos = 0; pos < size; ) {
           const n = readSync(fd, buf, 0, buf.length, pos);
           if (n === 0) break;
           put(buf, n);

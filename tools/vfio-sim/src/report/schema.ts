@@ -10,12 +10,18 @@ export function validate(schema: S, value: unknown): string[] {
   const root = schema;
   const typeOk = (t: string, v: unknown): boolean => {
     switch (t) {
-      case 'null': return v === null;
-      case 'array': return Array.isArray(v);
-      case 'object': return typeof v === 'object' && v !== null && !Array.isArray(v);
-      case 'integer': return typeof v === 'number' && Number.isInteger(v);
-      case 'number': return typeof v === 'number' && Number.isFinite(v);
-      default: return typeof v === t;
+      case 'null':
+        return v === null;
+      case 'array':
+        return Array.isArray(v);
+      case 'object':
+        return typeof v === 'object' && v !== null && !Array.isArray(v);
+      case 'integer':
+        return typeof v === 'number' && Number.isInteger(v);
+      case 'number':
+        return typeof v === 'number' && Number.isFinite(v);
+      default:
+        return typeof v === t;
     }
   };
   const walk = (s: S, v: unknown, path: string): void => {
@@ -25,18 +31,23 @@ export function validate(schema: S, value: unknown): string[] {
       return;
     }
     if (Array.isArray(s.anyOf)) {
-      if (!(s.anyOf as S[]).some((alt) => validate({ ...alt, $defs: root.$defs }, v).length === 0)) errs.push(`${path}: matches no alternative`);
+      if (!(s.anyOf as S[]).some((alt) => validate({ ...alt, $defs: root.$defs }, v).length === 0))
+        errs.push(`${path}: matches no alternative`);
       return;
     }
     if ('const' in s && v !== s.const) errs.push(`${path}: want ${JSON.stringify(s.const)}`);
     if (Array.isArray(s.enum) && !s.enum.includes(v)) errs.push(`${path}: ${JSON.stringify(v)} not in enum`);
     if (s.type !== undefined) {
       const ts = Array.isArray(s.type) ? (s.type as string[]) : [s.type as string];
-      if (!ts.some((t) => typeOk(t, v))) { errs.push(`${path}: want ${ts.join('|')}, got ${JSON.stringify(v)?.slice(0, 40)}`); return; }
+      if (!ts.some((t) => typeOk(t, v))) {
+        errs.push(`${path}: want ${ts.join('|')}, got ${JSON.stringify(v)?.slice(0, 40)}`);
+        return;
+      }
     }
     if (typeof s.minimum === 'number' && typeof v === 'number' && v < s.minimum) errs.push(`${path}: ${v} < ${s.minimum}`);
     if (typeof s.maximum === 'number' && typeof v === 'number' && v > s.maximum) errs.push(`${path}: ${v} > ${s.maximum}`);
-    if (typeof s.pattern === 'string' && typeof v === 'string' && !new RegExp(s.pattern).test(v)) errs.push(`${path}: '${v}' !~ ${s.pattern}`);
+    if (typeof s.pattern === 'string' && typeof v === 'string' && !new RegExp(s.pattern).test(v))
+      errs.push(`${path}: '${v}' !~ ${s.pattern}`);
     if (Array.isArray(v)) {
       if (typeof s.minItems === 'number' && v.length < s.minItems) errs.push(`${path}: fewer than ${s.minItems} items`);
       if (typeof s.maxItems === 'number' && v.length > s.maxItems) errs.push(`${path}: more than ${s.maxItems} items`);

@@ -14,7 +14,7 @@ function niceTicks(lo: number, hi: number, integer: boolean, n = 5): number[] {
   if (integer) step = Math.max(1, Math.round(step));
   const out: number[] = [];
   let v = Math.ceil(lo / step) * step;
-  for (;; v += step) {
+  for (; ; v += step) {
     out.push(+v.toPrecision(12));
     if (v >= hi - step * 1e-9) break;
   }
@@ -29,13 +29,18 @@ function shortNum(v: number): string {
   return `${+v.toPrecision(3)}`;
 }
 
-interface Axis { map(v: number): number; ticks: number[]; fmt(v: number): string }
+interface Axis {
+  map(v: number): number;
+  ticks: number[];
+  fmt(v: number): string;
+}
 
 function axis(values: number[], log: boolean, from: number, to: number, fmt: (v: number) => string, radix = 10, integer = false): Axis {
   const pos = values.filter((v) => v > 0);
   if (log && pos.length > 0) {
     const lg = (v: number): number => Math.log(v) / Math.log(radix);
-    const lo = Math.floor(lg(Math.min(...pos)) + 1e-9), hi = Math.max(lo + 1, Math.ceil(lg(Math.max(...pos)) - 1e-9));
+    const lo = Math.floor(lg(Math.min(...pos)) + 1e-9),
+      hi = Math.max(lo + 1, Math.ceil(lg(Math.max(...pos)) - 1e-9));
     const ticks: number[] = [];
     for (let e = lo; e <= hi; e++) ticks.push(radix ** e);
     // the axis starts a third of a step below the lowest tick so the smallest bar stays visible
@@ -48,7 +53,10 @@ function axis(values: number[], log: boolean, from: number, to: number, fmt: (v:
   return { map: (v) => from + (v / top) * (to - from), ticks, fmt };
 }
 
-export interface Series { readonly name: string; readonly values: readonly number[] }
+export interface Series {
+  readonly name: string;
+  readonly values: readonly number[];
+}
 
 /** Rough width of a label in px (system-ui at 10px: digits and most letters ~6 px). */
 const textWidth = (t: string): number => t.length * 6;
@@ -73,12 +81,26 @@ function valueLabel(text: string, cx: number, top: number, bw: number, base: num
  * `tick` formats the y ticks and should carry the unit when the values have one (bytes, time).
  */
 export function barChart(o: {
-  title: string; categories: readonly string[]; series: readonly Series[]; xLabel: string; yLabel: string;
-  log?: boolean; integer?: boolean; tick?: (v: number) => string; value?: (v: number) => string; width?: number;
+  title: string;
+  categories: readonly string[];
+  series: readonly Series[];
+  xLabel: string;
+  yLabel: string;
+  log?: boolean;
+  integer?: boolean;
+  tick?: (v: number) => string;
+  value?: (v: number) => string;
+  width?: number;
 }): string {
   const wide = o.categories.length * o.series.length <= 16;
   // horizontal value labels need room above the tallest bar; rotated ones fall back inside it
-  const W = o.width ?? 560, H = 300, L = 70, R = 12, T = wide ? 48 : 34, B = 58, TITLE_BOTTOM = 24;
+  const W = o.width ?? 560,
+    H = 300,
+    L = 70,
+    R = 12,
+    T = wide ? 48 : 34,
+    B = 58,
+    TITLE_BOTTOM = 24;
   const tick = o.tick ?? shortNum;
   const value = o.value ?? tick;
   const all = o.series.flatMap((s) => s.values);
@@ -89,7 +111,9 @@ export function barChart(o: {
   parts.push(`<text x="${W / 2}" y="18" text-anchor="middle" class="t">${esc(o.title)}</text>`);
   for (const t of y.ticks) {
     const py = y.map(t);
-    parts.push(`<line x1="${L}" x2="${W - R}" y1="${py.toFixed(1)}" y2="${py.toFixed(1)}" class="g"/><text x="${L - 6}" y="${(py + 4).toFixed(1)}" text-anchor="end" class="a tick">${esc(y.fmt(t))}</text>`);
+    parts.push(
+      `<line x1="${L}" x2="${W - R}" y1="${py.toFixed(1)}" y2="${py.toFixed(1)}" class="g"/><text x="${L - 6}" y="${(py + 4).toFixed(1)}" text-anchor="end" class="a tick">${esc(y.fmt(t))}</text>`,
+    );
   }
   parts.push(`<text transform="translate(14,${(T + H - B) / 2}) rotate(-90)" text-anchor="middle" class="a ay">${esc(o.yLabel)}</text>`);
   const labels: string[] = [];
@@ -97,10 +121,13 @@ export function barChart(o: {
     const gx = L + i * gw + gw * 0.1;
     o.series.forEach((s, k) => {
       const v = s.values[i] ?? 0;
-      const y0 = y.map(0), y1 = v > 0 ? y.map(v) : y0;
+      const y0 = y.map(0),
+        y1 = v > 0 ? y.map(v) : y0;
       const h = Math.max(v > 0 ? 1 : 0, y0 - y1);
       const x = gx + k * bw;
-      parts.push(`<rect class="m" x="${x.toFixed(1)}" y="${(y0 - h).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${PALETTE[k % PALETTE.length]}"><title>${esc(`${s.name} ${c}: ${value(v)}`)}</title></rect>`);
+      parts.push(
+        `<rect class="m" x="${x.toFixed(1)}" y="${(y0 - h).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${PALETTE[k % PALETTE.length]}"><title>${esc(`${s.name} ${c}: ${value(v)}`)}</title></rect>`,
+      );
       if (v > 0) labels.push(valueLabel(value(v), x + (bw - 1) / 2, y0 - h, bw - 1, y0, TITLE_BOTTOM));
     });
     parts.push(`<text x="${(L + i * gw + gw / 2).toFixed(1)}" y="${H - B + 16}" text-anchor="middle" class="a">${esc(c)}</text>`);
@@ -109,49 +136,96 @@ export function barChart(o: {
   parts.push(`<text x="${(L + W - R) / 2}" y="${H - B + 32}" text-anchor="middle" class="a ax">${esc(o.xLabel)}</text>`);
   // value labels last, over the bars of the next group
   parts.push(...labels);
-  if (o.series.length > 1) parts.push(legend(o.series.map((s) => s.name), L, H - 8));
+  if (o.series.length > 1)
+    parts.push(
+      legend(
+        o.series.map((s) => s.name),
+        L,
+        H - 8,
+      ),
+    );
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">${parts.join('')}</svg>`;
 }
 
 /** Lines over a numeric x axis; both axes titled (`xLabel`, `yLabel`: what and the unit), `fmt` formats the y ticks and tooltips. */
-export function lineChart(o: { title: string; x: readonly number[]; xLabel: string; series: readonly Series[]; yLabel: string; logX?: boolean; logY?: boolean; yRadix?: number; fmt?: (v: number) => string; width?: number }): string {
-  const W = o.width ?? 560, H = 300, L = 70, R = 16, T = 34, B = 58;
+export function lineChart(o: {
+  title: string;
+  x: readonly number[];
+  xLabel: string;
+  series: readonly Series[];
+  yLabel: string;
+  logX?: boolean;
+  logY?: boolean;
+  yRadix?: number;
+  fmt?: (v: number) => string;
+  width?: number;
+}): string {
+  const W = o.width ?? 560,
+    H = 300,
+    L = 70,
+    R = 16,
+    T = 34,
+    B = 58;
   const fmt = o.fmt ?? shortNum;
   const xa = o.logX ? axis([...o.x], true, L, W - R, shortNum) : linX([...o.x], L, W - R);
-  const ya = axis(o.series.flatMap((s) => s.values), o.logY ?? false, H - B, T, fmt, o.yRadix ?? 10);
+  const ya = axis(
+    o.series.flatMap((s) => s.values),
+    o.logY ?? false,
+    H - B,
+    T,
+    fmt,
+    o.yRadix ?? 10,
+  );
   const parts: string[] = [];
   parts.push(`<text x="${W / 2}" y="18" text-anchor="middle" class="t">${esc(o.title)}</text>`);
   for (const t of ya.ticks) {
     const py = ya.map(t);
-    parts.push(`<line x1="${L}" x2="${W - R}" y1="${py.toFixed(1)}" y2="${py.toFixed(1)}" class="g"/><text x="${L - 6}" y="${(py + 4).toFixed(1)}" text-anchor="end" class="a tick">${esc(ya.fmt(t))}</text>`);
+    parts.push(
+      `<line x1="${L}" x2="${W - R}" y1="${py.toFixed(1)}" y2="${py.toFixed(1)}" class="g"/><text x="${L - 6}" y="${(py + 4).toFixed(1)}" text-anchor="end" class="a tick">${esc(ya.fmt(t))}</text>`,
+    );
   }
   // swept values as typed (4096, not 4.1k) unless they are long
   const xTick = (v: number): string => (Number.isInteger(v) && Math.abs(v) < 1e5 ? String(v) : shortNum(v));
-  for (const v of o.x) parts.push(`<text x="${xa.map(v).toFixed(1)}" y="${H - B + 16}" text-anchor="middle" class="a">${esc(xTick(v))}</text>`);
+  for (const v of o.x)
+    parts.push(`<text x="${xa.map(v).toFixed(1)}" y="${H - B + 16}" text-anchor="middle" class="a">${esc(xTick(v))}</text>`);
   parts.push(`<text x="${(L + W - R) / 2}" y="${H - B + 34}" text-anchor="middle" class="a ax">${esc(o.xLabel)}</text>`);
   parts.push(`<text transform="translate(14,${(T + H - B) / 2}) rotate(-90)" text-anchor="middle" class="a ay">${esc(o.yLabel)}</text>`);
   o.series.forEach((s, k) => {
     const pts = o.x.map((x, i) => `${xa.map(x).toFixed(1)},${ya.map(s.values[i] ?? 0).toFixed(1)}`);
     const col = PALETTE[k % PALETTE.length];
     parts.push(`<polyline class="m" points="${pts.join(' ')}" fill="none" stroke="${col}" stroke-width="2"/>`);
-    o.x.forEach((x, i) => { parts.push(`<circle class="m" cx="${xa.map(x).toFixed(1)}" cy="${ya.map(s.values[i] ?? 0).toFixed(1)}" r="3.5" fill="${col}"><title>${esc(`${s.name} @ ${x}: ${fmt(s.values[i] ?? 0)}`)}</title></circle>`); });
+    o.x.forEach((x, i) => {
+      parts.push(
+        `<circle class="m" cx="${xa.map(x).toFixed(1)}" cy="${ya.map(s.values[i] ?? 0).toFixed(1)}" r="3.5" fill="${col}"><title>${esc(`${s.name} @ ${x}: ${fmt(s.values[i] ?? 0)}`)}</title></circle>`,
+      );
+    });
   });
   parts.push(`<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" class="x"/>`);
-  if (o.series.length > 1) parts.push(legend(o.series.map((s) => s.name), L, H - 8));
+  if (o.series.length > 1)
+    parts.push(
+      legend(
+        o.series.map((s) => s.name),
+        L,
+        H - 8,
+      ),
+    );
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">${parts.join('')}</svg>`;
 }
 
 function linX(xs: number[], from: number, to: number): Axis {
-  const lo = Math.min(...xs), hi = Math.max(...xs);
+  const lo = Math.min(...xs),
+    hi = Math.max(...xs);
   const span = hi - lo || 1;
   return { map: (v) => from + ((v - lo) / span) * (to - from), ticks: xs, fmt: shortNum };
 }
 
 function legend(names: readonly string[], x: number, y: number): string {
   let cx = x;
-  return names.map((n, k) => {
-    const s = `<rect x="${cx}" y="${y - 9}" width="10" height="10" fill="${PALETTE[k % PALETTE.length]}"/><text x="${cx + 14}" y="${y}" class="a">${esc(n)}</text>`;
-    cx += 24 + n.length * 6.5;
-    return s;
-  }).join('');
+  return names
+    .map((n, k) => {
+      const s = `<rect x="${cx}" y="${y - 9}" width="10" height="10" fill="${PALETTE[k % PALETTE.length]}"/><text x="${cx + 14}" y="${y}" class="a">${esc(n)}</text>`;
+      cx += 24 + n.length * 6.5;
+      return s;
+    })
+    .join('');
 }

@@ -14,7 +14,13 @@ type Row = readonly [string, (c: CaseResult) => string];
 const ROWS: readonly Row[] = [
   ['UNMAP_DMA ioctls', (c) => int(c.metrics.unmapIoctls)],
   ['vfio_unmap_unpin calls', (c) => int(c.metrics.unmapCalls)],
-  ['regions/call min/med/max', (c) => { const r = c.metrics.regionsPerCall; return `${r.min}/${r.median}/${r.max}`; }],
+  [
+    'regions/call min/med/max',
+    (c) => {
+      const r = c.metrics.regionsPerCall;
+      return `${r.min}/${r.median}/${r.max}`;
+    },
+  ],
   ['IOTLB syncs', (c) => int(c.metrics.iotlbSyncs)],
   ['  slow-path fallbacks', (c) => int(c.metrics.fallbacks)],
   ['invalidation commands', (c) => int(c.metrics.invalidations)],
@@ -61,7 +67,8 @@ export function setupNs(c: CaseResult): number {
 export function tableRows(cases: readonly CaseResult[]): Row[] {
   // only when some case faulted pages in (--populate off): default tables keep their rows
   const faults: Row[] = cases.some((c) => (c.counters.pageFaults ?? 0) > 0)
-    ? [['page faults / 4K cleared', (c) => `${int(c.counters.pageFaults ?? 0)}/${int(c.counters.pageZeroes ?? 0)}`]] : [];
+    ? [['page faults / 4K cleared', (c) => `${int(c.counters.pageFaults ?? 0)}/${int(c.counters.pageZeroes ?? 0)}`]]
+    : [];
   const time: Row[] = [['modeled time: setup', (c) => dur(setupNs(c))]];
   for (const p of phasesOf(cases)) time.push([`modeled time: ${p}`, (c) => dur(c.metrics.phaseNs[p] ?? 0)]);
   return [...ROWS, ...faults, ...time, ...TAIL_ROWS];
@@ -77,17 +84,32 @@ function describeParts(c: CaseResult): [name: string, text: string][] {
   const high = r.blocks.filter((b) => b.gpa >= 1n << 32n).reduce((a, b) => a + b.size, 0n);
   const low = r.guestBytes - high;
   const dma = s.dma.pattern === 'none' ? 'no DMA' : `DMA ${s.dma.pattern}`;
-  const work = s.workload === 'boot' ? 'boot + shutdown' : s.workload === 'churn' ? `churn ${s.churn.ops} ops`
-    : s.workload === 'map-test' ? `one MAP_DMA + UNMAP_DMA of the guest RAM` : s.workload === 'bar-map' ? `one MAP_DMA + UNMAP_DMA of a ${fmtSize(r.barBytes)} BAR`
-    : `boot + churn ${s.churn.ops} ops + shutdown`;
+  const work =
+    s.workload === 'boot'
+      ? 'boot + shutdown'
+      : s.workload === 'churn'
+        ? `churn ${s.churn.ops} ops`
+        : s.workload === 'map-test'
+          ? `one MAP_DMA + UNMAP_DMA of the guest RAM`
+          : s.workload === 'bar-map'
+            ? `one MAP_DMA + UNMAP_DMA of a ${fmtSize(r.barBytes)} BAR`
+            : `boot + churn ${s.churn.ops} ops + shutdown`;
   const boot = r.boot === null ? null : r.boot.changes.reduce((a, c) => [a[0]! + c.add.length, a[1]! + c.del.length], [0, 0]);
-  const maps = s.workload === 'churn' ? 'RAM not mapped at boot (vIOMMU)'
-    : s.workload === 'map-test' || s.workload === 'bar-map' ? 'one mapping at IOVA 4 GiB'
-    : boot === null ? `${r.blocks.length} DMA mappings`
-    : `SeaBIOS boot: ${boot[0]} maps, ${boot[1]} unmaps, ${r.boot!.final.length} DMA mappings after`;
+  const maps =
+    s.workload === 'churn'
+      ? 'RAM not mapped at boot (vIOMMU)'
+      : s.workload === 'map-test' || s.workload === 'bar-map'
+        ? 'one mapping at IOVA 4 GiB'
+        : boot === null
+          ? `${r.blocks.length} DMA mappings`
+          : `SeaBIOS boot: ${boot[0]} maps, ${boot[1]} unmaps, ${r.boot!.final.length} DMA mappings after`;
   return [
-    ['guest', s.workload === 'map-test' || s.workload === 'bar-map' ? `process RAM ${fmtSize(r.guestBytes)} (${maps})`
-      : `guest ${fmtSize(r.guestBytes)} (${s.guest.machine}: ${fmtSize(low)} below 4G + ${fmtSize(high)} above, ${maps})`],
+    [
+      'guest',
+      s.workload === 'map-test' || s.workload === 'bar-map'
+        ? `process RAM ${fmtSize(r.guestBytes)} (${maps})`
+        : `guest ${fmtSize(r.guestBytes)} (${s.guest.machine}: ${fmtSize(low)} below 4G + ${fmtSize(high)} above, ${maps})`,
+    ],
     ['host memory', `host ${fmtSize(r.hostBytes)}`],
     ['backing', s.host.backing],
     ['host age', r.hostAge !== 1 ? `host age ${r.hostAge}` : ''],
@@ -141,11 +163,19 @@ export function renderTable(res: CommandResult, opts: { hints?: boolean } = {}):
     for (const line of timelineLines(cases)) out.push(line);
   }
   out.push('');
-  out.push(textTable(['', ...cases.map((c) => c.label)], tableRows(cases).map(([name, f]) => [name, ...cases.map(f)])));
+  out.push(
+    textTable(
+      ['', ...cases.map((c) => c.label)],
+      tableRows(cases).map(([name, f]) => [name, ...cases.map(f)]),
+    ),
+  );
   const v = cases.filter((c) => c.metrics.violations > 0);
   for (const c of v) {
     const s = c.violationSamples[0];
-    if (s) out.push(`\n${c.label}: ${c.metrics.violations} safety violation(s); first: ${s.kind} pfn ${s.pfn} iova page ${s.iova} via ${s.via} in ${s.call}: ${s.detail}`);
+    if (s)
+      out.push(
+        `\n${c.label}: ${c.metrics.violations} safety violation(s); first: ${s.kind} pfn ${s.pfn} iova page ${s.iova} via ${s.via} in ${s.call}: ${s.detail}`,
+      );
   }
   const e = cases.filter((c) => c.metrics.ioctlErrors > 0);
   for (const c of e) {
@@ -155,9 +185,13 @@ export function renderTable(res: CommandResult, opts: { hints?: boolean } = {}):
   for (const c of cases) {
     const mm = c.mismatches ?? [];
     if (mm.length === 0) continue;
-    out.push(`\n${c.label}: ${int(mm.length)} replayed ioctl(s) differ from the record${mm.length > MISMATCHES_SHOWN ? ` (first ${MISMATCHES_SHOWN}; --json lists all)` : ''}:`);
+    out.push(
+      `\n${c.label}: ${int(mm.length)} replayed ioctl(s) differ from the record${mm.length > MISMATCHES_SHOWN ? ` (first ${MISMATCHES_SHOWN}; --json lists all)` : ''}:`,
+    );
     for (const x of mm.slice(0, MISMATCHES_SHOWN)) {
-      out.push(`  line ${x.line}: ${x.ioctl} iova ${x.iova} size ${x.size}: recorded ${outcome(x.recorded, x.recorded)}, replayed ${outcome(x.replayed, x.recorded)}`);
+      out.push(
+        `  line ${x.line}: ${x.ioctl} iova ${x.iova} size ${x.size}: recorded ${outcome(x.recorded, x.recorded)}, replayed ${outcome(x.replayed, x.recorded)}`,
+      );
     }
   }
   for (const c of cases) {
@@ -165,7 +199,9 @@ export function renderTable(res: CommandResult, opts: { hints?: boolean } = {}):
     if (f.length === 0) continue;
     // which replayed DMA lines the IOMMU refused (the device stops at its first faulting page)
     const n = Math.max(c.metrics.ioPageFaults, f.length);
-    out.push(`\n${c.label}: ${int(n)} replayed DMA(s) took an IO page fault${n > MISMATCHES_SHOWN ? ` (first ${MISMATCHES_SHOWN}; --json lists ${f.length < n ? `the first ${f.length}` : 'all'})` : ''}:`);
+    out.push(
+      `\n${c.label}: ${int(n)} replayed DMA(s) took an IO page fault${n > MISMATCHES_SHOWN ? ` (first ${MISMATCHES_SHOWN}; --json lists ${f.length < n ? `the first ${f.length}` : 'all'})` : ''}:`,
+    );
     for (const x of f.slice(0, MISMATCHES_SHOWN)) {
       out.push(`  line ${x.line}: dma device ${x.device} ${x.dir} iova ${x.iova} pages ${x.pages}: ${x.event} at iova ${x.faultIova}`);
     }
@@ -185,8 +221,10 @@ function wrap(head: string, words: readonly string[], width: number): string[] {
   let cur = head;
   for (let i = 0; i < words.length; i++) {
     const w = words[i]! + (i < words.length - 1 ? ',' : '');
-    if (cur.length > head.length && cur.length + 1 + w.length > width) { lines.push(cur); cur = ' '.repeat(head.length) + w; }
-    else cur += (cur.length > head.length ? ' ' : '') + w;
+    if (cur.length > head.length && cur.length + 1 + w.length > width) {
+      lines.push(cur);
+      cur = ' '.repeat(head.length) + w;
+    } else cur += (cur.length > head.length ? ' ' : '') + w;
   }
   lines.push(cur);
   return lines;
@@ -201,10 +239,14 @@ function timelineLines(cases: readonly CaseResult[]): string[] {
   const scen = cases.map((c) => c.scenario).filter((s) => s !== null);
   if (scen.length !== cases.length) return [];
   const drivers = new Set(scen.map((s) => s.driver));
-  const steps = releaseSteps(scen.map((s) => s.profile), drivers.size === 1 ? scen[0]!.driver : null);
+  const steps = releaseSteps(
+    scen.map((s) => s.profile),
+    drivers.size === 1 ? scen[0]!.driver : null,
+  );
   if (steps.length === 0) return [];
   const lines = steps.flatMap((s) => wrap(`  ${s.from} -> ${s.to}: `, s.ids.length === 0 ? ['no entry'] : [...s.ids], 100));
-  const first = steps[0]!.from, last = steps[steps.length - 1]!.to;
+  const first = steps[0]!.from,
+    last = steps[steps.length - 1]!.to;
   return [`timeline entries between the releases (commits: ${command(`timeline ${first} ${last}`)}):`, ...lines];
 }
 
@@ -223,9 +265,13 @@ export function sweepAnswer(res: CommandResult): string {
   const lines = [`trade-off (${res.sweep!.flag}):`];
   for (const c of cs) {
     const m = c.metrics;
-    lines.push(`  ${c.label.padEnd(w)}  syncs ${int(m.iotlbSyncs).padStart(9)} (${minSync > 0 ? `${(m.iotlbSyncs / minSync).toFixed(1)}x` : '-'} min)`.padEnd(w + 35) +
-      `  unmapped but pinned: up to ${bytes(m.peakPinnedAfterUnmapBytes).padStart(8)} for up to ${dur(m.pinnedAfterUnmapMaxNs).padStart(8)}` +
-      `  shutdown ${dur(m.phaseNs.shutdown ?? 0).padStart(8)}`);
+    lines.push(
+      `  ${c.label.padEnd(w)}  syncs ${int(m.iotlbSyncs).padStart(9)} (${minSync > 0 ? `${(m.iotlbSyncs / minSync).toFixed(1)}x` : '-'} min)`.padEnd(
+        w + 35,
+      ) +
+        `  unmapped but pinned: up to ${bytes(m.peakPinnedAfterUnmapBytes).padStart(8)} for up to ${dur(m.pinnedAfterUnmapMaxNs).padStart(8)}` +
+        `  shutdown ${dur(m.phaseNs.shutdown ?? 0).padStart(8)}`,
+    );
   }
   const shut = cs.map((c) => c.metrics.phaseNs.shutdown ?? 0);
   const best = Math.min(...shut);
@@ -233,9 +279,13 @@ export function sweepAnswer(res: CommandResult): string {
   // the "answer" reads a batching cap: more batching, fewer syncs, more memory held pinned
   if (knee >= 0 && res.sweep!.option === 'vfio.tlbSyncMax') {
     const k = cs[knee]!;
-    const more = cs.slice(knee + 1).map((c) => `${c.label}: ${bytes(c.metrics.peakPinnedAfterUnmapBytes)} for up to ${dur(c.metrics.pinnedAfterUnmapMaxNs)}`);
-    lines.push(`answer: from ${k.label} on, shutdown is within 1% of the fastest (${dur(best)}; ${k.label}: ${dur(shut[knee]!)}, ${int(k.metrics.iotlbSyncs)} syncs)` +
-      (more.length > 0 ? `; larger values only keep more memory pinned after its unmap (${more.join('; ')}).` : '.'));
+    const more = cs
+      .slice(knee + 1)
+      .map((c) => `${c.label}: ${bytes(c.metrics.peakPinnedAfterUnmapBytes)} for up to ${dur(c.metrics.pinnedAfterUnmapMaxNs)}`);
+    lines.push(
+      `answer: from ${k.label} on, shutdown is within 1% of the fastest (${dur(best)}; ${k.label}: ${dur(shut[knee]!)}, ${int(k.metrics.iotlbSyncs)} syncs)` +
+        (more.length > 0 ? `; larger values only keep more memory pinned after its unmap (${more.join('; ')}).` : '.'),
+    );
   }
   return lines.join('\n');
 }
@@ -249,7 +299,7 @@ function hints(res: CommandResult): string {
     [command('compare --profile v4.17 --backing 4k,thp,hugetlb-1g'), 'what the host backing does to regions per unmap'],
     [command(`sweep --guest ${g(guest / 4n)},${g(guest)},${g(guest * 4n)}`), 'how it scales with memory above 4 GiB'],
     [command('compare --workload churn'), 'vIOMMU/DPDK-like: many small map/unmap calls'],
-    [command('sweep --firmware seabios,none'), 'what the SeaBIOS boot\'s re-mapping of low RAM costs'],
+    [command('sweep --firmware seabios,none'), "what the SeaBIOS boot's re-mapping of low RAM costs"],
     [command('run --trace t.json --html r.html'), 'open t.json in ui.perfetto.dev, r.html in a browser'],
     [command('--help'), 'every command and option'],
   ];

@@ -14,7 +14,10 @@ import type { RegionName } from '../scenario/firmware.js';
 import { workload } from '../scenario/workload.js';
 import type { Task } from '../task.js';
 
-export interface TraceEstimate { readonly events: number; readonly bytes: number }
+export interface TraceEstimate {
+  readonly events: number;
+  readonly bytes: number;
+}
 
 /**
  * Average bytes per event line in the file, measured: 116 at iommu detail on a 1 GiB 4k guest
@@ -28,13 +31,17 @@ const PER_MAP_RUN = 4;
  * Per unmapped region: unmap_pages and vfio_unpin_pages_remote, each B and E; per batched sync
  * iotlb_sync B/E and vfio_sync_unpin; the slow path (before v4.17) an iotlb_sync per region.
  */
-const PER_UNMAP_RUN = 4, PER_SYNC = 3, PER_SLOW_REGION = 2;
+const PER_UNMAP_RUN = 4,
+  PER_SYNC = 3,
+  PER_SLOW_REGION = 2;
 
-const PAGE = 4096n, SZ_2M = 1n << 21n, SZ_1G = 1n << 30n;
+const PAGE = 4096n,
+  SZ_2M = 1n << 21n,
+  SZ_1G = 1n << 30n;
 
 /** How a mapping's pages split into physically contiguous runs on a backing: the share of scattered 4 KiB pages and the huge page size. */
 function shape(backing: BackingProfile | 'mmio' | '4k-rom', age: number): { scattered: number; huge: bigint } {
-  if (backing === 'mmio') return { scattered: 0, huge: SZ_1G };           // a BAR: one pfnmap run per 1 GiB at most
+  if (backing === 'mmio') return { scattered: 0, huge: SZ_1G }; // a BAR: one pfnmap run per 1 GiB at most
   // host age A: each 4 KiB pick is the fresh host's next page with probability 1 - A, so a page
   // continues its neighbour's run when both were (1 - A)^2); measured 0.77 runs per page at A = 0.5
   if (backing === '4k' || backing === '4k-rom') return { scattered: 1 - (1 - age) ** 2, huge: SZ_2M };
@@ -47,7 +54,8 @@ function shape(backing: BackingProfile | 'mmio' | '4k-rom', age: number): { scat
 /** Contiguous runs (pin chunks, map_pages calls, unmapped regions) of `size` bytes at `iova`. */
 function runs(iova: bigint, size: bigint, s: { scattered: number; huge: bigint }): number {
   const pages = Number(size / PAGE);
-  const first = iova / s.huge, last = (iova + size - 1n) / s.huge;
+  const first = iova / s.huge,
+    last = (iova + size - 1n) / s.huge;
   const huge = Number(last - first + 1n);
   return Math.ceil(pages * s.scattered + huge * (1 - s.scattered));
 }
@@ -57,9 +65,17 @@ class Tally {
   events = 0;
   /** Runs of each live mapping by IOVA, for its unmap. */
   private readonly live = new Map<bigint, number>();
-  constructor(private readonly detail: number, private readonly slow: boolean, private readonly syncMax: number) {}
-  phase(): void { this.events += 2; }
-  dma(): void { this.events += 2; }
+  constructor(
+    private readonly detail: number,
+    private readonly slow: boolean,
+    private readonly syncMax: number,
+  ) {}
+  phase(): void {
+    this.events += 2;
+  }
+  dma(): void {
+    this.events += 2;
+  }
   map(iova: bigint, size: bigint, s: { scattered: number; huge: bigint }): void {
     this.ioctl();
     const n = runs(iova, size, s);
@@ -69,13 +85,18 @@ class Tally {
   unmap(iova: bigint, size: bigint): void {
     this.ioctl();
     let n = 0;
-    for (const [k, v] of this.live) if (k >= iova && k < iova + size) { n += v; this.live.delete(k); }
+    for (const [k, v] of this.live)
+      if (k >= iova && k < iova + size) {
+        n += v;
+        this.live.delete(k);
+      }
     // before v4.17 (and --unmap-path slow) every region is its own flush
-    if (this.detail >= TRACE_IOMMU) this.events += n * PER_UNMAP_RUN + (this.slow ? n * PER_SLOW_REGION : Math.ceil(n / this.syncMax) * PER_SYNC);
+    if (this.detail >= TRACE_IOMMU)
+      this.events += n * PER_UNMAP_RUN + (this.slow ? n * PER_SLOW_REGION : Math.ceil(n / this.syncMax) * PER_SYNC);
   }
   private ioctl(): void {
-    this.events += 4;                                   // qemu and vfio B/E
-    if (this.detail >= TRACE_ALL) this.events += 2;     // memory counters
+    this.events += 4; // qemu and vfio B/E
+    if (this.detail >= TRACE_ALL) this.events += 2; // memory counters
   }
 }
 
@@ -87,7 +108,7 @@ function runEstimate(scenario: Scenario, detail: number): number {
   const t = new Tally(detail, slow, s.vfio.tlbSyncMax);
   // distinct stand-in addresses tell the regions apart: guest RAM at 0, the firmware boot's ROMs and BARs above 2^50 each
   const vmas = new Map<RegionName, bigint>([['pc.ram', 0n]]);
-  const kinds: (ReturnType<typeof shape>)[] = [shape(r.backing, r.hostAge)];
+  const kinds: ReturnType<typeof shape>[] = [shape(r.backing, r.hostAge)];
   for (const x of r.boot?.regions ?? []) {
     vmas.set(x.name, BigInt(kinds.length) << 50n);
     kinds.push(shape(x.kind === 'mmio' ? 'mmio' : '4k-rom', 1));
@@ -103,21 +124,31 @@ function runEstimate(scenario: Scenario, detail: number): number {
 }
 
 /** The events a replayed stream will trace: mmap lines tell each MAP_DMA's backing (areas placed as Process.mmap does). */
-function replayEstimate(lines: readonly RecordLine[], backing: BackingProfile, profile: string, unmapPath: string | null, syncMax: number, age: number, detail: number): number {
+function replayEstimate(
+  lines: readonly RecordLine[],
+  backing: BackingProfile,
+  profile: string,
+  unmapPath: string | null,
+  syncMax: number,
+  age: number,
+  detail: number,
+): number {
   const slow = (unmapPath ?? profileSpec(profile).unmapPath) === 'slow';
   const t = new Tally(detail, slow, syncMax);
   const areas: { start: bigint; end: bigint; s: ReturnType<typeof shape> }[] = [];
   let next = 0x7f0000000000n;
   for (const l of lines) {
     if (l.op === 'mmap') {
-      const size = BigInt(l.size), start = l.vaddr !== undefined ? BigInt(l.vaddr) : next;
+      const size = BigInt(l.size),
+        start = l.vaddr !== undefined ? BigInt(l.vaddr) : next;
       areas.push({ start, end: start + size, s: shape(l.backing, age) });
       next = ((start + size + SZ_1G - 1n) / SZ_1G) * SZ_1G + SZ_1G;
     } else if (l.op === 'phase') t.phase();
     else if (l.op === 'dma') t.dma();
     else if (l.op !== 'ioctl') continue;
     else if (l.cmd === 'VFIO_IOMMU_MAP_DMA') {
-      const v = BigInt(l.arg.vaddr), iova = BigInt(l.arg.iova);
+      const v = BigInt(l.arg.vaddr),
+        iova = BigInt(l.arg.iova);
       t.map(iova, BigInt(l.arg.size), areas.find((a) => v >= a.start && v < a.end)?.s ?? shape(backing, age));
     } else t.unmap(BigInt(l.arg.iova), BigInt(l.arg.size));
   }
@@ -128,7 +159,7 @@ function replayEstimate(lines: readonly RecordLine[], backing: BackingProfile, p
 export function estimateTrace(tasks: readonly Task[], detail: number): TraceEstimate {
   let events = 0;
   for (const t of tasks) {
-    events += 8;                                        // process and thread names
+    events += 8; // process and thread names
     if (t.kind === 'run') events += runEstimate(t.scenario, detail);
     else {
       const m = t.header.machine;

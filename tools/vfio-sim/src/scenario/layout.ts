@@ -16,7 +16,8 @@ export interface RamBlock {
 }
 
 const GiB = 1n << 30n;
-const VGA_START = 0xa0000n, VGA_END = 0xc0000n;
+const VGA_START = 0xa0000n,
+  VGA_END = 0xc0000n;
 /** QEMU's largest allowed ram-below-4g (pc: max-ram-below-4g caps at 0xe0000000). */
 const MAX_BELOW_4G = 0xe0000000n;
 
@@ -30,12 +31,21 @@ export function defaultBelow4g(guest: bigint, machine: 'q35' | 'pc'): bigint {
 }
 
 /** The RAM sections of a guest, in GPA order. */
-export function qemuLayout(guest: bigint, machine: 'q35' | 'pc', below4g: bigint | null, vgaHole: boolean, flag = '--below-4g'): RamBlock[] {
+export function qemuLayout(
+  guest: bigint,
+  machine: 'q35' | 'pc',
+  below4g: bigint | null,
+  vgaHole: boolean,
+  flag = '--below-4g',
+): RamBlock[] {
   const low = below4g ?? defaultBelow4g(guest, machine);
   if (below4g !== null) {
-    const bad = (msg: string): never => { throw new UsageError(flag, msg, 'guest.below4g'); };
+    const bad = (msg: string): never => {
+      throw new UsageError(flag, msg, 'guest.below4g');
+    };
     if (below4g > guest) bad(`${shortSize(below4g)} below 4 GiB is more than the guest's ${shortSize(guest)}`);
-    if (below4g > MAX_BELOW_4G) bad(`${shortSize(below4g)} reaches into the PCI hole (at most ${shortSize(MAX_BELOW_4G)}, QEMU's max-ram-below-4g limit)`);
+    if (below4g > MAX_BELOW_4G)
+      bad(`${shortSize(below4g)} reaches into the PCI hole (at most ${shortSize(MAX_BELOW_4G)}, QEMU's max-ram-below-4g limit)`);
     if (below4g % (2n << 20n) !== 0n) bad(`${shortSize(below4g)} is not a multiple of 2 MiB`);
   }
   const blocks: RamBlock[] = [];

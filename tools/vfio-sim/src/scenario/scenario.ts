@@ -3,7 +3,14 @@
 // and be echoed in --json output; resolveScenario() validates one and computes what a run needs.
 
 import {
-  DEFAULT_MACHINE, costError, isBackingProfile, isMachineName, isProfileName, machineError, profileError, type BackingProfile,
+  DEFAULT_MACHINE,
+  costError,
+  isBackingProfile,
+  isMachineName,
+  isProfileName,
+  machineError,
+  profileError,
+  type BackingProfile,
   type ProfileName,
 } from '@x/iommu-core';
 import { profileSpec } from '@x/vfio-type1';
@@ -35,7 +42,10 @@ export interface Scenario {
   name: string;
   seed: number;
   guest: {
-    memory: string; machine: (typeof MACHINES)[number]; below4g: string | null; vgaHole: boolean;
+    memory: string;
+    machine: (typeof MACHINES)[number];
+    below4g: string | null;
+    vgaHole: boolean;
     firmware: (typeof FIRMWARES)[number];
     /** Size of the assigned GPU's prefetchable BAR1 (the first device; firmware 'seabios' maps its BARs). */
     gpuBar: string;
@@ -110,31 +120,63 @@ export interface Resolved {
 }
 
 /** Where a field came from, for error messages: the CLI flag and the JSON path. */
-export interface FieldName { readonly flag: string; readonly path: string }
+export interface FieldName {
+  readonly flag: string;
+  readonly path: string;
+}
 export const FIELDS: Record<string, FieldName> = {};
-function f(flag: string, path: string): FieldName { const n = { flag, path }; FIELDS[path] = n; return n; }
+function f(flag: string, path: string): FieldName {
+  const n = { flag, path };
+  FIELDS[path] = n;
+  return n;
+}
 const F = {
-  name: f('--name', 'name'), seed: f('--seed', 'seed'),
-  guest: f('--guest', 'guest.memory'), machine: f('--qemu-machine', 'guest.machine'), hostMachine: f('--machine', 'host.machine'), below4g: f('--below-4g', 'guest.below4g'),
-  vgaHole: f('--no-vga-hole', 'guest.vgaHole'), firmware: f('--firmware', 'guest.firmware'), gpuBar: f('--gpu-bar', 'guest.gpuBar'),
-  host: f('--host-memory', 'host.memory'), backing: f('--backing', 'host.backing'),
-  hostAge: f('--host-age', 'host.age'), populate: f('--populate', 'host.populate'),
-  driver: f('--driver', 'driver'), profile: f('--profile', 'profile'), devices: f('--devices', 'devices'), groups: f('--groups', 'groups'),
-  dma: f('--dma', 'dma.pattern'), dmaBursts: f('--dma-bursts', 'dma.bursts'), dmaPages: f('--dma-pages', 'dma.pages'),
-  workload: f('--workload', 'workload'), churnOps: f('--churn-ops', 'churn.ops'), churnMax: f('--churn-max-pages', 'churn.maxPages'),
+  name: f('--name', 'name'),
+  seed: f('--seed', 'seed'),
+  guest: f('--guest', 'guest.memory'),
+  machine: f('--qemu-machine', 'guest.machine'),
+  hostMachine: f('--machine', 'host.machine'),
+  below4g: f('--below-4g', 'guest.below4g'),
+  vgaHole: f('--no-vga-hole', 'guest.vgaHole'),
+  firmware: f('--firmware', 'guest.firmware'),
+  gpuBar: f('--gpu-bar', 'guest.gpuBar'),
+  host: f('--host-memory', 'host.memory'),
+  backing: f('--backing', 'host.backing'),
+  hostAge: f('--host-age', 'host.age'),
+  populate: f('--populate', 'host.populate'),
+  driver: f('--driver', 'driver'),
+  profile: f('--profile', 'profile'),
+  devices: f('--devices', 'devices'),
+  groups: f('--groups', 'groups'),
+  dma: f('--dma', 'dma.pattern'),
+  dmaBursts: f('--dma-bursts', 'dma.bursts'),
+  dmaPages: f('--dma-pages', 'dma.pages'),
+  workload: f('--workload', 'workload'),
+  churnOps: f('--churn-ops', 'churn.ops'),
+  churnMax: f('--churn-max-pages', 'churn.maxPages'),
   churnLive: f('--churn-live', 'churn.live'),
-  tlbSyncMax: f('--tlb-sync-max', 'vfio.tlbSyncMax'), unmapPath: f('--unmap-path', 'vfio.unmapPath'),
-  disableHugepages: f('--disable-hugepages', 'vfio.disableHugepages'), dmaEntryLimit: f('--dma-entry-limit', 'vfio.dmaEntryLimit'),
-  iotlb: f('--iotlb-entries', 'iommu.iotlbEntries'), superpages: f('--superpages', 'iommu.superpages'), cost: f('--cost', 'cost'),
+  tlbSyncMax: f('--tlb-sync-max', 'vfio.tlbSyncMax'),
+  unmapPath: f('--unmap-path', 'vfio.unmapPath'),
+  disableHugepages: f('--disable-hugepages', 'vfio.disableHugepages'),
+  dmaEntryLimit: f('--dma-entry-limit', 'vfio.dmaEntryLimit'),
+  iotlb: f('--iotlb-entries', 'iommu.iotlbEntries'),
+  superpages: f('--superpages', 'iommu.superpages'),
+  cost: f('--cost', 'cost'),
 };
 
 /** [min, max] of the numeric fields a replay header repeats (checked there with the same bounds). */
 export const BOUNDS = {
-  seed: [0, 2 ** 32 - 1], groups: [1, 64], devices: [1, 256], tlbSyncMax: [1, 1 << 20],
-  dmaEntryLimit: [1, 2 ** 31 - 1], iotlbEntries: [1, 1 << 20],
+  seed: [0, 2 ** 32 - 1],
+  groups: [1, 64],
+  devices: [1, 256],
+  tlbSyncMax: [1, 1 << 20],
+  dmaEntryLimit: [1, 2 ** 31 - 1],
+  iotlbEntries: [1, 1 << 20],
 } as const satisfies Record<string, readonly [number, number]>;
 
-function bad(n: FieldName, msg: string): never { throw new UsageError(n.flag, msg, n.path); }
+function bad(n: FieldName, msg: string): never {
+  throw new UsageError(n.flag, msg, n.path);
+}
 function oneOf<T extends string>(n: FieldName, v: unknown, list: readonly T[]): T {
   if (typeof v !== 'string' || !list.includes(v as T)) bad(n, `'${String(v)}' is not one of ${list.join(', ')}`);
   return v as T;
@@ -149,32 +191,42 @@ function bool(n: FieldName, v: unknown): boolean {
 }
 function size(n: FieldName, v: unknown): bigint {
   if (typeof v !== 'string' && typeof v !== 'number') bad(n, `'${String(v)}' is not a size`);
-  try { return parseSize(String(v), n.flag); } catch (e) { return bad(n, (e as UsageError).detail); }
+  try {
+    return parseSize(String(v), n.flag);
+  } catch (e) {
+    return bad(n, (e as UsageError).detail);
+  }
 }
 
-const SZ_4K = 1n << 12n, SZ_2M = 1n << 21n, SZ_1G = 1n << 30n;
+const SZ_4K = 1n << 12n,
+  SZ_2M = 1n << 21n,
+  SZ_1G = 1n << 30n;
 
 /** Checks a backing name the way the host model reads it. */
 export function checkBacking(v: unknown): BackingProfile {
-  if (isBackingProfile(v)) return v;                  // the core's parse: names, and p in [0, 1]
+  if (isBackingProfile(v)) return v; // the core's parse: names, and p in [0, 1]
   bad(F.backing, `'${String(v)}' is not one of ${BACKINGS.join(', ')} (p in [0,1] = share of 2 MiB regions left as scattered 4 KiB pages)`);
 }
 
 /** A host age as the tool accepts it: a number in [0, 1] (also checked alone by replay for its header). */
 function checkHostAge(v: unknown): number {
-  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) bad(F.hostAge, `'${String(v)}' must be a number in [0, 1] (1 = long-running host, 0 = freshly booted)`);
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+    bad(F.hostAge, `'${String(v)}' must be a number in [0, 1] (1 = long-running host, 0 = freshly booted)`);
   return v;
 }
 
 /** VFIO_IOMMU_TLB_SYNC_MAX as the tool accepts it (also checked alone by replay, whose header may have no scenario). */
-export function checkTlbSyncMax(v: unknown): number { return int(F.tlbSyncMax, v, ...BOUNDS.tlbSyncMax); }
+export function checkTlbSyncMax(v: unknown): number {
+  return int(F.tlbSyncMax, v, ...BOUNDS.tlbSyncMax);
+}
 
 /**
  * Validates a complete scenario and computes the guest layout. Throws UsageError naming the flag
  * for any bad field and for impossible combinations (guest bigger than host, ...).
  */
 export function resolveScenario(s: Scenario): Resolved {
-  if (typeof s.name !== 'string' || s.name.length === 0 || s.name.length > 80) bad(F.name, 'must be a non-empty string of at most 80 characters');
+  if (typeof s.name !== 'string' || s.name.length === 0 || s.name.length > 80)
+    bad(F.name, 'must be a non-empty string of at most 80 characters');
   int(F.seed, s.seed, ...BOUNDS.seed);
   const guestBytes = size(F.guest, s.guest.memory);
   if (guestBytes % SZ_2M !== 0n) bad(F.guest, `${s.guest.memory} is not a multiple of 2 MiB`);
@@ -183,7 +235,8 @@ export function resolveScenario(s: Scenario): Resolved {
   bool(F.vgaHole, s.guest.vgaHole);
   oneOf(F.firmware, s.guest.firmware, FIRMWARES);
   const gpuBar = size(F.gpuBar, s.guest.gpuBar);
-  if (gpuBar < MIN_BAR1 || (gpuBar & (gpuBar - 1n)) !== 0n) bad(F.gpuBar, `${s.guest.gpuBar} is not a power of two of at least 1 MiB (a BAR behind a bridge window)`);
+  if (gpuBar < MIN_BAR1 || (gpuBar & (gpuBar - 1n)) !== 0n)
+    bad(F.gpuBar, `${s.guest.gpuBar} is not a power of two of at least 1 MiB (a BAR behind a bridge window)`);
   const below = s.guest.below4g === null ? null : size(F.below4g, s.guest.below4g);
   const backing = checkBacking(s.host.backing);
   // absent in results saved before these fields existed: the defaults they ran with
@@ -194,16 +247,25 @@ export function resolveScenario(s: Scenario): Resolved {
   const hostBytes = s.host.memory === null ? guestBytes + (4n << 30n) : size(F.host, s.host.memory);
   if (hostBytes % SZ_2M !== 0n) bad(F.host, `${s.host.memory} is not a multiple of 2 MiB`);
   if (hostBytes > 1n << 44n) bad(F.host, `${s.host.memory} is larger than the 16 TiB this tool models`);
-  if (guestBytes > hostBytes) bad(F.host, `the host (${shortSize(hostBytes)}) is smaller than the guest (${shortSize(guestBytes)}): the guest's RAM cannot be backed`);
-  if (backing === 'hugetlb-1g' && guestBytes % SZ_1G !== 0n) bad(F.guest, `${s.guest.memory} is not a multiple of 1 GiB, which hugetlb-1g backing needs`);
+  if (guestBytes > hostBytes)
+    bad(
+      F.host,
+      `the host (${shortSize(hostBytes)}) is smaller than the guest (${shortSize(guestBytes)}): the guest's RAM cannot be backed`,
+    );
+  if (backing === 'hugetlb-1g' && guestBytes % SZ_1G !== 0n)
+    bad(F.guest, `${s.guest.memory} is not a multiple of 1 GiB, which hugetlb-1g backing needs`);
   if (backing === 'hugetlb-1g' && hostBytes < guestBytes + SZ_1G) {
     // 1 GiB pages need 1 GiB-aligned free regions; the allocator keeps its first block for itself
-    bad(F.host, `hugetlb-1g backing needs a host at least 1 GiB larger than the guest (got host ${shortSize(hostBytes)}, guest ${shortSize(guestBytes)})`);
+    bad(
+      F.host,
+      `hugetlb-1g backing needs a host at least 1 GiB larger than the guest (got host ${shortSize(hostBytes)}, guest ${shortSize(guestBytes)})`,
+    );
   }
   oneOf(F.driver, s.driver, DRIVERS);
   if (!isProfileName(s.profile)) bad(F.profile, profileError(s.profile));
   bool(F.superpages, s.iommu.superpages);
-  if (!s.iommu.superpages && s.driver !== 'reference') bad(F.superpages, "'off' applies to --driver reference (VT-d-like); AMD-Vi's page sizes come from its page-table format");
+  if (!s.iommu.superpages && s.driver !== 'reference')
+    bad(F.superpages, "'off' applies to --driver reference (VT-d-like); AMD-Vi's page sizes come from its page-table format");
   const groups = int(F.groups, s.groups, ...BOUNDS.groups);
   const devices = int(F.devices, s.devices, ...BOUNDS.devices);
   if (devices < groups) bad(F.devices, `${devices} devices cannot fill ${groups} groups (each group needs a device)`);
@@ -231,21 +293,37 @@ export function resolveScenario(s: Scenario): Resolved {
   if (s.guest.firmware === 'seabios' && s.workload !== 'churn' && !single) {
     const low = below ?? defaultBelow4g(guestBytes, s.guest.machine);
     // q35 never puts RAM above 0xb0000000 below 4 GiB (pc_q35.c): SeaBIOS's MMCONFIG window starts there
-    if (s.guest.machine === 'q35' && low > Q35_MMCONFIG) bad(F.below4g, `${shortSize(low)} below 4 GiB overlaps q35's MMCONFIG window at 0xb0000000, where SeaBIOS puts PCIEXBAR (at most 2816M with --firmware seabios)`);
+    if (s.guest.machine === 'q35' && low > Q35_MMCONFIG)
+      bad(
+        F.below4g,
+        `${shortSize(low)} below 4 GiB overlaps q35's MMCONFIG window at 0xb0000000, where SeaBIOS puts PCIEXBAR (at most 2816M with --firmware seabios)`,
+      );
     boot = seabiosBoot({ machine: s.guest.machine, low, high: guestBytes - low, vga: s.guest.vgaHole, bar1: gpuBar });
-    if (boot === null) bad(F.gpuBar, `a ${s.guest.gpuBar} BAR1 does not fit in SeaBIOS's 32-bit PCI window below 0xfec00000 (SeaBIOS would move it above 4 GiB, which this tool does not model)`);
+    if (boot === null)
+      bad(
+        F.gpuBar,
+        `a ${s.guest.gpuBar} BAR1 does not fit in SeaBIOS's 32-bit PCI window below 0xfec00000 (SeaBIOS would move it above 4 GiB, which this tool does not model)`,
+      );
   }
   // dma_entry_limit came in v5.1: older releases have no limit to exceed
   const limited = profileSpec(s.profile).dmaEntryLimit;
   if (limited && s.workload !== 'churn') {
-    if (boot === null && blocks.length > s.vfio.dmaEntryLimit) bad(F.dmaEntryLimit, `${blocks.length} RAM blocks exceed the limit of ${s.vfio.dmaEntryLimit} mappings`);
-    if (boot !== null && boot.peak > s.vfio.dmaEntryLimit) bad(F.dmaEntryLimit, `the SeaBIOS boot has up to ${boot.peak} sections mapped at once, more than the limit of ${s.vfio.dmaEntryLimit} mappings`);
+    if (boot === null && blocks.length > s.vfio.dmaEntryLimit)
+      bad(F.dmaEntryLimit, `${blocks.length} RAM blocks exceed the limit of ${s.vfio.dmaEntryLimit} mappings`);
+    if (boot !== null && boot.peak > s.vfio.dmaEntryLimit)
+      bad(
+        F.dmaEntryLimit,
+        `the SeaBIOS boot has up to ${boot.peak} sections mapped at once, more than the limit of ${s.vfio.dmaEntryLimit} mappings`,
+      );
   }
   const ramMaps = s.workload === 'churn' ? 0 : boot !== null ? boot.final.length : blocks.length;
   if (limited && s.workload !== 'boot' && s.churn.live > s.vfio.dmaEntryLimit - ramMaps) {
-    bad(F.churnLive, ramMaps === 0
-      ? `${s.churn.live} live churn mappings exceed --dma-entry-limit ${s.vfio.dmaEntryLimit}`
-      : `${s.churn.live} live churn mappings plus ${ramMaps} ${boot !== null ? 'sections mapped after boot' : 'RAM blocks'} exceed --dma-entry-limit ${s.vfio.dmaEntryLimit}`);
+    bad(
+      F.churnLive,
+      ramMaps === 0
+        ? `${s.churn.live} live churn mappings exceed --dma-entry-limit ${s.vfio.dmaEntryLimit}`
+        : `${s.churn.live} live churn mappings plus ${ramMaps} ${boot !== null ? 'sections mapped after boot' : 'RAM blocks'} exceed --dma-entry-limit ${s.vfio.dmaEntryLimit}`,
+    );
   }
   if (BigInt(s.churn.maxPages) * SZ_4K > guestBytes) bad(F.churnMax, 'a churn buffer cannot be larger than the guest');
   return { scenario: s, backing, hostAge, populate, machine, barBytes: gpuBar, guestBytes, hostBytes, blocks, boot };
@@ -257,7 +335,8 @@ export function resolveScenario(s: Scenario): Resolved {
  * BAR, and the reference driver's superpages on.
  */
 export function upgradeScenario(s: Scenario): Scenario {
-  const g = s.guest as Partial<Scenario['guest']> | undefined, i = s.iommu as Partial<Scenario['iommu']> | undefined;
+  const g = s.guest as Partial<Scenario['guest']> | undefined,
+    i = s.iommu as Partial<Scenario['iommu']> | undefined;
   // a malformed object is left for resolveScenario to report
   if (typeof g !== 'object' || g === null || typeof i !== 'object' || i === null) return s;
   if (g.firmware !== undefined && g.gpuBar !== undefined && i.superpages !== undefined) return s;
@@ -280,7 +359,13 @@ export function mergeScenario(base: Scenario, patch: unknown, where: string): Sc
     for (const [k, v] of Object.entries(src as Record<string, unknown>)) {
       const path = prefix === '' ? k : `${prefix}.${k}`;
       if (k === '$schema' || k === 'comment') continue;
-      if (!(k in dst)) throw new UsageError(where, `unknown field '${path}' (known: ${Object.keys(dst).map((x) => (prefix === '' ? x : `${prefix}.${x}`)).join(', ')})`);
+      if (!(k in dst))
+        throw new UsageError(
+          where,
+          `unknown field '${path}' (known: ${Object.keys(dst)
+            .map((x) => (prefix === '' ? x : `${prefix}.${x}`))
+            .join(', ')})`,
+        );
       const cur = dst[k];
       if (path === 'cost') {
         if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError(where, 'cost must be an object of event -> ns');

@@ -31,11 +31,23 @@ export function parseSize(text: string, option: string): bigint {
  */
 export function fmtSize(bytes: bigint | number): string {
   const b = BigInt(bytes);
-  for (const [u, s] of [['PiB', 50n], ['TiB', 40n], ['GiB', 30n], ['MiB', 20n], ['KiB', 10n]] as const) {
+  for (const [u, s] of [
+    ['PiB', 50n],
+    ['TiB', 40n],
+    ['GiB', 30n],
+    ['MiB', 20n],
+    ['KiB', 10n],
+  ] as const) {
     const unit = 1n << s;
     if (b >= unit && b % unit === 0n && (b / unit < 10000n || u === 'PiB')) return `${b / unit} ${u}`;
   }
-  for (const [u, s] of [['PiB', 50n], ['TiB', 40n], ['GiB', 30n], ['MiB', 20n], ['KiB', 10n]] as const) {
+  for (const [u, s] of [
+    ['PiB', 50n],
+    ['TiB', 40n],
+    ['GiB', 30n],
+    ['MiB', 20n],
+    ['KiB', 10n],
+  ] as const) {
     const unit = 1n << s;
     if (b >= unit) return `${(Number(b) / Number(unit)).toFixed(2)} ${u}`;
   }
@@ -44,7 +56,12 @@ export function fmtSize(bytes: bigint | number): string {
 
 /** Short form used in scenario JSON: '64G', '640K', '4096'. Round-trips through parseSize. */
 export function shortSize(bytes: bigint): string {
-  for (const [u, s] of [['T', 40n], ['G', 30n], ['M', 20n], ['K', 10n]] as const) {
+  for (const [u, s] of [
+    ['T', 40n],
+    ['G', 30n],
+    ['M', 20n],
+    ['K', 10n],
+  ] as const) {
     const unit = 1n << s;
     if (bytes >= unit && bytes % unit === 0n) return `${bytes / unit}${u}`;
   }

@@ -18,14 +18,20 @@ export type Op =
   /** device = index into the container's devices; iova and pages in 4 KiB pages */
   | { readonly op: 'dma'; readonly device: number; readonly iova: number; readonly pages: number; readonly write: boolean };
 
-interface Live { iova: bigint; size: bigint }
+interface Live {
+  iova: bigint;
+  size: bigint;
+}
 const PAGE = 4096n;
 
 /** Where the QEMU process has each host object mapped: guest RAM ('pc.ram') and, for a firmware boot, its ROMs and the GPU's BARs. */
 export type ProcessVmas = ReadonlyMap<RegionName, bigint>;
 
 /** A guest range the device may DMA into: writable guest RAM that stays mapped while the guest runs. */
-interface DmaTarget { readonly gpa: bigint; readonly size: bigint }
+interface DmaTarget {
+  readonly gpa: bigint;
+  readonly size: bigint;
+}
 
 /** The MAP_DMA of a section: read-only sections (ROMs, read-only PAM segments) get READ only (listener.c: section->readonly). */
 function mapOf(sec: Section, vmas: ProcessVmas): Op {
@@ -37,7 +43,7 @@ const isGuestRam = (sec: Section): boolean => sec.region === 'pc.ram' && !sec.re
 /** Where churn IOVAs start: the first 1 GiB boundary above the guest's RAM in GPA space. */
 export function churnBase(r: Resolved): bigint {
   const top = r.blocks.reduce((m, b) => (b.gpa + b.size > m ? b.gpa + b.size : m), 0n);
-  return ((top + (1n << 30n) - 1n) >> 30n << 30n) + (1n << 30n);
+  return (((top + (1n << 30n) - 1n) >> 30n) << 30n) + (1n << 30n);
 }
 
 /** The ops of a scenario; `vmas` says where the QEMU process has guest RAM (and the firmware boot's ROMs and BARs) mapped. */
@@ -49,9 +55,16 @@ export function* workload(r: Resolved, vmas: ProcessVmas, ndevices: number): Gen
   const rw = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
   const dmaOn = s.dma.pattern !== 'none';
   let dev = 0;
-  const nextDev = (): number => { const d = dev; dev = (dev + 1) % ndevices; return d; };
+  const nextDev = (): number => {
+    const d = dev;
+    dev = (dev + 1) % ndevices;
+    return d;
+  };
 
-  if (s.workload === 'map-test' || s.workload === 'bar-map') { yield* mapTest(r, vmas); return; }
+  if (s.workload === 'map-test' || s.workload === 'bar-map') {
+    yield* mapTest(r, vmas);
+    return;
+  }
   const ram = s.workload !== 'churn';
   if (ram) {
     yield { op: 'phase', name: 'boot' };
@@ -90,7 +103,7 @@ export function* workload(r: Resolved, vmas: ProcessVmas, ndevices: number): Gen
       }
       const n = 1 + rng.int(s.churn.maxPages);
       const src = rng.int(guestPages - n + 1);
-      const slot = free.pop()!;   // LIFO: a just-freed IOVA range is reused first, like an IOVA allocator's cache
+      const slot = free.pop()!; // LIFO: a just-freed IOVA range is reused first, like an IOVA allocator's cache
       const iova = base + BigInt(slot) * slotBytes;
       slotOf.set(iova, slot);
       const size = BigInt(n) * PAGE;
@@ -103,8 +116,10 @@ export function* workload(r: Resolved, vmas: ProcessVmas, ndevices: number): Gen
   for (const m of live) yield { op: 'unmap', iova: m.iova, size: m.size };
   if (ram) {
     // what boot left mapped, in address order: the RAM sections, or the firmware boot's final sections
-    const steady = r.boot === null ? r.blocks.map((b) => ({ gpa: b.gpa, size: b.size, dma: true }))
-      : r.boot.final.map((x) => ({ gpa: x.gpa, size: x.size, dma: isGuestRam(x) }));
+    const steady =
+      r.boot === null
+        ? r.blocks.map((b) => ({ gpa: b.gpa, size: b.size, dma: true }))
+        : r.boot.final.map((x) => ({ gpa: x.gpa, size: x.size, dma: isGuestRam(x) }));
     for (const b of steady) {
       // the device's last DMA into a section just before QEMU unmaps it: its IOTLB entries are live
       if (dmaOn && b.dma) {

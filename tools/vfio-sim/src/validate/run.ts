@@ -49,20 +49,30 @@ export function atPath(doc: unknown, path: string): unknown {
 
 function toleranceText(c: ValidationCase): string {
   switch (c.check) {
-    case 'within': return c.unit === '%' ? `±${c.tolerance} pp` : `±${Math.round(c.tolerance * 100)}%`;
-    case 'at-most': return '<= published';
-    case 'below': return '< published';
-    case 'exact': return '= published';
+    case 'within':
+      return c.unit === '%' ? `±${c.tolerance} pp` : `±${Math.round(c.tolerance * 100)}%`;
+    case 'at-most':
+      return '<= published';
+    case 'below':
+      return '< published';
+    case 'exact':
+      return '= published';
   }
 }
 
 export function passes(c: ValidationCase, model: number): boolean {
   if (!Number.isFinite(model)) return false;
   switch (c.check) {
-    case 'within': return c.unit === '%' ? Math.abs(model - c.published) <= c.tolerance : Math.abs(model - c.published) <= c.tolerance * Math.abs(c.published);
-    case 'at-most': return model <= c.published;
-    case 'below': return model < c.published;
-    case 'exact': return model === c.published;
+    case 'within':
+      return c.unit === '%'
+        ? Math.abs(model - c.published) <= c.tolerance
+        : Math.abs(model - c.published) <= c.tolerance * Math.abs(c.published);
+    case 'at-most':
+      return model <= c.published;
+    case 'below':
+      return model < c.published;
+    case 'exact':
+      return model === c.published;
   }
 }
 
@@ -71,8 +81,11 @@ export function passes(c: ValidationCase, model: number): boolean {
  * command runs (progress). A command that fails or lacks the metric is an Error: the case list and
  * the commands are out of step, which is a bug, not a miss.
  */
-export async function runValidation(cases: readonly ValidationCase[], cli: CliRunner,
-  onCommand?: (i: number, n: number, line: string) => void): Promise<CaseOutcome[]> {
+export async function runValidation(
+  cases: readonly ValidationCase[],
+  cli: CliRunner,
+  onCommand?: (i: number, n: number, line: string) => void,
+): Promise<CaseOutcome[]> {
   const docs = new Map<string, unknown>();
   const lines = [...new Set(cases.map(commandLine))];
   for (let i = 0; i < lines.length; i++) {
@@ -88,14 +101,28 @@ export async function runValidation(cases: readonly ValidationCase[], cli: CliRu
     if (typeof v !== 'number') throw new Error(`validate: ${c.id}: no number at ${c.metric} in the output of '${line}'`);
     const model = v / c.scale;
     return {
-      id: c.id, kind: c.kind, source: c.source, statement: c.statement, published: c.published, model, unit: c.unit, check: c.check,
-      tolerance: toleranceText(c), ok: passes(c, model), command: line, metric: c.metric, scale: c.scale, note: c.note ?? null,
+      id: c.id,
+      kind: c.kind,
+      source: c.source,
+      statement: c.statement,
+      published: c.published,
+      model,
+      unit: c.unit,
+      check: c.check,
+      tolerance: toleranceText(c),
+      ok: passes(c, model),
+      command: line,
+      metric: c.metric,
+      scale: c.scale,
+      note: c.note ?? null,
     };
   });
 }
 
 /** The cases whose id starts with one of `prefixes` (all when empty); Error naming the ids for none. */
 export function selectCases(prefixes: readonly string[], kind: 'target' | 'held-out' | 'all' = 'all'): ValidationCase[] {
-  const out = CASES.filter((c) => (kind === 'all' || c.kind === kind) && (prefixes.length === 0 || prefixes.some((p) => c.id.startsWith(p))));
+  const out = CASES.filter(
+    (c) => (kind === 'all' || c.kind === kind) && (prefixes.length === 0 || prefixes.some((p) => c.id.startsWith(p))),
+  );
   return out;
 }
