@@ -61,26 +61,23 @@ export function scenarioFor(size, backing) {
 
 /** Runs one case in this process; returns the measured row. */
 export async function runOne(size, backing) {
-  const { PhysMem } = await import('@x/iommu-core');
-  const work = (await import('../dist/worker.js')).default;
-  // capture the run's PhysMem and backings at mmap time (once per VMA), to account their bytes
-  let mem = null;
-  const backings = [];
-  const allocBacking = PhysMem.prototype.allocBacking;
-  PhysMem.prototype.allocBacking = function (npages, profile) {
-    mem = this;
-    const b = allocBacking.call(this, npages, profile);
-    backings.push(b);
-    return b;
-  };
+  const { runCase } = await import('../dist/worker.js');
+  // the run's machine, handed over before it runs: its PhysMem and the process's VMAs (their
+  // backings) are read afterwards to account the model's bytes
+  let machine = null;
   globalThis.gc?.();
   const rss0 = process.memoryUsage().rss;
   const t0 = performance.now();
-  const reply = work({ kind: 'run', label: `${size} ${backing}`, scenario: scenarioFor(size, backing), trace: false, record: false });
+  const out = runCase(scenarioFor(size, backing), `${size} ${backing}`, {
+    onMachine: (mc) => {
+      machine = mc;
+    },
+  });
   const wallS = (performance.now() - t0) / 1000;
-  if (!('ok' in reply)) throw new Error(`${size} ${backing}: ${reply.usage.option}: ${reply.usage.message}`);
   const peakRss = process.resourceUsage().maxRSS * 1024;
-  const m = reply.ok.result.metrics;
+  const m = out.result.metrics;
+  const mem = machine.sim.mem;
+  const backings = machine.proc.vmas.flatMap((v) => (v.backing === null ? [] : [v.backing]));
   const pages = m.pins; // 4 KiB pages mapped (and pinned) at the end of boot
   const fa = mem.frames;
   const model = {

@@ -8,6 +8,9 @@ import { runTask, type Task } from './task.js';
 
 export type WorkerReply = { readonly ok: CaseOutput } | { readonly usage: { readonly option: string; readonly message: string } };
 
+/** One case in the caller's thread, with CaseOptions a worker task cannot carry (bench/scale.mjs: onMachine). */
+export { runCase } from './engine/run.js';
+
 export default function work(t: Task): WorkerReply {
   try {
     return { ok: runTask(t) };

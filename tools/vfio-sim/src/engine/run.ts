@@ -25,6 +25,11 @@ export interface CaseOptions {
   readonly record?: boolean;
   /** Shown progress of a single case: its total before it runs, pages and ops done as it runs. */
   readonly progress?: ProgressSink | undefined;
+  /**
+   * Called with the machine before the case runs, in this thread (not across a worker boundary): for
+   * a caller that measures the model itself (bench/scale.mjs reads its typed arrays afterwards).
+   */
+  readonly onMachine?: ((m: Machine) => void) | undefined;
 }
 
 export interface CaseOutput {
@@ -263,6 +268,7 @@ export function runCase(scenario: Scenario, label: string, opts: CaseOptions = {
   const r = resolveScenario(scenario);
   const spec = machineSpec(r);
   const m = buildMachine(spec, opts.trace !== undefined);
+  opts.onMachine?.(m);
   const w = traceTo(m, opts.trace, label);
   try {
     return runOps(m, r, spec, scenario, label, opts, w);
