@@ -124,10 +124,11 @@ export interface FieldName {
   readonly flag: string;
   readonly path: string;
 }
-export const FIELDS: Record<string, FieldName> = {};
+/** Each field's flag and JSON path, by path; frozen once the table below has registered them all. */
+export const FIELDS: Readonly<Record<string, FieldName>> = {};
 function f(flag: string, path: string): FieldName {
   const n = { flag, path };
-  FIELDS[path] = n;
+  (FIELDS as Record<string, FieldName>)[path] = n;
   return n;
 }
 const F = {
@@ -163,6 +164,8 @@ const F = {
   superpages: f('--superpages', 'iommu.superpages'),
   cost: f('--cost', 'cost'),
 };
+// every field is registered by the table above: from here on the lookup is read-only
+Object.freeze(FIELDS);
 
 /** [min, max] of the numeric fields a replay header repeats (checked there with the same bounds). */
 export const BOUNDS = {
