@@ -4,3 +4,4 @@ export { FaultInjector, FAULT_POINTS, type FaultPoint } from './sim/faults.js';
 export { checkTimeline } from './timeline/index.js';
 export { ptEngineCases, type PtEngineCase, type PtEngineTarget } from './pagetable/engine-suite.js';
 export { ptTestDomain, ptTestDomainFree } from './pt-iommu/test-domain.js';
+export { exportedTwice } from './entry-points.js';
