@@ -70,30 +70,53 @@ const HOOKS: readonly Hook[] = [
 ];
 const NONE: readonly IommuObserver[] = Object.freeze([]);
 
+/** The observers of l that implement hook h, in subscription order (NONE when none does). */
+function implementing(l: readonly IommuObserver[], h: Hook): readonly IommuObserver[] {
+  const r = l.filter((o) => o[h] !== undefined);
+  return r.length === 0 ? NONE : r;
+}
+
 /**
  * sim.observers: the subscriber list and the emitters the core calls. Subscribing and unsubscribing
- * replace the list (copy on write), so a hook that unsubscribes, or subscribes another observer,
- * does not disturb the emission in progress.
+ * replace the lists (copy on write), so a hook that unsubscribes, or subscribes another observer,
+ * does not disturb the emission in progress. Each probe point has its own list of the observers
+ * that implement it, taken at subscription: the vfio-sim CLI always has a subscriber (its
+ * pinned-after-unmap figure needs two hooks), and the probe points nobody implements must then
+ * cost an empty loop, not a property lookup per observer per event.
  */
 export class SimObservers {
   /** True while at least one observer is subscribed: test it before emitting. */
   on = false;
   private list: readonly IommuObserver[] = NONE;
+  private mapL: readonly IommuObserver[] = NONE;
+  private unmapL: readonly IommuObserver[] = NONE;
+  private mapPagesBeginL: readonly IommuObserver[] = NONE;
+  private mapPagesEndL: readonly IommuObserver[] = NONE;
+  private unmapPagesBeginL: readonly IommuObserver[] = NONE;
+  private unmapPagesEndL: readonly IommuObserver[] = NONE;
+  private iotlbSyncBeginL: readonly IommuObserver[] = NONE;
+  private iotlbSyncEndL: readonly IommuObserver[] = NONE;
+  private flushIotlbAllBeginL: readonly IommuObserver[] = NONE;
+  private flushIotlbAllEndL: readonly IommuObserver[] = NONE;
+  private ioPageFaultL: readonly IommuObserver[] = NONE;
+  private pinL: readonly IommuObserver[] = NONE;
+  private unpinL: readonly IommuObserver[] = NONE;
 
-  /** Adds an observer; returns the function that removes it (calling that again does nothing). */
+  /**
+   * Adds an observer; returns the function that removes it (calling that again does nothing). The
+   * hooks it implements are read here: one added to the object later is not called.
+   */
   subscribe(o: IommuObserver): () => void {
     if (typeof o !== 'object' || o === null) throw new TypeError('observer must be an object of hooks');
     for (const h of HOOKS) {
       const f = o[h];
       if (f !== undefined && typeof f !== 'function') throw new TypeError(`observer.${h} must be a function`);
     }
-    this.list = [...this.list, o];
-    this.on = true;
+    this.setList([...this.list, o]);
     return () => {
       const i = this.list.indexOf(o);
       if (i < 0) return;
-      this.list = this.list.filter((_, k) => k !== i);
-      this.on = this.list.length > 0;
+      this.setList(this.list.filter((_, k) => k !== i));
     };
   }
 
@@ -102,56 +125,74 @@ export class SimObservers {
     return this.list.length;
   }
 
+  private setList(l: readonly IommuObserver[]): void {
+    this.list = l;
+    this.mapL = implementing(l, 'map');
+    this.unmapL = implementing(l, 'unmap');
+    this.mapPagesBeginL = implementing(l, 'mapPagesBegin');
+    this.mapPagesEndL = implementing(l, 'mapPagesEnd');
+    this.unmapPagesBeginL = implementing(l, 'unmapPagesBegin');
+    this.unmapPagesEndL = implementing(l, 'unmapPagesEnd');
+    this.iotlbSyncBeginL = implementing(l, 'iotlbSyncBegin');
+    this.iotlbSyncEndL = implementing(l, 'iotlbSyncEnd');
+    this.flushIotlbAllBeginL = implementing(l, 'flushIotlbAllBegin');
+    this.flushIotlbAllEndL = implementing(l, 'flushIotlbAllEnd');
+    this.ioPageFaultL = implementing(l, 'ioPageFault');
+    this.pinL = implementing(l, 'pin');
+    this.unpinL = implementing(l, 'unpin');
+    this.on = l.length > 0;
+  }
+
   map(dom: IommuDomain, iova: number, pfn: number, npages: number): void {
-    const l = this.list;
-    for (let i = 0; i < l.length; i++) l[i]!.map?.(dom, iova, pfn, npages);
+    const l = this.mapL;
+    for (let i = 0; i < l.length; i++) l[i]!.map!(dom, iova, pfn, npages);
   }
   unmap(dom: IommuDomain, iova: number, npages: number, unmapped: number): void {
-    const l = this.list;
-    for (let i = 0; i < l.length; i++) l[i]!.unmap?.(dom, iova, npages, unmapped);
+    const l = this.unmapL;
+    for (let i = 0; i < l.length; i++) l[i]!.unmap!(dom, iova, npages, unmapped);
   }
   mapPagesBegin(dom: IommuDomain, iova: number, pfn: number, order: number, count: number, prot: number): void {
-    const l = this.list;
-    for (let i = 0; i < l.length; i++) l[i]!.mapPagesBegin?.(dom, iova, pfn, order, count, prot);
+    const l = this.mapPagesBeginL;
+    for (let i = 0; i < l.length; i++) l[i]!.mapPagesBegin!(dom, iova, pfn, order, count, prot);
   }
   mapPagesEnd(dom: IommuDomain, iova: number, pfn: number, order: number, count: number, ret: number, mapped: number): void {
-    const l = this.list;
-    for (let i = 0; i < l.length; i++) l[i]!.mapPagesEnd?.(dom, iova, pfn, order, count, ret, mapped);
+    const l = this.mapPagesEndL;
+    for (let i = 0; i < l.length; i++) l[i]!.mapPagesEnd!(dom, iova, pfn, order, count, ret, mapped);
   }
   unmapPagesBegin(dom: IommuDomain, iova: number, order: number, count: number): void {
-    const l = this.list;
-    for (let i = 0; i < l.length; i++) l[i]!.unmapPagesBegin?.(dom, iova, order, count);
+    const l = this.unmapPagesBeginL;
+    for (let i = 0; i < l.length; i++) l[i]!.unmapPagesBegin!(dom, iova, order, count);
   }
   unmapPagesEnd(dom: IommuDomain, iova: number, order: number, count: number, unmapped: number): void {
-    const l = this.list;
-    for (let i = 0; i < l.length; i++) l[i]!.unmapPagesEnd?.(dom, iova, order, count, unmapped);
+    const l = this.unmapPagesEndL;
+    for (let i = 0; i < l.length; i++) l[i]!.unmapPagesEnd!(dom, iova, order, count, unmapped);
   }
   iotlbSyncBegin(dom: IommuDomain, start: number, last: number): void {
-    const l = this.list;
-    for (let i = 0; i < l.length; i++) l[i]!.iotlbSyncBegin?.(dom, start, last);
+    const l = this.iotlbSyncBeginL;
+    for (let i = 0; i < l.length; i++) l[i]!.iotlbSyncBegin!(dom, start, last);
   }
   iotlbSyncEnd(dom: IommuDomain): void {
-    const l = this.list;
-    for (let i = 0; i < l.length; i++) l[i]!.iotlbSyncEnd?.(dom);
+    const l = this.iotlbSyncEndL;
+    for (let i = 0; i < l.length; i++) l[i]!.iotlbSyncEnd!(dom);
   }
   flushIotlbAllBegin(dom: IommuDomain): void {
-    const l = this.list;
-    for (let i = 0; i < l.length; i++) l[i]!.flushIotlbAllBegin?.(dom);
+    const l = this.flushIotlbAllBeginL;
+    for (let i = 0; i < l.length; i++) l[i]!.flushIotlbAllBegin!(dom);
   }
   flushIotlbAllEnd(dom: IommuDomain): void {
-    const l = this.list;
-    for (let i = 0; i < l.length; i++) l[i]!.flushIotlbAllEnd?.(dom);
+    const l = this.flushIotlbAllEndL;
+    for (let i = 0; i < l.length; i++) l[i]!.flushIotlbAllEnd!(dom);
   }
   ioPageFault(dev: number, domainId: number, iova: number, flags: number): void {
-    const l = this.list;
-    for (let i = 0; i < l.length; i++) l[i]!.ioPageFault?.(dev, domainId, iova, flags);
+    const l = this.ioPageFaultL;
+    for (let i = 0; i < l.length; i++) l[i]!.ioPageFault!(dev, domainId, iova, flags);
   }
   pin(pfn: number, npages: number): void {
-    const l = this.list;
-    for (let i = 0; i < l.length; i++) l[i]!.pin?.(pfn, npages);
+    const l = this.pinL;
+    for (let i = 0; i < l.length; i++) l[i]!.pin!(pfn, npages);
   }
   unpin(pfn: number, npages: number): void {
-    const l = this.list;
-    for (let i = 0; i < l.length; i++) l[i]!.unpin?.(pfn, npages);
+    const l = this.unpinL;
+    for (let i = 0; i < l.length; i++) l[i]!.unpin!(pfn, npages);
   }
 }

@@ -188,6 +188,22 @@ describe('iommu_observe', () => {
     h.sim.mem.freeFrames(pfn, 4);
   });
 
+  it('test_observe_hooks_read_at_subscribe: each probe reaches the observers implementing it then, in order', () => {
+    h = makeHarness();
+    const ev: string[] = [];
+    const late: IommuObserver = { unpin: () => ev.push('late.unpin') };
+    h.sim.observe({ pin: () => ev.push('a.pin') });
+    h.sim.observe(late);
+    h.sim.observe({ pin: () => ev.push('c.pin'), unpin: () => ev.push('c.unpin') });
+    // a hook added after subscribing is not called: the probe points' lists were taken at subscribe
+    late.pin = () => ev.push('late.pin');
+    const pfn = h.sim.mem.allocFrames(1);
+    h.sim.mem.pin(pfn, 1);
+    h.sim.mem.unpin(pfn, 1);
+    expect(ev).toEqual(['a.pin', 'c.pin', 'late.unpin', 'c.unpin']);
+    h.sim.mem.freeFrames(pfn, 1);
+  });
+
   it('test_observe_io_page_fault: the reference driver reports a device fault (first faulting page only)', () => {
     h = makeHarness({ release: 'mainline' });
     const dev = h.drv.probeDevice();
