@@ -30,6 +30,9 @@ describe('profile names', () => {
     expect(parseProfile(name)).toEqual(want);
     expect(profileError(name)).toBe(`'${name}' is a valid profile`);
     expect(parseProfile(name)).toBe(parseProfile(name)); // parsed once
+    // the parse is memoised: every caller gets the same object, so it must be read-only
+    const p = parseProfile(name);
+    expect([Object.isFrozen(p), Object.isFrozen(p.on), Object.isFrozen(p.off)]).toEqual([true, true, true]);
   });
 
   it.each([

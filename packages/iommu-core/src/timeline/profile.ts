@@ -93,6 +93,12 @@ function parse(name: string): ParsedProfile | string {
       (m[1] === '+' ? on : off).push(id);
     }
   }
+  // the memo hands the same object to every caller: frozen, so none can change what the next one gets
+  if (typeof out !== 'string') {
+    Object.freeze(out.on);
+    Object.freeze(out.off);
+    Object.freeze(out);
+  }
   if (cache.size < 4096) cache.set(name, out);
   return out;
 }
