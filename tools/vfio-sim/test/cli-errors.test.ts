@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PKG, cli, inProcess, type Ran } from './helpers.js';
+import { PKG, REPLAY_MACHINE, cli, inProcess, type Ran } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-err-'));
 const badScenario = join(dir, 'bad.json');
@@ -12,20 +12,7 @@ writeFileSync(badScenario, JSON.stringify({ guest: { memory: '8G', ram: 1 } }));
 const notJson = join(dir, 'nope.json');
 writeFileSync(notJson, '{ guest: ');
 const badReplay = join(dir, 'bad.jsonl');
-const machine = {
-  hostMemory: '8589934592',
-  seed: 1,
-  backing: 'thp',
-  cost: {},
-  driver: 'amd',
-  profile: 'v4.17',
-  iotlbEntries: 1024,
-  groups: 1,
-  devices: 1,
-  memlockLimit: '5368709120',
-  capIpcLock: false,
-  container: { tlbSyncMax: 512, unmapPath: null, disableHugepages: false, dmaEntryLimit: 65535 },
-};
+const machine = REPLAY_MACHINE;
 const header = { op: 'header', format: 'vfio-sim-replay', version: 1, label: 'x', machine, scenario: null };
 writeFileSync(
   badReplay,

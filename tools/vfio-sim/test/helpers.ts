@@ -10,6 +10,22 @@ import type { CommandResult } from '../src/engine/result.js';
 export const PKG = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = join(PKG, 'dist', 'cli.js');
 
+/** A replay header's full machine, as today's `run --record` writes it (8 GiB host, AMD, v4.17). */
+export const REPLAY_MACHINE = {
+  hostMemory: '8589934592',
+  seed: 1,
+  backing: 'thp',
+  cost: {},
+  driver: 'amd',
+  profile: 'v4.17',
+  iotlbEntries: 1024,
+  groups: 1,
+  devices: 1,
+  memlockLimit: '5368709120',
+  capIpcLock: false,
+  container: { tlbSyncMax: 512, unmapPath: null, disableHugepages: false, dmaEntryLimit: 65535 },
+};
+
 export interface Ran {
   code: number | null;
   stdout: string;

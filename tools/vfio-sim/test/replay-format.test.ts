@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import RESULT_JSON_SCHEMA from '../docs/result.schema.json' with { type: 'json' };
 import { validate } from '../src/report/schema.js';
-import { PKG, cli, cliJson, inProcess } from './helpers.js';
+import { PKG, REPLAY_MACHINE, cli, cliJson, inProcess } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-fmt-'));
 const HEADER = '{"op":"header","format":"vfio-sim-replay","version":1';
@@ -77,20 +77,7 @@ describe('replay format', () => {
 
   it('test_replay_header_without_scenario', async () => {
     // today's full machine without a scenario field: it replays (scenario null), no internal error
-    const machine = {
-      hostMemory: '8589934592',
-      seed: 1,
-      backing: 'thp',
-      cost: {},
-      driver: 'amd',
-      profile: 'v4.17',
-      iotlbEntries: 1024,
-      groups: 1,
-      devices: 1,
-      memlockLimit: '5368709120',
-      capIpcLock: false,
-      container: { tlbSyncMax: 512, unmapPath: null, disableHugepages: false, dmaEntryLimit: 65535 },
-    };
+    const machine = REPLAY_MACHINE;
     const f = file(
       JSON.stringify({ op: 'header', format: 'vfio-sim-replay', version: 1, label: 'x', machine }),
       '{"op":"mmap","size":"0x40000000"}',
