@@ -8,6 +8,6 @@ export default mergeConfig(base, {
   test: {
     testTimeout: 120_000,
     hookTimeout: 300_000,
-    env: { FC_RUNS: '20', FAULT_MAX_K: '4', ISO_STEPS: '100', FUZZ_RUNS: '20' },
+    env: { FC_RUNS: '20', FAULT_MAX_K: '4', ISO_STEPS: '100', FUZZ_RUNS: '20', PT_WINDOW_MAX: '24', PT_MATRIX: 'small' },
   },
 });

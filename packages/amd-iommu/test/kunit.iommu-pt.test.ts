@@ -13,6 +13,15 @@ import { createAmdv1Format, ptPolicyOf } from '../src/internals.js';
 import { amdv1Cfgs } from '../src/testing.js';
 import { RW, setup } from './helpers.js';
 
+// Under Stryker (vitest.stryker.config.ts) the instrumented engine maps the 8 GiB window in over a
+// minute, and every mutant of the driver reruns each case: the mutation run caps the window and
+// takes a corner of the engine matrix (PT_MATRIX=small: the first and last mode, four policy
+// combinations in which each rule takes both values); CI and test:deep run all of it.
+const WINDOW_MAX = Number(process.env.PT_WINDOW_MAX ?? 64);
+const SMALL = process.env.PT_MATRIX === 'small';
+/** The engine cases' own sizes under PT_MATRIX=small: splits up to 1 GiB leaves, 200 random maps. */
+const CASE_SIZES = SMALL ? { splitMaxOrder: 30, randomMaps: 200 } : {};
+
 describe.each(amdv1Cfgs)('amdv1 iommu_pt cfg=%o', (cfg) => {
   const mk = () => setup({ profile: 'mainline', vaBits: cfg.vaBits }, false);
   const maxPage = 2 ** (cfg.vaBits - 12) - 1;
@@ -91,7 +100,8 @@ describe.each(amdv1Cfgs)('engine cases on amdv1 cfg=%o', (cfg) => {
     const driver: PtEngineTarget = {
       format,
       policy,
-      windowOrder: k < policies.length - 1 ? 27 : cfg.vaBits === 32 ? 30 : 33,
+      windowOrder: Math.min(WINDOW_MAX, k < policies.length - 1 ? 27 : cfg.vaBits === 32 ? 30 : 33),
+      ...CASE_SIZES,
       domain() {
         const sim = createSim({ memory: 1n << 30n, seed: 1 });
         const amd = createAmdIommu(sim, { profile, vaBits: cfg.vaBits });
@@ -107,10 +117,13 @@ describe.each(amdv1Cfgs)('engine cases on amdv1 cfg=%o', (cfg) => {
       const top = mode - 1,
         span = 2 ** (format.itemOrder(top) + format.numItemsLg2(top) - 12);
       if (mode > cfg.startLevel + 1 && span / 512 >= vaPages) break;
+      const lastMode = mode === 6 || (2 * span) / 512 >= vaPages;
+      if (SMALL && mode > cfg.startLevel + 1 && !lastMode) continue;
       const engine: PtEngineTarget = {
         format,
         policy,
         windowOrder: 24,
+        ...CASE_SIZES,
         domain() {
           const sim = createSim({ memory: 1n << 30n, seed: 1 });
           const dom = ptTestDomain(sim, format, policy, AMD_IOMMU_PGSIZES, { topLevel: top, apertureEnd: Math.min(span, vaPages) - 1 });
@@ -148,12 +161,16 @@ function everyPolicy(): PtPolicy[] {
   return out;
 }
 
-describe.each(everyPolicy().map((p) => [JSON.stringify(p), p] as const))('engine cases on amdv1 mode 3, policy %s', (_name, policy) => {
+/** PT_MATRIX=small: combinations 0, 7, 10 and 13, in which each of the four rules takes both values. */
+const policies = SMALL ? everyPolicy().filter((_, i) => i === 0 || i === 7 || i === 10 || i === 13) : everyPolicy();
+
+describe.each(policies.map((p) => [JSON.stringify(p), p] as const))('engine cases on amdv1 mode 3, policy %s', (_name, policy) => {
   const format = createAmdv1Format();
   const target: PtEngineTarget = {
     format,
     policy,
     windowOrder: 21,
+    ...CASE_SIZES,
     domain() {
       const sim = createSim({ memory: 1n << 30n, seed: 1 });
       const dom = ptTestDomain(sim, format, policy, AMD_IOMMU_PGSIZES, { topLevel: 2 });

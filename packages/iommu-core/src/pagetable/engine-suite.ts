@@ -25,6 +25,10 @@ export interface PtEngineTarget {
   domain(): { sim: Sim; dom: PtIommuDomain; maxPage: number; free(): void };
   /** log2 bytes of test_map_table_to_oa's window (default 30: 2^18 4 KiB leaves at the smallest size). */
   readonly windowOrder?: number;
+  /** Largest leaf order test_unmap_split pairs (default 40: 1 TiB; larger sizes are test_map_simple's). */
+  readonly splitMaxOrder?: number;
+  /** Maps test_random_map makes (default 1000, kunit's count). */
+  readonly randomMaps?: number;
 }
 
 /** One case: run() throws on the first failure. */
@@ -170,7 +174,8 @@ export function ptEngineCases(t: PtEngineTarget): PtEngineCase[] {
         const replace = policy.replaceEmptyTables,
           room = replace ? 2 : 3;
         // up to 1 TiB: larger sizes are test_map_simple's
-        const sizes = sizesOf(fmt, dom).filter((o) => o <= 40 && room * pages(o) - 1 <= maxPage);
+        const top = t.splitMaxOrder ?? 40;
+        const sizes = sizesOf(fmt, dom).filter((o) => o <= top && room * pages(o) - 1 <= maxPage);
         for (let a = 0; a < sizes.length; a++) {
           for (let b = a + 1; b < sizes.length; b++) {
             if (!replace && (a > 0 || b > 1)) dom = fresh().dom;
@@ -201,7 +206,8 @@ export function ptEngineCases(t: PtEngineTarget): PtEngineCase[] {
         // leaves nothing mapped, and the range is dropped
         const keepsEmpty = !policy.replaceEmptyTables;
         let retried = 0;
-        for (let i = 0; i < 1000; i++) {
+        const maps = t.randomMaps ?? 1000;
+        for (let i = 0; i < maps; i++) {
           let s = lo + Math.floor(rng.next() * span),
             e = lo + Math.floor(rng.next() * span);
           if (s > e) [s, e] = [e, s];
