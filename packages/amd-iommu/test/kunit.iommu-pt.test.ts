@@ -19,8 +19,8 @@ import { RW, setup } from './helpers.js';
 // combinations in which each rule takes both values); CI and test:deep run all of it.
 const WINDOW_MAX = Number(process.env.PT_WINDOW_MAX ?? 64);
 const SMALL = process.env.PT_MATRIX === 'small';
-/** The engine cases' own sizes under PT_MATRIX=small: splits up to 1 GiB leaves, 200 random maps. */
-const CASE_SIZES = SMALL ? { splitMaxOrder: 30, randomMaps: 200 } : {};
+/** The engine cases' own sizes under PT_MATRIX=small: splits up to 2 MiB leaves, 100 random maps. */
+const CASE_SIZES = SMALL ? { splitMaxOrder: 21, randomMaps: 100 } : {};
 
 describe.each(amdv1Cfgs)('amdv1 iommu_pt cfg=%o', (cfg) => {
   const mk = () => setup({ profile: 'mainline', vaBits: cfg.vaBits }, false);
