@@ -159,7 +159,6 @@ export class PageTable implements Reacher, PtLevelTable {
     r.cleared = 0;
     r.steps = 0;
     r.spanStart = -1;
-    r.freed = freed;
     ptUnmapRange(this, r);
     if (r.cleared > 0) this.acct.cleared(r.cleared);
     // a shorter cleared span cannot hold a whole table
@@ -167,7 +166,11 @@ export class PageTable implements Reacher, PtLevelTable {
       const cur = r.va;
       r.va = r.spanStart;
       r.end = cur;
+      // only the free walk needs the gather: most unmaps free nothing, and a gather is usually a
+      // young object (the core's per-call one), whose store into the walk costs a write barrier call
+      r.freed = freed;
       ptFreeCovered(this, r);
+      r.freed = null;
       r.va = cur;
     }
     return r.done;

@@ -12,7 +12,16 @@ import type { PtLevelTable } from './level-table.js';
 /** Clears the leaves from r.va to r.end under the policy, resuming at the lowest loaded table. */
 export function ptUnmapRange(t: PtLevelTable, r: PtWalk): void {
   while (r.va < r.end) {
-    if (unmapLevel(t, r, ptCachedState(t, r, 0)) === PT_WALK_STOP) return;
+    let pts = ptCachedState(t, r, 0);
+    // straight down through present tables to the one holding r.va's entry: the level function
+    // runs there, and this loop resumes above it (the cached states) once that table is done
+    while (pts.level > 0) {
+      const words = pts.words,
+        w = pts.base + 2 * pts.index;
+      if ((words[w]! | words[w + 1]!) === 0 || t.fmt.load(words, w, pts.level, pts) !== PT_ENTRY_TABLE) break;
+      pts = ptDescend(t, r, pts);
+    }
+    if (unmapLevel(t, r, pts) === PT_WALK_STOP) return;
   }
 }
 
@@ -111,12 +120,16 @@ function clearRun4k(t: PtLevelTable, r: PtWalk, p: number, words: Int32Array, w:
   words[w] = 0;
   words[w + 1] = 0;
   acct.dec(c, off, p);
+  // the reach byte's fast path written out (dec() rechecks and spills): this function is inlined
+  // into unmapLevel, and V8's inlining budget left the per-page dec() call standing (15% slower)
   for (w += 2; k < seg; k++, w += 2) {
     lo = (lo + 4096) | 0;
     if (words[w] !== lo || words[w + 1] !== hi) break;
     words[w] = 0;
     words[w + 1] = 0;
-    acct.dec(c, off + k, p + k);
+    const x = c[off + k]!;
+    if (x > -127) c[off + k] = x - 1;
+    else acct.dec(c, off + k, p + k);
   }
   return k;
 }
