@@ -166,11 +166,9 @@ export class PageTable implements Reacher, PtLevelTable {
       const cur = r.va;
       r.va = r.spanStart;
       r.end = cur;
-      // only the free walk needs the gather: most unmaps free nothing, and a gather is usually a
-      // young object (the core's per-call one), whose store into the walk costs a write barrier call
-      r.freed = freed;
-      ptFreeCovered(this, r);
-      r.freed = null;
+      // the gather goes as an argument, not into the walk: it is usually a young object (the core's
+      // per-call one), whose store into the walk costs a write barrier call
+      ptFreeCovered(this, r, freed);
       r.va = cur;
     }
     return r.done;
