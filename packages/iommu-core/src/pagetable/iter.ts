@@ -47,7 +47,7 @@ export class PtWalk {
   steps = F64;
   /** unmap: first page of the first leaf removed (the span freed tables must lie in), -1 before it. */
   spanStart = F64;
-  /** Where tables the call unlinks go, to be freed after the IOTLB flush that covers them. */
+  /** map: where the empty tables a large leaf replaces go, to be freed after the flush that covers them (the unmap free walk takes its gather as an argument). */
   freed: IotlbGather | null = null;
   /** collect: tables of a subtree, post-order (children first). */
   readonly tables: number[] = [];

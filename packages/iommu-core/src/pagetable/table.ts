@@ -159,7 +159,6 @@ export class PageTable implements Reacher, PtLevelTable {
     r.cleared = 0;
     r.steps = 0;
     r.spanStart = -1;
-    r.freed = freed;
     ptUnmapRange(this, r);
     if (r.cleared > 0) this.acct.cleared(r.cleared);
     // a shorter cleared span cannot hold a whole table
@@ -167,7 +166,9 @@ export class PageTable implements Reacher, PtLevelTable {
       const cur = r.va;
       r.va = r.spanStart;
       r.end = cur;
-      ptFreeCovered(this, r);
+      // the gather goes as an argument, not into the walk: it is usually a young object (the core's
+      // per-call one), whose store into the walk costs a write barrier call
+      ptFreeCovered(this, r, freed);
       r.va = cur;
     }
     return r.done;
