@@ -9,6 +9,7 @@
 
 import { IOMMU_READ, IOMMU_WRITE } from '@x/iommu-core';
 import { PT_ENTRY_EMPTY, PT_ENTRY_OA, PT_ENTRY_TABLE, type PtFormat, type PtState } from '@x/iommu-core/internals';
+import { POW2 } from './pow2.js';
 
 export const AMDV1_PR = 1 << 0;
 export const AMDV1_A = 1 << 5;
@@ -117,7 +118,7 @@ export function createAmdv1Format(opts: Amdv1Options = {}): PtFormat {
       if (nl === AMDV1_NL_LARGE) {
         const order = 13 + trailingOnes(f);
         st.order = order;
-        st.pfn = f - (f % 2 ** (order - 12));
+        st.pfn = f - (f % POW2[order - 12]!);
       } else {
         st.order = 12 + 9 * level;
         st.pfn = f;
@@ -126,8 +127,8 @@ export function createAmdv1Format(opts: Amdv1Options = {}): PtFormat {
     },
     installLeaves(words, w, level, pfn, order, prot, n) {
       const rl = order - 12 - 9 * level;
-      const rep = 2 ** rl;
-      const lp = 2 ** (order - 12);
+      const rep = POW2[rl]!;
+      const lp = POW2[order - 12]!;
       const hiFlags = fc | ((prot & IOMMU_READ) !== 0 ? AMDV1_HI_IR : 0) | ((prot & IOMMU_WRITE) !== 0 ? AMDV1_HI_IW : 0);
       if (rl === 0) {
         // natural size: NextLevel 0, no size code (PM_LEVEL_ENC is not used for these)
@@ -138,7 +139,7 @@ export function createAmdv1Format(opts: Amdv1Options = {}): PtFormat {
         return n;
       }
       // NextLevel 7: ones in address bits 12 .. order-2, bit order-1 zero (PAGE_SIZE_PTE)
-      const code = 2 ** (order - 13) - 1;
+      const code = POW2[order - 13]! - 1;
       for (let k = 0; k < n; k++, pfn += lp) {
         const f = pfn + code;
         const lo = ((f % 0x100000) << 12) | (AMDV1_NL_LARGE << AMDV1_NL_SHIFT) | AMDV1_PR;
@@ -169,7 +170,7 @@ export function createAmdv1Format(opts: Amdv1Options = {}): PtFormat {
 }
 
 /** Replicas of a leaf of `order` in a table at `level` (PAGE_SIZE_PTE_COUNT). */
-export const replicaCount = (order: number, level: number): number => 2 ** (order - 12 - 9 * level);
+export const replicaCount = (order: number, level: number): number => POW2[order - 12 - 9 * level]!;
 
 /** Word offset of the head of the replicated run containing the leaf at w (first_pte_l7). */
 function runHead(words: Int32Array, w: number, base: number, level: number): { head: number; rep: number } {

@@ -107,7 +107,7 @@ function chargePinWork(iommu: VfioIommu, off: number, n: number, run: ContigRun)
   const batched = s.batchedPinning && !iommu.disableHugepages;
   m.charge(iommu.evGupCalls, batched ? Math.ceil((off + n) / VFIO_BATCH_PAGES) - Math.ceil(off / VFIO_BATCH_PAGES) : n);
   m.charge(iommu.evGupPages, n);
-  const folio = 2 ** Math.min(run.folioOrder, 18);
+  const folio = 1 << Math.min(run.folioOrder, 18); // not 2 **: a variable power is a call to C's pow()
   const perFolio = folio > 1 && (run.hugetlb || s.gupThpFast);
   m.charge(iommu.evGupWalks, !perFolio || !batched ? n : batchFolioPieces(off, run.pfn, n, folio));
   m.charge(iommu.evPinSteps, s.folioAcct && batched ? segments(off, n, VFIO_BATCH_PAGES) : n);
@@ -217,7 +217,7 @@ export function vfioUnpinPagesRemote(
 function unpinRun(iommu: VfioIommu, dma: VfioDma, pfn: number, npage: number, doAccounting: boolean, folioOrder: number): number {
   // put_pfn() per page; since d14de5b92578 (v6.18) one unpin_user_page_range_dirty_lock() that
   // steps over the range a folio at a time. Either way each folio's struct page is touched once.
-  const folios = segments(pfn, npage, 2 ** Math.min(folioOrder, 18));
+  const folios = segments(pfn, npage, 1 << Math.min(folioOrder, 18));
   iommu.sim.meter.charge(iommu.evUnpinSteps, iommu.spec.folioAcct ? folios : npage);
   iommu.sim.meter.charge(iommu.evUnpinFolios, folios);
   iommu.sim.mem.unpin(pfn, npage);

@@ -4,6 +4,7 @@
 // Addresses are page numbers (4 KiB); no BigInt except cmdBigInt for tests and traces.
 
 import { trailingOnes } from '../fmt-amdv1.js';
+import { POW2 } from '../pow2.js';
 
 export const CMD_COMPLETION_WAIT = 1;
 export const CMD_INV_DEVTAB_ENTRY = 2;
@@ -148,7 +149,7 @@ export function buildInvAddress(startPage: number, npages: number, out: InvAddre
     out.s = true;
     return out;
   }
-  const m = 2 ** kp;
+  const m = POW2[kp]!;
   out.page = startPage - (startPage % m) + (m - 1); // set the bits below k
   out.s = true;
   return out;
@@ -186,7 +187,7 @@ export function decodeInvAddress(page: number, s: boolean, out: InvRange = { pag
     out.npages = Infinity;
     return out;
   }
-  const n = 2 ** (z + 1 - 12);
+  const n = POW2[z + 1 - 12]!;
   out.page = page - (page % n);
   out.npages = n;
   return out;

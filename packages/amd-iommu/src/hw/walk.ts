@@ -7,6 +7,7 @@ import type { PhysMem } from '@x/iommu-core';
 import { P9 as P9_EXPORT } from '@x/iommu-core/internals';
 import { AMDV1_NL_LARGE, AMDV1_PR, trailingOnes } from '../fmt-amdv1.js';
 import { EVENT_FLAG_PE, EVENT_FLAG_PR, EVENT_FLAG_RZ } from './event-log.js';
+import { POW2 } from '../pow2.js';
 
 /**
  * Pages one item covers at level L. A typed copy of the core's frozen P9: V8 11 loads a frozen
@@ -89,7 +90,7 @@ export function walk(mem: PhysMem, mode: number, root: number, iova: number, dte
         return false;
       }
     }
-    const lp = 2 ** (order - 12);
+    const lp = POW2[order - 12]!;
     const off = iova % lp;
     r.leafIova = iova - off;
     r.leafPfn = f - (f % lp);
