@@ -145,18 +145,8 @@ export class PageTable implements Reacher, PtLevelTable {
   unmap(iova: number, npages: number, freed: IotlbGather): number {
     const r = this.walk;
     if (npages === 1 && this.lin !== null) {
-      // one 4 KiB leaf (VFIO's per-page teardown of a 4k guest): in the level-0 table the last walk
-      // ended in, no descent at all (as map's single page); elsewhere a plain descent, no walk
-      const s = this.states[0]!;
-      let pts: PtState | null = null;
-      if (s.key === Math.floor(iova * this.geo.perTable[0]!) && this.top > 0) {
-        const i = iova - s.va,
-          w = s.base + 2 * i;
-        if ((s.words[w]! | s.words[w + 1]!) !== 0 && this.fmt.load(s.words, w, 0, s) === PT_ENTRY_OA) {
-          s.index = i;
-          pts = s;
-        }
-      } else pts = this.find(iova);
+      // one 4 KiB leaf (VFIO's per-page teardown of a 4k guest): a plain descent, no walk
+      const pts = this.find(iova);
       if (pts !== null && pts.level === 0 && ptUnmapOne4k(this, pts, pts.index) === 1) {
         r.steps = 1;
         return 1;
