@@ -12,7 +12,7 @@
 
 import type { IotlbGather } from '../gather.js';
 import type { TableArena } from '../mem/arena.js';
-import { F64, PT_NO_KEY, type PtState } from './format.js';
+import { F64, PT_ENTRY_TABLE, PT_NO_KEY, type PtFormat, type PtState } from './format.js';
 import type { PtGeometry } from './geometry.js';
 
 /** A level function's answer when the whole walk must end here (a hole under holes='stop', ...). */
@@ -106,6 +106,21 @@ export function ptCachedState(t: PtWalkable, r: PtWalk, from: number): PtState {
   while (l < top && states[l]!.key !== Math.floor(va * per[l]!)) l++;
   const pts = states[l]!;
   ptSetRange(t, pts, r);
+  return pts;
+}
+
+/**
+ * From pts down through present tables toward r.va's entry, stopping above level `to` or at an
+ * entry that is empty or a leaf: the state a level function should run on. The walk's caller
+ * resumes above it through the cached states once that table is done.
+ */
+export function ptDescendPresent(t: PtWalkable & { readonly fmt: PtFormat }, r: PtWalk, pts: PtState, to: number): PtState {
+  while (pts.level > to) {
+    const words = pts.words,
+      w = pts.base + 2 * pts.index;
+    if ((words[w]! | words[w + 1]!) === 0 || t.fmt.load(words, w, pts.level, pts) !== PT_ENTRY_TABLE) break;
+    pts = ptDescend(t, r, pts);
+  }
   return pts;
 }
 

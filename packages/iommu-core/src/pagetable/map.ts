@@ -6,21 +6,15 @@
 
 import { ERRNO } from '../errno.js';
 import { LEAF4K_CARRY, PT_ENTRY_TABLE, clearEntries, type PtState } from './format.js';
-import { ptCachedState, ptDescend, type PtWalk } from './iter.js';
+import { ptCachedState, ptDescend, ptDescendPresent, type PtWalk } from './iter.js';
 import type { PtLevelTable } from './level-table.js';
 import { ptCollectEmpty } from './walk-all.js';
 
 /** Maps r's leaves from r.va to r.end, resuming at the lowest loaded table at or above their level. 0 or -errno. */
 export function ptMapRange(t: PtLevelTable, r: PtWalk): number {
   while (r.va < r.end) {
-    let pts = ptCachedState(t, r, r.level);
     // straight down through present tables (the level functions allocate the missing ones)
-    while (pts.level > r.level) {
-      const words = pts.words,
-        w = pts.base + 2 * pts.index;
-      if ((words[w]! | words[w + 1]!) === 0 || t.fmt.load(words, w, pts.level, pts) !== PT_ENTRY_TABLE) break;
-      pts = ptDescend(t, r, pts);
-    }
+    const pts = ptDescendPresent(t, r, ptCachedState(t, r, r.level), r.level);
     const ret = pts.level === r.level ? mapLeaves(t, r, pts) : mapLevel(t, r, pts);
     if (ret !== 0) return ret;
   }

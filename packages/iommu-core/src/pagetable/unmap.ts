@@ -7,22 +7,13 @@
 import type { IotlbGather } from '../gather.js';
 import { POW2_TABLE } from '../pgsize.js';
 import { LEAF4K_CARRY, PT_ENTRY_OA, PT_ENTRY_TABLE, clearEntries, type PtState } from './format.js';
-import { PT_WALK_STOP, ptCachedState, ptDescend, ptLoadTable, ptSetRange, type PtWalk } from './iter.js';
+import { PT_WALK_STOP, ptCachedState, ptDescend, ptDescendPresent, ptLoadTable, ptSetRange, type PtWalk } from './iter.js';
 import type { PtLevelTable } from './level-table.js';
 
 /** Clears the leaves from r.va to r.end under the policy, resuming at the lowest loaded table. */
 export function ptUnmapRange(t: PtLevelTable, r: PtWalk): void {
   while (r.va < r.end) {
-    let pts = ptCachedState(t, r, 0);
-    // straight down through present tables to the one holding r.va's entry: the level function
-    // runs there, and this loop resumes above it (the cached states) once that table is done
-    while (pts.level > 0) {
-      const words = pts.words,
-        w = pts.base + 2 * pts.index;
-      if ((words[w]! | words[w + 1]!) === 0 || t.fmt.load(words, w, pts.level, pts) !== PT_ENTRY_TABLE) break;
-      pts = ptDescend(t, r, pts);
-    }
-    if (unmapLevel(t, r, pts) === PT_WALK_STOP) return;
+    if (unmapLevel(t, r, ptDescendPresent(t, r, ptCachedState(t, r, 0), 0)) === PT_WALK_STOP) return;
   }
 }
 
