@@ -4,17 +4,12 @@
 // Reads the arena's int32 words directly; no BigInt, no allocation per walk.
 
 import type { PhysMem } from '@x/iommu-core';
-import { P9 as P9_EXPORT } from '@x/iommu-core/internals';
 import { AMDV1_NL_LARGE, AMDV1_PR, trailingOnes } from '../fmt-amdv1.js';
 import { EVENT_FLAG_PE, EVENT_FLAG_PR, EVENT_FLAG_RZ } from './event-log.js';
 import { POW2 } from '../pow2.js';
 
-/**
- * Pages one item covers at level L. A typed copy of the core's frozen P9: V8 11 loads a frozen
- * array's elements through its generic keyed-load IC (about 70 instructions under callgrind), twice
- * per level of every walk. Never written.
- */
-const P9 = Float64Array.from(P9_EXPORT);
+// Pages one item covers at level L: POW2[9 * L] (the core's P9 is a frozen array, which V8 11
+// reads through its generic keyed-load IC, twice per level of every walk).
 
 const HI_IR = 1 << 29,
   HI_IW = 1 << 30;
@@ -50,7 +45,7 @@ export function walk(mem: PhysMem, mode: number, root: number, iova: number, dte
     return false;
   }
   // IOVA bits above the mode's reach must be zero (mode 6 decodes all 64 bits)
-  if (mode < 6 && iova >= P9[mode]!) {
+  if (mode < 6 && iova >= POW2[9 * mode]!) {
     r.faultFlags = 0;
     return false;
   }
@@ -62,7 +57,7 @@ export function walk(mem: PhysMem, mode: number, root: number, iova: number, dte
       return false;
     }
     const words = tables.words(table);
-    const w = tables.wordOffset(table) + 2 * (Math.floor(iova / P9[l]!) % 512);
+    const w = tables.wordOffset(table) + 2 * (Math.floor(iova / POW2[9 * l]!) % 512);
     const lo = words[w]!,
       hi = words[w + 1]!;
     r.levels++;
