@@ -1,56 +1,88 @@
 // pnpm test:mutation: StrykerJS over every package that has a stryker.config.json, one after the
 // other (each uses both cores), after building the libraries the others' tests import through dist.
-// Not part of CI: a package takes 20-60 minutes here. Reruns are incremental (reports/mutation/).
+// Not part of CI: a whole package takes one to several hours here. Reruns are incremental
+// (reports/mutation/), but Stryker saves results only when a run ends, so long campaigns are sharded:
 //   pnpm test:mutation --pkg iommu-core       one package (directory name or package name)
+//   pnpm test:mutation --pkg iommu-core --shards 12      12 runs over disjoint file sets, each keeping its
+//                                              own results; rerun to resume, finished shards are reused
+//   pnpm test:mutation --pkg iommu-core --shards 12 --shard 3   only the third
+//   pnpm test:mutation:score --pkg iommu-core --shards 12     the merged score and the undetected mutants
 //   MUTATION_PKG=amd-iommu,vfio-type1 pnpm test:mutation
 //   pnpm test:mutation --pkg iommu-core --force --mutate "src/gather.ts"   other arguments go to stryker run
 // Reports: <package>/reports/mutation/mutation.html and mutation.json.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { root, wanted } from './packages.mjs';
+import { printScore } from './score.mjs';
+import { mutateFiles, planShards, shardFile } from './shards.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const ALL = ['packages/iommu-core', 'packages/amd-iommu', 'packages/vfio-type1', 'tools/vfio-sim'];
-
-function wanted() {
-  const i = process.argv.indexOf('--pkg');
-  const raw = i >= 0 ? process.argv[i + 1] : process.env.MUTATION_PKG;
-  if (raw === undefined || raw === '') return ALL;
-  const names = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  const out = [];
-  for (const n of names) {
-    const dir = ALL.find((d) => d.endsWith(`/${n}`) || JSON.parse(readFileSync(join(root, d, 'package.json'), 'utf8')).name === n);
-    if (dir === undefined) {
-      console.error(`test:mutation: unknown package '${n}' (one of: ${ALL.map((d) => d.split('/')[1]).join(', ')})`);
-      process.exit(2);
-    }
-    out.push(dir);
+/** The value of a whole-number option (>= 1), or undefined when absent; usage error otherwise. */
+function intOption(name) {
+  const i = process.argv.indexOf(name);
+  if (i < 0) return undefined;
+  const v = Number(process.argv[i + 1]);
+  if (!(Number.isInteger(v) && v >= 1)) {
+    console.error(`test:mutation: ${name} wants a whole number >= 1, not '${process.argv[i + 1] ?? ''}'`);
+    process.exit(2);
   }
-  return out;
+  return v;
 }
 
-/** Arguments for `stryker run`: everything but --pkg and its value. */
-const pk = process.argv.indexOf('--pkg');
-const passArgs = process.argv.slice(2).filter((_, i) => pk < 0 || (i !== pk - 2 && i !== pk - 1));
-const dirs = wanted().filter((d) => existsSync(join(root, d, 'stryker.config.json')));
+const shards = intOption('--shards');
+const only = intOption('--shard');
+if (only !== undefined && (shards === undefined || only > shards)) {
+  console.error('test:mutation: --shard K needs --shards N with K <= N');
+  process.exit(2);
+}
+/** Arguments for `stryker run`: everything but ours and their values. */
+const ours = new Set(['--pkg', '--shards', '--shard']);
+const passArgs = [];
+for (let i = 2; i < process.argv.length; i++) {
+  if (ours.has(process.argv[i])) i++;
+  else passArgs.push(process.argv[i]);
+}
+if (
+  shards !== undefined &&
+  passArgs.some((a) => a === '--mutate' || a === '-m' || a.startsWith('--mutate=') || a === '--incrementalFile')
+) {
+  console.error('test:mutation: --shards chooses the files and the incremental file itself; drop --mutate/--incrementalFile');
+  process.exit(2);
+}
+const dirs = wanted(process.argv).filter((d) => existsSync(join(root, d, 'stryker.config.json')));
 const build = spawnSync(process.execPath, [join(root, 'node_modules/turbo/bin/turbo'), 'run', 'build', '--output-logs=errors-only'], {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
 });
 if (build.status !== 0) process.exit(build.status ?? 1);
+const stryker = join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js');
 let failed = 0;
 for (const d of dirs) {
-  console.log(`\ntest:mutation: ${d}`);
-  const stryker = join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js');
-  const r = spawnSync(process.execPath, [stryker, 'run', ...passArgs], { cwd: join(root, d), stdio: 'inherit' });
-  if (r.status !== 0) {
-    failed++;
-    console.error(`test:mutation: ${d} failed (exit ${r.status})`);
+  const dir = join(root, d);
+  const runs = [];
+  if (shards === undefined) runs.push({ label: d, args: passArgs });
+  else {
+    const config = JSON.parse(readFileSync(join(dir, 'stryker.config.json'), 'utf8'));
+    const plan = planShards(dir, mutateFiles(dir, config.mutate), shards);
+    if (plan.length < shards) {
+      console.error(`test:mutation: ${d} has only ${plan.length} files to mutate; use --shards ${plan.length} or fewer`);
+      process.exit(2);
+    }
+    for (let k = 1; k <= plan.length; k++) {
+      if (only !== undefined && k !== only) continue;
+      const args = ['--mutate', plan[k - 1].join(','), '--incrementalFile', shardFile(k, shards), ...passArgs];
+      runs.push({ label: `${d}, shard ${k} of ${plan.length}: ${plan[k - 1].join(' ')}`, args });
+    }
   }
+  for (const run of runs) {
+    console.log(`\ntest:mutation: ${run.label}`);
+    const r = spawnSync(process.execPath, [stryker, 'run', ...run.args], { cwd: dir, stdio: 'inherit' });
+    if (r.status !== 0) {
+      failed++;
+      console.error(`test:mutation: ${run.label} failed (exit ${r.status})`);
+    }
+  }
+  if (failed === 0 && !passArgs.some((a) => a === '--mutate' || a === '-m' || a.startsWith('--mutate='))) printScore(dir, shards, false);
 }
 process.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,134 @@
+// The mutation score of one package from its Stryker report(s): a whole run's incremental file,
+// or the shards of a sharded run merged. Prints the totals, the per-file table and every
+// surviving or uncovered mutant (file:line, mutator, replacement), and writes the merged
+// report (reports/mutation/merged.json and merged.html) when shards were merged.
+//   pnpm test:mutation:score [--pkg NAME] [--shards N] [--json]
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { root, wanted } from './packages.mjs';
+import { shardFile } from './shards.mjs';
+
+const DETECTED = new Set(['Killed', 'Timeout']);
+const UNDETECTED = new Set(['Survived', 'NoCoverage']);
+
+/** Reports of the run: every shard of an N-shard run, or the whole run's incremental file. */
+export function loadReports(dir, n) {
+  if (n === undefined) {
+    const p = join(dir, 'reports/mutation/stryker-incremental.json');
+    return existsSync(p) ? { reports: [JSON.parse(readFileSync(p, 'utf8'))], missing: [] } : { reports: [], missing: [p] };
+  }
+  const reports = [];
+  const missing = [];
+  for (let k = 1; k <= n; k++) {
+    const p = join(dir, shardFile(k, n));
+    if (existsSync(p)) reports.push(JSON.parse(readFileSync(p, 'utf8')));
+    else missing.push(p);
+  }
+  return { reports, missing };
+}
+
+/** One report whose files are the union of the shards' (a file mutated in two shards: the later wins). */
+export function mergeReports(reports) {
+  const merged = { ...reports[0], files: {}, testFiles: {} };
+  for (const r of reports) {
+    Object.assign(merged.files, r.files);
+    Object.assign(merged.testFiles, r.testFiles ?? {});
+  }
+  return merged;
+}
+
+export function tally(report) {
+  const rows = [];
+  const total = { file: 'all files', detected: 0, killed: 0, timeout: 0, survived: 0, noCoverage: 0, errors: 0, ignored: 0, pending: 0 };
+  const undetected = [];
+  for (const [file, res] of Object.entries(report.files).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const row = { file, detected: 0, killed: 0, timeout: 0, survived: 0, noCoverage: 0, errors: 0, ignored: 0, pending: 0 };
+    for (const m of res.mutants) {
+      if (m.status === 'Killed') row.killed++;
+      else if (m.status === 'Timeout') row.timeout++;
+      else if (m.status === 'Survived') row.survived++;
+      else if (m.status === 'NoCoverage') row.noCoverage++;
+      else if (m.status === 'Ignored') row.ignored++;
+      else if (m.status === 'Pending') row.pending++;
+      else row.errors++;
+      if (DETECTED.has(m.status)) row.detected++;
+      if (UNDETECTED.has(m.status)) {
+        const line = m.location.start.line;
+        const src = res.source.split('\n')[line - 1] ?? '';
+        undetected.push({
+          file,
+          line,
+          column: m.location.start.column,
+          status: m.status,
+          mutator: m.mutatorName,
+          replacement: m.replacement ?? '',
+          source: src.trim(),
+        });
+      }
+    }
+    for (const k of Object.keys(total)) if (k !== 'file') total[k] += row[k];
+    rows.push(row);
+  }
+  return { rows, total, undetected };
+}
+
+/** Stryker's score: detected over detected plus undetected; errors and ignored mutants are not counted. */
+export const score = (r) => {
+  const valid = r.detected + r.survived + r.noCoverage;
+  return valid === 0 ? Number.NaN : (100 * r.detected) / valid;
+};
+
+function writeHtml(path, report) {
+  const core = createRequire(import.meta.url).resolve('@stryker-mutator/core/package.json');
+  const elements = createRequire(core).resolve('mutation-testing-elements/dist/mutation-test-elements.js');
+  const json = JSON.stringify(report).replace(/</g, '<"+"');
+  const html = `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><script>${readFileSync(elements, 'utf8')}</script></head>\n<body><mutation-test-report-app titlePostfix="Stryker (merged shards)"></mutation-test-report-app>\n<script>document.querySelector('mutation-test-report-app').report = ${json};</script></body></html>\n`;
+  writeFileSync(path, html);
+}
+
+const fmt = (r) =>
+  `${r.file.padEnd(36)} ${score(r).toFixed(2).padStart(7)} ${String(r.killed).padStart(6)} ${String(r.timeout).padStart(7)} ${String(r.survived).padStart(8)} ${String(r.noCoverage).padStart(7)} ${String(r.errors).padStart(6)}`;
+
+export function printScore(dir, n, asJson) {
+  const { reports, missing } = loadReports(dir, n);
+  if (reports.length === 0) {
+    console.error(`test:mutation: no report for ${dir} (${missing.join(', ')}); run pnpm test:mutation first`);
+    return 1;
+  }
+  const report = n === undefined ? reports[0] : mergeReports(reports);
+  if (n !== undefined) {
+    writeFileSync(join(dir, 'reports/mutation/merged.json'), JSON.stringify(report));
+    writeHtml(join(dir, 'reports/mutation/merged.html'), report);
+  }
+  const t = tally(report);
+  if (asJson) {
+    console.log(JSON.stringify({ dir, shards: n ?? null, missing, score: score(t.total), ...t }, null, 2));
+    return 0;
+  }
+  console.log(`\n${dir}${n === undefined ? '' : ` (${reports.length} of ${n} shards)`}`);
+  console.log(
+    `${'file'.padEnd(36)} ${'score'.padStart(7)} ${'killed'.padStart(6)} ${'timeout'.padStart(7)} ${'survived'.padStart(8)} ${'no cov'.padStart(7)} ${'errors'.padStart(6)}`,
+  );
+  for (const r of t.rows) console.log(fmt(r));
+  console.log(fmt(t.total));
+  for (const p of missing) console.log(`missing shard: ${p} (the score covers the other shards only)`);
+  if (t.undetected.length > 0) {
+    console.log('\nundetected mutants:');
+    for (const u of t.undetected)
+      console.log(`  ${u.file}:${u.line}:${u.column} ${u.status} ${u.mutator} -> ${JSON.stringify(u.replacement)}   | ${u.source}`);
+  }
+  return 0;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const i = process.argv.indexOf('--shards');
+  const n = i >= 0 ? Number(process.argv[i + 1]) : undefined;
+  if (n !== undefined && !(Number.isInteger(n) && n >= 1)) {
+    console.error(`test:mutation: --shards wants a whole number >= 1, not '${process.argv[i + 1] ?? ''}'`);
+    process.exit(2);
+  }
+  let rc = 0;
+  for (const d of wanted(process.argv)) rc = Math.max(rc, printScore(join(root, d), n, process.argv.includes('--json')));
+  process.exit(rc);
+}
