@@ -81,6 +81,48 @@ describe('reference format and engine', () => {
     expect(iommuUnmap(h.dom, 1, 256)).toBe(256);
   });
 
+  it('test_single_4k_map_descends_through_present_tables', () => {
+    // one-page maps into level-0 tables the walk did not end in: through present tables (no
+    // table allocated, one PTE), to the walk where a table is missing, the policy's errno on a
+    // present entry and on a 2 MiB leaf above
+    const h = makeHarness({}, 8n << 30n);
+    const T = 512; // pages per level-0 table
+    iommuMap(h.dom, 0, 100, 1, RW);
+    iommuMap(h.dom, T, 200, 1, RW); // the walk now ends in the second table
+    const c0 = h.sim.counters;
+    iommuMap(h.dom, 5, 105, 1, RW); // back in the first one
+    iommuMap(h.dom, 2 * T + 7, 307, 1, RW); // no table there yet: allocated by the walk
+    iommuMap(h.dom, T + 9, 209, 1, RW);
+    iommuMap(h.dom, 6, 106, 1, RW);
+    const c1 = h.sim.counters;
+    // four leaves and the entry that links the one new table
+    expect([c1.pteWrites - c0.pteWrites, c1.tableAllocs - c0.tableAllocs]).toEqual([5, 1]);
+    expect(leaves(h.dom)).toEqual([
+      [0, 100, 12],
+      [5, 105, 12],
+      [6, 106, 12],
+      [T, 200, 12],
+      [T + 9, 209, 12],
+      [2 * T + 7, 307, 12],
+    ]);
+    expect(h.dom.mapped).toBe(1);
+    iommuMap(h.dom, 3 * T, 3 * T, T, RW); // a 2 MiB leaf
+    expect(leaves(h.dom).at(-1)).toEqual([3 * T, 3 * T, 21]);
+    iommuMap(h.dom, T + 1, 201, 1, RW); // the walk ends in the second table again
+    for (const [iova, pfn] of [
+      [5, 999], // a present 4 KiB entry
+      [3 * T + 4, 999], // under the 2 MiB leaf
+    ]) {
+      expect(() => iommuMap(h.dom, iova!, pfn!, 1, RW)).toThrow(expect.objectContaining({ code: 'EBUSY' }));
+      expect(h.dom.mapped).toBe(0);
+    }
+    expect(leaves(h.dom).length).toBe(8);
+    expect(h.sim.counters.pteWrites - c1.pteWrites).toBe(2);
+    for (const iova of [0, 5, 6, T, T + 1, T + 9, 2 * T + 7]) expect(iommuUnmap(h.dom, iova, 1)).toBe(1);
+    expect(iommuUnmap(h.dom, 3 * T, T)).toBe(T);
+    expectClean(h);
+  });
+
   it('test_replicated_leaves: a 64K page on a fine-grained bitmap is 16 identical entries, unmappable from any page', () => {
     const h = makeHarness({ pgsizeBitmap: FINE });
     iommuMap(h.dom, 0x100, 0x300, 16, RW);

@@ -116,11 +116,13 @@ export class PageTable implements Reacher, PtLevelTable {
     if (lp === 1 && count === 1 && this.lin !== null) {
       const s = this.states[0]!;
       if (s.key === Math.floor(iova * geo.perTable[0]!) && this.top > 0) {
-        // the level-0 table the last walk ended in: no walk at all
-        const e = ptMapOne4k(this, s, iova - s.va, pfn, prot);
+        // the level-0 table the last walk ended in (VFIO's per-page map of a 4k guest): no walk
+        const e = ptMapOne4k(this, s, (iova - s.va) | 0, pfn, prot);
         if (e === 0) r.done = 1;
         return e;
       }
+      const e = this.mapOne4kDescend(iova, pfn, prot);
+      if (e <= 0) return e;
     }
     if (iova + count * lp > this.span) throw new RangeError(`iova page ${iova} + ${count * lp} beyond the top level's span`);
     r.va = iova;
@@ -189,6 +191,34 @@ export class PageTable implements Reacher, PtLevelTable {
   entryOf(iova: number): { words: Int32Array; w: number; level: number } | null {
     const pts = this.find(iova);
     return pts === null ? null : { words: pts.words, w: pts.base + 2 * pts.index, level: pts.level };
+  }
+
+  /**
+   * One 4 KiB leaf at iova when the tables down to level 0 are there (a single-page map into
+   * another level-0 table): 0 or the policy's overmap; 1 when it needs the walk (a table to
+   * allocate, a leaf above level 0, iova outside the span). Kept out of map(): inlined there, it
+   * cost the 4k guest's cached path more than it saved.
+   */
+  private mapOne4kDescend(iova: number, pfn: number, prot: number): number {
+    if (!(iova >= 0 && iova < this.span)) return 1;
+    const states = this.states,
+      geo = this.geo;
+    let l = this.top;
+    while (l > 0 && states[l - 1]!.key === Math.floor(iova * geo.perTable[l - 1]!)) l--;
+    // from the lowest loaded table that covers iova, through present tables down to level 0
+    let pts = states[l]!;
+    while (l > 0) {
+      const i = ((iova - pts.va) * geo.perItem[l]!) | 0,
+        w = pts.base + 2 * i,
+        words = pts.words;
+      if ((words[w]! | words[w + 1]!) === 0 || this.fmt.load(words, w, l, pts) !== PT_ENTRY_TABLE) return 1;
+      ptLoadTable(this, states[l - 1]!, pts.pfn, pts.va + i * geo.itemPages[l]!);
+      l--;
+      pts = states[l]!;
+    }
+    const e = ptMapOne4k(this, pts, ((iova - pts.va) * geo.perItem[0]!) | 0, pfn, prot);
+    if (e === 0) this.walk.done = 1;
+    return e;
   }
 
   /**
