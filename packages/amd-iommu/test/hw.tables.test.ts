@@ -1,0 +1,107 @@
+// Edges of the in-memory structures the mutation run of issue 15 found unchecked: the device
+// table's last DeviceID and its decoded permission bits, the command ring's size check and free
+// space, and the amdv1 codec's dirty tracking of a replicated leaf in a table that does not start
+// at word 0, next to other leaves.
+import { describe, expect, it } from 'vitest';
+import { PT_ENTRY_OA, PtState } from '@x/iommu-core/internals';
+import { AMDV1_D, CmdRing, DeviceTable, amdv1IsDirty, amdv1MakeClean, amdv1MakeDirty, createAmdv1Format } from '../src/internals.js';
+
+describe('device table', () => {
+  it('test_dte_last_device_id', () => {
+    const t = new DeviceTable();
+    // Linux's init: every DTE valid with translation on and no permissions, the last one included
+    expect(t.read(0xffff)).toEqual({ v: true, tv: true, mode: 0, rootPfn: 0, ir: false, iw: false, domainId: 0 });
+    const f = { v: true, tv: true, mode: 4, rootPfn: 0x1_2345_6789, ir: true, iw: false, domainId: 0xfffe };
+    t.write(0xffff, f);
+    expect(t.read(0xffff)).toEqual(f);
+    expect(t.read(0xfffe).mode).toBe(0);
+    expect(t.load(0xffff)).toBe(true);
+    expect([t.cMode[0xffff], t.cRoot[0xffff], t.cDom[0xffff], t.cFlags[0xffff]]).toEqual([4, 0x1_2345_6789, 0xfffe, 1 | 4 | 8]);
+  });
+
+  it('test_dte_permission_bits_decode', () => {
+    const t = new DeviceTable();
+    for (const [ir, iw] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      t.write(7, { v: true, tv: true, mode: 3, rootPfn: 5, ir, iw, domainId: 1 });
+      expect([t.read(7).ir, t.read(7).iw]).toEqual([ir, iw]);
+      // bits 61 (IR) and 62 (IW) of the DTE's first quadword
+      expect(t.raw(7)[0]).toBe(1n | 2n | (3n << 9n) | (5n << 12n) | (ir ? 1n << 61n : 0n) | (iw ? 1n << 62n : 0n));
+    }
+  });
+
+  it('test_dte_raw_quadwords', () => {
+    const t = new DeviceTable();
+    t.write(0x0102, { v: true, tv: true, mode: 6, rootPfn: 0xabcde_12345, ir: true, iw: true, domainId: 0x1234 });
+    expect(t.raw(0x0102)).toEqual([
+      1n | 2n | (6n << 9n) | (0xabcde_12345n << 12n) | (1n << 61n) | (1n << 62n),
+      0x1234n, // DomainID in bits 79:64
+      0n,
+      0n,
+    ]);
+    expect(t.raw(0x0101)).toEqual([3n, 0n, 0n, 0n]);
+  });
+});
+
+describe('command ring', () => {
+  it.each([1, 3, 0, 6])('test_ring_size_rejected %i', (n) => {
+    expect(() => new CmdRing(n)).toThrow(new RangeError(`ring entries must be a power of two >= 2, got ${n}`));
+  });
+
+  it('test_ring_free_bytes', () => {
+    const r = new CmdRing(2); // the smallest ring: 32 bytes
+    expect([r.bytes, r.free()]).toEqual([32, 16]);
+    const q = new CmdRing(4);
+    expect(q.free()).toBe(48); // (head - next tail) mod 64: one slot always kept empty
+    q.advance();
+    q.advance();
+    q.head = 16;
+    expect(q.free()).toBe(32);
+    q.advance();
+    expect([q.tail, q.free()]).toEqual([48, 16]);
+  });
+});
+
+describe('amdv1 codec', () => {
+  const fmt = createAmdv1Format();
+
+  it('test_fmt_name_and_levels_outside', () => {
+    expect(fmt.name).toBe('amdv1');
+    expect([fmt.leafOrders(6), fmt.leafOrders(-1), fmt.leafOrders(5)]).toEqual([[], [], []]);
+  });
+
+  it('test_level0_entry_is_a_leaf_whatever_its_next_level', () => {
+    // a level-0 entry cannot point at a table: NextLevel 1..6 there still decodes as a 4 KiB leaf
+    const words = new Int32Array(2),
+      st = new PtState();
+    words[0] = 1 | (1 << 9) | (0x345 << 12);
+    words[1] = 0;
+    expect(fmt.load(words, 0, 0, st)).toBe(PT_ENTRY_OA);
+    expect([st.pfn, st.order]).toEqual([0x345, 12]);
+  });
+
+  it('test_dirty_replicated_leaf_off_base', () => {
+    // a table at word 1024 of its arena page: a 4 KiB leaf, a 64 KiB leaf (16 replicas) at entries
+    // 16..31, a 4 KiB leaf at entry 32
+    const words = new Int32Array(2048),
+      base = 1024;
+    fmt.installLeaves(words, base + 2 * 15, 0, 0x100, 12, 3, 1);
+    expect(fmt.installLeaves(words, base + 2 * 16, 0, 0x200, 16, 3, 1)).toBe(16);
+    fmt.installLeaves(words, base + 2 * 32, 0, 0x300, 12, 3, 1);
+    const at = (i: number): number => base + 2 * i;
+    amdv1MakeDirty(words, at(15));
+    amdv1MakeDirty(words, at(32));
+    // the neighbours' D bits are not the 64 KiB leaf's
+    for (const i of [16, 23, 31]) expect(amdv1IsDirty(words, at(i), base, 0)).toBe(false);
+    amdv1MakeDirty(words, at(27)); // hardware sets D in one replica
+    for (const i of [16, 20, 31]) expect(amdv1IsDirty(words, at(i), base, 0)).toBe(true);
+    for (let i = 16; i < 32; i++) amdv1MakeDirty(words, at(i));
+    amdv1MakeClean(words, at(20), base, 0);
+    const d = (i: number): boolean => (words[at(i)]! & AMDV1_D) !== 0;
+    expect(Array.from({ length: 18 }, (_, k) => d(15 + k))).toEqual([true, ...new Array<boolean>(16).fill(false), true]);
+  });
+});
