@@ -1,10 +1,23 @@
 // Edges of the in-memory structures the mutation run of issue 15 found unchecked: the device
 // table's last DeviceID and its decoded permission bits, the command ring's size check and free
-// space, and the amdv1 codec's dirty tracking of a replicated leaf in a table that does not start
-// at word 0, next to other leaves.
+// space, the amdv1 codec's dirty tracking of a replicated leaf in a table that does not start at
+// word 0, next to other leaves, the invalidation-size decode at its top, and the event log.
 import { describe, expect, it } from 'vitest';
 import { PT_ENTRY_OA, PtState } from '@x/iommu-core/internals';
-import { AMDV1_D, CmdRing, DeviceTable, amdv1IsDirty, amdv1MakeClean, amdv1MakeDirty, createAmdv1Format } from '../src/internals.js';
+import { EVENT_NAMES } from '../src/index.js';
+import {
+  AMDV1_D,
+  CmdRing,
+  DeviceTable,
+  EventLog,
+  amdv1IsDirty,
+  amdv1MakeClean,
+  amdv1MakeDirty,
+  buildInvAll,
+  cmdBigInt,
+  createAmdv1Format,
+  decodeInvAddress,
+} from '../src/internals.js';
 
 describe('device table', () => {
   it('test_dte_last_device_id', () => {
@@ -103,5 +116,68 @@ describe('amdv1 codec', () => {
     amdv1MakeClean(words, at(20), base, 0);
     const d = (i: number): boolean => (words[at(i)]! & AMDV1_D) !== 0;
     expect(Array.from({ length: 18 }, (_, k) => d(15 + k))).toEqual([true, ...new Array<boolean>(16).fill(false), true]);
+  });
+});
+
+describe('command encoding and invalidation decode', () => {
+  it('test_inv_all_clears_its_slot', () => {
+    // a reused ring slot: every word of the command is written, none of the neighbours'
+    const words = new Int32Array(12).fill(-1);
+    buildInvAll(words, 4);
+    expect(cmdBigInt(words, 4)).toBe(8n << 60n); // opcode 8 in bits 63:60, nothing else
+    expect([words[3], words[8]]).toEqual([-1, -1]);
+  });
+
+  it.each([
+    // [page, S, first page, pages]: S=1 sizes come from the trailing ones of (address | 0xfff)
+    [5, false, 5, 1],
+    [5, true, 4, 4], // one trailing one: a block of 4 pages
+    [0b1011, true, 8, 8],
+    [2 ** 38 - 1, true, 0, 2 ** 39], // z = 50: the largest block
+    [2 ** 39 - 1, true, 0, Infinity], // z = 51: everything
+    [2 ** 40 - 1, true, 0, Infinity],
+  ])('test_decode_inv_address %i S=%s', (page, s, first, n) => {
+    expect(decodeInvAddress(page, s)).toEqual({ page: first, npages: n });
+  });
+});
+
+describe('event log', () => {
+  it('test_event_names_match_the_spec', () => {
+    // AMD IOMMU spec, event codes 1..9
+    expect(Object.entries(EVENT_NAMES)).toEqual([
+      ['1', 'ILLEGAL_DEV_TABLE_ENTRY'],
+      ['2', 'IO_PAGE_FAULT'],
+      ['3', 'DEV_TAB_HARDWARE_ERROR'],
+      ['4', 'PAGE_TAB_HARDWARE_ERROR'],
+      ['5', 'ILLEGAL_COMMAND_ERROR'],
+      ['6', 'COMMAND_HARDWARE_ERROR'],
+      ['7', 'IOTLB_INV_TIMEOUT'],
+      ['8', 'INVALID_DEVICE_REQUEST'],
+      ['9', 'INVALID_PPR_REQUEST'],
+    ]);
+  });
+
+  it('test_event_log_put_result_and_high_page_bits', () => {
+    const log = new EventLog(4); // 3 usable entries: one slot separates a full ring from an empty one
+    const page = 0x1_2345_6789;
+    expect([log.ioPageFault(0x102, 7, page, 0), log.ioPageFault(0x103, 7, 1, 0), log.illegalCommand(0x40)]).toEqual([true, true, true]);
+    expect(log.ioPageFault(0x104, 7, 2, 0)).toBe(false);
+    expect([log.overflow, log.dropped]).toEqual([true, 1]);
+    const out: { type: string; deviceId: number; iova: number }[] = [];
+    expect(log.drain(out as never)).toBe(3);
+    expect(out.map((e) => [e.type, e.deviceId, e.iova])).toEqual([
+      ['IO_PAGE_FAULT', 0x102, page],
+      ['IO_PAGE_FAULT', 0x103, 1],
+      ['ILLEGAL_COMMAND_ERROR', 0, 0],
+    ]);
+  });
+
+  it('test_event_log_unknown_code_names_it', () => {
+    const log = new EventLog(4);
+    log.words[1] = 1 << 28; // ILLEGAL_DEV_TABLE_ENTRY, which this hardware never writes
+    log.tail = 16;
+    expect(() => log.drain([])).toThrow(
+      'BUG: event code 1 (ILLEGAL_DEV_TABLE_ENTRY) in the log; this hardware writes only IO_PAGE_FAULT and ILLEGAL_COMMAND_ERROR',
+    );
   });
 });

@@ -80,7 +80,7 @@ describe('commands', () => {
     for (let i = 0; i < 8; i++) iommuMap(f.dom, 0x100 + i, pfn + 2 * i, 1, RW);
     for (let i = 0; i < 8; i++) expect(f.amd.dma(DEV, 0x100 + i, 1, 'read')).toBe(true);
     const before = f.amd.hw.iotlb.entriesOf(f.dom.id);
-    // S=0: exactly page 0x105; read with S=1 the same address would be the block 0x104..0x105
+    // S=0: exactly page 0x105; read with S=1 the same address would be the block 0x104..0x107
     submit(f, (w, c) => buildInvIommuPages(w, c, f.dom.id, 0x105, false, true));
     expect(f.amd.hw.iotlb.entriesOf(f.dom.id)).toBe(before - 1);
     const walks = f.sim.counters['amd.walks']!;
