@@ -6,6 +6,10 @@
 //   pnpm test:mutation --pkg iommu-core --shards 12      12 runs over disjoint file sets, each keeping its
 //                                              own results; rerun to resume, finished shards are reused
 //   pnpm test:mutation --pkg iommu-core --shards 12 --shard 3   only the third
+//   pnpm test:mutation --pkg iommu-core --shards 12 --retest    rerun (forced) the lines of every
+//                                              mutant the shards left undetected, after new tests: the
+//                                              incremental reuse trusts per-test coverage, which
+//                                              misses code run from test fixtures
 //   pnpm test:mutation:score --pkg iommu-core --shards 12     the merged score and the undetected mutants
 //   MUTATION_PKG=amd-iommu,vfio-type1 pnpm test:mutation
 //   pnpm test:mutation --pkg iommu-core --force --mutate "src/gather.ts"   other arguments go to stryker run
@@ -14,8 +18,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, wanted } from './packages.mjs';
-import { printScore } from './score.mjs';
-import { mutateFiles, planShards, shardFile } from './shards.mjs';
+import { printScore, undetectedRanges } from './score.mjs';
+import { mutateFiles, planShards, retestFile, shardFile } from './shards.mjs';
 
 /** The value of a whole-number option (>= 1), or undefined when absent; usage error otherwise. */
 function intOption(name) {
@@ -31,6 +35,11 @@ function intOption(name) {
 
 const shards = intOption('--shards');
 const only = intOption('--shard');
+const retest = process.argv.includes('--retest');
+if (retest && shards === undefined) {
+  console.error('test:mutation: --retest needs --shards N (it reruns the undetected mutants of those shards)');
+  process.exit(2);
+}
 if (only !== undefined && (shards === undefined || only > shards)) {
   console.error('test:mutation: --shard K needs --shards N with K <= N');
   process.exit(2);
@@ -39,6 +48,7 @@ if (only !== undefined && (shards === undefined || only > shards)) {
 const ours = new Set(['--pkg', '--shards', '--shard']);
 const passArgs = [];
 for (let i = 2; i < process.argv.length; i++) {
+  if (process.argv[i] === '--retest') continue;
   if (ours.has(process.argv[i])) i++;
   else passArgs.push(process.argv[i]);
 }
@@ -62,7 +72,16 @@ for (const d of dirs) {
   const dir = join(root, d);
   const runs = [];
   if (shards === undefined) runs.push({ label: d, args: passArgs });
-  else {
+  else if (retest) {
+    // the undetected mutants of the merged shards, by line, rerun from scratch against today's tests
+    const ranges = undetectedRanges(dir, shards);
+    if (ranges.length === 0) console.log(`test:mutation: ${d}: no undetected mutant to retest`);
+    else
+      runs.push({
+        label: `${d}, retest of ${ranges.length} line ranges`,
+        args: ['--mutate', ranges.join(','), '--force', '--incrementalFile', retestFile(shards), ...passArgs],
+      });
+  } else {
     const config = JSON.parse(readFileSync(join(dir, 'stryker.config.json'), 'utf8'));
     const plan = planShards(dir, mutateFiles(dir, config.mutate), shards);
     if (plan.length < shards) {

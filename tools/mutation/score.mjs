@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { root, wanted } from './packages.mjs';
-import { shardFile } from './shards.mjs';
+import { retestFile, shardFile } from './shards.mjs';
 
 const DETECTED = new Set(['Killed', 'Timeout']);
 const UNDETECTED = new Set(['Survived', 'NoCoverage']);
@@ -36,6 +36,46 @@ export function mergeReports(reports) {
     Object.assign(merged.testFiles, r.testFiles ?? {});
   }
   return merged;
+}
+
+const mutantKey = (m) =>
+  `${m.location.start.line}:${m.location.start.column}-${m.location.end.line}:${m.location.end.column} ${m.mutatorName} ${m.replacement ?? ''}`;
+
+/** report with the mutants a retest ran replaced by the retest's results (same file, place, mutator, replacement, same source). */
+export function overlayRetest(report, retest) {
+  const out = { ...report, files: { ...report.files }, testFiles: { ...report.testFiles, ...(retest.testFiles ?? {}) } };
+  for (const [file, res] of Object.entries(retest.files)) {
+    const base = out.files[file];
+    if (base === undefined || base.source !== res.source) continue; // the file changed since: the retest is stale
+    const redo = new Map(res.mutants.map((m) => [mutantKey(m), m]));
+    out.files[file] = { ...base, mutants: base.mutants.map((m) => redo.get(mutantKey(m)) ?? m) };
+  }
+  return out;
+}
+
+/** `file:first-last` line ranges holding the undetected mutants of an n-shard campaign (for --retest). */
+export function undetectedRanges(dir, n) {
+  const { reports } = loadReports(dir, n);
+  if (reports.length === 0) return [];
+  const lines = new Map();
+  for (const [file, res] of Object.entries(mergeReports(reports).files))
+    for (const m of res.mutants)
+      if (UNDETECTED.has(m.status)) {
+        const set = lines.get(file) ?? new Set();
+        for (let l = m.location.start.line; l <= m.location.end.line; l++) set.add(l);
+        lines.set(file, set);
+      }
+  const out = [];
+  for (const [file, set] of [...lines].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const ls = [...set].sort((a, b) => a - b);
+    for (let i = 0; i < ls.length; ) {
+      let j = i;
+      while (j + 1 < ls.length && ls[j + 1] === ls[j] + 1) j++;
+      out.push(`${file}:${ls[i]}-${ls[j]}`);
+      i = j + 1;
+    }
+  }
+  return out;
 }
 
 export function tally(report) {
@@ -96,7 +136,9 @@ export function printScore(dir, n, asJson) {
     console.error(`test:mutation: no report for ${dir} (${missing.join(', ')}); run pnpm test:mutation first`);
     return 1;
   }
-  const report = n === undefined ? reports[0] : mergeReports(reports);
+  let report = n === undefined ? reports[0] : mergeReports(reports);
+  const rp = n === undefined ? null : join(dir, retestFile(n));
+  if (rp !== null && existsSync(rp)) report = overlayRetest(report, JSON.parse(readFileSync(rp, 'utf8')));
   if (n !== undefined) {
     writeFileSync(join(dir, 'reports/mutation/merged.json'), JSON.stringify(report));
     writeHtml(join(dir, 'reports/mutation/merged.html'), report);
@@ -106,7 +148,9 @@ export function printScore(dir, n, asJson) {
     console.log(JSON.stringify({ dir, shards: n ?? null, missing, score: score(t.total), ...t }, null, 2));
     return 0;
   }
-  console.log(`\n${dir}${n === undefined ? '' : ` (${reports.length} of ${n} shards)`}`);
+  console.log(
+    `\n${dir}${n === undefined ? '' : ` (${reports.length} of ${n} shards${rp !== null && existsSync(rp) ? ', undetected ones retested' : ''})`}`,
+  );
   console.log(
     `${'file'.padEnd(36)} ${'score'.padStart(7)} ${'killed'.padStart(6)} ${'timeout'.padStart(7)} ${'survived'.padStart(8)} ${'no cov'.padStart(7)} ${'errors'.padStart(6)}`,
   );

@@ -47,3 +47,6 @@ export function planShards(dir, files, n) {
 }
 
 export const shardFile = (k, n) => `reports/mutation/shard-${k}-of-${n}.json`;
+
+/** The incremental file of a forced rerun of the undetected mutants of an n-shard campaign. */
+export const retestFile = (n) => `reports/mutation/retest-of-${n}.json`;
