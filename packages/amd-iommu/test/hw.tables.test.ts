@@ -29,6 +29,9 @@ describe('device table', () => {
     expect(t.read(0xffff)).toEqual(f);
     expect(t.read(0xfffe).mode).toBe(0);
     expect(t.load(0xffff)).toBe(true);
+    expect([t.load(0xffff), t.fetches]).toEqual([false, 1]); // cached until INVALIDATE_DEVTAB_ENTRY
+    t.invalidate(0xffff);
+    expect([t.load(0xffff), t.fetches]).toEqual([true, 2]);
     expect([t.cMode[0xffff], t.cRoot[0xffff], t.cDom[0xffff], t.cFlags[0xffff]]).toEqual([4, 0x1_2345_6789, 0xfffe, 1 | 4 | 8]);
   });
 
@@ -57,6 +60,12 @@ describe('device table', () => {
       0n,
     ]);
     expect(t.raw(0x0101)).toEqual([3n, 0n, 0n, 0n]);
+    // the upper halves come from memory too (bits the model never sets, written here directly)
+    const w = 0x0102 * 8;
+    t.words[w + 3] = 0x11;
+    t.words[w + 5] = 0x22;
+    t.words[w + 7] = 0x33;
+    expect(t.raw(0x0102).slice(1)).toEqual([(0x11n << 32n) | 0x1234n, 0x22n << 32n, 0x33n << 32n]);
   });
 });
 
@@ -116,6 +125,10 @@ describe('amdv1 codec', () => {
     amdv1MakeClean(words, at(20), base, 0);
     const d = (i: number): boolean => (words[at(i)]! & AMDV1_D) !== 0;
     expect(Array.from({ length: 18 }, (_, k) => d(15 + k))).toEqual([true, ...new Array<boolean>(16).fill(false), true]);
+    // cleaning changed nothing but D: every replica is still the 64 KiB leaf's entry
+    const head = [words[at(16)], words[at(16) + 1]];
+    for (let i = 17; i < 32; i++) expect([words[at(i)], words[at(i) + 1]]).toEqual(head);
+    expect([words[at(15)]! & ~AMDV1_D, words[at(32)]! & ~AMDV1_D]).toEqual([(0x100 << 12) | 1, (0x300 << 12) | 1]);
   });
 });
 
