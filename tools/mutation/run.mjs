@@ -13,13 +13,16 @@
 //   pnpm test:mutation:score --pkg iommu-core --shards 12     the merged score and the undetected mutants
 //   MUTATION_PKG=amd-iommu,vfio-type1 pnpm test:mutation
 //   pnpm test:mutation --pkg iommu-core --force --mutate "src/gather.ts"   other arguments go to stryker run
-// Reports: <package>/reports/mutation/mutation.html and mutation.json.
+// Reports: <package>/reports/mutation/mutation.html and mutation.json. A sharded run's results are
+// also stored, gzipped, in <package>/mutation-results/ (committed; store.mjs), so that a campaign
+// longer than a session resumes from a fresh clone.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, wanted } from './packages.mjs';
 import { printScore, undetectedRanges } from './score.mjs';
 import { mutateFiles, planShards, retestFile, shardFile } from './shards.mjs';
+import { restore, save, STORE_DIR } from './store.mjs';
 
 /** The value of a whole-number option (>= 1), or undefined when absent; usage error otherwise. */
 function intOption(name) {
@@ -80,6 +83,7 @@ for (const d of dirs) {
       runs.push({
         label: `${d}, retest of ${ranges.length} line ranges`,
         args: ['--mutate', ranges.join(','), '--force', '--incrementalFile', retestFile(shards), ...passArgs],
+        results: retestFile(shards),
       });
   } else {
     const config = JSON.parse(readFileSync(join(dir, 'stryker.config.json'), 'utf8'));
@@ -91,12 +95,16 @@ for (const d of dirs) {
     for (let k = 1; k <= plan.length; k++) {
       if (only !== undefined && k !== only) continue;
       const args = ['--mutate', plan[k - 1].join(','), '--incrementalFile', shardFile(k, shards), ...passArgs];
-      runs.push({ label: `${d}, shard ${k} of ${plan.length}: ${plan[k - 1].join(' ')}`, args });
+      runs.push({ label: `${d}, shard ${k} of ${plan.length}: ${plan[k - 1].join(' ')}`, args, results: shardFile(k, shards) });
     }
   }
   for (const run of runs) {
     console.log(`\ntest:mutation: ${run.label}`);
+    // a shard finished in an earlier session (and committed) is reused, not rerun
+    if (run.results !== undefined && restore(dir, run.results) && !run.args.includes('--force'))
+      console.log(`test:mutation: results so far from ${run.results} (stored in ${d}/${STORE_DIR})`);
     const r = spawnSync(process.execPath, [stryker, 'run', ...run.args], { cwd: dir, stdio: 'inherit' });
+    if (r.status === 0 && run.results !== undefined) save(dir, run.results);
     if (r.status !== 0) {
       failed++;
       console.error(`test:mutation: ${run.label} failed (exit ${r.status})`);

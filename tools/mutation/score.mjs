@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { root, wanted } from './packages.mjs';
 import { retestFile, shardFile } from './shards.mjs';
+import { restore } from './store.mjs';
 
 const DETECTED = new Set(['Killed', 'Timeout']);
 const UNDETECTED = new Set(['Survived', 'NoCoverage']);
@@ -22,7 +23,7 @@ export function loadReports(dir, n) {
   const missing = [];
   for (let k = 1; k <= n; k++) {
     const p = join(dir, shardFile(k, n));
-    if (existsSync(p)) reports.push(JSON.parse(readFileSync(p, 'utf8')));
+    if (restore(dir, shardFile(k, n))) reports.push(JSON.parse(readFileSync(p, 'utf8')));
     else missing.push(p);
   }
   return { reports, missing };
@@ -138,6 +139,7 @@ export function printScore(dir, n, asJson) {
   }
   let report = n === undefined ? reports[0] : mergeReports(reports);
   const rp = n === undefined ? null : join(dir, retestFile(n));
+  if (rp !== null) restore(dir, retestFile(n));
   if (rp !== null && existsSync(rp)) report = overlayRetest(report, JSON.parse(readFileSync(rp, 'utf8')));
   if (n !== undefined) {
     writeFileSync(join(dir, 'reports/mutation/merged.json'), JSON.stringify(report));
