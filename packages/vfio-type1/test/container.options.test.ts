@@ -4,13 +4,16 @@
 // request checks, the `syscall` every error names, and what stats(), mappings(), dmaAvail, check()
 // and close() return.
 import { afterEach, describe, expect, it } from 'vitest';
+import { IOMMU_RESV_RESERVED, createReferenceDriver } from '@x/iommu-core';
 import {
   VFIO_CHECK_EXTENSION,
+  VFIO_DMA_CC_IOMMU,
   VFIO_GET_API_VERSION,
   VFIO_IOMMU_GET_INFO,
   VFIO_IOMMU_MAP_DMA,
   VFIO_IOMMU_UNMAP_DMA,
   VFIO_SET_IOMMU,
+  VFIO_TYPE1_IOMMU,
   VFIO_TYPE1v2_IOMMU,
   VfioError,
   encodeDmaMap,
@@ -351,5 +354,173 @@ describe('container state after calls', () => {
     expect(thrown(() => env2.c.mapDma({ vaddr: huge, iova: 0n, size: M2, flags: RW }))).toMatchObject({
       message: 'EBUSY: the IOMMU refused to map over an existing mapping, VFIO_IOMMU_MAP_DMA',
     });
+  });
+});
+
+describe('container: groups, drivers and calls leave nothing behind', () => {
+  /** A reference driver of the container's release whose every IOVA is reserved: no usable iova list. */
+  const allReserved = (env: Env) =>
+    createReferenceDriver(env.sim, {
+      release: 'mainline',
+      name: 'full',
+      resvRegions: [{ start: 0, last: 2 ** 40 - 1, type: IOMMU_RESV_RESERVED }],
+    });
+
+  it('test_get_api_version_ignores_its_argument', () => {
+    const env = makeEnv({ profile: 'mainline' });
+    e = env;
+    expect(env.c.ioctl(VFIO_GET_API_VERSION, VFIO_TYPE1v2_IOMMU)).toBe(0);
+    expect(env.c.ioctl(VFIO_GET_API_VERSION, new Uint8Array(4))).toBe(0);
+  });
+
+  it('test_set_iommu_unwinds_the_groups_attached_before_a_failure', () => {
+    const env = makeEnv({ profile: 'mainline', noSet: true });
+    e = env;
+    const bad = env.host.addGroup(allReserved(env), { devices: 1 });
+    env.c.addGroup(bad);
+    expect(thrown(() => env.c.setIommu(VFIO_TYPE1v2_IOMMU))).toMatchObject({
+      code: 'EINVAL',
+      message: `EINVAL: attaching group ${bad.id} failed, VFIO_SET_IOMMU`,
+    });
+    // the first group, attached before the failure, is detached again; nothing is set
+    expect(env.c.iommu).toBe(null);
+    expect(env.drv.deviceDomain(env.group.devices[0]!)).toBe(null);
+    expect(bad.drv.deviceDomain(bad.devices[0]!)).toBe(null);
+    expect(env.sim.checker.callStack).toEqual([]);
+    env.c.removeGroup(bad);
+    env.c.setIommu(VFIO_TYPE1_IOMMU);
+    expect(env.drv.deviceDomain(env.group.devices[0]!)).not.toBe(null);
+  });
+
+  it('test_add_group_after_set_iommu_failure', () => {
+    const env = makeEnv({ profile: 'mainline' });
+    e = env;
+    const bad = env.host.addGroup(allReserved(env), { devices: 1 });
+    expect(thrown(() => env.c.addGroup(bad))).toMatchObject({
+      code: 'EINVAL',
+      syscall: 'VFIO_GROUP_SET_CONTAINER',
+      message: 'EINVAL: attach failed (EINVAL), VFIO_GROUP_SET_CONTAINER',
+    });
+    expect(bad.container).toBe(null);
+    expect(env.c.groups).toEqual([env.group]);
+    expect(env.sim.checker.callStack).toEqual([]);
+  });
+
+  it('test_group_errors_name_the_group', () => {
+    const env = makeEnv({ profile: 'mainline' });
+    e = env;
+    const other = env.host.openContainer(env.proc, {});
+    const g2 = env.host.addGroup(env.drv, { devices: 1 });
+    expect(thrown(() => other.addGroup(env.group))).toMatchObject({
+      message: `EINVAL: group ${env.group.id} is already set to a container, VFIO_GROUP_SET_CONTAINER`,
+    });
+    expect(thrown(() => other.removeGroup(g2))).toMatchObject({
+      message: `EINVAL: group ${g2.id} is not in this container, VFIO_GROUP_UNSET_CONTAINER`,
+    });
+    expect(g2.id).toBe(env.group.id + 1);
+    other.close();
+  });
+
+  it('test_remove_group_leaves_the_call_stack_empty', () => {
+    const env = makeEnv({ profile: 'mainline' });
+    e = env;
+    const g2 = env.host.addGroup(env.drv, { devices: 1 });
+    env.c.addGroup(g2);
+    env.c.removeGroup(g2);
+    expect(env.sim.checker.callStack).toEqual([]);
+    env.c.close();
+    expect(env.sim.checker.callStack).toEqual([]);
+  });
+
+  it('test_driver_without_release_joins_any_container', () => {
+    const env = makeEnv({ profile: 'v4.17', noSet: true });
+    e = env;
+    // a driver that models no release (a copy of the reference driver without one): the container
+    // accepts it whatever its own release
+    const drv = Object.assign(Object.create(Object.getPrototypeOf(env.drv)), env.drv, { name: 'plain', release: undefined });
+    const g = env.host.addGroup(drv, { devices: 1 });
+    env.c.addGroup(g);
+    expect(env.c.groups.length).toBe(2);
+    env.c.removeGroup(g);
+  });
+
+  it('test_mixed_release_message_names_mainline', () => {
+    const env = makeEnv({ profile: 'mainline', noSet: true });
+    e = env;
+    const old = env.host.addGroup(createReferenceDriver(env.sim, { release: 'v4.17' }), { devices: 1 });
+    const err = thrown(() => env.c.addGroup(old));
+    expect(err).toBeInstanceOf(RangeError);
+    expect((err as Error).message).toBe(
+      `group ${old.id}'s IOMMU driver ref models v4.17 but the container models ${env.c.spec.release} (mainline): create both for one release, or pass mixReleases: true to openContainer`,
+    );
+    expect(env.c.spec.release).toMatch(/^v\d+\.\d+$/);
+    const mixed = env.host.openContainer(env.proc, { profile: 'mainline', mixReleases: true });
+    mixed.addGroup(old);
+    mixed.close();
+  });
+
+  // v4.17: IOMMU_CACHE only where the driver is coherent (mainline sets it always)
+  it('test_dma_cc_iommu_needs_every_domain_coherent', () => {
+    const env = makeEnv({ profile: 'v4.17' });
+    e = env;
+    expect(env.c.checkExtension(VFIO_DMA_CC_IOMMU)).toBe(1);
+    const nc = env.host.addGroup(createReferenceDriver(env.sim, { release: 'v4.17', cacheCoherent: false, name: 'nc' }), { devices: 1 });
+    env.c.addGroup(nc);
+    expect(env.c.iommu!.domains.length).toBe(2);
+    expect(env.c.checkExtension(VFIO_DMA_CC_IOMMU)).toBe(0);
+    env.c.removeGroup(nc);
+    expect(env.c.checkExtension(VFIO_DMA_CC_IOMMU)).toBe(1);
+  });
+
+  it('test_trace_only_when_on', () => {
+    const env = makeEnv({ profile: 'mainline' });
+    e = env;
+    const va = env.proc.mmap(M2, { backing: 'thp' });
+    env.c.mapDma({ vaddr: va, iova: 0n, size: K4, flags: RW });
+    expect(env.sim.trace.events).toEqual([]);
+    env.sim.trace.on = true;
+    env.c.unmapDma({ iova: 0n, size: K4 });
+    const ev = env.sim.trace.events.filter((x) => x.name.startsWith('VFIO_'));
+    expect(ev.map((x) => [x.ph, x.name])).toEqual([
+      ['B', 'VFIO_IOMMU_UNMAP_DMA'],
+      ['E', 'VFIO_IOMMU_UNMAP_DMA'],
+    ]);
+    env.sim.trace.on = false;
+  });
+
+  it.each<[Profile, number]>([
+    ['v4.17', 1],
+    ['mainline', 2],
+  ])('test_get_info_asks_again_only_for_capabilities %s', (profile, ioctls) => {
+    const env = makeEnv({ profile });
+    e = env;
+    const n0 = env.sim.counters['vfio.ioctls']!;
+    const info = env.c.getInfo();
+    // mainline reports capabilities (the iova ranges, dma_avail): a second call with the argsz the first returned
+    expect(env.sim.counters['vfio.ioctls']! - n0).toBe(ioctls);
+    expect(info.capOffset === undefined).toBe(ioctls === 1);
+  });
+
+  // the accounting check runs after the calls that can change it (MAP/UNMAP, group changes, close),
+  // not after GET_INFO; check() runs it on demand and returns only what it added
+  it('test_accounting_checked_after_map_not_after_get_info', () => {
+    const env = makeEnv({ profile: 'mainline' });
+    e = env;
+    const va = env.proc.mmap(M2, { backing: 'thp' });
+    env.c.mapDma({ vaddr: va, iova: 0n, size: K4, flags: RW });
+    env.proc.lockedVm += 5; // charged by someone else: locked_vm no longer matches the containers
+    env.c.getInfo();
+    expect(env.sim.checker.violations).toEqual([]);
+    const found = env.c.check();
+    expect(found.map((v) => [v.kind, v.detail])).toEqual([
+      ['locked-vm-mismatch', `pid ${env.proc.pid} locked_vm 6 pages, its containers charged 1`],
+    ]);
+    expect(env.c.check().length).toBe(1);
+    expect(env.sim.checker.violations.length).toBe(2);
+    env.c.mapDma({ vaddr: va + K4, iova: K4, size: K4, flags: RW });
+    expect(env.sim.checker.violations.length).toBe(3);
+    expect(env.sim.checker.violations[2]!.call).toBe('VFIO_IOMMU_MAP_DMA');
+    env.proc.lockedVm -= 5;
+    env.sim.checker.violations.length = 0;
   });
 });
