@@ -13,6 +13,7 @@ import {
   VFIO_IOMMU_MAP_DMA,
   VFIO_IOMMU_UNMAP_DMA,
   VFIO_SET_IOMMU,
+  Container,
   VFIO_TYPE1_IOMMU,
   VFIO_TYPE1v2_IOMMU,
   VfioError,
@@ -522,5 +523,28 @@ describe('container: groups, drivers and calls leave nothing behind', () => {
     expect(env.sim.checker.violations[2]!.call).toBe('VFIO_IOMMU_MAP_DMA');
     env.proc.lockedVm -= 5;
     env.sim.checker.violations.length = 0;
+  });
+
+  // close() of a closed fd does nothing: no second accounting check, no change to the host's list
+  it('test_second_close_checks_nothing', () => {
+    const env = makeEnv({ profile: 'mainline' });
+    e = env;
+    expectCleanClose(env);
+    env.proc.lockedVm += 1;
+    env.c.close();
+    expect(env.sim.checker.violations).toEqual([]);
+    env.proc.lockedVm -= 1;
+  });
+
+  // a Container constructed directly (not through openContainer) is not in host.containers: its
+  // close() leaves the containers that are alone
+  it('test_close_of_an_unlisted_container', () => {
+    const env = makeEnv({ profile: 'mainline' });
+    e = env;
+    const loose = new Container(env.host, env.proc, { profile: 'mainline' });
+    expect(env.host.containers).toEqual([env.c]);
+    loose.close();
+    expect(loose.closed).toBe(true);
+    expect(env.host.containers).toEqual([env.c]);
   });
 });
