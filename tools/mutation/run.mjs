@@ -7,7 +7,8 @@
 //                                              own results; rerun to resume, finished shards are reused
 //   pnpm test:mutation --pkg iommu-core --shards 12 --shard 3   only the third
 //   pnpm test:mutation --pkg iommu-core --shards 12 --retest    rerun (forced) the lines of every
-//                                              mutant the shards left undetected, after new tests: the
+//                                              mutant the shards and earlier retests left undetected
+//                                              (retest-K-of-N.json, one per retest), after new tests: the
 //                                              incremental reuse trusts per-test coverage, which
 //                                              misses code run from test fixtures
 //   pnpm test:mutation:score --pkg iommu-core --shards 12     the merged score and the undetected mutants
@@ -20,7 +21,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, wanted } from './packages.mjs';
-import { printScore, undetectedRanges } from './score.mjs';
+import { loadRetests, printScore, undetectedRanges } from './score.mjs';
 import { mutateFiles, planShards, retestFile, shardFile } from './shards.mjs';
 import { restore, save, STORE_DIR } from './store.mjs';
 
@@ -76,14 +77,16 @@ for (const d of dirs) {
   const runs = [];
   if (shards === undefined) runs.push({ label: d, args: passArgs });
   else if (retest) {
-    // the undetected mutants of the merged shards, by line, rerun from scratch against today's tests
+    // the mutants the shards and the earlier retests left undetected, by line, rerun from scratch
+    // against today's tests, into a retest file of their own
     const ranges = undetectedRanges(dir, shards);
+    const round = loadRetests(dir, shards).length + 1;
     if (ranges.length === 0) console.log(`test:mutation: ${d}: no undetected mutant to retest`);
     else
       runs.push({
-        label: `${d}, retest of ${ranges.length} line ranges`,
-        args: ['--mutate', ranges.join(','), '--force', '--incrementalFile', retestFile(shards), ...passArgs],
-        results: retestFile(shards),
+        label: `${d}, retest ${round} of ${ranges.length} line ranges`,
+        args: ['--mutate', ranges.join(','), '--force', '--incrementalFile', retestFile(shards, round), ...passArgs],
+        results: retestFile(shards, round),
       });
   } else {
     const config = JSON.parse(readFileSync(join(dir, 'stryker.config.json'), 'utf8'));

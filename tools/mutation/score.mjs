@@ -54,12 +54,32 @@ export function overlayRetest(report, retest) {
   return out;
 }
 
+/** The retests of an n-shard campaign so far, oldest first (restored from the store when needed). */
+export function loadRetests(dir, n) {
+  const out = [];
+  for (let k = 1; restore(dir, retestFile(n, k)); k++) out.push(JSON.parse(readFileSync(join(dir, retestFile(n, k)), 'utf8')));
+  return out;
+}
+
+/**
+ * The campaign's results: the shards merged, each retest laid over them in order; report is null
+ * when no shard has results yet.
+ */
+export function campaignReport(dir, n) {
+  const { reports, missing } = loadReports(dir, n);
+  if (reports.length === 0) return { report: null, reports, missing, retests: 0 };
+  let report = mergeReports(reports);
+  const retests = loadRetests(dir, n);
+  for (const r of retests) report = overlayRetest(report, r);
+  return { report, reports, missing, retests: retests.length };
+}
+
 /** `file:first-last` line ranges holding the undetected mutants of an n-shard campaign (for --retest). */
 export function undetectedRanges(dir, n) {
-  const { reports } = loadReports(dir, n);
-  if (reports.length === 0) return [];
+  const { report } = campaignReport(dir, n);
+  if (report === null) return [];
   const lines = new Map();
-  for (const [file, res] of Object.entries(mergeReports(reports).files))
+  for (const [file, res] of Object.entries(report.files))
     for (const m of res.mutants)
       if (UNDETECTED.has(m.status)) {
         const set = lines.get(file) ?? new Set();
@@ -132,15 +152,16 @@ const fmt = (r) =>
   `${r.file.padEnd(36)} ${score(r).toFixed(2).padStart(7)} ${String(r.killed).padStart(6)} ${String(r.timeout).padStart(7)} ${String(r.survived).padStart(8)} ${String(r.noCoverage).padStart(7)} ${String(r.errors).padStart(6)}`;
 
 export function printScore(dir, n, asJson) {
-  const { reports, missing } = loadReports(dir, n);
+  const whole = n === undefined ? loadReports(dir, n) : null;
+  const c = n === undefined ? null : campaignReport(dir, n);
+  const reports = whole?.reports ?? c.reports,
+    missing = whole?.missing ?? c.missing,
+    retests = c?.retests ?? 0;
   if (reports.length === 0) {
     console.error(`test:mutation: no report for ${dir} (${missing.join(', ')}); run pnpm test:mutation first`);
     return 1;
   }
-  let report = n === undefined ? reports[0] : mergeReports(reports);
-  const rp = n === undefined ? null : join(dir, retestFile(n));
-  if (rp !== null) restore(dir, retestFile(n));
-  if (rp !== null && existsSync(rp)) report = overlayRetest(report, JSON.parse(readFileSync(rp, 'utf8')));
+  const report = c === null ? reports[0] : c.report;
   if (n !== undefined) {
     writeFileSync(join(dir, 'reports/mutation/merged.json'), JSON.stringify(report));
     writeHtml(join(dir, 'reports/mutation/merged.html'), report);
@@ -151,7 +172,7 @@ export function printScore(dir, n, asJson) {
     return 0;
   }
   console.log(
-    `\n${dir}${n === undefined ? '' : ` (${reports.length} of ${n} shards${rp !== null && existsSync(rp) ? ', undetected ones retested' : ''})`}`,
+    `\n${dir}${n === undefined ? '' : ` (${reports.length} of ${n} shards${retests > 0 ? `, undetected ones retested ${retests === 1 ? 'once' : `${retests} times`}` : ''})`}`,
   );
   console.log(
     `${'file'.padEnd(36)} ${'score'.padStart(7)} ${'killed'.padStart(6)} ${'timeout'.padStart(7)} ${'survived'.padStart(8)} ${'no cov'.padStart(7)} ${'errors'.padStart(6)}`,

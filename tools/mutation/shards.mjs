@@ -48,5 +48,9 @@ export function planShards(dir, files, n) {
 
 export const shardFile = (k, n) => `reports/mutation/shard-${k}-of-${n}.json`;
 
-/** The incremental file of a forced rerun of the undetected mutants of an n-shard campaign. */
-export const retestFile = (n) => `reports/mutation/retest-of-${n}.json`;
+/**
+ * The incremental file of the k-th forced rerun (k >= 1) of the undetected mutants of an n-shard
+ * campaign. Each retest keeps its own file: a later one reruns only what the earlier ones left
+ * undetected, and the score overlays them in order.
+ */
+export const retestFile = (n, k = 1) => `reports/mutation/retest-${k === 1 ? '' : `${k}-`}of-${n}.json`;
