@@ -1,6 +1,8 @@
 // --html: the report opens in headless Debian chromium with no console errors, every plot draws
 // marks, both axes are titled with units, time and memory ticks carry their unit, every bar is
-// labelled with its value, and a screenshot is kept under test-artifacts/.
+// labelled with its value, and a screenshot is kept under test-artifacts/. The sweep runs in this
+// process (inProcess): the report code it draws with is the source under test, which Stryker
+// mutates, not the built CLI.
 
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,13 +11,13 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { CHROMIUM } from './global-setup.js';
-import { PKG, cli } from './helpers.js';
+import { PKG, inProcess } from './helpers.js';
 
 describe('html report', () => {
   it('test_html_renders_in_chromium', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-html-'));
     const html = join(dir, 'report.html');
-    const r = await cli(['sweep', '--guest', '4G', '--driver', 'reference', '--tlb-sync-max', '1,16,512,4096', '--html', html]);
+    const r = await inProcess(['sweep', '--guest', '4G', '--driver', 'reference', '--tlb-sync-max', '1,16,512,4096', '--html', html]);
     expect(r.code).toBe(0);
     const profile = join(dir, 'chromium-profile');
     const ctx = await chromium.launchPersistentContext(profile, {
