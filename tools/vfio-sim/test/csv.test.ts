@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CaseResult, CommandResult } from '../src/engine/result.js';
 import { csvField, renderCsv } from '../src/report/csv.js';
-import { PKG, cli, inProcess } from './helpers.js';
+// cli() here is main() in this process (inProcess): the report and engine code these cases check is
+// the source, which Stryker mutates; the built CLI's own behaviour is covered by cli-errors,
+// invocation, readme and demo.test.ts
+import { PKG, inProcess as cli, inProcess } from './helpers.js';
 
 /** RFC 4180 parser (quoted fields, doubled quotes, commas and line breaks inside quotes). */
 function parseCsv(text: string): string[][] {

@@ -7,7 +7,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CaseResult, CommandResult } from '../src/engine/result.js';
-import { PKG, cli, fastSyncs } from './helpers.js';
+// cli() here is main() in this process (inProcess): the report and engine code these cases check is
+// the source, which Stryker mutates; the built CLI's own behaviour is covered by cli-errors,
+// invocation, readme and demo.test.ts
+import { PKG, inProcess as cli, fastSyncs } from './helpers.js';
 import { validate } from '../src/report/schema.js';
 import { DEFAULT_MACHINE, machineCosts } from '@x/iommu-core';
 

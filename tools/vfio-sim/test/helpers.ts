@@ -78,7 +78,15 @@ export async function inProcess(args: readonly string[]): Promise<Ran> {
 
 /** Runs with --json and parses; fails loudly on a non-zero exit. */
 export async function cliJson(args: readonly string[]): Promise<{ res: CommandResult; raw: string; ran: Ran }> {
-  const ran = await cli([...args, '--json']);
+  return parsedJson(await cli([...args, '--json']));
+}
+
+/** cliJson() with main() in this process (inProcess). */
+export async function inProcessJson(args: readonly string[]): Promise<{ res: CommandResult; raw: string; ran: Ran }> {
+  return parsedJson(await inProcess([...args, '--json']));
+}
+
+function parsedJson(ran: Ran): { res: CommandResult; raw: string; ran: Ran } {
   if (ran.code !== 0) throw new Error(`exit ${ran.code}: ${ran.stderr}`);
   return { res: JSON.parse(ran.stdout) as CommandResult, raw: ran.stdout, ran };
 }

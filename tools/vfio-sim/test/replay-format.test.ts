@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import RESULT_JSON_SCHEMA from '../docs/result.schema.json' with { type: 'json' };
 import { validate } from '../src/report/schema.js';
-import { PKG, REPLAY_MACHINE, cli, cliJson, inProcess } from './helpers.js';
+// cli() here is main() in this process (inProcess): the report and engine code these cases check is
+// the source, which Stryker mutates; the built CLI's own behaviour is covered by cli-errors,
+// invocation, readme and demo.test.ts
+import { PKG, REPLAY_MACHINE, inProcess as cli, inProcessJson as cliJson, inProcess } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-fmt-'));
 const HEADER = '{"op":"header","format":"vfio-sim-replay","version":1';

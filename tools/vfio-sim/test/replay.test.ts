@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CommandResult } from '../src/engine/result.js';
-import { cli, cliJson } from './helpers.js';
+// cli() here is main() in this process (inProcess): the report and engine code these cases check is
+// the source, which Stryker mutates; the built CLI's own behaviour is covered by cli-errors,
+// invocation, readme and demo.test.ts
+import { inProcess as cli, inProcessJson as cliJson } from './helpers.js';
 
 /** A small record (2 GiB guest mapped without firmware churn, 3 churn maps, DMA, v4.17) and its lines. */
 async function smallRecord(): Promise<{ file: string; rows: string[] }> {

@@ -8,7 +8,10 @@ import { describe, expect, it } from 'vitest';
 import type { CommandResult } from '../src/engine/result.js';
 import { dur } from '../src/report/format.js';
 import { setupNs } from '../src/report/table.js';
-import { cli } from './helpers.js';
+// cli() here is main() in this process (inProcess): the report and engine code these cases check is
+// the source, which Stryker mutates; the built CLI's own behaviour is covered by cli-errors,
+// invocation, readme and demo.test.ts
+import { inProcess as cli } from './helpers.js';
 
 /** The table and the --json result of the same command. */
 async function both(args: readonly string[]): Promise<{ lines: string[]; res: CommandResult }> {

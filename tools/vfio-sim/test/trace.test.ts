@@ -9,7 +9,10 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import type { ChromeEvent } from '../src/report/perfetto.js';
-import { CLI, cli, inProcess } from './helpers.js';
+// cli() here is main() in this process (inProcess): the report and engine code these cases check is
+// the source, which Stryker mutates; the built CLI's own behaviour is covered by cli-errors,
+// invocation, readme and demo.test.ts
+import { CLI, inProcess as cli, inProcess } from './helpers.js';
 
 describe('trace', () => {
   it('test_trace_parses_and_slices_nest', async () => {
