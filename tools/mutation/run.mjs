@@ -10,7 +10,9 @@
 //                                              mutant the shards and earlier retests left undetected
 //                                              (retest-K-of-N.json, one per retest), after new tests: the
 //                                              incremental reuse trusts per-test coverage, which
-//                                              misses code run from test fixtures
+//                                              misses code run from test fixtures; add --timeouts to
+//                                              rerun the timed-out mutants too (a run that shared the
+//                                              cores with other work counts slow mutants as timeouts)
 //   pnpm test:mutation:score --pkg iommu-core --shards 12     the merged score and the undetected mutants
 //   MUTATION_PKG=amd-iommu,vfio-type1 pnpm test:mutation
 //   pnpm test:mutation --pkg iommu-core --force --mutate "src/gather.ts"   other arguments go to stryker run
@@ -40,6 +42,11 @@ function intOption(name) {
 const shards = intOption('--shards');
 const only = intOption('--shard');
 const retest = process.argv.includes('--retest');
+const timeouts = process.argv.includes('--timeouts');
+if (timeouts && !retest) {
+  console.error('test:mutation: --timeouts goes with --retest (it adds the timed-out mutants to the rerun)');
+  process.exit(2);
+}
 if (retest && shards === undefined) {
   console.error('test:mutation: --retest needs --shards N (it reruns the undetected mutants of those shards)');
   process.exit(2);
@@ -52,7 +59,7 @@ if (only !== undefined && (shards === undefined || only > shards)) {
 const ours = new Set(['--pkg', '--shards', '--shard']);
 const passArgs = [];
 for (let i = 2; i < process.argv.length; i++) {
-  if (process.argv[i] === '--retest') continue;
+  if (process.argv[i] === '--retest' || process.argv[i] === '--timeouts') continue;
   if (ours.has(process.argv[i])) i++;
   else passArgs.push(process.argv[i]);
 }
@@ -79,7 +86,7 @@ for (const d of dirs) {
   else if (retest) {
     // the mutants the shards and the earlier retests left undetected, by line, rerun from scratch
     // against today's tests, into a retest file of their own
-    const ranges = undetectedRanges(dir, shards);
+    const ranges = undetectedRanges(dir, shards, timeouts);
     const round = loadRetests(dir, shards).length + 1;
     if (ranges.length === 0) console.log(`test:mutation: ${d}: no undetected mutant to retest`);
     else

@@ -74,14 +74,17 @@ export function campaignReport(dir, n) {
   return { report, reports, missing, retests: retests.length };
 }
 
-/** `file:first-last` line ranges holding the undetected mutants of an n-shard campaign (for --retest). */
-export function undetectedRanges(dir, n) {
+/**
+ * `file:first-last` line ranges holding the undetected mutants of an n-shard campaign (for --retest),
+ * and with `timeouts` the timed-out ones too.
+ */
+export function undetectedRanges(dir, n, timeouts = false) {
   const { report } = campaignReport(dir, n);
   if (report === null) return [];
   const lines = new Map();
   for (const [file, res] of Object.entries(report.files))
     for (const m of res.mutants)
-      if (UNDETECTED.has(m.status)) {
+      if (UNDETECTED.has(m.status) || (timeouts && m.status === 'Timeout')) {
         const set = lines.get(file) ?? new Set();
         for (let l = m.location.start.line; l <= m.location.end.line; l++) set.add(l);
         lines.set(file, set);
