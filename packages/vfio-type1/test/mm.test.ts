@@ -217,3 +217,122 @@ describe('backing runs', () => {
     expect(thp.folioOrderAt(512, 3)).toBe(0);
   });
 });
+
+/** Seeded PRNG (mulberry32): the same ranges every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('fault-in of an unpopulated VMA', () => {
+  // the oracle: a set of present pages; a missing page faults in its whole unit (its run for
+  // hugetlb, its 2 MiB region where the backing maps one with a PMD, else the page), cleared once
+  it.each([
+    ['4k', 3n * M2 + 20n * K4],
+    ['thp', 3n * M2 + 20n * K4],
+    ['fragmented:0.5', 4n * M2 + 9n * K4],
+    ['hugetlb-2m', 4n * M2],
+  ] as const)('test_fault_in_matches_a_page_set %s', (backing, size) => {
+    const env = makeEnv({ memory: 1n << 30n });
+    e = env;
+    env.proc.mmap(size, { backing, populate: false });
+    const v = env.proc.vmas[0]!;
+    const b = v.backing!;
+    const unit = (i: number): [number, number] => {
+      if (b.runOrder !== 0) return [i - (i % (1 << b.runOrder)), 1 << b.runOrder];
+      if (b.pmdMapped !== null && b.pmdMapped[i >>> 9] === 1) return [i - (i % 512), 512];
+      return [i, 1];
+    };
+    const present = new Set<number>();
+    const next = rng(backing.length * 7919);
+    let faults = 0,
+      zeroes = 0;
+    const c0 = env.sim.counters;
+    const f0 = c0.pageFaults,
+      z0 = c0.pageZeroes;
+    for (let step = 0; step < 300; step++) {
+      const idx = Math.floor(next() * v.npages);
+      // mostly short ranges, some long ones, and empty ones
+      const r = next();
+      const n = Math.min(v.npages - idx, r < 0.1 ? 0 : r < 0.7 ? 1 + Math.floor(next() * 20) : Math.floor(next() * 1100));
+      for (let i = idx; i < idx + n; i++) {
+        if (present.has(i)) continue;
+        const [u0, un] = unit(i);
+        for (let k = u0; k < u0 + un; k++) present.add(k);
+        faults++;
+        zeroes += un;
+      }
+      v.faultIn(idx, n, env.sim.meter);
+      const c = env.sim.counters;
+      expect([c.pageFaults - f0, c.pageZeroes - z0], `step ${step}: faultIn(${idx}, ${n})`).toEqual([faults, zeroes]);
+      const q = Math.floor(next() * v.npages),
+        qn = Math.floor(next() * (v.npages - q + 1));
+      let want = 0;
+      for (let i = q; i < q + qn; i++) if (present.has(i)) want++;
+      expect(v.presentPages(q, qn), `presentPages(${q}, ${qn})`).toBe(want);
+    }
+    expect(present.size).toBeGreaterThan(v.npages / 2);
+  });
+
+  it('test_populated_vma_never_faults', () => {
+    const env = makeEnv({ profile: 'mainline' });
+    e = env;
+    const va = env.proc.mmap(2n * M2, { backing: '4k' });
+    const bar = env.proc.mmap(M2, { backing: 'mmio', populate: false });
+    const [v, b] = env.proc.vmas as [NonNullable<(typeof env.proc.vmas)[0]>, NonNullable<(typeof env.proc.vmas)[0]>];
+    expect([v.populated, b.populated, env.proc.unpopulatedVmas]).toEqual([null, null, 0]);
+    expect([v.mmioPfn, b.mmioPfn >= 2 ** 34]).toEqual([-1, true]);
+    expect([v.presentPages(3, 700), b.presentPages(0, 512)]).toEqual([700, 512]);
+    const c0 = { ...env.sim.counters };
+    v.faultIn(0, 1024, env.sim.meter);
+    env.c.mapDma({ vaddr: va, iova: 0n, size: 2n * M2, flags: RW });
+    env.c.mapDma({ vaddr: bar, iova: 0x40000000n, size: M2, flags: RW });
+    expect([env.sim.counters.pageFaults - c0.pageFaults, env.sim.counters.pageZeroes - c0.pageZeroes]).toEqual([0, 0]);
+  });
+
+  it('test_fault_in_of_no_pages', () => {
+    const env = makeEnv({});
+    e = env;
+    env.proc.mmap(2n * M2, { backing: 'hugetlb-2m', populate: false });
+    env.proc.mmap(M2, { backing: '4k', populate: false });
+    const c0 = env.sim.counters.pageFaults;
+    // an empty range inside a run or a byte faults nothing
+    for (const v of env.proc.vmas) {
+      v.faultIn(5, 0, env.sim.meter);
+      v.faultIn(520, 0, env.sim.meter);
+      expect(v.presentPages(0, v.npages)).toBe(0);
+    }
+    expect(env.sim.counters.pageFaults).toBe(c0);
+  });
+});
+
+describe('folio orders of a mixed backing', () => {
+  // fragmented memory mixes 2 MiB THP regions with scattered 4 KiB pages: a range's order is the
+  // smallest of its pages' (9 in a PMD-mapped region, else 0), for ranges within two regions
+  it.each(['fragmented:0.5', 'fragmented:0.2', 'thp'] as const)('test_folio_order_at_matches_its_pages %s', (backing) => {
+    const env = makeEnv({ memory: 1n << 30n });
+    e = env;
+    env.proc.mmap(5n * M2 + 7n * K4, { backing });
+    const v = env.proc.vmas[0]!;
+    const pm = v.backing!.pmdMapped!;
+    const order = (i: number) => (pm[i >>> 9] === 1 ? 9 : 0);
+    const next = rng(backing.length);
+    let mixed = 0;
+    for (let t = 0; t < 400; t++) {
+      const idx = Math.floor(next() * v.npages);
+      const n = 1 + Math.floor(next() * Math.min(v.npages - idx, 1024 - (idx % 512))); // ends in this region or the next
+      let want = 9;
+      for (let i = idx; i < idx + n; i++) want = Math.min(want, order(i));
+      if (order(idx) !== order(idx + n - 1)) mixed++;
+      expect(v.folioOrderAt(idx, n), `folioOrderAt(${idx}, ${n})`).toBe(want);
+    }
+    // the ranges did cross from one kind into the other
+    if (backing !== 'thp') expect(mixed).toBeGreaterThan(10);
+  });
+});
