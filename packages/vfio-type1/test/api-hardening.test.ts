@@ -29,22 +29,12 @@ import {
   encodeInfoRequest,
   isVfioError,
 } from '../src/index.js';
-import { K4, M2, RW, expectCleanClose, makeEnv, snapshot, type Env } from './helpers.js';
+import { K4, M2, RW, expectCleanClose, makeEnv, snapshot, type Env, thrown } from './helpers.js';
 
 const TOP = 1n << 64n;
 const U64_MSG = 'is outside u64 (0 to 2^64-1)';
 const U32_MSG = 'is not a u32 (an integer in 0 to 2^32-1)';
 const FLAGS_MSG = 'is not a u32 flags word (an integer in 0 to 2^32-1, or the int32 of a bitwise expression)';
-
-/** What fn threw (fails the test if it returned). */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 /** Everything "before anything happens" covers: the state snapshot, the container's counters, the modeled clock, the meter. */
 function fullState(e: Env) {

@@ -22,23 +22,13 @@ import {
   type ContainerOptions,
   type Profile,
 } from '../src/index.js';
-import { K4, M2, RW, expectCleanClose, makeEnv, type Env } from './helpers.js';
+import { K4, M2, RW, expectCleanClose, makeEnv, type Env, thrown } from './helpers.js';
 
 let e: Env | undefined;
 afterEach(() => {
   if (e !== undefined && !e.c.closed) expectCleanClose(e);
   e = undefined;
 });
-
-/** What fn threw (fails the test when it returned). */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (x) {
-    return x;
-  }
-  throw new Error('expected a throw');
-}
 
 /** A container opened with opts on a fresh host; the RangeError's message when it is refused. */
 function refusal(opts: ContainerOptions): string {

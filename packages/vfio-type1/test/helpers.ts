@@ -106,3 +106,13 @@ export function expectCleanClose(e: Env): void {
   expect(e.proc.lockedVm).toBe(0);
   expect(e.sim.mem.tables.inUse).toBe(0);
 }
+
+/** What fn threw (fails the test when it returned). */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (x) {
+    return x;
+  }
+  throw new Error('expected a throw');
+}

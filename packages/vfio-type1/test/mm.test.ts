@@ -3,7 +3,7 @@
 // gives a BAR (PUD / PMD / PTE), and the contiguous runs and folio orders of each backing, checked
 // against a page-by-page count over pfnAt().
 import { afterEach, describe, expect, it } from 'vitest';
-import { K4, M2, RW, expectCleanClose, makeEnv, type Env } from './helpers.js';
+import { K4, M2, RW, expectCleanClose, makeEnv, type Env, thrown } from './helpers.js';
 
 let e: Env | undefined;
 afterEach(() => {
@@ -14,15 +14,6 @@ afterEach(() => {
 const G1 = 1n << 30n;
 /** mmap's first address, and the 1 GiB grid VMAs are placed on. */
 const MMAP_BASE = 0x7f0000000000n;
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (x) {
-    return x;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('mmap placement and munmap', () => {
   it('test_vmas_on_a_1g_grid_with_a_gap', () => {
