@@ -3,6 +3,8 @@
 // gives a BAR (PUD / PMD / PTE), and the contiguous runs and folio orders of each backing, checked
 // against a page-by-page count over pfnAt().
 import { afterEach, describe, expect, it } from 'vitest';
+import { createSim } from '@x/iommu-core';
+import { Host } from '../src/index.js';
 import { K4, M2, RW, expectCleanClose, makeEnv, type Env, thrown } from './helpers.js';
 
 let e: Env | undefined;
@@ -287,6 +289,24 @@ describe('fault-in of an unpopulated VMA', () => {
     expect([env.sim.counters.pageFaults - c0.pageFaults, env.sim.counters.pageZeroes - c0.pageZeroes]).toEqual([0, 0]);
   });
 
+  it.each([
+    [0, 511, 1],
+    [0, 512, 1],
+    [0, 513, 2],
+    [511, 1, 1],
+    [511, 2, 2],
+    [1023, 1, 1],
+  ])('test_fault_in_ends_at_its_last_page idx=%s n=%s', (idx, n, faults) => {
+    const env = makeEnv({});
+    e = env;
+    env.proc.mmap(4n * M2, { backing: 'hugetlb-2m', populate: false });
+    const v = env.proc.vmas[0]!;
+    const f0 = env.sim.counters.pageFaults;
+    v.faultIn(idx, n, env.sim.meter);
+    expect(env.sim.counters.pageFaults - f0).toBe(faults);
+    expect(v.presentPages(0, v.npages)).toBe(512 * faults);
+  });
+
   it('test_fault_in_of_no_pages', () => {
     const env = makeEnv({});
     e = env;
@@ -325,5 +345,31 @@ describe('folio orders of a mixed backing', () => {
     }
     // the ranges did cross from one kind into the other
     if (backing !== 'thp') expect(mixed).toBeGreaterThan(10);
+  });
+});
+
+describe('runs that continue across huge pages', () => {
+  // a young host hands out neighbouring 2 MiB / 1 GiB pages: contigFrom must follow a run into the next
+  it.each([
+    [0, 'hugetlb-2m', 16n * M2],
+    [0.5, 'hugetlb-2m', 16n * M2],
+    [0, 'thp', 16n * M2],
+    [0, 'hugetlb-1g', 2n * G1],
+  ] as const)('test_contig_from_across_runs hostAge=%s %s', (hostAge, backing, size) => {
+    const sim = createSim({ memory: 4n << 30n, seed: 3, hostAge });
+    const proc = new Host(sim).spawn();
+    proc.mmap(size, { backing });
+    const v = proc.vmas[0]!;
+    const run = 1 << v.backing!.runOrder;
+    let across = 0;
+    for (let idx = 0; idx < v.npages; idx += run >= 512 ? 97 : 1) {
+      for (const max of [1, run - 1, run, run + 1, 3 * run + 5, v.npages]) {
+        const want = contigByPage(v, idx, max);
+        if (want > run - (idx % run)) across++;
+        expect(v.contigFrom(idx, max), `idx ${idx} max ${max}`).toBe(want);
+      }
+      if (run > 512 && idx > 4 * 512) idx += run - 4 * 512; // 1 GiB runs: a few offsets in each
+    }
+    expect(across).toBeGreaterThan(0);
   });
 });
