@@ -155,16 +155,14 @@ const fmt = (r) =>
   `${r.file.padEnd(36)} ${score(r).toFixed(2).padStart(7)} ${String(r.killed).padStart(6)} ${String(r.timeout).padStart(7)} ${String(r.survived).padStart(8)} ${String(r.noCoverage).padStart(7)} ${String(r.errors).padStart(6)}`;
 
 export function printScore(dir, n, asJson) {
-  const whole = n === undefined ? loadReports(dir, n) : null;
-  const c = n === undefined ? null : campaignReport(dir, n);
-  const reports = whole?.reports ?? c.reports,
-    missing = whole?.missing ?? c.missing,
-    retests = c?.retests ?? 0;
+  // a whole run's single report, or the shards merged with the retests laid over them
+  const c = n === undefined ? { ...loadReports(dir, n), retests: 0 } : campaignReport(dir, n);
+  const { reports, missing, retests } = c;
   if (reports.length === 0) {
     console.error(`test:mutation: no report for ${dir} (${missing.join(', ')}); run pnpm test:mutation first`);
     return 1;
   }
-  const report = c === null ? reports[0] : c.report;
+  const report = n === undefined ? reports[0] : c.report;
   if (n !== undefined) {
     writeFileSync(join(dir, 'reports/mutation/merged.json'), JSON.stringify(report));
     writeHtml(join(dir, 'reports/mutation/merged.html'), report);
