@@ -6,6 +6,7 @@
 //          bits 7..10 log2(replicas), bits 12..31 pfn[19:0]; hi word: pfn[39:20].
 // Every replica of a leaf holds the same value (the leaf's first pfn).
 
+import { POW2_TABLE } from '../pgsize.js';
 import { PT_ENTRY_EMPTY, PT_ENTRY_OA, PT_ENTRY_TABLE, type PtFormat, type PtState } from './format.js';
 
 const REF_PR = 1 << 0;
@@ -58,7 +59,7 @@ export function createRefFormat(pgsizeBitmap: bigint): PtFormat {
         }
         return n;
       }
-      const lp = 2 ** (order - 12);
+      const lp = POW2_TABLE[order - 12]!; // `2 ** k` with a variable k is a Math.pow call
       for (let k = 0; k < n; k++, pfn += lp) {
         const lo = pfnLo(pfn) | flags,
           hi = pfnHi(pfn);
