@@ -106,9 +106,14 @@ describe('MAP_DMA errors', () => {
     // invalidated, but the range must be exactly the mapping's
     expect(upd(0n, K4)).toBe(`EINVAL: VADDR: range must match one invalidated mapping, ${MAP}`);
     expect(upd(K4, K4)).toBe(`EINVAL: VADDR: range must match one invalidated mapping, ${MAP}`);
+    // the right size at another iova that overlaps it is not the mapping either
+    expect(upd(K4, 2n * K4)).toBe(`EINVAL: VADDR: range must match one invalidated mapping, ${MAP}`);
     e!.c.mapDma({ vaddr: va + M2, iova: 0n, size: 2n * K4, flags: VFIO_DMA_MAP_FLAG_VADDR });
     expect(e!.c.mappings()[0]!.vaddr).toBe(va + M2);
     expect(e!.c.iommu!.vaddrInvalidCount).toBe(0);
+    // the update made the vaddr valid again: a second update has nothing invalidated to match
+    expect(upd(0n, 2n * K4)).toBe(`EINVAL: VADDR: range must match one invalidated mapping, ${MAP}`);
+    expect(e!.c.iommu!.dmas.list.map((d) => [d.vaddrInvalid, d.iommuMapped])).toEqual([[false, true]]);
   });
 
   it('test_overlap_limit_and_iova_range', () => {
@@ -126,6 +131,23 @@ describe('MAP_DMA errors', () => {
       `ENOSPC: dma_entry_limit reached, ${MAP}`,
     );
     expect(e!.c.dmaAvail).toBe(0);
+  });
+
+  it('test_iova_range_edges', () => {
+    // the last page below the MSI window and the first page above it are valid IOVA
+    const va = env('mainline');
+    e!.c.mapDma({ vaddr: va, iova: 0xfedff000n, size: K4, flags: RW });
+    e!.c.mapDma({ vaddr: va + K4, iova: 0xfef00000n, size: K4, flags: RW });
+    expect(failure(() => e!.c.mapDma({ vaddr: va + 2n * K4, iova: 0xfedff000n + K4, size: K4, flags: RW }))).toBe(
+      `EINVAL: [0xfee00000, 0xfee00fff] is not inside one valid IOVA range, ${MAP}`,
+    );
+    expect(failure(() => e!.c.mapDma({ vaddr: va + 2n * K4, iova: 0xfedff000n, size: 2n * K4, flags: RW }))).toBe(
+      `EEXIST: overlaps the mapping at iova 0xfedff000, ${MAP}`,
+    );
+    expect(failure(() => e!.c.mapDma({ vaddr: va + 2n * K4, iova: 0xfedfe000n, size: 2n * K4, flags: RW }))).toBe(
+      `EEXIST: overlaps the mapping at iova 0xfedff000, ${MAP}`,
+    );
+    expect(e!.c.mappings().map((m) => m.iova)).toEqual([0xfedff000n, 0xfef00000n]);
   });
 });
 

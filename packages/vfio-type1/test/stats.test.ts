@@ -38,6 +38,20 @@ describe('stats', () => {
     expect(e.c.stats()).toEqual(expected);
   });
 
+  it('test_regions_per_unmap_each_call', () => {
+    // each UNMAP_DMA counts only its own regions: 1 (one 4K page), then 3, then 0 (nothing there)
+    e = makeEnv({ profile: 'mainline' });
+    const v4 = e.proc.mmap(4n * K4, { backing: '4k' });
+    e.c.mapDma({ vaddr: v4, iova: 0n, size: K4, flags: RW });
+    e.c.mapDma({ vaddr: v4 + K4, iova: 0x100000n, size: 3n * K4, flags: RW });
+    e.c.unmapDma({ iova: 0n, size: K4 });
+    expect(e.c.stats().regionsPerUnmap).toEqual({ 1: 1 });
+    e.c.unmapDma({ iova: 0x100000n, size: 3n * K4 });
+    e.c.unmapDma({ iova: 0x100000n, size: 3n * K4 });
+    const s = e.c.stats();
+    expect([s.unmapCalls, s.unmapChunks, s.regionsPerUnmap]).toEqual([3, 4, { 1: 1, 3: 1, 0: 1 }]);
+  });
+
   it('test_trace_events', () => {
     const sim = createSim({ memory: 1n << 30n, seed: 3, trace: true });
     const drv = createReferenceDriver(sim);
