@@ -106,6 +106,8 @@ describe('decodeInfo', () => {
   ] as const)('test_capability_cut_short %s', (name, cap, len) => {
     const whole = infoBytes([cap]);
     expect(whole.byteLength).toBe(24 + len);
+    // ending exactly at the buffer's end is whole
+    expect(Object.keys(decodeInfo(whole))).toContain({ IOVA_RANGE: 'iovaRanges', DMA_AVAIL: 'dmaAvail', MIGRATION: 'migration' }[name]);
     const cut = whole.subarray(0, 24 + len - 1);
     const err = thrown(() => decodeInfo(cut));
     expect(err).toBeInstanceOf(RangeError);
@@ -132,6 +134,13 @@ describe('decodeInfo', () => {
     new DataView(b.buffer).setUint32(16, 24, true);
     new DataView(b.buffer).setUint16(24, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, true);
     expect(decodeInfo(b)).toEqual({ argsz: 31, flags: 1, iovaPgsizes: 0x40201000n, capOffset: 24 });
+    // 8 bytes hold the header: the capability is read, and its body is missing
+    const h = infoBytes([], 8);
+    new DataView(h.buffer).setUint32(16, 24, true);
+    new DataView(h.buffer).setUint16(24, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, true);
+    expect((thrown(() => decodeInfo(h)) as Error).message).toBe(
+      'decodeInfo: the DMA_AVAIL capability at offset 24 ends at byte 36, past the end of the 32-byte buffer',
+    );
     // an unknown id is skipped, the chain goes on
     const c = infoBytes([{ id: 99, len: 8, body: () => {} }, dmaAvail(3)]);
     expect(decodeInfo(c).dmaAvail).toBe(3);
@@ -142,6 +151,22 @@ describe('decodeInfo', () => {
     const b = infoBytes([dmaAvail(9)]);
     new DataView(b.buffer).setUint32(28, 24, true);
     expect(decodeInfo(b).dmaAvail).toBe(9);
+  });
+
+  it('test_chain_reads_at_most_64_capabilities', () => {
+    // 64 unknown capabilities, then DMA_AVAIL: the 65th is past the decoder's limit
+    const unknown = { id: 99, len: 8, body: () => {} };
+    expect(decodeInfo(infoBytes([...Array(63).fill(unknown), dmaAvail(5)])).dmaAvail).toBe(5);
+    expect(decodeInfo(infoBytes([...Array(64).fill(unknown), dmaAvail(5)])).dmaAvail).toBe(undefined);
+  });
+
+  it('test_cap_offset_0_is_no_chain_whatever_the_header_holds', () => {
+    // argsz 3 and flags 2 would read as a DMA_AVAIL header at offset 0 if offset 0 were followed
+    const b = infoBytes([], 16);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, 3, true);
+    v.setUint32(4, 2, true);
+    expect(decodeInfo(b)).toEqual({ argsz: 3, flags: 2, iovaPgsizes: 0x40201000n, capOffset: 0 });
   });
 
   it('test_container_reports_the_migration_capability', () => {
