@@ -26,6 +26,8 @@ afterEach(() => {
 describe('vfio timeline data', () => {
   it('test_vfio_timeline_data', () => {
     expect(() => checkTimeline(VFIO_TIMELINE)).not.toThrow();
+    // the mm commit is the only one outside drivers/vfio
+    expect(VFIO_TIMELINE.filter((x) => x.component !== 'vfio-type1').map((x) => [x.id, x.component])).toEqual([['gup-thp-fast', 'mm']]);
     expect(Object.fromEntries(VFIO_TIMELINE.map((x) => [x.id, [x.commit, x.since]]))).toEqual({
       'dma-unmap-chunking': ['6fe1010d6d9c', 'v4.0'],
       'unmap-wrap-check': ['71a7d3d78e3c', 'v4.15'],
