@@ -128,6 +128,10 @@ export function tally(report) {
           mutator: m.mutatorName,
           replacement: m.replacement ?? '',
           source: src.trim(),
+          // Survived with no test completed: every test file that loads the code failed to collect
+          // (the mutant throws at import), which Stryker scores as survived; a test that imports the
+          // package inside its body turns that into a kill (vfio-type1 test/module-load.test.ts)
+          loadFailure: m.status === 'Survived' && !m.testsCompleted,
         });
       }
     }
@@ -184,7 +188,9 @@ export function printScore(dir, n, asJson) {
   if (t.undetected.length > 0) {
     console.log('\nundetected mutants:');
     for (const u of t.undetected)
-      console.log(`  ${u.file}:${u.line}:${u.column} ${u.status} ${u.mutator} -> ${JSON.stringify(u.replacement)}   | ${u.source}`);
+      console.log(
+        `  ${u.file}:${u.line}:${u.column} ${u.status}${u.loadFailure ? ' (no test completed: failed at import)' : ''} ${u.mutator} -> ${JSON.stringify(u.replacement)}   | ${u.source}`,
+      );
   }
   return 0;
 }
