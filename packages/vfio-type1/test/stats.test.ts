@@ -1,6 +1,6 @@
 // stats(): every counter after a known workload; trace events when the tracer is on.
 import { afterEach, describe, expect, it } from 'vitest';
-import { TRACE_IOCTL, createReferenceDriver, createSim } from '@x/iommu-core';
+import { TRACE_IOCTL, TRACE_IOMMU, createReferenceDriver, createSim } from '@x/iommu-core';
 import { Host, VfioStats } from '../src/index.js';
 import { K4, M2, RW, expectCleanClose, makeEnv, type Env } from './helpers.js';
 
@@ -92,6 +92,35 @@ describe('stats', () => {
       'EVFIO_IOMMU_MAP_DMA',
       'BVFIO_IOMMU_UNMAP_DMA',
       'EVFIO_IOMMU_UNMAP_DMA',
+    ]);
+    c.close();
+    expect(sim.violations).toEqual([]);
+  });
+
+  it('test_pin_trace_at_iommu_detail', () => {
+    // TRACE_IOMMU is enough for the pin and unpin slices; each pin names its chunk's iova, and the
+    // pin that fails (RLIMIT_MEMLOCK, 512 pages under a 768-page limit, then 512 more) ends with ret
+    const sim = createSim({ memory: 1n << 30n, seed: 3, trace: true });
+    sim.trace.detail = TRACE_IOMMU;
+    const host = new Host(sim);
+    const g = host.addGroup(createReferenceDriver(sim));
+    const proc = host.spawn({ memlockLimit: 3n * (M2 / 2n) });
+    const va = proc.mmap(2n * M2, { backing: 'thp' });
+    const c = host.openContainer(proc, { profile: 'mainline' });
+    c.addGroup(g);
+    c.setIommu(3);
+    expect(() => c.mapDma({ vaddr: va, iova: 0x40000000n, size: 2n * M2, flags: RW })).toThrow(expect.objectContaining({ code: 'ENOMEM' }));
+    const pins = sim.trace.events.filter((x) => x.name === 'vfio_pin_pages_remote').map((x) => [x.ph, x.args]);
+    expect(pins).toEqual([
+      ['B', { iova: '0x40000000', pages: 512 }],
+      ['E', {}],
+      ['B', { iova: '0x40200000', pages: 512 }],
+      ['E', { ret: -12 }],
+    ]);
+    // the unwind unpins the first chunk, traced as well
+    expect(sim.trace.events.filter((x) => x.name === 'vfio_unpin_pages_remote').map((x) => [x.ph, x.args?.pages])).toEqual([
+      ['B', 512],
+      ['E', undefined],
     ]);
     c.close();
     expect(sim.violations).toEqual([]);
