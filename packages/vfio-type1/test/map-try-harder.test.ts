@@ -62,6 +62,31 @@ describe('map_try_harder', () => {
     expect(e.sim.violations).toEqual([]);
   });
 
+  it.each<[TryHarder, number, [number, number][]]>([
+    // rfc-v2: pages 100..1 fast-unmapped, a range added for each that returned a page (100 was never mapped)
+    ['rfc-v2', 99, [[1, 99]]],
+    // suggested: pages 99..0, a range added for each
+    ['suggested', 100, [[0, 99]]],
+  ])('test_try_harder_unwind_range_adds variant=%s', (v, adds, synced) => {
+    // a driver that defers its flushes to the sync (AMD's v4.17 ops): the range adds reach it
+    const va = leftover({ profile: 'v4.17', mapTryHarder: v, drv: { replaceEmptyTables: false, flushOnUnmap: false } });
+    const a0 = e.sim.counters.iotlbRangeAdds;
+    const ranges: [number, number][] = [];
+    const off = e.sim.observe({ iotlbSyncBegin: (_d, start, last) => void ranges.push([start, last]) });
+    e.sim.faults.arm('map', FAIL_AT_PAGE_100);
+    expect(() => e.c.mapDma({ vaddr: va, iova: 0n, size: M2, flags: RW })).toThrow(expect.objectContaining({ code: 'EBUSY' }));
+    off();
+    expect(e.sim.counters.iotlbRangeAdds - a0).toBe(adds);
+    // the unwind's sync invalidates exactly the pages it unmapped (the chunk's unwind adds none: nothing else was mapped)
+    expect(ranges.slice(0, 1)).toEqual(synced);
+    if (v === 'rfc-v2') {
+      // page 0 stays mapped (rfc-v2's off-by-one, below): its unpin and the close report it
+      expect(e.sim.violations.map((x) => x.kind)).toEqual(['unpin-while-reachable']);
+      e.c.close();
+      e.sim.violations.length = 0;
+    }
+  });
+
   it.each<[TryHarder, number]>([
     ['landed', 100],
     ['rfc-v2', 1],
