@@ -1,0 +1,31 @@
+// vfio_iommu_type1_attach_group() when one device of the group cannot attach: the devices attached
+// before it are detached again, the new domain is freed, and the container stays without an IOMMU.
+import { expect, it } from 'vitest';
+import { createReferenceDriver, createSim } from '@x/iommu-core';
+import { Host, VFIO_TYPE1v2_IOMMU } from '../src/index.js';
+import { thrown } from './helpers.js';
+
+it('test_group_attach_fails_at_its_third_device', () => {
+  const sim = createSim({ memory: 1n << 30n, seed: 1 });
+  const drv = createReferenceDriver(sim, { release: 'mainline' });
+  const host = new Host(sim);
+  const g = host.addGroup(drv, { devices: 3 });
+  // the third device already translates through another domain: its attach is EBUSY
+  const other = drv.domainAlloc();
+  drv.attachDevice(other, g.devices[2]!);
+  const c = host.openContainer(host.spawn(), { profile: 'mainline' });
+  c.addGroup(g);
+  const err = thrown(() => c.setIommu(VFIO_TYPE1v2_IOMMU)) as Error;
+  expect(err.message).toBe('EBUSY: attaching group 0 failed, VFIO_SET_IOMMU');
+  // the first two were detached again, the third is where it was
+  expect(g.devices.map((d) => drv.deviceDomain(d)?.id ?? null)).toEqual([null, null, other.id]);
+  expect(c.iommu).toBe(null);
+  expect(sim.violations).toEqual([]);
+  // nothing else holds a page table: only `other`'s root is left
+  expect(sim.mem.tables.inUse).toBe(1);
+  drv.detachDevice(other, g.devices[2]!);
+  c.setIommu(VFIO_TYPE1v2_IOMMU);
+  expect(g.devices.map((d) => drv.deviceDomain(d) !== null)).toEqual([true, true, true]);
+  c.close();
+  expect(sim.violations).toEqual([]);
+});
