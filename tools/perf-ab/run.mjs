@@ -9,21 +9,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CASES } from './cases.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
-// extra ops per case: enough that the difference dwarfs a garbage collection or a late optimisation
-const EXTRA = {
-  'core ref 4K': [20000, 100000],
-  'core ref 256x4K': [5000, 25000],
-  'core ref 2M': [10000, 50000],
-  'core amd 256x4K': [5000, 25000],
-  'core amd 64K': [10000, 50000],
-  'core amd 2M': [10000, 50000],
-  'vfio 4k mainline': [0, 2],
-  'vfio 4k fast': [0, 2],
-  'vfio thp mainline': [0, 200],
-  'vfio thp fast': [0, 200],
-};
 
 const args = process.argv.slice(2).filter((a) => a !== '--');
 if (args.length < 2) {
@@ -31,10 +19,10 @@ if (args.length < 2) {
   process.exit(2);
 }
 const [a, b] = args.slice(0, 2).map((t) => resolve(t));
-const cases = args.length > 2 ? args.slice(2) : Object.keys(EXTRA);
+const cases = args.length > 2 ? args.slice(2) : Object.keys(CASES);
 for (const c of cases)
-  if (!(c in EXTRA)) {
-    console.error(`bench:ab: unknown case '${c}' (${Object.keys(EXTRA).join(', ')})`);
+  if (!(c in CASES)) {
+    console.error(`bench:ab: unknown case '${c}' (${Object.keys(CASES).join(', ')})`);
     process.exit(2);
   }
 for (const t of [a, b])
@@ -65,7 +53,7 @@ try {
   console.log(`instructions per op (callgrind), A = ${a}, B = ${b}`);
   console.log(`${'case'.padEnd(20)}${'A'.padStart(14)}${'B'.padStart(14)}${'B/A'.padStart(8)}`);
   for (const c of cases) {
-    const [n1, n2] = EXTRA[c];
+    const [n1, n2] = CASES[c].ops;
     process.stderr.write(`bench:ab: ${c}: 4 callgrind runs...\n`);
     const per = (t) => (instructions(t, c, n2) - instructions(t, c, n1)) / (n2 - n1);
     const ia = per(a),
