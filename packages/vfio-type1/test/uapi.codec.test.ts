@@ -129,16 +129,17 @@ describe('decodeInfo', () => {
   });
 
   it('test_chain_ends_where_no_header_fits', () => {
+    // the chain points at offset 24, where `tail` bytes remain, starting with DMA_AVAIL's id
+    const dangling = (tail: number): Uint8Array => {
+      const b = infoBytes([], tail);
+      new DataView(b.buffer).setUint32(16, 24, true);
+      new DataView(b.buffer).setUint16(24, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, true);
+      return b;
+    };
     // a cap header needs 8 bytes: an offset 7 bytes before the end reads nothing
-    const b = infoBytes([], 7);
-    new DataView(b.buffer).setUint32(16, 24, true);
-    new DataView(b.buffer).setUint16(24, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, true);
-    expect(decodeInfo(b)).toEqual({ argsz: 31, flags: 1, iovaPgsizes: 0x40201000n, capOffset: 24 });
+    expect(decodeInfo(dangling(7))).toEqual({ argsz: 31, flags: 1, iovaPgsizes: 0x40201000n, capOffset: 24 });
     // 8 bytes hold the header: the capability is read, and its body is missing
-    const h = infoBytes([], 8);
-    new DataView(h.buffer).setUint32(16, 24, true);
-    new DataView(h.buffer).setUint16(24, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, true);
-    expect((thrown(() => decodeInfo(h)) as Error).message).toBe(
+    expect((thrown(() => decodeInfo(dangling(8))) as Error).message).toBe(
       'decodeInfo: the DMA_AVAIL capability at offset 24 ends at byte 36, past the end of the 32-byte buffer',
     );
     // an unknown id is skipped, the chain goes on
