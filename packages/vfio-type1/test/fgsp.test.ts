@@ -23,26 +23,29 @@ function runOf(profile: Profile, pgsizeBitmap: bigint) {
   const size = 3n * M2 + K4; // 6 MiB + 4 KiB
   e.c.mapDma({ vaddr: va, iova: G1, size, flags: RW });
   const s0 = e.c.stats(),
-    lookups0 = e.sim.counters.iovaToPhys;
+    c0 = e.sim.counters;
   expect(e.c.unmapDma({ iova: G1, size })).toEqual({ size });
-  const s1 = e.c.stats();
+  const s1 = e.c.stats(),
+    c1 = e.sim.counters;
   return {
     fgsp: e.c.iommu!.domains[0]!.fgsp,
     regions: s1.unmapChunks - s0.unmapChunks,
-    lookups: e.sim.counters.iovaToPhys - lookups0,
+    lookups: c1.iovaToPhys! - c0.iovaToPhys!,
     unpinned: s1.unpins - s0.unpins,
+    // every region lies inside the one 1 GiB folio: one folio per region, whatever its length
+    folios: c1['vfio.unpinFolios']! - c0['vfio.unpinFolios']!,
   };
 }
 
 describe('fine-grained superpages (vfio_test_domain_fgsp)', () => {
   it.each<Profile>(['v4.16', 'v4.17'])('test_fgsp_amd_like_one_region_per_leaf profile=%s', (profile) => {
     // 4M + 2M + 4K leaves: three chunks of one page each, each unmap removing a whole leaf
-    expect(runOf(profile, AMD_LIKE)).toEqual({ fgsp: true, regions: 3, lookups: 3, unpinned: 1537 });
+    expect(runOf(profile, AMD_LIKE)).toEqual({ fgsp: true, regions: 3, lookups: 3, unpinned: 1537, folios: 3 });
   });
 
   it.each<Profile>(['v4.16', 'v4.17'])('test_no_fgsp_vtd_like_one_region_per_run profile=%s', (profile) => {
     // 8 KiB is two 4 KiB leaves: the loop scans all 1537 pages of the run (the last lookup ends the dma)
-    expect(runOf(profile, SZ_4K | SZ_2M | SZ_1G)).toEqual({ fgsp: false, regions: 1, lookups: 1537, unpinned: 1537 });
+    expect(runOf(profile, SZ_4K | SZ_2M | SZ_1G)).toEqual({ fgsp: false, regions: 1, lookups: 1537, unpinned: 1537, folios: 1 });
   });
 
   it('test_no_fgsp_vtd_4x_reports_8k_but_keeps_4k_entries', () => {
@@ -53,8 +56,14 @@ describe('fine-grained superpages (vfio_test_domain_fgsp)', () => {
     expect(e.c.iommu!.domains[0]!.dom.pgsizeBitmap & 0x2000n).toBe(0x2000n);
   });
 
+  it('test_v3_19_no_chunking_one_page_per_call', () => {
+    // before dma-unmap-chunking (v4.0) the loop unmapped PAGE_SIZE per call and let each call's
+    // over-unmap take the whole leaf: 2M + 2M + 2M + 4K leaves, four calls, one lookup each
+    expect(runOf('v3.19', SZ_4K | SZ_2M | SZ_1G)).toEqual({ fgsp: false, regions: 4, lookups: 4, unpinned: 1537, folios: 4 });
+  });
+
   it('test_mainline_has_no_probe', () => {
     // the fgsp probe is gone from mainline: the contiguous run is one chunk even on AMD-like sizes
-    expect(runOf('mainline', AMD_LIKE)).toEqual({ fgsp: false, regions: 1, lookups: 1537, unpinned: 1537 });
+    expect(runOf('mainline', AMD_LIKE)).toEqual({ fgsp: false, regions: 1, lookups: 1537, unpinned: 1537, folios: 1 });
   });
 });

@@ -122,6 +122,10 @@ describe('stats', () => {
       ['B', 512],
       ['E', undefined],
     ]);
+    // after the one sync of the unwind's single region
+    expect(sim.trace.events.filter((x) => x.name === 'vfio_sync_unpin').map((x) => [x.ph, x.args])).toEqual([
+      ['i', { domain: g.drv.deviceDomain(g.devices[0]!)!.id, regions: 1 }],
+    ]);
     c.close();
     expect(sim.violations).toEqual([]);
   });

@@ -1,6 +1,7 @@
 // The three unmap paths: exact IOTLB sync counts, the region queue, the slow fallback, and the
 // ordering rule (no page unpinned before the sync that covers its unmap).
 import { afterEach, describe, expect, it } from 'vitest';
+import { SZ_4K, iommuMap, iommuUnmap } from '@x/iommu-core';
 import type { UnmapPath } from '../src/index.js';
 import { K4, M2, RW, domOf, expectCleanClose, leaves, makeEnv, type Env } from './helpers.js';
 
@@ -112,6 +113,64 @@ describe('unmap_fallback', () => {
 });
 
 describe('unmap_underreport', () => {
+  it.each<UnmapPath>(['slow', 'fast', 'mainline'])('test_page_missing_from_first_domain_warns_and_keeps_its_pin path=%s', (unmapPath) => {
+    // someone else unmapped page 1 of the dma from the domain: iova_to_phys finds nothing there, the
+    // loop WARNs and steps one page on, and the page's pin (put_page never runs) and charge stay
+    e = makeEnv({ profile: 'v4.17', unmapPath, memory: 2n << 30n });
+    const va = e.proc.mmap(4n * K4, { backing: '4k' });
+    e.c.mapDma({ vaddr: va, iova: 0n, size: 4n * K4, flags: RW });
+    const vp = Number(va >> 12n),
+      pfn1 = e.proc.pfnOf(vp + 1);
+    expect(iommuUnmap(domOf(e), 1, 1)).toBe(1);
+    const lookups0 = e.sim.counters.iovaToPhys!;
+    expect(e.c.unmapDma({ iova: 0n, size: 4n * K4 })).toEqual({ size: 4n * K4 });
+    const st = e.c.stats();
+    expect([st.warnings, st.fallbacks]).toEqual([1, 0]);
+    expect(leaves(domOf(e))).toEqual([]);
+    expect(e.c.mappings()).toEqual([]);
+    expect([e.sim.mem.pinnedPages, e.sim.mem.pinCount(pfn1), e.proc.lockedVm]).toEqual([1, 1, 1]);
+    // the frames are scattered (one run per page): pages 0 and 2 look up themselves and the page
+    // that ends their run, page 1 and the last page one each
+    expect(e.sim.counters.iovaToPhys! - lookups0).toBe(6);
+    // the leaked pin is what close finds
+    e.c.close();
+    expect(e.sim.violations.map((x) => [x.kind, x.call, x.detail])).toEqual([
+      ['teardown-leaves-pins', 'close', '1 pages still pinned after release'],
+      ['teardown-leaves-charge', 'close', '1 pages still charged after release'],
+      ['locked-vm-mismatch', 'close', 'pid 1000 locked_vm 1 pages, its containers charged 0'],
+    ]);
+    e.sim.violations.length = 0;
+  });
+
+  it('test_domain_disagreeing_with_backing_cuts_the_run_to_one_page', () => {
+    // the run length comes from the process's backing, checked against the domain's first page:
+    // page 0 of a THP dma remapped behind VFIO's back to another dma's frame is a chunk of its own
+    // (the kernel's next iova_to_phys would not continue the run), and that frame is what it unpins
+    e = makeEnv({ profile: 'mainline', drv: { pgsizeBitmap: SZ_4K }, memory: 2n << 30n });
+    const va = e.proc.mmap(M2, { backing: 'thp' }),
+      va2 = e.proc.mmap(K4, { backing: '4k' });
+    e.c.mapDma({ vaddr: va, iova: 0n, size: M2, flags: RW });
+    e.c.mapDma({ vaddr: va2, iova: 1n << 30n, size: K4, flags: RW });
+    const pfn0 = e.proc.pfnOf(Number(va >> 12n)),
+      other = e.proc.pfnOf(Number(va2 >> 12n));
+    expect(iommuUnmap(domOf(e), 0, 1)).toBe(1);
+    iommuMap(domOf(e), 0, other, 1, RW);
+    const s0 = e.c.stats();
+    expect(e.c.unmapDma({ iova: 0n, size: M2 })).toEqual({ size: M2 });
+    const s1 = e.c.stats();
+    expect([s1.unmapChunks - s0.unmapChunks, s1.unpins - s0.unpins, s1.warnings]).toEqual([2, 512, 0]);
+    expect([e.sim.mem.pinCount(pfn0), e.sim.mem.pinCount(pfn0 + 1), e.sim.mem.pinCount(other)]).toEqual([1, 0, 0]);
+    expect(leaves(domOf(e))).toEqual([[1 << 18, other, 12]]);
+    // the second dma still maps that frame: the checker sees its last pin go, and close's unpin of
+    // it underflows
+    const brief = () => e.sim.violations.map((x) => [x.kind, x.call, x.pfn]);
+    expect(brief()).toEqual([['unpin-while-reachable', 'VFIO_IOMMU_UNMAP_DMA', other]]);
+    e.sim.violations.length = 0;
+    e.c.close();
+    expect(brief()).toEqual([['unpin-underflow', 'close', other]]);
+    e.sim.violations.length = 0;
+  });
+
   it('test_fast_unmap_underreport_warns_and_leaks', () => {
     // a driver that clears region 2's PTEs but reports 0 (not survivable, so the fault sweep skips
     // this point): region 1 is synced and unpinned, the slow retry of region 2 finds nothing mapped,
