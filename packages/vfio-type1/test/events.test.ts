@@ -39,12 +39,23 @@ const delta = (a: Record<string, number>, b: Record<string, number>): Record<str
 };
 
 /** MAP_DMA and UNMAP_DMA of `pages` pages starting `skip` pages into a fresh VMA (VMAs are 1 GiB-aligned, so folio-aligned). */
-function run(profile: string, backing: Backing, pages: number, o: { skip?: number; disableHugepages?: boolean } = {}): Run {
-  const env = makeEnv({ profile: profile as Profile, disableHugepages: o.disableHugepages ?? false, memory: 4n << 30n });
+function run(
+  profile: string,
+  backing: Backing,
+  pages: number,
+  o: { skip?: number; disableHugepages?: boolean; hostAge?: number } = {},
+): Run {
+  const env = makeEnv({
+    profile: profile as Profile,
+    disableHugepages: o.disableHugepages ?? false,
+    memory: 4n << 30n,
+    ...(o.hostAge !== undefined ? { hostAge: o.hostAge } : {}),
+  });
   e = env;
   const skip = o.skip ?? 0;
-  // whole 2 MiB blocks: a THP VMA of another length gets 4 KiB pages, a hugetlbfs one is refused
-  const va = env.proc.mmap(BigInt(Math.ceil((pages + skip) / 512) * 512) * 4096n, { backing });
+  // whole huge pages: a THP VMA of another length gets 4 KiB pages, a hugetlbfs one is refused
+  const unit = backing === 'hugetlb-1g' ? 2 ** 18 : 512;
+  const va = env.proc.mmap(BigInt(Math.ceil((pages + skip) / unit) * unit) * 4096n, { backing });
   const vaddr = va + BigInt(skip) * 4096n,
     size = BigInt(pages) * 4096n;
   const vpage = Number(vaddr / 4096n);
@@ -190,6 +201,27 @@ describe('pin events by backing', () => {
 });
 
 describe('a dma not aligned to its folios', () => {
+  it.each([
+    ['v6.6', 'thp'],
+    ['v6.18', 'hugetlb-2m'],
+  ] as const)('test_misaligned_run_across_neighbouring_folios %s %s', (profile, backing) => {
+    // a young host hands out neighbouring 2 MiB pages, so one physically contiguous run spans
+    // three folios, and its batch and folio edges (256 pages apart) both split it
+    const r = run(profile, backing, 1024, { skip: 256, hostAge: 0 });
+    const o = oracle(r.pfns, 512);
+    expect([o.runPieces, o.batches, o.folios, o.folioPieces]).toEqual([2, 2, 3, 4]);
+    expect(r.map['vfio.gupWalks']).toBe(o.folioPieces);
+  });
+
+  it('test_aligned_run_across_neighbouring_1g_folios', () => {
+    // two neighbouring 1 GiB pages and a dma across their edge, which is also a batch edge: the
+    // run's pieces are its batches
+    const r = run('v6.18', 'hugetlb-1g', 1024, { skip: 2 ** 18 - 512, hostAge: 0 });
+    const o = oracle(r.pfns, 2 ** 18);
+    expect([o.runPieces, o.batches, o.folios, o.folioPieces]).toEqual([2, 2, 2, 2]);
+    expect(r.map['vfio.gupWalks']).toBe(o.folioPieces);
+  });
+
   // 4 MiB starting 1 MiB into a 2 MiB folio: the dma's 512-page batches end mid-folio, so batch and
   // folio boundaries interleave: [0,256) [256,512) | [512,768) [768,1024) over three folios
   it.each([

@@ -62,6 +62,24 @@ describe('fine-grained superpages (vfio_test_domain_fgsp)', () => {
     expect(runOf('v3.19', SZ_4K | SZ_2M | SZ_1G)).toEqual({ fgsp: false, regions: 4, lookups: 4, unpinned: 1537, folios: 4 });
   });
 
+  it('test_v3_19_thp_tail_folio_orders', () => {
+    // a THP VMA of 2 MiB + 4 KiB: one PMD-mapped folio, then a 4 KiB page. The 4K unmap of page 0
+    // takes the 2 MiB leaf, whose unpin touches one folio (order 9 from page 0's block alone), then
+    // the tail page's own: two regions, two folios
+    e = makeEnv({ profile: 'v3.19', memory: 2n << 30n });
+    const size = M2 + K4;
+    const va = e.proc.mmap(size, { backing: 'thp' });
+    e.c.mapDma({ vaddr: va, iova: 0n, size, flags: RW });
+    const s0 = e.c.stats(),
+      c0 = e.sim.counters;
+    expect(e.c.unmapDma({ iova: 0n, size })).toEqual({ size });
+    const s1 = e.c.stats(),
+      c1 = e.sim.counters;
+    expect([s1.unmapChunks - s0.unmapChunks, s1.unpins - s0.unpins, c1['vfio.unpinFolios']! - c0['vfio.unpinFolios']!]).toEqual([
+      2, 513, 2,
+    ]);
+  });
+
   it('test_mainline_has_no_probe', () => {
     // the fgsp probe is gone from mainline: the contiguous run is one chunk even on AMD-like sizes
     expect(runOf('mainline', AMD_LIKE)).toEqual({ fgsp: false, regions: 1, lookups: 1537, unpinned: 1537, folios: 1 });

@@ -32,12 +32,14 @@ export interface EnvOpts extends ContainerOptions {
   capIpcLock?: boolean;
   v1?: boolean;
   memory?: bigint;
+  /** The sim's host age (createSim's hostAge: 0 hands out neighbouring frames); its default otherwise. */
+  hostAge?: number;
   /** Leave the container without SET_IOMMU. */
   noSet?: boolean;
 }
 
 export function makeEnv(o: EnvOpts = {}): Env {
-  const sim = createSim({ memory: o.memory ?? 4n << 30n, seed: 7 });
+  const sim = createSim({ memory: o.memory ?? 4n << 30n, seed: 7, ...(o.hostAge !== undefined ? { hostAge: o.hostAge } : {}) });
   // the driver models the container's release unless a test says otherwise (no kernel mixes two)
   const drv = createReferenceDriver(sim, { release: o.profile, ...o.drv });
   const host = new Host(sim);

@@ -103,6 +103,22 @@ describe.each(['v4.16', 'mainline'] as const)('populate profile=%s', (profile) =
     expectCleanClose(f);
   });
 
+  it('test_populate_off_rlimit_contiguous_4k_run', () => {
+    // a young host gives the 4 KiB VMA neighbouring frames, so the pin over the limit is one long
+    // run: GUP faults in the pages under the limit left by the first dma (150 - 50) and the one over
+    e = makeEnv({ profile, memlockLimit: 150n * K4, hostAge: 0 });
+    const a = e.proc.mmap(M2, { backing: '4k' });
+    e.c.mapDma({ vaddr: a, iova: 0n, size: 50n * K4, flags: RW });
+    const va = e.proc.mmap(M2, { backing: '4k', populate: false });
+    const vp = Number(va >> 12n);
+    expect(e.proc.pfnOf(vp + 511) - e.proc.pfnOf(vp)).toBe(511);
+    const w0 = e.c.stats().warnings;
+    expectFailNoTrace(e, () => e.c.mapDma({ vaddr: va, iova: 1n << 30n, size: M2, flags: RW }), 'ENOMEM', -12, MAP);
+    expect(e.c.stats().warnings - w0).toBe(1); // pr_warn("RLIMIT_MEMLOCK (%ld) exceeded")
+    expect(e.proc.vmas[1]!.presentPages(0, 512)).toBe(101);
+    expect(e.proc.lockedVm).toBe(50);
+  });
+
   it('test_populate_munmap_and_bad_option', () => {
     e = makeEnv({ profile });
     const va = e.proc.mmap(M2, { backing: 'thp', populate: false });
