@@ -10,7 +10,7 @@ import { RW, expectCleanClose, makeEnv, type Env } from './helpers.js';
 
 const PIN = ['vfio.gupCalls', 'vfio.gupPages', 'vfio.gupWalks', 'vfio.pinSteps'] as const;
 const UNPIN = ['vfio.unpinSteps', 'vfio.unpinFolios'] as const;
-type Backing = 'thp' | 'hugetlb-2m' | '4k';
+type Backing = 'thp' | 'hugetlb-2m' | 'hugetlb-1g' | '4k';
 
 let e: Env | undefined;
 afterEach(() => {
