@@ -29,3 +29,31 @@ it('test_group_attach_fails_at_its_third_device', () => {
   c.close();
   expect(sim.violations).toEqual([]);
 });
+
+it('test_second_group_fails_to_join_the_existing_domain', () => {
+  // a second group of the same driver, whose second device is attached elsewhere: the attach to a
+  // new domain (before the kernel looks for one to reuse) fails with EBUSY, and the container's
+  // domain keeps only the first group; once the device is free the group joins that domain
+  const sim = createSim({ memory: 1n << 30n, seed: 1 });
+  const drv = createReferenceDriver(sim, { release: 'mainline' });
+  const host = new Host(sim);
+  const g1 = host.addGroup(drv),
+    g2 = host.addGroup(drv, { devices: 2 });
+  const other = drv.domainAlloc();
+  drv.attachDevice(other, g2.devices[1]!);
+  const c = host.openContainer(host.spawn(), { profile: 'mainline' });
+  c.addGroup(g1);
+  c.setIommu(VFIO_TYPE1v2_IOMMU);
+  const shared = drv.deviceDomain(g1.devices[0]!)!;
+  const err = thrown(() => c.addGroup(g2)) as Error;
+  expect(err.message).toBe('EBUSY: attach failed (EBUSY), VFIO_GROUP_SET_CONTAINER');
+  expect(g2.devices.map((d) => drv.deviceDomain(d)?.id ?? null)).toEqual([null, other.id]);
+  expect(g2.container).toBe(null);
+  expect(c.iommu!.domains.map((d) => [d.dom.id, d.groups.map((g) => g.id)])).toEqual([[shared.id, [g1.id]]]);
+  expect(sim.violations).toEqual([]);
+  drv.detachDevice(other, g2.devices[1]!);
+  c.addGroup(g2);
+  expect(c.iommu!.domains.map((d) => [d.dom.id, d.groups.map((g) => g.id)])).toEqual([[shared.id, [g1.id, g2.id]]]);
+  c.close();
+  expect(sim.violations).toEqual([]);
+});
