@@ -60,8 +60,11 @@ describe.each(['v4.16', 'v4.17', 'mainline'] as const)('accounting profile=%s', 
     expect(e.sim.mem.pinnedPages).toBe(0);
     expect(e.c.stats().mapChunks).toBe(1); // one contiguous reserved chunk
     expect(e.drv.dma(e.group.devices[0]!, 0x20000, 1024, 'write')).toBe(true);
+    const acct0 = e.sim.counters['vfio.lockAcct']!;
     expect(e.c.unmapDma({ iova: 0x20000000n, size: 2n * M2 })).toEqual({ size: 2n * M2 });
     expect(e.c.stats().unpins).toBe(0);
+    // vfio_lock_acct() with nothing unlocked returns at once: no mm locking, no event
+    expect(e.sim.counters['vfio.lockAcct']! - acct0).toBe(0);
   });
 
   it('test_mixed_ram_and_mmio_chunks', () => {

@@ -120,6 +120,17 @@ describe('vfio flags by release', () => {
       expect(eb.length, r).toBeGreaterThan(ea.length);
     }
   });
+
+  it('test_profile_entries_and_names_follow_the_timeline', () => {
+    // a profile lists the entries that had landed by its release (both timelines), in order, and
+    // every release an entry landed in is a named profile
+    expect(profileSpec('v4.17').entries).toEqual(['iommu-tlb-interface', 'dma-unmap-chunking', 'unmap-wrap-check', 'fast-unmap']);
+    for (const x of VFIO_TIMELINE) {
+      expect(PROFILE_NAMES, x.id).toContain(x.since);
+      expect(profileSpec(x.since).entries, x.id).toContain(x.id);
+      expect(profileSpec(previousRelease(x.since as Release)!).entries, x.id).not.toContain(x.id);
+    }
+  });
 });
 
 /** Raw GET_INFO of a container: argsz answered and the capability chain as (id, offset, next). */
