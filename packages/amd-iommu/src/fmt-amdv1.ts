@@ -8,7 +8,7 @@
 // encoded by a run of ones in the low address bits (spec §2.4).
 
 import { IOMMU_READ, IOMMU_WRITE } from '@x/iommu-core';
-import { PT_ENTRY_EMPTY, PT_ENTRY_OA, PT_ENTRY_TABLE, type PtFormat, type PtState } from '@x/iommu-core/internals';
+import { PT_ENTRY_EMPTY, PT_ENTRY_OA, PT_ENTRY_TABLE, deepFreeze, type PtFormat, type PtState } from '@x/iommu-core/internals';
 import { POW2 } from './pow2.js';
 
 export const AMDV1_PR = 1 << 0;
@@ -199,7 +199,7 @@ export function amdv1MakeDirty(words: Int32Array, w: number): void {
 }
 
 /** kunit configs (spec §9.2): cfg_0 starting level 2; cfg_1 also limits the VA to 32 bits. */
-export const amdv1Cfgs = [
+export const amdv1Cfgs = deepFreeze([
   { startLevel: 2, vaBits: 64 },
   { startLevel: 2, vaBits: 32 },
-] as const;
+] as const);

@@ -93,7 +93,7 @@ export function amdProfile(name: string): AmdProfile {
 }
 
 /** The releases the AMD profile table lists: the key releases and both sides of every entry. */
-export const AMD_PROFILE_NAMES: readonly AmdProfileName[] = namedReleases([...CORE_TIMELINE, ...AMD_TIMELINE], KEY_RELEASES);
+export const AMD_PROFILE_NAMES: readonly AmdProfileName[] = Object.freeze(namedReleases([...CORE_TIMELINE, ...AMD_TIMELINE], KEY_RELEASES));
 
 /** Profiles of the named releases (any other release works through amdProfile / createAmdIommu). */
 export const AMD_PROFILES: Readonly<Record<string, AmdProfile>> = Object.freeze(

@@ -3,6 +3,7 @@
 // every quirk from these entries and the core's (the core API shape the driver implements).
 
 import type { TimelineEntry } from '@x/iommu-core';
+import { deepFreeze } from '@x/iommu-core/internals';
 
 export type AmdEntryId =
   | 'amd-fast-flush'
@@ -15,7 +16,7 @@ export type AmdEntryId =
   | 'amd-map-pages'
   | 'amd-iommupt';
 
-export const AMD_TIMELINE: readonly (TimelineEntry & { readonly id: AmdEntryId })[] = [
+export const AMD_TIMELINE: readonly (TimelineEntry & { readonly id: AmdEntryId })[] = deepFreeze([
   {
     id: 'amd-fast-flush',
     component: 'amd-iommu',
@@ -118,4 +119,4 @@ export const AMD_TIMELINE: readonly (TimelineEntry & { readonly id: AmdEntryId }
     verified:
       'likely-high: Joerg Roedel applied v8 in Nov 2025 (after the v6.18 merge window); the ids are in the Dec-2025 patchwork summary; the VFIO v7.0-rc1 pull (Feb 2026) follows the v6.19 release.',
   },
-];
+]);

@@ -1,6 +1,6 @@
 // Models the kernel's errno values and the Node-style error objects every failing call throws.
 
-export const ERRNO = {
+export const ERRNO = Object.freeze({
   EPERM: 1,
   ENOENT: 2,
   EIO: 5,
@@ -21,7 +21,7 @@ export const ERRNO = {
   EOVERFLOW: 75,
   EOPNOTSUPP: 95,
   EADDRINUSE: 98,
-} as const;
+} as const);
 export type ErrnoCode = keyof typeof ERRNO;
 
 const BY_NUMBER = new Map<number, ErrnoCode>((Object.keys(ERRNO) as ErrnoCode[]).map((k) => [ERRNO[k], k]));

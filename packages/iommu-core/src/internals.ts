@@ -38,3 +38,4 @@ export { CORE_COSTS } from './sim/cost.js';
 export { Prng } from './sim/prng.js';
 export { SafetyChecker, type Reacher } from './sim/checker.js';
 export { timelineMarkdown, withTimelineTable, TIMELINE_BEGIN, TIMELINE_END, sortTimeline } from './timeline/index.js';
+export { deepFreeze } from './freeze.js';

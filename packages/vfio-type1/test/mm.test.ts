@@ -350,26 +350,31 @@ describe('folio orders of a mixed backing', () => {
 
 describe('runs that continue across huge pages', () => {
   // a young host hands out neighbouring 2 MiB / 1 GiB pages: contigFrom must follow a run into the next
+  // (30 s: the 1 GiB case checks its offsets against a page-by-page walk, seconds on a busy machine)
   it.each([
     [0, 'hugetlb-2m', 16n * M2],
     [0.5, 'hugetlb-2m', 16n * M2],
     [0, 'thp', 16n * M2],
     [0, 'hugetlb-1g', 2n * G1],
-  ] as const)('test_contig_from_across_runs hostAge=%s %s', (hostAge, backing, size) => {
-    const sim = createSim({ memory: 4n << 30n, seed: 3, hostAge });
-    const proc = new Host(sim).spawn();
-    proc.mmap(size, { backing });
-    const v = proc.vmas[0]!;
-    const run = 1 << v.backing!.runOrder;
-    let across = 0;
-    for (let idx = 0; idx < v.npages; idx += run >= 512 ? 97 : 1) {
-      for (const max of [1, run - 1, run, run + 1, 3 * run + 5, v.npages]) {
-        const want = contigByPage(v, idx, max);
-        if (want > run - (idx % run)) across++;
-        expect(v.contigFrom(idx, max), `idx ${idx} max ${max}`).toBe(want);
+  ] as const)(
+    'test_contig_from_across_runs hostAge=%s %s',
+    (hostAge, backing, size) => {
+      const sim = createSim({ memory: 4n << 30n, seed: 3, hostAge });
+      const proc = new Host(sim).spawn();
+      proc.mmap(size, { backing });
+      const v = proc.vmas[0]!;
+      const run = 1 << v.backing!.runOrder;
+      let across = 0;
+      for (let idx = 0; idx < v.npages; idx += run >= 512 ? 97 : 1) {
+        for (const max of [1, run - 1, run, run + 1, 3 * run + 5, v.npages]) {
+          const want = contigByPage(v, idx, max);
+          if (want > run - (idx % run)) across++;
+          expect(v.contigFrom(idx, max), `idx ${idx} max ${max}`).toBe(want);
+        }
+        if (run > 512 && idx > 4 * 512) idx += run - 4 * 512; // 1 GiB runs: a few offsets in each
       }
-      if (run > 512 && idx > 4 * 512) idx += run - 4 * 512; // 1 GiB runs: a few offsets in each
-    }
-    expect(across).toBeGreaterThan(0);
-  });
+      expect(across).toBeGreaterThan(0);
+    },
+    30_000,
+  );
 });

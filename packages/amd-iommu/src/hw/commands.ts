@@ -16,7 +16,7 @@ export const CMD_COMPLETE_PPR_REQUEST = 7;
 export const CMD_INV_IOMMU_ALL = 8;
 
 /** Command names by opcode, as the spec writes them (index = opcode). */
-export const CMD_NAMES = [
+export const CMD_NAMES = Object.freeze([
   '',
   'COMPLETION_WAIT',
   'INVALIDATE_DEVTAB_ENTRY',
@@ -26,7 +26,7 @@ export const CMD_NAMES = [
   'PREFETCH_IOMMU_PAGES',
   'COMPLETE_PPR_REQUEST',
   'INVALIDATE_IOMMU_ALL',
-] as const;
+] as const);
 export type CmdName = Exclude<(typeof CMD_NAMES)[number], ''>;
 
 /** Opcode sits in bits 63:60, i.e. bits 31:28 of word 1. */

@@ -18,7 +18,7 @@ export type AmdEventName =
 /** The events the emulated hardware logs (ioPageFault, illegalCommand): what AmdEvent.type can be. */
 export type AmdEventType = 'IO_PAGE_FAULT' | 'ILLEGAL_COMMAND_ERROR';
 /** Event names by event code (bits 63:60). */
-export const EVENT_NAMES: Readonly<Record<number, AmdEventName>> = {
+export const EVENT_NAMES: Readonly<Record<number, AmdEventName>> = Object.freeze({
   1: 'ILLEGAL_DEV_TABLE_ENTRY',
   2: 'IO_PAGE_FAULT',
   3: 'DEV_TAB_HARDWARE_ERROR',
@@ -28,7 +28,7 @@ export const EVENT_NAMES: Readonly<Record<number, AmdEventName>> = {
   7: 'IOTLB_INV_TIMEOUT',
   8: 'INVALID_DEVICE_REQUEST',
   9: 'INVALID_PPR_REQUEST',
-};
+});
 /** IO_PAGE_FAULT flags (bits 56:48, numbered from bit 48; Linux reads them as (dword1 >> 16) & 0xFFF). */
 export const EVENT_FLAG_GN = 1 << 0,
   EVENT_FLAG_NX = 1 << 1,

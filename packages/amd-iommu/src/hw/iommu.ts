@@ -3,7 +3,7 @@
 // through translate(); the driver talks to it only through memory (DTEs, page tables) and commands.
 
 import { IOMMU_FAULT_READ, IOMMU_FAULT_WRITE, type IotlbPolicy, type Sim } from '@x/iommu-core';
-import { EV, Iotlb } from '@x/iommu-core/internals';
+import { EV, Iotlb, deepFreeze } from '@x/iommu-core/internals';
 import { CmdRing } from './cmd-ring.js';
 import {
   CMD_COMPLETION_WAIT,
@@ -28,7 +28,7 @@ import { EVENT_FLAG_RW, EventLog } from './event-log.js';
 import { PERMISSION_FAULT_FLAGS, WalkResult, walk } from './walk.js';
 
 /** Modeled event costs of the AMD hardware/driver (registered on the sim's meter). */
-export const AMD_COSTS = {
+export const AMD_COSTS = deepFreeze({
   'amd.cmd.submit': { ns: 100, source: 'assumption: copy 16 bytes into the ring + one uncached MMIO write of the tail register' },
   'amd.cmd.COMPLETION_WAIT': { ns: 0, source: 'count only: the wait is charged as the core event completionWaits' },
   'amd.cmd.INVALIDATE_DEVTAB_ENTRY': { ns: 300, source: 'assumption (UNVERIFIED, spec §10): same as one IOTLB invalidation' },
@@ -46,7 +46,7 @@ export const AMD_COSTS = {
   'amd.dte.fetch': { ns: 90, source: 'assumption: one DRAM read of a 32-byte DTE, as walkLevels' },
   'amd.event.IO_PAGE_FAULT': { ns: 0, source: 'count only: IO_PAGE_FAULT events logged' },
   'amd.event.ILLEGAL_COMMAND_ERROR': { ns: 0, source: 'count only' },
-} as const;
+} as const);
 
 /** Options of AmdIommuHw; a property set to `undefined` is the same as one left out (the default). */
 export interface AmdHwOptions {

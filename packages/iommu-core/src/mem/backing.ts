@@ -13,7 +13,13 @@ import { BLOCK_SHIFT, FRAME_USER, GIGA_SHIFT, type FrameAllocator } from './fram
 export type BackingProfile = '4k' | 'thp' | 'hugetlb-2m' | 'hugetlb-1g' | 'fragmented' | `fragmented:${number}`;
 
 /** The profile names, each usable as is ('fragmented:<p>' takes a share p, see BackingProfile). */
-export const BACKING_PROFILES = ['4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented'] as const satisfies readonly BackingProfile[];
+export const BACKING_PROFILES = Object.freeze([
+  '4k',
+  'thp',
+  'hugetlb-2m',
+  'hugetlb-1g',
+  'fragmented',
+] as const satisfies readonly BackingProfile[]);
 
 const BACKING_HELP = `one of ${[...BACKING_PROFILES, 'fragmented:<p>'].join(', ')}; p in [0,1] is the share of 2 MiB regions left as scattered 4 KiB pages`;
 

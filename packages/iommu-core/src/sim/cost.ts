@@ -12,7 +12,7 @@ const dflt = MACHINE_TABLES[0]!.costs;
 const TIMED = (ev: string): CostEntry => dflt[ev]!;
 
 /** Core events with the default machine's costs. Drivers register their own (see Meter.register) with the same shape. */
-export const CORE_COSTS = {
+export const CORE_COSTS = Object.freeze({
   mapCalls: TIMED('mapCalls'),
   unmapCalls: TIMED('unmapCalls'),
   pteWrites: TIMED('pteWrites'),
@@ -35,6 +35,6 @@ export const CORE_COSTS = {
   // populate-on-pin (an mmap without MAP_POPULATE): get_user_pages faults each page in and clears it
   pageFaults: TIMED('pageFaults'),
   pageZeroes: TIMED('pageZeroes'),
-} as const satisfies Record<string, CostEntry>;
+} as const satisfies Record<string, CostEntry>);
 
 export type CoreEvent = keyof typeof CORE_COSTS;

@@ -5,7 +5,7 @@
 //                        returns 0, i.e. the driver under-reports; reached once per fast unmap that
 //                        got past 'unmapFast'.
 
-export const FAULT_POINTS = ['tableAlloc', 'pin', 'map', 'unmapFast', 'sync', 'unmapFastUnderreport'] as const;
+export const FAULT_POINTS = Object.freeze(['tableAlloc', 'pin', 'map', 'unmapFast', 'sync', 'unmapFastUnderreport'] as const);
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 export const FP_TABLE_ALLOC = 0,
   FP_PIN = 1,

@@ -3,6 +3,7 @@
 // for the default keep the registering package's entry (count-only events).
 
 import type { MachineProfile } from './machine-profile.js';
+import { deepFreeze } from '../freeze.js';
 
 const LZ = 'Li Zhe, "vfio/type1: optimize vfio_pin_pages_remote() and vfio_unpin_pages_remote()" v5 cover letter (16 GiB, 6.16 vs 6.18)';
 const PT = 'iommupt v5 cover letter ("Consolidate iommu page table implementations (AMD)"), AMDv1 on an i7-12700, ns per call';
@@ -10,7 +11,7 @@ const DJ = 'Daniel Jordan, 4d83de6da265 (64 GB guest pinned by QEMU on a two-nod
 const AW15 = '6fe1010d6d9c (synthetic 1 TB guest, map + shutdown)';
 
 /** The default machine first; every other one names its base. */
-export const MACHINE_TABLES: readonly MachineProfile[] = [
+export const MACHINE_TABLES: readonly MachineProfile[] = deepFreeze([
   {
     name: 'lizhe-2025',
     host: "the host of Li Zhe's 2025 VFIO map/unmap runs (ByteDance; the CPU is not named in the mails)",
@@ -188,4 +189,4 @@ export const MACHINE_TABLES: readonly MachineProfile[] = [
     scaleSource: "the default carries this host's page-table costs",
     costs: {},
   },
-];
+]);

@@ -33,7 +33,7 @@ const BY_NAME = new Map<string, MachineProfile>(MACHINE_TABLES.map((m) => [m.nam
 /** Every machine, the default first. */
 export const MACHINES: readonly MachineProfile[] = MACHINE_TABLES;
 /** Machine names, the default first. */
-export const MACHINE_NAMES: readonly string[] = MACHINE_TABLES.map((m) => m.name);
+export const MACHINE_NAMES: readonly string[] = Object.freeze(MACHINE_TABLES.map((m) => m.name));
 
 export function isMachineName(v: unknown): v is string {
   return typeof v === 'string' && BY_NAME.has(v);

@@ -8,7 +8,7 @@ import { DEFAULT_MACHINE, costError, machineCosts } from './machines.js';
 const CORE_NAMES = Object.keys(CORE_COSTS) as CoreEvent[];
 
 /** Core event ids, fixed so hot paths use constants. */
-export const EV = Object.fromEntries(CORE_NAMES.map((n, i) => [n, i])) as { readonly [K in CoreEvent]: number };
+export const EV = Object.freeze(Object.fromEntries(CORE_NAMES.map((n, i) => [n, i]))) as { readonly [K in CoreEvent]: number };
 
 export class Meter {
   readonly names: string[] = [];

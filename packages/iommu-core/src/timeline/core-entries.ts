@@ -2,11 +2,12 @@
 // and takes its flush behaviour from the intel-iommu entries). Data only; see entry.ts.
 
 import type { TimelineEntry } from './entry.js';
+import { deepFreeze } from '../freeze.js';
 
 export type CoreEntryId = 'iommu-tlb-interface' | 'iotlb-gather' | 'map-pages' | 'vtd-iotlb-sync' | 'vtd-map-pages' | 'vtd-real-pgsize';
 
 /** The core's timeline (component 'iommu-core') and VT-d's ('intel-iommu'). */
-export const CORE_TIMELINE: readonly (TimelineEntry & { readonly id: CoreEntryId })[] = [
+export const CORE_TIMELINE: readonly (TimelineEntry & { readonly id: CoreEntryId })[] = deepFreeze([
   {
     id: 'iommu-tlb-interface',
     component: 'iommu-core',
@@ -70,4 +71,4 @@ export const CORE_TIMELINE: readonly (TimelineEntry & { readonly id: CoreEntryId
     verified:
       '"[git pull] IOMMU Updates for Linux v5.15" (tag iommu-updates-v5.15) lists it under Lu Baolu; Joerg Roedel applied the three-patch series to iommu/core in July 2021.',
   },
-];
+]);

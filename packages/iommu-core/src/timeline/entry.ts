@@ -140,7 +140,7 @@ export function timelineMarkdown(entries: readonly TimelineEntry[]): string {
  * The releases the published experiments compare (before and after the 2018 series, batched
  * pinning, the fgsp removal and the folio series): every package's named profiles include them.
  */
-export const KEY_RELEASES: readonly Release[] = ['v3.19', 'v4.16', 'v4.17', 'v5.11', 'v5.12', 'v6.16', 'v6.18'];
+export const KEY_RELEASES: readonly Release[] = Object.freeze(['v3.19', 'v4.16', 'v4.17', 'v5.11', 'v5.12', 'v6.16', 'v6.18']);
 
 /**
  * Named profiles of a timeline: the `extra` releases and, for every entry, its release and the one

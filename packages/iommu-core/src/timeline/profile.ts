@@ -8,7 +8,7 @@ import { parseRelease, releaseError, releaseIndex, type Release, type ReleaseNam
  * The id of every timeline entry of every package (the core cannot import the others' timelines;
  * each package's tests check its ids are here), so a misspelt entry is refused everywhere.
  */
-export const ENTRY_IDS: readonly string[] = [
+export const ENTRY_IDS: readonly string[] = Object.freeze([
   // iommu-core and intel-iommu
   'iommu-tlb-interface',
   'iotlb-gather',
@@ -48,7 +48,7 @@ export const ENTRY_IDS: readonly string[] = [
   'folio-batch-acct',
   'overflow-rework',
   'gup-thp-fast',
-];
+]);
 const IDS = new Set(ENTRY_IDS);
 
 /**

@@ -16,8 +16,8 @@ const SERIES: readonly (readonly [major: number, first: number, last: number])[]
 ];
 
 /** Every release from v3.19 to the newest modelled one, oldest first. */
-export const RELEASES: readonly Release[] = SERIES.flatMap(([maj, a, b]) =>
-  Array.from({ length: b - a + 1 }, (_, i) => `v${maj}.${a + i}` as Release),
+export const RELEASES: readonly Release[] = Object.freeze(
+  SERIES.flatMap(([maj, a, b]) => Array.from({ length: b - a + 1 }, (_, i) => `v${maj}.${a + i}` as Release)),
 );
 
 /** The oldest release modelled (the first release this project's timeline starts from). */
