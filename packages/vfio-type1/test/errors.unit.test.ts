@@ -20,6 +20,7 @@ describe('sysErrno', () => {
       { code: 'EINVAL' },
       { errno: -22 },
       { errno: 22, code: 'EINVAL' },
+      { errno: 0, code: 'EOK' }, // 0 is success, never an errno
       { errno: '-22', code: 'EINVAL' },
     ])
       expect([v, sysErrno(v)]).toEqual([v, null]);
