@@ -82,6 +82,11 @@ export interface RefDriverOptions {
   replaceEmptyTables?: boolean | undefined;
   /** iommu_capable(IOMMU_CAP_CACHE_COHERENCY). Default true. */
   cacheCoherent?: boolean | undefined;
+  /**
+   * Guest address width in bits (VT-d's domain->gaw): each domain's aperture is 0 .. 2^gaw - 1.
+   * An integer from 13 to 48; RangeError otherwise. The table keeps its 4 levels. Default 48.
+   */
+  gaw?: number | undefined;
   name?: string | undefined;
 }
 
@@ -126,6 +131,8 @@ export class ReferenceDriver implements IommuDriver {
   private nextDev = 1;
   private readonly resv: readonly ResvRegion[];
   private readonly coherent: boolean;
+  /** Last IOVA page of every domain's aperture. */
+  private readonly apertureEnd: number;
   private readonly policy: PtPolicy;
   /** The page table this driver's domains get (format, policy, flush era). */
   private readonly ptCfg: PtIommuConfig;
@@ -146,6 +153,9 @@ export class ReferenceDriver implements IommuDriver {
     if (orders.length === 0 || orders[0]! < 12) throw new RangeError('reference driver needs a bitmap with sizes >= 4 KiB');
     const fmt = createRefFormat(this.pgsizeBitmap);
     if (orders.some((o) => o >= 39)) throw new RangeError('reference format holds leaves up to 256 GiB (order 38)');
+    const gaw = opts.gaw ?? 48;
+    if (!(Number.isInteger(gaw) && gaw >= 13 && gaw <= 48)) throw new RangeError(`gaw must be an integer from 13 to 48 bits, got ${gaw}`);
+    this.apertureEnd = POW2[gaw - 12]! - 1;
     this.name = opts.name ?? 'ref';
     this.iotlb = new Iotlb(opts.iotlbEntries ?? 64, opts.iotlbPolicy ?? 'lru', sim.mem, sim.meter);
     sim.checker.reachers.push(this.iotlb);
@@ -197,9 +207,9 @@ export class ReferenceDriver implements IommuDriver {
     });
   }
 
-  /** iommu_domain_alloc(UNMANAGED): a 4-level table, a 48-bit aperture (36 bits of IOVA pages). */
+  /** iommu_domain_alloc(UNMANAGED): a 4-level table, a gaw-bit aperture (48 bits unless the options say). */
   domainAlloc(): IommuDomain {
-    return ptIommuInit(this.sim, this.ops, this.ptCfg, this.sim.nextDomainId(), 2 ** 36 - 1, this.reportedPgsizeBitmap, {});
+    return ptIommuInit(this.sim, this.ops, this.ptCfg, this.sim.nextDomainId(), this.apertureEnd, this.reportedPgsizeBitmap, {});
   }
 
   /**

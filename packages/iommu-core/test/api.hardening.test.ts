@@ -465,6 +465,7 @@ describe('item 6: option types under exactOptionalPropertyTypes', () => {
       resvRegions: undefined,
       replaceEmptyTables: undefined,
       cacheCoherent: undefined,
+      gaw: undefined,
       name: undefined,
     };
     const drv = createReferenceDriver(sim, o);
@@ -478,9 +479,27 @@ describe('item 6: option types under exactOptionalPropertyTypes', () => {
     ]);
     expect(drv.resvRegions(1)).toEqual([{ start: 0xfee00, last: 0xfeeff, type: 3 }]);
     const dom = drv.domainAlloc();
+    expect(dom.geometry.apertureEnd).toBe(2 ** 36 - 1); // a 48-bit address width
     iommuMap(dom, 0, sim.mem.allocFrames(1), 1, RW);
     iommuUnmapFast(dom, 0, 1, createIotlbGather());
     expect(sim.counters.iotlbFlushes).toBe(0); // flushOnUnmap: false
+  });
+
+  it('test_ref_driver_gaw_sets_the_aperture', () => {
+    // VT-d's guest address width: a 39-bit domain (3-level AGAW) ends its aperture at 512 GiB, and
+    // a map past it fails the way a 48-bit domain's map past 256 TiB does (EFAULT)
+    const sim = createSim({ memory: 1n << 30n });
+    const drv = createReferenceDriver(sim, { gaw: 39 });
+    const dom = drv.domainAlloc();
+    expect([dom.geometry.apertureStart, dom.geometry.apertureEnd]).toEqual([0, 2 ** 27 - 1]);
+    const pfn = sim.mem.allocFrames(2);
+    iommuMap(dom, 2 ** 27 - 1, pfn, 1, RW);
+    expect(() => iommuMap(dom, 2 ** 27, pfn + 1, 1, RW)).toThrow(expect.objectContaining({ code: 'EFAULT' }));
+    const reachers = sim.checker.reachers.length;
+    for (const gaw of [12, 49, 39.5, Number.NaN]) {
+      expect(() => createReferenceDriver(sim, { gaw })).toThrow(new RangeError(`gaw must be an integer from 13 to 48 bits, got ${gaw}`));
+    }
+    expect(sim.checker.reachers.length).toBe(reachers); // a refused driver registers no IOTLB
   });
 });
 

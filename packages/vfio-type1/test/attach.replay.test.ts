@@ -2,7 +2,7 @@
 // physically contiguous pages are mapped as one run that never crosses the dma's end, and a page the
 // first domain does not translate is skipped with a warning.
 import { afterEach, describe, expect, it } from 'vitest';
-import { SZ_2M, SZ_4K, createReferenceDriver, iommuIovaToPhys, iommuUnmap } from '@x/iommu-core';
+import { IOMMU_RESV_RESERVED, SZ_2M, SZ_4K, createReferenceDriver, iommuIovaToPhys, iommuUnmap } from '@x/iommu-core';
 import type { Profile } from '../src/index.js';
 import { K4, M2, RW, domOf, expectCleanClose, leaves, makeEnv, type Env } from './helpers.js';
 
@@ -12,8 +12,8 @@ afterEach(() => {
 });
 
 /** A second group on another driver (4K|2M): its domain is new, so attaching it replays every dma. */
-function otherGroup(release: Profile = 'mainline') {
-  const drv = createReferenceDriver(e.sim, { release, name: 'refB', pgsizeBitmap: SZ_4K | SZ_2M, realPgsizeBitmap: true });
+function otherGroup(release: Profile = 'mainline', gaw = 48) {
+  const drv = createReferenceDriver(e.sim, { release, name: 'refB', pgsizeBitmap: SZ_4K | SZ_2M, realPgsizeBitmap: true, gaw });
   return e.host.addGroup(drv, { devices: 1 });
 }
 
@@ -88,5 +88,58 @@ describe('iova list', () => {
     expect(e.c.iommu!.domains.length).toBe(1);
     expect(e.c.getInfo().iovaRanges).toBe(undefined);
     expect(e.c.iommu!.iovaList).toEqual([]);
+  });
+
+  // vfio_iommu_aper_conflict() / vfio_iommu_resv_conflict() at attach: a new domain whose aperture
+  // (here a 39-bit VT-d domain: IOVA pages 0 .. 2^27 - 1) misses the container's iova list, or
+  // leaves out an existing dma, is refused with EINVAL and the container stays as it was
+  const P39 = 2 ** 27;
+  const refused = expect.objectContaining({ name: 'VfioError', code: 'EINVAL', syscall: 'VFIO_GROUP_SET_CONTAINER' });
+
+  it('test_attach_refused_when_a_dma_lies_past_the_new_aperture', () => {
+    e = makeEnv({ profile: 'mainline', memory: 1n << 30n });
+    const va = e.proc.mmap(M2, { backing: '4k' });
+    e.c.mapDma({ vaddr: va, iova: 0n, size: K4, flags: RW });
+    e.c.mapDma({ vaddr: va + K4, iova: BigInt(P39) << 12n, size: K4, flags: RW }); // one page past 2^39
+    const gB = otherGroup('mainline', 39);
+    const list = e.c.iommu!.iovaList.slice();
+    expect(() => e.c.addGroup(gB)).toThrow(refused);
+    expect([gB.container, e.c.iommu!.domains.length, e.c.iommu!.iovaList]).toEqual([null, 1, list]);
+    // a dma ending on the aperture's last page fits
+    e.c.unmapDma({ iova: BigInt(P39) << 12n, size: K4 });
+    e.c.mapDma({ vaddr: va + K4, iova: BigInt(P39 - 1) << 12n, size: K4, flags: RW });
+    e.c.addGroup(gB);
+    expect(e.c.iommu!.domains.length).toBe(2);
+    expect(e.c.iommu!.iovaList.at(-1)!.last).toBe(P39 - 1);
+  });
+
+  it('test_attach_refused_when_the_iova_list_lies_past_the_new_aperture', () => {
+    // the first driver reserves IOVA pages 0 .. reservedLast for every device: the list starts after
+    const run = (reservedLast: number) => {
+      e = makeEnv({
+        profile: 'mainline',
+        memory: 1n << 30n,
+        drv: { resvRegions: [{ start: 0, last: reservedLast, type: IOMMU_RESV_RESERVED }] },
+      });
+      expect(e.c.iommu!.iovaList[0]!.start).toBe(reservedLast + 1);
+      return otherGroup('mainline', 39);
+    };
+    const gB = run(P39 - 1);
+    expect(() => e.c.addGroup(gB)).toThrow(refused);
+    expect([gB.container, e.c.iommu!.domains.length]).toEqual([null, 1]);
+    e.c.close();
+    // a list that starts on the aperture's last page still meets it
+    const gC = run(P39 - 2);
+    e.c.addGroup(gC);
+    expect(e.c.iommu!.iovaList).toEqual([{ start: P39 - 1, last: P39 - 1 }]);
+    e.c.close();
+    // and a list that is page 0 alone (the first driver reserves every other page) meets it too
+    e = makeEnv({
+      profile: 'mainline',
+      memory: 1n << 30n,
+      drv: { resvRegions: [{ start: 1, last: 2 ** 36 - 1, type: IOMMU_RESV_RESERVED }] },
+    });
+    e.c.addGroup(otherGroup('mainline', 39));
+    expect(e.c.iommu!.iovaList).toEqual([{ start: 0, last: 0 }]);
   });
 });
