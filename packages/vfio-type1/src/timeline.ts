@@ -3,6 +3,7 @@
 // set of commits it contains. A removal is an entry of its own ('remove-fgsp').
 
 import type { TimelineEntry } from '@x/iommu-core';
+import { deepFreeze } from '@x/iommu-core/internals';
 
 export type VfioEntryId =
   | 'dma-unmap-chunking'
@@ -27,7 +28,7 @@ export type VfioEntryId =
   | 'overflow-rework'
   | 'gup-thp-fast';
 
-export const VFIO_TIMELINE: readonly (TimelineEntry & { readonly id: VfioEntryId })[] = frozen([
+export const VFIO_TIMELINE: readonly (TimelineEntry & { readonly id: VfioEntryId })[] = deepFreeze([
   {
     id: 'dma-unmap-chunking',
     component: 'vfio-type1',
@@ -248,8 +249,3 @@ export const VFIO_TIMELINE: readonly (TimelineEntry & { readonly id: VfioEntryId
     verified: 'merged between v6.18-rc3 and -rc4 via tag vfio-v6.18-rc4 (kernel.org rev-list of 2025-10-31).',
   },
 ]);
-
-/** The entries frozen to the last string (every profile is derived from them), hoisted for the table above. */
-function frozen<T extends TimelineEntry>(entries: T[]): readonly T[] {
-  return Object.freeze(entries.map((e) => Object.freeze(e.also === undefined ? e : { ...e, also: Object.freeze([...e.also]) })));
-}
