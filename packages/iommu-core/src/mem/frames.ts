@@ -11,6 +11,11 @@ import { PAGED_CHUNK_SHIFT, PAGED_MASK, PagedUint8 } from './paged.js';
 
 export const BLOCK_SHIFT = 9; // 512 frames = 2 MiB
 export const GIGA_SHIFT = 18; // 262144 frames = 1 GiB
+/**
+ * Frames per block. A block's first pfn is b * BLOCK, not b << BLOCK_SHIFT: from block 2^22 (8 TiB)
+ * on, the shift's int32 result is negative, and 16 TiB hosts (2^32 frames) are modeled.
+ */
+const BLOCK = 1 << BLOCK_SHIFT;
 const BLOCKS_PER_GIGA = 1 << (GIGA_SHIFT - BLOCK_SHIFT);
 const OPEN_SCATTER = 16; // blocks 4K scattering draws from at once
 /**
@@ -33,6 +38,8 @@ export const FRAME_FREE = 0,
  * becomes a uniform FRAME_USER block once all 512 frames are dealt.
  */
 const FRAME_SC_IMPLICIT = 0xff;
+/** Largest alignment allocContig takes, in frames (2^31: the largest power of two an int32 bit test reads). */
+const MAX_ALIGN = 0x80000000;
 
 /** Returns a host age that is a number in [0, 1] (NaN and infinities are not); RangeError otherwise. */
 export function checkHostAge(a: unknown): number {
@@ -93,7 +100,7 @@ export class FrameAllocator {
     }
     if (nFrames > 2 ** 32) throw new RangeError('host memory above 16 TiB is not modeled (pfns are stored as u32)');
     this.nFrames = nFrames;
-    this.nBlocks = nFrames >>> BLOCK_SHIFT;
+    this.nBlocks = nFrames / BLOCK; // not >>>: 2^32 frames would give 0 blocks
     this.used = new Uint16Array(this.nBlocks);
     this.freeList = new Uint32Array(this.nBlocks);
     this.pos = new Int32Array(this.nBlocks);
@@ -145,8 +152,8 @@ export class FrameAllocator {
     const b = this.pickBlock();
     this.takeBlock(b);
     this.used[b] = 1 << BLOCK_SHIFT;
-    const pfn = b << BLOCK_SHIFT;
-    this.state.fill(pfn, 1 << BLOCK_SHIFT, kind);
+    const pfn = b * BLOCK;
+    this.state.fill(pfn, BLOCK, kind);
     this.framesInUse += 1 << BLOCK_SHIFT;
     return pfn;
   }
@@ -259,7 +266,7 @@ export class FrameAllocator {
     this.scStart[j] = start;
     const st = this.state;
     if (st.uniformValue(b) === FRAME_FREE) {
-      st.fill(b << BLOCK_SHIFT, 1 << BLOCK_SHIFT, FRAME_SC_IMPLICIT);
+      st.fill(b * BLOCK, BLOCK, FRAME_SC_IMPLICIT);
       this.scImplicit[j] = 1;
     } else {
       st.mixBlock(b); // freed frame by frame before: bytes exist already
@@ -272,12 +279,12 @@ export class FrameAllocator {
     const b = this.scBlock[j]!,
       i = this.scNext[j]!;
     this.scNext[j] = i + 1;
-    const pfn = (b << BLOCK_SHIFT) | ((this.scStart[j]! + i * this.scStride[j]!) & 511);
+    const pfn = b * BLOCK + ((this.scStart[j]! + i * this.scStride[j]!) & 511);
     this.used[b]!++;
     if (this.scImplicit[j] === 0) this.state.chunks[pfn >>> PAGED_CHUNK_SHIFT]![pfn & PAGED_MASK] = FRAME_USER;
     else if (i === (1 << BLOCK_SHIFT) - 1) {
       // all 512 dealt and nothing else touched the block: one uniform byte says so
-      this.state.fill(b << BLOCK_SHIFT, 1 << BLOCK_SHIFT, FRAME_USER);
+      this.state.fill(b * BLOCK, BLOCK, FRAME_USER);
       this.scImplicit[j] = 0;
     }
     return pfn;
@@ -312,7 +319,7 @@ export class FrameAllocator {
     if (this.state.get(pfn) !== FRAME_SC_IMPLICIT) return;
     const b = pfn >>> BLOCK_SHIFT,
       j = this.implicitSlot(b);
-    this.state.fill(b << BLOCK_SHIFT, 1 << BLOCK_SHIFT, FRAME_FREE);
+    this.state.fill(b * BLOCK, BLOCK, FRAME_FREE);
     const c = this.state.mixBlock(b),
       base = (b << BLOCK_SHIFT) & PAGED_MASK;
     const start = this.scStart[j]!,
@@ -322,10 +329,15 @@ export class FrameAllocator {
     this.scImplicit[j] = 0;
   }
 
-  /** n physically contiguous frames aligned to `align` frames (a power of two). */
+  /**
+   * n physically contiguous frames aligned to `align` frames (a power of two, at most 2^31); EINVAL for
+   * either out of range, ENOMEM when no such run is free.
+   */
   allocContig(n: number, align: number, kind: number): number {
     if (!(Number.isInteger(n) && n >= 1)) throw new IommuError('EINVAL', 'alloc_pages', `bad frame count ${n}`);
-    if (!(align >= 1 && (align & (align - 1)) === 0)) throw new IommuError('EINVAL', 'alloc_pages', `align ${align} is not a power of two`);
+    // an integer below 2^32: the bit test reads align as an int32, so 1.5 or 2^32 would pass it
+    if (!(Number.isInteger(align) && align >= 1 && align <= MAX_ALIGN && (align & (align - 1)) === 0))
+      throw new IommuError('EINVAL', 'alloc_pages', `align ${align} is not a power of two up to 2^31 frames`);
     if (n <= 1 << BLOCK_SHIFT && align <= 1 << BLOCK_SHIFT) {
       let start = (this.kNext + align - 1) & ~(align - 1);
       if (this.kBlock < 0 || start + n > 1 << BLOCK_SHIFT) {
@@ -336,15 +348,16 @@ export class FrameAllocator {
         start = 0;
       }
       this.kNext = start + n;
-      const pfn = (this.kBlock << BLOCK_SHIFT) + start;
+      const pfn = this.kBlock * BLOCK + start;
       for (let i = 0; i < n; i++) this.markUsed(pfn + i, kind);
       return pfn;
     }
     const blocks = Math.ceil(n / (1 << BLOCK_SHIFT));
     const step = Math.max(1, align >>> BLOCK_SHIFT);
-    // first fit over aligned candidates, starting at a random aligned block for spread
-    const cands = Math.floor(this.nBlocks / step);
-    let c = this.rng.int(cands || 1);
+    // first fit over aligned candidates, starting at a random aligned block for spread; the last
+    // candidate may start less than `step` blocks before the end (a run of fewer blocks fits there)
+    const cands = Math.ceil(this.nBlocks / step);
+    let c = this.rng.int(cands);
     for (let pass = 0; pass < 2; pass++) {
       for (let k = 0; k < cands; k++, c = (c + 1) % cands) {
         const b0 = c * step;
@@ -396,9 +409,9 @@ export class FrameAllocator {
       this.takeBlock(b);
       this.used[b] = 1 << BLOCK_SHIFT;
     }
-    const pfn = b0 << BLOCK_SHIFT;
-    this.state.fill(pfn, blocks << BLOCK_SHIFT, kind);
-    this.framesInUse += blocks << BLOCK_SHIFT;
+    const pfn = b0 * BLOCK;
+    this.state.fill(pfn, blocks * BLOCK, kind);
+    this.framesInUse += blocks * BLOCK;
     return pfn;
   }
   private takeBlock(b: number): void {
@@ -436,7 +449,7 @@ export class FrameAllocator {
     if (this.kBlock >= 0 && this.used[this.kBlock] === 0) this.kBlock = -1;
     for (let b = 0; b < this.nBlocks; b++) {
       if (this.pos[b]! >= 0 || this.used[b] !== 0 || this.isOpen(b)) continue;
-      this.state.fill(b << BLOCK_SHIFT, 1 << BLOCK_SHIFT, FRAME_FREE); // implicit or all-free bytes: one uniform byte
+      this.state.fill(b * BLOCK, BLOCK, FRAME_FREE); // implicit or all-free bytes: one uniform byte
       this.giveBlock(b);
       n++;
     }
@@ -466,7 +479,7 @@ export class FrameAllocator {
     const kb = this.kBlock;
     for (let b = 0; b < this.nBlocks; b++) {
       if (this.pos[b]! >= 0 || this.used[b] === 1 << BLOCK_SHIFT) continue;
-      const f0 = b << BLOCK_SHIFT,
+      const f0 = b * BLOCK,
         end = f0 + (b === kb ? this.kNext : 1 << BLOCK_SHIFT);
       for (let f = f0; f < end; f++) {
         if (this.stateOf(f) === FRAME_FREE) {
@@ -476,7 +489,7 @@ export class FrameAllocator {
       }
     }
     if (kb >= 0 && this.kNext < 1 << BLOCK_SHIFT) {
-      const f = (kb << BLOCK_SHIFT) + this.kNext++; // bumped past, as allocContig would
+      const f = kb * BLOCK + this.kNext++; // bumped past, as allocContig would
       this.markUsed(f, FRAME_USER);
       return f;
     }
