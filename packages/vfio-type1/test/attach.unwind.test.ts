@@ -1,7 +1,7 @@
 // vfio_iommu_type1_attach_group() when one device of the group cannot attach: the devices attached
 // before it are detached again, the new domain is freed, and the container stays without an IOMMU.
-import { expect, it } from 'vitest';
-import { createReferenceDriver, createSim } from '@x/iommu-core';
+import { expect, it, vi } from 'vitest';
+import { IommuError, createReferenceDriver, createSim } from '@x/iommu-core';
 import { Host, VFIO_TYPE1v2_IOMMU } from '../src/index.js';
 import { thrown } from './helpers.js';
 
@@ -57,3 +57,62 @@ it('test_second_group_fails_to_join_the_existing_domain', () => {
   c.close();
   expect(sim.violations).toEqual([]);
 });
+
+it('test_group_refused_by_the_reused_domain', () => {
+  // the driver takes the second group's device on the new domain, then refuses it on the domain the
+  // container already has (the reuse step detaches it from the new one and attaches it there): the
+  // attach fails with that errno and the existing domain keeps only the first group
+  const sim = createSim({ memory: 1n << 30n, seed: 1 });
+  const drv = createReferenceDriver(sim, { release: 'mainline' });
+  const host = new Host(sim);
+  const g1 = host.addGroup(drv),
+    g2 = host.addGroup(drv);
+  const c = host.openContainer(host.spawn(), { profile: 'mainline' });
+  c.addGroup(g1);
+  c.setIommu(VFIO_TYPE1v2_IOMMU);
+  const shared = drv.deviceDomain(g1.devices[0]!)!;
+  const attach = drv.attachDevice.bind(drv);
+  const spy = vi.spyOn(drv, 'attachDevice').mockImplementation((dom, dev) => {
+    if (dom === shared && dev === g2.devices[0]) throw new IommuError('ENOSPC', 'iommu_attach_device', 'no room for another device');
+    attach(dom, dev);
+  });
+  const tablesBefore = sim.mem.tables.inUse;
+  const err = thrown(() => c.addGroup(g2)) as Error;
+  expect(err.message).toBe('ENOSPC: attach failed (ENOSPC), VFIO_GROUP_SET_CONTAINER');
+  expect(spy.mock.calls.map(([dom]) => dom === shared)).toEqual([false, true]);
+  expect(drv.deviceDomain(g2.devices[0]!)).toBe(null);
+  expect(g2.container).toBe(null);
+  expect(c.iommu!.domains.map((d) => [d.dom.id, d.groups.map((g) => g.id)])).toEqual([[shared.id, [g1.id]]]);
+  expect(sim.mem.tables.inUse).toBe(tablesBefore); // the new domain was freed
+  spy.mockRestore();
+  c.addGroup(g2);
+  expect(c.iommu!.domains.map((d) => [d.dom.id, d.groups.map((g) => g.id)])).toEqual([[shared.id, [g1.id, g2.id]]]);
+  c.close();
+  expect(sim.violations).toEqual([]);
+});
+
+it.each(['mainline', 'v5.4'] as const)(
+  'test_driver_bug_is_rethrown profile=%s: an error without an errno is not an attach failure',
+  (profile) => {
+    // a driver that throws something other than a SysError has a bug: the container passes it on as
+    // it is, from the domain allocation and from a device attach, and converts neither into an errno
+    const sim = createSim({ memory: 1n << 30n, seed: 1 });
+    const drv = createReferenceDriver(sim, { release: profile });
+    const host = new Host(sim);
+    const g = host.addGroup(drv);
+    const c = host.openContainer(host.spawn(), { profile });
+    c.addGroup(g);
+    const bug = new TypeError('driver bug');
+    const alloc = vi.spyOn(drv, 'domainAlloc').mockImplementationOnce(() => {
+      throw bug;
+    });
+    expect(thrown(() => c.setIommu(VFIO_TYPE1v2_IOMMU))).toBe(bug);
+    expect(alloc).toHaveBeenCalledTimes(1);
+    const dev = vi.spyOn(drv, 'attachDevice').mockImplementationOnce(() => {
+      throw bug;
+    });
+    expect(thrown(() => c.setIommu(VFIO_TYPE1v2_IOMMU))).toBe(bug);
+    expect(dev).toHaveBeenCalledTimes(1);
+    vi.restoreAllMocks();
+  },
+);
