@@ -1,0 +1,291 @@
+// PageTable on its own (no driver, no core API): its bounds, growing the top, the raw entry view,
+// the checker's reach search, the map brackets that free what a failed map allocated, and the
+// tables a destroy or an unmap frees. Expected values are worked out here from the reference
+// format's layout (bit 0 present, pfn[19:0] in bits 12..31 of the low word) and the radix geometry.
+import { describe, expect, it } from 'vitest';
+import { IOMMU_READ, IOMMU_WRITE, IotlbGather, SZ_1G, SZ_2M, SZ_4K, createSim, iommuMap } from '../src/index.js';
+import { PageTable, REF_POLICY, createRefFormat } from '../src/internals.js';
+import { ptTestDomain, ptTestDomainFree } from '../src/testing.js';
+
+const RW = IOMMU_READ | IOMMU_WRITE;
+const BM = SZ_4K | SZ_2M | SZ_1G;
+
+function setup(top = 1, seed = 1) {
+  const sim = createSim({ memory: 1n << 30n, seed });
+  const fmt = createRefFormat(BM);
+  const pt = new PageTable(fmt, sim.mem, sim.meter, REF_POLICY, top, 7);
+  return { sim, fmt, pt, g: new IotlbGather() };
+}
+
+/** The pfn the reference format stores in an entry's two words. */
+const entryPfn = (words: Int32Array, w: number): number => (words[w + 1]! >>> 0) * 0x100000 + (words[w]! >>> 12);
+
+describe('PageTable bounds', () => {
+  it('test_top_level_bounds: 0..maxLevel, integers only', () => {
+    const sim = createSim({ memory: 1n << 30n, seed: 1 });
+    const fmt = createRefFormat(BM);
+    for (const top of [-1, 4, 1.5, Number.NaN]) {
+      expect(() => new PageTable(fmt, sim.mem, sim.meter, REF_POLICY, top, 1)).toThrow(new RangeError(`top level ${top} outside 0..3`));
+    }
+    expect(sim.mem.tables.inUse).toBe(0);
+    for (const top of [0, 3]) expect(new PageTable(fmt, sim.mem, sim.meter, REF_POLICY, top, 1).top).toBe(top);
+    expect(new PageTable(fmt, sim.mem, sim.meter, REF_POLICY, 0, 1).span).toBe(512);
+  });
+
+  it('test_root_enomem: a root that cannot be allocated is ENOMEM from iommu_domain_alloc', () => {
+    const sim = createSim({ memory: 1n << 30n, seed: 1 });
+    sim.faults.arm('tableAlloc', 1);
+    expect(() => new PageTable(createRefFormat(BM), sim.mem, sim.meter, REF_POLICY, 2, 1)).toThrow(
+      expect.objectContaining({
+        code: 'ENOMEM',
+        syscall: 'iommu_domain_alloc',
+        message: 'ENOMEM: page-table root allocation failed, iommu_domain_alloc',
+      }),
+    );
+    expect(sim.mem.tables.inUse).toBe(0);
+  });
+
+  it('test_map_bad_order_and_span: RangeError for an order the format has no leaf of and a range past the span', () => {
+    const { pt, g } = setup(1); // span 512 * 512 pages
+    for (const o of [5, 13, 31, 60, 70, -1])
+      expect(() => pt.map(0, 0, o, 1, RW, g)).toThrow(new RangeError(`format ref holds no leaf of order ${o}`));
+    const span = 512 * 512;
+    expect(pt.span).toBe(span);
+    expect(() => pt.map(span, 100, 12, 1, RW, g)).toThrow(new RangeError(`iova page ${span} + 1 beyond the top level's span`));
+    expect(() => pt.map(span - 1, 100, 12, 2, RW, g)).toThrow(new RangeError(`iova page ${span - 1} + 2 beyond the top level's span`));
+    expect(() => pt.map(span - 512, 1024, 21, 2, RW, g)).toThrow(
+      new RangeError(`iova page ${span - 512} + 1024 beyond the top level's span`),
+    );
+    expect(pt.tables).toBe(1);
+    // the last page and the last 2 MiB fit
+    expect(pt.map(span - 1, 100, 12, 1, RW, g)).toBe(0);
+    expect(pt.map(span - 1024, 2048, 21, 1, RW, g)).toBe(0);
+    expect([pt.lookup(span - 1, null), pt.lookup(span - 1024 + 3, null)]).toEqual([100, 2051]);
+  });
+});
+
+describe('PageTable grow (increase_top)', () => {
+  it('test_grow_keeps_mappings_and_stops_at_the_max_level', () => {
+    const { sim, pt, g } = setup(1);
+    expect(pt.map(5, 300, 12, 1, RW, g)).toBe(0);
+    const t0 = pt.tables,
+      inUse = sim.mem.tables.inUse;
+    expect(pt.grow()).toBe(true);
+    expect([pt.top, pt.tables, sim.mem.tables.inUse, pt.span]).toEqual([2, t0 + 1, inUse + 1, 512 ** 3]);
+    expect(pt.lookup(5, null)).toBe(300);
+    // the old root is entry 0 of the new one
+    const e = pt.entryOf(5)!;
+    expect([e.level, entryPfn(e.words, e.w)]).toEqual([0, 300]);
+    // IOVA past the old span maps now
+    expect(pt.map(512 * 512 + 9, 400, 12, 1, RW, g)).toBe(0);
+    expect(pt.lookup(512 * 512 + 9, null)).toBe(400);
+    expect(pt.grow()).toBe(true);
+    expect(pt.top).toBe(3);
+    expect(pt.grow()).toBe(false);
+    expect([pt.top, pt.lookup(5, null), pt.lookup(512 * 512 + 9, null)]).toEqual([3, 300, 400]);
+  });
+
+  it('test_grow_enomem_changes_nothing', () => {
+    const { sim, pt, g } = setup(1);
+    expect(pt.map(5, 300, 12, 1, RW, g)).toBe(0);
+    const before = [pt.top, pt.tables, pt.root, sim.mem.tables.inUse];
+    sim.faults.arm('tableAlloc', 1);
+    expect(pt.grow()).toBe(false);
+    expect([pt.top, pt.tables, pt.root, sim.mem.tables.inUse]).toEqual(before);
+    expect(pt.lookup(5, null)).toBe(300);
+  });
+});
+
+describe('PageTable single 4 KiB maps (the cached and the descending path)', () => {
+  it('test_single_page_maps_across_tables: present and missing tables at every level, in any order', () => {
+    const { pt, g } = setup(2); // root at level 2: 512 GiB of IOVA
+    const L1 = 512 * 512; // pages per level-2 entry
+    // each map lands where the walk left off, in another level-0 table under a present level-1
+    // table, or under an empty root or level-1 entry
+    const pages = [0, 512, 7, 2 * L1, L1 + 7, 513, 2 * L1 + 512 * 3 + 1, 1, 2 * L1 + 1, 3 * L1 - 1, 0x10000];
+    pages.forEach((iova, k) => expect(pt.map(iova, 5000 + k, 12, 1, RW, g), `map ${iova}`).toBe(0));
+    expect(pages.map((iova) => pt.lookup(iova, null))).toEqual(pages.map((_, k) => 5000 + k));
+    // a page in a present table that was never mapped stays unmapped, and a second map is refused
+    expect([pt.lookup(2, null), pt.lookup(2 * L1 + 2, null), pt.lookup(L1 + 8, null)]).toEqual([-1, -1, -1]);
+    expect(pt.map(2 * L1, 9999, 12, 1, RW, g)).toBe(REF_POLICY.overmap);
+    expect(pt.lookup(2 * L1, null)).toBe(5003);
+    // tables: root, level-1 tables under root entries 0, 1, 2, and level-0 tables for pages
+    // 0-511, 512-1023, 0x10000 (all under entry 0), L1 + 0-511, 2*L1 + 0-511, 2*L1 + 1536-2047, 3*L1 - 512..
+    expect(pt.tables).toBe(1 + 3 + 7);
+  });
+});
+
+describe('PageTable entries and reach', () => {
+  it('test_entry_of: the word offset of the entry that translates an IOVA page', () => {
+    const { sim, pt, g } = setup(1);
+    expect(pt.map(7, 1234, 12, 1, RW, g)).toBe(0);
+    expect(pt.map(512, 4096, 21, 1, RW, g)).toBe(0);
+    const e = pt.entryOf(7)!;
+    expect(e.level).toBe(0);
+    expect(entryPfn(e.words, e.w)).toBe(1234);
+    expect(e.words[e.w]! & 1).toBe(1);
+    // the entry before it, index 6, is empty, and index 7 is 14 words past the table's first
+    expect([e.words[e.w - 2], e.words[e.w - 1]]).toEqual([0, 0]);
+    expect(e.w % 1024).toBe(14);
+    const big = pt.entryOf(512 + 3)!; // the 2 MiB leaf at index 1 of the root
+    expect([big.level, entryPfn(big.words, big.w), big.w - sim.mem.tables.wordOffset(pt.root)]).toEqual([1, 4096, 2]);
+    expect(pt.entryOf(8)).toBe(null);
+    expect(pt.entryOf(512 * 511)).toBe(null);
+  });
+
+  it('test_find_reach: the first leaf (lowest IOVA) that reaches a frame, by its offset in the leaf', () => {
+    const { pt, g } = setup(1);
+    expect(pt.map(1024, 4096, 21, 1, RW, g)).toBe(0); // IOVA pages 1024..1535 -> frames 4096..4607
+    expect(pt.map(3, 4100, 12, 1, RW, g)).toBe(0); // and frame 4100 again at IOVA page 3
+    expect(pt.map(9, 9000, 12, 1, RW, g)).toBe(0);
+    expect(pt.findReach(4100)).toEqual({ domain: 7, iova: 3, via: 'pte' });
+    expect(pt.findReach(4096)).toEqual({ domain: 7, iova: 1024, via: 'pte' });
+    expect(pt.findReach(4607)).toEqual({ domain: 7, iova: 1535, via: 'pte' });
+    expect(pt.findReach(4200)).toEqual({ domain: 7, iova: 1024 + 104, via: 'pte' });
+    expect(pt.findReach(9000)).toEqual({ domain: 7, iova: 9, via: 'pte' });
+    for (const pfn of [4095, 4608, 8999, 9001, 0]) expect(pt.findReach(pfn)).toBe(null);
+  });
+
+  it('test_table_empty: any nonzero word of the 1024 makes a table non-empty', () => {
+    const { sim, pt, g } = setup(1);
+    expect(pt.tableEmpty(pt.root)).toBe(true);
+    // root entry 511, level-0 entry 511, a frame above 2^20 (MMIO) so that both words are nonzero
+    expect(pt.map(511 * 512 + 511, 0x100005, 12, 1, RW, g)).toBe(0);
+    expect(pt.tableEmpty(pt.root)).toBe(false);
+    const leaf = pt.entryOf(511 * 512 + 511)!;
+    expect(leaf.w % 1024).toBe(1022);
+    const tablePfn = entryPfn(sim.mem.tables.words(pt.root), sim.mem.tables.wordOffset(pt.root) + 1022);
+    expect(pt.tableEmpty(tablePfn)).toBe(false);
+    // only the high word set: still not empty
+    leaf.words[leaf.w] = 0;
+    expect(pt.tableEmpty(tablePfn)).toBe(false);
+    leaf.words[leaf.w + 1] = 0;
+    expect(pt.tableEmpty(tablePfn)).toBe(true);
+  });
+});
+
+describe('PageTable map brackets (txBegin / txEnd)', () => {
+  it('test_abort_frees_the_empty_tables_of_the_bracket', () => {
+    const { sim, pt, g } = setup(2);
+    const base = sim.mem.tables.inUse;
+    pt.txBegin();
+    expect(pt.map(1 << 18, 50, 12, 1, RW, g)).toBe(0); // a level-1 and a level-0 table
+    expect(pt.tables).toBe(3);
+    expect(pt.unmap(1 << 18, 1, g)).toBe(1);
+    pt.txEnd(true);
+    expect([pt.tables, sim.mem.tables.inUse, pt.tableEmpty(pt.root)]).toEqual([1, base, true]);
+  });
+
+  it('test_abort_keeps_tables_that_still_hold_leaves', () => {
+    const { sim, pt, g } = setup(2);
+    pt.txBegin();
+    expect(pt.map(1 << 18, 50, 12, 1, RW, g)).toBe(0);
+    expect(pt.map((1 << 18) + 1, 51, 12, 1, RW, g)).toBe(0);
+    expect(pt.unmap((1 << 18) + 1, 1, g)).toBe(1);
+    const inUse = sim.mem.tables.inUse;
+    pt.txEnd(true);
+    expect([pt.tables, sim.mem.tables.inUse, pt.lookup(1 << 18, null)]).toEqual([3, inUse, 50]);
+  });
+
+  it('test_commit_and_unbalanced_end: a committed bracket frees nothing, an end without a begin does nothing', () => {
+    const { sim, pt, g } = setup(2);
+    pt.txEnd(true);
+    pt.txEnd(false);
+    pt.txBegin();
+    expect(pt.map(1 << 18, 50, 12, 1, RW, g)).toBe(0);
+    expect(pt.unmap(1 << 18, 1, g)).toBe(1);
+    pt.txEnd(false);
+    expect(pt.tables).toBe(3);
+    // a later bracket's abort frees only what it allocated itself
+    pt.txBegin();
+    expect(pt.map(2 << 18, 60, 12, 1, RW, g)).toBe(0);
+    expect(pt.unmap(2 << 18, 1, g)).toBe(1);
+    expect(pt.tables).toBe(5);
+    pt.txEnd(true);
+    expect(pt.tables).toBe(3);
+    expect(sim.mem.tables.inUse).toBe(3);
+  });
+
+  it('test_nested_brackets: an inner abort frees what was allocated since its own begin', () => {
+    const { pt, g } = setup(2);
+    pt.txBegin();
+    expect(pt.map(1 << 18, 50, 12, 1, RW, g)).toBe(0);
+    pt.txBegin();
+    expect(pt.map(2 << 18, 60, 12, 1, RW, g)).toBe(0);
+    expect(pt.unmap(2 << 18, 1, g)).toBe(1);
+    expect(pt.unmap(1 << 18, 1, g)).toBe(1);
+    pt.txEnd(true);
+    expect(pt.tables).toBe(3); // the outer bracket's two tables stay
+    pt.txEnd(true);
+    expect(pt.tables).toBe(1);
+  });
+});
+
+describe('PageTable frees', () => {
+  it('test_destroy_frees_tables_waiting_on_a_gather', () => {
+    const { sim, pt, g } = setup(2);
+    expect(pt.map(1 << 18, 50, 12, 512, RW, g)).toBe(0);
+    expect(pt.unmap(1 << 18, 512, g)).toBe(512); // the whole level-0 table: unlinked onto g
+    expect(pt.deferredTables).toBeGreaterThan(0);
+    expect(g.freelist.length).toBe(pt.deferredTables);
+    pt.destroy();
+    expect([sim.mem.tables.inUse, g.freelist.length, pt.deferredTables]).toEqual([0, 0, 0]);
+    expect(() => pt.destroy()).toThrow(new RangeError('BUG: page table of domain 7 destroyed twice'));
+  });
+
+  it('test_unmap_of_a_hole_frees_no_table', () => {
+    // a level-0 table emptied by two half unmaps stays (neither cleared a whole table), and an unmap
+    // over nothing after it frees nothing either
+    const { pt, g } = setup(1);
+    expect(pt.map(0, 1000, 12, 512, RW, g)).toBe(0);
+    expect(pt.unmap(0, 256, g)).toBe(256);
+    expect(pt.unmap(256, 256, g)).toBe(256);
+    expect([pt.tables, pt.deferredTables]).toEqual([2, 0]);
+    expect(pt.unmap(512, 512, g)).toBe(0);
+    expect([pt.tables, pt.deferredTables]).toEqual([2, 0]);
+    // a whole-table unmap of an emptied table's range frees it
+    expect(pt.unmap(0, 512, g)).toBe(0);
+    expect(pt.tables).toBe(2);
+  });
+});
+
+describe('reference format codec', () => {
+  it('test_ref_format_orders: leaves at levels 0..2 only, per the bitmap', () => {
+    const f = createRefFormat(SZ_4K | SZ_2M | (1n << 38n) | (1n << 39n) | (1n << 47n));
+    expect(f.name).toBe('ref');
+    expect([0, 1, 2, 3, 4, -1].map((l) => f.leafOrders(l))).toEqual([[12], [21], [38], [], [], []]);
+  });
+
+  it('test_ref_install_leaves: each leaf its own frames, the 4K run carried across pfn bit 20', () => {
+    const f = createRefFormat(BM);
+    const words = new Int32Array(16);
+    const pfnAt = (k: number): number => entryPfn(words, 2 * k);
+    expect(f.installLeaves(words, 0, 1, 1024, 21, RW, 2)).toBe(2);
+    expect([pfnAt(0), pfnAt(1), words[0]! & 1, (words[0]! >>> 1) & 0x1f]).toEqual([1024, 1536, 1, RW]);
+    words.fill(0);
+    expect(f.installLeaves(words, 4, 0, 0xffffe, 12, IOMMU_READ, 3)).toBe(3);
+    expect([pfnAt(2), pfnAt(3), pfnAt(4), words[5], words[7], words[9]]).toEqual([0xffffe, 0xfffff, 0x100000, 0, 0, 1]);
+  });
+});
+
+describe('ptTestDomain', () => {
+  it('test_pt_test_domain_config: the mainline gather API, the whole top level as aperture, ERANGE past it', () => {
+    const sim = createSim({ memory: 1n << 30n, seed: 1 });
+    const fmt = createRefFormat(BM);
+    const dom = ptTestDomain(sim, fmt, REF_POLICY, BM);
+    expect([dom.ops.name, dom.ops.apiEra, dom.ops.singlePageOps, dom.ops.splitsChunks]).toEqual(['pt-test', 'gather', false, false]);
+    expect(dom.geometry.apertureEnd).toBe(2 ** 36 - 1); // 4 levels of 9 bits over 4 KiB pages
+    expect(ptTestDomain(sim, fmt, REF_POLICY, BM, { topLevel: 1 }).geometry.apertureEnd).toBe(2 ** 18 - 1);
+    const small = ptTestDomain(sim, fmt, REF_POLICY, BM, { apertureEnd: 100 });
+    expect(small.geometry.apertureEnd).toBe(100);
+    expect(() => iommuMap(small, 100, 5, 2, RW)).toThrow(expect.objectContaining({ code: 'ERANGE', errno: -34 }));
+    expect(small.ops.mapPages(small, 0, 5, 13, 1, RW)).toBe(-22); // an order the table lacks: EINVAL, not split
+    // unmap_pages adds what it removed to the caller's gather
+    iommuMap(small, 10, 50, 3, RW);
+    const g = new IotlbGather();
+    expect(small.ops.unmapPages(small, 10, 12, 3, g)).toBe(3);
+    expect([g.start, g.end]).toEqual([10, 12]); // first and last page
+    small.ops.iotlbSync!(small, g);
+    ptTestDomainFree(small);
+  });
+});
