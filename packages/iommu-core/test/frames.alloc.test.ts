@@ -81,6 +81,10 @@ describe('FrameAllocator bounds', () => {
     expect(got.map((f) => fa.stateOf(f))).toEqual([FRAME_USER, FRAME_KERNEL, FRAME_USER, FRAME_KERNEL]);
     expect([got[0]! % GIGA, got[3]! % 1024]).toEqual([0, 0]);
     expect(fa.framesInUse).toBe(B - 1 + GIGA + 3 + 1 + 600);
+    // kernel bump blocks, a new one per block-aligned frame: about half lie past 8 TiB
+    const kernel = Array.from({ length: 24 }, () => fa.allocContig(1, B, FRAME_KERNEL));
+    expect(kernel.filter((f) => f >= 0 && f < 2 ** 32 && f % B === 0 && fa.stateOf(f) === FRAME_KERNEL).length).toBe(24);
+    expect(kernel.filter((f) => f >= 2 ** 31).length).toBeGreaterThan(0);
   });
 
   it('test_alloc_contig_bad_arguments: EINVAL for a count or an alignment out of range, nothing taken', () => {
@@ -118,6 +122,15 @@ describe('FrameAllocator host age draws', () => {
     expect([...out]).toEqual(Array.from({ length: 700 }, (_, i) => B + i)); // blocks 1 and 2, ascending
     expect(fa.allocScattered()).toBe(B + 700);
     expect(rng.u32()).toBe(new Prng(3).u32());
+  });
+
+  it('test_age_0_gigantic_pages_in_address_order: the next free region after the one taken last, wrapping', () => {
+    const fa = alloc(4 * 512, 1, 0); // four 1 GiB regions
+    expect([fa.allocGiga(FRAME_USER), fa.allocGiga(FRAME_USER), fa.allocGiga(FRAME_USER)]).toEqual([0, GIGA, 2 * GIGA]);
+    for (let b = 0; b < 1024; b++) freeBlock(fa, b); // regions 0 and 1 come back
+    expect(fa.allocGiga(FRAME_USER)).toBe(3 * GIGA);
+    expect(fa.allocGiga(FRAME_USER)).toBe(0);
+    expect(fa.allocGiga(FRAME_USER)).toBe(GIGA);
   });
 
   it('test_age_draw_equal_to_age_is_fresh: a draw equal to the age counts as the fresh pick', () => {
