@@ -79,10 +79,13 @@ describe('reference driver options', () => {
     iommuUnmap(dom, 0x10, 2);
     expect(flushes().length).toBe(1);
     sim.trace.detail = TRACE_IOMMU;
+    iommuMap(dom, 0x10, 100, 2, RW);
+    iommuUnmap(dom, 0x10, 2);
+    expect(flushes().length).toBe(2);
     sim.trace.on = false;
     iommuMap(dom, 0x10, 100, 2, RW);
     iommuUnmap(dom, 0x10, 2);
-    expect(flushes().length).toBe(1);
+    expect(flushes().length).toBe(2);
   });
 });
 
