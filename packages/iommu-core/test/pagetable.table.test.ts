@@ -103,7 +103,7 @@ describe('PageTable single 4 KiB maps (the cached and the descending path)', () 
     // each map lands where the walk left off, in another level-0 table under a present level-1
     // table, or under an empty root or level-1 entry
     const pages = [0, 512, 7, 2 * L1, L1 + 7, 513, 2 * L1 + 512 * 3 + 1, 1, 2 * L1 + 1, 3 * L1 - 1, 0x10000];
-    pages.forEach((iova, k) => expect(pt.map(iova, 5000 + k, 12, 1, RW, g), `map ${iova}`).toBe(0));
+    for (const [k, iova] of pages.entries()) expect(pt.map(iova, 5000 + k, 12, 1, RW, g), `map ${iova}`).toBe(0);
     expect(pages.map((iova) => pt.lookup(iova, null))).toEqual(pages.map((_, k) => 5000 + k));
     // a page in a present table that was never mapped stays unmapped, and a second map is refused
     expect([pt.lookup(2, null), pt.lookup(2 * L1 + 2, null), pt.lookup(L1 + 8, null)]).toEqual([-1, -1, -1]);

@@ -2,18 +2,7 @@
 // give, device ids and attach, capabilities, its flushes (counted and traced), and what a device
 // access reads: the IOTLB entry a walk fills covers the whole leaf, at the leaf's own frames.
 import { describe, expect, it } from 'vitest';
-import {
-  CORE_TIMELINE,
-  IOMMU_READ,
-  IOMMU_WRITE,
-  SZ_1G,
-  SZ_2M,
-  SZ_4K,
-  createReferenceDriver,
-  createSim,
-  iommuMap,
-  iommuUnmap,
-} from '../src/index.js';
+import { CORE_TIMELINE, IOMMU_READ, IOMMU_WRITE, SZ_4K, createReferenceDriver, createSim, iommuMap, iommuUnmap } from '../src/index.js';
 import { TRACE_IOCTL, TRACE_IOMMU } from '../src/trace.js';
 
 const RW = IOMMU_READ | IOMMU_WRITE;

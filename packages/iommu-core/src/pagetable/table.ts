@@ -65,7 +65,8 @@ export class PageTable implements Reacher, PtLevelTable {
     topLevel: number,
     readonly domainId: number,
   ) {
-    if (!(Number.isInteger(topLevel) && topLevel >= 0 && topLevel <= fmt.maxLevel)) throw new RangeError(`top level ${topLevel} outside 0..${fmt.maxLevel}`);
+    if (!(Number.isInteger(topLevel) && topLevel >= 0 && topLevel <= fmt.maxLevel))
+      throw new RangeError(`top level ${topLevel} outside 0..${fmt.maxLevel}`);
     this.geo = new PtGeometry(fmt);
     this.arena = mem.tables;
     this.acct = new PtAccount(mem, meter);
