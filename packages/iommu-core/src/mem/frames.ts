@@ -95,7 +95,7 @@ export class FrameAllocator {
     hostAge = 1,
   ) {
     this.hostAge = checkHostAge(hostAge);
-    if (nFrames < 1 << BLOCK_SHIFT || nFrames % (1 << BLOCK_SHIFT) !== 0) {
+    if (nFrames < BLOCK || nFrames % BLOCK !== 0) {
       throw new RangeError(`host memory must be a positive multiple of 2 MiB (got ${nFrames} frames)`);
     }
     if (nFrames > 2 ** 32) throw new RangeError('host memory above 16 TiB is not modeled (pfns are stored as u32)');
@@ -151,10 +151,10 @@ export class FrameAllocator {
       throw new IommuError('ENOMEM', 'alloc_pages', 'no free 2 MiB block left in host memory');
     const b = this.pickBlock();
     this.takeBlock(b);
-    this.used[b] = 1 << BLOCK_SHIFT;
+    this.used[b] = BLOCK;
     const pfn = b * BLOCK;
     this.state.fill(pfn, BLOCK, kind);
-    this.framesInUse += 1 << BLOCK_SHIFT;
+    this.framesInUse += BLOCK;
     return pfn;
   }
 
@@ -184,7 +184,7 @@ export class FrameAllocator {
   allocScattered(): number {
     const j = this.fresh() ? SEQ_SLOT : this.rng.int(OPEN_SCATTER);
     const b = this.scBlock[j]!;
-    if (b < 0 || this.scNext[j]! >= 1 << BLOCK_SHIFT) {
+    if (b < 0 || this.scNext[j]! >= BLOCK) {
       if (this.nFree === 0 && this.drainEmpty() === 0) return this.allocFromAnyPartial(j);
       if (j === SEQ_SLOT) this.openSeq();
       else this.openScatter(j);
@@ -209,7 +209,7 @@ export class FrameAllocator {
     // checked before each draw: with a free block left, an open block that is full can be replaced
     for (; k < n && this.nFree > 0; k++) {
       const j = rng.int(OPEN_SCATTER);
-      if (scBlock[j]! < 0 || scNext[j]! >= 1 << BLOCK_SHIFT) this.openScatter(j);
+      if (scBlock[j]! < 0 || scNext[j]! >= BLOCK) this.openScatter(j);
       out[at + k] = this.deal(j);
     }
     this.framesInUse += k;
@@ -231,10 +231,10 @@ export class FrameAllocator {
       if (a === 0 || rng.next() >= a) {
         // fresh(), inlined: one draw per page at most
         j = SEQ_SLOT;
-        if (scBlock[j]! < 0 || scNext[j]! >= 1 << BLOCK_SHIFT) this.openSeq();
+        if (scBlock[j]! < 0 || scNext[j]! >= BLOCK) this.openSeq();
       } else {
         j = rng.int(OPEN_SCATTER);
-        if (scBlock[j]! < 0 || scNext[j]! >= 1 << BLOCK_SHIFT) this.openScatter(j);
+        if (scBlock[j]! < 0 || scNext[j]! >= BLOCK) this.openScatter(j);
       }
       out[at + k] = this.deal(j);
     }
@@ -282,7 +282,7 @@ export class FrameAllocator {
     const pfn = b * BLOCK + ((this.scStart[j]! + i * this.scStride[j]!) & 511);
     this.used[b]!++;
     if (this.scImplicit[j] === 0) this.state.chunks[pfn >>> PAGED_CHUNK_SHIFT]![pfn & PAGED_MASK] = FRAME_USER;
-    else if (i === (1 << BLOCK_SHIFT) - 1) {
+    else if (i === BLOCK - 1) {
       // all 512 dealt and nothing else touched the block: one uniform byte says so
       this.state.fill(b * BLOCK, BLOCK, FRAME_USER);
       this.scImplicit[j] = 0;
@@ -338,10 +338,10 @@ export class FrameAllocator {
     // an integer below 2^32: the bit test reads align as an int32, so 1.5 or 2^32 would pass it
     if (!(Number.isInteger(align) && align >= 1 && align <= MAX_ALIGN && (align & (align - 1)) === 0))
       throw new IommuError('EINVAL', 'alloc_pages', `align ${align} is not a power of two up to 2^31 frames`);
-    if (n <= 1 << BLOCK_SHIFT && align <= 1 << BLOCK_SHIFT) {
+    if (n <= BLOCK && align <= BLOCK) {
       let start = (this.kNext + align - 1) & ~(align - 1);
-      if (this.kBlock < 0 || start + n > 1 << BLOCK_SHIFT) {
-        if (n === 1 << BLOCK_SHIFT) return this.allocBlock(kind);
+      if (this.kBlock < 0 || start + n > BLOCK) {
+        if (n === BLOCK) return this.allocBlock(kind);
         if (this.nFree === 0 && this.drainEmpty() === 0) throw new IommuError('ENOMEM', 'alloc_pages', `no ${n} contiguous free frames`);
         this.kBlock = this.freeList[this.rng.int(this.nFree)]!;
         this.takeBlock(this.kBlock);
@@ -352,7 +352,7 @@ export class FrameAllocator {
       for (let i = 0; i < n; i++) this.markUsed(pfn + i, kind);
       return pfn;
     }
-    const blocks = Math.ceil(n / (1 << BLOCK_SHIFT));
+    const blocks = Math.ceil(n / BLOCK);
     const step = Math.max(1, align >>> BLOCK_SHIFT);
     // first fit over aligned candidates, starting at a random aligned block for spread; the last
     // candidate may start less than `step` blocks before the end (a run of fewer blocks fits there)
@@ -371,7 +371,7 @@ export class FrameAllocator {
         if (ok) {
           const pfn = this.takeRun(b0, blocks, kind);
           // give back the unused tail of the last block
-          for (let f = pfn + n; f < pfn + blocks * (1 << BLOCK_SHIFT); f++) this.freeFrame(f);
+          for (let f = pfn + n; f < pfn + blocks * BLOCK; f++) this.freeFrame(f);
           return pfn;
         }
       }
@@ -407,7 +407,7 @@ export class FrameAllocator {
   private takeRun(b0: number, blocks: number, kind: number): number {
     for (let b = b0; b < b0 + blocks; b++) {
       this.takeBlock(b);
-      this.used[b] = 1 << BLOCK_SHIFT;
+      this.used[b] = BLOCK;
     }
     const pfn = b0 * BLOCK;
     this.state.fill(pfn, blocks * BLOCK, kind);
@@ -469,7 +469,7 @@ export class FrameAllocator {
       // the slots after j0, wrapping; SEQ_SLOT sits between 15 and 0 and is never open at host age 1,
       // so the scatter slots are tried in the order they were before it existed
       const j = (j0 + k) % SLOTS;
-      if (scBlock[j]! >= 0 && scNext[j]! < 1 << BLOCK_SHIFT) {
+      if (scBlock[j]! >= 0 && scNext[j]! < BLOCK) {
         const pfn = this.deal(j);
         this.framesInUse++;
         return pfn;
@@ -478,9 +478,9 @@ export class FrameAllocator {
     // every open scatter slot is fully dealt: a free frame in its block was dealt and freed, never dealt again
     const kb = this.kBlock;
     for (let b = 0; b < this.nBlocks; b++) {
-      if (this.pos[b]! >= 0 || this.used[b] === 1 << BLOCK_SHIFT) continue;
+      if (this.pos[b]! >= 0 || this.used[b] === BLOCK) continue;
       const f0 = b * BLOCK,
-        end = f0 + (b === kb ? this.kNext : 1 << BLOCK_SHIFT);
+        end = f0 + (b === kb ? this.kNext : BLOCK);
       for (let f = f0; f < end; f++) {
         if (this.stateOf(f) === FRAME_FREE) {
           this.markUsed(f, FRAME_USER);
@@ -488,7 +488,7 @@ export class FrameAllocator {
         }
       }
     }
-    if (kb >= 0 && this.kNext < 1 << BLOCK_SHIFT) {
+    if (kb >= 0 && this.kNext < BLOCK) {
       const f = kb * BLOCK + this.kNext++; // bumped past, as allocContig would
       this.markUsed(f, FRAME_USER);
       return f;
