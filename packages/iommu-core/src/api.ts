@@ -20,7 +20,8 @@ import { FP_MAP, FP_SYNC, FP_UNMAP_FAST, FP_UNMAP_FAST_UNDERREPORT } from './sim
 import { EV } from './sim/meter.js';
 
 const MAX_PAGE = 2 ** 52;
-const isPageCount = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= MAX_PAGE;
+// `>>> 0` first: the page numbers of most calls are below 2^32, and one compare settles them
+const isPageCount = (n: number): boolean => n >>> 0 === n || (Number.isInteger(n) && n >= 0 && n <= MAX_PAGE);
 /** Every prot bit the core defines; iommu_map refuses any other. */
 const PROT_BITS = IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE | IOMMU_NOEXEC | IOMMU_MMIO | IOMMU_PRIV;
 /** A page number for a message: hex when it is one, else as given (no '0x-1000', no '0x1.8'). */
@@ -137,10 +138,12 @@ function unmapLoop(dom: IommuDomain, iova: number, npages: number, gather: Iotlb
 
 /** Validity checks shared by both unmaps: the gather-era kernel returns 0 for any bad input. */
 function unmapArgsOk(dom: IommuDomain, iova: number, npages: number): boolean {
-  const mp = minPages(dom);
-  if (mp === 0 || (dom.type & __IOMMU_DOMAIN_PAGING) === 0) return false;
+  const o = dom.orders[0];
+  if (o === undefined || (dom.type & __IOMMU_DOMAIN_PAGING) === 0) return false;
   if (!isPageCount(iova) || !isPageCount(npages)) return false;
-  return mp === 1 || (iova % mp === 0 && npages % mp === 0);
+  if (o === 12) return true; // 4 KiB min_pagesz: every page number is aligned
+  const mp = POW2[o - 12]!;
+  return iova % mp === 0 && npages % mp === 0;
 }
 
 /**

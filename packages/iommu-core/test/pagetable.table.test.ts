@@ -4,7 +4,7 @@
 // format's layout (bit 0 present, pfn[19:0] in bits 12..31 of the low word) and the radix geometry.
 import { describe, expect, it } from 'vitest';
 import { IOMMU_READ, IOMMU_WRITE, IotlbGather, SZ_1G, SZ_2M, SZ_4K, createSim, iommuMap } from '../src/index.js';
-import { PageTable, REF_POLICY, createRefFormat } from '../src/internals.js';
+import { EV, PageTable, REF_POLICY, createRefFormat } from '../src/internals.js';
 import { ptTestDomain, ptTestDomainFree } from '../src/testing.js';
 
 const RW = IOMMU_READ | IOMMU_WRITE;
@@ -287,5 +287,105 @@ describe('ptTestDomain', () => {
     expect([g.start, g.end]).toEqual([10, 12]); // first and last page
     small.ops.iotlbSync!(small, g);
     ptTestDomainFree(small);
+  });
+});
+
+// unmap() of one 4 KiB page right after lookup() of that page takes the leaf the lookup left in the
+// level-0 walk state (VFIO's iova_to_phys then unmap, per page of a 4k guest). Everything that
+// moves that state in between must make the unmap descend again: each case below moves it onto
+// another level-0 table (page B's, 3 tables further) and then unmaps page A.
+describe('PageTable unmap after lookup', () => {
+  const A = 5,
+    B = 3 * 512 + 7;
+  function twoPages(top = 2) {
+    const h = setup(top);
+    expect(h.pt.map(A, 300, 12, 1, RW, h.g)).toBe(0);
+    expect(h.pt.map(B, 400, 12, 1, RW, h.g)).toBe(0);
+    return h;
+  }
+  /** Page A gone (its frame unreached), page B and whatever else untouched. */
+  function onlyAGone(h: ReturnType<typeof twoPages>, alsoMapped: [number, number][] = []) {
+    expect(h.pt.lookup(A, null)).toBe(-1);
+    expect(h.pt.lookup(B, null)).toBe(400);
+    for (const [iova, pfn] of alsoMapped) expect(h.pt.lookup(iova, null)).toBe(pfn);
+    expect([h.sim.mem.reach4k.get(300), h.sim.mem.reach4k.get(400)]).toEqual([0, 1]);
+    expect(h.pt.mappedPages()).toBe(1 + alsoMapped.length);
+  }
+
+  it('test_unmap_the_page_just_looked_up: one clear, once', () => {
+    const h = twoPages();
+    expect(h.pt.lookup(A, null)).toBe(300);
+    const clears = h.sim.meter.count[EV.pteClears]!;
+    expect(h.pt.unmap(A, 1, h.g)).toBe(1);
+    expect([h.pt.unmapSteps, h.sim.meter.count[EV.pteClears]! - clears]).toEqual([1, 1]);
+    // the leaf is used once: a second unmap of A finds the hole (iommupt stops there: 0 pages)
+    expect(h.pt.unmap(A, 1, h.g)).toBe(0);
+    expect(h.sim.meter.count[EV.pteClears]! - clears).toBe(1);
+    onlyAGone(h);
+  });
+
+  const moves: [string, (h: ReturnType<typeof twoPages>) => [number, number][]][] = [
+    ['entryOf(B)', (h) => (expect(h.pt.entryOf(B)?.level).toBe(0), [])],
+    ['lookup(B)', (h) => (expect(h.pt.lookup(B, null)).toBe(400), [])],
+    ['lookup(B + 1), a hole', (h) => (expect(h.pt.lookup(B + 1, null)).toBe(-1), [])],
+    ['map(B + 1)', (h) => (expect(h.pt.map(B + 1, 401, 12, 1, RW, h.g)).toBe(0), [[B + 1, 401]])],
+    [
+      'map(B + 2, 2 pages)',
+      (h) => (
+        expect(h.pt.map(B + 2, 402, 12, 2, RW, h.g)).toBe(0),
+        [
+          [B + 2, 402],
+          [B + 3, 403],
+        ]
+      ),
+    ],
+    ['unmap(B + 1, 2 pages) of holes', (h) => (expect(h.pt.unmap(B + 1, 2, h.g)).toBe(0), [])],
+    [
+      'map(B + 1) and unmap(B + 1)',
+      (h) => (expect(h.pt.map(B + 1, 401, 12, 1, RW, h.g)).toBe(0), expect(h.pt.unmap(B + 1, 1, h.g)).toBe(1), []),
+    ],
+  ];
+  for (const [name, move] of moves) {
+    it(`test_unmap_descends_again_after_${name.replace(/\W+/g, '_')}`, () => {
+      const h = twoPages();
+      expect(h.pt.lookup(A, null)).toBe(300);
+      const also = move(h);
+      expect(h.pt.unmap(A, 1, h.g)).toBe(1);
+      onlyAGone(h, also);
+    });
+  }
+
+  it('test_lookup_of_another_page_is_not_the_one_unmapped', () => {
+    // the state holds A's table and entry, the unmap asks for A + 1 in the same table
+    const h = twoPages();
+    expect(h.pt.map(A + 1, 301, 12, 1, RW, h.g)).toBe(0);
+    expect(h.pt.lookup(A, null)).toBe(300);
+    expect(h.pt.unmap(A + 1, 1, h.g)).toBe(1);
+    expect([h.pt.lookup(A, null), h.pt.lookup(A + 1, null)]).toEqual([300, -1]);
+    expect([h.sim.mem.reach4k.get(300), h.sim.mem.reach4k.get(301)]).toEqual([1, 0]);
+  });
+
+  it('test_lookup_inside_a_2m_leaf_then_unmap_one_page_removes_the_leaf', () => {
+    // a leaf above level 0 is not kept: the unmap walks and removes the whole 2 MiB
+    const h = twoPages();
+    const C = 8 * 512;
+    expect(h.pt.map(C, 1024, 21, 1, RW, h.g)).toBe(0);
+    expect(h.pt.lookup(A, null)).toBe(300); // the level-0 state on A's entry
+    expect(h.pt.lookup(C + 3, null)).toBe(1027);
+    expect(h.pt.unmap(C + 3, 1, h.g)).toBe(512);
+    expect(h.pt.lookup(C, null)).toBe(-1);
+    expect([h.pt.lookup(A, null), h.sim.mem.reach4k.get(300), h.sim.mem.reach2m.get(2)]).toEqual([300, 1, 0]);
+  });
+
+  it('test_grow_keeps_the_looked_up_leaf', () => {
+    for (const top of [0, 1]) {
+      const h = setup(top);
+      expect(h.pt.map(A, 300, 12, 1, RW, h.g)).toBe(0);
+      expect(h.pt.map(A + 1, 301, 12, 1, RW, h.g)).toBe(0);
+      expect(h.pt.lookup(A, null)).toBe(300);
+      expect(h.pt.grow()).toBe(true);
+      expect(h.pt.unmap(A, 1, h.g)).toBe(1);
+      expect([h.pt.lookup(A, null), h.pt.lookup(A + 1, null), h.sim.mem.reach4k.get(300)]).toEqual([-1, 301, 0]);
+    }
   });
 });

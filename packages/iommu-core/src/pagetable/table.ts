@@ -52,6 +52,15 @@ export class PageTable implements Reacher, PtLevelTable {
   private readonly txMarks: number[] = [];
   /** Gathers whose freelist holds tables unlinked from this table, not yet freed. */
   private readonly holders: IotlbGather[] = [];
+  /**
+   * IOVA page of the leaf the last lookup() left loaded in states[0] (index at its entry), or -1.
+   * VFIO's teardown of a 4k guest asks iova_to_phys for a page and then unmaps that page: the unmap
+   * takes the leaf from here instead of descending again. map(), unmap() and every descent (find)
+   * reset it. grow() and the map brackets keep it valid: they load no level-0 table but the old
+   * root of a level-0 top, the same table, and free only empty tables, which hold no leaf. Nothing
+   * calls a destroyed table (its domain is dead: domain-ops returns before the table).
+   */
+  private found = -1;
 
   /**
    * A table with an empty root at topLevel. RangeError for a top level outside 0..fmt.maxLevel or a
@@ -111,6 +120,7 @@ export class PageTable implements Reacher, PtLevelTable {
     const r = this.walk,
       geo = this.geo;
     r.done = 0;
+    this.found = -1;
     const level = geo.levelOf[order] ?? -1;
     if (level < 0) throw new RangeError(`format ${this.fmt.name} holds no leaf of order ${order}`);
     const lp = POW2_TABLE[order - 12]!;
@@ -146,10 +156,13 @@ export class PageTable implements Reacher, PtLevelTable {
    * freelist when the policy frees tables. Returns pages removed (whole leaves, counted holes).
    */
   unmap(iova: number, npages: number, freed: IotlbGather): number {
-    const r = this.walk;
+    const r = this.walk,
+      known = this.found === iova;
+    this.found = -1;
     if (npages === 1 && this.lin !== null) {
-      // one 4 KiB leaf (VFIO's per-page teardown of a 4k guest): a plain descent, no walk
-      const pts = this.find(iova);
+      // one 4 KiB leaf (VFIO's per-page teardown of a 4k guest): the leaf the lookup just before
+      // found, else a plain descent; no walk
+      const pts = known ? this.states[0]! : this.find(iova);
       if (pts !== null && pts.level === 0 && ptUnmapOne4k(this, pts, pts.index) === 1) {
         r.steps = 1;
         return 1;
@@ -181,6 +194,7 @@ export class PageTable implements Reacher, PtLevelTable {
   lookup(iova: number, out: PtLookup | null): number {
     const pts = this.find(iova);
     if (pts === null) return -1;
+    if (pts.level === 0) this.found = iova;
     if (out !== null) {
       out.order = pts.order;
       out.prot = this.fmt.leafProt(pts.words, pts.base + 2 * pts.index);
@@ -229,6 +243,7 @@ export class PageTable implements Reacher, PtLevelTable {
    * table that covers iova, usually the level-0 table the last call ended in.
    */
   private find(iova: number): PtState | null {
+    this.found = -1;
     if (!(iova >= 0 && iova < this.span)) return null;
     const states = this.states,
       geo = this.geo,
