@@ -324,25 +324,61 @@ describe('PageTable unmap after lookup', () => {
     onlyAGone(h);
   });
 
-  const moves: [string, (h: ReturnType<typeof twoPages>) => [number, number][]][] = [
-    ['entryOf(B)', (h) => (expect(h.pt.entryOf(B)?.level).toBe(0), [])],
-    ['lookup(B)', (h) => (expect(h.pt.lookup(B, null)).toBe(400), [])],
-    ['lookup(B + 1), a hole', (h) => (expect(h.pt.lookup(B + 1, null)).toBe(-1), [])],
-    ['map(B + 1)', (h) => (expect(h.pt.map(B + 1, 401, 12, 1, RW, h.g)).toBe(0), [[B + 1, 401]])],
+  // each move returns the pages it left mapped besides B
+  type Move = (h: ReturnType<typeof twoPages>) => [number, number][];
+  const moves: [string, Move][] = [
+    [
+      'entryOf(B)',
+      (h) => {
+        expect(h.pt.entryOf(B)?.level).toBe(0);
+        return [];
+      },
+    ],
+    [
+      'lookup(B)',
+      (h) => {
+        expect(h.pt.lookup(B, null)).toBe(400);
+        return [];
+      },
+    ],
+    [
+      'lookup(B + 1), a hole',
+      (h) => {
+        expect(h.pt.lookup(B + 1, null)).toBe(-1);
+        return [];
+      },
+    ],
+    [
+      'map(B + 1)',
+      (h) => {
+        expect(h.pt.map(B + 1, 401, 12, 1, RW, h.g)).toBe(0);
+        return [[B + 1, 401]];
+      },
+    ],
     [
       'map(B + 2, 2 pages)',
-      (h) => (
-        expect(h.pt.map(B + 2, 402, 12, 2, RW, h.g)).toBe(0),
-        [
+      (h) => {
+        expect(h.pt.map(B + 2, 402, 12, 2, RW, h.g)).toBe(0);
+        return [
           [B + 2, 402],
           [B + 3, 403],
-        ]
-      ),
+        ];
+      },
     ],
-    ['unmap(B + 1, 2 pages) of holes', (h) => (expect(h.pt.unmap(B + 1, 2, h.g)).toBe(0), [])],
+    [
+      'unmap(B + 1, 2 pages) of holes',
+      (h) => {
+        expect(h.pt.unmap(B + 1, 2, h.g)).toBe(0);
+        return [];
+      },
+    ],
     [
       'map(B + 1) and unmap(B + 1)',
-      (h) => (expect(h.pt.map(B + 1, 401, 12, 1, RW, h.g)).toBe(0), expect(h.pt.unmap(B + 1, 1, h.g)).toBe(1), []),
+      (h) => {
+        expect(h.pt.map(B + 1, 401, 12, 1, RW, h.g)).toBe(0);
+        expect(h.pt.unmap(B + 1, 1, h.g)).toBe(1);
+        return [];
+      },
     ],
   ];
   for (const [name, move] of moves) {
