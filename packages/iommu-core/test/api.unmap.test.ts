@@ -10,10 +10,29 @@ import {
   iommuTlbSync,
   iommuUnmap,
   iommuUnmapFast,
+  SZ_2M,
 } from '../src/index.js';
 import { expectClean, leaves, makeHarness, RW } from './harness.js';
 
 describe('iommu_unmap', () => {
+  it('test_unmap_misaligned_to_min_pagesz: 0 pages, nothing removed, when iova or npages is not a multiple of it', () => {
+    // a 2 MiB-only domain: min_pagesz is 512 pages; the core refuses before the driver sees the call
+    const h = makeHarness({ pgsizeBitmap: SZ_2M });
+    iommuMap(h.dom, 512, 1024, 512, RW);
+    for (const [iova, n] of [
+      [513, 512],
+      [512, 511],
+      [512, 513],
+      [1, 511],
+    ] as const) {
+      expect(iommuUnmap(h.dom, iova, n)).toBe(0);
+      expect(iommuUnmapFast(h.dom, iova, n)).toBe(0);
+    }
+    expect(leaves(h.dom)).toEqual([[512, 1024, 21]]);
+    expect(iommuUnmap(h.dom, 512, 512)).toBe(512);
+    expectClean(h);
+  });
+
   it('test_unmap_split: unmapping the first 4K of a 2M leaf removes and reports 2M', () => {
     const h = makeHarness();
     iommuMap(h.dom, 512, 512, 512, RW);
