@@ -46,6 +46,34 @@ describe('iommu_map errors and unwind', () => {
     expect(h.sim.mem.tables.inUse).toBe(3); // the replaced table was flushed and freed inside the map
   });
 
+  it('test_1g_over_leftover_subtree: an emptied level-1 table with an emptied level-0 table under it gives way to a 1G page', () => {
+    const h = makeHarness();
+    iommuMap(h.dom, 0, 1, 1, RW); // a misaligned pfn: level-2, level-1 and level-0 tables appear
+    iommuUnmap(h.dom, 0, 1);
+    expect(h.dom.pt.tables).toBe(4);
+    iommuMap(h.dom, 0, 0, 262144, RW);
+    expect(leaves(h.dom)).toEqual([[0, 0, 30]]);
+    expect([h.dom.pt.tables, h.sim.mem.tables.inUse]).toEqual([2, 2]); // the root and the level-2 table
+  });
+
+  // the replace looks through the whole subtree: one leaf anywhere under it refuses the large page
+  for (const [name, at, pfn, n, order] of [
+    ['a 4K leaf in the second level-0 table', 512 + 3, 7, 1, 12],
+    ['a 2M leaf beside an emptied level-0 table', 512, 512, 512, 21],
+  ] as const) {
+    it(`test_1g_over_subtree_with_leaf: ${name} refuses the 1G page, EBUSY, nothing freed`, () => {
+      const h = makeHarness();
+      iommuMap(h.dom, 0, 1, 1, RW); // an emptied level-0 table first in the subtree
+      iommuUnmap(h.dom, 0, 1);
+      iommuMap(h.dom, at, pfn, n, RW);
+      const tables = h.dom.pt.tables;
+      expect(() => iommuMap(h.dom, 0, 0, 262144, RW)).toThrow(expect.objectContaining({ code: 'EBUSY' }));
+      expect(leaves(h.dom)).toEqual([[at, pfn, order]]);
+      expect([h.dom.pt.tables, h.sim.mem.tables.inUse]).toEqual([tables, tables]);
+      expect(iommuIovaToPhys(h.dom, at)).toBe(pfn);
+    });
+  }
+
   it('test_large_over_leftover_table_busy: with replaceEmptyTables false the driver answers EBUSY (AMD 2018 style)', () => {
     const h = makeHarness({ replaceEmptyTables: false });
     iommuMap(h.dom, 0, 1, 1, RW);

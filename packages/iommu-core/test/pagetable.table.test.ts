@@ -206,6 +206,22 @@ describe('PageTable map brackets (txBegin / txEnd)', () => {
     expect(sim.mem.tables.inUse).toBe(3);
   });
 
+  it('test_abort_skips_a_table_no_longer_linked: a table unlinked inside the bracket and replaced stays as the gather has it', () => {
+    const { sim, pt, g } = setup(2);
+    expect(pt.map((1 << 18) + 512, 90, 12, 1, RW, g)).toBe(0); // before the bracket: the level-1 table and a level-0 beside
+    pt.txBegin();
+    expect(pt.map(1 << 18, 1000, 12, 512, RW, g)).toBe(0); // level-0 table A, recorded
+    expect(pt.unmap(1 << 18, 512, g)).toBe(512); // A cleared whole: unlinked onto the gather
+    expect(pt.map(1 << 18, 77, 12, 1, RW, g)).toBe(0); // table B where A hung
+    const inUse = sim.mem.tables.inUse;
+    pt.txEnd(true); // B holds a leaf; A is empty but hangs nowhere: neither is touched
+    expect([pt.lookup(1 << 18, null), pt.lookup((1 << 18) + 512, null), sim.mem.tables.inUse]).toEqual([77, 90, inUse]);
+    expect(g.freelist.length).toBe(1);
+    pt.putPages(g);
+    expect(sim.mem.tables.inUse).toBe(inUse - 1);
+    expect(sim.violations).toEqual([]);
+  });
+
   it('test_nested_brackets: an inner abort frees what was allocated since its own begin', () => {
     const { pt, g } = setup(2);
     pt.txBegin();
@@ -231,6 +247,19 @@ describe('PageTable frees', () => {
     pt.destroy();
     expect([sim.mem.tables.inUse, g.freelist.length, pt.deferredTables]).toEqual([0, 0, 0]);
     expect(() => pt.destroy()).toThrow(new RangeError('BUG: page table of domain 7 destroyed twice'));
+  });
+
+  it('test_destroy_drops_every_leaf_reach_once: 4K, replicated 64K and 2M leaves left mapped', () => {
+    const sim = createSim({ memory: 1n << 30n, seed: 1 });
+    const pt = new PageTable(createRefFormat(SZ_4K | (1n << 16n) | SZ_2M), sim.mem, sim.meter, REF_POLICY, 2, 7);
+    const g = new IotlbGather();
+    expect(pt.map(3, 3000, 12, 1, RW, g)).toBe(0);
+    expect(pt.map(16, 4096, 16, 1, RW, g)).toBe(0); // one 64 KiB leaf: 16 replicas
+    expect(pt.map(1024, 8192, 21, 1, RW, g)).toBe(0);
+    expect([sim.mem.reach4k.get(3000), sim.mem.reach4k.get(4096 + 15), sim.mem.reach2m.get(8192 >>> 9)]).toEqual([1, 1, 1]);
+    pt.destroy();
+    expect([sim.mem.reach4k.allZero(), sim.mem.reach2m.allZero(), sim.mem.reach1g.allZero()]).toEqual([true, true, true]);
+    expect([sim.mem.tables.inUse, sim.violations]).toEqual([0, []]);
   });
 
   it('test_unmap_of_a_hole_frees_no_table', () => {
@@ -274,6 +303,7 @@ describe('ptTestDomain', () => {
     const fmt = createRefFormat(BM);
     const dom = ptTestDomain(sim, fmt, REF_POLICY, BM);
     expect([dom.ops.name, dom.ops.apiEra, dom.ops.singlePageOps, dom.ops.splitsChunks]).toEqual(['pt-test', 'gather', false, false]);
+    expect(dom.ops.mapPages(dom, dom.geometry.apertureEnd, 0, 12, 2, RW)).toBe(-34); // -ERANGE past the aperture
     expect(dom.geometry.apertureEnd).toBe(2 ** 36 - 1); // 4 levels of 9 bits over 4 KiB pages
     expect(ptTestDomain(sim, fmt, REF_POLICY, BM, { topLevel: 1 }).geometry.apertureEnd).toBe(2 ** 18 - 1);
     const small = ptTestDomain(sim, fmt, REF_POLICY, BM, { apertureEnd: 100 });

@@ -113,6 +113,22 @@ describe('reference driver devices', () => {
     expect(drv.deviceDomain(2)).toBe(b);
   });
 
+  it('test_ref_probe_skips_attached_ids: an id attached before it was probed is not handed out again', () => {
+    const drv = createReferenceDriver(sim1());
+    const a = drv.domainAlloc();
+    drv.attachDevice(a, 2);
+    drv.attachDevice(a, 3);
+    expect([drv.probeDevice(), drv.probeDevice(), drv.probeDevice()]).toEqual([1, 4, 5]);
+    expect([drv.deviceDomain(2), drv.deviceDomain(3), drv.deviceDomain(4)]).toEqual([a, a, null]);
+  });
+
+  it('test_ref_map_pages_range_errno: the driver op answers a map past the aperture with -EFAULT', () => {
+    const drv = createReferenceDriver(sim1());
+    const dom = drv.domainAlloc();
+    expect(dom.ops.mapPages(dom, dom.geometry.apertureEnd, 0, 12, 2, RW)).toBe(-14);
+    expect(dom.ops.mapPages(dom, dom.geometry.apertureEnd, 0, 12, 1, RW)).toBe(0);
+  });
+
   it('test_ref_capable: cache coherency as configured, interrupt remapping always, nothing else', () => {
     const sim = sim1();
     const on = createReferenceDriver(sim),

@@ -68,6 +68,20 @@ describe('safety hook', () => {
     expect(h.sim.mem.dmaWritten.get(pfn)).toBe(1);
   });
 
+  it('test_dma_to_unpinned_via_iotlb: the same DMA through a stale IOTLB entry after the unmap names the IOTLB', () => {
+    const h = makeHarness();
+    h.drv.attachDevice(h.dom, 3);
+    const pfn = h.sim.mem.allocBacking(1, '4k').pfns[0]!;
+    iommuMap(h.dom, 0x30, pfn, 1, RW);
+    expect(h.drv.dma(3, 0x30, 1, 'read')).toBe(true); // fills the IOTLB (and is reported via the pte)
+    expect(iommuUnmapFast(h.dom, 0x30, 1, createIotlbGather())).toBe(1); // no sync: the entry stays
+    expect(h.drv.dma(3, 0x30, 1, 'read')).toBe(true);
+    expect(h.sim.violations.map((v) => [v.kind, v.pfn, v.iova, v.via])).toEqual([
+      ['dma-to-unpinned', pfn, 0x30, 'pte'],
+      ['dma-to-unpinned', pfn, 0x30, 'iotlb'],
+    ]);
+  });
+
   it('test_dma_permissions: a write to a read-only page faults; kernel frames need no pin', () => {
     const h = makeHarness();
     h.drv.attachDevice(h.dom, 1);
