@@ -6,6 +6,8 @@
 //   pnpm test:mutation --pkg iommu-core --shards 12      12 runs over disjoint file sets, each keeping its
 //                                              own results; rerun to resume, finished shards are reused
 //   pnpm test:mutation --pkg iommu-core --shards 12 --shard 3   only the third
+//                                              (the split is fixed by the first run, in mutation-results/
+//                                              plan-of-N.json, so later edits do not move files between shards)
 //   pnpm test:mutation --pkg iommu-core --shards 12 --retest    rerun (forced) the lines of every
 //                                              mutant the shards and earlier retests left undetected
 //                                              (retest-K-of-N.json, one per retest), after new tests: the
@@ -24,7 +26,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, wanted } from './packages.mjs';
 import { loadRetests, printScore, undetectedRanges } from './score.mjs';
-import { mutateFiles, planShards, retestFile, shardFile } from './shards.mjs';
+import { mutateFiles, retestFile, shardFile, stablePlan } from './shards.mjs';
 import { restore, save, STORE_DIR } from './store.mjs';
 
 /** The value of a whole-number option (>= 1), or undefined when absent; usage error otherwise. */
@@ -97,7 +99,7 @@ for (const d of dirs) {
       });
   } else {
     const config = JSON.parse(readFileSync(join(dir, 'stryker.config.json'), 'utf8'));
-    const plan = planShards(dir, mutateFiles(dir, config.mutate), shards);
+    const plan = stablePlan(dir, mutateFiles(dir, config.mutate), shards);
     if (plan.length < shards) {
       console.error(`test:mutation: ${d} has only ${plan.length} files to mutate; use --shards ${plan.length} or fewer`);
       process.exit(2);

@@ -2,7 +2,7 @@
 // Stryker writes its incremental file only at the end of a run, so a run of hours that is stopped
 // keeps nothing. A shard mutates a fixed subset of the files and has its own incremental file;
 // rerunning a finished shard reuses its results, so an interrupted campaign resumes where it was.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 
 /** Files under dir/src that a `mutate` pattern of the simple forms used here selects. */
@@ -44,6 +44,41 @@ export function planShards(dir, files, n) {
     best.files.push(s.f);
   }
   return bins.filter((b) => b.files.length > 0).map((b) => b.files.sort());
+}
+
+/** Where an n-shard campaign's file split is kept (committed with the results, next to them). */
+export const planFile = (n) => `mutation-results/plan-of-${n}.json`;
+
+const linesOf = (dir, f) => readFileSync(join(dir, f), 'utf8').split('\n').length;
+
+/**
+ * The campaign's split, fixed when its first shard runs: planShards balances by lines, so an edit
+ * that changes a file's size can move files between shards, and a finished shard would then hold
+ * results for files another shard is now given while some file is in neither. A file added since
+ * goes to the shard with the fewest lines; a file removed since is dropped.
+ */
+export function stablePlan(dir, files, n) {
+  const p = join(dir, planFile(n));
+  if (!existsSync(p)) {
+    const plan = planShards(dir, files, n);
+    mkdirSync(join(dir, 'mutation-results'), { recursive: true });
+    writeFileSync(p, `${JSON.stringify({ shards: plan }, null, 2)}\n`);
+    return plan;
+  }
+  const saved = JSON.parse(readFileSync(p, 'utf8')).shards;
+  const live = new Set(files);
+  const known = new Set(saved.flat());
+  const plan = saved.map((s) => s.filter((f) => live.has(f)));
+  const size = plan.map((s) => s.reduce((a, f) => a + linesOf(dir, f), 0));
+  for (const f of files.filter((x) => !known.has(x))) {
+    let best = 0;
+    for (let k = 1; k < plan.length; k++) if (size[k] < size[best]) best = k;
+    plan[best].push(f);
+    plan[best].sort();
+    size[best] += linesOf(dir, f);
+  }
+  if (JSON.stringify(plan) !== JSON.stringify(saved)) writeFileSync(p, `${JSON.stringify({ shards: plan }, null, 2)}\n`);
+  return plan;
 }
 
 export const shardFile = (k, n) => `reports/mutation/shard-${k}-of-${n}.json`;
