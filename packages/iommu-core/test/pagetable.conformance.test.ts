@@ -63,10 +63,11 @@ describe('ptFormatSelfTest names each defect', () => {
 
   it('test_self_test_leaf_orders: an order outside its level', () => {
     const base = ref();
-    const f = with_({ leafOrders: (l) => (l === 1 ? [...base.leafOrders(1), 31] : base.leafOrders(l)) });
+    // 2^30 is a whole level-1 table: one past the orders a level-1 entry may hold
+    const f = with_({ leafOrders: (l) => (l === 1 ? [...base.leafOrders(1), 30] : base.leafOrders(l)) });
     const bad = ptFormatSelfTest(f);
-    expect(bad[0]).toBe('format ref: leaf order 31 at level 1 outside [21, 30)');
-    expect(bad).toContain('level 1: order 31 outside [item, table span)');
+    expect(bad[0]).toBe('format ref: leaf order 30 at level 1 outside [21, 30)');
+    expect(bad).toContain('level 1: order 30 outside [item, table span)');
   });
 
   it('test_self_test_replica_count: installLeaves reporting one entry for a 16-replica 64K leaf', () => {
@@ -144,9 +145,25 @@ describe('ptFormatSelfTest names each defect', () => {
       },
       leaf4k: (pfn, prot, out) => base.leaf4k!(flip1(pfn), prot, out),
     });
-    // every oa tried but 0xfffff, whose next frame carries into the high word (not compared)
-    expect(ptFormatSelfTest(flip)).toEqual(
-      [0, 0xffffe, 0x74a71445dea % 2 ** 40, 2 ** 40 - 2].flatMap((oa) => Array(3).fill(`leaf4k(${oa + 1}) is not leaf4k(${oa}) + 4096`)),
+    const expected = [0, 0xffffe, 0x74a71445dea % 2 ** 40, 2 ** 40 - 2].flatMap((oa) =>
+      Array(3).fill(`leaf4k(${oa + 1}) is not leaf4k(${oa}) + 4096`),
     );
+    // the low bit of the pfn copied into bit 30 of the high word: the low word steps by 4096, the high one does not
+    const PARITY = 1 << 30;
+    const parity = with_({
+      installLeaves(words, w, level, pfn, order, prot, n) {
+        const k = base.installLeaves(words, w, level, pfn, order, prot, n);
+        if (order === 12) for (let j = 0; j < n; j++) words[w + 2 * j + 1]! |= (pfn + j) % 2 === 1 ? PARITY : 0;
+        return k;
+      },
+      load: (words, w, level, st) => base.load(Int32Array.of(words[w]!, words[w + 1]! & ~PARITY), 0, level, st),
+      leaf4k(pfn, prot, out) {
+        base.leaf4k!(pfn, prot, out);
+        if (pfn % 2 === 1) out[1]! |= PARITY;
+      },
+    });
+    expect(ptFormatSelfTest(parity)).toEqual(expected);
+    // every oa tried but 0xfffff, whose next frame carries into the high word (not compared)
+    expect(ptFormatSelfTest(flip)).toEqual(expected);
   });
 });
