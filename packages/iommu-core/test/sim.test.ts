@@ -66,6 +66,24 @@ describe('sim', () => {
     }
   });
 
+  // Known answers from an independent implementation (Python, unsigned 32-bit arithmetic) of the
+  // documented algorithm: splitmix32 (constants 0x9e3779b9, 0x85ebca6b, 0xc2b2ae35) gives a, b, c, d;
+  // sfc32 (t = a + b + d; d += 1; a = b ^ b >> 9; b = 9c; c = rotl(c, 21) + t) discards 12 outputs.
+  it('test_prng_known_answers: the sfc32 stream of seeds 42, 0 and 2^32 - 1, next, int and fork', () => {
+    const take = (p: Prng, n: number): number[] => Array.from({ length: n }, () => p.u32());
+    expect(take(new Prng(42), 5)).toEqual([1028872839, 2516511472, 400437680, 853279530, 1920286840]);
+    expect(take(new Prng(0), 3)).toEqual([4205396811, 3543653536, 1222415357]);
+    expect(take(new Prng(2 ** 32 - 1), 3)).toEqual([1413747962, 91561161, 3282502067]);
+    expect(take(new Prng(-1), 3)).toEqual([1413747962, 91561161, 3282502067]); // the seed as uint32
+    const p = new Prng(7);
+    expect(p.next()).toBe(0.19514828245155513);
+    expect([p.int(1000), p.int(1000), p.int(1000)]).toEqual([361, 840, 843]);
+    const q = new Prng(9);
+    const child = q.fork(); // seeded with the parent's next u32, 3488395216
+    expect([child.u32(), q.u32()]).toEqual([1407520328, 3534397455]);
+    expect(take(new Prng(3488395216), 1)).toEqual([1407520328]);
+  });
+
   it('test_fault_injector: nth occurrence, counts, validation', () => {
     const sim = createSim({ memory: 64n << 20n });
     sim.faults.arm('pin', 3);
