@@ -75,6 +75,7 @@ describe('sim', () => {
     expect(take(new Prng(0), 3)).toEqual([4205396811, 3543653536, 1222415357]);
     expect(take(new Prng(2 ** 32 - 1), 3)).toEqual([1413747962, 91561161, 3282502067]);
     expect(take(new Prng(-1), 3)).toEqual([1413747962, 91561161, 3282502067]); // the seed as uint32
+    expect(take(new Prng(Number.NaN), 3)).toEqual([4205396811, 3543653536, 1222415357]); // NaN as uint32 is 0
     const p = new Prng(7);
     expect(p.next()).toBe(0.19514828245155513);
     expect([p.int(1000), p.int(1000), p.int(1000)]).toEqual([361, 840, 843]);
