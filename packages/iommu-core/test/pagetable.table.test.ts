@@ -222,6 +222,38 @@ describe('PageTable map brackets (txBegin / txEnd)', () => {
     expect(sim.violations).toEqual([]);
   });
 
+  it('test_cached_tables_far_apart: a walk starts from the cached level-0 table only when it covers the page', () => {
+    // page 512's level-0 table, then page 2^27 + 5's under the next root entry: their keys (the
+    // table's first page / 512) are 1 and 262144; a key computed as page * 512 would make the first
+    // 262144 too, and the second map would write into the first table
+    const { pt, g } = setup(3);
+    expect(pt.map(512, 70, 12, 1, RW, g)).toBe(0);
+    expect(pt.map(2 ** 27 + 5, 80, 12, 1, RW, g)).toBe(0);
+    expect(pt.map(513, 71, 12, 1, RW, g)).toBe(0);
+    const seen: number[][] = [];
+    pt.forEachLeaf((iova, pfn, order) => seen.push([iova, pfn, order]));
+    expect(seen).toEqual([
+      [512, 70, 12],
+      [513, 71, 12],
+      [2 ** 27 + 5, 80, 12],
+    ]);
+    expect(pt.tables).toBe(7); // the root and a level-2, level-1 and level-0 table under each of its entries 0 and 1
+  });
+
+  it('test_abort_then_map_again: the walk does not reuse a table the abort freed', () => {
+    const { sim, pt, g } = setup(2);
+    pt.txBegin();
+    expect(pt.map((1 << 18) + 5, 50, 12, 1, RW, g)).toBe(0); // a level-1 and a level-0 table
+    expect(pt.unmap((1 << 18) + 5, 1, g)).toBe(1);
+    pt.txEnd(true);
+    expect([pt.tables, sim.mem.tables.inUse]).toEqual([1, 1]);
+    expect(pt.map((1 << 18) + 6, 60, 12, 1, RW, g)).toBe(0); // the same tables' place: allocated and linked again
+    const seen: number[][] = [];
+    pt.forEachLeaf((iova, pfn, order) => seen.push([iova, pfn, order]));
+    expect(seen).toEqual([[(1 << 18) + 6, 60, 12]]);
+    expect([pt.tables, sim.mem.tables.inUse]).toEqual([3, 3]);
+  });
+
   it('test_nested_brackets: an inner abort frees what was allocated since its own begin', () => {
     const { pt, g } = setup(2);
     pt.txBegin();
