@@ -65,7 +65,8 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
       `unaligned: iova ${pageStr(iova)} pfn ${pageStr(pfn)} npages ${npages} min_pagesz ${mp} pages`,
     );
   }
-  if (npages === 0) return;
+  // no early return for 0 pages: __iommu_map's loop does nothing, then trace_map and
+  // iotlb_sync_map run with size 0, as in the kernel
   sim.checker.enter('iommu_map');
   const model = dom.model;
   if (model !== null) model.mapBegin(dom);

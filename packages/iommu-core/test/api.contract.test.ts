@@ -198,6 +198,20 @@ describe('bounds and calls that do nothing', () => {
     expect([h.sim.counters, events]).toEqual([c0, []]);
   });
 
+  it('test_map_zero_pages: nothing mapped or charged, but trace_map and iotlb_sync_map run with 0 pages as in __iommu_map', () => {
+    const h = makeHarness();
+    const calls: unknown[][] = [];
+    h.sim.observe({ map: (_d, iova, pfn, n) => calls.push(['map', iova, pfn, n]), mapPagesBegin: () => calls.push(['mapPages']) });
+    const dom = withOps(h.dom, { iotlbSyncMap: (_d: IommuDomain, iova: number, n: number) => calls.push(['syncMap', iova, n]) });
+    const c0 = h.sim.counters;
+    iommuMap(dom, 7, 9, 0, RW);
+    expect(calls).toEqual([
+      ['map', 7, 9, 0],
+      ['syncMap', 7, 0],
+    ]);
+    expect([h.sim.counters, leaves(h.dom), h.sim.checker.callStack]).toEqual([c0, [], []]);
+  });
+
   it('test_sync_resets_the_gather: after iommu_tlb_sync the gather is empty again', () => {
     const h = makeHarness();
     iommuMap(h.dom, 0, 100, 4, RW);
