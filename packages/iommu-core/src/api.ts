@@ -78,10 +78,12 @@ export function iommuMap(dom: IommuDomain, iova: number, pfn: number, npages: nu
   let done = 0,
     ret = 0;
   while (done < npages) {
-    const k = pgsizeIndex(orders, iova + done, pfn + done, npages - done);
+    const left = npages - done;
+    // one page of a 4 KiB-min domain (VFIO's per-page map of a 4k guest): no size to choose
+    const k = left === 1 && orders[0] === 12 ? 0 : pgsizeIndex(orders, iova + done, pfn + done, left);
     if (k < 0) throw new Error(`BUG: iommu_pgsize found no size for iova ${iova + done}`);
     const order = orders[k]!,
-      count = pgsizeRunCount(orders, k, iova + done, pfn + done, npages - done);
+      count = left === 1 ? 1 : pgsizeRunCount(orders, k, iova + done, pfn + done, left);
     meter.charge(EV.mapCalls, perPage ? count : 1); // before map_pages, ops->map took one page per call
     if (faults.hit(FP_MAP)) {
       ret = -ERRNO.ENOMEM;
@@ -118,11 +120,13 @@ function unmapLoop(dom: IommuDomain, iova: number, npages: number, gather: Iotlb
   const orders = dom.orders;
   let unmapped = 0;
   while (unmapped < npages) {
-    const cur = iova + unmapped;
-    const k = pgsizeIndex(orders, cur, cur, npages - unmapped);
+    const cur = iova + unmapped,
+      left = npages - unmapped;
+    // one page of a 4 KiB-min domain (VFIO's per-page teardown): the answer of both calls, without them
+    const k = left === 1 && orders[0] === 12 ? 0 : pgsizeIndex(orders, cur, cur, left);
     if (k < 0) break;
     const order = orders[k]!,
-      count = pgsizeRunCount(orders, k, cur, cur, npages - unmapped);
+      count = left === 1 ? 1 : pgsizeRunCount(orders, k, cur, cur, left);
     meter.charge(EV.unmapCalls, perPage ? count : 1);
     if (obs.on) obs.unmapPagesBegin(dom, cur, order, count);
     const got = ops.unmapPages(dom, cur, order, count, gather);
@@ -179,7 +183,10 @@ export function iommuUnmapFast(dom: IommuDomain, iova: number, npages: number, g
   if (!unmapArgsOk(dom, iova, npages)) return 0;
   const sim = dom.sim,
     faults = sim.faults;
-  if (faults.hit(FP_UNMAP_FAST)) return 0; // injected refusal: the PTEs stay
+  // injected refusal: the PTEs stay; hit() only when something is armed, pass() counts the same
+  if (faults.armed) {
+    if (faults.hit(FP_UNMAP_FAST)) return 0;
+  } else faults.pass(FP_UNMAP_FAST);
   sim.checker.enter('iommu_unmap_fast');
   const n = unmapLoop(dom, iova, npages, gather ?? null, false);
   if (sim.observers.on) sim.observers.unmap(dom, iova, npages, n);
