@@ -68,6 +68,15 @@ describe('safety hook', () => {
     expect(h.sim.mem.dmaWritten.get(pfn)).toBe(1);
   });
 
+  it('test_violation_limit: past checker.limit violations are counted in dropped, not stored', () => {
+    const h = makeHarness();
+    h.sim.checker.limit = 2;
+    const pfn = h.sim.mem.allocBacking(1, '4k').pfns[0]!;
+    for (let k = 0; k < 3; k++) h.sim.mem.unpin(pfn, 1); // never pinned: three underflows
+    expect([h.sim.violations.length, h.sim.checker.dropped]).toEqual([2, 1]);
+    expect(h.sim.violations.map((v) => v.kind)).toEqual(['unpin-underflow', 'unpin-underflow']);
+  });
+
   it('test_dma_to_unpinned_via_iotlb: the same DMA through a stale IOTLB entry after the unmap names the IOTLB', () => {
     const h = makeHarness();
     h.drv.attachDevice(h.dom, 3);
