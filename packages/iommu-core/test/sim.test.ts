@@ -53,6 +53,27 @@ describe('sim', () => {
     expect([TRACE_IOCTL, TRACE_IOMMU, TRACE_ALL]).toEqual([1, 2, 3]);
   });
 
+  it('test_meter_grows: events past the first 64 get ids, and growing keeps every count, time and cost', () => {
+    const sim = createSim({ memory: 64n << 20n, seed: 1 });
+    const m = sim.meter;
+    const first = m.names.length;
+    const ids: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      ids.push(m.register(`test.e${i}`, { ns: i + 1, source: `s${i}` }));
+      m.charge(ids[i]!, 2); // charged before and after the arrays double
+    }
+    expect(ids).toEqual(Array.from({ length: 100 }, (_, i) => first + i));
+    expect(m.register('test.e7', { ns: 999, source: 'again' })).toBe(first + 7); // found, not re-registered
+    const snap = m.snapshot(),
+      time = m.timeSnapshot(),
+      table = m.table();
+    for (const i of [0, 63 - first, 64 - first, 99]) {
+      expect([snap[`test.e${i}`], time[`test.e${i}`], table[`test.e${i}`]]).toEqual([2, 2 * (i + 1), { ns: i + 1, source: `s${i}` }]);
+    }
+    expect([m.id('test.e99'), m.id('nope')]).toEqual([first + 99, -1]);
+    expect(sim.clock.now).toBe(2 * ((100 * 101) / 2));
+  });
+
   it('test_prng_deterministic', () => {
     const a = new Prng(42),
       b = new Prng(42),
