@@ -2,8 +2,8 @@
 // replacement policies (lru, fifo, wipe), range invalidation at the leaf's edges, and the reach its
 // entries hold on their frames (what the safety checker reports as 'via iotlb').
 import { describe, expect, it } from 'vitest';
-import { createSim } from '../src/index.js';
-import { Iotlb, type IotlbPolicy } from '../src/internals.js';
+import { createSim, type IotlbPolicy } from '../src/index.js';
+import { Iotlb } from '../src/internals.js';
 
 function setup(capacity: number, policy: IotlbPolicy = 'lru') {
   const sim = createSim({ memory: 1n << 30n, seed: 1 });
