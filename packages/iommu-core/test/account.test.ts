@@ -29,13 +29,14 @@ describe('reach accounting', () => {
   });
 
   it('test_reach_ram_end_and_mmio: frames past RAM translate but hold no reach', () => {
-    const h = makeHarness({}, 1n << 30n);
+    const h = makeHarness({}, (1n << 30n) + (2n << 20n)); // RAM ends inside a reach chunk
     const ram = h.sim.mem.nFrames;
+    expect(ram % CHUNK).toBe(512);
     iommuMap(h.dom, 1, ram - 5, 10, RW); // 5 frames of RAM, then 5 past it
     iommuMap(h.dom, 3001, ram + 1000, 300, RW); // MMIO far above RAM
     for (let i = 0; i < 130; i++) iommuMap(h.dom, 5001 + 2 * i, ram + 7, 1, RW); // one MMIO frame, 130 leaves
     const r = h.sim.mem.reach4k;
-    expect([r.get(ram - 6), r.get(ram - 5), r.get(ram - 1)]).toEqual([0, 1, 1]);
+    expect([r.get(ram - 6), r.get(ram - 5), r.get(ram - 1), r.get(ram), r.get(ram + 4)]).toEqual([0, 1, 1, 0, 0]);
     expect([iommuIovaToPhys(h.dom, 10), iommuIovaToPhys(h.dom, 3300), iommuIovaToPhys(h.dom, 5001 + 2 * 129)]).toEqual([
       ram + 4,
       ram + 1299,
