@@ -1,0 +1,175 @@
+// The pt-iommu layer (iommuPtDomainOps) under each of its era choices, on the reference format with
+// driver hooks that log what they are asked to flush: the flush inside every ->unmap step (VT-d
+// before v5.11, AMD before v4.17), a sync that is flush_iotlb_all (AMD v4.17 .. v5.14), a top that
+// grows on demand (AMD's increase_top), io-pgtable's per-page walk events, sizes the table lacks
+// (split or EINVAL), and a sync that joins the gather with the domain's pending range. The AMD
+// package runs the same layer; these tests need no AMD code.
+import { describe, expect, it } from 'vitest';
+import {
+  ERRNO,
+  SZ_1G,
+  SZ_2M,
+  SZ_4K,
+  createIotlbGather,
+  createSim,
+  iommuMap,
+  iommuTlbRangeAdd,
+  iommuTlbSync,
+  iommuUnmap,
+  iommuUnmapFast,
+  type Sim,
+} from '../src/index.js';
+import { REF_POLICY, createRefFormat, iommuPtDomainOps, ptIommuInit, type PtIommuConfig, type PtIommuDomain } from '../src/internals.js';
+
+const RW = 3;
+const BM = SZ_4K | SZ_2M | SZ_1G;
+
+function make(over: Partial<PtIommuConfig> = {}, opts: { apertureEnd?: number; sim?: Sim } = {}) {
+  const sim = opts.sim ?? createSim({ memory: 1n << 30n, seed: 1 });
+  const log: (string | number)[][] = [];
+  const cfg: PtIommuConfig = {
+    name: 'cfg-test',
+    apiEra: 'gather',
+    singlePageOps: false,
+    splitsChunks: false,
+    fmt: createRefFormat(BM),
+    policy: REF_POLICY,
+    topLevel: 3,
+    flushOnUnmap: 'none',
+    syncFlushesAll: false,
+    oddOrders: 'einval',
+    rangeErrno: -ERRNO.ERANGE,
+    growErrno: null,
+    walkEvents: null,
+    ...over,
+  };
+  const ops = iommuPtDomainOps<PtIommuDomain>(sim, cfg, {
+    flushRange: (d, start, last) => log.push(['range', d.id, start, last]),
+    flushAll: (d) => log.push(['all', d.id]),
+    changeTop: (d) => log.push(['top', d.id, d.pt.top]),
+  });
+  const dom = ptIommuInit(sim, ops, cfg, 9, opts.apertureEnd ?? 2 ** 36 - 1, BM, {});
+  return { sim, dom, ops, log };
+}
+
+describe('flush inside every unmap step', () => {
+  it("test_flush_on_unmap_range: one flush of each step's range; no iotlb ops", () => {
+    const { dom, ops, log } = make({ flushOnUnmap: 'range', apiEra: '2018' });
+    expect([ops.iotlbSync, ops.iotlbRangeAdd, ops.flushIotlbAll]).toEqual([undefined, undefined, undefined]);
+    iommuMap(dom, 1, 100, 3, RW);
+    expect(iommuUnmap(dom, 1, 3)).toBe(3);
+    expect(log).toEqual([
+      ['range', 9, 1, 1],
+      ['range', 9, 2, 2],
+      ['range', 9, 3, 3],
+    ]);
+  });
+
+  it('test_flush_on_unmap_domain_and_hole: a whole-domain flush per step, ending at the first hole', () => {
+    const { dom, log } = make({ flushOnUnmap: 'domain', apiEra: '2018' });
+    iommuMap(dom, 1, 100, 1, RW);
+    iommuMap(dom, 3, 102, 1, RW);
+    expect(dom.ops.unmapPages(dom, 1, 12, 3, null)).toBe(1); // page 2 is a hole: the step unmaps 0 and stops
+    expect(log).toEqual([['all', 9]]);
+  });
+});
+
+describe('a sync that flushes everything (AMD v4.17 .. v5.14)', () => {
+  it('test_sync_flushes_all: range add does nothing, the sync is one domain flush and frees the gathered tables', () => {
+    const { sim, dom, log } = make({ syncFlushesAll: true, apiEra: '2018' });
+    iommuMap(dom, 0, 0, 512, RW); // a whole level-0 table of 4 KiB leaves (misaligned pfn below keeps them 4 KiB)
+    iommuUnmap(dom, 0, 512);
+    iommuMap(dom, 0, 1, 512, RW);
+    const tables = sim.mem.tables.inUse;
+    const g = createIotlbGather();
+    expect(iommuUnmapFast(dom, 0, 512, g)).toBe(512);
+    iommuTlbRangeAdd(dom, 0, 512);
+    expect(dom.pending.empty).toBe(true);
+    expect(g.freelist.length).toBe(1); // the emptied level-0 table waits for the sync
+    log.length = 0;
+    iommuTlbSync(dom, g);
+    expect(log).toEqual([['all', 9]]);
+    expect([g.freelist.length, sim.mem.tables.inUse, g.empty]).toEqual([0, tables - 1, true]);
+  });
+});
+
+describe('a top that grows on demand', () => {
+  it('test_grow_top: a map past the span grows the root, tells the driver once, and ENOMEM-like growErrno when it cannot', () => {
+    const { sim, dom, log } = make({ topLevel: 1, growErrno: -ERRNO.ENOMEM });
+    expect(dom.pt.span).toBe(2 ** 18);
+    iommuMap(dom, 2 ** 27, 5, 1, RW); // needs level 3: two grows, one changeTop
+    expect(log).toEqual([['top', 9, 3]]);
+    expect(dom.pt.top).toBe(3);
+    const small = make({ topLevel: 0, growErrno: -ERRNO.ENOMEM }, { sim });
+    sim.faults.arm('tableAlloc', 1);
+    expect(small.dom.ops.mapPages(small.dom, 512, 5, 12, 1, RW)).toBe(-ERRNO.ENOMEM);
+    expect([small.dom.pt.top, small.log]).toEqual([0, []]);
+    // a 1 GiB leaf needs level 2 even inside the span: the old level-1 root, empty, hangs where the
+    // leaf goes and is replaced, its range flushed before it is freed
+    const mid = make({ topLevel: 1, growErrno: -ERRNO.ENOMEM }, { sim });
+    iommuMap(mid.dom, 0, 0, 262144, RW);
+    expect([mid.dom.pt.top, mid.log]).toEqual([
+      2,
+      [
+        ['top', 9, 2],
+        ['range', 9, 0, 262143],
+      ],
+    ]);
+    expect(mid.dom.pt.tables).toBe(1);
+  });
+
+  it('test_fixed_top: without growErrno a map past the span is the table bounds refusal', () => {
+    const { dom, log } = make({ topLevel: 1 }, { apertureEnd: 2 ** 36 - 1 });
+    expect(() => iommuMap(dom, 2 ** 27, 5, 1, RW)).toThrow();
+    expect([dom.pt.top, log]).toEqual([1, []]);
+  });
+});
+
+describe('io-pgtable walk events', () => {
+  it('test_walk_events: one map walk per page mapped, one unmap walk per leaf or hole', () => {
+    const sim = createSim({ memory: 1n << 30n, seed: 1 });
+    const map = sim.meter.register('t.mapWalks', { ns: 0, source: 't' }),
+      unmap = sim.meter.register('t.unmapWalks', { ns: 0, source: 't' });
+    const { dom } = make({ walkEvents: { map, unmap } }, { sim });
+    iommuMap(dom, 512, 512, 512, RW); // one 2 MiB leaf
+    iommuMap(dom, 1, 7, 3, RW); // three 4 KiB leaves
+    expect(sim.counters['t.mapWalks']).toBe(1 + 3);
+    expect(iommuUnmap(dom, 1, 3)).toBe(3);
+    expect(iommuUnmap(dom, 512, 512)).toBe(512);
+    expect(sim.counters['t.unmapWalks']).toBe(3 + 1);
+  });
+});
+
+describe('sizes the table lacks', () => {
+  it('test_odd_orders: 8 KiB is EINVAL for an einval driver and runs of 4 KiB for a splitting one', () => {
+    const refuse = make();
+    expect(refuse.dom.ops.mapPages(refuse.dom, 2, 2, 13, 3, RW)).toBe(-ERRNO.EINVAL);
+    const split = make({ oddOrders: 'split' });
+    expect(split.dom.ops.mapPages(split.dom, 2, 2, 13, 3, RW)).toBe(0);
+    expect(split.dom.mapped).toBe(6);
+    expect(split.dom.pt.countLeaves()).toBe(6);
+  });
+
+  it('test_map_args: no read or write prot is EINVAL, past the aperture the range errno', () => {
+    const { dom } = make({}, { apertureEnd: 1000 });
+    expect(dom.ops.mapPages(dom, 0, 0, 12, 1, 4)).toBe(-ERRNO.EINVAL);
+    expect(dom.ops.mapPages(dom, 1000, 0, 12, 2, RW)).toBe(-ERRNO.ERANGE);
+    expect([dom.mapped, dom.pt.countLeaves()]).toEqual([0, 0]);
+  });
+});
+
+describe('the sync joins the gather and the pending range', () => {
+  it('test_sync_union: ranges unmapped without a gather wait in pending and join the next sync with a gather', () => {
+    const { dom, log } = make();
+    iommuMap(dom, 10, 10, 1, RW);
+    iommuMap(dom, 90, 90, 1, RW);
+    expect(iommuUnmapFast(dom, 10, 1)).toBe(1); // no gather: pending
+    const g = createIotlbGather();
+    expect(iommuUnmapFast(dom, 90, 1, g)).toBe(1);
+    iommuTlbSync(dom, g);
+    expect(log).toEqual([['range', 9, 10, 90]]);
+    expect([dom.pending.empty, g.empty]).toEqual([true, true]);
+    iommuTlbSync(dom); // nothing gathered: no flush
+    expect(log.length).toBe(1);
+  });
+});
