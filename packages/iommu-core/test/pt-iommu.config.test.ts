@@ -98,6 +98,7 @@ describe('a top that grows on demand', () => {
     const { sim, dom, log } = make({ topLevel: 1, growErrno: -ERRNO.ENOMEM });
     expect(dom.pt.span).toBe(2 ** 18);
     iommuMap(dom, 2 ** 27, 5, 1, RW); // needs level 3: two grows, one changeTop
+    iommuMap(dom, 5, 5, 1, RW); // inside the span now: no growth, no change_top
     expect(log).toEqual([['top', 9, 3]]);
     expect(dom.pt.top).toBe(3);
     const small = make({ topLevel: 0, growErrno: -ERRNO.ENOMEM }, { sim });
