@@ -124,4 +124,4 @@ for (const d of dirs) {
   }
   if (failed === 0 && !passArgs.some((a) => a === '--mutate' || a === '-m' || a.startsWith('--mutate='))) printScore(dir, shards, false);
 }
-process.exit(failed === 0 ? 0 : 1);
+process.exitCode = failed === 0 ? 0 : 1; // not process.exit(): a piped stdout would lose the score

@@ -204,5 +204,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   let rc = 0;
   for (const d of wanted(process.argv)) rc = Math.max(rc, printScore(join(root, d), n, process.argv.includes('--json')));
-  process.exit(rc);
+  process.exitCode = rc; // not process.exit(): it drops what a piped stdout has not written yet
 }
