@@ -17,9 +17,18 @@ import {
   iommuTlbSync,
   iommuUnmap,
   iommuUnmapFast,
+  type IommuDomain,
   type Sim,
 } from '../src/index.js';
-import { REF_POLICY, createRefFormat, iommuPtDomainOps, ptIommuInit, type PtIommuConfig, type PtIommuDomain } from '../src/internals.js';
+import {
+  REF_POLICY,
+  createRefFormat,
+  iommuPtDomainOps,
+  ptIommuDeinit,
+  ptIommuInit,
+  type PtIommuConfig,
+  type PtIommuDomain,
+} from '../src/internals.js';
 
 const RW = 3;
 const BM = SZ_4K | SZ_2M | SZ_1G;
@@ -173,4 +182,102 @@ describe('the sync joins the gather and the pending range', () => {
     iommuTlbSync(dom); // nothing gathered: no flush
     expect(log.length).toBe(1);
   });
+});
+
+describe('more of each era choice', () => {
+  it('test_flush_on_unmap_large_steps: two 2 MiB leaves in one call are two steps, two flushes, with walk events', () => {
+    const sim = createSim({ memory: 1n << 30n, seed: 1 });
+    const unmap = sim.meter.register('t.unmapWalks', { ns: 0, source: 't' });
+    const { dom, log } = make({ flushOnUnmap: 'range', apiEra: '2018', walkEvents: { map: unmap, unmap } }, { sim });
+    iommuMap(dom, 512, 512, 1024, RW);
+    const w0 = sim.counters['t.unmapWalks']!;
+    log.length = 0;
+    expect(dom.ops.unmapPages(dom, 512, 21, 2, null)).toBe(1024);
+    expect(log).toEqual([
+      ['range', 9, 512, 1023],
+      ['range', 9, 1024, 1535],
+    ]);
+    expect(sim.counters['t.unmapWalks']! - w0).toBe(2);
+  });
+
+  it('test_sync_flushes_all_events_and_no_gather: the probe points of a flush-all sync, and a 2018 iommu_unmap (no gather)', () => {
+    const { sim, dom, log } = make({ syncFlushesAll: true, apiEra: '2018' });
+    const seen: unknown[][] = [];
+    sim.observe({
+      iotlbSyncBegin: (_d, start, last) => seen.push(['syncBegin', start, last]),
+      iotlbSyncEnd: () => seen.push(['syncEnd']),
+      flushIotlbAllBegin: () => seen.push(['allBegin']),
+      flushIotlbAllEnd: () => seen.push(['allEnd']),
+    });
+    iommuMap(dom, 0, 1, 512, RW);
+    const tables = sim.mem.tables.inUse;
+    log.length = 0;
+    expect(iommuUnmap(dom, 0, 512)).toBe(512); // the emptied level-0 table is freed by this sync
+    expect(seen).toEqual([['syncBegin', Infinity, -1], ['allBegin'], ['allEnd'], ['syncEnd']]); // it gathers nothing
+    expect([log, sim.mem.tables.inUse]).toEqual([[['all', 9]], tables - 1]);
+  });
+
+  it('test_split_runs: a size the table lacks, split into runs of 4 KiB, 2 MiB and 4 KiB; a conflict in the last run stops it', () => {
+    const ok = make({ oddOrders: 'split' });
+    expect(ok.dom.ops.mapPages(ok.dom, 510, 510, 13, 258, RW)).toBe(0); // 516 pages from 510
+    const leaves: number[][] = [];
+    ok.dom.pt.forEachLeaf((iova, pfn, order) => leaves.push([iova, pfn, order]));
+    expect(leaves).toEqual([
+      [510, 510, 12],
+      [511, 511, 12],
+      [512, 512, 21],
+      [1024, 1024, 12],
+      [1025, 1025, 12],
+    ]);
+    expect(ok.dom.mapped).toBe(516);
+    const busy = make({ oddOrders: 'split' });
+    iommuMap(busy.dom, 1025, 7, 1, RW);
+    expect(busy.dom.ops.mapPages(busy.dom, 510, 510, 13, 258, RW)).toBe(-ERRNO.EBUSY);
+    expect(busy.dom.mapped).toBe(515); // 2 + 512 + page 1024
+  });
+
+  it('test_aperture_large_leaf: a 2 MiB leaf whose end passes the aperture is the range errno', () => {
+    const { dom } = make({}, { apertureEnd: 1000 });
+    expect(dom.ops.mapPages(dom, 512, 512, 21, 1, RW)).toBe(-ERRNO.ERANGE);
+    expect(dom.ops.mapPages(dom, 0, 0, 21, 1, RW)).toBe(0);
+  });
+
+  it('test_hole_adds_no_range: an unmap of nothing gathers nothing, so the sync flushes nothing', () => {
+    const { sim, dom, log } = make();
+    const seen: number[][] = [];
+    sim.observe({ iotlbSyncBegin: (_d, start, last) => seen.push([start, last]) });
+    const g = createIotlbGather();
+    expect(iommuUnmapFast(dom, 40, 1, g)).toBe(0);
+    iommuTlbSync(dom, g);
+    expect([log, seen]).toEqual([[], [[Infinity, -1]]]);
+  });
+
+  it('test_pending_above_the_gather: the sync covers the pending range when it lies past the gather', () => {
+    const { dom, log } = make();
+    iommuMap(dom, 10, 10, 1, RW);
+    iommuMap(dom, 90, 90, 1, RW);
+    expect(iommuUnmapFast(dom, 90, 1)).toBe(1); // pending
+    const g = createIotlbGather();
+    expect(iommuUnmapFast(dom, 10, 1, g)).toBe(1);
+    iommuTlbSync(dom, g);
+    expect(log).toEqual([['range', 9, 10, 90]]);
+  });
+
+  for (const syncFlushesAll of [false, true]) {
+    it(`test_dead_domain${syncFlushesAll ? '_flush_all' : ''}: after deinit every op answers as for a freed domain and reaches no table`, () => {
+      const { dom, ops, log } = make({ syncFlushesAll });
+      iommuMap(dom, 3, 3, 1, RW);
+      ptIommuDeinit(dom);
+      const raw = dom as IommuDomain;
+      log.length = 0;
+      expect(ops.mapPages(raw, 5, 5, 12, 1, RW)).toBe(-ERRNO.EINVAL);
+      expect(ops.unmapPages(raw, 3, 12, 1, null)).toBe(0);
+      expect(ops.iovaToPhys(raw, 3)).toBe(-1);
+      ops.iotlbRangeAdd!(raw, 3, 1);
+      ops.iotlbSync!(raw, createIotlbGather());
+      ops.iotlbSync!(raw, null);
+      ops.flushIotlbAll!(raw);
+      expect(log).toEqual([]);
+    });
+  }
 });
