@@ -18,6 +18,24 @@ describe('reach accounting', () => {
     expect([h.sim.mem.reach4k.get(pfn), h.sim.mem.reach4k.spill.size, h.sim.mem.reach4k.allZero()]).toEqual([0, 0, true]);
   });
 
+  it('test_reach_spill_in_runs: two frames behind 130 two-page runs each (the fused 4 KiB run loop past a byte)', () => {
+    const h = makeHarness({}, 1n << 30n);
+    const pfn = 5000;
+    for (let i = 0; i < 130; i++) iommuMap(h.dom, 1 + 4 * i, pfn, 2, RW); // odd iovas: 4 KiB leaves, one run each
+    const r = h.sim.mem.reach4k;
+    expect([r.get(pfn - 1), r.get(pfn), r.get(pfn + 1), r.get(pfn + 2)]).toEqual([0, 130, 130, 0]);
+    expect(r.spill.size).toBe(2);
+    for (let i = 0; i < 130; i++) expect(iommuUnmap(h.dom, 1 + 4 * i, 2)).toBe(2);
+    expect([r.allZero(), r.spill.size]).toEqual([true, 0]);
+  });
+
+  it('test_run_over_pfn_carry: a 4 KiB run whose frames cross a multiple of 2^20 translates every page', () => {
+    const h = makeHarness({}, 1n << 30n);
+    const pfn = 0x100000 - 2; // past RAM: MMIO-like, the codec's low 20 pfn bits wrap inside the run
+    iommuMap(h.dom, 1, pfn, 5, RW);
+    expect([1, 2, 3, 4, 5].map((i) => iommuIovaToPhys(h.dom, i))).toEqual([pfn, pfn + 1, pfn + 2, pfn + 3, pfn + 4]);
+  });
+
   it('test_reach_runs_over_chunk_edge: three 300-page runs over frame 65536, counted once per run per frame', () => {
     const h = makeHarness({}, 1n << 30n);
     const pfn = CHUNK - 100;
