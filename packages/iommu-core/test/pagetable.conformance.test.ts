@@ -3,7 +3,7 @@
 // The broken codecs wrap the reference format and change one function.
 import { describe, expect, it } from 'vitest';
 import { SZ_1G, SZ_2M, SZ_4K } from '../src/index.js';
-import { PT_ENTRY_OA, createRefFormat, type PtFormat } from '../src/internals.js';
+import { PT_ENTRY_OA, PT_ENTRY_TABLE, createRefFormat, type PtFormat } from '../src/internals.js';
 import { ptFormatSelfTest } from '../src/testing.js';
 
 const SZ_64K = 1n << 16n;
@@ -165,5 +165,57 @@ describe('ptFormatSelfTest names each defect', () => {
     expect(ptFormatSelfTest(parity)).toEqual(expected);
     // every oa tried but 0xfffff, whose next frame carries into the high word (not compared)
     expect(ptFormatSelfTest(flip)).toEqual(expected);
+  });
+
+  it('test_self_test_one_field_at_a_time: a wrong type alone, a wrong pfn alone, an order below the level, a wrong high word alone', () => {
+    const base = ref();
+    const load = (fix: (t: number, level: number, st: { pfn: number; order: number }) => number): PtFormat =>
+      with_({
+        load(words, w, level, st) {
+          return fix(base.load(words, w, level, st), level, st);
+        },
+      });
+    // a level-2 table pointer read back as a leaf, its pfn right
+    expect(ptFormatSelfTest(load((t, level) => (t === PT_ENTRY_TABLE && level === 2 ? PT_ENTRY_OA : t)))).toEqual([
+      'level 2: table pointer 68719476736 read back as type 2 pfn 68719476736',
+      'level 2: table pointer 68719489081 read back as type 2 pfn 68719489081',
+      'level 2: table pointer 1 read back as type 2 pfn 1',
+    ]);
+    // a 2 MiB leaf read back as a table, pfn and order right
+    const asTable = ptFormatSelfTest(load((t, _l, st) => (t === PT_ENTRY_OA && st.order === 21 ? PT_ENTRY_TABLE : t)));
+    expect(asTable.length).toBe(9);
+    expect(asTable[0]).toBe('level 1 order 21 oa 0 replica 0: type 1 pfn 0 order 21');
+    // a 1 GiB leaf one frame off, type and order right
+    const off = ptFormatSelfTest(
+      load((t, _l, st) => {
+        if (t === PT_ENTRY_OA && st.order === 30) st.pfn += 1;
+        return t;
+      }),
+    );
+    expect(off.length).toBe(9);
+    expect(off[0]).toBe('level 2 order 30 oa 0 replica 0: type 2 pfn 1 order 30');
+    // an order smaller than the level's items
+    const low = ptFormatSelfTest(with_({ leafOrders: (l) => (l === 1 ? [20, ...base.leafOrders(1)] : base.leafOrders(l)) }));
+    expect(low).toContain('level 1: order 20 outside [item, table span)');
+    // the 4K codec's high word alone wrong
+    const hi = ptFormatSelfTest(
+      with_({
+        leaf4k(pfn, prot, out) {
+          base.leaf4k!(pfn, prot, out);
+          out[1] = out[1]! | (1 << 29);
+        },
+      }),
+    );
+    expect(hi.slice(0, 2)).toEqual(['leaf4k(0) differs from installLeaves', 'leaf4k(1) differs from installLeaves']);
+  });
+
+  it('test_self_test_no_linear_codec: a format without leaf4k, or with 16 KiB level-0 items, skips the 4K codec checks', () => {
+    const noLin = { ...ref() };
+    delete (noLin as { leaf4k?: unknown }).leaf4k;
+    expect(ptFormatSelfTest(noLin)).toEqual([]);
+    const base = ref();
+    const wrong = with_({ leaf4k: (pfn, prot, out) => base.leaf4k!(pfn + 5, prot, out) }); // would fail if checked
+    const g16: PtFormat = { ...wrong, itemOrder: (l) => 14 + 9 * l, leafOrders: (l) => (l === 0 ? [14] : []) };
+    expect(ptFormatSelfTest(g16).filter((m) => m.startsWith('leaf4k'))).toEqual([]);
   });
 });
