@@ -209,6 +209,17 @@ describe('ptFormatSelfTest names each defect', () => {
     expect(hi.slice(0, 2)).toEqual(['leaf4k(0) differs from installLeaves', 'leaf4k(1) differs from installLeaves']);
   });
 
+  it('test_self_test_largest_pfn: a codec that cannot hold the largest output address is caught at it', () => {
+    const base = ref();
+    const top = 2 ** 40 - 1;
+    const f = with_({
+      installLeaves: (words, w, level, pfn, order, prot, n) => base.installLeaves(words, w, level, pfn === top ? 0 : pfn, order, prot, n),
+    });
+    expect(ptFormatSelfTest(f).filter((m) => !m.startsWith('leaf4k'))).toEqual(
+      Array(3).fill(`level 0 order 12 oa ${top} replica 0: type 2 pfn 0 order 12`),
+    );
+  });
+
   it('test_self_test_no_linear_codec: a format without leaf4k, or with 16 KiB level-0 items, skips the 4K codec checks', () => {
     const noLin = { ...ref() };
     delete (noLin as { leaf4k?: unknown }).leaf4k;
