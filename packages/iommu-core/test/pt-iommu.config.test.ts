@@ -252,6 +252,14 @@ describe('more of each era choice', () => {
     expect([log, seen]).toEqual([[], [[Infinity, -1]]]);
   });
 
+  it('test_range_add_pending: iommu_tlb_range_add puts the range in the pending gather, and the next sync flushes it', () => {
+    const { dom, log } = make();
+    iommuTlbRangeAdd(dom, 5, 3);
+    expect([dom.pending.start, dom.pending.end]).toEqual([5, 7]);
+    iommuTlbSync(dom);
+    expect([log, dom.pending.empty]).toEqual([[['range', 9, 5, 7]], true]);
+  });
+
   it('test_pending_above_the_gather: the sync covers the pending range when it lies past the gather', () => {
     const { dom, log } = make();
     iommuMap(dom, 10, 10, 1, RW);
@@ -265,7 +273,9 @@ describe('more of each era choice', () => {
 
   for (const syncFlushesAll of [false, true]) {
     it(`test_dead_domain${syncFlushesAll ? '_flush_all' : ''}: after deinit every op answers as for a freed domain and reaches no table`, () => {
-      const { dom, ops, log } = make({ syncFlushesAll });
+      const { sim, dom, ops, log } = make({ syncFlushesAll });
+      const began: number[][] = [];
+      sim.observe({ iotlbSyncBegin: (_d, start, last) => began.push([start, last]) }); // a freed domain has no pending range to read
       iommuMap(dom, 3, 3, 2, RW);
       const held = createIotlbGather();
       expect(iommuUnmapFast(dom, 4, 1, held)).toBe(1); // a gathered range, never synced
@@ -281,6 +291,8 @@ describe('more of each era choice', () => {
       ops.iotlbSync!(raw, held); // its domain is gone: nothing cached to flush
       ops.flushIotlbAll!(raw);
       expect([log, dom.pending.empty]).toEqual([[], true]);
+      expect(began.length).toBe(3); // the three syncs above, each reported
+      expect(began[1]).toEqual([Infinity, -1]);
     });
   }
 });
