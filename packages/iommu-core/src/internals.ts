@@ -21,6 +21,7 @@ export { PtGeometry } from './pagetable/geometry.js';
 export { PageTable, PtLookup } from './pagetable/table.js';
 export type { PtPolicy } from './pagetable/policy.js';
 export { iommuPtDomainOps } from './pt-iommu/domain-ops.js';
+export { ptTestConfig } from './pt-iommu/test-domain.js';
 export {
   PT_IOMMU_MODEL_OPS,
   ptIommuInit,

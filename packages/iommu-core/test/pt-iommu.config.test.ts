@@ -26,6 +26,7 @@ import {
   iommuPtDomainOps,
   ptIommuDeinit,
   ptIommuInit,
+  ptTestConfig,
   type PtIommuConfig,
   type PtIommuDomain,
 } from '../src/internals.js';
@@ -36,22 +37,7 @@ const BM = SZ_4K | SZ_2M | SZ_1G;
 function make(over: Partial<PtIommuConfig> = {}, opts: { apertureEnd?: number; sim?: Sim } = {}) {
   const sim = opts.sim ?? createSim({ memory: 1n << 30n, seed: 1 });
   const log: (string | number)[][] = [];
-  const cfg: PtIommuConfig = {
-    name: 'cfg-test',
-    apiEra: 'gather',
-    singlePageOps: false,
-    splitsChunks: false,
-    fmt: createRefFormat(BM),
-    policy: REF_POLICY,
-    topLevel: 3,
-    flushOnUnmap: 'none',
-    syncFlushesAll: false,
-    oddOrders: 'einval',
-    rangeErrno: -ERRNO.ERANGE,
-    growErrno: null,
-    walkEvents: null,
-    ...over,
-  };
+  const cfg: PtIommuConfig = { ...ptTestConfig(createRefFormat(BM), REF_POLICY, 3), name: 'cfg-test', ...over };
   const ops = iommuPtDomainOps<PtIommuDomain>(sim, cfg, {
     flushRange: (d, start, last) => log.push(['range', d.id, start, last]),
     flushAll: (d) => log.push(['all', d.id]),

@@ -10,6 +10,28 @@ import type { Sim } from '../sim.js';
 import { ERRNO } from '../errno.js';
 
 /**
+ * The config of a test domain: the mainline gather API, no flush inside unmap, a fixed top at
+ * topLevel, EINVAL for a size the table lacks. Tests of other era choices spread over it.
+ */
+export function ptTestConfig(fmt: PtFormat, policy: PtPolicy, topLevel: number): PtIommuConfig {
+  return {
+    name: 'pt-test',
+    apiEra: 'gather',
+    singlePageOps: false,
+    splitsChunks: false,
+    fmt,
+    policy,
+    topLevel,
+    flushOnUnmap: 'none',
+    syncFlushesAll: false,
+    oddOrders: 'einval',
+    rangeErrno: -ERRNO.ERANGE,
+    growErrno: null,
+    walkEvents: null,
+  };
+}
+
+/**
  * A domain whose table uses fmt and policy with its root at topLevel (default the format's top),
  * offering pgsizeBitmap; apertureEnd is the last IOVA page (default what the top level spans, less one).
  */
@@ -20,21 +42,7 @@ export function ptTestDomain(
   pgsizeBitmap: bigint,
   opts: { topLevel?: number; apertureEnd?: number } = {},
 ): PtIommuDomain {
-  const cfg: PtIommuConfig = {
-    name: 'pt-test',
-    apiEra: 'gather',
-    singlePageOps: false,
-    splitsChunks: false,
-    fmt,
-    policy,
-    topLevel: opts.topLevel ?? fmt.maxLevel,
-    flushOnUnmap: 'none',
-    syncFlushesAll: false,
-    oddOrders: 'einval',
-    rangeErrno: -ERRNO.ERANGE,
-    growErrno: null,
-    walkEvents: null,
-  };
+  const cfg = ptTestConfig(fmt, policy, opts.topLevel ?? fmt.maxLevel);
   const ops = iommuPtDomainOps<PtIommuDomain>(sim, cfg, { flushRange() {}, flushAll() {} });
   const top = cfg.topLevel;
   const spanPages = 2 ** (fmt.itemOrder(top) + fmt.numItemsLg2(top) - 12);
