@@ -114,6 +114,15 @@ describe('a top that grows on demand', () => {
     expect(mid.dom.pt.tables).toBe(1);
   });
 
+  it('test_grow_without_change_top: a driver with no change_top hook grows its table all the same', () => {
+    const sim = createSim({ memory: 1n << 30n, seed: 1 });
+    const cfg: PtIommuConfig = { ...ptTestConfig(createRefFormat(BM), REF_POLICY, 1), growErrno: -ERRNO.ENOMEM };
+    const ops = iommuPtDomainOps<PtIommuDomain>(sim, cfg, { flushRange() {}, flushAll() {} });
+    const dom = ptIommuInit(sim, ops, cfg, 9, 2 ** 36 - 1, BM, {});
+    iommuMap(dom, 2 ** 27, 5, 1, RW);
+    expect([dom.pt.top, dom.ops.iovaToPhys(dom, 2 ** 27)]).toEqual([3, 5]);
+  });
+
   it('test_fixed_top: without growErrno a map past the span is the table bounds refusal', () => {
     const { dom, log } = make({ topLevel: 1 }, { apertureEnd: 2 ** 36 - 1 });
     expect(() => iommuMap(dom, 2 ** 27, 5, 1, RW)).toThrow();
