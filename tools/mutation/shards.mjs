@@ -4,6 +4,7 @@
 // rerunning a finished shard reuses its results, so an interrupted campaign resumes where it was.
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
+import { STORE_DIR } from './store.mjs';
 
 /** Files under dir/src that a `mutate` pattern of the simple forms used here selects. */
 export function mutateFiles(dir, patterns) {
@@ -28,13 +29,15 @@ export function mutateFiles(dir, patterns) {
   return out.filter((f) => res.some((r) => r.test(f))).sort();
 }
 
+const linesOf = (dir, f) => readFileSync(join(dir, f), 'utf8').split('\n').length;
+
 /**
  * The files split into n shards of about equal size (lines), largest first into the smallest
  * shard; the split depends only on the file list and sizes, so every rerun gets the same shards
  * while the sources keep their rough sizes.
  */
 export function planShards(dir, files, n) {
-  const sized = files.map((f) => ({ f, lines: readFileSync(join(dir, f), 'utf8').split('\n').length }));
+  const sized = files.map((f) => ({ f, lines: linesOf(dir, f) }));
   sized.sort((a, b) => b.lines - a.lines || (a.f < b.f ? -1 : 1));
   const bins = Array.from({ length: n }, () => ({ lines: 0, files: [] }));
   for (const s of sized) {
@@ -47,9 +50,7 @@ export function planShards(dir, files, n) {
 }
 
 /** Where an n-shard campaign's file split is kept (committed with the results, next to them). */
-export const planFile = (n) => `mutation-results/plan-of-${n}.json`;
-
-const linesOf = (dir, f) => readFileSync(join(dir, f), 'utf8').split('\n').length;
+export const planFile = (n) => `${STORE_DIR}/plan-of-${n}.json`;
 
 /**
  * The campaign's split, fixed when its first shard runs: planShards balances by lines, so an edit
@@ -61,7 +62,7 @@ export function stablePlan(dir, files, n) {
   const p = join(dir, planFile(n));
   if (!existsSync(p)) {
     const plan = planShards(dir, files, n);
-    mkdirSync(join(dir, 'mutation-results'), { recursive: true });
+    mkdirSync(join(dir, STORE_DIR), { recursive: true });
     writeFileSync(p, `${JSON.stringify({ shards: plan }, null, 2)}\n`);
     return plan;
   }

@@ -22,16 +22,7 @@ import {
 } from '../src/index.js';
 import { domainSetPgsizeBitmap } from '../src/internals.js';
 import { FAULT_POINTS, FP_UNMAP_FAST_UNDERREPORT } from '../src/sim/faults.js';
-import { RW, leaves, makeHarness } from './harness.js';
-
-const thrown = (f: () => void): unknown => {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  return null;
-};
+import { RW, leaves, makeHarness, thrown } from './harness.js';
 
 /** The same domain seen through other ops (the driver's own functions still do the work). */
 const withOps = (dom: IommuDomain, over: Partial<Record<keyof IommuOps, unknown>>): IommuDomain => ({

@@ -44,17 +44,7 @@ import {
   type Violation,
   type ViolationKind,
 } from '../src/index.js';
-import { makeHarness, RW } from './harness.js';
-
-/** The error a call throws (fails the test when it returns). */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
+import { makeHarness, RW, thrown } from './harness.js';
 
 /** Keys of T that are not covered by a string index signature only. */
 type KnownKeys<T> = keyof { [K in keyof T as string extends K ? never : K]: T[K] };

@@ -41,6 +41,16 @@ export function leaves(dom: RefDomain): [number, number, number][] {
 
 export const RW = 3;
 
+/** The error a call throws (fails the test when it returns). */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a throw');
+}
+
 /** Frames by state over the whole host: [free, kernel, user]. */
 export function census(sim: Sim): [number, number, number] {
   const n: [number, number, number] = [0, 0, 0];

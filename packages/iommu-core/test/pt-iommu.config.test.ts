@@ -30,8 +30,8 @@ import {
   type PtIommuConfig,
   type PtIommuDomain,
 } from '../src/internals.js';
+import { RW } from './harness.js';
 
-const RW = 3;
 const BM = SZ_4K | SZ_2M | SZ_1G;
 
 function make(over: Partial<PtIommuConfig> = {}, opts: { apertureEnd?: number; sim?: Sim } = {}) {
