@@ -47,6 +47,7 @@ describe('machine profiles', () => {
       expect(Object.keys(t).sort(), name).toEqual(events);
       for (const [ev, e] of Object.entries(t)) {
         expect(costError(ev, e.ns), `${name} ${ev}`).toBe(null);
+        expect(e.ns, `${name} ${ev}: a shipped machine times every event it lists`).toBeGreaterThan(0);
         expect(e.source.length, `${name} ${ev}`).toBeGreaterThan(10);
       }
       expect(Object.isFrozen(t)).toBe(true);

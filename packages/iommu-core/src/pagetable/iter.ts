@@ -126,5 +126,10 @@ export function ptDescendPresent(t: PtWalkable & { readonly fmt: PtFormat }, r: 
 
 /** Drops every loaded state below the top (a table was unlinked: any of them may be it). */
 export function ptForget(t: PtWalkable): void {
-  for (let l = 0; l < t.top; l++) t.states[l]!.key = PT_NO_KEY;
+  ptForgetBelow(t, t.top);
+}
+
+/** Drops the loaded states of the levels below `level`. */
+export function ptForgetBelow(t: PtWalkable, level: number): void {
+  for (let l = 0; l < level; l++) t.states[l]!.key = PT_NO_KEY;
 }

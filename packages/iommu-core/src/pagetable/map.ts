@@ -6,7 +6,7 @@
 
 import { ERRNO } from '../errno.js';
 import { LEAF4K_CARRY, PT_ENTRY_TABLE, clearEntries, type PtState } from './format.js';
-import { ptCachedState, ptDescend, ptDescendPresent, type PtWalk } from './iter.js';
+import { ptCachedState, ptDescend, ptDescendPresent, ptForgetBelow, type PtWalk } from './iter.js';
 import type { PtLevelTable } from './level-table.js';
 import { ptCollectEmpty } from './walk-all.js';
 
@@ -42,7 +42,6 @@ function mapLevel(t: PtLevelTable, r: PtWalk, pts: PtState): number {
     const c = ptDescend(t, r, pts);
     const ret = c.level === r.level ? mapLeaves(t, r, c) : mapLevel(t, r, c);
     if (ret !== 0) return ret;
-    if (r.va >= r.end) return 0;
   }
   return 0;
 }
@@ -100,7 +99,12 @@ function replaceEmpty(t: PtLevelTable, r: PtWalk, pts: PtState, w: number): bool
   const list = r.tables;
   list.length = 0;
   const va = pts.va + ((w - pts.base) >> 1) * t.geo.itemPages[pts.level]!;
-  if (!ptCollectEmpty(t, pts.pfn, pts.level - 1, va, list)) return false;
+  if (!ptCollectEmpty(t, pts.pfn, pts.level - 1, va, list)) {
+    // the search loaded the subtree's tables into the walk states below: the map fails here, and
+    // the next walk starts from the states it finds, so leave none of them cached
+    ptForgetBelow(t, pts.level);
+    return false;
+  }
   clearEntries(pts.words, w, 1);
   t.unlink(list, r.freed!, pts.level);
   return true;
@@ -150,7 +154,6 @@ function mapRun4k(t: PtLevelTable, r: PtWalk, pts: PtState): number {
   r.va += n;
   r.pfn += n;
   r.done += n;
-  pts.index += n;
   return n < fit ? t.policy.overmap : 0;
 }
 

@@ -14,9 +14,9 @@ import { POW2_TABLE } from '../pgsize.js';
 import type { Reacher } from '../sim/checker.js';
 import type { Meter } from '../sim/meter.js';
 import { PtAccount } from './account.js';
-import { PT_ENTRY_OA, PT_ENTRY_TABLE, PT_NO_KEY, PtState, clearEntries, type PtFormat } from './format.js';
+import { PT_ENTRY_OA, PT_ENTRY_TABLE, PtState, clearEntries, type PtFormat } from './format.js';
 import { PtGeometry } from './geometry.js';
-import { PtWalk, ptForget, ptLoadTable } from './iter.js';
+import { PtWalk, ptForget, ptForgetBelow, ptLoadTable } from './iter.js';
 import type { PtLevelTable } from './level-table.js';
 import { ptMapOne4k, ptMapRange } from './map.js';
 import type { PtPolicy } from './policy.js';
@@ -349,7 +349,7 @@ export class PageTable implements Reacher, PtLevelTable {
     for (const t of list) fl.push(t);
     this.tables -= list.length;
     if (!this.holders.includes(g)) this.holders.push(g);
-    for (let l = 0; l < belowLevel; l++) this.states[l]!.key = PT_NO_KEY;
+    ptForgetBelow(this, belowLevel);
   }
 
   /**

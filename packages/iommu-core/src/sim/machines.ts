@@ -65,10 +65,11 @@ export function machineCosts(name: string): Readonly<Record<string, CostEntry>> 
   if (m.base !== null) {
     const base = machineCosts(m.base);
     for (const [ev, e] of Object.entries(base)) {
-      const scaled = m.cpuScale !== 1 && e.ns !== 0 && !HW_EVENTS.has(ev);
+      // no shipped table has a zero cost (a count-only event is absent from all), so none is special here
+      const scaled = m.cpuScale !== 1 && !HW_EVENTS.has(ev);
       out[ev] = scaled
         ? { ns: round3(e.ns * m.cpuScale), source: `${m.base} x ${m.cpuScale} (${m.scaleSource}); there: ${e.source}` }
-        : { ns: e.ns, source: e.ns === 0 ? e.source : `as ${m.base}: ${e.source}` };
+        : { ns: e.ns, source: `as ${m.base}: ${e.source}` };
     }
   }
   Object.assign(out, m.costs);
