@@ -165,6 +165,11 @@ export function domainSetPgsizeBitmap(dom: IommuDomain, bm: bigint): void {
   dom.orders = orders;
 }
 
+/** A domain domainMarkFreed() cleared (or never a paging one): the core API and the layers refuse it. */
+export function domainIsDead(dom: IommuDomain): boolean {
+  return (dom.type & __IOMMU_DOMAIN_PAGING) === 0;
+}
+
 /**
  * Marks a domain freed, for drivers' domainFree (a model helper: in the kernel a freed domain is
  * gone and any later use is a use-after-free). Clears __IOMMU_DOMAIN_PAGING, so the core API gives
@@ -172,11 +177,6 @@ export function domainSetPgsizeBitmap(dom: IommuDomain, bm: bigint): void {
  * domain', iommuUnmap / iommuUnmapFast return 0, iommuIovaToPhys returns -1. Call it last, once the
  * free can no longer fail; the driver still refuses a second free itself (EINVAL, 'iommu_domain_free').
  */
-/** A domain domainMarkFreed() cleared (or never a paging one): the core API and the layers refuse it. */
-export function domainIsDead(dom: IommuDomain): boolean {
-  return (dom.type & __IOMMU_DOMAIN_PAGING) === 0;
-}
-
 export function domainMarkFreed(dom: IommuDomain): void {
   (dom as { type: number }).type = dom.type & ~__IOMMU_DOMAIN_PAGING;
 }
@@ -188,6 +188,6 @@ export function domainMarkFreed(dom: IommuDomain): void {
  */
 export function driverDomain<D extends IommuDomain>(ops: IommuOps, dom: IommuDomain, syscall: string): D {
   if (dom.ops !== ops) throw new IommuError('EINVAL', syscall, 'domain belongs to another IOMMU');
-  if ((dom.type & __IOMMU_DOMAIN_PAGING) === 0) throw new IommuError('EINVAL', syscall, `domain ${dom.id} was freed`);
+  if (domainIsDead(dom)) throw new IommuError('EINVAL', syscall, `domain ${dom.id} was freed`);
   return dom as D;
 }

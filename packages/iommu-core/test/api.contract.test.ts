@@ -20,7 +20,7 @@ import {
   type IommuDomain,
   type IommuOps,
 } from '../src/index.js';
-import { domainSetPgsizeBitmap } from '../src/internals.js';
+import { bitmapOrders, domainSetPgsizeBitmap } from '../src/internals.js';
 import { FAULT_POINTS, FP_UNMAP_FAST_UNDERREPORT } from '../src/sim/faults.js';
 import { RW, leaves, makeHarness, thrown } from './harness.js';
 
@@ -176,6 +176,19 @@ describe('bounds and calls that do nothing', () => {
       syscall: 'iommu_map',
       message: 'ENODEV: domain has no page sizes, iommu_map',
     });
+  });
+
+  it('test_set_pgsize_bitmap: orders follow the bitmap up to bit 63; a size below 4 KiB is refused and changes nothing', () => {
+    const h = makeHarness();
+    const high = (1n << 63n) | SZ_2M;
+    domainSetPgsizeBitmap(h.dom, high);
+    expect([h.dom.pgsizeBitmap, h.dom.orders]).toEqual([high, [21, 63]]);
+    expect(bitmapOrders(0n)).toEqual([]);
+    expect(bitmapOrders((1n << 64n) | 1n)).toEqual([0]); // bits past 63 are not sizes
+    expect(() => domainSetPgsizeBitmap(h.dom, SZ_4K | (1n << 11n))).toThrow(
+      new RangeError('page sizes below 4 KiB are not modeled (page-granular model)'),
+    );
+    expect([h.dom.pgsizeBitmap, h.dom.orders]).toEqual([high, [21, 63]]);
   });
 
   it('test_unmap_misaligned_does_nothing: no sync, no event, no charge for an unmap refused by min_pagesz', () => {
