@@ -12,8 +12,6 @@ export {
   LEAF4K_CARRY,
   P9,
   PtState,
-  itemOrder,
-  levelOfOrder,
   clearEntries,
   type PtFormat,
 } from './pagetable/format.js';

@@ -65,4 +65,14 @@ describe('reach accounting', () => {
     for (let i = 0; i < 130; i++) iommuUnmap(h.dom, 5001 + 2 * i, 1);
     expect([r.allZero(), r.spill.size, h.sim.violations]).toEqual([true, 0, []]);
   });
+
+  it('test_reach_first_frame_past_ram: 130 leaves on frame nFrames, whose byte would share a RAM chunk, count nothing', () => {
+    const h = makeHarness({}, (1n << 30n) + (2n << 20n));
+    const ram = h.sim.mem.nFrames;
+    for (let i = 0; i < 130; i++) iommuMap(h.dom, 1 + 2 * i, ram, 1, RW); // past 127 leaves: the slow path
+    const r = h.sim.mem.reach4k;
+    expect([r.get(ram - 1), r.get(ram), r.spill.size, iommuIovaToPhys(h.dom, 259)]).toEqual([0, 0, 0, ram]);
+    for (let i = 0; i < 130; i++) expect(iommuUnmap(h.dom, 1 + 2 * i, 1)).toBe(1);
+    expect([r.get(ram), r.spill.size, r.allZero()]).toEqual([0, 0, true]);
+  });
 });

@@ -38,6 +38,15 @@ describe('machine profiles', () => {
     expect(new Set(MACHINE_NAMES).size).toBe(MACHINES.length);
   });
 
+  it('test_machine_provenance: each host is described and each measurement cites its commit or mail; the default scales nothing', () => {
+    const cites = /\b[0-9a-f]{12}\b|cover letter/;
+    for (const m of MACHINES) {
+      expect(m.host.length, m.name).toBeGreaterThan(20);
+      expect(m.measured, m.name).toMatch(cites);
+    }
+    expect([MACHINES[0]!.cpuScale, MACHINES[0]!.scaleSource]).toEqual([1, '']);
+  });
+
   it("test_every_machine_resolves: the default's events, each a valid cost with a source", () => {
     const events = Object.keys(machineCosts(DEFAULT_MACHINE)).sort();
     for (const name of MACHINE_NAMES) {

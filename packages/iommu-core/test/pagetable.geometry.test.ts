@@ -4,7 +4,7 @@
 // plausible number that happens to pass (the reference format's 12 + 9 * level would).
 import { describe, expect, it } from 'vitest';
 import { SZ_4K, SZ_2M, SZ_1G } from '../src/index.js';
-import { PtGeometry, createRefFormat, type PtFormat } from '../src/internals.js';
+import { P9, PtGeometry, createRefFormat, type PtFormat } from '../src/internals.js';
 
 interface Shape {
   /** itemOrder per level; maxLevel is its length - 1 unless given */
@@ -126,5 +126,12 @@ describe('PtGeometry of createRefFormat', () => {
     const g = new PtGeometry(createRefFormat(SZ_4K | SZ_2M | SZ_1G));
     expect([g.levelOf[12], g.levelOf[21], g.levelOf[30], g.levelOf[39]]).toEqual([0, 1, 2, -1]);
     expect(g.linear4k).toBe(true);
+  });
+
+  it('test_p9_pages_per_item: 2^(9L) pages for levels 0 to 7, frozen, equal to the reference geometry where it has levels', () => {
+    expect(P9).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((l) => 2 ** (9 * l)));
+    expect(Object.isFrozen(P9)).toBe(true);
+    const g = new PtGeometry(createRefFormat(SZ_4K | SZ_2M | SZ_1G));
+    expect(Array.from(g.itemPages).slice(0, 4)).toEqual(P9.slice(0, 4));
   });
 });

@@ -291,3 +291,45 @@ describe('more of each era choice', () => {
     });
   }
 });
+
+describe('init and deinit', () => {
+  it('test_init_geometry_and_reachers: the aperture is forced, each table joins the checker and leaves it on deinit, in any order', () => {
+    const sim = createSim({ memory: 1n << 30n, seed: 1 });
+    const a = make({}, { sim, apertureEnd: 2 ** 30 - 1 }).dom;
+    const b = make({}, { sim }).dom;
+    const c = make({}, { sim }).dom;
+    expect(a.geometry).toEqual({ apertureStart: 0, apertureEnd: 2 ** 30 - 1, forceAperture: true });
+    // positions, not toEqual on the tables themselves: a failing diff of page tables takes minutes
+    const at = (): number[] => [sim.checker.reachers.length, ...[a.pt, b.pt, c.pt].map((p) => sim.checker.reachers.indexOf(p))];
+    expect(at()).toEqual([3, 0, 1, 2]);
+    ptIommuDeinit(b);
+    expect(at()).toEqual([2, 0, -1, 1]);
+    ptIommuDeinit(a); // the first reacher
+    expect(at()).toEqual([1, -1, -1, 0]);
+    ptIommuDeinit(c);
+    expect(at()).toEqual([0, -1, -1, -1]);
+  });
+
+  it('test_bracket_outlives_domain: a map bracket still open when its domain is freed ends as a no-op', () => {
+    const sim = createSim({ memory: 1n << 30n, seed: 1 });
+    const { dom } = make({}, { sim });
+    const model = dom.model!;
+    const V = 2 ** 27 + 1;
+    model.mapBegin(dom);
+    iommuMap(dom, V, 100, 1, RW); // new level-1 and level-0 tables, recorded in the open bracket
+    ptIommuDeinit(dom);
+    // another domain takes the freed table pages (the arena reuses them last-freed first) for the
+    // same walk, and keeps them linked and empty after its unmap
+    const other = make({}, { sim }).dom;
+    iommuMap(other, V, 200, 1, RW);
+    expect(iommuUnmap(other, V, 1)).toBe(1);
+    const before = [other.pt.tables, sim.mem.tables.inUse];
+    model.mapEnd(dom, true); // an abort would unlink and free the bracket's tables: they are the other domain's now
+    model.mapBegin(dom);
+    model.mapEnd(dom, true);
+    expect([other.pt.tables, sim.mem.tables.inUse]).toEqual(before);
+    const allocs = sim.counters.tableAllocs;
+    iommuMap(other, V, 201, 1, RW); // its tables are still linked: no allocation
+    expect([sim.counters.tableAllocs - allocs, other.ops.iovaToPhys(other, V), model.mappedPages(dom)]).toEqual([0, 201, 0]);
+  });
+});

@@ -27,7 +27,7 @@ import {
   SZ_4K,
   type TimelineEntry,
 } from '../src/index.js';
-import { timelineMarkdown, withTimelineTable } from '../src/internals.js';
+import { sortTimeline, timelineMarkdown, withTimelineTable } from '../src/internals.js';
 import { checkTimeline } from '../src/testing.js';
 import { expectClean, leaves, makeHarness, RW } from './harness.js';
 
@@ -119,6 +119,35 @@ describe('timeline', () => {
     expect(() => checkTimeline([E('x', 'v4.21')])).toThrow("timeline: 'x' since 'v4.21' is not a release");
   });
 
+  it('test_check_timeline_commit_and_verified_edges: the whole id is 12 hex digits, the note is 12 characters after trimming', () => {
+    for (const commit of ['0123456789ab', 'abcdef000000', '100000000000'])
+      expect(() => checkTimeline([E('x', 'v5.0', { commit })])).not.toThrow(); // leading or trailing zeros are fine
+    for (const commit of ['zzabcdef012345', 'abcdef012345zz', 'ABCDEF012345'])
+      expect(() => checkTimeline([E('x', 'v5.0', { commit })])).toThrow(`timeline: 'x' commit '${commit}' is not a 12-hex-digit commit id`);
+    const unverified = "timeline: 'x' does not say how its release was verified";
+    expect(() => checkTimeline([E('x', 'v5.0', { verified: 'twelve chars' })])).not.toThrow();
+    for (const verified of ['eleven char', '      short       ', 'PENDING: look up the shortlog of v5.0'])
+      expect(() => checkTimeline([E('x', 'v5.0', { verified })])).toThrow(unverified);
+    // the oldest release is a release; mainline is a name for the newest, not a release an entry can cite
+    expect(() => checkTimeline([E('x', 'v3.19')])).not.toThrow();
+    expect(() => checkTimeline([E('x', 'mainline')])).toThrow("timeline: 'x' since 'mainline' is not a release");
+  });
+
+  it('test_sort_timeline_any_input_order: release, then component, then id', () => {
+    const want = [
+      E('z', 'v4.0'),
+      E('b', 'v4.17', { component: 'amd-iommu' }),
+      E('a', 'v4.17', { component: 'iommu-core' }),
+      E('c', 'v4.17', { component: 'iommu-core' }),
+      E('a', 'v4.17', { component: 'vfio-type1' }),
+      E('a', 'v6.18'),
+    ];
+    const perms = (xs: TimelineEntry[]): TimelineEntry[][] =>
+      xs.length <= 1 ? [xs] : xs.flatMap((x, i) => perms([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
+    const key = (e: TimelineEntry): string => `${e.since}/${e.component}/${e.id}`;
+    for (const p of perms(want)) expect(sortTimeline(p).map(key)).toEqual(want.map(key));
+  });
+
   it('test_named_releases: both sides of every entry, the extras, then mainline', () => {
     expect(namedReleases(T, ['v5.12'])).toEqual(['v3.19', 'v4.0', 'v4.16', 'v4.17', 'v5.12', 'v6.17', 'v6.18', 'mainline']);
   });
@@ -132,12 +161,24 @@ describe('timeline', () => {
     ]);
   });
 
+  it('test_markdown_rows: an entry without other commits, and two other commits in a row', () => {
+    const md = timelineMarkdown([E('q', 'v5.0', { also: ['0123456789ab one', 'ba9876543210 two'] }), E('p', 'v4.0')]);
+    expect(md.split('\n').slice(2)).toEqual([
+      '| `p` | v4.0 | `abcdef012345` t p | e | a pull request says so |',
+      '| `q` | v5.0 | `abcdef012345` t q; `0123456789ab` one; `ba9876543210` two | e | a pull request says so |',
+    ]);
+  });
+
   it('test_with_timeline_table', () => {
     const doc = 'intro\n<!-- timeline:begin -->\nstale\n<!-- timeline:end -->\nrest\n';
     const fresh = withTimelineTable(doc, [E('p', 'v5.0')]);
     expect(fresh).toBe(`intro\n<!-- timeline:begin -->\n${timelineMarkdown([E('p', 'v5.0')])}\n<!-- timeline:end -->\nrest\n`);
     expect(withTimelineTable(fresh, [E('p', 'v5.0')])).toBe(fresh); // current: unchanged
     expect(() => withTimelineTable('no markers', [])).toThrow('no <!-- timeline:begin --> ... <!-- timeline:end --> markers');
+    // markers at the very start of the document
+    expect(withTimelineTable('<!-- timeline:begin -->x<!-- timeline:end -->', [])).toBe(
+      `<!-- timeline:begin -->\n${timelineMarkdown([])}\n<!-- timeline:end -->`,
+    );
     expect(() => withTimelineTable('<!-- timeline:end --> <!-- timeline:begin -->', [])).toThrow(/markers/);
   });
 

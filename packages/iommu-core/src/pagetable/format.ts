@@ -89,16 +89,8 @@ export interface PtFormat {
   leafProt(words: Int32Array, w: number): number;
 }
 
-/**
- * Log2 bytes one item covers at a level in the 4 KiB-granule, 9-bit-per-level geometry (ref and
- * amdv1): 12 + 9 * level. The engine asks the format (PtFormat.itemOrder) instead.
- */
-export const itemOrder = (level: number): number => 12 + 9 * level;
-/** Level whose items are the natural home of a leaf of `order`, in the geometry of itemOrder(). */
-export const levelOfOrder = (order: number): number => Math.floor((order - 12) / 9);
-
-/** P9[L] = 2^(9L): pages one item covers at level L in the geometry of itemOrder() (frozen). */
-export const P9: readonly number[] = Object.freeze([1, 512, 262144, 134217728, 68719476736, 35184372088832, 18014398509481984, 2 ** 72]);
+/** P9[L] = 2^(9L): pages one item covers at level L of the 4 KiB-granule, 9-bit-per-level geometry (frozen). */
+export const P9: readonly number[] = Object.freeze([1, 512, 262144, 134217728, 68719476736, 35184372088832, 18014398509481984, 2 ** 63]);
 
 /** Clears n 64-bit entries from word w (shared by every format: empty is all zeros). */
 export function clearEntries(words: Int32Array, w: number, n: number): void {
