@@ -15,6 +15,7 @@
 //                                              misses code run from test fixtures; add --timeouts to
 //                                              rerun the timed-out mutants too (a run that shared the
 //                                              cores with other work counts slow mutants as timeouts)
+//   pnpm test:mutation --pkg iommu-core --shards 12 --shard 9 --retest   the same, for shard 9's files only
 //   pnpm test:mutation:score --pkg iommu-core --shards 12     the merged score and the undetected mutants
 //   MUTATION_PKG=amd-iommu,vfio-type1 pnpm test:mutation
 //   pnpm test:mutation --pkg iommu-core --force --mutate "src/gather.ts"   other arguments go to stryker run
@@ -88,12 +89,19 @@ for (const d of dirs) {
   else if (retest) {
     // the mutants the shards and the earlier retests left undetected, by line, rerun from scratch
     // against today's tests, into a retest file of their own
-    const ranges = undetectedRanges(dir, shards, timeouts);
+    let ranges = undetectedRanges(dir, shards, timeouts);
+    if (only !== undefined) {
+      // one shard's files only: a retest of the whole campaign can take longer than a session
+      const config = JSON.parse(readFileSync(join(dir, 'stryker.config.json'), 'utf8'));
+      const files = new Set(stablePlan(dir, mutateFiles(dir, config.mutate), shards)[only - 1]);
+      ranges = ranges.filter((r) => files.has(r.slice(0, r.lastIndexOf(':'))));
+    }
     const round = loadRetests(dir, shards).length + 1;
-    if (ranges.length === 0) console.log(`test:mutation: ${d}: no undetected mutant to retest`);
+    const of = only === undefined ? '' : ` (shard ${only}'s files)`;
+    if (ranges.length === 0) console.log(`test:mutation: ${d}: no undetected mutant to retest${of}`);
     else
       runs.push({
-        label: `${d}, retest ${round} of ${ranges.length} line ranges`,
+        label: `${d}, retest ${round} of ${ranges.length} line ranges${of}`,
         args: ['--mutate', ranges.join(','), '--force', '--incrementalFile', retestFile(shards, round), ...passArgs],
         results: retestFile(shards, round),
       });
