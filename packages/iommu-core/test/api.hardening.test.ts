@@ -25,6 +25,7 @@ import {
   iommuUnmap,
   iommuUnmapFast,
   isBackingProfile,
+  parseBacking,
   isIommuError,
   isSysError,
   SZ_1G,
@@ -366,6 +367,23 @@ describe('item 4: backing profiles', () => {
     expect(inputs.map(isBackingProfile)).toEqual([true, true, true, false, false, false, false, false, false, false]);
     const s: string = 'fragmented:0.5';
     if (isBackingProfile(s)) expectTypeOf(s).toEqualTypeOf<BackingProfile>();
+  });
+
+  it('test_parse_backing: each name, the share of scattered regions, and values that only look like a name', () => {
+    expect(['4k', 'thp', 'hugetlb-2m', 'hugetlb-1g', 'fragmented', 'fragmented:0.25', 'fragmented:.5'].map(parseBacking)).toEqual([
+      { kind: '4k', scatter: 1 },
+      { kind: 'thp', scatter: 0 },
+      { kind: 'hugetlb-2m', scatter: 0 },
+      { kind: 'hugetlb-1g', scatter: 0 },
+      { kind: 'fragmented', scatter: 0.5 },
+      { kind: 'fragmented', scatter: 0.25 },
+      { kind: 'fragmented', scatter: 0.5 },
+    ]);
+    // a JSON array or an object whose text is a name, and names inside longer text, are not names
+    for (const p of [['fragmented:0.5'], ['thp'], { toString: () => 'fragmented:0.5' }, 'xfragmented:0.5', 'fragmented:0.5x']) {
+      expect(isBackingProfile(p)).toBe(false);
+      expect(thrown(() => parseBacking(p as string))).toMatchObject({ code: 'EINVAL', syscall: 'mmap' });
+    }
   });
 
   it('test_backing_errors: createSim RangeError (a bad option), allocBacking IommuError EINVAL (the mmap)', () => {

@@ -71,6 +71,8 @@ describe('sim', () => {
       expect([snap[`test.e${i}`], time[`test.e${i}`], table[`test.e${i}`]]).toEqual([2, 2 * (i + 1), { ns: i + 1, source: `s${i}` }]);
     }
     expect([m.id('test.e99'), m.id('nope')]).toEqual([first + 99, -1]);
+    // one key per registered event, no more (toEqual would not see an extra key holding undefined)
+    for (const o of [snap, time, table]) expect(Object.keys(o)).toEqual(m.names);
     expect(sim.clock.now).toBe(2 * ((100 * 101) / 2));
   });
 
