@@ -81,6 +81,9 @@ const build = spawnSync(process.execPath, [join(root, 'node_modules/turbo/bin/tu
 });
 if (build.status !== 0) process.exit(build.status ?? 1);
 const stryker = join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js');
+/** The package's files to mutate, split into the campaign's fixed shards. */
+const planOf = (dir) =>
+  stablePlan(dir, mutateFiles(dir, JSON.parse(readFileSync(join(dir, 'stryker.config.json'), 'utf8')).mutate), shards);
 let failed = 0;
 for (const d of dirs) {
   const dir = join(root, d);
@@ -92,8 +95,7 @@ for (const d of dirs) {
     let ranges = undetectedRanges(dir, shards, timeouts);
     if (only !== undefined) {
       // one shard's files only: a retest of the whole campaign can take longer than a session
-      const config = JSON.parse(readFileSync(join(dir, 'stryker.config.json'), 'utf8'));
-      const files = new Set(stablePlan(dir, mutateFiles(dir, config.mutate), shards)[only - 1]);
+      const files = new Set(planOf(dir)[only - 1]);
       ranges = ranges.filter((r) => files.has(r.slice(0, r.lastIndexOf(':'))));
     }
     const round = loadRetests(dir, shards).length + 1;
@@ -106,8 +108,7 @@ for (const d of dirs) {
         results: retestFile(shards, round),
       });
   } else {
-    const config = JSON.parse(readFileSync(join(dir, 'stryker.config.json'), 'utf8'));
-    const plan = stablePlan(dir, mutateFiles(dir, config.mutate), shards);
+    const plan = planOf(dir);
     if (plan.length < shards) {
       console.error(`test:mutation: ${d} has only ${plan.length} files to mutate; use --shards ${plan.length} or fewer`);
       process.exit(2);
