@@ -99,6 +99,15 @@ describe('FrameAllocator bounds', () => {
     // the largest alignment is taken, and on this host only pfn 0 has it
     expect(fa.allocContig(1, 2 ** 31, FRAME_KERNEL)).toBe(0);
     expect(census(fa)).toEqual([8 * B - 1, 1, 0]);
+    // a second one finds pfn 0 taken and no other 2^31-aligned frame below 4 GiB: ENOMEM, not block 1
+    // (2^31 read as a signed shift would make the step negative, then one block)
+    expectSysErr(
+      () => fa.allocContig(1, 2 ** 31, FRAME_KERNEL),
+      'ENOMEM',
+      'alloc_pages',
+      'no 1 contiguous free frames aligned to 2147483648',
+    );
+    expect(census(fa)).toEqual([8 * B - 1, 1, 0]);
   });
 
   it('test_partial_gigabyte_region: a region of 511 blocks holds no 1 GiB page', () => {
