@@ -2,6 +2,7 @@
 // freed table reused first and zeroed, the peak, and the RangeErrors for pages that are not tables.
 import { describe, expect, it } from 'vitest';
 import { createSim } from '../src/index.js';
+import { expectSysErr } from './harness.js';
 
 const BASE = 2 ** 36;
 const arena = () => createSim({ memory: 64n << 20n, seed: 1 }).mem.tables;
@@ -40,5 +41,14 @@ describe('TableArena', () => {
     for (const p of [BASE - 1, BASE + 1, BASE + 0.5, 5])
       expect(() => a.free(p)).toThrow(new RangeError(`pfn ${p} is not a page-table page`));
     expect(a.inUse).toBe(1);
+  });
+
+  it('test_arena_full: table 2^31 is ENOMEM from alloc_pgtable_page, and nothing is taken', () => {
+    const a = arena();
+    a.alloc();
+    // 2^31 tables are 8 TiB of page-table pages: the counter is set there rather than filled
+    (a as unknown as { next: number }).next = 2 ** 31;
+    expectSysErr(() => a.alloc(), 'ENOMEM', 'alloc_pgtable_page', 'page-table arena is full');
+    expect([a.inUse, a.peak, a.chunks.length]).toEqual([1, 1, 1]);
   });
 });

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { FRAME_FREE, FRAME_KERNEL, FRAME_USER, FrameAllocator } from '../src/mem/frames.js';
 import { Prng } from '../src/sim/prng.js';
+import { expectSysErr } from './harness.js';
 
 const B = 512; // frames per 2 MiB block
 const GIGA = 262144; // frames per 1 GiB
@@ -14,17 +15,6 @@ const alloc = (blocks: number, seed = 1, age = 1): FrameAllocator => new FrameAl
 /** The first seed from 1 up whose Prng's first int(n) satisfies want. */
 function seedWithFirstInt(n: number, want: (v: number) => boolean): number {
   for (let s = 1; ; s++) if (want(new Prng(s).int(n))) return s;
-}
-
-/** call throws the IommuError `${code}: ${detail}, ${syscall}` with that code and syscall. */
-function expectSysErr(call: () => unknown, code: string, syscall: string, detail: string): void {
-  let err: unknown;
-  try {
-    call();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toMatchObject({ name: 'IommuError', code, syscall, message: `${code}: ${detail}, ${syscall}` });
 }
 
 /** Frames per state (free, kernel, user) over the whole host, read one by one through stateOf(). */

@@ -87,3 +87,14 @@ export function expectDistinct(sim: Sim, live: readonly Backing[], kernel: reado
   expect(census(sim)).toEqual([sim.mem.nFrames - inUse, kernel.length, user]);
   return user;
 }
+
+/** call throws the IommuError `${code}: ${detail}, ${syscall}` with that code and syscall. */
+export function expectSysErr(call: () => unknown, code: string, syscall: string, detail: string): void {
+  let err: unknown;
+  try {
+    call();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toMatchObject({ name: 'IommuError', code, syscall, message: `${code}: ${detail}, ${syscall}` });
+}
