@@ -49,6 +49,11 @@ describe('releases', () => {
     expect(previousRelease('v4.17')).toBe('v4.16');
     expect(previousRelease('v5.0')).toBe('v4.20');
     expect(previousRelease('v3.19')).toBe(null);
+    // a name outside the timeline is the caller's bug, with the line releaseError gives it
+    expect(() => previousRelease('v3.18' as never)).toThrow(new RangeError(releaseError('v3.18')));
+    expect(() => previousRelease('v4.21' as never)).toThrow(
+      new RangeError("unknown release 'v4.21' (a release from v3.19 to " + NEWEST_RELEASE + ', or mainline)'),
+    );
     expect(releaseAtLeast('v4.17', 'v4.17')).toBe(true);
     expect(releaseAtLeast('v4.16', 'v4.17')).toBe(false);
     expect(releaseAtLeast('mainline', 'v7.1')).toBe(true);
