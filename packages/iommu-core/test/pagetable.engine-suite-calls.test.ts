@@ -102,23 +102,32 @@ function run(name: string, o: Opts = {}): { log: string[]; out: string } {
 
 const qs = (...iovas: number[]): string[] => iovas.map((v) => `q ${v}`);
 
+/** test_random_map's ranges [s, e): Prng(7)'s draws in order, the ends swapped when reversed, never empty. */
+function randomRanges(maps = 200): [number, number][] {
+  const rng = new Prng(7),
+    out: [number, number][] = [];
+  for (let i = 0; i < maps; i++) {
+    let s = 0x10000 + Math.floor(rng.next() * 2 ** 18),
+      e = 0x10000 + Math.floor(rng.next() * 2 ** 18);
+    if (s > e) [s, e] = [e, s];
+    if (s === e) e++;
+    out.push([s, e]);
+  }
+  return out;
+}
+
 /**
  * test_random_map's calls on a sound engine under REF_POLICY, replayed without one: Prng(7)'s ranges
  * as identity maps, so a first map fails exactly when its range meets a live one. Also the first
  * map, the first retry and the first live range the retry removes.
  */
 function randomModel(maps = 200) {
-  const rng = new Prng(7);
   const want: string[] = ['fresh'];
   const live: [number, number][] = [];
   let first: [number, number] | null = null,
     retry: [number, number] | null = null,
     removed: [number, number] | null = null;
-  for (let i = 0; i < maps; i++) {
-    let s = 0x10000 + Math.floor(rng.next() * 2 ** 18),
-      e = 0x10000 + Math.floor(rng.next() * 2 ** 18);
-    if (s > e) [s, e] = [e, s];
-    if (s === e) e++;
+  for (const [s, e] of randomRanges(maps)) {
     first ??= [s, e - s];
     if (live.some(([ls, ln]) => ls < e && s < ls + ln)) {
       retry ??= [s, e - s];
@@ -276,14 +285,7 @@ describe('the engine cases, call by call', () => {
 
   it("test_random_map without replacement: every translation pair is a drawn range's first and last page, unwound retries too", () => {
     // Prng(7)'s draws, start -> end; live ranges and refused retries are all drawn ranges
-    const rng = new Prng(7),
-      end = new Map<number, number>();
-    for (let i = 0; i < 200; i++) {
-      let s = 0x10000 + Math.floor(rng.next() * 2 ** 18),
-        e = 0x10000 + Math.floor(rng.next() * 2 ** 18);
-      if (s > e) [s, e] = [e, s];
-      end.set(s, s === e ? e + 1 : e);
-    }
+    const end = new Map(randomRanges());
     const keep: Opts = { policy: { ...REF_POLICY, replaceEmptyTables: false } };
     const r = run('test_random_map', keep);
     expect(r.out).toBe('ok');
