@@ -45,22 +45,57 @@ describe('PageTable bounds', () => {
     expect(sim.mem.tables.inUse).toBe(0);
   });
 
-  it('test_map_bad_order_and_span: RangeError for an order the format has no leaf of and a range past the span', () => {
+  it('test_map_bad_order_and_span: RangeError for an order the format has no leaf of and a range outside the span', () => {
     const { pt, g } = setup(1); // span 512 * 512 pages
     for (const o of [5, 13, 31, 60, 70, -1])
       expect(() => pt.map(0, 0, o, 1, RW, g)).toThrow(new RangeError(`format ref holds no leaf of order ${o}`));
     const span = 512 * 512;
     expect(pt.span).toBe(span);
-    expect(() => pt.map(span, 100, 12, 1, RW, g)).toThrow(new RangeError(`iova page ${span} + 1 beyond the top level's span`));
-    expect(() => pt.map(span - 1, 100, 12, 2, RW, g)).toThrow(new RangeError(`iova page ${span - 1} + 2 beyond the top level's span`));
-    expect(() => pt.map(span - 512, 1024, 21, 2, RW, g)).toThrow(
-      new RangeError(`iova page ${span - 512} + 1024 beyond the top level's span`),
-    );
+    const outside = (iova: number, n: number) => new RangeError(`iova page ${iova} + ${n} outside the top level's span of ${span} pages`);
+    expect(() => pt.map(span, 100, 12, 1, RW, g)).toThrow(outside(span, 1));
+    expect(() => pt.map(span - 1, 100, 12, 2, RW, g)).toThrow(outside(span - 1, 2));
+    expect(() => pt.map(span - 512, 1024, 21, 2, RW, g)).toThrow(outside(span - 512, 1024));
+    expect(() => pt.map(-1, 100, 12, 1, RW, g)).toThrow(outside(-1, 1));
     expect(pt.tables).toBe(1);
     // the last page and the last 2 MiB fit
     expect(pt.map(span - 1, 100, 12, 1, RW, g)).toBe(0);
     expect(pt.map(span - 1024, 2048, 21, 1, RW, g)).toBe(0);
     expect([pt.lookup(span - 1, null), pt.lookup(span - 1024 + 3, null)]).toEqual([100, 2051]);
+  });
+
+  it('test_map_outside_the_span_with_tables_present: refused before any table is read, whatever the cached tables', () => {
+    // page 0's tables sit right after the root: an index computed from a page outside the span
+    // would land in them (a negative page: the entry before a table's first)
+    for (const top of [1, 2, 3]) {
+      const { pt, g } = setup(top);
+      const span = 512 ** (top + 1);
+      expect(pt.map(0, 1000, 12, 4, RW, g)).toBe(0);
+      expect(pt.map(span - 1, 1100, 12, 1, RW, g)).toBe(0);
+      const tables = pt.tables;
+      for (const [iova, n] of [
+        [-1, 1],
+        [-512, 1],
+        [-(512 ** top), 1],
+        [span, 1],
+        [span + 1, 1],
+        [span * 2, 1],
+        [-1, 2],
+      ] as const) {
+        expect(() => pt.map(iova, 2000, 12, n, RW, g), `top ${top} map ${iova}`).toThrow(RangeError);
+        expect(pt.lookup(iova, null), `top ${top} lookup ${iova}`).toBe(-1);
+        expect(pt.entryOf(iova), `top ${top} entryOf ${iova}`).toBe(null);
+      }
+      expect(pt.tables).toBe(tables);
+      const seen: number[][] = [];
+      pt.forEachLeaf((iova, pfn, order) => seen.push([iova, pfn, order]));
+      expect(seen).toEqual([
+        [0, 1000, 12],
+        [1, 1001, 12],
+        [2, 1002, 12],
+        [3, 1003, 12],
+        [span - 1, 1100, 12],
+      ]);
+    }
   });
 });
 

@@ -114,7 +114,7 @@ export class PageTable implements Reacher, PtLevelTable {
    * aligned to the leaf and the range inside the span. Returns 0 or a negative errno (the policy's
    * for a conflict, ENOMEM); `mapped` says how many pages went in before a failure (the caller
    * unwinds them). Empty tables a large leaf replaces go onto freed's freelist. RangeError for an
-   * order the format cannot hold or a range beyond the span.
+   * order the format cannot hold or a range outside the span (a negative iova included).
    */
   map(iova: number, pfn: number, order: number, count: number, prot: number, freed: IotlbGather): number {
     const r = this.walk,
@@ -124,6 +124,10 @@ export class PageTable implements Reacher, PtLevelTable {
     const level = geo.levelOf[order] ?? -1;
     if (level < 0) throw new RangeError(`format ${this.fmt.name} holds no leaf of order ${order}`);
     const lp = POW2_TABLE[order - 12]!;
+    // checked before the 4 KiB shortcuts, which index tables straight from iova: a negative page would
+    // reach the entry before its table's first, and the walk would take it for page 0
+    if (!(iova >= 0 && iova + count * lp <= this.span))
+      throw new RangeError(`iova page ${iova} + ${count * lp} outside the top level's span of ${this.span} pages`);
     if (lp === 1 && count === 1 && this.lin !== null) {
       const s = this.states[0]!;
       if (s.key === Math.floor(iova * geo.perTable[0]!) && this.top > 0) {
@@ -135,7 +139,6 @@ export class PageTable implements Reacher, PtLevelTable {
       const e = this.mapOne4kDescend(iova, pfn, prot);
       if (e <= 0) return e;
     }
-    if (iova + count * lp > this.span) throw new RangeError(`iova page ${iova} + ${count * lp} beyond the top level's span`);
     r.va = iova;
     r.start = iova;
     r.end = iova + count * lp;
@@ -211,11 +214,10 @@ export class PageTable implements Reacher, PtLevelTable {
   /**
    * One 4 KiB leaf at iova when the tables down to level 0 are there (a single-page map into
    * another level-0 table): 0 or the policy's overmap; 1 when it needs the walk (a table to
-   * allocate, a leaf above level 0, iova outside the span). Kept out of map(): inlined there, it
+   * allocate, a leaf above level 0). iova is inside the span (map() checked). Kept out of map(): inlined there, it
    * cost the 4k guest's cached path more than it saved.
    */
   private mapOne4kDescend(iova: number, pfn: number, prot: number): number {
-    if (!(iova >= 0 && iova < this.span)) return 1;
     const states = this.states,
       geo = this.geo;
     let l = this.top;
