@@ -339,7 +339,8 @@ describe('PageTable frees', () => {
     expect([pt.tables, pt.deferredTables]).toEqual([2, 0]);
     expect(pt.unmap(512, 512, g)).toBe(0);
     expect([pt.tables, pt.deferredTables]).toEqual([2, 0]);
-    // a whole-table unmap of an emptied table's range frees it
+    // nor does an unmap over the whole emptied table: it stops at the first hole, having cleared
+    // nothing, and only a span the unmap itself cleared frees tables
     expect(pt.unmap(0, 512, g)).toBe(0);
     expect(pt.tables).toBe(2);
   });
