@@ -248,6 +248,25 @@ describe('FrameAllocator kernel allocations (allocContig)', () => {
     }
   });
 
+  it("test_kernel_bump_block_kept_by_a_drain_with_a_free_block_left: the next kernel frame is the bump block's next", () => {
+    // as above, and then a block comes back whole: a drain that had dropped the bump block would
+    // have the next kernel allocation open a new bump block there instead of bumping on
+    for (const seed of [1, 2, 3]) {
+      const fa = alloc(4, seed);
+      const k = fa.allocContig(10, 1, FRAME_KERNEL);
+      const s = fa.allocScattered();
+      const o1 = fa.allocBlock(FRAME_USER);
+      const o2 = fa.allocBlock(FRAME_USER);
+      expect(new Set([k >>> 9, s >>> 9, o1 >>> 9, o2 >>> 9]).size).toBe(4);
+      fa.freeFrame(s);
+      expect(fa.allocBlock(FRAME_USER)).toBe((s >>> 9) * B); // the drain gave it back
+      freeBlock(fa, o2 >>> 9);
+      expect(fa.allocContig(1, 1, FRAME_KERNEL)).toBe(k + 10);
+      expect(fa.allocContig(5, 1, FRAME_KERNEL)).toBe(k + 11);
+      expect(census(fa)).toEqual([4 * B - 1040, 16, 1024]);
+    }
+  });
+
   it('test_kernel_bump_block_0_drained: an empty bump block at pfn 0 comes back', () => {
     const seed = seedWithFirstInt(2, (v) => v === 0);
     const fa = alloc(2, seed);
