@@ -1,6 +1,10 @@
 // Shared fixtures: a sim + reference driver + domain, and leak checks every suite ends with.
 import { expect } from 'vitest';
 import {
+  IotlbGather,
+  SZ_1G,
+  SZ_2M,
+  SZ_4K,
   createReferenceDriver,
   createSim,
   type Backing,
@@ -9,7 +13,7 @@ import {
   type Sim,
   type ReferenceDriver,
 } from '../src/index.js';
-import { FRAME_KERNEL, FRAME_USER } from '../src/internals.js';
+import { FRAME_KERNEL, FRAME_USER, PageTable, REF_POLICY, createRefFormat } from '../src/internals.js';
 
 export interface Harness {
   sim: Sim;
@@ -34,9 +38,24 @@ export function expectClean(h: Harness): void {
 
 /** Leaves as [iova, pfn, order] triples, ascending. */
 export function leaves(dom: RefDomain): [number, number, number][] {
+  return ptLeaves(dom.pt);
+}
+
+/** A page table's leaves as [iova, pfn, order] triples, ascending. */
+export function ptLeaves(pt: PageTable): [number, number, number][] {
   const out: [number, number, number][] = [];
-  dom.pt.forEachLeaf((iova, pfn, order) => out.push([iova, pfn, order]));
+  pt.forEachLeaf((iova, pfn, order) => out.push([iova, pfn, order]));
   return out;
+}
+
+/**
+ * A PageTable on its own (no driver, no core API): the reference format with 4K, 2M and 1G leaves,
+ * root at level `top`, domain id 7, over a 1 GiB host; and a gather for what its unmaps free.
+ */
+export function refPageTable(top: number, seed = 1): { sim: Sim; pt: PageTable; g: IotlbGather } {
+  const sim = createSim({ memory: 1n << 30n, seed });
+  const pt = new PageTable(createRefFormat(SZ_4K | SZ_2M | SZ_1G), sim.mem, sim.meter, REF_POLICY, top, 7);
+  return { sim, pt, g: new IotlbGather() };
 }
 
 export const RW = 3;

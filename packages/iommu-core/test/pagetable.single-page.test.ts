@@ -4,37 +4,24 @@
 // general walk gives; here they are checked against a plain Map of page -> frame, with pages picked
 // at table edges so that every level's cached state and descent is used.
 import { describe, expect, it } from 'vitest';
-import { IOMMU_READ, IOMMU_WRITE, IotlbGather, SZ_1G, SZ_2M, SZ_4K, createSim } from '../src/index.js';
+import { IotlbGather, SZ_1G, SZ_2M, SZ_4K } from '../src/index.js';
 import { PageTable, Prng, REF_POLICY, createRefFormat } from '../src/internals.js';
+import { RW, ptLeaves, refPageTable } from './harness.js';
 
-const RW = IOMMU_READ | IOMMU_WRITE;
-const BM = SZ_4K | SZ_2M | SZ_1G;
 const L1 = 512 * 512; // pages under one level-2 entry
-
-function setup(top: number) {
-  const sim = createSim({ memory: 1n << 30n, seed: 1 });
-  const pt = new PageTable(createRefFormat(BM), sim.mem, sim.meter, REF_POLICY, top, 7);
-  return { sim, pt, g: new IotlbGather() };
-}
-
-function leaves(pt: PageTable): number[][] {
-  const seen: number[][] = [];
-  pt.forEachLeaf((iova, pfn, order) => seen.push([iova, pfn, order]));
-  return seen;
-}
 
 describe('PageTable single-page shortcuts', () => {
   it('test_cached_level0_table_of_a_far_page: a page whose number times 512 is the cached table key is not in that table', () => {
     // the level-0 table of pages 262144..262655 has key 512 (its first page / 512); page 1 lies in
     // the table of key 0, so neither map(1) nor lookup(1) may use the cached one
-    const { pt, g } = setup(2);
+    const { pt, g } = refPageTable(2);
     expect(pt.map(L1 + 3, 90, 12, 1, RW, g)).toBe(0);
     expect(pt.map(1, 91, 12, 1, RW, g)).toBe(0);
     expect([pt.lookup(L1 + 3, null), pt.lookup(1, null)]).toEqual([90, 91]);
     expect(pt.lookup(L1 + 3, null)).toBe(90);
     expect(pt.unmap(1, 1, g)).toBe(1);
     expect([pt.lookup(1, null), pt.lookup(L1 + 3, null)]).toEqual([-1, 90]);
-    expect(leaves(pt)).toEqual([[L1 + 3, 90, 12]]);
+    expect(ptLeaves(pt)).toEqual([[L1 + 3, 90, 12]]);
   });
 
   it('test_descent_from_a_cached_level1_table: the entry of the page inside that table, not one further on', () => {
@@ -46,7 +33,7 @@ describe('PageTable single-page shortcuts', () => {
       [0, 512],
       [L1, L1 + 512],
     ] as const) {
-      const { pt, g } = setup(2);
+      const { pt, g } = refPageTable(2);
       for (const [k, p] of [0, L1, 2 * L1, under].entries()) expect(pt.map(p, 100 + k, 12, 1, RW, g)).toBe(0);
       const tables = pt.tables;
       expect(pt.map(first + 2, 200, 12, 1, RW, g)).toBe(0);
@@ -61,7 +48,7 @@ describe('PageTable single-page shortcuts', () => {
   it('test_single_page_maps_beside_a_high_frame_2m_leaf: entry 2 of the level-1 table, not a mix of entries 0 and 1', () => {
     // entry 0 of the level-1 table is a 2 MiB leaf at frame 65 << 20 (260 GiB up): its high word,
     // 65, has the bits of a present table entry, so a descent that read a word off would take it for one
-    const { pt, g } = setup(2);
+    const { pt, g } = refPageTable(2);
     const high = 65 * 2 ** 20;
     expect(pt.map(0, high, 21, 1, RW, g)).toBe(0);
     for (const p of [1024 + 5, 1024 + 6, 512 + 1, 1536]) expect(pt.map(p, p, 12, 1, RW, g), `map ${p}`).toBe(0);
@@ -70,7 +57,7 @@ describe('PageTable single-page shortcuts', () => {
   });
 
   it('test_unmap_after_a_map_descends: a map between the lookup and the unmap drops the found leaf', () => {
-    const { pt, g } = setup(1);
+    const { pt, g } = refPageTable(1);
     expect(pt.map(0, 1000, 12, 4, RW, g)).toBe(0);
     expect(pt.lookup(3, null)).toBe(1003);
     expect(pt.map(10, 1010, 12, 1, RW, g)).toBe(0);
@@ -79,7 +66,7 @@ describe('PageTable single-page shortcuts', () => {
   });
 
   it('test_unmap_after_an_unmap_descends: the found leaf is used by one unmap only', () => {
-    const { pt, g } = setup(1);
+    const { pt, g } = refPageTable(1);
     expect(pt.map(0, 1000, 12, 4, RW, g)).toBe(0);
     expect(pt.lookup(3, null)).toBe(1003);
     expect(pt.unmap(3, 1, g)).toBe(1);
@@ -89,8 +76,8 @@ describe('PageTable single-page shortcuts', () => {
   });
 
   it("test_put_pages_of_another_tables_gather: leaves this table's own waiting tables on its list", () => {
-    const { sim, pt: a, g: ga } = setup(1);
-    const b = new PageTable(createRefFormat(BM), sim.mem, sim.meter, REF_POLICY, 1, 8);
+    const { sim, pt: a, g: ga } = refPageTable(1);
+    const b = new PageTable(createRefFormat(SZ_4K | SZ_2M | SZ_1G), sim.mem, sim.meter, REF_POLICY, 1, 8);
     const gb = new IotlbGather();
     for (const [pt, g] of [
       [a, ga],
@@ -109,7 +96,7 @@ describe('PageTable single-page shortcuts', () => {
   });
 
   it('test_single_page_churn_matches_a_plain_model: maps, unmaps and lookups of one page at table edges, seed 15', () => {
-    const { pt, g } = setup(2);
+    const { pt, g } = refPageTable(2);
     const span = 512 * L1;
     // pages around the edges of level-0, level-1 and level-2 tables, and the span's ends
     const bases = [0, 509, 1021, L1 - 3, L1 + 510, 3 * L1 + 512 * 7 - 2, 200 * L1 + 253, span - 6];
@@ -158,7 +145,7 @@ describe('PageTable single-page shortcuts', () => {
       }
       if (op % 500 === 499) {
         const want = [...model.entries()].sort((x, y) => x[0] - y[0]).map(([i, p]) => [i, p, 12]);
-        expect(leaves(pt), where).toEqual(want);
+        expect(ptLeaves(pt), where).toEqual(want);
       }
     }
     // every kind of step happened often enough to matter

@@ -6,16 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { IOMMU_READ, IOMMU_WRITE, IotlbGather, SZ_1G, SZ_2M, SZ_4K, createSim, iommuMap } from '../src/index.js';
 import { EV, PageTable, REF_POLICY, createRefFormat } from '../src/internals.js';
 import { ptTestDomain, ptTestDomainFree } from '../src/testing.js';
+import { ptLeaves, refPageTable } from './harness.js';
 
 const RW = IOMMU_READ | IOMMU_WRITE;
 const BM = SZ_4K | SZ_2M | SZ_1G;
-
-function setup(top = 1, seed = 1) {
-  const sim = createSim({ memory: 1n << 30n, seed });
-  const fmt = createRefFormat(BM);
-  const pt = new PageTable(fmt, sim.mem, sim.meter, REF_POLICY, top, 7);
-  return { sim, fmt, pt, g: new IotlbGather() };
-}
 
 /** The pfn the reference format stores in an entry's two words. */
 const entryPfn = (words: Int32Array, w: number): number => (words[w + 1]! >>> 0) * 0x100000 + (words[w]! >>> 12);
@@ -46,7 +40,7 @@ describe('PageTable bounds', () => {
   });
 
   it('test_map_bad_order_and_span: RangeError for an order the format has no leaf of and a range outside the span', () => {
-    const { pt, g } = setup(1); // span 512 * 512 pages
+    const { pt, g } = refPageTable(1); // span 512 * 512 pages
     for (const o of [5, 13, 31, 60, 70, -1])
       expect(() => pt.map(0, 0, o, 1, RW, g)).toThrow(new RangeError(`format ref holds no leaf of order ${o}`));
     const span = 512 * 512;
@@ -67,7 +61,7 @@ describe('PageTable bounds', () => {
     // page 0's tables sit right after the root: an index computed from a page outside the span
     // would land in them (a negative page: the entry before a table's first)
     for (const top of [1, 2, 3]) {
-      const { pt, g } = setup(top);
+      const { pt, g } = refPageTable(top);
       const span = 512 ** (top + 1);
       expect(pt.map(0, 1000, 12, 4, RW, g)).toBe(0);
       expect(pt.map(span - 1, 1100, 12, 1, RW, g)).toBe(0);
@@ -86,9 +80,7 @@ describe('PageTable bounds', () => {
         expect(pt.entryOf(iova), `top ${top} entryOf ${iova}`).toBe(null);
       }
       expect(pt.tables).toBe(tables);
-      const seen: number[][] = [];
-      pt.forEachLeaf((iova, pfn, order) => seen.push([iova, pfn, order]));
-      expect(seen).toEqual([
+      expect(ptLeaves(pt)).toEqual([
         [0, 1000, 12],
         [1, 1001, 12],
         [2, 1002, 12],
@@ -101,7 +93,7 @@ describe('PageTable bounds', () => {
 
 describe('PageTable grow (increase_top)', () => {
   it('test_grow_keeps_mappings_and_stops_at_the_max_level', () => {
-    const { sim, pt, g } = setup(1);
+    const { sim, pt, g } = refPageTable(1);
     expect(pt.map(5, 300, 12, 1, RW, g)).toBe(0);
     const t0 = pt.tables,
       inUse = sim.mem.tables.inUse;
@@ -121,7 +113,7 @@ describe('PageTable grow (increase_top)', () => {
   });
 
   it('test_grow_enomem_changes_nothing', () => {
-    const { sim, pt, g } = setup(1);
+    const { sim, pt, g } = refPageTable(1);
     expect(pt.map(5, 300, 12, 1, RW, g)).toBe(0);
     const before = [pt.top, pt.tables, pt.root, sim.mem.tables.inUse];
     sim.faults.arm('tableAlloc', 1);
@@ -133,7 +125,7 @@ describe('PageTable grow (increase_top)', () => {
 
 describe('PageTable single 4 KiB maps (the cached and the descending path)', () => {
   it('test_single_page_maps_across_tables: present and missing tables at every level, in any order', () => {
-    const { pt, g } = setup(2); // root at level 2: 512 GiB of IOVA
+    const { pt, g } = refPageTable(2); // root at level 2: 512 GiB of IOVA
     const L1 = 512 * 512; // pages per level-2 entry
     // each map lands where the walk left off, in another level-0 table under a present level-1
     // table, or under an empty root or level-1 entry
@@ -152,7 +144,7 @@ describe('PageTable single 4 KiB maps (the cached and the descending path)', () 
 
 describe('PageTable entries and reach', () => {
   it('test_entry_of: the word offset of the entry that translates an IOVA page', () => {
-    const { sim, pt, g } = setup(1);
+    const { sim, pt, g } = refPageTable(1);
     expect(pt.map(7, 1234, 12, 1, RW, g)).toBe(0);
     expect(pt.map(512, 4096, 21, 1, RW, g)).toBe(0);
     const e = pt.entryOf(7)!;
@@ -169,7 +161,7 @@ describe('PageTable entries and reach', () => {
   });
 
   it('test_find_reach: the first leaf (lowest IOVA) that reaches a frame, by its offset in the leaf', () => {
-    const { pt, g } = setup(1);
+    const { pt, g } = refPageTable(1);
     expect(pt.map(1024, 4096, 21, 1, RW, g)).toBe(0); // IOVA pages 1024..1535 -> frames 4096..4607
     expect(pt.map(3, 4100, 12, 1, RW, g)).toBe(0); // and frame 4100 again at IOVA page 3
     expect(pt.map(9, 9000, 12, 1, RW, g)).toBe(0);
@@ -182,7 +174,7 @@ describe('PageTable entries and reach', () => {
   });
 
   it('test_table_empty: any nonzero word of the 1024 makes a table non-empty', () => {
-    const { sim, pt, g } = setup(1);
+    const { sim, pt, g } = refPageTable(1);
     expect(pt.tableEmpty(pt.root)).toBe(true);
     // root entry 511, level-0 entry 511, a frame above 2^20 (MMIO) so that both words are nonzero
     expect(pt.map(511 * 512 + 511, 0x100005, 12, 1, RW, g)).toBe(0);
@@ -201,7 +193,7 @@ describe('PageTable entries and reach', () => {
 
 describe('PageTable map brackets (txBegin / txEnd)', () => {
   it('test_abort_frees_the_empty_tables_of_the_bracket', () => {
-    const { sim, pt, g } = setup(2);
+    const { sim, pt, g } = refPageTable(2);
     const base = sim.mem.tables.inUse;
     pt.txBegin();
     expect(pt.map(1 << 18, 50, 12, 1, RW, g)).toBe(0); // a level-1 and a level-0 table
@@ -212,7 +204,7 @@ describe('PageTable map brackets (txBegin / txEnd)', () => {
   });
 
   it('test_abort_keeps_tables_that_still_hold_leaves', () => {
-    const { sim, pt, g } = setup(2);
+    const { sim, pt, g } = refPageTable(2);
     pt.txBegin();
     expect(pt.map(1 << 18, 50, 12, 1, RW, g)).toBe(0);
     expect(pt.map((1 << 18) + 1, 51, 12, 1, RW, g)).toBe(0);
@@ -223,7 +215,7 @@ describe('PageTable map brackets (txBegin / txEnd)', () => {
   });
 
   it('test_commit_and_unbalanced_end: a committed bracket frees nothing, an end without a begin does nothing', () => {
-    const { sim, pt, g } = setup(2);
+    const { sim, pt, g } = refPageTable(2);
     pt.txEnd(true);
     pt.txEnd(false);
     pt.txBegin();
@@ -242,7 +234,7 @@ describe('PageTable map brackets (txBegin / txEnd)', () => {
   });
 
   it('test_abort_skips_a_table_no_longer_linked: a table unlinked inside the bracket and replaced stays as the gather has it', () => {
-    const { sim, pt, g } = setup(2);
+    const { sim, pt, g } = refPageTable(2);
     expect(pt.map((1 << 18) + 512, 90, 12, 1, RW, g)).toBe(0); // before the bracket: the level-1 table and a level-0 beside
     pt.txBegin();
     expect(pt.map(1 << 18, 1000, 12, 512, RW, g)).toBe(0); // level-0 table A, recorded
@@ -261,13 +253,11 @@ describe('PageTable map brackets (txBegin / txEnd)', () => {
     // page 512's level-0 table, then page 2^27 + 5's under the next root entry: their keys (the
     // table's first page / 512) are 1 and 262144; a key computed as page * 512 would make the first
     // 262144 too, and the second map would write into the first table
-    const { pt, g } = setup(3);
+    const { pt, g } = refPageTable(3);
     expect(pt.map(512, 70, 12, 1, RW, g)).toBe(0);
     expect(pt.map(2 ** 27 + 5, 80, 12, 1, RW, g)).toBe(0);
     expect(pt.map(513, 71, 12, 1, RW, g)).toBe(0);
-    const seen: number[][] = [];
-    pt.forEachLeaf((iova, pfn, order) => seen.push([iova, pfn, order]));
-    expect(seen).toEqual([
+    expect(ptLeaves(pt)).toEqual([
       [512, 70, 12],
       [513, 71, 12],
       [2 ** 27 + 5, 80, 12],
@@ -276,21 +266,19 @@ describe('PageTable map brackets (txBegin / txEnd)', () => {
   });
 
   it('test_abort_then_map_again: the walk does not reuse a table the abort freed', () => {
-    const { sim, pt, g } = setup(2);
+    const { sim, pt, g } = refPageTable(2);
     pt.txBegin();
     expect(pt.map((1 << 18) + 5, 50, 12, 1, RW, g)).toBe(0); // a level-1 and a level-0 table
     expect(pt.unmap((1 << 18) + 5, 1, g)).toBe(1);
     pt.txEnd(true);
     expect([pt.tables, sim.mem.tables.inUse]).toEqual([1, 1]);
     expect(pt.map((1 << 18) + 6, 60, 12, 1, RW, g)).toBe(0); // the same tables' place: allocated and linked again
-    const seen: number[][] = [];
-    pt.forEachLeaf((iova, pfn, order) => seen.push([iova, pfn, order]));
-    expect(seen).toEqual([[(1 << 18) + 6, 60, 12]]);
+    expect(ptLeaves(pt)).toEqual([[(1 << 18) + 6, 60, 12]]);
     expect([pt.tables, sim.mem.tables.inUse]).toEqual([3, 3]);
   });
 
   it('test_nested_brackets: an inner abort frees what was allocated since its own begin', () => {
-    const { pt, g } = setup(2);
+    const { pt, g } = refPageTable(2);
     pt.txBegin();
     expect(pt.map(1 << 18, 50, 12, 1, RW, g)).toBe(0);
     pt.txBegin();
@@ -306,7 +294,7 @@ describe('PageTable map brackets (txBegin / txEnd)', () => {
 
 describe('PageTable frees', () => {
   it('test_destroy_frees_tables_waiting_on_a_gather', () => {
-    const { sim, pt, g } = setup(2);
+    const { sim, pt, g } = refPageTable(2);
     expect(pt.map(1 << 18, 50, 12, 512, RW, g)).toBe(0);
     expect(pt.unmap(1 << 18, 512, g)).toBe(512); // the whole level-0 table: unlinked onto g
     expect(pt.deferredTables).toBeGreaterThan(0);
@@ -332,7 +320,7 @@ describe('PageTable frees', () => {
   it('test_unmap_of_a_hole_frees_no_table', () => {
     // a level-0 table emptied by two half unmaps stays (neither cleared a whole table), and an unmap
     // over nothing after it frees nothing either
-    const { pt, g } = setup(1);
+    const { pt, g } = refPageTable(1);
     expect(pt.map(0, 1000, 12, 512, RW, g)).toBe(0);
     expect(pt.unmap(0, 256, g)).toBe(256);
     expect(pt.unmap(256, 256, g)).toBe(256);
@@ -396,7 +384,7 @@ describe('PageTable unmap after lookup', () => {
   const A = 5,
     B = 3 * 512 + 7;
   function twoPages(top = 2) {
-    const h = setup(top);
+    const h = refPageTable(top);
     expect(h.pt.map(A, 300, 12, 1, RW, h.g)).toBe(0);
     expect(h.pt.map(B, 400, 12, 1, RW, h.g)).toBe(0);
     return h;
@@ -513,7 +501,7 @@ describe('PageTable unmap after lookup', () => {
 
   it('test_grow_keeps_the_looked_up_leaf', () => {
     for (const top of [0, 1]) {
-      const h = setup(top);
+      const h = refPageTable(top);
       expect(h.pt.map(A, 300, 12, 1, RW, h.g)).toBe(0);
       expect(h.pt.map(A + 1, 301, 12, 1, RW, h.g)).toBe(0);
       expect(h.pt.lookup(A, null)).toBe(300);

@@ -212,10 +212,10 @@ export class PageTable implements Reacher, PtLevelTable {
   }
 
   /**
-   * One 4 KiB leaf at iova when the tables down to level 0 are there (a single-page map into
-   * another level-0 table): 0 or the policy's overmap; 1 when it needs the walk (a table to
-   * allocate, a leaf above level 0). iova is inside the span (map() checked). Kept out of map(): inlined there, it
-   * cost the 4k guest's cached path more than it saved.
+   * One 4 KiB leaf at iova, which map() has checked is inside the span, when the tables down to
+   * level 0 are there (a single-page map into another level-0 table): 0 or the policy's overmap; 1
+   * when it needs the walk (a table to allocate, a leaf above level 0). Kept out of map(): inlined
+   * there, it cost the 4k guest's cached path more than it saved.
    */
   private mapOne4kDescend(iova: number, pfn: number, prot: number): number {
     const states = this.states,
