@@ -10,7 +10,8 @@ import base from './vitest.config.js';
 // run): invocation.test.ts (the paths the CLI prints for itself from the repository root),
 // readme.test.ts (the README's output blocks, from the repository's commands), scale.test.ts (a
 // child process's memory, which the two test runners beside it disturb), progress.test.ts and
-// profile-summary.test.ts (a child's stderr and files).
+// profile-summary.test.ts (a child's stderr and files), trace-scale.test.ts (traces of 16 GiB and
+// 1 GiB guests under a small heap: 10 s of every run that covers the engine, none of it mutated).
 export default mergeConfig(base, {
   test: {
     exclude: [
@@ -20,6 +21,7 @@ export default mergeConfig(base, {
       'test/scale.test.ts',
       'test/progress.test.ts',
       'test/profile-summary.test.ts',
+      'test/trace-scale.test.ts',
     ],
     testTimeout: 180_000,
     env: { FC_RUNS: '20', FAULT_MAX_K: '4', ISO_STEPS: '100', FUZZ_RUNS: '20' },

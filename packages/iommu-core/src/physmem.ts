@@ -237,11 +237,6 @@ export class PhysMem {
     if (pfn < this.nFrames) this.reach4k.addRun(pfn, Math.min(n, this.nFrames - pfn), d);
   }
 
-  /** reach4k.add for one 4 KiB frame, skipped outside RAM (the engine's rare path). */
-  reach4kAdd(pfn: number, d: number): void {
-    if (pfn < this.nFrames) this.reach4k.add(pfn, d);
-  }
-
   /** True while some PTE or IOTLB entry translates to the frame. */
   isReachable(pfn: number): boolean {
     if (pfn >= this.nFrames) return false;

@@ -13,6 +13,14 @@ describe('sim', () => {
     expect(() => createSim({ cost: { bogus: 1 } })).toThrow(/unknown cost event 'bogus'/);
   });
 
+  it('test_seed_must_be_an_integer: a fractional or non-number seed is a RangeError naming it', () => {
+    for (const seed of [1.5, Number.NaN, Infinity])
+      expect(() => createSim({ seed })).toThrow(new RangeError(`seed must be an integer, got ${seed}`));
+    expect(() => createSim({ seed: '7' as never })).toThrow(new RangeError('seed must be an integer, got 7'));
+    expect(createSim({ seed: -3 }).seed).toBe(-3);
+    expect(createSim().seed).toBe(1);
+  });
+
   it('test_clock_is_sum_of_charges: modeled time equals count x cost over every event', () => {
     const h = makeHarness();
     iommuMap(h.dom, 0, 0, 300, RW);

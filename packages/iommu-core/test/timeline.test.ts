@@ -68,10 +68,31 @@ describe('releases', () => {
     ['4.17', `unknown release '4.17' (write it as 'v4.17'; a release from v3.19 to v7.1, or mainline)`],
     ['latest', `unknown release 'latest' ${RANGE}`],
     ['', `unknown release '' ${RANGE}`],
+    // inside the oldest or newest series but not a release: unknown, neither older nor newer
+    ['v3.20', `unknown release 'v3.20' ${RANGE}`],
+    ['v3.019', `unknown release 'v3.019' ${RANGE}`],
+    ['v7.00', `unknown release 'v7.00' ${RANGE}`],
+    ['v7.01', `unknown release 'v7.01' ${RANGE}`],
+    ['v10.1', `release 'v10.1' is newer than v7.1, the newest this model covers ${RANGE}`],
+    // the whole string is the tag: text before or after it is not a release
+    ['xv4.17', `unknown release 'xv4.17' ${RANGE}`],
+    ['v3.18x', `unknown release 'v3.18x' ${RANGE}`],
   ])('test_bad_release_name %s', (name, msg) => {
     expect(isReleaseName(name)).toBe(false);
     expect(releaseError(name)).toBe(msg);
     expect(() => parseRelease(name)).toThrow(new RangeError(msg));
+  });
+});
+
+describe('release names', () => {
+  it('test_release_name_values: every release and mainline are names; nothing else is, not even a number', () => {
+    for (const r of RELEASES) expect(isReleaseName(r)).toBe(true);
+    expect(isReleaseName('v3.19')).toBe(true); // index 0
+    expect(isReleaseName('mainline')).toBe(true);
+    for (const v of [4.17, 417, null, undefined, ['v4.17'], { toString: () => 'v4.17' }]) expect(isReleaseName(v)).toBe(false);
+    // a number is not a tag, even one that reads like a release without its 'v'
+    expect(releaseError(4.17)).toBe(`unknown release '4.17' ${RANGE}`);
+    expect(releaseError(3.18)).toBe(`unknown release '3.18' ${RANGE}`);
   });
 });
 
