@@ -113,9 +113,12 @@ export class SimObservers {
       if (f !== undefined && typeof f !== 'function') throw new TypeError(`observer.${h} must be a function`);
     }
     this.setList([...this.list, o]);
+    // a flag, not a lookup: the same object subscribed twice has two removers, each removing one
+    let live = true;
     return () => {
+      if (!live) return;
+      live = false;
       const i = this.list.indexOf(o);
-      if (i < 0) return;
       this.setList(this.list.filter((_, k) => k !== i));
     };
   }

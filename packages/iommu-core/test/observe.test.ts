@@ -265,9 +265,37 @@ describe('iommu_observe', () => {
 
   it('test_observe_bad_observer: TypeError, nothing subscribed', () => {
     h = makeHarness();
-    expect(() => h.sim.observe(null as unknown as IommuObserver)).toThrow(TypeError);
-    expect(() => h.sim.observe({ map: 1 } as unknown as IommuObserver)).toThrow('observer.map must be a function');
-    expect(h.sim.observers.on).toBe(false);
+    for (const bad of [null, undefined, 5, 'map', () => {}])
+      expect(() => h.sim.observe(bad as unknown as IommuObserver)).toThrow(new TypeError('observer must be an object of hooks'));
+    // every hook is checked by its own name, whatever the others hold
+    const hooks = ['map', 'unmap', 'mapPagesBegin', 'mapPagesEnd', 'unmapPagesBegin', 'unmapPagesEnd', 'iotlbSyncBegin', 'iotlbSyncEnd'];
+    hooks.push('flushIotlbAllBegin', 'flushIotlbAllEnd', 'ioPageFault', 'pin', 'unpin');
+    for (const k of hooks) {
+      const o = { map: () => {}, pin: () => {}, [k]: 1 };
+      expect(() => h.sim.observe(o as unknown as IommuObserver)).toThrow(new TypeError(`observer.${k} must be a function`));
+    }
+    expect([h.sim.observers.on, h.sim.observers.count]).toEqual([false, 0]);
+  });
+
+  it('test_observe_same_object_twice: two subscriptions, two removers, each removing one', () => {
+    h = makeHarness();
+    const pins: number[] = [];
+    const o: IommuObserver = { pin: (pfn) => pins.push(pfn) };
+    const offA = h.sim.observe(o),
+      offB = h.sim.observe(o);
+    const pfn = h.sim.mem.allocFrames(1);
+    h.sim.mem.pin(pfn, 1);
+    expect(pins).toEqual([pfn, pfn]);
+    offA();
+    offA(); // again: nothing, and above all not the other subscription
+    expect(h.sim.observers.count).toBe(1);
+    h.sim.mem.pin(pfn, 1);
+    expect(pins).toEqual([pfn, pfn, pfn]);
+    offB();
+    expect([h.sim.observers.on, h.sim.observers.count]).toEqual([false, 0]);
+    h.sim.mem.unpin(pfn, 1);
+    h.sim.mem.unpin(pfn, 1);
+    h.sim.mem.freeFrames(pfn, 1);
   });
 });
 

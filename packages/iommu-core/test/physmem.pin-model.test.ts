@@ -123,13 +123,7 @@ function churn(seed: number, steps: number, blocks = false): Map<string, number>
     let what: string;
     let got: Report[] = [];
     let want: Report[] = [];
-    if (op < 3) {
-      const [pfn, n] = run(r, blocks);
-      what = `pin ${pfn} ${n}`;
-      expect(sim.mem.pin(pfn, n)).toBe(true);
-      m.pin(pfn, n);
-      pinned.push([pfn, n]);
-    } else if (op < 6 && pinned.length > 0) {
+    if (op >= 3 && op < 6 && pinned.length > 0) {
       // undo an earlier pin, whole (a uniform block's fast path) or in two parts
       const [pfn, n] = pinned.splice(r(pinned.length), 1)[0]!;
       const cut = r(3) === 0 ? r(n) : 0;
@@ -174,10 +168,11 @@ function churn(seed: number, steps: number, blocks = false): Map<string, number>
       m.reachRun(pfn, n, 1);
       runs4k.push([pfn, n]);
     } else {
-      // pin what is there again, so counts above 1 and blocks that are not uniform are common
+      // ops 0-2 and 9 (and 3-5 while nothing is pinned): pins, often of frames pinned already, so
+      // counts above 1 and blocks that are not uniform are common
       const [pfn, n] = run(r, blocks);
-      what = `repin ${pfn} ${n}`;
-      sim.mem.pin(pfn, n);
+      what = `pin ${pfn} ${n}`;
+      expect(sim.mem.pin(pfn, n)).toBe(true);
       m.pin(pfn, n);
       pinned.push([pfn, n]);
     }
@@ -192,7 +187,7 @@ describe('PhysMem pins and reach against a per-frame model', () => {
   for (const seed of [1, 2, 3, 4])
     it(`test_pin_model_churn seed ${seed}: every report, count and reach as the model says`, () => {
       const seen = churn(seed, 400, seed > 2);
-      // the runs reach both reports often (seed 4, the fewest: 6523 underflows, 3785 unsafe unpins)
+      // the runs reach both reports often (the fewest: seed 2's 7367 underflows, seed 1's 11544 unsafe unpins)
       expect([seen.get('unpin-underflow')! > 1000, seen.get('unpin-while-reachable')! > 1000]).toEqual([true, true]);
     });
 });

@@ -78,7 +78,8 @@ export function isBackingProfile(p: unknown): p is BackingProfile {
 export function allocBacking(fa: FrameAllocator, rng: Prng, npages: number, profile: BackingProfile): Backing {
   const { kind, scatter } = parseBacking(profile);
   if (!(Number.isInteger(npages) && npages >= 1)) throw new IommuError('EINVAL', 'mmap', `bad page count ${npages}`);
-  const big = kind === 'hugetlb-1g' ? GIGA_SHIFT : kind === '4k' ? 0 : BLOCK_SHIFT;
+  // the run size of the whole-run profiles below ('4k' and 'fragmented' never use it)
+  const big = kind === 'hugetlb-1g' ? GIGA_SHIFT : BLOCK_SHIFT;
   if ((kind === 'hugetlb-1g' || kind === 'hugetlb-2m') && npages % (1 << big) !== 0) {
     throw new IommuError('EINVAL', 'mmap', `hugetlbfs length must be a multiple of the huge page size (${kind})`);
   }
