@@ -3,12 +3,14 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import base from './vitest.config.js';
 
 /**
- * The slowest files in the order they cost (about 1 s to 4 s each, uninstrumented); every other
+ * The slowest files in the order they cost (about 1 s to 4 s each, uninstrumented; html starts a
+ * chromium); every other
  * file runs before them. Stryker stops a mutant's run at its first failing test, and a sandbox has
  * no timings for vitest to order by (vitest then runs the largest files first), so a mutant the
  * quick files kill is done before the slow ones start.
  */
 const SLOW = [
+  'html.test.ts',
   'default.test.ts',
   'table.test.ts',
   'compare-files.test.ts',
