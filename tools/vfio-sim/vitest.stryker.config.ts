@@ -4,8 +4,7 @@ import base from './vitest.config.js';
 
 /**
  * The slowest files in the order they cost (about 1 s to 4 s each, uninstrumented; html starts a
- * chromium); every other
- * file runs before them. Stryker stops a mutant's run at its first failing test, and a sandbox has
+ * chromium); every other file runs before them. Stryker stops a mutant's run at its first failing test, and a sandbox has
  * no timings for vitest to order by (vitest then runs the largest files first), so a mutant the
  * quick files kill is done before the slow ones start.
  */
