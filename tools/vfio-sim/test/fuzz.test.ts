@@ -60,6 +60,10 @@ const junk = fc.oneof(
     '1,,2',
     'v4.0+remove-fgsp',
     'v9.9',
+    // Object.prototype's names: a lookup in a plain object finds them (an op 'toString' once crashed)
+    'toString',
+    'constructor',
+    '__proto__',
   ),
   fc.string({ maxLength: 8 }),
   fc.integer({ min: -5, max: 1 << 22 }).map(String),

@@ -110,7 +110,8 @@ const LINE_KEYS: Record<string, readonly string[]> = {
 /** Checks one line after the header and fills what a file may leave out (ioctl argsz and flags); throws naming every problem. */
 function checkLine(o: Record<string, unknown>, where: string): RecordLine {
   const op = o.op;
-  const keys = typeof op === 'string' ? LINE_KEYS[op] : undefined;
+  // own keys only: an op named 'toString' must not find Object.prototype's
+  const keys = typeof op === 'string' && Object.hasOwn(LINE_KEYS, op) ? LINE_KEYS[op] : undefined;
   if (keys === undefined) {
     throw new UsageError(
       where,

@@ -169,15 +169,24 @@ export interface CommandResult {
 
 const pct = (b: number, a: number): number => (a === 0 ? (b === 0 ? 0 : Infinity) : ((b - a) / a) * 100);
 
+/**
+ * A case's modeled time in a phase, 0 when it has none. A replayed stream names its own phases, so
+ * a name may be 'constructor': only the case's own entries count, never Object.prototype's.
+ */
+export const phaseTime = (m: Metrics, phase: string): number => (Object.hasOwn(m.phaseNs, phase) ? m.phaseNs[phase]! : 0);
+
 /** The document a command prints with --json (and validate reads its figures from). */
 export function commandResult(command: CommandResult['command'], cases: readonly CaseResult[], sweep: SweepInfo | null): CommandResult {
   const res: CommandResult = { schema: RESULT_SCHEMA, command, cases, sweep };
   if (command !== 'compare' || cases.length < 2) return res;
   const a = cases[0]!.metrics;
   const changes = cases.slice(1).map((c): CaseChange => {
-    const b = c.metrics,
-      phaseNs: Record<string, number> = {};
-    for (const k of Object.keys(b.phaseNs)) if (a.phaseNs[k] !== undefined) phaseNs[k] = pct(b.phaseNs[k]!, a.phaseNs[k]!);
+    const b = c.metrics;
+    const phaseNs = Object.fromEntries(
+      Object.keys(b.phaseNs)
+        .filter((k) => Object.hasOwn(a.phaseNs, k))
+        .map((k) => [k, pct(b.phaseNs[k]!, a.phaseNs[k]!)]),
+    );
     return { label: c.label, vs: cases[0]!.label, modeledNs: pct(b.modeledNs, a.modeledNs), phaseNs };
   });
   return { ...res, changes };

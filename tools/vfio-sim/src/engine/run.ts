@@ -72,7 +72,8 @@ const TRACK = 'qemu';
 
 /** Executes record lines against a machine and keeps what the metrics need. */
 class Executor {
-  readonly phaseNs: Record<string, number> = {};
+  /** Modeled time per phase name; a Map because a replayed stream may name a phase 'constructor' or '__proto__'. */
+  readonly phaseNs = new Map<string, number>();
   readonly errors: CaseResult['errorSamples'][number][] = [];
   mapIoctls = 0;
   unmapIoctls = 0;
@@ -228,7 +229,7 @@ class Executor {
   endPhase(): void {
     if (this.phase === null) return;
     const { sim } = this.m;
-    this.phaseNs[this.phase] = (this.phaseNs[this.phase] ?? 0) + (sim.clock.now - this.phaseStart);
+    this.phaseNs.set(this.phase, (this.phaseNs.get(this.phase) ?? 0) + (sim.clock.now - this.phaseStart));
     // an imported QEMU trace runs as one phase 'trace' (everything before its teardown): its end is the boot's
     if (this.phase === 'boot' || this.phase === 'trace') this.tablesAfterBoot = sim.mem.usage().tables;
     if (sim.trace.on) sim.trace.end(TRACK, this.phase);
@@ -485,7 +486,7 @@ function finish(m: Machine, ex: Executor, label: string, scenario: Scenario | nu
     ioPageFaults: m.drv.faults(),
     violations: v.length + sim.checker.dropped,
     modeledNs: sim.clock.now,
-    phaseNs: { ...ex.phaseNs },
+    phaseNs: Object.fromEntries(ex.phaseNs),
   };
   const result: CaseResult = {
     label,

@@ -23,13 +23,16 @@ export function durTick(ns: number): string {
 export const bytes = (n: number): string => (n === 0 ? '0' : fmtSize(BigInt(Math.round(n))));
 
 /** Cost events whose name alone reads as something else: the core's unmapCalls are not VFIO's unmap calls. */
-const EVENT_LABELS: Readonly<Record<string, string>> = {
-  mapCalls: 'mapCalls (iommu_map calls)',
-  unmapCalls: 'unmapCalls (iommu_unmap calls)',
-};
+const EVENT_LABELS: ReadonlyMap<string, string> = new Map([
+  ['mapCalls', 'mapCalls (iommu_map calls)'],
+  ['unmapCalls', 'unmapCalls (iommu_unmap calls)'],
+]);
 
-/** A cost event as the reports name it: the event, with what it counts where the name could mislead. */
-export const eventLabel = (event: string): string => EVENT_LABELS[event] ?? event;
+/**
+ * A cost event as the reports name it: the event, with what it counts where the name could mislead.
+ * A Map, not an object: a name like 'toString' must not find Object.prototype's.
+ */
+export const eventLabel = (event: string): string => EVENT_LABELS.get(event) ?? event;
 
 /** Plain-text table with a header row; the first column (and any in `left`) left-aligned, the rest right-aligned. */
 export function textTable(head: readonly string[], rows: readonly (readonly string[])[], left: readonly number[] = []): string {

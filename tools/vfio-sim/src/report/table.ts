@@ -1,7 +1,7 @@
 // The readable default output: one column per case, one row per number that answers the review's
 // questions, then a short note on what to try next.
 
-import type { CaseResult, CommandResult, IoctlOutcome } from '../engine/result.js';
+import { phaseTime, type CaseResult, type CommandResult, type IoctlOutcome } from '../engine/result.js';
 import { fmtSize, parseSize } from '../scenario/size.js';
 import { resolveScenario } from '../scenario/scenario.js';
 import { bytes, dur, int, textTable } from './format.js';
@@ -70,7 +70,7 @@ export function tableRows(cases: readonly CaseResult[]): Row[] {
     ? [['page faults / 4K cleared', (c) => `${int(c.counters.pageFaults ?? 0)}/${int(c.counters.pageZeroes ?? 0)}`]]
     : [];
   const time: Row[] = [['modeled time: setup', (c) => dur(setupNs(c))]];
-  for (const p of phasesOf(cases)) time.push([`modeled time: ${p}`, (c) => dur(c.metrics.phaseNs[p] ?? 0)]);
+  for (const p of phasesOf(cases)) time.push([`modeled time: ${p}`, (c) => dur(phaseTime(c.metrics, p))]);
   return [...ROWS, ...faults, ...time, ...TAIL_ROWS];
 }
 

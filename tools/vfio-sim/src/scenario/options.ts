@@ -237,7 +237,8 @@ export function setPath(s: Scenario, path: string, v: unknown): void {
 
 /** Parses --cost event=ns,...: each ns a number in [0, 1e9]. */
 export function parseCost(text: string): Record<string, number> {
-  const out: Record<string, number> = {};
+  // a Map, then fromEntries: assigning out['__proto__'] would drop the event instead of naming it unknown
+  const out = new Map<string, number>();
   for (const part of text.split(',')) {
     const m = /^\s*([A-Za-z_][\w.]*)\s*=\s*(\S+)\s*$/.exec(part);
     if (m === null) throw new UsageError('--cost', `'${part}' is not event=ns (e.g. completionWaits=2000)`);
@@ -246,9 +247,9 @@ export function parseCost(text: string): Record<string, number> {
     const e = costError(m[1]!, v);
     if (e !== null)
       throw new UsageError('--cost', Number.isNaN(v) ? `'${m[2]}' is not a number (${m[1]}=ns, e.g. completionWaits=2000)` : e);
-    out[m[1]!] = v;
+    out.set(m[1]!, v);
   }
-  return out;
+  return Object.fromEntries(out);
 }
 
 /** Splits each given option into its values; `lists` false rejects commas. */

@@ -362,7 +362,8 @@ export function mergeScenario(base: Scenario, patch: unknown, where: string): Sc
     for (const [k, v] of Object.entries(src as Record<string, unknown>)) {
       const path = prefix === '' ? k : `${prefix}.${k}`;
       if (k === '$schema' || k === 'comment') continue;
-      if (!(k in dst))
+      // own fields only: 'toString' or '__proto__' in a file is not a field of the scenario
+      if (!Object.hasOwn(dst, k))
         throw new UsageError(
           where,
           `unknown field '${path}' (known: ${Object.keys(dst)
