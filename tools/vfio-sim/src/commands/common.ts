@@ -204,15 +204,16 @@ const est = (e: TraceEstimate): string => `about ${e.events.toLocaleString('en-U
  * Checks the trace the tasks would write against --trace-max (a usage error naming the estimate and
  * the flags that would fit) and says on stderr what a large one will be; returns the detail.
  */
-function checkTrace(tasks: readonly Task[], o: OutputOpts): { level: number; name: TraceDetail } {
+function checkTrace(tasks: readonly Task[], o: OutputOpts): { level: number; name: TraceDetail; shares: number[] } {
   const d = traceDetail(o);
   if (o.trace === undefined) {
     if (o.traceDetail !== undefined || o.traceMax !== undefined)
       throw new UsageError(o.traceDetail !== undefined ? '--trace-detail' : '--trace-max', 'goes with --trace FILE');
-    return d;
+    return { ...d, shares: [] };
   }
   const max = parseSize(o.traceMax ?? TRACE_MAX_DEFAULT, '--trace-max');
-  const e = estimateTrace(tasks, d.level);
+  const each = tasks.map((t) => estimateTrace([t], d.level));
+  const e = { events: each.reduce((a, x) => a + x.events, 0), bytes: each.reduce((a, x) => a + x.bytes, 0) };
   if (BigInt(e.bytes) > max) {
     const fits = TRACE_DETAILS.slice(0, d.level - 1)
       .map((n, i) => ({ n, e: estimateTrace(tasks, i + 1) }))
@@ -226,7 +227,10 @@ function checkTrace(tasks: readonly Task[], o: OutputOpts): { level: number; nam
     );
   }
   if (e.bytes >= TRACE_NOTE_BYTES) process.stderr.write(`vfio-sim: --trace: ${est(e)} at --trace-detail ${d.name} to ${o.trace}\n`);
-  return d;
+  // each case may write --trace-max in proportion to its estimate (at least the estimate: the total
+  // fits), so the whole file stays within --trace-max however low an estimate was
+  const cap = Number(max < BigInt(Number.MAX_SAFE_INTEGER) ? max : BigInt(Number.MAX_SAFE_INTEGER));
+  return { ...d, shares: each.map((x) => Math.floor((cap * x.bytes) / e.bytes)) };
 }
 
 /**
@@ -234,8 +238,9 @@ function checkTrace(tasks: readonly Task[], o: OutputOpts): { level: number; nam
  * file each (next to it, or in a temporary directory when it is not a regular file such as
  * /dev/full), joined in case order when all are done.
  */
-function traceSpecs(file: string, n: number, level: number): TraceSpec[] {
-  if (n === 1) return [{ file, standalone: true, pid: 1, detail: level }];
+function traceSpecs(file: string, level: number, shares: readonly number[]): TraceSpec[] {
+  const n = shares.length;
+  if (n === 1) return [{ file, standalone: true, pid: 1, detail: level, maxBytes: shares[0]! }];
   let dir = dirname(resolve(file));
   try {
     if (!statSync(file).isFile()) dir = mkdtempSync(join(tmpdir(), 'vfio-sim-trace-'));
@@ -247,6 +252,7 @@ function traceSpecs(file: string, n: number, level: number): TraceSpec[] {
     standalone: false,
     pid: i + 1,
     detail: level,
+    maxBytes: shares[i]!,
   }));
 }
 
@@ -254,7 +260,7 @@ function traceSpecs(file: string, n: number, level: number): TraceSpec[] {
 export async function execute(tasks: Task[], o: OutputOpts): Promise<CaseOutput[]> {
   const detail = checkTrace(tasks, o);
   if (o.trace !== undefined) {
-    const specs = traceSpecs(o.trace, tasks.length, detail.level);
+    const specs = traceSpecs(o.trace, detail.level, detail.shares);
     tasks = tasks.map((t, i) => ({ ...t, trace: specs[i]! }));
   }
   // like --json, --csv is for a program: no progress bar
@@ -279,7 +285,11 @@ export async function execute(tasks: Task[], o: OutputOpts): Promise<CaseOutput[
   }
 }
 
-/** Completes the --trace file from the cases' writers (joins the parts); a write that failed is an OutputError (exit 1). */
+/**
+ * Completes the --trace file from the cases' writers (joins the parts); a write that failed is an
+ * OutputError (exit 1). A case cut at its share of --trace-max is said on stderr (and in the file's
+ * metadata): the run's results are whole, its trace holds the events up to that point.
+ */
 function finishTrace(file: string, outs: readonly CaseOutput[], o: OutputOpts): void {
   const infos = outs.map((x) => x.trace!);
   const parts = infos.length > 1 ? infos.map((i) => i.file) : [];
@@ -288,9 +298,17 @@ function finishTrace(file: string, outs: readonly CaseOutput[], o: OutputOpts): 
     for (const p of parts) removeIfFile(p);
     throw new OutputError('--trace', `cannot write ${file}: ${codeReason(bad.error!)}`);
   }
+  const cut = outs.filter((x) => x.trace!.cut).map((x) => x.result.label);
+  for (const x of outs.filter((y) => y.trace!.cut)) {
+    process.stderr.write(
+      `vfio-sim: --trace: ${x.result.label}'s trace stopped at its share of --trace-max ${o.traceMax ?? TRACE_MAX_DEFAULT} ` +
+        `after ${x.trace!.events.toLocaleString('en-US')} events (the estimate before the run was low); ` +
+        `a larger --trace-max or a lighter --trace-detail writes it whole\n`,
+    );
+  }
   if (parts.length === 0) return;
   try {
-    assembleTrace(file, parts, traceDetail(o).name);
+    assembleTrace(file, parts, traceDetail(o).name, cut);
   } catch (e) {
     throw new OutputError('--trace', `cannot write ${file}: ${reason(e)}`);
   } finally {

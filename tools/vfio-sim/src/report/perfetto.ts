@@ -29,6 +29,13 @@ export interface TraceSpec {
   readonly pid: number;
   /** TRACE_IOCTL .. TRACE_ALL (@x/iommu-core). */
   readonly detail: number;
+  /**
+   * The bytes this case may write, its share of --trace-max (absent: no limit). The size is only
+   * estimated before the run, and an estimate can be low (a release whose driver maps page by page
+   * where the estimate counts huge pages): the tracing stops at the share, so a trace never fills
+   * the disk past --trace-max.
+   */
+  readonly maxBytes?: number;
 }
 
 /** What a case wrote. `error`: why a write failed (the run went on without tracing); null when all went out. */
@@ -37,6 +44,8 @@ export interface TraceInfo {
   readonly events: number;
   readonly bytes: number;
   readonly error: string | null;
+  /** The tracing stopped at spec.maxBytes: the file holds the events before that point. */
+  readonly cut: boolean;
 }
 
 export const TRACE_DETAILS = ['ioctl', 'iommu', 'all'] as const;
@@ -44,28 +53,37 @@ export type TraceDetail = (typeof TRACE_DETAILS)[number];
 
 const CHUNK = 1 << 20;
 const OPEN = '{"traceEvents":[\n';
-/** The closing part: the array, then the display unit and what the clock is. */
-function traceClose(detail: TraceDetail): string {
-  return `\n],"displayTimeUnit":"ns","metadata":{"clock":"modeled time (us)","iova":"bytes (0x hex)","detail":"${detail}","generator":"vfio-sim"}}\n`;
+/** The closing part: the array, then the display unit and what the clock is (and which cases were cut at --trace-max). */
+function traceClose(detail: TraceDetail, cut: readonly string[] = []): string {
+  const c = cut.length === 0 ? '' : `,"cut":${JSON.stringify(`at --trace-max: ${cut.join(', ')}`)}`;
+  return `\n],"displayTimeUnit":"ns","metadata":{"clock":"modeled time (us)","iova":"bytes (0x hex)","detail":"${detail}","generator":"vfio-sim"${c}}}\n`;
 }
+/** Room kept in a case's share for the closing part (a standalone file) and a last separator. */
+const CLOSE_ROOM = 512;
 
 /** Appends one case's events to a file as they come, a chunk at a time. */
 export class TraceWriter {
   events = 0;
   bytes = 0;
   error: string | null = null;
+  /** Stopped at spec.maxBytes. */
+  cut = false;
   private fd = -1;
   private buf = '';
   private first = true;
   private readonly tids = new Map<string, number>();
 
-  /** `label`: the case's name (its process name); `detail` names the level in the file's metadata; `onError` stops the tracing. */
+  /** `label`: the case's name (its process name); `detail` names the level in the file's metadata; `onError` stops the tracing (a write failed, or the case used up its share of --trace-max). */
+  /** The event bytes this case may write (its share less room for the closing part). */
+  private readonly budget: number;
+
   constructor(
     readonly spec: TraceSpec,
-    label: string,
+    private readonly label: string,
     private readonly detail: TraceDetail,
     private readonly onError: () => void,
   ) {
+    this.budget = spec.maxBytes === undefined ? Infinity : spec.maxBytes - CLOSE_ROOM;
     try {
       this.fd = openSync(spec.file, 'w');
     } catch (e) {
@@ -79,7 +97,7 @@ export class TraceWriter {
 
   /** The tracer's sink: one event. */
   write(e: TraceEvent): void {
-    if (this.fd < 0) return;
+    if (this.fd < 0 || this.cut) return;
     let tid = this.tids.get(e.track);
     if (tid === undefined) {
       tid = this.tids.size + 1;
@@ -96,12 +114,12 @@ export class TraceWriter {
   /** Flushes and closes; a standalone file gets its closing part. */
   close(): TraceInfo {
     if (this.fd >= 0) {
-      if (this.spec.standalone) this.raw(traceClose(this.detail));
+      if (this.spec.standalone) this.raw(traceClose(this.detail, this.cut ? [this.label] : []));
       this.flush();
       if (this.fd >= 0) closeSync(this.fd);
       this.fd = -1;
     }
-    return { file: this.spec.file, events: this.events, bytes: this.bytes, error: this.error };
+    return { file: this.spec.file, events: this.events, bytes: this.bytes, error: this.error, cut: this.cut };
   }
 
   /** The case failed (a usage error mid-run): close, and remove what it wrote if it is a file of ours. */
@@ -118,6 +136,13 @@ export class TraceWriter {
   }
 
   private line(json: string): void {
+    // characters for bytes: the events are ASCII but for names a replay file gives, and the
+    // share keeps CLOSE_ROOM spare
+    if (this.bytes + this.buf.length + json.length + 2 > this.budget) {
+      this.cut = true;
+      this.onError();
+      return;
+    }
     this.events++;
     this.raw(this.first ? json : `,\n${json}`);
     this.first = false;
@@ -169,7 +194,7 @@ export function removeIfFile(file: string): void {
  * Joins the cases' part files into the trace file, in case order, a chunk at a time, and deletes
  * them. Returns the bytes written; throws the write's error (ENOSPC, ...).
  */
-export function assembleTrace(file: string, parts: readonly string[], detail: TraceDetail): number {
+export function assembleTrace(file: string, parts: readonly string[], detail: TraceDetail, cut: readonly string[] = []): number {
   const out = openSync(file, 'w');
   const buf = Buffer.allocUnsafe(4 * CHUNK);
   let bytes = 0;
@@ -195,7 +220,7 @@ export function assembleTrace(file: string, parts: readonly string[], detail: Tr
         closeSync(fd);
       }
     });
-    const tail = Buffer.from(traceClose(detail));
+    const tail = Buffer.from(traceClose(detail, cut));
     put(tail, tail.length);
   } finally {
     closeSync(out);
