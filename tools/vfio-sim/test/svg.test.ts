@@ -1,0 +1,240 @@
+// The inline-SVG charts read back element by element: where each tick, bar, point and label lands,
+// computed here from the layout the module documents (a 560 x 300 box, 70 px left and 58 px bottom
+// margins, the top margin 48 px when the bars are few and 34 px otherwise, ticks rounded up to 1, 2
+// or 5 times a power of ten, log axes a third of a decade below the lowest value).
+
+import { describe, expect, it } from 'vitest';
+import { barChart, esc, lineChart } from '../src/report/svg.js';
+
+type El = { tag: string; attrs: Record<string, string>; text: string };
+/** The SVG's elements in order: tag, attributes, and the text (or <title>) inside. */
+function elements(svg: string): El[] {
+  const out: El[] = [];
+  for (const m of svg.matchAll(/<(text|rect|line|polyline|circle)\b([^>]*?)(\/>|>([\s\S]*?)<\/\1>)/g)) {
+    const attrs: Record<string, string> = {};
+    for (const a of m[2]!.matchAll(/([\w-]+)="([^"]*)"/g)) attrs[a[1]!] = a[2]!;
+    const inner = m[4] ?? '';
+    const title = /<title>([\s\S]*)<\/title>/.exec(inner);
+    out.push({ tag: m[1]!, attrs, text: title !== null ? title[1]! : inner });
+  }
+  return out;
+}
+const num = (e: El, k: string) => Number(e.attrs[k]);
+const near = (a: number, b: number): void => {
+  expect(Math.abs(a - b)).toBeLessThanOrEqual(0.051);
+};
+
+describe('bar chart', () => {
+  const svg = barChart({
+    title: 'Syncs <per> case & "all"',
+    categories: ['v4.16', 'v4.17'],
+    series: [
+      { name: 'syncs', values: [7, 3] },
+      { name: 'waits', values: [0, 5] },
+    ],
+    xLabel: 'kernel',
+    yLabel: 'count',
+    integer: true,
+  });
+  const els = elements(svg);
+  // 2 x 2 bars: few, so the top margin is 48; the ticks go 0, 2, ... up to the first at or above 7
+  const top = 48,
+    base = 300 - 58,
+    yOf = (v: number) => base + (v / 8) * (top - base);
+
+  it('test_frame_title_and_axes', () => {
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 560 300" width="560" height="300" role="img">')).toBe(true);
+    expect(svg.endsWith('</svg>')).toBe(true);
+    const title = els.find((e) => e.attrs.class === 't')!;
+    expect([title.attrs.x, title.attrs.y, title.text]).toEqual(['280', '18', 'Syncs &lt;per&gt; case &amp; &quot;all&quot;']);
+    const ticks = els.filter((e) => e.attrs.class === 'a tick');
+    expect(ticks.map((e) => e.text)).toEqual(['0', '2', '4', '6', '8']);
+    const grid = els.filter((e) => e.attrs.class === 'g');
+    expect(grid.length).toBe(5);
+    grid.forEach((g, i) => {
+      near(num(g, 'y1'), yOf(2 * i));
+      expect([g.attrs.x1, g.attrs.x2, g.attrs.y2]).toEqual(['70', '548', g.attrs.y1]);
+      // each tick's label sits 4 px below its line, right-aligned 6 px left of the plot
+      near(num(ticks[i]!, 'y'), yOf(2 * i) + 4);
+      expect(ticks[i]!.attrs.x).toBe('64');
+    });
+    const x = els.find((e) => e.attrs.class === 'x')!;
+    expect([x.attrs.x1, x.attrs.x2, x.attrs.y1, x.attrs.y2]).toEqual(['70', '548', String(base), String(base)]);
+    const ax = els.find((e) => e.attrs.class === 'a ax')!;
+    expect([ax.attrs.x, ax.attrs.y, ax.text]).toEqual([String((70 + 548) / 2), String(base + 32), 'kernel']);
+    const ay = els.find((e) => e.attrs.class === 'a ay')!;
+    expect([ay.attrs.transform, ay.text]).toEqual([`translate(14,${(top + base) / 2}) rotate(-90)`, 'count']);
+  });
+
+  it('test_bars_heights_and_places', () => {
+    const bars = els.filter((e) => e.tag === 'rect' && e.attrs.class === 'm');
+    const gw = (560 - 70 - 12) / 2,
+      bw = (gw * 0.8) / 2;
+    const want = [
+      [0, 0, 7, 'syncs v4.16: 7', '#4e79a7'],
+      [0, 1, 0, 'waits v4.16: 0', '#f28e2b'],
+      [1, 0, 3, 'syncs v4.17: 3', '#4e79a7'],
+      [1, 1, 5, 'waits v4.17: 5', '#f28e2b'],
+    ] as const;
+    expect(bars.length).toBe(4);
+    bars.forEach((b, j) => {
+      const [i, k, v, tip, fill] = want[j]!;
+      near(num(b, 'x'), 70 + i * gw + gw * 0.1 + k * bw);
+      near(num(b, 'width'), bw - 1);
+      near(num(b, 'height'), base - yOf(v));
+      near(num(b, 'y'), yOf(v));
+      expect([b.text, b.attrs.fill]).toEqual([tip, fill]);
+    });
+    // category names under the middle of their group
+    const cats = els.filter((e) => e.tag === 'text' && e.attrs.class === 'a' && (e.text === 'v4.16' || e.text === 'v4.17'));
+    expect(cats.map((e) => [num(e, 'x'), e.attrs.y])).toEqual([
+      [Number((70 + gw / 2).toFixed(1)), String(base + 16)],
+      [Number((70 + gw + gw / 2).toFixed(1)), String(base + 16)],
+    ]);
+    // value labels for the non-zero bars only, horizontal (the bars are wide), 3 px above each
+    const labels = els.filter((e) => e.attrs.class === 'v');
+    expect(labels.map((e) => e.text)).toEqual(['7', '3', '5']);
+    near(num(labels[0]!, 'y'), yOf(7) - 3);
+    near(num(labels[0]!, 'x'), 70 + gw * 0.1 + (bw - 1) / 2);
+  });
+
+  it('test_legend_for_several_series_only', () => {
+    const legend = els.filter((e) => e.tag === 'rect' && e.attrs.class === undefined);
+    expect(legend.map((e) => [e.attrs.x, e.attrs.y, e.attrs.fill])).toEqual([
+      ['70', String(300 - 8 - 9), '#4e79a7'],
+      [String(70 + 24 + 5 * 6.5), String(300 - 8 - 9), '#f28e2b'],
+    ]);
+    const one = barChart({ title: 't', categories: ['a'], series: [{ name: 's', values: [1] }], xLabel: 'x', yLabel: 'y' });
+    expect(elements(one).filter((e) => e.tag === 'rect' && e.attrs.class === undefined)).toEqual([]);
+  });
+
+  it('test_many_bars_rotate_their_labels', () => {
+    // 9 categories x 2 series: 18 bars, a top margin of 34; narrow bars label upward, and the tallest
+    // one, whose label would reach the title, carries it inside, end-anchored
+    const values = [1, 2, 3, 4, 5, 6, 7, 8, 1_000_000];
+    const many = elements(
+      barChart({
+        title: 't',
+        categories: values.map((_, i) => `c${i}`),
+        series: [
+          { name: 'a', values },
+          { name: 'b', values: values.map(() => 0) },
+        ],
+        xLabel: 'x',
+        yLabel: 'y',
+        value: (v) => `${v} units`,
+      }),
+    );
+    const rotated = many.filter((e) => e.attrs.class?.startsWith('v'));
+    expect(rotated.length).toBe(9);
+    for (const r of rotated) expect(r.attrs.transform).toMatch(/^translate\([\d.]+,[\d.]+\) rotate\(-90\)$/);
+    expect(rotated.slice(0, 8).map((r) => [r.attrs.class, r.attrs['text-anchor']])).toEqual(Array(8).fill(['v', 'start']));
+    expect([rotated[8]!.attrs.class, rotated[8]!.attrs['text-anchor'], rotated[8]!.text]).toEqual(['v in', 'end', '1000000 units']);
+    // the ticks of a large axis read short: 0, 200k, ..., 1M
+    expect(many.filter((e) => e.attrs.class === 'a tick').map((e) => e.text)).toEqual(['0', '200k', '400k', '600k', '800k', '1M']);
+  });
+
+  it('test_log_axis_starts_below_the_lowest_decade', () => {
+    const els2 = elements(
+      barChart({
+        title: 't',
+        categories: ['a', 'b', 'c'],
+        series: [{ name: 's', values: [1, 10, 1000] }],
+        xLabel: 'x',
+        yLabel: 'y',
+        log: true,
+      }),
+    );
+    expect(els2.filter((e) => e.attrs.class === 'a tick').map((e) => e.text)).toEqual(['1', '10', '100', '1k']);
+    const bars = els2.filter((e) => e.tag === 'rect' && e.attrs.class === 'm');
+    expect(bars.length).toBe(3);
+    const yLog = (v: number) => base + ((Math.log10(v) + 0.3) / 3.3) * (top - base);
+    bars.forEach((b, i) => {
+      near(num(b, 'height'), base - yLog([1, 10, 1000][i]!));
+    });
+  });
+
+  it('test_escape', () => {
+    expect(esc(`a&b<c>"d"`)).toBe('a&amp;b&lt;c&gt;&quot;d&quot;');
+    expect(esc('&lt;')).toBe('&amp;lt;');
+  });
+});
+
+describe('line chart', () => {
+  it('test_points_on_linear_axes', () => {
+    const els = elements(
+      lineChart({
+        title: 'queue',
+        x: [1, 4, 16],
+        xLabel: 'tlbSyncMax',
+        series: [
+          { name: 'syncs', values: [30, 10, 0] },
+          { name: 'held', values: [5, 20, 40] },
+        ],
+        yLabel: 'n',
+        width: 400,
+      }),
+    );
+    const L = 70,
+      R = 400 - 16,
+      base = 242,
+      top = 34;
+    const xOf = (v: number) => L + ((v - 1) / 15) * (R - L);
+    // y ticks 0..40 by 10
+    const yOf = (v: number) => base + (v / 40) * (top - base);
+    expect(els.filter((e) => e.attrs.class === 'a tick').map((e) => e.text)).toEqual(['0', '10', '20', '30', '40']);
+    const xt = els.filter((e) => e.tag === 'text' && e.attrs.class === 'a' && /^\d+$/.test(e.text));
+    expect(xt.map((e) => [e.text, num(e, 'x')])).toEqual([1, 4, 16].map((v) => [String(v), Number(xOf(v).toFixed(1))]));
+    const lines = els.filter((e) => e.tag === 'polyline');
+    expect(lines.map((l) => l.attrs.stroke)).toEqual(['#4e79a7', '#f28e2b']);
+    expect(lines[0]!.attrs.points).toBe([1, 4, 16].map((x, i) => `${xOf(x).toFixed(1)},${yOf([30, 10, 0][i]!).toFixed(1)}`).join(' '));
+    const dots = els.filter((e) => e.tag === 'circle');
+    expect(dots.map((d) => d.text)).toEqual([
+      'syncs @ 1: 30',
+      'syncs @ 4: 10',
+      'syncs @ 16: 0',
+      'held @ 1: 5',
+      'held @ 4: 20',
+      'held @ 16: 40',
+    ]);
+    near(num(dots[5]!, 'cy'), yOf(40));
+    near(num(dots[5]!, 'cx'), xOf(16));
+    const ax = els.find((e) => e.attrs.class === 'a ax')!;
+    expect([ax.attrs.y, ax.text]).toEqual([String(base + 34), 'tlbSyncMax']);
+  });
+
+  it('test_log_axes_and_tick_words', () => {
+    const els = elements(
+      lineChart({
+        title: 't',
+        x: [1, 64, 4096, 262144],
+        xLabel: 'x',
+        series: [{ name: 's', values: [1024, 4096, 1 << 20, 1 << 30] }],
+        yLabel: 'y',
+        logX: true,
+        logY: true,
+        yRadix: 2,
+        fmt: (v) => `${v}B`,
+      }),
+    );
+    // x: decades from 1 to 1e6 (262144 rounds up to 10^6); swept values as typed unless long
+    const xt = els.filter((e) => e.tag === 'text' && e.attrs.class === 'a' && e.attrs.y === '258');
+    expect(xt.map((e) => e.text)).toEqual(['1', '64', '4096', '262k']);
+    const xOf = (v: number) => 70 + ((Math.log10(v) + 0.3) / 6.3) * (544 - 70);
+    xt.forEach((e, i) => {
+      near(num(e, 'x'), xOf([1, 64, 4096, 262144][i]!));
+    });
+    // y in powers of two from 2^10 to 2^30, formatted by fmt
+    const ticks = els.filter((e) => e.attrs.class === 'a tick').map((e) => e.text);
+    expect(ticks.length).toBe(21);
+    expect([ticks[0], ticks[20]]).toEqual(['1024B', `${2 ** 30}B`]);
+    const yOf = (v: number) => 242 + ((Math.log2(v) - 9.7) / (30 - 9.7)) * (34 - 242);
+    const dots = els.filter((e) => e.tag === 'circle');
+    expect(dots.length).toBe(4);
+    dots.forEach((c, i) => {
+      near(num(c, 'cy'), yOf([1024, 4096, 1 << 20, 1 << 30][i]!));
+    });
+    // one series: no legend
+    expect(els.filter((e) => e.tag === 'rect')).toEqual([]);
+  });
+});
