@@ -59,9 +59,10 @@ export function validate(schema: S, value: unknown): string[] {
     } else if (typeof v === 'object' && v !== null) {
       const o = v as Record<string, unknown>;
       const props = (s.properties as Record<string, S> | undefined) ?? {};
-      for (const r of (s.required as string[] | undefined) ?? []) if (!(r in o)) errs.push(`${path}: missing '${r}'`);
+      // own keys only: a saved file's 'constructor' or 'toString' is not a property the schema names
+      for (const r of (s.required as string[] | undefined) ?? []) if (!Object.hasOwn(o, r)) errs.push(`${path}: missing '${r}'`);
       for (const [k, x] of Object.entries(o)) {
-        if (k in props) walk(props[k]!, x, `${path}.${k}`);
+        if (Object.hasOwn(props, k)) walk(props[k]!, x, `${path}.${k}`);
         else if (s.additionalProperties === false) errs.push(`${path}: unexpected '${k}'`);
         else if (typeof s.additionalProperties === 'object') walk(s.additionalProperties as S, x, `${path}.${k}`);
       }
