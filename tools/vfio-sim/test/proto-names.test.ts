@@ -8,6 +8,7 @@ import { parseReplay } from '../src/engine/record.js';
 import { commandResult } from '../src/engine/result.js';
 import { replayCase } from '../src/engine/run.js';
 import { UsageError } from '../src/errors.js';
+import { renderHtml } from '../src/report/html.js';
 import { tableRows } from '../src/report/table.js';
 import { parseCost } from '../src/scenario/options.js';
 import { defaultScenario, mergeScenario } from '../src/scenario/scenario.js';
@@ -53,11 +54,13 @@ describe('prototype names', () => {
     const res = commandResult('compare', [d, c], null);
     expect(res.changes).toEqual([{ label: 'a', vs: 'b', modeledNs: expect.any(Number), phaseNs: {} }]);
     const rows = tableRows([d, c]);
+    const html = renderHtml(res);
     for (const n of NAMES) {
       const row = rows.find((r) => r[0] === `modeled time: ${n}`);
       expect(row, n).toBeDefined();
-      // the case without the phase shows 0 ns
+      // the case without the phase shows 0 ns, in the table and in the HTML report's phase bars
       expect(row![1](d)).toBe('0 ns');
+      expect(html).toContain(`<title>${n} b: 0</title>`);
     }
   });
 

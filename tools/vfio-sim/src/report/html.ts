@@ -2,7 +2,7 @@
 // reviewer asks for (regions per vfio_unmap_unpin call, syncs and modeled time per case, the sweep curve)
 // and the same tables as the text output.
 
-import type { CaseResult, CommandResult } from '../engine/result.js';
+import { phaseTime, type CaseResult, type CommandResult } from '../engine/result.js';
 import { bytes, dur, durTick, eventLabel, int } from './format.js';
 import { barChart, esc, lineChart } from './svg.js';
 import { describeScenario, phasesOf, sweepAnswer, tableRows } from './table.js';
@@ -94,7 +94,7 @@ export function renderHtml(res: CommandResult, title = 'vfio-sim report'): strin
       xLabel: caseAxis,
       yLabel: 'modeled time',
       tick: durTick,
-      series: phases.map((p) => ({ name: p, values: cases.map((c) => c.metrics.phaseNs[p] ?? 0) })),
+      series: phases.map((p) => ({ name: p, values: cases.map((c) => phaseTime(c.metrics, p)) })),
     }),
   );
   if (res.sweep?.values.every((v) => typeof v === 'number')) {

@@ -1,0 +1,265 @@
+// What the HTML report shows, read back from a result made here (html.test.ts checks that chromium
+// draws it): the regions-per-call histogram in log2 bins, the syncs / invalidations / waits and
+// phase-time bars per case, the sweep's curves and axis titles, the cost table's top events, the
+// violations list, and every text escaped.
+
+import { describe, expect, it } from 'vitest';
+import type { CaseResult, CommandResult, Metrics } from '../src/engine/result.js';
+import { renderHtml } from '../src/report/html.js';
+import { defaultScenario } from '../src/scenario/scenario.js';
+import { elements, type El } from './svg-elements.js';
+
+function metrics(m: Partial<Metrics>): Metrics {
+  return {
+    mapIoctls: 1,
+    unmapIoctls: 1,
+    ioctlErrors: 0,
+    unmapCalls: 1,
+    regionsPerCall: { min: 1, median: 1, max: 1, mean: 1, histogram: [[1, 1]] },
+    regions: 1,
+    iotlbSyncs: 1,
+    fallbacks: 0,
+    mapTryHarder: 0,
+    invalidations: 1,
+    completionWaits: 1,
+    pteWrites: 0,
+    pteClears: 0,
+    tableAllocs: 0,
+    tableFrees: 0,
+    tablesAfterBoot: 0,
+    pins: 0,
+    unpins: 0,
+    peakQueuedRegions: 0,
+    peakQueuedBytes: 0,
+    peakPinnedAfterUnmapBytes: 0,
+    pinnedAfterUnmapMeanNs: 0,
+    pinnedAfterUnmapMaxNs: 0,
+    dmaPages: 0,
+    iotlbHits: 0,
+    iotlbMisses: 0,
+    ioPageFaults: 0,
+    violations: 0,
+    modeledNs: 10_000,
+    phaseNs: { boot: 4000, shutdown: 5000 },
+    ...m,
+  };
+}
+function caseOf(label: string, m: Partial<Metrics>, extra: Partial<CaseResult> = {}): CaseResult {
+  const s = defaultScenario();
+  s.guest = { ...s.guest, memory: '1G', firmware: 'none' };
+  return {
+    label,
+    scenario: s,
+    layout: [],
+    metrics: metrics(m),
+    counters: {},
+    timeNs: {},
+    commands: null,
+    vfioStats: {},
+    violationSamples: [],
+    errorSamples: [],
+    mismatches: null,
+    dmaFaults: null,
+    ...extra,
+  } as CaseResult;
+}
+/** The figures of a page: each SVG's elements, by the figure's title. */
+function figures(html: string): Map<string, El[]> {
+  const out = new Map<string, El[]>();
+  for (const m of html.matchAll(/<svg [^>]*>([\s\S]*?)<\/svg>/g)) {
+    const els = elements(m[0]);
+    out.set(els.find((e) => e.attrs.class === 't')!.text, els);
+  }
+  return out;
+}
+const tips = (els: El[], tag = 'rect') => els.filter((e) => e.tag === tag && e.attrs.class === 'm').map((e) => e.text);
+const axisTitles = (els: El[]) => [els.find((e) => e.attrs.class === 'a ax')!.text, els.find((e) => e.attrs.class === 'a ay')!.text];
+
+describe('html report data', () => {
+  const a = caseOf(
+    'v4.16 <old>',
+    {
+      regionsPerCall: {
+        min: 1,
+        median: 2,
+        max: 600,
+        mean: 0,
+        histogram: [
+          [1, 3],
+          [2, 150],
+          [3, 2],
+          [600, 1],
+        ],
+      },
+      iotlbSyncs: 156,
+      invalidations: 2000,
+      completionWaits: 1500,
+      violations: 2,
+    },
+    {
+      violationSamples: [{ kind: 'unpin-while-reachable', pfn: 5, iova: 7, domain: 1, via: 'dma', call: 'x', detail: 'd' } as never],
+      counters: { pins: 3, mapCalls: 2 },
+      timeNs: { pins: 300, mapCalls: 50, unpins: 0 },
+    },
+  );
+  const b = caseOf(
+    'mainline',
+    { iotlbSyncs: 2, invalidations: 3, completionWaits: 4, phaseNs: { boot: 1000, churn: 500 } },
+    { timeNs: { walks: 70 } },
+  );
+  const res = { schema: 'vfio-sim/result@2', command: 'compare', cases: [a, b], sweep: null } as unknown as CommandResult;
+  const html = renderHtml(res, 'My <report>');
+  const figs = figures(html);
+
+  it('test_histogram_in_log2_bins', () => {
+    const h = figs.get('Regions per vfio_unmap_unpin call (histogram)')!;
+    // 600 regions at most: bins 1, 2-3, 4-7, ..., 512-1023; 150 calls in a bin: a log axis
+    const cats = h.filter((e) => e.tag === 'text' && e.attrs.class === 'a' && e.attrs.y === '258').map((e) => e.text);
+    expect(cats).toEqual(['1', '2', '4', '8', '16', '32', '64', '128', '256', '512']);
+    const t = tips(h);
+    expect(t.slice(0, 2)).toEqual(['v4.16 &lt;old&gt; 1: 3', 'mainline 1: 1']);
+    expect(t.slice(2, 4)).toEqual(['v4.16 &lt;old&gt; 2: 152', 'mainline 2: 0']);
+    expect(t.slice(18, 20)).toEqual(['v4.16 &lt;old&gt; 512: 1', 'mainline 512: 0']);
+    expect(axisTitles(h)).toEqual([
+      'regions per vfio_unmap_unpin call (log2 bins, labelled by the first value of each)',
+      'vfio_unmap_unpin calls (count, log scale)',
+    ]);
+    expect(h.find((e) => e.tag === 'svg')).toBeUndefined();
+    // the histogram is the wide figure
+    expect(html).toContain('viewBox="0 0 760 300"');
+  });
+
+  it('test_syncs_and_phase_bars_per_case', () => {
+    const s = figs.get('IOTLB syncs, invalidations, completion waits')!;
+    expect(tips(s)).toEqual([
+      'IOTLB syncs v4.16 &lt;old&gt;: 156',
+      'invalidation cmds v4.16 &lt;old&gt;: 2,000',
+      'completion waits v4.16 &lt;old&gt;: 1,500',
+      'IOTLB syncs mainline: 2',
+      'invalidation cmds mainline: 3',
+      'completion waits mainline: 4',
+    ]);
+    expect(axisTitles(s)).toEqual(['case', 'count (log scale)']);
+    const p = figs.get('Modeled time per phase')!;
+    // phases in scenario order; a case without one shows 0
+    expect(tips(p)).toEqual([
+      'boot v4.16 &lt;old&gt;: 4 us',
+      'churn v4.16 &lt;old&gt;: 0',
+      'shutdown v4.16 &lt;old&gt;: 5 us',
+      'boot mainline: 1 us',
+      'churn mainline: 500 ns',
+      'shutdown mainline: 0',
+    ]);
+    expect(axisTitles(p)).toEqual(['case', 'modeled time']);
+    // no sweep: no curves
+    expect([...figs.keys()]).toEqual([
+      'Regions per vfio_unmap_unpin call (histogram)',
+      'IOTLB syncs, invalidations, completion waits',
+      'Modeled time per phase',
+    ]);
+  });
+
+  it('test_page_text_tables_and_violations', () => {
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html).toContain('<title>My &lt;report&gt;</title>');
+    expect(html).toContain('<h1>My &lt;report&gt;</h1>');
+    expect(html).toContain('<p class="muted">vfio-sim compare: modeled numbers');
+    expect(html).toContain(
+      '<li><b>v4.16 &lt;old&gt;</b>: guest 1 GiB (q35: 1 GiB below 4G + 0 B above, 2 DMA mappings), host 5 GiB thp, host age 0.02, machine lizhe-2025, AMD-Vi, 1 device/1 group, DMA random, boot + shutdown, seed 1</li>',
+    );
+    // the cost table: events by their largest time, zero-time events left out, labels that explain
+    const costs = html.slice(html.indexOf('<h2>Where the modeled time went</h2>'));
+    expect([...costs.matchAll(/<tr><th>([^<]*)<\/th>/g)].map((m) => m[1])).toEqual([
+      'event (count / modeled time)',
+      'pins',
+      'walks',
+      'mapCalls (iommu_map calls)',
+    ]);
+    expect(costs).toContain('<tr><th>pins</th><td>3 / 300 ns</td><td>0 / 0 ns</td></tr>');
+    expect(html).toContain(
+      '<h2>Safety violations</h2><ul><li><b>v4.16 &lt;old&gt;</b>: 2 violation(s), first: {&quot;kind&quot;:&quot;unpin-while-reachable&quot;,&quot;pfn&quot;:5,&quot;iova&quot;:7,&quot;domain&quot;:1,&quot;via&quot;:&quot;dma&quot;,&quot;call&quot;:&quot;x&quot;,&quot;detail&quot;:&quot;d&quot;}</li></ul>',
+    );
+    expect(html).not.toContain('No safety violations.');
+    // the bottom line under the tables
+    expect(html).toContain('<pre>bottom line: v4.16 &lt;old&gt; and mainline take the same modeled total time');
+    const clean = renderHtml({ ...res, cases: [b] } as CommandResult);
+    expect(clean).toContain('<p>No safety violations.</p>');
+    expect(clean).toContain('<title>vfio-sim report</title>');
+  });
+
+  it('test_sweep_curves_and_axes', () => {
+    const cases = [1, 16, 512].map((v, i) =>
+      caseOf(`tlbSyncMax=${v}`, {
+        iotlbSyncs: 1000 >> (i * 3),
+        peakPinnedAfterUnmapBytes: 4096 << (i * 4),
+        peakQueuedBytes: 40 << i,
+        pinnedAfterUnmapMaxNs: 1000 * (i + 1),
+        pinnedAfterUnmapMeanNs: 500 * (i + 1),
+        phaseNs: { boot: 1, shutdown: 2000 * (i + 1) },
+      }),
+    );
+    const sweep = { flag: '--tlb-sync-max', values: [1, 16, 512] };
+    const f = figures(renderHtml({ schema: 'vfio-sim/result@2', command: 'sweep', cases, sweep } as unknown as CommandResult));
+    expect([...f.keys()]).toEqual([
+      'Regions per vfio_unmap_unpin call (histogram)',
+      'IOTLB syncs, invalidations, completion waits',
+      'Modeled time per phase',
+      'IOTLB syncs vs --tlb-sync-max',
+      'Memory unmapped but still pinned vs --tlb-sync-max',
+      'Time pages stay pinned after unmap vs --tlb-sync-max',
+      'Modeled shutdown time vs --tlb-sync-max',
+    ]);
+    // bars by swept value; curves over it on a log axis (512 / 1 >= 16)
+    expect(axisTitles(f.get('IOTLB syncs, invalidations, completion waits')!)[0]).toBe('--tlb-sync-max (regions per IOTLB sync)');
+    expect(axisTitles(f.get('IOTLB syncs vs --tlb-sync-max')!)).toEqual([
+      '--tlb-sync-max (regions per IOTLB sync, log scale)',
+      'IOTLB syncs (count, log scale)',
+    ]);
+    expect(tips(f.get('IOTLB syncs vs --tlb-sync-max')!, 'circle')).toEqual([
+      'IOTLB syncs @ 1: 1k',
+      'IOTLB syncs @ 16: 125',
+      'IOTLB syncs @ 512: 15',
+    ]);
+    expect(tips(f.get('Memory unmapped but still pinned vs --tlb-sync-max')!, 'circle')).toEqual([
+      'peak unmapped+pinned @ 1: 4 KiB',
+      'peak unmapped+pinned @ 16: 64 KiB',
+      'peak unmapped+pinned @ 512: 1 MiB',
+      'peak queued list (40 B/region) @ 1: 40 B',
+      'peak queued list (40 B/region) @ 16: 80 B',
+      'peak queued list (40 B/region) @ 512: 160 B',
+    ]);
+    expect(tips(f.get('Time pages stay pinned after unmap vs --tlb-sync-max')!, 'circle')).toEqual([
+      'max @ 1: 1 us',
+      'max @ 16: 2 us',
+      'max @ 512: 3 us',
+      'mean @ 1: 500 ns',
+      'mean @ 16: 1 us',
+      'mean @ 512: 1.5 us',
+    ]);
+    expect(tips(f.get('Modeled shutdown time vs --tlb-sync-max')!, 'circle')).toEqual([
+      'shutdown @ 1: 2 us',
+      'shutdown @ 16: 4 us',
+      'shutdown @ 512: 6 us',
+    ]);
+    expect(axisTitles(f.get('Modeled shutdown time vs --tlb-sync-max')!)[1]).toBe('modeled time');
+    // a narrow sweep keeps a linear axis; an unknown flag says "swept value"; a sweep of names has no curves
+    const narrow = figures(
+      renderHtml({
+        schema: 'vfio-sim/result@2',
+        command: 'sweep',
+        cases,
+        sweep: { flag: '--x', values: [2, 4, 8] },
+      } as unknown as CommandResult),
+    );
+    expect(axisTitles(narrow.get('IOTLB syncs vs --x')!)[0]).toBe('--x (swept value)');
+    const names = figures(
+      renderHtml({
+        schema: 'vfio-sim/result@2',
+        command: 'sweep',
+        cases,
+        sweep: { flag: '--backing', values: ['4k', 'thp', 'hugetlb-1g'] },
+      } as unknown as CommandResult),
+    );
+    expect(names.size).toBe(3);
+  });
+});
