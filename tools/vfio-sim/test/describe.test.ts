@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { CaseResult, CommandResult } from '../src/engine/result.js';
 import { describeScenario, renderTable } from '../src/report/table.js';
 import { defaultScenario, type Scenario } from '../src/scenario/scenario.js';
+import { metricsOf } from './made-result.js';
 
 /** A 1 GiB q35 guest without firmware boot, changed by `f`, as the case a report describes. */
 function caseOf(f: (s: Scenario) => void = () => {}): CaseResult {
@@ -88,8 +89,7 @@ describe('scenario descriptions', () => {
       const res = { schema: 'vfio-sim/result@2', command: 'compare', cases, sweep: null } as unknown as CommandResult;
       return renderTable(res).split('\n')[0]!;
     };
-    const at = (c: CaseResult, label: string) =>
-      ({ ...c, label, metrics: FAKE_METRICS, counters: {}, timeNs: {} }) as unknown as CaseResult;
+    const at = (c: CaseResult, label: string) => ({ ...c, label, metrics: metricsOf(), counters: {}, timeNs: {} }) as unknown as CaseResult;
     // the host size and its backing read as one part; a varying backing leaves the size alone
     expect(
       header([
@@ -120,36 +120,3 @@ describe('scenario descriptions', () => {
     expect(header([at(caseOf(), 'a'), at({ scenario: null } as unknown as CaseResult, 'b')])).toBe('vfio-sim compare: replayed stream');
   });
 });
-
-const FAKE_METRICS = {
-  mapIoctls: 0,
-  unmapIoctls: 0,
-  ioctlErrors: 0,
-  unmapCalls: 0,
-  regionsPerCall: { min: 0, median: 0, max: 0, mean: 0, histogram: [] },
-  regions: 0,
-  iotlbSyncs: 0,
-  fallbacks: 0,
-  mapTryHarder: 0,
-  invalidations: 0,
-  completionWaits: 0,
-  pteWrites: 0,
-  pteClears: 0,
-  tableAllocs: 0,
-  tableFrees: 0,
-  tablesAfterBoot: 0,
-  pins: 0,
-  unpins: 0,
-  peakQueuedRegions: 0,
-  peakQueuedBytes: 0,
-  peakPinnedAfterUnmapBytes: 0,
-  pinnedAfterUnmapMeanNs: 0,
-  pinnedAfterUnmapMaxNs: 0,
-  dmaPages: 0,
-  iotlbHits: 0,
-  iotlbMisses: 0,
-  ioPageFaults: 0,
-  violations: 0,
-  modeledNs: 0,
-  phaseNs: {},
-};

@@ -12,6 +12,7 @@ import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { CHROMIUM } from './global-setup.js';
 import { PKG, inProcess } from './helpers.js';
+import { SWEEP_FIGURES } from './made-result.js';
 
 describe('html report', () => {
   it('test_html_renders_in_chromium', async () => {
@@ -83,15 +84,7 @@ describe('html report', () => {
       );
       expect(errors).toEqual([]);
       expect(requests).toEqual([]); // self-contained
-      expect(plots.map((p) => p.title)).toEqual([
-        'Regions per vfio_unmap_unpin call (histogram)',
-        'IOTLB syncs, invalidations, completion waits',
-        'Modeled time per phase',
-        'IOTLB syncs vs --tlb-sync-max',
-        'Memory unmapped but still pinned vs --tlb-sync-max',
-        'Time pages stay pinned after unmap vs --tlb-sync-max',
-        'Modeled shutdown time vs --tlb-sync-max',
-      ]);
+      expect(plots.map((p) => p.title)).toEqual(SWEEP_FIGURES);
       for (const p of plots) {
         expect(p.w).toBeGreaterThan(100);
         expect(p.h).toBeGreaterThan(100);
