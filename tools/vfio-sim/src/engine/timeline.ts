@@ -30,14 +30,16 @@ export interface ReleaseStep {
  */
 export function releaseSteps(profiles: readonly ProfileName[], driver: 'amd' | 'reference' | null): ReleaseStep[] {
   const entries = timelineFor(driver);
-  const seen = new Map<string, { p: ProfileName; on: Set<string>; at: number; i: number }>();
+  const seen = new Map<string, { p: ProfileName; on: Set<string>; at: number; switched: number; i: number }>();
   profiles.forEach((p, i) => {
     const f = timelineFlags(entries as readonly (TimelineEntry & { id: string })[], p);
     const on = new Set(entries.filter((e) => f[e.id]).map((e) => e.id));
     const key = [...on].join(',');
-    if (!seen.has(key)) seen.set(key, { p, on, at: releaseIndex(parseProfile(p).release), i });
+    const parsed = parseProfile(p);
+    const switched = parsed.on.length + parsed.off.length > 0 ? 1 : 0;
+    if (!seen.has(key)) seen.set(key, { p, on, at: releaseIndex(parsed.release), switched, i });
   });
-  const list = [...seen.values()].sort((a, b) => a.at - b.at || a.i - b.i);
+  const list = [...seen.values()].sort((a, b) => a.at - b.at || a.switched - b.switched || a.i - b.i);
   const out: ReleaseStep[] = [];
   for (let k = 1; k < list.length; k++) {
     const a = list[k - 1]!,
