@@ -3,11 +3,16 @@
 // is, phase times that add up, the page tables counted after boot, the record a replay writes, the
 // totals its progress starts from, and a device or mmap the machine cannot have.
 
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TRACE_ALL, TRACE_IOMMU } from '@x/iommu-core';
 import { describe, expect, it } from 'vitest';
 import { parseReplay } from '../src/engine/record.js';
 import { replayCase, type CaseOutput } from '../src/engine/run.js';
 import type { ProgressSink } from '../src/engine/progress-meter.js';
 import { UsageError } from '../src/errors.js';
+import type { ChromeEvent } from '../src/report/perfetto.js';
 
 const HEADER = '{"op":"header","format":"vfio-sim-replay","version":1,"machine":{"profile":"v4.17"}}';
 const MMAP_8M = '{"op":"mmap","size":"0x800000"}';
@@ -235,5 +240,49 @@ describe('replay refuses what the machine cannot be', () => {
     expect(err(['{"op":"mmap","size":"0x1000","backing":"hugetlb-2m"}'])).toBe(
       'f.jsonl:2: mmap of 0x1000 bytes (hugetlb-2m) failed: EINVAL: hugetlbfs length must be a multiple of the huge page size (hugetlb-2m), mmap',
     );
+  });
+});
+
+describe('replay trace', () => {
+  it('test_qemu_track_and_memory_counters', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-er-'));
+    const traced = (detail: number) => {
+      const file = join(dir, `t${detail}.json`);
+      replay([MMAP_8M, phase('boot'), map(0n, M2), map(0n, M2), dma(0x1000n, 2), dma(M2, 1), unmap(0n, M2)], {
+        trace: { file, standalone: true, pid: 1, detail },
+      });
+      return (JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: ChromeEvent[] }).traceEvents;
+    };
+    const all = traced(TRACE_ALL);
+    const qemu = all.filter((e) => e.cat === 'qemu').map((e) => [e.ph, e.name, e.args ?? null]);
+    expect(qemu).toEqual([
+      ['B', 'boot', null],
+      ['B', 'VFIO_IOMMU_MAP_DMA', { iova: '0x0', size: '0x200000' }],
+      ['E', 'VFIO_IOMMU_MAP_DMA', {}],
+      ['B', 'VFIO_IOMMU_MAP_DMA', { iova: '0x0', size: '0x200000' }],
+      ['E', 'VFIO_IOMMU_MAP_DMA', { errno: 'EEXIST' }],
+      ['B', 'dma', { device: 256, iova: '0x1000', pages: 2 }],
+      ['E', 'dma', {}],
+      ['B', 'dma', { device: 256, iova: '0x200000', pages: 1 }],
+      ['E', 'dma', { fault: true }],
+      ['B', 'VFIO_IOMMU_UNMAP_DMA', { iova: '0x0', size: '0x200000' }],
+      ['E', 'VFIO_IOMMU_UNMAP_DMA', { size: '0x200000' }],
+      ['E', 'boot', null],
+    ]);
+    // at 'all', after each ioctl (not a DMA or a phase) the pinned pages and the page tables
+    const counters = all.filter((e) => e.ph === 'C').map((e) => [e.name, e.args]);
+    expect(counters.map((c) => c[0])).toEqual([
+      'pinned pages',
+      'page tables',
+      'pinned pages',
+      'page tables',
+      'pinned pages',
+      'page tables',
+    ]);
+    expect(counters.filter((c) => c[0] === 'pinned pages').map((c) => c[1])).toEqual([{ pages: 512 }, { pages: 512 }, { pages: 0 }]);
+    // below 'all': no counters; the ioctl slices are the same
+    const iommu = traced(TRACE_IOMMU);
+    expect(iommu.filter((e) => e.ph === 'C')).toEqual([]);
+    expect(iommu.filter((e) => e.cat === 'qemu').map((e) => [e.ph, e.name, e.args ?? null])).toEqual(qemu);
   });
 });
