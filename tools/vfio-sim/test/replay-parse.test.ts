@@ -31,7 +31,8 @@ const mmap = (size: bigint, extra = '') => `{"op":"mmap","size":"0x${size.toStri
 describe('replay header defaults', () => {
   it('test_minimal_header_is_a_run_default_machine', () => {
     const { header, lines, lineNos } = parseReplay([`${HEADER}}`, mmap(GIB)].join('\n'), 'f.jsonl');
-    expect(header).toEqual({
+    // strictly: no hostAge or hardware key at all when the header has none (not one set to undefined)
+    expect(header).toStrictEqual({
       op: 'header',
       format: 'vfio-sim-replay',
       version: 1,
@@ -147,6 +148,9 @@ describe('replay header problems', () => {
     [',"machine":{"hostMemory":1.5}', `machine.hostMemory must be ${BYTES}`],
     [',"machine":{"hostMemory":"lots"}', `machine.hostMemory must be ${BYTES}`],
     [',"machine":{"hostMemory":true}', `machine.hostMemory must be ${BYTES}`],
+    // a list is not a size, though its one element would read as one
+    [',"machine":{"hostMemory":["8G"]}', `machine.hostMemory must be ${BYTES}`],
+    [',"label":["x"]', 'label must be a non-empty string of at most 80 characters'],
     [
       ',"machine":{"memlockLimit":"18446744073709551616"}',
       'machine.memlockLimit 18446744073709551616 is larger than a u64 (RLIMIT_MEMLOCK is a 64-bit byte count)',
@@ -272,6 +276,8 @@ describe('replay lines', () => {
     ['{"op":"mmap","size":"0x10000000000000000"}', "mmap: field 'size' must be a 0x hex u64"],
     ['{"op":"mmap","size":" 0x1000"}', "mmap: field 'size' must be a 0x hex u64"],
     ['{"op":"mmap","size":"0x1000 "}', "mmap: field 'size' must be a 0x hex u64"],
+    // a list of one hex string is not a hex string (RegExp.test would read it as one)
+    ['{"op":"mmap","size":["0x1000"]}', "mmap: field 'size' must be a 0x hex u64"],
     [
       '{"op":"mmap","size":"0x1000","backing":"bar","name":1,"vaddr":"7f","populate":"no"}',
       "mmap: field 'backing' must be a backing name or 'mmio' (a device BAR); field 'name' must be a string; field 'vaddr' must be a 0x hex u64; field 'populate' must be true or false (or absent: true)",
@@ -335,6 +341,10 @@ describe('replay lines', () => {
       "ioctl: field 'errno' must be an errno name like 'EINVAL'",
     ],
     [
+      '{"op":"ioctl","cmd":"VFIO_IOMMU_UNMAP_DMA","arg":{"iova":"0x0","size":"0x1000"},"errno":["EINVAL"]}',
+      "ioctl: field 'errno' must be an errno name like 'EINVAL'",
+    ],
+    [
       '{"op":"ioctl","cmd":"VFIO_IOMMU_MAP_DMA","arg":{"vaddr":"0x0","iova":"0x0","size":"0x1000"},"sizeOut":"0x1000"}',
       "ioctl: 'sizeOut' belongs to VFIO_IOMMU_UNMAP_DMA",
     ],
@@ -344,6 +354,14 @@ describe('replay lines', () => {
     ],
   ])('test_line_problem %s', (line, want) => {
     expect(lineProblem(line)).toBe(`f.jsonl:2: ${want}`);
+  });
+
+  it('test_mmap_populate_given_or_absent', () => {
+    const { lines } = parseReplay(
+      [`${HEADER}}`, mmap(2n * MIB, ',"populate":false'), mmap(2n * MIB, ',"populate":true'), mmap(2n * MIB)].join('\n'),
+      'f.jsonl',
+    );
+    expect(lines.map((l) => (l.op === 'mmap' ? (l.populate ?? 'absent') : null))).toEqual([false, true, 'absent']);
   });
 
   it('test_ioctl_argsz_and_flags_default_to_the_uapi', () => {
