@@ -3,7 +3,7 @@
 // is, phase times that add up, the page tables counted after boot, the record a replay writes, the
 // totals its progress starts from, and a device or mmap the machine cannot have.
 
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TRACE_ALL, TRACE_IOMMU } from '@x/iommu-core';
@@ -284,5 +284,69 @@ describe('replay trace', () => {
     const iommu = traced(TRACE_IOMMU);
     expect(iommu.filter((e) => e.ph === 'C')).toEqual([]);
     expect(iommu.filter((e) => e.cat === 'qemu').map((e) => [e.ph, e.name, e.args ?? null])).toEqual(qemu);
+  });
+});
+
+describe('replay results from the machine', () => {
+  it('test_metrics_read_from_driver_container_and_sim', () => {
+    const lines = [MMAP_8M, phase('boot'), map(0n, 4n * M2), dma(0n, 4), unmap(0n, 4n * M2)];
+    const amd = replay(lines).result;
+    const cmds = amd.commands!;
+    // AMD-Vi: invalidations and completion waits are the commands the driver queued
+    expect(amd.metrics.invalidations).toBe((cmds.INVALIDATE_IOMMU_PAGES ?? 0) + (cmds.INVALIDATE_IOMMU_ALL ?? 0));
+    expect(amd.metrics.completionWaits).toBe(cmds.COMPLETION_WAIT);
+    expect(amd.metrics.invalidations).toBeGreaterThan(0);
+    // the container's stats as plain JSON, and the counters the metrics copy
+    const raw = amd.vfioStats as { syncs: number; unmapUnpinCalls: number };
+    expect([raw.syncs, raw.unmapUnpinCalls]).toEqual([amd.metrics.iotlbSyncs, amd.metrics.unmapCalls]);
+    expect([amd.metrics.pins, amd.metrics.unpins, amd.metrics.pteWrites, amd.metrics.dmaPages]).toEqual([
+      amd.counters.pins,
+      amd.counters.unpins,
+      amd.counters.pteWrites,
+      amd.counters.dmaPages,
+    ]);
+    expect(amd.metrics.pins).toBe(2048);
+    expect(amd.metrics.dmaPages).toBe(4);
+    // v4.17 gathers the whole unmap before one sync: all 8 MiB wait for their unpin at once
+    expect(amd.metrics.peakPinnedAfterUnmapBytes).toBe(8 << 20);
+    expect(amd.metrics.pinnedAfterUnmapMaxNs).toBeGreaterThan(0);
+    expect(amd.metrics.pinnedAfterUnmapMeanNs).toBeGreaterThan(0);
+    expect(amd.metrics.pinnedAfterUnmapMeanNs).toBeLessThanOrEqual(amd.metrics.pinnedAfterUnmapMaxNs);
+    expect(amd.metrics.modeledNs).toBeGreaterThan(amd.metrics.phaseNs.boot!);
+    // a replayed stream without a scenario has no layout
+    expect(amd.layout).toEqual([]);
+    // the reference driver queues no commands: its own counters say what it invalidated
+    const ref = replay(
+      lines.map((l) => l.replace('"device":256', '"device":1')),
+      {},
+      HEADER.replace('"profile":"v4.17"', '"profile":"v4.17","driver":"reference"'),
+    ).result;
+    expect(ref.commands).toBeNull();
+    expect([ref.metrics.invalidations, ref.metrics.completionWaits]).toEqual([
+      ref.counters.invalidations ?? 0,
+      ref.counters.completionWaits ?? 0,
+    ]);
+    expect(ref.metrics.invalidations).toBeGreaterThan(0);
+  });
+
+  it('test_progress_reports_from_the_executor', () => {
+    const updates: [number, number][] = [];
+    const sink: ProgressSink = { start: () => {}, update: (p, o) => updates.push([p, o]) };
+    // one 2 MiB map of a THP (one pin call, 512 pages), then 1100 DMAs: the pin, the map's line and
+    // 1022 DMA lines are the 1024 events of the first report
+    const lines = [MMAP_8M, map(0n, M2)];
+    for (let i = 0; i < 1100; i++) lines.push(dma(0n, 1));
+    lines.push(unmap(0n, M2));
+    replay(lines, { progress: sink });
+    expect(updates[0]).toEqual([512, 1023]);
+  });
+
+  it('test_a_failed_replay_removes_its_trace', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-er-'));
+    const file = join(dir, 'gone.json');
+    expect(() => replay([MMAP_8M, map(0n, M2), dma(0n, 1, 999)], { trace: { file, standalone: true, pid: 1, detail: TRACE_ALL } })).toThrow(
+      /dma device 999 is not one of the machine's devices/,
+    );
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
