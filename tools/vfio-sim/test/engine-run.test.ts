@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCase } from '../src/engine/run.js';
 import type { ProgressSink } from '../src/engine/progress-meter.js';
-import { defaultScenario, type Scenario } from '../src/scenario/scenario.js';
+import { defaultScenario, resolveScenario, type Scenario } from '../src/scenario/scenario.js';
 import { UsageError } from '../src/errors.js';
 
 const GIB = 1n << 30n;
@@ -175,5 +175,39 @@ describe('run progress', () => {
     const m = out.result.metrics;
     expect(pages).toBe(m.pins + m.unpins);
     expect([ops, dmas]).toEqual([m.mapIoctls + m.unmapIoctls, 10 + 2]);
+  });
+});
+
+describe('what a run reports', () => {
+  it('test_ioctl_lines_and_layout', () => {
+    const s = scenario(() => {});
+    const out = runCase(s, 'x', { record: true });
+    const lines = out.record!.map(
+      (l) => JSON.parse(l) as { op: string; name?: string; cmd?: string; vaddr?: string; size?: string; arg?: Record<string, unknown> },
+    );
+    const roms = lines.filter((l) => l.op === 'mmap' && (l.name === 'pc.rom' || l.name === 'pc.bios' || l.name === 'nic.rom'));
+    const inRom = (v: bigint) => roms.some((r) => v >= BigInt(r.vaddr!) && v < BigInt(r.vaddr!) + BigInt(r.size!));
+    const maps = lines.filter((l) => l.cmd === 'VFIO_IOMMU_MAP_DMA');
+    const unmaps = lines.filter((l) => l.cmd === 'VFIO_IOMMU_UNMAP_DMA');
+    expect(maps.length).toBe(out.result.metrics.mapIoctls);
+    expect(unmaps.length).toBe(out.result.metrics.unmapIoctls);
+    // QEMU maps ROMs READ only, RAM READ|WRITE (but the read-only PAM pieces of RAM during the
+    // boot); the uapi sizes of the two structs
+    for (const m of maps) {
+      expect(m.arg!.argsz).toBe(32);
+      if (inRom(BigInt(m.arg!.vaddr as string))) expect(m.arg!.flags).toBe(1);
+      else expect([1, 3]).toContain(m.arg!.flags);
+    }
+    expect(maps.filter((m) => inRom(BigInt(m.arg!.vaddr as string))).length).toBeGreaterThan(0);
+    expect(maps.filter((m) => m.arg!.flags === 3).length).toBeGreaterThan(0);
+    for (const u of unmaps) expect([u.arg!.argsz, u.arg!.flags]).toEqual([24, 0]);
+    // the guest's RAM blocks as the scenario lays them out
+    expect(out.result.layout).toEqual(
+      resolveScenario(s).blocks.map((b) => ({ name: b.name, iova: `0x${b.gpa.toString(16)}`, size: `0x${b.size.toString(16)}` })),
+    );
+    expect(out.result.layout.length).toBeGreaterThan(0);
+    expect(out.result.mismatches).toBeNull();
+    expect(out.result.dmaFaults).toBeNull();
+    expect(runCase(s, 'x').record).toBeNull();
   });
 });
