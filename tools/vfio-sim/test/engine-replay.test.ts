@@ -350,3 +350,27 @@ describe('replay results from the machine', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 });
+
+describe('replay of a BAR', () => {
+  it('test_bar_pages_never_wait_for_an_unpin', () => {
+    // guest RAM, then a 2 MiB BAR mmap (placed 1 GiB-aligned after a 1 GiB gap: VA + 2 GiB)
+    const BAR = VA + (2n << 30n);
+    const lines = [
+      MMAP_8M,
+      `{"op":"mmap","name":"gpu.bar0","size":"0x200000","backing":"mmio","vaddr":"${hex(BAR)}"}`,
+      `{"op":"ioctl","cmd":"VFIO_IOMMU_MAP_DMA","arg":{"vaddr":"${hex(BAR + 0x1000n)}","iova":"0x40001000","size":"0x1000"},"ret":0}`,
+      unmap(0x40001000n, 0x1000n, ',"ret":0'),
+    ];
+    // a BAR's pages are not pinned: unmapping it leaves nothing waiting for an unpin
+    const bar = replay(lines).result;
+    expect([bar.metrics.ioctlErrors, bar.metrics.pins, bar.metrics.peakPinnedAfterUnmapBytes]).toEqual([0, 0, 0]);
+    // RAM mapped at that IOVA afterwards is RAM again: its pages wait for their unpin
+    const ram = replay([...lines, map(0n, 0x1000n).replace('"iova":"0x0"', '"iova":"0x40001000"'), unmap(0x40001000n, 0x1000n)]).result;
+    expect(ram.metrics.ioctlErrors).toBe(0);
+    expect(ram.metrics.peakPinnedAfterUnmapBytes).toBe(4096);
+    // an unmap that fails (EINVAL: not page-aligned) leaves the BAR mapped and its IOVA an MMIO
+    // range: the unmap that then removes it leaves nothing waiting either
+    const kept = replay([...lines.slice(0, 3), unmap(0x40001000n, 0x1001n), lines[3]!]).result;
+    expect([kept.metrics.ioctlErrors, kept.metrics.peakPinnedAfterUnmapBytes]).toEqual([1, 0]);
+  });
+});
