@@ -203,8 +203,8 @@ describe('replay phases, tables and its own record', () => {
         last = [p, o];
       },
     };
-    // 512 + 512 pages mapped; the unmap of 8 MiB removes at most the 1024 mapped; 2 DMAs; phases are no ops
-    replay([MMAP_8M, phase('boot'), map(0n, M2), map(M2, M2), dma(0n, 1), unmap(0n, 0x800000n), dma(0n, 1)], { progress: sink });
+    // 512 + 512 pages mapped; the unmap of 6 MiB removes at most the 1024 mapped; 2 DMAs; phases are no ops
+    replay([MMAP_8M, phase('boot'), map(0n, M2), map(M2, M2), dma(0n, 1), unmap(0n, 0x600000n), dma(0n, 1)], { progress: sink });
     expect(starts).toEqual([{ pages: 2048, ops: 5 }]);
     // fewer than 1024 pins and ops: no update reaches the sink (it reports every 1024)
     expect(last).toEqual([0, 0]);
@@ -251,7 +251,10 @@ describe('replay trace', () => {
       replay([MMAP_8M, phase('boot'), map(0n, M2), map(0n, M2), dma(0x1000n, 2), dma(M2, 1), unmap(0n, M2)], {
         trace: { file, standalone: true, pid: 1, detail },
       });
-      return (JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: ChromeEvent[] }).traceEvents;
+      const t = JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: ChromeEvent[]; metadata: { detail: string } };
+      // the file names its detail level
+      expect(t.metadata.detail).toBe(detail === TRACE_ALL ? 'all' : 'iommu');
+      return t.traceEvents;
     };
     const all = traced(TRACE_ALL);
     const qemu = all.filter((e) => e.cat === 'qemu').map((e) => [e.ph, e.name, e.args ?? null]);
@@ -280,6 +283,7 @@ describe('replay trace', () => {
       'page tables',
     ]);
     expect(counters.filter((c) => c[0] === 'pinned pages').map((c) => c[1])).toEqual([{ pages: 512 }, { pages: 512 }, { pages: 0 }]);
+    for (const c of counters.filter((x) => x[0] === 'page tables')) expect(Object.keys(c[1] as object)).toEqual(['tables']);
     // below 'all': no counters; the ioctl slices are the same
     const iommu = traced(TRACE_IOMMU);
     expect(iommu.filter((e) => e.ph === 'C')).toEqual([]);
@@ -306,6 +310,19 @@ describe('replay results from the machine', () => {
       amd.counters.dmaPages,
     ]);
     expect(amd.metrics.pins).toBe(2048);
+    expect([amd.metrics.pteClears, amd.metrics.iotlbHits, amd.metrics.iotlbMisses, amd.metrics.tableFrees]).toEqual([
+      amd.counters.pteClears,
+      amd.counters.iotlbHits ?? 0,
+      amd.counters.iotlbMisses ?? 0,
+      amd.counters.tableFrees ?? 0,
+    ]);
+    expect(amd.metrics.pteClears).toBeGreaterThan(0);
+    expect(amd.metrics.iotlbMisses).toBeGreaterThan(0);
+    // RAM present at mmap (no populate field): no page faults; populate false: the first pin faults in
+    // each 2 MiB THP once
+    expect(amd.counters.pageFaults ?? 0).toBe(0);
+    const lazy = replay(['{"op":"mmap","size":"0x800000","populate":false}', ...lines.slice(1)]).result;
+    expect(lazy.counters.pageFaults).toBe(4);
     expect(amd.metrics.dmaPages).toBe(4);
     // v4.17 gathers the whole unmap before one sync: all 8 MiB wait for their unpin at once
     expect(amd.metrics.peakPinnedAfterUnmapBytes).toBe(8 << 20);
@@ -339,6 +356,14 @@ describe('replay results from the machine', () => {
     lines.push(unmap(0n, M2));
     replay(lines, { progress: sink });
     expect(updates[0]).toEqual([512, 1023]);
+  });
+
+  it('test_without_line_numbers_or_file', () => {
+    // a caller that gives no file lines: line 0 in a mismatch, '?' in an error, 'replay' for the file
+    const p = parseReplay([HEADER, MMAP_8M, map(0n, M2, ',"ret":-1'), dma(0n, 1, 999)].join('\n'), 'f.jsonl');
+    expect(() => replayCase(p.header, p.lines, 'x')).toThrow(/^replay:\?: dma device 999 is not one of the machine's devices \(256\)$/);
+    const q = parseReplay([HEADER, MMAP_8M, map(0n, M2, ',"ret":-1')].join('\n'), 'f.jsonl');
+    expect(replayCase(q.header, q.lines, 'x').result.mismatches!.map((m) => m.line)).toEqual([0]);
   });
 
   it('test_a_failed_replay_removes_its_trace', () => {
