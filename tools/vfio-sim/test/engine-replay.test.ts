@@ -399,3 +399,14 @@ describe('replay of a BAR', () => {
     expect([kept.metrics.ioctlErrors, kept.metrics.peakPinnedAfterUnmapBytes]).toEqual([1, 0]);
   });
 });
+
+describe('replay DMA direction', () => {
+  it('test_a_write_to_a_read_only_mapping_faults', () => {
+    const ro = `{"op":"ioctl","cmd":"VFIO_IOMMU_MAP_DMA","arg":{"flags":1,"vaddr":"${hex(VA)}","iova":"0x0","size":"0x200000"}}`;
+    const write = '{"op":"dma","device":256,"iova":"0x0","pages":1,"dir":"write"}';
+    const r = replay([MMAP_8M, ro, dma(0n, 1), write]).result;
+    // the read goes through; the write (line 5) is refused by the IOMMU
+    expect(r.dmaFaults!.map((f) => [f.line, f.dir])).toEqual([[5, 'write']]);
+    expect(r.metrics.dmaPages).toBe(1);
+  });
+});

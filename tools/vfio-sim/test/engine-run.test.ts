@@ -4,7 +4,8 @@
 // expected values are computed here from the scenario, not read back from the engine.
 
 import { describe, expect, it } from 'vitest';
-import { runCase } from '../src/engine/run.js';
+import { parseReplay } from '../src/engine/record.js';
+import { replayCase, runCase } from '../src/engine/run.js';
 import type { ProgressSink } from '../src/engine/progress-meter.js';
 import { defaultScenario, resolveScenario, type Scenario } from '../src/scenario/scenario.js';
 import { UsageError } from '../src/errors.js';
@@ -209,5 +210,17 @@ describe('what a run reports', () => {
     expect(out.result.mismatches).toBeNull();
     expect(out.result.dmaFaults).toBeNull();
     expect(runCase(s, 'x').record).toBeNull();
+  });
+});
+
+describe('a run replayed', () => {
+  it('test_replay_of_a_record_keeps_its_scenario_layout', () => {
+    const s = scenario(() => {});
+    const out = runCase(s, 'x', { record: true });
+    const p = parseReplay(out.record!.join('\n'), 'r.jsonl');
+    const again = replayCase(p.header, p.lines, 'x', {}, p.lineNos, 'r.jsonl').result;
+    expect(again.layout).toEqual(out.result.layout);
+    expect(again.scenario).toEqual(s);
+    expect(again.metrics).toEqual(out.result.metrics);
   });
 });
