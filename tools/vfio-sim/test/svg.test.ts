@@ -225,3 +225,25 @@ describe('line chart', () => {
     expect(els.filter((e) => e.tag === 'rect')).toEqual([]);
   });
 });
+
+describe('values that are not numbers', () => {
+  it('test_nan_and_infinity_do_not_stop_the_chart', () => {
+    // the axis is scaled by the finite values: 0, 2, 4 for a largest value of 3
+    const els = elements(
+      barChart({
+        title: 't',
+        categories: ['a', 'b', 'c'],
+        series: [{ name: 's', values: [Number.NaN, 3, Number.POSITIVE_INFINITY] }],
+        xLabel: 'x',
+        yLabel: 'y',
+      }),
+    );
+    expect(els.filter((e) => e.attrs.class === 'a tick').map((e) => e.text)).toEqual(['0', '1', '2', '3']);
+    // nothing but NaN: drawn as a chart of zeros
+    const ticks = (v: number) =>
+      elements(barChart({ title: 't', categories: ['a'], series: [{ name: 's', values: [v] }], xLabel: 'x', yLabel: 'y' }))
+        .filter((e) => e.attrs.class === 'a tick')
+        .map((e) => e.text);
+    expect(ticks(Number.NaN)).toEqual(ticks(0));
+  });
+});

@@ -7,7 +7,8 @@ export const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g,
 
 /** Round ticks from lo up to the first tick at or above hi (so the top tick bounds the data). */
 function niceTicks(lo: number, hi: number, integer: boolean, n = 5): number[] {
-  if (hi <= lo) hi = lo + 1;
+  // not `hi <= lo`: a NaN must not reach the loop below, which would then never end
+  if (!(hi > lo)) hi = lo + 1;
   const raw = (hi - lo) / n;
   const p = 10 ** Math.floor(Math.log10(raw));
   let step = [1, 2, 5, 10].map((k) => k * p).find((s) => s >= raw)!;
@@ -36,6 +37,8 @@ interface Axis {
 }
 
 function axis(values: number[], log: boolean, from: number, to: number, fmt: (v: number) => string, radix = 10, integer = false): Axis {
+  // the scale comes from the finite values only (a NaN or an infinity has no place on it)
+  values = values.filter(Number.isFinite);
   const pos = values.filter((v) => v > 0);
   if (log && pos.length > 0) {
     const lg = (v: number): number => Math.log(v) / Math.log(radix);
