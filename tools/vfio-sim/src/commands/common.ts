@@ -298,8 +298,8 @@ function finishTrace(file: string, outs: readonly CaseOutput[], o: OutputOpts): 
     for (const p of parts) removeIfFile(p);
     throw new OutputError('--trace', `cannot write ${file}: ${codeReason(bad.error!)}`);
   }
-  const cut = outs.filter((x) => x.trace!.cut).map((x) => x.result.label);
-  for (const x of outs.filter((y) => y.trace!.cut)) {
+  const cutOuts = outs.filter((x) => x.trace!.cut);
+  for (const x of cutOuts) {
     process.stderr.write(
       `vfio-sim: --trace: ${x.result.label}'s trace stopped at its share of --trace-max ${o.traceMax ?? TRACE_MAX_DEFAULT} ` +
         `after ${x.trace!.events.toLocaleString('en-US')} events (the estimate before the run was low); ` +
@@ -308,7 +308,7 @@ function finishTrace(file: string, outs: readonly CaseOutput[], o: OutputOpts): 
   }
   if (parts.length === 0) return;
   try {
-    assembleTrace(file, parts, traceDetail(o).name, cut);
+    assembleTrace(file, parts, traceDetail(o).name, cutOuts.map((x) => x.result.label));
   } catch (e) {
     throw new OutputError('--trace', `cannot write ${file}: ${reason(e)}`);
   } finally {
