@@ -308,7 +308,12 @@ function finishTrace(file: string, outs: readonly CaseOutput[], o: OutputOpts): 
   }
   if (parts.length === 0) return;
   try {
-    assembleTrace(file, parts, traceDetail(o).name, cutOuts.map((x) => x.result.label));
+    assembleTrace(
+      file,
+      parts,
+      traceDetail(o).name,
+      cutOuts.map((x) => x.result.label),
+    );
   } catch (e) {
     throw new OutputError('--trace', `cannot write ${file}: ${reason(e)}`);
   } finally {
