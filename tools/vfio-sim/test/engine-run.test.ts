@@ -213,6 +213,40 @@ describe('what a run reports', () => {
   });
 });
 
+// No driver of the model lets a run break the safety invariant, so the checker is made to report
+// here (as a buggy driver would during a call): the case counts every violation, stored or
+// dropped past the checker's limit, and keeps the first 20 stored ones with all their fields.
+it('test_violations_counted_and_sampled', () => {
+  const s = scenario(() => {});
+  const made = Array.from({ length: 30 }, (_, i) => ({
+    kind: i % 2 === 0 ? ('unpin-while-reachable' as const) : ('dma-to-unpinned' as const),
+    pfn: 100 + i,
+    iova: 7 * i,
+    domain: i % 3,
+    via: i % 2 === 0 ? 'pte' : 'iotlb',
+    detail: `d${i}`,
+  }));
+  const out = runCase(s, 'v', {
+    onMachine: (m) => {
+      m.sim.checker.limit = 25;
+      m.sim.checker.enter('OUTER');
+      m.sim.checker.enter('inner');
+      for (const x of made) m.sim.checker.report(x.kind, x.pfn, x.detail, { domain: x.domain, iova: x.iova, via: x.via });
+      m.sim.checker.leave();
+      m.sim.checker.leave();
+    },
+  });
+  expect(out.result.metrics.violations).toBe(30);
+  expect(out.result.violationSamples).toEqual(
+    made
+      .slice(0, 20)
+      .map((x) => ({ kind: x.kind, pfn: x.pfn, iova: x.iova, domain: x.domain, via: x.via, call: 'OUTER > inner', detail: x.detail })),
+  );
+  // the same case without them: none
+  const clean = runCase(s, 'v');
+  expect([clean.result.metrics.violations, clean.result.violationSamples]).toEqual([0, []]);
+});
+
 describe('a run replayed', () => {
   it('test_replay_of_a_record_keeps_its_scenario_layout', () => {
     const s = scenario(() => {});

@@ -18,7 +18,7 @@ describe('formats', () => {
       '999 ns',
       '1.00 us',
       '9.99 us',
-      '10.00 us',
+      '10.0 us',
       '10.0 us',
       '999.9 us',
       '1.00 ms',
@@ -28,6 +28,22 @@ describe('formats', () => {
       '1.00 s',
       '1.23 s',
       '123.46 s',
+    ]);
+  });
+
+  // A value just under an edge that rounds up to it is printed in the next unit (or with the next
+  // unit's digits), never as '1000 ns', '1000.0 us' or '10.00 ms'.
+  it('test_dur_rounding_up_to_an_edge', () => {
+    expect([999.5, 999.96e3, 9_999_000, 9996, 999.96e6, 1e12, -5000, -999.4, -9999].map(dur)).toEqual([
+      '1.00 us',
+      '1.00 ms',
+      '10.0 ms',
+      '10.0 us',
+      '1.00 s',
+      '1000.00 s',
+      '-5.00 us',
+      '-999 ns',
+      '-10.0 us',
     ]);
   });
 

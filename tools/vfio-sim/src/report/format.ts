@@ -6,11 +6,24 @@ export const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 /** Modeled nanoseconds as a human duration: 812 ns, 3.41 us, 12.3 ms, 1.52 s. */
 export function dur(ns: number): string {
-  if (ns < 1e3) return `${ns.toFixed(0)} ns`;
-  if (ns < 1e6) return `${(ns / 1e3).toFixed(ns < 1e4 ? 2 : 1)} us`;
-  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 2 : 1)} ms`;
-  return `${(ns / 1e9).toFixed(2)} s`;
+  // The unit and the digits follow the printed (rounded) value, not the raw one: 999.7 ns is
+  // '1.00 us', not '1000 ns', and 9999 ns is '10.0 us', not '10.00 us'.
+  const last = DUR_UNITS.length - 1;
+  for (let i = 0; i < last; i++) {
+    const [d, unit] = DUR_UNITS[i]!;
+    let text = (ns / d).toFixed(i === 0 ? 0 : 2);
+    if (i > 0 && Math.abs(+text) >= 10) text = (ns / d).toFixed(1);
+    if (Math.abs(+text) < 1000) return `${text} ${unit}`;
+  }
+  const [d, unit] = DUR_UNITS[last]!;
+  return `${(ns / d).toFixed(2)} ${unit}`;
 }
+const DUR_UNITS: readonly (readonly [number, string])[] = [
+  [1, 'ns'],
+  [1e3, 'us'],
+  [1e6, 'ms'],
+  [1e9, 's'],
+];
 
 /** Nanoseconds as a short axis label with its unit: 0, 500 ns, 2.5 us, 120 ms, 1.5 s. */
 export function durTick(ns: number): string {
