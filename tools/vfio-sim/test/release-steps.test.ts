@@ -29,6 +29,14 @@ describe('release steps', () => {
     expect(TIMELINE.length).toBe(all.length + 1);
   });
 
+  // releaseSteps tells entry sets apart by their ids joined in timeline order: with no id the
+  // start of another, two different sets can never join to the same string (a prefix code)
+  it('test_entry_ids_are_prefix_free', () => {
+    const ids = TIMELINE.map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const a of ids) for (const b of ids) if (a !== b) expect(b.startsWith(a), `${a} starts ${b}`).toBe(false);
+  });
+
   it('test_steps_oldest_first_per_driver', () => {
     expect(releaseSteps(['mainline', 'v4.16', 'v4.17'], 'amd')).toEqual([
       { from: 'v4.16', to: 'v4.17', ids: between('v4.16', 'v4.17', 'amd') },
@@ -54,6 +62,12 @@ describe('release steps', () => {
     expect(releaseSteps(['v4.16', 'v4.17', 'v4.17'], 'amd')).toEqual([
       { from: 'v4.16', to: 'v4.17', ids: ['amd-fast-flush', 'fast-unmap'] },
     ]);
+    expect(releaseSteps(['v4.16', 'v4.17', 'v4.18'], 'amd')).toEqual([
+      { from: 'v4.16', to: 'v4.17', ids: ['amd-fast-flush', 'fast-unmap'] },
+    ]);
+    expect(releaseSteps(['v4.18', 'v4.17', 'v4.16'], 'amd')).toEqual([
+      { from: 'v4.16', to: 'v4.18', ids: ['amd-fast-flush', 'fast-unmap'] },
+    ]);
   });
 
   it('test_entry_switches_after_their_release', () => {
@@ -72,6 +86,10 @@ describe('release steps', () => {
     // two switched profiles of one release keep the order given
     expect(releaseSteps(['v4.17~fast-unmap', 'v4.17+dma-entry-limit'], 'amd').map((s) => [s.from, s.to])).toEqual([
       ['v4.17~fast-unmap', 'v4.17+dma-entry-limit'],
+    ]);
+    expect(releaseSteps(['v4.17+dma-entry-limit', 'v4.17~amd-fast-flush', 'v4.17~fast-unmap'], 'amd').map((s) => [s.from, s.to])).toEqual([
+      ['v4.17+dma-entry-limit', 'v4.17~amd-fast-flush'],
+      ['v4.17~amd-fast-flush', 'v4.17~fast-unmap'],
     ]);
   });
 });

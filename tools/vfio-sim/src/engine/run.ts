@@ -26,8 +26,9 @@ export interface CaseOptions {
   /** Shown progress of a single case: its total before it runs, pages and ops done as it runs. */
   readonly progress?: ProgressSink | undefined;
   /**
-   * Called with the machine before the case runs, in this thread (not across a worker boundary): for
-   * a caller that measures the model itself (bench/scale.mjs reads its typed arrays afterwards).
+   * Called with the machine before the case runs (runCase and replayCase), in this thread (not across
+   * a worker boundary): for a caller that measures the model itself (bench/scale.mjs reads its typed
+   * arrays afterwards).
    */
   readonly onMachine?: ((m: Machine) => void) | undefined;
 }
@@ -215,8 +216,7 @@ class Executor {
 
   private ioctl(cmd: number, bytes: Uint8Array, name: string): { ret: number; errno: string | null } {
     try {
-      const ret = this.m.container.ioctl(cmd, bytes);
-      return { ret: typeof ret === 'number' ? ret : 0, errno: null };
+      return { ret: this.m.container.ioctl(cmd, bytes), errno: null };
     } catch (e) {
       const err = e as { code?: string; message?: string };
       if (typeof err.code !== 'string') throw e; // a bug in the model, not a kernel error: let it surface
@@ -377,6 +377,7 @@ export function replayCase(
   file = 'replay',
 ): CaseOutput {
   const m = buildMachine(header.machine, opts.trace !== undefined);
+  opts.onMachine?.(m);
   const w = traceTo(m, opts.trace, label);
   try {
     return replayLines(m, header, lines, label, opts, lineNos, file, w);

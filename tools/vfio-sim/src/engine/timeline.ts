@@ -30,16 +30,17 @@ export interface ReleaseStep {
  */
 export function releaseSteps(profiles: readonly ProfileName[], driver: 'amd' | 'reference' | null): ReleaseStep[] {
   const entries = timelineFor(driver);
-  const seen = new Map<string, { p: ProfileName; on: Set<string>; at: number; switched: number; i: number }>();
-  profiles.forEach((p, i) => {
+  const seen = new Map<string, { p: ProfileName; on: Set<string>; at: number; switched: number }>();
+  for (const p of profiles) {
     const f = timelineFlags(entries as readonly (TimelineEntry & { id: string })[], p);
     const on = new Set(entries.filter((e) => f[e.id]).map((e) => e.id));
     const key = [...on].join(',');
     const parsed = parseProfile(p);
     const switched = parsed.on.length + parsed.off.length > 0 ? 1 : 0;
-    if (!seen.has(key)) seen.set(key, { p, on, at: releaseIndex(parsed.release), switched, i });
-  });
-  const list = [...seen.values()].sort((a, b) => a.at - b.at || a.switched - b.switched || a.i - b.i);
+    if (!seen.has(key)) seen.set(key, { p, on, at: releaseIndex(parsed.release), switched });
+  }
+  // a stable sort: profiles of one release and kind keep the order given (the Map's insertion order)
+  const list = [...seen.values()].sort((a, b) => a.at - b.at || a.switched - b.switched);
   const out: ReleaseStep[] = [];
   for (let k = 1; k < list.length; k++) {
     const a = list[k - 1]!,

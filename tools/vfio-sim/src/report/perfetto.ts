@@ -73,10 +73,10 @@ export class TraceWriter {
   private first = true;
   private readonly tids = new Map<string, number>();
 
-  /** `label`: the case's name (its process name); `detail` names the level in the file's metadata; `onError` stops the tracing (a write failed, or the case used up its share of --trace-max). */
   /** The event bytes this case may write (its share less room for the closing part). */
   private readonly budget: number;
 
+  /** `label`: the case's name (its process name); `detail` names the level in the file's metadata; `onError` stops the tracing (a write failed, or the case used up its share of --trace-max). */
   constructor(
     readonly spec: TraceSpec,
     private readonly label: string,
