@@ -48,6 +48,31 @@ describe('bottom line', () => {
     );
   });
 
+  it('test_bottom_line_small_shares_and_equal_differences', () => {
+    // 0.5 ms more on 1 s: under a tenth of a percent; one event only: one item, all of it
+    const a = kase('a', { pins: 1e9 });
+    const b = kase('b', { pins: 1e9 + 5e5 });
+    expect(bottomLine(result([b, a]))).toEqual([
+      'bottom line: a is cheapest (modeled total 1.00 s); next is b, 500.0 us (<0.1%) more.',
+      '  most of the difference: pins +500.0 us (100%)',
+    ]);
+    // exactly a tenth of a percent is printed as such
+    expect(bottomLine(result([a, kase('c', { pins: 1e9 + 1e6 })]))[0]).toContain('1.00 ms (0.1%) more.');
+    // differences of the same size: by name, whatever their sign or the order of the keys
+    const x = kase('x', { pins: 3000, invalidations: 1000, completionWaits: 2000 });
+    const y = kase('y', { completionWaits: 1000, pins: 2000, invalidations: 3000 });
+    expect(costDiff(x, y)).toEqual([
+      ['invalidations', 2000],
+      ['completionWaits', -1000],
+      ['pins', -1000],
+    ]);
+    expect(costDiff(y, x)).toEqual([
+      ['invalidations', -2000],
+      ['completionWaits', 1000],
+      ['pins', 1000],
+    ]);
+  });
+
   it('test_bottom_line_ties_sweeps_and_single_cases', () => {
     const a = kase('a', { pins: 5 }),
       b = kase('b', { pins: 5 });
