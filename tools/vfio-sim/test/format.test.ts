@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { commandResult, RESULT_SCHEMA, type CaseResult, type Metrics } from '../src/engine/result.js';
 import { bytes, dur, durTick, eventLabel, int, textTable } from '../src/report/format.js';
 import { renderJson } from '../src/report/json.js';
+import { validate } from '../src/report/schema.js';
+import { readFileSync } from 'node:fs';
 
 describe('formats', () => {
   it('test_dur_at_each_unit_edge', () => {
@@ -126,9 +128,19 @@ describe('compare changes', () => {
         { label: 'x', vs: 'v4.16', modeledNs: 50, phaseNs: { boot: -100 } },
       ],
     });
-    // from nothing: unchanged is 0, anything more is infinitely more
+    // from nothing: unchanged is 0, anything more is no percentage (null), and the saved result
+    // passes its own schema (as `report FILE` checks it)
     const zero = commandResult('compare', [c('a', 0, { boot: 0, run: 0 }), c('b', 5, { boot: 0, run: 3 })], null);
-    expect(zero.changes).toEqual([{ label: 'b', vs: 'a', modeledNs: Infinity, phaseNs: { boot: 0, run: Infinity } }]);
+    expect(zero.changes).toEqual([{ label: 'b', vs: 'a', modeledNs: null, phaseNs: { boot: 0, run: null } }]);
+    const root = JSON.parse(readFileSync(new URL('../docs/result.schema.json', import.meta.url), 'utf8')) as {
+      properties: { changes: Record<string, unknown> };
+    };
+    const changes = root.properties.changes;
+    expect(validate(changes, (JSON.parse(renderJson(zero)) as { changes: unknown }).changes)).toEqual([]);
+    expect(validate(changes, [{ label: 'b', vs: 'a', modeledNs: 'x', phaseNs: { run: Infinity } }])).toEqual([
+      '$[0].modeledNs: want number|null, got "x"',
+      '$[0].phaseNs.run: want number|null, got null',
+    ]);
   });
 
   it('test_no_changes_but_for_a_compare_of_two_or_more', () => {

@@ -152,10 +152,10 @@ interface CaseChange {
   readonly label: string;
   /** The first case's label. */
   readonly vs: string;
-  /** (case - first) / first x 100 of the whole run's modeled time. */
-  readonly modeledNs: number;
+  /** (case - first) / first x 100 of the whole run's modeled time; null when the first's is 0 and this one's is not (no percentage of nothing). */
+  readonly modeledNs: number | null;
   /** The same per phase both cases have. */
-  readonly phaseNs: Readonly<Record<string, number>>;
+  readonly phaseNs: Readonly<Record<string, number | null>>;
 }
 
 export interface CommandResult {
@@ -167,7 +167,9 @@ export interface CommandResult {
   readonly changes?: readonly CaseChange[];
 }
 
-const pct = (b: number, a: number): number => (a === 0 ? (b === 0 ? 0 : Infinity) : ((b - a) / a) * 100);
+// From 0 to more than 0 is no percentage: null, which JSON can hold (Infinity would be written as
+// null anyway, and the schema would then refuse the tool's own output in `report FILE`).
+const pct = (b: number, a: number): number | null => (a === 0 ? (b === 0 ? 0 : null) : ((b - a) / a) * 100);
 
 /**
  * A case's modeled time in a phase, 0 when it has none. A replayed stream names its own phases, so
