@@ -66,6 +66,9 @@ describe('bottom line', () => {
       ['completionWaits', -1000],
       ['pins', -1000],
     ]);
+    // an event only one case has, named like an Object.prototype property: the other's is 0
+    expect(costDiff(kase('p', { constructor: 5, pins: 1 }), kase('q', { pins: 1 }))).toEqual([['constructor', -5]]);
+    expect(costDiff(kase('q', { pins: 1 }), kase('p', { toString: 5, pins: 1 }))).toEqual([['toString', 5]]);
     expect(costDiff(y, x)).toEqual([
       ['invalidations', -2000],
       ['completionWaits', 1000],

@@ -163,6 +163,13 @@ describe('html report data', () => {
     expect(html).not.toContain('No safety violations.');
     // the bottom line under the tables
     expect(html).toContain('<pre>bottom line: v4.16 &lt;old&gt; and mainline take the same modeled total time');
+    // an event one case has and the other has not, named like an Object.prototype property (a
+    // saved result's events are any names): the other case shows 0, not Object's function
+    const proto = renderHtml({
+      ...res,
+      cases: [caseOf('a', {}, { counters: { toString: 2 }, timeNs: { toString: 50 } }), caseOf('b', {})],
+    } as CommandResult);
+    expect(proto).toContain('<tr><th>toString</th><td>2 / 50 ns</td><td>0 / 0 ns</td></tr>');
     const clean = renderHtml({ ...res, cases: [b] } as CommandResult);
     expect(clean).toContain('<p>No safety violations.</p>');
     expect(clean).toContain('<title>vfio-sim report</title>');
@@ -218,6 +225,8 @@ describe('html report data', () => {
     expect(axisTitles(f.get('Modeled shutdown time vs --tlb-sync-max')!)[1]).toBe('modeled time');
     // a narrow sweep keeps a linear axis; an unknown flag says "swept value"; a sweep of names has no curves
     expect(axisTitles(swept('--x', [2, 4, 8]).get('IOTLB syncs vs --x')!)[0]).toBe('--x (swept value)');
+    // a saved result's flag named like an Object.prototype property is just an unknown flag
+    expect(axisTitles(swept('toString', [2, 4, 8]).get('IOTLB syncs vs toString')!)[0]).toBe('toString (swept value)');
     expect(swept('--backing', ['4k', 'thp', 'hugetlb-1g']).size).toBe(3);
   });
 });

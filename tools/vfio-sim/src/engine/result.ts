@@ -172,10 +172,14 @@ export interface CommandResult {
 const pct = (b: number, a: number): number | null => (a === 0 ? (b === 0 ? 0 : null) : ((b - a) / a) * 100);
 
 /**
- * A case's modeled time in a phase, 0 when it has none. A replayed stream names its own phases, so
- * a name may be 'constructor': only the case's own entries count, never Object.prototype's.
+ * A record's own value for a key, 0 when it has none. Keys come from the data (a replayed stream
+ * names its own phases, a saved result its events), so a key may be 'constructor' or 'toString':
+ * only the record's own entries count, never Object.prototype's.
  */
-export const phaseTime = (m: Metrics, phase: string): number => (Object.hasOwn(m.phaseNs, phase) ? m.phaseNs[phase]! : 0);
+export const ownValue = (r: Readonly<Record<string, number>>, key: string): number => (Object.hasOwn(r, key) ? r[key]! : 0);
+
+/** A case's modeled time in a phase, 0 when it has none. */
+export const phaseTime = (m: Metrics, phase: string): number => ownValue(m.phaseNs, phase);
 
 /** The document a command prints with --json (and validate reads its figures from). */
 export function commandResult(command: CommandResult['command'], cases: readonly CaseResult[], sweep: SweepInfo | null): CommandResult {

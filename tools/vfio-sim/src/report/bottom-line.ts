@@ -3,14 +3,14 @@
 // event took) that make most of the difference, each with its share of it. A sweep has its
 // trade-off lines instead (table.ts sweepAnswer).
 
-import type { CaseResult, CommandResult } from '../engine/result.js';
+import { ownValue, type CaseResult, type CommandResult } from '../engine/result.js';
 import { dur, eventLabel } from './format.js';
 
 /** Per event, `b`'s modeled time minus `a`'s (ns), largest difference first (by size; ties by name). */
 export function costDiff(a: CaseResult, b: CaseResult): [event: string, ns: number][] {
   const events = new Set([...Object.keys(a.timeNs), ...Object.keys(b.timeNs)]);
   return [...events]
-    .map((e): [string, number] => [e, (b.timeNs[e] ?? 0) - (a.timeNs[e] ?? 0)])
+    .map((e): [string, number] => [e, ownValue(b.timeNs, e) - ownValue(a.timeNs, e)])
     .filter(([, d]) => d !== 0)
     .sort((x, y) => Math.abs(y[1]) - Math.abs(x[1]) || (x[0] < y[0] ? -1 : 1));
 }

@@ -2,30 +2,33 @@
 // reviewer asks for (regions per vfio_unmap_unpin call, syncs and modeled time per case, the sweep curve)
 // and the same tables as the text output.
 
-import { phaseTime, type CaseResult, type CommandResult } from '../engine/result.js';
+import { ownValue, phaseTime, type CaseResult, type CommandResult } from '../engine/result.js';
 import { bytes, dur, durTick, eventLabel, int } from './format.js';
 import { barChart, esc, lineChart } from './svg.js';
 import { describeScenario, phasesOf, sweepAnswer, tableRows } from './table.js';
 import { bottomLine } from './bottom-line.js';
 
-/** What a swept numeric option counts, for the x axis title of the sweep's curves. */
-const SWEEP_UNITS: Readonly<Record<string, string>> = {
-  '--tlb-sync-max': 'regions per IOTLB sync',
-  '--devices': 'devices',
-  '--groups': 'groups',
-  '--dma-bursts': 'bursts',
-  '--dma-pages': '4 KiB pages per burst',
-  '--churn-ops': 'map calls',
-  '--churn-max-pages': '4 KiB pages',
-  '--churn-live': 'live mappings',
-  '--dma-entry-limit': 'mappings',
-  '--iotlb-entries': 'entries',
-  '--host-age': '0 fresh .. 1 fragmented',
-};
+/**
+ * What a swept numeric option counts, for the x axis title of the sweep's curves. A Map: a saved
+ * result's flag is any string (`report FILE`), and 'toString' must not find Object.prototype's.
+ */
+const SWEEP_UNITS: ReadonlyMap<string, string> = new Map([
+  ['--tlb-sync-max', 'regions per IOTLB sync'],
+  ['--devices', 'devices'],
+  ['--groups', 'groups'],
+  ['--dma-bursts', 'bursts'],
+  ['--dma-pages', '4 KiB pages per burst'],
+  ['--churn-ops', 'map calls'],
+  ['--churn-max-pages', '4 KiB pages'],
+  ['--churn-live', 'live mappings'],
+  ['--dma-entry-limit', 'mappings'],
+  ['--iotlb-entries', 'entries'],
+  ['--host-age', '0 fresh .. 1 fragmented'],
+]);
 
 /** The title of a sweep's x axis: the flag and what its values count. */
 function sweepAxis(flag: string, log: boolean): string {
-  return `${flag} (${SWEEP_UNITS[flag] ?? 'swept value'}${log ? ', log scale' : ''})`;
+  return `${flag} (${SWEEP_UNITS.get(flag) ?? 'swept value'}${log ? ', log scale' : ''})`;
 }
 
 /** log2 bins for regions per vfio_unmap_unpin() call: 1, 2-3, 4-7, ... */
@@ -161,14 +164,14 @@ export function renderHtml(res: CommandResult, title = 'vfio-sim report'): strin
   );
   // where the modeled time went: the biggest cost buckets of each case
   const events = [...new Set(cases.flatMap((c) => Object.keys(c.timeNs)))]
-    .map((e) => [e, Math.max(...cases.map((c) => c.timeNs[e] ?? 0))] as const)
+    .map((e) => [e, Math.max(...cases.map((c) => ownValue(c.timeNs, e)))] as const)
     .filter(([, t]) => t > 0)
     .sort((a, b) => b[1] - a[1])
     .slice(0, 12)
     .map(([e]) => e);
   const costs = table(
     ['event (count / modeled time)', ...labels],
-    events.map((e) => [eventLabel(e), ...cases.map((c) => `${int(c.counters[e] ?? 0)} / ${dur(c.timeNs[e] ?? 0)}`)]),
+    events.map((e) => [eventLabel(e), ...cases.map((c) => `${int(ownValue(c.counters, e))} / ${dur(ownValue(c.timeNs, e))}`)]),
   );
   const sweep = res.sweep !== null ? `<h2>Sweep</h2><pre>${esc(sweepAnswer(res))}</pre>` : '';
   const bottom = bottomLine(res);
