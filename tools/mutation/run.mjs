@@ -16,6 +16,11 @@
 //                                              rerun the timed-out mutants too (a run that shared the
 //                                              cores with other work counts slow mutants as timeouts)
 //   pnpm test:mutation --pkg iommu-core --shards 12 --shard 9 --retest   the same, for shard 9's files only
+//   pnpm test:mutation --pkg vfio-sim --shards 6 --shard 3 --parts 6   shard 3 in 6 parts of about equal
+//                                              lines (cut between top-level statements), each saved
+//                                              when it ends (shard-3-of-6.part-P-of-6.json); a stored part
+//                                              is not rerun; when all are there they become the shard's
+//                                              results. --part P runs only that one
 //   pnpm test:mutation:score --pkg iommu-core --shards 12     the merged score and the undetected mutants
 //   MUTATION_PKG=amd-iommu,vfio-type1 pnpm test:mutation
 //   pnpm test:mutation --pkg iommu-core --force --mutate "src/gather.ts"   other arguments go to stryker run
@@ -23,11 +28,11 @@
 // also stored, gzipped, in <package>/mutation-results/ (committed; store.mjs), so that a campaign
 // longer than a session resumes from a fresh clone.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, wanted } from './packages.mjs';
 import { loadRetests, printScore, undetectedRanges } from './score.mjs';
-import { mutateFiles, retestFile, shardFile, stablePlan } from './shards.mjs';
+import { joinParts, mutateFiles, partFile, planParts, retestFile, shardFile, stablePlan } from './shards.mjs';
 import { restore, save, STORE_DIR } from './store.mjs';
 
 /** The value of a whole-number option (>= 1), or undefined when absent; usage error otherwise. */
@@ -44,6 +49,8 @@ function intOption(name) {
 
 const shards = intOption('--shards');
 const only = intOption('--shard');
+const parts = intOption('--parts');
+const onePart = intOption('--part');
 const retest = process.argv.includes('--retest');
 const timeouts = process.argv.includes('--timeouts');
 if (timeouts && !retest) {
@@ -58,8 +65,16 @@ if (only !== undefined && (shards === undefined || only > shards)) {
   console.error('test:mutation: --shard K needs --shards N with K <= N');
   process.exit(2);
 }
+if (parts !== undefined && (only === undefined || retest)) {
+  console.error('test:mutation: --parts Q goes with --shard K (and not --retest): it runs that shard in Q parts');
+  process.exit(2);
+}
+if (onePart !== undefined && (parts === undefined || onePart > parts)) {
+  console.error('test:mutation: --part P needs --parts Q with P <= Q');
+  process.exit(2);
+}
 /** Arguments for `stryker run`: everything but ours and their values. */
-const ours = new Set(['--pkg', '--shards', '--shard']);
+const ours = new Set(['--pkg', '--shards', '--shard', '--parts', '--part']);
 const passArgs = [];
 for (let i = 2; i < process.argv.length; i++) {
   if (process.argv[i] === '--retest' || process.argv[i] === '--timeouts') continue;
@@ -115,12 +130,31 @@ for (const d of dirs) {
     }
     for (let k = 1; k <= plan.length; k++) {
       if (only !== undefined && k !== only) continue;
+      if (parts !== undefined) {
+        planParts(dir, plan[k - 1], parts).forEach((specs, i) => {
+          const p = i + 1;
+          if (onePart !== undefined && p !== onePart) return;
+          const results = partFile(k, shards, p, parts);
+          runs.push({
+            label: `${d}, shard ${k} of ${plan.length}, part ${p} of ${parts}: ${specs.join(' ')}`,
+            args: ['--mutate', specs.join(','), '--incrementalFile', results, ...passArgs],
+            results,
+            // a part exists to make progress in a session: one stored is done, not rerun
+            skipStored: !passArgs.includes('--force'),
+          });
+        });
+        continue;
+      }
       const args = ['--mutate', plan[k - 1].join(','), '--incrementalFile', shardFile(k, shards), ...passArgs];
       runs.push({ label: `${d}, shard ${k} of ${plan.length}: ${plan[k - 1].join(' ')}`, args, results: shardFile(k, shards) });
     }
   }
   for (const run of runs) {
     console.log(`\ntest:mutation: ${run.label}`);
+    if (run.skipStored && restore(dir, run.results)) {
+      console.log(`test:mutation: done in an earlier run (${run.results}, stored in ${d}/${STORE_DIR}); --force reruns it`);
+      continue;
+    }
     // a shard finished in an earlier session (and committed) is reused, not rerun
     if (run.results !== undefined && restore(dir, run.results) && !run.args.includes('--force'))
       console.log(`test:mutation: results so far from ${run.results} (stored in ${d}/${STORE_DIR})`);
@@ -130,6 +164,19 @@ for (const d of dirs) {
       failed++;
       console.error(`test:mutation: ${run.label} failed (exit ${r.status})`);
     }
+  }
+  if (parts !== undefined && failed === 0) {
+    // every part there: they become the shard's results (as if it had run whole)
+    const files = Array.from({ length: parts }, (_, i) => partFile(only, shards, i + 1, parts));
+    const have = files.filter((f) => restore(dir, f));
+    if (have.length === parts) {
+      writeFileSync(
+        join(dir, shardFile(only, shards)),
+        JSON.stringify(joinParts(files.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8'))))),
+      );
+      save(dir, shardFile(only, shards));
+      console.log(`test:mutation: shard ${only}'s ${parts} parts joined into ${shardFile(only, shards)}`);
+    } else console.log(`test:mutation: shard ${only}: ${have.length} of ${parts} parts done`);
   }
   if (failed === 0 && !passArgs.some((a) => a === '--mutate' || a === '-m' || a.startsWith('--mutate='))) printScore(dir, shards, false);
 }

@@ -3,12 +3,12 @@
 // surviving or uncovered mutant (file:line, mutator, replacement), and writes the merged
 // report (reports/mutation/merged.json and merged.html) when shards were merged.
 //   pnpm test:mutation:score [--pkg NAME] [--shards N] [--json]
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { root, wanted } from './packages.mjs';
-import { retestFile, shardFile } from './shards.mjs';
-import { restore } from './store.mjs';
+import { joinParts, partFile, retestFile, shardFile } from './shards.mjs';
+import { restore, STORE_DIR } from './store.mjs';
 
 const DETECTED = new Set(['Killed', 'Timeout']);
 const UNDETECTED = new Set(['Survived', 'NoCoverage']);
@@ -23,10 +23,35 @@ export function loadReports(dir, n) {
   const missing = [];
   for (let k = 1; k <= n; k++) {
     const p = join(dir, shardFile(k, n));
-    if (restore(dir, shardFile(k, n))) reports.push(JSON.parse(readFileSync(p, 'utf8')));
-    else missing.push(p);
+    if (restore(dir, shardFile(k, n))) {
+      reports.push(JSON.parse(readFileSync(p, 'utf8')));
+      continue;
+    }
+    // a shard run in parts and not finished: the parts done so far count, and the rest is missing
+    const done = storedParts(dir, k, n);
+    if (done.files.length > 0) {
+      reports.push(joinParts(done.files.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')))));
+      missing.push(`${p} (parts ${done.numbers.join(', ')} of ${done.q} done)`);
+    } else missing.push(p);
   }
   return { reports, missing };
+}
+
+/** The part files of shard k that have results (restored from the store), for the part count most recently used. */
+function storedParts(dir, k, n) {
+  const rx = new RegExp(`^shard-${k}-of-${n}\\.part-(\\d+)-of-(\\d+)\\.json(?:\\.gz)?$`);
+  const found = [];
+  for (const d of [join(dir, 'reports/mutation'), join(dir, STORE_DIR)])
+    if (existsSync(d))
+      for (const name of readdirSync(d)) {
+        const m = rx.exec(name);
+        if (m !== null) found.push({ p: Number(m[1]), q: Number(m[2]), mtime: statSync(join(d, name)).mtimeMs });
+      }
+  if (found.length === 0) return { files: [], numbers: [], q: 0 };
+  const q = found.sort((a, b) => b.mtime - a.mtime)[0].q;
+  const numbers = [...new Set(found.filter((x) => x.q === q).map((x) => x.p))].sort((a, b) => a - b);
+  const files = numbers.map((p) => partFile(k, n, p, q)).filter((f) => restore(dir, f));
+  return { files, numbers, q };
 }
 
 /** One report whose files are the union of the shards' (a file mutated in two shards: the later wins). */
