@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CaseResult, CommandResult, Metrics } from '../src/engine/result.js';
 import { bytes, dur } from '../src/report/format.js';
-import { renderTable } from '../src/report/table.js';
+import { phasesOf, renderTable, tableRows } from '../src/report/table.js';
 import { inProcess } from './helpers.js';
 
 let real: CaseResult;
@@ -104,6 +104,40 @@ describe('table rows', () => {
     expect(row('modeled time: boot')).toBe(dur(1_000_000));
     expect(row('modeled time: shutdown')).toBe(dur(3_000_000));
     expect(row('modeled time: total')).toBe(dur(5_000_000));
+  });
+});
+
+describe('rows that depend on the cases', () => {
+  /** A case with just the fields these rows read. */
+  const kase = (phaseNs: Record<string, number>, counters: Record<string, number> = {}) =>
+    ({ metrics: { phaseNs, modeledNs: 0 }, counters }) as unknown as CaseResult;
+
+  it('test_phases_in_scenario_order_then_as_they_come', () => {
+    // a replayed stream's own names after the scenario's phases, in the order the cases give them
+    expect(phasesOf([kase({ x: 1, shutdown: 1, trace: 1, boot: 1 }), kase({ churn: 1, y: 1, run: 1, x: 2 })])).toEqual([
+      'boot',
+      'trace',
+      'run',
+      'churn',
+      'shutdown',
+      'x',
+      'y',
+    ]);
+    expect(phasesOf([])).toEqual([]);
+  });
+
+  it('test_page_fault_row_only_when_a_case_faulted', () => {
+    const names = (cases: CaseResult[]) => tableRows(cases).map(([n]) => n);
+    const calm = kase({ boot: 1 }, { pins: 5 });
+    const lazy = kase({ boot: 1 }, { pageFaults: 3, pageZeroes: 1536 });
+    expect(names([calm, calm])).not.toContain('page faults / 4K cleared');
+    expect(names([calm, kase({ boot: 1 }, { pageFaults: 0 })])).not.toContain('page faults / 4K cleared');
+    // one case that faulted is enough; the other shows zeros
+    const rows = tableRows([calm, lazy]);
+    const at = rows.findIndex(([n]) => n === 'page faults / 4K cleared');
+    expect(rows[at - 1]![0]).toBe('DMA pages / IO faults');
+    expect(rows[at + 1]![0]).toBe('modeled time: setup');
+    expect([calm, lazy].map(rows[at]![1])).toEqual(['0/0', '3/1,536']);
   });
 });
 
