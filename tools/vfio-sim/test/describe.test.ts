@@ -117,6 +117,35 @@ describe('scenario descriptions', () => {
     ).toBe(
       'vfio-sim compare: guest 1 GiB (q35: 1 GiB below 4G + 0 B above, 2 DMA mappings), host 5 GiB thp, machine lizhe-2025, AMD-Vi, 1 device/1 group, DMA random, boot + shutdown; varies: host age, seed',
     );
+    // every other part named when it varies; the host size varying leaves the backing a part of its own
+    expect(
+      header([
+        at(
+          caseOf((s) => {
+            s.host = { ...s.host, populate: false, machine: 'vtd-2015', memory: '6G' };
+            s.driver = 'reference';
+            s.devices = 2;
+            s.dma = { ...s.dma, pattern: 'none' };
+            s.workload = 'churn';
+          }),
+          'a',
+        ),
+        at(caseOf(), 'b'),
+      ]),
+    ).toBe(
+      'vfio-sim compare: thp backing, host age 0.02, seed 1; varies: guest, host memory, populate, machine, driver, devices, DMA, workload',
+    );
+    expect(
+      header([
+        at(
+          caseOf((s) => (s.host = { ...s.host, memory: '6G' })),
+          'a',
+        ),
+        at(caseOf(), 'b'),
+      ]),
+    ).toBe(
+      'vfio-sim compare: guest 1 GiB (q35: 1 GiB below 4G + 0 B above, 2 DMA mappings), thp backing, host age 0.02, machine lizhe-2025, AMD-Vi, 1 device/1 group, DMA random, boot + shutdown, seed 1; varies: host memory',
+    );
     expect(header([at(caseOf(), 'a'), at({ scenario: null } as unknown as CaseResult, 'b')])).toBe('vfio-sim compare: replayed stream');
   });
 });
