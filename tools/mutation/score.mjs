@@ -209,7 +209,10 @@ export function printScore(dir, n, asJson) {
   );
   for (const r of t.rows) console.log(fmt(r));
   console.log(fmt(t.total));
-  for (const p of missing) console.log(`missing shard: ${p} (the score covers the other shards only)`);
+  for (const p of missing)
+    console.log(
+      p.includes(' (parts ') ? `partial shard: ${p}, counted so far` : `missing shard: ${p} (the score covers the other shards only)`,
+    );
   if (t.undetected.length > 0) {
     console.log('\nundetected mutants:');
     for (const u of t.undetected)
