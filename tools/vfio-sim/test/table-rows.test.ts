@@ -4,7 +4,7 @@
 // map_try_harder, min or max for the median) fails here even when a real run has them equal.
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CaseResult, CommandResult, Metrics } from '../src/engine/result.js';
+import type { CaseResult, CommandResult, IoctlOutcome, Metrics } from '../src/engine/result.js';
 import { bytes, dur } from '../src/report/format.js';
 import { phasesOf, renderTable, tableRows } from '../src/report/table.js';
 import { inProcess } from './helpers.js';
@@ -138,6 +138,99 @@ describe('rows that depend on the cases', () => {
     expect(rows[at - 1]![0]).toBe('DMA pages / IO faults');
     expect(rows[at + 1]![0]).toBe('modeled time: setup');
     expect([calm, lazy].map(rows[at]![1])).toEqual(['0/0', '3/1,536']);
+  });
+});
+
+describe('what follows the table', () => {
+  it('test_violations_errors_mismatches_and_faults', () => {
+    const rec: IoctlOutcome = { ret: 0, errno: null, sizeOut: '0x1000' };
+    const mm = (line: number, replayed: IoctlOutcome, recorded = rec) => ({
+      line,
+      ioctl: 'VFIO_IOMMU_UNMAP_DMA',
+      iova: `0x${line}000`,
+      size: '0x1000',
+      recorded,
+      replayed,
+    });
+    const fault = (line: number) => ({
+      line,
+      device: 256,
+      iova: `0x${line}000`,
+      pages: 2,
+      dir: 'write' as const,
+      faultIova: `0x${line + 1}000`,
+      event: 'IO_PAGE_FAULT',
+    });
+    const kase = (label: string, m: Partial<Metrics>, extra: Partial<CaseResult>): CaseResult => ({
+      ...real,
+      label,
+      metrics: { ...real.metrics, violations: 0, ioctlErrors: 0, ioPageFaults: 0, ...m },
+      violationSamples: [],
+      errorSamples: [],
+      mismatches: [],
+      dmaFaults: [],
+      ...extra,
+    });
+    const a = kase(
+      'a',
+      { violations: 3, ioctlErrors: 2, ioPageFaults: 30 },
+      {
+        violationSamples: [{ kind: 'unpin-while-reachable', pfn: 5, iova: 7, domain: 1, via: 'pte', call: 'X > iommu_unmap', detail: 'd' }],
+        errorSamples: [{ index: 3, ioctl: 'VFIO_IOMMU_MAP_DMA', code: 'EEXIST', message: 'EEXIST: overlaps' }],
+        mismatches: [
+          mm(1, { ret: 0, errno: null, sizeOut: '0x0' }),
+          mm(2, { ret: null, errno: 'EINVAL', sizeOut: null }),
+          mm(3, { ret: 0, errno: null, sizeOut: '0x0' }, { ret: 0, errno: null, sizeOut: null }),
+          mm(4, { ret: 0, errno: null, sizeOut: '0x0' }, { ret: null, errno: 'ENOENT', sizeOut: null }),
+          mm(5, { ret: 0, errno: null, sizeOut: '0x0' }),
+          mm(6, { ret: 0, errno: null, sizeOut: '0x0' }),
+        ],
+        dmaFaults: [10, 11, 12, 13, 14, 15, 16].map(fault),
+      },
+    );
+    // a violation count without a sample prints nothing; five mismatches, all shown
+    const b = kase(
+      'b',
+      { violations: 1, ioPageFaults: 7 },
+      {
+        mismatches: [1, 2, 3, 4, 5].map((l) => mm(l, { ret: 0, errno: null, sizeOut: '0x0' })),
+        dmaFaults: [20, 21, 22, 23, 24, 25, 26].map(fault),
+      },
+    );
+    // faults kept but none counted (a made result): the kept ones count
+    const c = kase('c', {}, { mismatches: null, dmaFaults: [30, 31].map(fault) });
+    const out = renderTable({ schema: 'vfio-sim/result@2', command: 'replay', cases: [a, b, c], sweep: null });
+    const after = out.slice(out.indexOf('\n\na: 3 safety'));
+    const f = (l: number) => `  line ${l}: dma device 256 write iova 0x${l}000 pages 2: IO_PAGE_FAULT at iova 0x${l + 1}000`;
+    const same = (l: number) =>
+      `  line ${l}: VFIO_IOMMU_UNMAP_DMA iova 0x${l}000 size 0x1000: recorded ret 0 sizeOut 0x1000, replayed ret 0 sizeOut 0x0`;
+    expect(after.split('\n\nbottom line')[0]!.split('\n')).toEqual([
+      '',
+      '',
+      'a: 3 safety violation(s); first: unpin-while-reachable pfn 5 iova page 7 via pte in X > iommu_unmap: d',
+      '',
+      'a: 2 ioctl(s) failed; first: VFIO_IOMMU_MAP_DMA -> EEXIST: EEXIST: overlaps',
+      '',
+      'a: 6 replayed ioctl(s) differ from the record (first 5; --json lists all):',
+      same(1),
+      '  line 2: VFIO_IOMMU_UNMAP_DMA iova 0x2000 size 0x1000: recorded ret 0 sizeOut 0x1000, replayed errno EINVAL',
+      '  line 3: VFIO_IOMMU_UNMAP_DMA iova 0x3000 size 0x1000: recorded ret 0, replayed ret 0',
+      '  line 4: VFIO_IOMMU_UNMAP_DMA iova 0x4000 size 0x1000: recorded errno ENOENT, replayed ret 0',
+      same(5),
+      '',
+      'b: 5 replayed ioctl(s) differ from the record:',
+      ...[1, 2, 3, 4, 5].map(same),
+      '',
+      'a: 30 replayed DMA(s) took an IO page fault (first 5; --json lists the first 7):',
+      ...[10, 11, 12, 13, 14].map(f),
+      '',
+      'b: 7 replayed DMA(s) took an IO page fault (first 5; --json lists all):',
+      ...[20, 21, 22, 23, 24].map(f),
+      '',
+      'c: 2 replayed DMA(s) took an IO page fault:',
+      f(30),
+      f(31),
+    ]);
   });
 });
 
