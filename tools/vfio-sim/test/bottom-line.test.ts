@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { CaseResult, CommandResult } from '../src/engine/result.js';
 import { bottomLine, costDiff } from '../src/report/bottom-line.js';
 import { dur } from '../src/report/format.js';
-import { cli, inProcess } from './helpers.js';
+import { inProcess } from './helpers.js';
 
 /** A case with just what the bottom line reads. */
 const kase = (label: string, timeNs: Record<string, number>): CaseResult =>
@@ -88,7 +88,7 @@ describe('bottom line', () => {
 
   it('test_compare_ends_with_bottom_line', async () => {
     const args = ['compare', '--guest', '2G', '--dma', 'none', '--firmware', 'none', '--serial'];
-    const [t, j] = [await cli(args), await cli([...args, '--json'])];
+    const [t, j] = [await inProcess(args), await inProcess([...args, '--json'])];
     const res = JSON.parse(j.stdout) as CommandResult;
     const byTotal = [...res.cases].sort((x, y) => x.metrics.modeledNs - y.metrics.modeledNs);
     const [best, next] = byTotal as [CaseResult, CaseResult];

@@ -15,7 +15,8 @@ import type { CommandResult } from '../src/engine/result.js';
 import { placeBars } from '../src/scenario/firmware.js';
 import { defaultScenario, resolveScenario, type Scenario } from '../src/scenario/scenario.js';
 import { workload, type Op, type ProcessVmas } from '../src/scenario/workload.js';
-import { cli, cliJson } from './helpers.js';
+// main() in this process: the engine and report code these cases check is the source, which Stryker mutates
+import { inProcess as cli, inProcessJson as cliJson } from './helpers.js';
 
 const G = 1n << 30n;
 const R = 1,

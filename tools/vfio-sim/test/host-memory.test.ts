@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validate } from '../src/report/schema.js';
 import { DEFAULT_MACHINE, machineCosts } from '@x/iommu-core';
-import { PKG, cli, cliJson } from './helpers.js';
+// main() in this process: the engine and report code these cases check is the source, which Stryker mutates
+import { PKG, inProcess as cli, inProcessJson as cliJson } from './helpers.js';
 
 /** The default machine's costs, from the cost tables (not from a run). */
 const COST = machineCosts(DEFAULT_MACHINE);

@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PKG, cli, cliJson, inProcess } from './helpers.js';
+// main() in this process: the engine code the replays run is the source, which Stryker mutates
+import { PKG, inProcess as cli, inProcessJson as cliJson, inProcess } from './helpers.js';
 
 const FIX = join(PKG, 'test', 'fixtures', 'qemu');
 const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-import-'));
