@@ -199,7 +199,11 @@ describe('what follows the table', () => {
     );
     // faults kept but none counted (a made result): the kept ones count
     const c = kase('c', {}, { mismatches: null, dmaFaults: [30, 31].map(fault) });
-    const out = renderTable({ schema: 'vfio-sim/result@2', command: 'replay', cases: [a, b, c], sweep: null });
+    // exactly five: all shown, no note; none kept (a run: null) or none taken: no section
+    const d = kase('d', { ioPageFaults: 5 }, { dmaFaults: [40, 41, 42, 43, 44].map(fault) });
+    const e = kase('e', { ioPageFaults: 3 }, { dmaFaults: null });
+    const g = kase('g', {}, { dmaFaults: [] });
+    const out = renderTable({ schema: 'vfio-sim/result@2', command: 'replay', cases: [a, b, c, d, e, g], sweep: null });
     const after = out.slice(out.indexOf('\n\na: 3 safety'));
     const f = (l: number) => `  line ${l}: dma device 256 write iova 0x${l}000 pages 2: IO_PAGE_FAULT at iova 0x${l + 1}000`;
     const same = (l: number) =>
@@ -230,6 +234,9 @@ describe('what follows the table', () => {
       'c: 2 replayed DMA(s) took an IO page fault:',
       f(30),
       f(31),
+      '',
+      'd: 5 replayed DMA(s) took an IO page fault:',
+      ...[40, 41, 42, 43, 44].map(f),
     ]);
   });
 });

@@ -216,7 +216,7 @@ export function renderTable(res: CommandResult, opts: { hints?: boolean } = {}):
 const MISMATCHES_SHOWN = 5;
 
 /** `head` then the words, comma-separated, over lines of at most `width`, continued under the first word. */
-function wrap(head: string, words: readonly string[], width: number): string[] {
+export function wrap(head: string, words: readonly string[], width: number): string[] {
   const lines: string[] = [];
   let cur = head;
   for (let i = 0; i < words.length; i++) {
