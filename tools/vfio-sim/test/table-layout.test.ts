@@ -4,8 +4,9 @@
 // bottom line, the sweep's trade-off and the hints.
 
 import { describe, expect, it } from 'vitest';
-import type { CaseResult, CommandResult } from '../src/engine/result.js';
+import type { CaseResult, CommandResult, Metrics } from '../src/engine/result.js';
 import { releaseSteps } from '../src/engine/timeline.js';
+import { bytes, dur } from '../src/report/format.js';
 import { renderTable, sweepAnswer, wrap } from '../src/report/table.js';
 import { defaultScenario, type Profile } from '../src/scenario/scenario.js';
 import { metricsOf } from './made-result.js';
@@ -93,5 +94,44 @@ describe('table frame', () => {
     // a first word longer than the line stays on the head's line (never a line with the head alone)
     expect(wrap('h: ', ['abcdefghijklmnop', 'q'], 10)).toEqual(['h: abcdefghijklmnop,', '   q']);
     expect(wrap('h: ', [], 10)).toEqual(['h: ']);
+  });
+
+  it('test_sweep_answer_lines_and_its_knee', () => {
+    const at = (label: string, m: Partial<Metrics>): CaseResult => ({ ...kase(label), metrics: metricsOf(m) }) as CaseResult;
+    const cases = [
+      at('a=1', { iotlbSyncs: 1000, peakPinnedAfterUnmapBytes: 4096, pinnedAfterUnmapMaxNs: 1000, phaseNs: { shutdown: 5_000_000 } }),
+      at('a=16', { iotlbSyncs: 100, peakPinnedAfterUnmapBytes: 65536, pinnedAfterUnmapMaxNs: 2000, phaseNs: { shutdown: 1_010_000 } }),
+      at('a=512', { iotlbSyncs: 10, peakPinnedAfterUnmapBytes: 1 << 21, pinnedAfterUnmapMaxNs: 3000, phaseNs: { shutdown: 1_000_000 } }),
+    ];
+    const sweep = (option: string, cs = cases) =>
+      sweepAnswer(result('sweep', cs, { option, flag: '--x', values: cs.map((_, i) => i) })).split('\n');
+    // label padded to the longest (5), syncs right-aligned in 9 with their ratio to the fewest, the
+    // first part padded to 40 (5 + 35), then memory, its longest wait and the shutdown time
+    const line = (label: string, syncs: string, ratio: string, mem: string, max: string, shut: string) =>
+      `  ${label.padEnd(5)}  syncs ${syncs.padStart(9)} (${ratio} min)`.padEnd(40) +
+      `  unmapped but pinned: up to ${mem.padStart(8)} for up to ${max.padStart(8)}  shutdown ${shut.padStart(8)}`;
+    const rows = [
+      line('a=1', '1,000', '100.0x', '4 KiB', '1.00 us', '5.00 ms'),
+      line('a=16', '100', '10.0x', '64 KiB', '2.00 us', '1.01 ms'),
+      line('a=512', '10', '1.0x', '2 MiB', '3.00 us', '1.00 ms'),
+    ];
+    expect([bytes(4096), dur(1_010_000)]).toEqual(['4 KiB', '1.01 ms']);
+    // the knee: the first within 1% of the fastest shutdown (1.01 ms is exactly 1% over 1.00 ms)
+    expect(sweep('vfio.tlbSyncMax')).toEqual([
+      'trade-off (--x):',
+      ...rows,
+      'answer: from a=16 on, shutdown is within 1% of the fastest (1.00 ms; a=16: 1.01 ms, 100 syncs); larger values only keep more memory pinned after its unmap (a=512: 2 MiB for up to 3.00 us).',
+    ]);
+    // another option: the lines, no answer (the answer reads a batching cap)
+    expect(sweep('guest.memory')).toEqual(['trade-off (--x):', ...rows]);
+    // the knee at the last value: nothing larger to name
+    expect(sweep('vfio.tlbSyncMax', cases.slice(0, 2)).at(-1)).toBe(
+      'answer: from a=16 on, shutdown is within 1% of the fastest (1.01 ms; a=16: 1.01 ms, 100 syncs).',
+    );
+    // a case with no sync: no ratio
+    const none = sweep('guest.memory', [at('a=1', { iotlbSyncs: 0 }), at('a=2', { iotlbSyncs: 5 })]);
+    // labels of 3: padded to 3
+    expect(none[1]!.slice(0, 40).trimEnd()).toBe('  a=1  syncs         0 (- min)');
+    expect(none[2]!.slice(0, 40).trimEnd()).toBe('  a=2  syncs         5 (- min)');
   });
 });
