@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { CaseResult, CommandResult, Metrics } from '../src/engine/result.js';
 import { releaseSteps } from '../src/engine/timeline.js';
 import { bytes, dur } from '../src/report/format.js';
+import { command } from '../src/invocation.js';
 import { renderTable, sweepAnswer, wrap } from '../src/report/table.js';
 import { defaultScenario, type Profile } from '../src/scenario/scenario.js';
 import { metricsOf } from './made-result.js';
@@ -133,5 +134,32 @@ describe('table frame', () => {
     // labels of 3: padded to 3
     expect(none[1]!.slice(0, 40).trimEnd()).toBe('  a=1  syncs         0 (- min)');
     expect(none[2]!.slice(0, 40).trimEnd()).toBe('  a=2  syncs         5 (- min)');
+  });
+
+  it('test_hints_scale_the_guest_of_v4_17_or_the_first_case', () => {
+    const guest = (label: string, memory: string): CaseResult => {
+      const c = kase(label);
+      return { ...c, scenario: { ...c.scenario!, guest: { ...c.scenario!.guest, memory } } };
+    };
+    const hints = (cases: CaseResult[]) => {
+      const out = renderTable(result('compare', cases), { hints: true });
+      return out.slice(out.indexOf('What to try next:')).split('\n');
+    };
+    const h = hints([guest('v4.16', '1G'), guest('v4.17', '8G')]);
+    // the commands padded to the longest, each with what it answers
+    const rows: [string, string][] = [
+      [command('sweep --tlb-sync-max 1,8,64,512,4096'), 'is 512 regions per sync a good cap?'],
+      [command('compare --profile v4.17 --backing 4k,thp,hugetlb-1g'), 'what the host backing does to regions per unmap'],
+      [command('sweep --guest 2G,8G,32G'), 'how it scales with memory above 4 GiB'],
+      [command('compare --workload churn'), 'vIOMMU/DPDK-like: many small map/unmap calls'],
+      [command('sweep --firmware seabios,none'), "what the SeaBIOS boot's re-mapping of low RAM costs"],
+      [command('run --trace t.json --html r.html'), 'open t.json in ui.perfetto.dev, r.html in a browser'],
+      [command('--help'), 'every command and option'],
+    ];
+    const w = Math.max(...rows.map(([a]) => a.length));
+    expect(h).toEqual(['What to try next:', ...rows.map(([a, b]) => `  ${a.padEnd(w)}  # ${b}`)]);
+    // no v4.17 case: the first case's guest; a replayed stream: 64 GiB
+    expect(hints([guest('a', '1G'), guest('b', '8G')])[3]).toContain(command('sweep --guest 256M,1G,4G'));
+    expect(hints([{ ...kase('r'), scenario: null }, kase('s')])[3]).toContain(command('sweep --guest 16G,64G,256G'));
   });
 });
