@@ -129,6 +129,13 @@ describe('table frame', () => {
     expect(sweep('vfio.tlbSyncMax', cases.slice(0, 2)).at(-1)).toBe(
       'answer: from a=16 on, shutdown is within 1% of the fastest (1.01 ms; a=16: 1.01 ms, 100 syncs).',
     );
+    // the knee at the first value: every larger one named, separated by '; '
+    const first = [1_000_000, 2_000_000, 3_000_000].map((t, i) =>
+      at(`a=${i}`, { iotlbSyncs: 10, peakPinnedAfterUnmapBytes: 4096 << i, pinnedAfterUnmapMaxNs: 1000, phaseNs: { shutdown: t } }),
+    );
+    expect(sweep('vfio.tlbSyncMax', first).at(-1)).toBe(
+      'answer: from a=0 on, shutdown is within 1% of the fastest (1.00 ms; a=0: 1.00 ms, 10 syncs); larger values only keep more memory pinned after its unmap (a=1: 8 KiB for up to 1.00 us; a=2: 16 KiB for up to 1.00 us).',
+    );
     // a case with no sync: no ratio
     const none = sweep('guest.memory', [at('a=1', { iotlbSyncs: 0 }), at('a=2', { iotlbSyncs: 5 })]);
     // labels of 3: padded to 3
