@@ -6,8 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CaseResult, CommandResult, Metrics } from '../src/engine/result.js';
 import { renderHtml } from '../src/report/html.js';
-import { defaultScenario } from '../src/scenario/scenario.js';
-import { SWEEP_FIGURES, metricsOf } from './made-result.js';
+import { SWEEP_FIGURES, madeCase, metricsOf } from './made-result.js';
 import { elements, type El } from './svg-elements.js';
 
 /** The metrics of a made case: one MAP_DMA and UNMAP_DMA, one region in one call, one sync, two phases. */
@@ -27,23 +26,7 @@ function metrics(m: Partial<Metrics>): Metrics {
   });
 }
 function caseOf(label: string, m: Partial<Metrics>, extra: Partial<CaseResult> = {}): CaseResult {
-  const s = defaultScenario();
-  s.guest = { ...s.guest, memory: '1G', firmware: 'none' };
-  return {
-    label,
-    scenario: s,
-    layout: [],
-    metrics: metrics(m),
-    counters: {},
-    timeNs: {},
-    commands: null,
-    vfioStats: {},
-    violationSamples: [],
-    errorSamples: [],
-    mismatches: null,
-    dmaFaults: null,
-    ...extra,
-  } as CaseResult;
+  return madeCase(label, metrics(m), extra);
 }
 /** The figures of a page: each SVG's elements, by the figure's title. */
 function figures(html: string): Map<string, El[]> {

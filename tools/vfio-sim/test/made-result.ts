@@ -1,7 +1,8 @@
 // Results made by hand for the report tests: a case's metrics with every count at zero unless given,
-// and the titles of the figures the HTML report draws for a numeric sweep.
+// a whole case around them, and the titles of the figures the HTML report draws for a numeric sweep.
 
-import type { Metrics } from '../src/engine/result.js';
+import type { CaseResult, Metrics } from '../src/engine/result.js';
+import { defaultScenario, type Scenario } from '../src/scenario/scenario.js';
 
 /** Metrics with every count, byte and time zero, no phases, one empty histogram; `m` overrides. */
 export function metricsOf(m: Partial<Metrics> = {}): Metrics {
@@ -50,3 +51,33 @@ export const SWEEP_FIGURES = [
   'Time pages stay pinned after unmap vs --tlb-sync-max',
   'Modeled shutdown time vs --tlb-sync-max',
 ];
+
+/**
+ * A case of a 1 GiB q35 guest without firmware boot (changed by `scenario`), with these metrics and
+ * nothing else recorded; `extra` overrides any field.
+ */
+export function madeCase(
+  label: string,
+  metrics: Metrics,
+  extra: Partial<CaseResult> = {},
+  scenario: (s: Scenario) => void = () => {},
+): CaseResult {
+  const s = defaultScenario();
+  s.guest = { ...s.guest, memory: '1G', firmware: 'none' };
+  scenario(s);
+  return {
+    label,
+    scenario: s,
+    layout: [],
+    metrics,
+    counters: {},
+    timeNs: {},
+    commands: null,
+    vfioStats: {},
+    violationSamples: [],
+    errorSamples: [],
+    mismatches: null,
+    dmaFaults: null,
+    ...extra,
+  };
+}

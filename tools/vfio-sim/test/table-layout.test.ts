@@ -9,27 +9,13 @@ import { releaseSteps } from '../src/engine/timeline.js';
 import { bytes, dur } from '../src/report/format.js';
 import { command } from '../src/invocation.js';
 import { renderTable, sweepAnswer, wrap } from '../src/report/table.js';
-import { defaultScenario, type Profile } from '../src/scenario/scenario.js';
-import { metricsOf } from './made-result.js';
+import type { Profile } from '../src/scenario/scenario.js';
+import { madeCase, metricsOf } from './made-result.js';
 
 function kase(label: string, profile: Profile = 'mainline', modeledNs = 1000): CaseResult {
-  const s = defaultScenario();
-  s.guest = { ...s.guest, memory: '1G', firmware: 'none' };
-  s.profile = profile;
-  return {
-    label,
-    scenario: s,
-    layout: [],
-    metrics: metricsOf({ modeledNs, iotlbSyncs: 10, phaseNs: {} }),
-    counters: {},
-    timeNs: { pins: modeledNs },
-    commands: null,
-    vfioStats: {},
-    violationSamples: [],
-    errorSamples: [],
-    mismatches: null,
-    dmaFaults: null,
-  } as CaseResult;
+  return madeCase(label, metricsOf({ modeledNs, iotlbSyncs: 10, phaseNs: {} }), { timeNs: { pins: modeledNs } }, (s) => {
+    s.profile = profile;
+  });
 }
 const result = (command: CommandResult['command'], cases: CaseResult[], sweep: CommandResult['sweep'] = null): CommandResult => ({
   schema: 'vfio-sim/result@2',
