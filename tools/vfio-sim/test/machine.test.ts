@@ -4,6 +4,7 @@
 // DMA fault, and the track's slices at the detail levels.
 
 import { TRACE_ALL, TRACE_IOCTL, TRACE_IOMMU, type IommuDomain, type IommuObserver, type Sim, type TraceEvent } from '@x/iommu-core';
+import type { AmdIommu } from '@x/amd-iommu';
 import { VFIO_IOMMU_MAP_DMA, VFIO_IOMMU_UNMAP_DMA, encodeDmaMap, encodeDmaUnmap } from '@x/vfio-type1';
 import { describe, expect, it } from 'vitest';
 import { traceIommuTrack } from '../src/engine/iommu-track.js';
@@ -122,6 +123,19 @@ describe('buildMachine', () => {
       expect(m.drv.lastFault()).toEqual({ page: 0x200, event: driver === 'amd' ? 'IO_PAGE_FAULT' : 'not-present' });
       expect(m.drv.faults()).toBe(2);
       if (driver === 'amd') {
+        // an ILLEGAL_COMMAND_ERROR after the faults (opcode 0 written to the command ring): the log's
+        // other event is neither counted as a DMA fault nor taken for the newest one
+        const hw = (m.drv.iommu as AmdIommu).hw;
+        hw.cmdRing.words.fill(0, hw.cmdRing.slot(), hw.cmdRing.slot() + 4);
+        hw.cmdRing.advance();
+        hw.doorbell();
+        expect((m.drv.iommu as AmdIommu).eventLog().map((e) => e.type)).toEqual([
+          'IO_PAGE_FAULT',
+          'IO_PAGE_FAULT',
+          'ILLEGAL_COMMAND_ERROR',
+        ]);
+        expect(m.drv.faults()).toBe(2);
+        expect(m.drv.lastFault()).toEqual({ page: 0x200, event: 'IO_PAGE_FAULT' });
         const cmds = m.drv.commands()!;
         expect(cmds.COMPLETION_WAIT).toBeGreaterThan(0);
         // a copy: changing it changes nothing of the driver's
@@ -197,7 +211,17 @@ describe('iommu trace track', () => {
     expect(traced(TRACE_ALL).events.length).toBe(6);
     // a machine not traced subscribes nothing: the remover is a no-op
     const m = buildMachine(spec(), false);
-    expect(traceIommuTrack(m.sim)()).toBeUndefined();
+    const before = m.sim.observers.count;
+    const off = traceIommuTrack(m.sim);
+    expect(m.sim.observers.count).toBe(before);
+    expect(off()).toBeUndefined();
+    // a traced one subscribes the track, and its remover takes it off
+    const t = buildMachine(spec(), true);
+    const n = t.sim.observers.count;
+    const offT = traceIommuTrack(t.sim);
+    expect(t.sim.observers.count).toBe(n + 1);
+    offT();
+    expect(t.sim.observers.count).toBe(n);
     // VFIO never flushes a whole domain, so the flush_iotlb_all slices are checked on the observer
     // itself, with a stand-in tracer
     const calls: unknown[][] = [];
