@@ -3,7 +3,8 @@
 // without the brackets, the cut at a share of --trace-max, a file that cannot be opened, and an
 // abort that removes what was written.
 
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +13,13 @@ import { TraceWriter, assembleTrace } from '../src/report/perfetto.js';
 const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-tw-'));
 const CLOSE = (detail: string, cut = '') =>
   `\n],"displayTimeUnit":"ns","metadata":{"clock":"modeled time (us)","iova":"bytes (0x hex)","detail":"${detail}","generator":"vfio-sim"${cut}}}\n`;
+
+/** The metadata lines of case 'c' (pid 1) with one track, 'qemu'. */
+const META =
+  '{"name":"process_name","ph":"M","ts":0,"pid":1,"tid":0,"args":{"name":"c"}},\n' +
+  '{"name":"process_sort_index","ph":"M","ts":0,"pid":1,"tid":0,"args":{"sort_index":1}},\n' +
+  '{"name":"thread_name","ph":"M","ts":0,"pid":1,"tid":1,"args":{"name":"qemu"}},\n' +
+  '{"name":"thread_sort_index","ph":"M","ts":0,"pid":1,"tid":1,"args":{"sort_index":1}}';
 
 describe('trace writer', () => {
   it('test_standalone_file_line_by_line', () => {
@@ -106,5 +114,94 @@ describe('trace writer', () => {
     w.write({ ph: 'B', name: 'x', ts: 0, track: 'qemu' });
     w.abort();
     expect(readdirSync(dir)).not.toContain('gone.json');
+  });
+
+  it('test_chunks_reach_the_file_as_they_fill', () => {
+    // events go out in 1 MiB chunks: the file holds nothing until the buffer first reaches 1 MiB,
+    // then exactly the lines up to the one that filled it
+    const file = join(dir, 'chunks.json');
+    const w = new TraceWriter({ file, standalone: true, pid: 1, detail: 1 }, 'c', 'ioctl', () => {});
+    const pad = 'x'.repeat(1000);
+    const ev = (i: number) => `,\n{"name":"${pad}","ph":"B","ts":${i},"pid":1,"tid":1,"cat":"qemu"}`;
+    let want = `{"traceEvents":[\n${META}`;
+    let flushedAt = -1;
+    for (let i = 0; flushedAt < 0; i++) {
+      w.write({ ph: 'B', name: pad, ts: i * 1000, track: 'qemu' });
+      want += ev(i);
+      if (want.length >= 1 << 20) flushedAt = want.length;
+      else expect(statSync(file).size).toBe(0);
+    }
+    expect(statSync(file).size).toBe(flushedAt);
+    expect(readFileSync(file, 'utf8')).toBe(want);
+    w.write({ ph: 'B', name: pad, ts: 0, track: 'qemu' });
+    expect(statSync(file).size).toBe(flushedAt);
+    const info = w.close();
+    expect(info.bytes).toBe(statSync(file).size);
+    expect(readFileSync(file, 'utf8')).toBe(`${want}${ev(0)}${CLOSE('ioctl')}`);
+  });
+
+  it('test_a_failed_write_stops_the_case', () => {
+    // /dev/full takes the open and refuses the first chunk (ENOSPC): tracing stops once, later
+    // events are not counted, and close() neither writes nor closes again
+    let stopped = 0;
+    const w = new TraceWriter({ file: '/dev/full', standalone: true, pid: 1, detail: 1 }, 'c', 'ioctl', () => stopped++);
+    const pad = 'y'.repeat(4096);
+    let n = 0;
+    while (stopped === 0) {
+      w.write({ ph: 'B', name: pad, ts: n, track: 'qemu' });
+      n++;
+    }
+    // the four metadata lines and the n events, the last of which filled the chunk
+    let size = '{"traceEvents":[\n'.length + META.length,
+      want = 0;
+    while (size < 1 << 20) size += `,\n{"name":"${pad}","ph":"B","ts":${want++ / 1000},"pid":1,"tid":1,"cat":"qemu"}`.length;
+    expect(n).toBe(want);
+    w.write({ ph: 'B', name: pad, ts: 0, track: 'qemu' });
+    expect(w.close()).toEqual({ file: '/dev/full', events: n + 4, bytes: 0, error: 'ENOSPC', cut: false });
+    expect(stopped).toBe(1);
+    // a write that fails only at close(), the buffer's first flush: the same report, no throw
+    let stoppedAtClose = 0;
+    const small = new TraceWriter({ file: '/dev/full', standalone: true, pid: 1, detail: 1 }, 'c', 'ioctl', () => stoppedAtClose++);
+    small.write({ ph: 'B', name: 'x', ts: 0, track: 'qemu' });
+    expect(stoppedAtClose).toBe(0);
+    expect(small.close()).toEqual({ file: '/dev/full', events: 5, bytes: 0, error: 'ENOSPC', cut: false });
+    expect(stoppedAtClose).toBe(1);
+  });
+
+  it('test_abort_keeps_what_is_not_a_regular_file', () => {
+    // a FIFO given as the trace file (its reading end held open here, so the writer's open does not
+    // wait) is closed by an abort, not removed
+    const fifo = join(dir, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const w = new TraceWriter({ file: fifo, standalone: true, pid: 1, detail: 1 }, 'c', 'ioctl', () => {});
+      w.abort();
+      expect(statSync(fifo).isFIFO()).toBe(true);
+    } finally {
+      closeSync(reader);
+    }
+  });
+
+  it('test_large_parts_joined_in_chunks', () => {
+    // parts larger than the 4 MiB read buffer are copied whole, in order
+    const a = join(dir, 'big-a.part'),
+      b = join(dir, 'big-b.part');
+    const bodyA = `"${'a'.repeat(5 * (1 << 20))}"`,
+      bodyB = `"${'b'.repeat(1 << 20)}"`;
+    writeFileSync(a, bodyA);
+    writeFileSync(b, bodyB);
+    const out = join(dir, 'big.json');
+    const want = `{"traceEvents":[\n${bodyA},\n${bodyB}${CLOSE('all')}`;
+    expect(assembleTrace(out, [a, b], 'all')).toBe(want.length);
+    expect(readFileSync(out, 'utf8')).toBe(want);
+    expect([existsSync(a), existsSync(b)]).toEqual([false, false]);
+  });
+
+  it('test_join_failure_throws_and_removes_the_parts', () => {
+    const p = join(dir, 'lost.part');
+    writeFileSync(p, '{}');
+    expect(() => assembleTrace('/dev/full', [p], 'ioctl')).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
+    expect(existsSync(p)).toBe(false);
   });
 });

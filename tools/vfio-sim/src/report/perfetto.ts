@@ -176,7 +176,6 @@ export class TraceWriter {
       }
     }
     this.fd = -1;
-    this.buf = '';
     this.onError();
   }
 }
