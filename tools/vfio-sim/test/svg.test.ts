@@ -247,3 +247,37 @@ describe('values that are not numbers', () => {
     expect(ticks(Number.NaN)).toEqual(ticks(0));
   });
 });
+
+describe('ticks and colours', () => {
+  const ticksOf = (values: number[], integer = false) =>
+    elements(barChart({ title: 't', categories: values.map(String), series: [{ name: 's', values }], xLabel: 'x', yLabel: 'y', integer }))
+      .filter((e) => e.attrs.class === 'a tick')
+      .map((e) => e.text);
+
+  it('test_tick_steps', () => {
+    // a fifth of the largest value, rounded up to 1, 2 or 5 times a power of ten
+    expect(ticksOf([0.3])).toEqual(['0', '0.1', '0.2', '0.3']);
+    expect(ticksOf([7])).toEqual(['0', '2', '4', '6', '8']);
+    // counts: never a step below 1 (a fifth of 2 would be 0.5)
+    expect(ticksOf([2], true)).toEqual(['0', '1', '2']);
+    expect(ticksOf([2])).toEqual(['0', '0.5', '1', '1.5', '2']);
+    // a value a billionth of a step above a tick (float noise) ends the axis at that tick
+    expect(ticksOf([3 + 1e-9])).toEqual(['0', '1', '2', '3']);
+    expect(ticksOf([3 + 1e-6])).toEqual(['0', '1', '2', '3', '4']);
+    // billions read as G, from 1e9 itself
+    expect(ticksOf([3e9])).toEqual(['0', '1G', '2G', '3G']);
+    expect(ticksOf([2.5e9, 1e8])).toEqual(['0', '500M', '1G', '1.5G', '2G', '2.5G']);
+  });
+
+  it('test_palette_wraps_after_ten_series', () => {
+    const names = Array.from({ length: 11 }, (_, k) => `s${k}`);
+    const els = elements(
+      barChart({ title: 't', categories: ['a'], series: names.map((name) => ({ name, values: [1] })), xLabel: 'x', yLabel: 'y' }),
+    );
+    // Tableau 10, then from the start again
+    const tableau = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+    expect(els.filter((e) => e.tag === 'rect' && e.attrs.class === 'm').map((e) => e.attrs.fill)).toEqual([...tableau, tableau[0]]);
+    // the legend in the same colours
+    expect(els.filter((e) => e.tag === 'rect' && e.attrs.class === undefined).map((e) => e.attrs.fill)).toEqual([...tableau, tableau[0]]);
+  });
+});

@@ -5,17 +5,18 @@ const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948
 
 export const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-/** Round ticks from lo up to the first tick at or above hi (so the top tick bounds the data). */
-function niceTicks(lo: number, hi: number, integer: boolean, n = 5): number[] {
-  // not `hi <= lo`: a NaN must not reach the loop below, which would then never end
-  if (!(hi > lo)) hi = lo + 1;
-  const raw = (hi - lo) / n;
+/**
+ * Round ticks from 0 up to the first tick at or above hi (so the top tick bounds the data). hi is
+ * positive and finite: axis() takes it from the finite values and at least 1e-9.
+ */
+function niceTicks(hi: number, integer: boolean, n = 5): number[] {
+  const raw = hi / n;
   const p = 10 ** Math.floor(Math.log10(raw));
   let step = [1, 2, 5, 10].map((k) => k * p).find((s) => s >= raw)!;
   if (integer) step = Math.max(1, Math.round(step));
   const out: number[] = [];
-  let v = Math.ceil(lo / step) * step;
-  for (; ; v += step) {
+  // a value a billionth of a step above a tick (float noise) ends the axis at that tick
+  for (let v = 0; ; v += step) {
     out.push(+v.toPrecision(12));
     if (v >= hi - step * 1e-9) break;
   }
@@ -51,7 +52,7 @@ function axis(values: number[], log: boolean, from: number, to: number, fmt: (v:
     return { map: (v) => from + ((lg(Math.max(v, radix ** base)) - base) / (hi - base)) * (to - from), ticks, fmt };
   }
   const hi = Math.max(1e-9, ...values);
-  const ticks = niceTicks(0, hi, integer);
+  const ticks = niceTicks(hi, integer);
   const top = ticks[ticks.length - 1]!;
   return { map: (v) => from + (v / top) * (to - from), ticks, fmt };
 }
