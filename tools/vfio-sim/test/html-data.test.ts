@@ -212,4 +212,127 @@ describe('html report data', () => {
     expect(axisTitles(swept('toString', [2, 4, 8]).get('IOTLB syncs vs toString')!)[0]).toBe('toString (swept value)');
     expect(swept('--backing', ['4k', 'thp', 'hugetlb-1g']).size).toBe(3);
   });
+
+  it('test_sweep_axis_titles_say_what_each_flag_counts', () => {
+    const cases = [2, 4].map((v) => caseOf(`x=${v}`, { iotlbSyncs: v }));
+    const title = (flag: string) => {
+      const f = figures(
+        renderHtml({ schema: 'vfio-sim/result@2', command: 'sweep', cases, sweep: { flag, values: [2, 4] } } as unknown as CommandResult),
+      );
+      return axisTitles(f.get(`IOTLB syncs vs ${flag}`)!)[0];
+    };
+    expect(
+      [
+        '--tlb-sync-max',
+        '--devices',
+        '--groups',
+        '--dma-bursts',
+        '--dma-pages',
+        '--churn-ops',
+        '--churn-max-pages',
+        '--churn-live',
+        '--dma-entry-limit',
+        '--iotlb-entries',
+        '--host-age',
+      ].map(title),
+    ).toEqual([
+      '--tlb-sync-max (regions per IOTLB sync)',
+      '--devices (devices)',
+      '--groups (groups)',
+      '--dma-bursts (bursts)',
+      '--dma-pages (4 KiB pages per burst)',
+      '--churn-ops (map calls)',
+      '--churn-max-pages (4 KiB pages)',
+      '--churn-live (live mappings)',
+      '--dma-entry-limit (mappings)',
+      '--iotlb-entries (entries)',
+      '--host-age (0 fresh .. 1 fragmented)',
+    ]);
+  });
+
+  it('test_sweep_log_axis_from_a_ratio_of_16', () => {
+    const xTitle = (values: number[]) => {
+      const cases = values.map((v) => caseOf(`x=${v}`, { iotlbSyncs: 1 }));
+      const f = figures(
+        renderHtml({
+          schema: 'vfio-sim/result@2',
+          command: 'sweep',
+          cases,
+          sweep: { flag: '--devices', values },
+        } as unknown as CommandResult),
+      );
+      // every curve shares the x axis; the page's intro names the swept flag
+      const titles = SWEEP_FIGURES.slice(3).map((t) => axisTitles(f.get(t.replace('--tlb-sync-max', '--devices'))!)[0]);
+      expect(new Set(titles).size).toBe(1);
+      return titles[0];
+    };
+    expect(xTitle([1, 16])).toBe('--devices (devices, log scale)');
+    expect(xTitle([1, 15])).toBe('--devices (devices)');
+    expect(xTitle([2, 32, 4])).toBe('--devices (devices, log scale)');
+    // a zero has no place on a log axis
+    expect(xTitle([0, 64])).toBe('--devices (devices)');
+  });
+
+  it('test_sweep_page_parts', () => {
+    const cases = [1, 2].map((v) => caseOf(`tlbSyncMax=${v}`, { iotlbSyncs: 3 - v }));
+    const page = renderHtml({
+      schema: 'vfio-sim/result@2',
+      command: 'sweep',
+      cases,
+      sweep: { flag: '--tlb-sync-max', values: [1, 2] },
+    } as unknown as CommandResult);
+    expect(page).toContain('<p class="muted">vfio-sim sweep over --tlb-sync-max: modeled numbers');
+    // the sweep's answer in its own section, and no bottom line (a sweep has none)
+    expect(page).toMatch(/<h2>Sweep<\/h2><pre>[^<]+<\/pre>/);
+    expect(page).not.toContain('bottom line');
+    // the per-case bars are labelled by the swept values
+    const bars = figures(page).get('IOTLB syncs, invalidations, completion waits')!;
+    expect(bars.filter((e) => e.tag === 'text' && e.attrs.class === 'a' && e.attrs.y === '258').map((e) => e.text)).toEqual(['1', '2']);
+    expect(html).not.toContain('<h2>Sweep</h2>');
+  });
+
+  it('test_histogram_bins_past_1k_and_1m_and_its_log_axis_from_100', () => {
+    const hist = (histogram: [number, number][]) => {
+      const max = Math.max(...histogram.map(([r]) => r));
+      const h = figures(
+        renderHtml({ ...res, cases: [caseOf('c', { regionsPerCall: { min: 1, median: 1, max, mean: 1, histogram } })] } as CommandResult),
+      ).get('Regions per vfio_unmap_unpin call (histogram)')!;
+      return {
+        cats: h.filter((e) => e.tag === 'text' && e.attrs.class === 'a' && e.attrs.y === '258').map((e) => e.text),
+        y: axisTitles(h)[1],
+        tips: tips(h),
+      };
+    };
+    const big = hist([
+      [1, 1],
+      [1024, 2],
+      [(1 << 20) + 5, 1],
+    ]);
+    expect(big.cats).toEqual([
+      ...[1, 2, 4, 8, 16, 32, 64, 128, 256, 512].map(String),
+      ...[1, 2, 4, 8, 16, 32, 64, 128, 256, 512].map((k) => `${k}k`),
+      '1M',
+    ]);
+    expect([big.tips[0], big.tips[10], big.tips[20]]).toEqual(['c 1: 1', 'c 1k: 2', 'c 1M: 1']);
+    // a bin of 100 calls or more: a log axis; 99: linear
+    expect(hist([[3, 100]]).y).toBe('vfio_unmap_unpin calls (count, log scale)');
+    expect(hist([[3, 99]]).y).toBe('vfio_unmap_unpin calls (count)');
+    expect(hist([[3, 99]]).cats).toEqual(['1', '2']);
+  });
+
+  it('test_cost_table_keeps_the_12_largest', () => {
+    const names = Array.from({ length: 14 }, (_, i) => `ev${String(i).padStart(2, '0')}`);
+    // ev00 costs most; ev13 costs nothing and is left out anyway
+    const timeNs = Object.fromEntries(names.map((n, i) => [n, (13 - i) * 10]));
+    const page = renderHtml({ ...res, cases: [caseOf('c', {}, { timeNs, counters: {} })] } as CommandResult);
+    const costs = page.slice(page.indexOf('<h2>Where the modeled time went</h2>'));
+    expect([...costs.matchAll(/<tr><th>([^<]*)<\/th>/g)].map((m) => m[1])).toEqual(['event (count / modeled time)', ...names.slice(0, 12)]);
+    // the largest of the cases orders the rows: ev01 first when another case spends more on it
+    const two = renderHtml({
+      ...res,
+      cases: [caseOf('a', {}, { timeNs: { ev00: 100, ev01: 10 } }), caseOf('b', {}, { timeNs: { ev01: 500 } })],
+    } as CommandResult);
+    const rows = [...two.slice(two.indexOf('<h2>Where the modeled time went</h2>')).matchAll(/<tr><th>([^<]*)<\/th>/g)].map((m) => m[1]);
+    expect(rows).toEqual(['event (count / modeled time)', 'ev01', 'ev00']);
+  });
 });
