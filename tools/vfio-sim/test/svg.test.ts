@@ -249,8 +249,18 @@ describe('values that are not numbers', () => {
 });
 
 describe('ticks and colours', () => {
+  // `integer` left out unless asked for: a bar chart's axis is not a count axis by default
   const ticksOf = (values: number[], integer = false) =>
-    elements(barChart({ title: 't', categories: values.map(String), series: [{ name: 's', values }], xLabel: 'x', yLabel: 'y', integer }))
+    elements(
+      barChart({
+        title: 't',
+        categories: values.map(String),
+        series: [{ name: 's', values }],
+        xLabel: 'x',
+        yLabel: 'y',
+        ...(integer ? { integer } : {}),
+      }),
+    )
       .filter((e) => e.attrs.class === 'a tick')
       .map((e) => e.text);
 
@@ -279,5 +289,112 @@ describe('ticks and colours', () => {
     expect(els.filter((e) => e.tag === 'rect' && e.attrs.class === 'm').map((e) => e.attrs.fill)).toEqual([...tableau, tableau[0]]);
     // the legend in the same colours
     expect(els.filter((e) => e.tag === 'rect' && e.attrs.class === undefined).map((e) => e.attrs.fill)).toEqual([...tableau, tableau[0]]);
+  });
+});
+
+describe('bar value labels and margins', () => {
+  /** The value label of bar `i` (the i-th non-zero bar) of a one-series chart. */
+  const label = (o: { values: number[]; width: number; value: (v: number) => string }, i = 0) => {
+    const els = elements(
+      barChart({
+        title: 't',
+        categories: o.values.map((_, k) => `c${k}`),
+        series: [{ name: 's', values: o.values }],
+        xLabel: 'x',
+        yLabel: 'y',
+        width: o.width,
+        value: o.value,
+      }),
+    );
+    const l = els.filter((e) => e.attrs.class?.startsWith('v'))[i]!;
+    return [l.attrs.class, l.attrs['text-anchor'], l.attrs.transform ?? `x=${l.attrs.x} y=${l.attrs.y}`, l.text];
+  };
+
+  it('test_horizontal_when_the_bar_is_2px_wider_than_the_text', () => {
+    // one bar of value 10 on a 0..10 axis: it reaches the top margin, y 48 (a few bars). Width
+    // 108.25: a group of 26.25 px, a bar of 21 (80%), drawn 20 wide, its middle at 70 + 2.625 + 10
+    expect(label({ values: [10], width: 108.25, value: () => 'abc' })).toEqual(['v', 'middle', 'x=82.6 y=45.0', 'abc']);
+    // 'abc' is 18 px: drawn 19 wide is too narrow, the label turns upward from 4 px above the bar
+    // top, 3.5 px right of the bar's middle (70 + 2.5 + 9.5 + 3.5)
+    expect(label({ values: [10], width: 107, value: () => 'abc' })).toEqual(['v', 'start', 'translate(85.5,44.0) rotate(-90)', 'abc']);
+  });
+
+  it('test_rotated_labels_inside_a_tall_bar_only_when_they_would_reach_the_title', () => {
+    // 17 bars (more than 16: a top margin of 34) 10 px apart, drawn 7 wide: every label turns
+    // upward. The axis goes 0..8, 26 px a unit: a bar of 8 ends at y 34, of 6 at 86, of 4.25 at 131.5.
+    // The title ends at y 24; a label is w = 6 px a character.
+    const chart = (v: number, text: string) =>
+      label({ values: [8, v, ...Array(15).fill(0)], width: 252, value: (x) => (x === 8 && v !== 8 ? 'x' : text) }, v === 8 ? 0 : 1);
+    // 1 character on the bar of 8: 34 - 4 - 6 = 24, not above the title's end: outside, at 30
+    expect(chart(8, 'a')).toEqual(['v', 'start', 'translate(78.0,30.0) rotate(-90)', 'a']);
+    // 2 characters: 34 - 4 - 12 = 18 would reach the title, and the bar (208 px) holds 12 + 6:
+    // inside, end-anchored 4 px below the bar top
+    expect(chart(8, 'ab')).toEqual(['v in', 'end', 'translate(78.0,38.0) rotate(-90)', 'ab']);
+    // 25 characters (150 px) on the bar of 6 (156 px tall, exactly 150 + 6): inside
+    expect(chart(6, 'c'.repeat(25))).toEqual(['v in', 'end', 'translate(88.0,90.0) rotate(-90)', 'c'.repeat(25)]);
+    // 18 characters (108 px) on the bar of 4.25 (110.5 px tall, less than 108 + 6): too short to
+    // hold it, so above, though it reaches the title
+    expect(chart(4.25, 'd'.repeat(18))).toEqual(['v', 'start', 'translate(88.0,127.5) rotate(-90)', 'd'.repeat(18)]);
+  });
+
+  it('test_top_margin_48_for_16_bars_or_fewer', () => {
+    const topTick = (cats: number, series: number) => {
+      const els = elements(
+        barChart({
+          title: 't',
+          categories: Array.from({ length: cats }, (_, k) => `c${k}`),
+          series: Array.from({ length: series }, (_, k) => ({ name: `s${k}`, values: Array(cats).fill(10) })),
+          xLabel: 'x',
+          yLabel: 'y',
+        }),
+      );
+      return els.filter((e) => e.attrs.class === 'g').at(-1)!.attrs.y1;
+    };
+    expect([topTick(16, 1), topTick(8, 2), topTick(17, 1), topTick(9, 2)]).toEqual(['48.0', '48.0', '34.0', '34.0']);
+  });
+
+  it('test_bar_heights_at_the_edges', () => {
+    const bars = (values: number[]) =>
+      elements(barChart({ title: 't', categories: values.map(String), series: [{ name: 's', values }], xLabel: 'x', yLabel: 'y' }))
+        .filter((e) => e.tag === 'rect' && e.attrs.class === 'm')
+        .map((e) => [e.attrs.y, e.attrs.height]);
+    // a value too small to see is drawn 1 px tall; zero and NaN are not drawn (0 px at the axis)
+    expect(bars([1000, 1, 0, Number.NaN])).toEqual([
+      ['48.0', '194.0'],
+      ['241.0', '1.0'],
+      ['242.0', '0.0'],
+      ['242.0', '0.0'],
+    ]);
+  });
+
+  it('test_no_stray_text_between_elements', () => {
+    // every character of a chart is inside an element: strip the texts and tags, nothing is left
+    const svg = barChart({
+      title: 't',
+      categories: ['a', 'b'],
+      series: [
+        { name: 's', values: [1, 2] },
+        { name: 'u', values: [3, 0] },
+      ],
+      xLabel: 'x',
+      yLabel: 'y',
+    });
+    expect(
+      svg.startsWith(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 560 300" width="560" height="300" role="img"><text x="280" y="18"',
+      ),
+    ).toBe(true);
+    expect(svg.replace(/<(text|title)\b[^>]*>[^<]*<\/\1>/g, '').replace(/<[^>]+>/g, '')).toBe('');
+    const line = lineChart({
+      title: 't',
+      x: [1, 2],
+      xLabel: 'x',
+      series: [
+        { name: 's', values: [1, 2] },
+        { name: 'u', values: [2, 1] },
+      ],
+      yLabel: 'y',
+    });
+    expect(line.replace(/<(text|title)\b[^>]*>[^<]*<\/\1>/g, '').replace(/<[^>]+>/g, '')).toBe('');
   });
 });
