@@ -190,6 +190,46 @@ describe('line chart', () => {
     expect([ax.attrs.y, ax.text]).toEqual([String(base + 34), 'tlbSyncMax']);
   });
 
+  it('test_frame_titles_and_legend', () => {
+    // width 400: the plot from x 70 to 384 (16 px right margin), y 34 to 242
+    const els = elements(
+      lineChart({
+        title: 'T',
+        x: [1, 99_999, 100_000],
+        xLabel: 'xl',
+        series: [
+          { name: 'syncs', values: [1, 2, 3] },
+          { name: 'held', values: [3, 2, 1] },
+        ],
+        yLabel: 'yl',
+        width: 400,
+      }),
+    );
+    const t = els.find((e) => e.attrs.class === 't')!;
+    expect([t.attrs.x, t.attrs.y, t.text]).toEqual(['200', '18', 'T']);
+    const ax = els.find((e) => e.attrs.class === 'a ax')!;
+    expect([ax.attrs.x, ax.attrs.y, ax.text]).toEqual(['227', '276', 'xl']);
+    const ay = els.find((e) => e.attrs.class === 'a ay')!;
+    expect([ay.attrs.transform, ay.text]).toEqual(['translate(14,138) rotate(-90)', 'yl']);
+    const x = els.find((e) => e.attrs.class === 'x')!;
+    expect([x.tag, x.attrs.x1, x.attrs.x2, x.attrs.y1, x.attrs.y2]).toEqual(['line', '70', '384', '242', '242']);
+    // swept values as typed below 100000, short from there
+    const xt = els.filter((e) => e.tag === 'text' && e.attrs.class === 'a' && e.attrs.y === '258');
+    expect(xt.map((e) => e.text)).toEqual(['1', '99999', '100k']);
+    // two series: a legend at the bottom, each name 14 px right of its swatch, the next entry
+    // 24 px + 6.5 px a character further
+    const swatches = els.filter((e) => e.tag === 'rect');
+    expect(swatches.map((e) => [e.attrs.x, e.attrs.y, e.attrs.fill])).toEqual([
+      ['70', '283', '#4e79a7'],
+      ['126.5', '283', '#f28e2b'],
+    ]);
+    const names = els.filter((e) => e.tag === 'text' && e.attrs.y === '292');
+    expect(names.map((e) => [e.attrs.x, e.text])).toEqual([
+      ['84', 'syncs'],
+      ['140.5', 'held'],
+    ]);
+  });
+
   it('test_log_axes_and_tick_words', () => {
     const els = elements(
       lineChart({
