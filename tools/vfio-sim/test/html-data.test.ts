@@ -140,6 +140,13 @@ describe('html report data', () => {
       'mapCalls (iommu_map calls)',
     ]);
     expect(costs).toContain('<tr><th>pins</th><td>3 / 300 ns</td><td>0 / 0 ns</td></tr>');
+    // the whole table: a head row of the cases, then a row per event, cells and rows side by side
+    expect(costs.slice(costs.indexOf('<table>'), costs.indexOf('</table>') + 8)).toBe(
+      '<table><thead><tr><th>event (count / modeled time)</th><th>v4.16 &lt;old&gt;</th><th>mainline</th></tr></thead><tbody>' +
+        '<tr><th>pins</th><td>3 / 300 ns</td><td>0 / 0 ns</td></tr>' +
+        '<tr><th>walks</th><td>0 / 0 ns</td><td>0 / 70 ns</td></tr>' +
+        '<tr><th>mapCalls (iommu_map calls)</th><td>2 / 50 ns</td><td>0 / 0 ns</td></tr></tbody></table>',
+    );
     expect(html).toContain(
       '<h2>Safety violations</h2><ul><li><b>v4.16 &lt;old&gt;</b>: 2 violation(s), first: {&quot;kind&quot;:&quot;unpin-while-reachable&quot;,&quot;pfn&quot;:5,&quot;iova&quot;:7,&quot;domain&quot;:1,&quot;via&quot;:&quot;dma&quot;,&quot;call&quot;:&quot;x&quot;,&quot;detail&quot;:&quot;d&quot;}</li></ul>',
     );
