@@ -342,4 +342,94 @@ describe('html report data', () => {
     const rows = [...two.slice(two.indexOf('<h2>Where the modeled time went</h2>')).matchAll(/<tr><th>([^<]*)<\/th>/g)].map((m) => m[1]);
     expect(rows).toEqual(['event (count / modeled time)', 'ev01', 'ev00']);
   });
+
+  it('test_page_layout_between_the_parts', () => {
+    const c1 = caseOf(
+      'a',
+      { iotlbSyncs: 3, modeledNs: 100, phaseNs: { boot: 100 }, violations: 1 },
+      { violationSamples: [{ kind: 'k1' } as never], timeNs: {} },
+    );
+    const c2 = caseOf(
+      'b',
+      { iotlbSyncs: 2, modeledNs: 50, phaseNs: { boot: 50 }, violations: 1 },
+      { violationSamples: [{ kind: 'k2' } as never], timeNs: { pins: 50 } },
+    );
+    const page = renderHtml({ ...res, cases: [c1, c2] } as CommandResult);
+    // the figures one per line right inside their box; the scenario and violation items side by side
+    expect(page).toContain('<h2>Plots</h2><div class="figs"><svg ');
+    expect(page.match(/<\/svg>\n<svg /g)?.length).toBe(2);
+    expect(page).toContain('<ul><li><b>a</b>: ');
+    expect(page).toMatch(/<\/li><li><b>b<\/b>: guest 1 GiB[^<]*<\/li><\/ul>\n<h2>Plots/);
+    expect(page).toContain(
+      '<h2>Safety violations</h2><ul><li><b>a</b>: 1 violation(s), first: {&quot;kind&quot;:&quot;k1&quot;}</li><li><b>b</b>: 1 violation(s), first: {&quot;kind&quot;:&quot;k2&quot;}</li></ul>',
+    );
+    // the numbers: a head of the cases after an empty corner, then each row's name and its cells
+    const numbers = page.slice(page.indexOf('<h2>Numbers</h2>'), page.indexOf('<h2>Where'));
+    const head =
+      '<h2>Numbers</h2><table><thead><tr><th></th><th>a</th><th>b</th></tr></thead><tbody><tr><th>UNMAP_DMA ioctls</th><td>1</td><td>1</td></tr>';
+    expect(numbers.slice(0, head.length)).toBe(head);
+    expect(numbers).toContain('<tr><th>IOTLB syncs</th><td>3</td><td>2</td></tr>');
+    // the bottom line's two lines in one block between the numbers and the costs
+    const tail =
+      '</tbody></table>\n<pre>bottom line: b is cheapest (modeled total 50 ns); next is a, 50 ns (100.0%) more.\n  most of the difference: pins -50 ns (-100%)</pre>\n';
+    expect(numbers.slice(-tail.length)).toBe(tail);
+    // a single case: neither a bottom line nor a sweep between the tables
+    const one = renderHtml({ ...res, cases: [c1] } as CommandResult);
+    expect(one).toContain('</tbody></table>\n\n<h2>Where the modeled time went</h2>');
+  });
+
+  it('test_axes_of_counts_and_times', () => {
+    const ticks = (els: El[]) => els.filter((e) => e.attrs.class === 'a tick').map((e) => e.text);
+    // the syncs bars on decades from 1 to 10k (2 .. 2000)
+    expect(ticks(figs.get('IOTLB syncs, invalidations, completion waits')!)).toEqual(['1', '10', '100', '1k', '10k']);
+    // the histogram counts calls: whole numbers (2 calls at most: 0, 1, 2, not halves)
+    const h = figures(
+      renderHtml({
+        ...res,
+        cases: [
+          caseOf('c', {
+            regionsPerCall: {
+              min: 1,
+              median: 1,
+              max: 3,
+              mean: 2,
+              histogram: [
+                [1, 2],
+                [3, 1],
+              ],
+            },
+          }),
+        ],
+      } as CommandResult),
+    );
+    expect(ticks(h.get('Regions per vfio_unmap_unpin call (histogram)')!)).toEqual(['0', '1', '2']);
+    // a sweep's syncs and pinned-time curves on log axes
+    const cases = [1, 16, 512].map((v, i) =>
+      caseOf(`tlbSyncMax=${v}`, {
+        iotlbSyncs: 1000 >> (i * 3),
+        pinnedAfterUnmapMaxNs: 1000 * (i + 1),
+        pinnedAfterUnmapMeanNs: 500 * (i + 1),
+      }),
+    );
+    const f = figures(
+      renderHtml({
+        schema: 'vfio-sim/result@2',
+        command: 'sweep',
+        cases,
+        sweep: { flag: '--tlb-sync-max', values: [1, 16, 512] },
+      } as unknown as CommandResult),
+    );
+    expect(ticks(f.get('IOTLB syncs vs --tlb-sync-max')!)).toEqual(['10', '100', '1k']);
+    expect(ticks(f.get('Time pages stay pinned after unmap vs --tlb-sync-max')!)).toEqual(['100 ns', '1 us', '10 us']);
+    // a sweep whose values are not all numbers has no curves
+    const mixed = figures(
+      renderHtml({
+        schema: 'vfio-sim/result@2',
+        command: 'sweep',
+        cases: cases.slice(0, 2),
+        sweep: { flag: '--x', values: [1, 'two'] },
+      } as unknown as CommandResult),
+    );
+    expect(mixed.size).toBe(3);
+  });
 });
