@@ -79,6 +79,11 @@ describe('trace size of a replayed stream', () => {
     expect(events([...lines, map(VA, 0n, M2)], TRACE_IOMMU)).toBe(12 + 4);
     // the gap is counted from the end of the area rounded up to 1 GiB
     expect(events([mmap(G1 + M2), mmap(M2, '4k'), map(VA + 3n * G1, 0n, 0x1000n)], TRACE_IOMMU)).toBe(12 + 4);
+    // an area ending exactly on a 1 GiB line: the gap starts there, the next area 1 GiB later
+    expect(events([mmap(G1), mmap(M2, '4k'), map(VA + 2n * G1, 0n, M2)], TRACE_IOMMU)).toBe(12 + 4 * 512);
+    // a map is in the area that holds its vaddr: not one that starts above it, not one that ends at it
+    expect(events([mmap(M2, '4k', VA + 8n * G1), mmap(M2, 'thp', VA), map(VA, 0n, M2)], TRACE_IOMMU)).toBe(12 + 4);
+    expect(events([mmap(M2, '4k'), map(VA + M2, 0n, M2)], TRACE_IOMMU, '"profile":"v4.17","backing":"thp"')).toBe(12 + 4);
     // an mmap with its vaddr is there, and the next one placed after it
     const at = VA + 8n * G1;
     expect(events([mmap(M2, '4k', at), mmap(M2, '4k'), map(at, 0n, M2), map(at + 2n * G1, M2, M2)], TRACE_IOMMU)).toBe(

@@ -50,11 +50,9 @@ export function summarise(h: readonly (readonly [number, number])[]): RegionsPer
   return { min: hist[0]![0], median, max: hist[hist.length - 1]![0], mean: total / calls, histogram: hist };
 }
 
-/** Histogram { value: occurrences } as ascending [value, occurrences] pairs. */
+/** Histogram { value: occurrences } as [value, occurrences] pairs (summarise sorts them). */
 function histPairs(h: Readonly<Record<number, number>>): [number, number][] {
-  return Object.entries(h)
-    .map(([k, v]) => [Number(k), v] as [number, number])
-    .sort((a, b) => a[0] - b[0]);
+  return Object.entries(h).map(([k, v]) => [Number(k), v] as [number, number]);
 }
 
 /** Reads a VfioStats snapshot (@x/vfio-type1). */
