@@ -50,7 +50,7 @@ describe('formats', () => {
   });
 
   it('test_dur_tick_three_digits_and_a_unit', () => {
-    expect([0, 500, 999, 1000, 2500, 123_456, 1e6, 120e6, 1.5e9, -2500, -1.5e9, 1234.5].map(durTick)).toEqual([
+    expect([0, 500, 999, 1000, 2500, 123_456, 1e6, 120e6, 1e9, 1.5e9, -2500, -1.5e9, 1234.5].map(durTick)).toEqual([
       '0',
       '500 ns',
       '999 ns',
@@ -59,6 +59,7 @@ describe('formats', () => {
       '123 us',
       '1 ms',
       '120 ms',
+      '1 s',
       '1.5 s',
       '-2.5 us',
       '-1.5 s',
