@@ -65,10 +65,11 @@ describe('trace writer', () => {
       return info.file;
     });
     const out = join(dir, 'joined.json');
-    const bytes = assembleTrace(out, parts, 'ioctl', ['c2']);
+    const bytes = assembleTrace(out, parts, 'ioctl', ['c1', 'c2']);
     const text = readFileSync(out, 'utf8');
     expect(bytes).toBe(Buffer.byteLength(text));
-    expect(text.endsWith(CLOSE('ioctl', ',"cut":"at --trace-max: c2"'))).toBe(true);
+    // the cases cut at --trace-max, named in the metadata
+    expect(text.endsWith(CLOSE('ioctl', ',"cut":"at --trace-max: c1, c2"'))).toBe(true);
     const t = JSON.parse(text) as { traceEvents: { pid: number; name: string }[] };
     expect(t.traceEvents.filter((e) => e.name === 'boot').map((e) => e.pid)).toEqual([1, 2]);
     expect(t.traceEvents.length).toBe(2 * 5);
