@@ -4,7 +4,18 @@
 // abort that removes what was written.
 
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +31,19 @@ const META =
   '{"name":"process_sort_index","ph":"M","ts":0,"pid":1,"tid":0,"args":{"sort_index":1}},\n' +
   '{"name":"thread_name","ph":"M","ts":0,"pid":1,"tid":1,"args":{"name":"qemu"}},\n' +
   '{"name":"thread_sort_index","ph":"M","ts":0,"pid":1,"tid":1,"args":{"sort_index":1}}';
+
+/** This process's open descriptors on `path` (/proc/self/fd). */
+function openOn(path: string): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === path) n++;
+    } catch {
+      /* closed while listing */
+    }
+  }
+  return n;
+}
 
 describe('trace writer', () => {
   it('test_standalone_file_line_by_line', () => {
@@ -204,5 +228,72 @@ describe('trace writer', () => {
     writeFileSync(p, '{}');
     expect(() => assembleTrace('/dev/full', [p], 'ioctl')).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
     expect(existsSync(p)).toBe(false);
+  });
+
+  it('test_descriptors_closed_and_nothing_after_the_end', () => {
+    const file = join(dir, 'fds.json');
+    const w = new TraceWriter({ file, standalone: true, pid: 1, detail: 1 }, 'c', 'ioctl', () => {});
+    expect(openOn(file)).toBe(1);
+    w.write({ ph: 'B', name: 'x', ts: 0, track: 'qemu' });
+    const info = w.close();
+    expect(openOn(file)).toBe(0);
+    // a closed writer takes no more events, and closing again changes nothing
+    w.write({ ph: 'B', name: 'y', ts: 1, track: 'qemu' });
+    expect(w.events).toBe(5);
+    const text = readFileSync(file, 'utf8');
+    expect(w.close()).toEqual(info);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+    // an abort closes the file before removing it, and takes no more events
+    const gone = join(dir, 'fds-gone.json');
+    const a = new TraceWriter({ file: gone, standalone: true, pid: 1, detail: 1 }, 'c', 'ioctl', () => {});
+    expect(openOn(gone)).toBe(1);
+    a.abort();
+    expect(openOn(`${gone} (deleted)`) + openOn(gone)).toBe(0);
+    a.write({ ph: 'B', name: 'y', ts: 1, track: 'qemu' });
+    expect(a.events).toBe(2);
+    // a writer that could not open its file aborts quietly
+    const bad = new TraceWriter({ file: join(dir, 'no', 'x.json'), standalone: true, pid: 1, detail: 1 }, 'c', 'ioctl', () => {});
+    expect(() => bad.abort()).not.toThrow();
+    // a failed write closes the file at once
+    const before = openOn('/dev/full');
+    let stopped = 0;
+    const full = new TraceWriter({ file: '/dev/full', standalone: true, pid: 1, detail: 1 }, 'c', 'ioctl', () => stopped++);
+    expect(openOn('/dev/full')).toBe(before + 1);
+    while (stopped === 0) full.write({ ph: 'B', name: 'z'.repeat(4096), ts: 0, track: 'qemu' });
+    expect(openOn('/dev/full')).toBe(before);
+  });
+
+  it('test_cut_at_the_exact_share', () => {
+    // a line fits when the bytes so far, the line and its separator come to the share less 512
+    const ev = '{"name":"e","ph":"B","ts":0,"pid":1,"tid":1,"cat":"qemu"}';
+    const exact = 512 + '{"traceEvents":[\n'.length + META.length + 2 + ev.length;
+    const eventsAt = (maxBytes: number) => {
+      const w = new TraceWriter({ file: join(dir, 'exact.json'), standalone: true, pid: 1, detail: 1, maxBytes }, 'c', 'ioctl', () => {});
+      w.write({ ph: 'B', name: 'e', ts: 0, track: 'qemu' });
+      w.write({ ph: 'B', name: 'e', ts: 0, track: 'qemu' });
+      return w.close().events;
+    };
+    // the four metadata lines and one event; a byte less and the event is cut
+    expect([eventsAt(exact), eventsAt(exact - 1)]).toEqual([5, 4]);
+  });
+
+  it('test_a_chunk_of_exactly_1_mib_goes_out', () => {
+    // events whose lines bring the buffer to exactly 1 MiB: it is written at once
+    const file = join(dir, 'mib.json');
+    const w = new TraceWriter({ file, standalone: true, pid: 1, detail: 1 }, 'c', 'ioctl', () => {});
+    const line = (name: string) => `,\n{"name":"${name}","ph":"B","ts":0,"pid":1,"tid":1,"cat":"qemu"}`;
+    let left = (1 << 20) - '{"traceEvents":[\n'.length - META.length;
+    const name = 'n'.repeat(1000);
+    while (left > 2 * line(name).length) {
+      w.write({ ph: 'B', name, ts: 0, track: 'qemu' });
+      left -= line(name).length;
+    }
+    expect(statSync(file).size).toBe(0);
+    // the last one fills the rest exactly
+    const last = 'm'.repeat(left - line('').length);
+    expect(line(last).length).toBe(left);
+    w.write({ ph: 'B', name: last, ts: 0, track: 'qemu' });
+    expect(statSync(file).size).toBe(1 << 20);
+    w.close();
   });
 });

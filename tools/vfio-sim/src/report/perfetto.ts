@@ -54,7 +54,7 @@ export type TraceDetail = (typeof TRACE_DETAILS)[number];
 const CHUNK = 1 << 20;
 const OPEN = '{"traceEvents":[\n';
 /** The closing part: the array, then the display unit and what the clock is (and which cases were cut at --trace-max). */
-function traceClose(detail: TraceDetail, cut: readonly string[] = []): string {
+function traceClose(detail: TraceDetail, cut: readonly string[]): string {
   const c = cut.length === 0 ? '' : `,"cut":${JSON.stringify(`at --trace-max: ${cut.join(', ')}`)}`;
   return `\n],"displayTimeUnit":"ns","metadata":{"clock":"modeled time (us)","iova":"bytes (0x hex)","detail":"${detail}","generator":"vfio-sim"${c}}}\n`;
 }
@@ -83,7 +83,7 @@ export class TraceWriter {
     private readonly detail: TraceDetail,
     private readonly onError: () => void,
   ) {
-    this.budget = spec.maxBytes === undefined ? Infinity : spec.maxBytes - CLOSE_ROOM;
+    this.budget = (spec.maxBytes ?? Infinity) - CLOSE_ROOM;
     try {
       this.fd = openSync(spec.file, 'w');
     } catch (e) {
@@ -153,10 +153,10 @@ export class TraceWriter {
     if (this.buf.length >= CHUNK) this.flush();
   }
 
+  // Called with a descriptor open, or after fail() with nothing buffered (then it writes nothing).
   private flush(): void {
-    if (this.fd < 0 || this.buf.length === 0) return;
     try {
-      const b = Buffer.from(this.buf, 'utf8');
+      const b = Buffer.from(this.buf);
       let off = 0;
       while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
       this.bytes += b.length;
@@ -167,7 +167,7 @@ export class TraceWriter {
   }
 
   private fail(e: unknown): void {
-    this.error = (e as NodeJS.ErrnoException).code ?? String((e as Error).message ?? e);
+    this.error = (e as NodeJS.ErrnoException).code ?? String(e);
     if (this.fd >= 0) {
       try {
         closeSync(this.fd);
