@@ -97,4 +97,14 @@ describe('schema validator', () => {
     expect(validate(s, { v: -1 })).toEqual(['$.v: matches no alternative']);
     expect(validate(s, { v: 'zz', h: 5 })).toEqual(['$.v: matches no alternative', '$.h: want string, got 5']);
   });
+
+  it('test_nested_paths_and_missing_values', () => {
+    const s = {
+      type: 'object',
+      properties: { a: { type: 'array', items: { type: 'object', properties: { b: { type: 'integer' } }, required: ['c'] } } },
+    };
+    expect(validate(s, { a: [{ c: 1 }, { b: 'x' }] })).toEqual(["$.a[1]: missing 'c'", '$.a[1].b: want integer, got "x"']);
+    // a value that JSON cannot write (undefined) is named as such
+    expect(validate({ type: 'number' }, undefined)).toEqual(['$: want number, got undefined']);
+  });
 });
