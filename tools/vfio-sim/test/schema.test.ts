@@ -104,6 +104,11 @@ describe('schema validator', () => {
       properties: { a: { type: 'array', items: { type: 'object', properties: { b: { type: 'integer' } }, required: ['c'] } } },
     };
     expect(validate(s, { a: [{ c: 1 }, { b: 'x' }] })).toEqual(["$.a[1]: missing 'c'", '$.a[1].b: want integer, got "x"']);
+    // bounds are for numbers, item counts for arrays, properties for objects: a string is none of them
+    expect(validate({ minimum: 0, maximum: 10 }, '-1')).toEqual([]);
+    expect(validate({ maximum: 10 }, '11')).toEqual([]);
+    expect(validate({ required: ['a'], additionalProperties: false }, 'ab')).toEqual([]);
+    expect(validate({ type: 'object' }, 'x')).toEqual(['$: want object, got "x"']);
     // a value that JSON cannot write (undefined) is named as such
     expect(validate({ type: 'number' }, undefined)).toEqual(['$: want number, got undefined']);
   });

@@ -99,6 +99,8 @@ describe('trace writer', () => {
     expect(t.traceEvents.length).toBe(2 * 5);
     // the parts are gone
     expect(readdirSync(dir).filter((f) => f.endsWith('.part'))).toEqual([]);
+    // and no descriptor is left on them
+    expect(parts.map((f) => openOn(f) + openOn(`${f} (deleted)`))).toEqual([0, 0]);
   });
 
   it('test_cut_at_the_share', () => {
