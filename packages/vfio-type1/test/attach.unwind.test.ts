@@ -116,3 +116,31 @@ it.each(['mainline', 'v5.4'] as const)(
     vi.restoreAllMocks();
   },
 );
+
+it('test_set_iommu_unwinds_the_groups_attached_before_a_failing_one', () => {
+  // two groups in the container before VFIO_SET_IOMMU; the second one's device translates through
+  // another domain: its attach is EBUSY, and the first group, attached just before, is detached
+  // again and its domain freed
+  const sim = createSim({ memory: 1n << 30n, seed: 1 });
+  const drv = createReferenceDriver(sim, { release: 'mainline' });
+  const host = new Host(sim);
+  const g1 = host.addGroup(drv, { devices: 2 }),
+    g2 = host.addGroup(drv);
+  const other = drv.domainAlloc();
+  drv.attachDevice(other, g2.devices[0]!);
+  const c = host.openContainer(host.spawn(), { profile: 'mainline' });
+  c.addGroup(g1);
+  c.addGroup(g2);
+  const err = thrown(() => c.setIommu(VFIO_TYPE1v2_IOMMU)) as Error;
+  expect(err.message).toBe(`EBUSY: attaching group ${g2.id} failed, VFIO_SET_IOMMU`);
+  expect([...g1.devices, ...g2.devices].map((d) => drv.deviceDomain(d)?.id ?? null)).toEqual([null, null, other.id]);
+  expect(c.iommu).toBe(null);
+  // only `other`'s root table is left
+  expect(sim.mem.tables.inUse).toBe(1);
+  expect(sim.violations).toEqual([]);
+  drv.detachDevice(other, g2.devices[0]!);
+  c.setIommu(VFIO_TYPE1v2_IOMMU);
+  expect([...g1.devices, ...g2.devices].map((d) => drv.deviceDomain(d) !== null)).toEqual([true, true, true]);
+  c.close();
+  expect(sim.violations).toEqual([]);
+});
