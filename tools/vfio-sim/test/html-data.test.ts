@@ -39,6 +39,14 @@ function figures(html: string): Map<string, El[]> {
 }
 const tips = (els: El[], tag = 'rect') => els.filter((e) => e.tag === tag && e.attrs.class === 'm').map((e) => e.text);
 const axisTitles = (els: El[]) => [els.find((e) => e.attrs.class === 'a ax')!.text, els.find((e) => e.attrs.class === 'a ay')!.text];
+/** The page of a sweep of `flag` over `values`, one case each. */
+const sweepPage = (cases: CaseResult[], flag: string, values: readonly (number | string)[]): string =>
+  renderHtml({ schema: 'vfio-sim/result@2', command: 'sweep', cases, sweep: { flag, values } } as unknown as CommandResult);
+/** The category names under a bar chart's x axis. */
+const categories = (els: El[]) => els.filter((e) => e.tag === 'text' && e.attrs.class === 'a' && e.attrs.y === '258').map((e) => e.text);
+/** The row names of the cost table ("Where the modeled time went"), its head first. */
+const costRows = (page: string) =>
+  [...page.slice(page.indexOf('<h2>Where the modeled time went</h2>')).matchAll(/<tr><th>([^<]*)<\/th>/g)].map((m) => m[1]);
 
 describe('html report data', () => {
   const a = caseOf(
@@ -79,8 +87,7 @@ describe('html report data', () => {
   it('test_histogram_in_log2_bins', () => {
     const h = figs.get('Regions per vfio_unmap_unpin call (histogram)')!;
     // 600 regions at most: bins 1, 2-3, 4-7, ..., 512-1023; 150 calls in a bin: a log axis
-    const cats = h.filter((e) => e.tag === 'text' && e.attrs.class === 'a' && e.attrs.y === '258').map((e) => e.text);
-    expect(cats).toEqual(['1', '2', '4', '8', '16', '32', '64', '128', '256', '512']);
+    expect(categories(h)).toEqual(['1', '2', '4', '8', '16', '32', '64', '128', '256', '512']);
     const t = tips(h);
     expect(t.slice(0, 2)).toEqual(['v4.16 &lt;old&gt; 1: 3', 'mainline 1: 1']);
     expect(t.slice(2, 4)).toEqual(['v4.16 &lt;old&gt; 2: 152', 'mainline 2: 0']);
@@ -133,12 +140,7 @@ describe('html report data', () => {
     );
     // the cost table: events by their largest time, zero-time events left out, labels that explain
     const costs = html.slice(html.indexOf('<h2>Where the modeled time went</h2>'));
-    expect([...costs.matchAll(/<tr><th>([^<]*)<\/th>/g)].map((m) => m[1])).toEqual([
-      'event (count / modeled time)',
-      'pins',
-      'walks',
-      'mapCalls (iommu_map calls)',
-    ]);
+    expect(costRows(html)).toEqual(['event (count / modeled time)', 'pins', 'walks', 'mapCalls (iommu_map calls)']);
     expect(costs).toContain('<tr><th>pins</th><td>3 / 300 ns</td><td>0 / 0 ns</td></tr>');
     // the whole table: a head row of the cases, then a row per event, cells and rows side by side
     expect(costs.slice(costs.indexOf('<table>'), costs.indexOf('</table>') + 8)).toBe(
@@ -176,8 +178,7 @@ describe('html report data', () => {
         phaseNs: { boot: 1, shutdown: 2000 * (i + 1) },
       }),
     );
-    const swept = (flag: string, values: (number | string)[]) =>
-      figures(renderHtml({ schema: 'vfio-sim/result@2', command: 'sweep', cases, sweep: { flag, values } } as unknown as CommandResult));
+    const swept = (flag: string, values: (number | string)[]) => figures(sweepPage(cases, flag, values));
     const f = swept('--tlb-sync-max', [1, 16, 512]);
     expect([...f.keys()]).toEqual(SWEEP_FIGURES);
     // bars by swept value; curves over it on a log axis (512 / 1 >= 16)
@@ -223,9 +224,7 @@ describe('html report data', () => {
   it('test_sweep_axis_titles_say_what_each_flag_counts', () => {
     const cases = [2, 4].map((v) => caseOf(`x=${v}`, { iotlbSyncs: v }));
     const title = (flag: string) => {
-      const f = figures(
-        renderHtml({ schema: 'vfio-sim/result@2', command: 'sweep', cases, sweep: { flag, values: [2, 4] } } as unknown as CommandResult),
-      );
+      const f = figures(sweepPage(cases, flag, [2, 4]));
       return axisTitles(f.get(`IOTLB syncs vs ${flag}`)!)[0];
     };
     expect(
@@ -260,14 +259,7 @@ describe('html report data', () => {
   it('test_sweep_log_axis_from_a_ratio_of_16', () => {
     const xTitle = (values: number[]) => {
       const cases = values.map((v) => caseOf(`x=${v}`, { iotlbSyncs: 1 }));
-      const f = figures(
-        renderHtml({
-          schema: 'vfio-sim/result@2',
-          command: 'sweep',
-          cases,
-          sweep: { flag: '--devices', values },
-        } as unknown as CommandResult),
-      );
+      const f = figures(sweepPage(cases, '--devices', values));
       // every curve shares the x axis; the page's intro names the swept flag
       const titles = SWEEP_FIGURES.slice(3).map((t) => axisTitles(f.get(t.replace('--tlb-sync-max', '--devices'))!)[0]);
       expect(new Set(titles).size).toBe(1);
@@ -282,19 +274,14 @@ describe('html report data', () => {
 
   it('test_sweep_page_parts', () => {
     const cases = [1, 2].map((v) => caseOf(`tlbSyncMax=${v}`, { iotlbSyncs: 3 - v }));
-    const page = renderHtml({
-      schema: 'vfio-sim/result@2',
-      command: 'sweep',
-      cases,
-      sweep: { flag: '--tlb-sync-max', values: [1, 2] },
-    } as unknown as CommandResult);
+    const page = sweepPage(cases, '--tlb-sync-max', [1, 2]);
     expect(page).toContain('<p class="muted">vfio-sim sweep over --tlb-sync-max: modeled numbers');
     // the sweep's answer in its own section, and no bottom line (a sweep has none)
     expect(page).toMatch(/<h2>Sweep<\/h2><pre>[^<]+<\/pre>/);
     expect(page).not.toContain('bottom line');
     // the per-case bars are labelled by the swept values
     const bars = figures(page).get('IOTLB syncs, invalidations, completion waits')!;
-    expect(bars.filter((e) => e.tag === 'text' && e.attrs.class === 'a' && e.attrs.y === '258').map((e) => e.text)).toEqual(['1', '2']);
+    expect(categories(bars)).toEqual(['1', '2']);
     expect(html).not.toContain('<h2>Sweep</h2>');
   });
 
@@ -305,7 +292,7 @@ describe('html report data', () => {
         renderHtml({ ...res, cases: [caseOf('c', { regionsPerCall: { min: 1, median: 1, max, mean: 1, histogram } })] } as CommandResult),
       ).get('Regions per vfio_unmap_unpin call (histogram)')!;
       return {
-        cats: h.filter((e) => e.tag === 'text' && e.attrs.class === 'a' && e.attrs.y === '258').map((e) => e.text),
+        cats: categories(h),
         y: axisTitles(h)[1],
         tips: tips(h),
       };
@@ -332,15 +319,13 @@ describe('html report data', () => {
     // ev00 costs most; ev13 costs nothing and is left out anyway
     const timeNs = Object.fromEntries(names.map((n, i) => [n, (13 - i) * 10]));
     const page = renderHtml({ ...res, cases: [caseOf('c', {}, { timeNs, counters: {} })] } as CommandResult);
-    const costs = page.slice(page.indexOf('<h2>Where the modeled time went</h2>'));
-    expect([...costs.matchAll(/<tr><th>([^<]*)<\/th>/g)].map((m) => m[1])).toEqual(['event (count / modeled time)', ...names.slice(0, 12)]);
+    expect(costRows(page)).toEqual(['event (count / modeled time)', ...names.slice(0, 12)]);
     // the largest of the cases orders the rows: ev01 first when another case spends more on it
     const two = renderHtml({
       ...res,
       cases: [caseOf('a', {}, { timeNs: { ev00: 100, ev01: 10 } }), caseOf('b', {}, { timeNs: { ev01: 500 } })],
     } as CommandResult);
-    const rows = [...two.slice(two.indexOf('<h2>Where the modeled time went</h2>')).matchAll(/<tr><th>([^<]*)<\/th>/g)].map((m) => m[1]);
-    expect(rows).toEqual(['event (count / modeled time)', 'ev01', 'ev00']);
+    expect(costRows(two)).toEqual(['event (count / modeled time)', 'ev01', 'ev00']);
   });
 
   it('test_page_layout_between_the_parts', () => {
@@ -411,25 +396,11 @@ describe('html report data', () => {
         pinnedAfterUnmapMeanNs: 500 * (i + 1),
       }),
     );
-    const f = figures(
-      renderHtml({
-        schema: 'vfio-sim/result@2',
-        command: 'sweep',
-        cases,
-        sweep: { flag: '--tlb-sync-max', values: [1, 16, 512] },
-      } as unknown as CommandResult),
-    );
+    const f = figures(sweepPage(cases, '--tlb-sync-max', [1, 16, 512]));
     expect(ticks(f.get('IOTLB syncs vs --tlb-sync-max')!)).toEqual(['10', '100', '1k']);
     expect(ticks(f.get('Time pages stay pinned after unmap vs --tlb-sync-max')!)).toEqual(['100 ns', '1 us', '10 us']);
     // a sweep whose values are not all numbers has no curves
-    const mixed = figures(
-      renderHtml({
-        schema: 'vfio-sim/result@2',
-        command: 'sweep',
-        cases: cases.slice(0, 2),
-        sweep: { flag: '--x', values: [1, 'two'] },
-      } as unknown as CommandResult),
-    );
+    const mixed = figures(sweepPage(cases.slice(0, 2), '--x', [1, 'two']));
     expect(mixed.size).toBe(3);
   });
 });
