@@ -4,7 +4,8 @@
 // request checks, the `syscall` every error names, and what stats(), mappings(), dmaAvail, check()
 // and close() return.
 import { afterEach, describe, expect, it } from 'vitest';
-import { IOMMU_RESV_RESERVED, createReferenceDriver } from '@x/iommu-core';
+import { IOMMU_RESV_RESERVED, createReferenceDriver, createSim } from '@x/iommu-core';
+import { createAmdIommu } from '@x/amd-iommu';
 import {
   VFIO_CHECK_EXTENSION,
   VFIO_DMA_CC_IOMMU,
@@ -16,13 +17,14 @@ import {
   Container,
   VFIO_TYPE1_IOMMU,
   VFIO_TYPE1v2_IOMMU,
+  Host,
   VfioError,
   encodeDmaMap,
   encodeInfoRequest,
   type ContainerOptions,
   type Profile,
 } from '../src/index.js';
-import { K4, M2, RW, expectCleanClose, makeEnv, type Env, thrown } from './helpers.js';
+import { K4, M2, RW, domOf, expectCleanClose, makeEnv, type Env, thrown } from './helpers.js';
 
 let e: Env | undefined;
 afterEach(() => {
@@ -349,6 +351,49 @@ describe('container state after calls', () => {
     expect(thrown(() => env2.c.mapDma({ vaddr: huge, iova: 0n, size: M2, flags: RW }))).toMatchObject({
       message: 'EBUSY: the IOMMU refused to map over an existing mapping, VFIO_IOMMU_MAP_DMA',
     });
+  });
+
+  // any other errno from the driver's map_pages: the errno itself, with the generic reason
+  it('test_driver_errno_reason_other', () => {
+    // v4.16 had no iova list, so a map past the AMD IOMMU's 40-bit aperture reaches the driver: -ERANGE
+    const sim = createSim({ memory: 1n << 30n, seed: 7 });
+    const host = new Host(sim);
+    const g = host.addGroup(createAmdIommu(sim, { profile: 'v4.16', vaBits: 40 }), { devices: 1 });
+    const proc = host.spawn({});
+    const c = host.openContainer(proc, { profile: 'v4.16' });
+    c.addGroup(g);
+    c.setIommu(VFIO_TYPE1v2_IOMMU);
+    const va = proc.mmap(K4, { backing: '4k' });
+    expect(thrown(() => c.mapDma({ vaddr: va, iova: 1n << 40n, size: K4, flags: RW }))).toMatchObject({
+      code: 'ERANGE',
+      errno: -34,
+      message: 'ERANGE: the IOMMU driver failed the map, VFIO_IOMMU_MAP_DMA',
+    });
+    expect([c.stats().errors, sim.mem.pinnedPages, proc.lockedVm]).toEqual([1, 0, 0]);
+    c.close();
+    // a driver whose map_pages fails with EIO (the reference driver's ops, map_pages replaced)
+    const env = makeEnv({ profile: 'mainline' });
+    e = env;
+    const dom = domOf(env);
+    const ops = dom.ops;
+    Object.defineProperty(dom, 'ops', {
+      configurable: true,
+      value: {
+        ...ops,
+        mapPages: (d: typeof dom) => {
+          d.mapped = 0;
+          return -5;
+        },
+      },
+    });
+    const small = env.proc.mmap(K4, { backing: '4k' });
+    expect(thrown(() => env.c.mapDma({ vaddr: small, iova: 0n, size: K4, flags: RW }))).toMatchObject({
+      code: 'EIO',
+      errno: -5,
+      message: 'EIO: the IOMMU driver failed the map, VFIO_IOMMU_MAP_DMA',
+    });
+    Object.defineProperty(dom, 'ops', { value: ops });
+    expect(env.c.mappings()).toEqual([]);
   });
 });
 
