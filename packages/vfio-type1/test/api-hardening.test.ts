@@ -523,6 +523,13 @@ describe('item 7: messages', () => {
     expect(() => encodeInfoRequest(24n as unknown as number)).toThrow(
       new TypeError('encodeInfoRequest: vfio_iommu_type1_info.argsz: expected a number (u32), got bigint 24n'),
     );
+    // a buffer length that is not a number is a TypeError, not a byte count out of range; null reads as null
+    const notNumber = thrown(() => encodeInfoRequest(24, '24' as unknown as number));
+    expect(notNumber).toBeInstanceOf(TypeError);
+    expect(notNumber).toMatchObject({ message: "encodeInfoRequest: buffer length: expected a number, got string '24'" });
+    expect(() => encodeInfoRequest(null as unknown as number)).toThrow(
+      new TypeError('encodeInfoRequest: vfio_iommu_type1_info.argsz: expected a number (u32), got null'),
+    );
     expect([...encodeInfoRequest(0x01020304, 2)]).toEqual([4, 3]); // a short buffer holds the first bytes of argsz
     expect([...encodeInfoRequest(16)]).toEqual([16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
   });
