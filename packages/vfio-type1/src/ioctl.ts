@@ -164,14 +164,10 @@ function vfioDmaDoUnmap(iommu: VfioIommu, u: DmaUnmapArg): number {
     // 4.15-4.20: `iova + size < iova` in u64 also rejects a range ending exactly at 2^64
     const wraps = s.unmapWrapOffByOne ? iova + size > U64_MAX : iova + size - 1n > U64_MAX;
     if (wraps && s.unmapWrapCheck) throw new VfioError(s.wrapErrno, UNMAP, `iova ${hex(iova)} + size ${hex(size)} wraps`);
-    if (wraps) {
-      // before v4.15 nothing tested the wrap: the search with a wrapped end found no mapping
-      iommu.stats.unmapCalls++;
-      histAdd(iommu.stats.regionsPerUnmap, 0);
-      return 0;
-    }
     lo = page(iova);
-    hi = page(iova + size - 1n);
+    // before v4.15 a wrapped range goes on with its end taken mod 2^64: below its start, so the v2
+    // checks below may refuse it and the search finds nothing
+    hi = page((iova + size - 1n) & U64_MAX);
   }
   if (dirty) throw new VfioError('EINVAL', UNMAP, 'dirty page tracking is not enabled');
   const tree = iommu.dmas;
