@@ -47,7 +47,7 @@ export const VFIO_TIMELINE: readonly (TimelineEntry & { readonly id: VfioEntryId
     since: 'v4.15',
     title: 'vfio/type1: silence integer overflow warning',
     effect:
-      'UNMAP_DMA refuses a range that wraps with EINVAL, testing `iova + size < iova`, which also refuses a range ending exactly at 2^64. Before, a wrapping unmap found nothing and returned 0.',
+      'UNMAP_DMA refuses a range that wraps with EINVAL, testing `iova + size < iova`, which also refuses a range ending exactly at 2^64. Before, a wrapping unmap went on with its end taken mod 2^64: the v2 bisection checks could refuse it (EINVAL), else the search found nothing and it returned 0.',
     verified: 'its fix 58fec830fc19 carries "Cc: stable@vger.kernel.org # v4.15+".',
   },
   {

@@ -1,7 +1,7 @@
 // The container checker: accounting invariants after each call, the deep pin walk, teardown checks.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IommuDomain } from '@x/iommu-core';
-import { domainLeaves } from '../src/internals.js';
+import { VfioDma, domainLeaves } from '../src/internals.js';
 import { K4, M2, RW, expectCleanClose, makeEnv, type Env } from './helpers.js';
 
 let e: Env;
@@ -84,6 +84,74 @@ describe('checker', () => {
     ]);
     iommu.pinnedPages -= 3;
     iommu.lockedPages -= 3;
+    e.proc.lockedVm -= 3;
+    e.sim.violations.length = 0;
+  });
+
+  it('test_pins_not_charged_reported_after_the_call', () => {
+    // the container pins pages it did not charge: reported after the next call, with no page (-1)
+    e = makeEnv({ profile: 'mainline' });
+    const va = e.proc.mmap(2n * M2, { backing: 'thp' });
+    e.c.mapDma({ vaddr: va, iova: 0n, size: M2, flags: RW });
+    const iommu = e.c.iommu!;
+    iommu.pinnedPages += 4;
+    e.c.mapDma({ vaddr: va + M2, iova: M2, size: M2, flags: RW });
+    expect(e.sim.violations.map((v) => [v.kind, v.pfn, v.call, v.detail])).toEqual([
+      ['pinned-not-charged', -1, 'VFIO_IOMMU_MAP_DMA', 'container pins 1028 RAM pages but charged 1024 to locked_vm'],
+    ]);
+    iommu.pinnedPages -= 4;
+    e.sim.violations.length = 0;
+    // and locked_vm that does not add up names no page either
+    e.proc.lockedVm += 1;
+    e.c.unmapDma({ iova: M2, size: M2 });
+    expect(e.sim.violations.map((v) => [v.kind, v.pfn, v.detail])).toEqual([
+      ['locked-vm-mismatch', -1, `pid ${e.proc.pid} locked_vm 513 pages, its containers charged 512`],
+    ]);
+    e.proc.lockedVm -= 1;
+    e.sim.violations.length = 0;
+  });
+
+  it('test_deep_check_dma_without_vma', () => {
+    // a dma whose vaddr no VMA holds any more (the model's munmap refuses pinned VMAs, so the dma is
+    // moved by hand): the walk reports it once per dma and goes on to the next
+    e = makeEnv({ profile: 'mainline' });
+    const va = e.proc.mmap(4n * K4, { backing: '4k' });
+    e.c.mapDma({ vaddr: va, iova: 0n, size: 4n * K4, flags: RW });
+    const dma = e.c.iommu!.dmas.list[0]!;
+    const vaddr = dma.vaddr;
+    dma.vaddr = 0x7000;
+    expect(e.c.check().map((v) => [v.kind, v.pfn, v.detail])).toEqual([
+      ['dma-vaddr-unbacked', -1, 'dma iova page 0x0: vaddr page 0x7000 has no VMA'],
+      ['pin-outside-dma', -1, 'container pins 4 pages, its dmas cover 0'],
+    ]);
+    dma.vaddr = vaddr;
+    expect(e.c.check()).toEqual([]);
+    e.sim.violations.length = 0;
+  });
+
+  it('test_release_leaves_pins_charge_and_dma', () => {
+    // pins and a charge the container counted beyond its dmas survive the release: both reported
+    e = makeEnv({ profile: 'mainline' });
+    const va = e.proc.mmap(M2, { backing: 'thp' });
+    e.c.mapDma({ vaddr: va, iova: 0n, size: M2, flags: RW });
+    const iommu = e.c.iommu!;
+    iommu.pinnedPages += 2;
+    iommu.lockedPages += 3;
+    e.proc.lockedVm += 3;
+    // and a dma linked after the unmap of all of them, as the last domain is freed
+    const drv = e.drv;
+    const free = drv.domainFree.bind(drv);
+    drv.domainFree = (dom) => {
+      iommu.dmas.link(new VfioDma(0x800, 0x900, RW, e.proc, false));
+      free(dom);
+    };
+    e.sim.violations.length = 0;
+    e.c.close();
+    expect(e.sim.violations.filter((v) => v.kind.startsWith('teardown')).map((v) => [v.kind, v.pfn, v.detail])).toEqual([
+      ['teardown-leaves-pins', -1, '2 pages still pinned after release'],
+      ['teardown-leaves-charge', -1, '3 pages still charged after release'],
+      ['teardown-leaves-dma', -1, '1 dma(s) left after release'],
+    ]);
     e.proc.lockedVm -= 3;
     e.sim.violations.length = 0;
   });
