@@ -213,6 +213,24 @@ describe('a dma not aligned to its folios', () => {
     expect(r.map['vfio.gupWalks']).toBe(o.folioPieces);
   });
 
+  it('test_neighbouring_thps_unpin_a_folio_each', () => {
+    // two THPs side by side: one physically contiguous run, whose unpin in v6.18 still steps a
+    // 2 MiB folio at a time (a step never spans two folios)
+    const r = run('v6.18', 'thp', 1024, { hostAge: 0 });
+    const o = oracle(r.pfns, 512);
+    expect([o.runPieces, o.batches, o.folios, r.pfns[1023]! - r.pfns[0]!]).toEqual([2, 2, 2, 1023]);
+    expect(pick(r.unmap, UNPIN)).toEqual([2, 2]);
+  });
+
+  it('test_1g_folio_from_its_first_page_walks_per_batch', () => {
+    // a dma from the first page of a 1 GiB page: both grids start together, the batches are the
+    // finer one, so GUP walks the folio once per 512-page call
+    const r = run('v6.18', 'hugetlb-1g', 1024);
+    const o = oracle(r.pfns, 2 ** 18);
+    expect([r.pfns[0]! % 2 ** 18, o.runPieces, o.batches, o.folios, o.folioPieces]).toEqual([0, 2, 2, 1, 2]);
+    expect(r.map['vfio.gupWalks']).toBe(2);
+  });
+
   it('test_aligned_run_across_neighbouring_1g_folios', () => {
     // two neighbouring 1 GiB pages and a dma across their edge, which is also a batch edge: the
     // run's pieces are its batches

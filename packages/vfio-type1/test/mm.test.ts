@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSim } from '@x/iommu-core';
 import { Host } from '../src/index.js';
-import { K4, M2, RW, expectCleanClose, makeEnv, type Env, thrown } from './helpers.js';
+import { K4, M2, RW, domOf, expectCleanClose, leaves, makeEnv, type Env, thrown } from './helpers.js';
 
 let e: Env | undefined;
 afterEach(() => {
@@ -377,4 +377,23 @@ describe('runs that continue across huge pages', () => {
     },
     30_000,
   );
+});
+
+describe('a run that breaks inside its VMA', () => {
+  it('test_run_does_not_restart_at_the_vmas_first_page', () => {
+    // VMA frames rearranged by hand so that page 0's frame directly follows the run that starts at
+    // page 3 and breaks at page 6: the run ends there (3 pages), and the dma's page 3 maps page 6's
+    // frame, not page 0's (a run only continues into another VMA, and only from that VMA's end)
+    e = makeEnv({ profile: 'mainline', hostAge: 0 });
+    const va = e.proc.mmap(8n * K4, { backing: '4k' });
+    const pfns = e.proc.findVma(Number(va >> 12n))!.backing!.pfns;
+    const b = Math.min(...pfns);
+    expect([...pfns]).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((k) => b + k));
+    pfns.set([3, 6, 7, 0, 1, 2, 4, 5].map((k) => b + k));
+    e.c.mapDma({ vaddr: va + 3n * K4, iova: 0n, size: 5n * K4, flags: RW });
+    expect(leaves(domOf(e))).toEqual([0, 1, 2, 4, 5].map((k, i) => [i, b + k, 12]));
+    expect(e.c.stats().mapChunks).toBe(2);
+    e.c.unmapDma({ iova: 0n, size: 5n * K4 });
+    pfns.set([0, 1, 2, 3, 4, 5, 6, 7].map((k) => b + k));
+  });
 });

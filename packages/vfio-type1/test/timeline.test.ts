@@ -280,6 +280,25 @@ describe('vfio behaviour at each boundary', () => {
       expect([e.proc.lockedVm, e.sim.mem.pinnedPages]).toEqual([0, 0]);
       expectCleanClose(e);
     }
+    // disable_hugepages asks for one page per call: one lookup per page in v6.15 too, each at its
+    // own page of the BAR (the mapping it lies in is looked up from there)
+    e = makeEnv({ profile: 'v6.15', disableHugepages: true });
+    const bar = e.proc.mmap(16n << 20n, { backing: 'mmio' });
+    e.c.mapDma({ vaddr: bar, iova: 1n << 32n, size: 16n << 20n, flags: RW });
+    expect([e.sim.counters['vfio.pfnLookups'], e.c.stats().mapChunks]).toEqual([4096, 4096]);
+    expectCleanClose(e);
+  });
+
+  it('test_bar_dma_unmapped_after_its_vma_is_gone', () => {
+    // a BAR's pages are not pinned, so munmap lets its VMA go while a dma still maps it; the unmap
+    // then finds no VMA behind the dma, takes one page, and its unmap removes the 2 MiB leaf whole
+    e = makeEnv({ profile: 'mainline' });
+    const bar = e.proc.mmap(M2, { backing: 'mmio' });
+    e.c.mapDma({ vaddr: bar, iova: 1n << 32n, size: M2, flags: RW });
+    e.proc.munmap(bar);
+    expect(e.c.unmapDma({ iova: 1n << 32n, size: M2 })).toEqual({ size: M2 });
+    expect([e.c.mappings(), e.sim.violations, e.c.stats().unmapChunks]).toEqual([[], [], 1]);
+    expectCleanClose(e);
   });
 });
 
