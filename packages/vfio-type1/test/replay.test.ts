@@ -1,7 +1,15 @@
 // Several IOMMUs in one container: one domain per driver, replay into a domain attached later,
 // GET_INFO page sizes as the intersection, detach.
 import { afterEach, describe, expect, it } from 'vitest';
-import { IOMMU_RESV_RESERVED, SZ_1G, SZ_2M, SZ_4K, createReferenceDriver, type IommuDriver } from '@x/iommu-core';
+import {
+  IOMMU_RESV_DIRECT_RELAXABLE,
+  IOMMU_RESV_RESERVED,
+  SZ_1G,
+  SZ_2M,
+  SZ_4K,
+  createReferenceDriver,
+  type IommuDriver,
+} from '@x/iommu-core';
 import type { Profile } from '../src/index.js';
 import { K4, M2, RW, domOf, expectCleanClose, leaves, makeEnv, snapshot, type Env } from './helpers.js';
 
@@ -123,6 +131,37 @@ describe('replay_iova_list', () => {
     expect(() => e.c.mapDma({ vaddr: va, iova: 0x80000000n, size: M2, flags: RW })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     e.c.removeGroup(gB);
     e.c.mapDma({ vaddr: va, iova: 0x80000000n, size: M2, flags: RW });
+  });
+
+  it('test_resv_regions_at_the_edges_of_a_range', () => {
+    // group A's MSI window leaves [0, 0xfedff] and [0xfef00, 2^36 - 1] (pages); group B reserves
+    // the first page of the one and the last page of the other: each range loses exactly that page,
+    // and no empty range is left behind. A DIRECT_RELAXABLE region carves nothing.
+    const resv = [
+      { start: 0, last: 0, type: IOMMU_RESV_RESERVED },
+      { start: 0xfedff, last: 0xfedff, type: IOMMU_RESV_RESERVED },
+      { start: 0x80000, last: 0x8ffff, type: IOMMU_RESV_DIRECT_RELAXABLE },
+    ];
+    const { gB } = twoDrivers('mainline', { resvRegions: resv });
+    e.c.addGroup(gB);
+    expect(e.c.getInfo().iovaRanges).toEqual([
+      { start: 0x1000n, end: 0xfedfefffn },
+      { start: 0xfef00000n, end: 0xffffffffffffn },
+    ]);
+  });
+
+  it('test_resv_region_over_a_dma_at_its_last_page', () => {
+    // the attach tests each region of the new group against the dmas, all of its pages: a dma on
+    // the region's last page is EINVAL; a dma above a region (however high the region starts) is not
+    const va = () => e.proc.mmap(K4, { backing: '4k' });
+    const { gB } = twoDrivers('mainline', { resvRegions: [{ start: 0x1f0, last: 0x200, type: IOMMU_RESV_RESERVED }] });
+    e.c.mapDma({ vaddr: va(), iova: 0x200000n, size: K4, flags: RW });
+    expect(() => e.c.addGroup(gB)).toThrow(expect.objectContaining({ code: 'EINVAL', errno: -22 }));
+    expectCleanClose(e);
+    const { gB: gC } = twoDrivers('mainline', { resvRegions: [{ start: 0x1f0, last: 0x1f8, type: IOMMU_RESV_RESERVED }] });
+    e.c.mapDma({ vaddr: va(), iova: 0x300000n, size: K4, flags: RW });
+    e.c.addGroup(gC);
+    expect(e.c.getInfo().iovaRanges?.[0]).toEqual({ start: 0n, end: 0x1effffn });
   });
 
   it('test_resv_region_ignored_before_5_4', () => {
