@@ -175,4 +175,16 @@ describe('unmap_dma_mainline_flags', () => {
     expect(e.c.iommu!.vaddrInvalidCount).toBe(0);
     e.c.addGroup(g2);
   });
+
+  it('test_unmap_of_an_invalidated_dma_forgets_its_vaddr', () => {
+    // a plain UNMAP_DMA removes a dma whose vaddr was invalidated: the count drops with it, and a
+    // group can be attached again
+    three('mainline');
+    expect(e.c.unmapDma({ flags: VFIO_DMA_UNMAP_FLAG_VADDR, iova: 0x100000n, size: M2 })).toEqual({ size: M2 });
+    expect(e.c.iommu!.vaddrInvalidCount).toBe(1);
+    expect(e.c.unmapDma({ iova: 0x100000n, size: M2 })).toEqual({ size: M2 });
+    expect(e.c.iommu!.vaddrInvalidCount).toBe(0);
+    e.c.addGroup(e.host.addGroup(e.drv, { devices: 1 }));
+    expect(e.c.groups.length).toBe(2);
+  });
 });

@@ -174,6 +174,38 @@ describe('replay_iova_list', () => {
   });
 });
 
+describe('page sizes over the domains', () => {
+  it('test_sub_4k_sizes_collapse_to_4k', () => {
+    // vfio_pgsize_bitmap(): a domain offering sizes below PAGE_SIZE (here 2 KiB, set on the domain
+    // by hand: the shipped drivers start at 4 KiB) counts as offering 4 KiB, and nothing below it
+    e = makeEnv({ profile: 'mainline' });
+    const dom = domOf(e);
+    const bm = dom.pgsizeBitmap;
+    dom.pgsizeBitmap = 0x800n | SZ_2M;
+    expect(e.c.getInfo().iovaPgsizes).toBe(SZ_4K | SZ_2M);
+    const va = e.proc.mmap(K4, { backing: '4k' });
+    expect(() => e.c.mapDma({ vaddr: va + 0x800n, iova: 0x800n, size: 0x800n, flags: RW })).toThrow(
+      expect.objectContaining({ code: 'EINVAL', message: 'EINVAL: size/iova/vaddr not aligned to 0x1000, VFIO_IOMMU_MAP_DMA' }),
+    );
+    dom.pgsizeBitmap = bm;
+  });
+
+  it('test_disjoint_page_sizes_leave_no_size', () => {
+    // two drivers with no page size in common: GET_INFO reports none, and a MAP_DMA, which needs the
+    // smallest one for its alignment check, stops on the model's BUG (__ffs(0) is undefined in Linux)
+    e = makeEnv({ profile: 'mainline', drv: { pgsizeBitmap: SZ_4K | SZ_2M, realPgsizeBitmap: true } });
+    const b = createReferenceDriver(e.sim, { release: 'mainline', name: 'refB', pgsizeBitmap: SZ_1G, realPgsizeBitmap: true });
+    const gB = e.host.addGroup(b, { devices: 1 });
+    e.c.addGroup(gB);
+    expect(e.c.getInfo().iovaPgsizes).toBe(0n);
+    const va = e.proc.mmap(K4, { backing: '4k' });
+    expect(() => e.c.mapDma({ vaddr: va, iova: 0n, size: K4, flags: RW })).toThrow(
+      new Error('BUG: empty page-size intersection (__ffs(0) is undefined in the kernel)'),
+    );
+    e.c.removeGroup(gB);
+  });
+});
+
 describe('attach_checks', () => {
   function noIrqRemap(drv: IommuDriver): IommuDriver {
     const d = Object.create(drv) as IommuDriver;
