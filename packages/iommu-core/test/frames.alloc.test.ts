@@ -121,6 +121,9 @@ describe('FrameAllocator host age draws', () => {
     expect([...out]).toEqual(Array.from({ length: 700 }, (_, i) => B + i)); // blocks 1 and 2, ascending
     expect(fa.allocScattered()).toBe(B + 700);
     expect(rng.u32()).toBe(new Prng(3).u32());
+    // one frame at a time across the end of a block: the next block opens in address order too
+    const one = new FrameAllocator(8 * B, new Prng(3), 0);
+    expect(Array.from({ length: 2 * B + 1 }, () => one.allocScattered())).toEqual(Array.from({ length: 2 * B + 1 }, (_, i) => i));
   });
 
   it('test_age_0_gigantic_pages_in_address_order: the next free region after the one taken last, wrapping', () => {
@@ -387,6 +390,19 @@ describe('FrameAllocator drain and the last frames', () => {
       const want = f >>> 9 === empty ? FRAME_KERNEL : live.has(f) ? FRAME_USER : FRAME_FREE;
       if (fa.stateOf(f) !== want) expect([f, fa.stateOf(f)]).toEqual([f, want]);
     }
+  });
+
+  it.each([1, 2, 3])('test_scattered_frame_after_a_drain seed=%i: the emptied block is reopened for the slot that asks', (seed) => {
+    // every block open and no free one left; the frames of one block all given back: the next user
+    // frame drains that block and deals it to the drawing slot, so nothing is left for a kernel block
+    const fa = alloc(4, seed);
+    const out = new Uint32Array(64);
+    const k = fa.allocScatteredRun(out, 0, 64);
+    const empty = out[0]! >>> 9;
+    for (const f of out.slice(0, k)) if (f >>> 9 === empty) fa.freeFrame(f);
+    const next = fa.allocScattered();
+    expect(next >>> 9).toBe(empty);
+    expectSysErr(() => fa.allocBlock(FRAME_KERNEL), 'ENOMEM', 'alloc_pages', 'no free 2 MiB block left in host memory');
   });
 
   it("test_last_frames_from_the_bump_block_0: the kernel block's tail, then ENOMEM", () => {
