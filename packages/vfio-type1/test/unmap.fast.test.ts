@@ -171,6 +171,48 @@ describe('unmap_underreport', () => {
     e.sim.violations.length = 0;
   });
 
+  it('test_disagreeing_large_leaf_unpins_one_folio_of_the_dma_backing_order', () => {
+    // the same, with a 2 MiB leaf at a dma whose iova is not 0: the one-page chunk's unmap takes the
+    // whole leaf (512 pages of the other dma's THP), and their unpin steps over them by the folio
+    // order of the dma's own first page (a THP, order 9): one folio, one step
+    e = makeEnv({ profile: 'mainline', memory: 2n << 30n });
+    const va = e.proc.mmap(M2, { backing: 'thp' }),
+      vb = e.proc.mmap(M2, { backing: 'thp' });
+    e.c.mapDma({ vaddr: va, iova: M2, size: M2, flags: RW });
+    e.c.mapDma({ vaddr: vb, iova: 1n << 30n, size: M2, flags: RW });
+    const pa = e.proc.pfnOf(Number(va >> 12n)),
+      pb = e.proc.pfnOf(Number(vb >> 12n));
+    expect(iommuUnmap(domOf(e), 512, 512)).toBe(512);
+    iommuMap(domOf(e), 512, pb, 512, RW);
+    expect(leaves(domOf(e))).toEqual([
+      [512, pb, 21],
+      [1 << 18, pb, 21],
+    ]);
+    const c0 = e.sim.counters,
+      s0 = e.c.stats();
+    expect(e.c.unmapDma({ iova: M2, size: M2 })).toEqual({ size: M2 });
+    const c1 = e.sim.counters,
+      s1 = e.c.stats();
+    const d = (k: string) => c1[k]! - c0[k]!;
+    expect([d('vfio.unpinFolios'), d('vfio.unpinSteps'), s1.unmapChunks - s0.unmapChunks, s1.unpins - s0.unpins]).toEqual([1, 1, 1, 512]);
+    expect(leaves(domOf(e))).toEqual([[1 << 18, pb, 21]]);
+    expect([e.sim.mem.pinCount(pa), e.sim.mem.pinCount(pa + 511), e.sim.mem.pinCount(pb), e.sim.mem.pinCount(pb + 511)]).toEqual([
+      1, 1, 0, 0,
+    ]);
+    // every page of the other dma's leaf lost its last pin while that dma still maps it
+    const hits = e.sim.violations.map((x) => [x.kind, x.call, x.pfn]);
+    expect(hits).toEqual(Array.from({ length: 512 }, (_, i) => ['unpin-while-reachable', 'VFIO_IOMMU_UNMAP_DMA', pb + i]));
+    e.sim.violations.length = 0;
+    e.c.close();
+    // close unpins the other dma's frames a second time; the dma's own THP stays pinned, which the
+    // teardown check cannot see (the container's pin count balances: 512 unpinned, if not its own)
+    expect(e.sim.violations.map((x) => [x.kind, x.call, x.pfn])).toEqual(
+      Array.from({ length: 512 }, (_, i) => ['unpin-underflow', 'close', pb + i]),
+    );
+    expect([e.sim.mem.pinnedPages, e.sim.mem.pinCount(pa), e.sim.mem.pinCount(pb)]).toEqual([512, 1, 0]);
+    e.sim.violations.length = 0;
+  });
+
   it('test_fast_unmap_underreport_warns_and_leaks', () => {
     // a driver that clears region 2's PTEs but reports 0 (not survivable, so the fault sweep skips
     // this point): region 1 is synced and unpinned, the slow retry of region 2 finds nothing mapped,
