@@ -147,8 +147,10 @@ export class AmdIommu implements IommuDriver {
       syncFlushesAll: quirks.syncFlushesAll,
       oddOrders: 'einval', // 512 GiB, and sizes above 2^51
       rangeErrno: -ERRNO.ERANGE,
-      // increase_address_space() fails at mode 6: 2018 answered -ENOMEM, later -ERANGE
-      growErrno: quirks.ebusyOnPresent ? -ERRNO.ENOMEM : -ERRNO.ERANGE,
+      // growing fails only when the new top table cannot be had (mode 6 already spans the 64-bit
+      // space): alloc_pte() returns NULL and the map -ENOMEM; iommupt's increase_top() returns the
+      // allocation's -ENOMEM
+      growErrno: -ERRNO.ENOMEM,
       // io-pgtable (before iommupt) walked from the top for every page mapped and every leaf unmapped
       walkEvents: quirks.iommupt ? null : { map: evMapWalks, unmap: evUnmapWalks },
     };

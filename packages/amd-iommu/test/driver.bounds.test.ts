@@ -4,17 +4,7 @@
 // past the aperture at the ops level, and a Completion-Wait whose store never comes.
 import { describe, expect, it } from 'vitest';
 import { ERRNO, iommuMap, isIommuError } from '@x/iommu-core';
-import { DEV, RW, cmdDelta, setup } from './helpers.js';
-
-/** The error fn throws (fails the test when it returns). */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
+import { DEV, RW, cmdDelta, setup, thrown } from './helpers.js';
 
 describe('device ids', () => {
   it.each([0, 0xffff])('test_attach_and_dma_at_the_edge_device_id %i', (dev) => {

@@ -14,17 +14,7 @@ import {
   isIommuError,
 } from '@x/iommu-core';
 import { createAmdIommu, type AmdDomain } from '../src/index.js';
-import { RW, cmdDelta, setup } from './helpers.js';
-
-/** The error fn throws (fails the test when it returns). */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
+import { RW, cmdDelta, setup, thrown } from './helpers.js';
 
 describe('options', () => {
   it.each([20, 65, 21.5, Number.NaN, 0])('test_vabits_rejected %s', (vaBits) => {

@@ -164,6 +164,40 @@ describe('mode growth (increase_address_space)', () => {
     });
   }
 
+  it.each(['v4.17', 'v5.10', 'mainline'] as const)('test_grow_fails_part_way %s', (profile) => {
+    // two levels to add (mode 3 to 5) and no table for the second: ENOMEM in every era; the level
+    // added first stays and the DTE points at it, so what is mapped later under it is reachable
+    const f = setup({ profile });
+    const pfn = f.sim.mem.allocFrames(2);
+    const oldRoot = f.dom.pt.root;
+    f.sim.faults.arm('tableAlloc', 2);
+    const before = f.amd.commands();
+    let err: unknown = null;
+    try {
+      iommuMap(f.dom, 2 ** 40 - 1, pfn, 1, RW);
+    } catch (e) {
+      err = e;
+    }
+    expect([(err as IommuError).code, (err as IommuError).errno]).toEqual(['ENOMEM', -12]);
+    expect(f.amd.mode(f.dom)).toBe(4);
+    expect(f.dom.pt.root).not.toBe(oldRoot);
+    expect(f.amd.hw.devtab.read(DEV)).toEqual({
+      v: true,
+      tv: true,
+      mode: 4,
+      rootPfn: f.dom.pt.root,
+      ir: true,
+      iw: true,
+      domainId: f.dom.id,
+    });
+    expect(cmdDelta(f.amd, before)).toEqual(
+      profile === 'v4.17' ? { INVALIDATE_DEVTAB_ENTRY: 1, INVALIDATE_IOMMU_PAGES: 1 } : { INVALIDATE_DEVTAB_ENTRY: 1, COMPLETION_WAIT: 1 },
+    );
+    iommuMap(f.dom, 2 ** 27, pfn + 1, 1, RW); // IOVA 512 GiB: inside mode 4, no growth
+    expect(f.amd.dma(DEV, 2 ** 27, 1, 'read')).toBe(true);
+    expect(f.amd.eventLog()).toEqual([]);
+  });
+
   it('test_grow_for_page_level', () => {
     const f = setup({ profile: 'mainline' });
     iommuMap(f.dom, 0, 0, 2 ** 28, RW); // one 1 TiB leaf needs a level-3 table: mode 4

@@ -44,3 +44,13 @@ export function expectClean(f: Fixture): void {
   const m = f.sim.mem;
   expect(m.reach4k.allZero() && m.reach2m.allZero() && m.reach1g.allZero()).toBe(true);
 }
+
+/** The error fn throws (fails the test when it returns). */
+export function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a throw');
+}

@@ -114,6 +114,20 @@ describe('a top that grows on demand', () => {
     expect(mid.dom.pt.tables).toBe(1);
   });
 
+  it('test_grow_fails_part_way: the level added before the failed one stays, and the driver is told of it', () => {
+    const { sim, dom, log } = make({ topLevel: 1, growErrno: -ERRNO.ENOMEM });
+    sim.faults.arm('tableAlloc', 2); // the second of the two new top tables
+    expect(dom.ops.mapPages(dom, 2 ** 27, 5, 12, 1, RW)).toBe(-ERRNO.ENOMEM);
+    expect([dom.pt.top, dom.mapped, log]).toEqual([2, 0, [['top', 9, 2]]]);
+    // a first level that cannot be had leaves the top as it was, and says nothing
+    log.length = 0;
+    sim.faults.arm('tableAlloc', 1);
+    expect(dom.ops.mapPages(dom, 2 ** 27, 5, 12, 1, RW)).toBe(-ERRNO.ENOMEM);
+    expect([dom.pt.top, log]).toEqual([2, []]);
+    iommuMap(dom, 2 ** 27, 5, 1, RW);
+    expect([dom.pt.top, log, dom.ops.iovaToPhys(dom, 2 ** 27)]).toEqual([3, [['top', 9, 3]], 5]);
+  });
+
   it('test_grow_without_change_top: a driver with no change_top hook grows its table all the same', () => {
     const sim = createSim({ memory: 1n << 30n, seed: 1 });
     const cfg: PtIommuConfig = { ...ptTestConfig(createRefFormat(BM), REF_POLICY, 1), growErrno: -ERRNO.ENOMEM };

@@ -77,7 +77,13 @@ export function iommuPtDomainOps<D extends PtIommuDomain>(sim: Sim, cfg: PtIommu
         let grew = false;
         const lvl = holds ? d.pt.geo.levelOf[order]! : 0;
         while (last >= d.pt.span || d.pt.top < lvl) {
-          if (!d.pt.grow()) return cfg.growErrno;
+          if (!d.pt.grow()) {
+            // the levels added before the one that failed stay, as each increase_address_space()
+            // published its own (iommupt's increase_top adds all or none: amd-iommu's README
+            // lists the difference), so the driver must point its DTEs at them all the same
+            if (grew && drv.changeTop !== undefined) drv.changeTop(d);
+            return cfg.growErrno;
+          }
           grew = true;
         }
         if (grew && drv.changeTop !== undefined) drv.changeTop(d);
