@@ -92,6 +92,14 @@ describe('amdv1 encodings', () => {
     expect(fmt.load(w, 0, 0, st)).toBe(PT_ENTRY_EMPTY);
   });
 
+  it('test_pte_store_round_trip', () => {
+    // the low word at w, the high word at w + 1, nothing else touched
+    const w = new Int32Array(6);
+    pteStore(w, 2, 0x7000_0000_1234_7e01n);
+    expect([...w]).toEqual([0, 0, 0x1234_7e01, 0x7000_0000, 0, 0]);
+    expect(pteBigInt(w, 2)).toBe(0x7000_0000_1234_7e01n);
+  });
+
   it('test_pgsize_bitmap', () => {
     expect(AMD_IOMMU_PGSIZES).toBe(((1n << 64n) - 1n) & ~0xfffn & ~(1n << 39n));
     let bm = 0n;

@@ -108,6 +108,16 @@ describe('command processor', () => {
     },
   );
 
+  it('test_ring_counts_every_command_written', () => {
+    // the attach's commands, then a wait and an illegal one: every command built and advanced over
+    const f = setup({ profile: 'mainline' });
+    const sum = () => Object.values(f.amd.commands()).reduce((a, b) => a + b, 0);
+    expect(f.amd.hw.cmdRing.written).toBe(sum());
+    f.amd.completionWait();
+    submit(f, bare(0));
+    expect(f.amd.hw.cmdRing.written).toBe(sum() + 1);
+  });
+
   it('test_illegal_command_logs_its_ring_offset', () => {
     const f = setup({ profile: 'mainline' });
     const ring = f.amd.hw.cmdRing;
