@@ -64,6 +64,10 @@ describe('command encodings', () => {
       [0x3, 2, 0x3, true, 0x0, 8], // 0x3000 + 8K -> 32 KiB at 0
       [0x200, 512, 0x2ff, true, 0x200, 512], // one 2 MiB page
       [0x100000, 100, 0x10003f, true, 0x100000, 128], // 0x63 differs up to bit 6,
+      [2 ** 32 - 1, 2, 2 ** 32 - 1, true, 0, 2 ** 33], // pages differ in the high word (bit 32): 32 TiB at 0
+      // differ at byte bit 51: Linux still sets the bits below (not the all-pages address), and the
+      // hardware reads 51 trailing ones as everything
+      [0, 2 ** 39 + 1, 2 ** 39 - 1, true, 0, Infinity],
     ];
     const inv: InvAddress = { page: -1, s: false },
       dec: InvRange = { page: -1, npages: -1 };
