@@ -18,6 +18,7 @@ import {
   createAmdv1Format,
   decodeInvAddress,
 } from '../src/internals.js';
+import { setup } from './helpers.js';
 
 describe('device table', () => {
   it('test_dte_last_device_id', () => {
@@ -192,5 +193,20 @@ describe('event log', () => {
     expect(() => log.drain([])).toThrow(
       'BUG: event code 1 (ILLEGAL_DEV_TABLE_ENTRY) in the log; this hardware writes only IO_PAGE_FAULT and ILLEGAL_COMMAND_ERROR',
     );
+  });
+
+  it('test_event_log_reserved_code_says_reserved', () => {
+    const log = new EventLog(4);
+    log.words[1] = 15 << 28; // no event has code 15
+    log.tail = 16;
+    expect(() => log.drain([])).toThrow(
+      'BUG: event code 15 (reserved) in the log; this hardware writes only IO_PAGE_FAULT and ILLEGAL_COMMAND_ERROR',
+    );
+  });
+
+  it('test_event_log_starts_without_overflow', () => {
+    expect([new EventLog(4).overflow, new EventLog(4).dropped]).toEqual([false, 0]);
+    const f = setup({ profile: 'mainline' });
+    expect([f.amd.hw.events.overflow, f.amd.hw.events.dropped]).toEqual([false, 0]);
   });
 });
