@@ -84,6 +84,12 @@ describe('the page-table ops the driver configures', () => {
     expect(f.amd.ops.mapPages(f.dom, 2 ** 20, pfn, 12, 1, RW)).toBe(-ERRNO.ERANGE);
     expect(f.dom.mapped).toBe(0);
     expect(f.amd.ops.mapPages(f.dom, 2 ** 20 - 1, pfn, 12, 1, RW)).toBe(0);
+    // and a growth with no table for the new top answers -ENOMEM (the core reports a positive
+    // errno the same way, so only the op's own return tells them apart)
+    const big = setup({ profile });
+    big.sim.faults.arm('tableAlloc', 1);
+    expect(big.amd.ops.mapPages(big.dom, 2 ** 27, pfn, 12, 1, RW)).toBe(-ERRNO.ENOMEM);
+    expect(big.amd.mode(big.dom)).toBe(3);
   });
 });
 
