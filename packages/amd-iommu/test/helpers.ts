@@ -54,3 +54,11 @@ export function thrown(fn: () => unknown): Error {
   }
   throw new Error('expected a throw');
 }
+
+/** Queues one command built by `build` at the ring's tail and rings the doorbell. */
+export function submit(f: Fixture, build: (words: Int32Array, c: number) => void): void {
+  const ring = f.amd.hw.cmdRing;
+  build(ring.words, ring.slot());
+  ring.advance();
+  f.amd.hw.doorbell();
+}

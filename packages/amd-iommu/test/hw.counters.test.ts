@@ -7,15 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { iommuMap } from '@x/iommu-core';
 import { CMD_NAMES, type CmdName } from '../src/hw/commands.js';
 import { buildInvAddress, buildInvIommuPages, CMD_SEM_ADDR, DeviceTable } from '../src/internals.js';
-import { DEV, RW, cmdDelta, setup, type Fixture } from './helpers.js';
-
-/** Queues one command built by `build` at the ring's tail and rings the doorbell. */
-function submit(f: Fixture, build: (words: Int32Array, c: number) => void): void {
-  const ring = f.amd.hw.cmdRing;
-  build(ring.words, ring.slot());
-  ring.advance();
-  f.amd.hw.doorbell();
-}
+import { DEV, RW, cmdDelta, setup, submit, type Fixture } from './helpers.js';
 
 /** A command of opcode op with nothing else set. */
 const bare = (op: number) => (w: Int32Array, c: number) => {

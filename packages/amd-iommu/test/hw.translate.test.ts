@@ -5,15 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { iommuMap } from '@x/iommu-core';
 import { buildCompletionWait, buildInvIommuPages } from '../src/internals.js';
-import { DEV, RW, cmdDelta, setup, type Fixture } from './helpers.js';
-
-/** Queues one command built by `build` at the ring's tail and rings the doorbell. */
-function submit(f: Fixture, build: (words: Int32Array, c: number) => void): void {
-  const ring = f.amd.hw.cmdRing;
-  build(ring.words, ring.slot());
-  ring.advance();
-  f.amd.hw.doorbell();
-}
+import { DEV, RW, cmdDelta, setup, submit, type Fixture } from './helpers.js';
 
 const OTHER = 0x0200;
 const RW_FLAG = 1 << 5; // IO_PAGE_FAULT flags: the access was a write
