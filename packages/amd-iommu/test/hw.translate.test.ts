@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { iommuMap } from '@x/iommu-core';
 import { buildCompletionWait, buildInvIommuPages } from '../src/internals.js';
-import { DEV, RW, cmdDelta, setup, submit, type Fixture } from './helpers.js';
+import { DEV, RW, cmdDelta, setup, submit } from './helpers.js';
 
 const OTHER = 0x0200;
 const RW_FLAG = 1 << 5; // IO_PAGE_FAULT flags: the access was a write
