@@ -15,7 +15,7 @@ import {
 } from '@x/iommu-core';
 import { AMD_PROFILES, createAmdIommu } from '../src/index.js';
 import { pteBigInt } from '../src/internals.js';
-import { DEV, RW, cmdDelta, expectClean, expectCountersMatchRing, setup, type Fixture } from './helpers.js';
+import { DEV, RW, cmdDelta, expectClean, expectCountersMatchRing, setup, thrown, type Fixture } from './helpers.js';
 
 const errOf = (fn: () => void): IommuError => {
   try {
@@ -172,13 +172,8 @@ describe('mode growth (increase_address_space)', () => {
     const oldRoot = f.dom.pt.root;
     f.sim.faults.arm('tableAlloc', 2);
     const before = f.amd.commands();
-    let err: unknown = null;
-    try {
-      iommuMap(f.dom, 2 ** 40 - 1, pfn, 1, RW);
-    } catch (e) {
-      err = e;
-    }
-    expect([(err as IommuError).code, (err as IommuError).errno]).toEqual(['ENOMEM', -12]);
+    const err = thrown(() => iommuMap(f.dom, 2 ** 40 - 1, pfn, 1, RW)) as IommuError;
+    expect([err.code, err.errno]).toEqual(['ENOMEM', -12]);
     expect(f.amd.mode(f.dom)).toBe(4);
     expect(f.dom.pt.root).not.toBe(oldRoot);
     expect(f.amd.hw.devtab.read(DEV)).toEqual({

@@ -74,19 +74,21 @@ export function iommuPtDomainOps<D extends PtIommuDomain>(sim: Sim, cfg: PtIommu
       const last = iova + count * lp - 1;
       if (last > dom.geometry.apertureEnd) return cfg.rangeErrno;
       if (cfg.growErrno !== null) {
-        let grew = false;
+        let grew = false,
+          failed = false;
         const lvl = holds ? d.pt.geo.levelOf[order]! : 0;
         while (last >= d.pt.span || d.pt.top < lvl) {
           if (!d.pt.grow()) {
-            // the levels added before the one that failed stay, as each increase_address_space()
-            // published its own (iommupt's increase_top adds all or none: amd-iommu's README
-            // lists the difference), so the driver must point its DTEs at them all the same
-            if (grew && drv.changeTop !== undefined) drv.changeTop(d);
-            return cfg.growErrno;
+            failed = true;
+            break;
           }
           grew = true;
         }
+        // the levels added before one that failed stay, as each increase_address_space() published
+        // its own (iommupt's increase_top adds all or none: amd-iommu's README lists the
+        // difference), so the driver points its DTEs at them either way
         if (grew && drv.changeTop !== undefined) drv.changeTop(d);
+        if (failed) return cfg.growErrno;
       }
       let r: number;
       if (holds) {
