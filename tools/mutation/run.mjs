@@ -16,6 +16,9 @@
 //                                              rerun the timed-out mutants too (a run that shared the
 //                                              cores with other work counts slow mutants as timeouts)
 //   pnpm test:mutation --pkg iommu-core --shards 12 --shard 9 --retest   the same, for shard 9's files only
+//   pnpm test:mutation --pkg iommu-core --shards 12 --retest --stale   rerun whole each file whose code
+//                                              changed since its mutants ran (comments aside), one retest
+//                                              file each, stored as each ends; its results replace the file's
 //   pnpm test:mutation --pkg vfio-sim --shards 6 --shard 3 --parts 6   shard 3 in 6 parts of about equal
 //                                              lines (cut between top-level statements), each saved
 //                                              when it ends (shard-3-of-6.part-P-of-6.json); a stored part
@@ -31,8 +34,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, wanted } from './packages.mjs';
-import { loadRetests, printScore, undetectedRanges } from './score.mjs';
+import { campaignReport, loadRetests, printScore, undetectedRanges } from './score.mjs';
 import { joinParts, mutateFiles, partFile, planParts, retestFile, shardFile, stablePlan } from './shards.mjs';
+import { staleFiles } from './stale.mjs';
 import { restore, save, STORE_DIR } from './store.mjs';
 
 /** The value of a whole-number option (>= 1), or undefined when absent; usage error otherwise. */
@@ -47,14 +51,27 @@ function intOption(name) {
   return v;
 }
 
+/** Records in a retest's results that it ran the file whole, so that the score lays it over the file's older results. */
+function markWhole(path, file) {
+  const r = JSON.parse(readFileSync(path, 'utf8'));
+  writeFileSync(path, JSON.stringify({ ...r, wholeFiles: [file] }));
+}
+
 const shards = intOption('--shards');
 const only = intOption('--shard');
 const parts = intOption('--parts');
 const onePart = intOption('--part');
 const retest = process.argv.includes('--retest');
 const timeouts = process.argv.includes('--timeouts');
+const stale = process.argv.includes('--stale');
 if (timeouts && !retest) {
   console.error('test:mutation: --timeouts goes with --retest (it adds the timed-out mutants to the rerun)');
+  process.exit(2);
+}
+if (stale && (!retest || timeouts)) {
+  console.error(
+    'test:mutation: --stale goes with --retest, without --timeouts (it reruns whole the files whose code changed since their mutants ran)',
+  );
   process.exit(2);
 }
 if (retest && shards === undefined) {
@@ -77,7 +94,7 @@ if (onePart !== undefined && (parts === undefined || onePart > parts)) {
 const ours = new Set(['--pkg', '--shards', '--shard', '--parts', '--part']);
 const passArgs = [];
 for (let i = 2; i < process.argv.length; i++) {
-  if (process.argv[i] === '--retest' || process.argv[i] === '--timeouts') continue;
+  if (process.argv[i] === '--retest' || process.argv[i] === '--timeouts' || process.argv[i] === '--stale') continue;
   if (ours.has(process.argv[i])) i++;
   else passArgs.push(process.argv[i]);
 }
@@ -104,7 +121,22 @@ for (const d of dirs) {
   const dir = join(root, d);
   const runs = [];
   if (shards === undefined) runs.push({ label: d, args: passArgs });
-  else if (retest) {
+  else if (stale) {
+    // each file whose code changed since its mutants ran, rerun whole into a retest of its own (stored
+    // as each ends) that replaces the file's results
+    const { report } = campaignReport(dir, shards);
+    const files = new Set(only === undefined ? Object.keys(report?.files ?? {}) : planOf(dir)[only - 1]);
+    const todo = report === null ? [] : staleFiles(dir, report).filter((f) => files.has(f.file) && !f.gone);
+    const first = loadRetests(dir, shards).length + 1;
+    if (todo.length === 0) console.log(`test:mutation: ${d}: no stale file to rerun`);
+    for (const [i, f] of todo.entries())
+      runs.push({
+        label: `${d}, retest ${first + i}: ${f.file} whole (its code changed since its ${f.mutants} mutants ran)`,
+        args: ['--mutate', f.file, '--force', '--incrementalFile', retestFile(shards, first + i), ...passArgs],
+        results: retestFile(shards, first + i),
+        wholeFile: f.file,
+      });
+  } else if (retest) {
     // the mutants the shards and the earlier retests left undetected, by line, rerun from scratch
     // against today's tests, into a retest file of their own
     let ranges = undetectedRanges(dir, shards, timeouts);
@@ -159,10 +191,13 @@ for (const d of dirs) {
     if (run.results !== undefined && restore(dir, run.results) && !run.args.includes('--force'))
       console.log(`test:mutation: results so far from ${run.results} (stored in ${d}/${STORE_DIR})`);
     const r = spawnSync(process.execPath, [stryker, 'run', ...run.args], { cwd: dir, stdio: 'inherit' });
+    if (r.status === 0 && run.wholeFile !== undefined) markWhole(join(dir, run.results), run.wholeFile);
     if (r.status === 0 && run.results !== undefined) save(dir, run.results);
     if (r.status !== 0) {
       failed++;
       console.error(`test:mutation: ${run.label} failed (exit ${r.status})`);
+      // retests are read in order up to the first missing one: a later one would be lost
+      if (run.wholeFile !== undefined) break;
     }
   }
   if (parts !== undefined && failed === 0) {

@@ -5,9 +5,10 @@
 //   pnpm test:mutation:score [--pkg NAME] [--shards N] [--json]
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { root, wanted } from './packages.mjs';
 import { joinParts, partFile, retestFile, shardFile } from './shards.mjs';
+import { sameCode, staleFiles } from './stale.mjs';
 import { restore, STORE_DIR } from './store.mjs';
 
 const DETECTED = new Set(['Killed', 'Timeout']);
@@ -67,12 +68,21 @@ export function mergeReports(reports) {
 const mutantKey = (m) =>
   `${m.location.start.line}:${m.location.start.column}-${m.location.end.line}:${m.location.end.column} ${m.mutatorName} ${m.replacement ?? ''}`;
 
-/** report with the mutants a retest ran replaced by the retest's results (same file, place, mutator, replacement, same source). */
+/**
+ * report with the mutants a retest ran replaced by the retest's results (same file, place, mutator,
+ * replacement, same code); a file the retest ran whole (`--retest --stale`, listed in its wholeFiles)
+ * replaces the file's results outright, the mutants of an older source with them.
+ */
 export function overlayRetest(report, retest) {
   const out = { ...report, files: { ...report.files }, testFiles: { ...report.testFiles, ...(retest.testFiles ?? {}) } };
+  const whole = new Set(retest.wholeFiles ?? []);
   for (const [file, res] of Object.entries(retest.files)) {
     const base = out.files[file];
-    if (base === undefined || base.source !== res.source) continue; // the file changed since: the retest is stale
+    if (whole.has(file)) {
+      out.files[file] = res;
+      continue;
+    }
+    if (base === undefined || !sameCode(base.source, res.source)) continue; // the file changed since: the retest is stale
     const redo = new Map(res.mutants.map((m) => [mutantKey(m), m]));
     out.files[file] = { ...base, mutants: base.mutants.map((m) => redo.get(mutantKey(m)) ?? m) };
   }
@@ -101,19 +111,22 @@ export function campaignReport(dir, n) {
 
 /**
  * `file:first-last` line ranges holding the undetected mutants of an n-shard campaign (for --retest),
- * and with `timeouts` the timed-out ones too.
+ * and with `timeouts` the timed-out ones too. A stale file is left out: its lines are an older
+ * source's (`--retest --stale` reruns it whole).
  */
 export function undetectedRanges(dir, n, timeouts = false) {
   const { report } = campaignReport(dir, n);
   if (report === null) return [];
+  const stale = new Set(staleFiles(dir, report).map((s) => s.file));
   const lines = new Map();
   for (const [file, res] of Object.entries(report.files))
-    for (const m of res.mutants)
-      if (UNDETECTED.has(m.status) || (timeouts && m.status === 'Timeout')) {
-        const set = lines.get(file) ?? new Set();
-        for (let l = m.location.start.line; l <= m.location.end.line; l++) set.add(l);
-        lines.set(file, set);
-      }
+    if (!stale.has(file))
+      for (const m of res.mutants)
+        if (UNDETECTED.has(m.status) || (timeouts && m.status === 'Timeout')) {
+          const set = lines.get(file) ?? new Set();
+          for (let l = m.location.start.line; l <= m.location.end.line; l++) set.add(l);
+          lines.set(file, set);
+        }
   const out = [];
   for (const [file, set] of [...lines].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const ls = [...set].sort((a, b) => a - b);
@@ -197,8 +210,9 @@ export function printScore(dir, n, asJson) {
     writeHtml(join(dir, 'reports/mutation/merged.html'), report);
   }
   const t = tally(report);
+  const stale = staleFiles(dir, report);
   if (asJson) {
-    console.log(JSON.stringify({ dir, shards: n ?? null, missing, score: score(t.total), ...t }, null, 2));
+    console.log(JSON.stringify({ dir, shards: n ?? null, missing, stale, score: score(t.total), ...t }, null, 2));
     return 0;
   }
   console.log(
@@ -213,6 +227,11 @@ export function printScore(dir, n, asJson) {
     console.log(
       p.includes(' (parts ') ? `partial shard: ${p}, counted so far` : `missing shard: ${p} (the score covers the other shards only)`,
     );
+  if (stale.length > 0) {
+    const list = stale.map((f) => `${f.file} (${f.mutants} mutants${f.gone ? ', file gone' : ''})`).join(', ');
+    console.log(`stale, its code changed since the mutants ran, counted as they were: ${list}`);
+    if (n !== undefined) console.log(`  pnpm test:mutation --pkg ${basename(dir)} --shards ${n} --retest --stale reruns them`);
+  }
   if (t.undetected.length > 0) {
     console.log('\nundetected mutants:');
     for (const u of t.undetected)
