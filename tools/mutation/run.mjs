@@ -125,8 +125,8 @@ for (const d of dirs) {
     // each file whose code changed since its mutants ran, rerun whole into a retest of its own (stored
     // as each ends) that replaces the file's results
     const { report } = campaignReport(dir, shards);
-    const files = new Set(only === undefined ? Object.keys(report?.files ?? {}) : planOf(dir)[only - 1]);
-    const todo = report === null ? [] : staleFiles(dir, report).filter((f) => files.has(f.file) && !f.gone);
+    const inShard = only === undefined ? null : new Set(planOf(dir)[only - 1]);
+    const todo = report === null ? [] : staleFiles(dir, report).filter((f) => !f.gone && (inShard === null || inShard.has(f.file)));
     const first = loadRetests(dir, shards).length + 1;
     if (todo.length === 0) console.log(`test:mutation: ${d}: no stale file to rerun`);
     for (const [i, f] of todo.entries())

@@ -15,7 +15,7 @@ import {
 } from '@x/iommu-core';
 import { AMD_PROFILES, createAmdIommu } from '../src/index.js';
 import { pteBigInt } from '../src/internals.js';
-import { DEV, RW, cmdDelta, expectClean, expectCountersMatchRing, setup, thrown, type Fixture } from './helpers.js';
+import { DEV, RW, cmdDelta, expectClean, expectCountersMatchRing, setup, type Fixture } from './helpers.js';
 
 const errOf = (fn: () => void): IommuError => {
   try {
@@ -172,7 +172,7 @@ describe('mode growth (increase_address_space)', () => {
     const oldRoot = f.dom.pt.root;
     f.sim.faults.arm('tableAlloc', 2);
     const before = f.amd.commands();
-    const err = thrown(() => iommuMap(f.dom, 2 ** 40 - 1, pfn, 1, RW)) as IommuError;
+    const err = errOf(() => iommuMap(f.dom, 2 ** 40 - 1, pfn, 1, RW));
     expect([err.code, err.errno]).toEqual(['ENOMEM', -12]);
     expect(f.amd.mode(f.dom)).toBe(4);
     expect(f.dom.pt.root).not.toBe(oldRoot);
